@@ -1,0 +1,57 @@
+#include "doctor.h"
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "loop/probe.h"
+
+namespace askr {
+namespace {
+
+bool probe_incoming_cpu(std::string& detail) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int cpu = 0;
+  bool ok = fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof cpu) == 0;
+  detail =
+      ok ? "setsockopt(SO_INCOMING_CPU) works" : std::string("failed: ") + std::strerror(errno);
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int run_doctor() {
+  loop::UringProbe uring = loop::probe_io_uring();
+  std::printf("io_uring:         %s%s%s\n", uring.usable ? "yes" : "no",
+              uring.reason.empty() ? "" : " - ", uring.reason.c_str());
+  for (const auto& op : uring.opcodes) {
+    std::printf("  %-16s %s\n", op.name, op.supported ? "yes" : "no");
+  }
+  std::string detail;
+  bool ktls = loop::probe_ktls(detail);
+  std::printf("kTLS:             %s - %s\n", ktls ? "yes" : "no", detail.c_str());
+  if (!ktls)
+    std::printf("                  TLS stays in userspace (OpenSSL); nothing to configure\n");
+  bool incoming = probe_incoming_cpu(detail);
+  std::printf("SO_INCOMING_CPU:  %s - %s\n", incoming ? "yes" : "no", detail.c_str());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof set, &set);
+  std::printf("cores:            %ld online, %d usable (affinity mask)\n",
+              sysconf(_SC_NPROCESSORS_ONLN), CPU_COUNT(&set));
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  std::printf("fd limit:         soft %llu, hard %llu (askr-proxy raises soft to hard)\n",
+              (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
+  std::printf("io_backend auto:  %s\n", uring.usable ? "io_uring" : "epoll");
+  return 0;
+}
+
+}  // namespace askr

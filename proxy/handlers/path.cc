@@ -1,0 +1,88 @@
+#include "handlers/path.h"
+
+namespace askr::handlers {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Closes the segment that starts at out[seg] (just after a '/'). A "." segment is dropped; a
+// ".." segment is dropped together with the segment before it. Either way `out` is left ending
+// in '/'.
+PathError close_segment(std::string& out, size_t seg) {
+  const std::string_view s = std::string_view(out).substr(seg);
+  if (s == ".") {
+    out.resize(seg);
+  } else if (s == "..") {
+    if (seg == 1) return PathError::kAboveRoot;
+    // out[seg - 1] is the '/' that ends the parent segment; cut back to the '/' before it.
+    out.resize(out.rfind('/', seg - 2) + 1);
+  }
+  return PathError::kNone;
+}
+
+// Decodes the byte at raw[i] (a '%' escape or a plain byte) into `c`, advancing `i`.
+PathError decode_byte(std::string_view raw, size_t& i, char& c) {
+  c = raw[i];
+  if (c == '%') {
+    if (raw.size() - i < 3) return PathError::kBadEscape;
+    const int hi = hex_value(raw[i + 1]);
+    const int lo = hex_value(raw[i + 2]);
+    if (hi < 0 || lo < 0) return PathError::kBadEscape;
+    c = static_cast<char>(hi << 4 | lo);
+    if (c == '/') return PathError::kEncodedSlash;
+    i += 3;
+  } else {
+    ++i;
+  }
+  return c == '\0' ? PathError::kNul : PathError::kNone;
+}
+
+}  // namespace
+
+const char* path_error_name(PathError e) {
+  switch (e) {
+    case PathError::kNone:
+      return "none";
+    case PathError::kNotAbsolute:
+      return "path not absolute";
+    case PathError::kBadEscape:
+      return "bad percent-escape";
+    case PathError::kNul:
+      return "NUL in path";
+    case PathError::kEncodedSlash:
+      return "encoded slash in path";
+    case PathError::kAboveRoot:
+      return "path climbs above root";
+  }
+  return "unknown";
+}
+
+PathError normalize_path(std::string_view raw, std::string& out) {
+  out.clear();
+  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
+  out.reserve(raw.size());
+  out.push_back('/');
+  size_t seg = 1;  // where the current segment starts in `out`
+  size_t i = 1;
+  for (;;) {
+    if (i == raw.size() || raw[i] == '/') {
+      if (PathError e = close_segment(out, seg); e != PathError::kNone) return e;
+      if (i == raw.size()) return PathError::kNone;
+      if (out.back() != '/') out.push_back('/');
+      seg = out.size();
+      ++i;
+      continue;
+    }
+    char c;
+    if (PathError e = decode_byte(raw, i, c); e != PathError::kNone) return e;
+    out.push_back(c);
+  }
+}
+
+}  // namespace askr::handlers

@@ -1,0 +1,198 @@
+#include "handlers/static_files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "handlers/conditional.h"
+#include "handlers/mime.h"
+#include "handlers/open_beneath.h"
+#include "handlers/path.h"
+#include "http/date.h"
+
+namespace askr::handlers {
+namespace {
+
+struct OpenFile {
+  int fd = -1;
+  struct stat st {};
+};
+
+void fail(http::Response& resp, int status) {
+  resp.status = status;
+  resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
+}
+
+// Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, and
+// -EISDIR for a directory.
+OpenFile open_file(int root_fd, std::string_view rel) {
+  OpenFile f;
+  f.fd = open_beneath(root_fd, rel, O_NONBLOCK);  // a FIFO under the root must not block the loop
+  if (f.fd < 0) return f;
+  if (fstat(f.fd, &f.st) < 0 || !S_ISREG(f.st.st_mode)) {
+    int err = S_ISDIR(f.st.st_mode) ? -EISDIR : -EACCES;
+    ::close(f.fd);
+    f.fd = err;
+  }
+  return f;
+}
+
+bool compressible(std::string_view type) {
+  return type.starts_with("text/") || type.starts_with("application/json") ||
+         type.starts_with("application/javascript") || type.starts_with("image/svg") ||
+         type.starts_with("application/xml") || type.starts_with("application/wasm");
+}
+
+// Picks a precompressed sibling ("file.br", then "file.gz") the client accepts. Sets `vary`
+// when any sibling exists, since the answer then depends on Accept-Encoding.
+bool pick_encoding(int root_fd, std::string& rel, std::string_view accept, OpenFile& file,
+                   std::string_view& encoding, bool& vary) {
+  static constexpr std::pair<std::string_view, std::string_view> kCodings[] = {{"br", ".br"},
+                                                                               {"gzip", ".gz"}};
+  for (auto [coding, suffix] : kCodings) {
+    if (!accepts_encoding(accept, coding)) continue;
+    size_t base = rel.size();
+    rel += suffix;
+    OpenFile sib = open_file(root_fd, rel);
+    rel.resize(base);
+    if (sib.fd < 0) continue;
+    vary = true;
+    ::close(file.fd);
+    file = sib;
+    encoding = coding;
+    return true;
+  }
+  return false;
+}
+
+// 304 when the client's copy is current (RFC 9110 §13.2.2: If-None-Match wins over
+// If-Modified-Since), 412 when If-Match fails.
+int check_preconditions(const http::RequestHead& req, std::string_view etag, time_t mtime) {
+  std::string_view im = req.find("if-match");
+  if (!im.empty() && !if_match_matches(im, etag)) return 412;
+  std::string_view inm = req.find("if-none-match");
+  if (!inm.empty()) return if_none_match_matches(inm, etag) ? 304 : 0;
+  std::string_view ims = req.find("if-modified-since");
+  time_t since;
+  if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since) return 304;
+  return 0;
+}
+
+void redirect_to_directory(const http::RequestHead& req, http::Response& resp) {
+  std::string loc(req.path);
+  loc += '/';
+  if (!req.query.empty()) loc.append("?").append(req.query);
+  resp.status = 301;
+  resp.add("Location", resp.keep(loc));
+  resp.set_inline(std::string_view("301 Moved Permanently\n"), "text/plain; charset=utf-8");
+}
+
+// Finds the file for the normalized path in `rel` (no leading '/'); tries index files for a
+// directory path. Returns the status to answer when there is no file.
+int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
+  if (rel.empty() || rel.back() == '/') {
+    size_t base = rel.size();
+    for (const std::string& name : *site.index) {
+      rel += name;
+      file = open_file(site.root_fd, rel);
+      if (file.fd >= 0) return 0;
+      rel.resize(base);
+    }
+    OpenFile dir;
+    dir.fd = open_beneath(site.root_fd, base ? std::string_view(rel) : ".", O_PATH | O_DIRECTORY);
+    if (dir.fd >= 0) ::close(dir.fd);
+    return dir.fd >= 0 ? 403 : 404;  // a directory without an index: no listings
+  }
+  file = open_file(site.root_fd, rel);
+  if (file.fd == -EISDIR) return 301;
+  if (file.fd == -EACCES || file.fd == -EPERM) return 403;
+  return file.fd < 0 ? 404 : 0;
+}
+
+void set_range(const http::RequestHead& req, std::string_view etag, const struct stat& st,
+               http::Response& resp) {
+  std::string_view range = req.find("range");
+  uint64_t size = uint64_t(st.st_size);
+  resp.content_length = size;
+  if (range.empty() || req.is_head) return;
+  std::string_view if_range = req.find("if-range");
+  if (!if_range.empty() && !if_range_allows(if_range, etag, st.st_mtime)) return;
+  ByteRange r;
+  char buf[96];
+  switch (parse_range(range, size, r)) {
+    case RangeOutcome::kIgnore:
+      return;
+    case RangeOutcome::kUnsatisfiable:
+      ::close(resp.file_fd);
+      resp.file_fd = -1;
+      resp.body = http::Response::Body::kNone;
+      fail(resp, 416);
+      resp.add("Content-Range", resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes */%llu",
+                                                                (unsigned long long)size))}));
+      return;
+    case RangeOutcome::kSatisfiable:
+      resp.status = 206;
+      resp.file_offset = r.first;
+      resp.content_length = r.last - r.first + 1;
+      resp.add(
+          "Content-Range",
+          resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu",
+                                          (unsigned long long)r.first, (unsigned long long)r.last,
+                                          (unsigned long long)size))}));
+      return;
+  }
+}
+
+}  // namespace
+
+void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
+                  std::string& rel) {
+  bool get = req.method == "GET";
+  if (!get && !req.is_head) {
+    fail(resp, 405);
+    resp.add("Allow", "GET, HEAD");
+    return;
+  }
+  if (normalize_path(req.path, rel) != PathError::kNone) return fail(resp, 400);
+  rel.erase(0, 1);  // paths beneath the root are relative
+
+  OpenFile file;
+  if (int status = locate(site, rel, file); status == 301) {
+    return redirect_to_directory(req, resp);
+  } else if (status != 0) {
+    return fail(resp, status);
+  }
+  std::string_view type = mime_type(rel);
+  std::string_view encoding;
+  bool vary = false;
+  std::string_view accept = req.find("accept-encoding");
+  if (!accept.empty() && compressible(type))
+    pick_encoding(site.root_fd, rel, accept, file, encoding, vary);
+
+  char etag_buf[48];
+  std::string_view etag =
+      resp.keep({etag_buf, make_etag(file.st.st_mtime, uint64_t(file.st.st_size), etag_buf)});
+  char date[30];
+  std::string_view last_modified =
+      resp.keep({date, http::format_http_date(file.st.st_mtime, date)});
+  if (vary) resp.add("Vary", "Accept-Encoding");
+  resp.add("ETag", etag);
+  resp.add("Last-Modified", last_modified);
+  if (int status = check_preconditions(req, etag, file.st.st_mtime)) {
+    ::close(file.fd);
+    resp.status = status;
+    if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
+    return;
+  }
+  resp.add("Content-Type", type);
+  if (!encoding.empty()) resp.add("Content-Encoding", encoding);
+  resp.add("Accept-Ranges", "bytes");
+  resp.body = http::Response::Body::kFile;
+  resp.file_fd = file.fd;
+  resp.file_offset = 0;
+  set_range(req, etag, file.st, resp);
+}
+
+}  // namespace askr::handlers

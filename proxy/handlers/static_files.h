@@ -1,0 +1,23 @@
+// The static-file handler: maps a request onto a file beneath a site's root and describes the
+// response (status, validators, range, encoding, body as a file range). It does no socket I/O;
+// the protocol writer sends the file.
+#pragma once
+
+#include <string>
+
+#include "http/h1_parser.h"
+#include "http/response.h"
+
+namespace askr::handlers {
+
+struct StaticSite {
+  int root_fd = -1;  // O_PATH | O_DIRECTORY descriptor of the root
+  const std::vector<std::string>* index = nullptr;
+};
+
+// Fills `resp` for `req`. `scratch` is reused storage for the decoded path. On success the
+// response may carry an open file descriptor (Response::Body::kFile) that the caller closes.
+void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
+                  std::string& scratch);
+
+}  // namespace askr::handlers

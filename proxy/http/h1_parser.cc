@@ -1,0 +1,438 @@
+#include "http/h1_parser.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace askr::http {
+
+namespace {
+
+// RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+constexpr int kMaxLeadingEmptyLines = 8;
+
+// Largest Content-Length accepted: it must fit in an off_t.
+constexpr uint64_t kMaxContentLength = static_cast<uint64_t>(INT64_MAX);
+
+constexpr std::array<uint8_t, 256> make_lower() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<size_t>(c)] = static_cast<uint8_t>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kLower = make_lower();
+
+// Returns the first octet in [p, end) below `Below` or equal to DEL, or `end`. Eight octets at a
+// time: header values and targets are long runs of printable text.
+template <uint8_t Below>
+const char* find_ctl(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    uint64_t del = x ^ (kOnes * 0x7f);
+    // Exact "some byte < n" tests (n <= 128), the classic has_less() bit trick.
+    if ((((x - kOnes * Below) & ~x) | ((del - kOnes) & ~del)) & kHighs) break;
+    p += 8;
+  }
+  while (p < end && static_cast<uint8_t>(*p) >= Below && *p != 0x7f) ++p;
+  return p;
+}
+
+// Returns the first non-token octet in [p, end), or `end`.
+const char* skip_token(const char* p, const char* end) {
+  while (end - p >= 4 && chars::is_tchar(p[0]) && chars::is_tchar(p[1]) && chars::is_tchar(p[2]) &&
+         chars::is_tchar(p[3])) {
+    p += 4;
+  }
+  while (p < end && chars::is_tchar(*p)) ++p;
+  return p;
+}
+
+ParseResult error(int status, const char* reason) {
+  return ParseResult{ParseState::kError, 0, status, reason};
+}
+
+ParseResult need_more() {
+  return ParseResult{ParseState::kNeedMore};
+}
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && chars::is_ws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && chars::is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool all_of(std::string_view s, uint8_t cls) {
+  for (char c : s) {
+    if (!chars::is(c, cls)) return false;
+  }
+  return true;
+}
+
+// Calls fn(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1).
+template <class Fn>
+void for_each_element(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view element = trim_ows(list.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// What the header fields said about framing and connection handling, gathered while scanning
+// and judged once the head is complete.
+struct FieldState {
+  bool has_content_length = false;
+  bool has_host = false;
+  bool has_te = false;
+  bool te_last_chunked = false;
+  bool te_other_coding = false;
+  bool expect_other = false;
+  bool conn_close = false;
+  bool conn_keep_alive = false;
+  int te_elements = 0;
+  int te_chunked = 0;
+};
+
+// Parses 1*DIGIT into `out`; false on anything else or on a value above kMaxContentLength.
+bool parse_content_length(std::string_view s, uint64_t& out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (kMaxContentLength - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  out = v;
+  return true;
+}
+
+void scan_transfer_encoding(std::string_view value, FieldState& fs) {
+  fs.has_te = true;
+  for_each_element(value, [&fs](std::string_view coding) {
+    ++fs.te_elements;
+    if (iequals(coding, "chunked")) {
+      ++fs.te_chunked;
+      fs.te_last_chunked = true;
+    } else {
+      fs.te_last_chunked = false;
+      fs.te_other_coding = true;
+    }
+  });
+}
+
+void scan_connection(std::string_view value, FieldState& fs) {
+  for_each_element(value, [&fs](std::string_view option) {
+    if (iequals(option, "close")) fs.conn_close = true;
+    if (iequals(option, "keep-alive")) fs.conn_keep_alive = true;
+  });
+}
+
+// Applies the meaning of the header fields the parser cares about. Returns an error result, or
+// a kDone result (whose fields are otherwise unused) when the field is acceptable.
+ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
+  constexpr ParseResult kOk{ParseState::kDone};
+  switch (h.name.size()) {
+    case 4:
+      if (!iequals(h.name, "host")) return kOk;
+      if (fs.has_host) return error(400, "duplicate Host");
+      if (h.value.empty()) return error(400, "empty Host");
+      if (!all_of(h.value, chars::kHostChar)) return error(400, "invalid Host");
+      fs.has_host = true;
+      if (head.host.empty()) head.host = h.value;  // an absolute-form authority wins
+      return kOk;
+    case 6:
+      if (!iequals(h.name, "expect")) return kOk;
+      if (iequals(h.value, "100-continue")) {
+        head.expect_continue = true;
+      } else {
+        fs.expect_other = true;
+      }
+      return kOk;
+    case 10:
+      if (iequals(h.name, "connection")) scan_connection(h.value, fs);
+      return kOk;
+    case 14:
+      if (!iequals(h.name, "content-length")) return kOk;
+      if (fs.has_content_length) return error(400, "duplicate Content-Length");
+      if (!parse_content_length(h.value, head.content_length)) {
+        return error(400, "invalid Content-Length");
+      }
+      fs.has_content_length = true;
+      return kOk;
+    case 17:
+      if (iequals(h.name, "transfer-encoding")) scan_transfer_encoding(h.value, fs);
+      return kOk;
+    default:
+      return kOk;
+  }
+}
+
+// Judges framing, Host and expectations once all fields are known (RFC 9112 §6.1, §6.3).
+ParseResult finish_head(RequestHead& head, const FieldState& fs) {
+  if (head.version_minor == 1 && !fs.has_host) return error(400, "missing Host");
+  if (fs.has_te) {
+    if (fs.has_content_length) return error(400, "Transfer-Encoding with Content-Length");
+    if (head.version_minor == 0) return error(400, "Transfer-Encoding in HTTP/1.0");
+    if (fs.te_elements == 0) return error(400, "empty Transfer-Encoding");
+    if (fs.te_chunked > 1) return error(400, "chunked applied twice");
+    if (!fs.te_last_chunked) return error(400, "chunked is not the final coding");
+    if (fs.te_other_coding) return error(501, "unsupported transfer coding");
+    head.framing = BodyFraming::kChunked;
+  } else if (fs.has_content_length) {
+    head.framing = BodyFraming::kContentLength;
+  }
+  if (fs.expect_other) return error(417, "unsupported expectation");
+  // RFC 9110 §10.1.1: a server MUST ignore 100-continue in an HTTP/1.0 request.
+  if (head.version_minor == 0) head.expect_continue = false;
+  head.keep_alive = !fs.conn_close && (head.version_minor == 1 || fs.conn_keep_alive);
+  return ParseResult{ParseState::kDone};
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+void split_path_query(std::string_view s, RequestHead& head) {
+  size_t q = s.find('?');
+  head.path = s.substr(0, q);
+  head.query = q == std::string_view::npos ? std::string_view() : s.substr(q + 1);
+}
+
+// authority-form (RFC 9112 §3.2.3): uri-host ":" port, used only by CONNECT.
+bool parse_authority_form(std::string_view t, RequestHead& head) {
+  size_t colon = t.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == t.size()) return false;
+  if (t.size() - colon - 1 > 5 || !all_of(t, chars::kHostChar)) return false;
+  for (char c : t.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  head.host = t;
+  return true;
+}
+
+// absolute-form (RFC 9112 §3.2.2) for the http and https schemes. userinfo is refused.
+bool parse_absolute_form(std::string_view t, RequestHead& head) {
+  size_t scheme = starts_with_icase(t, "http://") ? 7 : starts_with_icase(t, "https://") ? 8 : 0;
+  if (scheme == 0) return false;
+  std::string_view rest = t.substr(scheme);
+  size_t end = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.empty() || !all_of(authority, chars::kHostChar)) return false;
+  head.host = authority;
+  if (end == std::string_view::npos) {
+    head.path = t.substr(scheme - 1, 1);  // the last '/' of "://", so the view stays in the buffer
+    return true;
+  }
+  split_path_query(rest.substr(end), head);
+  if (head.path.empty()) head.path = t.substr(scheme - 1, 1);
+  return true;
+}
+
+// Classifies the request-target (RFC 9112 §3.2) and fills path, query and possibly host.
+ParseResult parse_target(RequestHead& head) {
+  std::string_view t = head.target;
+  if (head.method == "CONNECT") {
+    if (!parse_authority_form(t, head)) return error(400, "CONNECT needs authority-form");
+  } else if (t[0] == '/') {
+    split_path_query(t, head);
+  } else if (t == "*") {
+    if (head.method != "OPTIONS") return error(400, "asterisk-form outside OPTIONS");
+    head.path = t;
+  } else if (!parse_absolute_form(t, head)) {
+    return error(400, "invalid request target");
+  }
+  return ParseResult{ParseState::kDone};
+}
+
+// "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+ParseResult parse_version(std::string_view v, RequestHead& head) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+      v[7] < '0' || v[7] > '9') {
+    return error(400, "invalid HTTP version");
+  }
+  if (v[5] != '1') return error(505, "unsupported HTTP version");
+  head.version_minor = v[7] == '0' ? 0 : 1;
+  return ParseResult{ParseState::kDone};
+}
+
+// method SP request-target SP HTTP-version, the line without its terminator.
+ParseResult parse_request_line(const char* p, const char* end, RequestHead& head) {
+  const char* begin = p;
+  p = skip_token(p, end);
+  if (p == begin || p == end || *p != ' ') return error(400, "invalid method");
+  head.method = std::string_view(begin, static_cast<size_t>(p - begin));
+  begin = ++p;
+  p = find_ctl<0x21>(p, end);
+  if (p == begin || p == end || *p != ' ') return error(400, "invalid request target");
+  head.target = std::string_view(begin, static_cast<size_t>(p - begin));
+  ++p;
+  if (std::memchr(p, ' ', static_cast<size_t>(end - p)) != nullptr) {
+    return error(400, "extra space in request line");
+  }
+  ParseResult r = parse_version(std::string_view(p, static_cast<size_t>(end - p)), head);
+  if (r.state == ParseState::kError) return r;
+  head.is_head = head.method == "HEAD";
+  return parse_target(head);
+}
+
+// field-name ":" OWS field-value OWS (CR) LF (RFC 9112 §5), starting at `p`, which is not an
+// empty line, and not reading at or past `limit`. kNeedMore when the line does not end before
+// `limit`. On success `next` is the first byte after the line.
+ParseResult parse_field_line(const char* p, const char* limit, Header& out, const char*& next) {
+  if (chars::is_ws(*p)) return error(400, "obs-fold or leading whitespace");
+  const char* begin = p;
+  p = skip_token(p, limit);
+  if (p == limit) return need_more();
+  if (*p != ':') {
+    if (*p == '\r' || *p == '\n') return error(400, "header without colon");
+    return error(400, chars::is_ws(*p) ? "whitespace in header name" : "invalid header name");
+  }
+  if (p == begin) return error(400, "empty header name");
+  out.name = std::string_view(begin, static_cast<size_t>(p - begin));
+  const char* value = p + 1;
+  while (value < limit && chars::is_ws(*value)) ++value;
+  const char* q = find_ctl<0x20>(value, limit);
+  while (q < limit && *q == '\t') q = find_ctl<0x20>(q + 1, limit);
+  if (q == limit) return need_more();
+  const char* value_end = q;
+  if (*q == '\r') {
+    if (q + 1 == limit) return need_more();
+    if (q[1] != '\n') return error(400, "bare CR");
+    ++q;
+  } else if (*q != '\n') {
+    return error(400, "invalid header value");
+  }
+  next = q + 1;
+  while (value_end > value && chars::is_ws(value_end[-1])) --value_end;
+  out.value = std::string_view(value, static_cast<size_t>(value_end - value));
+  return ParseResult{ParseState::kDone};
+}
+
+void reset_head(RequestHead& head) {
+  head.method = head.target = head.path = head.query = head.host = {};
+  head.version_minor = 1;
+  head.headers.clear();
+  head.framing = BodyFraming::kNone;
+  head.content_length = 0;
+  head.keep_alive = true;
+  head.expect_continue = false;
+  head.is_head = false;
+}
+
+// Skips empty lines before the request line. Returns the start of the request line, or nullptr
+// with `r` set (need more or bare CR / too many empty lines).
+const char* skip_empty_lines(const char* p, const char* end, ParseResult& r) {
+  for (int lines = 0;; ++lines) {
+    if (p == end || (*p == '\r' && p + 1 == end)) {
+      r = need_more();
+      return nullptr;
+    }
+    if (*p != '\r' && *p != '\n') return p;
+    if (*p == '\r' && p[1] != '\n') {
+      r = error(400, "bare CR");
+      return nullptr;
+    }
+    if (lines == kMaxLeadingEmptyLines) {
+      r = error(400, "too many empty lines before request");
+      return nullptr;
+    }
+    p += *p == '\r' ? 2 : 1;
+  }
+}
+
+// Length of a line's content without its optional CR; `lf` points at its LF or at the end.
+const char* content_end(const char* begin, const char* lf) {
+  return lf > begin && lf[-1] == '\r' ? lf - 1 : lf;
+}
+
+ParseResult request_line_too_long_or_more(const char* p, const char* end,
+                                          const ParseLimits& limits) {
+  const char* c_end = content_end(p, end);
+  if (static_cast<size_t>(c_end - p) > limits.max_request_line) {
+    return error(414, "request line too long");
+  }
+  if (static_cast<size_t>(end - p) > limits.max_header_size) return error(431, "head too large");
+  return need_more();
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (kLower[static_cast<uint8_t>(a[i])] != kLower[static_cast<uint8_t>(b[i])]) return false;
+  }
+  return true;
+}
+
+std::string_view RequestHead::find(std::string_view name) const {
+  for (const Header& h : headers) {
+    if (iequals(h.name, name)) return h.value;
+  }
+  return {};
+}
+
+ParseResult parse_request(std::string_view data, const ParseLimits& limits, RequestHead& head) {
+  reset_head(head);
+  const char* const buf = data.data();
+  const char* const end = buf + data.size();
+  ParseResult r{ParseState::kNeedMore};
+  const char* const start = skip_empty_lines(buf, end, r);
+  if (start == nullptr) return r;
+
+  // Request line: look for its LF only as far as the limit allows.
+  size_t available = static_cast<size_t>(end - start);
+  size_t window = std::min(available, std::min(available, limits.max_request_line) + 2);
+  auto lf = static_cast<const char*>(std::memchr(start, '\n', window));
+  if (lf == nullptr) return request_line_too_long_or_more(start, end, limits);
+  const char* line_end = content_end(start, lf);
+  if (static_cast<size_t>(line_end - start) > limits.max_request_line) {
+    return error(414, "request line too long");
+  }
+  r = parse_request_line(start, line_end, head);
+  if (r.state == ParseState::kError) return r;
+
+  if (static_cast<size_t>(lf + 1 - start) > limits.max_header_size) {
+    return error(431, "head too large");
+  }
+
+  // Field lines, never read at or past head_limit: running into it means 431 when there is
+  // more data, or that more is needed.
+  const char* const head_limit = static_cast<size_t>(end - start) > limits.max_header_size
+                                     ? start + limits.max_header_size
+                                     : end;
+  const ParseResult out_of_bytes = head_limit == end ? need_more() : error(431, "head too large");
+  FieldState fs;
+  const char* p = lf + 1;
+  for (;;) {
+    if (p == head_limit) return out_of_bytes;
+    if (*p == '\n' || *p == '\r') {
+      if (*p == '\n') break;
+      if (p + 1 == head_limit) return out_of_bytes;
+      if (p[1] != '\n') return error(400, "bare CR");
+      ++p;
+      break;
+    }
+    if (head.headers.size() >= limits.max_headers) return error(431, "too many headers");
+    Header h;
+    r = parse_field_line(p, head_limit, h, p);
+    if (r.state == ParseState::kNeedMore) return out_of_bytes;
+    if (r.state == ParseState::kError) return r;
+    r = apply_field(h, head, fs);
+    if (r.state == ParseState::kError) return r;
+    head.headers.push_back(h);
+  }
+  r = finish_head(head, fs);
+  if (r.state == ParseState::kError) return r;
+  r.head_length = static_cast<size_t>(p + 1 - buf);
+  return r;
+}
+
+}  // namespace askr::http

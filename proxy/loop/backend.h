@@ -1,0 +1,77 @@
+// The I/O interface one event loop drives: a completion ("proactor") model that both the
+// io_uring and the epoll backend implement, so connection code is written once.
+//
+// Contract shared by both backends:
+// - Every callback runs on the loop thread, from Backend::poll(), never from inside the call
+//   that started the operation.
+// - An IoObject is never freed while the backend may still call it: after close() the backend
+//   calls on_closed() exactly once, after the last completion; only then may the owner free it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace askr::loop {
+
+// Per-socket state a backend needs. Owned by the object (connection or listener) that derives
+// from it; the backend only reads and writes these fields.
+class IoObject {
+ public:
+  virtual ~IoObject() = default;
+
+  // A listener accepted `fd` (already non-blocking and close-on-exec), or failed with -errno.
+  virtual void on_accept(int /*fd_or_error*/) {}
+  // Bytes arrived. The view is valid only during the call.
+  virtual void on_recv(std::string_view /*data*/) {}
+  // The peer closed its side (0) or receiving failed (-errno). No more on_recv follows.
+  virtual void on_recv_end(int /*error*/) {}
+  // The whole send() buffer went out (0) or sending failed (-errno).
+  virtual void on_sent(int /*error*/) {}
+  // The socket can take more bytes (after wait_writable()).
+  virtual void on_writable() {}
+  // Nothing more will be delivered; the object may be freed now.
+  virtual void on_closed() {}
+
+  int fd = -1;
+
+  // Backend bookkeeping; not for the owner.
+  struct {
+    const char* send_ptr = nullptr;
+    size_t send_left = 0;
+    uint16_t inflight = 0;  // io_uring operations not yet completed
+    bool closing = false;
+    bool recv_on = false;     // the owner wants on_recv
+    bool recv_armed = false;  // io_uring: a multishot recv is in flight
+    bool readable = false;    // epoll: edge seen, not drained to EAGAIN yet
+    bool writable = true;     // epoll: last write did not hit EAGAIN
+    bool want_writable = false;
+  } io;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // Accepts on the listening socket `l` until close(l); each connection reaches l->on_accept.
+  virtual void start_accept(IoObject* l) = 0;
+  // Delivers incoming bytes to c->on_recv until pause_recv(c), the end of the stream or close.
+  virtual void resume_recv(IoObject* c) = 0;
+  virtual void pause_recv(IoObject* c) = 0;
+  // Sends [data, data+len) entirely, then calls c->on_sent. One send per object at a time; the
+  // bytes must stay valid and unchanged until on_sent.
+  virtual void send(IoObject* c, const char* data, size_t len) = 0;
+  // Calls c->on_writable once the socket has room (used after a non-blocking write hit EAGAIN).
+  virtual void wait_writable(IoObject* c) = 0;
+  // Cancels what is in flight on c, closes its fd and, once nothing can complete any more,
+  // calls c->on_closed().
+  virtual void close(IoObject* c) = 0;
+
+  // Waits up to timeout_ms for events and dispatches them; returns after one batch.
+  virtual void poll(int timeout_ms) = 0;
+  // Makes a poll() on the loop thread return soon. The only member callable from other threads.
+  virtual void wake() = 0;
+};
+
+}  // namespace askr::loop

@@ -1,0 +1,198 @@
+#include "loop/epoll_backend.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace askr::loop {
+namespace {
+
+constexpr uint64_t kListener = 1;   // low bit of epoll data: the object is a listener
+constexpr int kReadsPerEvent = 16;  // then yield to other sockets, come back via deferred work
+
+}  // namespace
+
+Result<std::unique_ptr<EpollBackend>> EpollBackend::create(size_t recv_buffer_size) {
+  std::unique_ptr<EpollBackend> b(new EpollBackend());
+  b->epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (b->epfd_ < 0) return errno_error("epoll_create1");
+  b->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (b->wake_fd_ < 0) return errno_error("eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;
+  if (epoll_ctl(b->epfd_, EPOLL_CTL_ADD, b->wake_fd_, &ev) < 0) return errno_error("epoll_ctl");
+  b->scratch_.resize(recv_buffer_size);
+  return b;
+}
+
+EpollBackend::~EpollBackend() {
+  if (epfd_ >= 0) ::close(epfd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void EpollBackend::add(IoObject* o, uint64_t tag) {
+  epoll_event ev{};
+  // Edge-triggered for everything: readiness is tracked in o->io, so each socket costs one
+  // epoll_ctl in its life.
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = reinterpret_cast<uint64_t>(o) | tag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, o->fd, &ev);
+  o->io.recv_armed = true;  // here: registered with epoll
+}
+
+void EpollBackend::start_accept(IoObject* l) {
+  add(l, kListener);
+  l->io.readable = true;
+  do_accept(l);
+}
+
+void EpollBackend::do_accept(IoObject* l) {
+  while (!l->io.closing) {
+    int fd = accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (errno == EAGAIN) l->io.readable = false;
+      if (errno == EAGAIN) return;
+      continue;
+    }
+    l->on_accept(fd < 0 ? -errno : fd);
+    if (fd < 0) return;  // EMFILE and the like: the owner logs; the next edge retries
+  }
+}
+
+void EpollBackend::resume_recv(IoObject* c) {
+  if (!c->io.recv_armed) {
+    add(c, 0);
+    c->io.readable = true;  // data may have arrived before registration
+  }
+  c->io.recv_on = true;
+  if (c->io.readable) deferred_.push_back({c, Work::kRead});
+}
+
+void EpollBackend::pause_recv(IoObject* c) {
+  c->io.recv_on = false;
+}
+
+void EpollBackend::do_read(IoObject* c) {
+  for (int i = 0; i < kReadsPerEvent; ++i) {
+    if (!c->io.recv_on || !c->io.readable || c->io.closing) return;
+    ssize_t n = ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    if (n > 0) {
+      c->on_recv({scratch_.data(), size_t(n)});
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+      c->io.recv_on = false;
+      c->on_recv_end(n == 0 ? 0 : -errno);
+      return;
+    } else if (errno == EAGAIN) {
+      c->io.readable = false;
+    }
+  }
+  if (c->io.recv_on && c->io.readable) deferred_.push_back({c, Work::kRead});
+}
+
+void EpollBackend::send(IoObject* c, const char* data, size_t len) {
+  if (!c->io.recv_armed) add(c, 0);
+  c->io.send_ptr = data;
+  c->io.send_left = len;
+  if (c->io.writable && do_write(c)) deferred_.push_back({c, Work::kSent});
+}
+
+bool EpollBackend::do_write(IoObject* c) {
+  while (c->io.send_left > 0) {
+    ssize_t n = ::send(c->fd, c->io.send_ptr, c->io.send_left, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->io.send_ptr += n;
+      c->io.send_left -= size_t(n);
+    } else if (n < 0 && errno == EAGAIN) {
+      c->io.writable = false;
+      return false;
+    } else if (n < 0 && errno != EINTR) {
+      c->io.send_left = 0;
+      c->io.send_ptr = nullptr;  // marks the failure for the deferred on_sent
+      return true;
+    }
+  }
+  return true;
+}
+
+void EpollBackend::wait_writable(IoObject* c) {
+  if (!c->io.recv_armed) add(c, 0);
+  c->io.writable = false;  // the caller just saw EAGAIN
+  c->io.want_writable = true;
+}
+
+void EpollBackend::close(IoObject* c) {
+  if (c->io.closing) return;
+  c->io.closing = true;
+  c->io.recv_on = false;
+  ::close(c->fd);  // also removes it from the epoll set
+  deferred_.push_back({c, Work::kClosed});
+}
+
+void EpollBackend::on_event(IoObject* c, uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    c->io.readable = true;
+    do_read(c);
+  }
+  if (c->io.closing || !(events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) return;
+  c->io.writable = true;
+  if (c->io.send_left > 0) {
+    if (do_write(c)) {
+      c->on_sent(c->io.send_ptr ? 0 : -EPIPE);
+    }
+  } else if (c->io.want_writable) {
+    c->io.want_writable = false;
+    c->on_writable();
+  }
+}
+
+void EpollBackend::run_deferred() {
+  // Work queued while running is picked up in the same round, so a burst finishes before we
+  // block again.
+  while (!deferred_.empty()) {
+    running_.swap(deferred_);
+    for (const Deferred& d : running_) {
+      IoObject* o = d.obj;
+      if (d.work == Work::kClosed) {
+        o->on_closed();
+      } else if (!o->io.closing && d.work == Work::kRead) {
+        do_read(o);
+      } else if (!o->io.closing && d.work == Work::kSent) {
+        o->on_sent(o->io.send_ptr ? 0 : -EPIPE);
+      }
+    }
+    running_.clear();
+  }
+}
+
+void EpollBackend::poll(int timeout_ms) {
+  epoll_event events[256];
+  int n = epoll_wait(epfd_, events, 256, deferred_.empty() ? timeout_ms : 0);
+  for (int i = 0; i < n; ++i) {
+    uint64_t u = events[i].data.u64;
+    if (u == 0) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t r = ::read(wake_fd_, &v, sizeof v);
+      continue;
+    }
+    auto* o = reinterpret_cast<IoObject*>(u & ~kListener);
+    if (o->io.closing) continue;
+    if (u & kListener) {
+      o->io.readable = true;
+      do_accept(o);
+    } else {
+      on_event(o, events[i].events);
+    }
+  }
+  run_deferred();
+}
+
+void EpollBackend::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace askr::loop

@@ -1,0 +1,260 @@
+#include "loop/uring_backend.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace askr::loop {
+namespace {
+
+// One user_data encoding for the whole ring: the object pointer with the operation in the low
+// three bits (objects are at least 8-byte aligned).
+enum Op : uint64_t { kAccept = 0, kRecv = 1, kSend = 2, kPollOut = 3, kIgnore = 4, kWake = 5 };
+constexpr uint64_t kOpMask = 7;
+constexpr uint16_t kBufGroup = 0;
+
+uint64_t tag(IoObject* o, Op op) {
+  return reinterpret_cast<uint64_t>(o) | op;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<UringBackend>> UringBackend::create(const UringOptions& opt) {
+  std::unique_ptr<UringBackend> b(new UringBackend());
+  io_uring_params p{};
+  // SINGLE_ISSUER + DEFER_TASKRUN: only this loop thread submits, and completion work runs when
+  // we ask for events instead of interrupting us. CQSIZE: multishot ops post many CQEs per SQE.
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+  p.cq_entries = opt.entries * 8;
+  int r = io_uring_queue_init_params(opt.entries, &b->ring_, &p);
+  if (r < 0) return errno_error("io_uring_setup", -r);
+  b->ring_ok_ = true;
+
+  b->nbufs_ = opt.buffers;
+  b->buf_size_ = opt.buffer_size;
+  b->br_bytes_ = b->nbufs_ * sizeof(io_uring_buf);
+  void* ring_mem =
+      mmap(nullptr, b->br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_mem == MAP_FAILED) return errno_error("mmap buffer ring");
+  b->br_ = static_cast<io_uring_buf_ring*>(ring_mem);
+  io_uring_buf_ring_init(b->br_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(b->br_);
+  reg.ring_entries = b->nbufs_;
+  reg.bgid = kBufGroup;
+  r = io_uring_register_buf_ring(&b->ring_, &reg, 0);
+  if (r < 0) return errno_error("io_uring_register_buf_ring", -r);
+  b->bufs_ = static_cast<char*>(std::aligned_alloc(4096, size_t(b->nbufs_) * b->buf_size_));
+  if (!b->bufs_) return Error{ENOMEM, "receive buffers: out of memory"};
+  for (unsigned i = 0; i < b->nbufs_; ++i) b->recycle(i);
+  io_uring_buf_ring_advance(b->br_, b->recycled_);
+  b->recycled_ = 0;
+
+  b->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (b->wake_fd_ < 0) return errno_error("eventfd");
+  b->arm_wake();
+  return b;
+}
+
+UringBackend::~UringBackend() {
+  if (ring_ok_) io_uring_queue_exit(&ring_);
+  if (br_) munmap(br_, br_bytes_);
+  std::free(bufs_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+io_uring_sqe* UringBackend::sqe() {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  if (!s) {  // SQ full: hand what we have to the kernel and take a fresh slot
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void UringBackend::recycle(unsigned bid) {
+  io_uring_buf_ring_add(br_, bufs_ + size_t(bid) * buf_size_, buf_size_, bid,
+                        io_uring_buf_ring_mask(nbufs_), recycled_++);
+}
+
+void UringBackend::arm_wake() {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_read(s, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+  io_uring_sqe_set_data64(s, tag(nullptr, kWake));
+}
+
+void UringBackend::start_accept(IoObject* l) {
+  arm_accept(l);
+}
+
+void UringBackend::arm_accept(IoObject* l) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_multishot_accept(s, l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(s, tag(l, kAccept));
+  l->io.inflight++;
+}
+
+void UringBackend::resume_recv(IoObject* c) {
+  c->io.recv_on = true;
+  if (!c->io.recv_armed && !c->io.closing) arm_recv(c);
+}
+
+void UringBackend::pause_recv(IoObject* c) {
+  c->io.recv_on = false;
+  if (!c->io.recv_armed) return;
+  io_uring_sqe* s = sqe();
+  io_uring_prep_cancel64(s, tag(c, kRecv), 0);
+  io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
+}
+
+void UringBackend::arm_recv(IoObject* c) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_recv_multishot(s, c->fd, nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kBufGroup;
+  io_uring_sqe_set_data64(s, tag(c, kRecv));
+  c->io.recv_armed = true;
+  c->io.inflight++;
+}
+
+void UringBackend::send(IoObject* c, const char* data, size_t len) {
+  c->io.send_ptr = data;
+  c->io.send_left = len;
+  arm_send(c, false);
+}
+
+void UringBackend::arm_send(IoObject* c, bool poll_first) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_send(s, c->fd, c->io.send_ptr, c->io.send_left, MSG_NOSIGNAL);
+  // After a short or refused send the socket is full: wait for room before trying again.
+  if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  io_uring_sqe_set_data64(s, tag(c, kSend));
+  c->io.inflight++;
+}
+
+void UringBackend::wait_writable(IoObject* c) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_poll_add(s, c->fd, POLLOUT);
+  io_uring_sqe_set_data64(s, tag(c, kPollOut));
+  c->io.inflight++;
+}
+
+void UringBackend::close(IoObject* c) {
+  if (c->io.closing) return;
+  c->io.closing = true;
+  c->io.recv_on = false;
+  if (c->io.inflight == 0) {
+    ::close(c->fd);
+    closed_.push_back(c);
+    return;
+  }
+  // The kernel owns our buffers until each operation completes: cancel them all and close the
+  // fd when the last completion arrives (complete()).
+  io_uring_sqe* s = sqe();
+  io_uring_prep_cancel_fd(s, c->fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
+}
+
+void UringBackend::complete(IoObject* c) {
+  if (--c->io.inflight == 0 && c->io.closing) {
+    ::close(c->fd);
+    c->on_closed();
+  }
+}
+
+void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
+  if (flags & IORING_CQE_F_BUFFER) {
+    unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    if (res > 0 && !c->io.closing) c->on_recv({bufs_ + size_t(bid) * buf_size_, size_t(res)});
+    recycle(bid);
+  }
+  if (flags & IORING_CQE_F_MORE) return;
+  c->io.recv_armed = false;
+  bool open = !c->io.closing;
+  if (open && (res > 0 || res == -ENOBUFS) && c->io.recv_on) {
+    arm_recv(c);  // multishot ended without an error of the socket's: keep receiving
+  } else if (open && res != -ECANCELED && res <= 0 && res != -ENOBUFS) {
+    c->io.recv_on = false;
+    c->on_recv_end(res);
+  }
+  complete(c);
+}
+
+void UringBackend::on_send_cqe(IoObject* c, int res) {
+  if (!c->io.closing) {
+    if (res == -EAGAIN) res = 0;  // non-blocking socket full: the retry below polls first
+    if (res >= 0) {
+      c->io.send_ptr += res;
+      c->io.send_left -= size_t(res);
+      if (c->io.send_left > 0) {
+        arm_send(c, true);
+      } else {
+        c->on_sent(0);
+      }
+    } else {
+      c->io.send_left = 0;
+      c->on_sent(res);
+    }
+  }
+  complete(c);
+}
+
+void UringBackend::dispatch(io_uring_cqe* cqe) {
+  uint64_t ud = io_uring_cqe_get_data64(cqe);
+  auto* o = reinterpret_cast<IoObject*>(ud & ~kOpMask);
+  int res = cqe->res;
+  switch (ud & kOpMask) {
+    case kAccept:
+      if (res >= 0 && o->io.closing) ::close(res);
+      if (!o->io.closing && res != -ECANCELED) o->on_accept(res);
+      if (!(cqe->flags & IORING_CQE_F_MORE) && !o->io.closing) arm_accept(o);
+      if (!(cqe->flags & IORING_CQE_F_MORE)) complete(o);
+      break;
+    case kRecv:
+      on_recv_cqe(o, res, cqe->flags);
+      break;
+    case kSend:
+      on_send_cqe(o, res);
+      break;
+    case kPollOut:
+      if (!o->io.closing) o->on_writable();
+      complete(o);
+      break;
+    case kWake:
+      arm_wake();
+      break;
+    default:
+      break;
+  }
+}
+
+void UringBackend::poll(int timeout_ms) {
+  io_uring_cqe* cqe = nullptr;
+  __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
+  // Submit everything queued and wait for one completion or the timeout, in one syscall.
+  io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  unsigned seen = 0, head;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    dispatch(cqe);
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  if (recycled_) {
+    io_uring_buf_ring_advance(br_, recycled_);
+    recycled_ = 0;
+  }
+  for (size_t i = 0; i < closed_.size(); ++i) closed_[i]->on_closed();
+  closed_.clear();
+}
+
+void UringBackend::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace askr::loop

@@ -1,0 +1,229 @@
+// askr-proxy: the front. Reads the config, opens one listener per loop and address, starts one
+// pinned loop thread per core, then waits for signals on the main thread.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "doctor.h"
+#include "loop/probe.h"
+#include "net/listener.h"
+#include "server/shard.h"
+#include "shared/base/log.h"
+#include "shared/config/load.h"
+
+#ifndef ASKR_VERSION
+#define ASKR_VERSION "0.1.0"
+#endif
+
+namespace askr {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: askr-proxy -c FILE        serve, in the foreground\n"
+    "       askr-proxy -t -c FILE     check the config and exit\n"
+    "       askr-proxy doctor         report what this machine offers\n"
+    "       askr-proxy --version | --help\n";
+
+std::vector<int> usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  sched_getaffinity(0, sizeof set, &set);
+  std::vector<int> cpus;
+  for (int i = 0; i < CPU_SETSIZE; ++i) {
+    if (CPU_ISSET(i, &set)) cpus.push_back(i);
+  }
+  return cpus;
+}
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int open_log(const std::string& path) {
+  if (path == "stderr") return 2;
+  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+// Decides the backend once for all loops. An explicit io_uring that the kernel refuses is an
+// error; `auto` falls back to epoll with one log line.
+bool choose_backend(config::IoBackend wanted, bool& use_uring) {
+  if (wanted == config::IoBackend::kEpoll) {
+    use_uring = false;
+    return true;
+  }
+  loop::UringProbe probe = loop::probe_io_uring();
+  use_uring = probe.usable;
+  if (probe.usable) return true;
+  if (wanted == config::IoBackend::kIoUring) {
+    LOG_ERROR("io_backend = \"io_uring\" but io_uring is not usable here: %s",
+              probe.reason.c_str());
+    return false;
+  }
+  LOG_WARN("io_uring not usable (%s); using epoll", probe.reason.c_str());
+  return true;
+}
+
+// Opens every listener for every loop. Port 0 is resolved by the first socket; the others
+// bind the port it got.
+bool open_listeners(const config::Config& cfg, const std::vector<int>& cpus,
+                    std::vector<std::vector<int>>& per_loop) {
+  per_loop.assign(cpus.size(), {});
+  for (const config::Listen& l : cfg.listens) {
+    sockaddr_storage addr = l.addr;
+    for (size_t i = 0; i < cpus.size(); ++i) {
+      Result<int> fd = net::open_listener(addr, l.addr_len, cpus[i], 4096);
+      if (!fd) {
+        LOG_ERROR("listen %s: %s", l.text.c_str(), fd.error().message.c_str());
+        return false;
+      }
+      per_loop[i].push_back(*fd);
+      if (i == 0) {
+        int port = net::bound_port(*fd);
+        if (addr.ss_family == AF_INET)
+          reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(port);
+        if (addr.ss_family == AF_INET6)
+          reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(port);
+      }
+    }
+    LOG_INFO("listening on %s", net::format_address(reinterpret_cast<sockaddr*>(&addr)).c_str());
+  }
+  return true;
+}
+
+int check_config(const std::string& path) {
+  config::LoadResult r = config::load_file(path);
+  for (const config::Diagnostic& d : r.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+  if (!r.config) return 1;
+  std::fprintf(stderr, "askr-proxy: configuration file %s test is successful\n", path.c_str());
+  return 0;
+}
+
+int serve(const std::string& path) {
+  config::LoadResult r = config::load_file(path);
+  for (const config::Diagnostic& d : r.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+  if (!r.config) return 1;
+
+  // Signals are taken on this thread with sigwait; the loops never see them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+
+  auto gen = std::make_unique<server::Generation>();
+  gen->config = std::move(*r.config);
+  const config::Config& cfg = gen->config;
+  log::Level level = log::Level::kInfo;
+  log::parse_level(cfg.server.log_level, level);
+  log::set_level(level);
+  if (int fd = open_log(cfg.server.error_log); fd >= 0) log::set_fd(fd);
+  if (cfg.access_log.enabled) {
+    gen->access_log_fd = open_log(cfg.access_log.path);
+    if (gen->access_log_fd < 0) {
+      LOG_ERROR("access log %s: %s", cfg.access_log.path.c_str(), std::strerror(errno));
+      return 1;
+    }
+  }
+  Result<route::Router> router = route::Router::build(cfg);
+  if (!router) {
+    LOG_ERROR("%s", router.error().message.c_str());
+    return 1;
+  }
+  gen->router = std::move(*router);
+
+  bool use_uring = false;
+  if (!choose_backend(cfg.server.io_backend, use_uring)) return 1;
+  std::vector<int> cpus = usable_cpus();
+  if (cfg.server.threads > 0) {
+    std::vector<int> chosen;
+    for (unsigned i = 0; i < cfg.server.threads; ++i) chosen.push_back(cpus[i % cpus.size()]);
+    cpus = chosen;
+  }
+  std::vector<std::vector<int>> listen_fds;
+  if (!open_listeners(cfg, cpus, listen_fds)) return 1;
+
+  std::vector<std::unique_ptr<server::Shard>> shards;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(cpus.size());
+  std::atomic<int> ready{0};
+  for (size_t i = 0; i < cpus.size(); ++i) {
+    shards.push_back(std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i]));
+    threads.emplace_back([&, i] { shards[i]->run(use_uring, ready, errors[i]); });
+  }
+  for (int seen = 0; (seen = ready.load()) % 1000 + seen / 1000 < int(cpus.size());)
+    ready.wait(seen);
+  bool failed = ready.load() >= 1000;
+  if (failed) {
+    for (const std::string& e : errors) {
+      if (!e.empty()) LOG_ERROR("loop start failed: %s", e.c_str());
+    }
+  } else {
+    LOG_INFO("askr-proxy %s started: %zu loops, %s backend", ASKR_VERSION, cpus.size(),
+             use_uring ? "io_uring" : "epoll");
+  }
+
+  while (!failed) {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (sig == SIGTERM || sig == SIGINT) {
+      LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
+               (long long)cfg.timeouts.drain.count());
+      break;
+    }
+    LOG_INFO("%s: ignored (reload arrives with worker pools)", strsignal(sig));
+  }
+  for (auto& s : shards) s->stop();
+  for (auto& t : threads) t.join();
+  LOG_INFO("stopped");
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace askr
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool test_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-c" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "-t") {
+      test_only = true;
+    } else if (a == "doctor") {
+      return askr::run_doctor();
+    } else if (a == "--version" || a == "-v") {
+      std::printf("askr-proxy %s\n", ASKR_VERSION);
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(askr::kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "askr-proxy: unknown argument '%s'\n%s", argv[i], askr::kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::fputs(askr::kUsage, stderr);
+    return 2;
+  }
+  return test_only ? askr::check_config(config_path) : askr::serve(config_path);
+}

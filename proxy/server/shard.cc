@@ -1,0 +1,179 @@
+#include "server/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "http/date.h"
+#include "loop/epoll_backend.h"
+#include "loop/uring_backend.h"
+#include "server/h1_conn.h"
+#include "shared/base/log.h"
+
+namespace askr::server {
+namespace {
+
+constexpr int64_t kTickMs = 100;     // timer resolution
+constexpr int64_t kLingerMs = 2000;  // how long a closing connection drains client bytes
+
+int64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+// A listening socket as the backend sees it: accepted sockets go to the shard.
+class Shard::Acceptor final : public loop::IoObject {
+ public:
+  Acceptor(Shard& shard, int listen_fd) : shard_(shard) { fd = listen_fd; }
+  void on_accept(int fd_or_error) override {
+    if (fd_or_error >= 0) return shard_.accept(fd_or_error);
+    // EMFILE/ENFILE: out of descriptors. Log and go on; the next accept retries.
+    LOG_ERROR("accept failed: %s", std::strerror(-fd_or_error));
+  }
+
+ private:
+  Shard& shard_;
+};
+
+Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds)
+    : gen_(gen),
+      index_(index),
+      cpu_(cpu),
+      listen_fds_(std::move(listen_fds)),
+      access_log_(gen.access_log_fd, gen.config.access_log.format) {
+  const config::Timeouts& t = gen.config.timeouts;
+  header_timers.set_duration(t.header.count());
+  body_timers.set_duration(t.body.count());
+  keepalive_timers.set_duration(t.keepalive.count());
+  send_timers.set_duration(t.send.count());
+  linger_timers.set_duration(kLingerMs);
+}
+
+Shard::~Shard() = default;
+
+bool Shard::start_backend(bool use_uring, std::string& error) {
+  if (use_uring) {
+    auto r = loop::UringBackend::create({});
+    if (r) {
+      backend_ = std::move(r.value());
+      return true;
+    }
+    error = r.error().message;
+    return false;
+  }
+  auto r = loop::EpollBackend::create();
+  if (!r) {
+    error = r.error().message;
+    return false;
+  }
+  backend_ = std::move(r.value());
+  return true;
+}
+
+void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
+  if (cpu_ >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu_, &set);
+    if (sched_setaffinity(0, sizeof set, &set) < 0) {
+      LOG_WARN("loop %u: cannot pin to CPU %d: %s", index_, cpu_, std::strerror(errno));
+    }
+  }
+  char name[16];
+  snprintf(name, sizeof name, "askr-loop-%u", index_);
+  pthread_setname_np(pthread_self(), name);
+  bool ok = start_backend(use_uring, error);
+  if (ok) {
+    refresh_clock();
+    for (int lfd : listen_fds_) {
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
+      backend_->start_accept(acceptors_.back().get());
+    }
+  }
+  ready.fetch_add(ok ? 1 : 1000);
+  ready.notify_all();
+  if (!ok) return;
+
+  next_tick_ms_ = now_ms_ + kTickMs;
+  for (;;) {
+    backend_->poll(int(std::max<int64_t>(1, next_tick_ms_ - now_ms_)));
+    refresh_clock();
+    if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
+    if (now_ms_ >= next_tick_ms_) tick();
+    if (draining_ && nconns_ == 0) break;
+    if (draining_ && now_ms_ >= drain_deadline_ms_) {
+      LOG_WARN("loop %u: drain timeout, closing %zu connections", index_, nconns_);
+      for (H1Conn* c = conns_; c; c = c->next) c->abort();
+      drain_deadline_ms_ = INT64_MAX;
+    }
+  }
+  access_log_.flush();
+}
+
+void Shard::refresh_clock() {
+  now_ms_ = monotonic_ms();
+  time_t sec = time(nullptr);
+  if (sec == now_sec_) return;
+  now_sec_ = sec;
+  std::memcpy(date_line_, "Date: ", 6);
+  size_t n = http::format_http_date(sec, date_line_ + 6);
+  std::memcpy(date_line_ + 6 + n, "\r\n", 2);
+  date_len_ = 6 + n + 2;
+}
+
+void Shard::tick() {
+  next_tick_ms_ = now_ms_ + kTickMs;
+  for (loop::TimerList* list :
+       {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
+    while (loop::TimerNode* n = list->pop_expired(now_ms_))
+      static_cast<H1Conn::Timer*>(n)->conn->on_timeout();
+  }
+  access_log_.flush();
+}
+
+void Shard::stop() {
+  stop_requested_.store(true, std::memory_order_relaxed);
+  if (backend_) backend_->wake();
+}
+
+void Shard::begin_drain() {
+  draining_ = true;
+  drain_deadline_ms_ = now_ms_ + gen_.config.timeouts.drain.count();
+  for (auto& a : acceptors_) backend_->close(a.get());
+  for (H1Conn* c = conns_; c;) {
+    H1Conn* next = c->next;
+    c->drain();
+    c = next;
+  }
+}
+
+void Shard::accept(int fd) {
+  if (draining_) {
+    ::close(fd);
+    return;
+  }
+  ++counters_.accepted;
+  auto* c = new H1Conn(*this, fd);
+  c->next = conns_;
+  if (conns_) conns_->prev = c;
+  conns_ = c;
+  ++nconns_;
+  c->start();
+}
+
+void Shard::release(H1Conn* c) {
+  if (c->prev) c->prev->next = c->next;
+  if (c->next) c->next->prev = c->prev;
+  if (conns_ == c) conns_ = c->next;
+  --nconns_;
+  delete c;
+}
+
+}  // namespace askr::server

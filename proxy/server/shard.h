@@ -1,0 +1,96 @@
+// A shard: one event loop thread pinned to one CPU. It owns its backend (ring or epoll), its
+// listening sockets, its connections, timers, access-log buffer and counters. Nothing in here
+// is touched by another thread except stop(), which sets a flag and wakes the loop.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/h1_parser.h"
+#include "loop/backend.h"
+#include "loop/timer_list.h"
+#include "route/router.h"
+#include "server/access_log.h"
+#include "shared/config/config.h"
+
+namespace askr::server {
+
+class H1Conn;
+
+// Everything a generation of the config gives the loops; immutable while they run.
+struct Generation {
+  config::Config config;
+  route::Router router;
+  int access_log_fd = -1;  // -1: off
+};
+
+struct ShardCounters {
+  uint64_t accepted = 0;
+  uint64_t requests = 0;
+  uint64_t bad_requests = 0;  // rejected by the parser
+  uint64_t timeouts = 0;
+};
+
+class Shard {
+ public:
+  Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds);
+  ~Shard();
+
+  // Thread body: pins itself, creates its backend (`use_uring` picks io_uring), reports start-up
+  // through `ready` ("" or an error), serves until stop() and the drain finish.
+  void run(bool use_uring, std::atomic<int>& ready, std::string& error);
+  // Thread-safe: stop accepting, let in-flight requests finish (up to the drain timeout).
+  void stop();
+
+  // For connections.
+  loop::Backend& io() { return *backend_; }
+  const Generation& gen() const { return gen_; }
+  const config::Config& cfg() const { return gen_.config; }
+  int64_t now_ms() const { return now_ms_; }
+  time_t now_sec() const { return now_sec_; }
+  std::string_view date_line() const { return {date_line_, date_len_}; }  // "Date: ...\r\n"
+  bool draining() const { return draining_; }
+  http::RequestHead& head() { return head_; }
+  std::string& path_scratch() { return path_scratch_; }
+  AccessLog& access_log() { return access_log_; }
+  ShardCounters& counters() { return counters_; }
+  const char* backend_name() const { return backend_->name(); }
+
+  loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers;
+
+  void accept(int fd);
+  void release(H1Conn* c);  // the connection is closed; frees it
+
+ private:
+  class Acceptor;
+  bool start_backend(bool use_uring, std::string& error);
+  void tick();
+  void refresh_clock();
+  void begin_drain();
+
+  const Generation& gen_;
+  unsigned index_;
+  int cpu_;
+  std::vector<int> listen_fds_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<loop::Backend> backend_;
+  std::atomic<bool> stop_requested_{false};
+  bool draining_ = false;
+  int64_t drain_deadline_ms_ = 0;
+  int64_t next_tick_ms_ = 0;
+  int64_t now_ms_ = 0;
+  time_t now_sec_ = 0;
+  char date_line_[64] = {};
+  size_t date_len_ = 0;
+  H1Conn* conns_ = nullptr;  // intrusive list of open connections
+  size_t nconns_ = 0;
+  http::RequestHead head_;
+  std::string path_scratch_;
+  AccessLog access_log_;
+  ShardCounters counters_;
+};
+
+}  // namespace askr::server

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Askr needs that are missing. Idempotent and quiet when all is
+# there. Usage: scripts/deps.sh [build|test|bench]...
+set -euo pipefail
+
+build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev)
+test=(googletest libgtest-dev curl clang-14 libclang-rt-14-dev)
+bench=(nginx-light wrk strace procps)
+
+want=("${build[@]}")
+for set in "$@"; do
+  case "$set" in
+    build) ;;
+    test) want+=("${test[@]}") ;;
+    bench) want+=("${test[@]}" "${bench[@]}") ;;
+    *) echo "deps.sh: unknown set '$set'" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# The packaged nginx must not start a system instance: tests and benchmarks start their own.
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,786 @@
+// The only file that sees toml++. Each section of askr.toml has one parse_x() function and one
+// table of the keys it accepts (Field<T>); parse_fields() walks a TOML table against such a
+// list, so any key not listed is an error. Adding a section is adding one parse_x() and one line
+// to kSections; adding a key is adding one line to its section's table.
+//
+// Problems never stop the walk: each one is recorded in the Context with the position of the
+// offending node, a value in error leaves the default in place, and the Config is only handed
+// out when nothing was recorded.
+#include "shared/config/load.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "shared/base/result.h"
+#include "shared/config/units.h"
+
+namespace askr::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Node = toml::node;
+using std::chrono::milliseconds;
+
+constexpr int64_t kMaxTimeoutMs = 24 * 60 * 60 * 1000;
+
+// What one load carries through the parse_x() functions: where relative paths start, and the
+// problems found so far.
+class Context {
+ public:
+  Context(std::string file, fs::path dir) : file_(std::move(file)), dir_(std::move(dir)) {}
+
+  // The absolute directory of the config file.
+  const fs::path& dir() const { return dir_; }
+
+  void error(const toml::source_position& at, std::string message) {
+    errors_.push_back({file_, at.line, at.column, std::move(message)});
+  }
+  void error(const Node& at, std::string message) { error(at.source().begin, std::move(message)); }
+  void error(const toml::key& at, std::string message) {
+    error(at.source().begin, std::move(message));
+  }
+
+  size_t error_count() const { return errors_.size(); }
+  std::vector<Diagnostic> take_errors() { return std::move(errors_); }
+
+ private:
+  std::string file_;
+  fs::path dir_;
+  std::vector<Diagnostic> errors_;
+};
+
+// ---- Helpers shared by the sections ------------------------------------------------------------
+
+std::string quote(std::string_view key) {
+  return "'" + std::string(key) + "'";
+}
+
+// `text` as it may appear inside a one-line message: control bytes become \xNN.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7f) {
+      out += c;
+      continue;
+    }
+    char esc[5];
+    std::snprintf(esc, sizeof esc, "\\x%02x", u);
+    out += esc;
+  }
+  return out;
+}
+
+// The value as the user wrote it, for "(got ...)" in range errors.
+std::string written(const Node& v) {
+  if (const auto* s = v.as_string()) return printable(s->get());
+  if (const auto* i = v.as_integer()) return std::to_string(i->get());
+  return "?";
+}
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), lower);
+  return out;
+}
+
+// Records "'key' must be between MIN and MAX (got V)" unless min <= n <= max.
+template <class T, class Format>
+std::optional<T> in_range(std::string_view key, const Node& v, Context& ctx, T n, T min, T max,
+                          Format format) {
+  if (n >= min && n <= max) return n;
+  ctx.error(v, quote(key) + " must be between " + format(min) + " and " + format(max) + " (got " +
+                   written(v) + ")");
+  return std::nullopt;
+}
+
+const std::string* get_string(std::string_view key, const Node& v, Context& ctx) {
+  if (const auto* s = v.as_string()) return &s->get();
+  ctx.error(v, quote(key) + " must be a string");
+  return nullptr;
+}
+
+std::optional<int64_t> get_integer(std::string_view key, const Node& v, Context& ctx, int64_t min,
+                                   int64_t max) {
+  const auto* i = v.as_integer();
+  if (!i) {
+    ctx.error(v, quote(key) + " must be an integer");
+    return std::nullopt;
+  }
+  return in_range(key, v, ctx, i->get(), min, max, [](int64_t n) { return std::to_string(n); });
+}
+
+// A size: an integer number of bytes, or a string parse_size() reads.
+std::optional<uint64_t> get_size(std::string_view key, const Node& v, Context& ctx, uint64_t min,
+                                 uint64_t max) {
+  uint64_t n = 0;
+  if (const auto* i = v.as_integer()) {
+    if (i->get() < 0) {
+      ctx.error(v, quote(key) + " must not be negative");
+      return std::nullopt;
+    }
+    n = static_cast<uint64_t>(i->get());
+  } else if (const auto* s = v.as_string()) {
+    const Result<uint64_t> parsed = parse_size(s->get());
+    if (!parsed) {
+      ctx.error(v, "invalid size \"" + printable(s->get()) + "\" for " + quote(key) + ": " +
+                       parsed.error().message);
+      return std::nullopt;
+    }
+    n = parsed.value();
+  } else {
+    ctx.error(
+        v, quote(key) + " must be a size: an integer number of bytes or a string such as \"8k\"");
+    return std::nullopt;
+  }
+  return in_range(key, v, ctx, n, min, max, format_size);
+}
+
+// A duration: an integer number of seconds, or a string parse_duration() reads.
+std::optional<milliseconds> get_duration(std::string_view key, const Node& v, Context& ctx,
+                                         milliseconds min, milliseconds max) {
+  milliseconds d{};
+  if (const auto* i = v.as_integer()) {
+    if (i->get() < 0) {
+      ctx.error(v, quote(key) + " must not be negative");
+      return std::nullopt;
+    }
+    // Saturate: anything past a million hours is out of range anyway.
+    const int64_t seconds = std::min<int64_t>(i->get(), int64_t{1} << 32);
+    d = std::chrono::seconds(seconds);
+  } else if (const auto* s = v.as_string()) {
+    const Result<milliseconds> parsed = parse_duration(s->get());
+    if (!parsed) {
+      ctx.error(v, "invalid duration \"" + printable(s->get()) + "\" for " + quote(key) + ": " +
+                       parsed.error().message);
+      return std::nullopt;
+    }
+    d = parsed.value();
+  } else {
+    ctx.error(v,
+              quote(key) +
+                  " must be a duration: an integer number of seconds or a string such as \"60s\"");
+    return std::nullopt;
+  }
+  return in_range(key, v, ctx, d, min, max, format_duration);
+}
+
+template <class E>
+struct Choice {
+  std::string_view name;
+  E value;
+};
+
+// One of a fixed set of strings.
+template <class E, size_t N>
+std::optional<E> get_choice(std::string_view key, const Node& v, Context& ctx,
+                            const Choice<E> (&choices)[N]) {
+  if (const auto* s = v.as_string()) {
+    for (const Choice<E>& c : choices) {
+      if (s->get() == c.name) return c.value;
+    }
+  }
+  std::string names;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) names += i + 1 == N ? " or " : ", ";
+    names += "\"" + std::string(choices[i].name) + "\"";
+  }
+  ctx.error(v, quote(key) + " must be " + names);
+  return std::nullopt;
+}
+
+// The strings of an array, each checked by `check` (an explanation when it is refused, else
+// empty). Refused and non-string elements are reported and left out.
+std::vector<std::string> get_strings(std::string_view key, const Node& v, Context& ctx,
+                                     std::string (*check)(std::string_view)) {
+  std::vector<std::string> out;
+  const auto* array = v.as_array();
+  if (!array) {
+    ctx.error(v, quote(key) + " must be an array of strings");
+    return out;
+  }
+  for (const Node& element : *array) {
+    const auto* s = element.as_string();
+    if (!s) {
+      ctx.error(element, quote(key) + " must be an array of strings");
+      continue;
+    }
+    if (std::string why = check(s->get()); !why.empty()) {
+      ctx.error(element,
+                "invalid entry \"" + printable(s->get()) + "\" in " + quote(key) + ": " + why);
+      continue;
+    }
+    out.push_back(s->get());
+  }
+  return out;
+}
+
+const toml::table* get_table(std::string_view key, const Node& v, Context& ctx) {
+  if (const auto* t = v.as_table()) return t;
+  ctx.error(v, quote(key) + " must be a table ([" + std::string(key) + "])");
+  return nullptr;
+}
+
+// An array of tables ([[key]]). Elements that are not tables are reported here; the caller
+// skips them.
+const toml::array* get_table_array(std::string_view key, const Node& v, Context& ctx) {
+  const std::string message =
+      quote(key) + " must be an array of tables ([[" + std::string(key) + "]])";
+  const auto* array = v.as_array();
+  if (!array) {
+    ctx.error(v, message);
+    return nullptr;
+  }
+  for (const Node& element : *array) {
+    if (!element.is_table()) ctx.error(element, message);
+  }
+  return array;
+}
+
+// `text` made absolute against the config file's directory (not normalized: with symbolic
+// links, "a/../b" is not always "b").
+fs::path resolve(const Context& ctx, std::string_view text) {
+  const fs::path p(text);
+  return p.is_absolute() ? p : ctx.dir() / p;
+}
+
+// A log destination: "stderr", or a file path made absolute. The file is not opened here.
+void set_log_path(std::string_view key, const Node& v, Context& ctx, std::string& out) {
+  const std::string* s = get_string(key, v, ctx);
+  if (!s) return;
+  if (*s == "stderr") {
+    out = *s;
+    return;
+  }
+  const fs::path p = resolve(ctx, *s).lexically_normal();
+  if (s->empty() || !p.has_filename() || s->find('\0') != std::string::npos) {
+    ctx.error(v, quote(key) + " must be \"stderr\" or the path of a file");
+    return;
+  }
+  out = p.string();
+}
+
+// ---- Fields: the keys a table accepts -----------------------------------------------------------
+
+// One key a table accepts and how its value is stored into T. A value that is refused is
+// reported and leaves `out` as it was.
+template <class T>
+struct Field {
+  std::string_view key;
+  void (*parse)(std::string_view key, const Node& value, Context& ctx, T& out);
+};
+
+// Parses each key of `table` with its Field; a key without one is reported as unknown. `where`
+// names the table in that message ("[server]"), or is empty for the top level.
+template <class T, size_t N>
+void parse_fields(const toml::table& table, std::string_view where, const Field<T> (&fields)[N],
+                  Context& ctx, T& out) {
+  for (auto&& [key, value] : table) {
+    const std::string_view name = key.str();
+    const auto* field = std::find_if(std::begin(fields), std::end(fields),
+                                     [name](const Field<T>& f) { return f.key == name; });
+    if (field != std::end(fields)) {
+      field->parse(name, value, ctx, out);
+      continue;
+    }
+    std::string message = "unknown key " + quote(printable(name));
+    if (!where.empty()) message += " in " + std::string(where);
+    ctx.error(key, std::move(message));
+  }
+}
+
+// The struct a pointer to member belongs to, so that the field parsers below can name their
+// target as one template argument: integer_field<&Limits::max_headers, 1, 10000>.
+template <class M>
+struct MemberOf;
+template <class C, class V>
+struct MemberOf<V C::*> {
+  using Class = C;
+  using Value = V;
+};
+template <auto Member>
+using ClassOf = typename MemberOf<decltype(Member)>::Class;
+template <auto Member>
+using ValueOf = typename MemberOf<decltype(Member)>::Value;
+
+template <auto Member, int64_t Min, int64_t Max>
+void integer_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (auto n = get_integer(k, v, ctx, Min, Max)) out.*Member = static_cast<ValueOf<Member>>(*n);
+}
+
+template <auto Member, uint64_t Min, uint64_t Max>
+void size_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (auto n = get_size(k, v, ctx, Min, Max)) out.*Member = static_cast<ValueOf<Member>>(*n);
+}
+
+template <auto Member, int64_t MinMs, int64_t MaxMs>
+void duration_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (auto d = get_duration(k, v, ctx, milliseconds(MinMs), milliseconds(MaxMs))) out.*Member = *d;
+}
+
+template <auto Member, const auto& Choices>
+void choice_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (auto c = get_choice(k, v, ctx, Choices)) out.*Member = ValueOf<Member>(*c);
+}
+
+template <auto Member>
+void log_path_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  set_log_path(k, v, ctx, out.*Member);
+}
+
+// A [key] section, parsed by Parse.
+template <auto Member, ValueOf<Member> (*Parse)(const toml::table&, Context&)>
+void table_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (const auto* t = get_table(k, v, ctx)) out.*Member = Parse(*t, ctx);
+}
+
+// A [[key]] section, parsed by Parse.
+template <auto Member, ValueOf<Member> (*Parse)(const toml::array&, Context&)>
+void table_array_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  if (const auto* a = get_table_array(k, v, ctx)) out.*Member = Parse(*a, ctx);
+}
+
+// ---- [server] -----------------------------------------------------------------------------------
+
+void parse_threads(std::string_view key, const Node& v, Context& ctx, Server& server) {
+  if (const auto* s = v.as_string(); s && s->get() == "auto") {
+    server.threads = 0;
+    return;
+  }
+  if (!v.is_integer()) {
+    ctx.error(v, quote(key) + " must be \"auto\" or an integer");
+    return;
+  }
+  if (auto n = get_integer(key, v, ctx, 1, 1024)) server.threads = static_cast<unsigned>(*n);
+}
+
+constexpr Choice<IoBackend> kIoBackends[] = {
+    {"auto", IoBackend::kAuto},
+    {"io_uring", IoBackend::kIoUring},
+    {"epoll", IoBackend::kEpoll},
+};
+
+constexpr Choice<const char*> kLogLevels[] = {
+    {"error", "error"},
+    {"warn", "warn"},
+    {"info", "info"},
+    {"debug", "debug"},
+};
+
+Server parse_server(const toml::table& table, Context& ctx) {
+  static constexpr Field<Server> kFields[] = {
+      {"threads", parse_threads},
+      {"io_backend", choice_field<&Server::io_backend, kIoBackends>},
+      {"error_log", log_path_field<&Server::error_log>},
+      {"log_level", choice_field<&Server::log_level, kLogLevels>},
+  };
+  Server server;
+  parse_fields(table, "[server]", kFields, ctx, server);
+  return server;
+}
+
+// ---- [[listen]] ---------------------------------------------------------------------------------
+
+bool parse_port(std::string_view text, uint16_t& port) {
+  if (text.empty() || text.size() > 5) return false;
+  uint32_t n = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (n > 65535) return false;
+  port = static_cast<uint16_t>(n);
+  return true;
+}
+
+// "IPv4:PORT" or "[IPv6]:PORT", literal addresses only. The error message says why.
+Result<Listen> parse_address(std::string_view text) {
+  Listen listen;
+  listen.text = std::string(text);
+  std::string host;
+  std::string_view port_text;
+  if (text.starts_with('[')) {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") {
+      return Error{EINVAL, "expected [IPv6]:PORT"};
+    }
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&listen.addr);
+    sa->sin6_family = AF_INET6;
+    if (inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) {
+      return Error{EINVAL, "\"" + host + "\" is not an IPv6 address"};
+    }
+    listen.addr_len = sizeof(sockaddr_in6);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return Error{EINVAL, "expected IPv4:PORT or [IPv6]:PORT"};
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return Error{EINVAL, "an IPv6 address must be in brackets, as in \"[::1]:8080\""};
+    }
+    auto* sa = reinterpret_cast<sockaddr_in*>(&listen.addr);
+    sa->sin_family = AF_INET;
+    if (inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) {
+      return Error{EINVAL, "\"" + host + "\" is not an IPv4 address (host names are not resolved)"};
+    }
+    listen.addr_len = sizeof(sockaddr_in);
+  }
+  uint16_t port = 0;
+  if (!parse_port(port_text, port)) {
+    return Error{EINVAL, "\"" + std::string(port_text) + "\" is not a port number (0-65535)"};
+  }
+  if (listen.addr.ss_family == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&listen.addr)->sin6_port = htons(port);
+  } else {
+    reinterpret_cast<sockaddr_in*>(&listen.addr)->sin_port = htons(port);
+  }
+  return listen;
+}
+
+uint16_t port_of(const Listen& l) {
+  if (l.addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&l.addr)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&l.addr)->sin_port);
+}
+
+// Whether two valid addresses name the same socket. Port 0 never collides: each such listener
+// gets its own ephemeral port.
+bool same_socket(const Listen& a, const Listen& b) {
+  if (a.addr_len == 0 || a.addr_len != b.addr_len || a.addr.ss_family != b.addr.ss_family) {
+    return false;
+  }
+  if (port_of(a) == 0 || port_of(a) != port_of(b)) return false;
+  if (a.addr.ss_family == AF_INET6) {
+    const auto& x = reinterpret_cast<const sockaddr_in6*>(&a.addr)->sin6_addr;
+    const auto& y = reinterpret_cast<const sockaddr_in6*>(&b.addr)->sin6_addr;
+    return std::memcmp(&x, &y, sizeof x) == 0;
+  }
+  return reinterpret_cast<const sockaddr_in*>(&a.addr)->sin_addr.s_addr ==
+         reinterpret_cast<const sockaddr_in*>(&b.addr)->sin_addr.s_addr;
+}
+
+void parse_listen_address(std::string_view k, const Node& v, Context& ctx, Listen& listen) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  Result<Listen> parsed = parse_address(*s);
+  if (!parsed) {
+    ctx.error(v, "invalid listen address \"" + printable(*s) + "\": " + parsed.error().message);
+    return;
+  }
+  listen = std::move(parsed.value());
+}
+
+// One [[listen]]. An entry in error comes back with addr_len 0.
+Listen parse_listen(const toml::table& table, Context& ctx) {
+  static constexpr Field<Listen> kFields[] = {
+      {"address", parse_listen_address},
+  };
+  Listen listen;
+  parse_fields(table, "[[listen]]", kFields, ctx, listen);
+  if (!table.contains("address")) ctx.error(table, "missing 'address' in [[listen]]");
+  return listen;
+}
+
+std::vector<Listen> parse_listens(const toml::array& array, Context& ctx) {
+  std::vector<Listen> listens;
+  std::vector<toml::source_position> positions;
+  for (const Node& element : array) {
+    const auto* table = element.as_table();
+    if (!table) continue;
+    Listen listen = parse_listen(*table, ctx);
+    for (size_t i = 0; i < listens.size(); ++i) {
+      if (!same_socket(listens[i], listen)) continue;
+      ctx.error(*table->get("address"), "duplicate listen address \"" + printable(listen.text) +
+                                            "\" (first at line " +
+                                            std::to_string(positions[i].line) + ")");
+      break;
+    }
+    positions.push_back(table->contains("address") ? table->get("address")->source().begin
+                                                   : table->source().begin);
+    listens.push_back(std::move(listen));
+  }
+  return listens;
+}
+
+// ---- [[site]] -----------------------------------------------------------------------------------
+
+// A host name (letters, digits, '-', '.', '_') or a bracketed IPv6 literal ("[::1]"), without a
+// port: that is what a Host header holds once its port is removed.
+std::string check_server_name(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.starts_with('[')) {
+    in6_addr addr;
+    const std::string inner(name.substr(1, name.size() - 1 - (name.ends_with(']') ? 1 : 0)));
+    if (name.ends_with(']') && inet_pton(AF_INET6, inner.c_str(), &addr) == 1) return {};
+    return "not a bracketed IPv6 address";
+  }
+  for (const char c : name) {
+    const char l = lower(c);
+    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '.' || l == '_') {
+      continue;
+    }
+    return "a server name holds only letters, digits, '-', '.' and '_' (no port, no wildcard)";
+  }
+  return {};
+}
+
+std::string check_index(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return "must name a file";
+  if (name.find('/') != std::string_view::npos) return "must be a file name, without '/'";
+  if (name.find('\0') != std::string_view::npos) return "must not contain NUL";
+  return {};
+}
+
+// The root directory: made absolute against the config file's directory, then canonical.
+void parse_root(std::string_view key, const Node& v, Context& ctx, Site& site) {
+  const std::string* s = get_string(key, v, ctx);
+  if (!s) return;
+  if (s->empty() || s->find('\0') != std::string::npos) {
+    ctx.error(v, quote(key) + " must be the path of a directory");
+    return;
+  }
+  const std::string path = resolve(ctx, *s).string();
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) {
+    ctx.error(v, "root \"" + printable(path) + "\": " + std::strerror(errno));
+    return;
+  }
+  site.root = real;
+  std::free(real);
+  struct stat st {};
+  if (::stat(site.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    ctx.error(v, "root \"" + printable(path) + "\" is not a directory");
+  }
+}
+
+void parse_server_names(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  site.server_names = get_strings(k, v, ctx, check_server_name);
+  for (std::string& name : site.server_names) name = to_lower(name);
+}
+
+void parse_index(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  site.index = get_strings(k, v, ctx, check_index);
+}
+
+Site parse_site(const toml::table& table, Context& ctx) {
+  static constexpr Field<Site> kFields[] = {
+      {"server_names", parse_server_names},
+      {"root", parse_root},
+      {"index", parse_index},
+  };
+  Site site;
+  parse_fields(table, "[[site]]", kFields, ctx, site);
+  if (!table.contains("root")) ctx.error(table, "missing 'root' in [[site]]");
+  return site;
+}
+
+// Reports a server name that an earlier site (or the same one) already has. `seen` maps each
+// lower-cased name to where it first appeared.
+void check_unique_names(const toml::table& site, std::map<std::string, toml::source_position>& seen,
+                        Context& ctx) {
+  const auto* names = site["server_names"].as_array();
+  if (!names) return;
+  for (const Node& element : *names) {
+    const auto* s = element.as_string();
+    if (!s || !check_server_name(s->get()).empty()) continue;
+    const auto [it, fresh] = seen.emplace(to_lower(s->get()), element.source().begin);
+    if (fresh) continue;
+    ctx.error(element, "duplicate server name \"" + it->first + "\" (first at line " +
+                           std::to_string(it->second.line) + ")");
+  }
+}
+
+std::vector<Site> parse_sites(const toml::array& array, Context& ctx) {
+  std::vector<Site> sites;
+  std::map<std::string, toml::source_position> seen;
+  for (const Node& element : array) {
+    const auto* table = element.as_table();
+    if (!table) continue;
+    sites.push_back(parse_site(*table, ctx));
+    check_unique_names(*table, seen, ctx);
+  }
+  return sites;
+}
+
+// ---- [limits] -----------------------------------------------------------------------------------
+
+Limits parse_limits(const toml::table& table, Context& ctx) {
+  static constexpr Field<Limits> kFields[] = {
+      {"max_request_line", size_field<&Limits::max_request_line, 256, 1 << 20>},
+      {"max_header_size", size_field<&Limits::max_header_size, 1 << 10, 16 << 20>},
+      {"max_headers", integer_field<&Limits::max_headers, 1, 10000>},
+      {"max_body_size", size_field<&Limits::max_body_size, 0, INT64_MAX>},
+      {"keepalive_requests", integer_field<&Limits::keepalive_requests, 1, UINT32_MAX>},
+  };
+  Limits limits;
+  const size_t errors_before = ctx.error_count();
+  parse_fields(table, "[limits]", kFields, ctx, limits);
+  // The head includes the request line. Only checked when both values were accepted.
+  if (ctx.error_count() == errors_before && limits.max_header_size < limits.max_request_line) {
+    const Node* at = table.get("max_header_size");
+    ctx.error(at ? *at : *table.get("max_request_line"),
+              "'max_header_size' (" + format_size(limits.max_header_size) +
+                  ") must not be less than 'max_request_line' (" +
+                  format_size(limits.max_request_line) + ")");
+  }
+  return limits;
+}
+
+// ---- [timeouts] ---------------------------------------------------------------------------------
+
+Timeouts parse_timeouts(const toml::table& table, Context& ctx) {
+  // Milliseconds. keepalive 0 turns keep-alive off; drain 0 exits at once.
+  static constexpr Field<Timeouts> kFields[] = {
+      {"header", duration_field<&Timeouts::header, 1, kMaxTimeoutMs>},
+      {"body", duration_field<&Timeouts::body, 1, kMaxTimeoutMs>},
+      {"keepalive", duration_field<&Timeouts::keepalive, 0, kMaxTimeoutMs>},
+      {"send", duration_field<&Timeouts::send, 1, kMaxTimeoutMs>},
+      {"drain", duration_field<&Timeouts::drain, 0, kMaxTimeoutMs>},
+  };
+  Timeouts timeouts;
+  parse_fields(table, "[timeouts]", kFields, ctx, timeouts);
+  return timeouts;
+}
+
+// ---- [access_log] -------------------------------------------------------------------------------
+
+// "off" is not a LogFormat: it clears AccessLog::enabled.
+constexpr Choice<std::optional<LogFormat>> kLogFormats[] = {
+    {"combined", LogFormat::kCombined},
+    {"json", LogFormat::kJson},
+    {"off", std::nullopt},
+};
+
+void parse_log_format(std::string_view k, const Node& v, Context& ctx, AccessLog& log) {
+  const auto format = get_choice(k, v, ctx, kLogFormats);
+  if (!format) return;
+  log.enabled = format->has_value();
+  log.format = format->value_or(LogFormat::kCombined);
+}
+
+AccessLog parse_access_log(const toml::table& table, Context& ctx) {
+  static constexpr Field<AccessLog> kFields[] = {
+      {"format", parse_log_format},
+      {"path", log_path_field<&AccessLog::path>},
+  };
+  AccessLog log;
+  parse_fields(table, "[access_log]", kFields, ctx, log);
+  return log;
+}
+
+// ---- The whole file -----------------------------------------------------------------------------
+
+constexpr Field<Config> kSections[] = {
+    {"server", table_field<&Config::server, parse_server>},
+    {"listen", table_array_field<&Config::listens, parse_listens>},
+    {"site", table_array_field<&Config::sites, parse_sites>},
+    {"limits", table_field<&Config::limits, parse_limits>},
+    {"timeouts", table_field<&Config::timeouts, parse_timeouts>},
+    {"access_log", table_field<&Config::access_log, parse_access_log>},
+};
+
+// An array-of-tables section that must have at least one entry. When it is missing the error
+// points at the start of the file.
+void require_entries(const toml::table& root, std::string_view key, Context& ctx) {
+  const Node* node = root.get(key);
+  const std::string message = "at least one [[" + std::string(key) + "]] is required";
+  if (!node) {
+    ctx.error(root, message);
+  } else if (const auto* array = node->as_array(); array && array->empty()) {
+    ctx.error(*node, message);
+  }
+}
+
+Config parse_config(const toml::table& root, Context& ctx) {
+  Config config;
+  parse_fields(root, "", kSections, ctx, config);
+  require_entries(root, "listen", ctx);
+  require_entries(root, "site", ctx);
+  const auto unnamed = std::find_if(config.sites.begin(), config.sites.end(),
+                                    [](const Site& s) { return s.server_names.empty(); });
+  config.default_site =
+      unnamed == config.sites.end() ? 0 : static_cast<size_t>(unnamed - config.sites.begin());
+  return config;
+}
+
+LoadResult finish(Context& ctx, std::optional<Config> config) {
+  LoadResult result;
+  result.errors = ctx.take_errors();
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const Diagnostic& a, const Diagnostic& b) {
+                     return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+                   });
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+}  // namespace
+
+std::string Diagnostic::to_string() const {
+  if (line == 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+LoadResult load_string(std::string_view text, const std::string& path) {
+  std::error_code ec;
+  fs::path absolute = fs::absolute(path, ec).lexically_normal();
+  if (ec) absolute = fs::path(path).lexically_normal();
+  Context ctx(path, absolute.parent_path());
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(path));
+  } catch (const toml::parse_error& e) {
+    ctx.error(e.source().begin, std::string(e.description()));
+    return finish(ctx, std::nullopt);
+  }
+  Config config = parse_config(root, ctx);
+  config.path = absolute.string();
+  return finish(ctx, std::move(config));
+}
+
+LoadResult load_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::string text;
+  int err = f ? 0 : errno;
+  if (f) {
+    errno = 0;
+    char buf[16384];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    if (std::ferror(f)) err = errno ? errno : EIO;
+    std::fclose(f);
+  }
+  if (err != 0) {
+    LoadResult result;
+    result.errors.push_back({path, 0, 0, std::string("cannot read: ") + std::strerror(err)});
+    return result;
+  }
+  return load_string(text, path);
+}
+
+}  // namespace askr::config

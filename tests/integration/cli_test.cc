@@ -1,0 +1,70 @@
+// The command line: --version, --help, -t with nginx-style diagnostics, doctor.
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace askr::testing {
+namespace {
+
+TEST(Cli, VersionAndHelp) {
+  std::string out;
+  EXPECT_EQ(run_proxy_command("--version", out), 0);
+  EXPECT_EQ(out.rfind("askr-proxy ", 0), 0u) << out;
+  EXPECT_EQ(run_proxy_command("--help", out), 0);
+  EXPECT_NE(out.find("-t -c FILE"), std::string::npos);
+  EXPECT_NE(run_proxy_command("--bogus", out), 0);
+}
+
+TEST(Cli, ConfigTestAcceptsTheShippedConfig) {
+  std::string out;
+  EXPECT_EQ(run_proxy_command("-t -c " ASKR_SOURCE_DIR "/conf/askr.toml", out), 0) << out;
+  EXPECT_NE(out.find("test is successful"), std::string::npos) << out;
+}
+
+TEST(Cli, ConfigTestReportsEveryErrorWithPosition) {
+  TempDir dir;
+  dir.write("www/index.html", "x");
+  std::string path = dir.write("bad.toml",
+                               "[server]\n"
+                               "threads = \"many\"\n"
+                               "colour = 1\n"
+                               "[[listen]]\n"
+                               "address = \"127.0.0.1:8080\"\n"
+                               "[[site]]\n"
+                               "root = \"www\"\n");
+  std::string out;
+  EXPECT_NE(run_proxy_command("-t -c " + path, out), 0);
+  EXPECT_NE(out.find(path + ":2:"), std::string::npos) << out;
+  EXPECT_NE(out.find(path + ":3:"), std::string::npos) << out;
+  EXPECT_NE(out.find("colour"), std::string::npos) << out;
+}
+
+TEST(Cli, ConfigTestReportsSyntaxErrors) {
+  TempDir dir;
+  std::string path = dir.write("broken.toml", "[server\nthreads = 1\n");
+  std::string out;
+  EXPECT_NE(run_proxy_command("-t -c " + path, out), 0);
+  EXPECT_NE(out.find(path + ":1:"), std::string::npos) << out;
+}
+
+TEST(Cli, DoctorReportsTheMachine) {
+  std::string out;
+  EXPECT_EQ(run_proxy_command("doctor", out), 0);
+  for (const char* line :
+       {"io_uring:", "kTLS:", "SO_INCOMING_CPU:", "cores:", "fd limit:", "io_backend auto:"}) {
+    EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+  }
+  EXPECT_NE(out.find("RECV"), std::string::npos);
+}
+
+TEST(Cli, MissingRootIsAnError) {
+  TempDir dir;
+  std::string path =
+      dir.write("c.toml", "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"nope\"\n");
+  std::string out;
+  EXPECT_NE(run_proxy_command("-t -c " + path, out), 0);
+  EXPECT_NE(out.find(path + ":4:"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace askr::testing

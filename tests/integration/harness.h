@@ -1,0 +1,89 @@
+// Test harness for black-box tests: starts the real askr-proxy on a loopback ephemeral port
+// with a config written into a temporary directory, and talks to it with raw sockets or curl.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace askr::testing {
+
+// A temporary directory, removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  // Writes `content` to path()/rel, creating parent directories.
+  std::string write(const std::string& rel, std::string_view content) const;
+
+ private:
+  std::string path_;
+};
+
+struct ProxyOptions {
+  std::string backend = "io_uring";
+  int threads = 2;
+  std::string root;   // site root; required
+  std::string extra;  // more TOML appended to the generated file ([limits], [timeouts], ...)
+  std::string access_log_format = "combined";
+};
+
+// A running askr-proxy. The destructor stops it (SIGTERM, then SIGKILL after 10 s).
+class Proxy {
+ public:
+  explicit Proxy(const ProxyOptions& opt);
+  ~Proxy();
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string error_log() const;  // what it wrote to stderr
+  std::string access_log() const;
+  // Sends SIGTERM and waits; returns the exit status (or -signal).
+  int stop(int timeout_ms = 15000);
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Runs askr-proxy with `args` (shell words), returns exit status; output captured.
+int run_proxy_command(const std::string& args, std::string& output);
+// Runs a shell command, returns exit status; stdout captured.
+int run_command(const std::string& cmd, std::string& output);
+
+// Raw client side.
+int connect_to(int port);
+void send_all(int fd, std::string_view data);
+// Reads until the peer closes or timeout_ms passes without data.
+std::string read_all(int fd, int timeout_ms = 3000);
+// True when the peer closed the connection (EOF or reset) within timeout_ms.
+bool wait_closed(int fd, int timeout_ms = 3000);
+
+struct HttpResponse {
+  int status = 0;
+  std::string status_line;
+  std::map<std::string, std::string> headers;  // names lower-cased; last value wins
+  std::string body;
+  bool ok = false;  // a whole response was read
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+// Reads one response from the socket. `head_request`: no body follows (HEAD). Handles
+// Content-Length, chunked and read-until-close bodies. Interim 1xx responses are returned too.
+HttpResponse read_response(int fd, bool head_request = false, int timeout_ms = 5000);
+
+// One request on a fresh connection, returning the response.
+HttpResponse fetch(int port, const std::string& raw_request);
+
+// "GET /path HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n"
+std::string get(const std::string& path, const std::string& extra_headers = "");
+
+bool io_uring_available();
+
+}  // namespace askr::testing

@@ -1,0 +1,312 @@
+// HTTP/1.1 over the wire against the real binary, on both I/O backends.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "fixture.h"
+
+namespace askr::testing {
+namespace {
+
+class Http1 : public ProxyTest {};
+ASKR_BOTH_BACKENDS(Http1);
+
+TEST_P(Http1, ServesIndexWithStandardHeaders) {
+  start();
+  HttpResponse r = fetch(port(), get("/"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "<h1>askr</h1>\n");
+  EXPECT_EQ(r.header("content-length"), "14");
+  EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_EQ(r.header("server"), "askr");
+  EXPECT_FALSE(r.header("date").empty());
+  EXPECT_FALSE(r.header("etag").empty());
+}
+
+TEST_P(Http1, KeepAliveServesManyRequestsOnOneConnection) {
+  start();
+  int fd = connect_to(port());
+  for (int i = 0; i < 50; ++i) {
+    send_all(fd, get(i % 2 ? "/a.txt" : "/b.txt"));
+    HttpResponse r = read_response(fd);
+    ASSERT_TRUE(r.ok) << i;
+    EXPECT_EQ(r.body, i % 2 ? "first\n" : "second\n");
+  }
+  close(fd);
+}
+
+TEST_P(Http1, PipelinedRequestsAnswerInOrder) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt") + get("/b.txt") + "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" +
+                   get("/missing") + get("/style.css"));
+  EXPECT_EQ(read_response(fd).body, "first\n");
+  EXPECT_EQ(read_response(fd).body, "second\n");
+  HttpResponse head = read_response(fd, true);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), "6");
+  EXPECT_EQ(read_response(fd).status, 404);
+  EXPECT_EQ(read_response(fd).body, "body{}\n");
+  close(fd);
+}
+
+TEST_P(Http1, PipelinedRequestsSplitAcrossWrites) {
+  start();
+  int fd = connect_to(port());
+  std::string two = get("/a.txt") + get("/b.txt");
+  for (char c : two) {
+    send_all(fd, std::string_view(&c, 1));
+  }
+  EXPECT_EQ(read_response(fd).body, "first\n");
+  EXPECT_EQ(read_response(fd).body, "second\n");
+  close(fd);
+}
+
+TEST_P(Http1, HeadHasLengthButNoBody) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd, "HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n" + get("/a.txt"));
+  HttpResponse h = read_response(fd, true);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.header("content-length"), "14");
+  HttpResponse g = read_response(fd);  // would read the HEAD body if one had been sent
+  EXPECT_EQ(g.body, "first\n");
+  close(fd);
+}
+
+TEST_P(Http1, Http10ClosesUnlessKeepAliveAsked) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd, "GET /a.txt HTTP/1.0\r\n\r\n");
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("connection"), "close");
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+
+  fd = connect_to(port());
+  send_all(fd, "GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  r = read_response(fd);
+  EXPECT_EQ(r.header("connection"), "keep-alive");
+  send_all(fd, "GET /b.txt HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(read_response(fd).body, "second\n");
+  close(fd);
+}
+
+TEST_P(Http1, ConnectionCloseIsHonoured) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt", "Connection: close\r\n"));
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.body, "first\n");
+  EXPECT_EQ(r.header("connection"), "close");
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+}
+
+TEST_P(Http1, ExpectContinueThenChunkedBodyKeepsConnection) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd,
+           "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n");
+  HttpResponse interim = read_response(fd);
+  EXPECT_EQ(interim.status, 100);
+  HttpResponse final_answer = read_response(fd);
+  EXPECT_EQ(final_answer.status, 405);
+  EXPECT_EQ(final_answer.header("allow"), "GET, HEAD");
+  // The body follows in pieces, with an extension and a trailer; then the next request.
+  send_all(fd, "5;ext=1\r\nhello\r\n");
+  send_all(fd, "6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n" + get("/b.txt"));
+  HttpResponse next = read_response(fd);
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.body, "second\n");
+  close(fd);
+}
+
+TEST_P(Http1, ContentLengthBodyIsSkippedAndConnectionReused) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd,
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world" + get("/a.txt"));
+  EXPECT_EQ(read_response(fd).status, 405);
+  EXPECT_EQ(read_response(fd).body, "first\n");
+  close(fd);
+}
+
+TEST_P(Http1, BodyOverLimitIs413) {
+  start("[limits]\nmax_body_size = \"1k\"\n");
+  int fd = connect_to(port());
+  send_all(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+}
+
+TEST_P(Http1, ChunkedBodyOverLimitClosesConnection) {
+  start("[limits]\nmax_body_size = \"16\"\n");
+  int fd = connect_to(port());
+  send_all(fd, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" +
+                   std::string(32, 'x') + "\r\n0\r\n\r\n" + get("/a.txt"));
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_TRUE(wait_closed(fd));  // the pipelined GET is never answered
+  close(fd);
+}
+
+struct BadCase {
+  const char* name;
+  std::string request;
+  int status;
+};
+
+class Http1Strict : public ::testing::TestWithParam<std::tuple<std::string, BadCase>> {
+ protected:
+  void SetUp() override {
+    if (skip_backend(std::get<0>(GetParam()))) GTEST_SKIP() << "io_uring is not usable here";
+    write_test_site(site_);
+    proxy_ = start_proxy(std::get<0>(GetParam()), site_);
+  }
+  int port() const { return proxy_->port(); }
+  TempDir site_;
+  std::unique_ptr<Proxy> proxy_;
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+std::vector<BadCase> bad_cases() {
+  return {
+      {"cl_and_te",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
+      {"duplicate_cl",
+       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400},
+      {"malformed_cl", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc", 400},
+      {"cl_list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc", 400},
+      {"te_not_chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"te_gzip_chunked", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       501},
+      {"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"obs_fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n", 400},
+      {"bare_cr", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", 400},
+      {"nul", std::string("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n", 33), 400},
+      {"space_before_colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n", 400},
+      {"missing_host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"bad_version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+      {"tls_hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},
+      {"long_uri", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
+      {"big_headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'b') + "\r\n\r\n",
+       431},
+      {"bad_chunk_size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       405},
+      {"unknown_expectation", "GET / HTTP/1.1\r\nHost: x\r\nExpect: magic\r\n\r\n", 417},
+  };
+}
+
+TEST_P(Http1Strict, RefusedWithStatusAndClosed) {
+  const BadCase& c = std::get<1>(GetParam());
+  int fd = connect_to(port());
+  send_all(fd, c.request);
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, c.status) << r.status_line;
+  EXPECT_TRUE(wait_closed(fd)) << "connection must close when framing is in doubt";
+  close(fd);
+  // Other connections are unaffected.
+  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, Http1Strict,
+                         ::testing::Combine(::testing::Values("io_uring", "epoll"),
+                                            ::testing::ValuesIn(bad_cases())),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
+                         });
+
+TEST_P(Http1, HeaderDeadlineAnswers408) {
+  start("[timeouts]\nheader = \"1s\"\n");
+  int fd = connect_to(port());
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n");  // never finished
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResponse r = read_response(fd, false, 5000);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 408);
+  EXPECT_GE(waited, std::chrono::milliseconds(800));
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+}
+
+TEST_P(Http1, IdleKeepAliveConnectionIsClosed) {
+  start("[timeouts]\nkeepalive = \"1s\"\n");
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt"));
+  EXPECT_EQ(read_response(fd).status, 200);
+  EXPECT_TRUE(wait_closed(fd, 4000));
+  close(fd);
+}
+
+TEST_P(Http1, SlowClientDoesNotBlockOthers) {
+  start();
+  int slow = connect_to(port());
+  send_all(slow, "GET /a.txt HTTP/1.1\r\nHo");
+  int bad = connect_to(port());
+  send_all(bad, "BLAH\r\n\r\n");
+  EXPECT_EQ(read_response(bad).status, 400);
+  EXPECT_EQ(fetch(port(), get("/b.txt")).body, "second\n");
+  send_all(slow, "st: x\r\n\r\n");
+  EXPECT_EQ(read_response(slow).body, "first\n");
+  close(slow);
+  close(bad);
+}
+
+TEST_P(Http1, AccessLogCombined) {
+  start();
+  fetch(port(), get("/a.txt", "User-Agent: tester/1.0\r\nReferer: http://r/\r\n"));
+  fetch(port(), get("/nope"));
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("127.0.0.1 - - ["), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /a.txt HTTP/1.1\" 200 6 \"http://r/\" \"tester/1.0\""),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
+}
+
+TEST_P(Http1, AccessLogJson) {
+  start("", "json");
+  fetch(port(), get("/a.txt", "User-Agent: say \"hi\"\r\n"));
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"method\":\"GET\",\"uri\":\"/a.txt\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"status\":200,\"bytes\":6"), std::string::npos) << log;
+  EXPECT_NE(log.find("say \\u0022hi\\u0022"), std::string::npos) << log;
+}
+
+TEST_P(Http1, SigtermFinishesInFlightResponseThenExits) {
+  std::string big(8 << 20, 'z');
+  site_.write("www/big.bin", big);
+  start();
+  int fd = connect_to(port());
+  send_all(fd, get("/big.bin"));
+  // Not read yet: the socket buffers fill and the rest of the response waits in the proxy.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int idle = connect_to(port());
+  kill(proxy_->pid(), SIGTERM);
+  HttpResponse r = read_response(fd, false, 10000);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.body.size(), big.size());
+  EXPECT_EQ(r.header("connection"), "");  // it was already promised keep-alive
+  EXPECT_TRUE(wait_closed(idle));
+  EXPECT_EQ(proxy_->stop(), 0);
+  close(fd);
+  close(idle);
+}
+
+}  // namespace
+}  // namespace askr::testing

@@ -1,0 +1,91 @@
+#include "handlers/path.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+
+namespace askr::handlers {
+namespace {
+
+struct Ok {
+  std::string_view raw;
+  std::string_view want;
+};
+
+class NormalizeOk : public ::testing::TestWithParam<Ok> {};
+
+TEST_P(NormalizeOk, Normalizes) {
+  std::string out;
+  ASSERT_EQ(normalize_path(GetParam().raw, out), PathError::kNone) << GetParam().raw;
+  EXPECT_EQ(out, GetParam().want) << GetParam().raw;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Vectors, NormalizeOk,
+    ::testing::Values(Ok{"/", "/"}, Ok{"/index.html", "/index.html"}, Ok{"/a/b/c", "/a/b/c"},
+                      Ok{"/a/b/", "/a/b/"}, Ok{"/foo/./bar//baz/", "/foo/bar/baz/"},
+                      Ok{"//etc/passwd", "/etc/passwd"}, Ok{"///", "/"}, Ok{"/%41", "/A"},
+                      Ok{"/%7e%7E", "/~~"}, Ok{"/a%20b", "/a b"}, Ok{"/a/..", "/"},
+                      Ok{"/a/../", "/"}, Ok{"/a/b/..", "/a/"}, Ok{"/a/b/../c", "/a/c"},
+                      Ok{"/a/./b/.", "/a/b/"}, Ok{"/.", "/"}, Ok{"/./", "/"},
+                      Ok{"/a/%2e%2e/b", "/b"}, Ok{"/a/.%2e/b", "/b"}, Ok{"/a/%2E./b", "/b"},
+                      Ok{"/a/%2e/b", "/a/b"}, Ok{"/a/b/%2E%2E/..", "/"}, Ok{"/...", "/..."},
+                      Ok{"/..a", "/..a"}, Ok{"/a..", "/a.."}, Ok{"/.hidden", "/.hidden"},
+                      Ok{"/a/.../b", "/a/.../b"}, Ok{"/a\\..\\b", "/a\\..\\b"},
+                      Ok{"/a%5C..%5Cb", "/a\\..\\b"}, Ok{"/..\\", "/..\\"},
+                      Ok{"/%c3%a9", "/\xc3\xa9"}, Ok{"/a?b", "/a?b"}, Ok{"/a//b//..//c", "/a/c"},
+                      Ok{"/a/b/c/../../../d", "/d"}, Ok{"/%2525", "/%25"}));
+
+struct Bad {
+  std::string_view raw;
+  PathError want;
+};
+
+class NormalizeBad : public ::testing::TestWithParam<Bad> {};
+
+TEST_P(NormalizeBad, Refuses) {
+  std::string out;
+  EXPECT_EQ(normalize_path(GetParam().raw, out), GetParam().want) << GetParam().raw;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Traversal, NormalizeBad,
+    ::testing::Values(Bad{"/../etc/passwd", PathError::kAboveRoot},
+                      Bad{"/%2e%2e/etc/passwd", PathError::kAboveRoot},
+                      Bad{"/..%2fetc/passwd", PathError::kEncodedSlash},
+                      Bad{"/%2e%2e%2f", PathError::kEncodedSlash},
+                      Bad{"/a/../../b", PathError::kAboveRoot},
+                      Bad{"/.%2e/", PathError::kAboveRoot}, Bad{"/%2e./", PathError::kAboveRoot},
+                      Bad{"/..", PathError::kAboveRoot}, Bad{"/a/%2E%2E/..", PathError::kAboveRoot},
+                      Bad{"/a/b/../../..", PathError::kAboveRoot},
+                      Bad{"//../x", PathError::kAboveRoot}, Bad{"/./../x", PathError::kAboveRoot}));
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, NormalizeBad,
+    ::testing::Values(Bad{"", PathError::kNotAbsolute}, Bad{"a/b", PathError::kNotAbsolute},
+                      Bad{"%2fetc", PathError::kNotAbsolute},
+                      Bad{"http://x/", PathError::kNotAbsolute}, Bad{"/%00", PathError::kNul},
+                      Bad{std::string_view("/a\0b", 4), PathError::kNul},
+                      Bad{"/a%2Fb", PathError::kEncodedSlash},
+                      Bad{"/a%2fb", PathError::kEncodedSlash}, Bad{"/%zz", PathError::kBadEscape},
+                      Bad{"/%4", PathError::kBadEscape}, Bad{"/a%", PathError::kBadEscape},
+                      Bad{"/%g1", PathError::kBadEscape}, Bad{"/%1g", PathError::kBadEscape},
+                      Bad{"/% 1", PathError::kBadEscape}));
+
+TEST(NormalizePath, OutputNeverLongerThanInputAndReusesCapacity) {
+  std::string out;
+  out.reserve(64);
+  const char* data = out.data();
+  ASSERT_EQ(normalize_path("/a//b/./c/../d/", out), PathError::kNone);
+  EXPECT_EQ(out, "/a/b/d/");
+  EXPECT_EQ(out.data(), data);
+}
+
+TEST(NormalizePath, ErrorNamesAreDistinct) {
+  EXPECT_STREQ(path_error_name(PathError::kAboveRoot), "path climbs above root");
+  EXPECT_STRNE(path_error_name(PathError::kNul), path_error_name(PathError::kEncodedSlash));
+}
+
+}  // namespace
+}  // namespace askr::handlers
