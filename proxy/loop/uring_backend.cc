@@ -175,12 +175,16 @@ void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
   }
   if (flags & IORING_CQE_F_MORE) return;
   c->io.recv_armed = false;
-  bool open = !c->io.closing;
-  if (open && (res > 0 || res == -ENOBUFS) && c->io.recv_on) {
-    arm_recv(c);  // multishot ended without an error of the socket's: keep receiving
-  } else if (open && res != -ECANCELED && res <= 0 && res != -ENOBUFS) {
-    c->io.recv_on = false;
-    c->on_recv_end(res);
+  if (!c->io.closing) {
+    bool stream_ended = res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS);
+    if (stream_ended) {
+      c->io.recv_on = false;
+      c->on_recv_end(res);
+    } else if (c->io.recv_on) {
+      // The multishot ended without the socket ending (out of buffers, or a pause that was
+      // lifted before its cancellation landed): keep receiving.
+      arm_recv(c);
+    }
   }
   complete(c);
 }

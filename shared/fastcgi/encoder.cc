@@ -1,0 +1,183 @@
+#include "shared/fastcgi/encoder.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace askr::fastcgi {
+namespace {
+
+constexpr char kZeros[8] = {};
+
+bool is_stream(RecordType type) {
+  return type == RecordType::kStdin || type == RecordType::kStdout ||
+         type == RecordType::kStderr || type == RecordType::kData ||
+         type == RecordType::kParams;
+}
+
+// One whole record: header, content, padding.
+void record(std::string& out, RecordType type, uint16_t request_id, std::string_view content) {
+  assert(content.size() <= kMaxContentLength);
+  const uint8_t padding = padding_for(content.size());
+  record_header(out, type, request_id, static_cast<uint16_t>(content.size()), padding);
+  out.append(content);
+  out.append(kZeros, padding);
+}
+
+// Writes the 1- or 4-byte length of the name-value pair encoding; returns the bytes written.
+size_t put_length(char* p, size_t length) {
+  if (length < 128) {
+    p[0] = static_cast<char>(length);
+    return 1;
+  }
+  assert(length <= 0x7fffffff);
+  p[0] = static_cast<char>(0x80 | (length >> 24));
+  p[1] = static_cast<char>(length >> 16 & 0xff);
+  p[2] = static_cast<char>(length >> 8 & 0xff);
+  p[3] = static_cast<char>(length & 0xff);
+  return 4;
+}
+
+void append_pair(std::string& out, std::string_view name, std::string_view value) {
+  char lengths[8];
+  size_t n = put_length(lengths, name.size());
+  n += put_length(lengths + n, value.size());
+  out.append(lengths, n);
+  out.append(name);
+  out.append(value);
+}
+
+// A management record whose content is name-value pairs; it must fit one record.
+template <class Pairs, class Name, class Value>
+bool pairs_record(std::string& out, RecordType type, const Pairs& pairs, Name name, Value value) {
+  size_t length = 0;
+  for (const auto& p : pairs) length += encoded_pair_size(name(p), value(p));
+  if (length > kMaxContentLength) return false;
+  const uint8_t padding = padding_for(length);
+  record_header(out, type, kNullRequestId, static_cast<uint16_t>(length), padding);
+  for (const auto& p : pairs) append_pair(out, name(p), value(p));
+  out.append(kZeros, padding);
+  return true;
+}
+
+}  // namespace
+
+void record_header(char* out, RecordType type, uint16_t request_id, uint16_t content_length,
+                   uint8_t padding_length) {
+  write_header(RecordHeader{kVersion1, type, request_id, content_length, padding_length}, out);
+}
+
+void record_header(std::string& out, RecordType type, uint16_t request_id,
+                   uint16_t content_length, uint8_t padding_length) {
+  char header[kHeaderLength];
+  record_header(header, type, request_id, content_length, padding_length);
+  out.append(header, kHeaderLength);
+}
+
+void begin_request(std::string& out, uint16_t request_id, Role role, bool keep_conn) {
+  const auto r = static_cast<uint16_t>(role);
+  const char body[kFixedBodyLength] = {static_cast<char>(r >> 8), static_cast<char>(r & 0xff),
+                                       static_cast<char>(keep_conn ? kKeepConn : 0)};
+  record(out, RecordType::kBeginRequest, request_id, {body, sizeof body});
+}
+
+void params(std::string& out, uint16_t request_id, std::span<const NameValue> pairs) {
+  ParamsWriter writer(out, request_id);
+  for (const NameValue& p : pairs) writer.add(p.first, p.second);
+  writer.finish();
+}
+
+void end_params(std::string& out, uint16_t request_id) {
+  record(out, RecordType::kParams, request_id, {});
+}
+
+void stream(std::string& out, RecordType type, uint16_t request_id, std::string_view data) {
+  assert(is_stream(type));
+  while (!data.empty()) {
+    const size_t n = std::min(data.size(), kMaxAlignedContentLength);
+    record(out, type, request_id, data.substr(0, n));
+    data.remove_prefix(n);
+  }
+}
+
+void end_stream(std::string& out, RecordType type, uint16_t request_id) {
+  assert(is_stream(type));
+  record(out, type, request_id, {});
+}
+
+void end_request(std::string& out, uint16_t request_id, uint32_t app_status,
+                 ProtocolStatus protocol_status) {
+  const char body[kFixedBodyLength] = {
+      static_cast<char>(app_status >> 24),        static_cast<char>(app_status >> 16 & 0xff),
+      static_cast<char>(app_status >> 8 & 0xff),  static_cast<char>(app_status & 0xff),
+      static_cast<char>(protocol_status)};
+  record(out, RecordType::kEndRequest, request_id, {body, sizeof body});
+}
+
+void abort_request(std::string& out, uint16_t request_id) {
+  record(out, RecordType::kAbortRequest, request_id, {});
+}
+
+bool get_values(std::string& out, std::span<const std::string_view> names) {
+  return pairs_record(
+      out, RecordType::kGetValues, names, [](std::string_view n) { return n; },
+      [](std::string_view) { return std::string_view(); });
+}
+
+bool get_values_result(std::string& out, std::span<const NameValue> pairs) {
+  return pairs_record(
+      out, RecordType::kGetValuesResult, pairs, [](const NameValue& p) { return p.first; },
+      [](const NameValue& p) { return p.second; });
+}
+
+void unknown_type(std::string& out, uint8_t type) {
+  const char body[kFixedBodyLength] = {static_cast<char>(type)};
+  record(out, RecordType::kUnknownType, kNullRequestId, {body, sizeof body});
+}
+
+size_t encoded_pair_size(std::string_view name, std::string_view value) {
+  return (name.size() < 128 ? 1 : 4) + (value.size() < 128 ? 1 : 4) + name.size() + value.size();
+}
+
+// ---- ParamsWriter -------------------------------------------------------------------------------
+
+void ParamsWriter::add(std::string_view name, std::string_view value) {
+  const size_t size = encoded_pair_size(name, value);
+  // Start a fresh record rather than cut a pair that fits in one.
+  if (record_ != kNoRecord && size > room() && size <= kMaxContentLength) close_record();
+  char lengths[8];
+  size_t n = put_length(lengths, name.size());
+  n += put_length(lengths + n, value.size());
+  append({lengths, n});
+  append(name);
+  append(value);
+}
+
+void ParamsWriter::finish() {
+  if (record_ != kNoRecord) close_record();
+}
+
+void ParamsWriter::open_record() {
+  record_ = out_.size();
+  record_header(out_, RecordType::kParams, request_id_, 0, 0);
+}
+
+void ParamsWriter::close_record() {
+  const size_t length = out_.size() - record_ - kHeaderLength;
+  const uint8_t padding = padding_for(length);
+  record_header(out_.data() + record_, RecordType::kParams, request_id_,
+                static_cast<uint16_t>(length), padding);
+  out_.append(kZeros, padding);
+  record_ = kNoRecord;
+}
+
+void ParamsWriter::append(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (record_ == kNoRecord) open_record();
+    const size_t n = std::min(bytes.size(), room());
+    out_.append(bytes.data(), n);
+    bytes.remove_prefix(n);
+    if (room() == 0) close_record();
+  }
+}
+
+}  // namespace askr::fastcgi

@@ -1,0 +1,89 @@
+// FastCGI record encoder: appends whole records to a std::string. Protocol code only: no I/O.
+//
+// Every record the encoder writes is padded to a multiple of 8 bytes, as the specification
+// recommends (record_header() alone leaves the padding to the caller). The output string is
+// only ever appended to; callers that reuse one string across requests keep its capacity, so
+// encoding allocates nothing once the string has grown to its working size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "shared/fastcgi/protocol.h"
+
+namespace askr::fastcgi {
+
+using NameValue = std::pair<std::string_view, std::string_view>;
+
+// Writes one 8-byte record header into `out` (exactly kHeaderLength bytes). For a payload that
+// is spliced after the header: the caller then sends `content_length` bytes of content and
+// `padding_length` bytes of padding (any value; zero is fine).
+void record_header(char* out, RecordType type, uint16_t request_id, uint16_t content_length,
+                   uint8_t padding_length);
+// The same, appended to `out`.
+void record_header(std::string& out, RecordType type, uint16_t request_id,
+                   uint16_t content_length, uint8_t padding_length);
+
+void begin_request(std::string& out, uint16_t request_id, Role role, bool keep_conn);
+
+// Appends the pairs as PARAMS records (see ParamsWriter for the record layout) but not the
+// empty PARAMS record that ends the stream: call end_params() after the last pair.
+void params(std::string& out, uint16_t request_id, std::span<const NameValue> pairs);
+void end_params(std::string& out, uint16_t request_id);
+
+// Appends `data` as records of `type` (STDIN, STDOUT, STDERR or DATA). Full records carry
+// kMaxAlignedContentLength bytes (no padding), the last one the rest, padded. Empty `data`
+// writes nothing, since an empty record would end the stream: that is end_stream().
+void stream(std::string& out, RecordType type, uint16_t request_id, std::string_view data);
+void end_stream(std::string& out, RecordType type, uint16_t request_id);
+
+void end_request(std::string& out, uint16_t request_id, uint32_t app_status,
+                 ProtocolStatus protocol_status);
+void abort_request(std::string& out, uint16_t request_id);
+
+// Management records (request id 0). GET_VALUES carries names with empty values; its answer
+// must fit one record: get_values_result() returns false and writes nothing when the encoded
+// pairs exceed kMaxContentLength.
+bool get_values(std::string& out, std::span<const std::string_view> names);
+bool get_values_result(std::string& out, std::span<const NameValue> pairs);
+void unknown_type(std::string& out, uint8_t type);
+
+// Bytes a name-value pair takes on the wire: 1 length byte per length below 128, else 4.
+size_t encoded_pair_size(std::string_view name, std::string_view value);
+
+// Appends name-value pairs one at a time as PARAMS records, without building a list first.
+//
+// A record is opened with a placeholder header, filled, then closed by patching its content
+// length and appending its padding. A pair never straddles two records when it fits in one:
+// php-fpm parses each PARAMS record on its own and rejects a pair cut in two. A pair larger
+// than kMaxContentLength is split across records (legal for the stream, but php-fpm refuses
+// it). `out` must not be modified by anyone else between the first add() and finish(); the
+// writer writes nothing until the first add(), so zero pairs give zero bytes.
+class ParamsWriter {
+ public:
+  ParamsWriter(std::string& out, uint16_t request_id) : out_(out), request_id_(request_id) {}
+  ParamsWriter(const ParamsWriter&) = delete;
+  ParamsWriter& operator=(const ParamsWriter&) = delete;
+
+  void add(std::string_view name, std::string_view value);
+  // Closes the open record, if any. Does not write the empty PARAMS record (end_params()).
+  void finish();
+
+ private:
+  static constexpr size_t kNoRecord = SIZE_MAX;
+
+  void open_record();
+  void close_record();
+  void append(std::string_view bytes);  // into records, opening new ones as they fill up
+  size_t room() const { return kMaxContentLength - (out_.size() - record_ - kHeaderLength); }
+
+  std::string& out_;
+  uint16_t request_id_;
+  size_t record_ = kNoRecord;  // offset in out_ of the open record's header
+};
+
+}  // namespace askr::fastcgi
