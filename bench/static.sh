@@ -408,9 +408,9 @@ done
 # ---------------------------------------------------------------------------------------------
 # Report.
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
-nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
-wrk_version=$(wrk -v 2>&1 | head -1 | awk '{print $2}')
-askr_version=$("$ASKR" --version 2>&1 | head -1)
+nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
+wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
+askr_version=$( ("$ASKR" --version 2>&1 || true) | head -1)
 cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION IDLE_CONNS=$IDLE_CONNS bench/static.sh"
 
 report="$tmp/report.md"
@@ -458,7 +458,7 @@ report="$tmp/report.md"
       e=$(wrk_field "$w" sockerr)
       [ "$e" = none ] || se+=" [$f round $r: $e]"
     done; done
-    echo "- ${label[$s]}: non-2xx $n2; socket errors: ${se:- none}"
+    echo "- ${label[$s]}: non-2xx $n2; socket errors:${se:- none}"
   done
   echo
   echo "## Memory per idle keep-alive connection"
@@ -485,12 +485,13 @@ report="$tmp/report.md"
   echo "With io_uring most I/O is submitted through the ring, so one \`io_uring_enter\` covers many"
   echo "operations: fewer syscalls, not necessarily less kernel work."
   echo
-  echo "| Server | Requests | Syscalls | Syscalls / request | Top 5 (calls / request) |"
-  echo "|---|---:|---:|---:|---|"
+  echo "| Server | Requests | Syscalls | Syscalls / request | Top 5 (calls / request) | Non-2xx | Socket errors |"
+  echo "|---|---:|---:|---:|---|---:|---|"
   for s in "${servers[@]}"; do
     per=$(awk -v a="${sc_total[$s]}" -v n="${sc_reqs[$s]}" 'BEGIN{printf "%.3f", a/n}')
-    printf '| %s | %s | %s | %s | %s |\n' "${label[$s]}" "${sc_reqs[$s]}" "${sc_total[$s]}" \
-      "$per" "${sc_top[$s]}"
+    w="$tmp/wrk.strace.$s.txt"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${sc_reqs[$s]}" "${sc_total[$s]}" \
+      "$per" "${sc_top[$s]}" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)"
   done
   echo
   for s in askr-uring askr-epoll nginx; do

@@ -37,7 +37,7 @@ class Decoder {
     // The next piece of the record's content: a view into `in`, or, for the fixed-body types,
     // into the decoder (valid until the next call). Empty only for an empty record, which
     // comes as one event with end_of_record set (the end of a stream).
-    std::string_view content;
+    std::string_view content{};
     // This piece ends the record's content. The record's padding may still be on its way; the
     // decoder skips it when it comes.
     bool end_of_record = false;
@@ -108,8 +108,8 @@ class ParamsParser {
     Status status = Status::kNeedMore;
     size_t consumed = 0;  // bytes of `in` used up by this call
     // kPair: views into `in` or into the parser, valid until the next call.
-    std::string_view name;
-    std::string_view value;
+    std::string_view name{};
+    std::string_view value{};
   };
 
   // Consumes bytes from `in`. kPair: call again with the rest of `in`. kNeedMore: all of `in`

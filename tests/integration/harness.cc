@@ -2,11 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +94,7 @@ Proxy::Proxy(const ProxyOptions& opt) {
     int devnull = ::open("/dev/null", O_RDWR);
     dup2(devnull, 0);
     dup2(devnull, 1);
+    if (opt.block_io_uring) block_io_uring_in_this_process();
     execl(ASKR_PROXY_BIN, "askr-proxy", "-c", cfg_path.c_str(), nullptr);
     _exit(127);
   }
@@ -147,6 +152,41 @@ int run_command(const std::string& cmd, std::string& output) {
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
   int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void block_io_uring_in_this_process() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{sizeof filter / sizeof filter[0], filter};
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(126);
+}
+
+int run_proxy_command_without_io_uring(const std::string& args, std::string& output) {
+  int pipefd[2];
+  if (pipe(pipefd) < 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    block_io_uring_in_this_process();
+    execl("/bin/sh", "sh", "-c", (std::string(ASKR_PROXY_BIN) + " " + args).c_str(), nullptr);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  output.clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) output.append(buf, size_t(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

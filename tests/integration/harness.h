@@ -29,6 +29,9 @@ struct ProxyOptions {
   std::string root;   // site root; required
   std::string extra;  // more TOML appended to the generated file ([limits], [timeouts], ...)
   std::string access_log_format = "combined";
+  // Runs the proxy under a seccomp filter that fails io_uring_setup with EPERM, as a container
+  // runtime's default profile does.
+  bool block_io_uring = false;
 };
 
 // A running askr-proxy. The destructor stops it (SIGTERM, then SIGKILL after 10 s).
@@ -51,6 +54,10 @@ class Proxy {
 
 // Runs askr-proxy with `args` (shell words), returns exit status; output captured.
 int run_proxy_command(const std::string& args, std::string& output);
+// The same, under the io_uring-refusing seccomp filter (see ProxyOptions::block_io_uring).
+int run_proxy_command_without_io_uring(const std::string& args, std::string& output);
+// In a child before exec: installs that filter.
+void block_io_uring_in_this_process();
 // Runs a shell command, returns exit status; stdout captured.
 int run_command(const std::string& cmd, std::string& output);
 

@@ -1,0 +1,156 @@
+#include "shared/fastcgi/cgi_response.h"
+
+#include <array>
+
+namespace askr::fastcgi {
+namespace {
+
+// tchar of RFC 9110 §5.6.2.
+constexpr std::array<bool, 256> make_token_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kToken = make_token_table();
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!kToken[static_cast<unsigned char>(c)]) return false;
+  }
+  return true;
+}
+
+// Field-value octets: anything but control characters (HTAB excepted) and DEL.
+bool is_field_value(std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+CgiResponseParser::State CgiResponseParser::feed(std::string_view piece,
+                                                 std::string_view& body_rest) {
+  body_rest = {};
+  if (state_ == State::kDone) body_rest = piece;
+  if (state_ != State::kNeedMore) return state_;
+  size_t pos = 0;
+  while (pos < piece.size()) {
+    const size_t lf = piece.find('\n', pos);
+    const size_t end = lf == std::string_view::npos ? piece.size() : lf + 1;
+    head_size_ += end - pos;
+    if (head_size_ > max_head_size_) return fail("CGI header block too large");
+    if (lf == std::string_view::npos) {
+      line_.append(piece.substr(pos));
+      return State::kNeedMore;
+    }
+    std::string_view line = piece.substr(pos, lf - pos);
+    if (!line_.empty()) line = line_.append(line);
+    pos = end;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      if (status_ == 0) status_ = has_location_ ? 302 : 200;
+      state_ = State::kDone;
+      body_rest = piece.substr(pos);
+      return state_;
+    }
+    if (!parse_line(line)) return State::kError;
+    line_.clear();
+  }
+  return State::kNeedMore;
+}
+
+const CgiHeader* CgiResponseParser::find(std::string_view name) const {
+  for (const CgiHeader& h : headers_) {
+    if (iequals(h.name, name)) return &h;
+  }
+  return nullptr;
+}
+
+void CgiResponseParser::reset() {
+  state_ = State::kNeedMore;
+  head_size_ = 0;
+  line_.clear();
+  headers_.clear();
+  reason_.clear();
+  status_ = 0;
+  has_location_ = false;
+  error_ = nullptr;
+}
+
+bool CgiResponseParser::parse_line(std::string_view line) {
+  if (line.front() == ' ' || line.front() == '\t') {
+    fail("obsolete line folding in CGI header block");
+    return false;
+  }
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    fail("CGI header line without a colon");
+    return false;
+  }
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = trim(line.substr(colon + 1));
+  if (!is_token(name)) {
+    fail("bad CGI header name");
+    return false;
+  }
+  if (!is_field_value(value)) {
+    fail("control character in CGI header value");
+    return false;
+  }
+  if (iequals(name, "Status")) return parse_status(value);
+  if (iequals(name, "Location")) has_location_ = true;
+  headers_.push_back(CgiHeader{std::string(name), std::string(value)});
+  return true;
+}
+
+// "Status:" SP 3DIGIT [ SP reason-phrase ]
+bool CgiResponseParser::parse_status(std::string_view value) {
+  if (status_ != 0) {
+    fail("repeated CGI Status header");
+    return false;
+  }
+  const bool digits = value.size() >= 3 && is_digit(value[0]) && is_digit(value[1]) &&
+                      is_digit(value[2]) &&
+                      (value.size() == 3 || value[3] == ' ' || value[3] == '\t');
+  const int status = digits ? (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0') : 0;
+  if (status < 100 || status > 599) {
+    fail("bad CGI Status header");
+    return false;
+  }
+  status_ = status;
+  reason_.assign(trim(value.substr(3)));
+  return true;
+}
+
+CgiResponseParser::State CgiResponseParser::fail(const char* why) {
+  state_ = State::kError;
+  error_ = why;
+  return state_;
+}
+
+}  // namespace askr::fastcgi
