@@ -81,6 +81,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# A private copy of the binary: a rebuild during the run cannot change what is measured.
+cp "$ASKR" "$tmp/askr-proxy"
+ASKR_BIN="$tmp/askr-proxy"
+
+# Anything else running skews the numbers; say so in the report.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
+  echo "static.sh: warning: load average is $load_start before the run; results will be noisy" >&2
+
 # ---------------------------------------------------------------------------------------------
 # Files.
 mkdir -p "$tmp/www"
@@ -152,8 +161,9 @@ keepalive = "300s"
 [access_log]
 format = "off"
 EOF
-  "$ASKR" -t -c "$tmp/$name.toml" 2>/dev/null || { "$ASKR" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-  taskset -c "$SERVER_CPUS" "$ASKR" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+  "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
+    { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
+  taskset -c "$SERVER_CPUS" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
   pid[$name]=$!
   pids+=("$!")
 }
@@ -410,7 +420,12 @@ done
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
 wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
-askr_version=$( ("$ASKR" --version 2>&1 || true) | head -1)
+askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
+if rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
+  git -C "$repo" diff --quiet HEAD -- proxy shared CMakeLists.txt 2>/dev/null ||
+    rev+=" with uncommitted changes under proxy/ or shared/"
+  askr_version+=" (commit $rev)"
+fi
 cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION IDLE_CONNS=$IDLE_CONNS bench/static.sh"
 
 report="$tmp/report.md"
@@ -423,6 +438,7 @@ report="$tmp/report.md"
   echo "- Servers pinned to CPU(s) $SERVER_CPUS, $THREADS Askr loop(s) / $THREADS nginx worker(s);"
   echo "  wrk pinned to CPU(s) $CLIENT_CPUS"
   echo "- Command: \`$cmdline\`"
+  echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "## Throughput"
   echo

@@ -148,7 +148,7 @@ void set_range(const http::RequestHead& req, std::string_view etag, const struct
 }  // namespace
 
 void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
-                  std::string& rel) {
+                  std::string& rel, bool deny_php) {
   bool get = req.method == "GET";
   if (!get && !req.is_head) {
     fail(resp, 405);
@@ -157,6 +157,7 @@ void serve_static(const StaticSite& site, const http::RequestHead& req, http::Re
   }
   if (normalize_path(req.path, rel) != PathError::kNone) return fail(resp, 400);
   rel.erase(0, 1);  // paths beneath the root are relative
+  if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
 
   OpenFile file;
   if (int status = locate(site, rel, file); status == 301) {

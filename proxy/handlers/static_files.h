@@ -17,7 +17,9 @@ struct StaticSite {
 
 // Fills `resp` for `req`. `scratch` is reused storage for the decoded path. On success the
 // response may carry an open file descriptor (Response::Body::kFile) that the caller closes.
+// `deny_php`: a ".php" path is refused with 403 (a static-only route under a PHP site must
+// never hand out source code).
 void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
-                  std::string& scratch);
+                  std::string& scratch, bool deny_php = false);
 
 }  // namespace askr::handlers

@@ -5,6 +5,8 @@
 
 #include <strings.h>
 
+#include "handlers/path.h"
+
 namespace askr::route {
 
 Result<Router> Router::build(const config::Config& cfg) {
@@ -47,6 +49,16 @@ const Site& Router::match(std::string_view host) const {
     }
   }
   return sites_[default_site_];
+}
+
+const config::Route* Router::find_route(const config::Site& site, std::string_view raw_path,
+                                        std::string& scratch) {
+  if (site.routes.empty()) return nullptr;
+  if (handlers::normalize_path(raw_path, scratch) != handlers::PathError::kNone) return nullptr;
+  for (const config::Route& r : site.routes) {  // longest prefix first
+    if (std::string_view(scratch).starts_with(r.prefix)) return &r;
+  }
+  return nullptr;
 }
 
 }  // namespace askr::route

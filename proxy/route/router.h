@@ -29,6 +29,11 @@ class Router {
   // default site.
   const Site& match(std::string_view host) const;
 
+  // The route of `site` whose prefix is the longest that starts the normalized `raw_path`, or
+  // nullptr (also when the path does not normalize). `scratch` receives the normalized path.
+  static const config::Route* find_route(const config::Site& site, std::string_view raw_path,
+                                         std::string& scratch);
+
  private:
   std::vector<Site> sites_;
   size_t default_site_ = 0;

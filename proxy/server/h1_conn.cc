@@ -18,11 +18,18 @@ namespace {
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
 constexpr size_t kOutBatchMax = 64 * 1024;    // pipelined answers batched up to this
 constexpr size_t kInPauseAt = 256 * 1024;     // stop reading while this much waits unparsed
+constexpr size_t kSinkHigh = 256 * 1024;      // a streamed response waits above this
 constexpr size_t kSendfileChunk = 1 << 20;
 
 void append_number(std::string& out, uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void append_hex(std::string& out, uint64_t v) {
+  char buf[20];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
   out.append(buf, end);
 }
 
@@ -60,42 +67,68 @@ const sockaddr* H1Conn::peer() {
   return reinterpret_cast<const sockaddr*>(&peer_);
 }
 
+const sockaddr* H1Conn::local() {
+  if (!have_local_) {
+    socklen_t len = sizeof local_;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local_), &len) < 0)
+      local_.sin6_family = AF_INET6;
+    have_local_ = true;
+  }
+  return reinterpret_cast<const sockaddr*>(&local_);
+}
+
+void H1Conn::pause_reading() {
+  if (recv_paused_ || closed_) return;
+  recv_paused_ = true;
+  shard_.io().pause_recv(this);
+}
+
+void H1Conn::resume_reading() {
+  if (!recv_paused_ || closed_ || in_.size() >= kInPauseAt) return;
+  if (stream_ && stream_->body_paused) return;
+  recv_paused_ = false;
+  shard_.io().resume_recv(this);
+}
+
 void H1Conn::on_recv(std::string_view data) {
+  retired_.reset();
   if (state_ == State::kLinger) return;  // the answer is out; what still comes is dropped
   if (state_ == State::kBody) arm(shard_.body_timers);
-  if (in_.empty() && !sending_) {
+  if (in_.empty()) {
     // Common case: parse straight from the receive buffer; keep only what is left over.
     size_t used = process(data);
-    if (used < data.size() && !closed_) in_.assign(data.substr(used));
+    if (used < data.size() && !closed_) in_.append(data.substr(used));
   } else {
     in_.append(data);
-    if (!sending_) in_.erase(0, process(in_));
+    in_.erase(0, process(in_));
   }
-  if (in_.size() > kInPauseAt && !recv_paused_ && !closed_) {
-    recv_paused_ = true;  // the client sends faster than we answer: stop reading until caught up
-    shard_.io().pause_recv(this);
-  }
+  if (in_.size() >= kInPauseAt) pause_reading();  // the client sends faster than we answer
 }
 
 void H1Conn::on_recv_end(int error) {
   peer_done_ = true;
   if (error < 0 || state_ == State::kLinger) return close_now();
-  if (!sending_) close_now();  // nothing in progress: a partial request is abandoned
+  // A request still being read or answered by PHP is abandoned with the client.
+  if (!sending_ && (!stream_ || state_ == State::kBody || !stream_->done)) close_now();
 }
 
 // Parses and answers every complete request in `in`, in order, until a response has to go out
 // before the next can be produced. Returns the bytes consumed.
 size_t H1Conn::process(std::string_view in) {
+  if (processing_) return 0;  // re-entered from a handler callback: the outer call goes on
+  processing_ = true;
   size_t pos = 0;
   const config::Limits& lim = shard_.cfg().limits;
   http::ParseLimits limits{lim.max_request_line, lim.max_header_size, lim.max_headers};
-  while (!closed_ && !close_after_ && file_left_ == 0 && out_.size() < kOutBatchMax) {
-    std::string_view rest = in.substr(pos);
+  while (!closed_) {
     if (state_ == State::kBody) {
-      pos += discard_body(rest);
+      pos += consume_body(in.substr(pos));
       if (state_ == State::kBody) break;
       continue;
     }
+    if (stream_ || close_after_ || file_left_ > 0 || wbuf_.size() >= kOutBatchMax) break;
+    if (state_ == State::kLinger) break;
+    std::string_view rest = in.substr(pos);
     if (rest.empty()) break;
     http::RequestHead& head = shard_.head();
     http::ParseResult r = http::parse_request(rest, limits, head);
@@ -107,6 +140,7 @@ size_t H1Conn::process(std::string_view in) {
       break;
     }
     if (r.state == http::ParseState::kError) {
+      processing_ = false;
       reject(r.status, r.reason);
       return in.size();
     }
@@ -114,9 +148,10 @@ size_t H1Conn::process(std::string_view in) {
     state_ = State::kIdle;
     handle(head);
   }
-  if (!out_.empty() && !sending_ && !closed_) {
-    flush();
-  } else if (!sending_ && !closed_ && state_ == State::kIdle && pos == in.size()) {
+  processing_ = false;
+  flush();
+  if (!sending_ && !closed_ && state_ == State::kIdle && pos == in.size() && !stream_ &&
+      wbuf_.empty() && file_left_ == 0) {
     idle();
   }
   return pos;
@@ -125,15 +160,87 @@ size_t H1Conn::process(std::string_view in) {
 void H1Conn::handle(const http::RequestHead& req) {
   ++requests_;
   ++shard_.counters().requests;
-  if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
-  http::Response resp;
   const route::Site& site = shard_.gen().router.match(req.host);
-  handlers::serve_static(site.files, req, resp, shard_.path_scratch());
+  const config::Site& sc = *site.config;
+  std::string& scratch = shard_.path_scratch();
+  const config::Route* route = route::Router::find_route(sc, req.path, scratch);
+  if (route && route->action == config::RouteAction::kReturn) {
+    if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
+    return serve_return(req, *route);
+  }
+  int pool = route ? route->php_pool : sc.php_pool;
+  if (route && route->action == config::RouteAction::kStatic) pool = -1;
+  http::Response resp;
+  if (pool >= 0) {
+    const std::string& fc = route ? route->front_controller : sc.front_controller;
+    handlers::PhpScript script;
+    switch (handlers::match_php(site.files, sc.root, fc, req.path, scratch, script)) {
+      case handlers::PhpMatch::kScript:
+        if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
+        return start_php(req, script, pool, sc);
+      case handlers::PhpMatch::kNotFound:
+        resp.status = 404;
+        resp.set_inline(http::error_body(404), "text/plain; charset=utf-8");
+        break;
+      case handlers::PhpMatch::kBadPath:
+        resp.status = 400;
+        resp.set_inline(http::error_body(400), "text/plain; charset=utf-8");
+        break;
+      case handlers::PhpMatch::kStatic:
+        break;
+    }
+  }
+  if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
+  if (resp.status == 200) {
+    bool deny_php = route && route->action == config::RouteAction::kStatic;
+    handlers::serve_static(site.files, req, resp, scratch, deny_php);
+  }
   write_response(req, resp);
 }
 
-// Sets up reading the request body. The static handler does not use bodies, so they are read
-// and dropped, which keeps the connection usable; a body over the limit is refused.
+void H1Conn::serve_return(const http::RequestHead& req, const config::Route& route) {
+  http::Response resp;
+  resp.status = route.status;
+  if (!route.location.empty()) resp.add("Location", route.location);
+  if (!route.body.empty()) {
+    resp.set_inline(route.body, "text/plain; charset=utf-8");
+  } else if (route.status >= 300) {
+    resp.set_inline(http::error_body(route.status), "text/plain; charset=utf-8");
+  }
+  write_response(req, resp);
+}
+
+void H1Conn::start_php(const http::RequestHead& req, const handlers::PhpScript& script, int pool,
+                       const config::Site& site) {
+  stream_ = std::make_unique<Streamed>();
+  Streamed& s = *stream_;
+  s.head_only = req.is_head;
+  s.version_minor = req.version_minor;
+  s.keep_alive = keep_alive_for(req, false);
+  if (shard_.access_log().enabled()) {
+    s.method = req.method;
+    s.target = req.target;
+    s.referer = req.find("referer");
+    s.user_agent = req.find("user-agent");
+  }
+  handlers::ClientInfo client;
+  client.peer = peer();
+  client.local = local();
+  std::string_view host = req.host;
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  client.server_name = site.server_names.empty() ? host : std::string_view(site.server_names[0]);
+  client.document_root = site.root;
+  s.php =
+      std::make_unique<handlers::PhpRequest>(shard_.pool(pool), *this, *this, shard_.php_limits());
+  s.php->begin(req, script, client);
+}
+
+// Sets up reading the request body; it goes to PHP when a PHP request is in progress, and is
+// read and dropped otherwise, which keeps the connection usable. A body over the limit is
+// refused.
 bool H1Conn::begin_body(const http::RequestHead& req) {
   uint64_t max = shard_.cfg().limits.max_body_size;
   if (req.framing == http::BodyFraming::kContentLength) {
@@ -149,82 +256,136 @@ bool H1Conn::begin_body(const http::RequestHead& req) {
   state_ = State::kBody;
   arm(shard_.body_timers);
   // The client waits for this before sending the body (RFC 9110 §10.1.1).
-  if (req.expect_continue && req.version_minor == 1) out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  if (req.expect_continue && req.version_minor == 1) wbuf_ += "HTTP/1.1 100 Continue\r\n\r\n";
   return true;
 }
 
-size_t H1Conn::discard_body(std::string_view in) {
+void H1Conn::body_piece(std::string_view data) {
+  if (!stream_ || stream_->done || data.empty()) return;
+  if (!stream_->php->body(data)) {
+    stream_->body_paused = true;  // the backend is behind: stop reading the client
+    pause_reading();
+  }
+}
+
+void H1Conn::body_end() {
+  state_ = State::kIdle;
+  if (stream_ && !stream_->done) stream_->php->end_body();
+}
+
+void H1Conn::on_sink_drained() {
+  if (!stream_ || !stream_->body_paused) return;
+  stream_->body_paused = false;
+  resume_reading();
+}
+
+size_t H1Conn::consume_body(std::string_view in) {
   if (!chunked_) {
     size_t n = size_t(std::min<uint64_t>(body_left_, in.size()));
     body_left_ -= n;
-    if (body_left_ == 0) state_ = State::kIdle;
+    body_piece(in.substr(0, n));
+    if (body_left_ == 0) body_end();
     return n;
   }
   size_t pos = 0;
   for (;;) {
     http::ChunkedDecoder::Step s = chunked_->next(in.substr(pos));
     pos += s.consumed;
-    if (s.status == http::ChunkedDecoder::Status::kData) continue;
+    if (s.status == http::ChunkedDecoder::Status::kData) {
+      body_piece(s.data);
+      continue;
+    }
     if (s.status == http::ChunkedDecoder::Status::kDone) {
       chunked_.reset();
-      state_ = State::kIdle;
+      body_end();
     } else if (s.status == http::ChunkedDecoder::Status::kError) {
-      LOG_INFO("client sent invalid chunked body: %s", chunked_->error_reason());
+      int status = chunked_->error_status();
+      LOG_INFO("client %s: invalid chunked body: %s", peer_text().c_str(),
+               chunked_->error_reason());
       ++shard_.counters().bad_requests;
       chunked_.reset();
       state_ = State::kIdle;
+      if (stream_ && !stream_->done && !stream_->started) {
+        stream_->php->abandon();
+        stream_->done = true;
+        retired_ = std::move(stream_);
+        processing_ = false;
+        reject(status, "invalid chunked request body");
+        processing_ = true;
+        return in.size();
+      }
       close_after_ = true;  // framing is lost: finish what is queued, then close
-      if (!sending_ && out_.empty()) begin_linger();
+      if (stream_ && !stream_->done) fail_response(502);
       return in.size();
     }
     return pos;
   }
 }
 
-void H1Conn::write_head(const http::Response& resp, bool keep_alive, uint8_t version_minor) {
-  out_ += "HTTP/1.1 ";
-  append_number(out_, unsigned(resp.status));
-  out_ += ' ';
-  out_ += http::reason_phrase(resp.status);
-  out_ += "\r\nServer: askr\r\n";
-  out_ += shard_.date_line();
-  for (unsigned i = 0; i < resp.nfields; ++i) {
-    out_ += resp.fields[i].name;
-    out_ += ": ";
-    out_ += resp.fields[i].value;
-    out_ += "\r\n";
+bool H1Conn::keep_alive_for(const http::RequestHead& req, bool handler_close) const {
+  return req.keep_alive && !handler_close && !shard_.draining() && !peer_done_ &&
+         requests_ < shard_.cfg().limits.keepalive_requests &&
+         shard_.cfg().timeouts.keepalive.count() > 0;
+}
+
+void H1Conn::write_head(int status, std::span<const http::Response::Field> fields,
+                        std::optional<uint64_t> length, bool chunked, bool keep_alive,
+                        uint8_t version_minor) {
+  wbuf_ += "HTTP/1.1 ";
+  append_number(wbuf_, unsigned(status));
+  wbuf_ += ' ';
+  wbuf_ += http::reason_phrase(status);
+  wbuf_ += "\r\nServer: askr\r\n";
+  wbuf_ += shard_.date_line();
+  for (const http::Response::Field& f : fields) {
+    wbuf_ += f.name;
+    wbuf_ += ": ";
+    wbuf_ += f.value;
+    wbuf_ += "\r\n";
   }
-  if (resp.status != 304 && resp.status != 204 && resp.status >= 200) {
-    out_ += "Content-Length: ";
-    append_number(out_, resp.content_length);
-    out_ += "\r\n";
+  if (length && status != 304 && status != 204 && status >= 200) {
+    wbuf_ += "Content-Length: ";
+    append_number(wbuf_, *length);
+    wbuf_ += "\r\n";
   }
+  if (chunked) wbuf_ += "Transfer-Encoding: chunked\r\n";
   if (!keep_alive) {
-    out_ += "Connection: close\r\n";
+    wbuf_ += "Connection: close\r\n";
   } else if (version_minor == 0) {
-    out_ += "Connection: keep-alive\r\n";
+    wbuf_ += "Connection: keep-alive\r\n";
   }
-  out_ += "\r\n";
+  wbuf_ += "\r\n";
+}
+
+void H1Conn::log_access(std::string_view method, std::string_view target, uint8_t version_minor,
+                        int status, uint64_t bytes, std::string_view referer, std::string_view ua) {
+  AccessLog& log = shard_.access_log();
+  if (!log.enabled()) return;
+  log.add(
+      {peer(), method, target, version_minor ? "HTTP/1.1" : "HTTP/1.0", status, bytes, referer, ua},
+      shard_.now_sec());
 }
 
 void H1Conn::write_response(const http::RequestHead& req, http::Response& resp) {
-  bool keep_alive = req.keep_alive && !resp.close && !shard_.draining() && !peer_done_ &&
-                    requests_ < shard_.cfg().limits.keepalive_requests &&
-                    shard_.cfg().timeouts.keepalive.count() > 0;
+  bool keep_alive = keep_alive_for(req, resp.close);
   if (!keep_alive) close_after_ = true;
-  write_head(resp, keep_alive, req.version_minor);
+  write_head(resp.status, {resp.fields, resp.nfields},
+             resp.body == http::Response::Body::kNone && resp.status == 304
+                 ? std::nullopt
+                 : std::optional<uint64_t>(resp.content_length),
+             false, keep_alive, req.version_minor);
   bool send_body = !req.is_head && resp.status != 304 && resp.status != 204;
   uint64_t body_bytes = send_body ? resp.content_length : 0;
   if (resp.body == http::Response::Body::kInline && send_body) {
-    out_ += resp.inline_body;
+    wbuf_ += resp.inline_body;
   } else if (resp.body == http::Response::Body::kFile) {
     if (send_body && resp.content_length <= kInlineFileMax) {
-      size_t at = out_.size();
-      out_.resize(at + resp.content_length);
+      size_t at = wbuf_.size();
+      wbuf_.resize(at + resp.content_length);
       ssize_t n =
-          pread(resp.file_fd, out_.data() + at, resp.content_length, off_t(resp.file_offset));
+          pread(resp.file_fd, wbuf_.data() + at, resp.content_length, off_t(resp.file_offset));
       if (n != ssize_t(resp.content_length)) {  // the file shrank under us: cannot keep framing
-        out_.resize(at + size_t(std::max<ssize_t>(n, 0)));
+        wbuf_.resize(at + size_t(std::max<ssize_t>(n, 0)));
         close_after_ = true;
       }
       ::close(resp.file_fd);
@@ -236,12 +397,79 @@ void H1Conn::write_response(const http::RequestHead& req, http::Response& resp) 
       ::close(resp.file_fd);
     }
   }
-  AccessLog& log = shard_.access_log();
-  if (log.enabled()) {
-    log.add({peer(), req.method, req.target, req.version_minor ? "HTTP/1.1" : "HTTP/1.0",
-             resp.status, body_bytes, req.find("referer"), req.find("user-agent")},
-            shard_.now_sec());
+  log_access(req.method, req.target, req.version_minor, resp.status, body_bytes,
+             req.find("referer"), req.find("user-agent"));
+}
+
+void H1Conn::start_response(int status, std::span<const http::Response::Field> fields,
+                            std::optional<uint64_t> length) {
+  Streamed& s = *stream_;
+  s.started = true;
+  s.status = status;
+  s.body_allowed = !s.head_only && status != 204 && status != 304 && status >= 200;
+  s.chunked = !length && s.body_allowed && s.version_minor == 1;
+  if (!length && s.body_allowed && !s.chunked) s.keep_alive = false;  // HTTP/1.0: until close
+  if (!s.keep_alive) close_after_ = true;
+  write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor);
+  flush();
+}
+
+bool H1Conn::write_body(std::string_view data) {
+  Streamed& s = *stream_;
+  if (!s.body_allowed || data.empty()) return true;
+  s.bytes += data.size();
+  if (s.chunked) {
+    append_hex(wbuf_, data.size());
+    wbuf_ += "\r\n";
+    wbuf_ += data;
+    wbuf_ += "\r\n";
+  } else {
+    wbuf_ += data;
   }
+  flush();
+  if (wbuf_.size() + sbuf_.size() < kSinkHigh) return true;
+  s.sink_full = true;
+  return false;
+}
+
+void H1Conn::end_response() {
+  Streamed& s = *stream_;
+  s.done = true;
+  if (s.chunked) wbuf_ += "0\r\n\r\n";
+  log_access(s.method, s.target, s.version_minor, s.status, s.bytes, s.referer, s.user_agent);
+  flush();
+  if (!sending_) after_send();
+}
+
+void H1Conn::fail_response(int status) {
+  Streamed& s = *stream_;
+  if (s.done) return;
+  s.done = true;
+  if (s.started) {
+    close_after_ = true;  // the client sees the response cut short, never a wrong end
+    log_access(s.method, s.target, s.version_minor, s.status, s.bytes, s.referer, s.user_agent);
+  } else {
+    http::Response r;
+    r.status = status;
+    r.set_inline(http::error_body(status), "text/plain; charset=utf-8");
+    if (status == 503) r.add("Retry-After", "1");
+    if (!s.keep_alive) close_after_ = true;
+    write_head(status, {r.fields, r.nfields}, r.content_length, false, s.keep_alive,
+               s.version_minor);
+    if (!s.head_only) wbuf_ += r.inline_body;
+    log_access(s.method, s.target, s.version_minor, status, s.head_only ? 0 : r.content_length,
+               s.referer, s.user_agent);
+  }
+  flush();
+  if (!sending_) after_send();
+}
+
+void H1Conn::set_producer(http::BodyProducer* p) {
+  if (stream_) stream_->producer = p;
+}
+
+void H1Conn::finish_streamed() {
+  retired_ = std::move(stream_);  // freed once we are out of its call stack
 }
 
 // A request the parser refused: answer with the status, then close, since the framing of
@@ -252,27 +480,35 @@ void H1Conn::reject(int status, const char* reason) {
   http::Response resp;
   resp.status = status;
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
-  resp.close = true;
   close_after_ = true;
-  write_head(resp, false, 1);
-  out_ += resp.inline_body;
-  AccessLog& log = shard_.access_log();
-  if (log.enabled())
-    log.add({peer(), "-", "-", "HTTP/1.1", status, resp.content_length, {}, {}}, shard_.now_sec());
+  write_head(status, {resp.fields, resp.nfields}, resp.content_length, false, false, 1);
+  wbuf_ += resp.inline_body;
+  log_access("-", "-", 1, status, resp.content_length, {}, {});
   state_ = State::kIdle;
   in_.clear();
-  if (!sending_) flush();
+  flush();
 }
 
 void H1Conn::flush() {
+  if (sending_ || closed_ || wbuf_.empty()) return;
+  sbuf_.swap(wbuf_);
+  wbuf_.clear();
   sending_ = true;
   arm(shard_.send_timers);
-  shard_.io().send(this, out_.data(), out_.size());
+  shard_.io().send(this, sbuf_.data(), sbuf_.size());
 }
 
 void H1Conn::on_sent(int error) {
+  retired_.reset();
+  sending_ = false;
   if (error < 0) return close_now();  // the client went away
-  out_.clear();
+  sbuf_.clear();
+  if (stream_ && stream_->sink_full && wbuf_.size() < kSinkHigh) {
+    stream_->sink_full = false;
+    if (stream_->producer) stream_->producer->on_sink_drained();
+  }
+  if (closed_) return;
+  if (!wbuf_.empty()) return flush();
   if (file_left_ > 0) return send_file();
   after_send();
 }
@@ -304,14 +540,17 @@ void H1Conn::send_file() {
   after_send();
 }
 
+// Everything queued is out. Finish a streamed response, then go on with what the client sent.
 void H1Conn::after_send() {
-  sending_ = false;
+  if (stream_ && stream_->done) finish_streamed();
+  if (stream_) return;  // a PHP response is still coming
   if (close_after_) {
     // Unread bytes make close() send a reset that can destroy the answer in flight: linger
     // when the client may still be sending.
     if (!in_.empty() || state_ != State::kIdle) return begin_linger();
     return close_now();
   }
+  if (processing_) return;  // the caller's process() loop goes on
   if (!in_.empty()) {
     in_.erase(0, process(in_));
   } else if (state_ == State::kIdle) {
@@ -319,11 +558,8 @@ void H1Conn::after_send() {
   }
   if (closed_ || sending_) return;
   if (state_ == State::kBody) arm(shard_.body_timers);
-  if (recv_paused_ && in_.size() < kInPauseAt) {
-    recv_paused_ = false;
-    shard_.io().resume_recv(this);
-  }
-  if (peer_done_ && in_.empty()) close_now();
+  resume_reading();
+  if (peer_done_ && in_.empty() && !stream_) close_now();
 }
 
 // Waiting for the next request: only the keep-alive timer, and no buffer memory held.
@@ -331,7 +567,8 @@ void H1Conn::idle() {
   if (shard_.draining()) return close_now();
   if (requests_ > 0) arm(shard_.keepalive_timers);
   if (in_.capacity() > 0) std::string().swap(in_);
-  if (out_.capacity() > 4096) std::string().swap(out_);
+  if (wbuf_.capacity() > 4096) std::string().swap(wbuf_);
+  if (sbuf_.capacity() > 4096) std::string().swap(sbuf_);
 }
 
 void H1Conn::begin_linger() {
@@ -347,25 +584,35 @@ void H1Conn::begin_linger() {
 }
 
 void H1Conn::on_timeout() {
+  retired_.reset();
   if (closed_) return;
-  if (sending_ || state_ == State::kLinger || state_ == State::kIdle) {
+  if (sending_ || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
     if (sending_) ++shard_.counters().timeouts;
     return close_now();
   }
   ++shard_.counters().timeouts;
   if (state_ == State::kHead) return reject(408, "request head not received in time");
-  LOG_INFO("client %s: request body timed out", peer_text().c_str());
-  close_now();  // kBody: the answer already went out
+  if (state_ == State::kBody) {
+    LOG_INFO("client %s: request body timed out", peer_text().c_str());
+    if (stream_ && !stream_->done && !stream_->started) {
+      stream_->php->abandon();
+      stream_->done = true;
+      retired_ = std::move(stream_);
+      return reject(408, "request body not received in time");
+    }
+  }
+  close_now();
 }
 
 void H1Conn::drain() {
-  if (!sending_ && state_ == State::kIdle && in_.empty()) close_now();
+  if (!sending_ && state_ == State::kIdle && in_.empty() && !stream_) close_now();
 }
 
 void H1Conn::close_now() {
   if (closed_) return;
   closed_ = true;
   loop::TimerList::unlink(&timer);
+  if (stream_ && !stream_->done) stream_->php->abandon();
   shard_.io().close(this);
 }
 

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -54,6 +55,8 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   keepalive_timers.set_duration(t.keepalive.count());
   send_timers.set_duration(t.send.count());
   linger_timers.set_duration(kLingerMs);
+  php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
+  php_limits_.temp_dir = gen.config.server.temp_dir;
 }
 
 Shard::~Shard() = default;
@@ -92,6 +95,9 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
   bool ok = start_backend(use_uring, error);
   if (ok) {
     refresh_clock();
+    for (const config::Pool& p : gen_.config.pools) {
+      pools_.push_back(std::make_unique<backend::PoolClient>(p, *backend_, now_ms_));
+    }
     for (int lfd : listen_fds_) {
       acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
       backend_->start_accept(acceptors_.back().get());
@@ -113,6 +119,14 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
       for (H1Conn* c = conns_; c; c = c->next) c->abort();
       drain_deadline_ms_ = INT64_MAX;
     }
+  }
+  // Idle backend connections close; give the backend a moment to report them closed so that
+  // nothing is left behind.
+  for (auto& p : pools_) p->shutdown();
+  for (int i = 0;
+       i < 50 && std::any_of(pools_.begin(), pools_.end(), [](auto& p) { return p->open() > 0; });
+       ++i) {
+    backend_->poll(10);
   }
   access_log_.flush();
 }

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "backend/pool_client.h"
+#include "handlers/php.h"
 #include "http/h1_parser.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
@@ -58,6 +60,8 @@ class Shard {
   AccessLog& access_log() { return access_log_; }
   ShardCounters& counters() { return counters_; }
   const char* backend_name() const { return backend_->name(); }
+  backend::PoolClient& pool(int index) { return *pools_[size_t(index)]; }
+  const handlers::PhpLimits& php_limits() const { return php_limits_; }
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers;
 
@@ -76,6 +80,10 @@ class Shard {
   int cpu_;
   std::vector<int> listen_fds_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  // Declared before backend_ so that they outlive it: the ring is torn down first, then the
+  // links it could have called.
+  std::vector<std::unique_ptr<backend::PoolClient>> pools_;
+  handlers::PhpLimits php_limits_;
   std::unique_ptr<loop::Backend> backend_;
   std::atomic<bool> stop_requested_{false};
   bool draining_ = false;

@@ -29,6 +29,60 @@ struct Listen {
   socklen_t addr_len = 0;   // sizeof(sockaddr_in) or sizeof(sockaddr_in6)
 };
 
+// One [[pool]]: a FastCGI backend (php-fpm or anything else that speaks FastCGI). Each loop
+// thread keeps its own connections and queue for each pool; the limits below are per loop.
+struct Pool {
+  std::string name;  // [A-Za-z0-9_-]+, unique among pools; [[site]] php names it
+  std::string
+      fastcgi;  // as written: "unix:/run/php/php8.2-fpm.sock", "127.0.0.1:9000", "[::1]:9000"
+  bool unix_socket = false;
+  // When unix_socket: the socket's path, made absolute against the config file's directory (not
+  // normalized), at most sizeof(sockaddr_un::sun_path) - 1 bytes. Not checked for existence.
+  std::string unix_path;
+  // The address to connect to: sockaddr_un (addr_len covers the path and its NUL), or
+  // sockaddr_in / sockaddr_in6 with a port other than 0.
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  uint32_t max_connections = 32;  // connections open at once to this pool; 1..10000
+  uint32_t queue = 256;           // requests waiting for a connection, beyond it -> 503; 0..100000
+  // Each at least 1ms and at most 24 hours.
+  // A request waiting in the queue longer than this -> 503.
+  std::chrono::milliseconds queue_timeout{std::chrono::seconds(30)};
+  // Connecting to the pool must succeed within this -> 504.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  // Longest wait between two reads from the pool -> 504.
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(60)};
+  // Longest wait between two writes to the pool -> 504.
+  std::chrono::milliseconds send_timeout{std::chrono::seconds(60)};
+  // Request bodies at least this large go client -> pipe -> pool with splice(2) (plaintext
+  // only); 0 = never.
+  uint64_t splice_threshold = 64 * 1024;
+};
+
+// What a [[site.route]] does with the requests under its prefix.
+enum class RouteAction : uint8_t {
+  kDefault,  // as the site does: static files, and .php files in Route::php_pool
+  kStatic,   // files only: PHP never runs; a .php file is refused (403), never sent as source
+  kReturn,   // a fixed answer: Route::status, location, body
+};
+
+// One [[site.route]]. The loader resolves what a route inherits from its site, so the fields
+// hold what applies under the prefix without looking at the Site again.
+struct Route {
+  std::string prefix;  // starts with '/'; no '//', '.' or '..' segment; unique within the site
+  RouteAction action = RouteAction::kDefault;
+  // kDefault: index into Config::pools, the route's own `php` or else the site's; -1 = no PHP
+  // (php = ""). Always -1 for kStatic and kReturn.
+  int php_pool = -1;
+  // kDefault with a pool: the route's own front_controller or else the site's, relative to the
+  // root, without a leading '/'; "" = none. Always "" without a pool.
+  std::string front_controller;
+  int status = 0;        // kReturn: 200..599
+  std::string location;  // kReturn: the Location header; "" = none (never "" for 301, 302,
+                         // 303, 307 and 308); no spaces or control characters
+  std::string body;      // kReturn: the response body; "" = none (always "" for 204 and 304)
+};
+
 // One [[site]]: a virtual host.
 struct Site {
   // Lower-cased host names, without port; may be empty. No name is in two sites.
@@ -38,6 +92,15 @@ struct Site {
   // File names tried, in order, for a request that names a directory; may be empty (none).
   // No entry is empty, "." or "..", or contains '/'.
   std::vector<std::string> index = {"index.html"};
+  // Index into Config::pools: files ending in .php under root run there; -1 = no PHP.
+  int php_pool = -1;
+  // Run when no file matches the path (like nginx's try_files $uri $uri/ /index.php); only with
+  // a php_pool. Relative to root, without a leading '/', no '.', '..' or empty segment; "" =
+  // none. Not checked for existence.
+  std::string front_controller;
+  // Sorted by prefix length, longest first (file order among equal lengths): the first whose
+  // prefix starts the request path applies; none matching means the site's own settings.
+  std::vector<Route> routes;
 };
 
 // [limits]: what a client may send. The comment after each field names the status that
@@ -49,6 +112,8 @@ struct Limits {
   uint32_t max_headers = 100;          // header fields -> 431; 1..10000
   uint64_t max_body_size = 1 << 20;    // request body -> 413; 0 = unlimited
   uint32_t keepalive_requests = 1000;  // requests served on one connection, then close; >= 1
+  // A chunked request body larger than this spills to a file in Server::temp_dir; 1k..1g.
+  uint64_t body_buffer_size = 64 * 1024;
 };
 
 // [timeouts]. Each is at most 24 hours; only keepalive and drain may be 0.
@@ -79,6 +144,9 @@ struct Server {
   IoBackend io_backend = IoBackend::kAuto;
   std::string error_log = "stderr";  // "stderr" or an absolute, normalized file path
   std::string log_level = "info";    // "error", "warn", "info" or "debug"
+  // Where request bodies spill to disk. When set in the file: an existing directory, absolute,
+  // canonical (realpath); the default is not checked.
+  std::string temp_dir = "/tmp";
 };
 
 struct Config {
@@ -86,6 +154,7 @@ struct Config {
   Server server;
   std::vector<Listen> listens;  // at least one; no two equal (port 0 excepted)
   std::vector<Site> sites;      // at least one
+  std::vector<Pool> pools;      // may be empty; names unique
   size_t default_site = 0;      // index of the first site without server_names, else 0
   Limits limits;
   Timeouts timeouts;

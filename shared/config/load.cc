@@ -11,9 +11,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -61,10 +63,20 @@ class Context {
   size_t error_count() const { return errors_.size(); }
   std::vector<Diagnostic> take_errors() { return std::move(errors_); }
 
+  // The names of the [[pool]] entries, read before any section so that a site may name a pool
+  // declared after it. The index is the pool's place in Config::pools.
+  void add_pool_name(std::string name, int index) { pools_.emplace(std::move(name), index); }
+  std::optional<int> pool_index(std::string_view name) const {
+    const auto it = pools_.find(name);
+    if (it == pools_.end()) return std::nullopt;
+    return it->second;
+  }
+
  private:
   std::string file_;
   fs::path dir_;
   std::vector<Diagnostic> errors_;
+  std::map<std::string, int, std::less<>> pools_;  // first entry wins for a duplicate name
 };
 
 // ---- Helpers shared by the sections ------------------------------------------------------------
@@ -244,10 +256,11 @@ const toml::table* get_table(std::string_view key, const Node& v, Context& ctx) 
 }
 
 // An array of tables ([[key]]). Elements that are not tables are reported here; the caller
-// skips them.
-const toml::array* get_table_array(std::string_view key, const Node& v, Context& ctx) {
-  const std::string message =
-      quote(key) + " must be an array of tables ([[" + std::string(key) + "]])";
+// skips them. `header` is the table's name in its header when that is not `key` ("site.route").
+const toml::array* get_table_array(std::string_view key, const Node& v, Context& ctx,
+                                   std::string_view header = {}) {
+  const std::string message = quote(key) + " must be an array of tables ([[" +
+                              std::string(header.empty() ? key : header) + "]])";
   const auto* array = v.as_array();
   if (!array) {
     ctx.error(v, message);
@@ -280,6 +293,29 @@ void set_log_path(std::string_view key, const Node& v, Context& ctx, std::string
     return;
   }
   out = p.string();
+}
+
+// An existing directory, made absolute against the config file's directory, then canonical
+// (realpath). `out` is set as soon as realpath succeeds, even when it is not a directory.
+void set_directory(std::string_view key, const Node& v, Context& ctx, std::string& out) {
+  const std::string* s = get_string(key, v, ctx);
+  if (!s) return;
+  if (s->empty() || s->find('\0') != std::string::npos) {
+    ctx.error(v, quote(key) + " must be the path of a directory");
+    return;
+  }
+  const std::string path = resolve(ctx, *s).string();
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) {
+    ctx.error(v, std::string(key) + " \"" + printable(path) + "\": " + std::strerror(errno));
+    return;
+  }
+  out = real;
+  std::free(real);
+  struct stat st {};
+  if (::stat(out.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    ctx.error(v, std::string(key) + " \"" + printable(path) + "\" is not a directory");
+  }
 }
 
 // ---- Fields: the keys a table accepts -----------------------------------------------------------
@@ -350,6 +386,11 @@ void log_path_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Mem
   set_log_path(k, v, ctx, out.*Member);
 }
 
+template <auto Member>
+void directory_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  set_directory(k, v, ctx, out.*Member);
+}
+
 // A [key] section, parsed by Parse.
 template <auto Member, ValueOf<Member> (*Parse)(const toml::table&, Context&)>
 void table_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
@@ -395,6 +436,7 @@ Server parse_server(const toml::table& table, Context& ctx) {
       {"io_backend", choice_field<&Server::io_backend, kIoBackends>},
       {"error_log", log_path_field<&Server::error_log>},
       {"log_level", choice_field<&Server::log_level, kLogLevels>},
+      {"temp_dir", directory_field<&Server::temp_dir>},
   };
   Server server;
   parse_fields(table, "[server]", kFields, ctx, server);
@@ -527,6 +569,132 @@ std::vector<Listen> parse_listens(const toml::array& array, Context& ctx) {
   return listens;
 }
 
+// ---- [[pool]] -----------------------------------------------------------------------------------
+
+bool valid_pool_name(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    const char l = lower(c);
+    return (l >= 'a' && l <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+void parse_pool_name(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (!valid_pool_name(*s)) {
+    ctx.error(v, "invalid pool name \"" + printable(*s) +
+                     "\": a pool name holds only letters, digits, '_' and '-'");
+    return;
+  }
+  pool.name = *s;
+}
+
+// "unix:PATH" (relative to the config file's directory), "IPv4:PORT" or "[IPv6]:PORT". The
+// socket is not looked at: the pool may start after askr-proxy.
+void parse_fastcgi(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  const std::string invalid = "invalid fastcgi address \"" + printable(*s) + "\": ";
+  if (s->starts_with("unix:")) {
+    const std::string_view text = std::string_view(*s).substr(5);
+    if (text.empty() || text.find('\0') != std::string_view::npos) {
+      ctx.error(v, invalid + "expected the path of a socket after \"unix:\"");
+      return;
+    }
+    const std::string path = resolve(ctx, text).string();
+    sockaddr_un un{};
+    if (path.size() >= sizeof un.sun_path) {
+      ctx.error(v, invalid + "the socket path \"" + printable(path) + "\" is " +
+                       std::to_string(path.size()) +
+                       " bytes long; a unix socket path holds at most " +
+                       std::to_string(sizeof un.sun_path - 1));
+      return;
+    }
+    un.sun_family = AF_UNIX;
+    std::memcpy(un.sun_path, path.data(), path.size());
+    pool.fastcgi = *s;
+    pool.unix_socket = true;
+    pool.unix_path = path;
+    pool.addr = {};
+    std::memcpy(&pool.addr, &un, sizeof un);
+    pool.addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+    return;
+  }
+  if (s->find(':') == std::string::npos) {
+    ctx.error(v, invalid + "expected \"unix:PATH\", \"IPv4:PORT\" or \"[IPv6]:PORT\"");
+    return;
+  }
+  Result<Listen> parsed = parse_address(*s);
+  if (!parsed) {
+    ctx.error(v, invalid + parsed.error().message);
+    return;
+  }
+  if (port_of(parsed.value()) == 0) {
+    ctx.error(v, invalid + "port 0 cannot be connected to");
+    return;
+  }
+  pool.fastcgi = *s;
+  pool.unix_socket = false;
+  pool.unix_path.clear();
+  pool.addr = parsed.value().addr;
+  pool.addr_len = parsed.value().addr_len;
+}
+
+Pool parse_pool(const toml::table& table, Context& ctx) {
+  static constexpr Field<Pool> kFields[] = {
+      {"name", parse_pool_name},
+      {"fastcgi", parse_fastcgi},
+      {"max_connections", integer_field<&Pool::max_connections, 1, 10000>},
+      {"queue", integer_field<&Pool::queue, 0, 100000>},
+      {"queue_timeout", duration_field<&Pool::queue_timeout, 1, kMaxTimeoutMs>},
+      {"connect_timeout", duration_field<&Pool::connect_timeout, 1, kMaxTimeoutMs>},
+      {"read_timeout", duration_field<&Pool::read_timeout, 1, kMaxTimeoutMs>},
+      {"send_timeout", duration_field<&Pool::send_timeout, 1, kMaxTimeoutMs>},
+      {"splice_threshold", size_field<&Pool::splice_threshold, 0, INT64_MAX>},
+  };
+  Pool pool;
+  parse_fields(table, "[[pool]]", kFields, ctx, pool);
+  if (!table.contains("name")) ctx.error(table, "missing 'name' in [[pool]]");
+  if (!table.contains("fastcgi")) ctx.error(table, "missing 'fastcgi' in [[pool]]");
+  return pool;
+}
+
+// One Pool per table, in file order (the indexes index_pool_names() handed out).
+std::vector<Pool> parse_pools(const toml::array& array, Context& ctx) {
+  std::vector<Pool> pools;
+  std::map<std::string, toml::source_position, std::less<>> seen;
+  for (const Node& element : array) {
+    const auto* table = element.as_table();
+    if (!table) continue;
+    pools.push_back(parse_pool(*table, ctx));
+    const Node* name = table->get("name");
+    if (!name || pools.back().name.empty()) continue;
+    const auto [it, fresh] = seen.emplace(pools.back().name, name->source().begin);
+    if (fresh) continue;
+    ctx.error(*name, "duplicate pool name \"" + it->first + "\" (first at line " +
+                         std::to_string(it->second.line) + ")");
+  }
+  return pools;
+}
+
+// Records each [[pool]]'s name and index before any section is parsed, so that the order of
+// sections in the file does not matter. Problems are left for parse_pools() to report; a name
+// in error is still recorded, so that a 'php' naming it is not reported a second time.
+void index_pool_names(const toml::table& root, Context& ctx) {
+  const auto* array = root["pool"].as_array();
+  if (!array) return;
+  int index = 0;
+  for (const Node& element : *array) {
+    const auto* table = element.as_table();
+    if (!table) continue;
+    if (const auto* name = table->get_as<std::string>("name")) {
+      ctx.add_pool_name(name->get(), index);
+    }
+    ++index;
+  }
+}
+
 // ---- [[site]] -----------------------------------------------------------------------------------
 
 // A host name (letters, digits, '-', '.', '_') or a bracketed IPv6 literal ("[::1]"), without a
@@ -556,28 +724,6 @@ std::string check_index(std::string_view name) {
   return {};
 }
 
-// The root directory: made absolute against the config file's directory, then canonical.
-void parse_root(std::string_view key, const Node& v, Context& ctx, Site& site) {
-  const std::string* s = get_string(key, v, ctx);
-  if (!s) return;
-  if (s->empty() || s->find('\0') != std::string::npos) {
-    ctx.error(v, quote(key) + " must be the path of a directory");
-    return;
-  }
-  const std::string path = resolve(ctx, *s).string();
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (!real) {
-    ctx.error(v, "root \"" + printable(path) + "\": " + std::strerror(errno));
-    return;
-  }
-  site.root = real;
-  std::free(real);
-  struct stat st {};
-  if (::stat(site.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    ctx.error(v, "root \"" + printable(path) + "\" is not a directory");
-  }
-}
-
 void parse_server_names(std::string_view k, const Node& v, Context& ctx, Site& site) {
   site.server_names = get_strings(k, v, ctx, check_server_name);
   for (std::string& name : site.server_names) name = to_lower(name);
@@ -587,15 +733,245 @@ void parse_index(std::string_view k, const Node& v, Context& ctx, Site& site) {
   site.index = get_strings(k, v, ctx, check_index);
 }
 
+// 'php': the name of a [[pool]], or "" for none (-1).
+template <auto Member>
+void pool_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty()) {
+    out.*Member = -1;
+  } else if (const std::optional<int> index = ctx.pool_index(*s)) {
+    out.*Member = *index;
+  } else {
+    ctx.error(v, "unknown pool \"" + printable(*s) + "\" in " + quote(k));
+  }
+}
+
+// Whether a 'php' node turns PHP on: any value but "". A value in error counts as on, so that
+// what depends on it is not reported as well.
+bool php_on(const Node* php) {
+  if (!php) return false;
+  const auto* s = php->as_string();
+  return !s || !s->get().empty();
+}
+
+// 'front_controller': a file under the root, stored without its leading '/'; "" = none.
+template <auto Member>
+void front_controller_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty()) {
+    (out.*Member).clear();
+    return;
+  }
+  std::string_view path = *s;
+  if (path.starts_with('/')) path.remove_prefix(1);
+  bool ok = path.find('\0') == std::string_view::npos;
+  for (size_t start = 0; ok && start <= path.size();) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view segment = path.substr(start, end - start);
+    ok = !segment.empty() && segment != "." && segment != "..";
+    start = end + 1;
+  }
+  if (!ok) {
+    ctx.error(v, "invalid " + quote(k) + " \"" + printable(*s) +
+                     "\": must be the path of a file under root, without '.', '..' or empty "
+                     "segments");
+    return;
+  }
+  out.*Member = std::string(path);
+}
+
+// ---- [[site.route]] -----------------------------------------------------------------------------
+
+// Whether the route says static = true (a value in error counts as false).
+bool static_true(const toml::table& route) {
+  const auto* b = route.get_as<bool>("static");
+  return b && b->get();
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// A path prefix as the router sees request paths: decoded and normalized, so "//", "." and
+// ".." never occur in them and a prefix holding one would never match.
+void parse_prefix(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  std::string why;
+  if (!s->starts_with('/')) {
+    why = "must start with '/'";
+  } else if (std::any_of(s->begin(), s->end(), [](char c) {
+               return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+             })) {
+    why = "must not contain control characters";
+  } else {
+    for (size_t start = 1; start <= s->size() && why.empty();) {
+      size_t end = s->find('/', start);
+      if (end == std::string::npos) end = s->size();
+      const std::string_view segment = std::string_view(*s).substr(start, end - start);
+      if (segment == "." || segment == "..") why = "must not contain '.' or '..' segments";
+      if (segment.empty() && end < s->size()) why = "must not contain '//'";
+      start = end + 1;
+    }
+  }
+  if (!why.empty()) {
+    ctx.error(v, "invalid route prefix \"" + printable(*s) + "\": " + why);
+    return;
+  }
+  route.prefix = *s;
+}
+
+void parse_static(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  const auto* b = v.as_boolean();
+  if (!b) {
+    ctx.error(v, quote(k) + " must be true or false");
+    return;
+  }
+  if (b->get()) route.action = RouteAction::kStatic;
+}
+
+void parse_return(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  if (auto n = get_integer(k, v, ctx, 200, 599)) {
+    route.action = RouteAction::kReturn;
+    route.status = static_cast<int>(*n);
+  }
+}
+
+// The Location header: a URL, so no spaces, and nothing that could end the header line.
+void parse_location(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty() || std::any_of(s->begin(), s->end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+      })) {
+    ctx.error(v, quote(k) + " must be a URL, without spaces or control characters");
+    return;
+  }
+  route.location = *s;
+}
+
+void parse_body(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  if (const std::string* s = get_string(k, v, ctx)) route.body = *s;
+}
+
+// One [[site.route]], with the checks that need only its own table. What it inherits from the
+// site is filled in by finish_routes().
+Route parse_route(const toml::table& table, Context& ctx) {
+  static constexpr Field<Route> kFields[] = {
+      {"prefix", parse_prefix},
+      {"php", pool_field<&Route::php_pool>},
+      {"front_controller", front_controller_field<&Route::front_controller>},
+      {"static", parse_static},
+      {"return", parse_return},
+      {"location", parse_location},
+      {"body", parse_body},
+  };
+  Route route;
+  parse_fields(table, "[[site.route]]", kFields, ctx, route);
+  if (!table.contains("prefix")) ctx.error(table, "missing 'prefix' in [[site.route]]");
+
+  // static = true and return are actions of their own: PHP has no part in them.
+  const bool is_static = static_true(table);
+  const Node* ret = table.get("return");
+  const char* const php_keys[] = {"php", "front_controller"};
+  if (is_static) {
+    if (ret) ctx.error(*ret, "'return' cannot be combined with 'static = true'");
+    for (const char* key : php_keys) {
+      if (const Node* n = table.get(key)) {
+        ctx.error(*n, quote(key) + " cannot be combined with 'static = true'");
+      }
+    }
+  } else if (ret) {
+    for (const char* key : php_keys) {
+      if (const Node* n = table.get(key))
+        ctx.error(*n, quote(key) + " cannot be combined with 'return'");
+    }
+  }
+  if (!ret) {
+    for (const char* key : {"location", "body"}) {
+      if (const Node* n = table.get(key)) ctx.error(*n, quote(key) + " needs 'return'");
+    }
+  } else if (route.status != 0) {
+    const std::string status = std::to_string(route.status);
+    if (is_redirect(route.status) && !table.contains("location")) {
+      ctx.error(*ret, "'return = " + status + "' needs 'location' (where to redirect)");
+    }
+    const Node* body = table.get("body");
+    if (body && (route.status == 204 || route.status == 304)) {
+      ctx.error(*body, "a " + status + " response has no body: leave 'body' out");
+    }
+  }
+  return route;
+}
+
+void parse_routes(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  const toml::array* array = get_table_array(k, v, ctx, "site.route");
+  if (!array) return;
+  site.routes.clear();
+  for (const Node& element : *array) {
+    if (const auto* table = element.as_table()) site.routes.push_back(parse_route(*table, ctx));
+  }
+}
+
+// The checks that need the whole site, what each route inherits from it (a route without
+// 'php' uses the site's pool; a route with PHP and without 'front_controller' uses the site's),
+// then the routes in matching order: longest prefix first.
+void finish_site(const toml::table& table, Site& site, Context& ctx) {
+  constexpr std::string_view kNeedsPhp = "'front_controller' needs 'php' (the pool that runs it)";
+  const bool site_php = php_on(table.get("php"));
+  if (const Node* fc = table.get("front_controller");
+      fc && !site_php && !site.front_controller.empty()) {
+    ctx.error(*fc, std::string(kNeedsPhp));
+  }
+
+  const auto* array = table["route"].as_array();
+  if (!array) return;
+  std::map<std::string, toml::source_position> seen;
+  size_t i = 0;
+  for (const Node& element : *array) {
+    const auto* route_table = element.as_table();
+    if (!route_table || i >= site.routes.size()) continue;
+    Route& route = site.routes[i++];
+    if (const Node* prefix = route_table->get("prefix"); prefix && !route.prefix.empty()) {
+      const auto [it, fresh] = seen.emplace(route.prefix, prefix->source().begin);
+      if (!fresh) {
+        ctx.error(*prefix, "duplicate route prefix \"" + printable(route.prefix) +
+                               "\" (first at line " + std::to_string(it->second.line) + ")");
+      }
+    }
+    if (static_true(*route_table) || route_table->contains("return")) {
+      continue;  // parse_route() refused 'php' and 'front_controller' there
+    }
+    const Node* php = route_table->get("php");
+    if (!php) route.php_pool = site.php_pool;
+    const bool on = php ? php_on(php) : site_php;
+    if (const Node* fc = route_table->get("front_controller")) {
+      if (!on && !route.front_controller.empty()) ctx.error(*fc, std::string(kNeedsPhp));
+    } else if (on) {
+      route.front_controller = site.front_controller;
+    }
+  }
+  std::stable_sort(site.routes.begin(), site.routes.end(), [](const Route& a, const Route& b) {
+    return a.prefix.size() > b.prefix.size();
+  });
+}
+
 Site parse_site(const toml::table& table, Context& ctx) {
   static constexpr Field<Site> kFields[] = {
       {"server_names", parse_server_names},
-      {"root", parse_root},
+      {"root", directory_field<&Site::root>},
       {"index", parse_index},
+      {"php", pool_field<&Site::php_pool>},
+      {"front_controller", front_controller_field<&Site::front_controller>},
+      {"route", parse_routes},
   };
   Site site;
   parse_fields(table, "[[site]]", kFields, ctx, site);
   if (!table.contains("root")) ctx.error(table, "missing 'root' in [[site]]");
+  finish_site(table, site, ctx);
   return site;
 }
 
@@ -636,6 +1012,7 @@ Limits parse_limits(const toml::table& table, Context& ctx) {
       {"max_headers", integer_field<&Limits::max_headers, 1, 10000>},
       {"max_body_size", size_field<&Limits::max_body_size, 0, INT64_MAX>},
       {"keepalive_requests", integer_field<&Limits::keepalive_requests, 1, UINT32_MAX>},
+      {"body_buffer_size", size_field<&Limits::body_buffer_size, 1 << 10, 1 << 30>},
   };
   Limits limits;
   const size_t errors_before = ctx.error_count();
@@ -699,6 +1076,7 @@ constexpr Field<Config> kSections[] = {
     {"server", table_field<&Config::server, parse_server>},
     {"listen", table_array_field<&Config::listens, parse_listens>},
     {"site", table_array_field<&Config::sites, parse_sites>},
+    {"pool", table_array_field<&Config::pools, parse_pools>},
     {"limits", table_field<&Config::limits, parse_limits>},
     {"timeouts", table_field<&Config::timeouts, parse_timeouts>},
     {"access_log", table_field<&Config::access_log, parse_access_log>},
@@ -718,6 +1096,7 @@ void require_entries(const toml::table& root, std::string_view key, Context& ctx
 
 Config parse_config(const toml::table& root, Context& ctx) {
   Config config;
+  index_pool_names(root, ctx);
   parse_fields(root, "", kSections, ctx, config);
   require_entries(root, "listen", ctx);
   require_entries(root, "site", ctx);

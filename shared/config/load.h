@@ -30,10 +30,11 @@ struct LoadResult {
 
 // Reads and validates the file at `path`. Every problem is reported, not only the first: TOML
 // syntax (one diagnostic, as the parser stops there), unknown keys, wrong types, values out of
-// range, missing required entries, site roots that are not directories, duplicate listen
-// addresses and server names. Relative paths in the file are resolved against the directory
-// of `path`. Touches the file system only to read `path` and to resolve site roots (realpath);
-// log files are neither opened nor created.
+// range, missing required entries, site roots and temp_dir that are not directories, duplicate
+// listen addresses, server names, pool names and route prefixes, a 'php' naming no [[pool]].
+// Relative paths in the file are resolved against the directory of `path`. Touches the file
+// system only to read `path` and to resolve site roots and temp_dir (realpath); log files are
+// neither opened nor created, and FastCGI sockets are not looked at.
 LoadResult load_file(const std::string& path);
 
 // As load_file(), with the document given as `text`. `path` names it in diagnostics and its

@@ -8,9 +8,9 @@ namespace {
 // tchar of RFC 9110 §5.6.2.
 constexpr std::array<bool, 256> make_token_table() {
   std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (size_t c = '0'; c <= '9'; ++c) t[c] = true;
+  for (size_t c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (size_t c = 'A'; c <= 'Z'; ++c) t[c] = true;
   for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
@@ -39,7 +39,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -49,7 +51,9 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 

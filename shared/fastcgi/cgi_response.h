@@ -41,7 +41,7 @@ class CgiResponseParser {
   State feed(std::string_view piece, std::string_view& body_rest);
 
   State state() const { return state_; }
-  int status() const { return status_; }            // after kDone
+  int status() const { return status_; }               // after kDone
   std::string_view reason() const { return reason_; }  // reason from Status, maybe empty
   const std::vector<CgiHeader>& headers() const { return headers_; }
   // The first field named `name` (case-insensitive), or nullptr.

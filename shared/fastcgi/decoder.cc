@@ -11,7 +11,9 @@ bool has_fixed_body(RecordType type) {
          type == RecordType::kUnknownType;
 }
 
-uint8_t byte(std::string_view s, size_t i) { return static_cast<uint8_t>(s[i]); }
+uint8_t byte(std::string_view s, size_t i) {
+  return static_cast<uint8_t>(s[i]);
+}
 
 // Reads one 1- or 4-byte length at `pos`; false when `p` ends before it does.
 bool read_length(std::string_view p, size_t& pos, size_t& length) {

@@ -9,9 +9,8 @@ namespace {
 constexpr char kZeros[8] = {};
 
 bool is_stream(RecordType type) {
-  return type == RecordType::kStdin || type == RecordType::kStdout ||
-         type == RecordType::kStderr || type == RecordType::kData ||
-         type == RecordType::kParams;
+  return type == RecordType::kStdin || type == RecordType::kStdout || type == RecordType::kStderr ||
+         type == RecordType::kData || type == RecordType::kParams;
 }
 
 // One whole record: header, content, padding.
@@ -37,11 +36,15 @@ size_t put_length(char* p, size_t length) {
   return 4;
 }
 
+// Writes both lengths of a pair into `p` (8 bytes at most); returns the bytes written.
+size_t put_lengths(char* p, std::string_view name, std::string_view value) {
+  const size_t n = put_length(p, name.size());
+  return n + put_length(p + n, value.size());
+}
+
 void append_pair(std::string& out, std::string_view name, std::string_view value) {
   char lengths[8];
-  size_t n = put_length(lengths, name.size());
-  n += put_length(lengths + n, value.size());
-  out.append(lengths, n);
+  out.append(lengths, put_lengths(lengths, name, value));
   out.append(name);
   out.append(value);
 }
@@ -66,8 +69,8 @@ void record_header(char* out, RecordType type, uint16_t request_id, uint16_t con
   write_header(RecordHeader{kVersion1, type, request_id, content_length, padding_length}, out);
 }
 
-void record_header(std::string& out, RecordType type, uint16_t request_id,
-                   uint16_t content_length, uint8_t padding_length) {
+void record_header(std::string& out, RecordType type, uint16_t request_id, uint16_t content_length,
+                   uint8_t padding_length) {
   char header[kHeaderLength];
   record_header(header, type, request_id, content_length, padding_length);
   out.append(header, kHeaderLength);
@@ -107,8 +110,8 @@ void end_stream(std::string& out, RecordType type, uint16_t request_id) {
 void end_request(std::string& out, uint16_t request_id, uint32_t app_status,
                  ProtocolStatus protocol_status) {
   const char body[kFixedBodyLength] = {
-      static_cast<char>(app_status >> 24),        static_cast<char>(app_status >> 16 & 0xff),
-      static_cast<char>(app_status >> 8 & 0xff),  static_cast<char>(app_status & 0xff),
+      static_cast<char>(app_status >> 24), static_cast<char>(app_status >> 16 & 0xff),
+      static_cast<char>(app_status >> 8 & 0xff), static_cast<char>(app_status & 0xff),
       static_cast<char>(protocol_status)};
   record(out, RecordType::kEndRequest, request_id, {body, sizeof body});
 }
@@ -145,9 +148,7 @@ void ParamsWriter::add(std::string_view name, std::string_view value) {
   // Start a fresh record rather than cut a pair that fits in one.
   if (record_ != kNoRecord && size > room() && size <= kMaxContentLength) close_record();
   char lengths[8];
-  size_t n = put_length(lengths, name.size());
-  n += put_length(lengths + n, value.size());
-  append({lengths, n});
+  append({lengths, put_lengths(lengths, name, value)});
   append(name);
   append(value);
 }

@@ -25,8 +25,8 @@ using NameValue = std::pair<std::string_view, std::string_view>;
 void record_header(char* out, RecordType type, uint16_t request_id, uint16_t content_length,
                    uint8_t padding_length);
 // The same, appended to `out`.
-void record_header(std::string& out, RecordType type, uint16_t request_id,
-                   uint16_t content_length, uint8_t padding_length);
+void record_header(std::string& out, RecordType type, uint16_t request_id, uint16_t content_length,
+                   uint8_t padding_length);
 
 void begin_request(std::string& out, uint16_t request_id, Role role, bool keep_conn);
 
@@ -59,10 +59,12 @@ size_t encoded_pair_size(std::string_view name, std::string_view value);
 //
 // A record is opened with a placeholder header, filled, then closed by patching its content
 // length and appending its padding. A pair never straddles two records when it fits in one:
-// php-fpm parses each PARAMS record on its own and rejects a pair cut in two. A pair larger
+// php-fpm parses each PARAMS record on its own and drops the connection, unanswered, when a pair
+// is cut in two. A pair larger
 // than kMaxContentLength is split across records (legal for the stream, but php-fpm refuses
-// it). `out` must not be modified by anyone else between the first add() and finish(); the
-// writer writes nothing until the first add(), so zero pairs give zero bytes.
+// it). Names and values must be shorter than 2^31 bytes (the 4-byte length has 31 bits). `out` must
+// not be modified by anyone else between the first add() and finish(); the writer writes nothing
+// until the first add(), so zero pairs give zero bytes.
 class ParamsWriter {
  public:
   ParamsWriter(std::string& out, uint16_t request_id) : out_(out), request_id_(request_id) {}

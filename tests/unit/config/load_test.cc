@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/un.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -371,12 +373,11 @@ threads = 2
 thread = 2
 [limits.extra]
 a = 1
-[[pool]]
+[[upstream]]
 name = "app"
 )"),
                 {"8:1: unknown key 'thread' in [server]", "9:9: unknown key 'extra' in [limits]",
-                 "11:3: unknown key 'pool'"});
-  // Keys that later sections will accept are refused until then.
+                 "11:3: unknown key 'upstream'"});
   expect_errors(
       R"(
 [[listen]]
@@ -384,13 +385,17 @@ address = "127.0.0.1:8080"
 port = 80
 [[site]]
 root = "www"
-php = "app"
-front_controller = "index.php"
+try_files = ["$uri"]
 [[site.route]]
+prefix = "/"
 path = "/"
+[[pool]]
+name = "fpm"
+fastcgi = "127.0.0.1:9000"
+socket = "/run/fpm.sock"
 )",
-      {"3:1: unknown key 'port' in [[listen]]", "6:1: unknown key 'php' in [[site]]",
-       "7:1: unknown key 'front_controller' in [[site]]", "8:8: unknown key 'route' in [[site]]"});
+      {"3:1: unknown key 'port' in [[listen]]", "6:1: unknown key 'try_files' in [[site]]",
+       "9:1: unknown key 'path' in [[site.route]]", "13:1: unknown key 'socket' in [[pool]]"});
   expect_errors(minimal_plus("[access_log]\nenabled = false\n"),
                 {"6:1: unknown key 'enabled' in [access_log]"});
   // A key before the first table header is a top-level key (after one, it would belong to
@@ -873,6 +878,795 @@ TEST_F(LoadTest, ControlCharactersInMessagesAreEscaped) {
                 {"6:1: unknown key 'a\\x0ab' in [server]"});
 }
 
+// ---- PHP: [[pool]], site php and front_controller, [[site.route]] -----------------------------
+
+const sockaddr_un& un(const Pool& p) {
+  return *reinterpret_cast<const sockaddr_un*>(&p.addr);
+}
+const sockaddr_in& v4(const Pool& p) {
+  return *reinterpret_cast<const sockaddr_in*>(&p.addr);
+}
+const sockaddr_in6& v6(const Pool& p) {
+  return *reinterpret_cast<const sockaddr_in6*>(&p.addr);
+}
+
+TEST_F(LoadTest, PhpFullFile) {
+  fs::create_directory(dir_ / "tmp");
+  // The pools come after the site that names them: order in the file does not matter.
+  const Config c = load_ok(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+
+[[site]]
+server_names = ["app.example"]
+root = "www"
+index = ["index.php", "index.html"]
+php = "fpm"
+front_controller = "/index.php"
+
+  [[site.route]]
+  prefix = "/"
+  php = "tcp6"
+
+  [[site.route]]
+  prefix = "/assets/"
+  static = true
+
+  [[site.route]]
+  prefix = "/old/"
+  return = 301
+  location = "https://example.org/new/"
+  body = "Moved\n"
+
+  [[site.route]]
+  prefix = "/legacy/"
+  php = ""
+
+  [[site.route]]
+  prefix = "/api/v2/"
+  front_controller = "api/v2.php"
+
+  [[site.route]]
+  prefix = "/gone"
+  return = 410
+
+  [[site.route]]
+  prefix = "/admin/"
+  php = "tcp4"
+  front_controller = ""
+
+  [[site.route]]
+  prefix = "/static/"
+  static = false
+
+[server]
+temp_dir = "tmp/"
+
+[limits]
+body_buffer_size = "16k"
+
+[[pool]]
+name = "fpm"
+fastcgi = "unix:/run/php/php8.2-fpm.sock"
+max_connections = 8
+queue = 0
+queue_timeout = "500ms"
+connect_timeout = 2
+read_timeout = "2m"
+send_timeout = "90s"
+splice_threshold = 0
+
+[[pool]]
+name = "tcp4"
+fastcgi = "127.0.0.1:9000"
+
+[[pool]]
+name = "tcp6"
+fastcgi = "[::1]:9001"
+max_connections = 10000
+queue = 100000
+splice_threshold = "1m"
+)");
+  EXPECT_EQ(c.server.temp_dir, fs::canonical(dir_ / "tmp").string());
+  EXPECT_EQ(c.limits.body_buffer_size, 16u << 10);
+
+  ASSERT_EQ(c.pools.size(), 3u);
+  const Pool& fpm = c.pools[0];
+  EXPECT_EQ(fpm.name, "fpm");
+  EXPECT_EQ(fpm.fastcgi, "unix:/run/php/php8.2-fpm.sock");
+  EXPECT_TRUE(fpm.unix_socket);
+  EXPECT_EQ(fpm.unix_path, "/run/php/php8.2-fpm.sock");
+  EXPECT_EQ(fpm.addr.ss_family, AF_UNIX);
+  EXPECT_STREQ(un(fpm).sun_path, "/run/php/php8.2-fpm.sock");
+  EXPECT_EQ(fpm.addr_len, offsetof(sockaddr_un, sun_path) + fpm.unix_path.size() + 1);
+  EXPECT_EQ(fpm.max_connections, 8u);
+  EXPECT_EQ(fpm.queue, 0u);
+  EXPECT_EQ(fpm.queue_timeout, milliseconds(500));
+  EXPECT_EQ(fpm.connect_timeout, seconds(2));
+  EXPECT_EQ(fpm.read_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(fpm.send_timeout, seconds(90));
+  EXPECT_EQ(fpm.splice_threshold, 0u);
+
+  const Pool& tcp4 = c.pools[1];
+  EXPECT_EQ(tcp4.name, "tcp4");
+  EXPECT_EQ(tcp4.fastcgi, "127.0.0.1:9000");
+  EXPECT_FALSE(tcp4.unix_socket);
+  EXPECT_TRUE(tcp4.unix_path.empty());
+  EXPECT_EQ(tcp4.addr.ss_family, AF_INET);
+  EXPECT_EQ(tcp4.addr_len, sizeof(sockaddr_in));
+  EXPECT_EQ(ntohs(v4(tcp4).sin_port), 9000);
+  EXPECT_EQ(ntohl(v4(tcp4).sin_addr.s_addr), INADDR_LOOPBACK);
+
+  const Pool& tcp6 = c.pools[2];
+  EXPECT_EQ(tcp6.addr.ss_family, AF_INET6);
+  EXPECT_EQ(tcp6.addr_len, sizeof(sockaddr_in6));
+  EXPECT_EQ(ntohs(v6(tcp6).sin6_port), 9001);
+  EXPECT_TRUE(IN6_IS_ADDR_LOOPBACK(&v6(tcp6).sin6_addr));
+  EXPECT_EQ(tcp6.max_connections, 10000u);
+  EXPECT_EQ(tcp6.queue, 100000u);
+  EXPECT_EQ(tcp6.splice_threshold, 1u << 20);
+
+  ASSERT_EQ(c.sites.size(), 1u);
+  const Site& site = c.sites[0];
+  EXPECT_EQ(site.php_pool, 0);
+  EXPECT_EQ(site.front_controller, "index.php");
+
+  // Longest prefix first; equal lengths keep their order in the file.
+  std::vector<std::string> prefixes;
+  for (const Route& r : site.routes) prefixes.push_back(r.prefix);
+  ASSERT_EQ(prefixes, (std::vector<std::string>{"/assets/", "/legacy/", "/api/v2/", "/static/",
+                                                "/admin/", "/old/", "/gone", "/"}));
+  const Route& assets = site.routes[0];
+  EXPECT_EQ(assets.action, RouteAction::kStatic);
+  EXPECT_EQ(assets.php_pool, -1);
+  EXPECT_EQ(assets.front_controller, "");
+
+  const Route& legacy = site.routes[1];  // php = "": PHP off, so no front controller either
+  EXPECT_EQ(legacy.action, RouteAction::kDefault);
+  EXPECT_EQ(legacy.php_pool, -1);
+  EXPECT_EQ(legacy.front_controller, "");
+
+  const Route& api = site.routes[2];  // the site's pool, its own front controller
+  EXPECT_EQ(api.action, RouteAction::kDefault);
+  EXPECT_EQ(api.php_pool, 0);
+  EXPECT_EQ(api.front_controller, "api/v2.php");
+
+  const Route& plain = site.routes[3];  // static = false: as the site
+  EXPECT_EQ(plain.action, RouteAction::kDefault);
+  EXPECT_EQ(plain.php_pool, 0);
+  EXPECT_EQ(plain.front_controller, "index.php");
+
+  const Route& admin = site.routes[4];  // its own pool, front_controller = "": none
+  EXPECT_EQ(admin.php_pool, 1);
+  EXPECT_EQ(admin.front_controller, "");
+
+  const Route& old = site.routes[5];
+  EXPECT_EQ(old.action, RouteAction::kReturn);
+  EXPECT_EQ(old.status, 301);
+  EXPECT_EQ(old.location, "https://example.org/new/");
+  EXPECT_EQ(old.body, "Moved\n");
+  EXPECT_EQ(old.php_pool, -1);
+  EXPECT_EQ(old.front_controller, "");
+
+  const Route& gone = site.routes[6];
+  EXPECT_EQ(gone.action, RouteAction::kReturn);
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_EQ(gone.location, "");
+  EXPECT_EQ(gone.body, "");
+
+  const Route& root = site.routes[7];  // its own pool, the site's front controller
+  EXPECT_EQ(root.action, RouteAction::kDefault);
+  EXPECT_EQ(root.php_pool, 2);
+  EXPECT_EQ(root.front_controller, "index.php");
+  EXPECT_EQ(root.status, 0);
+}
+
+TEST_F(LoadTest, PhpDefaults) {
+  const Config c = load_ok(minimal_plus(R"(
+[[pool]]
+name = "fpm"
+fastcgi = "127.0.0.1:9000"
+)"));
+  EXPECT_EQ(c.server.temp_dir, "/tmp");
+  EXPECT_EQ(c.limits.body_buffer_size, 64u << 10);
+  ASSERT_EQ(c.pools.size(), 1u);
+  const Pool& p = c.pools[0];
+  EXPECT_EQ(p.max_connections, 32u);
+  EXPECT_EQ(p.queue, 256u);
+  EXPECT_EQ(p.queue_timeout, seconds(30));
+  EXPECT_EQ(p.connect_timeout, seconds(5));
+  EXPECT_EQ(p.read_timeout, seconds(60));
+  EXPECT_EQ(p.send_timeout, seconds(60));
+  EXPECT_EQ(p.splice_threshold, 64u << 10);
+  // A pool no site names is fine; the site runs no PHP.
+  ASSERT_EQ(c.sites.size(), 1u);
+  EXPECT_EQ(c.sites[0].php_pool, -1);
+  EXPECT_EQ(c.sites[0].front_controller, "");
+  EXPECT_TRUE(c.sites[0].routes.empty());
+
+  const Config none = load_ok(kMinimal);
+  EXPECT_TRUE(none.pools.empty());
+  EXPECT_EQ(none.sites[0].php_pool, -1);
+  const Pool defaults;
+  EXPECT_EQ(defaults.max_connections, 32u);
+  EXPECT_EQ(defaults.splice_threshold, 64u << 10);
+
+  // php = "" and front_controller = "" mean none.
+  const Config empty = load_ok(minimal_plus("php = \"\"\nfront_controller = \"\"\n"));
+  EXPECT_EQ(empty.sites[0].php_pool, -1);
+  EXPECT_EQ(empty.sites[0].front_controller, "");
+}
+
+TEST_F(LoadTest, PoolOrderDoesNotMatter) {
+  const std::string pools = R"(
+[[pool]]
+name = "a"
+fastcgi = "127.0.0.1:9000"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:9001"
+)";
+  const std::string site = R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+php = "b"
+[[site.route]]
+prefix = "/a/"
+php = "a"
+)";
+  for (const std::string& text : {pools + site, site + pools}) {
+    const Config c = load_ok(text);
+    ASSERT_EQ(c.pools.size(), 2u);
+    EXPECT_EQ(c.pools[0].name, "a");
+    EXPECT_EQ(c.sites[0].php_pool, 1);
+    ASSERT_EQ(c.sites[0].routes.size(), 1u);
+    EXPECT_EQ(c.sites[0].routes[0].php_pool, 0);
+  }
+}
+
+TEST_F(LoadTest, TempDirAndBodyBuffer) {
+  fs::create_directories(dir_ / "spool" / "bodies");
+  EXPECT_EQ(load_ok(minimal_plus("[server]\ntemp_dir = \"spool//bodies/.\"\n")).server.temp_dir,
+            fs::canonical(dir_ / "spool" / "bodies").string());
+  EXPECT_EQ(load_ok(minimal_plus("[server]\ntemp_dir = \"/\"\n")).server.temp_dir, "/");
+  const std::string d = dir_.string();
+  expect_errors(minimal_plus("[server]\ntemp_dir = \"missing\"\n"),
+                {"6:12: temp_dir \"" + d + "/missing\": No such file or directory"});
+  expect_errors(minimal_plus("[server]\ntemp_dir = \"file.txt\"\n"),
+                {"6:12: temp_dir \"" + d + "/file.txt\" is not a directory"});
+  expect_errors(minimal_plus("[server]\ntemp_dir = \"\"\n"),
+                {"6:12: 'temp_dir' must be the path of a directory"});
+  expect_errors(minimal_plus("[server]\ntemp_dir = 1\n"), {"6:12: 'temp_dir' must be a string"});
+
+  EXPECT_EQ(load_ok(minimal_plus("[limits]\nbody_buffer_size = 1024\n")).limits.body_buffer_size,
+            1024u);
+  EXPECT_EQ(load_ok(minimal_plus("[limits]\nbody_buffer_size = \"1g\"\n")).limits.body_buffer_size,
+            1u << 30);
+  expect_errors(minimal_plus("[limits]\nbody_buffer_size = 1023\n"),
+                {"6:20: 'body_buffer_size' must be between 1k and 1g (got 1023)"});
+  expect_errors(minimal_plus("[limits]\nbody_buffer_size = \"2g\"\n"),
+                {"6:20: 'body_buffer_size' must be between 1k and 1g (got 2g)"});
+}
+
+TEST_F(LoadTest, PoolErrors) {
+  expect_errors(minimal_plus(R"(
+[[pool]]
+fastcgi = "127.0.0.1:9000"
+[[pool]]
+name = "b"
+[[pool]]
+name = "my pool"
+fastcgi = "127.0.0.1:9002"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:9003"
+[[pool]]
+name = ""
+fastcgi = "127.0.0.1:9004"
+[[pool]]
+name = 5
+fastcgi = 9000
+)"),
+                {
+                    "6:1: missing 'name' in [[pool]]",
+                    "8:1: missing 'fastcgi' in [[pool]]",
+                    "11:8: invalid pool name \"my pool\": a pool name holds only letters, "
+                    "digits, '_' and '-'",
+                    "14:8: duplicate pool name \"b\" (first at line 9)",
+                    "17:8: invalid pool name \"\": a pool name holds only letters, digits, '_' "
+                    "and '-'",
+                    "20:8: 'name' must be a string",
+                    "21:11: 'fastcgi' must be a string",
+                });
+  expect_errors(minimal_plus(R"(
+[[pool]]
+name = "Fpm_8-2"
+fastcgi = "127.0.0.1:9000"
+max_connections = 0
+queue = 100001
+queue_timeout = 0
+connect_timeout = "25h"
+read_timeout = "0ms"
+send_timeout = -1
+splice_threshold = -1
+[[pool]]
+name = "fpm_8-2"
+fastcgi = "127.0.0.1:9000"
+max_connections = 10001
+queue = -1
+splice_threshold = "1x"
+)"),
+                {
+                    "9:19: 'max_connections' must be between 1 and 10000 (got 0)",
+                    "10:9: 'queue' must be between 0 and 100000 (got 100001)",
+                    "11:17: 'queue_timeout' must be between 1ms and 24h (got 0)",
+                    "12:19: 'connect_timeout' must be between 1ms and 24h (got 25h)",
+                    "13:16: 'read_timeout' must be between 1ms and 24h (got 0ms)",
+                    "14:16: 'send_timeout' must not be negative",
+                    "15:20: 'splice_threshold' must not be negative",
+                    "19:19: 'max_connections' must be between 1 and 10000 (got 10001)",
+                    "20:9: 'queue' must be between 0 and 100000 (got -1)",
+                    "21:20: invalid size \"1x\" for 'splice_threshold': expected a number of "
+                    "bytes, optionally followed by k, m or g",
+                });
+  expect_errors(minimal_plus("pool = [\"fpm\"]\n"),
+                {"5:8: 'pool' must be an array of tables ([[pool]])"});
+  expect_errors(minimal_plus("[pool]\nname = \"fpm\"\n"),
+                {"5:1: 'pool' must be an array of tables ([[pool]])"});
+}
+
+TEST_F(LoadTest, FastCgiAddresses) {
+  const std::string long_path = "/" + std::string(106, 'a');  // 107 bytes: the most there is
+  const Config c = load_ok(minimal_plus(R"(
+[[pool]]
+name = "a"
+fastcgi = "unix:)" + long_path + R"("
+[[pool]]
+name = "b"
+fastcgi = "[2001:db8::1]:65535"
+[[pool]]
+name = "c"
+fastcgi = "0.0.0.0:1"
+)"));
+  ASSERT_EQ(c.pools.size(), 3u);
+  EXPECT_EQ(c.pools[0].unix_path, long_path);
+  EXPECT_EQ(std::string(un(c.pools[0]).sun_path), long_path);
+  EXPECT_EQ(c.pools[0].addr_len, sizeof(sockaddr_un));
+  EXPECT_EQ(ntohs(v6(c.pools[1]).sin6_port), 65535);
+  EXPECT_EQ(ntohs(v4(c.pools[2]).sin_port), 1);
+
+  const std::string too_long = long_path + "a";
+  expect_errors(minimal_plus(R"(
+[[pool]]
+name = "a"
+fastcgi = "localhost:9000"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:0"
+[[pool]]
+name = "c"
+fastcgi = "/run/php/fpm.sock"
+[[pool]]
+name = "d"
+fastcgi = "unix:"
+[[pool]]
+name = "e"
+fastcgi = "[::1]"
+[[pool]]
+name = "f"
+fastcgi = "::1:9000"
+[[pool]]
+name = "g"
+fastcgi = "unix:)" + too_long +
+                             R"("
+[[pool]]
+name = "h"
+fastcgi = "[::]:0"
+[[pool]]
+name = "i"
+fastcgi = "UNIX:/run/fpm.sock"
+)"),
+                {
+                    "8:11: invalid fastcgi address \"localhost:9000\": \"localhost\" is not an "
+                    "IPv4 address (host names are not resolved)",
+                    "11:11: invalid fastcgi address \"127.0.0.1:0\": port 0 cannot be connected "
+                    "to",
+                    "14:11: invalid fastcgi address \"/run/php/fpm.sock\": expected "
+                    "\"unix:PATH\", \"IPv4:PORT\" or \"[IPv6]:PORT\"",
+                    "17:11: invalid fastcgi address \"unix:\": expected the path of a socket "
+                    "after \"unix:\"",
+                    "20:11: invalid fastcgi address \"[::1]\": expected [IPv6]:PORT",
+                    "23:11: invalid fastcgi address \"::1:9000\": an IPv6 address must be in "
+                    "brackets, as in \"[::1]:8080\"",
+                    "26:11: invalid fastcgi address \"unix:" + too_long + "\": the socket path \"" +
+                        too_long + "\" is 108 bytes long; a unix socket path holds at most 107",
+                    "29:11: invalid fastcgi address \"[::]:0\": port 0 cannot be connected to",
+                    "32:11: invalid fastcgi address \"UNIX:/run/fpm.sock\": \"UNIX\" is not an "
+                    "IPv4 address (host names are not resolved)",
+                });
+}
+
+TEST_F(LoadTest, RelativeUnixSocket) {
+  // dir_/conf/askr.toml: a relative socket path is taken from dir_/conf, and is not looked at.
+  fs::create_directories(dir_ / "conf");
+  const std::string conf = (dir_ / "conf").string();
+  const std::string text = R"([[listen]]
+address = "127.0.0.1:0"
+[[site]]
+root = "."
+[[pool]]
+name = "a"
+fastcgi = "unix:run/php.sock"
+[[pool]]
+name = "b"
+fastcgi = "unix:../run/php.sock"
+[[pool]]
+name = "c"
+fastcgi = "unix:php.sock"
+)";
+  const LoadResult r = load_string(text, conf + "/askr.toml");
+  for (const Diagnostic& d : r.errors) ADD_FAILURE() << d.to_string();
+  ASSERT_TRUE(r.config.has_value());
+  ASSERT_EQ(r.config->pools.size(), 3u);
+  EXPECT_EQ(r.config->pools[0].fastcgi, "unix:run/php.sock");
+  EXPECT_EQ(r.config->pools[0].unix_path, conf + "/run/php.sock");
+  EXPECT_STREQ(un(r.config->pools[0]).sun_path, (conf + "/run/php.sock").c_str());
+  EXPECT_EQ(r.config->pools[1].unix_path, conf + "/../run/php.sock");
+  EXPECT_EQ(r.config->pools[2].unix_path, conf + "/php.sock");
+  EXPECT_EQ(r.config->pools[2].addr_len,
+            offsetof(sockaddr_un, sun_path) + r.config->pools[2].unix_path.size() + 1);
+
+  // The limit applies to the resolved path: a short relative name may be too long once
+  // made absolute.
+  const std::string name(108 - conf.size() - 1, 's');  // conf + "/" + name: 108 bytes
+  const LoadResult bad = load_string(
+      text + "[[pool]]\nname = \"d\"\nfastcgi = \"unix:" + name + "\"\n", conf + "/askr.toml");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0].line, 15u);
+  EXPECT_EQ(bad.errors[0].column, 11u);
+  EXPECT_EQ(bad.errors[0].message,
+            "invalid fastcgi address \"unix:" + name + "\": the socket path \"" + conf + "/" +
+                name + "\" is 108 bytes long; a unix socket path holds at most 107");
+}
+
+TEST_F(LoadTest, SitePhpErrors) {
+  expect_errors(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = ["a"]
+root = "www"
+php = "nope"
+[[site]]
+server_names = ["b"]
+root = "www"
+front_controller = "index.php"
+[[site]]
+server_names = ["c"]
+root = "www"
+php = ""
+front_controller = "index.php"
+[[site]]
+server_names = ["d"]
+root = "www"
+php = 1
+front_controller = "../index.php"
+[[site]]
+server_names = ["e"]
+root = "www"
+php = "FPM"
+[[pool]]
+name = "fpm"
+fastcgi = "127.0.0.1:9000"
+)",
+                {
+                    "6:7: unknown pool \"nope\" in 'php'",
+                    "10:20: 'front_controller' needs 'php' (the pool that runs it)",
+                    "15:20: 'front_controller' needs 'php' (the pool that runs it)",
+                    "19:7: 'php' must be a string",
+                    "20:20: invalid 'front_controller' \"../index.php\": must be the path of a "
+                    "file under root, without '.', '..' or empty segments",
+                    "24:7: unknown pool \"FPM\" in 'php'",
+                });
+  // A 'php' naming a pool that is itself in error is not reported a second time.
+  expect_errors(minimal_plus("php = \"my pool\"\n[[pool]]\nname = \"my pool\"\n"
+                             "fastcgi = \"127.0.0.1:9000\"\n"),
+                {"7:8: invalid pool name \"my pool\": a pool name holds only letters, digits, "
+                 "'_' and '-'"});
+}
+
+TEST_F(LoadTest, FrontControllerPaths) {
+  const std::string pool =
+      "php = \"fpm\"\n[[pool]]\nname = \"fpm\"\nfastcgi = \"127.0.0.1:9000\"\n";
+  struct Case {
+    std::string_view written;
+    std::string_view stored;
+  };
+  const Case good[] = {
+      {"index.php", "index.php"}, {"/index.php", "index.php"}, {"public/app.php", "public/app.php"},
+      {"/a/b/c", "a/b/c"},        {"..php", "..php"},
+  };
+  for (const Case& c : good) {
+    const Config config =
+        load_ok(minimal_plus("front_controller = \"" + std::string(c.written) + "\"\n" + pool));
+    EXPECT_EQ(config.sites[0].front_controller, c.stored) << c.written;
+  }
+  const std::string_view bad[] = {"/",   "//index.php", "./index.php", "a/../index.php",
+                                  "..",  "a/",          "a//b.php",    "a/./b.php",
+                                  "a/.."};
+  for (std::string_view text : bad) {
+    expect_errors(minimal_plus("front_controller = \"" + std::string(text) + "\"\n" + pool),
+                  {"5:20: invalid 'front_controller' \"" + std::string(text) +
+                   "\": must be the path of a file under root, without '.', '..' or empty "
+                   "segments"});
+  }
+  expect_errors(minimal_plus("front_controller = \"a\\u0000.php\"\n" + pool),
+                {"5:20: invalid 'front_controller' \"a\\x00.php\": must be the path of a file "
+                 "under root, without '.', '..' or empty segments"});
+}
+
+TEST_F(LoadTest, RouteErrors) {
+  constexpr std::string_view kSite = R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[pool]]
+name = "fpm"
+fastcgi = "127.0.0.1:9000"
+[[site]]
+root = "www"
+php = "fpm"
+)";
+  auto site_plus = [&](std::string_view more) { return std::string(kSite) + std::string(more); };
+  // Line 9 is the first line after kSite.
+  expect_errors(site_plus(R"(
+[[site.route]]
+php = "fpm"
+[[site.route]]
+prefix = "/a/"
+static = true
+return = 404
+php = "fpm"
+front_controller = "x.php"
+[[site.route]]
+prefix = "/b/"
+return = 302
+php = ""
+front_controller = "x.php"
+location = "/x"
+)"),
+                {
+                    "9:1: missing 'prefix' in [[site.route]]",
+                    "14:10: 'return' cannot be combined with 'static = true'",
+                    "15:7: 'php' cannot be combined with 'static = true'",
+                    "16:20: 'front_controller' cannot be combined with 'static = true'",
+                    "20:7: 'php' cannot be combined with 'return'",
+                    "21:20: 'front_controller' cannot be combined with 'return'",
+                });
+  expect_errors(site_plus(R"(
+[[site.route]]
+prefix = "/c/"
+location = "/x"
+body = "x"
+[[site.route]]
+prefix = "/d/"
+return = 204
+body = "no"
+[[site.route]]
+prefix = "/e/"
+return = 600
+[[site.route]]
+prefix = "/f/"
+return = 199
+[[site.route]]
+prefix = "/g/"
+static = "yes"
+[[site.route]]
+prefix = "/h/"
+return = "301"
+)"),
+                {
+                    "11:12: 'location' needs 'return'",
+                    "12:8: 'body' needs 'return'",
+                    "16:8: a 204 response has no body: leave 'body' out",
+                    "19:10: 'return' must be between 200 and 599 (got 600)",
+                    "22:10: 'return' must be between 200 and 599 (got 199)",
+                    "25:10: 'static' must be true or false",
+                    "28:10: 'return' must be an integer",
+                });
+  // Each redirect needs its target; other statuses may have one (201) or not.
+  std::vector<std::string> expected;
+  std::string routes;
+  int line = 10;
+  for (int status : {301, 302, 303, 307, 308, 300, 304, 201, 404}) {
+    routes += "[[site.route]]\nprefix = \"/" + std::to_string(status) +
+              "/\"\nreturn = " + std::to_string(status) + "\n";
+    if (status == 201) routes += "location = \"/created/1\"\n";
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
+      expected.push_back(std::to_string(line + 1) + ":10: 'return = " + std::to_string(status) +
+                         "' needs 'location' (where to redirect)");
+    }
+    line += status == 201 ? 4 : 3;
+  }
+  expect_errors(site_plus(routes), expected);
+
+  expect_errors(site_plus(R"(
+[[site.route]]
+prefix = "/i/"
+return = 308
+location = "https://example.org/a b"
+[[site.route]]
+prefix = "/j/"
+return = 302
+location = ""
+[[site.route]]
+prefix = "/k/"
+return = 302
+location = "/x\r\nSet-Cookie: a=b"
+[[site.route]]
+prefix = "/l/"
+php = "other"
+[[site.route]]
+prefix = "/m/"
+php = ""
+front_controller = "x.php"
+[[site.route]]
+prefix = "/n/"
+match = "exact"
+)"),
+                {
+                    "13:12: 'location' must be a URL, without spaces or control characters",
+                    "17:12: 'location' must be a URL, without spaces or control characters",
+                    "21:12: 'location' must be a URL, without spaces or control characters",
+                    "24:7: unknown pool \"other\" in 'php'",
+                    "28:20: 'front_controller' needs 'php' (the pool that runs it)",
+                    "31:1: unknown key 'match' in [[site.route]]",
+                });
+  // A route's front_controller needs PHP there: its own 'php' or the site's.
+  expect_errors(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+[[site.route]]
+prefix = "/x/"
+front_controller = "x.php"
+)",
+                {"7:20: 'front_controller' needs 'php' (the pool that runs it)"});
+  expect_errors(minimal_plus("route = \"/\"\n"),
+                {"5:9: 'route' must be an array of tables ([[site.route]])"});
+  expect_errors(minimal_plus("route = [\"/\"]\n"),
+                {"5:10: 'route' must be an array of tables ([[site.route]])"});
+}
+
+TEST_F(LoadTest, RoutePrefixes) {
+  const std::string why_dots = "must not contain '.' or '..' segments";
+  const std::string why_slashes = "must not contain '//'";
+  struct Case {
+    std::string_view prefix;
+    std::string why;
+  };
+  const Case bad[] = {
+      {"legacy/", "must start with '/'"},
+      {"", "must start with '/'"},
+      {"/a//b/", why_slashes},
+      {"//", why_slashes},
+      {"/a/../b/", why_dots},
+      {"/./", why_dots},
+      {"/a/.", why_dots},
+      {"/..", why_dots},
+      {"/a\\tb", "must not contain control characters"},
+  };
+  for (const Case& c : bad) {
+    std::string shown(c.prefix);
+    if (shown == "/a\\tb") shown = "/a\\x09b";
+    expect_errors(minimal_plus("[[site.route]]\nprefix = \"" + std::string(c.prefix) + "\"\n"),
+                  {"6:10: invalid route prefix \"" + shown + "\": " + c.why});
+  }
+  const Config c = load_ok(minimal_plus(R"(
+[[site.route]]
+prefix = "/"
+[[site.route]]
+prefix = "/a.b/..c/"
+[[site.route]]
+prefix = "/app"
+[[site.route]]
+prefix = "/ümlaut/ space/"
+)"));
+  std::vector<std::string> prefixes;
+  for (const Route& r : c.sites[0].routes) prefixes.push_back(r.prefix);
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"/ümlaut/ space/", "/a.b/..c/", "/app", "/"}));
+
+  // Duplicates within one site are errors; the same prefix in two sites is not.
+  expect_errors(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = ["a"]
+root = "www"
+[[site.route]]
+prefix = "/x/"
+static = true
+[[site.route]]
+prefix = "/y/"
+[[site.route]]
+prefix = "/x/"
+return = 404
+[[site]]
+server_names = ["b"]
+root = "www"
+[[site.route]]
+prefix = "/x/"
+)",
+                {"12:10: duplicate route prefix \"/x/\" (first at line 7)"});
+}
+
+TEST_F(LoadTest, RouteInheritance) {
+  const Config c = load_ok(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = ["with-php"]
+root = "www"
+php = "a"
+front_controller = "index.php"
+[[site.route]]
+prefix = "/own-pool/"
+php = "b"
+[[site.route]]
+prefix = "/no-fc/"
+front_controller = ""
+[[site.route]]
+prefix = "/off/"
+php = ""
+[[site]]
+server_names = ["without-php"]
+root = "www"
+[[site.route]]
+prefix = "/php/"
+php = "b"
+[[site.route]]
+prefix = "/php-fc/"
+php = "a"
+front_controller = "/public/index.php"
+[[site.route]]
+prefix = "/files/"
+[[pool]]
+name = "a"
+fastcgi = "127.0.0.1:9000"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:9001"
+)");
+  ASSERT_EQ(c.sites.size(), 2u);
+  const std::vector<Route>& with = c.sites[0].routes;
+  ASSERT_EQ(with.size(), 3u);
+  EXPECT_EQ(with[0].prefix, "/own-pool/");
+  EXPECT_EQ(with[0].php_pool, 1);
+  EXPECT_EQ(with[0].front_controller, "index.php");
+  EXPECT_EQ(with[1].prefix, "/no-fc/");
+  EXPECT_EQ(with[1].php_pool, 0);
+  EXPECT_EQ(with[1].front_controller, "");
+  EXPECT_EQ(with[2].prefix, "/off/");
+  EXPECT_EQ(with[2].php_pool, -1);
+  EXPECT_EQ(with[2].front_controller, "");
+
+  EXPECT_EQ(c.sites[1].php_pool, -1);
+  const std::vector<Route>& without = c.sites[1].routes;
+  ASSERT_EQ(without.size(), 3u);
+  EXPECT_EQ(without[0].prefix, "/php-fc/");
+  EXPECT_EQ(without[0].php_pool, 0);
+  EXPECT_EQ(without[0].front_controller, "public/index.php");
+  EXPECT_EQ(without[1].prefix, "/files/");
+  EXPECT_EQ(without[1].php_pool, -1);
+  EXPECT_EQ(without[1].front_controller, "");
+  EXPECT_EQ(without[2].prefix, "/php/");
+  EXPECT_EQ(without[2].php_pool, 1);
+  EXPECT_EQ(without[2].front_controller, "");
+  for (const Route& r : without) EXPECT_EQ(r.action, RouteAction::kDefault);
+}
+
 // The demo config in conf/ must load as shipped.
 TEST(DemoConfig, Loads) {
   // __FILE__ is absolute under CMake; a relative one is taken from the current directory.
@@ -891,6 +1685,9 @@ TEST(DemoConfig, Loads) {
   EXPECT_TRUE(c.access_log.enabled);
   EXPECT_EQ(c.access_log.format, LogFormat::kCombined);
   EXPECT_EQ(c.access_log.path, "stderr");
+  EXPECT_TRUE(c.pools.empty());
+  EXPECT_EQ(c.sites[0].php_pool, -1);
+  EXPECT_TRUE(c.sites[0].routes.empty());
 }
 
 }  // namespace

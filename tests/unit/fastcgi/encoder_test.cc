@@ -40,28 +40,32 @@ std::vector<Rec> split_records(std::string_view wire) {
   return out;
 }
 
-// ---- Golden bytes (FastCGI Specification §3.3, §5.1, §5.5, §8) ------------------------------------
+// ---- Golden bytes (FastCGI Specification §3.3, §5.1, §5.5, §8)
+// ------------------------------------
 
 TEST(Encoder, BeginRequestGolden) {
   std::string out;
   begin_request(out, 1, Role::kResponder, true);
   // version, type, requestIdB1, requestIdB0, contentLengthB1, contentLengthB0, paddingLength,
   // reserved; then roleB1, roleB0, flags, reserved[5].
-  const std::string expected = "\x01\x01\x00\x01\x00\x08\x00\x00"
-                               "\x00\x01\x01\x00\x00\x00\x00\x00"s;
+  const std::string expected =
+      "\x01\x01\x00\x01\x00\x08\x00\x00"
+      "\x00\x01\x01\x00\x00\x00\x00\x00"s;
   EXPECT_EQ(out, expected);
 
   out.clear();
   begin_request(out, 0x1234, Role::kFilter, false);
-  EXPECT_EQ(out, "\x01\x01\x12\x34\x00\x08\x00\x00"
-                 "\x00\x03\x00\x00\x00\x00\x00\x00"s);
+  EXPECT_EQ(out,
+            "\x01\x01\x12\x34\x00\x08\x00\x00"
+            "\x00\x03\x00\x00\x00\x00\x00\x00"s);
 }
 
 TEST(Encoder, EndRequestGolden) {
   std::string out;
   end_request(out, 7, 0x01020304, ProtocolStatus::kOverloaded);
-  EXPECT_EQ(out, "\x01\x03\x00\x07\x00\x08\x00\x00"
-                 "\x01\x02\x03\x04\x02\x00\x00\x00"s);
+  EXPECT_EQ(out,
+            "\x01\x03\x00\x07\x00\x08\x00\x00"
+            "\x01\x02\x03\x04\x02\x00\x00\x00"s);
 }
 
 TEST(Encoder, SmallRecordsGolden) {
@@ -76,8 +80,9 @@ TEST(Encoder, SmallRecordsGolden) {
   EXPECT_EQ(out, "\x01\x05\x00\x02\x00\x00\x00\x00"s);
   out.clear();
   unknown_type(out, 42);
-  EXPECT_EQ(out, "\x01\x0b\x00\x00\x00\x08\x00\x00"
-                 "\x2a\x00\x00\x00\x00\x00\x00\x00"s);
+  EXPECT_EQ(out,
+            "\x01\x0b\x00\x00\x00\x08\x00\x00"
+            "\x2a\x00\x00\x00\x00\x00\x00\x00"s);
 }
 
 TEST(Encoder, RecordHeaderOnly) {
@@ -105,8 +110,9 @@ TEST(Encoder, ShortPairGolden) {
   const NameValue pairs[] = {{"A", "bc"}};
   params(out, 1, pairs);
   // 1 + 1 + 1 + 2 = 5 content bytes, 3 bytes of padding.
-  EXPECT_EQ(out, "\x01\x04\x00\x01\x00\x05\x03\x00"
-                 "\x01\x02\x41\x62\x63\x00\x00\x00"s);
+  EXPECT_EQ(out,
+            "\x01\x04\x00\x01\x00\x05\x03\x00"
+            "\x01\x02\x41\x62\x63\x00\x00\x00"s);
 }
 
 TEST(Encoder, LengthEncodingBoundary) {
@@ -216,7 +222,14 @@ TEST(Encoder, PairLargerThanARecordIsSplit) {
   EXPECT_EQ(recs[1].content.size(), kMaxContentLength);
   std::string all;
   for (const Rec& r : recs) all += r.content;
-  EXPECT_EQ(all, "\x01\x01" "ab" "\x03\x80\x02\x49\xf0" "BIG"s + value + "\x01\x01" "cd");
+  EXPECT_EQ(all,
+            "\x01\x01"
+            "ab"
+            "\x03\x80\x02\x49\xf0"
+            "BIG"s +
+                value +
+                "\x01\x01"
+                "cd");
 }
 
 // ---- Streams ------------------------------------------------------------------------------------
@@ -262,7 +275,11 @@ TEST(Encoder, GetValues) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].header.type, RecordType::kGetValues);
   EXPECT_EQ(recs[0].header.request_id, kNullRequestId);
-  EXPECT_EQ(recs[0].content, "\x0e\x00" "FCGI_MAX_CONNS" "\x0f\x00" "FCGI_MPXS_CONNS"s);
+  EXPECT_EQ(recs[0].content,
+            "\x0e\x00"
+            "FCGI_MAX_CONNS"
+            "\x0f\x00"
+            "FCGI_MPXS_CONNS"s);
 }
 
 TEST(Encoder, GetValuesResult) {
@@ -273,7 +290,12 @@ TEST(Encoder, GetValuesResult) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].header.type, RecordType::kGetValuesResult);
   EXPECT_EQ(recs[0].content,
-            "\x0e\x02" "FCGI_MAX_CONNS10" "\x0d\x02" "FCGI_MAX_REQS10" "\x0f\x01" "FCGI_MPXS_CONNS0"s);
+            "\x0e\x02"
+            "FCGI_MAX_CONNS10"
+            "\x0d\x02"
+            "FCGI_MAX_REQS10"
+            "\x0f\x01"
+            "FCGI_MPXS_CONNS0"s);
 
   const std::string big(70000, 'x');
   const NameValue too_big[] = {{"X", big}};

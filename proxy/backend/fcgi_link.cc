@@ -1,0 +1,195 @@
+#include "backend/fcgi_link.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "backend/pool_client.h"
+#include "shared/base/log.h"
+
+namespace askr::backend {
+
+bool FcgiLink::connect() {
+  const config::Pool& cfg = pool_.cfg();
+  fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&cfg.addr), cfg.addr_len) == 0) {
+    connected();
+    return true;
+  }
+  if (errno != EINPROGRESS) {
+    int err = errno;
+    ::close(fd);
+    fd = -1;
+    errno = err;
+    return false;
+  }
+  connecting_ = true;
+  pool_.connect_timers.arm(&timer, pool_.now_ms());
+  pool_.io().wait_writable(this);
+  return true;
+}
+
+void FcgiLink::on_writable() {
+  if (!connecting_) return;
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err != 0) {
+    ++pool_.counters().connect_errors;
+    char why[160];
+    snprintf(why, sizeof why, "connect() to %s failed: %s", pool_.cfg().fastcgi.c_str(),
+             strerror(err));
+    return fail(502, why);
+  }
+  connected();
+}
+
+void FcgiLink::connected() {
+  connecting_ = false;
+  loop::TimerList::unlink(&timer);
+  pool_.io().resume_recv(this);
+  flush();
+}
+
+void FcgiLink::write(std::string_view bytes) {
+  wbuf_.append(bytes);
+  flush();
+}
+
+void FcgiLink::flush() {
+  if (sending_ || connecting_ || closed_ || wbuf_.empty()) return;
+  sbuf_.swap(wbuf_);
+  wbuf_.clear();
+  sending_ = true;
+  pool_.send_timers.arm(&timer, pool_.now_ms());
+  pool_.io().send(this, sbuf_.data(), sbuf_.size());
+}
+
+void FcgiLink::on_sent(int error) {
+  sending_ = false;
+  sbuf_.clear();
+  if (error < 0) {
+    if (ex_ && reused && !got_response_ && ex_->retryable()) {
+      Exchange* ex = ex_;
+      ex_ = nullptr;
+      close_quietly();
+      return pool_.retry(ex);
+    }
+    return fail(502, "send to backend failed");
+  }
+  if (!wbuf_.empty()) return flush();
+  // All of the request so far is out: now the backend owes us an answer.
+  if (ex_) {
+    pool_.read_timers.arm(&timer, pool_.now_ms());
+    ex_->on_link_drained();
+  } else {
+    loop::TimerList::unlink(&timer);
+  }
+}
+
+void FcgiLink::on_recv(std::string_view data) {
+  if (closed_) return;
+  got_response_ = true;
+  if (ex_ && !sending_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  while (!closed_) {
+    fastcgi::Decoder::Step s = dec_.next(data);
+    data.remove_prefix(s.consumed);
+    if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
+    if (s.status == fastcgi::Decoder::Status::kError) return fail(502, dec_.error());
+    if (!ex_) return fail(502, "backend sent a record outside of a request");
+    switch (s.type) {
+      case fastcgi::RecordType::kStdout:
+        if (!s.content.empty()) ex_->on_stdout(s.content);
+        break;
+      case fastcgi::RecordType::kStderr:
+        if (!s.content.empty()) {
+          std::string_view msg = s.content;
+          while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.remove_suffix(1);
+          LOG_WARN("pool %s: FastCGI sent in stderr: \"%.*s\"", pool_.cfg().name.c_str(),
+                   int(std::min<size_t>(msg.size(), 1500)), msg.data());
+        }
+        break;
+      case fastcgi::RecordType::kEndRequest:
+        finish_request();
+        break;
+      default:
+        break;  // GET_VALUES_RESULT and the like: nothing we asked for, nothing to do
+    }
+  }
+}
+
+void FcgiLink::finish_request() {
+  Exchange* ex = ex_;
+  ex_ = nullptr;
+  got_response_ = false;
+  reused = true;
+  loop::TimerList::unlink(&timer);
+  if (paused_) resume_reading();
+  pool_.release(this, !sending_ && wbuf_.empty());
+  ex->on_end();
+}
+
+void FcgiLink::on_recv_end(int error) {
+  if (!ex_) return pool_.link_lost(this);
+  if (reused && !got_response_ && ex_->retryable()) {
+    Exchange* ex = ex_;
+    ex_ = nullptr;
+    close_quietly();
+    return pool_.retry(ex);
+  }
+  fail(502, error ? "backend connection failed" : "backend closed the connection prematurely");
+}
+
+void FcgiLink::on_timeout() {
+  ++pool_.counters().timeouts;
+  if (connecting_) return fail(504, "connect to backend timed out");
+  fail(504, sending_ ? "send to backend timed out" : "read from backend timed out");
+}
+
+void FcgiLink::pause_reading() {
+  if (paused_ || closed_) return;
+  paused_ = true;
+  loop::TimerList::unlink(&timer);  // the client is slow, not the backend
+  pool_.io().pause_recv(this);
+}
+
+void FcgiLink::resume_reading() {
+  if (!paused_ || closed_) return;
+  paused_ = false;
+  if (ex_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  pool_.io().resume_recv(this);
+}
+
+void FcgiLink::fail(int status, const char* why) {
+  if (closed_) return;
+  ++pool_.counters().failures;
+  Exchange* ex = ex_;
+  ex_ = nullptr;
+  close_quietly();
+  if (ex) {
+    LOG_ERROR("pool %s: %s", pool_.cfg().name.c_str(), why);
+    ex->on_failure(status, why);
+  }
+}
+
+void FcgiLink::abandon() {
+  ex_ = nullptr;
+  close_quietly();
+}
+
+void FcgiLink::close_quietly() {
+  if (closed_) return;
+  closed_ = true;
+  loop::TimerList::unlink(&timer);
+  if (fd < 0) return pool_.link_closed(this);
+  pool_.io().close(this);
+}
+
+void FcgiLink::on_closed() {
+  pool_.link_closed(this);
+}
+
+}  // namespace askr::backend

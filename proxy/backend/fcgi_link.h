@@ -1,0 +1,70 @@
+// One FastCGI connection from a loop to a pool's backend (php-fpm or askr-worker), kept alive
+// between requests (FCGI_KEEP_CONN) and used by one request at a time. Owned by its PoolClient;
+// never shared between loops.
+#pragma once
+
+#include <string>
+
+#include "backend/exchange.h"
+#include "loop/backend.h"
+#include "loop/timer_list.h"
+#include "shared/fastcgi/decoder.h"
+
+namespace askr::backend {
+
+class PoolClient;
+
+class FcgiLink final : public loop::IoObject {
+ public:
+  explicit FcgiLink(PoolClient& pool) : pool_(pool) { timer.link = this; }
+  ~FcgiLink() override = default;
+
+  // Starts a non-blocking connect; false (with errno) when it failed at once.
+  bool connect();
+  // Queues bytes for the backend (copied) and sends them as soon as possible.
+  void write(std::string_view bytes);
+  bool write_idle() const { return !sending_ && wbuf_.empty(); }
+  size_t buffered() const { return sbuf_.size() + wbuf_.size(); }
+  // Back-pressure from the client side.
+  void pause_reading();
+  void resume_reading();
+
+  void attach(Exchange* ex) { ex_ = ex; }
+  Exchange* exchange() const { return ex_; }
+  // The exchange is abandoned mid-request (the client went away): the connection cannot be
+  // reused, so it is closed.
+  void abandon();
+  // Closes without telling anyone (pool shutdown).
+  void close_quietly();
+
+  bool reused = false;  // has served a request before: a first failure may be retried
+  struct Timer : loop::TimerNode {
+    FcgiLink* link;
+  } timer;
+  void on_timeout();
+
+ private:
+  void on_writable() override;
+  void on_recv(std::string_view data) override;
+  void on_recv_end(int error) override;
+  void on_sent(int error) override;
+  void on_closed() override;
+
+  void connected();
+  void flush();
+  void fail(int status, const char* why);
+  void finish_request();
+
+  PoolClient& pool_;
+  Exchange* ex_ = nullptr;
+  fastcgi::Decoder dec_;
+  std::string sbuf_;  // being sent
+  std::string wbuf_;  // waiting to be sent
+  bool connecting_ = false;
+  bool sending_ = false;
+  bool closed_ = false;
+  bool paused_ = false;
+  bool got_response_ = false;  // any record of the current request arrived
+};
+
+}  // namespace askr::backend

@@ -1,0 +1,77 @@
+// A loop's view of one FastCGI pool: its connections (idle and busy, up to max_connections),
+// and the requests waiting for one (up to `queue`, for up to queue_timeout). One per pool per
+// loop; connections are reused only by the loop that opened them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "backend/exchange.h"
+#include "backend/fcgi_link.h"
+#include "loop/backend.h"
+#include "loop/timer_list.h"
+#include "shared/config/config.h"
+
+namespace askr::backend {
+
+struct PoolCounters {
+  uint64_t connects = 0;
+  uint64_t connect_errors = 0;
+  uint64_t requests = 0;
+  uint64_t queued = 0;
+  uint64_t rejected = 0;  // 503: queue full or queue timeout
+  uint64_t timeouts = 0;
+  uint64_t failures = 0;
+};
+
+class PoolClient {
+ public:
+  PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms);
+  ~PoolClient();
+  PoolClient(const PoolClient&) = delete;
+  PoolClient& operator=(const PoolClient&) = delete;
+
+  // Finds `ex` a connection: at once when one is idle, when a new one connects, or when a busy
+  // one is released; or fails it (on_failure 503) when the queue is full.
+  void acquire(Exchange* ex);
+  // `ex` no longer wants a connection (the client went away while queued).
+  void cancel(Exchange* ex);
+  // The request on `link` is finished. A link whose stream ended cleanly goes back to the idle
+  // list or to the next waiting request; otherwise it is closed.
+  void release(FcgiLink* link, bool reusable);
+  // Retries `ex` on a fresh connection after its reused one failed before answering.
+  void retry(Exchange* ex);
+  // Timers: connect/read/send deadlines of links and the queue deadline.
+  void tick(int64_t now_ms);
+  // Closes idle links and fails waiting requests (loop shutdown).
+  void shutdown();
+
+  // For links.
+  const config::Pool& cfg() const { return cfg_; }
+  loop::Backend& io() { return io_; }
+  int64_t now_ms() const { return now_ms_; }
+  void link_closed(FcgiLink* link);  // the link's fd is closed; frees it
+  void link_lost(FcgiLink* link);    // an idle link's connection ended
+  PoolCounters& counters() { return counters_; }
+  uint32_t open() const { return open_; }
+  loop::TimerList connect_timers, read_timers, send_timers;
+
+ private:
+  struct Waiter {
+    Exchange* ex;
+    int64_t since_ms;
+  };
+  void open_link(Exchange* ex);
+  void hand_over(FcgiLink* link, Exchange* ex);
+
+  const config::Pool& cfg_;
+  loop::Backend& io_;
+  const int64_t& now_ms_;
+  std::vector<FcgiLink*> idle_;
+  std::deque<Waiter> waiting_;
+  uint32_t open_ = 0;  // links connecting, busy or idle
+  PoolCounters counters_;
+};
+
+}  // namespace askr::backend

@@ -1,0 +1,412 @@
+#include "handlers/php.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+#include "handlers/open_beneath.h"
+#include "handlers/path.h"
+#include "shared/base/log.h"
+#include "shared/fastcgi/encoder.h"
+
+namespace askr::handlers {
+namespace {
+
+constexpr uint16_t kRequestId = 1;
+constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued for the backend
+constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
+
+enum class Kind : uint8_t { kMissing, kFile, kDir };
+
+Kind probe(int root_fd, std::string_view rel) {
+  int fd = open_beneath(root_fd, rel, O_PATH);
+  if (fd < 0) return Kind::kMissing;
+  struct stat st;
+  Kind k = Kind::kMissing;
+  if (fstat(fd, &st) == 0)
+    k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kMissing;
+  ::close(fd);
+  return k;
+}
+
+bool ends_with_php(std::string_view p) {
+  return p.size() > 5 && p.ends_with(".php") && p[p.size() - 5] != '/';
+}
+
+void set_script(const std::string& root, std::string_view name, std::string_view info,
+                PhpScript& out) {
+  out.name.assign(name);
+  out.filename = root + out.name;
+  out.path_info.assign(info);
+}
+
+PhpMatch front_or(PhpMatch otherwise, const std::string& root, std::string_view fc,
+                  PhpScript& out) {
+  if (fc.empty()) return otherwise;
+  std::string name = "/";
+  name += fc;
+  set_script(root, name, "", out);
+  return PhpMatch::kScript;
+}
+
+// "HTTP_" + upper-cased name with '-' as '_'.
+void cgi_name(std::string& out, std::string_view header) {
+  out.assign("HTTP_");
+  for (char c : header) out += c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c)));
+}
+
+std::string_view format_ip(const sockaddr* sa, char* buf, size_t len, uint16_t& port) {
+  if (!sa) return {};
+  if (sa->sa_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    port = ntohs(in->sin_port);
+    inet_ntop(AF_INET, &in->sin_addr, buf, socklen_t(len));
+  } else {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    port = ntohs(in6->sin6_port);
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, socklen_t(len));
+  }
+  return buf;
+}
+
+// Request headers as HTTP_* params. Repeated fields are joined (", ", or "; " for Cookie);
+// names with '_' are dropped (nginx's underscores_in_headers off) and Proxy never passes
+// (httpoxy).
+void add_header_params(fastcgi::ParamsWriter& w, const http::RequestHead& req) {
+  std::string name, joined;
+  const auto& hs = req.headers;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    std::string_view n = hs[i].name;
+    if (n.find('_') != std::string_view::npos || http::iequals(n, "proxy")) continue;
+    bool seen = false;
+    for (size_t j = 0; j < i && !seen; ++j) seen = http::iequals(hs[j].name, n);
+    if (seen) continue;
+    joined.assign(hs[i].value);
+    const char* sep = http::iequals(n, "cookie") ? "; " : ", ";
+    for (size_t j = i + 1; j < hs.size(); ++j) {
+      if (http::iequals(hs[j].name, n)) joined.append(sep).append(hs[j].value);
+    }
+    cgi_name(name, n);
+    w.add(name, joined);
+  }
+}
+
+bool hop_by_hop(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "transfer-encoding", "te", "trailer",
+                             "upgrade", "proxy-connection"}) {
+    if (http::iequals(name, h)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+PhpMatch match_php(const StaticSite& site, const std::string& root, std::string_view fc,
+                   std::string_view raw_path, std::string& path, PhpScript& out) {
+  if (normalize_path(raw_path, path) != PathError::kNone) return PhpMatch::kBadPath;
+  // fastcgi_split_path_info ^(.+\.php)(/.*)$ : the last ".php/" splits script and PATH_INFO.
+  size_t split = path.rfind(".php/");
+  if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
+    std::string_view script = std::string_view(path).substr(0, split + 4);
+    if (probe(site.root_fd, script.substr(1)) != Kind::kFile) return PhpMatch::kNotFound;
+    set_script(root, script, std::string_view(path).substr(split + 4), out);
+    return PhpMatch::kScript;
+  }
+  if (ends_with_php(path)) {
+    if (probe(site.root_fd, std::string_view(path).substr(1)) != Kind::kFile)
+      return PhpMatch::kNotFound;
+    set_script(root, path, "", out);
+    return PhpMatch::kScript;
+  }
+  std::string_view rel = std::string_view(path).substr(1);
+  if (path.back() == '/') {
+    for (const std::string& index : *site.index) {
+      std::string candidate = std::string(rel) + index;
+      if (probe(site.root_fd, candidate) != Kind::kFile) continue;
+      if (!ends_with_php("/" + candidate)) return PhpMatch::kStatic;
+      set_script(root, "/" + candidate, "", out);
+      return PhpMatch::kScript;
+    }
+    return front_or(PhpMatch::kStatic, root, fc, out);
+  }
+  if (probe(site.root_fd, rel) != Kind::kMissing) return PhpMatch::kStatic;
+  return front_or(PhpMatch::kStatic, root, fc, out);
+}
+
+PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
+                       http::BodyProducer& body_source, const PhpLimits& limits)
+    : pool_(pool), sink_(sink), body_source_(body_source), limits_(limits) {
+  sink_.set_producer(this);
+}
+
+PhpRequest::~PhpRequest() {
+  abandon();
+  if (spill_fd_ >= 0) ::close(spill_fd_);
+}
+
+void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, const ClientInfo& c) {
+  is_head_ = req.is_head;
+  if (req.framing == http::BodyFraming::kChunked) mode_ = BodyMode::kCollect;
+  if (req.framing == http::BodyFraming::kContentLength && req.content_length > 0) {
+    mode_ = BodyMode::kStream;
+  }
+  std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
+  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, true);
+  fastcgi::ParamsWriter w(out, kRequestId);
+  char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
+  uint16_t peer_port = 0, local_port = 0;
+  std::string uri;
+  if (req.target.starts_with("/")) {
+    uri.assign(req.target);
+  } else {
+    uri.assign(req.path);
+    if (!req.query.empty()) uri.append("?").append(req.query);
+  }
+  w.add("SCRIPT_FILENAME", script.filename);
+  w.add("QUERY_STRING", req.query);
+  w.add("REQUEST_METHOD", req.method);
+  w.add("CONTENT_TYPE", req.find("content-type"));
+  if (mode_ == BodyMode::kStream) {
+    auto [end, ec] = std::to_chars(num, num + sizeof num, req.content_length);
+    w.add("CONTENT_LENGTH", std::string_view(num, size_t(end - num)));
+  } else if (mode_ == BodyMode::kNone) {
+    w.add("CONTENT_LENGTH", "");
+  }
+  w.add("SCRIPT_NAME", script.name);
+  w.add("PATH_INFO", script.path_info);
+  w.add("REQUEST_URI", uri);
+  w.add("DOCUMENT_URI", script.name + script.path_info);
+  w.add("DOCUMENT_ROOT", c.document_root);
+  w.add("SERVER_PROTOCOL", req.version_minor ? "HTTP/1.1" : "HTTP/1.0");
+  w.add("REQUEST_SCHEME", c.https ? "https" : "http");
+  if (c.https) w.add("HTTPS", "on");
+  w.add("GATEWAY_INTERFACE", "CGI/1.1");
+  w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
+  w.add("REMOTE_ADDR", format_ip(c.peer, peer, sizeof peer, peer_port));
+  w.add("REMOTE_PORT", std::to_string(peer_port));
+  w.add("SERVER_ADDR", format_ip(c.local, local, sizeof local, local_port));
+  w.add("SERVER_PORT", std::to_string(local_port));
+  w.add("SERVER_NAME", c.server_name);
+  w.add("REDIRECT_STATUS", "200");
+  add_header_params(w, req);
+  w.finish();
+  if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
+  fastcgi::end_params(pending_, kRequestId);
+  if (mode_ == BodyMode::kNone)
+    fastcgi::end_stream(pending_, fastcgi::RecordType::kStdin, kRequestId);
+  if (retry_ok_) sent_ = pending_;
+  pool_.acquire(this);
+}
+
+void PhpRequest::send(std::string_view bytes) {
+  if (retry_ok_) {
+    if (sent_.size() + bytes.size() <= kRetryKeep) {
+      sent_.append(bytes);
+    } else {
+      retry_ok_ = false;
+      std::string().swap(sent_);
+    }
+  }
+  if (link_) {
+    link_->write(bytes);
+  } else {
+    pending_.append(bytes);
+  }
+}
+
+void PhpRequest::send_stdin(std::string_view data) {
+  std::string rec;
+  fastcgi::stream(rec, fastcgi::RecordType::kStdin, kRequestId, data);
+  send(rec);
+}
+
+bool PhpRequest::body(std::string_view data) {
+  if (finished_) return true;  // the answer is in; what still comes is dropped
+  if (mode_ == BodyMode::kCollect) return spill(data);
+  send_stdin(data);
+  size_t backlog = link_ ? link_->buffered() : pending_.size();
+  if (backlog < kBackendBacklog) return true;
+  body_paused_ = true;
+  return false;
+}
+
+// Collects a chunked body: in memory up to body_buffer_size, then in an unnamed temp file.
+bool PhpRequest::spill(std::string_view data) {
+  collected_bytes_ += data.size();
+  if (spill_fd_ < 0 && collected_.size() + data.size() <= limits_.body_buffer_size) {
+    collected_.append(data);
+    return true;
+  }
+  if (spill_fd_ < 0) {
+    spill_fd_ = ::open(limits_.temp_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (spill_fd_ < 0) {
+      LOG_ERROR("cannot buffer a request body in %s: %s", limits_.temp_dir.c_str(),
+                strerror(errno));
+      finished_ = true;
+      sink_.fail_response(500);
+      return true;
+    }
+    data = std::string_view(collected_.append(data));
+  }
+  while (!data.empty()) {
+    ssize_t n = ::write(spill_fd_, data.data(), data.size());
+    if (n <= 0) {
+      LOG_ERROR("writing a request body to %s: %s", limits_.temp_dir.c_str(), strerror(errno));
+      finished_ = true;
+      sink_.fail_response(500);
+      return true;
+    }
+    data.remove_prefix(size_t(n));
+  }
+  std::string().swap(collected_);
+  return true;
+}
+
+void PhpRequest::end_body() {
+  body_done_ = true;
+  if (finished_) return;
+  if (mode_ == BodyMode::kStream) {
+    std::string rec;
+    fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, kRequestId);
+    return send(rec);
+  }
+  if (mode_ != BodyMode::kCollect) return;
+  {
+    fastcgi::ParamsWriter w(params_, kRequestId);
+    w.add("CONTENT_LENGTH", std::to_string(collected_bytes_));
+    w.finish();
+  }
+  fastcgi::end_params(params_, kRequestId);
+  send(params_);
+  std::string().swap(params_);
+  if (spill_fd_ < 0) {
+    if (!collected_.empty()) send_stdin(collected_);
+    std::string rec;
+    fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, kRequestId);
+    send(rec);
+    std::string().swap(collected_);
+  } else {
+    retry_ok_ = false;  // the file goes out piece by piece once a link is attached
+  }
+  pool_.acquire(this);
+}
+
+// Sends the next part of a spilled body; called again whenever the link drains.
+void PhpRequest::send_collected() {
+  if (spill_fd_ < 0 || !link_) return;
+  char buf[65536];
+  while (spill_sent_ < collected_bytes_ && link_->buffered() < kBackendBacklog) {
+    ssize_t n = pread(spill_fd_, buf, sizeof buf, off_t(spill_sent_));
+    if (n <= 0) {
+      LOG_ERROR("reading a buffered request body: %s", n < 0 ? strerror(errno) : "short file");
+      return on_failure(500, "request body buffer");
+    }
+    spill_sent_ += uint64_t(n);
+    send_stdin({buf, size_t(n)});
+  }
+  if (spill_sent_ < collected_bytes_) return;
+  std::string rec;
+  fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, kRequestId);
+  send(rec);
+  ::close(spill_fd_);
+  spill_fd_ = -1;
+}
+
+void PhpRequest::on_link(backend::FcgiLink* link) {
+  bool retry = attached_;
+  attached_ = true;
+  link_ = link;
+  if (retry) {
+    link->write(sent_);
+  } else if (!pending_.empty()) {
+    link->write(pending_);
+    std::string().swap(pending_);
+  }
+  send_collected();
+}
+
+void PhpRequest::on_link_drained() {
+  if (spill_fd_ >= 0) send_collected();
+  if (body_paused_ && link_ && link_->buffered() < kBackendBacklog) {
+    body_paused_ = false;
+    body_source_.on_sink_drained();
+  }
+}
+
+void PhpRequest::start_response() {
+  std::optional<uint64_t> length;
+  fields_.clear();
+  for (const fastcgi::CgiHeader& h : cgi_.headers()) {
+    if (hop_by_hop(h.name)) continue;
+    if (http::iequals(h.name, "content-length")) {
+      uint64_t v = 0;
+      auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
+      if (ec == std::errc() && end == h.value.data() + h.value.size()) length = v;
+      continue;
+    }
+    fields_.push_back({h.name, h.value});
+  }
+  head_sent_ = true;
+  sink_.start_response(cgi_.status(), fields_, length);
+}
+
+void PhpRequest::on_stdout(std::string_view data) {
+  if (finished_) return;
+  if (!head_sent_) {
+    std::string_view rest;
+    fastcgi::CgiResponseParser::State s = cgi_.feed(data, rest);
+    if (s == fastcgi::CgiResponseParser::State::kNeedMore) return;
+    if (s == fastcgi::CgiResponseParser::State::kError) {
+      LOG_ERROR("pool %s: invalid response header from backend: %s", pool_.cfg().name.c_str(),
+                cgi_.error());
+      finished_ = true;
+      if (link_) link_->abandon();
+      link_ = nullptr;
+      return sink_.fail_response(502);
+    }
+    start_response();
+    data = rest;
+  }
+  if (!data.empty() && !sink_.write_body(data) && link_) link_->pause_reading();
+}
+
+void PhpRequest::on_sink_drained() {
+  if (link_) link_->resume_reading();
+}
+
+void PhpRequest::on_end() {
+  link_ = nullptr;
+  if (finished_) return;
+  finished_ = true;
+  if (!head_sent_) {
+    LOG_ERROR("pool %s: backend ended the request without a response header",
+              pool_.cfg().name.c_str());
+    return sink_.fail_response(502);
+  }
+  sink_.end_response();
+}
+
+void PhpRequest::on_failure(int status, const char* why) {
+  link_ = nullptr;
+  if (finished_) return;
+  finished_ = true;
+  sink_.fail_response(status);
+}
+
+void PhpRequest::abandon() {
+  if (link_) {
+    link_->abandon();
+    link_ = nullptr;
+  } else if (!finished_) {
+    pool_.cancel(this);
+  }
+  finished_ = true;
+}
+
+}  // namespace askr::handlers

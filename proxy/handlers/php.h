@@ -1,0 +1,116 @@
+// The PHP handler: maps a request onto a script beneath the site root (PATH_INFO split, index
+// files, front controller), builds the FastCGI request nginx's fastcgi_params would, streams
+// the request body to the backend and the response back to the client.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+
+#include "backend/exchange.h"
+#include "backend/pool_client.h"
+#include "handlers/static_files.h"
+#include "http/h1_parser.h"
+#include "http/sink.h"
+#include "shared/fastcgi/cgi_response.h"
+
+namespace askr::handlers {
+
+struct PhpScript {
+  std::string filename;   // SCRIPT_FILENAME: absolute path
+  std::string name;       // SCRIPT_NAME: "/dir/index.php"
+  std::string path_info;  // PATH_INFO: "/a/b" or ""
+};
+
+enum class PhpMatch : uint8_t {
+  kScript,    // run `script`
+  kStatic,    // not PHP: serve as a static file
+  kNotFound,  // a .php path whose script does not exist (and no front controller applies)
+  kBadPath,   // the path does not normalize: 400
+};
+
+// Decides what a request under a PHP-enabled location runs. `front_controller` is relative to
+// the root ("" for none). Mirrors the usual nginx setup:
+//   location / { try_files $uri $uri/ /index.php?$query_string; }
+//   location ~ \.php { fastcgi_split_path_info ^(.+\.php)(/.*)$; fastcgi_pass ...; }
+PhpMatch match_php(const StaticSite& site, const std::string& root,
+                   std::string_view front_controller, std::string_view raw_path,
+                   std::string& scratch, PhpScript& out);
+
+struct ClientInfo {
+  const sockaddr* peer = nullptr;
+  const sockaddr* local = nullptr;
+  bool https = false;
+  std::string_view server_name;  // the site's first name, else the request's host
+  std::string_view document_root;
+};
+
+struct PhpLimits {
+  uint64_t body_buffer_size = 64 * 1024;  // chunked bodies above this spill to a temp file
+  std::string temp_dir = "/tmp";
+};
+
+// One PHP request in flight. Owned by the client connection; it writes the response into the
+// connection's ResponseSink. `body_source` is told to resume reading when the backend drains.
+class PhpRequest final : public backend::Exchange, public http::BodyProducer {
+ public:
+  PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
+             const PhpLimits& limits);
+  ~PhpRequest() override;
+
+  // Builds the FastCGI request; nothing in `req` is used after this returns. A request without
+  // a body goes to the pool at once; see body().
+  void begin(const http::RequestHead& req, const PhpScript& script, const ClientInfo& client);
+  // Request body bytes, de-chunked, in order. Returns false when the client should stop reading
+  // until body_source.on_sink_drained(). Then end_body().
+  bool body(std::string_view data);
+  void end_body();
+  // The client is gone: drop the backend connection or the queue slot.
+  void abandon();
+
+ private:
+  enum class BodyMode : uint8_t { kNone, kStream, kCollect };
+
+  // backend::Exchange
+  void on_link(backend::FcgiLink* link) override;
+  void on_stdout(std::string_view data) override;
+  void on_end() override;
+  void on_failure(int status, const char* why) override;
+  void on_link_drained() override;
+  bool retryable() const override { return retry_ok_; }
+  std::string_view request_bytes() const override { return sent_; }
+  // http::BodyProducer: the client side has room again.
+  void on_sink_drained() override;
+
+  void send(std::string_view bytes);
+  void start_response();
+  bool spill(std::string_view data);
+  void send_collected();
+  void send_stdin(std::string_view data);
+
+  backend::PoolClient& pool_;
+  http::ResponseSink& sink_;
+  http::BodyProducer& body_source_;
+  const PhpLimits& limits_;
+  backend::FcgiLink* link_ = nullptr;
+  fastcgi::CgiResponseParser cgi_;
+  std::string pending_;  // request bytes produced before a link is attached
+  std::string sent_;     // what a retry would send again
+  bool retry_ok_ = true;
+  bool attached_ = false;  // on_link has run once: a second call is a retry
+  std::vector<http::Response::Field> fields_;
+  BodyMode mode_ = BodyMode::kNone;
+  bool body_done_ = false;
+  bool head_sent_ = false;
+  bool finished_ = false;
+  bool is_head_ = false;
+  bool body_paused_ = false;
+  std::string params_;     // kCollect: params wait for CONTENT_LENGTH
+  std::string collected_;  // kCollect: the body while it fits in memory
+  int spill_fd_ = -1;      // kCollect: the body once it does not
+  uint64_t collected_bytes_ = 0;
+  uint64_t spill_sent_ = 0;  // kCollect from a file: bytes already sent to the backend
+};
+
+}  // namespace askr::handlers

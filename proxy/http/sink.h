@@ -1,0 +1,42 @@
+// The client side of a response that is produced over time (a PHP response streamed from a
+// backend). An HTTP/1.1 connection implements it today, an HTTP/2 stream later; the producer
+// never knows which.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+#include "http/response.h"
+
+namespace askr::http {
+
+// Notified when a sink that asked the producer to wait has room again.
+class BodyProducer {
+ public:
+  virtual ~BodyProducer() = default;
+  virtual void on_sink_drained() = 0;
+};
+
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+
+  // Starts the response. `length`: the body size when known (Content-Length), else the sink
+  // frames the body itself (chunked, or close-delimited for HTTP/1.0).
+  virtual void start_response(int status, std::span<const Response::Field> fields,
+                              std::optional<uint64_t> length) = 0;
+  // Appends body bytes (copied). Returns false when the producer should stop until
+  // on_sink_drained().
+  virtual bool write_body(std::string_view data) = 0;
+  // The body is complete.
+  virtual void end_response() = 0;
+  // The response cannot be completed: before start_response, answer `status` (502, 503,
+  // 504...); after it, cut the connection so the client sees a truncated response.
+  virtual void fail_response(int status) = 0;
+  // Who to tell when the sink drains after write_body returned false.
+  virtual void set_producer(BodyProducer* p) = 0;
+};
+
+}  // namespace askr::http

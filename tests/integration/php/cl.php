@@ -1,0 +1,3 @@
+<?php
+header('Content-Length: 5');
+echo 'hello';

@@ -1,0 +1,4 @@
+<?php
+$s = (int)($_GET['s'] ?? 1);
+sleep($s);
+echo "slept $s\n";
