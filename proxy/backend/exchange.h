@@ -24,6 +24,8 @@ class Exchange {
   virtual void on_failure(int status, const char* why) = 0;
   // Everything written to the link has been sent (for streaming request bodies).
   virtual void on_link_drained() {}
+  // The link's socket has room again (after FcgiLink::wait_writable).
+  virtual void on_link_writable() {}
   // True while nothing of the request has been sent that could not be sent again: a failure of
   // a reused idle connection is then retried once on a fresh one.
   virtual bool retryable() const { return false; }

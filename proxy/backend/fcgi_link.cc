@@ -32,8 +32,15 @@ bool FcgiLink::connect() {
   return true;
 }
 
+void FcgiLink::wait_writable() {
+  if (!closed_) pool_.io().wait_writable(this);
+}
+
 void FcgiLink::on_writable() {
-  if (!connecting_) return;
+  if (!connecting_) {
+    if (ex_) ex_->on_link_writable();
+    return;
+  }
   int err = 0;
   socklen_t len = sizeof err;
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);

@@ -25,6 +25,10 @@ class FcgiLink final : public loop::IoObject {
   void write(std::string_view bytes);
   bool write_idle() const { return !sending_ && wbuf_.empty(); }
   size_t buffered() const { return sbuf_.size() + wbuf_.size(); }
+  bool is_connected() const { return !connecting_ && !closed_ && fd >= 0; }
+  // Calls the exchange's on_link_writable when the socket has room (the exchange writes to the
+  // socket itself, with splice).
+  void wait_writable();
   // Back-pressure from the client side.
   void pause_reading();
   void resume_reading();

@@ -329,9 +329,58 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
     std::string().swap(pending_);
   }
   send_collected();
+  try_splice();
+}
+
+void PhpRequest::splice_rest(SpliceSource& source, uint64_t length) {
+  auto s = backend::StdinSplice::create(length, kRequestId);
+  if (!s) {
+    LOG_ERROR("request body splice: %s", s.error().message.c_str());
+    finished_ = true;
+    if (link_) link_->abandon();
+    link_ = nullptr;
+    return sink_.fail_response(500);
+  }
+  splice_ = std::move(*s);
+  splice_source_ = &source;
+  retry_ok_ = false;
+  std::string().swap(sent_);
+  try_splice();
+}
+
+void PhpRequest::on_client_readable() {
+  try_splice();
+}
+void PhpRequest::on_link_writable() {
+  try_splice();
+}
+
+// Moves spliced body bytes once the records written before them are out.
+void PhpRequest::try_splice() {
+  if (!splice_ || finished_ || !link_ || !link_->is_connected() || !link_->write_idle()) return;
+  backend::StdinSplice::Status st = splice_->step(splice_source_->client_fd(), link_->fd);
+  switch (st) {
+    case backend::StdinSplice::Status::kDone:
+      splice_.reset();
+      return splice_source_->on_splice_done();
+    case backend::StdinSplice::Status::kWaitRead:
+      splice_source_->on_splice_progress();
+      return splice_source_->wait_client_readable();
+    case backend::StdinSplice::Status::kWaitWrite:
+      splice_source_->on_splice_progress();
+      return link_->wait_writable();
+    case backend::StdinSplice::Status::kError:
+      LOG_INFO("request body: %s", splice_->error());
+      splice_.reset();
+      finished_ = true;
+      link_->abandon();
+      link_ = nullptr;
+      return sink_.fail_response(400);
+  }
 }
 
 void PhpRequest::on_link_drained() {
+  if (splice_) try_splice();
   if (spill_fd_ >= 0) send_collected();
   if (body_paused_ && link_ && link_->buffered() < kBackendBacklog) {
     body_paused_ = false;

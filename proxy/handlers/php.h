@@ -10,6 +10,7 @@
 
 #include "backend/exchange.h"
 #include "backend/pool_client.h"
+#include "backend/stdin_splice.h"
 #include "handlers/static_files.h"
 #include "http/h1_parser.h"
 #include "http/sink.h"
@@ -46,6 +47,18 @@ struct ClientInfo {
   std::string_view document_root;
 };
 
+// The client connection's side of a request body spliced to the backend.
+class SpliceSource {
+ public:
+  virtual ~SpliceSource() = default;
+  virtual int client_fd() const = 0;
+  // Call PhpRequest::on_client_readable when the client socket has bytes.
+  virtual void wait_client_readable() = 0;
+  virtual void on_splice_progress() = 0;
+  // The spliced part of the body is on the backend socket; the client may be read again.
+  virtual void on_splice_done() = 0;
+};
+
 struct PhpLimits {
   uint64_t body_buffer_size = 64 * 1024;  // chunked bodies above this spill to a temp file
   std::string temp_dir = "/tmp";
@@ -68,6 +81,10 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   void end_body();
   // The client is gone: drop the backend connection or the queue slot.
   void abandon();
+  // The rest of a Content-Length body, `length` bytes still in the client socket, goes to the
+  // backend with splice(2). The client connection stops receiving before it calls this.
+  void splice_rest(SpliceSource& source, uint64_t length);
+  void on_client_readable();
 
  private:
   enum class BodyMode : uint8_t { kNone, kStream, kCollect };
@@ -78,6 +95,7 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   void on_end() override;
   void on_failure(int status, const char* why) override;
   void on_link_drained() override;
+  void on_link_writable() override;
   bool retryable() const override { return retry_ok_; }
   std::string_view request_bytes() const override { return sent_; }
   // http::BodyProducer: the client side has room again.
@@ -88,6 +106,7 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   bool spill(std::string_view data);
   void send_collected();
   void send_stdin(std::string_view data);
+  void try_splice();
 
   backend::PoolClient& pool_;
   http::ResponseSink& sink_;
@@ -111,6 +130,8 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   int spill_fd_ = -1;      // kCollect: the body once it does not
   uint64_t collected_bytes_ = 0;
   uint64_t spill_sent_ = 0;  // kCollect from a file: bytes already sent to the backend
+  std::unique_ptr<backend::StdinSplice> splice_;
+  SpliceSource* splice_source_ = nullptr;
 };
 
 }  // namespace askr::handlers

@@ -30,6 +30,10 @@ class IoObject {
   virtual void on_sent(int /*error*/) {}
   // The socket can take more bytes (after wait_writable()).
   virtual void on_writable() {}
+  // The socket has bytes to read (after wait_readable()).
+  virtual void on_readable() {}
+  // After stop_recv(): no on_recv will come any more; unread bytes stay in the socket.
+  virtual void on_recv_stopped() {}
   // Nothing more will be delivered; the object may be freed now.
   virtual void on_closed() {}
 
@@ -46,6 +50,8 @@ class IoObject {
     bool readable = false;    // epoll: edge seen, not drained to EAGAIN yet
     bool writable = true;     // epoll: last write did not hit EAGAIN
     bool want_writable = false;
+    bool want_readable = false;  // epoll: on_readable wanted
+    bool stop_notify = false;    // on_recv_stopped owed
   } io;
 };
 
@@ -59,11 +65,16 @@ class Backend {
   // Delivers incoming bytes to c->on_recv until pause_recv(c), the end of the stream or close.
   virtual void resume_recv(IoObject* c) = 0;
   virtual void pause_recv(IoObject* c) = 0;
+  // Like pause_recv, then calls c->on_recv_stopped() once no more bytes can be delivered, so
+  // that the rest of the stream can be read from the socket directly (splice).
+  virtual void stop_recv(IoObject* c) = 0;
   // Sends [data, data+len) entirely, then calls c->on_sent. One send per object at a time; the
   // bytes must stay valid and unchanged until on_sent.
   virtual void send(IoObject* c, const char* data, size_t len) = 0;
   // Calls c->on_writable once the socket has room (used after a non-blocking write hit EAGAIN).
   virtual void wait_writable(IoObject* c) = 0;
+  // Calls c->on_readable once the socket has bytes (used while receiving is stopped).
+  virtual void wait_readable(IoObject* c) = 0;
   // Cancels what is in flight on c, closes its fd and, once nothing can complete any more,
   // calls c->on_closed().
   virtual void close(IoObject* c) = 0;

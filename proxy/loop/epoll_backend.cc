@@ -76,6 +76,18 @@ void EpollBackend::pause_recv(IoObject* c) {
   c->io.recv_on = false;
 }
 
+void EpollBackend::stop_recv(IoObject* c) {
+  c->io.recv_on = false;
+  deferred_.push_back({c, Work::kStopped});
+}
+
+void EpollBackend::wait_readable(IoObject* c) {
+  if (!c->io.recv_armed) add(c, 0);
+  // The caller just saw EAGAIN; bytes that arrive after it raise an edge.
+  c->io.readable = false;
+  c->io.want_readable = true;
+}
+
 void EpollBackend::do_read(IoObject* c) {
   for (int i = 0; i < kReadsPerEvent; ++i) {
     if (!c->io.recv_on || !c->io.readable || c->io.closing) return;
@@ -135,7 +147,12 @@ void EpollBackend::close(IoObject* c) {
 void EpollBackend::on_event(IoObject* c, uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     c->io.readable = true;
-    do_read(c);
+    if (c->io.want_readable) {
+      c->io.want_readable = false;
+      c->on_readable();
+    } else {
+      do_read(c);
+    }
   }
   if (c->io.closing || !(events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) return;
   c->io.writable = true;
@@ -162,6 +179,8 @@ void EpollBackend::run_deferred() {
         do_read(o);
       } else if (!o->io.closing && d.work == Work::kSent) {
         o->on_sent(o->io.send_ptr ? 0 : -EPIPE);
+      } else if (!o->io.closing && d.work == Work::kStopped) {
+        o->on_recv_stopped();
       }
     }
     running_.clear();

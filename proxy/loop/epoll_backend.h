@@ -19,6 +19,8 @@ class EpollBackend final : public Backend {
   void start_accept(IoObject* l) override;
   void resume_recv(IoObject* c) override;
   void pause_recv(IoObject* c) override;
+  void stop_recv(IoObject* c) override;
+  void wait_readable(IoObject* c) override;
   void send(IoObject* c, const char* data, size_t len) override;
   void wait_writable(IoObject* c) override;
   void close(IoObject* c) override;
@@ -26,7 +28,7 @@ class EpollBackend final : public Backend {
   void wake() override;
 
  private:
-  enum class Work : uint8_t { kRead, kSent, kClosed };
+  enum class Work : uint8_t { kRead, kSent, kClosed, kStopped, kReadable };
   struct Deferred {
     IoObject* obj;
     Work work;

@@ -14,7 +14,15 @@ namespace {
 
 // One user_data encoding for the whole ring: the object pointer with the operation in the low
 // three bits (objects are at least 8-byte aligned).
-enum Op : uint64_t { kAccept = 0, kRecv = 1, kSend = 2, kPollOut = 3, kIgnore = 4, kWake = 5 };
+enum Op : uint64_t {
+  kAccept = 0,
+  kRecv = 1,
+  kSend = 2,
+  kPollOut = 3,
+  kIgnore = 4,
+  kWake = 5,
+  kPollIn = 6,
+};
 constexpr uint64_t kOpMask = 7;
 constexpr uint16_t kBufGroup = 0;
 
@@ -112,6 +120,20 @@ void UringBackend::pause_recv(IoObject* c) {
   io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
 }
 
+void UringBackend::stop_recv(IoObject* c) {
+  c->io.stop_notify = true;
+  if (c->io.recv_armed) return pause_recv(c);  // on_recv_stopped when the recv completes
+  c->io.recv_on = false;
+  stopped_.push_back(c);
+}
+
+void UringBackend::wait_readable(IoObject* c) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_poll_add(s, c->fd, POLLIN);
+  io_uring_sqe_set_data64(s, tag(c, kPollIn));
+  c->io.inflight++;
+}
+
 void UringBackend::arm_recv(IoObject* c) {
   io_uring_sqe* s = sqe();
   io_uring_prep_recv_multishot(s, c->fd, nullptr, 0, 0);
@@ -184,6 +206,9 @@ void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
       // The multishot ended without the socket ending (out of buffers, or a pause that was
       // lifted before its cancellation landed): keep receiving.
       arm_recv(c);
+    } else if (c->io.stop_notify) {
+      c->io.stop_notify = false;
+      c->on_recv_stopped();
     }
   }
   complete(c);
@@ -229,6 +254,10 @@ void UringBackend::dispatch(io_uring_cqe* cqe) {
       if (!o->io.closing) o->on_writable();
       complete(o);
       break;
+    case kPollIn:
+      if (!o->io.closing) o->on_readable();
+      complete(o);
+      break;
     case kWake:
       arm_wake();
       break;
@@ -252,6 +281,14 @@ void UringBackend::poll(int timeout_ms) {
     io_uring_buf_ring_advance(br_, recycled_);
     recycled_ = 0;
   }
+  for (size_t i = 0; i < stopped_.size(); ++i) {
+    IoObject* o = stopped_[i];
+    if (!o->io.closing && o->io.stop_notify) {
+      o->io.stop_notify = false;
+      o->on_recv_stopped();
+    }
+  }
+  stopped_.clear();
   for (size_t i = 0; i < closed_.size(); ++i) closed_[i]->on_closed();
   closed_.clear();
 }

@@ -28,6 +28,8 @@ class UringBackend final : public Backend {
   void start_accept(IoObject* l) override;
   void resume_recv(IoObject* c) override;
   void pause_recv(IoObject* c) override;
+  void stop_recv(IoObject* c) override;
+  void wait_readable(IoObject* c) override;
   void send(IoObject* c, const char* data, size_t len) override;
   void wait_writable(IoObject* c) override;
   void close(IoObject* c) override;
@@ -56,7 +58,8 @@ class UringBackend final : public Backend {
   unsigned recycled_ = 0;  // buffers handed back since the last advance
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;
-  std::vector<IoObject*> closed_;  // closed with nothing in flight: on_closed at end of poll
+  std::vector<IoObject*> closed_;   // closed with nothing in flight: on_closed at end of poll
+  std::vector<IoObject*> stopped_;  // stop_recv with nothing in flight: on_recv_stopped then
 };
 
 }  // namespace askr::loop

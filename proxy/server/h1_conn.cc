@@ -233,6 +233,7 @@ void H1Conn::start_php(const http::RequestHead& req, const handlers::PhpScript& 
   }
   client.server_name = site.server_names.empty() ? host : std::string_view(site.server_names[0]);
   client.document_root = site.root;
+  s.splice_threshold = shard_.pool(pool).cfg().splice_threshold;
   s.php =
       std::make_unique<handlers::PhpRequest>(shard_.pool(pool), *this, *this, shard_.php_limits());
   s.php->begin(req, script, client);
@@ -273,6 +274,36 @@ void H1Conn::body_end() {
   if (stream_ && !stream_->done) stream_->php->end_body();
 }
 
+void H1Conn::on_recv_stopped() {
+  LOG_DEBUG("client %s: receiving stopped, %llu body bytes left to splice", peer_text().c_str(),
+            (unsigned long long)body_left_);
+  if (!stream_ || !stream_->splicing) return;
+  if (stream_->done || body_left_ == 0 || state_ != State::kBody) {
+    stream_->splicing = false;
+    return resume_reading();
+  }
+  stream_->php->splice_rest(*this, body_left_);
+}
+
+void H1Conn::wait_client_readable() {
+  shard_.io().wait_readable(this);
+}
+
+void H1Conn::on_readable() {
+  if (stream_ && stream_->splicing) stream_->php->on_client_readable();
+}
+
+void H1Conn::on_splice_progress() {
+  arm(shard_.body_timers);
+}
+
+void H1Conn::on_splice_done() {
+  body_left_ = 0;
+  stream_->splicing = false;
+  body_end();
+  resume_reading();
+}
+
 void H1Conn::on_sink_drained() {
   if (!stream_ || !stream_->body_paused) return;
   stream_->body_paused = false;
@@ -284,7 +315,15 @@ size_t H1Conn::consume_body(std::string_view in) {
     size_t n = size_t(std::min<uint64_t>(body_left_, in.size()));
     body_left_ -= n;
     body_piece(in.substr(0, n));
-    if (body_left_ == 0) body_end();
+    if (body_left_ == 0) {
+      body_end();
+    } else if (stream_ && !stream_->done && !stream_->splicing && stream_->splice_threshold &&
+               body_left_ >= stream_->splice_threshold) {
+      // A large body: stop receiving, and splice the rest from the socket to the backend.
+      stream_->splicing = true;
+      recv_paused_ = true;
+      shard_.io().stop_recv(this);
+    }
     return n;
   }
   size_t pos = 0;

@@ -21,7 +21,10 @@ namespace askr::server {
 
 class Shard;
 
-class H1Conn final : public loop::IoObject, public http::ResponseSink, public http::BodyProducer {
+class H1Conn final : public loop::IoObject,
+                     public http::ResponseSink,
+                     public http::BodyProducer,
+                     public handlers::SpliceSource {
  public:
   H1Conn(Shard& shard, int fd);
   ~H1Conn() override;
@@ -61,6 +64,8 @@ class H1Conn final : public loop::IoObject, public http::ResponseSink, public ht
     bool done = false;  // end_response or fail_response happened
     bool sink_full = false;
     bool body_paused = false;  // client reading paused for the backend
+    bool splicing = false;     // the rest of the body goes client -> backend with splice
+    uint64_t splice_threshold = 0;
     uint64_t bytes = 0;
     int status = 0;
     std::string method, target, referer, user_agent;  // for the access log
@@ -81,6 +86,13 @@ class H1Conn final : public loop::IoObject, public http::ResponseSink, public ht
   void set_producer(http::BodyProducer* p) override;
   // http::BodyProducer: the backend can take more of the request body.
   void on_sink_drained() override;
+  // handlers::SpliceSource
+  int client_fd() const override { return fd; }
+  void wait_client_readable() override;
+  void on_splice_progress() override;
+  void on_splice_done() override;
+  void on_readable() override;
+  void on_recv_stopped() override;
 
   size_t process(std::string_view in);
   void handle(const http::RequestHead& req);

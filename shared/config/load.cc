@@ -858,7 +858,7 @@ void parse_body(std::string_view k, const Node& v, Context& ctx, Route& route) {
 }
 
 // One [[site.route]], with the checks that need only its own table. What it inherits from the
-// site is filled in by finish_routes().
+// site is filled in by finish_site().
 Route parse_route(const toml::table& table, Context& ctx) {
   static constexpr Field<Route> kFields[] = {
       {"prefix", parse_prefix},
@@ -886,8 +886,9 @@ Route parse_route(const toml::table& table, Context& ctx) {
     }
   } else if (ret) {
     for (const char* key : php_keys) {
-      if (const Node* n = table.get(key))
+      if (const Node* n = table.get(key)) {
         ctx.error(*n, quote(key) + " cannot be combined with 'return'");
+      }
     }
   }
   if (!ret) {

@@ -59,12 +59,12 @@ size_t encoded_pair_size(std::string_view name, std::string_view value);
 //
 // A record is opened with a placeholder header, filled, then closed by patching its content
 // length and appending its padding. A pair never straddles two records when it fits in one:
-// php-fpm parses each PARAMS record on its own and drops the connection, unanswered, when a pair
-// is cut in two. A pair larger
-// than kMaxContentLength is split across records (legal for the stream, but php-fpm refuses
-// it). Names and values must be shorter than 2^31 bytes (the 4-byte length has 31 bits). `out` must
-// not be modified by anyone else between the first add() and finish(); the writer writes nothing
-// until the first add(), so zero pairs give zero bytes.
+// php-fpm parses each PARAMS record on its own and drops the connection, unanswered, when a
+// pair is cut in two. A pair larger than kMaxContentLength is split across records (legal for
+// the stream, but php-fpm refuses it). Names and values must be shorter than 2^31 bytes (the
+// 4-byte length has 31 bits). `out` must not be modified by anyone else between the first
+// add() and finish(); the writer writes nothing until the first add(), so zero pairs give zero
+// bytes.
 class ParamsWriter {
  public:
   ParamsWriter(std::string& out, uint16_t request_id) : out_(out), request_id_(request_id) {}

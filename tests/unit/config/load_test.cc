@@ -1211,8 +1211,8 @@ splice_threshold = "1x"
                     "21:20: invalid size \"1x\" for 'splice_threshold': expected a number of "
                     "bytes, optionally followed by k, m or g",
                 });
-  expect_errors(minimal_plus("pool = [\"fpm\"]\n"),
-                {"5:8: 'pool' must be an array of tables ([[pool]])"});
+  expect_errors("pool = [\"fpm\"]\n" + std::string(kMinimal),
+                {"1:9: 'pool' must be an array of tables ([[pool]])"});
   expect_errors(minimal_plus("[pool]\nname = \"fpm\"\n"),
                 {"5:1: 'pool' must be an array of tables ([[pool]])"});
 }
@@ -1324,7 +1324,7 @@ fastcgi = "unix:php.sock"
   const LoadResult bad = load_string(
       text + "[[pool]]\nname = \"d\"\nfastcgi = \"unix:" + name + "\"\n", conf + "/askr.toml");
   ASSERT_EQ(bad.errors.size(), 1u);
-  EXPECT_EQ(bad.errors[0].line, 15u);
+  EXPECT_EQ(bad.errors[0].line, 16u);
   EXPECT_EQ(bad.errors[0].column, 11u);
   EXPECT_EQ(bad.errors[0].message,
             "invalid fastcgi address \"unix:" + name + "\": the socket path \"" + conf + "/" +
@@ -1418,8 +1418,11 @@ fastcgi = "127.0.0.1:9000"
 root = "www"
 php = "fpm"
 )";
-  auto site_plus = [&](std::string_view more) { return std::string(kSite) + std::string(more); };
-  // Line 9 is the first line after kSite.
+  // `more` without its leading newline: its first line is line 9.
+  auto site_plus = [&](std::string_view more) {
+    if (more.starts_with('\n')) more.remove_prefix(1);
+    return std::string(kSite) + std::string(more);
+  };
   expect_errors(site_plus(R"(
 [[site.route]]
 php = "fpm"
@@ -1478,13 +1481,13 @@ return = "301"
   // Each redirect needs its target; other statuses may have one (201) or not.
   std::vector<std::string> expected;
   std::string routes;
-  int line = 10;
+  int line = 9;  // each route's [[site.route]] line; 'return' is two lines below
   for (int status : {301, 302, 303, 307, 308, 300, 304, 201, 404}) {
     routes += "[[site.route]]\nprefix = \"/" + std::to_string(status) +
               "/\"\nreturn = " + std::to_string(status) + "\n";
     if (status == 201) routes += "location = \"/created/1\"\n";
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
-      expected.push_back(std::to_string(line + 1) + ":10: 'return = " + std::to_string(status) +
+      expected.push_back(std::to_string(line + 2) + ":10: 'return = " + std::to_string(status) +
                          "' needs 'location' (where to redirect)");
     }
     line += status == 201 ? 4 : 3;
@@ -1516,12 +1519,12 @@ prefix = "/n/"
 match = "exact"
 )"),
                 {
-                    "13:12: 'location' must be a URL, without spaces or control characters",
-                    "17:12: 'location' must be a URL, without spaces or control characters",
-                    "21:12: 'location' must be a URL, without spaces or control characters",
-                    "24:7: unknown pool \"other\" in 'php'",
-                    "28:20: 'front_controller' needs 'php' (the pool that runs it)",
-                    "31:1: unknown key 'match' in [[site.route]]",
+                    "12:12: 'location' must be a URL, without spaces or control characters",
+                    "16:12: 'location' must be a URL, without spaces or control characters",
+                    "20:12: 'location' must be a URL, without spaces or control characters",
+                    "23:7: unknown pool \"other\" in 'php'",
+                    "27:20: 'front_controller' needs 'php' (the pool that runs it)",
+                    "30:1: unknown key 'match' in [[site.route]]",
                 });
   // A route's front_controller needs PHP there: its own 'php' or the site's.
   expect_errors(R"(

@@ -1,0 +1,836 @@
+// PHP through php-fpm over FastCGI, against the real binaries on both I/O backends: CGI params as
+// nginx's fastcgi_params sets them, request bodies (forms, multipart uploads, large and chunked
+// bodies), streamed and large responses, headers and statuses, routes, backend failures (502,
+// 504, a worker dying), and many clients sharing a few php-fpm children.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "fixture.h"
+#include "php_harness.h"
+
+namespace askr::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr size_t kMiB = 1 << 20;
+
+// A file of pseudo-random bytes and its SHA-256.
+struct BigFile {
+  std::string path;
+  std::string sha256;
+  size_t size = 0;
+};
+
+// What big.php?mb=N sends: each MiB a line "MiB 000042\n" padded with "0123456789abcdef".
+std::string expected_big(int mb) {
+  static const std::string pad = [] {
+    std::string p;
+    p.reserve(kMiB);
+    while (p.size() < kMiB) p += "0123456789abcdef";
+    return p;
+  }();
+  std::string out;
+  out.reserve(size_t(mb) * kMiB);
+  for (int i = 0; i < mb; ++i) {
+    char head[32];
+    int n = snprintf(head, sizeof head, "MiB %06d\n", i);
+    out.append(head, size_t(n));
+    out.append(pad, 0, kMiB - size_t(n));
+  }
+  return out;
+}
+
+// Where the first difference is, for a failure message that does not print megabytes.
+std::string describe_difference(const std::string& got, const std::string& want) {
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  return "sizes " + std::to_string(got.size()) + " vs " + std::to_string(want.size()) +
+         ", first difference at byte " + std::to_string(i);
+}
+
+size_t files_in(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+std::string lower_case(std::string s) {
+  for (char& c : s) c = char(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+class Php : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void TearDownTestSuite() {
+    big_files().clear();
+    big_dir().reset();
+  }
+
+  void SetUp() override {
+    if (skip_backend(GetParam())) {
+      GTEST_SKIP() << "io_uring is not usable on this machine; the epoll run covers the fallback";
+    }
+    if (!php_fpm_available()) GTEST_SKIP() << kPhpFpmBin << " is not installed (php8.2-fpm)";
+    copy_php_site(root());
+  }
+
+  // Starts php-fpm with `children` workers and askr-proxy in front of it; `tweak` adjusts the
+  // proxy's config.
+  void start(const std::function<void(PhpProxyOptions&)>& tweak = {}, int children = 4) {
+    fpm_ = std::make_unique<PhpFpm>(children);
+    PhpProxyOptions o;
+    o.backend = GetParam();
+    o.root = root();
+    o.fastcgi = fpm_->address();
+    if (tweak) tweak(o);
+    proxy_ = std::make_unique<PhpProxy>(o);
+  }
+
+  std::string root() const { return site_.path() + "/www"; }
+  int port() const { return proxy_->port(); }
+  std::string url(const std::string& path) const {
+    return "'http://127.0.0.1:" + std::to_string(port()) + path + "'";
+  }
+
+  // Runs curl with `args`; returns its exit status, stdout in `out`.
+  static int curl(const std::string& args, std::string& out) {
+    return run_command("curl -sS --http1.1 --noproxy '*' --max-time 120 " + args, out);
+  }
+
+  // curl printing the body, then a last line with the status code.
+  std::map<std::string, std::string> curl_json(const std::string& args, int& status) {
+    std::string out;
+    status = 0;
+    if (curl("-w '\\n%{http_code}' " + args, out) != 0) return {};
+    size_t nl = out.rfind('\n');
+    if (nl == std::string::npos) return {};
+    status = std::atoi(out.c_str() + nl + 1);
+    return parse_json_object(out.substr(0, nl));
+  }
+
+  // A file of `size` pseudo-random bytes, made once per test program and removed after the
+  // suite.
+  static const BigFile& big_file(size_t size) {
+    auto& files = big_files();
+    auto it = files.find(size);
+    if (it != files.end()) return it->second;
+    if (!big_dir()) big_dir() = std::make_unique<TempDir>();
+    BigFile f;
+    f.size = size;
+    f.path = big_dir()->path() + "/data-" + std::to_string(size) + ".bin";
+    std::ofstream out(f.path, std::ios::binary);
+    uint64_t x = 0x9E3779B97F4A7C15ull ^ size;
+    std::vector<uint64_t> block(kMiB / 8);
+    for (size_t done = 0; done < size;) {
+      for (uint64_t& w : block) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w = x;
+      }
+      size_t n = std::min(kMiB, size - done);
+      out.write(reinterpret_cast<const char*>(block.data()), std::streamsize(n));
+      done += n;
+    }
+    out.close();
+    f.sha256 = sha256_file(f.path);
+    return files.emplace(size, f).first->second;
+  }
+
+  TempDir site_;
+  std::unique_ptr<PhpFpm> fpm_;
+  std::unique_ptr<PhpProxy> proxy_;  // declared last: stopped before php-fpm
+
+ private:
+  static std::unique_ptr<TempDir>& big_dir() {
+    static std::unique_ptr<TempDir> dir;
+    return dir;
+  }
+  static std::map<size_t, BigFile>& big_files() {
+    static std::map<size_t, BigFile> files;
+    return files;
+  }
+};
+ASKR_BOTH_BACKENDS(Php);
+
+// ---- requests in ---------------------------------------------------------------------------------
+
+TEST_P(Php, GetWithQueryString) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/query.php?a=1&b=two%20words&c=%C3%A9&empty=&plus=x+y"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  auto q = parse_json_object(r.body);
+  EXPECT_EQ(q["a"], "1") << r.body;
+  EXPECT_EQ(q["b"], "two words");
+  EXPECT_EQ(q["c"], "\xC3\xA9");
+  EXPECT_TRUE(q.count("empty")) << r.body;
+  EXPECT_EQ(q["plus"], "x y");
+
+  // The query string reaches PHP as the client wrote it, not decoded.
+  r = php_fetch(port(), get("/env.php?x=1&y=%2F&z"));
+  auto env = parse_json_object(r.body);
+  EXPECT_EQ(env["QUERY_STRING"], "x=1&y=%2F&z") << r.body;
+  EXPECT_EQ(env["REQUEST_URI"], "/env.php?x=1&y=%2F&z");
+  EXPECT_EQ(env["REQUEST_METHOD"], "GET");
+
+  // No query: QUERY_STRING is empty, REQUEST_URI has no '?'.
+  env = parse_json_object(php_fetch(port(), get("/env.php")).body);
+  EXPECT_EQ(env["QUERY_STRING"], "");
+  EXPECT_EQ(env["REQUEST_URI"], "/env.php");
+}
+
+TEST_P(Php, PostUrlencodedForm) {
+  start();
+  std::string form = "a=1&b=hello+world&c=%26%3D%C3%A9&d=";
+  PhpResponse r = php_fetch(port(),
+                            "POST /post.php HTTP/1.1\r\nHost: localhost\r\n"
+                            "Content-Type: application/x-www-form-urlencoded\r\n"
+                            "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  auto post = parse_json_object(r.body);
+  EXPECT_EQ(post["a"], "1") << r.body;
+  EXPECT_EQ(post["b"], "hello world");
+  EXPECT_EQ(post["c"], "&=\xC3\xA9");
+  EXPECT_TRUE(post.count("d"));
+
+  // The same form after "Expect: 100-continue": the client waits for the interim answer.
+  Client c(port());
+  c.send("POST /post.php HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+         std::to_string(form.size()) + "\r\n\r\n");
+  PhpResponse interim = c.read();
+  EXPECT_EQ(interim.status, 100);
+  c.send(form);
+  r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(parse_json_object(r.body)["b"], "hello world") << r.body;
+
+  // With curl, and the form's params as CGI params.
+  int status;
+  auto env = curl_json("-d 'x=1' " + url("/env.php?q=2"), status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(env["REQUEST_METHOD"], "POST");
+  EXPECT_EQ(env["CONTENT_TYPE"], "application/x-www-form-urlencoded");
+  EXPECT_EQ(env["CONTENT_LENGTH"], "3");
+  EXPECT_EQ(env["QUERY_STRING"], "q=2");
+}
+
+TEST_P(Php, MultipartUpload20MiB) {
+  const BigFile& f = big_file(20 * kMiB);
+  ASSERT_EQ(f.sha256.size(), 64u);
+  start();
+  int status;
+  auto up = curl_json("-F 'note=hello' -F 'f=@" + f.path +
+                          ";filename=up.bin;type=application/octet-stream' " + url("/upload.php"),
+                      status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(up["error"], "0");
+  EXPECT_EQ(up["name"], "up.bin");
+  EXPECT_EQ(up["size"], std::to_string(f.size));
+  EXPECT_EQ(up["sha256"], f.sha256);
+  EXPECT_EQ(up["note"], "hello");
+  EXPECT_EQ(files_in(proxy_->temp_dir()), 0u) << "a spilled body was left in temp_dir";
+}
+
+TEST_P(Php, StreamedBody100MiB) {
+  const BigFile& f = big_file(100 * kMiB);
+  ASSERT_EQ(f.sha256.size(), 64u);
+  start();
+  int status;
+  auto body = curl_json("-H 'Content-Type: application/octet-stream' --data-binary @" + f.path +
+                            " " + url("/body.php"),
+                        status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body["length"], std::to_string(f.size));
+  EXPECT_EQ(body["sha256"], f.sha256);
+  EXPECT_EQ(body["CONTENT_LENGTH"], std::to_string(f.size));
+  EXPECT_EQ(body["CONTENT_TYPE"], "application/octet-stream");
+  EXPECT_EQ(files_in(proxy_->temp_dir()), 0u) << "a spilled body was left in temp_dir";
+}
+
+TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
+  const BigFile& f = big_file(5 * kMiB);
+  ASSERT_EQ(f.sha256.size(), 64u);
+  start();
+  int status;
+  // 5 MiB is far past body_buffer_size (64k): the body spills to temp_dir, and php-fpm gets it
+  // with a CONTENT_LENGTH (PHP reads no body without one).
+  auto body = curl_json("-H 'Transfer-Encoding: chunked' -H 'Content-Type: application/x-bin' "
+                        "--data-binary @" + f.path + " " + url("/body.php"),
+                        status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body["length"], std::to_string(f.size));
+  EXPECT_EQ(body["sha256"], f.sha256);
+  EXPECT_EQ(body["CONTENT_LENGTH"], std::to_string(f.size));
+  EXPECT_EQ(body["CONTENT_TYPE"], "application/x-bin");
+  EXPECT_EQ(files_in(proxy_->temp_dir()), 0u) << "the spilled body was left in temp_dir";
+
+  // A small chunked body (kept in memory) on a raw connection, then the connection is reused.
+  Client c(port());
+  c.send("POST /body.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  auto small = parse_json_object(r.body);
+  EXPECT_EQ(small["length"], "11") << r.body;
+  EXPECT_EQ(small["CONTENT_LENGTH"], "11");
+  c.send(get("/hello.txt"));
+  EXPECT_EQ(c.read().body, "hello from askr\n");
+}
+
+// ---- responses out ---------------------------------------------------------------------------------
+
+TEST_P(Php, LargeResponse50MiB) {
+  start();
+  const std::string want = expected_big(50);
+  std::string out;
+  std::string got_path = site_.path() + "/got.bin";
+  std::string head_path = site_.path() + "/head.txt";
+
+  // No length from PHP: chunked.
+  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path +
+                     " -w '%{http_code} %{size_download}' " + url("/big.php?mb=50"),
+                 out),
+            0);
+  EXPECT_EQ(out, "200 " + std::to_string(want.size()));
+  std::string head = lower_case(read_file(head_path));
+  EXPECT_NE(head.find("transfer-encoding: chunked"), std::string::npos) << head;
+  std::string got = read_file(got_path);
+  EXPECT_TRUE(got == want) << describe_difference(got, want);
+
+  // With the length PHP announced.
+  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path +
+                     " -w '%{http_code} %{size_download}' " + url("/big.php?mb=50&cl=1"),
+                 out),
+            0);
+  EXPECT_EQ(out, "200 " + std::to_string(want.size()));
+  head = lower_case(read_file(head_path));
+  EXPECT_NE(head.find("content-length: " + std::to_string(want.size())), std::string::npos)
+      << head;
+  EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
+  got = read_file(got_path);
+  EXPECT_TRUE(got == want) << describe_difference(got, want);
+}
+
+TEST_P(Php, FlushReachesClientBeforeScriptEnds) {
+  start();
+  Client c(port());
+  auto t0 = Clock::now();
+  c.send(get("/stream.php"));
+  ASSERT_TRUE(c.read_until("first line\n", 10000)) << c.buffered();
+  auto first = Clock::now();
+  PhpResponse r = c.read(false, 10000);
+  auto end = Clock::now();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first line\nsecond line\n");
+  EXPECT_TRUE(r.chunked);
+  EXPECT_LT(first - t0, milliseconds(1500)) << "the flushed line waited for the script";
+  EXPECT_GE(end - first, milliseconds(1500)) << "the first line came with the rest";
+}
+
+TEST_P(Php, HeadersCookiesAndStatusCodes) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/headers.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_TRUE(starts_with(r.status_line, "HTTP/1.1 201 ")) << r.status_line;
+  EXPECT_EQ(r.header("x-custom"), "custom-value");
+  EXPECT_EQ(r.all("set-cookie"),
+            (std::vector<std::string>{"first=one", "second=two; path=/; HttpOnly"}));
+  EXPECT_FALSE(r.has("status")) << "the CGI Status field is not a response header";
+  EXPECT_EQ(r.header("content-type"), "text/html; charset=UTF-8");
+  EXPECT_EQ(r.body, "created\n");
+
+  r = php_fetch(port(), get("/status.php?c=404"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "not here\n");
+  EXPECT_FALSE(r.has("status"));
+
+  r = php_fetch(port(), get("/status.php?c=418"));  // "Status: 418", no reason phrase
+  EXPECT_EQ(r.status, 418);
+  EXPECT_TRUE(starts_with(r.status_line, "HTTP/1.1 418")) << r.status_line;
+  EXPECT_EQ(r.body, "teapot\n");
+
+  r = php_fetch(port(), get("/status.php"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+
+  // A Content-Length from PHP is kept: no chunked framing.
+  r = php_fetch(port(), get("/cl.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header("content-length"), "5");
+  EXPECT_FALSE(r.chunked);
+  EXPECT_EQ(r.body, "hello");
+}
+
+TEST_P(Php, LocationRedirects) {
+  start();
+  // PHP answers "Status: 302 Found" with the Location.
+  PhpResponse r = php_fetch(port(), get("/headers.php?redirect=1"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 302);
+  EXPECT_TRUE(ends_with(r.header("location"), "/x")) << r.header("location");
+  // A Location without any Status line: 302 all the same.
+  r = php_fetch(port(), get("/headers.php?redirect=raw"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 302);
+  EXPECT_TRUE(ends_with(r.header("location"), "/x")) << r.header("location");
+}
+
+// ---- paths and routes ------------------------------------------------------------------------------
+
+TEST_P(Php, PathInfoIsSplitAfterTheScript) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/pathinfo.php/a/b"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  auto p = parse_json_object(r.body);
+  EXPECT_EQ(p["PATH_INFO"], "/a/b") << r.body;
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["SCRIPT_FILENAME"], fs::canonical(root()).string() + "/pathinfo.php");
+  EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/a/b");
+  EXPECT_EQ(p["PHP_SELF"], "/pathinfo.php/a/b");
+
+  // Decoded like nginx's $uri; REQUEST_URI stays as sent.
+  r = php_fetch(port(), get("/pathinfo.php/x%20y/z?q=1"));
+  p = parse_json_object(r.body);
+  EXPECT_EQ(p["PATH_INFO"], "/x y/z") << r.body;
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/x%20y/z?q=1");
+
+  // No path after the script: PATH_INFO is empty.
+  p = parse_json_object(php_fetch(port(), get("/pathinfo.php")).body);
+  EXPECT_EQ(p["PATH_INFO"], "");
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+}
+
+TEST_P(Php, FrontControllerRunsForMissingPaths) {
+  start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
+  PhpResponse r = php_fetch(port(), get("/no/such/page?x=1"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  auto fc = parse_json_object(r.body);
+  EXPECT_EQ(fc["script"], "index.php") << r.body;
+  EXPECT_EQ(fc["REQUEST_URI"], "/no/such/page?x=1");
+  EXPECT_EQ(fc["QUERY_STRING"], "x=1");
+  EXPECT_EQ(fc["SCRIPT_NAME"], "/index.php");
+  EXPECT_EQ(fc["x"], "1");
+
+  // Files that exist are served as they are; scripts that exist run themselves.
+  EXPECT_EQ(php_fetch(port(), get("/hello.txt")).body, "hello from askr\n");
+  EXPECT_EQ(parse_json_object(php_fetch(port(), get("/pathinfo.php")).body)["SCRIPT_NAME"],
+            "/pathinfo.php");
+}
+
+TEST_P(Php, IndexPhpAnswersForTheDirectory) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/?x=5"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  auto fc = parse_json_object(r.body);
+  EXPECT_EQ(fc["script"], "index.php") << r.body;
+  EXPECT_EQ(fc["SCRIPT_NAME"], "/index.php");
+  EXPECT_EQ(fc["REQUEST_URI"], "/?x=5");
+  EXPECT_EQ(fc["x"], "5");
+}
+
+TEST_P(Php, StaticFilesNextToPhpServedByAskr) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/hello.txt"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello from askr\n");
+  EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
+  EXPECT_FALSE(r.header("etag").empty());
+  EXPECT_FALSE(r.has("x-powered-by"));
+  EXPECT_EQ(php_fetch(port(), get("/hello.txt", "Range: bytes=0-4\r\n")).body, "hello");
+}
+
+TEST_P(Php, StaticRouteRefusesPhpWithoutShowingIt) {
+  start([](PhpProxyOptions& o) {
+    o.routes = "[[site.route]]\nprefix = \"/static-only/\"\nstatic = true\n";
+  });
+  for (const char* path : {"/static-only/secret.php", "/static-only/secret.php?x=1",
+                           "/static-only/secret.php/extra", "/static-only/SECRET.PHP"}) {
+    PhpResponse r = php_fetch(port(), get(path));
+    EXPECT_NE(r.status, 200) << path;
+    EXPECT_EQ(r.body.find("SOURCE-MARKER"), std::string::npos) << path;
+    EXPECT_EQ(r.body.find("EXECUTED-MARKER"), std::string::npos) << path;
+    EXPECT_EQ(r.body.find("<?php"), std::string::npos) << path;
+  }
+  EXPECT_EQ(php_fetch(port(), get("/static-only/secret.php")).status, 403);
+  PhpResponse head = php_fetch(port(), "HEAD /static-only/secret.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(head.status, 403);
+  // Other files under the route are served.
+  EXPECT_EQ(php_fetch(port(), get("/static-only/readme.txt")).body, "plain file\n");
+  // Outside the route PHP still runs.
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+TEST_P(Php, ReturnRouteRedirects) {
+  start([](PhpProxyOptions& o) {
+    o.routes =
+        "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\nlocation = \"https://example.org/new/\"\n";
+  });
+  PhpResponse r = php_fetch(port(), get("/old/page.php?x=1"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "https://example.org/new/");
+  EXPECT_EQ(php_fetch(port(), get("/old/")).status, 301);
+}
+
+TEST_P(Php, MissingPhpIs404) {
+  site_.write("www/upload.txt", "<?php echo 'UPLOADED-CODE-RAN';\n");
+  start();
+  PhpResponse r = php_fetch(port(), get("/missing.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(php_fetch(port(), get("/dir/missing.php?x=1")).status, 404);
+  EXPECT_EQ(php_fetch(port(), get("/missing.php/path/info")).status, 404);
+  // A file that is not a script never runs as one, whatever the path after it.
+  for (const char* path : {"/upload.txt/x.php", "/upload.txt%00.php", "/upload.txt/.php"}) {
+    r = php_fetch(port(), get(path));
+    EXPECT_NE(r.status, 200) << path;
+    EXPECT_EQ(r.body.find("UPLOADED-CODE-RAN"), std::string::npos) << path;
+  }
+}
+
+// ---- CGI params ---------------------------------------------------------------------------------
+
+TEST_P(Php, CgiParamsLikeNginx) {
+  start();
+  Client c(port());
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &len);
+  c.send(get("/env.php?q=1",
+             "User-Agent: tester/1.0\r\nX-Dash-Header: dash\r\nCookie: a=b; c=d\r\n"
+             "Accept: */*\r\n"));
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 200);
+  auto env = parse_json_object(r.body);
+  std::string root_real = fs::canonical(root()).string();
+  EXPECT_EQ(env["GATEWAY_INTERFACE"], "CGI/1.1") << r.body;
+  EXPECT_TRUE(starts_with(env["SERVER_SOFTWARE"], "askr")) << env["SERVER_SOFTWARE"];
+  EXPECT_EQ(env["REDIRECT_STATUS"], "200");
+  EXPECT_EQ(env["REQUEST_METHOD"], "GET");
+  EXPECT_EQ(env["SERVER_PROTOCOL"], "HTTP/1.1");
+  EXPECT_EQ(env["REQUEST_URI"], "/env.php?q=1");
+  EXPECT_EQ(env["QUERY_STRING"], "q=1");
+  EXPECT_EQ(env["SCRIPT_NAME"], "/env.php");
+  EXPECT_EQ(env["SCRIPT_FILENAME"], root_real + "/env.php");
+  EXPECT_EQ(env["DOCUMENT_ROOT"], root_real);
+  EXPECT_EQ(env["PATH_INFO"], "");
+  EXPECT_EQ(env["CONTENT_LENGTH"], "");
+  EXPECT_EQ(env["CONTENT_TYPE"], "");
+  EXPECT_EQ(env["SERVER_ADDR"], "127.0.0.1");
+  EXPECT_EQ(env["SERVER_PORT"], std::to_string(port()));
+  EXPECT_TRUE(env.count("SERVER_NAME")) << r.body;
+  EXPECT_EQ(env["REMOTE_ADDR"], "127.0.0.1");
+  EXPECT_EQ(env["REMOTE_PORT"], std::to_string(ntohs(local.sin_port)));
+  EXPECT_EQ(env["HTTP_HOST"], "localhost");
+  EXPECT_EQ(env["HTTP_USER_AGENT"], "tester/1.0");
+  EXPECT_EQ(env["HTTP_X_DASH_HEADER"], "dash");
+  EXPECT_EQ(env["HTTP_COOKIE"], "a=b; c=d");
+  EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
+}
+
+TEST_P(Php, ProxyHeaderNeverBecomesHttpProxy) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/env.php", "Proxy: http://evil.example:8080/\r\n"));
+  ASSERT_EQ(r.status, 200);
+  auto env = parse_json_object(r.body);
+  EXPECT_FALSE(env.count("HTTP_PROXY")) << env["HTTP_PROXY"];
+  r = php_fetch(port(), get("/env.php", "pRoXy: evil\r\n"));
+  EXPECT_FALSE(parse_json_object(r.body).count("HTTP_PROXY")) << r.body;
+}
+
+TEST_P(Php, HeaderWithUnderscoreIsDropped) {
+  start();
+  PhpResponse r =
+      php_fetch(port(), get("/env.php", "X_Under: sneaky\r\nX-Under: honest\r\nA_B-C: 1\r\n"));
+  ASSERT_EQ(r.status, 200);
+  auto env = parse_json_object(r.body);
+  // "X_Under" would collide with "X-Under" as HTTP_X_UNDER; only the dashed one passes.
+  EXPECT_EQ(env["HTTP_X_UNDER"], "honest") << r.body;
+  EXPECT_FALSE(env.count("HTTP_A_B_C")) << r.body;
+  r = php_fetch(port(), get("/env.php", "Only_Underscore: x\r\n"));
+  EXPECT_FALSE(parse_json_object(r.body).count("HTTP_ONLY_UNDERSCORE")) << r.body;
+}
+
+TEST_P(Php, NoHttpsParamOnPlaintext) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/env.php", "X-Forwarded-Proto: https\r\n"));
+  ASSERT_EQ(r.status, 200);
+  auto env = parse_json_object(r.body);
+  EXPECT_FALSE(env.count("HTTPS")) << env["HTTPS"];
+  if (env.count("REQUEST_SCHEME")) {
+    EXPECT_EQ(env["REQUEST_SCHEME"], "http");
+  }
+}
+
+// ---- failures ------------------------------------------------------------------------------------
+
+TEST_P(Php, FatalErrorIs500) {
+  start();
+  Client c(port());
+  c.send(get("/fatal.php"));
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body.find("this_function_does_not_exist"), std::string::npos)
+      << "error details reach the client: " << r.body;
+  // The connection and the server carry on.
+  c.send(get("/status.php"));
+  EXPECT_EQ(c.read().body, "ok\n");
+}
+
+TEST_P(Php, ScriptErrorLogReachesAskrErrorLog) {
+  start();
+  std::string marker = "marker-m" + std::to_string(getpid());
+  PhpResponse r = php_fetch(port(), get("/stderr.php?m=m" + std::to_string(getpid())));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "logged\n");
+  EXPECT_EQ(php_fetch(port(), get("/fatal.php")).status, 500);
+  // php-fpm sends error_log() text and the fatal error on the FastCGI stderr stream.
+  bool found = false;
+  for (int i = 0; i < 100 && !found; ++i) {
+    std::string log = proxy_->error_log();
+    found = log.find(marker) != std::string::npos &&
+            log.find("this_function_does_not_exist") != std::string::npos;
+    if (!found) std::this_thread::sleep_for(milliseconds(30));
+  }
+  EXPECT_TRUE(found) << proxy_->error_log();
+}
+
+TEST_P(Php, StoppedPhpFpmIs502AndAskrStaysUp) {
+  start();
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).status, 200);
+  fpm_->stop();
+  for (int i = 0; i < 4; ++i) {
+    PhpResponse r = php_fetch(port(), get("/status.php"));
+    EXPECT_TRUE(r.ok) << i;
+    EXPECT_EQ(r.status, 502) << i;
+  }
+  // On one connection: a 502, then a static file.
+  Client c(port());
+  c.send(get("/env.php"));
+  EXPECT_EQ(c.read().status, 502);
+  c.send(get("/hello.txt"));
+  EXPECT_EQ(c.read().body, "hello from askr\n");
+  EXPECT_TRUE(proxy_->alive());
+  // php-fpm comes back on the same socket: requests run again.
+  fpm_->start();
+  for (int i = 0; i < 4; ++i) {
+    PhpResponse r = php_fetch(port(), get("/status.php"));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body, "ok\n") << i;
+  }
+}
+
+TEST_P(Php, SlowScriptPastReadTimeoutIs504) {
+  start([](PhpProxyOptions& o) { o.pool_extra = "read_timeout = \"1s\"\n"; });
+  auto t0 = Clock::now();
+  PhpResponse r = php_fetch(port(), get("/sleep.php?s=3"), 10000);
+  auto waited = Clock::now() - t0;
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 504);
+  EXPECT_GE(waited, milliseconds(900));
+  EXPECT_LT(waited, milliseconds(2900));
+  // The next request gets a working connection.
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+TEST_P(Php, WorkerDyingMidResponseEndsTheClientResponse) {
+  start();
+  Client c(port());
+  auto t0 = Clock::now();
+  c.send(get("/die.php"));
+  PhpResponse r = c.read(false, 10000);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.ok) << "a truncated response must not look complete";
+  EXPECT_TRUE(starts_with(r.body, "partial\n")) << r.body;
+  EXPECT_EQ(r.body.find("never"), std::string::npos);
+  EXPECT_TRUE(r.closed || c.wait_closed(5000));
+  EXPECT_LT(Clock::now() - t0, milliseconds(8000));
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+TEST_P(Php, FullQueueIs503WithRetryAfter) {
+  start([](PhpProxyOptions& o) {
+    o.threads = 1;
+    o.pool_extra = "max_connections = 1\nqueue = 1\n";
+  });
+  Client busy(port());
+  busy.send(get("/sleep.php?s=2"));
+  std::this_thread::sleep_for(milliseconds(300));
+  Client queued(port());
+  queued.send(get("/sleep.php?s=0"));
+  std::this_thread::sleep_for(milliseconds(300));
+  auto t0 = Clock::now();
+  PhpResponse r = php_fetch(port(), get("/status.php"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_FALSE(r.header("retry-after").empty());
+  EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+  EXPECT_EQ(busy.read(false, 10000).body, "slept 2\n");
+  EXPECT_EQ(queued.read(false, 10000).body, "slept 0\n");
+}
+
+// ---- many clients, keep-alive, pipelining ---------------------------------------------------------
+
+void many_clients(int port, int clients, int per_client) {
+  std::atomic<int> good{0};
+  std::mutex m;
+  std::string first_error;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        Client c(port);
+        for (int i = 0; i < per_client; ++i) {
+          std::string id = std::to_string(t) + "-" + std::to_string(i);
+          c.send(get("/env.php?id=" + id));
+          PhpResponse r = c.read(false, 30000);
+          auto env = parse_json_object(r.body);
+          if (r.ok && r.status == 200 && env["QUERY_STRING"] == "id=" + id) {
+            ++good;
+          } else {
+            std::lock_guard<std::mutex> lock(m);
+            if (first_error.empty()) {
+              first_error = "client " + id + ": " + r.status_line + " ok=" +
+                            std::to_string(r.ok) + " " + r.body.substr(0, 200);
+            }
+            return;
+          }
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(m);
+        if (first_error.empty()) first_error = e.what();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), clients * per_client) << first_error;
+}
+
+TEST_P(Php, ManyClientsMoreThanChildren) {
+  // 32 clients at once, 4 php-fpm children.
+  start([](PhpProxyOptions& o) { o.pool_extra = "read_timeout = \"20s\"\n"; }, 4);
+  many_clients(port(), 32, 5);
+  // And again, once the connections to php-fpm have been used.
+  many_clients(port(), 32, 5);
+}
+
+TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
+  // At most 2 connections to php-fpm per loop: the rest wait in askr's queue.
+  start(
+      [](PhpProxyOptions& o) {
+        o.pool_extra = "max_connections = 2\nread_timeout = \"20s\"\n";
+      },
+      4);
+  many_clients(port(), 32, 5);
+}
+
+TEST_P(Php, KeepAliveManyPhpRequestsOnOneConnection) {
+  start();
+  Client c(port());
+  for (int i = 0; i < 4; ++i) {
+    std::string tag = std::to_string(i);
+    c.send(get("/env.php?n=" + tag));
+    PhpResponse r = c.read();
+    ASSERT_TRUE(r.ok) << i;
+    EXPECT_EQ(parse_json_object(r.body)["QUERY_STRING"], "n=" + tag);
+
+    c.send(get("/headers.php"));  // chunked, 201
+    r = c.read();
+    ASSERT_TRUE(r.ok) << i;
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(r.body, "created\n");
+
+    c.send(get("/cl.php"));  // Content-Length from PHP
+    EXPECT_EQ(c.read().body, "hello");
+
+    c.send(get("/hello.txt"));  // static, between PHP requests
+    EXPECT_EQ(c.read().body, "hello from askr\n");
+
+    c.send("HEAD /env.php HTTP/1.1\r\nHost: localhost\r\n\r\n");  // no body may follow
+    r = c.read(true);
+    EXPECT_EQ(r.status, 200);
+
+    c.send(get("/status.php?c=404"));
+    EXPECT_EQ(c.read().status, 404);
+
+    c.send(get("/big.php?mb=1"));
+    r = c.read();
+    ASSERT_TRUE(r.ok) << i;
+    EXPECT_EQ(r.body.size(), kMiB);
+  }
+  // Nothing unexpected is left on the connection.
+  c.send(get("/status.php"));
+  PhpResponse last = c.read();
+  EXPECT_EQ(last.body, "ok\n");
+  EXPECT_TRUE(c.buffered().empty());
+  EXPECT_FALSE(last.closed);
+}
+
+TEST_P(Php, PipelinedPhpRequestsAnswerInOrder) {
+  start();
+  Client c(port());
+  std::string form = "a=pipelined";
+  c.send(get("/env.php?n=1") + get("/query.php?n=2") + get("/hello.txt") + get("/cl.php") +
+         "POST /post.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+         "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form +
+         get("/status.php?c=418") + get("/stream.php") + get("/status.php?c=404"));
+  PhpResponse r = c.read();
+  EXPECT_EQ(parse_json_object(r.body)["QUERY_STRING"], "n=1") << r.body;
+  r = c.read();
+  EXPECT_EQ(parse_json_object(r.body)["n"], "2") << r.body;
+  EXPECT_EQ(c.read().body, "hello from askr\n");
+  EXPECT_EQ(c.read().body, "hello");
+  r = c.read();
+  EXPECT_EQ(parse_json_object(r.body)["a"], "pipelined") << r.body;
+  EXPECT_EQ(c.read().status, 418);
+  r = c.read(false, 10000);
+  EXPECT_EQ(r.body, "first line\nsecond line\n");
+  r = c.read();
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "not here\n");
+}
+
+}  // namespace
+}  // namespace askr::testing
