@@ -135,7 +135,7 @@ void FcgiLink::finish_request() {
   reused = true;
   loop::TimerList::unlink(&timer);
   if (paused_) resume_reading();
-  pool_.release(this, !sending_ && wbuf_.empty());
+  pool_.release(this, pool_.cfg().keepalive && !sending_ && wbuf_.empty());
   ex->on_end();
 }
 

@@ -47,6 +47,7 @@ void PoolClient::open_link(Exchange* ex) {
   auto* link = new FcgiLink(*this);
   ++open_;
   ++counters_.connects;
+  LOG_DEBUG("pool %s: new connection (%u open)", cfg_.name.c_str(), open_);
   link->attach(ex);
   if (!link->connect()) {
     int err = errno;

@@ -157,7 +157,7 @@ void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, co
     mode_ = BodyMode::kStream;
   }
   std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
-  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, true);
+  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.cfg().keepalive);
   fastcgi::ParamsWriter w(out, kRequestId);
   char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
   uint16_t peer_port = 0, local_port = 0;

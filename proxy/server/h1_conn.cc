@@ -109,7 +109,8 @@ void H1Conn::on_recv_end(int error) {
   peer_done_ = true;
   if (error < 0 || state_ == State::kLinger) return close_now();
   // A request still being read or answered by PHP is abandoned with the client.
-  if (!sending_ && (!stream_ || state_ == State::kBody || !stream_->done)) close_now();
+  bool writing = sending_ || file_left_ > 0;
+  if (!writing && (!stream_ || state_ == State::kBody || !stream_->done)) close_now();
 }
 
 // Parses and answers every complete request in `in`, in order, until a response has to go out
@@ -625,8 +626,9 @@ void H1Conn::begin_linger() {
 void H1Conn::on_timeout() {
   retired_.reset();
   if (closed_) return;
-  if (sending_ || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
-    if (sending_) ++shard_.counters().timeouts;
+  bool writing = sending_ || file_left_ > 0;
+  if (writing || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
+    if (writing) ++shard_.counters().timeouts;
     return close_now();
   }
   ++shard_.counters().timeouts;
@@ -644,7 +646,8 @@ void H1Conn::on_timeout() {
 }
 
 void H1Conn::drain() {
-  if (!sending_ && state_ == State::kIdle && in_.empty() && !stream_) close_now();
+  if (!sending_ && file_left_ == 0 && state_ == State::kIdle && in_.empty() && !stream_)
+    close_now();
 }
 
 void H1Conn::close_now() {

@@ -144,6 +144,7 @@ void Shard::refresh_clock() {
 
 void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
+  for (auto& p : pools_) p->tick(now_ms_);
   for (loop::TimerList* list :
        {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))

@@ -44,7 +44,12 @@ struct Pool {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   uint32_t max_connections = 32;  // connections open at once to this pool; 1..10000
-  uint32_t queue = 256;           // requests waiting for a connection, beyond it -> 503; 0..100000
+  // Keep connections open between requests (FCGI_KEEP_CONN) and reuse them. php-fpm gives a
+  // connection one child for as long as it stays open, so this is safe only when threads x
+  // max_connections <= pm.max_children; off, each request has its own connection, as with
+  // nginx's default.
+  bool keepalive = false;
+  uint32_t queue = 256;  // requests waiting for a connection, beyond it -> 503; 0..100000
   // Each at least 1ms and at most 24 hours.
   // A request waiting in the queue longer than this -> 503.
   std::chrono::milliseconds queue_timeout{std::chrono::seconds(30)};

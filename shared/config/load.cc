@@ -376,6 +376,13 @@ void duration_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Mem
   if (auto d = get_duration(k, v, ctx, milliseconds(MinMs), milliseconds(MaxMs))) out.*Member = *d;
 }
 
+template <auto Member>
+void bool_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  const auto* b = v.as_boolean();
+  if (!b) return ctx.error(v, quote(k) + " must be true or false");
+  out.*Member = b->get();
+}
+
 template <auto Member, const auto& Choices>
 void choice_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
   if (auto c = get_choice(k, v, ctx, Choices)) out.*Member = ValueOf<Member>(*c);
@@ -646,6 +653,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"name", parse_pool_name},
       {"fastcgi", parse_fastcgi},
       {"max_connections", integer_field<&Pool::max_connections, 1, 10000>},
+      {"keepalive", bool_field<&Pool::keepalive>},
       {"queue", integer_field<&Pool::queue, 0, 100000>},
       {"queue_timeout", duration_field<&Pool::queue_timeout, 1, kMaxTimeoutMs>},
       {"connect_timeout", duration_field<&Pool::connect_timeout, 1, kMaxTimeoutMs>},

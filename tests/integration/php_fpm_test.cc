@@ -183,7 +183,8 @@ class Php : public ::testing::TestWithParam<std::string> {
 };
 ASKR_BOTH_BACKENDS(Php);
 
-// ---- requests in ---------------------------------------------------------------------------------
+// ---- requests in
+// ---------------------------------------------------------------------------------
 
 TEST_P(Php, GetWithQueryString) {
   start();
@@ -216,7 +217,8 @@ TEST_P(Php, PostUrlencodedForm) {
   PhpResponse r = php_fetch(port(),
                             "POST /post.php HTTP/1.1\r\nHost: localhost\r\n"
                             "Content-Type: application/x-www-form-urlencoded\r\n"
-                            "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form);
+                            "Content-Length: " +
+                                std::to_string(form.size()) + "\r\n\r\n" + form);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.status, 200);
   auto post = parse_json_object(r.body);
@@ -227,9 +229,10 @@ TEST_P(Php, PostUrlencodedForm) {
 
   // The same form after "Expect: 100-continue": the client waits for the interim answer.
   Client c(port());
-  c.send("POST /post.php HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
-         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-         std::to_string(form.size()) + "\r\n\r\n");
+  c.send(
+      "POST /post.php HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+      std::to_string(form.size()) + "\r\n\r\n");
   PhpResponse interim = c.read();
   EXPECT_EQ(interim.status, 100);
   c.send(form);
@@ -288,9 +291,11 @@ TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
   int status;
   // 5 MiB is far past body_buffer_size (64k): the body spills to temp_dir, and php-fpm gets it
   // with a CONTENT_LENGTH (PHP reads no body without one).
-  auto body = curl_json("-H 'Transfer-Encoding: chunked' -H 'Content-Type: application/x-bin' "
-                        "--data-binary @" + f.path + " " + url("/body.php"),
-                        status);
+  auto body = curl_json(
+      "-H 'Transfer-Encoding: chunked' -H 'Content-Type: application/x-bin' "
+      "--data-binary @" +
+          f.path + " " + url("/body.php"),
+      status);
   EXPECT_EQ(status, 200);
   EXPECT_EQ(body["length"], std::to_string(f.size));
   EXPECT_EQ(body["sha256"], f.sha256);
@@ -300,8 +305,9 @@ TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
 
   // A small chunked body (kept in memory) on a raw connection, then the connection is reused.
   Client c(port());
-  c.send("POST /body.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  c.send(
+      "POST /body.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   PhpResponse r = c.read();
   ASSERT_TRUE(r.ok);
   auto small = parse_json_object(r.body);
@@ -311,7 +317,8 @@ TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
   EXPECT_EQ(c.read().body, "hello from askr\n");
 }
 
-// ---- responses out ---------------------------------------------------------------------------------
+// ---- responses out
+// ---------------------------------------------------------------------------------
 
 TEST_P(Php, LargeResponse50MiB) {
   start();
@@ -321,8 +328,8 @@ TEST_P(Php, LargeResponse50MiB) {
   std::string head_path = site_.path() + "/head.txt";
 
   // No length from PHP: chunked.
-  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path +
-                     " -w '%{http_code} %{size_download}' " + url("/big.php?mb=50"),
+  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path + " -w '%{http_code} %{size_download}' " +
+                     url("/big.php?mb=50"),
                  out),
             0);
   EXPECT_EQ(out, "200 " + std::to_string(want.size()));
@@ -332,14 +339,13 @@ TEST_P(Php, LargeResponse50MiB) {
   EXPECT_TRUE(got == want) << describe_difference(got, want);
 
   // With the length PHP announced.
-  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path +
-                     " -w '%{http_code} %{size_download}' " + url("/big.php?mb=50&cl=1"),
+  ASSERT_EQ(curl("-o " + got_path + " -D " + head_path + " -w '%{http_code} %{size_download}' " +
+                     url("/big.php?mb=50&cl=1"),
                  out),
             0);
   EXPECT_EQ(out, "200 " + std::to_string(want.size()));
   head = lower_case(read_file(head_path));
-  EXPECT_NE(head.find("content-length: " + std::to_string(want.size())), std::string::npos)
-      << head;
+  EXPECT_NE(head.find("content-length: " + std::to_string(want.size())), std::string::npos) << head;
   EXPECT_EQ(head.find("transfer-encoding"), std::string::npos) << head;
   got = read_file(got_path);
   EXPECT_TRUE(got == want) << describe_difference(got, want);
@@ -411,7 +417,8 @@ TEST_P(Php, LocationRedirects) {
   EXPECT_TRUE(ends_with(r.header("location"), "/x")) << r.header("location");
 }
 
-// ---- paths and routes ------------------------------------------------------------------------------
+// ---- paths and routes
+// ------------------------------------------------------------------------------
 
 TEST_P(Php, PathInfoIsSplitAfterTheScript) {
   start();
@@ -504,7 +511,8 @@ TEST_P(Php, StaticRouteRefusesPhpWithoutShowingIt) {
 TEST_P(Php, ReturnRouteRedirects) {
   start([](PhpProxyOptions& o) {
     o.routes =
-        "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\nlocation = \"https://example.org/new/\"\n";
+        "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\nlocation = "
+        "\"https://example.org/new/\"\n";
   });
   PhpResponse r = php_fetch(port(), get("/old/page.php?x=1"));
   ASSERT_TRUE(r.ok);
@@ -604,7 +612,8 @@ TEST_P(Php, NoHttpsParamOnPlaintext) {
   }
 }
 
-// ---- failures ------------------------------------------------------------------------------------
+// ---- failures
+// ------------------------------------------------------------------------------------
 
 TEST_P(Php, FatalErrorIs500) {
   start();
@@ -711,7 +720,8 @@ TEST_P(Php, FullQueueIs503WithRetryAfter) {
   EXPECT_EQ(queued.read(false, 10000).body, "slept 0\n");
 }
 
-// ---- many clients, keep-alive, pipelining ---------------------------------------------------------
+// ---- many clients, keep-alive, pipelining
+// ---------------------------------------------------------
 
 void many_clients(int port, int clients, int per_client) {
   std::atomic<int> good{0};
@@ -732,8 +742,8 @@ void many_clients(int port, int clients, int per_client) {
           } else {
             std::lock_guard<std::mutex> lock(m);
             if (first_error.empty()) {
-              first_error = "client " + id + ": " + r.status_line + " ok=" +
-                            std::to_string(r.ok) + " " + r.body.substr(0, 200);
+              first_error = "client " + id + ": " + r.status_line + " ok=" + std::to_string(r.ok) +
+                            " " + r.body.substr(0, 200);
             }
             return;
           }
@@ -758,11 +768,8 @@ TEST_P(Php, ManyClientsMoreThanChildren) {
 
 TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
   // At most 2 connections to php-fpm per loop: the rest wait in askr's queue.
-  start(
-      [](PhpProxyOptions& o) {
-        o.pool_extra = "max_connections = 2\nread_timeout = \"20s\"\n";
-      },
-      4);
+  start([](PhpProxyOptions& o) { o.pool_extra = "max_connections = 2\nread_timeout = \"20s\"\n"; },
+        4);
   many_clients(port(), 32, 5);
 }
 
@@ -814,8 +821,9 @@ TEST_P(Php, PipelinedPhpRequestsAnswerInOrder) {
   std::string form = "a=pipelined";
   c.send(get("/env.php?n=1") + get("/query.php?n=2") + get("/hello.txt") + get("/cl.php") +
          "POST /post.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-         "Content-Length: " + std::to_string(form.size()) + "\r\n\r\n" + form +
-         get("/status.php?c=418") + get("/stream.php") + get("/status.php?c=404"));
+         "Content-Length: " +
+         std::to_string(form.size()) + "\r\n\r\n" + form + get("/status.php?c=418") +
+         get("/stream.php") + get("/status.php?c=404"));
   PhpResponse r = c.read();
   EXPECT_EQ(parse_json_object(r.body)["QUERY_STRING"], "n=1") << r.body;
   r = c.read();

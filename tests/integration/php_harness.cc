@@ -72,11 +72,21 @@ std::string json_string(std::string_view s, size_t& i) {
     }
     char e = s[i++];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
       case 'u': {
         if (i + 4 > s.size()) return out;
         uint32_t cp = uint32_t(std::stoul(std::string(s.substr(i, 4)), nullptr, 16));
@@ -89,7 +99,8 @@ std::string json_string(std::string_view s, size_t& i) {
         append_utf8(out, cp);
         break;
       }
-      default: out += e;  // \" \\ \/
+      default:
+        out += e;  // \" \\ \/
     }
   }
   ++i;
@@ -139,30 +150,39 @@ PhpFpm::PhpFpm(int children) : children_(children) {
   std::string tmp = dir_.path() + "/phptmp";
   conf_ = dir_.write("php-fpm.conf",
                      "[global]\n"
-                     "error_log = " + log_ + "\n"
-                     "daemonize = no\n"
-                     "log_level = notice\n"
-                     "\n"
-                     "[askr]\n"
-                     "user = root\n"
-                     "group = root\n"
-                     "listen = " + socket_ + "\n"
-                     "listen.mode = 0600\n"
-                     "pm = static\n"
-                     "pm.max_children = " + n + "\n"
-                     "pm.max_requests = 0\n"
-                     "request_terminate_timeout = 120s\n"
-                     "catch_workers_output = yes\n"
-                     "decorate_workers_output = no\n"
-                     "clear_env = no\n"
-                     "php_admin_value[display_errors] = Off\n"
-                     "php_admin_flag[log_errors] = On\n"
-                     "php_admin_value[output_buffering] = 0\n"
-                     "php_admin_value[upload_max_filesize] = 100M\n"
-                     "php_admin_value[post_max_size] = 200M\n"
-                     "php_admin_value[memory_limit] = 256M\n"
-                     "php_admin_value[upload_tmp_dir] = " + tmp + "\n"
-                     "php_admin_value[sys_temp_dir] = " + tmp + "\n");
+                     "error_log = " +
+                         log_ +
+                         "\n"
+                         "daemonize = no\n"
+                         "log_level = notice\n"
+                         "\n"
+                         "[askr]\n"
+                         "user = root\n"
+                         "group = root\n"
+                         "listen = " +
+                         socket_ +
+                         "\n"
+                         "listen.mode = 0600\n"
+                         "pm = static\n"
+                         "pm.max_children = " +
+                         n +
+                         "\n"
+                         "pm.max_requests = 0\n"
+                         "request_terminate_timeout = 120s\n"
+                         "catch_workers_output = yes\n"
+                         "decorate_workers_output = no\n"
+                         "clear_env = no\n"
+                         "php_admin_value[display_errors] = Off\n"
+                         "php_admin_flag[log_errors] = On\n"
+                         "php_admin_value[output_buffering] = 0\n"
+                         "php_admin_value[upload_max_filesize] = 100M\n"
+                         "php_admin_value[post_max_size] = 200M\n"
+                         "php_admin_value[memory_limit] = 256M\n"
+                         "php_admin_value[upload_tmp_dir] = " +
+                         tmp +
+                         "\n"
+                         "php_admin_value[sys_temp_dir] = " +
+                         tmp + "\n");
   // The same settings as a php.ini, so that nothing comes from the system's own php.ini
   // (the conf.d scan directory still loads the extensions, opcache included).
   dir_.write("php.ini",
@@ -247,12 +267,12 @@ void PhpFpm::stop() {
 
 PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   fs::create_directories(temp_dir());
-  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) +
-                    "\nio_backend = \"" + opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
+  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
+                    opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
                     "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n"
-                    "[[pool]]\nname = \"fpm\"\nfastcgi = \"" + opt.fastcgi + "\"\n" +
-                    opt.pool_extra + "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = " +
-                    opt.index + "\nphp = \"fpm\"\n";
+                    "[[pool]]\nname = \"fpm\"\nfastcgi = \"" +
+                    opt.fastcgi + "\"\n" + opt.pool_extra + "\n[[site]]\nroot = \"" + opt.root +
+                    "\"\nindex = " + opt.index + "\nphp = \"fpm\"\n";
   if (!opt.front_controller.empty()) {
     cfg += "front_controller = \"" + opt.front_controller + "\"\n";
   }
@@ -375,8 +395,8 @@ bool Client::fill(int timeout_ms) {
 bool Client::read_until(std::string_view needle, int timeout_ms) {
   auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (buf_.find(needle) == std::string::npos) {
-    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
-                       .count());
+    int left =
+        int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
     if (left <= 0 || !fill(left)) return false;
   }
   return true;
