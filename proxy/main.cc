@@ -19,6 +19,7 @@
 
 #include "doctor.h"
 #include "loop/probe.h"
+#include "master/supervisor.h"
 #include "net/listener.h"
 #include "server/shard.h"
 #include "shared/base/log.h"
@@ -123,7 +124,7 @@ int serve(const std::string& path) {
   // Signals are taken on this thread with sigwait; the loops never see them.
   sigset_t sigs;
   sigemptyset(&sigs);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&sigs, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
@@ -159,13 +160,21 @@ int serve(const std::string& path) {
   }
   std::vector<std::vector<int>> listen_fds;
   if (!open_listeners(cfg, cpus, listen_fds)) return 1;
+  master::Supervisor supervisor;
+  if (Result<void> r = supervisor.prepare(gen->config, unsigned(cpus.size())); !r) {
+    LOG_ERROR("%s", r.error().message.c_str());
+    return 1;
+  }
+  std::vector<backend::PoolSlots*> slots;
+  for (size_t i = 0; i < cfg.pools.size(); ++i) slots.push_back(supervisor.slots(i));
 
   std::vector<std::unique_ptr<server::Shard>> shards;
   std::vector<std::thread> threads;
   std::vector<std::string> errors(cpus.size());
   std::atomic<int> ready{0};
   for (size_t i = 0; i < cpus.size(); ++i) {
-    shards.push_back(std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i]));
+    shards.push_back(
+        std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i], slots));
     threads.emplace_back([&, i] { shards[i]->run(use_uring, ready, errors[i]); });
   }
   for (int seen = 0; (seen = ready.load()) % 1000 + seen / 1000 < int(cpus.size());)
@@ -176,22 +185,32 @@ int serve(const std::string& path) {
       if (!e.empty()) LOG_ERROR("loop start failed: %s", e.c_str());
     }
   } else {
+    supervisor.start();
     LOG_INFO("askr-proxy %s started: %zu loops, %s backend", ASKR_VERSION, cpus.size(),
              use_uring ? "io_uring" : "epoll");
   }
 
+  // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are
+  // due after a back-off).
+  timespec tick{0, 200 * 1000 * 1000};
   while (!failed) {
-    int sig = 0;
-    sigwait(&sigs, &sig);
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
       break;
     }
-    LOG_INFO("%s: ignored (reload arrives with worker pools)", strsignal(sig));
+    if (sig == SIGHUP) {
+      LOG_INFO("SIGHUP: restarting worker pools");
+      supervisor.roll();
+    } else if (sig == SIGUSR1) {
+      LOG_INFO("SIGUSR1: ignored (logs are not reopened yet)");
+    }
+    supervisor.reap_and_restart();
   }
   for (auto& s : shards) s->stop();
   for (auto& t : threads) t.join();
+  supervisor.stop(cfg.timeouts.drain.count());
   LOG_INFO("stopped");
   return failed ? 1 : 0;
 }

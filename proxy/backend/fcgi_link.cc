@@ -1,5 +1,6 @@
 #include "backend/fcgi_link.h"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,9 +123,24 @@ void FcgiLink::on_recv(std::string_view data) {
       case fastcgi::RecordType::kEndRequest:
         finish_request();
         break;
+      case fastcgi::RecordType::kGetValuesResult:
+        note_worker_pid(s.content);
+        break;
       default:
         break;  // GET_VALUES_RESULT and the like: nothing we asked for, nothing to do
     }
+  }
+}
+
+// askr-worker names itself (ASKR_WORKER_PID) when asked, so that a request past its hard
+// limit can be stopped by killing the process.
+void FcgiLink::note_worker_pid(std::string_view content) {
+  fastcgi::ParamsParser parser;
+  for (;;) {
+    fastcgi::ParamsParser::Step s = parser.next(content);
+    content.remove_prefix(s.consumed);
+    if (s.status != fastcgi::ParamsParser::Status::kPair) return;
+    if (s.name == "ASKR_WORKER_PID") worker_pid_ = std::atoi(std::string(s.value).c_str());
   }
 }
 
@@ -153,6 +169,12 @@ void FcgiLink::on_recv_end(int error) {
 void FcgiLink::on_timeout() {
   ++pool_.counters().timeouts;
   if (connecting_) return fail(504, "connect to backend timed out");
+  if (pool_.cfg().own && !sending_ && worker_pid_ > 0) {
+    LOG_WARN("pool %s: request ran past request_timeout (%lld ms); killing worker %d",
+             pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), worker_pid_);
+    kill(worker_pid_, SIGKILL);
+    return fail(504, "request_timeout");
+  }
   fail(504, sending_ ? "send to backend timed out" : "read from backend timed out");
 }
 

@@ -58,6 +58,7 @@ class FcgiLink final : public loop::IoObject {
   void flush();
   void fail(int status, const char* why);
   void finish_request();
+  void note_worker_pid(std::string_view content);
 
   PoolClient& pool_;
   Exchange* ex_ = nullptr;
@@ -69,6 +70,7 @@ class FcgiLink final : public loop::IoObject {
   bool closed_ = false;
   bool paused_ = false;
   bool got_response_ = false;  // any record of the current request arrived
+  int worker_pid_ = 0;         // askr-worker: the process serving this request
 };
 
 }  // namespace askr::backend

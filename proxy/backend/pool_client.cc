@@ -8,13 +8,36 @@
 
 namespace askr::backend {
 
-PoolClient::PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms)
+PoolClient::PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms,
+                       PoolSlots* slots)
     : connect_timers(cfg.connect_timeout.count()),
-      read_timers(cfg.read_timeout.count()),
+      // For askr workers the read deadline is the request's hard limit (request_timeout).
+      read_timers(cfg.own ? cfg.request_timeout.count() : cfg.read_timeout.count()),
       send_timers(cfg.send_timeout.count()),
       cfg_(cfg),
       io_(io),
+      slots_(slots),
       now_ms_(now_ms) {}
+
+// A new connection may be opened: under max_connections for an external backend; a free
+// worker taken from the shared count for askr workers.
+bool PoolClient::may_open() {
+  if (slots_) return slots_->try_take();
+  return open_ < cfg_.max_connections;
+}
+
+void PoolClient::dequeue_front() {
+  waiting_.pop_front();
+  if (slots_) slots_->remove_waiter();
+}
+
+void PoolClient::take_free_workers() {
+  while (!waiting_.empty() && slots_ && slots_->try_take()) {
+    Exchange* ex = waiting_.front().ex;
+    dequeue_front();
+    open_link(ex);
+  }
+}
 
 PoolClient::~PoolClient() = default;
 
@@ -25,10 +48,14 @@ void PoolClient::acquire(Exchange* ex) {
     idle_.pop_back();
     return hand_over(link, ex);
   }
-  if (open_ < cfg_.max_connections) return open_link(ex);
+  if (waiting_.empty() && may_open()) return open_link(ex);
   if (waiting_.size() < cfg_.queue) {
     ++counters_.queued;
     waiting_.push_back({ex, now_ms_});
+    if (slots_) {
+      slots_->add_waiter();
+      take_free_workers();  // a worker may have come free between the check and add_waiter
+    }
     return;
   }
   ++counters_.rejected;
@@ -40,7 +67,9 @@ void PoolClient::acquire(Exchange* ex) {
 void PoolClient::cancel(Exchange* ex) {
   auto it =
       std::find_if(waiting_.begin(), waiting_.end(), [ex](const Waiter& w) { return w.ex == ex; });
-  if (it != waiting_.end()) waiting_.erase(it);
+  if (it == waiting_.end()) return;
+  waiting_.erase(it);
+  if (slots_) slots_->remove_waiter();
 }
 
 void PoolClient::open_link(Exchange* ex) {
@@ -54,6 +83,7 @@ void PoolClient::open_link(Exchange* ex) {
     ++counters_.connect_errors;
     --open_;
     delete link;
+    if (slots_) slots_->put();
     char why[200];
     snprintf(why, sizeof why, "connect() to %s failed: %s", cfg_.fastcgi.c_str(), strerror(err));
     LOG_ERROR("pool %s: %s", cfg_.name.c_str(), why);
@@ -75,7 +105,7 @@ void PoolClient::release(FcgiLink* link, bool reusable) {
   if (!reusable) return link->close_quietly();
   if (!waiting_.empty()) {
     Exchange* ex = waiting_.front().ex;
-    waiting_.pop_front();
+    dequeue_front();
     return hand_over(link, ex);
   }
   idle_.push_back(link);
@@ -92,10 +122,14 @@ void PoolClient::link_closed(FcgiLink* link) {
   if (it != idle_.end()) idle_.erase(it);
   --open_;
   delete link;
+  if (slots_) {
+    slots_->put();  // wakes other loops' waiting requests too
+    return take_free_workers();
+  }
   // A slot is free: the longest-waiting request gets a fresh connection.
   if (!waiting_.empty() && open_ < cfg_.max_connections) {
     Exchange* ex = waiting_.front().ex;
-    waiting_.pop_front();
+    dequeue_front();
     open_link(ex);
   }
 }
@@ -108,7 +142,7 @@ void PoolClient::tick(int64_t now_ms) {
   }
   while (!waiting_.empty() && waiting_.front().since_ms + cfg_.queue_timeout.count() <= now_ms) {
     Exchange* ex = waiting_.front().ex;
-    waiting_.pop_front();
+    dequeue_front();
     ++counters_.rejected;
     LOG_WARN("pool %s: request waited %lld ms for a connection; answering 503", cfg_.name.c_str(),
              (long long)cfg_.queue_timeout.count());
@@ -119,7 +153,7 @@ void PoolClient::tick(int64_t now_ms) {
 void PoolClient::shutdown() {
   while (!waiting_.empty()) {
     Exchange* ex = waiting_.front().ex;
-    waiting_.pop_front();
+    dequeue_front();
     ex->on_failure(503, "shutting down");
   }
   std::vector<FcgiLink*> idle;

@@ -9,6 +9,7 @@
 
 #include "backend/exchange.h"
 #include "backend/fcgi_link.h"
+#include "backend/slots.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
 #include "shared/config/config.h"
@@ -27,7 +28,10 @@ struct PoolCounters {
 
 class PoolClient {
  public:
-  PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms);
+  // `slots`: the shared accounting of an askr-worker pool (nullptr for an external FastCGI
+  // backend, where max_connections per loop applies instead).
+  PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms,
+             PoolSlots* slots = nullptr);
   ~PoolClient();
   PoolClient(const PoolClient&) = delete;
   PoolClient& operator=(const PoolClient&) = delete;
@@ -46,6 +50,8 @@ class PoolClient {
   void tick(int64_t now_ms);
   // Closes idle links and fails waiting requests (loop shutdown).
   void shutdown();
+  // Another loop freed a worker: waiting requests take what is free now.
+  void take_free_workers();
 
   // For links.
   const config::Pool& cfg() const { return cfg_; }
@@ -65,8 +71,12 @@ class PoolClient {
   void open_link(Exchange* ex);
   void hand_over(FcgiLink* link, Exchange* ex);
 
+  bool may_open();
+  void dequeue_front();
+
   const config::Pool& cfg_;
   loop::Backend& io_;
+  PoolSlots* slots_;
   const int64_t& now_ms_;
   std::vector<FcgiLink*> idle_;
   std::deque<Waiter> waiting_;

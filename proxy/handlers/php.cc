@@ -194,6 +194,7 @@ void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, co
   w.add("SERVER_PORT", std::to_string(local_port));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
+  if (pool_.cfg().own) w.add("ASKR_WANT_PID", "1");
   add_header_params(w, req);
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in

@@ -43,11 +43,13 @@ class Shard::Acceptor final : public loop::IoObject {
   Shard& shard_;
 };
 
-Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds)
+Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds,
+             std::vector<backend::PoolSlots*> slots)
     : gen_(gen),
       index_(index),
       cpu_(cpu),
       listen_fds_(std::move(listen_fds)),
+      slots_(std::move(slots)),
       access_log_(gen.access_log_fd, gen.config.access_log.format) {
   const config::Timeouts& t = gen.config.timeouts;
   header_timers.set_duration(t.header.count());
@@ -95,8 +97,11 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
   bool ok = start_backend(use_uring, error);
   if (ok) {
     refresh_clock();
-    for (const config::Pool& p : gen_.config.pools) {
-      pools_.push_back(std::make_unique<backend::PoolClient>(p, *backend_, now_ms_));
+    for (size_t i = 0; i < gen_.config.pools.size(); ++i) {
+      backend::PoolSlots* s = i < slots_.size() ? slots_[i] : nullptr;
+      pools_.push_back(
+          std::make_unique<backend::PoolClient>(gen_.config.pools[i], *backend_, now_ms_, s));
+      if (s) s->add_loop(backend_.get());
     }
     for (int lfd : listen_fds_) {
       acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
@@ -111,6 +116,9 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
   for (;;) {
     backend_->poll(int(std::max<int64_t>(1, next_tick_ms_ - now_ms_)));
     refresh_clock();
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i]) pools_[i]->take_free_workers();  // another loop may have freed a worker
+    }
     if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
     if (now_ms_ >= next_tick_ms_) tick();
     if (draining_ && nconns_ == 0) break;

@@ -38,7 +38,9 @@ struct ShardCounters {
 
 class Shard {
  public:
-  Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds);
+  // `slots[i]`: the shared worker count of pool i when it is an askr-worker pool, else null.
+  Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds,
+        std::vector<backend::PoolSlots*> slots = {});
   ~Shard();
 
   // Thread body: pins itself, creates its backend (`use_uring` picks io_uring), reports start-up
@@ -79,6 +81,7 @@ class Shard {
   unsigned index_;
   int cpu_;
   std::vector<int> listen_fds_;
+  std::vector<backend::PoolSlots*> slots_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   // Declared before backend_ so that they outlive it: the ring is torn down first, then the
   // links it could have called.

@@ -62,6 +62,18 @@ struct Pool {
   // Request bodies at least this large go client -> pipe -> pool with splice(2) (plaintext
   // only); 0 = never.
   uint64_t splice_threshold = 64 * 1024;
+
+  // A pool without `fastcgi` is Askr's own: askr-proxy starts and supervises askr-worker
+  // processes for it, and the keys below apply (they are errors with `fastcgi`).
+  bool own = false;
+  uint32_t workers = 0;  // processes; 0 = "auto": two per core; 1..4096
+  enum class Mode : uint8_t { kClassic, kWorker } mode = Mode::kClassic;
+  std::string worker_script;  // worker mode: absolute path of the script that boots once
+  uint64_t max_requests = 0;  // recycle a worker after this many requests; 0 = never
+  uint64_t memory_limit = 0;  // recycle a worker whose RSS is above this after a request; 0 = none
+  // A request running longer: the worker is killed, the client gets 504; 1ms..24h.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  std::vector<std::pair<std::string, std::string>> ini;  // [pool.ini]: php.ini settings
 };
 
 // What a [[site.route]] does with the requests under its prefix.

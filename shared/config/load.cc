@@ -648,6 +648,67 @@ void parse_fastcgi(std::string_view k, const Node& v, Context& ctx, Pool& pool) 
   pool.addr_len = parsed.value().addr_len;
 }
 
+constexpr Choice<Pool::Mode> kModes[] = {
+    {"classic", Pool::Mode::kClassic},
+    {"worker", Pool::Mode::kWorker},
+};
+
+void parse_workers(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  if (const auto* s = v.as_string(); s && s->get() == "auto") {
+    pool.workers = 0;
+    return;
+  }
+  if (v.as_string() || !v.as_integer()) {
+    ctx.error(v, quote(k) + " must be \"auto\" or an integer");
+    return;
+  }
+  if (auto n = get_integer(k, v, ctx, 1, 4096)) pool.workers = uint32_t(*n);
+}
+
+void parse_worker_script(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  std::error_code ec;
+  const fs::path p = fs::canonical(resolve(ctx, *s), ec);
+  if (ec || !fs::is_regular_file(p, ec)) {
+    ctx.error(v, quote(k) + ": no such file: " + resolve(ctx, *s).string());
+    return;
+  }
+  pool.worker_script = p.string();
+}
+
+// [pool.ini]: "name" = value; strings, integers, floats and booleans, all passed on as text.
+void parse_pool_ini(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const auto* table = v.as_table();
+  if (!table) {
+    ctx.error(v, quote(k) + " must be a table of php.ini settings");
+    return;
+  }
+  for (const auto& [key, value] : *table) {
+    std::string text;
+    if (const auto* s = value.as_string()) {
+      text = s->get();
+    } else if (const auto* i = value.as_integer()) {
+      text = std::to_string(i->get());
+    } else if (const auto* b = value.as_boolean()) {
+      text = b->get() ? "1" : "0";
+    } else if (const auto* f = value.as_floating_point()) {
+      text = std::to_string(f->get());
+    } else {
+      ctx.error(value, "php.ini setting '" + std::string(key.str()) +
+                           "' must be a string, number or boolean");
+      continue;
+    }
+    if (text.find_first_of("\n\r") != std::string::npos ||
+        key.str().find('=') != std::string_view::npos) {
+      ctx.error(value,
+                "php.ini setting '" + std::string(key.str()) + "' must be one line without '='");
+      continue;
+    }
+    pool.ini.emplace_back(std::string(key.str()), std::move(text));
+  }
+}
+
 Pool parse_pool(const toml::table& table, Context& ctx) {
   static constexpr Field<Pool> kFields[] = {
       {"name", parse_pool_name},
@@ -660,11 +721,32 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"read_timeout", duration_field<&Pool::read_timeout, 1, kMaxTimeoutMs>},
       {"send_timeout", duration_field<&Pool::send_timeout, 1, kMaxTimeoutMs>},
       {"splice_threshold", size_field<&Pool::splice_threshold, 0, INT64_MAX>},
+      {"workers", parse_workers},
+      {"mode", choice_field<&Pool::mode, kModes>},
+      {"worker_script", parse_worker_script},
+      {"max_requests", integer_field<&Pool::max_requests, 0, INT64_MAX>},
+      {"memory_limit", size_field<&Pool::memory_limit, 0, INT64_MAX>},
+      {"request_timeout", duration_field<&Pool::request_timeout, 1, kMaxTimeoutMs>},
+      {"ini", parse_pool_ini},
   };
   Pool pool;
   parse_fields(table, "[[pool]]", kFields, ctx, pool);
   if (!table.contains("name")) ctx.error(table, "missing 'name' in [[pool]]");
-  if (!table.contains("fastcgi")) ctx.error(table, "missing 'fastcgi' in [[pool]]");
+  pool.own = !table.contains("fastcgi");
+  if (!pool.own) {
+    // Keys of Askr's own pools make no sense for an external FastCGI backend.
+    for (const char* key : {"workers", "mode", "worker_script", "max_requests", "memory_limit",
+                            "request_timeout", "ini"}) {
+      if (const Node* n = table.get(key)) {
+        ctx.error(*n, quote(key) + " applies to askr-worker pools only (a pool without 'fastcgi')");
+      }
+    }
+  } else if (pool.mode == Pool::Mode::kWorker && pool.worker_script.empty() &&
+             !table.contains("worker_script")) {
+    ctx.error(table, "mode = \"worker\" needs 'worker_script'");
+  } else if (pool.mode == Pool::Mode::kClassic && table.contains("worker_script")) {
+    ctx.error(*table.get("worker_script"), "'worker_script' needs mode = \"worker\"");
+  }
   return pool;
 }
 

@@ -1171,7 +1171,6 @@ fastcgi = 9000
 )"),
                 {
                     "6:1: missing 'name' in [[pool]]",
-                    "8:1: missing 'fastcgi' in [[pool]]",
                     "11:8: invalid pool name \"my pool\": a pool name holds only letters, "
                     "digits, '_' and '-'",
                     "14:8: duplicate pool name \"b\" (first at line 9)",
@@ -1691,6 +1690,82 @@ TEST(DemoConfig, Loads) {
   EXPECT_TRUE(c.pools.empty());
   EXPECT_EQ(c.sites[0].php_pool, -1);
   EXPECT_TRUE(c.sites[0].routes.empty());
+}
+
+}  // namespace
+}  // namespace askr::config
+
+namespace askr::config {
+namespace {
+
+TEST(LoadOwnPools, WorkerPoolKeys) {
+  char dir[] = "/tmp/askr-cfg-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string d = dir;
+  std::filesystem::create_directories(d + "/www");
+  std::ofstream(d + "/worker.php") << "<?php\n";
+  LoadResult r = load_string(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+php = "app"
+[[pool]]
+name = "app"
+workers = 3
+mode = "worker"
+worker_script = "worker.php"
+max_requests = 500
+memory_limit = "128m"
+request_timeout = "5s"
+  [pool.ini]
+  "opcache.enable" = "1"
+  "memory_limit" = "64M"
+  "display_errors" = false
+)",
+                             d + "/askr.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const Pool& p = r.config->pools[0];
+  EXPECT_TRUE(p.own);
+  EXPECT_EQ(p.workers, 3u);
+  EXPECT_EQ(p.mode, Pool::Mode::kWorker);
+  EXPECT_EQ(p.worker_script, std::filesystem::canonical(d + "/worker.php").string());
+  EXPECT_EQ(p.max_requests, 500u);
+  EXPECT_EQ(p.memory_limit, 128u << 20);
+  EXPECT_EQ(p.request_timeout, std::chrono::seconds(5));
+  ASSERT_EQ(p.ini.size(), 3u);
+  // Keys come in toml++'s (sorted) table order.
+  EXPECT_EQ(p.ini[0], (std::pair<std::string, std::string>{"display_errors", "0"}));
+  EXPECT_EQ(p.ini[2], (std::pair<std::string, std::string>{"opcache.enable", "1"}));
+  std::filesystem::remove_all(d);
+}
+
+TEST(LoadOwnPools, Errors) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[[pool]]
+name = "a"
+mode = "worker"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:9000"
+workers = 2
+[[pool]]
+name = "c"
+workers = "many"
+worker_script = "/nonexistent.php"
+mode = "turbo"
+)",
+                             "/tmp/x.toml");
+  ASSERT_FALSE(r.config);
+  std::vector<std::string> got;
+  for (const Diagnostic& d : r.errors)
+    got.push_back(std::to_string(d.line) + ":" + std::to_string(d.column));
+  // a: worker mode without a script; b: a worker key on an external pool; c: bad workers, a
+  // missing script (also refused without worker mode), bad mode.
+  EXPECT_EQ(got, (std::vector<std::string>{"5:1", "11:11", "14:11", "15:17", "15:17", "16:8"}));
 }
 
 }  // namespace
