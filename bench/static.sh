@@ -444,10 +444,12 @@ report="$tmp/report.md"
   echo
   echo "\`wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\`, keep-alive, $ROUNDS rounds interleaved"
   echo "(every server and file in turn each round). Reported: the median round by requests/s,"
-  echo "with the p99 latency and errors of that same round; all rounds are listed."
+  echo "with the p99 latency and errors of that same round; all rounds are listed. A round runs"
+  echo "the three servers back to back, so the round-by-round ratio is the one least moved by load"
+  echo "that comes and goes on the machine."
   echo
-  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Non-2xx | Socket errors | All rounds (req/s) |"
-  echo "|---|---|---:|---:|---:|---:|---|---|"
+  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Non-2xx | Socket errors | All rounds (req/s) | Askr / nginx, round by round |"
+  echo "|---|---|---:|---:|---:|---:|---|---|---|"
   for f in "${files[@]}"; do
     nr=$(median_run nginx "$f")
     nginx_rps=$(wrk_field "$tmp/wrk.nginx.$f.$nr.txt" rps)
@@ -458,9 +460,16 @@ report="$tmp/report.md"
       if [ "$s" = nginx ]; then ratio="—"
       else ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}'); fi
       all=$(for r in $(seq "$ROUNDS"); do printf '%.0f ' "$(wrk_field "$tmp/wrk.$s.$f.$r.txt" rps)"; done)
-      printf '| %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$f" "$rps" \
+      byround="—"
+      if [ "$s" != nginx ]; then
+        byround=$(for r in $(seq "$ROUNDS"); do
+          awk -v a="$(wrk_field "$tmp/wrk.$s.$f.$r.txt" rps)" \
+            -v b="$(wrk_field "$tmp/wrk.nginx.$f.$r.txt" rps)" 'BEGIN{printf "%.2f ", a/b}'
+        done)
+      fi
+      printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$f" "$rps" \
         "$(wrk_field "$w" p99)" "$ratio" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)" \
-        "$(echo $all | sed 's/ / \/ /g')"
+        "$(echo $all | sed 's/ / \/ /g')" "$(echo $byround | sed 's/ / \/ /g')"
     done
   done
   echo
