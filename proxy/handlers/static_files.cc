@@ -111,44 +111,94 @@ int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
   return file.fd < 0 ? 404 : 0;
 }
 
-void set_range(const http::RequestHead& req, std::string_view etag, const struct stat& st,
+// What the response says about the file, wherever its bytes come from.
+struct FileMeta {
+  std::string_view type;
+  std::string_view encoding;
+  bool vary = false;
+  time_t mtime = 0;
+  uint64_t size = 0;
+};
+
+void set_range(const http::RequestHead& req, std::string_view etag, const FileMeta& m,
                http::Response& resp) {
   std::string_view range = req.find("range");
-  uint64_t size = uint64_t(st.st_size);
-  resp.content_length = size;
+  resp.content_length = m.size;
   if (range.empty() || req.is_head) return;
   std::string_view if_range = req.find("if-range");
-  if (!if_range.empty() && !if_range_allows(if_range, etag, st.st_mtime)) return;
+  if (!if_range.empty() && !if_range_allows(if_range, etag, m.mtime)) return;
   ByteRange r;
   char buf[96];
-  switch (parse_range(range, size, r)) {
+  switch (parse_range(range, m.size, r)) {
     case RangeOutcome::kIgnore:
       return;
     case RangeOutcome::kUnsatisfiable:
-      ::close(resp.file_fd);
+      if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
       resp.file_fd = -1;
       resp.body = http::Response::Body::kNone;
       fail(resp, 416);
       resp.add("Content-Range", resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes */%llu",
-                                                                (unsigned long long)size))}));
+                                                                (unsigned long long)m.size))}));
       return;
     case RangeOutcome::kSatisfiable:
       resp.status = 206;
-      resp.file_offset = r.first;
       resp.content_length = r.last - r.first + 1;
+      if (resp.body == http::Response::Body::kFile) {
+        resp.file_offset = r.first;
+      } else {
+        resp.inline_body = resp.inline_body.substr(r.first, resp.content_length);
+      }
       resp.add(
           "Content-Range",
           resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu",
                                           (unsigned long long)r.first, (unsigned long long)r.last,
-                                          (unsigned long long)size))}));
+                                          (unsigned long long)m.size))}));
       return;
   }
+}
+
+// Validators, preconditions, headers and range for a file whose body is either `fd` (>= 0) or
+// `content`.
+void respond(const http::RequestHead& req, http::Response& resp, const FileMeta& m, int fd,
+             std::string_view content) {
+  char etag_buf[48];
+  std::string_view etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf)});
+  char date[30];
+  std::string_view last_modified = resp.keep({date, http::format_http_date(m.mtime, date)});
+  if (m.vary) resp.add("Vary", "Accept-Encoding");
+  resp.add("ETag", etag);
+  resp.add("Last-Modified", last_modified);
+  if (int status = check_preconditions(req, etag, m.mtime)) {
+    if (fd >= 0) ::close(fd);
+    resp.status = status;
+    if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
+    return;
+  }
+  resp.add("Content-Type", m.type);
+  if (!m.encoding.empty()) resp.add("Content-Encoding", m.encoding);
+  resp.add("Accept-Ranges", "bytes");
+  if (fd >= 0) {
+    resp.body = http::Response::Body::kFile;
+    resp.file_fd = fd;
+    resp.file_offset = 0;
+  } else {
+    resp.body = http::Response::Body::kInline;
+    resp.inline_body = content;
+  }
+  set_range(req, etag, m, resp);
+}
+
+// Which precompressed siblings the client takes: bit 0 br, bit 1 gzip, bit 2 "said anything".
+uint8_t accept_bits(std::string_view accept) {
+  if (accept.empty()) return 0;
+  return uint8_t(4 | (accepts_encoding(accept, "br") ? 1 : 0) |
+                 (accepts_encoding(accept, "gzip") ? 2 : 0));
 }
 
 }  // namespace
 
 void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
-                  std::string& rel, bool deny_php) {
+                  std::string& rel, bool deny_php, FileCache* cache) {
   bool get = req.method == "GET";
   if (!get && !req.is_head) {
     fail(resp, 405);
@@ -159,41 +209,40 @@ void serve_static(const StaticSite& site, const http::RequestHead& req, http::Re
   rel.erase(0, 1);  // paths beneath the root are relative
   if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
 
+  std::string_view accept = req.find("accept-encoding");
+  uint8_t bits = accept_bits(accept);
+  if (cache) {
+    if (const CachedFile* c = cache->find(site.root_fd, rel, bits)) {
+      return respond(req, resp, {c->type, c->encoding, c->vary, c->mtime, c->content.size()}, -1,
+                     c->content);
+    }
+  }
+  size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
   if (int status = locate(site, rel, file); status == 301) {
     return redirect_to_directory(req, resp);
   } else if (status != 0) {
     return fail(resp, status);
   }
-  std::string_view type = mime_type(rel);
-  std::string_view encoding;
-  bool vary = false;
-  std::string_view accept = req.find("accept-encoding");
-  if (!accept.empty() && compressible(type))
-    pick_encoding(site.root_fd, rel, accept, file, encoding, vary);
-
-  char etag_buf[48];
-  std::string_view etag =
-      resp.keep({etag_buf, make_etag(file.st.st_mtime, uint64_t(file.st.st_size), etag_buf)});
-  char date[30];
-  std::string_view last_modified =
-      resp.keep({date, http::format_http_date(file.st.st_mtime, date)});
-  if (vary) resp.add("Vary", "Accept-Encoding");
-  resp.add("ETag", etag);
-  resp.add("Last-Modified", last_modified);
-  if (int status = check_preconditions(req, etag, file.st.st_mtime)) {
-    ::close(file.fd);
-    resp.status = status;
-    if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
-    return;
-  }
-  resp.add("Content-Type", type);
-  if (!encoding.empty()) resp.add("Content-Encoding", encoding);
-  resp.add("Accept-Ranges", "bytes");
-  resp.body = http::Response::Body::kFile;
-  resp.file_fd = file.fd;
-  resp.file_offset = 0;
-  set_range(req, etag, file.st, resp);
+  FileMeta m;
+  m.type = mime_type(rel);
+  if (bits && compressible(m.type))
+    pick_encoding(site.root_fd, rel, accept, file, m.encoding, m.vary);
+  m.mtime = file.st.st_mtime;
+  m.size = uint64_t(file.st.st_size);
+  if (!cache || m.size > FileCache::kMaxFile) return respond(req, resp, m, file.fd, {});
+  CachedFile entry;
+  entry.content.resize(m.size);
+  ssize_t n = pread(file.fd, entry.content.data(), m.size, 0);
+  ::close(file.fd);
+  if (n != ssize_t(m.size)) return fail(resp, 500);  // changed while we read it
+  entry.type = m.type;
+  entry.encoding = m.encoding;
+  entry.vary = m.vary;
+  entry.mtime = m.mtime;
+  rel.resize(key_len);
+  const CachedFile* c = cache->put(site.root_fd, rel, bits, std::move(entry));
+  respond(req, resp, m, -1, c->content);
 }
 
 }  // namespace askr::handlers

@@ -194,7 +194,7 @@ void H1Conn::handle(const http::RequestHead& req) {
   if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
   if (resp.status == 200) {
     bool deny_php = route && route->action == config::RouteAction::kStatic;
-    handlers::serve_static(site.files, req, resp, scratch, deny_php);
+    handlers::serve_static(site.files, req, resp, scratch, deny_php, &shard_.file_cache());
   }
   write_response(req, resp);
 }

@@ -144,6 +144,7 @@ void Shard::refresh_clock() {
   time_t sec = time(nullptr);
   if (sec == now_sec_) return;
   now_sec_ = sec;
+  file_cache_.set_now(sec);
   std::memcpy(date_line_, "Date: ", 6);
   size_t n = http::format_http_date(sec, date_line_ + 6);
   std::memcpy(date_line_ + 6 + n, "\r\n", 2);

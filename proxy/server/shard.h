@@ -59,6 +59,7 @@ class Shard {
   bool draining() const { return draining_; }
   http::RequestHead& head() { return head_; }
   std::string& path_scratch() { return path_scratch_; }
+  handlers::FileCache& file_cache() { return file_cache_; }
   AccessLog& access_log() { return access_log_; }
   ShardCounters& counters() { return counters_; }
   const char* backend_name() const { return backend_->name(); }
@@ -100,6 +101,7 @@ class Shard {
   size_t nconns_ = 0;
   http::RequestHead head_;
   std::string path_scratch_;
+  handlers::FileCache file_cache_;
   AccessLog access_log_;
   ShardCounters counters_;
 };

@@ -685,6 +685,27 @@ TEST_P(Php, SlowScriptPastReadTimeoutIs504) {
   EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
 }
 
+// With connections kept open to php-fpm, the one that timed out is never reused: its late answer
+// must not become the next request's.
+TEST_P(Php, ReadTimeoutDropsKeptAliveBackendConnection) {
+  start(
+      [](PhpProxyOptions& o) {
+        o.threads = 1;
+        o.pool_extra = "keepalive = true\nmax_connections = 1\nread_timeout = \"1s\"\n";
+      },
+      2);
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+  EXPECT_EQ(php_fetch(port(), get("/sleep.php?s=2"), 10000).status, 504);
+  PhpResponse r = php_fetch(port(), get("/status.php"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  std::this_thread::sleep_for(milliseconds(1500));  // the slow script has finished by now
+  for (int i = 0; i < 3; ++i) {
+    r = php_fetch(port(), get("/env.php?i=" + std::to_string(i)));
+    EXPECT_EQ(parse_json_object(r.body)["QUERY_STRING"], "i=" + std::to_string(i)) << r.body;
+  }
+}
+
 TEST_P(Php, WorkerDyingMidResponseEndsTheClientResponse) {
   start();
   Client c(port());
@@ -771,6 +792,34 @@ TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
   start([](PhpProxyOptions& o) { o.pool_extra = "max_connections = 2\nread_timeout = \"20s\"\n"; },
         4);
   many_clients(port(), 32, 5);
+}
+
+TEST_P(Php, ManyClientsOverKeptAliveBackendConnections) {
+  // FCGI_KEEP_CONN, with threads x max_connections (2 x 2) within the 4 children.
+  start(
+      [](PhpProxyOptions& o) {
+        o.pool_extra = "keepalive = true\nmax_connections = 2\nread_timeout = \"20s\"\n";
+      },
+      4);
+  many_clients(port(), 32, 5);
+  many_clients(port(), 32, 5);
+}
+
+TEST_P(Php, KeptAliveBackendConnectionsSurvivePhpFpmRestart) {
+  start(
+      [](PhpProxyOptions& o) {
+        o.pool_extra = "keepalive = true\nmax_connections = 2\nread_timeout = \"20s\"\n";
+      },
+      4);
+  many_clients(port(), 8, 2);  // idle connections on both loops
+  fpm_->stop();
+  fpm_->start();
+  for (int i = 0; i < 8; ++i) {
+    PhpResponse r = php_fetch(port(), get("/status.php"));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body, "ok\n") << i;
+  }
+  many_clients(port(), 8, 2);
 }
 
 TEST_P(Php, KeepAliveManyPhpRequestsOnOneConnection) {

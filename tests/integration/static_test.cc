@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "fixture.h"
 
@@ -98,6 +100,18 @@ TEST_P(Static, PrecompressedSiblingsByAcceptEncoding) {
   HttpResponse plain = fetch(port(), get("/app.css"));
   EXPECT_EQ(plain.body, "plain");
   EXPECT_EQ(plain.header("content-encoding"), "");
+}
+
+TEST_P(Static, ChangedFileIsSeenWithinASecond) {
+  start();
+  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");  // now in the loop's file cache
+  site_.write("www/a.txt", "changed, and longer\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  // Both loops may hold it: ask on several connections.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(fetch(port(), get("/a.txt")).body, "changed, and longer\n");
+  std::filesystem::remove(site_.path() + "/www/a.txt");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(fetch(port(), get("/a.txt")).status, 404);
 }
 
 TEST_P(Static, LargeFileWithCurlMatchesByteForByte) {

@@ -1,0 +1,36 @@
+#include "handlers/file_cache.h"
+
+namespace askr::handlers {
+
+const std::string& FileCache::key(int root_fd, std::string_view rel, uint8_t accept) {
+  key_.assign(rel);
+  key_ += '\0';
+  key_ += char(accept);
+  key_.append(reinterpret_cast<const char*>(&root_fd), sizeof root_fd);
+  return key_;
+}
+
+const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t accept) {
+  auto it = map_.find(key(root_fd, rel, accept));
+  if (it == map_.end()) return nullptr;
+  if (it->second.made != now_) {  // made in an earlier second: look at the disk again
+    bytes_ -= it->second.content.size();
+    map_.erase(it);
+    return nullptr;
+  }
+  return &it->second;
+}
+
+const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t accept,
+                                 CachedFile entry) {
+  if (bytes_ + entry.content.size() > kMaxBytes) {
+    map_.clear();
+    bytes_ = 0;
+  }
+  entry.made = now_;
+  bytes_ += entry.content.size();
+  auto [it, fresh] = map_.insert_or_assign(key(root_fd, rel, accept), std::move(entry));
+  return &it->second;
+}
+
+}  // namespace askr::handlers

@@ -1,0 +1,43 @@
+// A loop's cache of small static files: the bytes, validators and the outcome of index and
+// precompressed-sibling lookup, keyed by site, path and what the client accepts. An entry serves
+// only within the second it was made, so a changed file is seen within a second (like nginx's
+// open_file_cache_valid) while a busy file costs no system call at all in between.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace askr::handlers {
+
+struct CachedFile {
+  std::string content;
+  std::string_view type;      // from the static MIME table
+  std::string_view encoding;  // "" or a static "br"/"gzip"
+  bool vary = false;
+  time_t mtime = 0;
+  time_t made = 0;
+};
+
+class FileCache {
+ public:
+  static constexpr size_t kMaxFile = 16 * 1024;
+  static constexpr size_t kMaxBytes = 4 << 20;  // per loop; the cache empties when full
+
+  void set_now(time_t now) { now_ = now; }
+  // The entry for this request, when one was made this second.
+  const CachedFile* find(int root_fd, std::string_view rel, uint8_t accept);
+  const CachedFile* put(int root_fd, std::string_view rel, uint8_t accept, CachedFile entry);
+
+ private:
+  const std::string& key(int root_fd, std::string_view rel, uint8_t accept);
+
+  std::unordered_map<std::string, CachedFile> map_;
+  std::string key_;
+  size_t bytes_ = 0;
+  time_t now_ = 0;
+};
+
+}  // namespace askr::handlers
