@@ -175,7 +175,10 @@ int serve(const std::string& path) {
   for (size_t i = 0; i < cpus.size(); ++i) {
     shards.push_back(
         std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i], slots));
-    threads.emplace_back([&, i] { shards[i]->run(use_uring, ready, errors[i]); });
+    // The thread gets the shard itself: `shards` may move its elements as it grows.
+    server::Shard* shard = shards.back().get();
+    std::string* error = &errors[i];
+    threads.emplace_back([shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
   }
   for (int seen = 0; (seen = ready.load()) % 1000 + seen / 1000 < int(cpus.size());)
     ready.wait(seen);
