@@ -11,6 +11,7 @@
 #include <string>
 
 #include "loop/probe.h"
+#include "master/supervisor.h"
 
 namespace askr {
 namespace {
@@ -23,6 +24,22 @@ bool probe_incoming_cpu(std::string& detail) {
       ok ? "setsockopt(SO_INCOMING_CPU) works" : std::string("failed: ") + std::strerror(errno);
   if (fd >= 0) close(fd);
   return ok;
+}
+
+// libphp as askr-worker embeds it: version, extensions, OPcache.
+void report_php() {
+  std::string bin = master::find_worker_binary();
+  if (bin.empty()) {
+    std::printf("askr-worker:      not found (Askr's own PHP pools cannot start)\n");
+    return;
+  }
+  std::printf("askr-worker:      %s\n", bin.c_str());
+  std::string cmd = "'" + bin + "' --version 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return;
+  char line[512];
+  while (fgets(line, sizeof line, p)) std::printf("  %s", line);
+  if (pclose(p) != 0) std::printf("  (askr-worker --version failed)\n");
 }
 
 }  // namespace
@@ -51,6 +68,7 @@ int run_doctor() {
   std::printf("fd limit:         soft %llu, hard %llu (askr-proxy raises soft to hard)\n",
               (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
   std::printf("io_backend auto:  %s\n", uring.usable ? "io_uring" : "epoll");
+  report_php();
   return 0;
 }
 

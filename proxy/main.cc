@@ -3,10 +3,12 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -178,7 +180,8 @@ int serve(const std::string& path) {
     // The thread gets the shard itself: `shards` may move its elements as it grows.
     server::Shard* shard = shards.back().get();
     std::string* error = &errors[i];
-    threads.emplace_back([shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
+    threads.emplace_back(
+        [shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
   }
   for (int seen = 0; (seen = ready.load()) % 1000 + seen / 1000 < int(cpus.size());)
     ready.wait(seen);
@@ -195,9 +198,14 @@ int serve(const std::string& path) {
 
   // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are
   // due after a back-off).
-  timespec tick{0, 200 * 1000 * 1000};
+  int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+  std::vector<pollfd> watch{{sigfd, POLLIN, 0}};
+  for (int fd : supervisor.ready_fds()) watch.push_back({fd, POLLIN, 0});
   while (!failed) {
-    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    poll(watch.data(), watch.size(), 200);
+    supervisor.read_ready();
+    signalfd_siginfo si{};
+    int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
     if (sig == SIGTERM || sig == SIGINT) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
@@ -214,6 +222,7 @@ int serve(const std::string& path) {
   for (auto& s : shards) s->stop();
   for (auto& t : threads) t.join();
   supervisor.stop(cfg.timeouts.drain.count());
+  if (sigfd >= 0) ::close(sigfd);
   LOG_INFO("stopped");
   return failed ? 1 : 0;
 }

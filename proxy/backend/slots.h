@@ -1,7 +1,7 @@
 // The busy/idle accounting of one askr-worker pool, shared by every loop: how many workers are
-// free, and whether any loop has requests waiting. Two atomics per request and a wake-up only
-// when someone waits: the one place where loops share state, so that a request never waits
-// while a worker of its pool is idle, whatever loop received it.
+// alive, how many requests run, and whether any loop has requests waiting. Two atomics per request
+// and a wake-up only when someone waits: the one place where loops share state, so that a request
+// never waits while a worker of its pool is idle, whatever loop received it.
 #pragma once
 
 #include <atomic>
@@ -14,24 +14,26 @@ namespace askr::backend {
 
 class PoolSlots {
  public:
-  explicit PoolSlots(int workers) : free_(workers) {}
-
-  // Takes a free worker, if there is one.
+  // Takes a free worker, if there is one: fewer requests running than workers alive.
   bool try_take() {
-    int n = free_.load(std::memory_order_relaxed);
-    while (n > 0) {
-      if (free_.compare_exchange_weak(n, n - 1, std::memory_order_acquire)) return true;
+    int busy = busy_.load(std::memory_order_relaxed);
+    while (busy < capacity_.load(std::memory_order_acquire)) {
+      if (busy_.compare_exchange_weak(busy, busy + 1, std::memory_order_acq_rel)) return true;
     }
     return false;
   }
-  // A worker is free again; loops with waiting requests are woken to take it.
+  // A request finished: its worker is free again, and loops with waiting requests are woken.
   void put() {
-    free_.fetch_add(1, std::memory_order_release);
+    busy_.fetch_sub(1, std::memory_order_acq_rel);
     if (waiters_.load(std::memory_order_acquire) > 0) wake_all();
+  }
+  // The supervisor counts workers in (+1 when started) and out (-1 when they exit).
+  void add_capacity(int delta) {
+    capacity_.fetch_add(delta, std::memory_order_acq_rel);
+    if (delta > 0 && waiters_.load(std::memory_order_acquire) > 0) wake_all();
   }
   void add_waiter() { waiters_.fetch_add(1, std::memory_order_acq_rel); }
   void remove_waiter() { waiters_.fetch_sub(1, std::memory_order_acq_rel); }
-  int free() const { return free_.load(std::memory_order_relaxed); }
 
   // Each loop registers its backend once, at start-up.
   void add_loop(loop::Backend* b) {
@@ -45,7 +47,8 @@ class PoolSlots {
     for (loop::Backend* b : loops_) b->wake();
   }
 
-  std::atomic<int> free_;
+  std::atomic<int> capacity_{0};
+  std::atomic<int> busy_{0};
   std::atomic<int> waiters_{0};
   std::mutex mu_;
   std::vector<loop::Backend*> loops_;

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -31,7 +33,12 @@ int64_t now_ms() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// askr-worker: $ASKR_WORKER_BIN, else next to askr-proxy, else in the build tree's worker/.
+std::string format_bytes(uint64_t v) {
+  return std::to_string(v);
+}
+
+}  // namespace
+
 std::string find_worker_binary() {
   if (const char* env = getenv("ASKR_WORKER_BIN")) return env;
   char self[PATH_MAX];
@@ -46,15 +53,33 @@ std::string find_worker_binary() {
   return {};
 }
 
-std::string format_bytes(uint64_t v) {
-  return std::to_string(v);
-}
-
-}  // namespace
-
 Supervisor::~Supervisor() {
   for (Pool& p : pools_) {
-    if (p.listen_fd >= 0) close(p.listen_fd);
+    for (int fd : {p.listen_fd, p.ready_pipe[0], p.ready_pipe[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+}
+
+std::vector<int> Supervisor::ready_fds() const {
+  std::vector<int> fds;
+  for (const Pool& p : pools_) fds.push_back(p.ready_pipe[0]);
+  return fds;
+}
+
+void Supervisor::read_ready() {
+  for (Pool& p : pools_) {
+    int32_t pids[64];
+    ssize_t n;
+    while ((n = read(p.ready_pipe[0], pids, sizeof pids)) > 0) {
+      for (ssize_t i = 0; i < n / ssize_t(sizeof pids[0]); ++i) {
+        for (Process& proc : p.procs) {
+          if (proc.pid != pids[i] || proc.ready) continue;
+          proc.ready = true;
+          p.slots->add_capacity(1);
+        }
+      }
+    }
   }
 }
 
@@ -85,6 +110,9 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
         listen(p.listen_fd, 4096) < 0) {
       return errno_error("pool " + pc.name + ": worker socket");
     }
+    if (pipe2(p.ready_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+      return errno_error("pool " + pc.name + ": readiness pipe");
+    }
     std::memcpy(&pc.addr, &addr, sizeof addr);
     pc.addr_len = len;
     pc.fastcgi = "unix:@" + name;
@@ -96,7 +124,7 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     if (pc.memory_limit)
       p.argv.insert(p.argv.end(), {"--memory-limit", format_bytes(pc.memory_limit)});
     for (const auto& [k, v] : pc.ini) p.argv.insert(p.argv.end(), {"-d", k + "=" + v});
-    p.slots = std::make_unique<backend::PoolSlots>(int(p.workers));
+    p.slots = std::make_unique<backend::PoolSlots>();
     pools_.push_back(std::move(p));
   }
   (void)loops;
@@ -122,15 +150,20 @@ bool Supervisor::spawn(Pool& p) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, p.listen_fd, 3);  // dup2 clears close-on-exec
+  posix_spawn_file_actions_adddup2(&fa, p.ready_pipe[1], 4);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_store{"ASKR_LISTEN_FD=3"};
+  std::vector<std::string> env_store{"ASKR_LISTEN_FD=3", "ASKR_READY_FD=4"};
   std::vector<char*> envp;
   for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "ASKR_LISTEN_FD=", 15) != 0) envp.push_back(*e);
+    if (std::strncmp(*e, "ASKR_LISTEN_FD=", 15) != 0 &&
+        std::strncmp(*e, "ASKR_READY_FD=", 14) != 0) {
+      envp.push_back(*e);
+    }
   }
   envp.push_back(env_store[0].data());
+  envp.push_back(env_store[1].data());
   envp.push_back(nullptr);
   // The loops block no signals that a worker should inherit blocked: start it with none.
   posix_spawnattr_t attr;
@@ -147,7 +180,7 @@ bool Supervisor::spawn(Pool& p) {
     LOG_ERROR("pool %s: cannot start %s: %s", p.name.c_str(), worker_bin_.c_str(), strerror(err));
     return false;
   }
-  p.procs.push_back({pid, now_ms(), false});
+  p.procs.push_back({pid, now_ms(), false, false});
   return true;
 }
 
@@ -198,6 +231,7 @@ void Supervisor::reap_and_restart() {
         if (p.procs[i].pid != pid) continue;
         Process proc = p.procs[i];
         p.procs.erase(p.procs.begin() + long(i));
+        if (proc.ready) p.slots->add_capacity(-1);
         on_exit(p, proc, status);
         break;
       }
@@ -219,6 +253,8 @@ void Supervisor::roll() {
     for (Process& proc : p.procs) {
       if (!proc.retiring) old.push_back(proc.pid);
       proc.retiring = true;
+      if (proc.ready) p.slots->add_capacity(-1);  // it accepts nothing new from now on
+      proc.ready = false;
     }
     for (unsigned i = 0; i < p.workers; ++i) spawn(p);
     // The old ones finish the request they run (or leave accept at once) and exit.

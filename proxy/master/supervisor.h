@@ -17,6 +17,10 @@
 
 namespace askr::master {
 
+// Where askr-worker is: $ASKR_WORKER_BIN, else next to askr-proxy, else in the build tree's
+// worker/ beside proxy/. Empty when none is found.
+std::string find_worker_binary();
+
 class Supervisor {
  public:
   Supervisor() = default;
@@ -33,6 +37,10 @@ class Supervisor {
   void start();
   // Reaps exited workers and starts replacements that are due. Call on SIGCHLD and on a timer.
   void reap_and_restart();
+  // Workers say they are ready (about to accept) by writing their pid to their pool's pipe;
+  // only then do they count as capacity. Poll these fds for reading, then call read_ready().
+  std::vector<int> ready_fds() const;
+  void read_ready();
   // SIGHUP: start a fresh set of workers, then let the old ones finish their request and exit.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
@@ -43,12 +51,14 @@ class Supervisor {
     pid_t pid = 0;
     int64_t started_ms = 0;
     bool retiring = false;  // told to stop: not replaced when it exits
+    bool ready = false;     // has said it accepts requests: counted in the pool's capacity
   };
   struct Pool {
     size_t config_index = 0;
     const config::Pool* cfg = nullptr;
     std::string name;
     int listen_fd = -1;
+    int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
     std::vector<std::string> argv;
     std::vector<Process> procs;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <thread>
 #include <vector>
 
@@ -89,31 +90,66 @@ bool ends_with(const std::string& s, std::string_view suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-class Php : public ::testing::TestWithParam<std::string> {
+// The pool behind the site: Debian's php-fpm, or askr's own workers in either mode. The same
+// request suite runs against each.
+struct PhpParam {
+  std::string backend;
+  std::string pool;  // "fpm", "classic", "worker"
+};
+
+void PrintTo(const PhpParam& p, std::ostream* os) {
+  *os << p.backend << "/" << p.pool;
+}
+
+class Php : public ::testing::TestWithParam<PhpParam> {
  protected:
+  bool fpm() const { return GetParam().pool == "fpm"; }
+  const std::string& backend() const { return GetParam().backend; }
   static void TearDownTestSuite() {
     big_files().clear();
     big_dir().reset();
   }
 
   void SetUp() override {
-    if (skip_backend(GetParam())) {
+    if (skip_backend(backend())) {
       GTEST_SKIP() << "io_uring is not usable on this machine; the epoll run covers the fallback";
     }
-    if (!php_fpm_available()) GTEST_SKIP() << kPhpFpmBin << " is not installed (php8.2-fpm)";
+    if (fpm() && !php_fpm_available())
+      GTEST_SKIP() << kPhpFpmBin << " is not installed (php8.2-fpm)";
     copy_php_site(root());
   }
 
   // Starts php-fpm with `children` workers and askr-proxy in front of it; `tweak` adjusts the
   // proxy's config.
   void start(const std::function<void(PhpProxyOptions&)>& tweak = {}, int children = 4) {
-    fpm_ = std::make_unique<PhpFpm>(children);
     PhpProxyOptions o;
-    o.backend = GetParam();
+    o.backend = backend();
     o.root = root();
-    o.fastcgi = fpm_->address();
+    if (fpm()) {
+      fpm_ = std::make_unique<PhpFpm>(children);
+      o.fastcgi = fpm_->address();
+    }
     if (tweak) tweak(o);
+    if (!fpm()) o.pool_extra = askr_pool(o.pool_extra, children);
     proxy_ = std::make_unique<PhpProxy>(o);
+  }
+
+  // The same limits for askr's workers: `children` workers, the php.ini settings the php-fpm
+  // harness uses, read_timeout as the hard request_timeout, max_connections as workers.
+  std::string askr_pool(std::string extra, int children) const {
+    extra = std::regex_replace(extra, std::regex("read_timeout"), "request_timeout");
+    std::smatch m;
+    if (std::regex_search(extra, m, std::regex("max_connections = (\\d+)"))) {
+      children = std::stoi(m[1]);
+      extra = std::regex_replace(extra, std::regex("max_connections = \\d+\n?"), "");
+    }
+    extra = std::regex_replace(extra, std::regex("keepalive = true\n?"), "");
+    std::string pool =
+        "workers = " + std::to_string(children) + "\nmode = \"" + GetParam().pool + "\"\n";
+    if (GetParam().pool == "worker") pool += "worker_script = \"" + root() + "/_worker.php\"\n";
+    return pool + extra +
+           "[pool.ini]\ndisplay_errors = \"0\"\nlog_errors = \"1\"\noutput_buffering = \"0\"\n"
+           "upload_max_filesize = \"100M\"\npost_max_size = \"200M\"\nmemory_limit = \"256M\"\n";
   }
 
   std::string root() const { return site_.path() + "/www"; }
@@ -181,7 +217,17 @@ class Php : public ::testing::TestWithParam<std::string> {
     return files;
   }
 };
-ASKR_BOTH_BACKENDS(Php);
+std::vector<PhpParam> php_params() {
+  std::vector<PhpParam> out;
+  for (const char* pool : {"fpm", "classic", "worker"}) {
+    for (const char* b : {"io_uring", "epoll"}) out.push_back({b, pool});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Php, ::testing::ValuesIn(php_params()), [](const auto& info) {
+  return info.param.pool + "_" + info.param.backend;
+});
 
 // ---- requests in
 // ---------------------------------------------------------------------------------
@@ -648,6 +694,7 @@ TEST_P(Php, ScriptErrorLogReachesAskrErrorLog) {
 }
 
 TEST_P(Php, StoppedPhpFpmIs502AndAskrStaysUp) {
+  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
   start();
   EXPECT_EQ(php_fetch(port(), get("/status.php")).status, 200);
   fpm_->stop();
@@ -688,6 +735,7 @@ TEST_P(Php, SlowScriptPastReadTimeoutIs504) {
 // With connections kept open to php-fpm, the one that timed out is never reused: its late answer
 // must not become the next request's.
 TEST_P(Php, ReadTimeoutDropsKeptAliveBackendConnection) {
+  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
   start(
       [](PhpProxyOptions& o) {
         o.threads = 1;
@@ -795,6 +843,7 @@ TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
 }
 
 TEST_P(Php, ManyClientsOverKeptAliveBackendConnections) {
+  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
   // FCGI_KEEP_CONN, with threads x max_connections (2 x 2) within the 4 children.
   start(
       [](PhpProxyOptions& o) {
@@ -806,6 +855,7 @@ TEST_P(Php, ManyClientsOverKeptAliveBackendConnections) {
 }
 
 TEST_P(Php, KeptAliveBackendConnectionsSurvivePhpFpmRestart) {
+  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
   start(
       [](PhpProxyOptions& o) {
         o.pool_extra = "keepalive = true\nmax_connections = 2\nread_timeout = \"20s\"\n";

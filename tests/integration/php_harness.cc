@@ -270,8 +270,9 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
                     opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
                     "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n"
-                    "[[pool]]\nname = \"fpm\"\nfastcgi = \"" +
-                    opt.fastcgi + "\"\n" + opt.pool_extra + "\n[[site]]\nroot = \"" + opt.root +
+                    "[[pool]]\nname = \"fpm\"\n" +
+                    (opt.fastcgi.empty() ? std::string() : "fastcgi = \"" + opt.fastcgi + "\"\n") +
+                    opt.pool_extra + "\n[[site]]\nroot = \"" + opt.root +
                     "\"\nindex = " + opt.index + "\nphp = \"fpm\"\n";
   if (!opt.front_controller.empty()) {
     cfg += "front_controller = \"" + opt.front_controller + "\"\n";

@@ -58,7 +58,7 @@ struct PhpProxyOptions {
   std::string backend = "io_uring";
   int threads = 2;
   std::string root;     // the site root; required
-  std::string fastcgi;  // the pool address; required
+  std::string fastcgi;  // the pool address; "" = an askr-worker pool (pool_extra says how)
   // Lines added inside [[pool]] (read_timeout = "1s", max_connections = 2...).
   std::string pool_extra;
   std::string index = R"(["index.php", "index.html"])";

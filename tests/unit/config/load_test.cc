@@ -1683,12 +1683,15 @@ TEST(DemoConfig, Loads) {
   EXPECT_EQ(c.listens[0].text, "127.0.0.1:8080");
   ASSERT_EQ(c.sites.size(), 1u);
   EXPECT_EQ(c.sites[0].root, fs::canonical(demo.parent_path() / "www").string());
-  EXPECT_EQ(c.sites[0].index, std::vector<std::string>{"index.html"});
+  EXPECT_EQ(c.sites[0].index, (std::vector<std::string>{"index.php", "index.html"}));
   EXPECT_TRUE(c.access_log.enabled);
   EXPECT_EQ(c.access_log.format, LogFormat::kCombined);
   EXPECT_EQ(c.access_log.path, "stderr");
-  EXPECT_TRUE(c.pools.empty());
-  EXPECT_EQ(c.sites[0].php_pool, -1);
+  // The demo's PHP runs in Askr's own workers.
+  ASSERT_EQ(c.pools.size(), 1u);
+  EXPECT_TRUE(c.pools[0].own);
+  EXPECT_EQ(c.pools[0].name, "app");
+  EXPECT_EQ(c.sites[0].php_pool, 0);
   EXPECT_TRUE(c.sites[0].routes.empty());
 }
 

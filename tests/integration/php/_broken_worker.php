@@ -1,0 +1,3 @@
+<?php
+// A worker script that dies at start-up, every time.
+exit(3);

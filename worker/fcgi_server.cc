@@ -1,0 +1,431 @@
+#include "fcgi_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "shared/base/log.h"
+#include "shared/fastcgi/encoder.h"
+
+namespace askr::worker {
+namespace {
+
+using fastcgi::RecordType;
+
+constexpr size_t kReadSize = 64 * 1024;
+// Output is sent once this much is buffered (and on flush() and at the end).
+constexpr size_t kFlushThreshold = 64 * 1024;
+// Params larger than this end the connection (nginx's default header limits are far below).
+constexpr size_t kMaxParamsSize = 1024 * 1024;
+// While PHP has not read the body, flush() does not pull more of it than this off the socket.
+constexpr size_t kStdinBacklog = 256 * 1024;
+// After END_REQUEST on a connection that is not kept, with the body not read to its end: how long
+// to wait for the client to finish sending it and close.
+constexpr int kCloseWaitMs = 1000;
+
+}  // namespace
+
+const std::string* FcgiParams::find(std::string_view name) const {
+  for (const auto& [n, v] : pairs) {
+    if (n == name) return &v;
+  }
+  return nullptr;
+}
+
+FcgiServer::FcgiServer(int listen_fd, int wake_fd)
+    : listen_fd_(listen_fd), wake_fd_(wake_fd), params_parser_(kMaxParamsSize), rbuf_(kReadSize) {
+  int flags = fcntl(listen_fd_, F_GETFL);
+  if (flags >= 0) fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  // EPOLLEXCLUSIVE: of the workers sharing the socket, one wakes per connection, not all.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.fd = listen_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  if (wake_fd_ >= 0) {
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  }
+}
+
+FcgiServer::~FcgiServer() {
+  if (conn_fd_ >= 0) ::close(conn_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+}
+
+// ---- Waiting for a request ----------------------------------------------------------------------
+
+FcgiServer::Wait FcgiServer::next_request() {
+  for (;;) {
+    if (conn_fd_ < 0) {
+      bool stop = false;
+      if (!accept_connection(stop)) return stop ? Wait::kStop : Wait::kError;
+    }
+    while (state_ == State::kIdle || state_ == State::kParams) {
+      bool stop = false;
+      // Between requests a stop request wins; once one has begun, its params are read.
+      if (state_ == State::kIdle && !wait_readable(conn_fd_, stop)) return Wait::kStop;
+      if (read_some(true) == Io::kClosed) break;
+      if (aborted_ && state_ == State::kParams) abandon_request();
+    }
+    if (state_ == State::kRunning && !broken_) {
+      start_request();
+      return Wait::kRequest;
+    }
+    close_connection();
+  }
+}
+
+// askr-proxy counts a worker in its pool's capacity once the worker says it is about to accept:
+// its pid, once, on the pipe $ASKR_READY_FD. A worker that dies while booting never counts.
+static void announce_ready() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const char* env = getenv("ASKR_READY_FD");
+  if (!env) return;
+  int fd = atoi(env);
+  int32_t pid = int32_t(getpid());
+  if (::write(fd, &pid, sizeof pid) != ssize_t(sizeof pid)) LOG_WARN("readiness pipe: %s", strerror(errno));
+  ::close(fd);
+  unsetenv("ASKR_READY_FD");
+}
+
+bool FcgiServer::accept_connection(bool& stop) {
+  announce_ready();
+  epoll_event events[2];
+  for (;;) {
+    int n = epoll_wait(epoll_fd_, events, 2, -1);
+    if (n < 0 && errno != EINTR) {
+      LOG_ERROR("epoll_wait: %s", strerror(errno));
+      return false;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == wake_fd_) {
+        stop = true;
+        return false;
+      }
+    }
+    if (n <= 0) continue;
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      conn_fd_ = fd;
+      decoder_.reset();
+      return true;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
+      continue;  // another worker took it, or the client gave up
+    }
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      LOG_ERROR("accept: %s", strerror(errno));
+      poll(nullptr, 0, 100);
+      continue;
+    }
+    LOG_ERROR("accept: %s", strerror(errno));
+    return false;
+  }
+}
+
+// Waits until `fd` is readable (true) or wake_fd_ is (false, stop set).
+bool FcgiServer::wait_readable(int fd, bool& stop) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  for (;;) {
+    int n = poll(p, wake_fd_ >= 0 ? 2 : 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0 && wake_fd_ >= 0 && p[1].revents) {
+      stop = true;
+      return false;
+    }
+    return true;  // readable, hung up or failed: the read says which
+  }
+}
+
+// ---- Reading and decoding -----------------------------------------------------------------------
+
+FcgiServer::Io FcgiServer::read_some(bool block) {
+  if (broken_ || input_closed_ || conn_fd_ < 0) return Io::kClosed;
+  ssize_t n;
+  do {
+    n = recv(conn_fd_, rbuf_.data(), rbuf_.size(), block ? 0 : MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    decode({rbuf_.data(), size_t(n)});
+    return broken_ ? Io::kClosed : Io::kData;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kAgain;
+  // End of input: the client may still read the answer (it may have only shut down its side).
+  if (n == 0) {
+    input_closed_ = true;
+  } else {
+    broken_ = true;
+  }
+  return Io::kClosed;
+}
+
+void FcgiServer::decode(std::string_view bytes) {
+  while (!broken_) {
+    fastcgi::Decoder::Step s = decoder_.next(bytes);
+    bytes.remove_prefix(s.consumed);
+    if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
+    if (s.status == fastcgi::Decoder::Status::kError) {
+      LOG_WARN("FastCGI client: %s; closing the connection", decoder_.error());
+      broken_ = true;
+      return;
+    }
+    on_record(s);
+  }
+}
+
+void FcgiServer::on_record(const fastcgi::Decoder::Step& s) {
+  if (s.request_id == fastcgi::kNullRequestId) return on_management(s);
+  bool current = s.request_id == id_ && (state_ == State::kParams || state_ == State::kRunning);
+  switch (s.type) {
+    case RecordType::kBeginRequest:
+      return on_begin(s);
+    case RecordType::kParams:
+      if (current && state_ == State::kParams) on_params(s.content);
+      return;
+    case RecordType::kStdin:
+      if (!current || stdin_eof_) return;
+      if (s.content.empty()) {
+        stdin_eof_ = true;
+        return;
+      }
+      if (stdin_pos_ > 0) {
+        stdin_.erase(0, stdin_pos_);
+        stdin_pos_ = 0;
+      }
+      stdin_.append(s.content);
+      return;
+    case RecordType::kAbortRequest:
+      if (current) aborted_ = true;
+      return;
+    default:
+      return;  // DATA and the rest: nothing a responder reads
+  }
+}
+
+void FcgiServer::on_begin(const fastcgi::Decoder::Step& s) {
+  std::optional<fastcgi::BeginRequest> br = fastcgi::parse_begin_request(s.content);
+  if (!br) return;
+  if (state_ == State::kParams || state_ == State::kRunning) {
+    if (s.request_id != id_) {
+      fastcgi::end_request(out_, s.request_id, 0, fastcgi::ProtocolStatus::kCantMpxConn);
+      send_all(out_);
+      out_.clear();
+    }
+    return;
+  }
+  if (br->role != fastcgi::Role::kResponder) {
+    fastcgi::end_request(out_, s.request_id, 0, fastcgi::ProtocolStatus::kUnknownRole);
+    send_all(out_);
+    out_.clear();
+    return;
+  }
+  state_ = State::kParams;
+  id_ = s.request_id;
+  keep_conn_ = br->keep_conn();
+  params_.pairs.clear();
+  params_parser_.reset();
+  stdin_.clear();
+  stdin_pos_ = 0;
+  stdin_eof_ = false;
+  aborted_ = false;
+}
+
+void FcgiServer::on_params(std::string_view content) {
+  if (content.empty()) {  // the empty record: the end of the params
+    if (!params_parser_.finish()) {
+      LOG_WARN("FastCGI client: %s; closing the connection", params_parser_.error());
+      broken_ = true;
+      return;
+    }
+    state_ = State::kRunning;
+    return;
+  }
+  while (!content.empty()) {
+    fastcgi::ParamsParser::Step p = params_parser_.next(content);
+    content.remove_prefix(p.consumed);
+    if (p.status == fastcgi::ParamsParser::Status::kPair) {
+      params_.pairs.emplace_back(p.name, p.value);
+    } else if (p.status == fastcgi::ParamsParser::Status::kError) {
+      LOG_WARN("FastCGI client: %s; closing the connection", params_parser_.error());
+      broken_ = true;
+      return;
+    }
+  }
+}
+
+void FcgiServer::on_management(const fastcgi::Decoder::Step& s) {
+  if (s.type != RecordType::kGetValues) {
+    if (s.end_of_record) fastcgi::unknown_type(out_, uint8_t(s.type));
+  } else {
+    management_.append(s.content);
+    if (!s.end_of_record) return;
+    std::vector<fastcgi::NameValue> answer;
+    fastcgi::ParamsParser names;
+    std::string_view in = management_;
+    for (;;) {
+      fastcgi::ParamsParser::Step p = names.next(in);
+      in.remove_prefix(p.consumed);
+      if (p.status != fastcgi::ParamsParser::Status::kPair) break;
+      if (p.name == fastcgi::kMaxConns) answer.emplace_back(fastcgi::kMaxConns, "1");
+      if (p.name == fastcgi::kMaxReqs) answer.emplace_back(fastcgi::kMaxReqs, "1");
+      if (p.name == fastcgi::kMpxsConns) answer.emplace_back(fastcgi::kMpxsConns, "0");
+    }
+    fastcgi::get_values_result(out_, answer);
+    management_.clear();
+  }
+  if (!out_.empty()) {
+    send_all(out_);
+    out_.clear();
+  }
+}
+
+// A request aborted before its params were complete: answered and forgotten.
+void FcgiServer::abandon_request() {
+  fastcgi::end_request(out_, id_, 0, fastcgi::ProtocolStatus::kRequestComplete);
+  send_all(out_);
+  out_.clear();
+  state_ = State::kIdle;
+  aborted_ = false;
+  if (!keep_conn_) broken_ = true;  // nothing more is expected on this connection
+}
+
+void FcgiServer::start_request() {
+  const std::string* want_pid = params_.find("ASKR_WANT_PID");
+  if (want_pid && *want_pid == "1") {
+    std::string pid = std::to_string(getpid());
+    fastcgi::NameValue pair{"ASKR_WORKER_PID", pid};
+    fastcgi::get_values_result(out_, {&pair, 1});
+    flush();
+  }
+}
+
+// ---- The request's streams ----------------------------------------------------------------------
+
+size_t FcgiServer::read_stdin(char* buf, size_t len) {
+  while (stdin_pos_ == stdin_.size()) {
+    stdin_.clear();
+    stdin_pos_ = 0;
+    if (state_ != State::kRunning || stdin_eof_ || client_gone()) return 0;
+    if (read_some(true) == Io::kClosed) return 0;
+  }
+  size_t n = std::min(len, stdin_.size() - stdin_pos_);
+  std::memcpy(buf, stdin_.data() + stdin_pos_, n);
+  stdin_pos_ += n;
+  return n;
+}
+
+void FcgiServer::write_stdout(std::string_view data) {
+  if (state_ == State::kRunning && !client_gone()) append_stream(RecordType::kStdout, data);
+}
+
+void FcgiServer::write_stderr(std::string_view data) {
+  if (state_ == State::kRunning && !broken_) append_stream(RecordType::kStderr, data);
+}
+
+void FcgiServer::append_stream(RecordType type, std::string_view data) {
+  while (!data.empty() && !broken_) {
+    size_t n = std::min(data.size(), fastcgi::kMaxAlignedContentLength);
+    fastcgi::stream(out_, type, id_, data.substr(0, n));
+    data.remove_prefix(n);
+    if (out_.size() >= kFlushThreshold) {
+      send_all(out_);
+      out_.clear();
+    }
+  }
+}
+
+bool FcgiServer::flush() {
+  // Notice an ABORT_REQUEST or a second BEGIN_REQUEST, without pulling in a whole unread body.
+  if (state_ == State::kRunning && stdin_.size() - stdin_pos_ < kStdinBacklog && !input_closed_) {
+    read_some(false);
+  }
+  if (!out_.empty()) {
+    if (!broken_) send_all(out_);
+    out_.clear();
+  }
+  return !client_gone();
+}
+
+bool FcgiServer::send_all(std::string_view data) {
+  while (!data.empty() && !broken_) {
+    ssize_t n = send(conn_fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(size_t(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      broken_ = true;
+    }
+  }
+  return !broken_;
+}
+
+// ---- Ending -------------------------------------------------------------------------------------
+
+void FcgiServer::finish(uint32_t app_status) {
+  if (state_ != State::kRunning) return;
+  flush();  // answers a second BEGIN_REQUEST that came meanwhile before this END_REQUEST
+  if (!broken_) {
+    fastcgi::end_stream(out_, RecordType::kStdout, id_);
+    fastcgi::end_request(out_, id_, app_status, fastcgi::ProtocolStatus::kRequestComplete);
+    send_all(out_);
+  }
+  out_.clear();
+  state_ = State::kFinished;
+  if (!keep_conn_ && !broken_) shutdown(conn_fd_, SHUT_WR);
+}
+
+void FcgiServer::release(uint32_t app_status) {
+  if (!in_request()) return;
+  finish(app_status);
+  if (broken_ || !keep_conn_) close_connection();
+  state_ = State::kIdle;
+  params_.pairs.clear();
+  stdin_.clear();
+  stdin_pos_ = 0;
+  stdin_eof_ = false;
+  aborted_ = false;
+}
+
+// Closes the connection. What the client sent and nobody read is drained first: closing a Unix
+// socket with unread input makes the client's next write fail (EPIPE) even though our answer is
+// waiting for it. When the body was not read to its end, the client may still be sending it:
+// then wait (kCloseWaitMs at most) for it to close its side.
+void FcgiServer::close_connection() {
+  if (conn_fd_ < 0) return;
+  if (!broken_ && !input_closed_) {
+    shutdown(conn_fd_, SHUT_WR);
+    bool body_pending = state_ != State::kIdle && !stdin_eof_;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCloseWaitMs);
+    for (;;) {
+      ssize_t n = recv(conn_fd_, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
+      if (n > 0 || (n < 0 && errno == EINTR)) continue;
+      if (n == 0 || errno != EAGAIN || !body_pending) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{conn_fd_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, int(left.count())) == 0) break;
+    }
+  }
+  ::close(conn_fd_);
+  conn_fd_ = -1;
+  decoder_.reset();
+  broken_ = false;
+  input_closed_ = false;
+  state_ = State::kIdle;
+  out_.clear();
+  management_.clear();
+}
+
+}  // namespace askr::worker

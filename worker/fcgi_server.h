@@ -1,0 +1,123 @@
+// The FastCGI side of askr-worker (responder role): accepts connections on a listening Unix
+// socket and reads and writes the records of one request at a time, with blocking I/O (PHP is
+// single-threaded here; one process serves one request at a time). The record format is the
+// shared codec's (shared/fastcgi); this class only moves bytes and keeps the request's state.
+//
+// What a client sees:
+// - GET_VALUES is answered at any time: FCGI_MAX_CONNS=1, FCGI_MAX_REQS=1, FCGI_MPXS_CONNS=0.
+//   Other management records get UNKNOWN_TYPE.
+// - A BEGIN_REQUEST for another id while a request runs gets END_REQUEST(CANT_MPX_CONN); a role
+//   other than responder gets END_REQUEST(UNKNOWN_ROLE).
+// - ABORT_REQUEST marks the request aborted (client_gone()); its END_REQUEST still follows.
+// - FCGI_KEEP_CONN: the connection is kept for the next request; otherwise it is shut down
+//   after END_REQUEST and closed once the client has closed its side (or after a short wait),
+//   so that a client still sending a body never sees EPIPE before reading the answer.
+// - A request whose params hold ASKR_WANT_PID=1 gets, before any STDOUT, one GET_VALUES_RESULT
+//   record (request id 0) with ASKR_WORKER_PID=<pid>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "shared/fastcgi/decoder.h"
+
+namespace askr::worker {
+
+// A request's params in arrival order.
+struct FcgiParams {
+  std::vector<std::pair<std::string, std::string>> pairs;
+
+  // The value of the first pair named `name`, or nullptr.
+  const std::string* find(std::string_view name) const;
+};
+
+class FcgiServer {
+ public:
+  // `listen_fd`: a listening Unix stream socket, made non-blocking here (several workers may
+  // share it); the server does not own it. `wake_fd`: becomes readable when waiting for a
+  // request should stop (the signal handler's pipe); -1 for none.
+  FcgiServer(int listen_fd, int wake_fd);
+  ~FcgiServer();
+  FcgiServer(const FcgiServer&) = delete;
+  FcgiServer& operator=(const FcgiServer&) = delete;
+
+  enum class Wait { kRequest, kStop, kError };
+  // Waits, accepting connections as needed, until a request has begun and its params are
+  // complete (kRequest). kStop: wake_fd became readable while no request had begun. kError: the
+  // listening socket failed (logged).
+  Wait next_request();
+
+  // The current request; valid from next_request() == kRequest until release().
+  uint16_t request_id() const { return id_; }
+  bool keep_conn() const { return keep_conn_; }
+  const FcgiParams& params() const { return params_; }
+
+  // Up to `len` bytes of the request body (STDIN), blocking until some arrive; 0 at the end of
+  // the body, once the request is finished, or when the client is gone.
+  size_t read_stdin(char* buf, size_t len);
+
+  // STDOUT and STDERR of the current request. Output is buffered and sent in records of up to
+  // 64 KiB; dropped once the request is finished or the client is gone.
+  void write_stdout(std::string_view data);
+  void write_stderr(std::string_view data);
+  // Sends what is buffered. Also looks, without blocking, at what the client sent meanwhile
+  // (ABORT_REQUEST, a second BEGIN_REQUEST). False when the client is gone.
+  bool flush();
+
+  // ABORT_REQUEST arrived or the connection failed.
+  bool client_gone() const { return aborted_ || broken_; }
+  // END_REQUEST was sent (finish()); the request may still be running.
+  bool finished() const { return state_ == State::kFinished; }
+  bool in_request() const { return state_ == State::kRunning || state_ == State::kFinished; }
+
+  // Ends the response: buffered output, the end of STDOUT, END_REQUEST(app_status). Later
+  // output is dropped. Does nothing when already finished or outside a request.
+  void finish(uint32_t app_status);
+  // The request is over (the script is done with it): finish() if needed, then close the
+  // connection unless it is kept for the next request.
+  void release(uint32_t app_status);
+
+ private:
+  enum class State : uint8_t { kIdle, kParams, kRunning, kFinished };
+  enum class Io : uint8_t { kData, kAgain, kClosed };
+
+  bool accept_connection(bool& stop);
+  bool wait_readable(int fd, bool& stop);
+  Io read_some(bool block);
+  void decode(std::string_view bytes);
+  void on_record(const fastcgi::Decoder::Step& s);
+  void on_begin(const fastcgi::Decoder::Step& s);
+  void on_params(std::string_view content);
+  void on_management(const fastcgi::Decoder::Step& s);
+  void start_request();
+  void abandon_request();
+  void append_stream(fastcgi::RecordType type, std::string_view data);
+  bool send_all(std::string_view data);
+  void close_connection();
+
+  int listen_fd_;
+  int wake_fd_;
+  int epoll_fd_ = -1;
+  int conn_fd_ = -1;
+  State state_ = State::kIdle;
+  uint16_t id_ = 0;
+  bool keep_conn_ = false;
+  bool stdin_eof_ = false;
+  bool aborted_ = false;
+  bool broken_ = false;        // a read or write on the connection failed
+  bool input_closed_ = false;  // the client shut down its side: nothing more to read
+  FcgiParams params_;
+  fastcgi::Decoder decoder_;
+  fastcgi::ParamsParser params_parser_;
+  std::string management_;     // content of the management record being received
+  std::string stdin_;          // body bytes received and not yet read; stdin_pos_ is the start
+  size_t stdin_pos_ = 0;
+  std::string out_;            // encoded records not yet sent
+  std::vector<char> rbuf_;
+};
+
+}  // namespace askr::worker

@@ -1,0 +1,154 @@
+// askr-worker: PHP embedded behind FastCGI. See fcgi_server.h for the protocol side,
+// sapi/engine.h for the PHP configuration, modes/classic.h and modes/worker.h for the modes.
+//
+// For a supervisor (askr-proxy's): started with ASKR_LISTEN_FD=3 and the listening Unix socket
+// as fd 3 (shared by the pool's workers), the process dies with its parent (PR_SET_PDEATHSIG,
+// SIGKILL) and refuses to start if the parent is already gone. SIGTERM or SIGINT: the request in
+// progress is finished, then the process exits 0; waiting idle, it exits at once. Exit status:
+//   0    recycled (--max-requests, --memory-limit), stopped by a signal, or the worker script
+//        ended / called exit() (exit(N): N)
+//   1    could not start (socket, PHP start-up, worker script missing, parent gone)
+//   2    bad command line
+//   255  a fatal error ended the worker script (worker mode)
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "fcgi_server.h"
+#include "modes/classic.h"
+#include "modes/worker.h"
+#include "options.h"
+#include "process.h"
+#include "sapi/engine.h"
+#include "shared/base/log.h"
+
+namespace askr::worker {
+namespace {
+
+// A listening socket at `path` ("@name": the abstract namespace). A stale socket file (nobody
+// accepting) is replaced; a live one is an error.
+int create_listener(const std::string& path, ino_t& inode) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    LOG_ERROR("--listen %s: path too long", path.c_str());
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size());
+  bool abstract = path[0] == '@';
+  if (abstract) addr.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (!abstract && connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) {
+    LOG_ERROR("--listen %s: another process is listening there", path.c_str());
+    close(fd);
+    return -1;
+  }
+  if (!abstract && errno == ECONNREFUSED) unlink(path.c_str());
+  close(fd);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, 511) != 0) {
+    LOG_ERROR("--listen %s: %s", path.c_str(), strerror(errno));
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  struct stat st;
+  if (!abstract) {
+    chmod(path.c_str(), 0660);  // as php-fpm's listen.mode
+    if (stat(path.c_str(), &st) == 0) inode = st.st_ino;
+  }
+  return fd;
+}
+
+// The socket inherited from the supervisor: $ASKR_LISTEN_FD (3).
+int inherited_listener() {
+  const char* env = getenv("ASKR_LISTEN_FD");
+  if (!env) {
+    LOG_ERROR("no socket to listen on: give --listen PATH, or start with ASKR_LISTEN_FD");
+    return -1;
+  }
+  int fd = atoi(env);
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) {
+    LOG_ERROR("ASKR_LISTEN_FD=%s is not a listening socket", env);
+    return -1;
+  }
+  fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for PHP's child processes
+  unsetenv("ASKR_LISTEN_FD");
+  return fd;
+}
+
+// Removes the socket file we created, unless another process has replaced it since.
+void remove_listener(const std::string& path, ino_t inode) {
+  struct stat st;
+  if (path.empty() || path[0] == '@' || stat(path.c_str(), &st) != 0) return;
+  if (st.st_ino == inode) unlink(path.c_str());
+}
+
+int serve(const Options& opt, int listen_fd) {
+  FcgiServer server(listen_fd, wake_fd());
+  modes::Limits limits{opt.max_requests, opt.memory_limit};
+  if (opt.mode == Options::Mode::kWorker) return modes::run_worker(server, limits, opt.script);
+  return modes::run_classic(server, limits);
+}
+
+int run(const Options& opt) {
+  if (!opt.log_level.empty()) {
+    log::Level level;
+    if (!log::parse_level(opt.log_level, level)) {
+      fprintf(stderr, "askr-worker: --log-level: expected error, warn, info or debug\n");
+      return 2;
+    }
+    log::set_level(level);
+  }
+  if (!install_signal_handlers()) {
+    LOG_ERROR("pipe: %s", strerror(errno));
+    return 1;
+  }
+  sapi::EngineConfig engine{opt.php_ini, opt.ini_scan_dir_set, opt.ini_scan_dir, opt.defines};
+  if (opt.version) {
+    if (!sapi::start_engine(engine)) return 1;
+    sapi::print_info();
+    sapi::stop_engine();
+    return 0;
+  }
+  ino_t inode = 0;
+  int listen_fd = opt.listen_path.empty() ? inherited_listener()
+                                          : create_listener(opt.listen_path, inode);
+  if (listen_fd < 0) return 1;
+  if (opt.listen_path.empty() && !die_with_parent()) {
+    LOG_ERROR("the parent process is gone; not starting");
+    return 1;
+  }
+  if (!sapi::start_engine(engine)) return 1;
+  int status = serve(opt, listen_fd);
+  sapi::stop_engine();
+  if (!opt.listen_path.empty()) remove_listener(opt.listen_path, inode);
+  return status;
+}
+
+}  // namespace
+}  // namespace askr::worker
+
+int main(int argc, char** argv) {
+  askr::Result<askr::worker::Options> opt = askr::worker::parse_options(argc, argv);
+  if (!opt) {
+    fprintf(stderr, "askr-worker: %s\n", opt.error().message.c_str());
+    return 2;
+  }
+  if (opt->help) {
+    fputs(askr::worker::usage(), stdout);
+    return 0;
+  }
+  return askr::worker::run(*opt);
+}

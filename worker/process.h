@@ -1,0 +1,25 @@
+// Process-wide plumbing of askr-worker: the stop signals, the parent-death guard, the resident
+// set size. No PHP here.
+#pragma once
+
+#include <cstdint>
+
+namespace askr::worker {
+
+// Installs the SIGTERM/SIGINT handler (sets the stop flag and makes wake_fd() readable) and
+// ignores SIGPIPE. Call before PHP starts: PHP's signal layer records the handlers it finds
+// then and calls them back when it defers a signal during a request.
+bool install_signal_handlers();
+// True once SIGTERM or SIGINT has arrived.
+bool stop_requested();
+// Readable once stop_requested(); never read from, so it stays readable.
+int wake_fd();
+
+// Asks the kernel to SIGKILL this process when its parent dies; false when the parent is
+// already gone.
+bool die_with_parent();
+
+// The resident set size (/proc/self/statm), in bytes; 0 when unknown.
+uint64_t resident_bytes();
+
+}  // namespace askr::worker

@@ -1,0 +1,182 @@
+#include "sapi/engine.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "sapi/php_headers.h"
+
+#include "ext/standard/info.h"
+#include "php_ini.h"
+#include "sapi/functions.h"
+#include "sapi/module.h"
+#include "zend_extensions.h"
+
+// Exported by libphp (main/php_ini.c) but declared in no installed header.
+extern "C" {
+extern PHPAPI char* php_ini_opened_path;
+extern PHPAPI char* php_ini_scanned_path;
+}
+
+// main/php_ini_builder.h, whose inline functions are C only: the builder php -d uses, so that
+// -d values are quoted the way php-cli and php-fpm quote them.
+extern "C" {
+struct php_ini_builder {
+  char* value;  // malloc()ed; room for a terminating NUL is kept
+  size_t length;
+};
+PHPAPI void php_ini_builder_define(struct php_ini_builder* b, const char* arg);
+}
+
+namespace askr::worker::sapi {
+namespace {
+
+constexpr const char* kSapiName = "askr";
+// OPcache only starts under the SAPIs it knows (php-src ext/opcache: "Opcode Caching is only
+// supported in Apache, FPM, FastCGI, FrankenPHP, LiteSpeed and uWSGI SAPIs"). Askr's module
+// carries this name while the extensions start up, then its own: PHP_SAPI is registered before
+// and php_sapi_name() is read after, so scripts only ever see "askr".
+constexpr const char* kStartupName = "frankenphp";
+
+sapi_module_struct g_module{};
+char* g_ini_entries = nullptr;
+
+PHP_MINIT_FUNCTION(askr) {
+  sapi_module.name = const_cast<char*>(kStartupName);
+  return SUCCESS;
+}
+
+PHP_MINFO_FUNCTION(askr) {
+  php_info_print_table_start();
+  php_info_print_table_row(2, "Askr worker", ASKR_VERSION);
+  php_info_print_table_end();
+}
+
+zend_module_entry g_askr_module = {
+    STANDARD_MODULE_HEADER,
+    "askr",
+    kFunctions,
+    PHP_MINIT(askr),
+    nullptr,
+    nullptr,
+    nullptr,
+    PHP_MINFO(askr),
+    ASKR_VERSION,
+    STANDARD_MODULE_PROPERTIES,
+};
+
+int startup(sapi_module_struct* m) {
+  return php_module_startup(m, &g_askr_module);
+}
+
+// Defaults read before php.ini, so that php.ini and -d override them.
+void ini_defaults(HashTable* configuration) {
+  auto set = [configuration](const char* name, const char* value) {
+    zval v;
+    ZVAL_NEW_STR(&v, zend_string_init(value, strlen(value), 1));
+    zend_hash_str_update(configuration, name, strlen(name), &v);
+  };
+  set("display_errors", "0");
+  set("log_errors", "1");
+}
+
+char* build_ini_entries(const std::vector<std::string>& defines) {
+  php_ini_builder b{nullptr, 0};
+  for (const std::string& d : defines) php_ini_builder_define(&b, d.c_str());
+  if (b.value) b.value[b.length] = '\0';
+  return b.value;  // malloc()ed or nullptr; freed in stop_engine()
+}
+
+// Sets PHP_INI_SCAN_DIR for php_init_config() and says how to put it back.
+std::optional<std::string> override_scan_dir(const EngineConfig& c) {
+  std::optional<std::string> saved;
+  if (const char* old = getenv("PHP_INI_SCAN_DIR")) saved = old;
+  if (c.scan_dir_set) setenv("PHP_INI_SCAN_DIR", c.scan_dir.c_str(), 1);
+  return saved;
+}
+
+void restore_scan_dir(const std::optional<std::string>& saved) {
+  if (saved) {
+    setenv("PHP_INI_SCAN_DIR", saved->c_str(), 1);
+  } else {
+    unsetenv("PHP_INI_SCAN_DIR");
+  }
+}
+
+}  // namespace
+
+bool start_engine(const EngineConfig& config) {
+  zend_signal_startup();
+  g_module.name = const_cast<char*>(kSapiName);
+  g_module.pretty_name = const_cast<char*>("Askr");
+  g_module.startup = startup;
+  g_module.shutdown = php_module_shutdown_wrapper;
+  fill_callbacks(g_module);
+  g_module.ini_defaults = ini_defaults;
+  g_module.php_ini_ignore_cwd = 1;
+  static std::string php_ini;
+  php_ini = config.php_ini.empty() ? "/dev/null" : config.php_ini;
+  g_module.php_ini_path_override = php_ini.data();
+  sapi_startup(&g_module);  // clears ini_entries: they are set after it, as php_embed does
+  g_ini_entries = build_ini_entries(config.defines);
+  g_module.ini_entries = g_ini_entries;
+  std::optional<std::string> saved_scan_dir = override_scan_dir(config);
+  int rc = g_module.startup(&g_module);
+  restore_scan_dir(saved_scan_dir);
+  sapi_module.name = const_cast<char*>(kSapiName);
+  if (rc == FAILURE) {
+    LOG_ERROR("PHP failed to start");
+    return false;
+  }
+  return true;
+}
+
+void stop_engine() {
+  php_module_shutdown();
+  sapi_shutdown();
+  free(g_ini_entries);
+  g_ini_entries = nullptr;
+}
+
+void print_info() {
+  bind_idle("");
+  if (php_request_startup() == FAILURE) {
+    LOG_ERROR("PHP request start-up failed");
+    return;
+  }
+  mark_idle_started();
+  printf("askr-worker: %s\n", ASKR_VERSION);
+  printf("php: %s\n", PHP_VERSION);
+  printf("sapi: %s\n", sapi_module.name);
+  printf("php_ini: %s\n", php_ini_opened_path && strcmp(php_ini_opened_path, "/dev/null") != 0
+                              ? php_ini_opened_path
+                              : "(none)");
+  printf("ini_scan_dir: %s\n", php_ini_scanned_path ? php_ini_scanned_path : "(none)");
+  printf("extensions:");
+  void* module;
+  ZEND_HASH_MAP_FOREACH_PTR(&module_registry, module) {
+    printf(" %s", static_cast<zend_module_entry*>(module)->name);
+  }
+  ZEND_HASH_FOREACH_END();
+  printf("\nzend_extensions:");
+  for (zend_llist_element* e = zend_extensions.head; e; e = e->next) {
+    printf(" %s", static_cast<zend_extension*>(static_cast<void*>(e->data))->name);
+  }
+  bool loaded = zend_get_extension("Zend OPcache") != nullptr;
+  zval enabled;
+  ZVAL_FALSE(&enabled);
+  zend_eval_string(
+      "function_exists('opcache_get_status') && is_array($s = opcache_get_status(false))"
+      " && $s['opcache_enabled']",
+      &enabled, "askr-info");
+  printf("\nopcache: %s\n", !loaded ? "not loaded"
+                            : zend_is_true(&enabled) ? "loaded, enabled"
+                                                     : "loaded, disabled");
+  zval_ptr_dtor(&enabled);
+  php_request_shutdown(nullptr);
+  unbind();
+}
+
+}  // namespace askr::worker::sapi

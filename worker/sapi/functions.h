@@ -1,0 +1,18 @@
+// The PHP functions Askr's SAPI adds: fastcgi_finish_request(), askr_handle_request() (and its
+// alias frankenphp_handle_request()), getallheaders() (alias apache_request_headers()).
+#pragma once
+
+#include "sapi/php_headers.h"
+
+namespace askr::worker::sapi {
+
+// What askr_handle_request($callback) does in worker mode. Until one is set (classic mode), the
+// function throws a RuntimeException. The hook sets return_value; it may leave through a bailout.
+using HandleRequestHook = void (*)(zend_fcall_info* fci, zend_fcall_info_cache* fcc,
+                                   zval* return_value);
+void set_handle_request_hook(HandleRequestHook hook);
+
+// The function table of the "askr" module.
+extern const zend_function_entry kFunctions[];
+
+}  // namespace askr::worker::sapi

@@ -1,0 +1,130 @@
+#include "sapi/module.h"
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "sapi/php_headers.h"
+
+#include "sapi/cgi_headers.h"
+#include "sapi/request.h"
+
+namespace askr::worker::sapi {
+namespace {
+
+// The bound request, while its answer may still be written.
+FcgiServer* live_server() {
+  FcgiServer* s = bound_server();
+  return s && s->in_request() && !s->finished() ? s : nullptr;
+}
+
+void write_stderr_fd(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(STDERR_FILENO, data.data(), data.size());
+    if (n <= 0) return;
+    data.remove_prefix(size_t(n));
+  }
+}
+
+// Note: PHP may leave this function through a longjmp (php_handle_aborted_connection() bails
+// out unless ignore_user_abort is set), so nothing here needs destroying when that happens.
+size_t ub_write(const char* str, size_t len) {
+  FcgiServer* s = bound_server();
+  if (!s) {
+    write_stderr_fd({str, len});
+    return len;
+  }
+  s->write_stdout({str, len});
+  if (s->client_gone() && !s->finished()) php_handle_aborted_connection();
+  return len;
+}
+
+void flush(void* server_context) {
+  FcgiServer* s = live_server();
+  if (!s) return;
+  sapi_send_headers();
+  if (!s->flush()) php_handle_aborted_connection();
+}
+
+int send_headers(sapi_headers_struct* headers) {
+  FcgiServer* s = live_server();
+  if (SG(request_info).no_headers == 1 || !s) return SAPI_HEADER_SENT_SUCCESSFULLY;
+  std::vector<std::string_view> lines;
+  zend_llist_position pos;
+  for (auto* h = static_cast<sapi_header_struct*>(zend_llist_get_first_ex(&headers->headers, &pos));
+       h; h = static_cast<sapi_header_struct*>(zend_llist_get_next_ex(&headers->headers, &pos))) {
+    lines.emplace_back(h->header, h->header_len);
+  }
+  const char* status_line = headers->http_status_line ? headers->http_status_line : "";
+  s->write_stdout(cgi_header_block(headers->http_response_code, status_line, lines));
+  return SAPI_HEADER_SENT_SUCCESSFULLY;
+}
+
+size_t read_post(char* buf, size_t len) {
+  FcgiServer* s = live_server();
+  if (!s) return 0;
+  // PHP takes a short read for the end of the body: fill the buffer unless the body ends.
+  size_t got = 0;
+  while (got < len) {
+    size_t n = s->read_stdin(buf + got, len - got);
+    if (n == 0) break;
+    got += n;
+  }
+  return got;
+}
+
+char* read_cookies() {
+  return SG(request_info).cookie_data;
+}
+
+void register_variables(zval* track_vars) {
+  register_server_variables(track_vars);
+}
+
+// Log lines of the current request go to the client as FastCGI STDERR, prefixed like php-fpm's
+// ("PHP message: ..."); the web server writes them to its error log. Without a request (or once
+// its answer is complete) they go to the process's own log.
+void log_message(const char* message, int syslog_type) {
+  if (FcgiServer* s = live_server(); s && !s->client_gone()) {
+    s->write_stderr(std::string("PHP message: ") + message);
+    return;
+  }
+  log::Level level = syslog_type <= LOG_ERR       ? log::Level::kError
+                     : syslog_type == LOG_WARNING ? log::Level::kWarn
+                                                  : log::Level::kInfo;
+  if (log::enabled(level)) log::write(level, "PHP message: %s", message);
+}
+
+// getenv() in PHP sees the request's params first, as under php-fpm.
+char* getenv_param(const char* name, size_t len) {
+  const std::string* v = bound_param({name, len});
+  return v ? const_cast<char*>(v->c_str()) : nullptr;
+}
+
+int activate() {
+  if (bound_server()) SG(request_info).proto_num = bound_proto_num();
+  return SUCCESS;
+}
+
+int deactivate() {
+  return SUCCESS;
+}
+
+}  // namespace
+
+void fill_callbacks(sapi_module_struct& m) {
+  m.activate = activate;
+  m.deactivate = deactivate;
+  m.ub_write = ub_write;
+  m.flush = flush;
+  m.getenv = getenv_param;
+  m.sapi_error = php_error;
+  m.send_headers = send_headers;
+  m.read_post = read_post;
+  m.read_cookies = read_cookies;
+  m.register_server_variables = register_variables;
+  m.log_message = log_message;
+}
+
+}  // namespace askr::worker::sapi

@@ -1,0 +1,35 @@
+// Askr's SAPI module: the callbacks through which PHP writes output and headers, reads the
+// request body and cookies, fills $_SERVER and logs. They act on the FastCGI request that is
+// bound to PHP's request state (bind_request()), or, with none bound (the worker script's
+// start-up and the time between its requests, --version), write output and log lines to the
+// process's stderr.
+#pragma once
+
+#include <string_view>
+
+#include "fcgi_server.h"
+
+struct _sapi_module_struct;
+
+namespace askr::worker::sapi {
+
+// Fills the callbacks of `m` (name, startup and ini settings are the engine's business).
+void fill_callbacks(_sapi_module_struct& m);
+
+// The FastCGI request PHP's request state belongs to, or nullptr.
+FcgiServer* bound_server();
+
+// Binds the server's current request to SG(request_info) and SG(server_context), to be done
+// before php_request_startup() or sapi_activate(). The strings SG(request_info) points to live
+// until unbind().
+void bind_request(FcgiServer& server);
+// Binds no request: PHP runs `script` (may be empty) outside of any FastCGI request.
+void bind_idle(std::string_view script);
+// Forgets the binding; call after php_request_shutdown() or sapi_deactivate().
+void unbind();
+
+// Outside a request: no headers are sent and output goes to stderr. Call right after
+// sapi_activate()/php_request_startup() of an idle binding.
+void mark_idle_started();
+
+}  // namespace askr::worker::sapi
