@@ -22,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 class AskrPool : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
     if (skip_backend(GetParam())) GTEST_SKIP() << "io_uring is not usable here";
     copy_php_site(root());
   }

@@ -116,6 +116,8 @@ class Php : public ::testing::TestWithParam<PhpParam> {
     }
     if (fpm() && !php_fpm_available())
       GTEST_SKIP() << kPhpFpmBin << " is not installed (php8.2-fpm)";
+    if (!fpm() && !ASKR_WITH_WORKER)
+      GTEST_SKIP() << "askr-worker is not built in this configuration";
     copy_php_site(root());
   }
 
