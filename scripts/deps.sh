@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libphp8.2-embed php8.2-dev)
-test=(googletest libgtest-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli)
+test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light)
 bench=(nginx-light wrk strace procps)
 
 want=("${build[@]}")

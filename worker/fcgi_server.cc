@@ -94,7 +94,8 @@ static void announce_ready() {
   if (!env) return;
   int fd = atoi(env);
   int32_t pid = int32_t(getpid());
-  if (::write(fd, &pid, sizeof pid) != ssize_t(sizeof pid)) LOG_WARN("readiness pipe: %s", strerror(errno));
+  if (::write(fd, &pid, sizeof pid) != ssize_t(sizeof pid))
+    LOG_WARN("readiness pipe: %s", strerror(errno));
   ::close(fd);
   unsetenv("ASKR_READY_FD");
 }

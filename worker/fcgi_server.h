@@ -10,8 +10,9 @@
 //   other than responder gets END_REQUEST(UNKNOWN_ROLE).
 // - ABORT_REQUEST marks the request aborted (client_gone()); its END_REQUEST still follows.
 // - FCGI_KEEP_CONN: the connection is kept for the next request; otherwise it is shut down
-//   after END_REQUEST and closed once the client has closed its side (or after a short wait),
-//   so that a client still sending a body never sees EPIPE before reading the answer.
+//   after END_REQUEST and closed, what the client sent meanwhile drained first (and, when the
+//   body was not read to its end, its rest awaited for a moment), so that a client still sending
+//   never sees EPIPE before reading the answer.
 // - A request whose params hold ASKR_WANT_PID=1 gets, before any STDOUT, one GET_VALUES_RESULT
 //   record (request id 0) with ASKR_WORKER_PID=<pid>.
 #pragma once
@@ -113,10 +114,10 @@ class FcgiServer {
   FcgiParams params_;
   fastcgi::Decoder decoder_;
   fastcgi::ParamsParser params_parser_;
-  std::string management_;     // content of the management record being received
-  std::string stdin_;          // body bytes received and not yet read; stdin_pos_ is the start
+  std::string management_;  // content of the management record being received
+  std::string stdin_;       // body bytes received and not yet read; stdin_pos_ is the start
   size_t stdin_pos_ = 0;
-  std::string out_;            // encoded records not yet sent
+  std::string out_;  // encoded records not yet sent
   std::vector<char> rbuf_;
 };
 

@@ -1,6 +1,13 @@
 // askr-worker: PHP embedded behind FastCGI. See fcgi_server.h for the protocol side,
 // sapi/engine.h for the PHP configuration, modes/classic.h and modes/worker.h for the modes.
 //
+// PHP configuration, in short (details in sapi/engine.h): no php.ini unless --php-ini FILE; the
+// extensions Debian enables for libphp (/etc/php/8.2/embed/conf.d: OPcache, xml, ...) are
+// loaded unless --ini-scan-dir says otherwise; -d name=value entries win over both; defaults
+// that either may change: display_errors=0, log_errors=1. Log lines of a request (error_log(),
+// warnings, fatal errors) go to the client as FastCGI STDERR, "PHP message: ..."; lines outside
+// of any request, and what the worker script prints outside of one, go to the process's stderr.
+//
 // For a supervisor (askr-proxy's): started with ASKR_LISTEN_FD=3 and the listening Unix socket
 // as fd 3 (shared by the pool's workers), the process dies with its parent (PR_SET_PDEATHSIG,
 // SIGKILL) and refuses to start if the parent is already gone. SIGTERM or SIGINT: the request in
@@ -123,8 +130,8 @@ int run(const Options& opt) {
     return 0;
   }
   ino_t inode = 0;
-  int listen_fd = opt.listen_path.empty() ? inherited_listener()
-                                          : create_listener(opt.listen_path, inode);
+  int listen_fd =
+      opt.listen_path.empty() ? inherited_listener() : create_listener(opt.listen_path, inode);
   if (listen_fd < 0) return 1;
   if (opt.listen_path.empty() && !die_with_parent()) {
     LOG_ERROR("the parent process is gone; not starting");

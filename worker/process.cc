@@ -44,9 +44,11 @@ int wake_fd() {
 }
 
 bool die_with_parent() {
+  pid_t parent = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // The parent may have died before prctl(): then we were re-parented already.
-  return getppid() != 1;
+  // The parent may have died before prctl(): then we were re-parented already (to init, or to
+  // a subreaper).
+  return parent != 1 && getppid() == parent;
 }
 
 uint64_t resident_bytes() {

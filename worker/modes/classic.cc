@@ -17,7 +17,9 @@ namespace {
 
 void write_answer(int code, const char* body) {
   SG(sapi_headers).http_response_code = code;
-  zend_try { PHPWRITE(body, strlen(body)); }
+  zend_try {
+    PHPWRITE(body, strlen(body));
+  }
   zend_end_try();
 }
 

@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
+#include <string>
+
 #include "sapi/php_headers.h"
 
 #include "php_memory_streams.h"
@@ -37,14 +40,26 @@ void renew_modules_startup() {
   }
 }
 
-bool renew_modules_shutdown() {
+// Runs `step`; true when it bailed out (a fatal error), which is caught here.
+template <class Step>
+bool bails_out(Step step) {
   volatile bool failed = false;
+  zend_try {
+    step();
+  }
+  zend_catch {
+    failed = true;
+  }
+  zend_end_try();
+  return failed;
+}
+
+bool renew_modules_shutdown() {
+  bool failed = false;
   for (const char* name : kRenewedModules) {
     zend_module_entry* m = find_module(name);
     if (!m || !m->request_shutdown_func) continue;
-    zend_try { m->request_shutdown_func(m->type, m->module_number); }
-    zend_catch { failed = true; }
-    zend_end_try();
+    if (bails_out([m] { m->request_shutdown_func(m->type, m->module_number); })) failed = true;
   }
   return failed;
 }
@@ -76,19 +91,12 @@ void release_temporary_streams() {
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
 // output, session and SAPI, without ending the script. True when a step bailed out.
 bool end_state() {
-  volatile bool failed = false;
-  zend_try { php_output_end_all(); }
-  zend_catch { failed = true; }
-  zend_end_try();
+  bool failed = bails_out(php_output_end_all);
   if (renew_modules_shutdown()) failed = true;
   forget_session();
-  zend_try { php_output_deactivate(); }
-  zend_catch { failed = true; }
-  zend_end_try();
+  if (bails_out(php_output_deactivate)) failed = true;
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
-  zend_try { sapi_deactivate(); }
-  zend_catch { failed = true; }
-  zend_end_try();
+  if (bails_out(sapi_deactivate)) failed = true;
   release_temporary_streams();
   return failed;
 }

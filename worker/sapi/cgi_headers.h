@@ -1,5 +1,6 @@
 // The CGI response header block a FastCGI responder writes first on STDOUT (RFC 3875 §6):
-// "Status: NNN Reason\r\n", the header lines, "\r\n". Pure text: no PHP state.
+// "Status: NNN Reason\r\n" (left out for a plain 200), the header lines, "\r\n". Pure text: no
+// PHP state.
 #pragma once
 
 #include <span>
@@ -10,8 +11,9 @@ namespace askr::worker::sapi {
 
 // Builds the block. The status comes from, in this order: `status_line` when PHP holds one
 // (header("HTTP/1.1 404 Gone") gives "Status: 404 Gone"); else the first "Status:" line among
-// `headers` (sent as it is; later ones are dropped); else `code` with PHP's reason phrase. Exactly
-// one Status line is written. A Content-Type line is left out of a 304, as php-fpm does.
+// `headers` (sent as it is; later ones are dropped); else `code` with PHP's reason phrase, except
+// that a plain 200 gets no Status line, as from php-fpm. At most one Status line is written. A
+// Content-Type line is left out of a 304, as php-fpm does.
 std::string cgi_header_block(int code, std::string_view status_line,
                              std::span<const std::string_view> headers);
 

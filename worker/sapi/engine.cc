@@ -1,5 +1,8 @@
 #include "sapi/engine.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +44,7 @@ constexpr const char* kSapiName = "askr";
 constexpr const char* kStartupName = "frankenphp";
 
 sapi_module_struct g_module{};
+std::string g_php_ini;  // php_ini_path_override points into it
 char* g_ini_entries = nullptr;
 
 PHP_MINIT_FUNCTION(askr) {
@@ -108,6 +112,10 @@ void restore_scan_dir(const std::optional<std::string>& saved) {
 }  // namespace
 
 bool start_engine(const EngineConfig& config) {
+  if (!config.php_ini.empty() && access(config.php_ini.c_str(), R_OK) != 0) {
+    LOG_ERROR("--php-ini %s: %s", config.php_ini.c_str(), strerror(errno));
+    return false;
+  }
   zend_signal_startup();
   g_module.name = const_cast<char*>(kSapiName);
   g_module.pretty_name = const_cast<char*>("Askr");
@@ -116,9 +124,8 @@ bool start_engine(const EngineConfig& config) {
   fill_callbacks(g_module);
   g_module.ini_defaults = ini_defaults;
   g_module.php_ini_ignore_cwd = 1;
-  static std::string php_ini;
-  php_ini = config.php_ini.empty() ? "/dev/null" : config.php_ini;
-  g_module.php_ini_path_override = php_ini.data();
+  g_php_ini = config.php_ini.empty() ? "/dev/null" : config.php_ini;
+  g_module.php_ini_path_override = g_php_ini.data();
   sapi_startup(&g_module);  // clears ini_entries: they are set after it, as php_embed does
   g_ini_entries = build_ini_entries(config.defines);
   g_module.ini_entries = g_ini_entries;
@@ -171,7 +178,7 @@ void print_info() {
       "function_exists('opcache_get_status') && is_array($s = opcache_get_status(false))"
       " && $s['opcache_enabled']",
       &enabled, "askr-info");
-  printf("\nopcache: %s\n", !loaded ? "not loaded"
+  printf("\nopcache: %s\n", !loaded                  ? "not loaded"
                             : zend_is_true(&enabled) ? "loaded, enabled"
                                                      : "loaded, disabled");
   zval_ptr_dtor(&enabled);

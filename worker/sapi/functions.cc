@@ -101,10 +101,9 @@ namespace askr::worker::sapi {
 
 const zend_function_entry kFunctions[] = {
     ZEND_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
-    ZEND_FE(askr_handle_request, arginfo_askr_handle_request)
-    ZEND_FALIAS(frankenphp_handle_request, askr_handle_request, arginfo_askr_handle_request)
-    ZEND_FE(getallheaders, arginfo_getallheaders)
-    ZEND_FALIAS(apache_request_headers, getallheaders, arginfo_getallheaders)
-    ZEND_FE_END};
+        ZEND_FE(askr_handle_request, arginfo_askr_handle_request)
+            ZEND_FALIAS(frankenphp_handle_request, askr_handle_request, arginfo_askr_handle_request)
+                ZEND_FE(getallheaders, arginfo_getallheaders) ZEND_FALIAS(
+                    apache_request_headers, getallheaders, arginfo_getallheaders) ZEND_FE_END};
 
 }  // namespace askr::worker::sapi

@@ -2,7 +2,8 @@
 // before any other header of PHP's, and before shared/base/log.h.
 #pragma once
 
-#include "php.h"
+#include "php.h"  // first: the others assume it
+
 #include "SAPI.h"
 extern "C" {  // head.h declares C functions without saying so
 #include "ext/standard/head.h"

@@ -84,7 +84,8 @@ void bind_request(FcgiServer& server) {
   b.cookie = param_or_empty(p, "HTTP_COOKIE", &b.has_cookie);
   SG(server_context) = &server;
   set_request_info();
-  SG(request_info).content_length = std::atoll(param_or_empty(p, "CONTENT_LENGTH", nullptr).c_str());
+  SG(request_info).content_length =
+      std::atoll(param_or_empty(p, "CONTENT_LENGTH", nullptr).c_str());
   SG(sapi_headers).http_response_code = 200;
   // Basic and Digest credentials become PHP_AUTH_* (PHP frees them in sapi_deactivate()).
   if (const std::string* auth = p.find("HTTP_AUTHORIZATION")) php_handle_auth_data(auth->c_str());

@@ -1,0 +1,403 @@
+// askr-worker in classic mode, driven by a raw FastCGI client.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "fcgi_client.h"
+#include "harness.h"
+#include "shared/fastcgi/encoder.h"
+
+namespace askr::testing::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using fastcgi::ProtocolStatus;
+
+class ClassicTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { worker_ = new WorkerProcess(); }
+  static void TearDownTestSuite() {
+    delete worker_;
+    worker_ = nullptr;
+  }
+  void TearDown() override { ASSERT_TRUE(worker_->running()) << worker_->log(); }
+
+  static FcgiResponse get(const std::string& script, const std::string& query = "") {
+    return fcgi_request(worker_->socket_path(), default_params(php_fixture(script), query));
+  }
+  static FcgiResponse post(const std::string& script, const std::string& content_type,
+                           const std::string& body, const std::string& method = "POST") {
+    Params p = default_params(php_fixture(script), "", method);
+    set_param(p, "CONTENT_TYPE", content_type);
+    set_param(p, "CONTENT_LENGTH", std::to_string(body.size()));
+    return fcgi_request(worker_->socket_path(), p, body, 60000);
+  }
+
+  static WorkerProcess* worker_;
+};
+
+WorkerProcess* ClassicTest::worker_ = nullptr;
+
+std::string random_bytes(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = char(rng());
+  return s;
+}
+
+TEST_F(ClassicTest, GetWithQueryFillsSuperglobalsAndServer) {
+  Params p = default_params(php_fixture("info.php"), "a=1&b[]=x&b[]=y");
+  set_param(p, "HTTP_X_CUSTOM", "custom value");
+  set_param(p, "ASKR_TEST", "from params");
+  set_param(p, "PATH_INFO", "/extra");
+  set_param(p, "HTTP_COOKIE", "k=v; other=2");
+  FcgiResponse r = fcgi_request(worker_->socket_path(), p);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Content-Type"), "application/json");
+  EXPECT_NE(r.body.find(R"("sapi":"askr")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("get":{"a":"1","b":["x","y"]})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("cookie":{"k":"v","other":"2"})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("HTTP_X_CUSTOM":"custom value")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("ASKR_TEST":"from params")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("PHP_SELF":"\/info.php\/extra")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("request_time":true,"request_time_float":true)"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("getenv_method":"GET")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("X-Custom":"custom value")"), std::string::npos) << r.body;
+}
+
+TEST_F(ClassicTest, PostFormFillsPost) {
+  FcgiResponse r = post("info.php", "application/x-www-form-urlencoded", "a=1&b=two+words");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"("post":{"a":"1","b":"two words"})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("input":"a=1&b=two+words")"), std::string::npos) << r.body;
+}
+
+TEST_F(ClassicTest, BasicAuthBecomesPhpAuth) {
+  Params p = default_params(php_fixture("info.php"));
+  set_param(p, "HTTP_AUTHORIZATION", "Basic dXNlcjpwYXNz");  // user:pass
+  FcgiResponse r = fcgi_request(worker_->socket_path(), p);
+  EXPECT_NE(r.body.find(R"("PHP_AUTH_USER":"user","PHP_AUTH_PW":"pass")"), std::string::npos)
+      << r.body;
+}
+
+TEST_F(ClassicTest, MultipartUploadReachesFilesAndIsRemovedAfterwards) {
+  std::string file = random_bytes(3 * 1024 * 1024 + 17, 1);
+  std::string boundary = "----askrboundary7MA4YWxkTrZu0gW";
+  std::string body = "--" + boundary +
+                     "\r\nContent-Disposition: form-data; name=\"field\"\r\n\r\nvalue\r\n"
+                     "--" +
+                     boundary +
+                     "\r\nContent-Disposition: form-data; name=\"up\"; filename=\"a.bin\"\r\n"
+                     "Content-Type: application/octet-stream\r\n\r\n" +
+                     file + "\r\n--" + boundary + "--\r\n";
+  FcgiResponse r = post("upload.php", "multipart/form-data; boundary=" + boundary, body);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 200) << r.err;
+  EXPECT_NE(r.body.find(R"("post":{"field":"value"})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"sha256\":\"" + sha256_hex(file) + "\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"size\":" + std::to_string(file.size())), std::string::npos);
+  // PHP removed the temporary file before END_REQUEST.
+  EXPECT_TRUE(fs::is_empty(worker_->upload_dir()));
+}
+
+TEST_F(ClassicTest, LargeBodyIsStreamedToPhpInput) {
+  std::string body = random_bytes(20 * 1024 * 1024, 2);
+  // PUT: PHP does not read the body ahead; the script pulls it through php://input.
+  FcgiResponse r = post("stdin.php", "application/octet-stream", body, "PUT");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, std::to_string(body.size()) + " " + sha256_hex(body));
+}
+
+TEST_F(ClassicTest, LargeResponse) {
+  FcgiResponse r = get("big.php", "mb=10");
+  ASSERT_TRUE(r.ended);
+  ASSERT_EQ(r.body.size(), 10u * 1024 * 1024);
+  std::string block;
+  for (int i = 0; i < 4096; ++i) block += "0123456789abcdef";
+  for (size_t off = 0; off < r.body.size(); off += block.size()) {
+    ASSERT_EQ(r.body.compare(off, block.size(), block), 0) << "at " << off;
+  }
+}
+
+TEST_F(ClassicTest, FlushSendsOutputBeforeTheScriptEnds) {
+  FcgiConnection c(worker_->socket_path());
+  c.queue_request(1, default_params(php_fixture("flush.php")));
+  FcgiResponse r = c.exchange(1);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "first\nsecond\n");
+  // The script sleeps 400 ms after flush(): the first bytes came well before the end.
+  EXPECT_GE(r.end - r.first_stdout, std::chrono::milliseconds(250));
+}
+
+TEST_F(ClassicTest, HeadersCookiesAndStatus) {
+  FcgiResponse r = get("headers.php");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.out.rfind("Status: 201 Created\r\n", 0), 0u) << r.out;
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.header("X-One"), "1");
+  EXPECT_EQ(r.all("X-Multi"), (std::vector<std::string>{"a", "b"}));
+  std::vector<std::string> cookies = r.all("Set-Cookie");
+  ASSERT_EQ(cookies.size(), 2u);
+  EXPECT_EQ(cookies[0], "c1=v1");
+  EXPECT_EQ(cookies[1], "c2=v2; path=/p; HttpOnly");
+  EXPECT_EQ(r.body, "headers were not sent\nnow sent\n");
+}
+
+TEST_F(ClassicTest, FatalErrorAnswers500AndTheWorkerServesOn) {
+  FcgiResponse r = get("fatal.php");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "");
+  EXPECT_NE(r.err.find("PHP message: PHP Fatal error:  the end of this request"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.app_status, 255u);
+  FcgiResponse e = get("exception.php");
+  EXPECT_EQ(e.status, 500);
+  EXPECT_NE(e.err.find("Uncaught RuntimeException: uncaught in classic mode"), std::string::npos);
+  FcgiResponse next = get("info.php", "after=fatal");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_NE(next.body.find(R"("get":{"after":"fatal"})"), std::string::npos);
+}
+
+TEST_F(ClassicTest, LogLinesGoToStderrRecords) {
+  FcgiResponse r = get("stderr.php");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_NE(r.err.find("PHP message: a line for the log"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("PHP message: PHP Warning:  a warning"), std::string::npos) << r.err;
+}
+
+TEST_F(ClassicTest, MissingScriptIs404) {
+  Params p = default_params(worker_->dir().file("no-such.php"));
+  FcgiResponse r = fcgi_request(worker_->socket_path(), p);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "File not found.\n");
+  EXPECT_EQ(r.err, "Primary script unknown");
+}
+
+TEST_F(ClassicTest, FastcgiFinishRequestAnswersAndTheScriptGoesOn) {
+  std::string marker = worker_->dir().file("finish-marker");
+  FcgiResponse r = get("finish.php", "marker=" + marker);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "answered\n");
+  EXPECT_FALSE(fs::exists(marker));  // the script still sleeps
+  for (int i = 0; i < 300 && !fs::exists(marker); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(fs::exists(marker));
+}
+
+TEST_F(ClassicTest, PidRecordOnlyWhenAsked) {
+  Params p = default_params(php_fixture("info.php"));
+  FcgiResponse plain = fcgi_request(worker_->socket_path(), p);
+  ASSERT_TRUE(plain.ended);
+  EXPECT_TRUE(plain.values.empty());
+  set_param(p, "ASKR_WANT_PID", "1");
+  FcgiResponse asked = fcgi_request(worker_->socket_path(), p);
+  ASSERT_TRUE(asked.ended);
+  ASSERT_EQ(asked.values.size(), 1u);
+  EXPECT_EQ(asked.values[0].first, "ASKR_WORKER_PID");
+  EXPECT_EQ(asked.values[0].second, std::to_string(worker_->pid()));
+  EXPECT_TRUE(asked.values_before_stdout);
+}
+
+TEST_F(ClassicTest, KeepConnServesSeveralRequestsOnOneConnection) {
+  FcgiConnection c(worker_->socket_path());
+  for (int i = 0; i < 3; ++i) {
+    c.queue_request(1, default_params(php_fixture("info.php"), "i=" + std::to_string(i)), {}, true);
+    FcgiResponse r = c.exchange(1);
+    ASSERT_TRUE(r.ended) << i;
+    EXPECT_NE(r.body.find("\"get\":{\"i\":\"" + std::to_string(i) + "\"}"), std::string::npos);
+  }
+  // Without FCGI_KEEP_CONN the worker closes the connection after the answer.
+  c.queue_request(2, default_params(php_fixture("info.php")), {}, false);
+  EXPECT_TRUE(c.exchange(2).ended);
+  EXPECT_TRUE(c.wait_closed());
+}
+
+TEST_F(ClassicTest, GetValuesIsAnswered) {
+  FcgiConnection c(worker_->socket_path());
+  std::string rec;
+  std::string_view names[] = {fastcgi::kMaxConns, fastcgi::kMaxReqs, fastcgi::kMpxsConns};
+  fastcgi::get_values(rec, names);
+  c.queue_raw(rec);
+  c.queue_request(1, default_params(php_fixture("info.php")));
+  FcgiResponse r = c.exchange(1);
+  ASSERT_TRUE(r.ended);
+  ASSERT_NE(r.value("FCGI_MAX_CONNS"), nullptr);
+  EXPECT_EQ(*r.value("FCGI_MAX_CONNS"), "1");
+  EXPECT_EQ(*r.value("FCGI_MAX_REQS"), "1");
+  EXPECT_EQ(*r.value("FCGI_MPXS_CONNS"), "0");
+}
+
+TEST_F(ClassicTest, SecondBeginRequestOnTheConnectionIsRefused) {
+  FcgiConnection c(worker_->socket_path());
+  c.queue_request(1, default_params(php_fixture("sleep.php"), "ms=200"), {}, true);
+  c.queue_request(2, default_params(php_fixture("info.php")), {}, true);
+  FcgiResponse r = c.exchange(1);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "slept\n");
+  ASSERT_EQ(r.other_ends.size(), 1u);
+  EXPECT_EQ(r.other_ends[0].first, 2);
+  EXPECT_EQ(r.other_ends[0].second, ProtocolStatus::kCantMpxConn);
+}
+
+TEST_F(ClassicTest, AbortRequestEndsTheRequest) {
+  std::string marker = worker_->dir().file("abort-marker");
+  FcgiConnection c(worker_->socket_path());
+  c.queue_request(1, default_params(php_fixture("abort.php"), "marker=" + marker));
+  ASSERT_TRUE(c.wait_first_stdout(1));
+  std::string rec;
+  fastcgi::abort_request(rec, 1);
+  c.queue_raw(rec);
+  auto start = Clock::now();
+  FcgiResponse r = c.exchange(1, 10000);
+  ASSERT_TRUE(r.ended);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+TEST_F(ClassicTest, ClientGoneIsSeenByConnectionAborted) {
+  std::string marker = worker_->dir().file("aborted-marker");
+  {
+    FcgiConnection c(worker_->socket_path());
+    c.queue_request(1, default_params(php_fixture("abort_ignored.php"), "marker=" + marker));
+    ASSERT_TRUE(c.wait_first_stdout(1));
+  }  // closed: the next write fails; ignore_user_abort keeps the script going
+  for (int i = 0; i < 300 && !fs::exists(marker); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::ifstream in(marker);
+  std::string aborted((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(aborted, "1");
+  EXPECT_EQ(get("info.php", "after=abort").status, 200);
+}
+
+TEST_F(ClassicTest, SessionsWork) {
+  FcgiResponse first = get("session.php");
+  EXPECT_EQ(first.body, "1");
+  std::string cookie = first.header("Set-Cookie");
+  ASSERT_EQ(cookie.rfind("PHPSESSID=", 0), 0u) << first.out;
+  Params p = default_params(php_fixture("session.php"));
+  set_param(p, "HTTP_COOKIE", cookie.substr(0, cookie.find(';')));
+  EXPECT_EQ(fcgi_request(worker_->socket_path(), p).body, "2");
+}
+
+TEST_F(ClassicTest, OpcacheStaysWarm) {
+  get("opcache.php");
+  FcgiResponse r = get("opcache.php");
+  EXPECT_NE(r.body.find(R"("enabled":true)"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(R"("hits":0)"), std::string::npos) << r.body;
+}
+
+TEST(Classic, MaxRequestsThenExit) {
+  WorkerProcess w(classic_mode({"--max-requests", "3"}));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("info.php"))).status, 200);
+  }
+  EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
+  EXPECT_FALSE(FcgiConnection(w.socket_path()).connected());
+}
+
+TEST(Classic, SigtermWhileIdleExitsAtOnce) {
+  WorkerProcess w;
+  kill(w.pid(), SIGTERM);
+  EXPECT_EQ(w.wait_exit(2000), std::optional<int>(0)) << w.log();
+}
+
+TEST(Classic, SigtermFinishesTheRequestFirst) {
+  WorkerProcess w;
+  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("info.php"))).status, 200);
+  FcgiConnection c(w.socket_path());
+  c.queue_request(1, default_params(php_fixture("sleep.php"), "ms=400"));
+  c.exchange(1, 100);  // sends it; the script is running now
+  kill(w.pid(), SIGTERM);
+  FcgiResponse r = c.exchange(1, 5000);
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "slept\n");
+  EXPECT_EQ(w.wait_exit(2000), std::optional<int>(0)) << w.log();
+}
+
+TEST(Classic, InheritedSocketAsAskrProxyStartsIt) {
+  WorkerOptions o;
+  o.inherit_socket = true;
+  WorkerProcess w(o);
+  Params p = default_params(php_fixture("info.php"));
+  set_param(p, "ASKR_WANT_PID", "1");
+  FcgiResponse r = fcgi_request(w.socket_path(), p);
+  EXPECT_EQ(r.status, 200);
+  ASSERT_NE(r.value("ASKR_WORKER_PID"), nullptr);
+  EXPECT_EQ(*r.value("ASKR_WORKER_PID"), std::to_string(w.pid()));
+}
+
+TEST(Classic, WorkersShareOneInheritedSocket) {
+  TempDir dir;
+  std::string path = dir.file("pool.sock");
+  int fd = listen_unix(path);
+  WorkerOptions o;
+  o.inherit_socket = true;
+  o.shared_fd = fd;
+  o.shared_path = path;
+  WorkerProcess a(o), b(o);
+  Params p = default_params(php_fixture("sleep.php"), "ms=100");
+  set_param(p, "ASKR_WANT_PID", "1");
+  // Two requests at once: each worker takes one.
+  FcgiConnection c1(path), c2(path);
+  c1.queue_request(1, p);
+  c2.queue_request(1, p);
+  c1.wait_first_stdout(1);
+  FcgiResponse r1 = c1.exchange(1), r2 = c2.exchange(1);
+  ASSERT_TRUE(r1.ended && r2.ended);
+  ASSERT_TRUE(r1.value("ASKR_WORKER_PID") && r2.value("ASKR_WORKER_PID"));
+  EXPECT_NE(*r1.value("ASKR_WORKER_PID"), *r2.value("ASKR_WORKER_PID"));
+  close(fd);
+}
+
+TEST(Classic, DiesWithItsParent) {
+  TempDir dir;
+  int fd = listen_unix(dir.file("orphan.sock"));
+  pid_t worker = start_orphaned_worker(fd, dir.file("orphan.log"));
+  close(fd);
+  ASSERT_GT(worker, 0);
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    gone = process_gone(worker);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone);
+  if (!gone) kill(worker, SIGKILL);
+}
+
+TEST(Classic, MemoryLimitRecyclesTheWorker) {
+  WorkerProcess w(classic_mode({"--memory-limit", "1k"}));
+  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("info.php"))).status, 200);
+  EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
+}
+
+TEST(Cli, VersionListsExtensionsAndOpcache) {
+  std::string out;
+  ASSERT_EQ(run_command({ASKR_WORKER_BIN, "--version"}, &out), 0);
+  EXPECT_NE(out.find("php: 8."), std::string::npos) << out;
+  EXPECT_NE(out.find("sapi: askr"), std::string::npos) << out;
+  EXPECT_NE(out.find(" standard "), std::string::npos) << out;
+  EXPECT_NE(out.find("opcache: loaded, enabled"), std::string::npos) << out;
+  ASSERT_EQ(run_command({ASKR_WORKER_BIN, "--version", "-d", "opcache.enable=0"}, &out), 0);
+  EXPECT_NE(out.find("opcache: loaded, disabled"), std::string::npos) << out;
+  EXPECT_EQ(run_command({ASKR_WORKER_BIN, "--no-such-option"}, nullptr), 2);
+  EXPECT_EQ(run_command({ASKR_WORKER_BIN, "--mode", "worker"}, nullptr), 2);
+}
+
+}  // namespace
+}  // namespace askr::testing::worker

@@ -1,0 +1,5 @@
+<?php
+echo "first\n";
+flush();
+usleep(400000);
+echo "second\n";

@@ -1,0 +1,74 @@
+<?php
+// A worker-mode script: boots once, then serves every request through handle(), which does
+// what ?t= names.
+$served = 0;  // a global: it persists from one request to the next
+
+function handle(): void
+{
+    global $served;
+    static $calls = 0;
+    $served++;
+    $calls++;
+    switch ($_GET['t'] ?? 'globals') {
+        case 'globals':
+            header('Content-Type: application/json');
+            echo json_encode([
+                'served' => $served,
+                'calls' => $calls,
+                'get' => $_GET,
+                'post' => $_POST,
+                'cookie' => $_COOKIE,
+                'files' => array_keys($_FILES),
+                'request' => $_REQUEST,
+                'uri' => $_SERVER['REQUEST_URI'] ?? null,
+                'custom' => $_SERVER['HTTP_X_CUSTOM'] ?? null,
+                'session' => isset($_SESSION),
+                'code' => http_response_code(),
+                'headers' => headers_list(),
+                'pid' => getmypid(),
+            ]);
+            break;
+        case 'leak':  // everything a request could leave behind for the next one
+            header('X-Leak: yes');
+            setcookie('leak', 'yes');
+            http_response_code(418);
+            session_start();
+            $_SESSION['secret'] = 'from-leak';
+            echo 'leaked';
+            break;
+        case 'session':
+            session_start();
+            $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+            echo json_encode(['n' => $_SESSION['n'], 'secret' => $_SESSION['secret'] ?? null]);
+            break;
+        case 'upload':
+            $f = $_FILES['file'];
+            echo json_encode([
+                'tmp_name' => $f['tmp_name'],
+                'size' => $f['size'],
+                'sha256' => hash_file('sha256', $f['tmp_name']),
+            ]);
+            break;
+        case 'stdin':
+            echo strlen(file_get_contents('php://input'));
+            break;
+        case 'throw':
+            throw new RuntimeException('thrown by the handler');
+        case 'fatal':
+            echo 'partial';
+            trigger_error('fatal in the handler', E_USER_ERROR);
+        case 'exit':
+            echo 'exiting';
+            exit(0);
+        case 'ping':
+            echo 'pong';
+            break;
+        case 'sleep':
+            usleep(300000);
+            echo 'slept';
+            break;
+    }
+}
+
+while (askr_handle_request('handle')) {
+}

@@ -1,0 +1,207 @@
+// askr-worker in worker mode: the script boots once and serves requests through
+// askr_handle_request(); nothing of one request may show in the next.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <random>
+
+#include "fcgi_client.h"
+#include "harness.h"
+
+namespace askr::testing::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WorkerModeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    worker_ = std::make_unique<WorkerProcess>(worker_mode(php_fixture("worker.php")));
+  }
+
+  FcgiResponse request(const std::string& query, const std::string& cookie = "",
+                       const std::string& content_type = "", const std::string& body = "") {
+    Params p = default_params(php_fixture("worker.php"), query, body.empty() ? "GET" : "POST");
+    if (!cookie.empty()) set_param(p, "HTTP_COOKIE", cookie);
+    if (!content_type.empty()) set_param(p, "CONTENT_TYPE", content_type);
+    if (!body.empty()) set_param(p, "CONTENT_LENGTH", std::to_string(body.size()));
+    return fcgi_request(worker_->socket_path(), p, body);
+  }
+
+  std::unique_ptr<WorkerProcess> worker_;
+};
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST_F(WorkerModeTest, SuperglobalsAreFreshAndStateIsKept) {
+  FcgiResponse a = request("t=globals&a=1", "ca=1", "application/x-www-form-urlencoded", "p=1");
+  ASSERT_TRUE(a.ended) << worker_->log();
+  EXPECT_EQ(a.status, 200);
+  EXPECT_TRUE(contains(a.body, R"("served":1,"calls":1)")) << a.body;
+  EXPECT_TRUE(contains(a.body, R"("get":{"t":"globals","a":"1"})")) << a.body;
+  EXPECT_TRUE(contains(a.body, R"("post":{"p":"1"})")) << a.body;
+  EXPECT_TRUE(contains(a.body, R"("cookie":{"ca":"1"})")) << a.body;
+  // request_order is unset: variables_order (EGPCS) decides, so cookies are in too.
+  EXPECT_TRUE(contains(a.body, R"("request":{"t":"globals","a":"1","p":"1","ca":"1"})")) << a.body;
+  EXPECT_TRUE(contains(a.body, R"("uri":"\/worker.php?t=globals&a=1")")) << a.body;
+
+  FcgiResponse b = request("t=globals&b=2");
+  EXPECT_TRUE(contains(b.body, R"("served":2,"calls":2)")) << b.body;
+  EXPECT_TRUE(contains(b.body, R"("get":{"t":"globals","b":"2"})")) << b.body;
+  EXPECT_TRUE(contains(b.body, R"("post":[],"cookie":[],"files":[])")) << b.body;
+  EXPECT_TRUE(contains(b.body, R"("request":{"t":"globals","b":"2"})")) << b.body;
+  EXPECT_TRUE(contains(b.body, R"("uri":"\/worker.php?t=globals&b=2")")) << b.body;
+  // One process served both.
+  EXPECT_TRUE(contains(b.body, "\"pid\":" + std::to_string(worker_->pid()))) << b.body;
+}
+
+TEST_F(WorkerModeTest, NothingLeaksIntoTheNextRequest) {
+  FcgiResponse leak = request("t=leak", "leak-in=1");
+  ASSERT_TRUE(leak.ended);
+  EXPECT_EQ(leak.status, 418);
+  EXPECT_EQ(leak.header("X-Leak"), "yes");
+  EXPECT_EQ(leak.all("Set-Cookie").size(), 2u);  // leak=yes and the session's
+
+  FcgiResponse next = request("t=globals");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.header("X-Leak"), "");
+  EXPECT_TRUE(next.all("Set-Cookie").empty()) << next.out;
+  EXPECT_TRUE(contains(next.body, R"("cookie":[])")) << next.body;
+  EXPECT_TRUE(contains(next.body, R"("session":false)")) << next.body;
+  EXPECT_TRUE(contains(next.body, R"("code":200)")) << next.body;
+  EXPECT_FALSE(contains(next.body, "X-Leak")) << next.body;
+
+  // A new session does not see the other one's data.
+  FcgiResponse s = request("t=session");
+  EXPECT_EQ(s.body, R"({"n":1,"secret":null})");
+}
+
+TEST_F(WorkerModeTest, SessionPersistsThroughItsCookie) {
+  FcgiResponse first = request("t=session");
+  std::string cookie = first.header("Set-Cookie");
+  ASSERT_EQ(cookie.rfind("PHPSESSID=", 0), 0u) << first.out;
+  cookie = cookie.substr(0, cookie.find(';'));
+  EXPECT_EQ(request("t=session", cookie).body, R"({"n":2,"secret":null})");
+  EXPECT_EQ(request("t=session", cookie).body, R"({"n":3,"secret":null})");
+}
+
+TEST_F(WorkerModeTest, UploadedFilesAreRemovedAfterTheRequest) {
+  std::string file(512 * 1024, 'u');
+  std::string boundary = "xYzBoUnDaRy";
+  std::string body = "--" + boundary +
+                     "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\n"
+                     "Content-Type: text/plain\r\n\r\n" +
+                     file + "\r\n--" + boundary + "--\r\n";
+  FcgiResponse r = request("t=upload", "", "multipart/form-data; boundary=" + boundary, body);
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_TRUE(contains(r.body, "\"sha256\":\"" + sha256_hex(file) + "\"")) << r.body;
+  std::string dir = worker_->upload_dir();  // as json_encode() writes it: "\/tmp\/..."
+  for (size_t i = dir.find('/'); i != std::string::npos; i = dir.find('/', i + 2))
+    dir.insert(i, "\\");
+  EXPECT_TRUE(contains(r.body, dir)) << r.body;
+  EXPECT_TRUE(fs::is_empty(worker_->upload_dir()));
+  FcgiResponse next = request("t=globals");
+  EXPECT_TRUE(contains(next.body, R"("files":[])")) << next.body;
+}
+
+TEST_F(WorkerModeTest, UncaughtExceptionAnswers500AndTheWorkerGoesOn) {
+  FcgiResponse r = request("t=throw");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.status, 500);
+  EXPECT_TRUE(contains(r.err, "Uncaught RuntimeException: thrown by the handler")) << r.err;
+  FcgiResponse next = request("t=globals");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_TRUE(contains(next.body, R"("served":2)")) << next.body;
+  EXPECT_TRUE(worker_->running());
+}
+
+TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
+  FcgiResponse r = request("t=fatal");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "partial");
+  EXPECT_TRUE(contains(r.err, "PHP Fatal error:  fatal in the handler")) << r.err;
+  EXPECT_EQ(worker_->wait_exit(5000), std::optional<int>(255)) << worker_->log();
+}
+
+TEST_F(WorkerModeTest, ExitEndsTheWorkerAfterAnswering) {
+  FcgiResponse r = request("t=exit");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "exiting");
+  EXPECT_EQ(worker_->wait_exit(5000), std::optional<int>(0)) << worker_->log();
+}
+
+TEST_F(WorkerModeTest, MemoryStaysFlat) {
+  FcgiConnection c(worker_->socket_path());
+  Params p = default_params(php_fixture("worker.php"), "t=ping");
+  auto run = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      c.queue_request(1, p, {}, true);
+      FcgiResponse r = c.exchange(1);
+      ASSERT_EQ(r.body, "pong") << i;
+    }
+  };
+  run(1000);
+  size_t after_1k = rss_bytes(worker_->pid());
+  run(9000);
+  size_t after_10k = rss_bytes(worker_->pid());
+  RecordProperty("rss_after_1k", std::to_string(after_1k));
+  RecordProperty("rss_after_10k", std::to_string(after_10k));
+  EXPECT_LT(after_10k, after_1k + 2 * 1024 * 1024)
+      << "RSS after 1000 requests: " << after_1k << ", after 10000: " << after_10k;
+}
+
+TEST(WorkerMode, FrankenphpHandleRequestWorksTheSame) {
+  WorkerProcess w(worker_mode(php_fixture("frankenphp.php")));
+  Params p = default_params(php_fixture("frankenphp.php"), "q=one");
+  EXPECT_EQ(fcgi_request(w.socket_path(), p).body, "frankenphp 1 one");
+  set_param(p, "QUERY_STRING", "q=two");
+  EXPECT_EQ(fcgi_request(w.socket_path(), p).body, "frankenphp 2 two");
+}
+
+TEST(WorkerMode, MaxRequestsThenExit) {
+  WorkerProcess w(worker_mode(php_fixture("worker.php"), {"--max-requests", "3"}));
+  for (int i = 0; i < 3; ++i) {
+    FcgiResponse r = fcgi_request(w.socket_path(), default_params(php_fixture("worker.php")));
+    EXPECT_EQ(r.status, 200) << i;
+  }
+  EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
+  EXPECT_FALSE(FcgiConnection(w.socket_path()).connected());
+}
+
+TEST(WorkerMode, SigtermWhileWaitingExitsAtOnce) {
+  WorkerProcess w(worker_mode(php_fixture("worker.php")));
+  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("worker.php"))).status, 200);
+  kill(w.pid(), SIGTERM);
+  EXPECT_EQ(w.wait_exit(2000), std::optional<int>(0)) << w.log();
+}
+
+TEST(WorkerMode, SigtermFinishesTheRequestFirst) {
+  WorkerProcess w(worker_mode(php_fixture("worker.php")));
+  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("worker.php"))).status, 200);
+  FcgiConnection c(w.socket_path());
+  c.queue_request(1, default_params(php_fixture("worker.php"), "t=sleep"));
+  c.exchange(1, 100);  // sent; the handler sleeps
+  kill(w.pid(), SIGTERM);
+  FcgiResponse r = c.exchange(1, 5000);
+  EXPECT_EQ(r.body, "slept");
+  EXPECT_EQ(w.wait_exit(2000), std::optional<int>(0)) << w.log();
+}
+
+TEST(WorkerMode, ClassicScriptCannotCallHandleRequest) {
+  WorkerProcess w;
+  std::string script = w.dir().file("call.php");
+  FILE* f = fopen(script.c_str(), "w");
+  fputs(
+      "<?php try { askr_handle_request(fn() => 1); } catch (RuntimeException $e) {"
+      " echo $e->getMessage(); }",
+      f);
+  fclose(f);
+  FcgiResponse r = fcgi_request(w.socket_path(), default_params(script));
+  EXPECT_EQ(r.body, "askr_handle_request() called while not in worker mode");
+}
+
+}  // namespace
+}  // namespace askr::testing::worker
