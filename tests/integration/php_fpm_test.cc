@@ -332,6 +332,47 @@ TEST_P(Php, StreamedBody100MiB) {
   EXPECT_EQ(files_in(proxy_->temp_dir()), 0u) << "a spilled body was left in temp_dir";
 }
 
+TEST_P(Php, LargeBodyIsSplicedAndSmallOneIsNot) {
+  const BigFile& f = big_file(5 * kMiB);
+  start([](PhpProxyOptions& o) {
+    o.server_extra = "log_level = \"debug\"\n";
+    o.pool_extra += "splice_threshold = \"256k\"\n";
+  });
+  int status;
+  auto small = curl_json("--data-binary 'a=1' " + url("/body.php"), status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(proxy_->error_log().find("left to splice"), std::string::npos);
+  auto body = curl_json("--data-binary @" + f.path + " " + url("/body.php"), status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body["sha256"], f.sha256);
+  // The proxy stopped receiving and moved the rest of the body with splice(2).
+  EXPECT_NE(proxy_->error_log().find("body bytes left to splice"), std::string::npos)
+      << proxy_->error_log();
+}
+
+TEST_P(Php, SlowClientPausesThePhpResponseInsteadOfBuffering) {
+  start();
+  auto rss_kib = [&] {
+    std::ifstream st("/proc/" + std::to_string(proxy_->pid()) + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return 0L;
+  };
+  long before = rss_kib();
+  Client c(port());
+  int small = 16 * 1024;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  c.send(get("/big.php?mb=50"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the client does not read
+  long during = rss_kib();
+  EXPECT_LT(during - before, 20 * 1024) << "the proxy buffered the response (KiB)";
+  PhpResponse r = c.read(false, 60000);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.body.size(), 50 * kMiB);
+}
+
 TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
   const BigFile& f = big_file(5 * kMiB);
   ASSERT_EQ(f.sha256.size(), 64u);

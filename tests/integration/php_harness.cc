@@ -267,8 +267,8 @@ void PhpFpm::stop() {
 
 PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   fs::create_directories(temp_dir());
-  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
-                    opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
+  std::string cfg = "[server]\n" + opt.server_extra + "threads = " + std::to_string(opt.threads) +
+                    "\nio_backend = \"" + opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
                     "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n"
                     "[[pool]]\nname = \"fpm\"\n" +
                     (opt.fastcgi.empty() ? std::string() : "fastcgi = \"" + opt.fastcgi + "\"\n") +

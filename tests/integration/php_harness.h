@@ -70,6 +70,8 @@ struct PhpProxyOptions {
   std::string limits = "max_body_size = \"200m\"\nbody_buffer_size = \"64k\"\n";
   // Lines added inside [timeouts] (the table is left out when empty).
   std::string timeouts;
+  // Lines added inside [server] (log_level = "debug"...).
+  std::string server_extra;
 };
 
 // A running askr-proxy serving one PHP site. The destructor stops it (SIGTERM, then SIGKILL).
