@@ -55,6 +55,8 @@ ROUNDS="${ROUNDS:-3}"
 ASKR_BIN="${ASKR_BIN:-$repo/build/proxy/askr-proxy}"
 ASKR_REV="${ASKR_REV:-}"
 NGINX="${NGINX:-nginx}"
+# nginx reads $NGINX itself (listening sockets inherited on a binary upgrade): keep ours from it.
+export -n NGINX
 PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"
 PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
 OUT="${OUT:-$here/results-php-fpm.md}"
@@ -180,7 +182,8 @@ pm = static
 pm.max_children = $CHILDREN
 php_admin_value[opcache.enable] = 1
 EOF
-"$PHP_FPM" -c "$PHP_INI" -m 2>/dev/null | grep -qx 'Zend OPcache' ||
+fpm_modules=$("$PHP_FPM" -c "$PHP_INI" -m 2>/dev/null || true)
+grep -qx 'Zend OPcache' <<<"$fpm_modules" ||
   die "$PHP_FPM -c $PHP_INI does not load Zend OPcache"
 "$PHP_FPM" -t -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" 2>"$tmp/php-fpm-test.log" ||
   { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
@@ -502,7 +505,7 @@ cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
 fpm_version=$("$PHP_FPM" -v 2>/dev/null | awk 'NR==1{print $2}')
 wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
-askr_version=$( ("$ASKR_COPY" --version 2>&1 || true) | head -1)
+askr_version=$( ("$ASKR_COPY" --version 2>&1 || true) | awk 'NR == 1')
 if [ -n "$ASKR_REV" ]; then
   askr_version+=" ($ASKR_REV)"
 elif rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
@@ -510,7 +513,7 @@ elif rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
     rev+=" with uncommitted changes under proxy/ or shared/"
   askr_version+=" (commit $rev)"
 fi
-askr_backend=$(grep -ohE 'io_uring|epoll' "$tmp/askr.log" 2>/dev/null | head -1 || true)
+askr_backend=$(grep -ohE 'io_uring|epoll' "$tmp/askr.log" 2>/dev/null | awk 'NR == 1' || true)
 cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS CHILDREN=$CHILDREN WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS bench/php-fpm.sh"
 
 report="$tmp/report.md"
@@ -624,7 +627,7 @@ report="$tmp/report.md"
       echo "Log lines of note from ${label[$s]:-$s} ($(grep -ciE 'error|warn|alert|crit|emerg' "$tmp/$s.log") in all; the first 20):"
       echo
       echo '```'
-      grep -iE 'error|warn|alert|crit|emerg' "$tmp/$s.log" | head -20
+      grep -iE 'error|warn|alert|crit|emerg' "$tmp/$s.log" | awk 'NR <= 20'
       echo '```'
       echo
     fi
