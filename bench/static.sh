@@ -23,6 +23,8 @@
 #   NGINX [nginx]         the nginx binary
 #   OUT [bench/results-static.md]   where the markdown report is written (overwritten)
 set -euo pipefail
+# nginx takes a NGINX variable for sockets handed over on upgrade; never pass ours on.
+export -n NGINX 2>/dev/null || true
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -524,7 +526,7 @@ report="$tmp/report.md"
       echo "Log lines of note from ${label[$s]}:"
       echo
       echo '```'
-      grep -iE 'error|warn|alert|crit|emerg' "$tmp/$s.log" | head -20
+      { grep -iE 'error|warn|alert|crit|emerg' "$tmp/$s.log" || true; } | head -20 || true
       echo '```'
       echo
     fi
