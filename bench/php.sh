@@ -1,0 +1,1806 @@
+#!/usr/bin/env bash
+# PHP application servers, side by side: nginx + php-fpm against Askr's own askr-worker pools,
+# in classic mode (every request runs its script from scratch, as php-fpm does) and in worker
+# mode (a worker script boots the application once and serves requests in a loop through
+# askr_handle_request()), on loopback, in one run.
+#
+#   bench/php.sh
+#
+# Servers, each with WORKERS PHP processes, opcache on:
+#   fpm       nginx (1 worker) -> php-fpm (Debian's php8.2-fpm, pm = static), fastcgi_pass
+#             unix:SOCK, a new FastCGI connection per request (nginx's default)
+#   classic   askr-proxy (threads = 1) with an askr-worker pool, mode = "classic"
+#   worker    askr-proxy (threads = 1) with an askr-worker pool, mode = "worker"
+# Apps:
+#   hello     /index.php: echo "Hello, world!\n"; in worker mode a worker script that boots
+#             nothing and echoes the same line from its handler
+#   app       /section-37/item/42 through a front controller: a generated framework-sized
+#             application (about 300 classes in 300 files behind a PSR-4 autoloader, a container
+#             that autowires and builds 200 services by reflection, a router with 101 routes
+#             compiled at boot, configuration from 6 files, a controller rendering ~5 KB of HTML
+#             with templates). php-fpm and classic mode run the whole bootstrap on every request
+#             (front.php); worker mode boots once (workers/app.php) and only handles requests.
+#
+# Measures, for each server and app:
+#   1. requests/s, p50 and p99 latency with wrk (keep-alive clients);
+#   2. CPU time per request: run time of the server's processes (nginx master and worker;
+#      askr-proxy) and of the PHP processes (php-fpm master and children; askr-proxy's
+#      askr-worker children) during the wrk run, divided by the requests completed.
+#
+# PHP settings are the same everywhere: php-fpm reads PHP_INI, and every active line of PHP_INI
+# is given to the Askr pools as [pool.ini] (askr-worker reads no php.ini; both load the same
+# extensions from Debian's conf.d). A check script reports, through each server, whether
+# opcache_get_status() works and the settings that matter here; the report shows them.
+#
+# Only one server runs at a time: each measurement starts its server (and php-fpm for nginx),
+# warms it up, runs wrk and stops it again, so every server starts with a cold opcache.
+#
+# Environment (defaults in brackets):
+#   SERVER_CPUS [1]       cores the servers and all PHP processes are pinned to (taskset list)
+#   CLIENT_CPUS [0]       cores wrk is pinned to
+#   WORKERS [4]           PHP processes: php-fpm pm.max_children, Askr pool workers
+#   WRK_THREADS [1]       wrk -t
+#   CONNS [16]            wrk -c
+#   DURATION [10]         seconds per wrk run
+#   WARMUP [2]            seconds of wrk before each measured run (not counted)
+#   ROUNDS [3]            interleaved rounds per server and app; the median is reported
+#   ASKR_BIN [build/proxy/askr-proxy]   the askr-proxy binary under test
+#   ASKR_WORKER_BIN [askr-worker in ../worker/ next to ASKR_BIN]   the askr-worker binary
+#   ASKR_REV [the repository's HEAD]     what the binaries were built from, for the report,
+#                         when it is not this checkout
+#   NGINX [nginx]         the nginx binary
+#   PHP_FPM [/usr/sbin/php-fpm8.2]      the php-fpm binary
+#   PHP_INI [/etc/php/8.2/fpm/php.ini]  php.ini for php-fpm, and the Askr pools' [pool.ini]
+#   PHP_CLI [php8.2]      PHP CLI that generates the app and renders the reference page
+#   OUT [bench/results-php.md]          where the markdown report is written (overwritten)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+
+SERVER_CPUS="${SERVER_CPUS:-1}"
+CLIENT_CPUS="${CLIENT_CPUS:-0}"
+WORKERS="${WORKERS:-4}"
+WRK_THREADS="${WRK_THREADS:-1}"
+CONNS="${CONNS:-16}"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+ROUNDS="${ROUNDS:-3}"
+ASKR_BIN="${ASKR_BIN:-$repo/build/proxy/askr-proxy}"
+ASKR_WORKER_BIN="${ASKR_WORKER_BIN:-$(dirname "$ASKR_BIN")/../worker/askr-worker}"
+ASKR_REV="${ASKR_REV:-}"
+NGINX="${NGINX:-nginx}"
+PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"
+PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
+PHP_CLI="${PHP_CLI:-php8.2}"
+OUT="${OUT:-$here/results-php.md}"
+
+die() { echo "php.sh: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites.
+"$repo/scripts/deps.sh" bench
+command -v python3 >/dev/null || die "python3 is required"
+command -v "$PHP_CLI" >/dev/null || die "no PHP CLI ($PHP_CLI)"
+if [ ! -x "$ASKR_BIN" ] || [ ! -x "$ASKR_WORKER_BIN" ]; then
+  echo "building askr-proxy and askr-worker"
+  "$repo/scripts/build.sh"
+fi
+[ -x "$ASKR_BIN" ] || die "no askr-proxy at $ASKR_BIN"
+[ -x "$ASKR_WORKER_BIN" ] || die "no askr-worker at $ASKR_WORKER_BIN"
+[ -x "$PHP_FPM" ] || die "no php-fpm at $PHP_FPM"
+[ -r "$PHP_INI" ] || die "cannot read $PHP_INI"
+[ "$(id -u)" -eq 0 ] || die "run as root (nginx runs with 'user root;', php-fpm with -R)"
+
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup on any exit: only the processes this script started, by their PID.
+tmp="$(mktemp -d /tmp/askr-bench-php.XXXXXX)"
+pids=()
+cleanup() {
+  set +e
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Stops one process this script started and forgets it (its PID may be reused afterwards).
+# askr-proxy stops its askr-worker processes itself; php-fpm its children.
+stop_pid() { # PID
+  local p=$1 q rest=()
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for q in "${pids[@]}"; do [ "$q" = "$p" ] || rest+=("$q"); done
+  pids=("${rest[@]}")
+}
+
+# Private copies of the binaries: a rebuild during the run cannot change what is measured.
+mkdir -p "$tmp/bin"
+cp "$ASKR_BIN" "$tmp/bin/askr-proxy"
+cp "$ASKR_WORKER_BIN" "$tmp/bin/askr-worker"
+ASKR_COPY="$tmp/bin/askr-proxy"
+ASKR_WORKER_COPY="$tmp/bin/askr-worker"
+
+# Anything else running skews the numbers; say so in the report.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
+  echo "php.sh: warning: load average is $load_start before the run; results will be noisy" >&2
+
+# ---------------------------------------------------------------------------------------------
+# The applications.
+mkdir -p "$tmp/www" "$tmp/workers" "$tmp/nginx" "$tmp/logs"
+cat >"$tmp/www/index.php" <<'PHP'
+<?php echo "Hello, world!\n";
+PHP
+# Worker scripts say on stderr (askr-proxy's log) when their loop ends and after how many
+# requests, so that a worker leaving early shows in the report.
+cat >"$tmp/workers/hello.php" <<'PHP'
+<?php
+$handler = static function (): void {
+    echo "Hello, world!\n";
+};
+$served = 0;
+while (askr_handle_request($handler)) {
+    ++$served;
+}
+file_put_contents('php://stderr', 'worker ' . getmypid() . " loop ended after $served requests\n");
+PHP
+# What each server's PHP runs with (checked and reported, not measured).
+cat >"$tmp/www/check.php" <<'PHP'
+<?php
+$s = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
+echo 'opcache_get_status() !== false: ', $s !== false ? 'true' : 'false', "\n";
+echo 'opcache_enabled: ', $s !== false && $s['opcache_enabled'] ? 'true' : 'false', "\n";
+foreach (['opcache.enable', 'opcache.jit', 'opcache.validate_timestamps', 'opcache.revalidate_freq',
+          'opcache.memory_consumption', 'zend.assertions', 'output_buffering', 'memory_limit',
+          'error_reporting', 'variables_order', 'max_execution_time', 'realpath_cache_size'] as $k) {
+    echo $k, '=', ini_get($k), "\n";
+}
+PHP
+cat >"$tmp/workers/check.php" <<'PHP'
+<?php
+$handler = static function (): void {
+    require __DIR__ . '/../www/check.php';
+};
+while (askr_handle_request($handler)) {
+}
+PHP
+# The framework-sized application: app/ (outside the document root), www/front.php and
+# workers/app.php.
+cat >"$tmp/gen.php" <<'GEN'
+<?php
+// Writes a framework-sized PHP application into the directory named by argv[1]:
+//   app/bootstrap.php   PSR-4 autoloader (App\ => app/src/) and app_boot()
+//   app/config/*.php    configuration arrays, loaded and merged at boot
+//   app/src/...         about 300 classes, one per file
+//   app/templates/*.php templates
+declare(strict_types=1);
+
+$dir = $argv[1] ?? null;
+if ($dir === null) { fwrite(STDERR, "usage: gen.php DIR\n"); exit(2); }
+$app = "$dir/app";
+const MODULES = 20;          // service modules
+const PER_MODULE = 10;       // services per module: 200 services
+const CONTROLLERS = 50;      // 2 routes each: 100 routes (+1 status route)
+const ENTITIES = 40;
+
+function put(string $path, string $text): void {
+    @mkdir(dirname($path), 0755, true);
+    file_put_contents($path, $text);
+}
+function svc(int $g): string { return sprintf('Module%02d\\Service%02d', intdiv($g, PER_MODULE), $g % PER_MODULE); }
+function svc_fqcn(int $g): string { return 'App\\Service\\' . svc($g); }
+// Constructor dependencies of service g: up to three services with a lower index.
+function svc_deps(int $g): array {
+    if ($g === 0) return [];
+    $c = [$g - 1, intdiv($g, 2), ($g * 7 + 3) % $g];
+    return array_slice(array_values(array_unique($c)), 0, 1 + $g % 3);
+}
+$nServices = MODULES * PER_MODULE;
+
+// ---- bootstrap ------------------------------------------------------------------------------
+put("$app/bootstrap.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+spl_autoload_register(static function (string $class): void {
+    if (strncmp($class, 'App\\', 4) !== 0) {
+        return;
+    }
+    $file = __DIR__ . '/src/' . str_replace('\\', '/', substr($class, 4)) . '.php';
+    if (is_file($file)) {
+        require $file;
+    }
+});
+
+function app_boot(string $dir): App\Kernel
+{
+    $kernel = new App\Kernel($dir);
+    $kernel->boot();
+    return $kernel;
+}
+PHP);
+
+// ---- config ---------------------------------------------------------------------------------
+$nav = [];
+for ($i = 0; $i < 10; $i++) $nav[] = ['route' => "section{$i}.index", 'label' => "nav.section{$i}"];
+put("$app/config/app.php", "<?php\nreturn " . var_export([
+    'app' => [
+        'name' => 'Askr Bench Shop', 'env' => 'prod', 'debug' => false, 'locale' => 'en',
+        'timezone' => 'UTC', 'charset' => 'UTF-8', 'nav' => $nav,
+        'currency' => ['code' => 'EUR', 'decimals' => 2, 'dec_point' => '.', 'thousands' => ','],
+        'items_per_page' => 12, 'related_items' => 24,
+    ],
+], true) . ";\n");
+put("$app/config/database.php", "<?php\nreturn " . var_export([
+    'database' => [
+        'default' => 'main',
+        'connections' => [
+            'main' => ['driver' => 'pgsql', 'host' => '127.0.0.1', 'port' => 5432, 'database' => 'shop', 'username' => 'shop', 'options' => ['timeout' => 5, 'persistent' => false]],
+            'replica' => ['driver' => 'pgsql', 'host' => '127.0.0.2', 'port' => 5432, 'database' => 'shop', 'username' => 'shop_ro', 'options' => ['timeout' => 5, 'persistent' => false]],
+            'analytics' => ['driver' => 'mysql', 'host' => '127.0.0.3', 'port' => 3306, 'database' => 'stats', 'username' => 'stats', 'options' => ['timeout' => 10]],
+        ],
+    ],
+], true) . ";\n");
+put("$app/config/cache.php", "<?php\nreturn " . var_export([
+    'cache' => [
+        'default' => 'array',
+        'stores' => ['array' => ['driver' => 'array'], 'file' => ['driver' => 'file', 'path' => '/tmp/cache'], 'redis' => ['driver' => 'redis', 'host' => '127.0.0.1', 'port' => 6379]],
+        'prefix' => 'shop_', 'ttl' => 3600,
+    ],
+], true) . ";\n");
+$services = [];
+for ($g = 0; $g < $nServices; $g++) {
+    $services[svc_fqcn($g)] = ['seed' => ($g * 7919) % 1000, 'tags' => ['module' . intdiv($g, PER_MODULE), $g % 2 ? 'odd' : 'even'], 'enabled' => true];
+}
+put("$app/config/services.php", "<?php\nreturn " . var_export(['services' => $services], true) . ";\n");
+$routes = [];
+for ($c = 0; $c < CONTROLLERS; $c++) {
+    $ctl = sprintf('App\\Controller\\Section%02dController', $c);
+    $routes[] = ['name' => "section{$c}.index", 'method' => 'GET', 'path' => "/section-{$c}", 'handler' => [$ctl, 'index']];
+    $routes[] = ['name' => "section{$c}.show", 'method' => 'GET', 'path' => "/section-{$c}/item/{id:\\d+}", 'handler' => [$ctl, 'show']];
+}
+$routes[] = ['name' => 'status.opcache', 'method' => 'GET', 'path' => '/_status/opcache', 'handler' => ['App\\Controller\\StatusController', 'opcache']];
+put("$app/config/routes.php", "<?php\nreturn " . var_export(['routes' => $routes], true) . ";\n");
+$tr = ['title.index' => 'All items in %section%', 'title.show' => '%name% (item %id%)', 'label.price' => 'Price', 'label.stock' => 'In stock', 'label.tags' => 'Tags', 'label.related' => 'Related items', 'footer' => 'Rendered by %app%.'];
+for ($i = 0; $i < CONTROLLERS; $i++) { $tr["nav.section{$i}"] = "Section $i"; $tr["section{$i}.description"] = "Everything about section $i, carefully selected for you."; }
+for ($i = 0; $i < 100; $i++) $tr["word.$i"] = "word$i";
+put("$app/config/translations.php", "<?php\nreturn " . var_export(['translations' => ['en' => $tr]], true) . ";\n");
+put("$app/config/view.php", "<?php\nreturn " . var_export(['view' => ['templates' => 'templates', 'globals' => ['site' => 'Askr Bench Shop', 'year' => 2026]]], true) . ";\n");
+
+// ---- core classes ---------------------------------------------------------------------------
+$src = "$app/src";
+put("$src/Kernel.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App;
+
+use App\Config\Config;
+use App\Config\ConfigLoader;
+use App\DI\Container;
+use App\Http\Request;
+use App\Http\Response;
+use App\I18n\Translator;
+use App\Routing\NotFound;
+use App\Routing\Router;
+use App\View\View;
+
+final class Kernel
+{
+    private Container $container;
+    private Router $router;
+
+    public function __construct(private readonly string $dir)
+    {
+    }
+
+    public function boot(): void
+    {
+        $config = (new ConfigLoader($this->dir . '/config'))->load();
+        date_default_timezone_set($config->get('app.timezone', 'UTC'));
+        $this->container = new Container();
+        $this->container->instance(Config::class, $config);
+        $this->container->instance(Container::class, $this->container);
+        $this->router = new Router();
+        foreach ($config->get('routes') as $r) {
+            $this->router->add($r['name'], $r['method'], $r['path'], $r['handler']);
+        }
+        $this->router->compile();
+        $this->container->instance(Router::class, $this->router);
+        $this->container->instance(View::class, new View($this->dir . '/' . $config->get('view.templates'), $config->get('view.globals')));
+        $this->container->instance(Translator::class, new Translator($config->get('translations.' . $config->get('app.locale')), $config->get('app.locale')));
+        foreach ($config->get('services') as $class => $def) {
+            if ($def['enabled']) {
+                $this->container->register($class);
+            }
+        }
+        $this->container->instantiateAll();
+    }
+
+    public function handle(Request $request): Response
+    {
+        try {
+            [$route, $params] = $this->router->match($request->method(), $request->path());
+            [$class, $action] = $route->handler;
+            $controller = $this->container->get($class);
+            return $controller->$action($request, ...$params);
+        } catch (NotFound $e) {
+            return new Response('<h1>Not found</h1>', 404);
+        }
+    }
+}
+PHP);
+put("$src/Config/Config.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Config;
+
+final class Config
+{
+    public function __construct(private array $items)
+    {
+    }
+
+    public function get(string $key, mixed $default = null): mixed
+    {
+        $value = $this->items;
+        foreach (explode('.', $key) as $part) {
+            if (!is_array($value) || !array_key_exists($part, $value)) {
+                return $default;
+            }
+            $value = $value[$part];
+        }
+        return $value;
+    }
+
+    public function all(): array
+    {
+        return $this->items;
+    }
+}
+PHP);
+put("$src/Config/ConfigLoader.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Config;
+
+final class ConfigLoader
+{
+    public function __construct(private readonly string $dir)
+    {
+    }
+
+    public function load(): Config
+    {
+        $items = [];
+        $files = glob($this->dir . '/*.php');
+        sort($files);
+        foreach ($files as $file) {
+            $items = array_replace_recursive($items, require $file);
+        }
+        return new Config($items);
+    }
+}
+PHP);
+put("$src/DI/ContainerException.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\DI;
+
+final class ContainerException extends \RuntimeException
+{
+}
+PHP);
+put("$src/DI/Container.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\DI;
+
+// Registers classes and builds them on demand, wiring constructor parameters by type
+// (reflection-based autowiring).
+final class Container
+{
+    /** @var array<string, object> */
+    private array $instances = [];
+    /** @var array<string, true> */
+    private array $registered = [];
+    /** @var array<string, true> */
+    private array $building = [];
+
+    public function instance(string $id, object $object): void
+    {
+        $this->instances[$id] = $object;
+    }
+
+    public function register(string $class): void
+    {
+        $this->registered[$class] = true;
+    }
+
+    public function has(string $id): bool
+    {
+        return isset($this->instances[$id]) || isset($this->registered[$id]);
+    }
+
+    public function instantiateAll(): void
+    {
+        foreach (array_keys($this->registered) as $class) {
+            $this->get($class);
+        }
+    }
+
+    public function get(string $id): object
+    {
+        return $this->instances[$id] ??= $this->build($id);
+    }
+
+    private function build(string $class): object
+    {
+        if (isset($this->building[$class])) {
+            throw new ContainerException("circular dependency on $class");
+        }
+        $this->building[$class] = true;
+        try {
+            $reflection = new \ReflectionClass($class);
+            if (!$reflection->isInstantiable()) {
+                throw new ContainerException("$class cannot be instantiated");
+            }
+            $constructor = $reflection->getConstructor();
+            if ($constructor === null) {
+                return $reflection->newInstance();
+            }
+            $args = [];
+            foreach ($constructor->getParameters() as $parameter) {
+                $type = $parameter->getType();
+                if ($type instanceof \ReflectionNamedType && !$type->isBuiltin()) {
+                    $args[] = $this->get($type->getName());
+                } elseif ($parameter->isDefaultValueAvailable()) {
+                    $args[] = $parameter->getDefaultValue();
+                } else {
+                    throw new ContainerException("cannot wire \${$parameter->getName()} of $class");
+                }
+            }
+            return $reflection->newInstanceArgs($args);
+        } finally {
+            unset($this->building[$class]);
+        }
+    }
+}
+PHP);
+put("$src/Routing/Route.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Routing;
+
+final class Route
+{
+    public string $regex = '';
+    /** @var list<string> */
+    public array $params = [];
+
+    public function __construct(
+        public readonly string $name,
+        public readonly string $method,
+        public readonly string $path,
+        public readonly array $handler,
+    ) {
+    }
+}
+PHP);
+put("$src/Routing/RouteCompiler.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Routing;
+
+final class RouteCompiler
+{
+    public function compile(Route $route): void
+    {
+        $params = [];
+        $regex = preg_replace_callback(
+            '#\{([a-z_][a-z0-9_]*)(?::([^{}]+))?\}|[^{]+#i',
+            static function (array $m) use (&$params): string {
+                if (!isset($m[1]) || $m[1] === '') {
+                    return preg_quote($m[0], '#');
+                }
+                $params[] = $m[1];
+                return '(?P<' . $m[1] . '>' . (($m[2] ?? '') !== '' ? $m[2] : '[^/]+') . ')';
+            },
+            $route->path,
+        );
+        $route->regex = '#^' . $regex . '$#D';
+        $route->params = $params;
+    }
+}
+PHP);
+put("$src/Routing/NotFound.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Routing;
+
+final class NotFound extends \RuntimeException
+{
+}
+PHP);
+put("$src/Routing/Router.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Routing;
+
+final class Router
+{
+    /** @var array<string, Route> */
+    private array $routes = [];
+
+    public function add(string $name, string $method, string $path, array $handler): void
+    {
+        $this->routes[$name] = new Route($name, $method, $path, $handler);
+    }
+
+    public function compile(): void
+    {
+        $compiler = new RouteCompiler();
+        foreach ($this->routes as $route) {
+            $compiler->compile($route);
+        }
+    }
+
+    /** @return array{Route, list<string>} */
+    public function match(string $method, string $path): array
+    {
+        foreach ($this->routes as $route) {
+            if ($route->method === $method && preg_match($route->regex, $path, $m)) {
+                $args = [];
+                foreach ($route->params as $p) {
+                    $args[] = $m[$p];
+                }
+                return [$route, $args];
+            }
+        }
+        throw new NotFound("no route for $method $path");
+    }
+
+    public function url(string $name, array $params = []): string
+    {
+        $route = $this->routes[$name] ?? throw new NotFound("no route named $name");
+        return preg_replace_callback(
+            '#\{([a-z_][a-z0-9_]*)(?::[^{}]+)?\}#i',
+            static fn (array $m): string => rawurlencode((string) $params[$m[1]]),
+            $route->path,
+        );
+    }
+}
+PHP);
+put("$src/Http/Request.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Http;
+
+final class Request
+{
+    public function __construct(
+        private readonly string $method,
+        private readonly string $path,
+        private readonly array $query,
+        private readonly array $server,
+    ) {
+    }
+
+    public static function fromGlobals(): self
+    {
+        $uri = $_SERVER['REQUEST_URI'] ?? '/';
+        $path = parse_url($uri, PHP_URL_PATH) ?: '/';
+        return new self($_SERVER['REQUEST_METHOD'] ?? 'GET', rawurldecode($path), $_GET, $_SERVER);
+    }
+
+    public function method(): string
+    {
+        return $this->method;
+    }
+
+    public function path(): string
+    {
+        return $this->path;
+    }
+
+    public function query(string $name, mixed $default = null): mixed
+    {
+        return $this->query[$name] ?? $default;
+    }
+
+    public function header(string $name): ?string
+    {
+        return $this->server['HTTP_' . strtoupper(str_replace('-', '_', $name))] ?? null;
+    }
+}
+PHP);
+put("$src/Http/Response.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Http;
+
+final class Response
+{
+    public function __construct(
+        private readonly string $body,
+        private readonly int $status = 200,
+        private readonly array $headers = ['Content-Type' => 'text/html; charset=UTF-8'],
+    ) {
+    }
+
+    public function body(): string
+    {
+        return $this->body;
+    }
+
+    public function send(): void
+    {
+        http_response_code($this->status);
+        foreach ($this->headers as $name => $value) {
+            header("$name: $value");
+        }
+        echo $this->body;
+    }
+}
+PHP);
+put("$src/View/Escaper.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\View;
+
+final class Escaper
+{
+    public static function html(mixed $value): string
+    {
+        return htmlspecialchars((string) $value, ENT_QUOTES | ENT_SUBSTITUTE, 'UTF-8');
+    }
+}
+PHP);
+put("$src/View/View.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\View;
+
+final class View
+{
+    public function __construct(private readonly string $dir, private readonly array $globals)
+    {
+    }
+
+    public function render(string $template, array $vars): string
+    {
+        $vars += $this->globals;
+        $e = Escaper::html(...);
+        $render = function (string $__file, array $__vars) use ($e): string {
+            extract($__vars, EXTR_SKIP);
+            ob_start();
+            try {
+                require $__file;
+                return ob_get_contents();
+            } finally {
+                ob_end_clean();
+            }
+        };
+        $content = $render($this->dir . '/' . $template . '.php', $vars);
+        return $render($this->dir . '/layout.php', ['content' => $content] + $vars);
+    }
+}
+PHP);
+put("$src/I18n/Translator.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\I18n;
+
+final class Translator
+{
+    public function __construct(private readonly array $messages, private readonly string $locale)
+    {
+    }
+
+    public function trans(string $key, array $params = []): string
+    {
+        $text = $this->messages[$key] ?? $key;
+        if ($params === []) {
+            return $text;
+        }
+        $replace = [];
+        foreach ($params as $k => $v) {
+            $replace['%' . $k . '%'] = (string) $v;
+        }
+        return strtr($text, $replace);
+    }
+
+    public function locale(): string
+    {
+        return $this->locale;
+    }
+}
+PHP);
+put("$src/Support/Str.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Support;
+
+final class Str
+{
+    public static function slug(string $text): string
+    {
+        return trim(preg_replace('/[^a-z0-9]+/', '-', strtolower($text)), '-');
+    }
+
+    public static function title(string $text): string
+    {
+        return ucwords(str_replace(['-', '_'], ' ', $text));
+    }
+}
+PHP);
+put("$src/Support/Money.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Support;
+
+final class Money
+{
+    public function __construct(private readonly array $currency)
+    {
+    }
+
+    public function format(int $cents): string
+    {
+        return number_format($cents / 100, $this->currency['decimals'], $this->currency['dec_point'], $this->currency['thousands']) . ' ' . $this->currency['code'];
+    }
+}
+PHP);
+put("$src/Model/EntityInterface.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Model;
+
+interface EntityInterface
+{
+    public function id(): int;
+
+    public function name(): string;
+}
+PHP);
+put("$src/Model/AbstractEntity.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Model;
+
+abstract class AbstractEntity implements EntityInterface
+{
+    public function __construct(
+        protected readonly int $id,
+        protected readonly string $name,
+        public readonly int $price,
+        public readonly int $stock,
+        public readonly array $tags,
+    ) {
+    }
+
+    public function id(): int
+    {
+        return $this->id;
+    }
+
+    public function name(): string
+    {
+        return $this->name;
+    }
+
+    abstract public function kind(): string;
+}
+PHP);
+for ($n = 0; $n < ENTITIES; $n++) {
+    $cls = sprintf('Entity%02d', $n);
+    put("$src/Model/$cls.php", <<<PHP
+<?php
+declare(strict_types=1);
+
+namespace App\Model;
+
+final class $cls extends AbstractEntity
+{
+    public function kind(): string
+    {
+        return '$cls';
+    }
+
+    public function summary(): string
+    {
+        return sprintf('%s #%d (%s)', \$this->name, \$this->id, implode(', ', \$this->tags));
+    }
+}
+PHP);
+}
+put("$src/Service/ServiceInterface.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Service;
+
+interface ServiceInterface
+{
+    public function name(): string;
+
+    public function weight(): int;
+}
+PHP);
+put("$src/Service/AbstractService.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Service;
+
+use App\Config\Config;
+
+abstract class AbstractService implements ServiceInterface
+{
+    protected readonly int $seed;
+    protected readonly array $tags;
+
+    public function __construct(protected readonly Config $config, private readonly string $name)
+    {
+        $def = $config->get('services')[static::class] ?? ['seed' => 0, 'tags' => []];
+        $this->seed = $def['seed'];
+        $this->tags = $def['tags'];
+    }
+
+    public function name(): string
+    {
+        return $this->name;
+    }
+
+    public function weight(): int
+    {
+        return $this->seed % 97;
+    }
+}
+PHP);
+for ($g = 0; $g < $nServices; $g++) {
+    $m = intdiv($g, PER_MODULE);
+    $k = $g % PER_MODULE;
+    $ns = sprintf('App\\Service\\Module%02d', $m);
+    $cls = sprintf('Service%02d', $k);
+    $deps = svc_deps($g);
+    $params = ['Config $config'];
+    $assign = [];
+    $props = [];
+    $weights = [];
+    foreach ($deps as $i => $d) {
+        $params[] = '\\' . svc_fqcn($d) . " \$dep$i";
+        $props[] = "    private readonly \\" . svc_fqcn($d) . " \$dep$i;";
+        $assign[] = "        \$this->dep$i = \$dep$i;";
+        $weights[] = "\$this->dep{$i}->weight()";
+    }
+    $entity = sprintf('\\App\\Model\\Entity%02d', $g % ENTITIES);
+    $sumDeps = $weights ? implode(' + ', $weights) : '0';
+    $paramList = implode(",\n        ", $params);
+    $propList = implode("\n", $props);
+    $assignList = implode("\n", $assign);
+    $word = $g % 100;
+    put("$src/Service/" . sprintf('Module%02d', $m) . "/$cls.php", <<<PHP
+<?php
+declare(strict_types=1);
+
+namespace $ns;
+
+use App\Config\Config;
+use App\Service\AbstractService;
+
+final class $cls extends AbstractService
+{
+$propList
+    private readonly int \$base;
+
+    public function __construct(
+        $paramList,
+    ) {
+        parent::__construct(\$config, 'module$m.service$k');
+$assignList
+        \$this->base = \$this->seed + $sumDeps;
+    }
+
+    public function compute(int \$x): int
+    {
+        return (\$x * 31 + \$this->base) % 100003;
+    }
+
+    public function label(int \$id): string
+    {
+        return sprintf('%s-%05d', \$this->name(), \$this->compute(\$id));
+    }
+
+    public function makeItem(int \$id): $entity
+    {
+        \$price = 100 + \$this->compute(\$id) % 99900;
+        return new $entity(
+            \$id,
+            'Item ' . \$id . ' word$word',
+            \$price,
+            (\$id * 37 + \$this->seed) % 101,
+            [\$this->tags[0] ?? 'none', \$this->tags[1] ?? 'none', 'w' . (\$id % 7)],
+        );
+    }
+}
+PHP);
+}
+
+// ---- controllers ----------------------------------------------------------------------------
+put("$src/Controller/AbstractController.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Controller;
+
+use App\Config\Config;
+use App\Http\Response;
+use App\I18n\Translator;
+use App\Routing\Router;
+use App\Support\Money;
+use App\View\View;
+
+abstract class AbstractController
+{
+    protected readonly Money $money;
+
+    public function __construct(
+        protected readonly View $view,
+        protected readonly Router $router,
+        protected readonly Translator $translator,
+        protected readonly Config $config,
+    ) {
+        $this->money = new Money($config->get('app.currency'));
+    }
+
+    protected function render(string $template, array $vars): Response
+    {
+        $nav = [];
+        foreach ($this->config->get('app.nav') as $item) {
+            $nav[] = ['url' => $this->router->url($item['route']), 'label' => $this->translator->trans($item['label'])];
+        }
+        $vars['nav'] = $nav;
+        $vars['t'] = $this->translator;
+        $vars['footer'] = $this->translator->trans('footer', ['app' => $this->config->get('app.name')]);
+        return new Response($this->view->render($template, $vars));
+    }
+}
+PHP);
+put("$src/Controller/StatusController.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+namespace App\Controller;
+
+use App\Http\Request;
+use App\Http\Response;
+
+final class StatusController
+{
+    public function opcache(Request $request): Response
+    {
+        $s = function_exists('opcache_get_status') ? opcache_get_status(false) : false;
+        $text = $s !== false
+            ? "opcache enabled={$s['opcache_enabled']} cached_scripts={$s['opcache_statistics']['num_cached_scripts']}\n"
+            : "opcache off\n";
+        return new Response($text, 200, ['Content-Type' => 'text/plain']);
+    }
+}
+PHP);
+for ($c = 0; $c < CONTROLLERS; $c++) {
+    $cls = sprintf('Section%02dController', $c);
+    $s = [($c * 4) % $nServices, ($c * 4 + 1) % $nServices, ($c * 4 + 2) % $nServices, ($c * 4 + 3) % $nServices];
+    $fq = array_map(static fn (int $g): string => '\\' . svc_fqcn($g), $s);
+    put("$src/Controller/$cls.php", <<<PHP
+<?php
+declare(strict_types=1);
+
+namespace App\Controller;
+
+use App\Config\Config;
+use App\Http\Request;
+use App\Http\Response;
+use App\I18n\Translator;
+use App\Routing\Router;
+use App\View\View;
+
+final class $cls extends AbstractController
+{
+    public function __construct(
+        View \$view,
+        Router \$router,
+        Translator \$translator,
+        Config \$config,
+        private readonly {$fq[0]} \$catalog,
+        private readonly {$fq[1]} \$pricing,
+        private readonly {$fq[2]} \$recommend,
+        private readonly {$fq[3]} \$labels,
+    ) {
+        parent::__construct(\$view, \$router, \$translator, \$config);
+    }
+
+    public function index(Request \$request): Response
+    {
+        \$items = [];
+        \$n = \$this->config->get('app.items_per_page');
+        for (\$i = 1; \$i <= \$n; \$i++) {
+            \$items[] = \$this->row(\$this->catalog->makeItem(\$i));
+        }
+        return \$this->render('index', [
+            'title' => \$this->translator->trans('title.index', ['section' => \$this->translator->trans('nav.section$c')]),
+            'description' => \$this->translator->trans('section$c.description'),
+            'items' => \$items,
+        ]);
+    }
+
+    public function show(Request \$request, string \$id): Response
+    {
+        \$id = (int) \$id;
+        \$item = \$this->catalog->makeItem(\$id);
+        \$related = [];
+        \$n = \$this->config->get('app.related_items');
+        for (\$i = 1; \$i <= \$n; \$i++) {
+            \$rid = \$this->recommend->compute(\$id + \$i) % 10000;
+            \$related[] = \$this->row(\$this->recommend->makeItem(\$rid));
+        }
+        return \$this->render('show', [
+            'title' => \$this->translator->trans('title.show', ['name' => \$item->name(), 'id' => \$id]),
+            'description' => \$this->translator->trans('section$c.description'),
+            'item' => \$this->row(\$item),
+            'related' => \$related,
+        ]);
+    }
+
+    private function row(\App\Model\AbstractEntity \$item): array
+    {
+        return [
+            'url' => \$this->router->url('section$c.show', ['id' => \$item->id()]),
+            'name' => \$item->name(),
+            'kind' => \$item->kind(),
+            'label' => \$this->labels->label(\$item->id()),
+            'price' => \$this->money->format(\$this->pricing->compute(\$item->price) + \$item->price),
+            'stock' => \$item->stock,
+            'tags' => implode(', ', \$item->tags),
+        ];
+    }
+}
+PHP);
+}
+
+// ---- templates ------------------------------------------------------------------------------
+put("$app/templates/layout.php", <<<'PHP'
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title><?= $e($title) ?> | <?= $e($site) ?></title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+</head>
+<body>
+<header><a class="brand" href="/"><?= $e($site) ?></a>
+<nav><ul>
+<?php foreach ($nav as $link): ?>
+<li><a href="<?= $e($link['url']) ?>"><?= $e($link['label']) ?></a></li>
+<?php endforeach; ?>
+</ul></nav>
+</header>
+<main>
+<?= $content ?>
+</main>
+<footer><p><?= $e($footer) ?> &copy; <?= $e($year) ?></p></footer>
+</body>
+</html>
+PHP);
+put("$app/templates/show.php", <<<'PHP'
+<article class="item">
+<h1><?= $e($title) ?></h1>
+<p class="description"><?= $e($description) ?></p>
+<dl>
+<dt><?= $e($t->trans('label.price')) ?></dt><dd><?= $e($item['price']) ?></dd>
+<dt><?= $e($t->trans('label.stock')) ?></dt><dd><?= $e($item['stock']) ?></dd>
+<dt><?= $e($t->trans('label.tags')) ?></dt><dd><?= $e($item['tags']) ?></dd>
+</dl>
+<p class="ref"><?= $e($item['kind']) ?> <?= $e($item['label']) ?></p>
+</article>
+<section class="related">
+<h2><?= $e($t->trans('label.related')) ?></h2>
+<table>
+<?php foreach ($related as $r): ?>
+<tr><td><a href="<?= $e($r['url']) ?>"><?= $e($r['name']) ?></a></td><td><?= $e($r['label']) ?></td><td><?= $e($r['price']) ?></td><td><?= $e($r['stock']) ?></td><td><?= $e($r['tags']) ?></td></tr>
+<?php endforeach; ?>
+</table>
+</section>
+PHP);
+put("$app/templates/index.php", <<<'PHP'
+<h1><?= $e($title) ?></h1>
+<p class="description"><?= $e($description) ?></p>
+<ul class="items">
+<?php foreach ($items as $r): ?>
+<li><a href="<?= $e($r['url']) ?>"><?= $e($r['name']) ?></a> <?= $e($r['price']) ?> (<?= $e($r['stock']) ?>)</li>
+<?php endforeach; ?>
+</ul>
+PHP);
+
+// ---- entry points ---------------------------------------------------------------------------
+// Classic (php-fpm, Askr classic mode): the whole bootstrap on every request.
+put("$dir/www/front.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+require __DIR__ . '/../app/bootstrap.php';
+
+$kernel = app_boot(__DIR__ . '/../app');
+$kernel->handle(App\Http\Request::fromGlobals())->send();
+PHP);
+// Worker mode: boot once, then serve requests in a loop.
+put("$dir/workers/app.php", <<<'PHP'
+<?php
+declare(strict_types=1);
+
+require __DIR__ . '/../app/bootstrap.php';
+
+$kernel = app_boot(__DIR__ . '/../app');
+$handler = static function () use ($kernel): void {
+    $kernel->handle(App\Http\Request::fromGlobals())->send();
+};
+$served = 0;
+while (askr_handle_request($handler)) {
+    ++$served;
+}
+file_put_contents('php://stderr', 'worker ' . getmypid() . " loop ended after $served requests\n");
+PHP);
+
+$count = 0;
+foreach (new RecursiveIteratorIterator(new RecursiveDirectoryIterator("$app/src", FilesystemIterator::SKIP_DOTS)) as $f) $count++;
+echo "$count\n";
+GEN
+app_classes=$("$PHP_CLI" "$tmp/gen.php" "$tmp") || die "generating the app failed"
+chmod -R a+rX "$tmp"
+
+declare -A path
+apps=(hello app)
+path[hello]=/index.php
+path[app]=/section-37/item/42
+
+# The reference page, rendered by the PHP CLI straight from front.php: every server must answer
+# these bytes.
+(cd "$tmp/www" && "$PHP_CLI" -r '$_SERVER["REQUEST_METHOD"] = "GET";
+  $_SERVER["REQUEST_URI"] = $argv[1]; require "front.php";' "${path[app]}") \
+  >"$tmp/app.expected" 2>"$tmp/app.expected.err" ||
+  die "rendering the reference page failed: $(cat "$tmp/app.expected.err")"
+[ -s "$tmp/app.expected.err" ] && die "rendering the reference page printed: $(cat "$tmp/app.expected.err")"
+app_bytes=$(stat -c %s "$tmp/app.expected")
+[ "$app_bytes" -gt 4000 ] || die "the app page has only $app_bytes bytes"
+printf 'Hello, world!\n' >"$tmp/hello.expected"
+
+# ---------------------------------------------------------------------------------------------
+# php.ini for php-fpm; its active lines, as [pool.ini], for the Askr pools. Sections are
+# ignored (php.ini's are only headings); a later line wins, as in php.ini.
+ini_toml="$tmp/pool-ini.toml"
+awk '
+  /^[ \t]*(;|$)/ || /^[ \t]*\[/ { next }
+  {
+    i = index($0, "="); if (i == 0) next
+    k = substr($0, 1, i - 1); v = substr($0, i + 1)
+    gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+    if (!(k in val)) order[++n] = k
+    val[k] = v
+  }
+  END {
+    val["opcache.enable"] = "1"
+    found = 0; for (j = 1; j <= n; j++) if (order[j] == "opcache.enable") found = 1
+    if (!found) order[++n] = "opcache.enable"
+    print "[pool.ini]"
+    for (j = 1; j <= n; j++) {
+      v = val[order[j]]; gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v)
+      printf "\"%s\" = \"%s\"\n", order[j], v
+    }
+  }' "$PHP_INI" >"$ini_toml"
+ini_count=$(($(wc -l <"$ini_toml") - 1))
+
+# ---------------------------------------------------------------------------------------------
+# Servers. Each is started for one measurement and stopped after it.
+declare -A label
+servers=(fpm classic worker)
+label[fpm]="nginx + php-fpm"
+label[classic]="Askr classic"
+label[worker]="Askr worker mode"
+cur_front=""   # nginx or askr-proxy
+cur_fpm=""     # php-fpm master (fpm only)
+cur_port=""
+cur_log=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# "1,3-5" -> "1 3 4 5"
+expand_cpus() {
+  local part i out=()
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then
+      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
+    else
+      out+=("$part")
+    fi
+  done
+  echo "${out[@]}"
+}
+
+# nginx's worker_cpu_affinity mask for SERVER_CPUS (plain `auto` would start from CPU 0,
+# outside the taskset).
+nginx_mask() {
+  local max=0 c i mask=""
+  local cpus=($(expand_cpus "$SERVER_CPUS"))
+  for c in "${cpus[@]}"; do ((c > max)) && max=$c; done
+  for ((i = max; i >= 0; i--)); do
+    if [[ " ${cpus[*]} " == *" $i "* ]]; then mask+="1"; else mask+="0"; fi
+  done
+  echo "$mask"
+}
+
+write_askr_conf() { # SERVER APP PORT CONF LOG
+  local mode=classic script=""
+  if [ "$1" = worker ]; then
+    mode=worker
+    script="worker_script = \"$tmp/workers/$2.php\""
+  fi
+  # Requests wait in Askr's queue for an idle worker; never let the queue overflow.
+  local queue=$((CONNS > 256 ? CONNS : 256))
+  cat >"$4" <<CONF
+[server]
+threads = 1
+error_log = "$5"
+
+[[listen]]
+address = "127.0.0.1:$3"
+
+[[site]]
+root = "$tmp/www"
+index = ["index.php"]
+php = "app"
+front_controller = "front.php"
+
+[[pool]]
+name = "app"
+workers = $WORKERS
+mode = "$mode"
+$script
+queue = $queue
+
+$(cat "$ini_toml")
+
+[limits]
+keepalive_requests = 1000000
+
+[timeouts]
+keepalive = "300s"
+drain = "2s"
+
+[access_log]
+format = "off"
+CONF
+}
+
+write_fpm_conf() { # SOCK CONF LOG
+  cat >"$2" <<CONF
+[global]
+pid = ${2%.conf}.pid
+error_log = $3
+
+[bench]
+user = root
+group = root
+listen = $1
+listen.backlog = 4096
+listen.mode = 0666
+pm = static
+pm.max_children = $WORKERS
+php_admin_value[opcache.enable] = 1
+CONF
+}
+
+write_nginx_conf() { # PORT SOCK CONF LOG
+  cat >"$3" <<CONF
+user root;
+worker_processes 1;
+worker_cpu_affinity auto $(nginx_mask);
+daemon off;
+master_process on;
+error_log $4;
+pid ${3%.conf}.pid;
+lock_file ${3%.conf}.lock;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+
+    server {
+        listen 127.0.0.1:$1;
+        root $tmp/www;
+        index index.php;
+
+        location / {
+            try_files \$uri /front.php\$is_args\$args;
+        }
+
+        location ~ \.php\$ {
+            fastcgi_pass unix:$2;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+        }
+    }
+}
+CONF
+}
+
+fpm_modules=$("$PHP_FPM" -c "$PHP_INI" -m 2>/dev/null || true)
+grep -qx 'Zend OPcache' <<<"$fpm_modules" || die "$PHP_FPM -c $PHP_INI does not load Zend OPcache"
+
+# Starts SERVER for APP (hello, app or check); TAG names its log.
+start_server() { # SERVER APP TAG
+  local s=$1 a=$2 tag=$3 base
+  cur_port=$(free_port)
+  base="$tmp/$s.$a"
+  cur_log="$tmp/logs/$s.$a.$tag.log"
+  if [ "$s" = fpm ]; then
+    local sock="$tmp/php.sock" fpmlog="$tmp/logs/php-fpm.$a.$tag.log"
+    rm -f "$sock"
+    write_fpm_conf "$sock" "$base.fpm.conf" "$fpmlog"
+    "$PHP_FPM" -t -R -c "$PHP_INI" -y "$base.fpm.conf" 2>"$tmp/php-fpm-test.log" ||
+      { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
+    taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$base.fpm.conf" 2>>"$fpmlog" &
+    cur_fpm=$!
+    pids+=("$cur_fpm")
+    for _ in $(seq 100); do
+      kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm exited at start: $(cat "$fpmlog")"
+      [ -S "$sock" ] && [ "$( (pgrep -P "$cur_fpm" || true) | wc -l)" -ge "$WORKERS" ] && break
+      sleep 0.1
+    done
+    [ -S "$sock" ] || die "php-fpm did not create $sock"
+    write_nginx_conf "$cur_port" "$sock" "$base.nginx.conf" "$cur_log"
+    "$NGINX" -t -q -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" ||
+      { cat "$cur_log" >&2; die "bad nginx config"; }
+    taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" &
+  else
+    write_askr_conf "$s" "$a" "$cur_port" "$base.toml" "$cur_log"
+    "$ASKR_COPY" -t -c "$base.toml" >/dev/null 2>&1 ||
+      { "$ASKR_COPY" -t -c "$base.toml"; die "bad askr config"; }
+    ASKR_WORKER_BIN="$ASKR_WORKER_COPY" taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$base.toml" \
+      2>>"$cur_log" &
+  fi
+  cur_front=$!
+  pids+=("$cur_front")
+  for _ in $(seq 150); do
+    kill -0 "$cur_front" 2>/dev/null || die "$s exited at start; log: $(cat "$cur_log")"
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]:-/check.php}")" = 200 ] &&
+      return 0
+    sleep 0.1
+  done
+  die "$s ($a) did not answer 200 on 127.0.0.1:$cur_port; log: $(tail -20 "$cur_log")"
+}
+
+stop_server() {
+  stop_pid "$cur_front"
+  cur_front=""
+  if [ -n "$cur_fpm" ]; then
+    stop_pid "$cur_fpm"
+    cur_fpm=""
+  fi
+  sleep 1
+}
+
+# The server's own processes and the PHP processes.
+front_pids() { # nginx: master and workers; Askr: askr-proxy
+  if [ -n "$cur_fpm" ]; then echo "$cur_front $( (pgrep -P "$cur_front" || true) | tr '\n' ' ')"
+  else echo "$cur_front"; fi
+}
+php_pids() { # php-fpm: master and children; Askr: askr-proxy's askr-worker children
+  if [ -n "$cur_fpm" ]; then echo "$cur_fpm $( (pgrep -P "$cur_fpm" || true) | tr '\n' ' ')"
+  else (pgrep -P "$cur_front" || true) | tr '\n' ' '; fi
+}
+
+# "PID NS" per process: its run time in nanoseconds, all threads, user and system together
+# (/proc/PID/task/TID/schedstat, first field).
+cpu_snapshot() { # PID...
+  local p t total v
+  for p in "$@"; do
+    total=0
+    for t in /proc/"$p"/task/*/schedstat; do
+      read -r v _ 2>/dev/null <"$t" || continue
+      total=$((total + v))
+    done
+    if [ -d "/proc/$p" ]; then echo "$p $total"; fi
+  done
+}
+# Run time between two snapshots: processes in both count their difference, processes only in
+# the second (started in between) count whole; prints "NS GONE NEW" (GONE: processes of the first
+# that had ended by the second, whose last run time is lost).
+cpu_delta() { # BEFORE AFTER
+  awk 'FNR == NR { a[$1] = $2; next }
+       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; nw++ } }
+       END { for (p in a) if (!(p in seen)) gone++; printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
+}
+
+# Time of the SERVER_CPUS cores from /proc/stat, in clock ticks: "TOTAL IDLE STEAL" (idle
+# includes iowait). How busy they were, and with what, shows whether other work shared them.
+server_cpus=" $(expand_cpus "$SERVER_CPUS") "
+clk_tck=$(getconf CLK_TCK)
+core_snapshot() {
+  awk -v want="$server_cpus" '$1 ~ /^cpu[0-9]+$/ && index(want, " " substr($1, 4) " ") {
+      t += $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; idle += $5 + $6; st += $9 }
+    END { printf "%.0f %.0f %.0f\n", t, idle, st }' /proc/stat
+}
+
+# Checks SERVER's answer for APP: 200 and the expected body.
+check_answer() { # SERVER APP
+  local s=$1 a=$2 code
+  code=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]}")
+  [ "$code" = 200 ] || die "${label[$s]}: GET ${path[$a]} answered $code: $(head -c 300 "$tmp/check.body")"
+  cmp -s "$tmp/check.body" "$tmp/$a.expected" ||
+    die "${label[$s]}: GET ${path[$a]}: the body differs from the reference ($(stat -c %s "$tmp/check.body") bytes): $(head -c 300 "$tmp/check.body")"
+}
+
+run_wrk() { # PATH SECONDS OUTFILE
+  taskset -c "$CLIENT_CPUS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2"s --latency \
+    "http://127.0.0.1:$cur_port$1" >"$3" 2>&1 || true
+}
+wrk_field() { # OUTFILE FIELD
+  case "$2" in
+    rps) awk '/^Requests\/sec:/{print $2}' "$1" ;;
+    p50) awk '$1=="50%"{print $2}' "$1" ;;
+    p99) awk '$1=="99%"{print $2}' "$1" ;;
+    requests) awk '/ requests in /{print $1}' "$1" ;;
+    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
+    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Checks before measuring: what PHP runs with, through each server; then every server answers
+# each app with 200 and the expected bytes.
+for s in "${servers[@]}"; do
+  start_server "$s" check check
+  curl -s "http://127.0.0.1:$cur_port/check.php" >"$tmp/check.$s.txt"
+  stop_server
+  grep -qx 'opcache_get_status() !== false: true' "$tmp/check.$s.txt" ||
+    die "${label[$s]}: opcache is not on: $(cat "$tmp/check.$s.txt")"
+  grep -qx 'opcache_enabled: true' "$tmp/check.$s.txt" ||
+    die "${label[$s]}: opcache is not enabled: $(cat "$tmp/check.$s.txt")"
+done
+settings_same=yes
+for s in classic worker; do
+  cmp -s "$tmp/check.fpm.txt" "$tmp/check.$s.txt" || settings_same=no
+done
+declare -A app_opcache
+for s in "${servers[@]}"; do
+  for a in "${apps[@]}"; do
+    start_server "$s" "$a" check
+    check_answer "$s" "$a"
+    if [ "$a" = app ]; then
+      app_opcache[$s]=$(curl -s "http://127.0.0.1:$cur_port/_status/opcache")
+    fi
+    stop_server
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Measurement: ROUNDS rounds; in each, every app on every server in turn, so noise on the
+# machine spreads over all of them.
+measure() { # SERVER APP ROUND
+  local s=$1 a=$2 r=$3 fp pp c0 c1 w0 w1
+  start_server "$s" "$a" "r$r"
+  run_wrk "${path[$a]}" "$WARMUP" "$tmp/warmup.txt"
+  fp=$(front_pids); pp=$(php_pids)
+  cpu_snapshot $fp >"$tmp/front0"; cpu_snapshot $pp >"$tmp/php0"; c0=$(core_snapshot)
+  w0=$(date +%s%N)
+  run_wrk "${path[$a]}" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
+  w1=$(date +%s%N)
+  fp=$(front_pids); pp=$(php_pids)
+  cpu_snapshot $fp >"$tmp/front1"; cpu_snapshot $pp >"$tmp/php1"; c1=$(core_snapshot)
+  kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
+  [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
+  # Fields: server NS GONE NEW, PHP NS GONE NEW, cores TOTAL IDLE STEAL (ticks), wall NS.
+  echo "$(cpu_delta "$tmp/front0" "$tmp/front1") $(cpu_delta "$tmp/php0" "$tmp/php1")" \
+    "$(awk -v a="$c0" -v b="$c1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+      printf "%.0f %.0f %.0f", y[1] - x[1], y[2] - x[2], y[3] - x[3] }')" \
+    "$((w1 - w0))" >"$tmp/cpu.$s.$a.$r.txt"
+  check_answer "$s" "$a"
+  stop_server
+}
+
+load_rounds=()
+for r in $(seq "$ROUNDS"); do
+  for a in "${apps[@]}"; do
+    for s in "${servers[@]}"; do
+      echo "round $r/$ROUNDS, ${label[$s]}, $a" >&2
+      measure "$s" "$a" "$r"
+    done
+  done
+  load_rounds+=("$(cut -d' ' -f1 /proc/loadavg)")
+done
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# CPU microseconds per request: WHICH = front, php or total.
+cpu_us() { # SERVER APP ROUND WHICH
+  local req
+  req=$(wrk_field "$tmp/wrk.$1.$2.$3.txt" requests)
+  awk -v n="$req" -v w="$4" '{
+      v = (w == "front") ? $1 : (w == "php") ? $4 : $1 + $4
+      if (n > 0) printf "%.1f", v / 1000 / n; else print "n/a" }' "$tmp/cpu.$1.$2.$3.txt"
+}
+# How busy the server cores were during a measured run: "ALL/OURS" in percent. ALL: the ticks
+# that were not idle, of all the cores' ticks; OURS: run time of this server and its PHP
+# processes, of the wall time x cores. Appended when they occur: steal time, and ticks missing
+# (fewer ticks than wall time x cores x CLK_TCK: the virtual CPU was not running, and a task's
+# run time, which the kernel takes from the guest's clock, may then include that time).
+core_busy() { # SERVER APP ROUND
+  awk -v hz="$clk_tck" -v ncpu="$(wc -w <<<"$server_cpus")" '{
+      t = $7; wall = $10 * ncpu; if (t <= 0 || wall <= 0) { print "n/a"; next }
+      out = sprintf("%.0f/%.0f", 100 * (t - $8) / t, 100 * ($1 + $4) / wall)
+      if ($9 > 0) out = out sprintf(", steal %.0f%%", 100 * $9 / t)
+      miss = 1 - t / (wall / 1e9 * hz); if (miss > 0.05) out = out sprintf(", %.0f%% of ticks missing", 100 * miss)
+      print out }' "$tmp/cpu.$1.$2.$3.txt"
+}
+# PHP processes that ended (GONE) or were started (NEW) during a measured run.
+replaced() { # SERVER APP ROUND
+  awk '{ print $5 + $6 }' "$tmp/cpu.$1.$2.$3.txt"
+}
+
+# The median of ROUNDS values (for an even ROUNDS, the lower of the two middle ones).
+median() { tr ' ' '\n' | grep . | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
+# The median round by requests/s.
+median_run() { # SERVER APP -> round number
+  for r in $(seq "$ROUNDS"); do
+    echo "$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps) $r"
+  done | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2){print $2}'
+}
+rounds_of() { # SERVER APP FIELD|front|php|total -> "a / b / c"
+  local r v out=()
+  for r in $(seq "$ROUNDS"); do
+    case "$3" in
+      front | php | total) v=$(cpu_us "$1" "$2" "$r" "$3") ;;
+      rps) v=$(printf '%.0f' "$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps)") ;;
+      *) v=$(wrk_field "$tmp/wrk.$1.$2.$r.txt" "$3") ;;
+    esac
+    out+=("$v")
+  done
+  local IFS=/
+  echo "${out[*]}" | sed 's/\// \/ /g'
+}
+ratio_rounds() { # SERVER APP rps|total  (SERVER / fpm, round by round)
+  local r a b out=()
+  for r in $(seq "$ROUNDS"); do
+    if [ "$3" = rps ]; then
+      a=$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps); b=$(wrk_field "$tmp/wrk.fpm.$2.$r.txt" rps)
+    else
+      a=$(cpu_us "$1" "$2" "$r" total); b=$(cpu_us fpm "$2" "$r" total)
+    fi
+    out+=("$(awk -v a="$a" -v b="$b" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }')")
+  done
+  local IFS=/
+  echo "${out[*]}" | sed 's/\// \/ /g'
+}
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
+fpm_version=$("$PHP_FPM" -v 2>/dev/null | awk 'NR==1{print $2}')
+wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
+askr_version=$( ("$ASKR_COPY" --version 2>&1 || true) | awk 'NR == 1')
+worker_info="$tmp/askr-worker-version.txt"
+"$ASKR_WORKER_COPY" --version >"$worker_info" 2>&1 || true
+worker_php=$(awk -F': ' '$1 == "php" {print $2}' "$worker_info")
+worker_scan=$(awk -F': ' '$1 == "ini_scan_dir" {print $2}' "$worker_info")
+worker_ini=$(awk -F': ' '$1 == "php_ini" {print $2}' "$worker_info")
+worker_opcache=$(awk -F': ' '$1 == "opcache" {print $2}' "$worker_info")
+if [ -n "$ASKR_REV" ]; then
+  askr_version+=" ($ASKR_REV)"
+elif rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
+  git -C "$repo" diff --quiet HEAD -- proxy shared worker CMakeLists.txt 2>/dev/null ||
+    rev+=" with uncommitted changes under proxy/, shared/ or worker/"
+  askr_version+=" (commit $rev)"
+fi
+askr_backend=$(cat "$tmp"/logs/classic.*.log 2>/dev/null | grep -ohE 'io_uring|epoll' | awk 'NR == 1' || true)
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS bench/php.sh"
+
+report="$tmp/report.md"
+{
+  echo "# PHP: nginx + php-fpm vs Askr classic vs Askr worker mode"
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- Machine: $(nproc) CPUs, $cpu_model, kernel $(uname -r)"
+  echo "- Servers: $askr_version${askr_backend:+ ($askr_backend backend)}, 1 loop thread, with"
+  echo "  askr-worker (PHP $worker_php, php.ini: $worker_ini, conf.d: $worker_scan, OPcache $worker_opcache);"
+  echo "  nginx $nginx_version (1 worker) + php-fpm $fpm_version (pm = static). Client: wrk $wrk_version"
+  echo "- PHP processes: $WORKERS in every server (php-fpm \`pm.max_children\`, Askr \`workers\`);"
+  echo "  servers and PHP pinned to CPU(s) $SERVER_CPUS, wrk pinned to CPU(s) $CLIENT_CPUS"
+  echo "- PHP settings: php-fpm reads \`$PHP_INI\`; its $ini_count active lines are the Askr pools'"
+  echo "  \`[pool.ini]\` (with \`opcache.enable = 1\`). Through every server, \`check.php\` printed the same"
+  echo "  settings: $settings_same."
+  echo "- Command: \`$cmdline\`"
+  echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $load_end;"
+  echo "  1-min load after each round: ${load_rounds[*]}"
+  echo
+  echo "What \`check.php\` printed (php-fpm; then any server that differs):"
+  echo
+  echo '```'
+  cat "$tmp/check.fpm.txt"
+  echo '```'
+  for s in classic worker; do
+    if ! cmp -s "$tmp/check.fpm.txt" "$tmp/check.$s.txt"; then
+      echo
+      echo "${label[$s]}:"
+      echo
+      echo '```'
+      cat "$tmp/check.$s.txt"
+      echo '```'
+    fi
+  done
+  echo
+  echo "The app's own status route after one request (\`/_status/opcache\`): $(for s in "${servers[@]}"; do printf '%s: `%s`; ' "${label[$s]}" "$(echo "${app_opcache[$s]}" | tr -d '\n')"; done | sed 's/; $//')."
+  echo
+  echo "## Throughput and latency"
+  echo
+  echo "\`wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\` (after ${WARMUP}s of warm-up), keep-alive clients,"
+  echo "$ROUNDS rounds interleaved. Apps: \`hello\` = \`${path[hello]}\` (14 bytes); \`app\` = \`${path[app]}\`,"
+  echo "a $app_bytes-byte page from a generated app of $app_classes class files (classic and php-fpm"
+  echo "boot it on every request; worker mode once per worker). Every server answered both with 200"
+  echo "and the expected bytes (the app page as the PHP CLI renders it) before and after each run."
+  echo "Reported: the median round by requests/s, with the p50, p99 and errors of that same round;"
+  echo "every round is listed. \"/ php-fpm\" divides by nginx + php-fpm on the same app."
+  echo
+  echo "| Server | App | Requests/s | p50 | p99 | / php-fpm | Non-2xx | Socket errors | All rounds (req/s) | / php-fpm, round by round |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|---|---|"
+  for a in "${apps[@]}"; do
+    for s in "${servers[@]}"; do
+      m=$(median_run "$s" "$a")
+      f="$tmp/wrk.$s.$a.$m.txt"
+      rps=$(wrk_field "$f" rps)
+      ratio="—"; byround="—"
+      if [ "$s" != fpm ]; then
+        pm=$(median_run fpm "$a")
+        ratio=$(awk -v a="$rps" -v b="$(wrk_field "$tmp/wrk.fpm.$a.$pm.txt" rps)" 'BEGIN{printf "%.2f", a/b}')
+        byround=$(ratio_rounds "$s" "$a" rps)
+      fi
+      printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$rps" \
+        "$(wrk_field "$f" p50)" "$(wrk_field "$f" p99)" "$ratio" "$(wrk_field "$f" non2xx)" \
+        "$(wrk_field "$f" sockerr)" "$(rounds_of "$s" "$a" rps)" "$byround"
+    done
+  done
+  echo
+  echo "Latency, every round (p50 / p99):"
+  echo
+  echo "| Server | App | p50 by round | p99 by round |"
+  echo "|---|---|---|---|"
+  for a in "${apps[@]}"; do
+    for s in "${servers[@]}"; do
+      printf '| %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$(rounds_of "$s" "$a" p50)" "$(rounds_of "$s" "$a" p99)"
+    done
+  done
+  echo
+  echo "Errors over all rounds (sum of Non-2xx responses; any socket-error line that is not all zeros):"
+  echo
+  for s in "${servers[@]}"; do
+    n2=0; se=""
+    for a in "${apps[@]}"; do for r in $(seq "$ROUNDS"); do
+      f="$tmp/wrk.$s.$a.$r.txt"
+      n2=$((n2 + $(wrk_field "$f" non2xx)))
+      e=$(wrk_field "$f" sockerr)
+      [ "$e" = none ] || se+=" [$a round $r: $e]"
+    done; done
+    echo "- ${label[$s]}: non-2xx $n2; socket errors:${se:- none}"
+  done
+  echo
+  echo "## CPU time per request"
+  echo
+  echo "Run time of the server's processes (nginx: master and worker; Askr: askr-proxy, all threads)"
+  echo "and of the PHP processes (php-fpm: master and children; Askr: the askr-worker processes)"
+  echo "during the measured wrk run, from \`/proc/PID/task/TID/schedstat\` (user and system time"
+  echo "together), divided by the requests wrk completed. CPU time per request moves much less with"
+  echo "load on the machine than requests/s. Medians of the rounds, then every round. \"PHP processes"
+  echo "replaced\" counts PHP processes that ended or started during the measured runs (all rounds)."
+  echo "\"Server cores busy\" is, per round, the share of the ticks of CPU(s) $SERVER_CPUS (/proc/stat)"
+  echo "that were not idle, then the share of the wall time this server and its PHP processes ran:"
+  echo "the difference is other work on the machine that ran on the same core(s). \"Ticks missing\""
+  echo "means the virtual CPU did not run for part of the time (the hypervisor ran something else);"
+  echo "run times from schedstat may then include time the virtual CPU stood still."
+  echo
+  echo "| Server | App | Total µs/request | / php-fpm | Server µs/request | PHP µs/request | Total, by round | / php-fpm, by round | Server cores busy %, all/ours, by round | PHP processes replaced |"
+  echo "|---|---|---:|---:|---:|---:|---|---|---|---:|"
+  for a in "${apps[@]}"; do
+    for s in "${servers[@]}"; do
+      ct=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" total)"; done | median)
+      c1=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" front)"; done | median)
+      c2=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" php)"; done | median)
+      rep=0
+      for r in $(seq "$ROUNDS"); do rep=$((rep + $(replaced "$s" "$a" "$r"))); done
+      ratio="—"; byround="—"
+      if [ "$s" != fpm ]; then
+        pc=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us fpm "$a" "$r" total)"; done | median)
+        ratio=$(awk -v a="$ct" -v b="$pc" 'BEGIN{printf "%.2f", a/b}')
+        byround=$(ratio_rounds "$s" "$a" total)
+      fi
+      busy=$(for r in $(seq "$ROUNDS"); do core_busy "$s" "$a" "$r"; done | paste -sd'|' | sed 's/|/ \/ /g')
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$ct" "$ratio" \
+        "$c1" "$c2" "$(rounds_of "$s" "$a" total)" "$byround" "$busy" "$rep"
+    done
+  done
+  echo
+  for s in "${servers[@]}" php-fpm; do
+    files=("$tmp"/logs/"$s".*.log)
+    [ -e "${files[0]}" ] || continue
+    pattern='error|warn|alert|crit|emerg|restart|recycl|killing|starting another'
+    n=$(cat "${files[@]}" | grep -ciE "$pattern" || true)
+    if [ "$n" -gt 0 ]; then
+      echo "Log lines of note from ${label[$s]:-$s} ($n in all; the first 20):"
+      echo
+      echo '```'
+      cat "${files[@]}" | grep -iE "$pattern" | awk 'NR <= 20'
+      echo '```'
+      echo
+      # A worker-mode worker that left: did its worker script leave its loop (it says so on
+      # stderr), or did PHP end the script from inside a request (a bailout)?
+      for p in $(cat "${files[@]}" | sed -nE 's/.*: worker ([0-9]+) (recycled|exited|killed).*/\1/p' | awk 'NR <= 20'); do
+        l=$(cat "${files[@]}" | grep -E "^worker $p loop ended" || true)
+        if [ -n "$l" ]; then
+          echo "- worker $p: its script said \"${l#worker $p }\""
+        elif [ "$s" = worker ]; then
+          echo "- worker $p: its script never left its \`askr_handle_request()\` loop (no \"loop ended\" line):"
+          echo "  PHP ended the worker script from inside a request"
+        fi
+      done
+      echo
+    else
+      echo "Logs of ${label[$s]:-$s}: no errors, warnings, restarts or recycling."
+      echo
+    fi
+  done
+} >"$report"
+
+cat "$report"
+cp "$report" "$OUT"
+echo "written: $OUT" >&2
