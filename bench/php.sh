@@ -1432,21 +1432,17 @@ stop_server() {
   sleep 1
 }
 
-# The server's own processes and the PHP processes.
-front_pids() { # nginx: master and workers; Askr: askr-proxy
-  if [ -n "$cur_fpm" ]; then echo "$cur_front $( (pgrep -P "$cur_front" || true) | tr '\n' ' ')"
-  else echo "$cur_front"; fi
-}
-php_pids() { # php-fpm: master and children; Askr: askr-proxy's askr-worker children
-  if [ -n "$cur_fpm" ]; then echo "$cur_fpm $( (pgrep -P "$cur_fpm" || true) | tr '\n' ' ')"
-  else (pgrep -P "$cur_front" || true) | tr '\n' ' '; fi
-}
-
-# "PID NS" per process: its run time in nanoseconds, all threads, user and system together
-# (/proc/PID/task/TID/schedstat, first field).
-cpu_snapshot() { # PID...
-  local p t total v
-  for p in "$@"; do
+# Run time of a group of processes: "PID NS" per process, its run time in nanoseconds, all
+# threads, user and system together (/proc/PID/task/TID/schedstat, first field); with CHILDREN,
+# also "reaped NS": the run time of ROOT's children that have ended and been waited for
+# (cutime + cstime in /proc/ROOT/stat), so that a process that ends between two snapshots is
+# counted in full. Groups: nginx (master and workers), php-fpm (master and children),
+# askr-proxy alone, askr-proxy's children (the askr-worker processes).
+cpu_snapshot() { # ROOT SELF(0|1) CHILDREN(0|1)
+  local root=$1 p t total v pl=()
+  if [ "$2" = 1 ]; then pl+=("$root"); fi
+  if [ "$3" = 1 ]; then pl+=($( (pgrep -P "$root" || true) )); fi
+  for p in "${pl[@]}"; do
     total=0
     for t in /proc/"$p"/task/*/schedstat; do
       read -r v _ 2>/dev/null <"$t" || continue
@@ -1454,14 +1450,26 @@ cpu_snapshot() { # PID...
     done
     if [ -d "/proc/$p" ]; then echo "$p $total"; fi
   done
+  if [ "$3" = 1 ]; then
+    awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "reaped %.0f\n", ($14 + $15) * 1e9 / hz }' \
+      "/proc/$root/stat" 2>/dev/null || true
+  fi
 }
-# Run time between two snapshots: processes in both count their difference, processes only in
-# the second (started in between) count whole; prints "NS GONE NEW" (GONE: processes of the first
-# that had ended by the second, whose last run time is lost).
+# Run time between two snapshots of a group; prints "NS GONE NEW": GONE processes of the first
+# had ended by the second (their time until they ended is in "reaped"), NEW ones had started.
 cpu_delta() { # BEFORE AFTER
   awk 'FNR == NR { a[$1] = $2; next }
-       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; nw++ } }
-       END { for (p in a) if (!(p in seen)) gone++; printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
+       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; if ($1 != "reaped") nw++ } }
+       END { for (p in a) if (!(p in seen)) { d -= a[p]; if (p != "reaped") gone++ }
+             printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
+}
+# Snapshots of the server's group and of the PHP group: SUFFIX 0 before, 1 after.
+snapshot_server() { # SUFFIX
+  if [ -n "$cur_fpm" ]; then
+    cpu_snapshot "$cur_front" 1 1 >"$tmp/front$1"; cpu_snapshot "$cur_fpm" 1 1 >"$tmp/php$1"
+  else
+    cpu_snapshot "$cur_front" 1 0 >"$tmp/front$1"; cpu_snapshot "$cur_front" 0 1 >"$tmp/php$1"
+  fi
 }
 
 # Time of the SERVER_CPUS cores from /proc/stat, in clock ticks: "TOTAL IDLE STEAL" (idle
@@ -1530,16 +1538,14 @@ done
 # Measurement: ROUNDS rounds; in each, every app on every server in turn, so noise on the
 # machine spreads over all of them.
 measure() { # SERVER APP ROUND
-  local s=$1 a=$2 r=$3 fp pp c0 c1 w0 w1
+  local s=$1 a=$2 r=$3 c0 c1 w0 w1
   start_server "$s" "$a" "r$r"
   run_wrk "${path[$a]}" "$WARMUP" "$tmp/warmup.txt"
-  fp=$(front_pids); pp=$(php_pids)
-  cpu_snapshot $fp >"$tmp/front0"; cpu_snapshot $pp >"$tmp/php0"; c0=$(core_snapshot)
+  snapshot_server 0; c0=$(core_snapshot)
   w0=$(date +%s%N)
   run_wrk "${path[$a]}" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
   w1=$(date +%s%N)
-  fp=$(front_pids); pp=$(php_pids)
-  cpu_snapshot $fp >"$tmp/front1"; cpu_snapshot $pp >"$tmp/php1"; c1=$(core_snapshot)
+  snapshot_server 1; c1=$(core_snapshot)
   kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
   [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
   # Fields: server NS GONE NEW, PHP NS GONE NEW, cores TOTAL IDLE STEAL (ticks), wall NS.
@@ -1740,9 +1746,11 @@ report="$tmp/report.md"
   echo "Run time of the server's processes (nginx: master and worker; Askr: askr-proxy, all threads)"
   echo "and of the PHP processes (php-fpm: master and children; Askr: the askr-worker processes)"
   echo "during the measured wrk run, from \`/proc/PID/task/TID/schedstat\` (user and system time"
-  echo "together), divided by the requests wrk completed. CPU time per request moves much less with"
-  echo "load on the machine than requests/s. Medians of the rounds, then every round. \"PHP processes"
-  echo "replaced\" counts PHP processes that ended or started during the measured runs (all rounds)."
+  echo "together; a process that ends during the run counts until it ends, through its parent's"
+  echo "\`cutime\` + \`cstime\`), divided by the requests wrk completed. CPU time per request moves"
+  echo "much less with load on the machine than requests/s. Medians of the rounds, then every round."
+  echo "\"PHP processes replaced\" counts PHP processes that ended or started during the measured runs"
+  echo "(all rounds)."
   echo "\"Server cores busy\" is, per round, the share of the ticks of CPU(s) $SERVER_CPUS (/proc/stat)"
   echo "that were not idle, then the share of the wall time this server and its PHP processes ran:"
   echo "the difference is other work on the machine that ran on the same core(s). \"Ticks missing\""
