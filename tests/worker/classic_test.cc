@@ -351,7 +351,10 @@ TEST(Classic, WorkersShareOneInheritedSocket) {
   o.shared_fd = fd;
   o.shared_path = path;
   WorkerProcess a(o), b(o);
-  Params p = default_params(php_fixture("sleep.php"), "ms=100");
+  // Both must be accepting before the two requests go out; on a loaded machine a worker can
+  // take a while to boot, and a busy `a` would otherwise take both in turn.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  Params p = default_params(php_fixture("sleep.php"), "ms=1000");
   set_param(p, "ASKR_WANT_PID", "1");
   // Two requests at once: each worker takes one.
   FcgiConnection c1(path), c2(path);
