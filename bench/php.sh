@@ -1541,11 +1541,9 @@ measure() { # SERVER APP ROUND
   local s=$1 a=$2 r=$3 c0 c1 w0 w1
   start_server "$s" "$a" "r$r"
   run_wrk "${path[$a]}" "$WARMUP" "$tmp/warmup.txt"
-  snapshot_server 0; c0=$(core_snapshot)
-  w0=$(date +%s%N)
+  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot)
   run_wrk "${path[$a]}" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
-  w1=$(date +%s%N)
-  snapshot_server 1; c1=$(core_snapshot)
+  snapshot_server 1; c1=$(core_snapshot); w1=$(date +%s%N)
   kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
   [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
   # Fields: server NS GONE NEW, PHP NS GONE NEW, cores TOTAL IDLE STEAL (ticks), wall NS.
@@ -1590,9 +1588,9 @@ core_busy() { # SERVER APP ROUND
       miss = 1 - t / (wall / 1e9 * hz); if (miss > 0.05) out = out sprintf(", %.0f%% of ticks missing", 100 * miss)
       print out }' "$tmp/cpu.$1.$2.$3.txt"
 }
-# PHP processes that ended (GONE) or were started (NEW) during a measured run.
-replaced() { # SERVER APP ROUND
-  awk '{ print $5 + $6 }' "$tmp/cpu.$1.$2.$3.txt"
+# PHP processes that ended during a measured run (the supervisor starts another for each).
+ended() { # SERVER APP ROUND
+  awk '{ print $5 }' "$tmp/cpu.$1.$2.$3.txt"
 }
 
 # The median of ROUNDS values (for an even ROUNDS, the lower of the two middle ones).
@@ -1749,15 +1747,15 @@ report="$tmp/report.md"
   echo "together; a process that ends during the run counts until it ends, through its parent's"
   echo "\`cutime\` + \`cstime\`), divided by the requests wrk completed. CPU time per request moves"
   echo "much less with load on the machine than requests/s. Medians of the rounds, then every round."
-  echo "\"PHP processes replaced\" counts PHP processes that ended or started during the measured runs"
-  echo "(all rounds)."
+  echo "\"PHP processes ended\" counts PHP processes that ended during the measured runs (all"
+  echo "rounds)."
   echo "\"Server cores busy\" is, per round, the share of the ticks of CPU(s) $SERVER_CPUS (/proc/stat)"
   echo "that were not idle, then the share of the wall time this server and its PHP processes ran:"
   echo "the difference is other work on the machine that ran on the same core(s). \"Ticks missing\""
   echo "means the virtual CPU did not run for part of the time (the hypervisor ran something else);"
   echo "run times from schedstat may then include time the virtual CPU stood still."
   echo
-  echo "| Server | App | Total µs/request | / php-fpm | Server µs/request | PHP µs/request | Total, by round | / php-fpm, by round | Server cores busy %, all/ours, by round | PHP processes replaced |"
+  echo "| Server | App | Total µs/request | / php-fpm | Server µs/request | PHP µs/request | Total, by round | / php-fpm, by round | Server cores busy %, all/ours, by round | PHP processes ended |"
   echo "|---|---|---:|---:|---:|---:|---|---|---|---:|"
   for a in "${apps[@]}"; do
     for s in "${servers[@]}"; do
@@ -1765,7 +1763,7 @@ report="$tmp/report.md"
       c1=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" front)"; done | median)
       c2=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" php)"; done | median)
       rep=0
-      for r in $(seq "$ROUNDS"); do rep=$((rep + $(replaced "$s" "$a" "$r"))); done
+      for r in $(seq "$ROUNDS"); do rep=$((rep + $(ended "$s" "$a" "$r"))); done
       ratio="—"; byround="—"
       if [ "$s" != fpm ]; then
         pc=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us fpm "$a" "$r" total)"; done | median)
