@@ -130,6 +130,18 @@ TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   EXPECT_NE(proxy_->error_log().find("recycled"), std::string::npos);
 }
 
+TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
+  int before = whoami().first;
+  {
+    Client c(port());
+    c.send("GET /slowflush.php HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(milliseconds(100));
+  }  // the client hangs up while the script still runs
+  std::this_thread::sleep_for(milliseconds(800));
+  EXPECT_EQ(whoami().first, before) << proxy_->error_log();
+}
+
 TEST_P(AskrPool, MemoryLimitRecyclesWorkers) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
             "/_worker.php\"\nmemory_limit = \"96m\"\n",

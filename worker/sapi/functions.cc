@@ -48,6 +48,10 @@ void set_handle_request_hook(HandleRequestHook hook) {
   g_handle_request = hook;
 }
 
+bool worker_mode() {
+  return g_handle_request != nullptr;
+}
+
 }  // namespace askr::worker::sapi
 
 using askr::worker::sapi::bound_server;

@@ -11,6 +11,8 @@ namespace askr::worker::sapi {
 using HandleRequestHook = void (*)(zend_fcall_info* fci, zend_fcall_info_cache* fcc,
                                    zval* return_value);
 void set_handle_request_hook(HandleRequestHook hook);
+// True once a hook is set: the process runs in worker mode.
+bool worker_mode();
 
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];

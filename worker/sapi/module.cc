@@ -8,6 +8,7 @@
 #include "sapi/php_headers.h"
 
 #include "sapi/cgi_headers.h"
+#include "sapi/functions.h"
 #include "sapi/request.h"
 
 namespace askr::worker::sapi {
@@ -29,6 +30,14 @@ void write_stderr_fd(std::string_view data) {
 
 // Note: PHP may leave this function through a longjmp (php_handle_aborted_connection() bails
 // out unless ignore_user_abort is set), so nothing here needs destroying when that happens.
+// The client went away. Classic mode does what PHP does (the script stops unless
+// ignore_user_abort). In worker mode a bailout would unwind askr_handle_request() and end the
+// whole worker, so the request carries on with its output dropped and connection_aborted() true.
+void client_gone() {
+  if (!worker_mode()) return php_handle_aborted_connection();
+  PG(connection_status) |= PHP_CONNECTION_ABORTED;
+}
+
 size_t ub_write(const char* str, size_t len) {
   FcgiServer* s = bound_server();
   if (!s) {
@@ -36,7 +45,7 @@ size_t ub_write(const char* str, size_t len) {
     return len;
   }
   s->write_stdout({str, len});
-  if (s->client_gone() && !s->finished()) php_handle_aborted_connection();
+  if (s->client_gone() && !s->finished()) client_gone();
   return len;
 }
 
@@ -44,7 +53,7 @@ void flush(void* server_context) {
   FcgiServer* s = live_server();
   if (!s) return;
   sapi_send_headers();
-  if (!s->flush()) php_handle_aborted_connection();
+  if (!s->flush()) client_gone();
 }
 
 int send_headers(sapi_headers_struct* headers) {
