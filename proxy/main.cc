@@ -145,7 +145,7 @@ int serve(const std::string& path) {
       return 1;
     }
   }
-  Result<route::Router> router = route::Router::build(cfg);
+  Result<core::Router> router = core::Router::build(cfg);
   if (!router) {
     LOG_ERROR("%s", router.error().message.c_str());
     return 1;

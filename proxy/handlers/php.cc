@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -75,15 +76,32 @@ std::string_view format_ip(const sockaddr* sa, char* buf, size_t len, uint16_t& 
   return buf;
 }
 
+// Field names PHP would rewrite into a name it was not sent as: PHP turns '.', ' ' and other
+// bytes into '_' in $_SERVER keys, so "X.Forwarded-For" would pose as X-Forwarded-For. Only
+// letters, digits and '-' pass (nginx's ignore_invalid_headers; '_' is refused like nginx's
+// underscores_in_headers off).
+bool forwardable_name(std::string_view n) {
+  for (char c : n) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return !n.empty();
+}
+
 // Request headers as HTTP_* params. Repeated fields are joined (", ", or "; " for Cookie);
-// names with '_' are dropped (nginx's underscores_in_headers off) and Proxy never passes
-// (httpoxy).
-void add_header_params(fastcgi::ParamsWriter& w, const http::RequestHead& req) {
+// names that are not forwardable are dropped and counted, and Proxy never passes (httpoxy).
+void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint64_t& dropped) {
   std::string name, joined;
   const auto& hs = req.headers;
   for (size_t i = 0; i < hs.size(); ++i) {
     std::string_view n = hs[i].name;
-    if (n.find('_') != std::string_view::npos || http::iequals(n, "proxy")) continue;
+    if (!forwardable_name(n)) {
+      ++dropped;
+      LOG_DEBUG("request header \"%.*s\" not passed to PHP: only letters, digits and '-'",
+                int(std::min<size_t>(n.size(), 64)), n.data());
+      continue;
+    }
+    if (http::iequals(n, "proxy")) continue;
     bool seen = false;
     for (size_t j = 0; j < i && !seen; ++j) seen = http::iequals(hs[j].name, n);
     if (seen) continue;
@@ -108,8 +126,7 @@ bool hop_by_hop(std::string_view name) {
 }  // namespace
 
 PhpMatch match_php(const StaticSite& site, const std::string& root, std::string_view fc,
-                   std::string_view raw_path, std::string& path, PhpScript& out) {
-  if (normalize_path(raw_path, path) != PathError::kNone) return PhpMatch::kBadPath;
+                   std::string_view path, PhpScript& out) {
   // fastcgi_split_path_info ^(.+\.php)(/.*)$ : the last ".php/" splits script and PATH_INFO.
   size_t split = path.rfind(".php/");
   if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
@@ -140,22 +157,40 @@ PhpMatch match_php(const StaticSite& site, const std::string& root, std::string_
 }
 
 PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
-                       http::BodyProducer& body_source, const PhpLimits& limits)
-    : pool_(pool), sink_(sink), body_source_(body_source), limits_(limits) {
-  sink_.set_producer(this);
-}
+                       http::BodyProducer& body_source, const PhpLimits& limits,
+                       const http::Request& req, PhpScript script, ClientInfo client)
+    : pool_(pool),
+      sink_(sink),
+      body_source_(body_source),
+      limits_(limits),
+      req_(&req),
+      script_(std::move(script)),
+      client_(client) {}
 
 PhpRequest::~PhpRequest() {
   abandon();
   if (spill_fd_ >= 0) ::close(spill_fd_);
 }
 
-void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, const ClientInfo& c) {
+void PhpRequest::start() {
+  sink_.set_producer(this);
+  begin();
+  req_ = nullptr;
+}
+
+uint64_t PhpRequest::splice_threshold() const {
+  return pool_.cfg().splice_threshold;
+}
+
+void PhpRequest::begin() {
+  const http::Request& req = *req_;
+  const PhpScript& script = script_;
+  const ClientInfo& c = client_;
+  const http::ConnInfo* conn = req.conn;
+  bool https = conn && conn->secure;
   is_head_ = req.is_head;
-  if (req.framing == http::BodyFraming::kChunked) mode_ = BodyMode::kCollect;
-  if (req.framing == http::BodyFraming::kContentLength && req.content_length > 0) {
-    mode_ = BodyMode::kStream;
-  }
+  if (req.body == http::BodyKind::kUnknown) mode_ = BodyMode::kCollect;
+  if (req.body == http::BodyKind::kLength && req.content_length > 0) mode_ = BodyMode::kStream;
   std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
   fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.cfg().keepalive);
   fastcgi::ParamsWriter w(out, kRequestId);
@@ -171,7 +206,7 @@ void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, co
   w.add("SCRIPT_FILENAME", script.filename);
   w.add("QUERY_STRING", req.query);
   w.add("REQUEST_METHOD", req.method);
-  w.add("CONTENT_TYPE", req.find("content-type"));
+  w.add("CONTENT_TYPE", req.known(http::Known::kContentType));
   if (mode_ == BodyMode::kStream) {
     auto [end, ec] = std::to_chars(num, num + sizeof num, req.content_length);
     w.add("CONTENT_LENGTH", std::string_view(num, size_t(end - num)));
@@ -183,19 +218,19 @@ void PhpRequest::begin(const http::RequestHead& req, const PhpScript& script, co
   w.add("REQUEST_URI", uri);
   w.add("DOCUMENT_URI", script.name + script.path_info);
   w.add("DOCUMENT_ROOT", c.document_root);
-  w.add("SERVER_PROTOCOL", req.version_minor ? "HTTP/1.1" : "HTTP/1.0");
-  w.add("REQUEST_SCHEME", c.https ? "https" : "http");
-  if (c.https) w.add("HTTPS", "on");
+  w.add("SERVER_PROTOCOL", req.protocol);
+  w.add("REQUEST_SCHEME", req.scheme);
+  if (https) w.add("HTTPS", "on");
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
-  w.add("REMOTE_ADDR", format_ip(c.peer, peer, sizeof peer, peer_port));
+  w.add("REMOTE_ADDR", format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port));
   w.add("REMOTE_PORT", std::to_string(peer_port));
-  w.add("SERVER_ADDR", format_ip(c.local, local, sizeof local, local_port));
+  w.add("SERVER_ADDR", format_ip(conn ? conn->local : nullptr, local, sizeof local, local_port));
   w.add("SERVER_PORT", std::to_string(local_port));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
   if (pool_.cfg().own) w.add("ASKR_WANT_PID", "1");
-  add_header_params(w, req);
+  add_header_params(w, req, pool_.counters().dropped_headers);
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
   fastcgi::end_params(pending_, kRequestId);
@@ -359,7 +394,7 @@ void PhpRequest::on_link_writable() {
 // Moves spliced body bytes once the records written before them are out.
 void PhpRequest::try_splice() {
   if (!splice_ || finished_ || !link_ || !link_->is_connected() || !link_->write_idle()) return;
-  backend::StdinSplice::Status st = splice_->step(splice_source_->client_fd(), link_->fd);
+  backend::StdinSplice::Status st = splice_->step(splice_source_->splice_fd(), link_->fd);
   switch (st) {
     case backend::StdinSplice::Status::kDone:
       splice_.reset();
@@ -389,21 +424,58 @@ void PhpRequest::on_link_drained() {
   }
 }
 
-void PhpRequest::start_response() {
-  std::optional<uint64_t> length;
+// Passes the CGI header block on as the response head. A 1xx status is not a final response
+// (103 Early Hints is not forwarded yet): that is a bad response, 502.
+bool PhpRequest::start_response() {
+  int status = cgi_.status();
+  if (status < 200) {
+    LOG_ERROR("pool %s: backend sent status %d as its response, answered 502",
+              pool_.cfg().name.c_str(), status);
+    ++pool_.counters().bad_responses;
+    fail(502);
+    return false;
+  }
   fields_.clear();
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
     if (hop_by_hop(h.name)) continue;
     if (http::iequals(h.name, "content-length")) {
       uint64_t v = 0;
       auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
-      if (ec == std::errc() && end == h.value.data() + h.value.size()) length = v;
+      if (ec == std::errc() && end == h.value.data() + h.value.size()) length_ = v;
       continue;
     }
     fields_.push_back({h.name, h.value});
   }
+  // A body is checked against the declared length only where one is sent.
+  if (is_head_ || status == 204 || status == 304) length_.reset();
   head_sent_ = true;
-  sink_.start_response(cgi_.status(), fields_, length);
+  sink_.start_response(status, fields_, length_);
+  return true;
+}
+
+// Never more than the declared Content-Length: the excess would be read as the start of the
+// next response on a kept-alive connection. It is dropped, logged and counted.
+void PhpRequest::write_body(std::string_view data) {
+  if (length_ && body_bytes_ + data.size() > *length_) {
+    uint64_t room = *length_ - body_bytes_;
+    if (!length_exceeded_) {
+      length_exceeded_ = true;
+      ++pool_.counters().bad_responses;
+      LOG_WARN("pool %s: %s wrote more than its Content-Length of %llu, excess dropped",
+               pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)*length_);
+    }
+    data = data.substr(0, size_t(room));
+  }
+  if (data.empty()) return;
+  body_bytes_ += data.size();
+  if (!sink_.write_body(data) && link_) link_->pause_reading();
+}
+
+void PhpRequest::fail(int status) {
+  finished_ = true;
+  if (link_) link_->abandon();
+  link_ = nullptr;
+  sink_.fail_response(status);
 }
 
 void PhpRequest::on_stdout(std::string_view data) {
@@ -415,15 +487,13 @@ void PhpRequest::on_stdout(std::string_view data) {
     if (s == fastcgi::CgiResponseParser::State::kError) {
       LOG_ERROR("pool %s: invalid response header from backend: %s", pool_.cfg().name.c_str(),
                 cgi_.error());
-      finished_ = true;
-      if (link_) link_->abandon();
-      link_ = nullptr;
-      return sink_.fail_response(502);
+      ++pool_.counters().bad_responses;
+      return fail(502);
     }
-    start_response();
+    if (!start_response()) return;
     data = rest;
   }
-  if (!data.empty() && !sink_.write_body(data) && link_) link_->pause_reading();
+  if (!data.empty()) write_body(data);
 }
 
 void PhpRequest::on_sink_drained() {
@@ -437,6 +507,15 @@ void PhpRequest::on_end() {
   if (!head_sent_) {
     LOG_ERROR("pool %s: backend ended the request without a response header",
               pool_.cfg().name.c_str());
+    return sink_.fail_response(502);
+  }
+  if (length_ && body_bytes_ < *length_) {
+    // Fewer bytes than declared: the client would wait for the rest, or read the next response
+    // as this one's end. The connection is cut instead.
+    ++pool_.counters().bad_responses;
+    LOG_WARN("pool %s: %s ended after %llu of its Content-Length of %llu bytes",
+             pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)body_bytes_,
+             (unsigned long long)*length_);
     return sink_.fail_response(502);
   }
   sink_.end_response();

@@ -6,13 +6,15 @@
 #include <sys/socket.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend/exchange.h"
 #include "backend/pool_client.h"
 #include "backend/stdin_splice.h"
 #include "handlers/static_files.h"
-#include "http/h1_parser.h"
+#include "handlers/stream.h"
+#include "http/request.h"
 #include "http/sink.h"
 #include "shared/fastcgi/cgi_response.h"
 
@@ -28,35 +30,19 @@ enum class PhpMatch : uint8_t {
   kScript,    // run `script`
   kStatic,    // not PHP: serve as a static file
   kNotFound,  // a .php path whose script does not exist (and no front controller applies)
-  kBadPath,   // the path does not normalize: 400
 };
 
-// Decides what a request under a PHP-enabled location runs. `front_controller` is relative to
-// the root ("" for none). Mirrors the usual nginx setup:
+// Decides what a request under a PHP-enabled location runs, from its normalized path.
+// `front_controller` is relative to the root ("" for none). Mirrors the usual nginx setup:
 //   location / { try_files $uri $uri/ /index.php?$query_string; }
 //   location ~ \.php { fastcgi_split_path_info ^(.+\.php)(/.*)$; fastcgi_pass ...; }
 PhpMatch match_php(const StaticSite& site, const std::string& root,
-                   std::string_view front_controller, std::string_view raw_path,
-                   std::string& scratch, PhpScript& out);
+                   std::string_view front_controller, std::string_view path, PhpScript& out);
 
+// What the request core tells PHP about where the request arrived.
 struct ClientInfo {
-  const sockaddr* peer = nullptr;
-  const sockaddr* local = nullptr;
-  bool https = false;
   std::string_view server_name;  // the site's first name, else the request's host
   std::string_view document_root;
-};
-
-// The client connection's side of a request body spliced to the backend.
-class SpliceSource {
- public:
-  virtual ~SpliceSource() = default;
-  virtual int client_fd() const = 0;
-  // Call PhpRequest::on_client_readable when the client socket has bytes.
-  virtual void wait_client_readable() = 0;
-  virtual void on_splice_progress() = 0;
-  // The spliced part of the body is on the backend socket; the client may be read again.
-  virtual void on_splice_done() = 0;
 };
 
 struct PhpLimits {
@@ -64,27 +50,25 @@ struct PhpLimits {
   std::string temp_dir = "/tmp";
 };
 
-// One PHP request in flight. Owned by the client connection; it writes the response into the
-// connection's ResponseSink. `body_source` is told to resume reading when the backend drains.
-class PhpRequest final : public backend::Exchange, public http::BodyProducer {
+// One PHP request in flight, as the request core's Stream: it builds the FastCGI request
+// nginx's fastcgi_params would, streams the body to the backend and the response back into
+// `sink`. `body_source` is told to resume reading when the backend drains. `req` must outlive
+// start(); nothing in it is used afterwards.
+class PhpRequest final : public Stream, public backend::Exchange, public http::BodyProducer {
  public:
   PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
-             const PhpLimits& limits);
+             const PhpLimits& limits, const http::Request& req, PhpScript script,
+             ClientInfo client);
   ~PhpRequest() override;
 
-  // Builds the FastCGI request; nothing in `req` is used after this returns. A request without
-  // a body goes to the pool at once; see body().
-  void begin(const http::RequestHead& req, const PhpScript& script, const ClientInfo& client);
-  // Request body bytes, de-chunked, in order. Returns false when the client should stop reading
-  // until body_source.on_sink_drained(). Then end_body().
-  bool body(std::string_view data);
-  void end_body();
-  // The client is gone: drop the backend connection or the queue slot.
-  void abandon();
-  // The rest of a Content-Length body, `length` bytes still in the client socket, goes to the
-  // backend with splice(2). The client connection stops receiving before it calls this.
-  void splice_rest(SpliceSource& source, uint64_t length);
-  void on_client_readable();
+  // Stream
+  void start() override;
+  bool body(std::string_view data) override;
+  void end_body() override;
+  void abandon() override;
+  uint64_t splice_threshold() const override;
+  void splice_rest(SpliceSource& source, uint64_t length) override;
+  void on_client_readable() override;
 
  private:
   enum class BodyMode : uint8_t { kNone, kStream, kCollect };
@@ -101,8 +85,11 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   // http::BodyProducer: the client side has room again.
   void on_sink_drained() override;
 
+  void begin();
   void send(std::string_view bytes);
-  void start_response();
+  bool start_response();
+  void write_body(std::string_view data);
+  void fail(int status);
   bool spill(std::string_view data);
   void send_collected();
   void send_stdin(std::string_view data);
@@ -112,6 +99,9 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   http::ResponseSink& sink_;
   http::BodyProducer& body_source_;
   const PhpLimits& limits_;
+  const http::Request* req_;
+  PhpScript script_;
+  ClientInfo client_;
   backend::FcgiLink* link_ = nullptr;
   fastcgi::CgiResponseParser cgi_;
   std::string pending_;  // request bytes produced before a link is attached
@@ -124,6 +114,9 @@ class PhpRequest final : public backend::Exchange, public http::BodyProducer {
   bool head_sent_ = false;
   bool finished_ = false;
   bool is_head_ = false;
+  std::optional<uint64_t> length_;  // the response's Content-Length, when PHP set one
+  uint64_t body_bytes_ = 0;         // response body bytes passed to the sink
+  bool length_exceeded_ = false;
   bool body_paused_ = false;
   std::string params_;     // kCollect: params wait for CONTENT_LENGTH
   std::string collected_;  // kCollect: the body while it fits in memory

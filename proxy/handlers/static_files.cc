@@ -69,18 +69,18 @@ bool pick_encoding(int root_fd, std::string& rel, std::string_view accept, OpenF
 
 // 304 when the client's copy is current (RFC 9110 §13.2.2: If-None-Match wins over
 // If-Modified-Since), 412 when If-Match fails.
-int check_preconditions(const http::RequestHead& req, std::string_view etag, time_t mtime) {
-  std::string_view im = req.find("if-match");
+int check_preconditions(const http::Request& req, std::string_view etag, time_t mtime) {
+  std::string_view im = req.known(http::Known::kIfMatch);
   if (!im.empty() && !if_match_matches(im, etag)) return 412;
-  std::string_view inm = req.find("if-none-match");
+  std::string_view inm = req.known(http::Known::kIfNoneMatch);
   if (!inm.empty()) return if_none_match_matches(inm, etag) ? 304 : 0;
-  std::string_view ims = req.find("if-modified-since");
+  std::string_view ims = req.known(http::Known::kIfModifiedSince);
   time_t since;
   if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since) return 304;
   return 0;
 }
 
-void redirect_to_directory(const http::RequestHead& req, http::Response& resp) {
+void redirect_to_directory(const http::Request& req, http::Response& resp) {
   std::string loc(req.path);
   loc += '/';
   if (!req.query.empty()) loc.append("?").append(req.query);
@@ -120,12 +120,12 @@ struct FileMeta {
   uint64_t size = 0;
 };
 
-void set_range(const http::RequestHead& req, std::string_view etag, const FileMeta& m,
+void set_range(const http::Request& req, std::string_view etag, const FileMeta& m,
                http::Response& resp) {
-  std::string_view range = req.find("range");
+  std::string_view range = req.known(http::Known::kRange);
   resp.content_length = m.size;
   if (range.empty() || req.is_head) return;
-  std::string_view if_range = req.find("if-range");
+  std::string_view if_range = req.known(http::Known::kIfRange);
   if (!if_range.empty() && !if_range_allows(if_range, etag, m.mtime)) return;
   ByteRange r;
   char buf[96];
@@ -159,7 +159,7 @@ void set_range(const http::RequestHead& req, std::string_view etag, const FileMe
 
 // Validators, preconditions, headers and range for a file whose body is either `fd` (>= 0) or
 // `content`.
-void respond(const http::RequestHead& req, http::Response& resp, const FileMeta& m, int fd,
+void respond(const http::Request& req, http::Response& resp, const FileMeta& m, int fd,
              std::string_view content) {
   char etag_buf[48];
   std::string_view etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf)});
@@ -197,7 +197,7 @@ uint8_t accept_bits(std::string_view accept) {
 
 }  // namespace
 
-void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
+void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,
                   std::string& rel, bool deny_php, FileCache* cache) {
   bool get = req.method == "GET";
   if (!get && !req.is_head) {
@@ -205,11 +205,11 @@ void serve_static(const StaticSite& site, const http::RequestHead& req, http::Re
     resp.add("Allow", "GET, HEAD");
     return;
   }
-  if (normalize_path(req.path, rel) != PathError::kNone) return fail(resp, 400);
-  rel.erase(0, 1);  // paths beneath the root are relative
+  if (!req.path_ok) return fail(resp, 400);
+  rel.assign(std::string_view(req.normalized).substr(1));  // paths beneath the root are relative
   if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
 
-  std::string_view accept = req.find("accept-encoding");
+  std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
     if (const CachedFile* c = cache->find(site.root_fd, rel, bits)) {

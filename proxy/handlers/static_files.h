@@ -6,7 +6,7 @@
 #include <string>
 
 #include "handlers/file_cache.h"
-#include "http/h1_parser.h"
+#include "http/request.h"
 #include "http/response.h"
 
 namespace askr::handlers {
@@ -16,13 +16,14 @@ struct StaticSite {
   const std::vector<std::string>* index = nullptr;
 };
 
-// Fills `resp` for `req`. `scratch` is reused storage for the decoded path. On success the
+// Fills `resp` for `req`, whose path the request core has normalized. `scratch` is reused
+// storage for the relative path. On success the
 // response may carry an open file descriptor (Response::Body::kFile) that the caller closes.
 // `deny_php`: a ".php" path is refused with 403 (a static-only route under a PHP site must
 // never hand out source code).
 // `cache` (the loop's, may be null) answers small files without touching the disk; an inline
 // body then points into it and stays valid until the loop's next request.
-void serve_static(const StaticSite& site, const http::RequestHead& req, http::Response& resp,
+void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,
                   std::string& scratch, bool deny_php = false, FileCache* cache = nullptr);
 
 }  // namespace askr::handlers

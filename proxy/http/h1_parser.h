@@ -8,12 +8,9 @@
 #include <string_view>
 #include <vector>
 
-namespace askr::http {
+#include "http/request.h"
 
-struct Header {
-  std::string_view name;   // as sent (case preserved)
-  std::string_view value;  // leading and trailing OWS trimmed
-};
+namespace askr::http {
 
 enum class BodyFraming : uint8_t { kNone, kContentLength, kChunked };
 

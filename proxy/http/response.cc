@@ -2,6 +2,28 @@
 
 namespace askr::http {
 
+void Response::add(std::string_view name, std::string_view value) {
+  if (more_.empty() && nfields_ < kInlineFields) {
+    fields_[nfields_++] = {name, value};
+    return;
+  }
+  if (more_.empty()) more_.assign(fields_, fields_ + nfields_);
+  more_.push_back({name, value});
+}
+
+std::string_view Response::keep(std::string_view s) {
+  char* p;
+  if (s.size() <= sizeof arena_ - arena_used_) {
+    p = arena_ + arena_used_;
+    arena_used_ += s.size();
+  } else {
+    blocks_.push_back(std::make_unique<char[]>(s.size()));
+    p = blocks_.back().get();
+  }
+  std::memcpy(p, s.data(), s.size());
+  return {p, s.size()};
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:

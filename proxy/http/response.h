@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <string_view>
+#include <vector>
 
 namespace askr::http {
 
@@ -15,9 +18,11 @@ struct Response {
   };
   enum class Body : uint8_t { kNone, kInline, kFile };
 
+  Response() = default;
+  Response(const Response&) = delete;
+  Response& operator=(const Response&) = delete;
+
   int status = 200;
-  Field fields[16];
-  uint8_t nfields = 0;
 
   Body body = Body::kNone;
   std::string_view inline_body;  // kInline: static storage or the arena
@@ -26,17 +31,15 @@ struct Response {
   uint64_t content_length = 0;  // kInline and kFile: body size (also sent for HEAD)
   bool close = false;           // the handler wants the connection closed after this
 
-  void add(std::string_view name, std::string_view value) {
-    if (nfields < sizeof fields / sizeof fields[0]) fields[nfields++] = {name, value};
+  // Adds a field; the views must outlive the response (static text or keep()). Beyond the
+  // inline slots the fields move to the heap: nothing is ever dropped.
+  void add(std::string_view name, std::string_view value);
+  std::span<const Field> fields() const {
+    return more_.empty() ? std::span<const Field>(fields_, nfields_) : std::span<const Field>(more_);
   }
-  // Copies `s` into the response's own storage, for values built on the stack.
-  std::string_view keep(std::string_view s) {
-    if (s.size() > sizeof arena_ - arena_used_) return {};
-    char* p = arena_ + arena_used_;
-    std::memcpy(p, s.data(), s.size());
-    arena_used_ += s.size();
-    return {p, s.size()};
-  }
+  // Copies `s` into the response's own storage, for values built on the stack. Values that do
+  // not fit the inline arena get a heap block of their own, so earlier views stay valid.
+  std::string_view keep(std::string_view s);
   void set_inline(std::string_view body_text, std::string_view content_type) {
     body = Body::kInline;
     inline_body = body_text;
@@ -45,8 +48,13 @@ struct Response {
   }
 
  private:
+  static constexpr size_t kInlineFields = 16;
+  Field fields_[kInlineFields];
+  uint8_t nfields_ = 0;
+  std::vector<Field> more_;  // all fields, once there are more than kInlineFields
   char arena_[1024];
   size_t arena_used_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;  // keep() beyond the arena
 };
 
 // "Not Found" for 404, "" for codes it does not know.

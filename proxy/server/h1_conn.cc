@@ -1,13 +1,13 @@
 #include "server/h1_conn.h"
 
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 
-#include "handlers/static_files.h"
+#include "core/dispatch.h"
+#include "http/h1_request.h"
 #include "net/listener.h"
 #include "server/shard.h"
 #include "shared/base/log.h"
@@ -20,6 +20,7 @@ constexpr size_t kOutBatchMax = 64 * 1024;    // pipelined answers batched up to
 constexpr size_t kInPauseAt = 256 * 1024;     // stop reading while this much waits unparsed
 constexpr size_t kSinkHigh = 256 * 1024;      // a streamed response waits above this
 constexpr size_t kSendfileChunk = 1 << 20;
+constexpr size_t kCopyChunk = 64 * 1024;  // file bytes copied per send where sendfile cannot go
 
 void append_number(std::string& out, uint64_t v) {
   char buf[24];
@@ -35,69 +36,70 @@ void append_hex(std::string& out, uint64_t v) {
 
 }  // namespace
 
-H1Conn::H1Conn(Shard& shard, int fd) : shard_(shard) {
-  this->fd = fd;
-  timer.conn = this;
+H1Conn::H1Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
+    : shard_(shard), transport_(std::move(transport)) {
+  info_.secure = transport_->secure();
 }
 
 H1Conn::~H1Conn() {
   if (file_fd_ >= 0) ::close(file_fd_);
+  stream_.reset();
+  retired_.reset();
+  if (req_) shard_.requests().put(std::move(req_));
+  shard_.buffers().put(in_);
+  shard_.buffers().put(wbuf_);
+  shard_.buffers().put(sbuf_);
 }
 
 void H1Conn::start() {
+  transport_->start(this);
   arm(shard_.header_timers);  // the first request's head must arrive in time
-  shard_.io().resume_recv(this);
+  transport_->resume_recv();
 }
 
+// Client timers run only while Askr waits on the client: for a head, a body, a pending write or
+// the next request. While a handler works, only the pool's own timeouts apply.
 void H1Conn::arm(loop::TimerList& list) {
   list.arm(&timer, shard_.now_ms());
 }
 
+void H1Conn::disarm() {
+  loop::TimerList::unlink(&timer);
+}
+
+// The request is with its handler and nothing is owed to or expected from the client.
+void H1Conn::waiting_on_backend() {
+  if (!sending_ && file_left_ == 0 && state_ != State::kBody) disarm();
+}
+
 std::string H1Conn::peer_text() {
-  return net::format_address(peer());
-}
-
-const sockaddr* H1Conn::peer() {
-  if (!have_peer_) {
-    socklen_t len = sizeof peer_;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer_), &len) < 0)
-      peer_.sin6_family = AF_INET6;
-    have_peer_ = true;
-  }
-  return reinterpret_cast<const sockaddr*>(&peer_);
-}
-
-const sockaddr* H1Conn::local() {
-  if (!have_local_) {
-    socklen_t len = sizeof local_;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local_), &len) < 0)
-      local_.sin6_family = AF_INET6;
-    have_local_ = true;
-  }
-  return reinterpret_cast<const sockaddr*>(&local_);
+  return net::format_address(transport_->peer());
 }
 
 void H1Conn::pause_reading() {
   if (recv_paused_ || closed_) return;
   recv_paused_ = true;
-  shard_.io().pause_recv(this);
+  transport_->pause_recv();
 }
 
 void H1Conn::resume_reading() {
   if (!recv_paused_ || closed_ || in_.size() >= kInPauseAt) return;
-  if (stream_ && stream_->body_paused) return;
+  if (stream_ && (stream_->body_paused || stream_->splicing)) return;
   recv_paused_ = false;
-  shard_.io().resume_recv(this);
+  transport_->resume_recv();
 }
 
-void H1Conn::on_recv(std::string_view data) {
+void H1Conn::on_data(std::string_view data) {
   retired_.reset();
   if (state_ == State::kLinger) return;  // the answer is out; what still comes is dropped
-  if (state_ == State::kBody) arm(shard_.body_timers);
+  if (state_ == State::kBody && !(stream_ && stream_->body_paused)) arm(shard_.body_timers);
   if (in_.empty()) {
     // Common case: parse straight from the receive buffer; keep only what is left over.
     size_t used = process(data);
-    if (used < data.size() && !closed_) in_.append(data.substr(used));
+    if (used < data.size() && !closed_) {
+      shard_.buffers().get(in_);
+      in_.append(data.substr(used));
+    }
   } else {
     in_.append(data);
     in_.erase(0, process(in_));
@@ -105,7 +107,7 @@ void H1Conn::on_recv(std::string_view data) {
   if (in_.size() >= kInPauseAt) pause_reading();  // the client sends faster than we answer
 }
 
-void H1Conn::on_recv_end(int error) {
+void H1Conn::on_data_end(int error) {
   peer_done_ = true;
   if (error < 0 || state_ == State::kLinger) return close_now();
   // A request still being read or answered by PHP is abandoned with the client.
@@ -147,7 +149,7 @@ size_t H1Conn::process(std::string_view in) {
     }
     pos += r.head_length;
     state_ = State::kIdle;
-    handle(head);
+    handle(head, rest.substr(0, r.head_length));
   }
   processing_ = false;
   flush();
@@ -158,121 +160,90 @@ size_t H1Conn::process(std::string_view in) {
   return pos;
 }
 
-void H1Conn::handle(const http::RequestHead& req) {
+// One complete head: build the protocol-neutral request, let the request core pick its
+// handler, and either write the answer at once or start the handler with the body wired to it.
+void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   ++requests_;
   ++shard_.counters().requests;
-  const route::Site& site = shard_.gen().router.match(req.host);
-  const config::Site& sc = *site.config;
-  std::string& scratch = shard_.path_scratch();
-  const config::Route* route = route::Router::find_route(sc, req.path, scratch);
-  if (route && route->action == config::RouteAction::kReturn) {
-    if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
-    return serve_return(req, *route);
+  if (!req_) req_ = shard_.requests().get();
+  http::Request& req = *req_;
+  http::h1_to_request(head, raw, info_.secure, req);
+  if (!info_.peer) {
+    info_.peer = transport_->peer();
+    info_.local = transport_->local();
   }
-  int pool = route ? route->php_pool : sc.php_pool;
-  if (route && route->action == config::RouteAction::kStatic) pool = -1;
+  req.conn = &info_;
+  req.start_ms = shard_.now_ms();
+  version_minor_ = head.version_minor;
+  uint64_t max = shard_.cfg().limits.max_body_size;
+  if (head.framing == http::BodyFraming::kContentLength && max && head.content_length > max) {
+    return reject(413, "request body larger than max_body_size");
+  }
+  shard_.buffers().get(wbuf_);
   http::Response resp;
-  if (pool >= 0) {
-    const std::string& fc = route ? route->front_controller : sc.front_controller;
-    handlers::PhpScript script;
-    switch (handlers::match_php(site.files, sc.root, fc, req.path, scratch, script)) {
-      case handlers::PhpMatch::kScript:
-        if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
-        return start_php(req, script, pool, sc);
-      case handlers::PhpMatch::kNotFound:
-        resp.status = 404;
-        resp.set_inline(http::error_body(404), "text/plain; charset=utf-8");
-        break;
-      case handlers::PhpMatch::kBadPath:
-        resp.status = 400;
-        resp.set_inline(http::error_body(400), "text/plain; charset=utf-8");
-        break;
-      case handlers::PhpMatch::kStatic:
-        break;
-    }
+  auto stream = core::dispatch(req, shard_.services(), resp, {*this, *this});
+  if (!stream) {
+    keep_alive_ = keep_alive_for(head, resp.close);
+    // A body sent to a handler that answers at once is read and dropped, which keeps the
+    // connection usable.
+    if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
+    return write_response(resp);
   }
-  if (req.framing != http::BodyFraming::kNone && !begin_body(req)) return;
-  if (resp.status == 200) {
-    bool deny_php = route && route->action == config::RouteAction::kStatic;
-    handlers::serve_static(site.files, req, resp, scratch, deny_php, &shard_.file_cache());
-  }
-  write_response(req, resp);
-}
-
-void H1Conn::serve_return(const http::RequestHead& req, const config::Route& route) {
-  http::Response resp;
-  resp.status = route.status;
-  if (!route.location.empty()) resp.add("Location", route.location);
-  if (!route.body.empty()) {
-    resp.set_inline(route.body, "text/plain; charset=utf-8");
-  } else if (route.status >= 300) {
-    resp.set_inline(http::error_body(route.status), "text/plain; charset=utf-8");
-  }
-  write_response(req, resp);
-}
-
-void H1Conn::start_php(const http::RequestHead& req, const handlers::PhpScript& script, int pool,
-                       const config::Site& site) {
   stream_ = std::make_unique<Streamed>();
   Streamed& s = *stream_;
+  s.handler = std::move(stream);
   s.head_only = req.is_head;
-  s.version_minor = req.version_minor;
-  s.keep_alive = keep_alive_for(req, false);
-  if (shard_.access_log().enabled()) {
-    s.method = req.method;
-    s.target = req.target;
-    s.referer = req.find("referer");
-    s.user_agent = req.find("user-agent");
-  }
-  handlers::ClientInfo client;
-  client.peer = peer();
-  client.local = local();
-  std::string_view host = req.host;
-  if (size_t colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  client.server_name = site.server_names.empty() ? host : std::string_view(site.server_names[0]);
-  client.document_root = site.root;
-  s.splice_threshold = shard_.pool(pool).cfg().splice_threshold;
-  s.php =
-      std::make_unique<handlers::PhpRequest>(shard_.pool(pool), *this, *this, shard_.php_limits());
-  s.php->begin(req, script, client);
+  s.version_minor = head.version_minor;
+  s.keep_alive = keep_alive_ = keep_alive_for(head, false);
+  if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
+  s.handler->start();
+  if (stream_ && !stream_->done && state_ != State::kBody) waiting_on_backend();
 }
 
-// Sets up reading the request body; it goes to PHP when a PHP request is in progress, and is
-// read and dropped otherwise, which keeps the connection usable. A body over the limit is
-// refused.
-bool H1Conn::begin_body(const http::RequestHead& req) {
+// Sets up reading the request body; it goes to the streamed handler when there is one, and is
+// read and dropped otherwise. A chunked body over the limit is refused as it arrives.
+bool H1Conn::begin_body(const http::RequestHead& head) {
   uint64_t max = shard_.cfg().limits.max_body_size;
-  if (req.framing == http::BodyFraming::kContentLength) {
-    if (max && req.content_length > max) {
-      reject(413, "request body larger than max_body_size");
-      return false;
-    }
-    if (req.content_length == 0) return true;
-    body_left_ = req.content_length;
+  if (head.framing == http::BodyFraming::kContentLength) {
+    if (head.content_length == 0) return true;
+    body_left_ = head.content_length;
   } else {
     chunked_ = std::make_unique<http::ChunkedDecoder>(max ? max : UINT64_MAX);
   }
   state_ = State::kBody;
   arm(shard_.body_timers);
   // The client waits for this before sending the body (RFC 9110 §10.1.1).
-  if (req.expect_continue && req.version_minor == 1) wbuf_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  if (head.expect_continue && head.version_minor == 1) wbuf_ += "HTTP/1.1 100 Continue\r\n\r\n";
   return true;
 }
 
 void H1Conn::body_piece(std::string_view data) {
   if (!stream_ || stream_->done || data.empty()) return;
-  if (!stream_->php->body(data)) {
+  if (!stream_->handler->body(data)) {
     stream_->body_paused = true;  // the backend is behind: stop reading the client
+    if (state_ == State::kBody) disarm();  // waiting on the backend now, not the client
     pause_reading();
   }
 }
 
 void H1Conn::body_end() {
   state_ = State::kIdle;
-  if (stream_ && !stream_->done) stream_->php->end_body();
+  if (stream_ && !stream_->done) {
+    stream_->handler->end_body();
+    if (stream_ && !stream_->done) waiting_on_backend();
+  }
+}
+
+// A large known-length body for a streamed handler: stop receiving, and splice the rest from
+// the socket to the backend, where the transport allows it.
+bool H1Conn::maybe_splice() {
+  if (!stream_ || stream_->done || stream_->splicing) return false;
+  uint64_t threshold = stream_->handler->splice_threshold();
+  if (!threshold || body_left_ < threshold || !transport_->zero_copy().splice_in) return false;
+  stream_->splicing = true;
+  recv_paused_ = true;
+  transport_->stop_recv();
+  return true;
 }
 
 void H1Conn::on_recv_stopped() {
@@ -283,15 +254,15 @@ void H1Conn::on_recv_stopped() {
     stream_->splicing = false;
     return resume_reading();
   }
-  stream_->php->splice_rest(*this, body_left_);
+  stream_->handler->splice_rest(*this, body_left_);
 }
 
 void H1Conn::wait_client_readable() {
-  shard_.io().wait_readable(this);
+  transport_->wait_readable();
 }
 
 void H1Conn::on_readable() {
-  if (stream_ && stream_->splicing) stream_->php->on_client_readable();
+  if (stream_ && stream_->splicing) stream_->handler->on_client_readable();
 }
 
 void H1Conn::on_splice_progress() {
@@ -308,6 +279,7 @@ void H1Conn::on_splice_done() {
 void H1Conn::on_sink_drained() {
   if (!stream_ || !stream_->body_paused) return;
   stream_->body_paused = false;
+  if (state_ == State::kBody) arm(shard_.body_timers);
   resume_reading();
 }
 
@@ -318,12 +290,8 @@ size_t H1Conn::consume_body(std::string_view in) {
     body_piece(in.substr(0, n));
     if (body_left_ == 0) {
       body_end();
-    } else if (stream_ && !stream_->done && !stream_->splicing && stream_->splice_threshold &&
-               body_left_ >= stream_->splice_threshold) {
-      // A large body: stop receiving, and splice the rest from the socket to the backend.
-      stream_->splicing = true;
-      recv_paused_ = true;
-      shard_.io().stop_recv(this);
+    } else {
+      maybe_splice();
     }
     return n;
   }
@@ -346,7 +314,7 @@ size_t H1Conn::consume_body(std::string_view in) {
       chunked_.reset();
       state_ = State::kIdle;
       if (stream_ && !stream_->done && !stream_->started) {
-        stream_->php->abandon();
+        stream_->handler->abandon();
         stream_->done = true;
         retired_ = std::move(stream_);
         processing_ = false;
@@ -362,8 +330,8 @@ size_t H1Conn::consume_body(std::string_view in) {
   }
 }
 
-bool H1Conn::keep_alive_for(const http::RequestHead& req, bool handler_close) const {
-  return req.keep_alive && !handler_close && !shard_.draining() && !peer_done_ &&
+bool H1Conn::keep_alive_for(const http::RequestHead& head, bool handler_close) const {
+  return head.keep_alive && !handler_close && !shard_.draining() && !peer_done_ &&
          requests_ < shard_.cfg().limits.keepalive_requests &&
          shard_.cfg().timeouts.keepalive.count() > 0;
 }
@@ -397,23 +365,28 @@ void H1Conn::write_head(int status, std::span<const http::Response::Field> field
   wbuf_ += "\r\n";
 }
 
-void H1Conn::log_access(std::string_view method, std::string_view target, uint8_t version_minor,
-                        int status, uint64_t bytes, std::string_view referer, std::string_view ua) {
+void H1Conn::log_access(int status, uint64_t bytes) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  log.add(
-      {peer(), method, target, version_minor ? "HTTP/1.1" : "HTTP/1.0", status, bytes, referer, ua},
-      shard_.now_sec());
+  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}};
+  if (const http::Request* r = req_.get(); r && !r->method.empty()) {
+    e.method = r->method;
+    e.target = r->target;
+    e.protocol = r->protocol;
+    e.referer = r->known(http::Known::kReferer);
+    e.user_agent = r->known(http::Known::kUserAgent);
+  }
+  log.add(e, shard_.now_sec());
 }
 
-void H1Conn::write_response(const http::RequestHead& req, http::Response& resp) {
-  bool keep_alive = keep_alive_for(req, resp.close);
-  if (!keep_alive) close_after_ = true;
-  write_head(resp.status, {resp.fields, resp.nfields},
+void H1Conn::write_response(http::Response& resp) {
+  const http::Request& req = *req_;
+  if (!keep_alive_) close_after_ = true;
+  write_head(resp.status, resp.fields(),
              resp.body == http::Response::Body::kNone && resp.status == 304
                  ? std::nullopt
                  : std::optional<uint64_t>(resp.content_length),
-             false, keep_alive, req.version_minor);
+             false, keep_alive_, version_minor_);
   bool send_body = !req.is_head && resp.status != 304 && resp.status != 204;
   uint64_t body_bytes = send_body ? resp.content_length : 0;
   if (resp.body == http::Response::Body::kInline && send_body) {
@@ -437,8 +410,7 @@ void H1Conn::write_response(const http::RequestHead& req, http::Response& resp) 
       ::close(resp.file_fd);
     }
   }
-  log_access(req.method, req.target, req.version_minor, resp.status, body_bytes,
-             req.find("referer"), req.find("user-agent"));
+  log_access(resp.status, body_bytes);
 }
 
 void H1Conn::start_response(int status, std::span<const http::Response::Field> fields,
@@ -450,6 +422,7 @@ void H1Conn::start_response(int status, std::span<const http::Response::Field> f
   s.chunked = !length && s.body_allowed && s.version_minor == 1;
   if (!length && s.body_allowed && !s.chunked) s.keep_alive = false;  // HTTP/1.0: until close
   if (!s.keep_alive) close_after_ = true;
+  shard_.buffers().get(wbuf_);
   write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor);
   flush();
 }
@@ -476,7 +449,7 @@ void H1Conn::end_response() {
   Streamed& s = *stream_;
   s.done = true;
   if (s.chunked) wbuf_ += "0\r\n\r\n";
-  log_access(s.method, s.target, s.version_minor, s.status, s.bytes, s.referer, s.user_agent);
+  log_access(s.status, s.bytes);
   flush();
   if (!sending_) after_send();
 }
@@ -487,18 +460,17 @@ void H1Conn::fail_response(int status) {
   s.done = true;
   if (s.started) {
     close_after_ = true;  // the client sees the response cut short, never a wrong end
-    log_access(s.method, s.target, s.version_minor, s.status, s.bytes, s.referer, s.user_agent);
+    log_access(s.status, s.bytes);
   } else {
     http::Response r;
     r.status = status;
     r.set_inline(http::error_body(status), "text/plain; charset=utf-8");
     if (status == 503) r.add("Retry-After", "1");
     if (!s.keep_alive) close_after_ = true;
-    write_head(status, {r.fields, r.nfields}, r.content_length, false, s.keep_alive,
-               s.version_minor);
+    shard_.buffers().get(wbuf_);
+    write_head(status, r.fields(), r.content_length, false, s.keep_alive, s.version_minor);
     if (!s.head_only) wbuf_ += r.inline_body;
-    log_access(s.method, s.target, s.version_minor, status, s.head_only ? 0 : r.content_length,
-               s.referer, s.user_agent);
+    log_access(status, s.head_only ? 0 : r.content_length);
   }
   flush();
   if (!sending_) after_send();
@@ -506,10 +478,6 @@ void H1Conn::fail_response(int status) {
 
 void H1Conn::set_producer(http::BodyProducer* p) {
   if (stream_) stream_->producer = p;
-}
-
-void H1Conn::finish_streamed() {
-  retired_ = std::move(stream_);  // freed once we are out of its call stack
 }
 
 // A request the parser refused: answer with the status, then close, since the framing of
@@ -521,9 +489,11 @@ void H1Conn::reject(int status, const char* reason) {
   resp.status = status;
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
   close_after_ = true;
-  write_head(status, {resp.fields, resp.nfields}, resp.content_length, false, false, 1);
+  shard_.buffers().get(wbuf_);
+  write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
-  log_access("-", "-", 1, status, resp.content_length, {}, {});
+  if (req_) req_->reset();  // the refused request is not the one the log should name
+  log_access(status, resp.content_length);
   state_ = State::kIdle;
   in_.clear();
   flush();
@@ -535,7 +505,8 @@ void H1Conn::flush() {
   wbuf_.clear();
   sending_ = true;
   arm(shard_.send_timers);
-  shard_.io().send(this, sbuf_.data(), sbuf_.size());
+  iovec iov{sbuf_.data(), sbuf_.size()};
+  transport_->send(&iov, 1);
 }
 
 void H1Conn::on_sent(int error) {
@@ -557,21 +528,40 @@ void H1Conn::on_writable() {
   send_file();
 }
 
-// Large files go with sendfile(2) from the page cache; the socket is non-blocking, so a full
-// socket hands control back to the loop until it has room.
+// Large files go with sendfile(2) from the page cache where the transport allows it; the socket
+// is non-blocking, so a full socket hands control back to the loop until it has room. Other
+// transports get the file in bounded copies.
 void H1Conn::send_file() {
+  if (!transport_->zero_copy().sendfile) {
+    size_t n = size_t(std::min<uint64_t>(file_left_, kCopyChunk));
+    shard_.buffers().get(wbuf_);
+    wbuf_.resize(n);
+    ssize_t got = pread(file_fd_, wbuf_.data(), n, file_off_);
+    if (got <= 0) {
+      LOG_INFO("reading a file to send: %s", got == 0 ? "file shrank" : strerror(errno));
+      return close_now();
+    }
+    wbuf_.resize(size_t(got));
+    file_off_ += got;
+    file_left_ -= uint64_t(got);
+    if (file_left_ == 0) {
+      ::close(file_fd_);
+      file_fd_ = -1;
+    }
+    return flush();
+  }
   while (file_left_ > 0) {
-    ssize_t n =
-        sendfile(fd, file_fd_, &file_off_, size_t(std::min<uint64_t>(file_left_, kSendfileChunk)));
+    ssize_t n = transport_->send_file(file_fd_, &file_off_,
+                                      size_t(std::min<uint64_t>(file_left_, kSendfileChunk)));
     if (n > 0) {
       file_left_ -= uint64_t(n);
       arm(shard_.send_timers);
-    } else if (n < 0 && errno == EAGAIN) {
-      return shard_.io().wait_writable(this);
-    } else if (n < 0 && errno == EINTR) {
+    } else if (n == -EAGAIN) {
+      return transport_->wait_writable();
+    } else if (n == -EINTR) {
       continue;
     } else {
-      LOG_INFO("sendfile failed: %s", n == 0 ? "file shrank" : strerror(errno));
+      LOG_INFO("sendfile failed: %s", n == 0 ? "file shrank" : strerror(int(-n)));
       return close_now();
     }
   }
@@ -582,8 +572,17 @@ void H1Conn::send_file() {
 
 // Everything queued is out. Finish a streamed response, then go on with what the client sent.
 void H1Conn::after_send() {
-  if (stream_ && stream_->done) finish_streamed();
-  if (stream_) return;  // a PHP response is still coming
+  if (stream_ && stream_->done) retired_ = std::move(stream_);  // freed off its call stack
+  if (stream_) {
+    // A response is still coming: while its handler works, no client timer runs, unless the
+    // body is still being read.
+    if (state_ == State::kBody && !stream_->body_paused && !stream_->splicing) {
+      arm(shard_.body_timers);
+    } else {
+      waiting_on_backend();
+    }
+    return;
+  }
   if (close_after_) {
     // Unread bytes make close() send a reset that can destroy the answer in flight: linger
     // when the client may still be sending.
@@ -602,26 +601,26 @@ void H1Conn::after_send() {
   if (peer_done_ && in_.empty() && !stream_) close_now();
 }
 
-// Waiting for the next request: only the keep-alive timer, and no buffer memory held.
+// Waiting for the next request: only the keep-alive timer, and no buffer held: the buffers and
+// the request go back to the loop's pool, where the next request (of any connection) finds them.
 void H1Conn::idle() {
   if (shard_.draining()) return close_now();
   if (requests_ > 0) arm(shard_.keepalive_timers);
-  // An idle keep-alive connection holds no heap buffer: the next request allocates again,
-  // which costs less than keeping a few hundred bytes for each of thousands of idle clients.
-  if (in_.capacity() > 15) std::string().swap(in_);
-  if (wbuf_.capacity() > 15) std::string().swap(wbuf_);
-  if (sbuf_.capacity() > 15) std::string().swap(sbuf_);
+  if (req_) shard_.requests().put(std::move(req_));
+  shard_.buffers().put(in_);
+  shard_.buffers().put(wbuf_);
+  shard_.buffers().put(sbuf_);
 }
 
 void H1Conn::begin_linger() {
   if (peer_done_) return close_now();
   state_ = State::kLinger;
   in_.clear();
-  ::shutdown(fd, SHUT_WR);
+  transport_->shutdown_write();
   arm(shard_.linger_timers);
   if (recv_paused_) {
     recv_paused_ = false;
-    shard_.io().resume_recv(this);
+    transport_->resume_recv();
   }
 }
 
@@ -633,12 +632,13 @@ void H1Conn::on_timeout() {
     if (writing) ++shard_.counters().timeouts;
     return close_now();
   }
+  if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
   if (state_ == State::kHead) return reject(408, "request head not received in time");
   if (state_ == State::kBody) {
     LOG_INFO("client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {
-      stream_->php->abandon();
+      stream_->handler->abandon();
       stream_->done = true;
       retired_ = std::move(stream_);
       return reject(408, "request body not received in time");
@@ -655,9 +655,9 @@ void H1Conn::drain() {
 void H1Conn::close_now() {
   if (closed_) return;
   closed_ = true;
-  loop::TimerList::unlink(&timer);
-  if (stream_ && !stream_->done) stream_->php->abandon();
-  shard_.io().close(this);
+  disarm();
+  if (stream_ && !stream_->done) stream_->handler->abandon();
+  transport_->close();
 }
 
 void H1Conn::on_closed() {

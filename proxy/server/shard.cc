@@ -12,6 +12,7 @@
 #include "http/date.h"
 #include "loop/epoll_backend.h"
 #include "loop/uring_backend.h"
+#include "net/plain_transport.h"
 #include "server/h1_conn.h"
 #include "shared/base/log.h"
 
@@ -59,6 +60,10 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   linger_timers.set_duration(kLingerMs);
   php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
   php_limits_.temp_dir = gen.config.server.temp_dir;
+  services_.router = &gen.router;
+  services_.file_cache = &file_cache_;
+  services_.pools = &pools_;
+  services_.php_limits = &php_limits_;
 }
 
 Shard::~Shard() = default;
@@ -124,7 +129,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     if (draining_ && nconns_ == 0) break;
     if (draining_ && now_ms_ >= drain_deadline_ms_) {
       LOG_WARN("loop %u: drain timeout, closing %zu connections", index_, nconns_);
-      for (H1Conn* c = conns_; c; c = c->next) c->abort();
+      for (Connection* c = conns_; c; c = c->next) c->abort();
       drain_deadline_ms_ = INT64_MAX;
     }
   }
@@ -157,7 +162,7 @@ void Shard::tick() {
   for (loop::TimerList* list :
        {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
-      static_cast<H1Conn::Timer*>(n)->conn->on_timeout();
+      static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }
   access_log_.flush();
 }
@@ -171,8 +176,8 @@ void Shard::begin_drain() {
   draining_ = true;
   drain_deadline_ms_ = now_ms_ + gen_.config.timeouts.drain.count();
   for (auto& a : acceptors_) backend_->close(a.get());
-  for (H1Conn* c = conns_; c;) {
-    H1Conn* next = c->next;
+  for (Connection* c = conns_; c;) {
+    Connection* next = c->next;
     c->drain();
     c = next;
   }
@@ -184,7 +189,9 @@ void Shard::accept(int fd) {
     return;
   }
   ++counters_.accepted;
-  auto* c = new H1Conn(*this, fd);
+  // The protocol is picked per connection: HTTP/1.1 over plaintext for now; ALPN will choose
+  // between h1 and h2 once TLS is a transport.
+  Connection* c = new H1Conn(*this, std::make_unique<net::PlainTransport>(*backend_, fd));
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;
@@ -192,7 +199,7 @@ void Shard::accept(int fd) {
   c->start();
 }
 
-void Shard::release(H1Conn* c) {
+void Shard::release(Connection* c) {
   if (c->prev) c->prev->next = c->next;
   if (c->next) c->next->prev = c->prev;
   if (conns_ == c) conns_ = c->next;

@@ -10,22 +10,24 @@
 #include <vector>
 
 #include "backend/pool_client.h"
+#include "core/dispatch.h"
+#include "core/router.h"
 #include "handlers/php.h"
 #include "http/h1_parser.h"
+#include "http/request.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
-#include "route/router.h"
 #include "server/access_log.h"
+#include "server/buffer_pool.h"
+#include "server/connection.h"
 #include "shared/config/config.h"
 
 namespace askr::server {
 
-class H1Conn;
-
 // Everything a generation of the config gives the loops; immutable while they run.
 struct Generation {
   config::Config config;
-  route::Router router;
+  core::Router router;
   int access_log_fd = -1;  // -1: off
 };
 
@@ -58,18 +60,17 @@ class Shard {
   std::string_view date_line() const { return {date_line_, date_len_}; }  // "Date: ...\r\n"
   bool draining() const { return draining_; }
   http::RequestHead& head() { return head_; }
-  std::string& path_scratch() { return path_scratch_; }
-  handlers::FileCache& file_cache() { return file_cache_; }
+  core::LoopServices& services() { return services_; }
+  BufferPool& buffers() { return buffers_; }
+  FreeList<http::Request>& requests() { return requests_; }
   AccessLog& access_log() { return access_log_; }
   ShardCounters& counters() { return counters_; }
   const char* backend_name() const { return backend_->name(); }
-  backend::PoolClient& pool(int index) { return *pools_[size_t(index)]; }
-  const handlers::PhpLimits& php_limits() const { return php_limits_; }
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers;
 
   void accept(int fd);
-  void release(H1Conn* c);  // the connection is closed; frees it
+  void release(Connection* c);  // the connection is closed; frees it
 
  private:
   class Acceptor;
@@ -97,11 +98,13 @@ class Shard {
   time_t now_sec_ = 0;
   char date_line_[64] = {};
   size_t date_len_ = 0;
-  H1Conn* conns_ = nullptr;  // intrusive list of open connections
+  Connection* conns_ = nullptr;  // intrusive list of open connections
   size_t nconns_ = 0;
   http::RequestHead head_;
-  std::string path_scratch_;
   handlers::FileCache file_cache_;
+  core::LoopServices services_;
+  BufferPool buffers_;
+  FreeList<http::Request> requests_{256};
   AccessLog access_log_;
   ShardCounters counters_;
 };

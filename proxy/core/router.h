@@ -9,7 +9,7 @@
 #include "shared/base/result.h"
 #include "shared/config/config.h"
 
-namespace askr::route {
+namespace askr::core {
 
 struct Site {
   const config::Site* config = nullptr;
@@ -29,14 +29,13 @@ class Router {
   // default site.
   const Site& match(std::string_view host) const;
 
-  // The route of `site` whose prefix is the longest that starts the normalized `raw_path`, or
-  // nullptr (also when the path does not normalize). `scratch` receives the normalized path.
-  static const config::Route* find_route(const config::Site& site, std::string_view raw_path,
-                                         std::string& scratch);
+  // The route of `site` whose prefix is the longest that starts `normalized` (a path that
+  // handlers::normalize_path accepted), or nullptr.
+  static const config::Route* find_route(const config::Site& site, std::string_view normalized);
 
  private:
   std::vector<Site> sites_;
   size_t default_site_ = 0;
 };
 
-}  // namespace askr::route
+}  // namespace askr::core

@@ -1,13 +1,12 @@
-#include "route/router.h"
+#include "core/router.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <strings.h>
 
-#include "handlers/path.h"
 
-namespace askr::route {
+namespace askr::core {
 
 Result<Router> Router::build(const config::Config& cfg) {
   Router r;
@@ -51,14 +50,11 @@ const Site& Router::match(std::string_view host) const {
   return sites_[default_site_];
 }
 
-const config::Route* Router::find_route(const config::Site& site, std::string_view raw_path,
-                                        std::string& scratch) {
-  if (site.routes.empty()) return nullptr;
-  if (handlers::normalize_path(raw_path, scratch) != handlers::PathError::kNone) return nullptr;
+const config::Route* Router::find_route(const config::Site& site, std::string_view normalized) {
   for (const config::Route& r : site.routes) {  // longest prefix first
-    if (std::string_view(scratch).starts_with(r.prefix)) return &r;
+    if (normalized.starts_with(r.prefix)) return &r;
   }
   return nullptr;
 }
 
-}  // namespace askr::route
+}  // namespace askr::core

@@ -1,0 +1,67 @@
+#include "core/dispatch.h"
+
+#include "handlers/path.h"
+#include "handlers/return.h"
+#include "handlers/static_files.h"
+
+namespace askr::core {
+namespace {
+
+void error(http::Response& resp, int status) {
+  resp.status = status;
+  resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
+}
+
+// SERVER_NAME: the site's first name, else the request's host without its port.
+std::string_view server_name(const config::Site& site, std::string_view host) {
+  if (!site.server_names.empty()) return site.server_names[0];
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return host;
+}
+
+// The pool that runs PHP for this request, or -1.
+int php_pool(const config::Site& site, const config::Route* route) {
+  if (route && route->action == config::RouteAction::kStatic) return -1;
+  return route ? route->php_pool : site.php_pool;
+}
+
+}  // namespace
+
+std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loop,
+                                           http::Response& resp, Responder to) {
+  req.path_ok = handlers::normalize_path(req.path, req.normalized) == handlers::PathError::kNone;
+  const Site& site = loop.router->match(req.authority);
+  const config::Site& sc = *site.config;
+  const config::Route* route = req.path_ok ? Router::find_route(sc, req.normalized) : nullptr;
+  if (route && route->action == config::RouteAction::kReturn) {
+    handlers::serve_return(*route, resp);
+    return nullptr;
+  }
+  if (int pool = php_pool(sc, route); pool >= 0) {
+    if (!req.path_ok) {
+      error(resp, 400);
+      return nullptr;
+    }
+    const std::string& fc = route ? route->front_controller : sc.front_controller;
+    handlers::PhpScript script;
+    switch (handlers::match_php(site.files, sc.root, fc, req.normalized, script)) {
+      case handlers::PhpMatch::kScript:
+        return std::make_unique<handlers::PhpRequest>(
+            *(*loop.pools)[size_t(pool)], to.sink, to.body_source, *loop.php_limits, req,
+            std::move(script), handlers::ClientInfo{server_name(sc, req.authority), sc.root});
+      case handlers::PhpMatch::kNotFound:
+        error(resp, 404);
+        return nullptr;
+      case handlers::PhpMatch::kStatic:
+        break;
+    }
+  }
+  bool deny_php = route && route->action == config::RouteAction::kStatic;
+  handlers::serve_static(site.files, req, resp, loop.scratch, deny_php, loop.file_cache);
+  return nullptr;
+}
+
+}  // namespace askr::core

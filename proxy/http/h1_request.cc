@@ -1,0 +1,71 @@
+#include "http/h1_request.h"
+
+namespace askr::http {
+namespace {
+
+struct KnownName {
+  std::string_view name;
+  Known field;
+};
+
+constexpr KnownName kKnown[] = {
+    {"content-type", Known::kContentType},
+    {"referer", Known::kReferer},
+    {"user-agent", Known::kUserAgent},
+    {"cookie", Known::kCookie},
+    {"if-match", Known::kIfMatch},
+    {"if-none-match", Known::kIfNoneMatch},
+    {"if-modified-since", Known::kIfModifiedSince},
+    {"if-range", Known::kIfRange},
+    {"range", Known::kRange},
+    {"accept-encoding", Known::kAcceptEncoding},
+    {"authorization", Known::kAuthorization},
+};
+
+// The first field of each known name wins, as find() would answer.
+void index_known(Request& out) {
+  for (const Header& h : out.headers) {
+    for (const KnownName& k : kKnown) {
+      if (h.name.size() == k.name.size() && out.known(k.field).data() == nullptr &&
+          iequals(h.name, k.name)) {
+        out.set_known(k.field, h.value);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, Request& out) {
+  out.reset();
+  const char* from = raw.data();
+  const char* to = out.adopt(raw);
+  auto re = [&](std::string_view v) { return out.rebase(v, from, to); };
+  out.method = re(head.method);
+  out.target = re(head.target);
+  out.path = re(head.path);
+  out.query = re(head.query);
+  out.authority = re(head.host);
+  out.scheme = secure ? "https" : "http";
+  out.protocol = head.version_minor ? "HTTP/1.1" : "HTTP/1.0";
+  out.headers.reserve(head.headers.size());
+  for (const Header& h : head.headers) out.headers.push_back({re(h.name), re(h.value)});
+  switch (head.framing) {
+    case BodyFraming::kNone:
+      break;
+    case BodyFraming::kContentLength:
+      if (head.content_length > 0) {
+        out.body = BodyKind::kLength;
+        out.content_length = head.content_length;
+      }
+      break;
+    case BodyFraming::kChunked:
+      out.body = BodyKind::kUnknown;
+      break;
+  }
+  out.is_head = head.is_head;
+  index_known(out);
+}
+
+}  // namespace askr::http

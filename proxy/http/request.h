@@ -1,0 +1,103 @@
+// The protocol-neutral request (in the spirit of h2o's h2o_req_t): what the request core and
+// the handlers see of a request, whichever protocol (HTTP/1.1 today, HTTP/2 next) and transport
+// (plaintext today, TLS next) carried it. The request owns the storage its views point into, so
+// it outlives the protocol's receive buffer; the storage keeps its capacity from one request to
+// the next, so a reused Request allocates nothing.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace askr::http {
+
+// ASCII case-insensitive equality (header names, coding names and tokens are ASCII).
+bool iequals(std::string_view a, std::string_view b);
+
+struct Header {
+  std::string_view name;   // as sent (case preserved)
+  std::string_view value;  // leading and trailing OWS trimmed
+};
+
+// Header fields the server itself reads, indexed while the head is parsed so that nobody scans
+// the field list for them.
+enum class Known : uint8_t {
+  kContentType,
+  kReferer,
+  kUserAgent,
+  kCookie,
+  kIfMatch,
+  kIfNoneMatch,
+  kIfModifiedSince,
+  kIfRange,
+  kRange,
+  kAcceptEncoding,
+  kAuthorization,
+  kCount,
+};
+
+// How the request body is framed, as the handler needs to know it.
+enum class BodyKind : uint8_t {
+  kNone,     // no body
+  kLength,   // content_length bytes follow
+  kUnknown,  // a body of unknown length (HTTP/1.1 chunked, HTTP/2 DATA without content-length)
+};
+
+// What the connection knows about its client. Owned by the connection; valid while the request
+// is.
+struct ConnInfo {
+  const sockaddr* peer = nullptr;
+  const sockaddr* local = nullptr;
+  bool secure = false;  // TLS: the scheme is https
+};
+
+class Request {
+ public:
+  std::string_view method;     // "GET"
+  std::string_view scheme;     // "http" or "https"
+  std::string_view authority;  // Host (or :authority), port included when sent
+  std::string_view target;     // the request-target as sent ("/a/b?x=1")
+  std::string_view path;       // target before '?', not decoded
+  std::string_view query;      // after '?', without it
+  std::string_view protocol;   // "HTTP/1.1", "HTTP/1.0", "HTTP/2.0"
+  std::vector<Header> headers;
+  BodyKind body = BodyKind::kNone;
+  uint64_t content_length = 0;  // kLength
+  bool is_head = false;
+  const ConnInfo* conn = nullptr;
+  int64_t start_ms = 0;  // when the head was complete (loop clock)
+
+  // The path percent-decoded and normalized once by the request core (see
+  // handlers::normalize_path); `path_ok` false when it does not normalize (400).
+  std::string normalized;
+  bool path_ok = false;
+
+  std::string_view known(Known k) const { return known_[size_t(k)]; }
+  void set_known(Known k, std::string_view v) { known_[size_t(k)] = v; }
+  // Case-insensitive lookup of the first field with this name, or an empty view.
+  std::string_view find(std::string_view name) const;
+
+  // Clears every field; storage keeps its capacity.
+  void reset();
+  // Copies `bytes` into the request's storage and returns the copy's address; every view the
+  // caller then sets must point into storage. One call per request (a second call may move
+  // what the first returned).
+  const char* adopt(std::string_view bytes);
+  // Rebases a view into the original of adopted bytes onto the copy.
+  std::string_view rebase(std::string_view v, const char* from, const char* to) const {
+    return v.empty() ? v : std::string_view(to + (v.data() - from), v.size());
+  }
+  // The storage buffer (with its capacity) moves out for a connection going idle and back in
+  // for its next request, so an idle connection holds no buffer and a busy one allocates none.
+  std::string take_storage() { return std::move(storage_); }
+  void give_storage(std::string s) { storage_ = std::move(s); }
+
+ private:
+  std::string storage_;
+  std::string_view known_[size_t(Known::kCount)];
+};
+
+}  // namespace askr::http

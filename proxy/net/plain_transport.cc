@@ -1,0 +1,61 @@
+#include "net/plain_transport.h"
+
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace askr::net {
+
+PlainTransport::PlainTransport(loop::Backend& io, int socket_fd) : io_(io) {
+  fd = socket_fd;
+}
+
+PlainTransport::~PlainTransport() = default;
+
+void PlainTransport::start(TransportUser* user) {
+  user_ = user;
+}
+
+void PlainTransport::send(const iovec* iov, size_t count) {
+  if (count == 1) return io_.send(this, static_cast<const char*>(iov[0].iov_base), iov[0].iov_len);
+  gather_.clear();
+  for (size_t i = 0; i < count; ++i) gather_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+  io_.send(this, gather_.data(), gather_.size());
+}
+
+void PlainTransport::on_sent(int error) {
+  if (gather_.capacity() > 0) std::string().swap(gather_);
+  user_->on_sent(error);
+}
+
+ssize_t PlainTransport::send_file(int file_fd, off_t* offset, size_t count) {
+  ssize_t n = ::sendfile(fd, file_fd, offset, count);
+  return n < 0 ? -errno : n;
+}
+
+void PlainTransport::shutdown_write() {
+  ::shutdown(fd, SHUT_WR);
+}
+
+const sockaddr* PlainTransport::peer() {
+  if (!have_peer_) {
+    socklen_t len = sizeof peer_;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer_), &len) < 0)
+      peer_.sin6_family = AF_INET6;
+    have_peer_ = true;
+  }
+  return reinterpret_cast<const sockaddr*>(&peer_);
+}
+
+const sockaddr* PlainTransport::local() {
+  if (!have_local_) {
+    socklen_t len = sizeof local_;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local_), &len) < 0)
+      local_.sin6_family = AF_INET6;
+    have_local_ = true;
+  }
+  return reinterpret_cast<const sockaddr*>(&local_);
+}
+
+}  // namespace askr::net

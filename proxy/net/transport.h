@@ -1,0 +1,79 @@
+// A client connection's transport: the one object that owns its socket. The protocol above it
+// (HTTP/1.1 today, HTTP/2 next) sees bytes in, bytes out and what the transport can do without
+// a copy; it never holds the raw descriptor. Plaintext is one transport; TLS slots in beside it
+// without the protocol code changing.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <string_view>
+
+namespace askr::net {
+
+// What a transport tells the protocol above it. Every call comes from the loop thread, from
+// the loop's poll, never from inside the Transport call that started the operation.
+class TransportUser {
+ public:
+  virtual ~TransportUser() = default;
+  // Bytes from the client (plaintext). The view is valid only during the call.
+  virtual void on_data(std::string_view data) = 0;
+  // The client finished sending (0) or receiving failed (-errno). No on_data follows.
+  virtual void on_data_end(int error) = 0;
+  // Everything given to send() is out (0), or sending failed (-errno).
+  virtual void on_sent(int error) = 0;
+  // After wait_writable(): the socket has room.
+  virtual void on_writable() = 0;
+  // After wait_readable(): the socket has bytes (while receiving is stopped).
+  virtual void on_readable() = 0;
+  // After stop_recv(): no on_data follows; unread bytes stay in the socket.
+  virtual void on_recv_stopped() = 0;
+  // After close(): nothing more will be called, and the transport may be freed.
+  virtual void on_closed() = 0;
+};
+
+class Transport {
+ public:
+  // What the transport can do without copying through user space.
+  struct ZeroCopy {
+    bool sendfile = false;   // send_file() works
+    bool splice_in = false;  // the rest of the client's stream can be spliced from splice_fd()
+    bool splice_out = false; // bytes spliced into splice_fd() reach the client as they are
+  };
+
+  virtual ~Transport() = default;
+
+  // Begins delivering to `user`, which must outlive the transport's on_closed.
+  virtual void start(TransportUser* user) = 0;
+  virtual ZeroCopy zero_copy() const = 0;
+  // True when the client is reached through TLS (the scheme is https).
+  virtual bool secure() const = 0;
+
+  virtual void resume_recv() = 0;
+  virtual void pause_recv() = 0;
+  // Like pause_recv, then on_recv_stopped once no more data can be delivered.
+  virtual void stop_recv() = 0;
+
+  // Sends every byte the iovecs describe, then on_sent. One send at a time; the bytes must stay
+  // valid and unchanged until on_sent.
+  virtual void send(const iovec* iov, size_t count) = 0;
+  // Where zero_copy().sendfile: a non-blocking sendfile(2). Returns the bytes sent or -errno
+  // (-EAGAIN: call wait_writable()).
+  virtual ssize_t send_file(int file_fd, off_t* offset, size_t count) = 0;
+  // Where zero_copy().splice_in or splice_out: the descriptor to splice with.
+  virtual int splice_fd() const = 0;
+  virtual void wait_writable() = 0;
+  virtual void wait_readable() = 0;
+  // Ends the sending side (after the last response), keeping the receiving side open.
+  virtual void shutdown_write() = 0;
+  // Cancels what is in flight and closes; on_closed follows once nothing can complete.
+  virtual void close() = 0;
+
+  // The client's and our address (cached after the first call).
+  virtual const sockaddr* peer() = 0;
+  virtual const sockaddr* local() = 0;
+};
+
+}  // namespace askr::net

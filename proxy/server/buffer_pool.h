@@ -1,0 +1,58 @@
+// A loop's spare buffers and request objects: a connection takes them when a request begins and
+// gives them back when it goes idle, so a keep-alive connection frees nothing per request and
+// an idle one holds no buffer memory. Loop-local; no locking.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace askr::server {
+
+template <class T>
+class FreeList {
+ public:
+  explicit FreeList(size_t keep) : keep_(keep) {}
+  std::unique_ptr<T> get() {
+    if (free_.empty()) return std::make_unique<T>();
+    std::unique_ptr<T> p = std::move(free_.back());
+    free_.pop_back();
+    return p;
+  }
+  void put(std::unique_ptr<T> p) {
+    if (p && free_.size() < keep_) free_.push_back(std::move(p));
+  }
+  size_t spare() const { return free_.size(); }
+
+ private:
+  size_t keep_;
+  std::vector<std::unique_ptr<T>> free_;
+};
+
+class BufferPool {
+ public:
+  static constexpr size_t kKeep = 256;              // spare buffers kept per loop
+  static constexpr size_t kMaxCapacity = 256 << 10; // larger ones are freed, not kept
+
+  // Moves a spare buffer (empty, with capacity) into `s` when `s` has none.
+  void get(std::string& s) {
+    if (s.capacity() > 15 || free_.empty()) return;
+    s.swap(free_.back());
+    free_.pop_back();
+  }
+  // Takes `s`'s storage (leaving `s` without any) when it is worth keeping.
+  void put(std::string& s) {
+    if (s.capacity() <= 15) return;
+    if (s.capacity() <= kMaxCapacity && free_.size() < kKeep) {
+      s.clear();
+      free_.push_back(std::move(s));
+    }
+    std::string().swap(s);
+  }
+  size_t spare() const { return free_.size(); }
+
+ private:
+  std::vector<std::string> free_;
+};
+
+}  // namespace askr::server
