@@ -482,6 +482,7 @@ class Call {
         return error(400, chars::is_ws(*q) ? "whitespace in header name" : "invalid header name");
       }
       if (q == begin) return error(400, "empty header name");
+      count(q, q + 1);
       pr_.name_end = off(q);
       p = q + 1;
       pr_.phase = kValueOws;

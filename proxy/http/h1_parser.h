@@ -104,7 +104,8 @@ struct FieldState {
 // buffer, never pointers, so the buffer may move between calls.
 struct ParseProgress {
   // Bytes the parser scanned for this request, over all calls (always counted, one add per scan).
-  // For a head of N bytes it stays within about 2N + the request line, however the head arrives.
+  // For a head of N bytes whose request line has L bytes it stays within 2(N + L) + a few,
+  // however the head arrives (N + L when it arrives in one call).
   uint64_t examined = 0;
 
   // The parser's own state; do not touch.
