@@ -360,7 +360,8 @@ class Call {
   Call(std::string_view data, const ParseLimits& limits, RequestHead& head, ParseProgress& pr)
       : buf_(data.data()), end_(buf_ + data.size()), limits_(limits), head_(head), pr_(pr) {}
 
-  // Runs until the head's final LF (true, at offset pr.pos) or a result to return (false, r()).
+  // Runs until the head's final LF (true, at offset pr.pos) or a result to return (false,
+  // result()).
   bool run() {
     if (pr_.phase == kLeading && !leading()) return false;
     if (pr_.phase == kRequestLine && !request_line()) return false;
