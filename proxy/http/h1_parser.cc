@@ -84,21 +84,6 @@ void for_each_element(std::string_view list, Fn&& fn) {
   }
 }
 
-// What the header fields said about framing and connection handling, gathered while scanning
-// and judged once the head is complete.
-struct FieldState {
-  bool has_content_length = false;
-  bool has_host = false;
-  bool has_te = false;
-  bool te_last_chunked = false;
-  bool te_other_coding = false;
-  bool expect_other = false;
-  bool conn_close = false;
-  bool conn_keep_alive = false;
-  int te_elements = 0;
-  int te_chunked = 0;
-};
-
 // Parses 1*DIGIT into `out`; false on anything else or on a value above kMaxContentLength.
 bool parse_content_length(std::string_view s, uint64_t& out) {
   if (s.empty()) return false;
@@ -134,8 +119,30 @@ void scan_connection(std::string_view value, FieldState& fs) {
   });
 }
 
-// Applies the meaning of the header fields the parser cares about. Returns an error result, or
-// a kDone result (whose fields are otherwise unused) when the field is acceptable.
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "content-type", "referer",         "user-agent",        "cookie",
+    "if-match",     "if-none-match",   "if-modified-since", "if-range",
+    "range",        "accept-encoding", "authorization",
+};
+
+// Records the value of an indexed field unless an earlier occurrence was recorded.
+void index_field(Field f, const Header& h, RequestHead& head, FieldState& fs) {
+  auto bit = static_cast<uint16_t>(1u << static_cast<unsigned>(f));
+  if ((fs.indexed & bit) != 0) return;
+  fs.indexed |= bit;
+  head.fields[static_cast<size_t>(f)] = h.value;
+}
+
+// Indexes `h` if its name is `f`'s; true when it was.
+bool index_if(Field f, const Header& h, RequestHead& head, FieldState& fs) {
+  if (!iequals(h.name, kFieldNames[static_cast<size_t>(f)])) return false;
+  index_field(f, h, head, fs);
+  return true;
+}
+
+// Applies the meaning of the header fields the parser cares about and indexes the fields the
+// server reads. Returns an error result, or a kDone result (whose fields are otherwise unused)
+// when the field is acceptable.
 ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
   constexpr ParseResult kOk{ParseState::kDone};
   switch (h.name.size()) {
@@ -147,16 +154,35 @@ ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
       fs.has_host = true;
       if (head.host.empty()) head.host = h.value;  // an absolute-form authority wins
       return kOk;
+    case 5:
+      index_if(Field::kRange, h, head, fs);
+      return kOk;
     case 6:
-      if (!iequals(h.name, "expect")) return kOk;
+      if (index_if(Field::kCookie, h, head, fs) || !iequals(h.name, "expect")) return kOk;
       if (iequals(h.value, "100-continue")) {
         head.expect_continue = true;
       } else {
         fs.expect_other = true;
       }
       return kOk;
+    case 7:
+      index_if(Field::kReferer, h, head, fs);
+      return kOk;
+    case 8:
+      if (!index_if(Field::kIfMatch, h, head, fs)) index_if(Field::kIfRange, h, head, fs);
+      return kOk;
     case 10:
-      if (iequals(h.name, "connection")) scan_connection(h.value, fs);
+      if (iequals(h.name, "connection")) {
+        scan_connection(h.value, fs);
+      } else {
+        index_if(Field::kUserAgent, h, head, fs);
+      }
+      return kOk;
+    case 12:
+      index_if(Field::kContentType, h, head, fs);
+      return kOk;
+    case 13:
+      if (!index_if(Field::kIfNoneMatch, h, head, fs)) index_if(Field::kAuthorization, h, head, fs);
       return kOk;
     case 14:
       if (!iequals(h.name, "content-length")) return kOk;
@@ -166,8 +192,15 @@ ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
       }
       fs.has_content_length = true;
       return kOk;
+    case 15:
+      index_if(Field::kAcceptEncoding, h, head, fs);
+      return kOk;
     case 17:
-      if (iequals(h.name, "transfer-encoding")) scan_transfer_encoding(h.value, fs);
+      if (iequals(h.name, "transfer-encoding")) {
+        scan_transfer_encoding(h.value, fs);
+      } else {
+        index_if(Field::kIfModifiedSince, h, head, fs);
+      }
       return kOk;
     default:
       return kOk;
@@ -282,39 +315,6 @@ ParseResult parse_request_line(const char* p, const char* end, RequestHead& head
   return parse_target(head);
 }
 
-// field-name ":" OWS field-value OWS (CR) LF (RFC 9112 §5), starting at `p`, which is not an
-// empty line, and not reading at or past `limit`. kNeedMore when the line does not end before
-// `limit`. On success `next` is the first byte after the line.
-ParseResult parse_field_line(const char* p, const char* limit, Header& out, const char*& next) {
-  if (chars::is_ws(*p)) return error(400, "obs-fold or leading whitespace");
-  const char* begin = p;
-  p = skip_token(p, limit);
-  if (p == limit) return need_more();
-  if (*p != ':') {
-    if (*p == '\r' || *p == '\n') return error(400, "header without colon");
-    return error(400, chars::is_ws(*p) ? "whitespace in header name" : "invalid header name");
-  }
-  if (p == begin) return error(400, "empty header name");
-  out.name = std::string_view(begin, static_cast<size_t>(p - begin));
-  const char* value = p + 1;
-  while (value < limit && chars::is_ws(*value)) ++value;
-  const char* q = find_ctl<0x20>(value, limit);
-  while (q < limit && *q == '\t') q = find_ctl<0x20>(q + 1, limit);
-  if (q == limit) return need_more();
-  const char* value_end = q;
-  if (*q == '\r') {
-    if (q + 1 == limit) return need_more();
-    if (q[1] != '\n') return error(400, "bare CR");
-    ++q;
-  } else if (*q != '\n') {
-    return error(400, "invalid header value");
-  }
-  next = q + 1;
-  while (value_end > value && chars::is_ws(value_end[-1])) --value_end;
-  out.value = std::string_view(value, static_cast<size_t>(value_end - value));
-  return ParseResult{ParseState::kDone};
-}
-
 void reset_head(RequestHead& head) {
   head.method = head.target = head.path = head.query = head.host = {};
   head.version_minor = 1;
@@ -324,27 +324,7 @@ void reset_head(RequestHead& head) {
   head.keep_alive = true;
   head.expect_continue = false;
   head.is_head = false;
-}
-
-// Skips empty lines before the request line. Returns the start of the request line, or nullptr
-// with `r` set (need more or bare CR / too many empty lines).
-const char* skip_empty_lines(const char* p, const char* end, ParseResult& r) {
-  for (int lines = 0;; ++lines) {
-    if (p == end || (*p == '\r' && p + 1 == end)) {
-      r = need_more();
-      return nullptr;
-    }
-    if (*p != '\r' && *p != '\n') return p;
-    if (*p == '\r' && p[1] != '\n') {
-      r = error(400, "bare CR");
-      return nullptr;
-    }
-    if (lines == kMaxLeadingEmptyLines) {
-      r = error(400, "too many empty lines before request");
-      return nullptr;
-    }
-    p += *p == '\r' ? 2 : 1;
-  }
+  head.fields = {};
 }
 
 // Length of a line's content without its optional CR; `lf` points at its LF or at the end.
@@ -362,6 +342,193 @@ ParseResult request_line_too_long_or_more(const char* p, const char* end,
   return need_more();
 }
 
+// What part of the head a resumable parse is reading (ParseProgress::phase).
+enum Phase : uint8_t {
+  kLeading,      // empty lines before the request line
+  kRequestLine,  // looking for the request line's LF
+  kLineStart,    // at the start of a field line or of the final empty line
+  kName,         // in a field name
+  kValueOws,     // in the OWS after the colon
+  kValue,        // in a field value, looking for its end
+};
+
+// One call of the resumable parser: the buffer of this call and the state kept between calls.
+// Each step resumes at an offset saved by the call before and reads only bytes not yet read,
+// except for O(1) bytes re-read at the point where the previous call stopped.
+class Call {
+ public:
+  Call(std::string_view data, const ParseLimits& limits, RequestHead& head, ParseProgress& pr)
+      : buf_(data.data()), end_(buf_ + data.size()), limits_(limits), head_(head), pr_(pr) {}
+
+  // Runs until the head's final LF (true, at offset pr.pos) or a result to return (false,
+  // result()).
+  bool run() {
+    if (pr_.phase == kLeading && !leading()) return false;
+    if (pr_.phase == kRequestLine && !request_line()) return false;
+    return field_lines();
+  }
+
+  const ParseResult& result() const { return r_; }
+
+ private:
+  size_t off(const char* p) const { return static_cast<size_t>(p - buf_); }
+  void count(const char* from, const char* to) { pr_.examined += static_cast<uint64_t>(to - from); }
+  bool stop(ParseResult r) {
+    r_ = r;
+    return false;
+  }
+
+  // Skips empty lines before the request line (at most kMaxLeadingEmptyLines).
+  bool leading() {
+    const char* p = buf_ + pr_.pos;
+    for (;; ++pr_.empty_lines) {
+      if (p == end_ || (*p == '\r' && p + 1 == end_)) {
+        pr_.pos = off(p);
+        return stop(need_more());
+      }
+      if (*p != '\r' && *p != '\n') break;
+      if (*p == '\r' && p[1] != '\n') return stop(error(400, "bare CR"));
+      if (pr_.empty_lines == kMaxLeadingEmptyLines) {
+        return stop(error(400, "too many empty lines before request"));
+      }
+      const char* next = p + (*p == '\r' ? 2 : 1);
+      count(p, next);
+      p = next;
+    }
+    pr_.start = pr_.pos = off(p);
+    pr_.phase = kRequestLine;
+    return true;
+  }
+
+  // Looks for the request line's LF only as far as the limit allows, then parses the line once.
+  bool request_line() {
+    const char* start = buf_ + pr_.start;
+    size_t available = static_cast<size_t>(end_ - start);
+    size_t window = std::min(available, std::min(available, limits_.max_request_line) + 2);
+    const char* from = buf_ + pr_.pos;
+    const char* window_end = std::max(from, start + window);
+    auto lf = static_cast<const char*>(std::memchr(from, '\n', off(window_end) - off(from)));
+    if (lf == nullptr) {
+      count(from, window_end);
+      pr_.pos = off(window_end);
+      return stop(request_line_too_long_or_more(start, end_, limits_));
+    }
+    count(from, lf + 1);
+    const char* line_end = content_end(start, lf);
+    if (static_cast<size_t>(line_end - start) > limits_.max_request_line) {
+      return stop(error(414, "request line too long"));
+    }
+    count(start, line_end);
+    ParseResult r = parse_request_line(start, line_end, head_);
+    if (r.state == ParseState::kError) return stop(r);
+    if (static_cast<size_t>(lf + 1 - start) > limits_.max_header_size) {
+      return stop(error(431, "head too large"));
+    }
+    pr_.line = pr_.pos = off(lf + 1);
+    pr_.phase = kLineStart;
+    return true;
+  }
+
+  // Field lines, never read at or past the head limit: running into it means 431 when there is
+  // more data, or that more is needed.
+  bool field_lines() {
+    const char* start = buf_ + pr_.start;
+    const char* limit = static_cast<size_t>(end_ - start) > limits_.max_header_size
+                            ? start + limits_.max_header_size
+                            : end_;
+    const ParseResult out_of_bytes = limit == end_ ? need_more() : error(431, "head too large");
+    for (;;) {
+      if (pr_.phase == kLineStart) {
+        const char* p = buf_ + pr_.line;
+        if (p == limit) return stop(out_of_bytes);
+        if (*p == '\n' || *p == '\r') {
+          if (*p == '\r') {
+            if (p + 1 == limit) return stop(out_of_bytes);
+            if (p[1] != '\n') return stop(error(400, "bare CR"));
+            ++p;
+          }
+          count(buf_ + pr_.line, p + 1);
+          pr_.pos = off(p);
+          return true;
+        }
+        if (pr_.field_count >= limits_.max_headers) return stop(error(431, "too many headers"));
+        if (chars::is_ws(*p)) return stop(error(400, "obs-fold or leading whitespace"));
+        pr_.pos = pr_.line;
+        pr_.phase = kName;
+      }
+      Header h;
+      ParseResult r = field_line(limit, h);
+      if (r.state == ParseState::kNeedMore) return stop(out_of_bytes);
+      if (r.state == ParseState::kError) return stop(r);
+      r = apply_field(h, head_, pr_.fs);
+      if (r.state == ParseState::kError) return stop(r);
+      head_.headers.push_back(h);
+      ++pr_.field_count;
+    }
+  }
+
+  // field-name ":" OWS field-value OWS (CR) LF (RFC 9112 §5), from the line at pr.line (not an
+  // empty line), resuming at pr.pos in pr.phase and not reading at or past `limit`. kNeedMore
+  // when the line does not end before `limit`; kDone with `out` filled and the next line begun.
+  ParseResult field_line(const char* limit, Header& out) {
+    const char* const begin = buf_ + pr_.line;
+    const char* p = buf_ + pr_.pos;
+    if (pr_.phase == kName) {
+      const char* q = skip_token(p, limit);
+      count(p, q);
+      pr_.pos = off(q);
+      if (q == limit) return need_more();
+      if (*q != ':') {
+        if (*q == '\r' || *q == '\n') return error(400, "header without colon");
+        return error(400, chars::is_ws(*q) ? "whitespace in header name" : "invalid header name");
+      }
+      if (q == begin) return error(400, "empty header name");
+      count(q, q + 1);
+      pr_.name_end = off(q);
+      p = q + 1;
+      pr_.phase = kValueOws;
+    }
+    if (pr_.phase == kValueOws) {
+      const char* q = p;
+      while (q < limit && chars::is_ws(*q)) ++q;
+      count(p, q);
+      pr_.pos = off(q);
+      if (q == limit) return need_more();
+      pr_.value = off(q);
+      p = q;
+      pr_.phase = kValue;
+    }
+    const char* q = find_ctl<0x20>(p, limit);
+    while (q < limit && *q == '\t') q = find_ctl<0x20>(q + 1, limit);
+    count(p, q);
+    pr_.pos = off(q);
+    if (q == limit) return need_more();
+    const char* value_end = q;
+    if (*q == '\r') {
+      if (q + 1 == limit) return need_more();
+      if (q[1] != '\n') return error(400, "bare CR");
+      ++q;
+    } else if (*q != '\n') {
+      return error(400, "invalid header value");
+    }
+    count(value_end, q + 1);
+    const char* value = buf_ + pr_.value;
+    while (value_end > value && chars::is_ws(value_end[-1])) --value_end;
+    out.name = std::string_view(begin, pr_.name_end - pr_.line);
+    out.value = std::string_view(value, static_cast<size_t>(value_end - value));
+    pr_.line = pr_.pos = off(q + 1);
+    pr_.phase = kLineStart;
+    return ParseResult{ParseState::kDone};
+  }
+
+  const char* const buf_;
+  const char* const end_;
+  const ParseLimits& limits_;
+  RequestHead& head_;
+  ParseProgress& pr_;
+  ParseResult r_{ParseState::kNeedMore};
+};
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -372,6 +539,10 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::string_view field_name(Field f) {
+  return kFieldNames[static_cast<size_t>(f)];
+}
+
 std::string_view RequestHead::find(std::string_view name) const {
   for (const Header& h : headers) {
     if (iequals(h.name, name)) return h.value;
@@ -380,58 +551,29 @@ std::string_view RequestHead::find(std::string_view name) const {
 }
 
 ParseResult parse_request(std::string_view data, const ParseLimits& limits, RequestHead& head) {
-  reset_head(head);
-  const char* const buf = data.data();
-  const char* const end = buf + data.size();
-  ParseResult r{ParseState::kNeedMore};
-  const char* const start = skip_empty_lines(buf, end, r);
-  if (start == nullptr) return r;
+  ParseProgress progress;
+  return parse_request(data, limits, head, progress);
+}
 
-  // Request line: look for its LF only as far as the limit allows.
-  size_t available = static_cast<size_t>(end - start);
-  size_t window = std::min(available, std::min(available, limits.max_request_line) + 2);
-  auto lf = static_cast<const char*>(std::memchr(start, '\n', window));
-  if (lf == nullptr) return request_line_too_long_or_more(start, end, limits);
-  const char* line_end = content_end(start, lf);
-  if (static_cast<size_t>(line_end - start) > limits.max_request_line) {
-    return error(414, "request line too long");
+ParseResult parse_request(std::string_view data, const ParseLimits& limits, RequestHead& head,
+                          ParseProgress& progress) {
+  if (!progress.resumed) reset_head(head);
+  Call call(data, limits, head, progress);
+  if (!call.run()) {
+    progress.resumed = true;
+    return call.result();
   }
-  r = parse_request_line(start, line_end, head);
+  if (progress.resumed) {
+    // Views written by earlier calls point into older buffers: parse the complete head again,
+    // in one pass, so that every view points into `data`.
+    ParseProgress once;
+    ParseResult r = parse_request(data, limits, head, once);
+    progress.examined += once.examined;
+    return r;
+  }
+  ParseResult r = finish_head(head, progress.fs);
   if (r.state == ParseState::kError) return r;
-
-  if (static_cast<size_t>(lf + 1 - start) > limits.max_header_size) {
-    return error(431, "head too large");
-  }
-
-  // Field lines, never read at or past head_limit: running into it means 431 when there is
-  // more data, or that more is needed.
-  const char* const head_limit = static_cast<size_t>(end - start) > limits.max_header_size
-                                     ? start + limits.max_header_size
-                                     : end;
-  const ParseResult out_of_bytes = head_limit == end ? need_more() : error(431, "head too large");
-  FieldState fs;
-  const char* p = lf + 1;
-  for (;;) {
-    if (p == head_limit) return out_of_bytes;
-    if (*p == '\n' || *p == '\r') {
-      if (*p == '\n') break;
-      if (p + 1 == head_limit) return out_of_bytes;
-      if (p[1] != '\n') return error(400, "bare CR");
-      ++p;
-      break;
-    }
-    if (head.headers.size() >= limits.max_headers) return error(431, "too many headers");
-    Header h;
-    r = parse_field_line(p, head_limit, h, p);
-    if (r.state == ParseState::kNeedMore) return out_of_bytes;
-    if (r.state == ParseState::kError) return r;
-    r = apply_field(h, head, fs);
-    if (r.state == ParseState::kError) return r;
-    head.headers.push_back(h);
-  }
-  r = finish_head(head, fs);
-  if (r.state == ParseState::kError) return r;
-  r.head_length = static_cast<size_t>(p + 1 - buf);
+  r.head_length = progress.pos + 1;
   return r;
 }
 

@@ -3,10 +3,14 @@
 // The input is parsed as a request head; when the head announces a chunked body, what follows
 // it is decoded as that body. The whole input is also decoded as a chunked body on its own.
 // Beyond memory safety (ASan/UBSan), the target checks the contracts: consumed counts stay
-// within the input, every view lies inside the input, the stateless parser agrees with itself
-// on prefixes, and the decoder gives the same result for any split of its input and agrees
-// with a plain whole-buffer reading of the chunked grammar.
+// within the input, every view lies inside the input, the one-shot parser agrees with itself
+// on prefixes, the resumable parser fed the input in pieces (split at points the input chooses,
+// each piece in a new buffer) answers what the one-shot parser answers and reads each byte a
+// bounded number of times, the field index agrees with find(), and the decoder gives the same
+// result for any split of its input and agrees with a plain whole-buffer reading of the chunked
+// grammar.
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -21,8 +25,10 @@ namespace {
 
 using askr::http::BodyFraming;
 using askr::http::ChunkedDecoder;
+using askr::http::Field;
 using askr::http::Header;
 using askr::http::ParseLimits;
+using askr::http::ParseProgress;
 using askr::http::ParseResult;
 using askr::http::ParseState;
 using askr::http::RequestHead;
@@ -63,6 +69,51 @@ void check_done_head(std::string_view data, const ParseResult& r, const RequestH
   if (head.framing == BodyFraming::kChunked) FUZZ_CHECK(head.version_minor == 1);
   if (head.version_minor == 1) FUZZ_CHECK(!head.host.empty());
   FUZZ_CHECK(head.is_head == (head.method == "HEAD"));
+  for (size_t i = 0; i < askr::http::kFieldCount; ++i) {
+    std::string_view want = head.find(askr::http::field_name(static_cast<Field>(i)));
+    FUZZ_CHECK(head.fields[i] == want && head.fields[i].data() == want.data());
+  }
+}
+
+bool same_head(const RequestHead& a, const RequestHead& b) {
+  if (a.headers.size() != b.headers.size()) return false;
+  for (size_t i = 0; i < a.headers.size(); ++i) {
+    if (a.headers[i].name != b.headers[i].name || a.headers[i].value != b.headers[i].value) {
+      return false;
+    }
+  }
+  return a.method == b.method && a.target == b.target && a.path == b.path && a.query == b.query &&
+         a.version_minor == b.version_minor && a.host == b.host && a.framing == b.framing &&
+         a.content_length == b.content_length && a.keep_alive == b.keep_alive &&
+         a.expect_continue == b.expect_continue && a.is_head == b.is_head && a.fields == b.fields;
+}
+
+// The input delivered in pieces through the resumable parser, each call with a new copy of the
+// bytes so far: it stops at the first prefix with an answer, which the one-shot parse of the
+// whole input shares (the prefix property checked below), or needs more when the one-shot does.
+void check_resumable(std::string_view data, const ParseResult& full, const RequestHead& want,
+                     const ParseLimits& limits) {
+  RequestHead head;
+  ParseProgress progress;
+  std::string bufs[2];
+  ParseResult r{ParseState::kNeedMore};
+  size_t offset = 0;
+  size_t calls = 0;
+  do {
+    // Piece sizes come from the input itself, read from its end backwards.
+    uint8_t b =
+        data.empty() ? 0 : static_cast<uint8_t>(data[data.size() - 1 - calls % data.size()]);
+    size_t len = b & 0x80 ? 1 : 1 + b % 61;
+    offset = std::min(data.size(), offset + len);
+    std::string& buf = bufs[calls++ % 2];
+    buf.assign(data.substr(0, offset));
+    r = parse_request(buf, limits, head, progress);
+    FUZZ_CHECK(progress.examined <= 4 * offset + 16);
+    if (r.state == ParseState::kDone) check_done_head(buf, r, head, limits);
+  } while (r.state == ParseState::kNeedMore && offset < data.size());
+  FUZZ_CHECK(r.state == full.state && r.status == full.status);
+  FUZZ_CHECK(r.head_length == full.head_length);
+  if (r.state == ParseState::kDone) FUZZ_CHECK(same_head(head, want));
 }
 
 // The parser is stateless: the head alone parses the same, one byte less needs more.
@@ -283,6 +334,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       check_done_head(data, r, head, limits);
     }
     check_prefixes(data, r, limits);
+    check_resumable(data, r, head, limits);
     if (r.state == ParseState::kDone && head.framing == BodyFraming::kChunked) {
       check_chunked(data.substr(r.head_length), ChunkedDecoder(), piece, true);
     }

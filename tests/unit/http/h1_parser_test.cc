@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
@@ -563,6 +564,283 @@ TEST(H1Parser, AbsoluteFormPathStaysInsideBuffer) {
   ASSERT_EQ(parse(raw, head).state, ParseState::kDone);
   EXPECT_EQ(head.path, "/");
   EXPECT_TRUE(inside(head.path, raw));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexed fields.
+
+TEST(H1Parser, IndexedFieldsMatchFind) {
+  std::string raw =
+      "GET / HTTP/1.1\r\nHost: h\r\nCONTENT-TYPE: text/plain\r\nReferer: http://r/\r\n"
+      "user-agent: ua/1\r\nCookie: a=1\r\nIf-Match: \"e1\"\r\nIf-None-Match: \"e2\"\r\n"
+      "If-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\nIf-Range: \"e3\"\r\n"
+      "Range: bytes=0-1\r\nAccept-Encoding: gzip, br\r\nAuthorization: Basic x\r\n"
+      "Cookie: b=2\r\nrange: bytes=5-\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parse(raw, head).state, ParseState::kDone);
+  EXPECT_EQ(head.get(Field::kContentType), "text/plain");
+  EXPECT_EQ(head.get(Field::kReferer), "http://r/");
+  EXPECT_EQ(head.get(Field::kUserAgent), "ua/1");
+  EXPECT_EQ(head.get(Field::kCookie), "a=1");  // first occurrence wins
+  EXPECT_EQ(head.get(Field::kIfMatch), "\"e1\"");
+  EXPECT_EQ(head.get(Field::kIfNoneMatch), "\"e2\"");
+  EXPECT_EQ(head.get(Field::kIfModifiedSince), "Tue, 01 Jan 2030 00:00:00 GMT");
+  EXPECT_EQ(head.get(Field::kIfRange), "\"e3\"");
+  EXPECT_EQ(head.get(Field::kRange), "bytes=0-1");
+  EXPECT_EQ(head.get(Field::kAcceptEncoding), "gzip, br");
+  EXPECT_EQ(head.get(Field::kAuthorization), "Basic x");
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    auto f = static_cast<Field>(i);
+    EXPECT_EQ(head.get(f), head.find(field_name(f))) << field_name(f);
+    EXPECT_EQ(head.get(f).data(), head.find(field_name(f)).data()) << field_name(f);
+  }
+}
+
+TEST(H1Parser, IndexedFieldFirstOccurrenceEvenWhenEmpty) {
+  std::string raw = "GET / HTTP/1.1\r\nHost: h\r\nRange:\r\nRANGE: bytes=1-2\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parse(raw, head).state, ParseState::kDone);
+  EXPECT_EQ(head.get(Field::kRange), "");
+  EXPECT_EQ(head.find("range"), "");
+}
+
+TEST(H1Parser, IndexedFieldsResetByEachParse) {
+  RequestHead head;
+  std::string first = "GET / HTTP/1.1\r\nHost: h\r\nCookie: c\r\nUser-Agent: u\r\n\r\n";
+  ASSERT_EQ(parse(first, head).state, ParseState::kDone);
+  EXPECT_EQ(head.get(Field::kCookie), "c");
+  std::string second = "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: v\r\n\r\n";
+  ASSERT_EQ(parse(second, head).state, ParseState::kDone);
+  EXPECT_EQ(head.get(Field::kCookie), "");
+  EXPECT_EQ(head.get(Field::kUserAgent), "v");
+  for (size_t i = 0; i < kFieldCount; ++i) {
+    EXPECT_TRUE(inside(head.fields[i], second));
+  }
+}
+
+TEST(H1Parser, UnindexedLookalikesAreNotIndexed) {
+  std::string raw =
+      "GET / HTTP/1.1\r\nHost: h\r\nRangeX: a\r\nCookies: b\r\nX-Referer: c\r\nIf-Matcx: d\r\n\r\n";
+  RequestHead head;
+  ASSERT_EQ(parse(raw, head).state, ParseState::kDone);
+  for (size_t i = 0; i < kFieldCount; ++i) EXPECT_EQ(head.fields[i], "") << i;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resumable parsing.
+
+bool same_head(const RequestHead& a, const RequestHead& b) {
+  if (a.headers.size() != b.headers.size()) return false;
+  for (size_t i = 0; i < a.headers.size(); ++i) {
+    if (a.headers[i].name != b.headers[i].name || a.headers[i].value != b.headers[i].value) {
+      return false;
+    }
+  }
+  return a.method == b.method && a.target == b.target && a.path == b.path && a.query == b.query &&
+         a.version_minor == b.version_minor && a.host == b.host && a.framing == b.framing &&
+         a.content_length == b.content_length && a.keep_alive == b.keep_alive &&
+         a.expect_continue == b.expect_continue && a.is_head == b.is_head && a.fields == b.fields;
+}
+
+bool same_result(const ParseResult& a, const ParseResult& b) {
+  return a.state == b.state && a.status == b.status && a.head_length == b.head_length;
+}
+
+// Feeds `raw` one byte more per call, each time from a different copy of the buffer (so views
+// kept from an earlier call would dangle), and checks that every call answers what the one-shot
+// parse of the same bytes answers. Returns the last result; `copy` keeps the last buffer.
+ParseResult trickle(const std::string& raw, const ParseLimits& limits, RequestHead& head,
+                    ParseProgress& progress, std::string (&copies)[2], size_t* calls = nullptr) {
+  ParseResult r{ParseState::kNeedMore};
+  RequestHead one_shot_head;
+  for (size_t n = 0; n <= raw.size(); ++n) {
+    std::string& copy = copies[n % 2];
+    copy.assign(raw, 0, n);
+    r = parse_request(copy, limits, head, progress);
+    if (calls != nullptr) ++*calls;
+    ParseResult want = parse_request(copy, limits, one_shot_head);
+    EXPECT_TRUE(same_result(r, want)) << "prefix " << n << ": " << r.status << " " << r.reason
+                                      << " vs " << want.status << " " << want.reason;
+    if (r.state != ParseState::kNeedMore) {
+      if (r.state == ParseState::kDone) {
+        EXPECT_TRUE(same_head(head, one_shot_head));
+      }
+      return r;
+    }
+  }
+  return r;
+}
+
+std::string big_head(size_t target_size) {
+  std::string raw = "GET /" + std::string(2000, 'p') + "?q=1 HTTP/1.1\r\nHost: example.com\r\n";
+  for (int i = 0; raw.size() + 64 < target_size; ++i) {
+    raw += "X-Field-" + std::to_string(i) + ": ";
+    raw += std::string(40, static_cast<char>('a' + i % 26)) + "\r\n";
+  }
+  raw += "Cookie: " + std::string(target_size - raw.size() - 12, 'c') + "\r\n\r\n";
+  return raw;
+}
+
+// The quadratic case: a 32 KiB head arriving one byte per read. The resumable parser reads each
+// byte a small constant number of times in total.
+TEST(H1ParserResumable, ByteByByteIsLinear) {
+  const ParseLimits limits{.max_request_line = 8192, .max_header_size = 65536, .max_headers = 1000};
+  std::string raw = big_head(32768);
+  ASSERT_EQ(raw.size(), 32768u);
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  size_t calls = 0;
+  ParseResult r = trickle(raw, limits, head, progress, copies, &calls);
+  ASSERT_EQ(r.state, ParseState::kDone) << r.reason;
+  EXPECT_EQ(r.head_length, raw.size());
+  EXPECT_EQ(calls, raw.size() + 1);
+  EXPECT_GT(head.headers.size(), 400u);
+  EXPECT_EQ(head.get(Field::kCookie).size(), raw.size() - raw.find("Cookie: ") - 12);
+  EXPECT_LE(progress.examined, 4 * raw.size());
+  std::printf("examined %llu bytes for a %zu-byte head in %zu calls (%.2f per byte)\n",
+              static_cast<unsigned long long>(progress.examined), raw.size(), calls,
+              static_cast<double>(progress.examined) / static_cast<double>(raw.size()));
+
+  // Parsing everything again on each read (a fresh progress per call) is far over that bound,
+  // even when sampling one read in 64.
+  uint64_t reparse = 0;
+  for (size_t n = 0; n <= raw.size(); n += 64) {
+    ParseProgress fresh;
+    parse_request(std::string_view(raw).substr(0, n), limits, head, fresh);
+    reparse += fresh.examined;
+  }
+  EXPECT_GT(reparse, 4 * raw.size() * 16);
+}
+
+// A head that arrives in one piece is read about once.
+TEST(H1ParserResumable, WholeHeadReadOnce) {
+  std::string raw = big_head(32768);
+  const ParseLimits limits{.max_request_line = 8192, .max_header_size = 65536, .max_headers = 1000};
+  RequestHead head;
+  ParseProgress progress;
+  ASSERT_EQ(parse_request(raw, limits, head, progress).state, ParseState::kDone);
+  EXPECT_LE(progress.examined, raw.size() + 2100);  // + the request line, parsed after its LF
+}
+
+// Two pieces, split at every point, give the same head as one piece.
+TEST_P(OkTest, ResumableAtEverySplit) {
+  const OkCase& c = GetParam();
+  RequestHead want;
+  ParseResult want_r = parse(c.raw, want);
+  for (size_t n = 0; n <= c.raw.size(); ++n) {
+    std::string first = c.raw.substr(0, n);
+    RequestHead head;
+    ParseProgress progress;
+    ParseResult r = parse_request(first, {}, head, progress);
+    if (n < c.raw.size()) {
+      ASSERT_EQ(r.state, ParseState::kNeedMore) << c.name << " split " << n;
+      first.clear();
+      first.shrink_to_fit();
+      std::string whole = c.raw;  // another buffer
+      r = parse_request(whole, {}, head, progress);
+      ASSERT_TRUE(same_result(r, want_r)) << c.name << " split " << n;
+      EXPECT_TRUE(same_head(head, want)) << c.name << " split " << n;
+      for (const Header& h : head.headers) EXPECT_TRUE(inside(h.name, whole));
+      EXPECT_TRUE(inside(head.target, whole));
+    } else {
+      ASSERT_TRUE(same_result(r, want_r)) << c.name;
+      EXPECT_TRUE(same_head(head, want)) << c.name;
+    }
+  }
+}
+
+TEST_P(OkTest, ResumableByteByByte) {
+  const OkCase& c = GetParam();
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  EXPECT_EQ(trickle(c.raw, {}, head, progress, copies).state, ParseState::kDone) << c.name;
+}
+
+TEST_P(ErrorTest, ResumableByteByByte) {
+  const ErrorCase& c = GetParam();
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  ParseResult r = trickle(c.raw, {}, head, progress, copies);
+  EXPECT_EQ(r.state, ParseState::kError) << c.name;
+  EXPECT_EQ(r.status, c.status) << c.name;
+}
+
+TEST_P(LimitTest, ResumableByteByByte) {
+  const LimitCase& c = GetParam();
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  ParseResult r = trickle(c.raw, c.limits, head, progress, copies);
+  EXPECT_EQ(r.state, c.state) << c.name;
+  EXPECT_EQ(r.status, c.status) << c.name;
+}
+
+// 414 comes as soon as the request line is longer than allowed, without its LF.
+TEST(H1ParserResumable, TrickledLongRequestLineIs414Early) {
+  const ParseLimits limits{.max_request_line = 100};
+  std::string raw = "GET /" + std::string(1000, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  size_t calls = 0;
+  ParseResult r = trickle(raw, limits, head, progress, copies, &calls);
+  EXPECT_EQ(r.status, 414);
+  EXPECT_EQ(calls, 102u);  // the call that brings byte 101
+  EXPECT_LE(progress.examined, 2 * 101u);
+}
+
+// 431 comes as soon as the head is longer than allowed, before it ends.
+TEST(H1ParserResumable, TrickledLargeHeadIs431Early) {
+  const ParseLimits limits{.max_header_size = 1000, .max_headers = 1000};
+  std::string raw = "GET / HTTP/1.1\r\nHost: h\r\n" + headers(200) + "\r\n";
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  size_t calls = 0;
+  ParseResult r = trickle(raw, limits, head, progress, copies, &calls);
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(calls, 1002u);  // the call that brings byte 1001
+  EXPECT_LE(progress.examined, 2 * 1001u);
+}
+
+// A bad request line is refused as soon as its LF arrives.
+TEST(H1ParserResumable, TrickledBadRequestLineIs400AtItsLf) {
+  std::string raw = "GET /a b HTTP/1.1\r\nHost: h\r\n\r\n";
+  RequestHead head;
+  ParseProgress progress;
+  std::string copies[2];
+  size_t calls = 0;
+  ParseResult r = trickle(raw, {}, head, progress, copies, &calls);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(calls, raw.find('\n') + 2);
+}
+
+// A new request starts from a new progress: nothing from the previous one leaks into it.
+TEST(H1ParserResumable, PipelinedWithResetProgress) {
+  std::string raw =
+      "GET /one HTTP/1.1\r\nHost: h\r\nCookie: 1\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n";
+  RequestHead head;
+  ParseProgress progress;
+  std::string_view rest = raw;
+  ParseResult r = parse_request(rest.substr(0, 20), {}, head, progress);
+  ASSERT_EQ(r.state, ParseState::kNeedMore);
+  r = parse_request(rest, {}, head, progress);
+  ASSERT_EQ(r.state, ParseState::kDone);
+  EXPECT_EQ(head.path, "/one");
+  EXPECT_EQ(head.get(Field::kCookie), "1");
+  rest.remove_prefix(r.head_length);
+  progress = {};
+  r = parse_request(rest.substr(0, 5), {}, head, progress);
+  ASSERT_EQ(r.state, ParseState::kNeedMore);
+  r = parse_request(rest, {}, head, progress);
+  ASSERT_EQ(r.state, ParseState::kDone);
+  EXPECT_EQ(head.path, "/two");
+  EXPECT_EQ(head.get(Field::kCookie), "");
+  EXPECT_EQ(head.headers.size(), 1u);
+  EXPECT_EQ(r.head_length, rest.size());
 }
 
 }  // namespace
