@@ -50,7 +50,7 @@ void FcgiLink::on_writable() {
     char why[160];
     snprintf(why, sizeof why, "connect() to %s failed: %s", pool_.cfg().fastcgi.c_str(),
              strerror(err));
-    return fail(502, why);
+    return fail(502, why, LOG_LIMIT_SITE());
   }
   connected();
 }
@@ -86,7 +86,7 @@ void FcgiLink::on_sent(int error) {
       close_quietly();
       return pool_.retry(ex);
     }
-    return fail(502, "send to backend failed");
+    return fail(502, "send to backend failed", LOG_LIMIT_SITE());
   }
   if (!wbuf_.empty()) return flush();
   // All of the request so far is out: now the backend owes us an answer.
@@ -106,8 +106,9 @@ void FcgiLink::on_recv(std::string_view data) {
     fastcgi::Decoder::Step s = dec_.next(data);
     data.remove_prefix(s.consumed);
     if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
-    if (s.status == fastcgi::Decoder::Status::kError) return fail(502, dec_.error());
-    if (!ex_) return fail(502, "backend sent a record outside of a request");
+    if (s.status == fastcgi::Decoder::Status::kError)
+      return fail(502, dec_.error(), LOG_LIMIT_SITE());
+    if (!ex_) return fail(502, "backend sent a record outside of a request", LOG_LIMIT_SITE());
     switch (s.type) {
       case fastcgi::RecordType::kStdout:
         if (!s.content.empty()) ex_->on_stdout(s.content);
@@ -163,19 +164,22 @@ void FcgiLink::on_recv_end(int error) {
     close_quietly();
     return pool_.retry(ex);
   }
-  fail(502, error ? "backend connection failed" : "backend closed the connection prematurely");
+  if (error) return fail(502, "backend connection failed", LOG_LIMIT_SITE());
+  fail(502, "backend closed the connection prematurely", LOG_LIMIT_SITE());
 }
 
 void FcgiLink::on_timeout() {
   ++pool_.counters().timeouts;
-  if (connecting_) return fail(504, "connect to backend timed out");
+  if (connecting_) return fail(504, "connect to backend timed out", LOG_LIMIT_SITE());
   if (pool_.cfg().own && !sending_ && worker_pid_ > 0) {
-    LOG_WARN("pool %s: request ran past request_timeout (%lld ms); killing worker %d",
-             pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), worker_pid_);
+    LOG_LIMITED(kWarn, "pool %s: request ran past request_timeout (%lld ms); killing worker %d",
+                pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(),
+                worker_pid_);
     kill(worker_pid_, SIGKILL);
-    return fail(504, "request_timeout");
+    return fail(504, "request_timeout", LOG_LIMIT_SITE());
   }
-  fail(504, sending_ ? "send to backend timed out" : "read from backend timed out");
+  if (sending_) return fail(504, "send to backend timed out", LOG_LIMIT_SITE());
+  fail(504, "read from backend timed out", LOG_LIMIT_SITE());
 }
 
 void FcgiLink::pause_reading() {
@@ -192,14 +196,14 @@ void FcgiLink::resume_reading() {
   pool_.io().resume_recv(this);
 }
 
-void FcgiLink::fail(int status, const char* why) {
+void FcgiLink::fail(int status, const char* why, log::RateLimit& limit) {
   if (closed_) return;
   ++pool_.counters().failures;
   Exchange* ex = ex_;
   ex_ = nullptr;
   close_quietly();
   if (ex) {
-    LOG_ERROR("pool %s: %s", pool_.cfg().name.c_str(), why);
+    LOG_LIMITED_AT(limit, kError, "pool %s: %s", pool_.cfg().name.c_str(), why);
     ex->on_failure(status, why);
   }
 }

@@ -8,6 +8,7 @@
 #include "backend/exchange.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
+#include "shared/base/log.h"
 #include "shared/fastcgi/decoder.h"
 
 namespace askr::backend {
@@ -56,7 +57,9 @@ class FcgiLink final : public loop::IoObject {
 
   void connected();
   void flush();
-  void fail(int status, const char* why);
+  // Ends the exchange with `status`; `why` is logged through `limit` (LOG_LIMIT_SITE() at the
+  // caller: one window per cause).
+  void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
   void note_worker_pid(std::string_view content);
 

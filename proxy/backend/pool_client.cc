@@ -59,8 +59,8 @@ void PoolClient::acquire(Exchange* ex) {
     return;
   }
   ++counters_.rejected;
-  LOG_WARN("pool %s: %u connections busy and %zu requests queued; answering 503", cfg_.name.c_str(),
-           open_, waiting_.size());
+  LOG_LIMITED(kWarn, "pool %s: %u connections busy and %zu requests queued; answering 503",
+              cfg_.name.c_str(), open_, waiting_.size());
   ex->on_failure(503, "pool queue full");
 }
 
@@ -86,7 +86,7 @@ void PoolClient::open_link(Exchange* ex) {
     if (slots_) slots_->put();
     char why[200];
     snprintf(why, sizeof why, "connect() to %s failed: %s", cfg_.fastcgi.c_str(), strerror(err));
-    LOG_ERROR("pool %s: %s", cfg_.name.c_str(), why);
+    LOG_LIMITED(kError, "pool %s: %s", cfg_.name.c_str(), why);
     return ex->on_failure(502, why);
   }
   ex->on_link(link);
@@ -144,8 +144,8 @@ void PoolClient::tick(int64_t now_ms) {
     Exchange* ex = waiting_.front().ex;
     dequeue_front();
     ++counters_.rejected;
-    LOG_WARN("pool %s: request waited %lld ms for a connection; answering 503", cfg_.name.c_str(),
-             (long long)cfg_.queue_timeout.count());
+    LOG_LIMITED(kWarn, "pool %s: request waited %lld ms for a connection; answering 503",
+                cfg_.name.c_str(), (long long)cfg_.queue_timeout.count());
     ex->on_failure(503, "pool queue timeout");
   }
 }

@@ -282,8 +282,8 @@ bool PhpRequest::spill(std::string_view data) {
   if (spill_fd_ < 0) {
     spill_fd_ = ::open(limits_.temp_dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (spill_fd_ < 0) {
-      LOG_ERROR("cannot buffer a request body in %s: %s", limits_.temp_dir.c_str(),
-                strerror(errno));
+      LOG_LIMITED(kError, "cannot buffer a request body in %s: %s", limits_.temp_dir.c_str(),
+                  strerror(errno));
       finished_ = true;
       sink_.fail_response(500);
       return true;
@@ -293,7 +293,8 @@ bool PhpRequest::spill(std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(spill_fd_, data.data(), data.size());
     if (n <= 0) {
-      LOG_ERROR("writing a request body to %s: %s", limits_.temp_dir.c_str(), strerror(errno));
+      LOG_LIMITED(kError, "writing a request body to %s: %s", limits_.temp_dir.c_str(),
+                  strerror(errno));
       finished_ = true;
       sink_.fail_response(500);
       return true;
@@ -340,7 +341,8 @@ void PhpRequest::send_collected() {
   while (spill_sent_ < collected_bytes_ && link_->buffered() < kBackendBacklog) {
     ssize_t n = pread(spill_fd_, buf, sizeof buf, off_t(spill_sent_));
     if (n <= 0) {
-      LOG_ERROR("reading a buffered request body: %s", n < 0 ? strerror(errno) : "short file");
+      LOG_LIMITED(kError, "reading a buffered request body: %s",
+                  n < 0 ? strerror(errno) : "short file");
       return on_failure(500, "request body buffer");
     }
     spill_sent_ += uint64_t(n);
@@ -371,7 +373,7 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
 void PhpRequest::splice_rest(SpliceSource& source, uint64_t length) {
   auto s = backend::StdinSplice::create(length, kRequestId);
   if (!s) {
-    LOG_ERROR("request body splice: %s", s.error().message.c_str());
+    LOG_LIMITED(kError, "request body splice: %s", s.error().message.c_str());
     finished_ = true;
     if (link_) link_->abandon();
     link_ = nullptr;
@@ -406,7 +408,7 @@ void PhpRequest::try_splice() {
       splice_source_->on_splice_progress();
       return link_->wait_writable();
     case backend::StdinSplice::Status::kError:
-      LOG_INFO("request body: %s", splice_->error());
+      LOG_LIMITED(kInfo, "request body: %s", splice_->error());
       splice_.reset();
       finished_ = true;
       link_->abandon();
@@ -429,7 +431,7 @@ void PhpRequest::on_link_drained() {
 bool PhpRequest::start_response() {
   int status = cgi_.status();
   if (status < 200) {
-    LOG_ERROR("pool %s: backend sent status %d as its response, answered 502",
+    LOG_LIMITED(kError, "pool %s: backend sent status %d as its response, answered 502",
               pool_.cfg().name.c_str(), status);
     ++pool_.counters().bad_responses;
     fail(502);
@@ -461,7 +463,7 @@ void PhpRequest::write_body(std::string_view data) {
     if (!length_exceeded_) {
       length_exceeded_ = true;
       ++pool_.counters().bad_responses;
-      LOG_WARN("pool %s: %s wrote more than its Content-Length of %llu, excess dropped",
+      LOG_LIMITED(kWarn, "pool %s: %s wrote more than its Content-Length of %llu, excess dropped",
                pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)*length_);
     }
     data = data.substr(0, size_t(room));
@@ -485,8 +487,8 @@ void PhpRequest::on_stdout(std::string_view data) {
     fastcgi::CgiResponseParser::State s = cgi_.feed(data, rest);
     if (s == fastcgi::CgiResponseParser::State::kNeedMore) return;
     if (s == fastcgi::CgiResponseParser::State::kError) {
-      LOG_ERROR("pool %s: invalid response header from backend: %s", pool_.cfg().name.c_str(),
-                cgi_.error());
+      LOG_LIMITED(kError, "pool %s: invalid response header from backend: %s",
+                  pool_.cfg().name.c_str(), cgi_.error());
       ++pool_.counters().bad_responses;
       return fail(502);
     }
@@ -505,15 +507,15 @@ void PhpRequest::on_end() {
   if (finished_) return;
   finished_ = true;
   if (!head_sent_) {
-    LOG_ERROR("pool %s: backend ended the request without a response header",
-              pool_.cfg().name.c_str());
+    LOG_LIMITED(kError, "pool %s: backend ended the request without a response header",
+                pool_.cfg().name.c_str());
     return sink_.fail_response(502);
   }
   if (length_ && body_bytes_ < *length_) {
     // Fewer bytes than declared: the client would wait for the rest, or read the next response
     // as this one's end. The connection is cut instead.
     ++pool_.counters().bad_responses;
-    LOG_WARN("pool %s: %s ended after %llu of its Content-Length of %llu bytes",
+    LOG_LIMITED(kWarn, "pool %s: %s ended after %llu of its Content-Length of %llu bytes",
              pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)body_bytes_,
              (unsigned long long)*length_);
     return sink_.fail_response(502);

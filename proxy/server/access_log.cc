@@ -11,17 +11,74 @@ namespace {
 
 constexpr size_t kFlushAt = 32 * 1024;
 
-// Quotes and control bytes are written as \xHH, as nginx does, so a line stays one line.
-void append_escaped(std::string& out, std::string_view s, bool json) {
-  static const char kHex[] = "0123456789ABCDEF";
+constexpr char kHex[] = "0123456789ABCDEF";
+
+void append_hex_escape(std::string& out, const char* prefix, unsigned char c) {
+  out += prefix;
+  out += kHex[c >> 4];
+  out += kHex[c & 15];
+}
+
+// Combined format: quotes, backslashes, control bytes and bytes >= 0x80 are written as \xHH,
+// as nginx does, so a line stays one line.
+void append_escaped(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f || (!json && c >= 0x80)) {
-      out += json ? "\\u00" : "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+      append_hex_escape(out, "\\x", c);
     } else {
       out += char(c);
     }
+  }
+}
+
+// The length (2 to 4) of the well-formed UTF-8 sequence that starts at s[i], or 0 when none
+// does: overlong forms, surrogates, code points past U+10FFFF, stray continuation bytes and
+// truncated sequences are not well-formed (Unicode table 3-7).
+size_t utf8_sequence(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() - i < len) return 0;
+  unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return len;
+}
+
+// JSON strings: well-formed UTF-8 passes through unchanged; quotes, backslashes, control bytes,
+// DEL and every byte that is not part of a well-formed UTF-8 sequence are written as \u00HH,
+// so each line is valid JSON whatever bytes the client sent.
+void append_json_escaped(std::string& out, std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (size_t len = utf8_sequence(s, i)) {
+        out.append(s.substr(i, len));
+        i += len;
+        continue;
+      }
+    }
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+      append_hex_escape(out, "\\u00", c);
+    } else {
+      out += char(c);
+    }
+    ++i;
   }
 }
 
@@ -63,9 +120,9 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += " - - [";
   buf_ += stamp_;
   buf_ += "] \"";
-  append_escaped(buf_, e.method, false);
+  append_escaped(buf_, e.method);
   buf_ += ' ';
-  append_escaped(buf_, e.target, false);
+  append_escaped(buf_, e.target);
   buf_ += ' ';
   buf_ += e.protocol;
   buf_ += "\" ";
@@ -73,9 +130,9 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += ' ';
   buf_ += std::to_string(e.bytes);
   buf_ += " \"";
-  append_escaped(buf_, or_dash(e.referer), false);
+  append_escaped(buf_, or_dash(e.referer));
   buf_ += "\" \"";
-  append_escaped(buf_, or_dash(e.user_agent), false);
+  append_escaped(buf_, or_dash(e.user_agent));
   buf_ += "\"\n";
 }
 
@@ -86,9 +143,9 @@ void AccessLog::add_json(const AccessEntry& e) {
   buf_ += "\",\"remote\":\"";
   buf_ += addr;
   buf_ += "\",\"method\":\"";
-  append_escaped(buf_, e.method, true);
+  append_json_escaped(buf_, e.method);
   buf_ += "\",\"uri\":\"";
-  append_escaped(buf_, e.target, true);
+  append_json_escaped(buf_, e.target);
   buf_ += "\",\"protocol\":\"";
   buf_ += e.protocol;
   buf_ += "\",\"status\":";
@@ -96,9 +153,9 @@ void AccessLog::add_json(const AccessEntry& e) {
   buf_ += ",\"bytes\":";
   buf_ += std::to_string(e.bytes);
   buf_ += ",\"referer\":\"";
-  append_escaped(buf_, e.referer, true);
+  append_json_escaped(buf_, e.referer);
   buf_ += "\",\"user_agent\":\"";
-  append_escaped(buf_, e.user_agent, true);
+  append_json_escaped(buf_, e.user_agent);
   buf_ += "\"}\n";
 }
 

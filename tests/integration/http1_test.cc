@@ -288,6 +288,34 @@ TEST_P(Http1, AccessLogJson) {
   EXPECT_NE(log.find("say \\u0022hi\\u0022"), std::string::npos) << log;
 }
 
+// Clients may send any bytes in the target and in header values: each JSON line must still be
+// valid JSON (python3's json.loads, which rejects bytes that are not UTF-8 and raw controls).
+TEST_P(Http1, AccessLogJsonStaysValidWithRawBytes) {
+  start("", "json");
+  fetch(port(), get("/a.txt?q=\xff\xc3&r=\xc3\xa9", "User-Agent: ua\xff\xc3(\xed\xa0\x80)\r\n"));
+  fetch(port(), get("/\xc3\xff\xc0\xaf\x7f", "User-Agent: \xf4\x90\x80\x80 \xe2\x82\r\n"));
+  fetch(port(), get("/a.txt", "User-Agent: plain \"quoted\" \\ \xf0\x9f\x98\x80\r\n"));
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  TempDir dir;
+  std::string path = dir.write("access.json", log);
+  std::string script = dir.write("check.py",
+                                 "import json, sys\n"
+                                 "lines = open(sys.argv[1], 'rb').read().splitlines()\n"
+                                 "for line in lines:\n"
+                                 "    e = json.loads(line.decode('utf-8'))\n"
+                                 "    print(ascii(e['uri']), ascii(e['user_agent']))\n"
+                                 "print(len(lines))\n");
+  std::string out;
+  ASSERT_EQ(run_command("python3 " + script + " " + path + " 2>&1", out), 0) << out << log;
+  EXPECT_NE(out.find("\n3\n"), std::string::npos) << out;
+  // Raw bytes come back as U+00XX; well-formed UTF-8 unchanged.
+  EXPECT_NE(out.find("'/a.txt?q=\\xff\\xc3&r=\\xe9' 'ua\\xff\\xc3(\\xed\\xa0\\x80)'"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("'plain \"quoted\" \\\\ \\U0001f600'"), std::string::npos) << out;
+}
+
 TEST_P(Http1, SigtermFinishesInFlightResponseThenExits) {
   std::string big(8 << 20, 'z');
   site_.write("www/big.bin", big);

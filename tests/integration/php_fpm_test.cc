@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -830,6 +831,77 @@ TEST_P(Php, FullQueueIs503WithRetryAfter) {
   EXPECT_LT(Clock::now() - t0, milliseconds(1000));
   EXPECT_EQ(busy.read(false, 10000).body, "slept 2\n");
   EXPECT_EQ(queued.read(false, 10000).body, "slept 0\n");
+}
+
+// A pool far past its capacity answers 503 to nearly every request; the error log says so about
+// once a second with a count, instead of a line per request.
+TEST_P(Php, FullQueueFloodKeepsErrorLogSmall) {
+  start(
+      [](PhpProxyOptions& o) {
+        o.threads = 1;
+        o.pool_extra = "max_connections = 1\nqueue = 0\nread_timeout = \"20s\"\n";
+      },
+      1);
+  // askr's own worker may still be starting: with no queue, a request before it is ready is a 503.
+  for (auto t0 = Clock::now(); Clock::now() - t0 < milliseconds(10000);) {
+    if (php_fetch(port(), get("/status.php")).status == 200) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  Client busy(port());
+  busy.send(get("/sleep.php?s=4"));
+  std::this_thread::sleep_for(milliseconds(300));
+  std::atomic<int> rejected{0}, other{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        try {
+          Client c(port());
+          while (!stop) {
+            c.send(get("/status.php"));
+            PhpResponse r = c.read(false, 5000);
+            if (!r.ok) break;
+            ++(r.status == 503 ? rejected : other);
+            if (r.closed) break;
+          }
+        } catch (const std::exception&) {
+          std::this_thread::sleep_for(milliseconds(10));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(3000));
+  stop = true;
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(busy.read(false, 10000).body, "slept 4\n");
+
+  std::string err = proxy_->error_log();
+  size_t queue_lines = 0, with_count = 0;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("requests queued; answering 503") == std::string::npos) continue;
+    ++queue_lines;
+    if (line.find(" similar messages suppressed)") != std::string::npos) ++with_count;
+  }
+  RecordProperty("rejected", rejected.load());
+  RecordProperty("queue_lines", int(queue_lines));
+  EXPECT_GE(rejected.load(), 200) << "too few 503s to tell; others: " << other.load();
+  EXPECT_GE(queue_lines, 1u) << err.substr(0, 2000);
+  EXPECT_LE(queue_lines, 8u) << rejected.load() << " rejected; " << err.substr(0, 2000);
+  EXPECT_GE(with_count, 1u) << err.substr(0, 2000);
+  EXPECT_LT(err.size(), 8000u) << err.substr(0, 2000);
+  // The requests themselves are all in the access log.
+  size_t logged = 0;
+  for (auto t0 = Clock::now(); Clock::now() - t0 < milliseconds(3000);) {
+    std::string log = proxy_->access_log();
+    logged = 0;
+    for (size_t at = log.find("\" 503 "); at != std::string::npos; at = log.find("\" 503 ", at + 1))
+      ++logged;
+    if (logged >= size_t(rejected.load())) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_GE(logged, size_t(rejected.load()));
 }
 
 // ---- many clients, keep-alive, pipelining

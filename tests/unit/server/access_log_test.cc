@@ -1,0 +1,107 @@
+#include "server/access_log.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace askr::server {
+namespace {
+
+// One entry written through an AccessLog on a pipe; returns the line as written.
+std::string log_line(config::LogFormat format, std::string_view target,
+                     std::string_view user_agent = "curl/8") {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(40000);
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  {
+    AccessLog log(fds[1], format);
+    AccessEntry e;
+    e.peer = reinterpret_cast<const sockaddr*>(&peer);
+    e.method = "GET";
+    e.target = target;
+    e.protocol = "HTTP/1.1";
+    e.status = 200;
+    e.bytes = 12;
+    e.user_agent = user_agent;
+    log.add(e, 1700000000);
+  }  // the destructor flushes
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  close(fds[0]);
+  close(fds[1]);
+  return out;
+}
+
+// The JSON line's "uri" value as written (escapes kept).
+std::string json_uri(std::string_view target) {
+  std::string line = log_line(config::LogFormat::kJson, target);
+  size_t from = line.find("\"uri\":\"");
+  size_t to = line.find("\",\"protocol\"");
+  if (from == std::string::npos || to == std::string::npos) return "<no uri in " + line + ">";
+  from += 7;
+  return line.substr(from, to - from);
+}
+
+TEST(AccessLogJson, AsciiPassesThrough) {
+  EXPECT_EQ(json_uri("/a/b?c=d&e=f"), "/a/b?c=d&e=f");
+}
+
+TEST(AccessLogJson, QuotesBackslashesAndControlBytesAreEscaped) {
+  EXPECT_EQ(json_uri(std::string("/\"q\\\t\n\r\x01\x1f\x7f", 10)),
+            "/\\u0022q\\u005C\\u0009\\u000A\\u000D\\u0001\\u001F\\u007F");
+  EXPECT_EQ(json_uri(std::string("/a\0b", 4)), "/a\\u0000b");
+}
+
+TEST(AccessLogJson, WellFormedUtf8PassesThroughUnchanged) {
+  // é (2 bytes), € (3), U+FFFD, 😀 (4), U+10FFFF: the largest code point.
+  const std::string utf8 = "/\xC3\xA9/\xE2\x82\xAC/\xEF\xBF\xBD/\xF0\x9F\x98\x80/\xF4\x8F\xBF\xBF";
+  EXPECT_EQ(json_uri(utf8), utf8);
+}
+
+TEST(AccessLogJson, BytesOutsideWellFormedUtf8AreEscaped) {
+  EXPECT_EQ(json_uri("/\xFF"), "/\\u00FF");
+  EXPECT_EQ(json_uri("/\xFE\xFF"), "/\\u00FE\\u00FF");
+  EXPECT_EQ(json_uri("/\x80"), "/\\u0080");                  // a stray continuation byte
+  EXPECT_EQ(json_uri("/\xC3"), "/\\u00C3");                  // truncated at the end
+  EXPECT_EQ(json_uri("/\xC3/"), "/\\u00C3/");                // truncated before ASCII
+  EXPECT_EQ(json_uri("/\xE2\x82"), "/\\u00E2\\u0082");       // truncated 3-byte sequence
+  EXPECT_EQ(json_uri("/\xC3\xC3\xA9"), "/\\u00C3\xC3\xA9");  // a bad lead, then a good pair
+}
+
+TEST(AccessLogJson, OverlongSurrogateAndOutOfRangeFormsAreEscaped) {
+  EXPECT_EQ(json_uri("/\xC0\xAF"), "/\\u00C0\\u00AF");                        // overlong '/'
+  EXPECT_EQ(json_uri("/\xC1\xBF"), "/\\u00C1\\u00BF");                        // overlong
+  EXPECT_EQ(json_uri("/\xE0\x80\xAF"), "/\\u00E0\\u0080\\u00AF");             // overlong '/'
+  EXPECT_EQ(json_uri("/\xE0\x9F\xBF"), "/\\u00E0\\u009F\\u00BF");             // overlong U+07FF
+  EXPECT_EQ(json_uri("/\xED\xA0\x80"), "/\\u00ED\\u00A0\\u0080");             // surrogate U+D800
+  EXPECT_EQ(json_uri("/\xED\xBF\xBF"), "/\\u00ED\\u00BF\\u00BF");             // surrogate U+DFFF
+  EXPECT_EQ(json_uri("/\xED\x9F\xBF"), "/\xED\x9F\xBF");                      // U+D7FF is fine
+  EXPECT_EQ(json_uri("/\xF0\x80\x80\xAF"), "/\\u00F0\\u0080\\u0080\\u00AF");  // overlong
+  EXPECT_EQ(json_uri("/\xF4\x90\x80\x80"), "/\\u00F4\\u0090\\u0080\\u0080");  // U+110000
+  EXPECT_EQ(json_uri("/\xF5\x80\x80\x80"), "/\\u00F5\\u0080\\u0080\\u0080");  // past F4
+}
+
+TEST(AccessLogJson, UserAgentIsEscapedTheSameWay) {
+  std::string line = log_line(config::LogFormat::kJson, "/", "ua\xFF\xC3\xA9\"");
+  EXPECT_NE(line.find("\"user_agent\":\"ua\\u00FF\xC3\xA9\\u0022\"}\n"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":200,\"bytes\":12,"), std::string::npos) << line;
+}
+
+TEST(AccessLogCombined, BytesAbove0x7fAreHexEscaped) {
+  std::string line = log_line(config::LogFormat::kCombined, "/\xC3\xA9\xFF\"", "ua");
+  EXPECT_NE(line.find("\"GET /\\xC3\\xA9\\xFF\\x22 HTTP/1.1\" 200 12 \"-\" \"ua\"\n"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.compare(0, 10, "127.0.0.1 "), 0) << line;
+}
+
+}  // namespace
+}  // namespace askr::server
