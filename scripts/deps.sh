@@ -30,8 +30,10 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # The packaged nginx must not start a system instance: tests and benchmarks start their own.
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Nor a system h2o (its package enables and, where services may start, starts one).
+# Nor a system h2o (its package enables and, where services may start, starts one): the
+# services of those packages that were just installed are stopped and disabled.
 for svc in nginx h2o; do
+  [[ " ${missing[*]} " == *" $svc"[\ -]* ]] || continue
   [ -e "/lib/systemd/system/$svc.service" ] || continue
   if [ -d /run/systemd/system ]; then
     $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
