@@ -132,12 +132,13 @@ wrk_run() { # URL SECONDS OUTFILE [MORE WRK ARGUMENTS]
   taskset -c "$CLIENT_CPUS" "${binenv[@]}" "${WRK:-wrk}" -t"$WRK_THREADS" -c"$CONNS" \
     -d"$secs"s --latency "$@" "$url" >"$out" 2>&1 || true
 }
-wrk_field() { # OUTFILE rps|p50|p99|requests|non2xx|sockerr
+wrk_field() { # OUTFILE rps|p50|p99|requests|bytes|non2xx|sockerr
   case "$2" in
     rps) awk '/^Requests\/sec:/{print $2}' "$1" | grep . || echo 0 ;;
     p50) awk '$1=="50%"{print $2}' "$1" | grep . || echo "?" ;;
     p99) awk '$1=="99%"{print $2}' "$1" | grep . || echo "?" ;;
     requests) awk '/ requests in /{print $1}' "$1" | grep . || echo 0 ;;
+    bytes) awk '/ requests in /{print $5}' "$1" | tr -d , ;;
     non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
     sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
   esac
