@@ -61,7 +61,8 @@ PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"
 PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
 OUT="${OUT:-$here/results-php-fpm.md}"
 
-die() { echo "php-fpm.sh: $*" >&2; exit 1; }
+. "$here/lib.sh"
+bench_name=php-fpm.sh
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites.
@@ -78,36 +79,12 @@ fi
 # Kept FastCGI connections per Askr loop / per nginx worker: threads x this <= children.
 KEEP=$((CHILDREN / THREADS))
 
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -Sn "$(ulimit -Hn)"
+raise_nofile
 
 # ---------------------------------------------------------------------------------------------
-# Cleanup on any exit: only the processes this script started, by their PID.
-tmp="$(mktemp -d /tmp/askr-bench-fpm.XXXXXX)"
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Cleanup on any exit (lib.sh): only the processes this script started, by their PID.
+bench_init php-fpm.sh askr-bench-fpm
 
-# Stops one process this script started and forgets it (its PID may be reused afterwards).
-stop_pid() { # PID
-  local p=$1 q rest=()
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for q in "${pids[@]}"; do [ "$q" = "$p" ] || rest+=("$q"); done
-  pids=("${rest[@]}")
-}
 
 # A private copy of the binary: a rebuild during the run cannot change what is measured.
 cp "$ASKR_BIN" "$tmp/askr-proxy"
@@ -198,35 +175,9 @@ for _ in $(seq 100); do
 done
 [ -S "$sock" ] || die "php-fpm did not create $sock"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# "1,3-5" -> "1 3 4 5"
-expand_cpus() {
-  local part i out=()
-  IFS=, read -ra parts <<<"$1"
-  for part in "${parts[@]}"; do
-    if [[ $part == *-* ]]; then
-      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
-    else
-      out+=("$part")
-    fi
-  done
-  echo "${out[@]}"
-}
-
 # nginx's worker_cpu_affinity mask for SERVER_CPUS, so that each worker is pinned to one of
 # them as each Askr loop is (plain `auto` would start from CPU 0, outside the taskset).
-nginx_mask() {
-  local max=0 c i mask=""
-  local cpus=($(expand_cpus "$SERVER_CPUS"))
-  for c in "${cpus[@]}"; do ((c > max)) && max=$c; done
-  for ((i = max; i >= 0; i--)); do
-    if [[ " ${cpus[*]} " == *" $i "* ]]; then mask+="1"; else mask+="0"; fi
-  done
-  echo "$mask"
-}
+nginx_mask() { cpu_mask "$SERVER_CPUS"; }
 
 # ---------------------------------------------------------------------------------------------
 # Front ends. Each is started for one measurement and stopped after it.
@@ -390,21 +341,7 @@ check_answers() { # NAME
   rm -f "$tmp/check.body"
 }
 
-run_wrk() { # PATH SECONDS OUTFILE
-  taskset -c "$CLIENT_CPUS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2"s --latency \
-    "http://127.0.0.1:$cur_port$1" >"$3" 2>&1 || true
-}
-wrk_field() { # OUTFILE FIELD
-  case "$2" in
-    rps) awk '/^Requests\/sec:/{print $2}' "$1" ;;
-    p50) awk '$1=="50%"{print $2}' "$1" ;;
-    p99) awk '$1=="99%"{print $2}' "$1" ;;
-    requests) awk '/ requests in /{print $1}' "$1" ;;
-    bytes) awk '/ requests in /{print $5}' "$1" | tr -d , ;;
-    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
-    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
-  esac
-}
+run_wrk() { wrk_run "http://127.0.0.1:$cur_port$1" "$2" "$3"; } # PATH SECONDS OUTFILE
 
 declare -A path
 workloads=(hello page)
@@ -461,14 +398,8 @@ cpu_us() { # NAME WORKLOAD ROUND WHICH
     "$tmp/cpu.$1.$2.$3.txt"
 }
 
-# The median of ROUNDS values (for an even ROUNDS, the lower of the two middle ones).
-median() { tr ' ' '\n' | grep . | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
-# The median round by requests/s.
-median_run() { # NAME WORKLOAD -> round number
-  for r in $(seq "$ROUNDS"); do
-    echo "$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps) $r"
-  done | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2){print $2}'
-}
+# The median round by requests/s (lib.sh: median, median_round).
+median_run() { median_round "$tmp/wrk.$1.$2"; } # NAME WORKLOAD -> round number
 # The nginx variant an Askr variant is compared with.
 peer() { case "$1" in askr) echo nginx ;; askr-ka) echo nginx-ka ;; esac; }
 rounds_of() { # NAME WORKLOAD FIELD|cpu1|cpu2 -> "a / b / c"

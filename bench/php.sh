@@ -75,7 +75,8 @@ PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
 PHP_CLI="${PHP_CLI:-php8.2}"
 OUT="${OUT:-$here/results-php.md}"
 
-die() { echo "php.sh: $*" >&2; exit 1; }
+. "$here/lib.sh"
+bench_name=php.sh
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites.
@@ -92,37 +93,13 @@ fi
 [ -r "$PHP_INI" ] || die "cannot read $PHP_INI"
 [ "$(id -u)" -eq 0 ] || die "run as root (nginx runs with 'user root;', php-fpm with -R)"
 
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -Sn "$(ulimit -Hn)"
+raise_nofile
 
 # ---------------------------------------------------------------------------------------------
-# Cleanup on any exit: only the processes this script started, by their PID.
-tmp="$(mktemp -d /tmp/askr-bench-php.XXXXXX)"
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Cleanup on any exit (lib.sh): only the processes this script started, by their PID.
+bench_init php.sh askr-bench-php
 
-# Stops one process this script started and forgets it (its PID may be reused afterwards).
-# askr-proxy stops its askr-worker processes itself; php-fpm its children.
-stop_pid() { # PID
-  local p=$1 q rest=()
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for q in "${pids[@]}"; do [ "$q" = "$p" ] || rest+=("$q"); done
-  pids=("${rest[@]}")
-}
+# stop_pid (lib.sh): askr-proxy stops its askr-worker processes itself; php-fpm its children.
 
 # Private copies of the binaries: a rebuild during the run cannot change what is measured.
 mkdir -p "$tmp/bin"
@@ -1239,35 +1216,9 @@ cur_fpm=""     # php-fpm master (fpm only)
 cur_port=""
 cur_log=""
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# "1,3-5" -> "1 3 4 5"
-expand_cpus() {
-  local part i out=()
-  IFS=, read -ra parts <<<"$1"
-  for part in "${parts[@]}"; do
-    if [[ $part == *-* ]]; then
-      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
-    else
-      out+=("$part")
-    fi
-  done
-  echo "${out[@]}"
-}
-
 # nginx's worker_cpu_affinity mask for SERVER_CPUS (plain `auto` would start from CPU 0,
 # outside the taskset).
-nginx_mask() {
-  local max=0 c i mask=""
-  local cpus=($(expand_cpus "$SERVER_CPUS"))
-  for c in "${cpus[@]}"; do ((c > max)) && max=$c; done
-  for ((i = max; i >= 0; i--)); do
-    if [[ " ${cpus[*]} " == *" $i "* ]]; then mask+="1"; else mask+="0"; fi
-  done
-  echo "$mask"
-}
+nginx_mask() { cpu_mask "$SERVER_CPUS"; }
 
 write_askr_conf() { # SERVER APP PORT CONF LOG
   local mode=classic script=""
@@ -1491,20 +1442,7 @@ check_answer() { # SERVER APP
     die "${label[$s]}: GET ${path[$a]}: the body differs from the reference ($(stat -c %s "$tmp/check.body") bytes): $(head -c 300 "$tmp/check.body")"
 }
 
-run_wrk() { # PATH SECONDS OUTFILE
-  taskset -c "$CLIENT_CPUS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2"s --latency \
-    "http://127.0.0.1:$cur_port$1" >"$3" 2>&1 || true
-}
-wrk_field() { # OUTFILE FIELD
-  case "$2" in
-    rps) awk '/^Requests\/sec:/{print $2}' "$1" ;;
-    p50) awk '$1=="50%"{print $2}' "$1" ;;
-    p99) awk '$1=="99%"{print $2}' "$1" ;;
-    requests) awk '/ requests in /{print $1}' "$1" ;;
-    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
-    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
-  esac
-}
+run_wrk() { wrk_run "http://127.0.0.1:$cur_port$1" "$2" "$3"; } # PATH SECONDS OUTFILE
 
 # ---------------------------------------------------------------------------------------------
 # Checks before measuring: what PHP runs with, through each server; then every server answers
@@ -1593,14 +1531,8 @@ ended() { # SERVER APP ROUND
   awk '{ print $5 }' "$tmp/cpu.$1.$2.$3.txt"
 }
 
-# The median of ROUNDS values (for an even ROUNDS, the lower of the two middle ones).
-median() { tr ' ' '\n' | grep . | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
-# The median round by requests/s.
-median_run() { # SERVER APP -> round number
-  for r in $(seq "$ROUNDS"); do
-    echo "$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps) $r"
-  done | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2){print $2}'
-}
+# The median round by requests/s (lib.sh: median, median_round).
+median_run() { median_round "$tmp/wrk.$1.$2"; } # SERVER APP -> round number
 rounds_of() { # SERVER APP FIELD|front|php|total -> "a / b / c"
   local r v out=()
   for r in $(seq "$ROUNDS"); do

@@ -60,8 +60,8 @@ OUT="${OUT:-$here/results-scale.md}"
 export -n NS SERVER_FIRST_CPU CLIENT_CPUS WRK_THREADS CONNS DURATION ROUNDS WARMUP SERVERS ASKR \
   NGINX WRK MIME_TYPES LIB_PATH ASKR_REV RAW OUT
 
-die() { echo "scale.sh: $*" >&2; exit 1; }
-note() { echo "scale.sh: $*" >&2; }
+. "$here/lib.sh"
+bench_name=scale.sh
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites.
@@ -83,20 +83,6 @@ command -v "$WRK" >/dev/null || die "no wrk at $WRK"
 binenv=()
 [ -n "$LIB_PATH" ] && binenv=(env "LD_LIBRARY_PATH=$LIB_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 
-# "1,3-5" -> "1 3 4 5"
-expand_cpus() {
-  local part i out=() parts
-  IFS=, read -ra parts <<<"$1"
-  for part in "${parts[@]}"; do
-    if [[ $part == *-* ]]; then
-      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
-    else
-      out+=("$part")
-    fi
-  done
-  echo "${out[@]}"
-}
-
 ncpu=$(nproc)
 client_list=($(expand_cpus "$CLIENT_CPUS"))
 maxn=0
@@ -112,44 +98,21 @@ for s in $SERVERS; do
   case "$s" in askr-uring | askr-epoll | nginx | nginx-reuseport) ;; *) die "unknown server '$s'" ;; esac
 done
 
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -Sn "$(ulimit -Hn)"
-nofile="$(ulimit -Hn)"
-[ "$nofile" = unlimited ] && nofile=1048576
-nginx_nofile=$(( nofile < 30000 ? nofile : 30000 ))
+raise_nofile
 
 # ---------------------------------------------------------------------------------------------
-# Cleanup on any exit: only the processes this script started.
-tmp="$(mktemp -d /tmp/askr-scale.XXXXXX)"
-pids=()
-cleanup() {
-  set +e
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Cleanup on any exit (lib.sh): only the processes this script started.
+bench_init scale.sh askr-scale
 
 cp "$ASKR" "$tmp/askr-proxy"
 ASKR_BIN="$tmp/askr-proxy"
 
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
-  note "warning: load average is $load_start before the run; results will be noisy"
+warn_load
 
 mkdir -p "$tmp/www"
 head -c 100 /dev/urandom >"$tmp/www/small.bin"
 chmod 755 "$tmp" "$tmp/www"
 chmod 644 "$tmp/www/small.bin"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # Exit 0 when GET /small.bin on PORT answers 200 with exactly the file's bytes.
 check_get() { # PORT
@@ -164,13 +127,7 @@ EOF
 }
 
 # nginx's worker_cpu_affinity mask for cores FIRST..FIRST+N-1.
-nginx_mask() { # FIRST N
-  local i mask=""
-  for ((i = $1 + $2 - 1; i >= 0; i--)); do
-    if ((i >= $1)); then mask+="1"; else mask+="0"; fi
-  done
-  echo "$mask"
-}
+nginx_mask() { cpu_mask "$1-$(($1 + $2 - 1))"; } # FIRST N
 
 declare -A port pid cpus alive_ok label
 label[askr-uring]="Askr (io_uring)"
@@ -320,15 +277,6 @@ for key in "${ready[@]}"; do alive_ok[$key]=1; done
 
 # ---------------------------------------------------------------------------------------------
 # Runs.
-wrk_field() { # OUTFILE FIELD
-  case "$2" in
-    rps) awk '/^Requests\/sec:/{print $2}' "$1" | grep . || echo 0 ;;
-    p99) awk '$1=="99%"{print $2}' "$1" | grep . || echo "?" ;;
-    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
-    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
-  esac
-}
-
 # Busy share (user+nice+system+irq+softirq over all ticks) of a set of CPUs between two
 # /proc/stat snapshots, in percent; and the steal share.
 cpu_busy() { # BEFORE AFTER "c1 c2 ..." busy|steal
@@ -356,8 +304,7 @@ run_one() { # KEY SECONDS TAG
   task_ticks "$key" >"$tmp/ticks0"
   cat /proc/stat >"$tmp/stat0"
   t0=$(date +%s.%N)
-  taskset -c "$CLIENT_CPUS" "${binenv[@]}" "$WRK" -t"$WRK_THREADS" -c"$CONNS" -d"$secs"s --latency \
-    "http://127.0.0.1:${port[$key]}/small.bin" >"$w" 2>&1 || true
+  wrk_run "http://127.0.0.1:${port[$key]}/small.bin" "$secs" "$w"
   t1=$(date +%s.%N)
   cat /proc/stat >"$tmp/stat1"
   task_ticks "$key" >"$tmp/ticks1"
@@ -412,8 +359,6 @@ rounds_of() { # KEY ARRAY-NAME -> "a / b / ..."
   local IFS=/
   echo "${out[*]}" | sed 's#/# / #g'
 }
-fmt_int() { awk -v x="$1" 'BEGIN{ if (x == "") print "—"; else printf "%.0f", x }'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a/b }'; }
 
 declare -A med
 for key in "${ready[@]}"; do med[$key]=$(median_rps "$key"); done

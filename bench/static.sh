@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
-# Static files, side by side: askr-proxy (io_uring and epoll backends) against Debian's nginx,
-# serving the same two files from the same directory, on loopback, in one run.
+# Static files, side by side: askr-proxy (io_uring and epoll backends) against Debian's nginx
+# and h2o, serving the same files from the same directory, on loopback, in one run.
 #
 #   bench/static.sh
 #
 # Measures, for each server:
-#   1. throughput and p99 latency with wrk (keep-alive) on a 100-byte and a 1 MiB file;
+#   1. throughput and p99 latency with wrk (keep-alive) on files of 100 B, 4 KiB, 16 KiB,
+#      64 KiB and 1 MiB;
 #   2. resident memory per idle keep-alive connection (IDLE_CONNS connections held open);
-#   3. system calls per request under load (strace -c on the serving process).
+#   3. system calls per request under load (strace -c on the serving process);
+#   4. heap allocation calls per request on the 100-byte file (an LD_PRELOAD counter,
+#      bench/alloccount.c), on a separate instance of each server.
 #
 # Environment (defaults in brackets):
 #   SERVER_CPUS [1]       cores the servers are pinned to (taskset list syntax: "1", "2-5")
 #   CLIENT_CPUS [0]       cores wrk and the idle-connection client are pinned to
-#   THREADS [1]           Askr loop threads = nginx worker processes
+#   THREADS [1]           Askr loop threads = nginx worker processes = h2o threads
 #   WRK_THREADS [1]       wrk -t
 #   CONNS [64]            wrk -c
 #   DURATION [10]         seconds per wrk run
 #   ROUNDS [3]            interleaved rounds per server and file; the median run is reported
+#   WARMUP [2]            seconds of wrk per server before the rounds, not counted
+#   FILES [small.bin 4k.bin 16k.bin 64k.bin big.bin]   files measured for throughput
 #   STRACE_DURATION [5]   seconds of the wrk run traced for syscall counts
 #   IDLE_CONNS [10000]    idle keep-alive connections for the memory measurement
+#   ALLOC_DURATION [5]    seconds of the wrk run whose allocations are counted (0: skip)
 #   ASKR [build/proxy/askr-proxy]   the binary under test
 #   NGINX [nginx]         the nginx binary
+#   H2O [h2o]             the h2o binary
 #   OUT [bench/results-static.md]   where the markdown report is written (overwritten)
 set -euo pipefail
 # nginx takes a NGINX variable for sockets handed over on upgrade; never pass ours on.
 export -n NGINX 2>/dev/null || true
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/lib.sh"
 repo="$(cd "$here/.." && pwd)"
 
 SERVER_CPUS="${SERVER_CPUS:-1}"
@@ -36,18 +44,22 @@ WRK_THREADS="${WRK_THREADS:-1}"
 CONNS="${CONNS:-64}"
 DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-3}"
+WARMUP="${WARMUP:-2}"
+FILES="${FILES:-small.bin 4k.bin 16k.bin 64k.bin big.bin}"
 STRACE_DURATION="${STRACE_DURATION:-5}"
 IDLE_CONNS="${IDLE_CONNS:-10000}"
+ALLOC_DURATION="${ALLOC_DURATION:-5}"
 ASKR="${ASKR:-$repo/build/proxy/askr-proxy}"
 NGINX="${NGINX:-nginx}"
+H2O="${H2O:-h2o}"
 OUT="${OUT:-$here/results-static.md}"
-
-die() { echo "static.sh: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Prerequisites.
 "$repo/scripts/deps.sh" bench
 command -v python3 >/dev/null || die "python3 is required"
+command -v "$H2O" >/dev/null || die "no h2o at $H2O"
+command -v cc >/dev/null || die "cc is required (for bench/alloccount.c)"
 if [ ! -x "$ASKR" ]; then
   echo "building askr-proxy"
   "$repo/scripts/build.sh"
@@ -55,89 +67,55 @@ fi
 [ -x "$ASKR" ] || die "no askr-proxy at $ASKR"
 [ "$(id -u)" -eq 0 ] || die "run as root (nginx runs with 'user root;', strace attaches to the servers)"
 
-# Both servers and the idle client each need more than IDLE_CONNS descriptors.
-ulimit -Hn 65536 2>/dev/null || true
-ulimit -Sn "$(ulimit -Hn)"
-nofile="$(ulimit -Hn)"
-[ "$nofile" = unlimited ] && nofile=1048576
+# The servers and the idle client each need more than IDLE_CONNS descriptors.
+raise_nofile
 [ "$nofile" -ge $((IDLE_CONNS + 200)) ] ||
   die "open-file hard limit $nofile is below IDLE_CONNS+200; raise it or lower IDLE_CONNS"
-nginx_nofile=$(( nofile < 30000 ? nofile : 30000 ))
 
 # ---------------------------------------------------------------------------------------------
-# Cleanup on any exit.
-tmp="$(mktemp -d /tmp/askr-bench.XXXXXX)"
-pids=()
+# Cleanup on any exit (lib.sh): the servers, a running strace, the temporary directory.
+bench_init static.sh askr-bench
 strace_pid=""
-cleanup() {
-  set +e
-  [ -n "$strace_pid" ] && kill -INT "$strace_pid" 2>/dev/null
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit() { [ -z "$strace_pid" ] || kill -INT "$strace_pid" 2>/dev/null; }
 
 # A private copy of the binary: a rebuild during the run cannot change what is measured.
 cp "$ASKR" "$tmp/askr-proxy"
 ASKR_BIN="$tmp/askr-proxy"
+cc -shared -fPIC -O2 -o "$tmp/alloccount.so" "$here/alloccount.c" -ldl ||
+  die "cannot build bench/alloccount.c"
 
-# Anything else running skews the numbers; say so in the report.
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
-  echo "static.sh: warning: load average is $load_start before the run; results will be noisy" >&2
+warn_load
 
 # ---------------------------------------------------------------------------------------------
 # Files.
+declare -A fsize
+fsize[small.bin]=100
+fsize[4k.bin]=4096
+fsize[16k.bin]=16384
+fsize[64k.bin]=65536
+fsize[big.bin]=1048576
+files=($FILES)
 mkdir -p "$tmp/www"
-head -c 100 /dev/urandom >"$tmp/www/small.bin"
-head -c 1048576 /dev/urandom >"$tmp/www/big.bin"
+for f in "${!fsize[@]}"; do head -c "${fsize[$f]}" /dev/urandom >"$tmp/www/$f"; done
+for f in "${files[@]}"; do [ -n "${fsize[$f]:-}" ] || die "unknown file '$f' in FILES"; done
 chmod 755 "$tmp" "$tmp/www"
 chmod 644 "$tmp/www/"*.bin
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# "1,3-5" -> "1 3 4 5"
-expand_cpus() {
-  local part i out=()
-  IFS=, read -ra parts <<<"$1"
-  for part in "${parts[@]}"; do
-    if [[ $part == *-* ]]; then
-      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
-    else
-      out+=("$part")
-    fi
-  done
-  echo "${out[@]}"
-}
-
-# nginx's worker_cpu_affinity mask for SERVER_CPUS, so that each worker is pinned to one of
-# them as each Askr loop is (plain `auto` would start from CPU 0, outside the taskset).
-nginx_mask() {
-  local max=0 c i mask=""
-  local cpus=($(expand_cpus "$SERVER_CPUS"))
-  for c in "${cpus[@]}"; do ((c > max)) && max=$c; done
-  for ((i = max; i >= 0; i--)); do
-    if [[ " ${cpus[*]} " == *" $i "* ]]; then mask+="1"; else mask+="0"; fi
-  done
-  echo "$mask"
+size_label() { # FILE
+  awk -v b="${fsize[$1]}" 'BEGIN{ if (b >= 1048576) printf "%g MiB", b/1048576;
+    else if (b >= 1024) printf "%g KiB", b/1024; else printf "%d B", b }'
 }
 
 # ---------------------------------------------------------------------------------------------
-# Servers: askr-uring, askr-epoll, nginx, each on its own loopback port, all pinned to
-# SERVER_CPUS. Only one is under load at a time; the others sit idle.
+# Servers: askr-uring, askr-epoll, nginx, h2o, each on its own loopback port, all pinned to
+# SERVER_CPUS. Only one is under load at a time; the others sit idle. An instance name is a
+# KIND or KIND.TAG (the allocation count starts separate instances under the preload library).
 declare -A port pid label
-servers=(askr-uring askr-epoll nginx)
+servers=(askr-uring askr-epoll nginx h2o)
 label[askr-uring]="Askr (io_uring)"
 label[askr-epoll]="Askr (epoll)"
 label[nginx]="nginx"
+label[h2o]="h2o"
+preload=() # command prefix for the next server started (env LD_PRELOAD=...)
 
 start_askr() { # NAME BACKEND
   local name=$1 backend=$2
@@ -165,24 +143,25 @@ format = "off"
 EOF
   "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
     { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-  taskset -c "$SERVER_CPUS" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+  taskset -c "$SERVER_CPUS" "${preload[@]}" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
   pid[$name]=$!
   pids+=("$!")
 }
 
-start_nginx() {
-  port[nginx]=$(free_port)
-  mkdir -p "$tmp/nginx"
-  cat >"$tmp/nginx.conf" <<EOF
+start_nginx() { # NAME
+  local name=$1
+  port[$name]=$(free_port)
+  mkdir -p "$tmp/$name"
+  cat >"$tmp/$name.conf" <<EOF
 user root;
 worker_processes $THREADS;
-worker_cpu_affinity auto $(nginx_mask);
+worker_cpu_affinity auto $(cpu_mask "$SERVER_CPUS");
 worker_rlimit_nofile $nginx_nofile;
 daemon off;
 master_process on;
-error_log $tmp/nginx.log;
-pid $tmp/nginx.pid;
-lock_file $tmp/nginx.lock;
+error_log $tmp/$name.log;
+pid $tmp/$name.pid;
+lock_file $tmp/$name.lock;
 
 events {
     worker_connections 20000;
@@ -194,54 +173,88 @@ http {
     access_log off;
     sendfile on;
     tcp_nopush on;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
     keepalive_requests 1000000;
     keepalive_timeout 300s;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
+    client_body_temp_path $tmp/$name/body;
+    proxy_temp_path $tmp/$name/proxy;
+    fastcgi_temp_path $tmp/$name/fastcgi;
+    uwsgi_temp_path $tmp/$name/uwsgi;
+    scgi_temp_path $tmp/$name/scgi;
 
     server {
-        listen 127.0.0.1:${port[nginx]};
+        listen 127.0.0.1:${port[$name]};
         root $tmp/www;
     }
 }
 EOF
-  "$NGINX" -t -q -p "$tmp/nginx" -e "$tmp/nginx.log" -c "$tmp/nginx.conf" ||
-    { cat "$tmp/nginx.log" >&2; die "bad nginx config"; }
-  taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/nginx" -e "$tmp/nginx.log" -c "$tmp/nginx.conf" &
-  pid[nginx]=$!
+  "$NGINX" -t -q -p "$tmp/$name" -e "$tmp/$name.log" -c "$tmp/$name.conf" ||
+    { cat "$tmp/$name.log" >&2; die "bad nginx config"; }
+  taskset -c "$SERVER_CPUS" "${preload[@]}" "$NGINX" -p "$tmp/$name" -e "$tmp/$name.log" \
+    -c "$tmp/$name.conf" &
+  pid[$name]=$!
   pids+=("$!")
 }
 
-# The processes whose memory counts for a server: Askr's one process, nginx's master and workers.
+# h2o: no access-log directive (no access log), THREADS threads, file.dir on the same folder.
+start_h2o() { # NAME
+  local name=$1
+  port[$name]=$(free_port)
+  cat >"$tmp/$name.yaml" <<EOF
+listen:
+  host: 127.0.0.1
+  port: ${port[$name]}
+user: root
+num-threads: $THREADS
+max-connections: 20000
+http1-request-timeout: 300
+error-log: $tmp/$name.log
+pid-file: $tmp/$name.pid
+hosts:
+  "127.0.0.1:${port[$name]}":
+    paths:
+      "/":
+        file.dir: $tmp/www
+EOF
+  "$H2O" -t -c "$tmp/$name.yaml" >"$tmp/$name.test" 2>&1 ||
+    { cat "$tmp/$name.test" >&2; die "bad h2o config"; }
+  taskset -c "$SERVER_CPUS" "${preload[@]}" "$H2O" -c "$tmp/$name.yaml" 2>>"$tmp/$name.log" &
+  pid[$name]=$!
+  pids+=("$!")
+}
+
+start_server() { # NAME (KIND[.TAG])
+  case "${1%%.*}" in
+    askr-uring) start_askr "$1" io_uring ;;
+    askr-epoll) start_askr "$1" epoll ;;
+    nginx) start_nginx "$1" ;;
+    h2o) start_h2o "$1" ;;
+  esac
+}
+
+# The processes whose memory counts for a server: Askr's and h2o's one process, nginx's
+# master and workers.
 server_pids() {
-  if [ "$1" = nginx ]; then echo "${pid[nginx]} $(pgrep -P "${pid[nginx]}" | tr '\n' ' ')"
+  if [ "${1%%.*}" = nginx ]; then echo "${pid[$1]} $(pgrep -P "${pid[$1]}" | tr '\n' ' ')"
   else echo "${pid[$1]}"; fi
 }
 
-# The process strace attaches to: Askr's process (all its threads), nginx's worker.
+# The process strace attaches to: Askr's and h2o's process (all threads), nginx's worker.
 serving_pid() {
-  if [ "$1" = nginx ]; then pgrep -P "${pid[nginx]}" | head -1; else echo "${pid[$1]}"; fi
+  if [ "${1%%.*}" = nginx ]; then pgrep -P "${pid[$1]}" | head -1; else echo "${pid[$1]}"; fi
 }
 
 alive() { kill -0 "${pid[$1]}" 2>/dev/null; }
 
 wait_ready() { # NAME
-  local name=$1
-  for _ in $(seq 100); do
-    alive "$name" || die "$name exited at start; log: $(cat "$tmp/$name.log" 2>/dev/null)"
-    curl -s -o /dev/null "http://127.0.0.1:${port[$name]}/small.bin" && return 0
-    sleep 0.1
-  done
-  die "$name did not answer on 127.0.0.1:${port[$name]}"
+  wait_http "http://127.0.0.1:${port[$1]}/small.bin" "${pid[$1]}" "$tmp/$1.log"
 }
 
-# Both files must come back whole and identical before anything is measured.
+# Every file must come back whole and identical before anything is measured.
 check_files() { # NAME
   local name=$1 f code
-  for f in small.bin big.bin; do
+  for f in "${!fsize[@]}"; do
     code=$(curl -s -o "$tmp/check.$f" -w '%{http_code}' "http://127.0.0.1:${port[$name]}/$f")
     [ "$code" = 200 ] || die "$name: GET /$f answered $code"
     cmp -s "$tmp/check.$f" "$tmp/www/$f" || die "$name: GET /$f body differs from the file"
@@ -249,9 +262,7 @@ check_files() { # NAME
   rm -f "$tmp"/check.*
 }
 
-start_askr askr-uring io_uring
-start_askr askr-epoll epoll
-start_nginx
+for s in "${servers[@]}"; do start_server "$s"; done
 for s in "${servers[@]}"; do wait_ready "$s"; check_files "$s"; done
 
 # ---------------------------------------------------------------------------------------------
@@ -363,23 +374,12 @@ done
 # Throughput: ROUNDS rounds; in each, every file on every server in turn, so noise on the
 # machine spreads over all of them.
 run_wrk() { # NAME FILE SECONDS OUTFILE
-  taskset -c "$CLIENT_CPUS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$3"s --latency \
-    "http://127.0.0.1:${port[$1]}/$2" >"$4" 2>&1 || true
+  wrk_run "http://127.0.0.1:${port[$1]}/$2" "$3" "$4"
   alive "$1" || die "$1 died under wrk; log: $(tail -20 "$tmp/$1.log")"
 }
-wrk_field() { # OUTFILE FIELD
-  case "$2" in
-    rps) awk '/^Requests\/sec:/{print $2}' "$1" ;;
-    p99) awk '$1=="99%"{print $2}' "$1" ;;
-    requests) awk '/ requests in /{print $1}' "$1" ;;
-    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
-    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
-  esac
-}
 
-files=(small.bin big.bin)
 for s in "${servers[@]}"; do # warm-up, not counted
-  run_wrk "$s" small.bin 2 "$tmp/warmup.txt"
+  run_wrk "$s" small.bin "$WARMUP" "$tmp/warmup.txt"
 done
 for r in $(seq "$ROUNDS"); do
   for f in "${files[@]}"; do
@@ -389,13 +389,6 @@ for r in $(seq "$ROUNDS"); do
     done
   done
 done
-
-# The median run by requests/s (for an even ROUNDS, the lower of the two middle runs).
-median_run() { # NAME FILE -> round number
-  for r in $(seq "$ROUNDS"); do
-    echo "$(wrk_field "$tmp/wrk.$1.$2.$r.txt" rps) $r"
-  done | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2){print $2}'
-}
 
 # ---------------------------------------------------------------------------------------------
 # Syscalls per request: strace -c on the serving process during one wrk run on small.bin.
@@ -418,26 +411,54 @@ for s in "${servers[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# Report.
-cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
-nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
-wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
-askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
-if rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
-  git -C "$repo" diff --quiet HEAD -- proxy shared CMakeLists.txt 2>/dev/null ||
-    rev+=" with uncommitted changes under proxy/ or shared/"
-  askr_version+=" (commit $rev)"
+# Heap allocations per request on small.bin: a separate instance of each server, started under
+# the counting library with its counters in a shared file, warmed up with wrk; the counters
+# are read before and after one ALLOC_DURATION-second wrk run, and their growth divided by
+# the requests wrk completed. The measured instances above run without the library.
+read_counts() { od -An -v -tu8 -w8 "$1" | awk '{printf "%s%s", (NR>1?" ":""), $1} END{print ""}'; }
+declare -A al_reqs al_delta
+alloc_servers=()
+if [ "$ALLOC_DURATION" != 0 ]; then
+  alloc_servers=("${servers[@]}")
+  for s in "${alloc_servers[@]}"; do
+    echo "allocations: ${label[$s]}" >&2
+    name="$s.alloc"
+    rm -f "$tmp/$name.counts"
+    preload=(env "LD_PRELOAD=$tmp/alloccount.so" "ALLOCCOUNT_FILE=$tmp/$name.counts")
+    start_server "$name"
+    preload=()
+    wait_ready "$name"
+    run_wrk "$name" small.bin "$WARMUP" "$tmp/warmup.txt"
+    c0=$(read_counts "$tmp/$name.counts")
+    run_wrk "$name" small.bin "$ALLOC_DURATION" "$tmp/wrk.alloc.$s.txt"
+    c1=$(read_counts "$tmp/$name.counts")
+    stop_pid "${pid[$name]}"
+    al_reqs[$s]=$(wrk_field "$tmp/wrk.alloc.$s.txt" requests)
+    # Per counter: after - before (malloc calloc realloc free aligned_alloc posix_memalign
+    # memalign valloc pvalloc).
+    al_delta[$s]=$(awk -v a="$c0" -v b="$c1" 'BEGIN{ n = split(a, x, " "); split(b, y, " ");
+      for (i = 1; i <= n; i++) printf "%s%d", (i>1?" ":""), y[i] - x[i]; print "" }')
+  done
 fi
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION IDLE_CONNS=$IDLE_CONNS bench/static.sh"
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+nginx_ver=$(nginx_version)
+h2o_ver=$("$H2O" --version 2>&1 | awk 'NR==1{print $3}')
+askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
+if rev=$(askr_rev proxy shared) && [ -n "$rev" ]; then askr_version+=" (commit $rev)"; fi
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP FILES=\"$FILES\" STRACE_DURATION=$STRACE_DURATION IDLE_CONNS=$IDLE_CONNS ALLOC_DURATION=$ALLOC_DURATION bench/static.sh"
+peers=(nginx h2o)
+is_askr() { [[ $1 == askr-* ]]; }
 
 report="$tmp/report.md"
 {
-  echo "# Static files: Askr vs nginx"
+  echo "# Static files: Askr vs nginx and h2o"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "- Machine: $(nproc) CPUs, $cpu_model, kernel $(uname -r)"
-  echo "- Servers: $askr_version; nginx $nginx_version. Client: wrk $wrk_version"
-  echo "- Servers pinned to CPU(s) $SERVER_CPUS, $THREADS Askr loop(s) / $THREADS nginx worker(s);"
+  echo "- Machine: $(machine_line)"
+  echo "- Servers: $askr_version; nginx $nginx_ver; h2o $h2o_ver. Client: wrk $(wrk_version)"
+  echo "- Servers pinned to CPU(s) $SERVER_CPUS, $THREADS Askr loop(s) / $THREADS nginx worker(s) / $THREADS h2o thread(s);"
   echo "  wrk pinned to CPU(s) $CLIENT_CPUS"
   echo "- Command: \`$cmdline\`"
   echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -447,31 +468,30 @@ report="$tmp/report.md"
   echo "\`wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\`, keep-alive, $ROUNDS rounds interleaved"
   echo "(every server and file in turn each round). Reported: the median round by requests/s,"
   echo "with the p99 latency and errors of that same round; all rounds are listed. A round runs"
-  echo "the three servers back to back, so the round-by-round ratio is the one least moved by load"
-  echo "that comes and goes on the machine."
+  echo "the servers back to back, so the round-by-round ratio is the one least moved by load"
+  echo "that comes and goes on the machine. Files: $(for f in "${files[@]}"; do printf '%s %s; ' "$f" "$(size_label "$f")"; done | sed 's/; $//')."
   echo
-  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Non-2xx | Socket errors | All rounds (req/s) | Askr / nginx, round by round |"
-  echo "|---|---|---:|---:|---:|---:|---|---|---|"
+  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Askr / h2o | Non-2xx | Socket errors | All rounds (req/s) | Askr / nginx, round by round | Askr / h2o, round by round |"
+  echo "|---|---|---:|---:|---:|---:|---:|---|---|---|---|"
   for f in "${files[@]}"; do
-    nr=$(median_run nginx "$f")
-    nginx_rps=$(wrk_field "$tmp/wrk.nginx.$f.$nr.txt" rps)
+    declare -A peer_rps=()
+    for q in "${peers[@]}"; do
+      peer_rps[$q]=$(wrk_field "$tmp/wrk.$q.$f.$(median_round "$tmp/wrk.$q.$f").txt" rps)
+    done
     for s in "${servers[@]}"; do
-      m=$(median_run "$s" "$f")
-      w="$tmp/wrk.$s.$f.$m.txt"
+      w="$tmp/wrk.$s.$f.$(median_round "$tmp/wrk.$s.$f").txt"
       rps=$(wrk_field "$w" rps)
-      if [ "$s" = nginx ]; then ratio="—"
-      else ratio=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}'); fi
-      all=$(for r in $(seq "$ROUNDS"); do printf '%.0f ' "$(wrk_field "$tmp/wrk.$s.$f.$r.txt" rps)"; done)
-      byround="—"
-      if [ "$s" != nginx ]; then
-        byround=$(for r in $(seq "$ROUNDS"); do
-          awk -v a="$(wrk_field "$tmp/wrk.$s.$f.$r.txt" rps)" \
-            -v b="$(wrk_field "$tmp/wrk.nginx.$f.$r.txt" rps)" 'BEGIN{printf "%.2f ", a/b}'
-        done)
-      fi
-      printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$f" "$rps" \
-        "$(wrk_field "$w" p99)" "$ratio" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)" \
-        "$(echo $all | sed 's/ / \/ /g')" "$(echo $byround | sed 's/ / \/ /g')"
+      ratios=() byround=()
+      for q in "${peers[@]}"; do
+        if is_askr "$s"; then
+          ratios+=("$(div "$rps" "${peer_rps[$q]}")")
+          byround+=("$(ratio_rounds "$tmp/wrk.$s.$f" "$tmp/wrk.$q.$f")")
+        else ratios+=("—"); byround+=("—"); fi
+      done
+      printf '| %s | %s (%s) | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$f" \
+        "$(size_label "$f")" "$rps" "$(wrk_field "$w" p99)" "${ratios[0]}" "${ratios[1]}" \
+        "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)" "$(rounds_rps "$tmp/wrk.$s.$f")" \
+        "${byround[0]}" "${byround[1]}"
     done
   done
   echo
@@ -506,7 +526,7 @@ report="$tmp/report.md"
   echo
   echo "## System calls per request"
   echo
-  echo "\`strace -c -f -p PID\` (Askr: its process, all threads; nginx: the worker) during one"
+  echo "\`strace -c -f -p PID\` (Askr and h2o: the process, all threads; nginx: the worker) during one"
   echo "\`wrk -t$WRK_THREADS -c$CONNS -d${STRACE_DURATION}s\` run on small.bin; total calls / requests wrk completed."
   echo "strace slows the server a lot, so these runs' requests/s mean nothing; only the ratio does."
   echo "With io_uring most I/O is submitted through the ring, so one \`io_uring_enter\` covers many"
@@ -515,21 +535,50 @@ report="$tmp/report.md"
   echo "| Server | Requests | Syscalls | Syscalls / request | Top 5 (calls / request) | Non-2xx | Socket errors |"
   echo "|---|---:|---:|---:|---|---:|---|"
   for s in "${servers[@]}"; do
-    per=$(awk -v a="${sc_total[$s]}" -v n="${sc_reqs[$s]}" 'BEGIN{printf "%.3f", a/n}')
+    per=$(awk -v a="${sc_total[$s]}" -v n="${sc_reqs[$s]}" 'BEGIN{ if (n>0) printf "%.3f", a/n; else print "n/a" }')
     w="$tmp/wrk.strace.$s.txt"
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${sc_reqs[$s]}" "${sc_total[$s]}" \
       "$per" "${sc_top[$s]}" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)"
   done
   echo
-  for s in askr-uring askr-epoll nginx; do
-    if grep -qiE 'error|warn|alert|crit|emerg' "$tmp/$s.log" 2>/dev/null; then
-      echo "Log lines of note from ${label[$s]}:"
-      echo
-      echo '```'
-      { grep -iE 'error|warn|alert|crit|emerg' "$tmp/$s.log" || true; } | head -20 || true
-      echo '```'
-      echo
-    fi
+  if [ ${#alloc_servers[@]} -gt 0 ]; then
+    echo "## Heap allocations per request"
+    echo
+    echo "A separate instance of each server (same configuration) runs under \`LD_PRELOAD\` of"
+    echo "\`bench/alloccount.c\`, which counts calls to malloc, calloc, realloc, free, aligned_alloc,"
+    echo "posix_memalign, memalign, valloc and pvalloc in counters shared through a file (nginx:"
+    echo "master and worker together; the master is idle). After ${WARMUP} s of wrk on small.bin"
+    echo "(not counted), the counters are read before and after one"
+    echo "\`wrk -t$WRK_THREADS -c$CONNS -d${ALLOC_DURATION}s\` run on small.bin; their growth is divided by"
+    echo "the requests wrk completed (the run's connection set-up and tear-down are included)."
+    echo "\"Allocations\" is every call but free."
+    echo
+    echo "| Server | Requests | Allocations | Allocations / request | malloc / calloc / realloc / aligned (per request) | free / request | Non-2xx | Socket errors |"
+    echo "|---|---:|---:|---:|---|---:|---:|---|"
+    for s in "${alloc_servers[@]}"; do
+      w="$tmp/wrk.alloc.$s.txt"
+      awk -v d="${al_delta[$s]}" -v n="${al_reqs[$s]}" -v l="${label[$s]}" \
+        -v e1="$(wrk_field "$w" non2xx)" -v e2="$(wrk_field "$w" sockerr)" 'BEGIN{
+          split(d, x, " "); al = x[1] + x[2] + x[3] + x[5] + x[6] + x[7] + x[8] + x[9]
+          if (n <= 0) n = 0
+          f = (n > 0) ? 1 / n : 0
+          printf "| %s | %d | %d | %s | %.3f / %.3f / %.3f / %.3f | %.3f | %s | %s |\n", l, n, al,
+            (n > 0) ? sprintf("%.3f", al / n) : "n/a", x[1] * f, x[2] * f, x[3] * f,
+            (x[5] + x[6] + x[7] + x[8] + x[9]) * f, x[4] * f, e1, e2 }'
+    done
+    echo
+  fi
+  for s in "${servers[@]}"; do
+    for lg in "$tmp/$s.log" "$tmp/$s.alloc.log"; do
+      if grep -qiE 'error|warn|alert|crit|emerg' "$lg" 2>/dev/null; then
+        echo "Log lines of note from ${label[$s]} ($(basename "$lg")):"
+        echo
+        echo '```'
+        { grep -iE 'error|warn|alert|crit|emerg' "$lg" || true; } | head -20 || true
+        echo '```'
+        echo
+      fi
+    done
   done
 } >"$report"
 

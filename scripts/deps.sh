@@ -5,7 +5,7 @@ set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libphp8.2-embed php8.2-dev)
 test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light)
-bench=(nginx-light wrk strace procps)
+bench=(nginx-light h2o wrk strace procps)
 
 want=("${build[@]}")
 for set in "$@"; do
@@ -30,3 +30,14 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # The packaged nginx must not start a system instance: tests and benchmarks start their own.
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Nor a system h2o (its package enables and, where services may start, starts one): the
+# services of those packages that were just installed are stopped and disabled.
+for svc in nginx h2o; do
+  [[ " ${missing[*]} " == *" $svc"[\ -]* ]] || continue
+  [ -e "/lib/systemd/system/$svc.service" ] || continue
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  else
+    $sudo service "$svc" stop >/dev/null 2>&1 || true
+  fi
+done

@@ -1,0 +1,199 @@
+# Shell helpers shared by the benchmarks in bench/. Sourced, not run:
+#
+#   here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+#   . "$here/lib.sh"
+#   bench_init NAME [PREFIX] # NAME prefixes messages (die, note); /tmp/PREFIX.XXXXXX is $tmp
+#
+# What it offers (each function says its arguments in a comment):
+#   die, note                 messages on stderr, die exits 1
+#   bench_init                sets $tmp (removed on exit), $pids (killed on exit), $repo, traps
+#   bench_on_exit             hook: define it before exit to run first on cleanup (optional)
+#   stop_pid                  stops one process the script started, and forgets it
+#   free_port                 a free TCP port on 127.0.0.1
+#   expand_cpus, cpu_mask     "1,3-5" -> "1 3 4 5"; a worker_cpu_affinity mask for a list
+#   raise_nofile              raises the open-file limit; sets $nofile and $nginx_nofile
+#   warn_load                 sets $load_start, warns when the machine is not idle
+#   wait_http                 waits until a URL answers, or the server exits
+#   wrk_run, wrk_field        wrk pinned to CLIENT_CPUS; fields from its output
+#   median, median_round      the median value / round (lower middle for an even ROUNDS)
+#   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
+#   div, fmt_int, slash_join  number formatting for the report tables
+#   machine_line, wrk_version, nginx_version, askr_rev   report header facts
+#
+# Conventions: wrk outputs of measured runs are PREFIX.ROUND.txt (ROUND = 1..ROUNDS), for
+# example "$tmp/wrk.nginx.small.bin.2.txt" with PREFIX "$tmp/wrk.nginx.small.bin". The
+# variables read: ROUNDS, CLIENT_CPUS, WRK_THREADS, CONNS, WRK (default wrk), and the array
+# binenv (a command prefix for the client, e.g. env LD_LIBRARY_PATH=...; default empty).
+
+bench_name="bench"
+die() { echo "$bench_name: $*" >&2; exit 1; }
+note() { echo "$bench_name: $*" >&2; }
+
+# Sets bench_name, repo, tmp and pids; on any exit, the processes in pids get SIGTERM, then
+# SIGKILL after 5 s, and tmp is removed. Only processes the script started are signalled.
+bench_init() { # NAME [TMP-PREFIX]
+  bench_name=$1
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  tmp="$(mktemp -d "/tmp/${2:-askr-bench}.XXXXXX")"
+  pids=()
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  set +e
+  if declare -F bench_on_exit >/dev/null; then bench_on_exit; fi
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  rm -rf "$tmp"
+}
+
+# Stops one process this script started and forgets it (its PID may be reused afterwards).
+stop_pid() { # PID
+  local p=$1 q rest=()
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for q in "${pids[@]}"; do [ "$q" = "$p" ] || rest+=("$q"); done
+  pids=("${rest[@]}")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# "1,3-5" -> "1 3 4 5"
+expand_cpus() { # LIST
+  local part i out=() parts
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then
+      for ((i = ${part%-*}; i <= ${part#*-}; i++)); do out+=("$i"); done
+    else
+      out+=("$part")
+    fi
+  done
+  echo "${out[@]}"
+}
+
+# A CPU mask for a taskset list, highest CPU first ("1" -> "10", "0,2" -> "101"): nginx's
+# `worker_cpu_affinity auto MASK`, so that each worker is pinned to one of those cores (plain
+# `auto` would start from CPU 0, outside the taskset).
+cpu_mask() { # LIST
+  local max=0 c i mask="" cpus
+  cpus=($(expand_cpus "$1"))
+  for c in "${cpus[@]}"; do ((c > max)) && max=$c; done
+  for ((i = max; i >= 0; i--)); do
+    if [[ " ${cpus[*]} " == *" $i "* ]]; then mask+="1"; else mask+="0"; fi
+  done
+  echo "$mask"
+}
+
+# Raises the soft open-file limit to the hard one (the hard one to 65536 first, if allowed).
+# Sets nofile (the limit) and nginx_nofile (for worker_rlimit_nofile, at most 30000).
+raise_nofile() {
+  ulimit -Hn 65536 2>/dev/null || true
+  ulimit -Sn "$(ulimit -Hn)"
+  nofile="$(ulimit -Hn)"
+  [ "$nofile" = unlimited ] && nofile=1048576
+  nginx_nofile=$((nofile < 30000 ? nofile : 30000))
+}
+
+# Anything else running skews the numbers; the report says so.
+warn_load() {
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  if awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}'; then
+    note "warning: load average is $load_start before the run; results will be noisy"
+  fi
+}
+
+# Waits (up to TRIES x 0.1 s) until URL answers with a status in 200-399; dies when PID exits
+# or it never does, with the end of LOG.
+wait_http() { # URL PID LOG [TRIES]
+  local code
+  for _ in $(seq "${4:-100}"); do
+    kill -0 "$2" 2>/dev/null || die "server exited at start; log: $(tail -20 "$3" 2>/dev/null)"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+    [[ $code == [23]?? ]] && return 0
+    sleep 0.1
+  done
+  die "no answer from $1; log: $(tail -20 "$3" 2>/dev/null)"
+}
+
+# wrk, keep-alive, pinned to CLIENT_CPUS, with WRK_THREADS threads and CONNS connections; its
+# output (also on failure) goes to OUTFILE.
+wrk_run() { # URL SECONDS OUTFILE [MORE WRK ARGUMENTS]
+  local url=$1 secs=$2 out=$3
+  shift 3
+  taskset -c "$CLIENT_CPUS" "${binenv[@]}" "${WRK:-wrk}" -t"$WRK_THREADS" -c"$CONNS" \
+    -d"$secs"s --latency "$@" "$url" >"$out" 2>&1 || true
+}
+wrk_field() { # OUTFILE rps|p50|p99|requests|bytes|non2xx|sockerr
+  case "$2" in
+    rps) awk '/^Requests\/sec:/{print $2}' "$1" | grep . || echo 0 ;;
+    p50) awk '$1=="50%"{print $2}' "$1" | grep . || echo "?" ;;
+    p99) awk '$1=="99%"{print $2}' "$1" | grep . || echo "?" ;;
+    requests) awk '/ requests in /{print $1}' "$1" | grep . || echo 0 ;;
+    bytes) awk '/ requests in /{print $5}' "$1" | tr -d , ;;
+    non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
+    sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
+  esac
+}
+
+# The median of ROUNDS values on stdin, blank- or newline-separated (lower middle for an even
+# ROUNDS).
+median() { tr ' ' '\n' | grep . | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
+# The median round by requests/s of PREFIX.1.txt .. PREFIX.ROUNDS.txt.
+median_round() { # PREFIX -> round number
+  local r
+  for r in $(seq "$ROUNDS"); do
+    echo "$(wrk_field "$1.$r.txt" rps) $r"
+  done | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2){print $2}'
+}
+# "a / b / c": requests/s of every round, rounded.
+rounds_rps() { # PREFIX
+  local r out=()
+  for r in $(seq "$ROUNDS"); do out+=("$(printf '%.0f' "$(wrk_field "$1.$r.txt" rps)")"); done
+  slash_join "${out[@]}"
+}
+# "a / b / c": requests/s of A over those of B, round by round.
+ratio_rounds() { # PREFIX_A PREFIX_B
+  local r out=()
+  for r in $(seq "$ROUNDS"); do
+    out+=("$(div "$(wrk_field "$1.$r.txt" rps)" "$(wrk_field "$2.$r.txt" rps)")")
+  done
+  slash_join "${out[@]}"
+}
+
+div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a/b }'; }
+fmt_int() { awk -v x="$1" 'BEGIN{ if (x == "") print "—"; else printf "%.0f", x }'; }
+slash_join() { # VALUE... -> "a / b / c"
+  local out="" v
+  for v in "$@"; do out+="${out:+ / }$v"; done
+  echo "$out"
+}
+
+machine_line() {
+  echo "$(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+}
+wrk_version() { ( ("${binenv[@]}" "${WRK:-wrk}" -v 2>&1 || true) | awk 'NR==1{print $2}'); }
+# This checkout's short commit, with a note when any of DIRS (or CMakeLists.txt) differs from it.
+askr_rev() { # DIR...
+  local rev dirs=() d
+  rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null) || return 0
+  if ! git -C "$repo" diff --quiet HEAD -- "$@" CMakeLists.txt 2>/dev/null; then
+    for d in "$@"; do dirs+=("$d/"); done
+    if [ ${#dirs[@]} -gt 1 ]; then
+      d="$(IFS=,; echo "${dirs[*]:0:${#dirs[@]}-1}" | sed 's/,/, /g') or ${dirs[-1]}"
+    else d="${dirs[0]}"; fi
+    rev+=" with uncommitted changes under $d"
+  fi
+  echo "$rev"
+}
+nginx_version() { ("${binenv[@]}" "${NGINX:-nginx}" -v 2>&1 || true) | sed -n 's/^nginx version: nginx\///p'; }
+
+declare -p binenv >/dev/null 2>&1 || binenv=()
