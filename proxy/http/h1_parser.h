@@ -20,22 +20,9 @@ struct ParseLimits {
   size_t max_headers = 100;        // more header fields -> 431
 };
 
-// Header fields the server itself reads, indexed while parsing so that handlers need not scan
-// the header list (see RequestHead::get).
-enum class Field : uint8_t {
-  kContentType,
-  kReferer,
-  kUserAgent,
-  kCookie,
-  kIfMatch,
-  kIfNoneMatch,
-  kIfModifiedSince,
-  kIfRange,
-  kRange,
-  kAcceptEncoding,
-  kAuthorization,
-  kCount,
-};
+// Header fields the server itself reads (http::Known), indexed while parsing so that nobody
+// scans the header list for them (see RequestHead::get).
+using Field = Known;
 
 inline constexpr size_t kFieldCount = static_cast<size_t>(Field::kCount);
 

@@ -1,41 +1,6 @@
 #include "http/h1_request.h"
 
 namespace askr::http {
-namespace {
-
-struct KnownName {
-  std::string_view name;
-  Known field;
-};
-
-constexpr KnownName kKnown[] = {
-    {"content-type", Known::kContentType},
-    {"referer", Known::kReferer},
-    {"user-agent", Known::kUserAgent},
-    {"cookie", Known::kCookie},
-    {"if-match", Known::kIfMatch},
-    {"if-none-match", Known::kIfNoneMatch},
-    {"if-modified-since", Known::kIfModifiedSince},
-    {"if-range", Known::kIfRange},
-    {"range", Known::kRange},
-    {"accept-encoding", Known::kAcceptEncoding},
-    {"authorization", Known::kAuthorization},
-};
-
-// The first field of each known name wins, as find() would answer.
-void index_known(Request& out) {
-  for (const Header& h : out.headers) {
-    for (const KnownName& k : kKnown) {
-      if (h.name.size() == k.name.size() && out.known(k.field).data() == nullptr &&
-          iequals(h.name, k.name)) {
-        out.set_known(k.field, h.value);
-        break;
-      }
-    }
-  }
-}
-
-}  // namespace
 
 void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, Request& out) {
   out.reset();
@@ -65,7 +30,7 @@ void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, R
       break;
   }
   out.is_head = head.is_head;
-  index_known(out);
+  for (size_t i = 0; i < kFieldCount; ++i) out.set_known(Known(i), re(head.fields[i]));
 }
 
 }  // namespace askr::http

@@ -134,7 +134,8 @@ size_t H1Conn::process(std::string_view in) {
     std::string_view rest = in.substr(pos);
     if (rest.empty()) break;
     http::RequestHead& head = shard_.head();
-    http::ParseResult r = http::parse_request(rest, limits, head);
+    // Resumes where the last read stopped: a head trickled in costs linear time.
+    http::ParseResult r = http::parse_request(rest, limits, head, progress_);
     if (r.state == http::ParseState::kNeedMore) {
       if (state_ == State::kIdle) {
         state_ = State::kHead;
@@ -142,6 +143,7 @@ size_t H1Conn::process(std::string_view in) {
       }
       break;
     }
+    progress_ = {};
     if (r.state == http::ParseState::kError) {
       processing_ = false;
       reject(r.status, r.reason);

@@ -124,6 +124,7 @@ class H1Conn final : public Connection,
   bool keep_alive_ = true;   // of the request being answered
   uint8_t version_minor_ = 1;
   uint32_t requests_ = 0;
+  http::ParseProgress progress_;        // of the head being received, across reads
   std::unique_ptr<http::Request> req_;  // the request being answered; from the shard's pool
   std::string in_;    // received bytes not consumed yet
   std::string wbuf_;  // response bytes queued
