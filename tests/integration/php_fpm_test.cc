@@ -702,6 +702,101 @@ TEST_P(Php, NoHttpsParamOnPlaintext) {
   }
 }
 
+// ---- client timers run only while Askr waits on the client
+// ------------------------------------------------------------------------------------
+
+// While PHP works, nothing is expected from the client: the header, body and keep-alive timers
+// must not close the connection under a slow script, on a fresh connection nor on a reused one.
+TEST_P(Php, SlowScriptOutlivesEveryClientTimer) {
+  start([](PhpProxyOptions& o) {
+    o.timeouts = "header = \"1s\"\nbody = \"1s\"\nkeepalive = \"1s\"\nsend = \"1s\"\n";
+  });
+  Client c(port());
+  // Fresh connection, with a body: the head and body timers were running.
+  c.send("POST /sleep.php?s=3 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+         "Content-Length: 5\r\n\r\nhello");
+  PhpResponse r = c.read(false, 10000);
+  ASSERT_TRUE(r.ok) << "connection closed while PHP worked";
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "slept 3\n");
+  // Reused connection: the keep-alive timer was running when the request came.
+  c.send(get("/sleep.php?s=3"));
+  r = c.read(false, 10000);
+  ASSERT_TRUE(r.ok) << "reused connection closed while PHP worked";
+  EXPECT_EQ(r.body, "slept 3\n");
+  // Idle again: now the keep-alive timer applies.
+  EXPECT_TRUE(c.wait_closed(3000));
+}
+
+// A streamed response that pauses longer than timeouts.send has nothing waiting to be written:
+// the client gets both parts.
+TEST_P(Php, StreamPausingLongerThanSendTimeoutDeliversEveryPart) {
+  start([](PhpProxyOptions& o) { o.timeouts = "send = \"1s\"\n"; });
+  Client c(port());
+  c.send(get("/sse.php?s=3"));
+  PhpResponse r = c.read(false, 10000);
+  ASSERT_TRUE(r.ok) << r.body;
+  EXPECT_EQ(r.body, "data: part1\n\ndata: part2\n\n");
+}
+
+// ---- PHP's Content-Length is enforced
+// ------------------------------------------------------------------------------------
+
+TEST_P(Php, BodyBeyondDeclaredContentLengthIsDropped) {
+  start();
+  Client c(port());
+  c.send(get("/cl_over.php"));
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header("content-length"), "3");
+  EXPECT_EQ(r.body, "hel");
+  // The excess never reaches the kept-alive connection as the start of the next response.
+  c.send(get("/status.php"));
+  r = c.read();
+  ASSERT_TRUE(r.ok) << r.status_line;
+  EXPECT_EQ(r.status_line.substr(0, 9), "HTTP/1.1 ");
+  EXPECT_EQ(r.body, "ok\n");
+  // Logged, not per request but once a second at most.
+  c.send(get("/cl_over.php"));
+  c.read();
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("more than its Content-Length"), std::string::npos) << log;
+}
+
+TEST_P(Php, BackendEndingShortOfContentLengthClosesTheConnection) {
+  start();
+  Client c(port());
+  c.send(get("/cl_short.php"));
+  PhpResponse r = c.read(false, 5000);
+  EXPECT_FALSE(r.ok);  // the client sees a cut response, never a wrong end
+  EXPECT_TRUE(r.closed || c.wait_closed(3000));
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+TEST_P(Php, InterimStatusAsFinalResponseIs502) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/early.php"));
+  EXPECT_EQ(r.status, 502) << r.status_line;
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+// ---- field names PHP would rewrite never reach it
+// ------------------------------------------------------------------------------------
+
+TEST_P(Php, HeaderNamesPhpWouldRewriteAreDropped) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/env.php", "X.Forwarded-For: 6.6.6.6\r\n"
+                                                    "X~Real-Ip: 7.7.7.7\r\nX!Y: 1\r\n"
+                                                    "X-Fine-2: yes\r\n"));
+  ASSERT_EQ(r.status, 200);
+  auto env = parse_json_object(r.body);
+  EXPECT_FALSE(env.count("HTTP_X_FORWARDED_FOR")) << r.body;
+  EXPECT_FALSE(env.count("HTTP_X_REAL_IP")) << r.body;
+  EXPECT_EQ(r.body.find("6.6.6.6"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("7.7.7.7"), std::string::npos) << r.body;
+  EXPECT_EQ(env["HTTP_X_FINE_2"], "yes");
+}
+
 // ---- failures
 // ------------------------------------------------------------------------------------
 

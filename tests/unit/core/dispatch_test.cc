@@ -1,0 +1,234 @@
+// The request core with no client socket at all: a protocol-neutral request in, the handler
+// chosen, the response out. Static files and `return` routes answer at once; PHP goes to a pool
+// whose backend is a fake FastCGI responder on a Unix socket, driven by a real loop backend.
+#include "core/dispatch.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "http/h1_parser.h"
+#include "http/h1_request.h"
+#include "loop/epoll_backend.h"
+#include "shared/config/load.h"
+#include "shared/fastcgi/encoder.h"
+
+namespace askr::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Dir {
+ public:
+  Dir() {
+    char tmpl[] = "/tmp/askr-core-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~Dir() { fs::remove_all(path_); }
+  void write(const std::string& rel, const std::string& content) const {
+    fs::create_directories(fs::path(path_ + "/" + rel).parent_path());
+    std::ofstream(path_ + "/" + rel) << content;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Records what a handler writes.
+struct Sink final : http::ResponseSink, http::BodyProducer {
+  int status = 0;
+  std::string body;
+  bool ended = false;
+  int failed = 0;
+  void start_response(int s, std::span<const http::Response::Field>,
+                      std::optional<uint64_t>) override {
+    status = s;
+  }
+  bool write_body(std::string_view d) override {
+    body += d;
+    return true;
+  }
+  void end_response() override { ended = true; }
+  void fail_response(int s) override { failed = s; }
+  void set_producer(http::BodyProducer*) override {}
+  void on_sink_drained() override {}
+};
+
+class Core : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.write("www/hello.txt", "hello\n");
+    root_.write("www/app.php", "<?php echo 1;");
+    root_.write("www/dir/index.html", "index\n");
+    fcgi_path_ = root_.path() + "/fcgi.sock";
+    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n"
+                       "[[pool]]\nname = \"php\"\nfastcgi = \"unix:" + fcgi_path_ + "\"\n"
+                       "[[site]]\nroot = \"" + root_.path() + "/www\"\nphp = \"php\"\n"
+                       "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\n"
+                       "location = \"https://example.com/new/\"\n"
+                       "[[site.route]]\nprefix = \"/files/\"\nstatic = true\n";
+    config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    cfg_ = std::move(*r.config);
+    auto router = Router::build(cfg_);
+    ASSERT_TRUE(router);
+    router_ = std::move(router.value());
+    auto io = loop::EpollBackend::create();
+    ASSERT_TRUE(io);
+    io_ = std::move(io.value());
+    pools_.push_back(std::make_unique<backend::PoolClient>(cfg_.pools[0], *io_, now_ms_));
+    loop_.router = &router_;
+    loop_.pools = &pools_;
+    loop_.php_limits = &limits_;
+  }
+  void TearDown() override {
+    pools_.clear();
+    io_.reset();
+  }
+
+  // A request as an HTTP/1.1 head would give it.
+  http::Request& request(const std::string& raw) {
+    raw_ = raw;
+    http::RequestHead head;
+    http::ParseResult r = http::parse_request(raw_, {}, head);
+    EXPECT_EQ(r.state, http::ParseState::kDone);
+    http::h1_to_request(head, raw_, false, req_);
+    req_.conn = &info_;
+    return req_;
+  }
+
+  Dir root_;
+  std::string fcgi_path_;
+  config::Config cfg_;
+  Router router_;
+  std::unique_ptr<loop::Backend> io_;
+  int64_t now_ms_ = 0;
+  std::vector<std::unique_ptr<backend::PoolClient>> pools_;
+  handlers::PhpLimits limits_;
+  LoopServices loop_;
+  std::string raw_;
+  http::Request req_;
+  http::ConnInfo info_;
+  Sink sink_;
+};
+
+TEST_F(Core, StaticFileAnswersAtOnce) {
+  http::Response resp;
+  auto stream = dispatch(request("GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
+                         {sink_, sink_});
+  EXPECT_EQ(stream, nullptr);
+  EXPECT_EQ(resp.status, 200);
+  EXPECT_EQ(resp.content_length, 6u);
+  EXPECT_EQ(req_.normalized, "/hello.txt");
+  if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
+}
+
+TEST_F(Core, PathIsNormalizedOnceBeforeRouting) {
+  http::Response resp;
+  auto stream = dispatch(request("GET /x/../dir/./ HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
+                         {sink_, sink_});
+  EXPECT_EQ(stream, nullptr);
+  EXPECT_TRUE(req_.path_ok);
+  EXPECT_EQ(req_.normalized, "/dir/");
+  EXPECT_EQ(resp.status, 200);
+  if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
+  http::Response bad;
+  dispatch(request("GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, bad, {sink_, sink_});
+  EXPECT_FALSE(req_.path_ok);
+  EXPECT_EQ(bad.status, 400);
+}
+
+TEST_F(Core, ReturnRouteRedirects) {
+  http::Response resp;
+  auto stream =
+      dispatch(request("GET /old/page HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp, {sink_, sink_});
+  EXPECT_EQ(stream, nullptr);
+  EXPECT_EQ(resp.status, 301);
+  ASSERT_FALSE(resp.fields().empty());
+  bool found = false;
+  for (const auto& f : resp.fields()) {
+    if (f.name == "Location") found = f.value == "https://example.com/new/";
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(Core, StaticRouteRefusesPhp) {
+  root_.write("www/files/x.php", "<?php");
+  http::Response resp;
+  auto stream = dispatch(request("GET /files/x.php HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
+                         {sink_, sink_});
+  EXPECT_EQ(stream, nullptr);
+  EXPECT_EQ(resp.status, 403);
+}
+
+TEST_F(Core, MissingScriptIs404) {
+  http::Response resp;
+  auto stream =
+      dispatch(request("GET /nope.php HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp, {sink_, sink_});
+  EXPECT_EQ(stream, nullptr);
+  EXPECT_EQ(resp.status, 404);
+}
+
+// PHP: the core picks the pool's handler; started, it speaks FastCGI to the pool and the
+// response arrives in the sink, with the params taken from the neutral request.
+TEST_F(Core, PhpGoesToThePoolAndAnswersThroughTheSink) {
+  int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fcgi_path_.c_str());
+  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(listen(srv, 4), 0);
+
+  http::Response resp;
+  auto stream = dispatch(request("GET /app.php?q=1 HTTP/1.1\r\nHost: a\r\nX-Ok: y\r\n"
+                                 "X.Forwarded-For: 6.6.6.6\r\n\r\n"),
+                         loop_, resp, {sink_, sink_});
+  ASSERT_NE(stream, nullptr);
+  stream->start();
+
+  int conn = -1;
+  std::string got;
+  const std::string end_of_stdin("\x01\x05\x00\x01\x00\x00\x00\x00", 8);
+  for (int i = 0; i < 200 && !sink_.ended && !sink_.failed; ++i) {
+    io_->poll(10);
+    if (conn < 0) conn = accept4(srv, nullptr, nullptr, SOCK_NONBLOCK);
+    if (conn < 0) continue;
+    char buf[4096];
+    ssize_t n = read(conn, buf, sizeof buf);
+    if (n > 0) got.append(buf, size_t(n));
+    if (got.size() >= 8 && got.ends_with(end_of_stdin)) {
+      std::string out;
+      fastcgi::stream(out, fastcgi::RecordType::kStdout, 1,
+                      "Status: 201 Created\r\nContent-Type: text/plain\r\n\r\nmade");
+      fastcgi::end_stream(out, fastcgi::RecordType::kStdout, 1);
+      fastcgi::end_request(out, 1, 0, fastcgi::ProtocolStatus::kRequestComplete);
+      ASSERT_EQ(write(conn, out.data(), out.size()), ssize_t(out.size()));
+      got += "(answered)";
+    }
+  }
+  EXPECT_TRUE(sink_.ended);
+  EXPECT_EQ(sink_.status, 201);
+  EXPECT_EQ(sink_.body, "made");
+  EXPECT_NE(got.find("REQUEST_SCHEMEhttp"), std::string::npos);
+  EXPECT_NE(got.find("SERVER_PROTOCOLHTTP/1.1"), std::string::npos);
+  EXPECT_NE(got.find("QUERY_STRINGq=1"), std::string::npos);
+  EXPECT_NE(got.find("HTTP_X_OKy"), std::string::npos);
+  EXPECT_EQ(got.find("6.6.6.6"), std::string::npos) << "a field name PHP would rewrite passed";
+  EXPECT_EQ(pools_[0]->counters().dropped_headers, 1u);
+  stream.reset();
+  if (conn >= 0) ::close(conn);
+  ::close(srv);
+}
+
+}  // namespace
+}  // namespace askr::core
