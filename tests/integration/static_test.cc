@@ -26,6 +26,19 @@ TEST_P(Static, IndexRedirectsAndListingsRefused) {
   EXPECT_EQ(fetch(port(), get("/nothing/here")).status, 404);
 }
 
+// A directory redirect whose Location is longer than the response's inline arena still carries
+// it whole (it used to be dropped silently, leaving an empty Location).
+TEST_P(Static, LongDirectoryRedirectKeepsItsLocation) {
+  std::string dir;  // 1.6 KiB of path, in segments a file system takes
+  for (int i = 0; i < 8; ++i) dir += (i ? "/" : "") + std::string(200, char('a' + i));
+  site_.write("www/" + dir + "/index.html", "deep\n");
+  start();
+  std::string query = "q=" + std::string(600, 'x');
+  HttpResponse r = fetch(port(), get("/" + dir + "?" + query));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/" + dir + "/?" + query);
+}
+
 TEST_P(Static, MimeTypesByExtension) {
   site_.write("www/app.js", "1");
   site_.write("www/pic.PNG", "1");
