@@ -146,7 +146,7 @@ size_t H1Conn::process(std::string_view in) {
     progress_ = {};
     if (r.state == http::ParseState::kError) {
       processing_ = false;
-      reject(r.status, r.reason);
+      reject(r.status, r.reason, LOG_LIMIT_SITE());
       return in.size();
     }
     pos += r.head_length;
@@ -179,7 +179,7 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   version_minor_ = head.version_minor;
   uint64_t max = shard_.cfg().limits.max_body_size;
   if (head.framing == http::BodyFraming::kContentLength && max && head.content_length > max) {
-    return reject(413, "request body larger than max_body_size");
+    return reject(413, "request body larger than max_body_size", LOG_LIMIT_SITE());
   }
   shard_.buffers().get(wbuf_);
   http::Response resp;
@@ -310,8 +310,8 @@ size_t H1Conn::consume_body(std::string_view in) {
       body_end();
     } else if (s.status == http::ChunkedDecoder::Status::kError) {
       int status = chunked_->error_status();
-      LOG_INFO("client %s: invalid chunked body: %s", peer_text().c_str(),
-               chunked_->error_reason());
+      LOG_LIMITED(kInfo, "client %s: invalid chunked body: %s", peer_text().c_str(),
+                  chunked_->error_reason());
       ++shard_.counters().bad_requests;
       chunked_.reset();
       state_ = State::kIdle;
@@ -320,7 +320,7 @@ size_t H1Conn::consume_body(std::string_view in) {
         stream_->done = true;
         retired_ = std::move(stream_);
         processing_ = false;
-        reject(status, "invalid chunked request body");
+        reject(status, "invalid chunked request body", LOG_LIMIT_SITE());
         processing_ = true;
         return in.size();
       }
@@ -484,8 +484,8 @@ void H1Conn::set_producer(http::BodyProducer* p) {
 
 // A request the parser refused: answer with the status, then close, since the framing of
 // anything after it is in doubt.
-void H1Conn::reject(int status, const char* reason) {
-  LOG_INFO("client %s: %s, answered %d", peer_text().c_str(), reason, status);
+void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
+  LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
   ++shard_.counters().bad_requests;
   http::Response resp;
   resp.status = status;
@@ -540,7 +540,7 @@ void H1Conn::send_file() {
     wbuf_.resize(n);
     ssize_t got = pread(file_fd_, wbuf_.data(), n, file_off_);
     if (got <= 0) {
-      LOG_INFO("reading a file to send: %s", got == 0 ? "file shrank" : strerror(errno));
+      LOG_LIMITED(kInfo, "reading a file to send: %s", got == 0 ? "file shrank" : strerror(errno));
       return close_now();
     }
     wbuf_.resize(size_t(got));
@@ -563,7 +563,7 @@ void H1Conn::send_file() {
     } else if (n == -EINTR) {
       continue;
     } else {
-      LOG_INFO("sendfile failed: %s", n == 0 ? "file shrank" : strerror(int(-n)));
+      LOG_LIMITED(kInfo, "sendfile failed: %s", n == 0 ? "file shrank" : strerror(int(-n)));
       return close_now();
     }
   }
@@ -636,14 +636,14 @@ void H1Conn::on_timeout() {
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
-  if (state_ == State::kHead) return reject(408, "request head not received in time");
+  if (state_ == State::kHead) return reject(408, "request head not received in time", LOG_LIMIT_SITE());
   if (state_ == State::kBody) {
-    LOG_INFO("client %s: request body timed out", peer_text().c_str());
+    LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {
       stream_->handler->abandon();
       stream_->done = true;
       retired_ = std::move(stream_);
-      return reject(408, "request body not received in time");
+      return reject(408, "request body not received in time", LOG_LIMIT_SITE());
     }
   }
   close_now();

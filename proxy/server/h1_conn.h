@@ -16,6 +16,7 @@
 #include "http/sink.h"
 #include "net/transport.h"
 #include "server/connection.h"
+#include "shared/base/log.h"
 
 namespace askr::server {
 
@@ -97,7 +98,8 @@ class H1Conn final : public Connection,
                   uint8_t version_minor);
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
   void log_access(int status, uint64_t bytes);
-  void reject(int status, const char* reason);
+  // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
+  void reject(int status, const char* reason, log::RateLimit& limit);
   void flush();
   void send_file();
   void after_send();
