@@ -513,6 +513,21 @@ TEST_P(BackendTest, StopRecvThenCloseInOneBatch) {
   }
 }
 
+// From inside the object's own completion: that completion is its last operation, yet the
+// owed on_recv_stopped still points at it.
+TEST_P(BackendTest, StopRecvThenCloseInsideOnSent) {
+  Pair p;
+  Probe* c = owned(p.fd[0]);
+  c->sent_hook = [&] {
+    io_->stop_recv(c);
+    io_->close(c);
+  };
+  io_->send(c, "ping", 4);
+  ASSERT_TRUE(poll_until([&] { return count(log_, "closed") == 1; }));
+  poll_for(50);
+  EXPECT_EQ(log_, (std::vector<std::string>{"sent", "closed"}));
+}
+
 // The same from inside a callback of another object in the batch.
 TEST_P(BackendTest, StopRecvThenCloseFromAnotherCallback) {
   Pair p, q;
