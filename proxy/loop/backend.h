@@ -5,7 +5,11 @@
 // - Every callback runs on the loop thread, from Backend::poll(), never from inside the call
 //   that started the operation.
 // - An IoObject is never freed while the backend may still call it: after close() the backend
-//   calls on_closed() exactly once, after the last completion; only then may the owner free it.
+//   calls on_closed() exactly once, after the last completion and after every deferred
+//   notification queued for it (an owed on_recv_stopped, a deferred read); only then may the
+//   owner free it. close() may be called from inside any of the object's own callbacks.
+// - After close() every other call on the object is a no-op: nothing is started, no callback
+//   but the one on_closed() follows, and the closed fd is never used again.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +56,10 @@ class IoObject {
     bool want_writable = false;
     bool want_readable = false;  // epoll: on_readable wanted
     bool stop_notify = false;    // on_recv_stopped owed
+    bool accept_on = false;      // the owner wants on_accept
+    bool accept_armed = false;   // io_uring: a multishot accept is in flight
+    bool fd_closed = false;      // io_uring: the fd is closed, on_closed still owed
+    uint8_t armed_ops = 0;       // io_uring: kinds of operations ever started (for cancel)
   } io;
 };
 
@@ -60,9 +68,17 @@ class Backend {
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
 
-  // Accepts on the listening socket `l` until close(l); each connection reaches l->on_accept.
+  // Accepts on the listening socket `l` until stop_accept(l) or close(l); each connection
+  // reaches l->on_accept. A failed accept reaches l->on_accept(-errno) too; accepting goes on
+  // unless the owner calls stop_accept (for EMFILE and the like it should, and retry later).
   virtual void start_accept(IoObject* l) = 0;
+  // Stops accepting on `l` (start_accept starts again). Connections the kernel had already
+  // accepted for `l` before the stop took effect may still reach on_accept (io_uring: those in
+  // the completion batch being dispatched); the rest wait in the listen queue.
+  virtual void stop_accept(IoObject* l) = 0;
   // Delivers incoming bytes to c->on_recv until pause_recv(c), the end of the stream or close.
+  // Bytes already received by the kernel for c may still arrive after pause_recv. Resuming
+  // cancels an on_recv_stopped that stop_recv owed and that has not been delivered yet.
   virtual void resume_recv(IoObject* c) = 0;
   virtual void pause_recv(IoObject* c) = 0;
   // Like pause_recv, then calls c->on_recv_stopped() once no more bytes can be delivered, so
@@ -76,7 +92,7 @@ class Backend {
   // Calls c->on_readable once the socket has bytes (used while receiving is stopped).
   virtual void wait_readable(IoObject* c) = 0;
   // Cancels what is in flight on c, closes its fd and, once nothing can complete any more,
-  // calls c->on_closed().
+  // calls c->on_closed() from poll(). A second close() is a no-op.
   virtual void close(IoObject* c) = 0;
 
   // Waits up to timeout_ms for events and dispatches them; returns after one batch.

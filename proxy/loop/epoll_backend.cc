@@ -45,30 +45,42 @@ void EpollBackend::add(IoObject* o, uint64_t tag) {
 }
 
 void EpollBackend::start_accept(IoObject* l) {
-  add(l, kListener);
+  if (l->io.closing) return;
+  if (!l->io.recv_armed) add(l, kListener);
+  l->io.accept_on = true;
+  // Connections may have queued while stopped (their edges were ignored): try at once, from
+  // poll() so that on_accept never runs inside this call.
   l->io.readable = true;
-  do_accept(l);
+  deferred_.push_back({l, Work::kAccept});
+}
+
+void EpollBackend::stop_accept(IoObject* l) {
+  l->io.accept_on = false;
 }
 
 void EpollBackend::do_accept(IoObject* l) {
-  while (!l->io.closing) {
+  while (!l->io.closing && l->io.accept_on && l->io.readable) {
     int fd = accept4(l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (errno == EAGAIN) l->io.readable = false;
-      if (errno == EAGAIN) return;
-      continue;
+    if (fd < 0 && errno == EINTR) continue;
+    if (fd < 0 && errno == EAGAIN) {
+      l->io.readable = false;
+      return;
     }
-    l->on_accept(fd < 0 ? -errno : fd);
-    if (fd < 0) return;  // EMFILE and the like: the owner logs; the next edge retries
+    l->on_accept(fd < 0 ? -errno : fd);  // may stop_accept or close
+    // EMFILE and the like: the owner stops accepting and retries later; the next edge or
+    // start_accept tries again.
+    if (fd < 0) return;
   }
 }
 
 void EpollBackend::resume_recv(IoObject* c) {
+  if (c->io.closing) return;
   if (!c->io.recv_armed) {
     add(c, 0);
     c->io.readable = true;  // data may have arrived before registration
   }
   c->io.recv_on = true;
+  c->io.stop_notify = false;
   if (c->io.readable) deferred_.push_back({c, Work::kRead});
 }
 
@@ -77,11 +89,14 @@ void EpollBackend::pause_recv(IoObject* c) {
 }
 
 void EpollBackend::stop_recv(IoObject* c) {
+  if (c->io.closing) return;
   c->io.recv_on = false;
+  c->io.stop_notify = true;
   deferred_.push_back({c, Work::kStopped});
 }
 
 void EpollBackend::wait_readable(IoObject* c) {
+  if (c->io.closing) return;
   if (!c->io.recv_armed) add(c, 0);
   // The caller just saw EAGAIN; bytes that arrive after it raise an edge.
   c->io.readable = false;
@@ -106,6 +121,7 @@ void EpollBackend::do_read(IoObject* c) {
 }
 
 void EpollBackend::send(IoObject* c, const char* data, size_t len) {
+  if (c->io.closing) return;
   if (!c->io.recv_armed) add(c, 0);
   c->io.send_ptr = data;
   c->io.send_left = len;
@@ -131,6 +147,7 @@ bool EpollBackend::do_write(IoObject* c) {
 }
 
 void EpollBackend::wait_writable(IoObject* c) {
+  if (c->io.closing) return;
   if (!c->io.recv_armed) add(c, 0);
   c->io.writable = false;  // the caller just saw EAGAIN
   c->io.want_writable = true;
@@ -140,7 +157,12 @@ void EpollBackend::close(IoObject* c) {
   if (c->io.closing) return;
   c->io.closing = true;
   c->io.recv_on = false;
-  ::close(c->fd);  // also removes it from the epoll set
+  c->io.accept_on = false;
+  c->io.stop_notify = false;
+  // Closing the fd removes it from the set only when no other descriptor shares the file:
+  // remove it explicitly so that no event can name this object after on_closed.
+  if (c->io.recv_armed) epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  ::close(c->fd);
   deferred_.push_back({c, Work::kClosed});
 }
 
@@ -179,8 +201,11 @@ void EpollBackend::run_deferred() {
         do_read(o);
       } else if (!o->io.closing && d.work == Work::kSent) {
         o->on_sent(o->io.send_ptr ? 0 : -EPIPE);
-      } else if (!o->io.closing && d.work == Work::kStopped) {
+      } else if (!o->io.closing && d.work == Work::kStopped && o->io.stop_notify) {
+        o->io.stop_notify = false;
         o->on_recv_stopped();
+      } else if (!o->io.closing && d.work == Work::kAccept) {
+        do_accept(o);
       }
     }
     running_.clear();

@@ -17,6 +17,7 @@ class EpollBackend final : public Backend {
 
   const char* name() const override { return "epoll"; }
   void start_accept(IoObject* l) override;
+  void stop_accept(IoObject* l) override;
   void resume_recv(IoObject* c) override;
   void pause_recv(IoObject* c) override;
   void stop_recv(IoObject* c) override;
@@ -28,7 +29,9 @@ class EpollBackend final : public Backend {
   void wake() override;
 
  private:
-  enum class Work : uint8_t { kRead, kSent, kClosed, kStopped, kReadable };
+  // Work for poll() to do after the events, in the order it was queued; kClosed comes after
+  // every entry queued for the object before close(), and nothing is queued for it after.
+  enum class Work : uint8_t { kRead, kSent, kClosed, kStopped, kAccept };
   struct Deferred {
     IoObject* obj;
     Work work;

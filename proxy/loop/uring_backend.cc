@@ -97,22 +97,40 @@ void UringBackend::arm_wake() {
 }
 
 void UringBackend::start_accept(IoObject* l) {
-  arm_accept(l);
+  if (l->io.closing) return;
+  l->io.accept_on = true;
+  if (!l->io.accept_armed) arm_accept(l);
+}
+
+void UringBackend::stop_accept(IoObject* l) {
+  if (l->io.closing) return;
+  l->io.accept_on = false;
+  if (!l->io.accept_armed) return;
+  // The multishot accept ends with -ECANCELED (on_accept_cqe); start_accept before that lands
+  // finds it still armed and lets the completion re-arm it.
+  io_uring_sqe* s = sqe();
+  io_uring_prep_cancel64(s, tag(l, kAccept), 0);
+  io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
 }
 
 void UringBackend::arm_accept(IoObject* l) {
   io_uring_sqe* s = sqe();
   io_uring_prep_multishot_accept(s, l->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   io_uring_sqe_set_data64(s, tag(l, kAccept));
+  l->io.accept_armed = true;
+  l->io.armed_ops |= 1u << kAccept;
   l->io.inflight++;
 }
 
 void UringBackend::resume_recv(IoObject* c) {
+  if (c->io.closing) return;
   c->io.recv_on = true;
-  if (!c->io.recv_armed && !c->io.closing) arm_recv(c);
+  c->io.stop_notify = false;
+  if (!c->io.recv_armed) arm_recv(c);
 }
 
 void UringBackend::pause_recv(IoObject* c) {
+  if (c->io.closing) return;
   c->io.recv_on = false;
   if (!c->io.recv_armed) return;
   io_uring_sqe* s = sqe();
@@ -121,16 +139,19 @@ void UringBackend::pause_recv(IoObject* c) {
 }
 
 void UringBackend::stop_recv(IoObject* c) {
+  if (c->io.closing) return;
   c->io.stop_notify = true;
   if (c->io.recv_armed) return pause_recv(c);  // on_recv_stopped when the recv completes
   c->io.recv_on = false;
-  stopped_.push_back(c);
+  defer(c, false);
 }
 
 void UringBackend::wait_readable(IoObject* c) {
+  if (c->io.closing) return;
   io_uring_sqe* s = sqe();
   io_uring_prep_poll_add(s, c->fd, POLLIN);
   io_uring_sqe_set_data64(s, tag(c, kPollIn));
+  c->io.armed_ops |= 1u << kPollIn;
   c->io.inflight++;
 }
 
@@ -141,10 +162,12 @@ void UringBackend::arm_recv(IoObject* c) {
   s->buf_group = kBufGroup;
   io_uring_sqe_set_data64(s, tag(c, kRecv));
   c->io.recv_armed = true;
+  c->io.armed_ops |= 1u << kRecv;
   c->io.inflight++;
 }
 
 void UringBackend::send(IoObject* c, const char* data, size_t len) {
+  if (c->io.closing) return;
   c->io.send_ptr = data;
   c->io.send_left = len;
   arm_send(c, false);
@@ -156,13 +179,16 @@ void UringBackend::arm_send(IoObject* c, bool poll_first) {
   // After a short or refused send the socket is full: wait for room before trying again.
   if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
   io_uring_sqe_set_data64(s, tag(c, kSend));
+  c->io.armed_ops |= 1u << kSend;
   c->io.inflight++;
 }
 
 void UringBackend::wait_writable(IoObject* c) {
+  if (c->io.closing) return;
   io_uring_sqe* s = sqe();
   io_uring_prep_poll_add(s, c->fd, POLLOUT);
   io_uring_sqe_set_data64(s, tag(c, kPollOut));
+  c->io.armed_ops |= 1u << kPollOut;
   c->io.inflight++;
 }
 
@@ -170,23 +196,71 @@ void UringBackend::close(IoObject* c) {
   if (c->io.closing) return;
   c->io.closing = true;
   c->io.recv_on = false;
+  c->io.accept_on = false;
+  c->io.stop_notify = false;
   if (c->io.inflight == 0) {
     ::close(c->fd);
-    closed_.push_back(c);
+    c->io.fd_closed = true;
+    defer(c, true);  // on_closed from poll(), never from inside close()
     return;
   }
   // The kernel owns our buffers until each operation completes: cancel them all and close the
   // fd when the last completion arrives (complete()).
-  io_uring_sqe* s = sqe();
-  io_uring_prep_cancel_fd(s, c->fd, IORING_ASYNC_CANCEL_ALL);
-  io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
+  cancel_all(c);
+}
+
+// Cancels by user_data, not by fd: the SQE may reach the kernel after the fd is closed and its
+// number reused (the last completion can land in this same batch), while the object's address
+// stays ours until on_closed.
+void UringBackend::cancel_all(IoObject* c) {
+  for (Op op : {kAccept, kRecv, kSend, kPollOut, kPollIn}) {
+    if (!(c->io.armed_ops & (1u << op))) continue;
+    io_uring_sqe* s = sqe();
+    io_uring_prep_cancel64(s, tag(c, op), IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(s, tag(nullptr, kIgnore));
+  }
 }
 
 void UringBackend::complete(IoObject* c) {
-  if (--c->io.inflight == 0 && c->io.closing) {
-    ::close(c->fd);
-    c->on_closed();
+  if (--c->io.inflight > 0 || !c->io.closing) return;
+  if (!c->io.fd_closed) ::close(c->fd);
+  c->io.fd_closed = true;
+  c->on_closed();
+}
+
+void UringBackend::defer(IoObject* c, bool closed) {
+  c->io.inflight++;
+  deferred_.push_back({c, closed});
+}
+
+void UringBackend::run_deferred() {
+  // Entries queued by these callbacks run in the same round, in order.
+  while (!deferred_.empty()) {
+    running_.swap(deferred_);
+    for (const Deferred& d : running_) {
+      IoObject* o = d.obj;
+      // A recv armed again since (resume, then stop) owes the notification itself.
+      if (!d.closed && !o->io.closing && o->io.stop_notify && !o->io.recv_armed) {
+        o->io.stop_notify = false;
+        o->on_recv_stopped();
+      }
+      complete(o);
+    }
+    running_.clear();
   }
+}
+
+void UringBackend::on_accept_cqe(IoObject* l, int res, unsigned flags) {
+  bool more = flags & IORING_CQE_F_MORE;
+  if (!more) l->io.accept_armed = false;
+  if (res >= 0 && l->io.closing) {
+    ::close(res);
+  } else if (!l->io.closing && res != -ECANCELED) {
+    l->on_accept(res);  // may stop_accept, start_accept or close
+  }
+  // A multishot accept ends on an error or a cancellation: arm it again if still wanted.
+  if (!more && !l->io.closing && l->io.accept_on && !l->io.accept_armed) arm_accept(l);
+  if (!more) complete(l);
 }
 
 void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
@@ -201,6 +275,7 @@ void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
     bool stream_ended = res == 0 || (res < 0 && res != -ECANCELED && res != -ENOBUFS);
     if (stream_ended) {
       c->io.recv_on = false;
+      c->io.stop_notify = false;
       c->on_recv_end(res);
     } else if (c->io.recv_on) {
       // The multishot ended without the socket ending (out of buffers, or a pause that was
@@ -239,10 +314,7 @@ void UringBackend::dispatch(io_uring_cqe* cqe) {
   int res = cqe->res;
   switch (ud & kOpMask) {
     case kAccept:
-      if (res >= 0 && o->io.closing) ::close(res);
-      if (!o->io.closing && res != -ECANCELED) o->on_accept(res);
-      if (!(cqe->flags & IORING_CQE_F_MORE) && !o->io.closing) arm_accept(o);
-      if (!(cqe->flags & IORING_CQE_F_MORE)) complete(o);
+      on_accept_cqe(o, res, cqe->flags);
       break;
     case kRecv:
       on_recv_cqe(o, res, cqe->flags);
@@ -268,9 +340,13 @@ void UringBackend::dispatch(io_uring_cqe* cqe) {
 
 void UringBackend::poll(int timeout_ms) {
   io_uring_cqe* cqe = nullptr;
-  __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
-  // Submit everything queued and wait for one completion or the timeout, in one syscall.
-  io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  if (deferred_.empty()) {
+    __kernel_timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000LL};
+    // Submit everything queued and wait for one completion or the timeout, in one syscall.
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  } else {
+    io_uring_submit_and_get_events(&ring_);  // notifications are owed already: do not block
+  }
   unsigned seen = 0, head;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     dispatch(cqe);
@@ -281,16 +357,7 @@ void UringBackend::poll(int timeout_ms) {
     io_uring_buf_ring_advance(br_, recycled_);
     recycled_ = 0;
   }
-  for (size_t i = 0; i < stopped_.size(); ++i) {
-    IoObject* o = stopped_[i];
-    if (!o->io.closing && o->io.stop_notify) {
-      o->io.stop_notify = false;
-      o->on_recv_stopped();
-    }
-  }
-  stopped_.clear();
-  for (size_t i = 0; i < closed_.size(); ++i) closed_[i]->on_closed();
-  closed_.clear();
+  run_deferred();
 }
 
 void UringBackend::wake() {

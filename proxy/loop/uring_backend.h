@@ -26,6 +26,7 @@ class UringBackend final : public Backend {
 
   const char* name() const override { return "io_uring"; }
   void start_accept(IoObject* l) override;
+  void stop_accept(IoObject* l) override;
   void resume_recv(IoObject* c) override;
   void pause_recv(IoObject* c) override;
   void stop_recv(IoObject* c) override;
@@ -43,10 +44,14 @@ class UringBackend final : public Backend {
   void arm_recv(IoObject* c);
   void arm_send(IoObject* c, bool poll_first);
   void arm_wake();
+  void cancel_all(IoObject* c);
   void dispatch(io_uring_cqe* cqe);
+  void on_accept_cqe(IoObject* l, int res, unsigned flags);
   void on_recv_cqe(IoObject* c, int res, unsigned flags);
   void on_send_cqe(IoObject* c, int res);
-  void complete(IoObject* c);  // one operation of c finished
+  void complete(IoObject* c);  // one operation (or deferred notification) of c finished
+  void defer(IoObject* c, bool closed);
+  void run_deferred();
   void recycle(unsigned bid);
 
   io_uring ring_{};
@@ -58,8 +63,16 @@ class UringBackend final : public Backend {
   unsigned recycled_ = 0;  // buffers handed back since the last advance
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;
-  std::vector<IoObject*> closed_;   // closed with nothing in flight: on_closed at end of poll
-  std::vector<IoObject*> stopped_;  // stop_recv with nothing in flight: on_recv_stopped then
+  // Notifications owed without a kernel operation behind them, delivered at the end of poll():
+  // on_recv_stopped after a stop_recv with no recv in flight, and the final completion of an
+  // object closed with nothing in flight. Each counts in the object's io.inflight until it is
+  // consumed, so on_closed never comes while an entry still points at the object.
+  struct Deferred {
+    IoObject* obj;
+    bool closed;  // else: on_recv_stopped
+  };
+  std::vector<Deferred> deferred_;
+  std::vector<Deferred> running_;
 };
 
 }  // namespace askr::loop

@@ -13,6 +13,7 @@
 #include "loop/epoll_backend.h"
 #include "loop/uring_backend.h"
 #include "net/plain_transport.h"
+#include "server/acceptor.h"
 #include "server/h1_conn.h"
 #include "shared/base/log.h"
 
@@ -29,20 +30,6 @@ int64_t monotonic_ms() {
 }
 
 }  // namespace
-
-// A listening socket as the backend sees it: accepted sockets go to the shard.
-class Shard::Acceptor final : public loop::IoObject {
- public:
-  Acceptor(Shard& shard, int listen_fd) : shard_(shard) { fd = listen_fd; }
-  void on_accept(int fd_or_error) override {
-    if (fd_or_error >= 0) return shard_.accept(fd_or_error);
-    // EMFILE/ENFILE: out of descriptors. Log and go on; the next accept retries.
-    LOG_ERROR("accept failed: %s", std::strerror(-fd_or_error));
-  }
-
- private:
-  Shard& shard_;
-};
 
 Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> listen_fds,
              std::vector<backend::PoolSlots*> slots)
@@ -110,7 +97,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     }
     for (int lfd : listen_fds_) {
       acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
-      backend_->start_accept(acceptors_.back().get());
+      acceptors_.back()->start();
     }
   }
   ready.fetch_add(ok ? 1 : 1000);
@@ -159,6 +146,7 @@ void Shard::refresh_clock() {
 void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
   for (auto& p : pools_) p->tick(now_ms_);
+  for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
   for (loop::TimerList* list :
        {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
@@ -175,7 +163,7 @@ void Shard::stop() {
 void Shard::begin_drain() {
   draining_ = true;
   drain_deadline_ms_ = now_ms_ + gen_.config.timeouts.drain.count();
-  for (auto& a : acceptors_) backend_->close(a.get());
+  for (auto& a : acceptors_) a->close();
   for (Connection* c = conns_; c;) {
     Connection* next = c->next;
     c->drain();
@@ -196,6 +184,9 @@ void Shard::accept(int fd) {
   if (conns_) conns_->prev = c;
   conns_ = c;
   ++nconns_;
+  if (nconns_ >= gen_.config.server.max_connections) {
+    for (auto& a : acceptors_) a->pause();
+  }
   c->start();
 }
 
@@ -203,7 +194,9 @@ void Shard::release(Connection* c) {
   if (c->prev) c->prev->next = c->next;
   if (c->next) c->next->prev = c->prev;
   if (conns_ == c) conns_ = c->next;
-  --nconns_;
+  if (nconns_-- == gen_.config.server.max_connections) {
+    for (auto& a : acceptors_) a->resume();
+  }
   delete c;
 }
 

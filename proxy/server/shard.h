@@ -24,6 +24,8 @@
 
 namespace askr::server {
 
+class Acceptor;
+
 // Everything a generation of the config gives the loops; immutable while they run.
 struct Generation {
   config::Config config;
@@ -36,6 +38,7 @@ struct ShardCounters {
   uint64_t requests = 0;
   uint64_t bad_requests = 0;  // rejected by the parser
   uint64_t timeouts = 0;
+  uint64_t accept_errors = 0;  // failed accepts (EMFILE, ENFILE, ...)
 };
 
 class Shard {
@@ -69,11 +72,11 @@ class Shard {
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers;
 
+  // At [server] max_connections open connections the acceptors pause; release resumes them.
   void accept(int fd);
   void release(Connection* c);  // the connection is closed; frees it
 
  private:
-  class Acceptor;
   bool start_backend(bool use_uring, std::string& error);
   void tick();
   void refresh_clock();

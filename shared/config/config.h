@@ -164,6 +164,9 @@ struct Server {
   // Where request bodies spill to disk. When set in the file: an existing directory, absolute,
   // canonical (realpath); the default is not checked.
   std::string temp_dir = "/tmp";
+  // Client connections open at once on one loop, 1..1000000; at the limit the loop stops
+  // accepting until one of them closes.
+  uint32_t max_connections = 16384;
 };
 
 struct Config {

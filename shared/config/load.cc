@@ -444,6 +444,7 @@ Server parse_server(const toml::table& table, Context& ctx) {
       {"error_log", log_path_field<&Server::error_log>},
       {"log_level", choice_field<&Server::log_level, kLogLevels>},
       {"temp_dir", directory_field<&Server::temp_dir>},
+      {"max_connections", integer_field<&Server::max_connections, 1, 1000000>},
   };
   Server server;
   parse_fields(table, "[server]", kFields, ctx, server);

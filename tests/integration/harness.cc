@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -82,9 +83,9 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 Proxy::Proxy(const ProxyOptions& opt) {
   std::string cfg =
       "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" + opt.backend +
-      "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n[[site]]\nroot = \"" + opt.root +
-      "\"\nindex = [\"index.html\"]\n\n[access_log]\nformat = \"" + opt.access_log_format +
-      "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
+      "\"\n" + opt.server_extra + "\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n[[site]]\nroot = \"" +
+      opt.root + "\"\nindex = [\"index.html\"]\n\n[access_log]\nformat = \"" +
+      opt.access_log_format + "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";
   pid_ = fork();
@@ -95,6 +96,10 @@ Proxy::Proxy(const ProxyOptions& opt) {
     dup2(devnull, 0);
     dup2(devnull, 1);
     if (opt.block_io_uring) block_io_uring_in_this_process();
+    if (opt.nofile > 0) {
+      rlimit rl{rlim_t(opt.nofile), rlim_t(opt.nofile)};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(125);
+    }
     execl(ASKR_PROXY_BIN, "askr-proxy", "-c", cfg_path.c_str(), nullptr);
     _exit(127);
   }

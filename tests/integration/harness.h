@@ -32,6 +32,10 @@ struct ProxyOptions {
   // Runs the proxy under a seccomp filter that fails io_uring_setup with EPERM, as a container
   // runtime's default profile does.
   bool block_io_uring = false;
+  std::string server_extra;  // more keys for the [server] table ("max_connections = 2\n")
+  // > 0: the proxy runs with RLIMIT_NOFILE (soft and hard) set to this, so that it cannot
+  // raise it again.
+  int nofile = 0;
 };
 
 // A running askr-proxy. The destructor stops it (SIGTERM, then SIGKILL after 10 s).

@@ -207,6 +207,7 @@ threads = 4
 io_backend = "epoll"
 error_log = "logs/error.log"
 log_level = "debug"
+max_connections = 100
 
 [[listen]]
 address = "127.0.0.1:8080"
@@ -246,6 +247,7 @@ path = "/var/log/askr/access.log"
   EXPECT_EQ(c.server.io_backend, IoBackend::kEpoll);
   EXPECT_EQ(c.server.error_log, (dir_ / "logs/error.log").string());
   EXPECT_EQ(c.server.log_level, "debug");
+  EXPECT_EQ(c.server.max_connections, 100u);
 
   ASSERT_EQ(c.listens.size(), 2u);
   EXPECT_EQ(c.listens[0].text, "127.0.0.1:8080");
@@ -290,6 +292,7 @@ TEST_F(LoadTest, Defaults) {
   EXPECT_EQ(c.server.io_backend, IoBackend::kAuto);
   EXPECT_EQ(c.server.error_log, "stderr");
   EXPECT_EQ(c.server.log_level, "info");
+  EXPECT_EQ(c.server.max_connections, 16384u);
   ASSERT_EQ(c.sites.size(), 1u);
   EXPECT_TRUE(c.sites[0].server_names.empty());
   EXPECT_EQ(c.sites[0].index, std::vector<std::string>{"index.html"});
@@ -353,6 +356,18 @@ TEST_F(LoadTest, Threads) {
                 {"6:11: 'threads' must be \"auto\" or an integer"});
   expect_errors(minimal_plus("[server]\nthreads = true\n"),
                 {"6:11: 'threads' must be \"auto\" or an integer"});
+}
+
+TEST_F(LoadTest, MaxConnections) {
+  EXPECT_EQ(load_ok(minimal_plus("[server]\nmax_connections = 1\n")).server.max_connections, 1u);
+  EXPECT_EQ(load_ok(minimal_plus("[server]\nmax_connections = 1000000\n")).server.max_connections,
+            1000000u);
+  expect_errors(minimal_plus("[server]\nmax_connections = 0\n"),
+                {"6:19: 'max_connections' must be between 1 and 1000000 (got 0)"});
+  expect_errors(minimal_plus("[server]\nmax_connections = 1000001\n"),
+                {"6:19: 'max_connections' must be between 1 and 1000000 (got 1000001)"});
+  expect_errors(minimal_plus("[server]\nmax_connections = \"10\"\n"),
+                {"6:19: 'max_connections' must be an integer"});
 }
 
 TEST_F(LoadTest, SyntaxError) {
