@@ -14,7 +14,8 @@ const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t acc
   auto it = map_.find(key(root_fd, rel, accept));
   if (it == map_.end()) return nullptr;
   if (it->second.made != now_) {  // made in an earlier second: look at the disk again
-    bytes_ -= it->second.content.size();
+    bytes_ -= it->second.body->bytes.size();
+    if (it->second.body->fd >= 0) --open_;
     map_.erase(it);
     return nullptr;
   }
@@ -23,12 +24,15 @@ const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t acc
 
 const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t accept,
                                  CachedFile entry) {
-  if (bytes_ + entry.content.size() > kMaxBytes) {
+  bool fd = entry.body->fd >= 0;
+  if (bytes_ + entry.body->bytes.size() > kMaxBytes || (fd && open_ >= kMaxOpen)) {
     map_.clear();
     bytes_ = 0;
+    open_ = 0;
   }
   entry.made = now_;
-  bytes_ += entry.content.size();
+  bytes_ += entry.body->bytes.size();
+  open_ += fd;
   auto [it, fresh] = map_.insert_or_assign(key(root_fd, rel, accept), std::move(entry));
   return &it->second;
 }

@@ -4,16 +4,34 @@
 // open_file_cache_valid) while a busy file costs no system call at all in between.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 namespace askr::handlers {
 
+// What a cache entry serves: the bytes of a small file, or a larger file kept open (like
+// nginx's open_file_cache). Shared with the responses that send it, so that an entry dropped
+// from the cache stays valid until they are done with it.
+struct CachedBody {
+  std::string bytes;  // a file up to FileCache::kMaxFile
+  int fd = -1;        // a larger file, closed with the last holder
+  CachedBody() = default;
+  CachedBody(const CachedBody&) = delete;
+  CachedBody& operator=(const CachedBody&) = delete;
+  ~CachedBody() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
 struct CachedFile {
-  std::string content;
+  std::shared_ptr<CachedBody> body;
+  uint64_t size = 0;
   std::string_view type;      // from the static MIME table
   std::string_view encoding;  // "" or a static "br"/"gzip"
   bool vary = false;
@@ -23,8 +41,9 @@ struct CachedFile {
 
 class FileCache {
  public:
-  static constexpr size_t kMaxFile = 16 * 1024;
-  static constexpr size_t kMaxBytes = 4 << 20;  // per loop; the cache empties when full
+  static constexpr size_t kMaxFile = 16 * 1024;  // larger files are kept open, not read
+  static constexpr size_t kMaxBytes = 4 << 20;   // per loop; the cache empties when full
+  static constexpr size_t kMaxOpen = 1024;       // open files per loop; likewise
 
   void set_now(time_t now) { now_ = now; }
   // The entry for this request, when one was made this second.
@@ -37,6 +56,7 @@ class FileCache {
   std::unordered_map<std::string, CachedFile> map_;
   std::string key_;
   size_t bytes_ = 0;
+  size_t open_ = 0;
   time_t now_ = 0;
 };
 

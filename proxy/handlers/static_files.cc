@@ -133,7 +133,7 @@ void set_range(const http::Request& req, std::string_view etag, const FileMeta& 
     case RangeOutcome::kIgnore:
       return;
     case RangeOutcome::kUnsatisfiable:
-      if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
+      if (resp.body == http::Response::Body::kFile && resp.file_owned) ::close(resp.file_fd);
       resp.file_fd = -1;
       resp.body = http::Response::Body::kNone;
       fail(resp, 416);
@@ -169,7 +169,7 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
   resp.add("ETag", etag);
   resp.add("Last-Modified", last_modified);
   if (int status = check_preconditions(req, etag, m.mtime)) {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0 && resp.file_owned) ::close(fd);
     resp.status = status;
     if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
     return;
@@ -186,6 +186,14 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
     resp.inline_body = content;
   }
   set_range(req, etag, m, resp);
+}
+
+// A cache entry's bytes or open file, kept alive by the response until it is sent.
+void respond_cached(const http::Request& req, http::Response& resp, const CachedFile& c) {
+  resp.body_owner = c.body;
+  resp.file_owned = false;
+  respond(req, resp, {c.type, c.encoding, c.vary, c.mtime, c.size}, c.body->fd,
+          c.body->fd >= 0 ? std::string_view() : std::string_view(c.body->bytes));
 }
 
 // Which precompressed siblings the client takes: bit 0 br, bit 1 gzip, bit 2 "said anything".
@@ -212,10 +220,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.root_fd, rel, bits)) {
-      return respond(req, resp, {c->type, c->encoding, c->vary, c->mtime, c->content.size()}, -1,
-                     c->content);
-    }
+    if (const CachedFile* c = cache->find(site.root_fd, rel, bits)) return respond_cached(req, resp, *c);
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
@@ -230,19 +235,24 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
     pick_encoding(site.root_fd, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
   m.size = uint64_t(file.st.st_size);
-  if (!cache || m.size > FileCache::kMaxFile) return respond(req, resp, m, file.fd, {});
+  if (!cache) return respond(req, resp, m, file.fd, {});
   CachedFile entry;
-  entry.content.resize(m.size);
-  ssize_t n = pread(file.fd, entry.content.data(), m.size, 0);
-  ::close(file.fd);
-  if (n != ssize_t(m.size)) return fail(resp, 500);  // changed while we read it
+  entry.body = std::make_shared<CachedBody>();
+  entry.size = m.size;
+  if (m.size > FileCache::kMaxFile) {
+    entry.body->fd = file.fd;  // kept open for the next requests within the second
+  } else {
+    entry.body->bytes.resize(m.size);
+    ssize_t n = pread(file.fd, entry.body->bytes.data(), m.size, 0);
+    ::close(file.fd);
+    if (n != ssize_t(m.size)) return fail(resp, 500);  // changed while we read it
+  }
   entry.type = m.type;
   entry.encoding = m.encoding;
   entry.vary = m.vary;
   entry.mtime = m.mtime;
   rel.resize(key_len);
-  const CachedFile* c = cache->put(site.root_fd, rel, bits, std::move(entry));
-  respond(req, resp, m, -1, c->content);
+  respond_cached(req, resp, *cache->put(site.root_fd, rel, bits, std::move(entry)));
 }
 
 }  // namespace askr::handlers

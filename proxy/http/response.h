@@ -30,6 +30,11 @@ struct Response {
   uint64_t file_offset = 0;
   uint64_t content_length = 0;  // kInline and kFile: body size (also sent for HEAD)
   bool close = false;           // the handler wants the connection closed after this
+  // kFile: the writer closes file_fd when done. False when body_owner keeps the file open.
+  bool file_owned = true;
+  // Keeps the inline body or the file alive until the writer has sent it (a cache entry that
+  // may be dropped meanwhile). Null when the body is static text or in the arena.
+  std::shared_ptr<const void> body_owner;
 
   // Adds a field; the views must outlive the response (static text or keep()). Beyond the
   // inline slots the fields move to the heap: nothing is ever dropped.

@@ -12,6 +12,9 @@
 //   but the one on_closed() follows, and the closed fd is never used again.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -45,8 +48,11 @@ class IoObject {
 
   // Backend bookkeeping; not for the owner.
   struct {
-    const char* send_ptr = nullptr;
-    size_t send_left = 0;
+    iovec send_iov[2] = {};     // what is left of the send in progress
+    uint8_t send_iovs = 0;      // entries of send_iov still to go (the first may be partly sent)
+    bool send_failed = false;   // epoll: the deferred on_sent reports a failure
+    size_t send_left = 0;       // bytes left in all of them
+    msghdr send_msg = {};       // io_uring: the sendmsg in flight
     uint16_t inflight = 0;  // io_uring operations not yet completed
     bool closing = false;
     bool recv_on = false;     // the owner wants on_recv
@@ -62,6 +68,34 @@ class IoObject {
     uint8_t armed_ops = 0;       // io_uring: kinds of operations ever started (for cancel)
   } io;
 };
+
+// Fills c->io's send state from `iov`; both backends start a send with it.
+inline void set_send(IoObject* c, const iovec* iov, size_t count) {
+  c->io.send_iovs = 0;
+  c->io.send_left = 0;
+  c->io.send_failed = false;
+  for (size_t i = 0; i < count; ++i) {
+    if (iov[i].iov_len == 0) continue;
+    c->io.send_iov[c->io.send_iovs++] = iov[i];
+    c->io.send_left += iov[i].iov_len;
+  }
+}
+
+// Takes `n` sent bytes off the front of c->io's send state.
+inline void advance_send(IoObject* c, size_t n) {
+  c->io.send_left -= n;
+  while (n > 0 && c->io.send_iovs > 0) {
+    iovec& v = c->io.send_iov[0];
+    if (n < v.iov_len) {
+      v.iov_base = static_cast<char*>(v.iov_base) + n;
+      v.iov_len -= n;
+      return;
+    }
+    n -= v.iov_len;
+    c->io.send_iov[0] = c->io.send_iov[1];
+    --c->io.send_iovs;
+  }
+}
 
 class Backend {
  public:
@@ -86,7 +120,14 @@ class Backend {
   virtual void stop_recv(IoObject* c) = 0;
   // Sends [data, data+len) entirely, then calls c->on_sent. One send per object at a time; the
   // bytes must stay valid and unchanged until on_sent.
-  virtual void send(IoObject* c, const char* data, size_t len) = 0;
+  void send(IoObject* c, const char* data, size_t len) {
+    iovec v{const_cast<char*>(data), len};
+    sendv(c, &v, 1);
+  }
+  // The same for up to kMaxSendIovs pieces sent as one (a response head and a body that lives
+  // elsewhere, without copying them together).
+  static constexpr size_t kMaxSendIovs = 2;
+  virtual void sendv(IoObject* c, const iovec* iov, size_t count) = 0;
   // Calls c->on_writable once the socket has room (used after a non-blocking write hit EAGAIN).
   virtual void wait_writable(IoObject* c) = 0;
   // Calls c->on_readable once the socket has bytes (used while receiving is stopped).

@@ -120,26 +120,33 @@ void EpollBackend::do_read(IoObject* c) {
   if (c->io.recv_on && c->io.readable) deferred_.push_back({c, Work::kRead});
 }
 
-void EpollBackend::send(IoObject* c, const char* data, size_t len) {
+void EpollBackend::sendv(IoObject* c, const iovec* iov, size_t count) {
   if (c->io.closing) return;
   if (!c->io.recv_armed) add(c, 0);
-  c->io.send_ptr = data;
-  c->io.send_left = len;
+  set_send(c, iov, count);
   if (c->io.writable && do_write(c)) deferred_.push_back({c, Work::kSent});
 }
 
 bool EpollBackend::do_write(IoObject* c) {
   while (c->io.send_left > 0) {
-    ssize_t n = ::send(c->fd, c->io.send_ptr, c->io.send_left, MSG_NOSIGNAL);
+    ssize_t n;
+    if (c->io.send_iovs == 1) {
+      n = ::send(c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr m{};
+      m.msg_iov = c->io.send_iov;
+      m.msg_iovlen = c->io.send_iovs;
+      n = ::sendmsg(c->fd, &m, MSG_NOSIGNAL);
+    }
     if (n > 0) {
-      c->io.send_ptr += n;
-      c->io.send_left -= size_t(n);
+      advance_send(c, size_t(n));
     } else if (n < 0 && errno == EAGAIN) {
       c->io.writable = false;
       return false;
     } else if (n < 0 && errno != EINTR) {
       c->io.send_left = 0;
-      c->io.send_ptr = nullptr;  // marks the failure for the deferred on_sent
+      c->io.send_iovs = 0;
+      c->io.send_failed = true;  // for the deferred on_sent
       return true;
     }
   }
@@ -180,7 +187,7 @@ void EpollBackend::on_event(IoObject* c, uint32_t events) {
   c->io.writable = true;
   if (c->io.send_left > 0) {
     if (do_write(c)) {
-      c->on_sent(c->io.send_ptr ? 0 : -EPIPE);
+      c->on_sent(c->io.send_failed ? -EPIPE : 0);
     }
   } else if (c->io.want_writable) {
     c->io.want_writable = false;
@@ -200,7 +207,7 @@ void EpollBackend::run_deferred() {
       } else if (!o->io.closing && d.work == Work::kRead) {
         do_read(o);
       } else if (!o->io.closing && d.work == Work::kSent) {
-        o->on_sent(o->io.send_ptr ? 0 : -EPIPE);
+        o->on_sent(o->io.send_failed ? -EPIPE : 0);
       } else if (!o->io.closing && d.work == Work::kStopped && o->io.stop_notify) {
         o->io.stop_notify = false;
         o->on_recv_stopped();

@@ -166,16 +166,23 @@ void UringBackend::arm_recv(IoObject* c) {
   c->io.inflight++;
 }
 
-void UringBackend::send(IoObject* c, const char* data, size_t len) {
+void UringBackend::sendv(IoObject* c, const iovec* iov, size_t count) {
   if (c->io.closing) return;
-  c->io.send_ptr = data;
-  c->io.send_left = len;
+  set_send(c, iov, count);
   arm_send(c, false);
 }
 
 void UringBackend::arm_send(IoObject* c, bool poll_first) {
   io_uring_sqe* s = sqe();
-  io_uring_prep_send(s, c->fd, c->io.send_ptr, c->io.send_left, MSG_NOSIGNAL);
+  if (c->io.send_iovs <= 1) {
+    io_uring_prep_send(s, c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len,
+                       MSG_NOSIGNAL);
+  } else {
+    c->io.send_msg = {};
+    c->io.send_msg.msg_iov = c->io.send_iov;
+    c->io.send_msg.msg_iovlen = c->io.send_iovs;
+    io_uring_prep_sendmsg(s, c->fd, &c->io.send_msg, MSG_NOSIGNAL);
+  }
   // After a short or refused send the socket is full: wait for room before trying again.
   if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
   io_uring_sqe_set_data64(s, tag(c, kSend));
@@ -293,8 +300,7 @@ void UringBackend::on_send_cqe(IoObject* c, int res) {
   if (!c->io.closing) {
     if (res == -EAGAIN) res = 0;  // non-blocking socket full: the retry below polls first
     if (res >= 0) {
-      c->io.send_ptr += res;
-      c->io.send_left -= size_t(res);
+      advance_send(c, size_t(res));
       if (c->io.send_left > 0) {
         arm_send(c, true);
       } else {

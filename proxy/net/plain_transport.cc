@@ -18,7 +18,7 @@ void PlainTransport::start(TransportUser* user) {
 }
 
 void PlainTransport::send(const iovec* iov, size_t count) {
-  if (count == 1) return io_.send(this, static_cast<const char*>(iov[0].iov_base), iov[0].iov_len);
+  if (count <= loop::Backend::kMaxSendIovs) return io_.sendv(this, iov, count);
   gather_.clear();
   for (size_t i = 0; i < count; ++i) gather_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
   io_.send(this, gather_.data(), gather_.size());

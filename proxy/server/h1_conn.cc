@@ -16,6 +16,7 @@ namespace askr::server {
 namespace {
 
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
+constexpr size_t kByReference = 2048;  // a shared inline body this large is sent, not copied
 constexpr size_t kOutBatchMax = 64 * 1024;    // pipelined answers batched up to this
 constexpr size_t kInPauseAt = 256 * 1024;     // stop reading while this much waits unparsed
 constexpr size_t kSinkHigh = 256 * 1024;      // a streamed response waits above this
@@ -42,7 +43,7 @@ H1Conn::H1Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
 }
 
 H1Conn::~H1Conn() {
-  if (file_fd_ >= 0) ::close(file_fd_);
+  if (file_fd_ >= 0 && file_owned_) ::close(file_fd_);
   stream_.reset();
   retired_.reset();
   if (req_) shard_.requests().put(std::move(req_));
@@ -129,7 +130,9 @@ size_t H1Conn::process(std::string_view in) {
       if (state_ == State::kBody) break;
       continue;
     }
-    if (stream_ || close_after_ || file_left_ > 0 || wbuf_.size() >= kOutBatchMax) break;
+    if (stream_ || close_after_ || file_left_ > 0 || !held_.empty() ||
+        wbuf_.size() >= kOutBatchMax)
+      break;
     if (state_ == State::kLinger) break;
     std::string_view rest = in.substr(pos);
     if (rest.empty()) break;
@@ -392,9 +395,14 @@ void H1Conn::write_response(http::Response& resp) {
   bool send_body = !req.is_head && resp.status != 304 && resp.status != 204;
   uint64_t body_bytes = send_body ? resp.content_length : 0;
   if (resp.body == http::Response::Body::kInline && send_body) {
-    wbuf_ += resp.inline_body;
+    if (resp.body_owner && resp.inline_body.size() >= kByReference) {
+      held_ = resp.inline_body;  // goes out right after the head, in the same send
+      held_owner_ = std::move(resp.body_owner);
+    } else {
+      wbuf_ += resp.inline_body;
+    }
   } else if (resp.body == http::Response::Body::kFile) {
-    if (send_body && resp.content_length <= kInlineFileMax) {
+    if (send_body && resp.file_owned && resp.content_length <= kInlineFileMax) {
       size_t at = wbuf_.size();
       wbuf_.resize(at + resp.content_length);
       ssize_t n =
@@ -406,9 +414,11 @@ void H1Conn::write_response(http::Response& resp) {
       ::close(resp.file_fd);
     } else if (send_body) {
       file_fd_ = resp.file_fd;
+      file_owned_ = resp.file_owned;
+      file_owner_ = std::move(resp.body_owner);
       file_off_ = off_t(resp.file_offset);
       file_left_ = resp.content_length;
-    } else {
+    } else if (resp.file_owned) {
       ::close(resp.file_fd);
     }
   }
@@ -507,8 +517,9 @@ void H1Conn::flush() {
   wbuf_.clear();
   sending_ = true;
   arm(shard_.send_timers);
-  iovec iov{sbuf_.data(), sbuf_.size()};
-  transport_->send(&iov, 1);
+  iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
+  held_ = {};  // in flight now; held_owner_ keeps it until on_sent
+  transport_->send(iov, iov[1].iov_len ? 2 : 1);
 }
 
 void H1Conn::on_sent(int error) {
@@ -516,6 +527,7 @@ void H1Conn::on_sent(int error) {
   sending_ = false;
   if (error < 0) return close_now();  // the client went away
   sbuf_.clear();
+  held_owner_.reset();
   if (stream_ && stream_->sink_full && wbuf_.size() < kSinkHigh) {
     stream_->sink_full = false;
     if (stream_->producer) stream_->producer->on_sink_drained();
@@ -546,10 +558,7 @@ void H1Conn::send_file() {
     wbuf_.resize(size_t(got));
     file_off_ += got;
     file_left_ -= uint64_t(got);
-    if (file_left_ == 0) {
-      ::close(file_fd_);
-      file_fd_ = -1;
-    }
+    if (file_left_ == 0) end_file();
     return flush();
   }
   while (file_left_ > 0) {
@@ -567,9 +576,15 @@ void H1Conn::send_file() {
       return close_now();
     }
   }
-  ::close(file_fd_);
-  file_fd_ = -1;
+  end_file();
   after_send();
+}
+
+void H1Conn::end_file() {
+  if (file_owned_) ::close(file_fd_);
+  file_fd_ = -1;
+  file_owned_ = true;
+  file_owner_.reset();
 }
 
 // Everything queued is out. Finish a streamed response, then go on with what the client sent.

@@ -102,6 +102,7 @@ class H1Conn final : public Connection,
   void reject(int status, const char* reason, log::RateLimit& limit);
   void flush();
   void send_file();
+  void end_file();
   void after_send();
   void idle();
   void begin_linger();
@@ -131,7 +132,11 @@ class H1Conn final : public Connection,
   std::string in_;    // received bytes not consumed yet
   std::string wbuf_;  // response bytes queued
   std::string sbuf_;  // response bytes being sent (the transport may be reading them)
+  std::string_view held_;  // an inline body sent by reference right after wbuf_, no copy
+  std::shared_ptr<const void> held_owner_;  // keeps it alive until sent
   int file_fd_ = -1;
+  bool file_owned_ = true;                  // close file_fd_ when done (else file_owner_ holds it)
+  std::shared_ptr<const void> file_owner_;
   off_t file_off_ = 0;
   uint64_t file_left_ = 0;
   uint64_t body_left_ = 0;
