@@ -448,10 +448,10 @@ bool PhpRequest::start_response() {
     }
     fields_.push_back({h.name, h.value});
   }
-  // A body is checked against the declared length only where one is sent.
-  if (is_head_ || status == 204 || status == 304) length_.reset();
   head_sent_ = true;
   sink_.start_response(status, fields_, length_);
+  // The body is held to the declared length only where one is sent (HEAD keeps the header).
+  if (is_head_ || status == 204 || status == 304) length_.reset();
   return true;
 }
 

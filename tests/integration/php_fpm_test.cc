@@ -763,6 +763,19 @@ TEST_P(Php, BodyBeyondDeclaredContentLengthIsDropped) {
   EXPECT_NE(log.find("more than its Content-Length"), std::string::npos) << log;
 }
 
+// HEAD keeps the Content-Length PHP declared, sends no body, and the connection goes on.
+TEST_P(Php, HeadKeepsDeclaredContentLength) {
+  start();
+  Client c(port());
+  c.send("HEAD /cl.php HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  PhpResponse r = c.read(true);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-length"), "5");
+  c.send(get("/status.php"));
+  EXPECT_EQ(c.read().body, "ok\n");
+}
+
 TEST_P(Php, BackendEndingShortOfContentLengthClosesTheConnection) {
   start();
   Client c(port());
