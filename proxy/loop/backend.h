@@ -51,8 +51,9 @@ class IoObject {
     iovec send_iov[2] = {};     // what is left of the send in progress
     uint8_t send_iovs = 0;      // entries of send_iov still to go (the first may be partly sent)
     bool send_failed = false;   // epoll: the deferred on_sent reports a failure
+    bool send_more = false;     // MSG_MORE: more bytes follow at once (a file after its head)
+    uint32_t msg_slot = 0;      // io_uring: the backend's msghdr for this send, index + 1
     size_t send_left = 0;       // bytes left in all of them
-    msghdr send_msg = {};       // io_uring: the sendmsg in flight
     uint16_t inflight = 0;  // io_uring operations not yet completed
     bool closing = false;
     bool recv_on = false;     // the owner wants on_recv
@@ -70,7 +71,8 @@ class IoObject {
 };
 
 // Fills c->io's send state from `iov`; both backends start a send with it.
-inline void set_send(IoObject* c, const iovec* iov, size_t count) {
+inline void set_send(IoObject* c, const iovec* iov, size_t count, bool more) {
+  c->io.send_more = more;
   c->io.send_iovs = 0;
   c->io.send_left = 0;
   c->io.send_failed = false;
@@ -122,12 +124,13 @@ class Backend {
   // bytes must stay valid and unchanged until on_sent.
   void send(IoObject* c, const char* data, size_t len) {
     iovec v{const_cast<char*>(data), len};
-    sendv(c, &v, 1);
+    sendv(c, &v, 1, false);
   }
   // The same for up to kMaxSendIovs pieces sent as one (a response head and a body that lives
-  // elsewhere, without copying them together).
+  // elsewhere, without copying them together). `more`: the caller sends more right after
+  // (MSG_MORE), so a response head and the file that follows it share packets.
   static constexpr size_t kMaxSendIovs = 2;
-  virtual void sendv(IoObject* c, const iovec* iov, size_t count) = 0;
+  virtual void sendv(IoObject* c, const iovec* iov, size_t count, bool more) = 0;
   // Calls c->on_writable once the socket has room (used after a non-blocking write hit EAGAIN).
   virtual void wait_writable(IoObject* c) = 0;
   // Calls c->on_readable once the socket has bytes (used while receiving is stopped).

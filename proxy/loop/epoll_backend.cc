@@ -120,23 +120,24 @@ void EpollBackend::do_read(IoObject* c) {
   if (c->io.recv_on && c->io.readable) deferred_.push_back({c, Work::kRead});
 }
 
-void EpollBackend::sendv(IoObject* c, const iovec* iov, size_t count) {
+void EpollBackend::sendv(IoObject* c, const iovec* iov, size_t count, bool more) {
   if (c->io.closing) return;
   if (!c->io.recv_armed) add(c, 0);
-  set_send(c, iov, count);
+  set_send(c, iov, count, more);
   if (c->io.writable && do_write(c)) deferred_.push_back({c, Work::kSent});
 }
 
 bool EpollBackend::do_write(IoObject* c) {
   while (c->io.send_left > 0) {
     ssize_t n;
+    int flags = MSG_NOSIGNAL | (c->io.send_more ? MSG_MORE : 0);
     if (c->io.send_iovs == 1) {
-      n = ::send(c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, MSG_NOSIGNAL);
+      n = ::send(c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, flags);
     } else {
       msghdr m{};
       m.msg_iov = c->io.send_iov;
       m.msg_iovlen = c->io.send_iovs;
-      n = ::sendmsg(c->fd, &m, MSG_NOSIGNAL);
+      n = ::sendmsg(c->fd, &m, flags);
     }
     if (n > 0) {
       advance_send(c, size_t(n));

@@ -22,7 +22,7 @@ class EpollBackend final : public Backend {
   void pause_recv(IoObject* c) override;
   void stop_recv(IoObject* c) override;
   void wait_readable(IoObject* c) override;
-  void sendv(IoObject* c, const iovec* iov, size_t count) override;
+  void sendv(IoObject* c, const iovec* iov, size_t count, bool more) override;
   void wait_writable(IoObject* c) override;
   void close(IoObject* c) override;
   void poll(int timeout_ms) override;

@@ -166,22 +166,25 @@ void UringBackend::arm_recv(IoObject* c) {
   c->io.inflight++;
 }
 
-void UringBackend::sendv(IoObject* c, const iovec* iov, size_t count) {
+void UringBackend::sendv(IoObject* c, const iovec* iov, size_t count, bool more) {
   if (c->io.closing) return;
-  set_send(c, iov, count);
+  set_send(c, iov, count, more);
   arm_send(c, false);
 }
 
 void UringBackend::arm_send(IoObject* c, bool poll_first) {
   io_uring_sqe* s = sqe();
+  int flags = MSG_NOSIGNAL | (c->io.send_more ? MSG_MORE : 0);
   if (c->io.send_iovs <= 1) {
-    io_uring_prep_send(s, c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len,
-                       MSG_NOSIGNAL);
+    io_uring_prep_send(s, c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, flags);
   } else {
-    c->io.send_msg = {};
-    c->io.send_msg.msg_iov = c->io.send_iov;
-    c->io.send_msg.msg_iovlen = c->io.send_iovs;
-    io_uring_prep_sendmsg(s, c->fd, &c->io.send_msg, MSG_NOSIGNAL);
+    // The kernel reads the msghdr when the operation runs, which may be after this returns: it
+    // lives in a per-ring slot until the completion, rather than in every connection.
+    msghdr* m = msg_slot(c);
+    *m = {};
+    m->msg_iov = c->io.send_iov;
+    m->msg_iovlen = c->io.send_iovs;
+    io_uring_prep_sendmsg(s, c->fd, m, flags);
   }
   // After a short or refused send the socket is full: wait for room before trying again.
   if (poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -296,7 +299,27 @@ void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
   complete(c);
 }
 
+msghdr* UringBackend::msg_slot(IoObject* c) {
+  if (c->io.msg_slot == 0) {
+    if (free_msgs_.empty()) {
+      msgs_.push_back(std::make_unique<msghdr>());
+      c->io.msg_slot = uint32_t(msgs_.size());
+    } else {
+      c->io.msg_slot = free_msgs_.back();
+      free_msgs_.pop_back();
+    }
+  }
+  return msgs_[c->io.msg_slot - 1].get();
+}
+
+void UringBackend::release_msg_slot(IoObject* c) {
+  if (c->io.msg_slot == 0) return;
+  free_msgs_.push_back(c->io.msg_slot);
+  c->io.msg_slot = 0;
+}
+
 void UringBackend::on_send_cqe(IoObject* c, int res) {
+  release_msg_slot(c);
   if (!c->io.closing) {
     if (res == -EAGAIN) res = 0;  // non-blocking socket full: the retry below polls first
     if (res >= 0) {

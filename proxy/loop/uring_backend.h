@@ -4,7 +4,10 @@
 
 #include <liburing.h>
 
+#include <sys/socket.h>
+
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "loop/backend.h"
@@ -31,7 +34,7 @@ class UringBackend final : public Backend {
   void pause_recv(IoObject* c) override;
   void stop_recv(IoObject* c) override;
   void wait_readable(IoObject* c) override;
-  void sendv(IoObject* c, const iovec* iov, size_t count) override;
+  void sendv(IoObject* c, const iovec* iov, size_t count, bool more) override;
   void wait_writable(IoObject* c) override;
   void close(IoObject* c) override;
   void poll(int timeout_ms) override;
@@ -43,6 +46,8 @@ class UringBackend final : public Backend {
   void arm_accept(IoObject* l);
   void arm_recv(IoObject* c);
   void arm_send(IoObject* c, bool poll_first);
+  msghdr* msg_slot(IoObject* c);
+  void release_msg_slot(IoObject* c);
   void arm_wake();
   void cancel_all(IoObject* c);
   void dispatch(io_uring_cqe* cqe);
@@ -72,6 +77,10 @@ class UringBackend final : public Backend {
     bool closed;  // else: on_recv_stopped
   };
   std::vector<Deferred> deferred_;
+  // msghdrs of the sendmsg operations in flight (IoObject::io.msg_slot is index + 1); grows to
+  // the number of objects sending two pieces at once, then is reused through free_msgs_.
+  std::vector<std::unique_ptr<msghdr>> msgs_;
+  std::vector<uint32_t> free_msgs_;
   std::vector<Deferred> running_;
 };
 

@@ -17,15 +17,13 @@ void PlainTransport::start(TransportUser* user) {
   user_ = user;
 }
 
-void PlainTransport::send(const iovec* iov, size_t count) {
-  if (count <= loop::Backend::kMaxSendIovs) return io_.sendv(this, iov, count);
-  gather_.clear();
-  for (size_t i = 0; i < count; ++i) gather_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-  io_.send(this, gather_.data(), gather_.size());
+static_assert(Transport::kMaxSendIovs <= loop::Backend::kMaxSendIovs);
+
+void PlainTransport::send(const iovec* iov, size_t count, bool more) {
+  io_.sendv(this, iov, count, more);
 }
 
 void PlainTransport::on_sent(int error) {
-  if (gather_.capacity() > 0) std::string().swap(gather_);
   user_->on_sent(error);
 }
 

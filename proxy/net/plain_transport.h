@@ -23,7 +23,7 @@ class PlainTransport final : public Transport, private loop::IoObject {
   void resume_recv() override { io_.resume_recv(this); }
   void pause_recv() override { io_.pause_recv(this); }
   void stop_recv() override { io_.stop_recv(this); }
-  void send(const iovec* iov, size_t count) override;
+  void send(const iovec* iov, size_t count, bool more) override;
   ssize_t send_file(int file_fd, off_t* offset, size_t count) override;
   int splice_fd() const override { return fd; }
   void wait_writable() override { io_.wait_writable(this); }
@@ -45,7 +45,6 @@ class PlainTransport final : public Transport, private loop::IoObject {
 
   loop::Backend& io_;
   TransportUser* user_ = nullptr;
-  std::string gather_;  // several iovecs, joined for the backend's single-buffer send
   sockaddr_in6 peer_{};
   sockaddr_in6 local_{};
   bool have_peer_ = false;

@@ -56,9 +56,11 @@ class Transport {
   // Like pause_recv, then on_recv_stopped once no more data can be delivered.
   virtual void stop_recv() = 0;
 
-  // Sends every byte the iovecs describe, then on_sent. One send at a time; the bytes must stay
-  // valid and unchanged until on_sent.
-  virtual void send(const iovec* iov, size_t count) = 0;
+  // Sends every byte of up to kMaxSendIovs iovecs, then on_sent. One send at a time; the bytes
+  // must stay valid and unchanged until on_sent. `more`: more bytes follow at once (a file
+  // after its response head), so the transport may hold a partial packet back for them.
+  static constexpr size_t kMaxSendIovs = 2;
+  virtual void send(const iovec* iov, size_t count, bool more = false) = 0;
   // Where zero_copy().sendfile: a non-blocking sendfile(2). Returns the bytes sent or -errno
   // (-EAGAIN: call wait_writable()).
   virtual ssize_t send_file(int file_fd, off_t* offset, size_t count) = 0;

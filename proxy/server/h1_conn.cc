@@ -519,7 +519,8 @@ void H1Conn::flush() {
   arm(shard_.send_timers);
   iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
   held_ = {};  // in flight now; held_owner_ keeps it until on_sent
-  transport_->send(iov, iov[1].iov_len ? 2 : 1);
+  // A file follows this head at once: let them share packets, as nginx's tcp_nopush does.
+  transport_->send(iov, iov[1].iov_len ? 2 : 1, file_left_ > 0);
 }
 
 void H1Conn::on_sent(int error) {
