@@ -138,7 +138,12 @@ size_t H1Conn::process(std::string_view in) {
     if (rest.empty()) break;
     http::RequestHead& head = shard_.head();
     // Resumes where the last read stopped: a head trickled in costs linear time.
-    http::ParseResult r = http::parse_request(rest, limits, head, progress_);
+    // Only a head that arrives in pieces keeps its progress on the connection.
+    http::ParseProgress& progress = progress_ ? *progress_ : (shard_.progress() = {});
+    http::ParseResult r = http::parse_request(rest, limits, head, progress);
+    if (r.state == http::ParseState::kNeedMore && !progress_) {
+      progress_ = std::make_unique<http::ParseProgress>(progress);
+    }
     if (r.state == http::ParseState::kNeedMore) {
       if (state_ == State::kIdle) {
         state_ = State::kHead;
@@ -146,7 +151,7 @@ size_t H1Conn::process(std::string_view in) {
       }
       break;
     }
-    progress_ = {};
+    progress_.reset();
     if (r.state == http::ParseState::kError) {
       processing_ = false;
       reject(r.status, r.reason, LOG_LIMIT_SITE());
@@ -192,7 +197,11 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
     // A body sent to a handler that answers at once is read and dropped, which keeps the
     // connection usable.
     if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
-    return write_response(resp);
+    write_response(resp);
+    // The answer is in the send buffer (or held by its owner): the request can go back to the
+    // pool now, so that a burst of connections shares a few request objects.
+    shard_.requests().put(std::move(req_));
+    return;
   }
   stream_ = std::make_unique<Streamed>();
   Streamed& s = *stream_;
@@ -397,7 +406,7 @@ void H1Conn::write_response(http::Response& resp) {
   if (resp.body == http::Response::Body::kInline && send_body) {
     if (resp.body_owner && resp.inline_body.size() >= kByReference) {
       held_ = resp.inline_body;  // goes out right after the head, in the same send
-      held_owner_ = std::move(resp.body_owner);
+      body_owner_ = std::move(resp.body_owner);
     } else {
       wbuf_ += resp.inline_body;
     }
@@ -415,7 +424,7 @@ void H1Conn::write_response(http::Response& resp) {
     } else if (send_body) {
       file_fd_ = resp.file_fd;
       file_owned_ = resp.file_owned;
-      file_owner_ = std::move(resp.body_owner);
+      body_owner_ = std::move(resp.body_owner);
       file_off_ = off_t(resp.file_offset);
       file_left_ = resp.content_length;
     } else if (resp.file_owned) {
@@ -518,7 +527,7 @@ void H1Conn::flush() {
   sending_ = true;
   arm(shard_.send_timers);
   iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
-  held_ = {};  // in flight now; held_owner_ keeps it until on_sent
+  held_ = {};  // in flight now; body_owner_ keeps it until on_sent
   // A file follows this head at once: let them share packets, as nginx's tcp_nopush does.
   transport_->send(iov, iov[1].iov_len ? 2 : 1, file_left_ > 0);
 }
@@ -528,7 +537,7 @@ void H1Conn::on_sent(int error) {
   sending_ = false;
   if (error < 0) return close_now();  // the client went away
   sbuf_.clear();
-  held_owner_.reset();
+  if (file_left_ == 0) body_owner_.reset();
   if (stream_ && stream_->sink_full && wbuf_.size() < kSinkHigh) {
     stream_->sink_full = false;
     if (stream_->producer) stream_->producer->on_sink_drained();
@@ -585,7 +594,7 @@ void H1Conn::end_file() {
   if (file_owned_) ::close(file_fd_);
   file_fd_ = -1;
   file_owned_ = true;
-  file_owner_.reset();
+  body_owner_.reset();
 }
 
 // Everything queued is out. Finish a streamed response, then go on with what the client sent.

@@ -127,16 +127,16 @@ class H1Conn final : public Connection,
   bool keep_alive_ = true;   // of the request being answered
   uint8_t version_minor_ = 1;
   uint32_t requests_ = 0;
-  http::ParseProgress progress_;        // of the head being received, across reads
+  std::unique_ptr<http::ParseProgress> progress_;  // of a head that arrives in pieces
   std::unique_ptr<http::Request> req_;  // the request being answered; from the shard's pool
   std::string in_;    // received bytes not consumed yet
   std::string wbuf_;  // response bytes queued
   std::string sbuf_;  // response bytes being sent (the transport may be reading them)
   std::string_view held_;  // an inline body sent by reference right after wbuf_, no copy
-  std::shared_ptr<const void> held_owner_;  // keeps it alive until sent
+  // Keeps the held body, or the cached file being sent, alive until it is out.
+  std::shared_ptr<const void> body_owner_;
   int file_fd_ = -1;
-  bool file_owned_ = true;                  // close file_fd_ when done (else file_owner_ holds it)
-  std::shared_ptr<const void> file_owner_;
+  bool file_owned_ = true;  // close file_fd_ when done (else body_owner_ holds it)
   off_t file_off_ = 0;
   uint64_t file_left_ = 0;
   uint64_t body_left_ = 0;

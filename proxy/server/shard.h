@@ -63,6 +63,7 @@ class Shard {
   std::string_view date_line() const { return {date_line_, date_len_}; }  // "Date: ...\r\n"
   bool draining() const { return draining_; }
   http::RequestHead& head() { return head_; }
+  http::ParseProgress& progress() { return progress_; }  // for a head parsed in one go
   core::LoopServices& services() { return services_; }
   BufferPool& buffers() { return buffers_; }
   FreeList<http::Request>& requests() { return requests_; }
@@ -104,6 +105,7 @@ class Shard {
   Connection* conns_ = nullptr;  // intrusive list of open connections
   size_t nconns_ = 0;
   http::RequestHead head_;
+  http::ParseProgress progress_;
   handlers::FileCache file_cache_;
   core::LoopServices services_;
   BufferPool buffers_;
