@@ -15,6 +15,8 @@
 #   warn_load                 sets $load_start, warns when the machine is not idle
 #   wait_http                 waits until a URL answers, or the server exits
 #   wrk_run, wrk_field        wrk pinned to CLIENT_CPUS; fields from its output
+#   proc_cpu_ticks, cpu_mark, cpu_since, cpu_us_per_request, cpu_busy_pct
+#                             a server's CPU time from /proc/PID/stat around a run
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
 #   div, fmt_int, slash_join  number formatting for the report tables
@@ -142,6 +144,41 @@ wrk_field() { # OUTFILE rps|p50|p99|requests|bytes|non2xx|sockerr
     non2xx) awk '/Non-2xx or 3xx responses:/{print $NF}' "$1" | grep . || echo 0 ;;
     sockerr) sed -n 's/^ *Socket errors: *//p' "$1" | grep . || echo none ;;
   esac
+}
+
+# CPU time of processes, from /proc/PID/stat: utime + stime (fields 14 and 15, in clock ticks
+# of clk_tck per second; a process's line counts all its threads, not its children), summed
+# over the PIDs. The command name (field 2) may hold spaces and parentheses: fields are
+# counted after its last ')'.
+clk_tck=$(getconf CLK_TCK)
+proc_cpu_ticks() { # PID... -> ticks
+  local p line f sum=0
+  for p in "$@"; do
+    line=$(<"/proc/$p/stat") || die "cannot read /proc/$p/stat"
+    read -ra f <<<"${line##*) }"
+    sum=$((sum + f[11] + f[12])) # f[0] is field 3
+  done
+  echo "$sum"
+}
+# A mark before a run: "TICKS NANOSECONDS" (CPU ticks of the PIDs, wall clock).
+cpu_mark() { # PID... -> "TICKS NS"
+  echo "$(proc_cpu_ticks "$@") $(date +%s%N)"
+}
+# After the run: the PIDs' CPU seconds and the wall seconds since MARK (same PIDs).
+cpu_since() { # MARK PID... -> "CPU_SECONDS WALL_SECONDS"
+  local mark=$1 ns ticks
+  shift
+  ns=$(date +%s%N)
+  ticks=$(proc_cpu_ticks "$@")
+  awk -v m="$mark" -v t="$ticks" -v ns="$ns" -v hz="$clk_tck" 'BEGIN{ split(m, a, " ");
+    printf "%.2f %.3f\n", (t - a[1]) / hz, (ns - a[2]) / 1e9 }'
+}
+# Microseconds of CPU per request; CPU time over wall time in % (of one core).
+cpu_us_per_request() { # CPU_SECONDS REQUESTS
+  awk -v c="$1" -v n="$2" 'BEGIN{ if (c == "" || n == "" || n <= 0) print "—"; else printf "%.1f\n", c * 1e6 / n }'
+}
+cpu_busy_pct() { # CPU_SECONDS WALL_SECONDS
+  awk -v c="$1" -v w="$2" 'BEGIN{ if (c == "" || w == "" || w <= 0) print "—"; else printf "%.0f\n", 100 * c / w }'
 }
 
 # The median of ROUNDS values on stdin, blank- or newline-separated (lower middle for an even

@@ -6,7 +6,8 @@
 #
 # Measures, for each server:
 #   1. throughput and p99 latency with wrk (keep-alive) on files of 100 B, 4 KiB, 16 KiB,
-#      64 KiB and 1 MiB;
+#      64 KiB and 1 MiB, and the server's CPU time per request over each run (utime + stime
+#      from /proc/PID/stat; nginx: master + workers);
 #   2. resident memory per idle keep-alive connection (IDLE_CONNS connections held open);
 #   3. system calls per request under load (strace -c on the serving process);
 #   4. heap allocation calls per request on the 100-byte file (an LD_PRELOAD counter,
@@ -372,7 +373,9 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Throughput: ROUNDS rounds; in each, every file on every server in turn, so noise on the
-# machine spreads over all of them.
+# machine spreads over all of them. Around each run, the server's CPU time (utime + stime of
+# its processes: Askr's and h2o's one process, nginx's master and workers) and the wall clock
+# are read; $tmp/cpu.NAME.FILE.ROUND.txt holds "CPU_SECONDS WALL_SECONDS".
 run_wrk() { # NAME FILE SECONDS OUTFILE
   wrk_run "http://127.0.0.1:${port[$1]}/$2" "$3" "$4"
   alive "$1" || die "$1 died under wrk; log: $(tail -20 "$tmp/$1.log")"
@@ -385,7 +388,10 @@ for r in $(seq "$ROUNDS"); do
   for f in "${files[@]}"; do
     for s in "${servers[@]}"; do
       echo "throughput: round $r/$ROUNDS, ${label[$s]}, $f" >&2
+      cpu_pids=$(server_pids "$s")
+      mark=$(cpu_mark $cpu_pids)
       run_wrk "$s" "$f" "$DURATION" "$tmp/wrk.$s.$f.$r.txt"
+      cpu_since "$mark" $cpu_pids >"$tmp/cpu.$s.$f.$r.txt"
     done
   done
 done
@@ -450,6 +456,12 @@ if rev=$(askr_rev proxy shared) && [ -n "$rev" ]; then askr_version+=" (commit $
 cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP FILES=\"$FILES\" STRACE_DURATION=$STRACE_DURATION IDLE_CONNS=$IDLE_CONNS ALLOC_DURATION=$ALLOC_DURATION bench/static.sh"
 peers=(nginx h2o)
 is_askr() { [[ $1 == askr-* ]]; }
+# Server CPU µs/request and core busy % of one throughput run.
+cpu_cols() { # WRK_OUTFILE CPU_FILE -> "US BUSY"
+  local c w
+  read -r c w <"$2"
+  echo "$(cpu_us_per_request "$c" "$(wrk_field "$1" requests)") $(cpu_busy_pct "$c" "$w")"
+}
 
 report="$tmp/report.md"
 {
@@ -469,18 +481,33 @@ report="$tmp/report.md"
   echo "(every server and file in turn each round). Reported: the median round by requests/s,"
   echo "with the p99 latency and errors of that same round; all rounds are listed. A round runs"
   echo "the servers back to back, so the round-by-round ratio is the one least moved by load"
-  echo "that comes and goes on the machine. Files: $(for f in "${files[@]}"; do printf '%s %s; ' "$f" "$(size_label "$f")"; done | sed 's/; $//')."
+  echo "that comes and goes on the machine. Server CPU: utime + stime (/proc/PID/stat) of the"
+  echo "server's processes (Askr and h2o: the process, all threads; nginx: master + workers, the"
+  echo "master idle), read just before and just after the same median round's wrk run, divided"
+  echo "by the requests wrk completed (µs/request), and by the wall time between the two reads"
+  echo "(core busy %: 100% is one core fully used; below that the server waited for the client,"
+  echo "which shares the machine, so requests/s understates the difference in cost). Askr CPU /"
+  echo "nginx CPU is the ratio of the µs/request of the median rounds: lower is better for Askr."
+  echo "Kernel work done in softirq context (loopback TCP delivery) is charged to whatever runs"
+  echo "on the core at the time, or to ksoftirqd, so it is counted only in part. CPU times have"
+  echo "a resolution of 1/$clk_tck s. Files: $(for f in "${files[@]}"; do printf '%s %s; ' "$f" "$(size_label "$f")"; done | sed 's/; $//')."
   echo
-  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Askr / h2o | Non-2xx | Socket errors | All rounds (req/s) | Askr / nginx, round by round | Askr / h2o, round by round |"
-  echo "|---|---|---:|---:|---:|---:|---:|---|---|---|---|"
+  echo "| Server | File | Requests/s | p99 latency | Askr / nginx | Askr / h2o | Server CPU µs/request | Server core busy % | Askr CPU / nginx CPU | Non-2xx | Socket errors | All rounds (req/s) | Askr / nginx, round by round | Askr / h2o, round by round |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
   for f in "${files[@]}"; do
     declare -A peer_rps=()
     for q in "${peers[@]}"; do
       peer_rps[$q]=$(wrk_field "$tmp/wrk.$q.$f.$(median_round "$tmp/wrk.$q.$f").txt" rps)
     done
+    m=$(median_round "$tmp/wrk.nginx.$f")
+    read -r nginx_us _ < <(cpu_cols "$tmp/wrk.nginx.$f.$m.txt" "$tmp/cpu.nginx.$f.$m.txt")
     for s in "${servers[@]}"; do
-      w="$tmp/wrk.$s.$f.$(median_round "$tmp/wrk.$s.$f").txt"
+      m=$(median_round "$tmp/wrk.$s.$f")
+      w="$tmp/wrk.$s.$f.$m.txt"
       rps=$(wrk_field "$w" rps)
+      read -r cpu_us cpu_busy < <(cpu_cols "$w" "$tmp/cpu.$s.$f.$m.txt")
+      if is_askr "$s"; then cpu_ratio=$(div "$cpu_us" "$nginx_us"); else cpu_ratio="—"; fi
+      [ "$cpu_busy" = "—" ] || cpu_busy+="%"
       ratios=() byround=()
       for q in "${peers[@]}"; do
         if is_askr "$s"; then
@@ -488,9 +515,10 @@ report="$tmp/report.md"
           byround+=("$(ratio_rounds "$tmp/wrk.$s.$f" "$tmp/wrk.$q.$f")")
         else ratios+=("—"); byround+=("—"); fi
       done
-      printf '| %s | %s (%s) | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$f" \
-        "$(size_label "$f")" "$rps" "$(wrk_field "$w" p99)" "${ratios[0]}" "${ratios[1]}" \
-        "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)" "$(rounds_rps "$tmp/wrk.$s.$f")" \
+      printf '| %s | %s (%s) | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "${label[$s]}" "$f" "$(size_label "$f")" "$rps" "$(wrk_field "$w" p99)" "${ratios[0]}" \
+        "${ratios[1]}" "$cpu_us" "$cpu_busy" "$cpu_ratio" "$(wrk_field "$w" non2xx)" \
+        "$(wrk_field "$w" sockerr)" "$(rounds_rps "$tmp/wrk.$s.$f")" \
         "${byround[0]}" "${byround[1]}"
     done
   done
