@@ -1,5 +1,6 @@
 #include "net/plain_transport.h"
 
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -30,6 +31,11 @@ void PlainTransport::on_sent(int error) {
 ssize_t PlainTransport::send_file(int file_fd, off_t* offset, size_t count) {
   ssize_t n = ::sendfile(fd, file_fd, offset, count);
   return n < 0 ? -errno : n;
+}
+
+void PlainTransport::set_corked(bool corked) {
+  int on = corked;
+  setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
 void PlainTransport::shutdown_write() {

@@ -28,6 +28,7 @@ class PlainTransport final : public Transport, private loop::IoObject {
   int splice_fd() const override { return fd; }
   void wait_writable() override { io_.wait_writable(this); }
   void wait_readable() override { io_.wait_readable(this); }
+  void set_corked(bool corked) override;
   void shutdown_write() override;
   void close() override { io_.close(this); }
   const sockaddr* peer() override;

@@ -68,6 +68,9 @@ class Transport {
   virtual int splice_fd() const = 0;
   virtual void wait_writable() = 0;
   virtual void wait_readable() = 0;
+  // Holds partial packets back until uncorked (TCP_CORK), so a large file leaves in full
+  // packets however many calls it takes; false sends what is held.
+  virtual void set_corked(bool corked) = 0;
   // Ends the sending side (after the last response), keeping the receiving side open.
   virtual void shutdown_write() = 0;
   // Cancels what is in flight and closes; on_closed follows once nothing can complete.

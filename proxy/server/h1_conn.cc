@@ -16,7 +16,8 @@ namespace askr::server {
 namespace {
 
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
-constexpr size_t kByReference = 2048;  // a shared inline body this large is sent, not copied
+constexpr size_t kByReference = 2048;
+constexpr uint64_t kCorkAt = 256 * 1024;  // files this large are sent corked  // a shared inline body this large is sent, not copied
 constexpr size_t kOutBatchMax = 64 * 1024;    // pipelined answers batched up to this
 constexpr size_t kInPauseAt = 256 * 1024;     // stop reading while this much waits unparsed
 constexpr size_t kSinkHigh = 256 * 1024;      // a streamed response waits above this
@@ -427,6 +428,12 @@ void H1Conn::write_response(http::Response& resp) {
       body_owner_ = std::move(resp.body_owner);
       file_off_ = off_t(resp.file_offset);
       file_left_ = resp.content_length;
+      // A file that takes several sendfile calls leaves in full packets, as with nginx's
+      // tcp_nopush; smaller ones share packets with their head through MSG_MORE alone.
+      if (file_left_ >= kCorkAt && transport_->zero_copy().sendfile) {
+        corked_ = true;
+        transport_->set_corked(true);
+      }
     } else if (resp.file_owned) {
       ::close(resp.file_fd);
     }
@@ -591,6 +598,10 @@ void H1Conn::send_file() {
 }
 
 void H1Conn::end_file() {
+  if (corked_) {
+    corked_ = false;
+    transport_->set_corked(false);
+  }
   if (file_owned_) ::close(file_fd_);
   file_fd_ = -1;
   file_owned_ = true;

@@ -136,6 +136,7 @@ class H1Conn final : public Connection,
   // Keeps the held body, or the cached file being sent, alive until it is out.
   std::shared_ptr<const void> body_owner_;
   int file_fd_ = -1;
+  bool corked_ = false;     // the transport holds partial packets until the file is out
   bool file_owned_ = true;  // close file_fd_ when done (else body_owner_ holds it)
   off_t file_off_ = 0;
   uint64_t file_left_ = 0;
