@@ -5,7 +5,6 @@
 
 #include <strings.h>
 
-
 namespace askr::core {
 
 Result<Router> Router::build(const config::Config& cfg) {

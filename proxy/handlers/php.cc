@@ -82,7 +82,8 @@ std::string_view format_ip(const sockaddr* sa, char* buf, size_t len, uint16_t& 
 // underscores_in_headers off).
 bool forwardable_name(std::string_view n) {
   for (char c : n) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return !n.empty();
@@ -432,7 +433,7 @@ bool PhpRequest::start_response() {
   int status = cgi_.status();
   if (status < 200) {
     LOG_LIMITED(kError, "pool %s: backend sent status %d as its response, answered 502",
-              pool_.cfg().name.c_str(), status);
+                pool_.cfg().name.c_str(), status);
     ++pool_.counters().bad_responses;
     fail(502);
     return false;
@@ -464,7 +465,7 @@ void PhpRequest::write_body(std::string_view data) {
       length_exceeded_ = true;
       ++pool_.counters().bad_responses;
       LOG_LIMITED(kWarn, "pool %s: %s wrote more than its Content-Length of %llu, excess dropped",
-               pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)*length_);
+                  pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)*length_);
     }
     data = data.substr(0, size_t(room));
   }
@@ -516,8 +517,8 @@ void PhpRequest::on_end() {
     // as this one's end. The connection is cut instead.
     ++pool_.counters().bad_responses;
     LOG_LIMITED(kWarn, "pool %s: %s ended after %llu of its Content-Length of %llu bytes",
-             pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)body_bytes_,
-             (unsigned long long)*length_);
+                pool_.cfg().name.c_str(), script_.name.c_str(), (unsigned long long)body_bytes_,
+                (unsigned long long)*length_);
     return sink_.fail_response(502);
   }
   sink_.end_response();

@@ -220,7 +220,8 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.root_fd, rel, bits)) return respond_cached(req, resp, *c);
+    if (const CachedFile* c = cache->find(site.root_fd, rel, bits))
+      return respond_cached(req, resp, *c);
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;

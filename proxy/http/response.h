@@ -40,7 +40,8 @@ struct Response {
   // inline slots the fields move to the heap: nothing is ever dropped.
   void add(std::string_view name, std::string_view value);
   std::span<const Field> fields() const {
-    return more_.empty() ? std::span<const Field>(fields_, nfields_) : std::span<const Field>(more_);
+    return more_.empty() ? std::span<const Field>(fields_, nfields_)
+                         : std::span<const Field>(more_);
   }
   // Copies `s` into the response's own storage, for values built on the stack. Values that do
   // not fit the inline arena get a heap block of their own, so earlier views stay valid.

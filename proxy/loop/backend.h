@@ -48,13 +48,13 @@ class IoObject {
 
   // Backend bookkeeping; not for the owner.
   struct {
-    iovec send_iov[2] = {};     // what is left of the send in progress
-    uint8_t send_iovs = 0;      // entries of send_iov still to go (the first may be partly sent)
-    bool send_failed = false;   // epoll: the deferred on_sent reports a failure
-    bool send_more = false;     // MSG_MORE: more bytes follow at once (a file after its head)
-    uint32_t msg_slot = 0;      // io_uring: the backend's msghdr for this send, index + 1
-    size_t send_left = 0;       // bytes left in all of them
-    uint16_t inflight = 0;  // io_uring operations not yet completed
+    iovec send_iov[2] = {};    // what is left of the send in progress
+    uint8_t send_iovs = 0;     // entries of send_iov still to go (the first may be partly sent)
+    bool send_failed = false;  // epoll: the deferred on_sent reports a failure
+    bool send_more = false;    // MSG_MORE: more bytes follow at once (a file after its head)
+    uint32_t msg_slot = 0;     // io_uring: the backend's msghdr for this send, index + 1
+    size_t send_left = 0;      // bytes left in all of them
+    uint16_t inflight = 0;     // io_uring operations not yet completed
     bool closing = false;
     bool recv_on = false;     // the owner wants on_recv
     bool recv_armed = false;  // io_uring: a multishot recv is in flight

@@ -38,9 +38,9 @@ class Transport {
  public:
   // What the transport can do without copying through user space.
   struct ZeroCopy {
-    bool sendfile = false;   // send_file() works
-    bool splice_in = false;  // the rest of the client's stream can be spliced from splice_fd()
-    bool splice_out = false; // bytes spliced into splice_fd() reach the client as they are
+    bool sendfile = false;    // send_file() works
+    bool splice_in = false;   // the rest of the client's stream can be spliced from splice_fd()
+    bool splice_out = false;  // bytes spliced into splice_fd() reach the client as they are
   };
 
   virtual ~Transport() = default;

@@ -31,8 +31,8 @@ class FreeList {
 
 class BufferPool {
  public:
-  static constexpr size_t kKeep = 256;              // spare buffers kept per loop
-  static constexpr size_t kMaxCapacity = 256 << 10; // larger ones are freed, not kept
+  static constexpr size_t kKeep = 256;               // spare buffers kept per loop
+  static constexpr size_t kMaxCapacity = 256 << 10;  // larger ones are freed, not kept
 
   // Moves a spare buffer (empty, with capacity) into `s` when `s` has none.
   void get(std::string& s) {

@@ -17,10 +17,11 @@ namespace {
 
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
 constexpr size_t kByReference = 2048;
-constexpr uint64_t kCorkAt = 256 * 1024;  // files this large are sent corked  // a shared inline body this large is sent, not copied
-constexpr size_t kOutBatchMax = 64 * 1024;    // pipelined answers batched up to this
-constexpr size_t kInPauseAt = 256 * 1024;     // stop reading while this much waits unparsed
-constexpr size_t kSinkHigh = 256 * 1024;      // a streamed response waits above this
+constexpr uint64_t kCorkAt = 256 * 1024;    // files this large are sent corked  // a shared inline
+                                            // body this large is sent, not copied
+constexpr size_t kOutBatchMax = 64 * 1024;  // pipelined answers batched up to this
+constexpr size_t kInPauseAt = 256 * 1024;   // stop reading while this much waits unparsed
+constexpr size_t kSinkHigh = 256 * 1024;    // a streamed response waits above this
 constexpr size_t kSendfileChunk = 1 << 20;
 constexpr size_t kCopyChunk = 64 * 1024;  // file bytes copied per send where sendfile cannot go
 
@@ -131,8 +132,7 @@ size_t H1Conn::process(std::string_view in) {
       if (state_ == State::kBody) break;
       continue;
     }
-    if (stream_ || close_after_ || file_left_ > 0 || !held_.empty() ||
-        wbuf_.size() >= kOutBatchMax)
+    if (stream_ || close_after_ || file_left_ > 0 || !held_.empty() || wbuf_.size() >= kOutBatchMax)
       break;
     if (state_ == State::kLinger) break;
     std::string_view rest = in.substr(pos);
@@ -235,7 +235,7 @@ bool H1Conn::begin_body(const http::RequestHead& head) {
 void H1Conn::body_piece(std::string_view data) {
   if (!stream_ || stream_->done || data.empty()) return;
   if (!stream_->handler->body(data)) {
-    stream_->body_paused = true;  // the backend is behind: stop reading the client
+    stream_->body_paused = true;           // the backend is behind: stop reading the client
     if (state_ == State::kBody) disarm();  // waiting on the backend now, not the client
     pause_reading();
   }
@@ -672,7 +672,8 @@ void H1Conn::on_timeout() {
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
-  if (state_ == State::kHead) return reject(408, "request head not received in time", LOG_LIMIT_SITE());
+  if (state_ == State::kHead)
+    return reject(408, "request head not received in time", LOG_LIMIT_SITE());
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {

@@ -129,9 +129,9 @@ class H1Conn final : public Connection,
   uint32_t requests_ = 0;
   std::unique_ptr<http::ParseProgress> progress_;  // of a head that arrives in pieces
   std::unique_ptr<http::Request> req_;  // the request being answered; from the shard's pool
-  std::string in_;    // received bytes not consumed yet
-  std::string wbuf_;  // response bytes queued
-  std::string sbuf_;  // response bytes being sent (the transport may be reading them)
+  std::string in_;                      // received bytes not consumed yet
+  std::string wbuf_;                    // response bytes queued
+  std::string sbuf_;       // response bytes being sent (the transport may be reading them)
   std::string_view held_;  // an inline body sent by reference right after wbuf_, no copy
   // Keeps the held body, or the cached file being sent, alive until it is out.
   std::shared_ptr<const void> body_owner_;

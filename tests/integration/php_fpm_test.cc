@@ -713,8 +713,9 @@ TEST_P(Php, SlowScriptOutlivesEveryClientTimer) {
   });
   Client c(port());
   // Fresh connection, with a body: the head and body timers were running.
-  c.send("POST /sleep.php?s=3 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
-         "Content-Length: 5\r\n\r\nhello");
+  c.send(
+      "POST /sleep.php?s=3 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 5\r\n\r\nhello");
   PhpResponse r = c.read(false, 10000);
   ASSERT_TRUE(r.ok) << "connection closed while PHP worked";
   EXPECT_EQ(r.status, 200);
@@ -798,9 +799,10 @@ TEST_P(Php, InterimStatusAsFinalResponseIs502) {
 
 TEST_P(Php, HeaderNamesPhpWouldRewriteAreDropped) {
   start();
-  PhpResponse r = php_fetch(port(), get("/env.php", "X.Forwarded-For: 6.6.6.6\r\n"
-                                                    "X~Real-Ip: 7.7.7.7\r\nX!Y: 1\r\n"
-                                                    "X-Fine-2: yes\r\n"));
+  PhpResponse r = php_fetch(port(), get("/env.php",
+                                        "X.Forwarded-For: 6.6.6.6\r\n"
+                                        "X~Real-Ip: 7.7.7.7\r\nX!Y: 1\r\n"
+                                        "X-Fine-2: yes\r\n"));
   ASSERT_EQ(r.status, 200);
   auto env = parse_json_object(r.body);
   EXPECT_FALSE(env.count("HTTP_X_FORWARDED_FOR")) << r.body;

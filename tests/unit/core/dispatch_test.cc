@@ -71,12 +71,17 @@ class Core : public ::testing::Test {
     root_.write("www/app.php", "<?php echo 1;");
     root_.write("www/dir/index.html", "index\n");
     fcgi_path_ = root_.path() + "/fcgi.sock";
-    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n"
-                       "[[pool]]\nname = \"php\"\nfastcgi = \"unix:" + fcgi_path_ + "\"\n"
-                       "[[site]]\nroot = \"" + root_.path() + "/www\"\nphp = \"php\"\n"
-                       "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\n"
-                       "location = \"https://example.com/new/\"\n"
-                       "[[site.route]]\nprefix = \"/files/\"\nstatic = true\n";
+    std::string toml =
+        "[[listen]]\naddress = \"127.0.0.1:0\"\n"
+        "[[pool]]\nname = \"php\"\nfastcgi = \"unix:" +
+        fcgi_path_ +
+        "\"\n"
+        "[[site]]\nroot = \"" +
+        root_.path() +
+        "/www\"\nphp = \"php\"\n"
+        "[[site.route]]\nprefix = \"/old/\"\nreturn = 301\n"
+        "location = \"https://example.com/new/\"\n"
+        "[[site.route]]\nprefix = \"/files/\"\nstatic = true\n";
     config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
     ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
     cfg_ = std::move(*r.config);
@@ -124,8 +129,8 @@ class Core : public ::testing::Test {
 
 TEST_F(Core, StaticFileAnswersAtOnce) {
   http::Response resp;
-  auto stream = dispatch(request("GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
-                         {sink_, sink_});
+  auto stream =
+      dispatch(request("GET /hello.txt HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp, {sink_, sink_});
   EXPECT_EQ(stream, nullptr);
   EXPECT_EQ(resp.status, 200);
   EXPECT_EQ(resp.content_length, 6u);
