@@ -1,6 +1,25 @@
 #include "handlers/file_cache.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 namespace askr::handlers {
+
+FileCache::FileCache() {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    max_open_ = std::min<size_t>(kMaxOpen, size_t(nofile.rlim_cur) / 16);
+  }
+}
+
+void FileCache::set_now(time_t now) {
+  if (now == now_) return;
+  now_ = now;
+  map_.clear();
+  bytes_ = 0;
+  open_ = 0;
+}
 
 const std::string& FileCache::key(int root_fd, std::string_view rel, uint8_t accept) {
   key_.assign(rel);
@@ -25,7 +44,7 @@ const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t acc
 const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t accept,
                                  CachedFile entry) {
   bool fd = entry.body->fd >= 0;
-  if (bytes_ + entry.body->bytes.size() > kMaxBytes || (fd && open_ >= kMaxOpen)) {
+  if (bytes_ + entry.body->bytes.size() > kMaxBytes || (fd && open_ >= max_open_)) {
     map_.clear();
     bytes_ = 0;
     open_ = 0;

@@ -45,10 +45,15 @@ class FileCache {
   static constexpr size_t kMaxBytes = 4 << 20;   // per loop; the cache empties when full
   static constexpr size_t kMaxOpen = 1024;       // open files per loop; likewise
 
-  void set_now(time_t now) { now_ = now; }
+  FileCache();
+  // A new second empties the cache: every entry was valid only within the second it was made,
+  // and neither memory nor descriptors are held for files nobody asks for any more.
+  void set_now(time_t now);
   // The entry for this request, when one was made this second.
   const CachedFile* find(int root_fd, std::string_view rel, uint8_t accept);
   const CachedFile* put(int root_fd, std::string_view rel, uint8_t accept, CachedFile entry);
+  // Whether larger files may be kept open (false under a very low descriptor limit).
+  bool keeps_files() const { return max_open_ > 0; }
 
  private:
   const std::string& key(int root_fd, std::string_view rel, uint8_t accept);
@@ -57,6 +62,7 @@ class FileCache {
   std::string key_;
   size_t bytes_ = 0;
   size_t open_ = 0;
+  size_t max_open_ = kMaxOpen;  // lower when RLIMIT_NOFILE is low: accepting comes first
   time_t now_ = 0;
 };
 

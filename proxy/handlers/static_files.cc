@@ -236,7 +236,9 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
     pick_encoding(site.root_fd, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
   m.size = uint64_t(file.st.st_size);
-  if (!cache) return respond(req, resp, m, file.fd, {});
+  if (!cache || (m.size > FileCache::kMaxFile && !cache->keeps_files())) {
+    return respond(req, resp, m, file.fd, {});
+  }
   CachedFile entry;
   entry.body = std::make_shared<CachedBody>();
   entry.size = m.size;
