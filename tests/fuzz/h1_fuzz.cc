@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "../support/same_head.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
 
@@ -75,18 +76,7 @@ void check_done_head(std::string_view data, const ParseResult& r, const RequestH
   }
 }
 
-bool same_head(const RequestHead& a, const RequestHead& b) {
-  if (a.headers.size() != b.headers.size()) return false;
-  for (size_t i = 0; i < a.headers.size(); ++i) {
-    if (a.headers[i].name != b.headers[i].name || a.headers[i].value != b.headers[i].value) {
-      return false;
-    }
-  }
-  return a.method == b.method && a.target == b.target && a.path == b.path && a.query == b.query &&
-         a.version_minor == b.version_minor && a.host == b.host && a.framing == b.framing &&
-         a.content_length == b.content_length && a.keep_alive == b.keep_alive &&
-         a.expect_continue == b.expect_continue && a.is_head == b.is_head && a.fields == b.fields;
-}
+using askr::test_support::same_head;
 
 // The input delivered in pieces through the resumable parser, each call with a new copy of the
 // bytes so far: it stops at the first prefix with an answer, which the one-shot parse of the

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include "../../support/same_head.h"
 
 namespace askr::http {
 namespace {
@@ -629,18 +630,7 @@ TEST(H1Parser, UnindexedLookalikesAreNotIndexed) {
 // ---------------------------------------------------------------------------------------------
 // Resumable parsing.
 
-bool same_head(const RequestHead& a, const RequestHead& b) {
-  if (a.headers.size() != b.headers.size()) return false;
-  for (size_t i = 0; i < a.headers.size(); ++i) {
-    if (a.headers[i].name != b.headers[i].name || a.headers[i].value != b.headers[i].value) {
-      return false;
-    }
-  }
-  return a.method == b.method && a.target == b.target && a.path == b.path && a.query == b.query &&
-         a.version_minor == b.version_minor && a.host == b.host && a.framing == b.framing &&
-         a.content_length == b.content_length && a.keep_alive == b.keep_alive &&
-         a.expect_continue == b.expect_continue && a.is_head == b.is_head && a.fields == b.fields;
-}
+using askr::test_support::same_head;
 
 bool same_result(const ParseResult& a, const ParseResult& b) {
   return a.state == b.state && a.status == b.status && a.head_length == b.head_length;
