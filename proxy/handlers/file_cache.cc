@@ -30,15 +30,9 @@ const std::string& FileCache::key(int root_fd, std::string_view rel, uint8_t acc
 }
 
 const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t accept) {
+  // Every entry was made this second: set_now empties the cache when a new one begins.
   auto it = map_.find(key(root_fd, rel, accept));
-  if (it == map_.end()) return nullptr;
-  if (it->second.made != now_) {  // made in an earlier second: look at the disk again
-    bytes_ -= it->second.body->bytes.size();
-    if (it->second.body->fd >= 0) --open_;
-    map_.erase(it);
-    return nullptr;
-  }
-  return &it->second;
+  return it == map_.end() ? nullptr : &it->second;
 }
 
 const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t accept,
@@ -49,7 +43,6 @@ const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t acce
     bytes_ = 0;
     open_ = 0;
   }
-  entry.made = now_;
   bytes_ += entry.body->bytes.size();
   open_ += fd;
   auto [it, fresh] = map_.insert_or_assign(key(root_fd, rel, accept), std::move(entry));

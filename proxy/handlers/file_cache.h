@@ -36,7 +36,6 @@ struct CachedFile {
   std::string_view encoding;  // "" or a static "br"/"gzip"
   bool vary = false;
   time_t mtime = 0;
-  time_t made = 0;
 };
 
 class FileCache {

@@ -285,8 +285,7 @@ bool PhpRequest::spill(std::string_view data) {
     if (spill_fd_ < 0) {
       LOG_LIMITED(kError, "cannot buffer a request body in %s: %s", limits_.temp_dir.c_str(),
                   strerror(errno));
-      finished_ = true;
-      sink_.fail_response(500);
+      fail(500);
       return true;
     }
     data = std::string_view(collected_.append(data));
@@ -296,8 +295,7 @@ bool PhpRequest::spill(std::string_view data) {
     if (n <= 0) {
       LOG_LIMITED(kError, "writing a request body to %s: %s", limits_.temp_dir.c_str(),
                   strerror(errno));
-      finished_ = true;
-      sink_.fail_response(500);
+      fail(500);
       return true;
     }
     data.remove_prefix(size_t(n));
@@ -375,10 +373,7 @@ void PhpRequest::splice_rest(SpliceSource& source, uint64_t length) {
   auto s = backend::StdinSplice::create(length, kRequestId);
   if (!s) {
     LOG_LIMITED(kError, "request body splice: %s", s.error().message.c_str());
-    finished_ = true;
-    if (link_) link_->abandon();
-    link_ = nullptr;
-    return sink_.fail_response(500);
+    return fail(500);
   }
   splice_ = std::move(*s);
   splice_source_ = &source;
@@ -411,10 +406,7 @@ void PhpRequest::try_splice() {
     case backend::StdinSplice::Status::kError:
       LOG_LIMITED(kInfo, "request body: %s", splice_->error());
       splice_.reset();
-      finished_ = true;
-      link_->abandon();
-      link_ = nullptr;
-      return sink_.fail_response(400);
+      return fail(400);
   }
 }
 

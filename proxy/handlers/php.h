@@ -89,6 +89,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   void send(std::string_view bytes);
   bool start_response();
   void write_body(std::string_view data);
+  // Ends the exchange with `status`: the link (if any) is dropped and the sink told.
   void fail(int status);
   bool spill(std::string_view data);
   void send_collected();

@@ -24,10 +24,6 @@ void PlainTransport::send(const iovec* iov, size_t count, bool more) {
   io_.sendv(this, iov, count, more);
 }
 
-void PlainTransport::on_sent(int error) {
-  user_->on_sent(error);
-}
-
 ssize_t PlainTransport::send_file(int file_fd, off_t* offset, size_t count) {
   ssize_t n = ::sendfile(fd, file_fd, offset, count);
   return n < 0 ? -errno : n;

@@ -38,7 +38,7 @@ class PlainTransport final : public Transport, private loop::IoObject {
   // loop::IoObject
   void on_recv(std::string_view data) override { user_->on_data(data); }
   void on_recv_end(int error) override { user_->on_data_end(error); }
-  void on_sent(int error) override;
+  void on_sent(int error) override { user_->on_sent(error); }
   void on_writable() override { user_->on_writable(); }
   void on_readable() override { user_->on_readable(); }
   void on_recv_stopped() override { user_->on_recv_stopped(); }
