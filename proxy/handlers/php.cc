@@ -419,6 +419,16 @@ void PhpRequest::on_link_drained() {
   }
 }
 
+// Lines without a colon (PHP's header('Invalid')) were dropped from the head: as nginx does, the
+// page is passed on without them, and the script's author learns of it from the log.
+void PhpRequest::note_skipped_lines() {
+  size_t n = cgi_.skipped_lines();
+  if (n == 0) return;
+  pool_.counters().skipped_response_lines += n;
+  LOG_LIMITED(kWarn, "pool %s: %s sent %zu response header line(s) without a colon; skipped",
+              pool_.cfg().name.c_str(), script_.name.c_str(), n);
+}
+
 // Passes the CGI header block on as the response head. A 1xx status is not a final response
 // (103 Early Hints is not forwarded yet): that is a bad response, 502.
 bool PhpRequest::start_response() {
@@ -485,6 +495,7 @@ void PhpRequest::on_stdout(std::string_view data) {
       ++pool_.counters().bad_responses;
       return fail(502);
     }
+    note_skipped_lines();
     if (!start_response()) return;
     data = rest;
   }

@@ -88,6 +88,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   void begin();
   void send(std::string_view bytes);
   bool start_response();
+  void note_skipped_lines();
   void write_body(std::string_view data);
   // Ends the exchange with `status`: the link (if any) is dropped and the sink told.
   void fail(int status);

@@ -98,6 +98,7 @@ const CgiHeader* CgiResponseParser::find(std::string_view name) const {
 void CgiResponseParser::reset() {
   state_ = State::kNeedMore;
   head_size_ = 0;
+  skipped_lines_ = 0;
   line_.clear();
   headers_.clear();
   reason_.clear();
@@ -113,8 +114,8 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos) {
-    fail("CGI header line without a colon");
-    return false;
+    ++skipped_lines_;
+    return true;
   }
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));

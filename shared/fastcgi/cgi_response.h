@@ -20,8 +20,11 @@ struct CgiHeader {
 //  - status(): from `Status: 404 Not Found` (three digits, 100-599, then an optional reason);
 //    without Status, 302 when a Location field is present (RFC 3875 §6.2.3-§6.2.4: the proxy
 //    answers a local redirect like a client redirect, as nginx does), else 200;
-//  - headers(): every other field, in order, repeats kept as separate fields (Set-Cookie).
-// Errors (the proxy answers 502): a line without a colon, a name that is not a token (this
+//  - headers(): every other field, in order, repeats kept as separate fields (Set-Cookie);
+//  - skipped_lines(): lines without a colon, which are dropped: PHP's header('Invalid') writes
+//    one, and nginx passes such a page on too. Such a line names no field, so dropping it
+//    cannot change what another field means.
+// Errors (the proxy answers 502): a name that is not a token (this
 // includes whitespace before the colon and obsolete line folding), a control character other
 // than HTAB in a value (NUL and bare CR included), a malformed or repeated Status, a block
 // larger than `max_head_size` bytes (line ends included).
@@ -47,6 +50,7 @@ class CgiResponseParser {
   // The first field named `name` (case-insensitive), or nullptr.
   const CgiHeader* find(std::string_view name) const;
   size_t head_size() const { return head_size_; }  // bytes of the block read so far
+  size_t skipped_lines() const { return skipped_lines_; }
   const char* error() const { return error_; }
 
   // Forgets the response, keeping the limit and the capacity of its buffers.
@@ -60,6 +64,7 @@ class CgiResponseParser {
   size_t max_head_size_;
   State state_ = State::kNeedMore;
   size_t head_size_ = 0;
+  size_t skipped_lines_ = 0;
   std::string line_;  // a line cut by the end of a piece
   std::vector<CgiHeader> headers_;
   std::string reason_;

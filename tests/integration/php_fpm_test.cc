@@ -794,6 +794,20 @@ TEST_P(Php, InterimStatusAsFinalResponseIs502) {
   EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
 }
 
+// header('Invalid') writes a head line without a colon. nginx passes the page on; so does Askr,
+// without that line, and says so in its log.
+TEST_P(Php, HeaderLineWithoutAColonIsSkippedNotA502) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/noheadercolon.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 202) << r.status_line;
+  EXPECT_EQ(r.body, "page despite a bad header\n");
+  EXPECT_EQ(r.header("x-after"), "kept");
+  EXPECT_FALSE(r.has("invalid"));
+  EXPECT_NE(proxy_->error_log().find("without a colon; skipped"), std::string::npos)
+      << proxy_->error_log();
+}
+
 // ---- field names PHP would rewrite never reach it
 // ------------------------------------------------------------------------------------
 

@@ -161,8 +161,6 @@ TEST(CgiResponse, StatusForms) {
 
 TEST(CgiResponse, MalformedLines) {
   const std::pair<std::string, std::string> cases[] = {
-      {"no colon here\r\n\r\n", "CGI header line without a colon"},
-      {"Content-Type: text/html\r\ngarbage\r\n\r\n", "CGI header line without a colon"},
       {": empty name\r\n\r\n", "bad CGI header name"},
       {"Bad Name: x\r\n\r\n", "bad CGI header name"},
       {"Name : x\r\n\r\n", "bad CGI header name"},
@@ -182,6 +180,25 @@ TEST(CgiResponse, MalformedLines) {
   }
   // HTAB and obs-text are fine in values.
   EXPECT_EQ(parse("A: tab\there \xc3\xa9\r\n\r\n").state, State::kDone);
+}
+
+// PHP's header('Invalid') writes a line without a colon: it is skipped and counted, the rest of
+// the head and the body stay as sent.
+TEST(CgiResponse, LineWithoutAColonIsSkipped) {
+  CgiResponseParser p;
+  std::string_view body;
+  EXPECT_EQ(p.feed("Status: 404\r\nInvalid\r\nX-A: 1\r\nno colon here\r\n\r\nbody", body),
+            State::kDone);
+  EXPECT_EQ(body, "body");
+  EXPECT_EQ(p.status(), 404);
+  ASSERT_EQ(p.headers().size(), 1u);
+  EXPECT_EQ(p.headers()[0].name, "X-A");
+  EXPECT_EQ(p.skipped_lines(), 2u);
+  p.reset();
+  EXPECT_EQ(p.skipped_lines(), 0u);
+  expect_split_invariant("Invalid\r\nContent-Type: text/html\r\n\r\nbody");
+  // Folding is still refused, with or without a colon.
+  EXPECT_EQ(parse("A: 1\r\n folded\r\n\r\n").state, State::kError);
 }
 
 TEST(CgiResponse, HeadSizeLimit) {
@@ -223,7 +240,7 @@ TEST(CgiResponse, AfterDoneEverythingIsBody) {
 TEST(CgiResponse, ErrorIsStickyUntilReset) {
   CgiResponseParser p;
   std::string_view body;
-  EXPECT_EQ(p.feed("oops\r\n", body), State::kError);
+  EXPECT_EQ(p.feed("Bad Name: x\r\n", body), State::kError);
   EXPECT_EQ(p.feed("A: 1\r\n\r\n", body), State::kError);
   p.reset();
   EXPECT_EQ(p.feed("Status: 204\r\nA: 1\r\n\r\n", body), State::kDone);
