@@ -33,6 +33,7 @@
 #include "modes/classic.h"
 #include "modes/worker.h"
 #include "options.h"
+#include "php_signals.h"
 #include "process.h"
 #include "sapi/engine.h"
 #include "shared/base/log.h"
@@ -138,6 +139,7 @@ int run(const Options& opt) {
     return 1;
   }
   if (!sapi::start_engine(engine)) return 1;
+  keep_stop_handlers_in_requests();
   int status = serve(opt, listen_fd);
   sapi::stop_engine();
   if (!opt.listen_path.empty()) remove_listener(opt.listen_path, inode);

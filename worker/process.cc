@@ -25,14 +25,21 @@ void on_stop_signal(int) {
 
 bool install_signal_handlers() {
   if (pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+  set_stop_handlers();
+  signal(SIGPIPE, SIG_IGN);  // a client that went away is an error return, not a signal
+  return true;
+}
+
+void set_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocked accept or poll returns at once
+  // SA_RESTART: a stop signal (a rolling restart) must not hand EINTR to the request PHP is
+  // running (flock(), reads from pipes and sockets). Waiting for a request is not held up by it:
+  // poll and epoll_wait return EINTR whatever the flag, and wake_fd() is watched too.
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // a client that went away is an error return, not a signal
-  return true;
 }
 
 bool stop_requested() {

@@ -10,6 +10,8 @@ namespace askr::worker {
 // ignores SIGPIPE. Call before PHP starts: PHP's signal layer records the handlers it finds
 // then and calls them back when it defers a signal during a request.
 bool install_signal_handlers();
+// (Re)installs the SIGTERM/SIGINT handler alone, with SA_RESTART.
+void set_stop_handlers();
 // True once SIGTERM or SIGINT has arrived.
 bool stop_requested();
 // Readable once stop_requested(); never read from, so it stays readable.

@@ -1,6 +1,8 @@
 // Askr's own PHP workers, supervised by askr-proxy: dispatch across loops, the bounded queue,
 // request_timeout, recycling, back-off, SIGHUP, SIGTERM and SIGKILL of the proxy.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -194,6 +196,26 @@ TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
   for (int pid : before) EXPECT_FALSE(process_exists(pid)) << pid << " outlived the roll";
   for (int pid : before) after.erase(pid);
   EXPECT_FALSE(after.empty());
+}
+
+// A rolling restart sends SIGTERM to a worker in the middle of a request: the request finishes
+// as if nothing happened. Without SA_RESTART the script's blocking flock() fails with EINTR.
+TEST_P(AskrPool, SighupDoesNotInterruptARunningRequest) {
+  start("workers = 1\nmode = \"classic\"\n");
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto waiting =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 15000); });
+  std::this_thread::sleep_for(milliseconds(500));
+  kill(proxy_->pid(), SIGHUP);
+  std::this_thread::sleep_for(milliseconds(700));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse r = waiting.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.starts_with("locked after 1.")) << r.body;
 }
 
 TEST_P(AskrPool, SigtermStopsTheWorkers) {
