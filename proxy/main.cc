@@ -197,13 +197,14 @@ int serve(const std::string& path) {
   }
 
   // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are
-  // due after a back-off).
+  // due after a back-off, kills the loops ask for).
   int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
   std::vector<pollfd> watch{{sigfd, POLLIN, 0}};
-  for (int fd : supervisor.ready_fds()) watch.push_back({fd, POLLIN, 0});
+  for (int fd : supervisor.poll_fds()) watch.push_back({fd, POLLIN, 0});
   while (!failed) {
     poll(watch.data(), watch.size(), 200);
     supervisor.read_ready();
+    supervisor.kill_requested();
     signalfd_siginfo si{};
     int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
     if (sig == SIGTERM || sig == SIGINT) {

@@ -39,8 +39,13 @@ const std::string* FcgiParams::find(std::string_view name) const {
   return nullptr;
 }
 
-FcgiServer::FcgiServer(int listen_fd, int wake_fd)
-    : listen_fd_(listen_fd), wake_fd_(wake_fd), params_parser_(kMaxParamsSize), rbuf_(kReadSize) {
+FcgiServer::FcgiServer(int listen_fd, int wake_fd, int ready_fd, bool own_peers_only)
+    : listen_fd_(listen_fd),
+      wake_fd_(wake_fd),
+      ready_fd_(ready_fd),
+      own_peers_only_(own_peers_only),
+      params_parser_(kMaxParamsSize),
+      rbuf_(kReadSize) {
   int flags = fcntl(listen_fd_, F_GETFL);
   if (flags >= 0) fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -58,6 +63,7 @@ FcgiServer::FcgiServer(int listen_fd, int wake_fd)
 
 FcgiServer::~FcgiServer() {
   if (conn_fd_ >= 0) ::close(conn_fd_);
+  if (ready_fd_ >= 0) ::close(ready_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -84,24 +90,40 @@ FcgiServer::Wait FcgiServer::next_request() {
   }
 }
 
-// askr-proxy counts a worker in its pool's capacity once the worker says it is about to accept:
-// its pid, once, on the pipe $ASKR_READY_FD. A worker that dies while booting never counts.
-static void announce_ready() {
-  static bool done = false;
-  if (done) return;
-  done = true;
-  const char* env = getenv("ASKR_READY_FD");
-  if (!env) return;
-  int fd = atoi(env);
-  int32_t pid = int32_t(getpid());
-  if (::write(fd, &pid, sizeof pid) != ssize_t(sizeof pid))
+// askr-proxy counts a worker in its pool's capacity once the worker says it is about to accept
+// (its pid), and ends a back-off after failed starts once one begins a request (its pid negated).
+// A worker that dies while booting never counts; one that exits before serving is a failed start.
+void FcgiServer::announce(int32_t value) {
+  if (ready_fd_ < 0) return;
+  if (::write(ready_fd_, &value, sizeof value) != ssize_t(sizeof value))
     LOG_WARN("readiness pipe: %s", strerror(errno));
-  ::close(fd);
-  unsetenv("ASKR_READY_FD");
+  if (value < 0) {
+    ::close(ready_fd_);
+    ready_fd_ = -1;
+  }
+}
+
+// Only askr-proxy talks to a supervised worker: another local user must not have PHP run files
+// for it with the pool's rights.
+bool FcgiServer::peer_allowed(int fd) const {
+  if (!own_peers_only_) return true;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+    LOG_LIMITED(kWarn, "SO_PEERCRED: %s; connection refused", strerror(errno));
+    return false;
+  }
+  if (cred.uid == getuid() || cred.uid == 0) return true;
+  LOG_LIMITED(kWarn, "connection from pid %d, uid %u refused: not askr-proxy's user",
+              int(cred.pid), unsigned(cred.uid));
+  return false;
 }
 
 bool FcgiServer::accept_connection(bool& stop) {
-  announce_ready();
+  if (!announced_ready_) {
+    announced_ready_ = true;
+    announce(int32_t(getpid()));
+  }
   epoll_event events[2];
   for (;;) {
     int n = epoll_wait(epoll_fd_, events, 2, -1);
@@ -117,6 +139,10 @@ bool FcgiServer::accept_connection(bool& stop) {
     }
     if (n <= 0) continue;
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0 && !peer_allowed(fd)) {
+      ::close(fd);
+      continue;
+    }
     if (fd >= 0) {
       conn_fd_ = fd;
       decoder_.reset();
@@ -302,6 +328,7 @@ void FcgiServer::abandon_request() {
 }
 
 void FcgiServer::start_request() {
+  if (ready_fd_ >= 0) announce(-int32_t(getpid()));
   const std::string* want_pid = params_.find("ASKR_WANT_PID");
   if (want_pid && *want_pid == "1") {
     std::string pid = std::to_string(getpid());

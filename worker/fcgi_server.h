@@ -40,8 +40,13 @@ class FcgiServer {
  public:
   // `listen_fd`: a listening Unix stream socket, made non-blocking here (several workers may
   // share it); the server does not own it. `wake_fd`: becomes readable when waiting for a
-  // request should stop (the signal handler's pipe); -1 for none.
-  FcgiServer(int listen_fd, int wake_fd);
+  // request should stop (the signal handler's pipe); -1 for none. `ready_fd`: the supervisor's
+  // pipe (owned from here on; -1 for none): this process's pid is written there once, when it
+  // first waits for a connection, and its pid negated once, when its first request begins.
+  // `own_peers_only`: a connection whose peer (SO_PEERCRED) is neither this process's user nor
+  // root is closed unanswered and logged (for a socket inherited from a supervisor, whose only
+  // client is askr-proxy; a --listen socket is guarded by its file mode instead, as php-fpm's).
+  FcgiServer(int listen_fd, int wake_fd, int ready_fd = -1, bool own_peers_only = false);
   ~FcgiServer();
   FcgiServer(const FcgiServer&) = delete;
   FcgiServer& operator=(const FcgiServer&) = delete;
@@ -87,6 +92,8 @@ class FcgiServer {
   enum class Io : uint8_t { kData, kAgain, kClosed };
 
   bool accept_connection(bool& stop);
+  bool peer_allowed(int fd) const;
+  void announce(int32_t value);
   bool wait_readable(int fd, bool& stop);
   Io read_some(bool block);
   void decode(std::string_view bytes);
@@ -102,6 +109,9 @@ class FcgiServer {
 
   int listen_fd_;
   int wake_fd_;
+  int ready_fd_;
+  bool own_peers_only_;
+  bool announced_ready_ = false;
   int epoll_fd_ = -1;
   int conn_fd_ = -1;
   State state_ = State::kIdle;

@@ -9,8 +9,10 @@
 // of any request, and what the worker script prints outside of one, go to the process's stderr.
 //
 // For a supervisor (askr-proxy's): started with ASKR_LISTEN_FD=3 and the listening Unix socket
-// as fd 3 (shared by the pool's workers), the process dies with its parent (PR_SET_PDEATHSIG,
-// SIGKILL) and refuses to start if the parent is already gone. SIGTERM or SIGINT: the request in
+// as fd 3 (shared by the pool's workers), and ASKR_READY_FD (see FcgiServer), both taken out of
+// the environment before PHP starts; the process dies with its parent (PR_SET_PDEATHSIG,
+// SIGKILL) and refuses to start if the parent is already gone. On that socket, only peers of
+// this process's user or root are served (SO_PEERCRED). SIGTERM or SIGINT: the request in
 // progress is finished, then the process exits 0; waiting idle, it exits at once. Exit status:
 //   0    recycled (--max-requests, --memory-limit), stopped by a signal, or the worker script
 //        ended / called exit() (exit(N): N)
@@ -96,6 +98,16 @@ int inherited_listener() {
   return fd;
 }
 
+// The supervisor's readiness pipe: $ASKR_READY_FD, taken out of the environment before PHP
+// starts (scripts see nothing of it) and kept from PHP's child processes. -1 without one.
+int inherited_ready_fd() {
+  const char* env = getenv("ASKR_READY_FD");
+  int fd = env ? atoi(env) : -1;
+  unsetenv("ASKR_READY_FD");
+  if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return -1;
+  return fd;
+}
+
 // Removes the socket file we created, unless another process has replaced it since.
 void remove_listener(const std::string& path, ino_t inode) {
   struct stat st;
@@ -103,8 +115,8 @@ void remove_listener(const std::string& path, ino_t inode) {
   if (st.st_ino == inode) unlink(path.c_str());
 }
 
-int serve(const Options& opt, int listen_fd) {
-  FcgiServer server(listen_fd, wake_fd());
+int serve(const Options& opt, int listen_fd, int ready_fd) {
+  FcgiServer server(listen_fd, wake_fd(), ready_fd, opt.listen_path.empty());
   modes::Limits limits{opt.max_requests, opt.memory_limit};
   if (opt.mode == Options::Mode::kWorker) return modes::run_worker(server, limits, opt.script);
   return modes::run_classic(server, limits);
@@ -138,9 +150,10 @@ int run(const Options& opt) {
     LOG_ERROR("the parent process is gone; not starting");
     return 1;
   }
+  int ready_fd = inherited_ready_fd();
   if (!sapi::start_engine(engine)) return 1;
   keep_stop_handlers_in_requests();
-  int status = serve(opt, listen_fd);
+  int status = serve(opt, listen_fd, ready_fd);
   sapi::stop_engine();
   if (!opt.listen_path.empty()) remove_listener(opt.listen_path, inode);
   return status;

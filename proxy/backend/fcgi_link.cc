@@ -1,6 +1,5 @@
 #include "backend/fcgi_link.h"
 
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -175,7 +174,7 @@ void FcgiLink::on_timeout() {
     LOG_LIMITED(kWarn, "pool %s: request ran past request_timeout (%lld ms); killing worker %d",
                 pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(),
                 worker_pid_);
-    kill(worker_pid_, SIGKILL);
+    if (PoolSlots* slots = pool_.slots()) slots->request_kill(worker_pid_);
     return fail(504, "request_timeout", LOG_LIMIT_SITE());
   }
   if (sending_) return fail(504, "send to backend timed out", LOG_LIMIT_SITE());

@@ -37,6 +37,19 @@ void PoolClient::take_free_workers() {
     dequeue_front();
     open_link(ex);
   }
+  while (!waiting_.empty() && slots_ && slots_->failing()) {
+    Exchange* ex = waiting_.front().ex;
+    dequeue_front();
+    reject_failing(ex);
+  }
+}
+
+// No worker of the pool is alive and the supervisor is backing off after failed starts.
+void PoolClient::reject_failing(Exchange* ex) {
+  ++counters_.rejected;
+  LOG_LIMITED(kWarn, "pool %s: no worker is up (they fail at start-up); answering 503",
+              cfg_.name.c_str());
+  ex->on_failure(503, "pool workers fail to start");
 }
 
 PoolClient::~PoolClient() = default;
@@ -49,6 +62,7 @@ void PoolClient::acquire(Exchange* ex) {
     return hand_over(link, ex);
   }
   if (waiting_.empty() && may_open()) return open_link(ex);
+  if (slots_ && slots_->failing()) return reject_failing(ex);
   if (waiting_.size() < cfg_.queue) {
     ++counters_.queued;
     waiting_.push_back({ex, now_ms_});

@@ -63,6 +63,7 @@ class PoolClient {
   void link_closed(FcgiLink* link);  // the link's fd is closed; frees it
   void link_lost(FcgiLink* link);    // an idle link's connection ended
   PoolCounters& counters() { return counters_; }
+  PoolSlots* slots() const { return slots_; }  // nullptr for an external backend
   uint32_t open() const { return open_; }
   loop::TimerList connect_timers, read_timers, send_timers;
 
@@ -75,6 +76,7 @@ class PoolClient {
   void hand_over(FcgiLink* link, Exchange* ex);
 
   bool may_open();
+  void reject_failing(Exchange* ex);
   void dequeue_front();
 
   const config::Pool& cfg_;

@@ -4,8 +4,12 @@
 // never waits while a worker of its pool is idle, whatever loop received it.
 #pragma once
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "loop/backend.h"
@@ -14,6 +18,13 @@ namespace askr::backend {
 
 class PoolSlots {
  public:
+  PoolSlots() = default;
+  ~PoolSlots() {
+    if (kill_fd_ >= 0) ::close(kill_fd_);
+  }
+  PoolSlots(const PoolSlots&) = delete;
+  PoolSlots& operator=(const PoolSlots&) = delete;
+
   // Takes a free worker, if there is one: fewer requests running than workers alive.
   bool try_take() {
     int busy = busy_.load(std::memory_order_relaxed);
@@ -35,6 +46,34 @@ class PoolSlots {
   void add_waiter() { waiters_.fetch_add(1, std::memory_order_acq_rel); }
   void remove_waiter() { waiters_.fetch_sub(1, std::memory_order_acq_rel); }
 
+  // The supervisor says whether the pool's workers keep failing to start, none being alive:
+  // requests are then answered 503 at once instead of waiting for a worker that may not come.
+  void set_failing(bool failing) {
+    if (failing_.exchange(failing, std::memory_order_acq_rel) == failing) return;
+    if (failing && waiters_.load(std::memory_order_acquire) > 0) wake_all();
+  }
+  bool failing() const { return failing_.load(std::memory_order_acquire); }
+
+  // A loop asks the supervisor (main thread) to kill the worker that runs a request past
+  // request_timeout; the worker names itself by pid, and the supervisor kills it only if that
+  // pid is one of its own unreaped children. Wakes kill_fd().
+  void request_kill(int pid) {
+    {
+      std::lock_guard lock(mu_);  // once per timed-out request: never on the fast path
+      kills_.push_back(pid);
+    }
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(kill_fd_, &one, sizeof one);
+  }
+  // For the supervisor: readable when kills are asked for; take_kills() empties it.
+  int kill_fd() const { return kill_fd_; }
+  std::vector<int> take_kills() {
+    uint64_t n;
+    [[maybe_unused]] ssize_t r = ::read(kill_fd_, &n, sizeof n);
+    std::lock_guard lock(mu_);
+    return std::exchange(kills_, {});
+  }
+
   // Each loop registers its backend once, at start-up.
   void add_loop(loop::Backend* b) {
     std::lock_guard lock(mu_);
@@ -50,8 +89,11 @@ class PoolSlots {
   std::atomic<int> capacity_{0};
   std::atomic<int> busy_{0};
   std::atomic<int> waiters_{0};
+  std::atomic<bool> failing_{false};
   std::mutex mu_;
   std::vector<loop::Backend*> loops_;
+  std::vector<int> kills_;
+  int kill_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 };
 
 }  // namespace askr::backend

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <cstring>
@@ -18,8 +21,6 @@
 #include <thread>
 
 #include "shared/base/log.h"
-
-extern char** environ;
 
 namespace askr::master {
 namespace {
@@ -35,6 +36,18 @@ int64_t now_ms() {
 
 std::string format_bytes(uint64_t v) {
   return std::to_string(v);
+}
+
+// The workers' environment: [pool.env] alone (php-fpm's clear_env = yes), with "$NAME" values
+// taken from askr-proxy's environment now (left out where it has none). No PATH unless given:
+// as with php-fpm, and /bin/sh (PHP's exec(), system()...) searches its own default path then.
+std::vector<std::string> worker_env(const config::Pool& pc) {
+  std::vector<std::string> env;
+  for (const config::Pool::EnvVar& v : pc.env) {
+    const char* value = v.from_proxy ? getenv(v.value.c_str()) : v.value.c_str();
+    if (value) env.push_back(v.name + "=" + value);
+  }
+  return env;
 }
 
 }  // namespace
@@ -58,12 +71,20 @@ Supervisor::~Supervisor() {
     for (int fd : {p.listen_fd, p.ready_pipe[0], p.ready_pipe[1]}) {
       if (fd >= 0) close(fd);
     }
+    for (const Process& proc : p.procs) {
+      if (proc.pidfd >= 0) close(proc.pidfd);
+    }
+    if (!p.socket_path.empty()) unlink(p.socket_path.c_str());
   }
+  if (!socket_dir_.empty()) rmdir(socket_dir_.c_str());
 }
 
-std::vector<int> Supervisor::ready_fds() const {
+std::vector<int> Supervisor::poll_fds() const {
   std::vector<int> fds;
-  for (const Pool& p : pools_) fds.push_back(p.ready_pipe[0]);
+  for (const Pool& p : pools_) {
+    fds.push_back(p.ready_pipe[0]);
+    fds.push_back(p.slots->kill_fd());
+  }
   return fds;
 }
 
@@ -73,14 +94,96 @@ void Supervisor::read_ready() {
     ssize_t n;
     while ((n = read(p.ready_pipe[0], pids, sizeof pids)) > 0) {
       for (ssize_t i = 0; i < n / ssize_t(sizeof pids[0]); ++i) {
+        bool served = pids[i] < 0;
+        pid_t pid = served ? -pids[i] : pids[i];
         for (Process& proc : p.procs) {
-          if (proc.pid != pids[i] || proc.ready) continue;
-          proc.ready = true;
-          p.slots->add_capacity(1);
+          if (proc.pid != pid) continue;
+          if (served) {
+            note_served(p, proc);
+          } else if (!proc.ready) {
+            proc.ready = true;
+            p.slots->add_capacity(1);
+          }
         }
       }
     }
   }
+}
+
+// A worker has begun a request: whatever failed before, the pool starts fine now.
+void Supervisor::note_served(Pool& p, Process& proc) {
+  proc.served = true;
+  if (p.failures > 0) {
+    LOG_INFO("pool %s: worker %d serves requests after %d failed starts", p.name.c_str(),
+             proc.pid, p.failures);
+  }
+  p.failures = 0;
+  p.next_start_ms = 0;
+  update_failing(p);
+}
+
+// Requests are refused at once while the pool is backing off and no worker of it is up.
+void Supervisor::update_failing(Pool& p) {
+  bool any_ready = false;
+  for (const Process& proc : p.procs) any_ready |= proc.ready;
+  p.slots->set_failing(p.failures > 0 && !any_ready);
+}
+
+void Supervisor::kill_requested() {
+  for (Pool& p : pools_) {
+    for (int pid : p.slots->take_kills()) {
+      // Only a child of ours that is not reaped yet: its pid cannot have been reused.
+      for (const Process& proc : p.procs) {
+        if (proc.pid != pid) continue;
+        LOG_WARN("pool %s: killing worker %d (request_timeout)", p.name.c_str(), pid);
+        send_signal(proc, SIGKILL);
+      }
+    }
+  }
+}
+
+void Supervisor::send_signal(const Process& proc, int sig) {
+  if (proc.pidfd >= 0) {
+    syscall(SYS_pidfd_send_signal, proc.pidfd, sig, nullptr, 0);
+  } else {
+    kill(proc.pid, sig);
+  }
+}
+
+// mkdtemp: a fresh directory, mode 0700, owned by askr-proxy's user, whatever the parent's
+// mode (a shared /tmp included): only that user (and root) can reach the sockets in it.
+Result<void> Supervisor::make_socket_dir(const std::string& parent) {
+  std::string templ = parent + "/askr-workers-XXXXXX";
+  if (!mkdtemp(templ.data())) return errno_error("worker socket directory in " + parent);
+  socket_dir_ = templ;
+  return {};
+}
+
+Result<void> Supervisor::listen_on(Pool& p, config::Pool& pc) {
+  p.socket_path = socket_dir_ + "/" + p.name + ".sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (p.socket_path.size() >= sizeof addr.sun_path) {
+    p.socket_path.clear();
+    return Error{ENAMETOOLONG, "pool " + p.name + ": worker socket path " + socket_dir_ + "/" +
+                                   p.name + ".sock is longer than " +
+                                   std::to_string(sizeof addr.sun_path - 1) +
+                                   " bytes (shorten server.temp_dir or the pool name)"};
+  }
+  std::memcpy(addr.sun_path, p.socket_path.data(), p.socket_path.size());
+  socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + p.socket_path.size() + 1);
+  p.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (p.listen_fd < 0 || bind(p.listen_fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+    p.socket_path.clear();
+    return errno_error("pool " + p.name + ": worker socket");
+  }
+  if (listen(p.listen_fd, 4096) < 0) return errno_error("pool " + p.name + ": worker socket");
+  std::memcpy(&pc.addr, &addr, sizeof addr);
+  pc.addr_len = len;
+  pc.unix_socket = true;
+  pc.unix_path = p.socket_path;
+  pc.fastcgi = "unix:" + p.socket_path;
+  return {};
 }
 
 Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
@@ -93,29 +196,19 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
                    "pool " + pc.name +
                        ": askr-worker not found (next to askr-proxy, or set ASKR_WORKER_BIN)"};
     }
-    Pool p;
+    if (socket_dir_.empty()) {
+      if (Result<void> r = make_socket_dir(cfg.server.temp_dir); !r) return r;
+    }
+    Pool& p = pools_.emplace_back();
     p.config_index = i;
     p.cfg = &pc;
     p.name = pc.name;
     p.workers = pc.workers ? pc.workers : 2 * std::max(1u, std::thread::hardware_concurrency());
-    // An abstract socket: nothing on disk to clean up, and unique per proxy process.
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string name = "askr-" + std::to_string(getpid()) + "-" + pc.name;
-    std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 2));
-    socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 +
-                              std::min(name.size(), sizeof addr.sun_path - 2));
-    p.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p.listen_fd < 0 || bind(p.listen_fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 ||
-        listen(p.listen_fd, 4096) < 0) {
-      return errno_error("pool " + pc.name + ": worker socket");
-    }
+    p.slots = std::make_unique<backend::PoolSlots>();
+    if (Result<void> r = listen_on(p, pc); !r) return r;
     if (pipe2(p.ready_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
       return errno_error("pool " + pc.name + ": readiness pipe");
     }
-    std::memcpy(&pc.addr, &addr, sizeof addr);
-    pc.addr_len = len;
-    pc.fastcgi = "unix:@" + name;
     pc.keepalive = false;  // a kept connection would pin a worker to one loop
     p.argv = {worker_bin_, "--mode", pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
     if (!pc.worker_script.empty()) p.argv.insert(p.argv.end(), {"--script", pc.worker_script});
@@ -124,8 +217,7 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     if (pc.memory_limit)
       p.argv.insert(p.argv.end(), {"--memory-limit", format_bytes(pc.memory_limit)});
     for (const auto& [k, v] : pc.ini) p.argv.insert(p.argv.end(), {"-d", k + "=" + v});
-    p.slots = std::make_unique<backend::PoolSlots>();
-    pools_.push_back(std::move(p));
+    p.env = worker_env(pc);
   }
   (void)loops;
   return {};
@@ -154,16 +246,11 @@ bool Supervisor::spawn(Pool& p) {
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_store{"ASKR_LISTEN_FD=3", "ASKR_READY_FD=4"};
+  // askr-worker takes its own two variables out of the environment before PHP starts.
+  std::string internal[] = {"ASKR_LISTEN_FD=3", "ASKR_READY_FD=4"};
   std::vector<char*> envp;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "ASKR_LISTEN_FD=", 15) != 0 &&
-        std::strncmp(*e, "ASKR_READY_FD=", 14) != 0) {
-      envp.push_back(*e);
-    }
-  }
-  envp.push_back(env_store[0].data());
-  envp.push_back(env_store[1].data());
+  for (std::string& e : internal) envp.push_back(e.data());
+  for (std::string& e : p.env) envp.push_back(e.data());
   envp.push_back(nullptr);
   // The loops block no signals that a worker should inherit blocked: start it with none.
   posix_spawnattr_t attr;
@@ -180,7 +267,10 @@ bool Supervisor::spawn(Pool& p) {
     LOG_ERROR("pool %s: cannot start %s: %s", p.name.c_str(), worker_bin_.c_str(), strerror(err));
     return false;
   }
-  p.procs.push_back({pid, now_ms(), false, false});
+  // Our child, not reaped yet: the pid is still its own when pidfd_open looks it up.
+  // (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++: the system calls are used directly.)
+  int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+  p.procs.push_back({pid, pidfd, now_ms(), false, false, false});
   return true;
 }
 
@@ -194,10 +284,9 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
   int64_t lived = now_ms() - proc.started_ms;
   bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
   if (proc.retiring || stopping_) return;
-  if (clean) {
+  if (clean && proc.served) {
     LOG_INFO("pool %s: worker %d recycled after %lld ms", p.name.c_str(), proc.pid,
              (long long)lived);
-    p.failures = 0;
     return;
   }
   char how[64];
@@ -206,36 +295,49 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
   } else {
     snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
   }
-  if (lived >= kHealthyAfterMs) {
+  if (proc.served || lived >= kHealthyAfterMs) {
     LOG_WARN("pool %s: worker %d %s; starting another", p.name.c_str(), proc.pid, how);
-    p.failures = 0;
+    if (lived >= kHealthyAfterMs) p.failures = 0;
     return;
   }
-  // Dying at start-up: a broken script or setting. Back off instead of spinning.
+  // Gone before serving a request, soon after start (a broken script or setting, a worker
+  // script that ends at once, even with exit(0)): back off instead of spinning.
   ++p.failures;
   int64_t delay = std::min<int64_t>(kMaxBackoffMs, 100LL << std::min(p.failures, 10));
   p.next_start_ms = now_ms() + delay;
   if (!p.backoff_logged || p.failures % 10 == 0) {
-    LOG_ERROR("pool %s: worker %d %s %lld ms after start (%d in a row); next start in %lld ms",
+    LOG_ERROR("pool %s: worker %d %s %lld ms after start, before serving a request (%d in a "
+              "row); next start in %lld ms",
               p.name.c_str(), proc.pid, how, (long long)lived, p.failures, (long long)delay);
     p.backoff_logged = true;
   }
 }
 
+// Reaps the pool's own workers only, each by its pid: askr-proxy may have other children.
 void Supervisor::reap_and_restart() {
-  int status;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    for (Pool& p : pools_) {
-      for (size_t i = 0; i < p.procs.size(); ++i) {
-        if (p.procs[i].pid != pid) continue;
-        Process proc = p.procs[i];
-        p.procs.erase(p.procs.begin() + long(i));
-        if (proc.ready) p.slots->add_capacity(-1);
-        on_exit(p, proc, status);
-        break;
-      }
+  struct Exit {
+    Pool* pool;
+    pid_t pid;
+    int status;
+  };
+  std::vector<Exit> exits;
+  for (Pool& p : pools_) {
+    for (const Process& proc : p.procs) {
+      int status;
+      if (waitpid(proc.pid, &status, WNOHANG) == proc.pid) exits.push_back({&p, proc.pid, status});
     }
+  }
+  // What an exited worker wrote on its pipe before exiting is read before judging its exit.
+  if (!exits.empty()) read_ready();
+  for (const Exit& e : exits) {
+    auto it = std::find_if(e.pool->procs.begin(), e.pool->procs.end(),
+                           [&](const Process& proc) { return proc.pid == e.pid; });
+    Process proc = *it;
+    e.pool->procs.erase(it);
+    if (proc.pidfd >= 0) close(proc.pidfd);
+    if (proc.ready) e.pool->slots->add_capacity(-1);
+    on_exit(*e.pool, proc, e.status);
+    update_failing(*e.pool);
   }
   if (stopping_) return;
   int64_t now = now_ms();
@@ -258,7 +360,9 @@ void Supervisor::roll() {
     }
     for (unsigned i = 0; i < p.workers; ++i) spawn(p);
     // The old ones finish the request they run (or leave accept at once) and exit.
-    for (pid_t pid : old) kill(pid, SIGTERM);
+    for (const Process& proc : p.procs) {
+      if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
+    }
     LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
   }
 }
@@ -266,7 +370,7 @@ void Supervisor::roll() {
 void Supervisor::stop(int64_t timeout_ms) {
   stopping_ = true;
   for (Pool& p : pools_) {
-    for (Process& proc : p.procs) kill(proc.pid, SIGTERM);
+    for (const Process& proc : p.procs) send_signal(proc, SIGTERM);
   }
   int64_t deadline = now_ms() + timeout_ms;
   auto any_left = [this] {
@@ -282,8 +386,9 @@ void Supervisor::stop(int64_t timeout_ms) {
   for (Pool& p : pools_) {
     for (Process& proc : p.procs) {
       LOG_WARN("pool %s: worker %d did not stop in time; killing it", p.name.c_str(), proc.pid);
-      kill(proc.pid, SIGKILL);
+      send_signal(proc, SIGKILL);
       waitpid(proc.pid, nullptr, 0);
+      if (proc.pidfd >= 0) close(proc.pidfd);
     }
     p.procs.clear();
   }

@@ -1,8 +1,11 @@
 // The supervisor of askr-worker pools, run by the main thread: it owns each pool's listening
-// socket, starts the workers (passing the socket as fd 3), restarts one that exits (at once
-// when it recycled itself, backing off when it keeps dying at start-up), rolls a pool on
-// SIGHUP and stops them all on SIGTERM. Workers ask the kernel to kill them when askr-proxy
-// dies (PR_SET_PDEATHSIG), so none outlives it.
+// socket (in a directory only askr-proxy's user may enter), starts the workers (passing the
+// socket as fd 3, with the pool's own environment and nothing else), restarts one that exits
+// (at once when it recycled itself after serving requests, backing off when workers keep dying
+// or exiting before they serve one), kills a worker past request_timeout when a loop asks,
+// rolls a pool on SIGHUP and stops them all on SIGTERM. It reaps only its own workers, each by
+// its pid, and signals them through pidfds, so a recycled pid is never hit. Workers ask the
+// kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it.
 #pragma once
 
 #include <sys/types.h>
@@ -26,10 +29,14 @@ class Supervisor {
   Supervisor() = default;
   ~Supervisor();
 
-  // For every askr-worker pool of `cfg`: creates its listening socket (an abstract Unix
-  // address) and writes that address into the pool's config, so loops connect to it. Fails
-  // when the worker binary or a socket is missing.
+  // For every askr-worker pool of `cfg`: creates its listening socket, at
+  // <server.temp_dir>/askr-workers-XXXXXX/<pool>.sock (the directory made by mkdtemp, mode
+  // 0700: no other user can connect), and writes that address into the pool's config, so loops
+  // connect to it. The sockets and the directory are removed by the destructor. Fails when the
+  // worker binary is missing or a socket cannot be made.
   Result<void> prepare(config::Config& cfg, unsigned loops);
+  // The directory of the workers' sockets ("" before prepare() made one).
+  const std::string& socket_dir() const { return socket_dir_; }
   bool empty() const { return pools_.empty(); }
   // The shared busy/idle count of pool `index` in the config, or nullptr for external pools.
   backend::PoolSlots* slots(size_t index) const;
@@ -37,10 +44,14 @@ class Supervisor {
   void start();
   // Reaps exited workers and starts replacements that are due. Call on SIGCHLD and on a timer.
   void reap_and_restart();
+  // Poll these fds for reading, then call read_ready() and kill_requested().
+  std::vector<int> poll_fds() const;
   // Workers say they are ready (about to accept) by writing their pid to their pool's pipe;
-  // only then do they count as capacity. Poll these fds for reading, then call read_ready().
-  std::vector<int> ready_fds() const;
+  // only then do they count as capacity. When they begin their first request they write their
+  // pid negated: the pool is healthy again.
   void read_ready();
+  // Kills the workers that loops asked to kill (request_timeout), if they are still ours.
+  void kill_requested();
   // SIGHUP: start a fresh set of workers, then let the old ones finish their request and exit.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
@@ -49,30 +60,40 @@ class Supervisor {
  private:
   struct Process {
     pid_t pid = 0;
+    int pidfd = -1;  // -1 where pidfd_open is missing (Linux < 5.3): then kill(pid)
     int64_t started_ms = 0;
     bool retiring = false;  // told to stop: not replaced when it exits
     bool ready = false;     // has said it accepts requests: counted in the pool's capacity
+    bool served = false;    // has begun a request
   };
   struct Pool {
     size_t config_index = 0;
     const config::Pool* cfg = nullptr;
     std::string name;
     int listen_fd = -1;
+    std::string socket_path;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
     std::vector<std::string> argv;
+    std::vector<std::string> env;  // NAME=value, from [pool.env]
     std::vector<Process> procs;
     std::unique_ptr<backend::PoolSlots> slots;
-    int failures = 0;  // consecutive deaths shortly after start
+    int failures = 0;  // consecutive failed starts: exits before serving, soon after start
     int64_t next_start_ms = 0;
     bool backoff_logged = false;
   };
 
+  Result<void> make_socket_dir(const std::string& parent);
+  Result<void> listen_on(Pool& p, config::Pool& pc);
   bool spawn(Pool& p);
   void on_exit(Pool& p, const Process& proc, int status);
+  void note_served(Pool& p, Process& proc);
+  void update_failing(Pool& p);
   unsigned live(const Pool& p) const;
+  static void send_signal(const Process& proc, int sig);
 
   std::string worker_bin_;
+  std::string socket_dir_;
   std::vector<Pool> pools_;
   bool stopping_ = false;
 };

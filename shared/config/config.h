@@ -74,6 +74,15 @@ struct Pool {
   // A request running longer: the worker is killed, the client gets 504; 1ms..24h.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
   std::vector<std::pair<std::string, std::string>> ini;  // [pool.ini]: php.ini settings
+  // [pool.env]: the workers' whole environment (as php-fpm's clear_env = yes, nothing of
+  // askr-proxy's own is passed unless named here). `from_proxy`: the value is askr-proxy's
+  // variable `value` (written "$NAME"), left out when askr-proxy has none; else `value` itself.
+  struct EnvVar {
+    std::string name;
+    std::string value;
+    bool from_proxy = false;
+  };
+  std::vector<EnvVar> env;
 };
 
 // What a [[site.route]] does with the requests under its prefix.

@@ -710,6 +710,45 @@ void parse_pool_ini(std::string_view k, const Node& v, Context& ctx, Pool& pool)
   }
 }
 
+bool is_env_name(std::string_view s) {
+  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  });
+}
+
+// [pool.env]: NAME = "value" sets a variable; NAME = "$OTHER" passes askr-proxy's OTHER.
+void parse_pool_env(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const auto* table = v.as_table();
+  if (!table) {
+    ctx.error(v, quote(k) + " must be a table of environment variables");
+    return;
+  }
+  for (const auto& [key, value] : *table) {
+    const std::string name(key.str());
+    const auto* s = value.as_string();
+    if (!is_env_name(name)) {
+      ctx.error(value, "environment variable name '" + name +
+                           "' must be letters, digits and '_', not starting with a digit");
+      continue;
+    }
+    if (name.starts_with("ASKR_")) {
+      ctx.error(value, "environment variable '" + name + "': ASKR_ names are askr-worker's own");
+      continue;
+    }
+    if (!s || s->get().find('\0') != std::string::npos) {
+      ctx.error(value, "environment variable '" + name + "' must be a string without NUL");
+      continue;
+    }
+    std::string_view text = s->get();
+    if (text.starts_with('$') && is_env_name(text.substr(1))) {
+      pool.env.push_back({name, std::string(text.substr(1)), true});
+    } else {
+      pool.env.push_back({name, std::string(text), false});
+    }
+  }
+}
+
 Pool parse_pool(const toml::table& table, Context& ctx) {
   static constexpr Field<Pool> kFields[] = {
       {"name", parse_pool_name},
@@ -729,6 +768,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"memory_limit", size_field<&Pool::memory_limit, 0, INT64_MAX>},
       {"request_timeout", duration_field<&Pool::request_timeout, 1, kMaxTimeoutMs>},
       {"ini", parse_pool_ini},
+      {"env", parse_pool_env},
   };
   Pool pool;
   parse_fields(table, "[[pool]]", kFields, ctx, pool);
@@ -737,7 +777,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
   if (!pool.own) {
     // Keys of Askr's own pools make no sense for an external FastCGI backend.
     for (const char* key : {"workers", "mode", "worker_script", "max_requests", "memory_limit",
-                            "request_timeout", "ini"}) {
+                            "request_timeout", "ini", "env"}) {
       if (const Node* n = table.get(key)) {
         ctx.error(*n, quote(key) + " applies to askr-worker pools only (a pool without 'fastcgi')");
       }

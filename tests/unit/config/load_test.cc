@@ -1786,5 +1786,52 @@ mode = "turbo"
   EXPECT_EQ(got, (std::vector<std::string>{"5:1", "11:11", "14:11", "15:17", "15:17", "16:8"}));
 }
 
+TEST(LoadOwnPools, Env) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+php = "app"
+[[pool]]
+name = "app"
+  [pool.env]
+  APP_ENV = "prod"
+  PATH = "$PATH"
+  LITERAL = "$not a name"
+)",
+                             "/tmp/x.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const std::vector<Pool::EnvVar>& env = r.config->pools[0].env;
+  ASSERT_EQ(env.size(), 3u);  // toml++'s (sorted) order
+  EXPECT_EQ(env[0].name, "APP_ENV");
+  EXPECT_EQ(env[0].value, "prod");
+  EXPECT_FALSE(env[0].from_proxy);
+  EXPECT_EQ(env[1].name, "LITERAL");
+  EXPECT_EQ(env[1].value, "$not a name");
+  EXPECT_FALSE(env[1].from_proxy);
+  EXPECT_EQ(env[2].name, "PATH");
+  EXPECT_EQ(env[2].value, "PATH");
+  EXPECT_TRUE(env[2].from_proxy);
+
+  r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[[pool]]
+name = "a"
+  [pool.env]
+  "BAD-NAME" = "x"
+  N = 3
+  ASKR_READY_FD = "5"
+[[pool]]
+name = "b"
+fastcgi = "127.0.0.1:9000"
+  [pool.env]
+)",
+                 "/tmp/x.toml");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(r.errors.size(), 4u);
+}
+
 }  // namespace
 }  // namespace askr::config
