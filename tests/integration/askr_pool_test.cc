@@ -3,11 +3,19 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <future>
 #include <set>
 #include <thread>
@@ -57,6 +65,64 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
     if (!std::getline(stat, line)) return false;
     size_t paren = line.rfind(')');
     return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+  }
+
+  // In a child process acting as uid 65534 (all of it, or its effective uid alone with root's
+  // file access kept through the fs uid): connects to the Unix socket `path`, sends a FastCGI
+  // request for peer_marker.php and says what happened.
+  std::string connect_as_other_user(const std::string& path, bool keep_file_access) {
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return "pipe failed";
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(pipefd[0]);
+      auto say = [&](const std::string& what) {
+        [[maybe_unused]] ssize_t n = write(pipefd[1], what.data(), what.size());
+        _exit(0);
+      };
+      if (keep_file_access) {
+        if (setresuid(0, 65534, 0) != 0) say("setresuid failed");
+        setfsuid(0);
+      } else if (setresuid(65534, 65534, 65534) != 0) {
+        say("setresuid failed");
+      }
+      int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::memcpy(addr.sun_path, path.data(), path.size());
+      if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        say(std::string("connect: ") + strerror(errno));
+      std::string req = fcgi_request(root() + "/peer_marker.php");
+      [[maybe_unused]] ssize_t sent = send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+      timeval tv{5, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char buf[256];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      say(n > 0 ? "answered" : n == 0 || errno == ECONNRESET ? "closed unanswered" : "timed out");
+    }
+    close(pipefd[1]);
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+    close(pipefd[0]);
+    waitpid(pid, nullptr, 0);
+    return out;
+  }
+
+  // BEGIN_REQUEST, PARAMS (SCRIPT_FILENAME, REQUEST_METHOD), their end, an empty STDIN.
+  static std::string fcgi_request(const std::string& script) {
+    auto record = [](uint8_t type, std::string_view content) {
+      std::string r = {1, char(type), 0, 1, char(content.size() >> 8), char(content.size() & 0xff),
+                       0, 0};
+      return r + std::string(content);
+    };
+    auto pair = [](std::string_view name, std::string_view value) {
+      return std::string{char(name.size()), char(value.size())} + std::string(name) +
+             std::string(value);
+    };
+    std::string params = pair("SCRIPT_FILENAME", script) + pair("REQUEST_METHOD", "GET");
+    return record(1, std::string{0, 1, 0, 0, 0, 0, 0, 0}) + record(4, params) + record(4, "") +
+           record(5, "");
   }
 
   TempDir site_;
@@ -171,6 +237,110 @@ TEST_P(AskrPool, WorkerDyingAtStartupBacksOffWithALogLine) {
   EXPECT_LE(attempts, 3u) << log;
   EXPECT_EQ(get("/pid.php").status, 503);  // waited for a worker that never came
   EXPECT_TRUE(proxy_->alive());
+}
+
+// A worker script that exits 0 at once never serves: it is a failed start like a crash, so the
+// supervisor backs off instead of restarting it ~60 times a second, and since no worker is up,
+// requests get 503 at once instead of waiting out queue_timeout.
+TEST_P(AskrPool, WorkerScriptExitingZeroAtOnceBacksOff) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() + "/_exit0_worker.php\"\n");
+  std::this_thread::sleep_for(milliseconds(2500));
+  std::string starts = read_file(root() + "/exit0.starts");
+  size_t n = size_t(std::count(starts.begin(), starts.end(), '\n'));
+  EXPECT_GE(n, 2u);
+  EXPECT_LE(n, 6u) << "no back-off: " << n << " starts in 2.5 s";
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("exited with status 0"), std::string::npos) << log;
+  EXPECT_NE(log.find("before serving a request"), std::string::npos) << log;
+  auto t0 = Clock::now();
+  EXPECT_EQ(get("/pid.php").status, 503);
+  EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+  EXPECT_TRUE(proxy_->alive());
+}
+
+// The workers' socket is in a directory that only askr-proxy's user can enter; a process of
+// another user that gets a connection anyway is refused before PHP runs; nothing is left
+// behind when askr-proxy exits.
+TEST_P(AskrPool, WorkerSocketIsPrivateToTheProxyUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  start("workers = 1\nmode = \"classic\"\n");
+  ASSERT_EQ(whoami().second, 1);
+  std::string dir;
+  for (const auto& e : std::filesystem::directory_iterator(proxy_->temp_dir())) {
+    if (e.path().filename().string().starts_with("askr-workers-")) dir = e.path().string();
+  }
+  ASSERT_FALSE(dir.empty()) << "no socket directory in " << proxy_->temp_dir();
+  struct stat st {};
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(st.st_uid, geteuid());
+  std::string sock = dir + "/fpm.sock";
+  ASSERT_TRUE(std::filesystem::exists(sock)) << sock;
+
+  // As uid 65534 through and through: the directory keeps it out.
+  EXPECT_EQ(connect_as_other_user(sock, false), "connect: Permission denied");
+  // As uid 65534 with root's file access: the connection is made, and refused by the worker.
+  EXPECT_EQ(connect_as_other_user(sock, true), "closed unanswered");
+  EXPECT_FALSE(std::filesystem::exists(root() + "/peer_marker.ran"));
+  EXPECT_NE(proxy_->error_log().find("uid 65534 refused"), std::string::npos)
+      << proxy_->error_log();
+  EXPECT_EQ(whoami().first > 0, true);  // askr-proxy itself is still served
+
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " left behind";
+}
+
+// A request over request_timeout gets 504; the supervisor kills the worker (by its pidfd) and
+// the pool starts another, in worker mode too.
+TEST_P(AskrPool, RequestTimeoutKillIsDoneByTheSupervisor) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
+        "/_worker.php\"\nrequest_timeout = \"1s\"\n");
+  int before = whoami().first;
+  PhpResponse r = get("/sleep.php?s=10", 15000);
+  EXPECT_EQ(r.status, 504);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(process_exists(before));
+  auto [after, n] = whoami();
+  EXPECT_NE(after, before);
+  EXPECT_EQ(n, 1);
+  EXPECT_NE(proxy_->error_log().find("killing worker " + std::to_string(before) +
+                                     " (request_timeout)"),
+            std::string::npos)
+      << proxy_->error_log();
+  // And again: the replacement is killed the same way.
+  EXPECT_EQ(get("/sleep.php?s=10", 15000).status, 504);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(process_exists(after));
+  EXPECT_EQ(get("/status.php").status, 200);
+}
+
+// Workers see [pool.env] and nothing of askr-proxy's own environment, in both modes, in
+// $_SERVER and in getenv(); askr-worker's internal variables are gone before PHP runs.
+TEST_P(AskrPool, WorkersGetOnlyThePoolEnvironment) {
+  setenv("ASKR_TEST_SECRET", "proxy-only", 1);
+  setenv("ASKR_TEST_PASSED", "passed-on", 1);
+  for (std::string mode : {"classic", "worker"}) {
+    SCOPED_TRACE(mode);
+    std::string pool = "workers = 1\nmode = \"" + mode + "\"\n";
+    if (mode == "worker") pool += "worker_script = \"" + root() + "/_worker.php\"\n";
+    start(pool + "[pool.env]\nAPP_MODE = \"testing\"\nFROM_PROXY = \"$ASKR_TEST_PASSED\"\n"
+                 "MISSING = \"$ASKR_TEST_NOT_SET\"\n");
+    for (const char* script : {"/env.php", "/getenv.php"}) {
+      SCOPED_TRACE(script);
+      PhpResponse r = get(script);
+      ASSERT_EQ(r.status, 200) << r.body;
+      std::map<std::string, std::string> env = parse_json_object(r.body);
+      EXPECT_EQ(env["APP_MODE"], "testing");
+      EXPECT_EQ(env["FROM_PROXY"], "passed-on");
+      for (const char* absent : {"ASKR_TEST_SECRET", "ASKR_TEST_PASSED", "MISSING",
+                                 "ASKR_READY_FD", "ASKR_LISTEN_FD", "HOME", "PATH"}) {
+        EXPECT_EQ(env.count(absent), 0u) << absent << " = " << env[absent];
+      }
+    }
+    proxy_.reset();
+  }
+  unsetenv("ASKR_TEST_SECRET");
+  unsetenv("ASKR_TEST_PASSED");
 }
 
 TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
