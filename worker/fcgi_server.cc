@@ -114,8 +114,8 @@ bool FcgiServer::peer_allowed(int fd) const {
     return false;
   }
   if (cred.uid == getuid() || cred.uid == 0) return true;
-  LOG_LIMITED(kWarn, "connection from pid %d, uid %u refused: not askr-proxy's user",
-              int(cred.pid), unsigned(cred.uid));
+  LOG_LIMITED(kWarn, "connection from pid %d, uid %u refused: not askr-proxy's user", int(cred.pid),
+              unsigned(cred.uid));
   return false;
 }
 

@@ -24,8 +24,8 @@ struct PoolCounters {
   uint64_t rejected = 0;  // 503: queue full or queue timeout
   uint64_t timeouts = 0;
   uint64_t failures = 0;
-  uint64_t bad_responses = 0;    // a CGI head or body that broke the rules (502 or cut)
-  uint64_t dropped_headers = 0;  // request fields not passed: names PHP would rewrite
+  uint64_t bad_responses = 0;           // a CGI head or body that broke the rules (502 or cut)
+  uint64_t dropped_headers = 0;         // request fields not passed: names PHP would rewrite
   uint64_t skipped_response_lines = 0;  // CGI head lines without a colon, dropped
 };
 

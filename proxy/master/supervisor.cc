@@ -11,8 +11,8 @@
 
 #include <fcntl.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstddef>
 #include <cstring>
@@ -103,6 +103,7 @@ void Supervisor::read_ready() {
           } else if (!proc.ready) {
             proc.ready = true;
             p.slots->add_capacity(1);
+            update_failing(p);
           }
         }
       }
@@ -114,8 +115,8 @@ void Supervisor::read_ready() {
 void Supervisor::note_served(Pool& p, Process& proc) {
   proc.served = true;
   if (p.failures > 0) {
-    LOG_INFO("pool %s: worker %d serves requests after %d failed starts", p.name.c_str(),
-             proc.pid, p.failures);
+    LOG_INFO("pool %s: worker %d serves requests after %d failed starts", p.name.c_str(), proc.pid,
+             p.failures);
   }
   p.failures = 0;
   p.next_start_ms = 0;
@@ -306,9 +307,10 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
   int64_t delay = std::min<int64_t>(kMaxBackoffMs, 100LL << std::min(p.failures, 10));
   p.next_start_ms = now_ms() + delay;
   if (!p.backoff_logged || p.failures % 10 == 0) {
-    LOG_ERROR("pool %s: worker %d %s %lld ms after start, before serving a request (%d in a "
-              "row); next start in %lld ms",
-              p.name.c_str(), proc.pid, how, (long long)lived, p.failures, (long long)delay);
+    LOG_ERROR(
+        "pool %s: worker %d %s %lld ms after start, before serving a request (%d in a "
+        "row); next start in %lld ms",
+        p.name.c_str(), proc.pid, how, (long long)lived, p.failures, (long long)delay);
     p.backoff_logged = true;
   }
 }

@@ -15,8 +15,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -303,9 +303,9 @@ TEST_P(AskrPool, RequestTimeoutKillIsDoneByTheSupervisor) {
   auto [after, n] = whoami();
   EXPECT_NE(after, before);
   EXPECT_EQ(n, 1);
-  EXPECT_NE(proxy_->error_log().find("killing worker " + std::to_string(before) +
-                                     " (request_timeout)"),
-            std::string::npos)
+  EXPECT_NE(
+      proxy_->error_log().find("killing worker " + std::to_string(before) + " (request_timeout)"),
+      std::string::npos)
       << proxy_->error_log();
   // And again: the replacement is killed the same way.
   EXPECT_EQ(get("/sleep.php?s=10", 15000).status, 504);
@@ -323,8 +323,9 @@ TEST_P(AskrPool, WorkersGetOnlyThePoolEnvironment) {
     SCOPED_TRACE(mode);
     std::string pool = "workers = 1\nmode = \"" + mode + "\"\n";
     if (mode == "worker") pool += "worker_script = \"" + root() + "/_worker.php\"\n";
-    start(pool + "[pool.env]\nAPP_MODE = \"testing\"\nFROM_PROXY = \"$ASKR_TEST_PASSED\"\n"
-                 "MISSING = \"$ASKR_TEST_NOT_SET\"\n");
+    start(pool +
+          "[pool.env]\nAPP_MODE = \"testing\"\nFROM_PROXY = \"$ASKR_TEST_PASSED\"\n"
+          "MISSING = \"$ASKR_TEST_NOT_SET\"\n");
     for (const char* script : {"/env.php", "/getenv.php"}) {
       SCOPED_TRACE(script);
       PhpResponse r = get(script);
@@ -332,8 +333,8 @@ TEST_P(AskrPool, WorkersGetOnlyThePoolEnvironment) {
       std::map<std::string, std::string> env = parse_json_object(r.body);
       EXPECT_EQ(env["APP_MODE"], "testing");
       EXPECT_EQ(env["FROM_PROXY"], "passed-on");
-      for (const char* absent : {"ASKR_TEST_SECRET", "ASKR_TEST_PASSED", "MISSING",
-                                 "ASKR_READY_FD", "ASKR_LISTEN_FD", "HOME", "PATH"}) {
+      for (const char* absent : {"ASKR_TEST_SECRET", "ASKR_TEST_PASSED", "MISSING", "ASKR_READY_FD",
+                                 "ASKR_LISTEN_FD", "HOME", "PATH"}) {
         EXPECT_EQ(env.count(absent), 0u) << absent << " = " << env[absent];
       }
     }

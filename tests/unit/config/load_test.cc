@@ -1828,7 +1828,7 @@ name = "b"
 fastcgi = "127.0.0.1:9000"
   [pool.env]
 )",
-                 "/tmp/x.toml");
+                  "/tmp/x.toml");
   ASSERT_FALSE(r.config);
   EXPECT_EQ(r.errors.size(), 4u);
 }
