@@ -712,7 +712,8 @@ TEST_P(Php, BasicAuthCredentials) {
   auto env = parse_json_object(php_fetch(port(), get("/auth.php")).body);
   EXPECT_EQ(env["REMOTE_USER"], "");
   EXPECT_EQ(env["PHP_AUTH_USER"], "(unset)");
-  env = parse_json_object(php_fetch(port(), get("/auth.php", "Authorization: Bearer abc\r\n")).body);
+  env =
+      parse_json_object(php_fetch(port(), get("/auth.php", "Authorization: Bearer abc\r\n")).body);
   EXPECT_EQ(env["REMOTE_USER"], "");
   EXPECT_EQ(env["PHP_AUTH_USER"], "(unset)");
   // "basic" in any case, a password with ':' in it, spaces before the credentials.
@@ -720,7 +721,8 @@ TEST_P(Php, BasicAuthCredentials) {
       php_fetch(port(), get("/auth.php", "Authorization: bAsIc   YWRtaW46YTpi\r\n")).body);
   EXPECT_EQ(env["REMOTE_USER"], "admin");
   // Credentials without ':' are no user name.
-  env = parse_json_object(php_fetch(port(), get("/auth.php", "Authorization: Basic dXNlcg==\r\n")).body);
+  env = parse_json_object(
+      php_fetch(port(), get("/auth.php", "Authorization: Basic dXNlcg==\r\n")).body);
   EXPECT_EQ(env["REMOTE_USER"], "");
 }
 

@@ -216,8 +216,8 @@ TEST(WorkerMode, UncaughtExceptionGoesToTheUserExceptionHandler) {
   EXPECT_EQ(r.header("X-Handled"), "yes");
   EXPECT_EQ(r.body, "handled: thrown in request 1");
   EXPECT_EQ(r.err.find("Uncaught"), std::string::npos) << r.err;
-  FcgiResponse next = fcgi_request(w.socket_path(),
-                                   default_params(php_fixture("exception_handler.php")));
+  FcgiResponse next =
+      fcgi_request(w.socket_path(), default_params(php_fixture("exception_handler.php")));
   EXPECT_EQ(next.status, 200);
   EXPECT_EQ(next.header("X-Handled"), "");
   EXPECT_EQ(next.body, "ok 2");
@@ -235,8 +235,8 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
   Params get = default_params(php_fixture("reset.php"), "t=get");
   FcgiResponse before = fcgi_request(w.socket_path(), get);
   ASSERT_TRUE(before.ended) << w.log();
-  FcgiResponse set =
-      fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=set&file=" + marker));
+  FcgiResponse set = fcgi_request(w.socket_path(),
+                                  default_params(php_fixture("reset.php"), "t=set&file=" + marker));
   EXPECT_EQ(set.status, 201);
   EXPECT_EQ(set.body, "set");
   EXPECT_FALSE(fs::exists(marker)) << "a shutdown function ran at the end of the request";

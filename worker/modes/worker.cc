@@ -14,9 +14,9 @@ extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
 #include "php_memory_streams.h"
-#include "zend_ini.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
+#include "zend_ini.h"
 
 namespace askr::worker::modes {
 namespace {
@@ -29,8 +29,8 @@ struct WorkerState {
   Limits limits;
   std::string script;
   uint64_t served = 0;
-  bool booted = false;              // the first askr_handle_request() call has come
-  std::vector<IniValue> boot_ini;   // ini entries the script changed while booting
+  bool booted = false;             // the first askr_handle_request() call has come
+  std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
 };
 
 WorkerState g;
@@ -170,7 +170,7 @@ void remember_boot_ini() {
 }
 
 // Puts back the ini entries the request changed, as php_request_shutdown() does
-// (zend_ini_deactivate()), but to the values the script had at boot.
+// (zend_ini_deactivate()), but to the values the script had at boot: php.ini's, or those it set.
 void restore_ini() {
   std::vector<std::string> changed;
   if (EG(modified_ini_directives)) {
@@ -178,7 +178,8 @@ void restore_ini() {
     ZEND_HASH_MAP_FOREACH_PTR(EG(modified_ini_directives), ptr) {
       auto* e = static_cast<zend_ini_entry*>(ptr);
       std::string_view name(ZSTR_VAL(e->name), ZSTR_LEN(e->name));
-      if (!boot_ini(name)) changed.emplace_back(name);
+      const IniValue* boot = boot_ini(name);
+      if (!boot || !boot->second) changed.emplace_back(name);
     }
     ZEND_HASH_FOREACH_END();
   }
