@@ -210,6 +210,30 @@ TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
   EXPECT_EQ(whoami().first, before) << proxy_->error_log();
 }
 
+// A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:
+// $_SERVER['FRANKENPHP_WORKER'], frankenphp_request_headers(), frankenphp_response_headers(),
+// headers_send(103) (the hints are not forwarded: the answer is the final one, never a 502),
+// frankenphp_finish_request() and work after it.
+TEST_P(AskrPool, FrankenphpWorkerScriptRunsUnchanged) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
+        "/_frankenphp_worker.php\"\n");
+  PhpResponse r = php_fetch(port(), "GET /status.php HTTP/1.1\r\nHost: x\r\nX-Probe: p1\r\n\r\n");
+  ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
+  EXPECT_EQ(r.header("x-answer"), "42");
+  EXPECT_EQ(r.header("link"), "</style.css>; rel=preload; as=style");
+  EXPECT_NE(r.body.find(R"("boot":{"worker":"1","has_handle":true},"worker":"1","early":1)"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("request":{"x-probe":"p1"},"apache":true)"), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find(R"("X-Answer":"42")"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("apache_response":true,"previous":[])"), std::string::npos) << r.body;
+  r = php_fetch(port(), "GET /status.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("request":{"x-probe":null})"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("previous":["terminated"])"), std::string::npos) << r.body;
+}
+
 TEST_P(AskrPool, MemoryLimitRecyclesWorkers) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
             "/_worker.php\"\nmemory_limit = \"96m\"\n",

@@ -335,6 +335,27 @@ TEST_P(Php, StreamedBody100MiB) {
   EXPECT_EQ(files_in(proxy_->temp_dir()), 0u) << "a spilled body was left in temp_dir";
 }
 
+// Bodies of several MiB in a row, each on its own connection sent in one go, as a plain text
+// body that PHP reads whole at start-up: every one arrives whole, on every pool.
+TEST_P(Php, BurstOfMultiMegabyteBodies) {
+  const BigFile& f = big_file(6 * kMiB);
+  std::string body = read_file(f.path);
+  ASSERT_EQ(body.size(), f.size);
+  start();
+  for (int i = 0; i < 10; ++i) {
+    PhpResponse r = php_fetch(port(),
+                              "POST /body.php HTTP/1.1\r\nHost: localhost\r\n"
+                              "Content-Type: text/plain\r\nConnection: close\r\n"
+                              "Content-Length: " +
+                                  std::to_string(body.size()) + "\r\n\r\n" + body,
+                              30000);
+    ASSERT_EQ(r.status, 200) << "request " << i << ": " << r.body << proxy_->error_log();
+    auto got = parse_json_object(r.body);
+    EXPECT_EQ(got["length"], std::to_string(f.size)) << i;
+    EXPECT_EQ(got["sha256"], f.sha256) << i;
+  }
+}
+
 TEST_P(Php, LargeBodyIsSplicedAndSmallOneIsNot) {
   const BigFile& f = big_file(5 * kMiB);
   start([](PhpProxyOptions& o) {
@@ -670,6 +691,43 @@ TEST_P(Php, CgiParamsLikeNginx) {
   EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
 }
 
+// Basic credentials as nginx + php-fpm give them: REMOTE_USER from the proxy ($remote_user),
+// PHP_AUTH_USER and PHP_AUTH_PW from PHP; no AUTH_TYPE. Repeated, with a body PHP reads at
+// start-up, on one worker.
+TEST_P(Php, BasicAuthCredentials) {
+  start({}, 1);
+  for (int i = 0; i < 6; ++i) {
+    PhpResponse r = php_fetch(port(),
+                              "POST /auth.php HTTP/1.1\r\nHost: localhost\r\n"
+                              "Authorization: Basic dXNlcjpwYXNz\r\nContent-Type: text/plain\r\n"
+                              "Content-Length: 5\r\nConnection: close\r\n\r\nhello");
+    ASSERT_EQ(r.status, 200) << i << ": " << r.body << proxy_->error_log();
+    auto env = parse_json_object(r.body);
+    EXPECT_EQ(env["body"], "5");
+    EXPECT_EQ(env["REMOTE_USER"], "user") << r.body;
+    EXPECT_EQ(env["PHP_AUTH_USER"], "user");
+    EXPECT_EQ(env["PHP_AUTH_PW"], "pass");
+    EXPECT_EQ(env["PHP_AUTH_DIGEST"], "(unset)");
+    EXPECT_EQ(env["AUTH_TYPE"], "(unset)");
+  }
+  // Without credentials, or with another scheme: REMOTE_USER is empty, as nginx sends it.
+  auto env = parse_json_object(php_fetch(port(), get("/auth.php")).body);
+  EXPECT_EQ(env["REMOTE_USER"], "");
+  EXPECT_EQ(env["PHP_AUTH_USER"], "(unset)");
+  env =
+      parse_json_object(php_fetch(port(), get("/auth.php", "Authorization: Bearer abc\r\n")).body);
+  EXPECT_EQ(env["REMOTE_USER"], "");
+  EXPECT_EQ(env["PHP_AUTH_USER"], "(unset)");
+  // "basic" in any case, a password with ':' in it, spaces before the credentials.
+  env = parse_json_object(
+      php_fetch(port(), get("/auth.php", "Authorization: bAsIc   YWRtaW46YTpi\r\n")).body);
+  EXPECT_EQ(env["REMOTE_USER"], "admin");
+  // Credentials without ':' are no user name.
+  env = parse_json_object(
+      php_fetch(port(), get("/auth.php", "Authorization: Basic dXNlcg==\r\n")).body);
+  EXPECT_EQ(env["REMOTE_USER"], "");
+}
+
 TEST_P(Php, ProxyHeaderNeverBecomesHttpProxy) {
   start();
   PhpResponse r = php_fetch(port(), get("/env.php", "Proxy: http://evil.example:8080/\r\n"));
@@ -843,6 +901,20 @@ TEST_P(Php, FatalErrorIs500) {
   // The connection and the server carry on.
   c.send(get("/status.php"));
   EXPECT_EQ(c.read().body, "ok\n");
+}
+
+TEST_P(Php, UncaughtExceptionGoesToTheExceptionHandler) {
+  start();
+  Client c(port());
+  c.send(get("/exception_handler.php"));
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.header("x-handled"), "yes");
+  EXPECT_EQ(r.body, "handled: not caught");
+  c.send(get("/status.php"));
+  EXPECT_EQ(c.read().body, "ok\n");
+  EXPECT_EQ(proxy_->error_log().find("Uncaught"), std::string::npos) << proxy_->error_log();
 }
 
 TEST_P(Php, ScriptErrorLogReachesAskrErrorLog) {

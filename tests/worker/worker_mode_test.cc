@@ -153,6 +153,107 @@ TEST_F(WorkerModeTest, MemoryStaysFlat) {
       << "RSS after 1000 requests: " << after_1k << ", after 10000: " << after_10k;
 }
 
+// A Basic-auth POST with a body PHP reads whole at start-up (text/plain): the strings PHP
+// allocates for them were freed at the end of a request and freed again at the next one.
+TEST(WorkerMode, BasicAuthPostRepeatedOnOneWorker) {
+  WorkerProcess w(worker_mode(php_fixture("worker.php")));
+  Params p = default_params(php_fixture("worker.php"), "t=stdin", "POST");
+  set_param(p, "CONTENT_TYPE", "text/plain");
+  set_param(p, "HTTP_AUTHORIZATION", "Basic dXNlcjpwYXNz");
+  for (int i = 0; i < 20; ++i) {
+    std::string body(100 + size_t(i), 'b');
+    set_param(p, "CONTENT_LENGTH", std::to_string(body.size()));
+    FcgiResponse r = fcgi_request(w.socket_path(), p, body);
+    ASSERT_TRUE(r.ended) << i << "\n" << w.log();
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body, std::to_string(body.size())) << i;
+  }
+  EXPECT_TRUE(w.running()) << w.log();
+}
+
+// The save handler a worker script registers at boot serves every request, as the files handler
+// does; a request without the cookie gets a new session.
+TEST(WorkerMode, SessionSaveHandlerSetAtBootServesEveryRequest) {
+  WorkerProcess w(worker_mode(php_fixture("session_handler.php")));
+  Params p = default_params(php_fixture("session_handler.php"));
+  FcgiResponse first = fcgi_request(w.socket_path(), p);
+  ASSERT_TRUE(first.ended) << w.log();
+  EXPECT_EQ(first.body, R"({"n":1,"reads":1,"module":"user"})") << first.err;
+  std::string cookie = first.header("Set-Cookie");
+  ASSERT_EQ(cookie.rfind("PHPSESSID=", 0), 0u) << first.out;
+  cookie = cookie.substr(0, cookie.find(';'));
+  set_param(p, "HTTP_COOKIE", cookie);
+  for (int n = 2; n <= 20; ++n) {
+    FcgiResponse r = fcgi_request(w.socket_path(), p);
+    ASSERT_EQ(r.body, R"({"n":)" + std::to_string(n) + R"(,"reads":)" + std::to_string(n) +
+                          R"(,"module":"user"})")
+        << r.err << w.log();
+    EXPECT_EQ(r.err, "");
+  }
+  // Another client, without the cookie: a session of its own.
+  Params other = default_params(php_fixture("session_handler.php"));
+  EXPECT_EQ(fcgi_request(w.socket_path(), other).body, R"({"n":1,"reads":21,"module":"user"})");
+}
+
+TEST_F(WorkerModeTest, FilesSessionHandlerCountsUpOverTwentyRequests) {
+  std::string cookie;
+  for (int n = 1; n <= 20; ++n) {
+    FcgiResponse r = request("t=session", cookie);
+    ASSERT_EQ(r.body, R"({"n":)" + std::to_string(n) + R"(,"secret":null})") << r.err;
+    if (n == 1) cookie = r.header("Set-Cookie").substr(0, r.header("Set-Cookie").find(';'));
+  }
+  EXPECT_EQ(request("t=session").body, R"({"n":1,"secret":null})");
+}
+
+// As under php-fpm: what the handler does not catch goes to the set_exception_handler() handler,
+// whose page and status are the answer; the worker goes on.
+TEST(WorkerMode, UncaughtExceptionGoesToTheUserExceptionHandler) {
+  WorkerProcess w(worker_mode(php_fixture("exception_handler.php")));
+  Params p = default_params(php_fixture("exception_handler.php"), "t=throw");
+  FcgiResponse r = fcgi_request(w.socket_path(), p);
+  ASSERT_TRUE(r.ended) << w.log();
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.header("X-Handled"), "yes");
+  EXPECT_EQ(r.body, "handled: thrown in request 1");
+  EXPECT_EQ(r.err.find("Uncaught"), std::string::npos) << r.err;
+  FcgiResponse next =
+      fcgi_request(w.socket_path(), default_params(php_fixture("exception_handler.php")));
+  EXPECT_EQ(next.status, 200);
+  EXPECT_EQ(next.header("X-Handled"), "");
+  EXPECT_EQ(next.body, "ok 2");
+  EXPECT_EQ(fcgi_request(w.socket_path(), p).body, "handled: thrown in request 3");
+  EXPECT_TRUE(w.running());
+}
+
+// What php_request_shutdown() resets is reset between requests, to the state the script had at
+// boot: ini settings, the time limit, the last error, output buffers, headers, status. putenv()
+// and $_ENV changes made at boot stay; shutdown functions run when the worker script ends, as in
+// FrankenPHP.
+TEST(WorkerMode, RequestStateIsResetToTheBootState) {
+  WorkerProcess w(worker_mode(php_fixture("reset.php"), {"--max-requests", "3"}));
+  std::string marker = w.dir().file("shutdown-ran");
+  Params get = default_params(php_fixture("reset.php"), "t=get");
+  FcgiResponse before = fcgi_request(w.socket_path(), get);
+  ASSERT_TRUE(before.ended) << w.log();
+  FcgiResponse set = fcgi_request(w.socket_path(),
+                                  default_params(php_fixture("reset.php"), "t=set&file=" + marker));
+  EXPECT_EQ(set.status, 201);
+  EXPECT_EQ(set.body, "set");
+  EXPECT_FALSE(fs::exists(marker)) << "a shutdown function ran at the end of the request";
+  FcgiResponse after = fcgi_request(w.socket_path(), get);
+  EXPECT_EQ(after.status, 200);
+  EXPECT_EQ(after.body, before.body);
+  EXPECT_TRUE(contains(after.body, R"("max_execution_time":"30")")) << after.body;
+  EXPECT_TRUE(contains(after.body, R"("display_errors":"0")")) << after.body;
+  EXPECT_TRUE(contains(after.body, R"("precision":"10")")) << after.body;
+  EXPECT_FALSE(contains(after.body, R"("memory_limit":"77M")")) << after.body;
+  EXPECT_TRUE(contains(after.body, R"("last_error":null,"ob_level":0,"code":200)")) << after.body;
+  EXPECT_FALSE(contains(after.body, "X-Left")) << after.body;
+  EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot")")) << after.body;
+  EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
+  EXPECT_TRUE(fs::exists(marker)) << "the shutdown function did not run when the script ended";
+}
+
 TEST(WorkerMode, FrankenphpHandleRequestWorksTheSame) {
   WorkerProcess w(worker_mode(php_fixture("frankenphp.php")));
   Params p = default_params(php_fixture("frankenphp.php"), "q=one");

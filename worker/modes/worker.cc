@@ -3,30 +3,42 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sapi/php_headers.h"
 
+extern "C" {  // declared without saying they are C
+#include "ext/session/php_session.h"
+}
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
+#include "zend_ini.h"
 
 namespace askr::worker::modes {
 namespace {
+
+// An ini entry as the worker script left it when it started serving: name, value (none: unset).
+using IniValue = std::pair<std::string, std::optional<std::string>>;
 
 struct WorkerState {
   FcgiServer* server = nullptr;
   Limits limits;
   std::string script;
   uint64_t served = 0;
+  bool booted = false;             // the first askr_handle_request() call has come
+  std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
 };
 
 WorkerState g;
 
 // Extensions whose request state must be renewed for every request, though the PHP request
-// (the worker script's) goes on: session ($_SESSION, its cookie, the save handler) and filter
-// (its copies of the input arrays, read by filter_input()).
-constexpr const char* kRenewedModules[] = {"session", "filter"};
+// (the worker script's) goes on: filter (its copies of the input arrays, read by
+// filter_input()). The session is reset by hand (reset_session()).
+constexpr const char* kRenewedModules[] = {"filter"};
 
 zend_module_entry* find_module(const char* name) {
   return static_cast<zend_module_entry*>(
@@ -64,6 +76,40 @@ bool renew_modules_shutdown() {
   return failed;
 }
 
+// Ends the request's session as the session module's request shutdown does (written, closed, id
+// and data forgotten), but keeps the save handler: the module's shutdown frees the handlers that
+// session_set_save_handler() registered, and an app that registers them once at boot would get
+// "User session functions are not defined" from the next request on. True when it bailed out.
+bool reset_session() {
+  bool failed = false;
+  if (PS(session_status) == php_session_active && bails_out([] { php_session_flush(1); })) {
+    failed = true;
+  }
+  if (!Z_ISUNDEF(PS(http_session_vars))) {
+    zval_ptr_dtor(&PS(http_session_vars));
+    ZVAL_UNDEF(&PS(http_session_vars));
+  }
+  if ((PS(mod_data) || PS(mod_user_implemented)) &&
+      bails_out([] { PS(mod)->s_close(&PS(mod_data)); })) {
+    failed = true;
+  }
+  if (PS(id)) {
+    zend_string_release_ex(PS(id), 0);
+    PS(id) = nullptr;
+  }
+  if (PS(session_vars)) {
+    zend_string_release_ex(PS(session_vars), 0);
+    PS(session_vars) = nullptr;
+  }
+  PS(session_status) = php_session_none;
+  PS(in_save_handler) = false;
+  PS(set_handler) = false;
+  PS(mod_data) = nullptr;
+  PS(mod_user_is_open) = false;
+  PS(define_sid) = true;
+  return failed;
+}
+
 // session_start() put $_SESSION in the global symbol table; the next request starts without.
 void forget_session() {
   zend_string* name = zend_string_init("_SESSION", sizeof("_SESSION") - 1, 0);
@@ -88,15 +134,103 @@ void release_temporary_streams() {
   ZEND_HASH_FOREACH_END();
 }
 
+// sapi_deactivate() frees these without forgetting them, and sapi_activate() renews only some
+// (content_type_dup only when a request is bound): left set, the next sapi_deactivate() would
+// free them again and corrupt PHP's heap.
+void forget_freed_request_info() {
+  sapi_request_info& ri = SG(request_info);
+  ri.auth_user = ri.auth_password = ri.auth_digest = nullptr;
+  ri.content_type_dup = nullptr;
+  ri.current_user = nullptr;
+  ri.current_user_length = 0;
+}
+
+std::optional<std::string> ini_value(const zend_ini_entry* e) {
+  if (!e->value) return std::nullopt;
+  return std::string(ZSTR_VAL(e->value), ZSTR_LEN(e->value));
+}
+
+const IniValue* boot_ini(std::string_view name) {
+  for (const IniValue& v : g.boot_ini) {
+    if (v.first == name) return &v;
+  }
+  return nullptr;
+}
+
+// What the worker script set with ini_set() (or set_time_limit()...) before serving is part of
+// its boot, and stays.
+void remember_boot_ini() {
+  if (!EG(modified_ini_directives)) return;
+  void* ptr;
+  ZEND_HASH_MAP_FOREACH_PTR(EG(modified_ini_directives), ptr) {
+    auto* e = static_cast<zend_ini_entry*>(ptr);
+    g.boot_ini.emplace_back(std::string(ZSTR_VAL(e->name), ZSTR_LEN(e->name)), ini_value(e));
+  }
+  ZEND_HASH_FOREACH_END();
+}
+
+// Puts back the ini entries the request changed, as php_request_shutdown() does
+// (zend_ini_deactivate()), but to the values the script had at boot: php.ini's, or those it set.
+void restore_ini() {
+  std::vector<std::string> changed;
+  if (EG(modified_ini_directives)) {
+    void* ptr;
+    ZEND_HASH_MAP_FOREACH_PTR(EG(modified_ini_directives), ptr) {
+      auto* e = static_cast<zend_ini_entry*>(ptr);
+      std::string_view name(ZSTR_VAL(e->name), ZSTR_LEN(e->name));
+      const IniValue* boot = boot_ini(name);
+      if (!boot || !boot->second) changed.emplace_back(name);
+    }
+    ZEND_HASH_FOREACH_END();
+  }
+  for (const std::string& name : changed) {
+    zend_string* n = zend_string_init(name.data(), name.size(), 0);
+    zend_restore_ini_entry(n, ZEND_INI_STAGE_DEACTIVATE);
+    zend_string_release(n);
+  }
+  for (const auto& [name, value] : g.boot_ini) {
+    auto* e = static_cast<zend_ini_entry*>(
+        zend_hash_str_find_ptr(EG(ini_directives), name.data(), name.size()));
+    if (!e || !value || ini_value(e) == value) continue;
+    zend_string* n = zend_string_init(name.data(), name.size(), 0);
+    zend_string* v = zend_string_init(value->data(), value->size(), 0);
+    if (zend_alter_ini_entry_ex(n, v, ZEND_INI_SYSTEM, ZEND_INI_STAGE_RUNTIME, true) != SUCCESS) {
+      LOG_LIMITED(kWarn, "worker script %s: ini %s could not be set back to its boot value",
+                  g.script.c_str(), name.c_str());
+    }
+    zend_string_release(v);
+    zend_string_release(n);
+  }
+}
+
+// error_get_last() of the next request starts empty.
+void clear_last_error() {
+  if (PG(last_error_message)) {
+    zend_string_release(PG(last_error_message));
+    PG(last_error_message) = nullptr;
+  }
+  if (PG(last_error_file)) {
+    zend_string_release(PG(last_error_file));
+    PG(last_error_file) = nullptr;
+  }
+  PG(last_error_type) = 0;
+  PG(last_error_lineno) = 0;
+}
+
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
-// output, session and SAPI, without ending the script. True when a step bailed out.
+// output, session, ini settings, the last error and SAPI, without ending the script. True when a
+// step bailed out.
 bool end_state() {
   bool failed = bails_out(php_output_end_all);
   if (renew_modules_shutdown()) failed = true;
+  if (reset_session()) failed = true;
   forget_session();
   if (bails_out(php_output_deactivate)) failed = true;
+  if (bails_out(restore_ini)) failed = true;
+  clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
   if (bails_out(sapi_deactivate)) failed = true;
+  forget_freed_request_info();
   release_temporary_streams();
   return failed;
 }
@@ -115,6 +249,19 @@ void start_output_buffering() {
   }
 }
 
+// $_ENV is built once: what the worker script put in it at boot stays, as in FrankenPHP (and so
+// do putenv() changes, which live in the process's environment).
+void keep_env() {
+  zend_string* name = zend_string_init("_ENV", sizeof("_ENV") - 1, 0);
+  if (zend_hash_exists(&EG(symbol_table), name)) {
+    auto* ag = static_cast<zend_auto_global*>(zend_hash_find_ptr(CG(auto_globals), name));
+    if (ag) ag->armed = false;  // not rebuilt when code compiled later names it
+  } else {
+    zend_is_auto_global(name);
+  }
+  zend_string_release(name);
+}
+
 // Starts the state of the bound request (or of none): as php_request_startup() does for
 // output, SAPI, superglobals and the renewed modules.
 void start_state() {
@@ -131,8 +278,9 @@ void start_state() {
   // ...but the handler was compiled long ago, so build those now as well.
   zend_is_auto_global_str(ZEND_STRL("_SERVER"));
   zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
-  zend_is_auto_global_str(ZEND_STRL("_ENV"));
+  keep_env();
   renew_modules_startup();
+  if (PS(auto_start) && SG(server_context)) bails_out([] { php_session_start(); });
   SG(sapi_started) = 1;
 }
 
@@ -142,7 +290,12 @@ void start_idle_state() {
   sapi::mark_idle_started();
 }
 
+// An exception the handler did not catch: as at the end of a script under php-fpm, the
+// set_exception_handler() handler has it (its page and status are the answer); without one, or
+// when that throws too, it is logged as a fatal error and answers 500.
 void answer_uncaught_exception() {
+  if (Z_TYPE(EG(user_exception_handler)) != IS_UNDEF) zend_user_exception_handler();
+  if (!EG(exception)) return;
   if (!SG(headers_sent)) sapi_header_op(SAPI_HEADER_SET_STATUS, reinterpret_cast<void*>(500));
   zend_exception_error(EG(exception), E_ERROR);  // logs "PHP Fatal error:  Uncaught ..."
   EG(exit_status) = 0;
@@ -151,6 +304,10 @@ void answer_uncaught_exception() {
 // askr_handle_request($handler). PHP may leave this function through a bailout (a fatal error
 // in the handler): nothing here needs destroying then.
 void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* return_value) {
+  if (!g.booted) {
+    g.booted = true;
+    remember_boot_ini();
+  }
   if (should_exit(g.limits, g.served)) RETURN_FALSE;
   zend_unset_timeout();  // waiting is not executing
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;

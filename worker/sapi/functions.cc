@@ -42,6 +42,22 @@ void add_request_headers(zval* return_value) {
   }
 }
 
+// One "Name: value" header line of PHP's list as a name => value pair (as
+// apache_response_headers() has them).
+void add_response_header(void* data, void* arg) {
+  auto* h = static_cast<sapi_header_struct*>(data);
+  std::string_view line(h->header, h->header_len);
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return;
+  std::string_view name = line.substr(0, colon);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  if (name.empty()) return;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  add_assoc_stringl_ex(static_cast<zval*>(arg), name.data(), name.size(), value.data(),
+                       value.size());
+}
+
 }  // namespace
 
 void set_handle_request_hook(HandleRequestHook hook) {
@@ -87,6 +103,29 @@ PHP_FUNCTION(getallheaders) {
   askr::worker::sapi::add_request_headers(return_value);
 }
 
+// The headers set so far for the response (header(), setcookie()...), as FrankenPHP's
+// frankenphp_response_headers() and Apache's apache_response_headers() give them.
+PHP_FUNCTION(apache_response_headers) {
+  ZEND_PARSE_PARAMETERS_NONE();
+  array_init(return_value);
+  zend_llist_apply_with_argument(&SG(sapi_headers).headers, askr::worker::sapi::add_response_header,
+                                 return_value);
+}
+
+// FrankenPHP's headers_send($status = 200): sends the head now with this status. An informational
+// status (103 Early Hints) is not forwarded: the head goes out once, with the final status, and
+// the hints' Link headers with it; it returns what FrankenPHP returns once the hints are sent.
+PHP_FUNCTION(headers_send) {
+  zend_long status = 200;
+  ZEND_PARSE_PARAMETERS_START(0, 1)
+  Z_PARAM_OPTIONAL
+  Z_PARAM_LONG(status)
+  ZEND_PARSE_PARAMETERS_END();
+  if (status >= 100 && status < 200) RETURN_LONG(SAPI_HEADER_SENT_SUCCESSFULLY);
+  SG(sapi_headers).http_response_code = int(status);
+  RETURN_LONG(sapi_send_headers());
+}
+
 namespace {
 
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_fastcgi_finish_request, 0, 0, _IS_BOOL, 0)
@@ -99,15 +138,34 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_getallheaders, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_MASK_EX(arginfo_apache_response_headers, 0, 0,
+                                        MAY_BE_ARRAY | MAY_BE_FALSE)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_headers_send, 0, 0, IS_LONG, 0)
+ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "200")
+ZEND_END_ARG_INFO()
+
 }  // namespace
 
 namespace askr::worker::sapi {
 
+// FrankenPHP's functions under their names too, so that its worker scripts run unchanged.
 const zend_function_entry kFunctions[] = {
+    // clang-format off
     ZEND_FE(fastcgi_finish_request, arginfo_fastcgi_finish_request)
-        ZEND_FE(askr_handle_request, arginfo_askr_handle_request)
-            ZEND_FALIAS(frankenphp_handle_request, askr_handle_request, arginfo_askr_handle_request)
-                ZEND_FE(getallheaders, arginfo_getallheaders) ZEND_FALIAS(
-                    apache_request_headers, getallheaders, arginfo_getallheaders) ZEND_FE_END};
+    ZEND_FALIAS(frankenphp_finish_request, fastcgi_finish_request, arginfo_fastcgi_finish_request)
+    ZEND_FE(askr_handle_request, arginfo_askr_handle_request)
+    ZEND_FALIAS(frankenphp_handle_request, askr_handle_request, arginfo_askr_handle_request)
+    ZEND_FE(getallheaders, arginfo_getallheaders)
+    ZEND_FALIAS(apache_request_headers, getallheaders, arginfo_getallheaders)
+    ZEND_FALIAS(frankenphp_request_headers, getallheaders, arginfo_getallheaders)
+    ZEND_FE(apache_response_headers, arginfo_apache_response_headers)
+    ZEND_FALIAS(frankenphp_response_headers, apache_response_headers,
+                arginfo_apache_response_headers)
+    ZEND_FE(headers_send, arginfo_headers_send)
+    ZEND_FE_END
+    // clang-format on
+};
 
 }  // namespace askr::worker::sapi

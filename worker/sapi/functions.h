@@ -1,5 +1,8 @@
-// The PHP functions Askr's SAPI adds: fastcgi_finish_request(), askr_handle_request() (and its
-// alias frankenphp_handle_request()), getallheaders() (alias apache_request_headers()).
+// The PHP functions Askr's SAPI adds: fastcgi_finish_request() (alias
+// frankenphp_finish_request()), askr_handle_request() (alias frankenphp_handle_request()),
+// getallheaders() (aliases apache_request_headers(), frankenphp_request_headers()),
+// apache_response_headers() (alias frankenphp_response_headers()) and FrankenPHP's
+// headers_send().
 #pragma once
 
 #include "sapi/php_headers.h"

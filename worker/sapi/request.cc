@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "sapi/functions.h"
 #include "sapi/module.h"
 
 namespace askr::worker::sapi {
@@ -128,6 +129,8 @@ int bound_proto_num() {
 
 void register_server_variables(zval* track_vars) {
   php_import_environment_variables(track_vars);
+  // What FrankenPHP gives its worker scripts, which they test for.
+  if (worker_mode()) register_one("FRANKENPHP_WORKER", std::string("1"), track_vars);
   const Binding& b = g_binding;
   if (!b.server) {
     if (b.has_script) {
