@@ -21,6 +21,7 @@ namespace {
 
 constexpr uint16_t kRequestId = 1;
 constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued for the backend
+constexpr int kMaxEarlyHints = 8;               // 103 heads passed on per response
 constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
 
 enum class Kind : uint8_t { kMissing, kFile, kDir };
@@ -477,8 +478,26 @@ void PhpRequest::note_skipped_lines() {
               pool_.cfg().name.c_str(), script_.name.c_str(), n);
 }
 
-// Passes the CGI header block on as the response head. A 1xx status is not a final response
-// (103 Early Hints is not forwarded yet): that is a bad response, 502.
+// A head with Status 103 (PHP's headers_send(103) in Askr's workers) is Early Hints: passed on
+// to the client as an interim response, and the final head follows it on STDOUT. A backend
+// sending more than kMaxEarlyHints of them has the rest dropped.
+void PhpRequest::send_early_hints() {
+  if (++early_hints_ > kMaxEarlyHints) {
+    LOG_LIMITED(kWarn, "pool %s: %s sent more than %d Early Hints heads; dropped",
+                pool_.cfg().name.c_str(), script_.name.c_str(), kMaxEarlyHints);
+    return;
+  }
+  fields_.clear();
+  for (const fastcgi::CgiHeader& h : cgi_.headers()) {
+    if (!hop_by_hop(h.name) && !http::iequals(h.name, "content-length")) {
+      fields_.push_back({h.name, h.value});
+    }
+  }
+  sink_.interim_response(103, fields_);
+}
+
+// Passes the CGI header block on as the response head. Another 1xx status is not a final
+// response: that is a bad response, 502.
 bool PhpRequest::start_response() {
   int status = cgi_.status();
   if (status < 200) {
@@ -533,7 +552,7 @@ void PhpRequest::fail(int status) {
 
 void PhpRequest::on_stdout(std::string_view data) {
   if (finished_) return;
-  if (!head_sent_) {
+  while (!head_sent_) {
     std::string_view rest;
     fastcgi::CgiResponseParser::State s = cgi_.feed(data, rest);
     if (s == fastcgi::CgiResponseParser::State::kNeedMore) return;
@@ -544,8 +563,13 @@ void PhpRequest::on_stdout(std::string_view data) {
       return fail(502);
     }
     note_skipped_lines();
-    if (!start_response()) return;
     data = rest;
+    if (cgi_.status() == 103) {  // Early Hints: the final head follows
+      send_early_hints();
+      cgi_.reset();
+      continue;
+    }
+    if (!start_response()) return;
   }
   if (!data.empty()) write_body(data);
 }

@@ -87,6 +87,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
 
   void begin();
   void send(std::string_view bytes);
+  void send_early_hints();
   bool start_response();
   void note_skipped_lines();
   void write_body(std::string_view data);
@@ -114,6 +115,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   BodyMode mode_ = BodyMode::kNone;
   bool body_done_ = false;
   bool head_sent_ = false;
+  int early_hints_ = 0;  // 103 heads passed on
   bool finished_ = false;
   bool is_head_ = false;
   std::optional<uint64_t> length_;  // the response's Content-Length, when PHP set one

@@ -28,6 +28,8 @@ std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:
       return "Continue";
+    case 103:
+      return "Early Hints";
     case 200:
       return "OK";
     case 204:

@@ -27,6 +27,12 @@ class ResponseSink {
   // frames the body itself (chunked, or close-delimited for HTTP/1.0).
   virtual void start_response(int status, std::span<const Response::Field> fields,
                               std::optional<uint64_t> length) = 0;
+  // An interim (1xx) response before the final one: 103 Early Hints. Hints only, so a sink that
+  // cannot send one (an HTTP/1.0 client) drops it; so does this default.
+  virtual void interim_response(int status, std::span<const Response::Field> fields) {
+    (void)status;
+    (void)fields;
+  }
   // Appends body bytes (copied). Returns false when the producer should stop until
   // on_sink_drained().
   virtual bool write_body(std::string_view data) = 0;

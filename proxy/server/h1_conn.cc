@@ -351,21 +351,30 @@ bool H1Conn::keep_alive_for(const http::RequestHead& head, bool handler_close) c
          shard_.cfg().timeouts.keepalive.count() > 0;
 }
 
+static void append_status_line(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  append_number(out, unsigned(status));
+  out += ' ';
+  out += http::reason_phrase(status);
+  out += "\r\n";
+}
+
+static void append_fields(std::string& out, std::span<const http::Response::Field> fields) {
+  for (const http::Response::Field& f : fields) {
+    out += f.name;
+    out += ": ";
+    out += f.value;
+    out += "\r\n";
+  }
+}
+
 void H1Conn::write_head(int status, std::span<const http::Response::Field> fields,
                         std::optional<uint64_t> length, bool chunked, bool keep_alive,
                         uint8_t version_minor) {
-  wbuf_ += "HTTP/1.1 ";
-  append_number(wbuf_, unsigned(status));
-  wbuf_ += ' ';
-  wbuf_ += http::reason_phrase(status);
-  wbuf_ += "\r\nServer: askr\r\n";
+  append_status_line(wbuf_, status);
+  wbuf_ += "Server: askr\r\n";
   wbuf_ += shard_.date_line();
-  for (const http::Response::Field& f : fields) {
-    wbuf_ += f.name;
-    wbuf_ += ": ";
-    wbuf_ += f.value;
-    wbuf_ += "\r\n";
-  }
+  append_fields(wbuf_, fields);
   if (length && status != 304 && status != 204 && status >= 200) {
     wbuf_ += "Content-Length: ";
     append_number(wbuf_, *length);
@@ -452,6 +461,17 @@ void H1Conn::start_response(int status, std::span<const http::Response::Field> f
   if (!s.keep_alive) close_after_ = true;
   shard_.buffers().get(wbuf_);
   write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor);
+  flush();
+}
+
+// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+void H1Conn::interim_response(int status, std::span<const http::Response::Field> fields) {
+  const Streamed& s = *stream_;
+  if (s.started || s.version_minor == 0) return;
+  shard_.buffers().get(wbuf_);
+  append_status_line(wbuf_, status);
+  append_fields(wbuf_, fields);
+  wbuf_ += "\r\n";
   flush();
 }
 

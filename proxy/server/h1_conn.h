@@ -73,6 +73,7 @@ class H1Conn final : public Connection,
   // http::ResponseSink
   void start_response(int status, std::span<const http::Response::Field> fields,
                       std::optional<uint64_t> length) override;
+  void interim_response(int status, std::span<const http::Response::Field> fields) override;
   bool write_body(std::string_view data) override;
   void end_response() override;
   void fail_response(int status) override;

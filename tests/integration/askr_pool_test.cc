@@ -217,7 +217,12 @@ TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
 TEST_P(AskrPool, FrankenphpWorkerScriptRunsUnchanged) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
         "/_frankenphp_worker.php\"\n");
-  PhpResponse r = php_fetch(port(), "GET /status.php HTTP/1.1\r\nHost: x\r\nX-Probe: p1\r\n\r\n");
+  Client c(port());
+  c.send("GET /status.php HTTP/1.1\r\nHost: x\r\nX-Probe: p1\r\nConnection: close\r\n\r\n");
+  PhpResponse hints = c.read();
+  EXPECT_EQ(hints.status, 103) << hints.status_line;
+  EXPECT_EQ(hints.header("link"), "</style.css>; rel=preload; as=style");
+  PhpResponse r = c.read();
   ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
   EXPECT_EQ(r.header("x-answer"), "42");
   EXPECT_EQ(r.header("link"), "</style.css>; rel=preload; as=style");
@@ -228,10 +233,44 @@ TEST_P(AskrPool, FrankenphpWorkerScriptRunsUnchanged) {
       << r.body;
   EXPECT_NE(r.body.find(R"("X-Answer":"42")"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("apache_response":true,"previous":[])"), std::string::npos) << r.body;
-  r = php_fetch(port(), "GET /status.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  Client again(port());
+  again.send("GET /status.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(again.read().status, 103);
+  r = again.read();
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("request":{"x-probe":null})"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find(R"("previous":["terminated"])"), std::string::npos) << r.body;
+}
+
+// headers_send(103) in classic and worker mode: each call is an interim 103 response with the
+// headers set so far, before the final one (which keeps them); an HTTP/1.0 client gets none.
+TEST_P(AskrPool, EarlyHintsGoOutBeforeTheFinalResponse) {
+  for (const char* mode : {"classic", "worker"}) {
+    SCOPED_TRACE(mode);
+    std::string script = "worker_script = \"" + root() + "/_worker.php\"\n";
+    start("workers = 1\nmode = \"" + std::string(mode) + "\"\n" + (mode[0] == 'w' ? script : ""));
+    Client c(port());
+    c.send("GET /early_hints.php HTTP/1.1\r\nHost: x\r\n\r\n");
+    PhpResponse first = c.read();
+    ASSERT_EQ(first.status, 103) << first.status_line << proxy_->error_log();
+    EXPECT_EQ(first.all("link"), std::vector<std::string>{"</style.css>; rel=preload; as=style"});
+    PhpResponse second = c.read();
+    ASSERT_EQ(second.status, 103) << second.status_line;
+    EXPECT_EQ(second.all("link").size(), 2u);
+    EXPECT_FALSE(second.has("content-type"));
+    PhpResponse r = c.read();
+    ASSERT_EQ(r.status, 200) << r.status_line;
+    EXPECT_EQ(r.body, "page 1 1\n");
+    EXPECT_EQ(r.all("link").size(), 2u);
+    EXPECT_EQ(r.header("content-type").rfind("text/plain", 0), 0u) << r.header("content-type");
+    // The connection goes on: the next request on it is answered as usual.
+    c.send("GET /status.php HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(c.read().body, "ok\n");
+
+    PhpResponse old = php_fetch(port(), "GET /early_hints.php HTTP/1.0\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(old.status, 200) << old.status_line;
+    EXPECT_EQ(old.body, "page 1 1\n");
+  }
 }
 
 TEST_P(AskrPool, MemoryLimitRecyclesWorkers) {

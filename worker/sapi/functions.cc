@@ -112,16 +112,19 @@ PHP_FUNCTION(apache_response_headers) {
                                  return_value);
 }
 
-// FrankenPHP's headers_send($status = 200): sends the head now with this status. An informational
-// status (103 Early Hints) is not forwarded: the head goes out once, with the final status, and
-// the hints' Link headers with it; it returns what FrankenPHP returns once the hints are sent.
+// FrankenPHP's headers_send($status = 200): sends the head now with this status. 103 (Early
+// Hints) is an interim head: the final one follows later, with the headers still set. Other 1xx
+// statuses have no use here and are not sent. Returns what FrankenPHP returns.
 PHP_FUNCTION(headers_send) {
   zend_long status = 200;
   ZEND_PARSE_PARAMETERS_START(0, 1)
   Z_PARAM_OPTIONAL
   Z_PARAM_LONG(status)
   ZEND_PARSE_PARAMETERS_END();
-  if (status >= 100 && status < 200) RETURN_LONG(SAPI_HEADER_SENT_SUCCESSFULLY);
+  if (status >= 100 && status < 200) {
+    if (status == 103) askr::worker::sapi::send_early_hints();
+    RETURN_LONG(SAPI_HEADER_SENT_SUCCESSFULLY);
+  }
   SG(sapi_headers).http_response_code = int(status);
   RETURN_LONG(sapi_send_headers());
 }

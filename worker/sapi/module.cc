@@ -1,5 +1,6 @@
 #include "sapi/module.h"
 
+#include <strings.h>
 #include <unistd.h>
 
 #include <string>
@@ -69,6 +70,30 @@ int send_headers(sapi_headers_struct* headers) {
   s->write_stdout(cgi_header_block(headers->http_response_code, status_line, lines));
   return SAPI_HEADER_SENT_SUCCESSFULLY;
 }
+
+}  // namespace
+
+// The head so far with status 103, sent at once; the final head comes later. Not once the final
+// head is out (it would land in the body), nor without a request.
+void send_early_hints() {
+  FcgiServer* s = live_server();
+  if (!s || SG(headers_sent) || SG(request_info).no_headers == 1) return;
+  std::vector<std::string_view> lines;
+  zend_llist_position pos;
+  for (auto* h = static_cast<sapi_header_struct*>(
+           zend_llist_get_first_ex(&SG(sapi_headers).headers, &pos));
+       h; h = static_cast<sapi_header_struct*>(
+              zend_llist_get_next_ex(&SG(sapi_headers).headers, &pos))) {
+    std::string_view line(h->header, h->header_len);
+    // A Status line of the script's is the final response's, not this one's.
+    if (line.size() >= 7 && strncasecmp(line.data(), "status:", 7) == 0) continue;
+    lines.push_back(line);
+  }
+  s->write_stdout(cgi_header_block(103, "", lines));
+  if (!s->flush()) client_gone();
+}
+
+namespace {
 
 size_t read_post(char* buf, size_t len) {
   FcgiServer* s = live_server();

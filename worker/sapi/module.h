@@ -28,6 +28,10 @@ void bind_idle(std::string_view script);
 // Forgets the binding; call after php_request_shutdown() or sapi_deactivate().
 void unbind();
 
+// PHP's headers_send(103): the headers set so far go to the client now as 103 Early Hints (the
+// proxy passes them on); they stay set for the final response.
+void send_early_hints();
+
 // Outside a request: no headers are sent and output goes to stderr. Call right after
 // sapi_activate()/php_request_startup() of an idle binding.
 void mark_idle_started();
