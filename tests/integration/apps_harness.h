@@ -81,8 +81,8 @@ class CookieJar {
 // The names of the cookies a response sets, in order.
 std::vector<std::string> cookie_names(const PhpResponse& r);
 
-// What is compared between two servers' answers to one request: the status, Content-Type,
-// Location, Cache-Control, the names of the cookies set, and the body with nonces
+// What is compared between two servers' answers to one request: the status, Content-Type's
+// media type, Location, Cache-Control, the names of the cookies set, and the body with nonces
 // (WordPress's 10-hex-digit tokens) replaced by "NONCE".
 std::string comparable(const PhpResponse& r);
 

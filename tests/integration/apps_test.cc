@@ -97,6 +97,10 @@ PhpResponse expect_same(const Stack& s, const std::string& raw) {
   for (size_t i = 1; i < servers.size(); ++i) {
     PhpResponse r = php_fetch(servers[i].port, raw, 30000);
     EXPECT_TRUE(r.ok) << servers[i].name << " gave no whole answer to " << first_line(raw);
+    if (ref.header("content-type").find(';') != std::string::npos) {
+      EXPECT_EQ(r.header("content-type"), ref.header("content-type"))
+          << servers[i].name << ", " << first_line(raw);
+    }
     std::string diff = first_difference(comparable(ref), comparable(r));
     EXPECT_EQ(diff, "") << servers[i].name << " and nginx + php-fpm differ on " << first_line(raw)
                         << "\n(nginx + php-fpm first)" << (diff.empty() ? "" : s.logs());
@@ -117,15 +121,17 @@ void expect_session_counter(const Server& server, const std::string& host, int n
   }
 }
 
-std::unique_ptr<PhpProxy> start_askr(const std::string& root, const std::string& pool,
-                                     const std::string& front_controller,
+// askr-proxy serving `root` as the site named `host` (SERVER_NAME, as nginx's server_name),
+// PHP in `pool`: a php-fpm address, or the keys of an Askr pool.
+std::unique_ptr<PhpProxy> start_askr(const std::string& host, const std::string& root,
+                                     const std::string& pool, const std::string& front_controller,
                                      const std::string& site_extra = "",
                                      const std::string& routes = "") {
   PhpProxyOptions o;
   o.root = root;
   o.index = R"(["index.php"])";
   o.front_controller = front_controller;
-  o.site_extra = site_extra;
+  o.site_extra = "server_names = [\"" + host + "\"]\n" + site_extra;
   o.routes = routes;
   if (pool.rfind("unix:", 0) == 0) {
     o.fastcgi = pool;
@@ -142,12 +148,14 @@ std::unique_ptr<Stack> start_framework_app(const std::string& name) {
   std::string app = s->dir.path() + "/" + name;
   copy_app(name, app);
   s->fpm = std::make_unique<PhpFpm>(4);
-  s->nginx = std::make_unique<Nginx>(nginx_front_controller(app + "/public", s->fpm->socket_path()));
-  s->askr_fpm = start_askr(app + "/public", s->fpm->address(), "index.php");
-  s->askr_classic = start_askr(app + "/public", "workers = 2\nmode = \"classic\"\n", "index.php");
+  s->nginx = std::make_unique<Nginx>("    server_name localhost;\n" +
+                                     nginx_front_controller(app + "/public", s->fpm->socket_path()));
+  s->askr_fpm = start_askr("localhost", app + "/public", s->fpm->address(), "index.php");
+  s->askr_classic =
+      start_askr("localhost", app + "/public", "workers = 2\nmode = \"classic\"\n", "index.php");
   // One worker: every request lands on the same booted app.
   s->askr_worker = start_askr(
-      app + "/public",
+      "localhost", app + "/public",
       "workers = 1\nmode = \"worker\"\nworker_script = \"" + app + "/worker.php\"\n", "index.php");
   return s;
 }
@@ -360,8 +368,8 @@ struct WordPressSite {
     }
     stack.fpm = std::make_unique<PhpFpm>(4);
     stack.nginx = std::make_unique<Nginx>(nginx_server_body());
-    stack.askr_fpm = start_askr(kRoot, stack.fpm->address(), "index.php");
-    stack.askr_classic = start_askr(kRoot, "workers = 2\nmode = \"classic\"\n", "index.php");
+    stack.askr_fpm = start_askr(host, kRoot, stack.fpm->address(), "index.php");
+    stack.askr_classic = start_askr(host, kRoot, "workers = 2\nmode = \"classic\"\n", "index.php");
   }
   ~WordPressSite() {
     if (config_in_etc) ::unlink(config_file.c_str());
@@ -370,7 +378,7 @@ struct WordPressSite {
   // As Debian's README.Debian has it for nginx: the site from /usr/share/wordpress,
   // /wp-content/ from /var/lib/wordpress/wp-content, symlinks followed (nginx's default).
   std::string nginx_server_body() const {
-    return std::string("    root ") + kRoot +
+    return "    server_name " + host + ";\n    root " + kRoot +
            ";\n    index index.php;\n"
            "    location / { try_files $uri $uri/ /index.php?$args; }\n"
            "    location /wp-content/ { alias /var/lib/wordpress/wp-content/; }\n"
@@ -454,6 +462,25 @@ TEST_F(WordPressApp, LoginPageAndAdminRedirectMatch) {
   EXPECT_NE(r.body.find("login_error"), std::string::npos);
 }
 
+// A real login on each server: the auth cookies, the redirect to the dashboard, then an admin
+// page that needs them.
+TEST_F(WordPressApp, LoginAndAdminPageWithTheCookies) {
+  std::string login = request("POST", "/wp-login.php", site_->host,
+                              "Cookie: wordpress_test_cookie=WP%20Cookie%20check\r\n",
+                              "log=admin&pwd=askr-test-password&testcookie=1&redirect_to=" +
+                                  std::string("http%3A%2F%2F") + site_->host + "%2Fwp-admin%2F");
+  PhpResponse ref = expect_same(stack(), login);
+  EXPECT_EQ(ref.status, 302);
+  EXPECT_EQ(ref.header("location"), "http://" + site_->host + "/wp-admin/");
+  for (const Server& s : stack().servers()) {
+    CookieJar jar;
+    jar.update(php_fetch(s.port, login, 30000));
+    PhpResponse r = php_fetch(s.port, get("/wp-admin/profile.php", jar.header()), 30000);
+    EXPECT_EQ(r.status, 200) << s.name << " " << r.header("location");
+    EXPECT_NE(r.body.find("id=\"your-profile\""), std::string::npos) << s.name;
+  }
+}
+
 TEST_F(WordPressApp, StaticFilesInTheWordPressTreeMatch) {
   PhpResponse r = expect_same(stack(), get("/wp-includes/css/dashicons.min.css"));
   EXPECT_EQ(r.status, 200);
@@ -471,7 +498,7 @@ TEST_F(WordPressAppPendingFix, SymlinkedAssetWithSymlinksFollow) {
   ASSERT_TRUE(fs::is_symlink(std::string(WordPressSite::kRoot) + path));
   PhpResponse ref = php_fetch(stack().nginx->port(), get(path));
   ASSERT_EQ(ref.status, 200) << stack().nginx->error_log();
-  auto askr = start_askr(WordPressSite::kRoot, stack().fpm->address(), "index.php",
+  auto askr = start_askr(site_->host, WordPressSite::kRoot, stack().fpm->address(), "index.php",
                          "symlinks = \"follow\"\n");
   PhpResponse r = php_fetch(askr->port(), get(path));
   EXPECT_EQ(r.status, 200) << askr->error_log();
@@ -488,7 +515,7 @@ TEST_F(WordPressAppPendingFix, SymlinkedAssetWithSymlinksFollow) {
 // Debian's layout serves /wp-content/ from /var/lib/wordpress/wp-content, whose themes and
 // plugins are symlinks into /usr/share/wordpress.
 TEST_F(WordPressAppPendingFix, WpContentThroughARouteAlias) {
-  auto askr = start_askr(WordPressSite::kRoot, stack().fpm->address(), "index.php", "",
+  auto askr = start_askr(site_->host, WordPressSite::kRoot, stack().fpm->address(), "index.php", "",
                          "[[site.route]]\nprefix = \"/wp-content/\"\n"
                          "alias = \"/var/lib/wordpress/wp-content/\"\nsymlinks = \"follow\"\n");
   for (const char* path : {"/wp-content/themes/twentytwentythree/style.css",
