@@ -115,13 +115,23 @@ Nginx::Nginx(const std::string& server_body) {
                      "/error.log info;\nevents { worker_connections 256; }\nhttp {\n"
                      "  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
                      "  access_log off;\n  client_max_body_size 200m;\n"
-                     "  client_body_temp_path " + d + "/client_body;\n"
-                     "  fastcgi_temp_path " + d + "/fastcgi;\n"
-                     "  proxy_temp_path " + d + "/proxy;\n"
-                     "  uwsgi_temp_path " + d + "/uwsgi;\n"
-                     "  scgi_temp_path " + d + "/scgi;\n"
-                     "  server {\n    listen 127.0.0.1:" + std::to_string(port_) + ";\n" +
-                     server_body + "\n  }\n}\n";
+                     "  client_body_temp_path " +
+                     d +
+                     "/client_body;\n"
+                     "  fastcgi_temp_path " +
+                     d +
+                     "/fastcgi;\n"
+                     "  proxy_temp_path " +
+                     d +
+                     "/proxy;\n"
+                     "  uwsgi_temp_path " +
+                     d +
+                     "/uwsgi;\n"
+                     "  scgi_temp_path " +
+                     d +
+                     "/scgi;\n"
+                     "  server {\n    listen 127.0.0.1:" +
+                     std::to_string(port_) + ";\n" + server_body + "\n  }\n}\n";
   std::string path = dir_.write("nginx.conf", conf);
   pid_ = spawn({kNginxBin, "-c", path, "-p", d, "-g", "daemon off;"}, d + "/stderr.log");
   auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -172,7 +182,8 @@ MariaDb::MariaDb() {
   // over the socket (normal authentication, empty password).
   if (run_command(std::string(kInstallDb) + " --no-defaults --datadir=" + d +
                       "/data --user=root --auth-root-authentication-method=normal "
-                      "--skip-test-db > " + d + "/install.log 2>&1",
+                      "--skip-test-db > " +
+                      d + "/install.log 2>&1",
                   out) != 0) {
     throw std::runtime_error("mariadb-install-db failed:\n" + read_file(d + "/install.log"));
   }
@@ -204,9 +215,10 @@ MariaDb::~MariaDb() {
 
 void MariaDb::sql(const std::string& statements) const {
   std::string out;
-  std::string cmd = std::string(kMariadbClient) + " --no-defaults -S " + socket_ +
-                    " -uroot -e " + shell_quote(statements) + " 2>&1";
-  if (run_command(cmd, out) != 0) throw std::runtime_error("SQL failed: " + statements + "\n" + out);
+  std::string cmd = std::string(kMariadbClient) + " --no-defaults -S " + socket_ + " -uroot -e " +
+                    shell_quote(statements) + " 2>&1";
+  if (run_command(cmd, out) != 0)
+    throw std::runtime_error("SQL failed: " + statements + "\n" + out);
 }
 
 std::string MariaDb::log() const {
@@ -230,9 +242,9 @@ void CookieJar::update(const PhpResponse& r) {
     std::string value = c.substr(eq + 1, end == std::string::npos ? end : end - eq - 1);
     std::string lower = c;
     for (char& ch : lower) ch = char(tolower(static_cast<unsigned char>(ch)));
-    bool gone = value.empty() || value == "deleted" ||
-                lower.find("max-age=0") != std::string::npos ||
-                std::regex_search(lower, std::regex("expires=[a-z]{3}, \\d\\d[- ][a-z]{3}[- ](19|200)"));
+    bool gone =
+        value.empty() || value == "deleted" || lower.find("max-age=0") != std::string::npos ||
+        std::regex_search(lower, std::regex("expires=[a-z]{3}, \\d\\d[- ][a-z]{3}[- ](19|200)"));
     if (gone) {
       cookies_.erase(name);
     } else {
@@ -272,8 +284,7 @@ std::string comparable(const PhpResponse& r) {
     if (r.has(h)) s << h << ": " << r.header(h) << "\n";
   }
   for (const std::string& name : cookie_names(r)) s << "set-cookie: " << name << "=...\n";
-  static const std::regex nonce(R"((nonce\W{0,6}|_wpnonce=)[0-9a-f]{10}\b)",
-                                std::regex::icase);
+  static const std::regex nonce(R"((nonce\W{0,6}|_wpnonce=)[0-9a-f]{10}\b)", std::regex::icase);
   s << "\n" << std::regex_replace(r.body, nonce, "$1NONCE");
   return s.str();
 }

@@ -92,8 +92,7 @@ std::string first_line(const std::string& raw) {
 PhpResponse expect_same(const Stack& s, const std::string& raw) {
   std::vector<Server> servers = s.servers();
   PhpResponse ref = php_fetch(servers[0].port, raw, 30000);
-  EXPECT_TRUE(ref.ok) << "nginx + php-fpm gave no whole answer to " << first_line(raw)
-                      << s.logs();
+  EXPECT_TRUE(ref.ok) << "nginx + php-fpm gave no whole answer to " << first_line(raw) << s.logs();
   for (size_t i = 1; i < servers.size(); ++i) {
     PhpResponse r = php_fetch(servers[i].port, raw, 30000);
     EXPECT_TRUE(r.ok) << servers[i].name << " gave no whole answer to " << first_line(raw);
@@ -148,8 +147,9 @@ std::unique_ptr<Stack> start_framework_app(const std::string& name) {
   std::string app = s->dir.path() + "/" + name;
   copy_app(name, app);
   s->fpm = std::make_unique<PhpFpm>(4);
-  s->nginx = std::make_unique<Nginx>("    server_name localhost;\n" +
-                                     nginx_front_controller(app + "/public", s->fpm->socket_path()));
+  s->nginx =
+      std::make_unique<Nginx>("    server_name localhost;\n" +
+                              nginx_front_controller(app + "/public", s->fpm->socket_path()));
   s->askr_fpm = start_askr("localhost", app + "/public", s->fpm->address(), "index.php");
   s->askr_classic =
       start_askr("localhost", app + "/public", "workers = 2\nmode = \"classic\"\n", "index.php");
@@ -178,7 +178,8 @@ std::string framework_skip_reason(const char* autoload) {
 
 // ---- Symfony ------------------------------------------------------------------------------------
 
-constexpr const char* kSymfonyAutoload = "/usr/share/php/Symfony/Bundle/FrameworkBundle/autoload.php";
+constexpr const char* kSymfonyAutoload =
+    "/usr/share/php/Symfony/Bundle/FrameworkBundle/autoload.php";
 
 // The suites of one framework app share its servers; suites run one after the other, each
 // starting them in SetUpTestSuite and stopping them in TearDownTestSuite.
@@ -186,11 +187,18 @@ class FrameworkApp : public ::testing::Test {
  protected:
   static void start(const char* autoload, const std::string& name) {
     skip_ = framework_skip_reason(autoload);
-    if (skip_.empty()) stack_ = start_framework_app(name);
+    error_.clear();
+    if (!skip_.empty()) return;
+    try {
+      stack_ = start_framework_app(name);
+    } catch (const std::exception& e) {
+      error_ = e.what();
+    }
   }
   static void TearDownTestSuite() { stack_.reset(); }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(stack_) << "the servers did not start: " << error_;
   }
   static std::string get(const std::string& path, const std::string& headers = "") {
     return request("GET", path, "localhost", headers);
@@ -201,6 +209,7 @@ class FrameworkApp : public ::testing::Test {
   }
 
   static inline std::string skip_;
+  static inline std::string error_;
   static inline std::unique_ptr<Stack> stack_;
 };
 
@@ -295,7 +304,8 @@ TEST_F(LaravelApp, FormPostAndValidationErrorsMatch) {
   EXPECT_EQ(r.status, 303);
   EXPECT_EQ(r.header("location"), "http://localhost/hello/Ada%20Lovelace");
   // A validation error: back where the form was, the errors flashed into the session...
-  r = expect_same(*stack_, post("/form", "name=&email=nope", "Referer: http://localhost/signup\r\n"));
+  r = expect_same(*stack_,
+                  post("/form", "name=&email=nope", "Referer: http://localhost/signup\r\n"));
   EXPECT_EQ(r.status, 302);
   EXPECT_EQ(r.header("location"), "http://localhost/signup");
   // ...or 422 with them when JSON is asked for.
@@ -351,8 +361,10 @@ struct WordPressSite {
     std::string etc = dir.path() + "/etc-wordpress";
     fs::create_directories(etc);
     config_in_etc = !private_etc_wordpress(etc);
-    config_file = (config_in_etc ? std::string("/etc/wordpress") : etc) + "/config-" + host + ".php";
-    std::string config = read_file(std::string(ASKR_SOURCE_DIR) + "/tests/apps/wordpress/config.php.in");
+    config_file =
+        (config_in_etc ? std::string("/etc/wordpress") : etc) + "/config-" + host + ".php";
+    std::string config =
+        read_file(std::string(ASKR_SOURCE_DIR) + "/tests/apps/wordpress/config.php.in");
     config = replace_all(replace_all(config, "@HOST@", host), "@DB_SOCKET@", db->socket_path());
     std::FILE* f = std::fopen(config_file.c_str(), "w");
     if (!f) throw std::runtime_error("cannot write " + config_file);
@@ -402,17 +414,22 @@ class WordPressApp : public ::testing::Test {
     } else if (!mariadb_available()) {
       skip_ = "MariaDB is not installed (scripts/deps.sh test)";
     } else {
-      std::string missing = missing_packages({"/usr/share/wordpress/wp-config.php",
-                                              "/etc/wordpress", "/usr/bin/php"});
+      std::string missing = missing_packages(
+          {"/usr/share/wordpress/wp-config.php", "/etc/wordpress", "/usr/bin/php"});
       if (!missing.empty()) {
         skip_ = "not installed (scripts/deps.sh test):" + missing;
-      } else if (!site_) {
-        site_ = std::make_unique<WordPressSite>();
+      } else if (!site_ && error_.empty()) {
+        try {
+          site_ = std::make_unique<WordPressSite>();
+        } catch (const std::exception& e) {
+          error_ = e.what();
+        }
       }
     }
   }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
+    ASSERT_TRUE(site_) << "WordPress did not start: " << error_;
   }
   static std::string get(const std::string& path, const std::string& headers = "") {
     return request("GET", path, site_->host, headers);
@@ -420,6 +437,7 @@ class WordPressApp : public ::testing::Test {
   static const Stack& stack() { return site_->stack; }
 
   static inline std::string skip_;
+  static inline std::string error_;
   // Installed once per process, for every WordPress suite; gone when the process ends.
   static inline std::unique_ptr<WordPressSite> site_;
 };
@@ -452,7 +470,8 @@ TEST_F(WordPressApp, LoginPageAndAdminRedirectMatch) {
   EXPECT_EQ(cookie_names(r), std::vector<std::string>{"wordpress_test_cookie"});
   r = expect_same(stack(), get("/wp-admin/"));
   EXPECT_EQ(r.status, 302);
-  EXPECT_EQ(r.header("location").rfind("http://" + site_->host + "/wp-login.php?redirect_to=", 0), 0u)
+  EXPECT_EQ(r.header("location").rfind("http://" + site_->host + "/wp-login.php?redirect_to=", 0),
+            0u)
       << r.header("location");
   // A wrong password: the form again, with the error.
   r = expect_same(stack(), request("POST", "/wp-login.php", site_->host,
@@ -465,10 +484,10 @@ TEST_F(WordPressApp, LoginPageAndAdminRedirectMatch) {
 // A real login on each server: the auth cookies, the redirect to the dashboard, then an admin
 // page that needs them.
 TEST_F(WordPressApp, LoginAndAdminPageWithTheCookies) {
-  std::string login = request("POST", "/wp-login.php", site_->host,
-                              "Cookie: wordpress_test_cookie=WP%20Cookie%20check\r\n",
-                              "log=admin&pwd=askr-test-password&testcookie=1&redirect_to=" +
-                                  std::string("http%3A%2F%2F") + site_->host + "%2Fwp-admin%2F");
+  std::string login = request(
+      "POST", "/wp-login.php", site_->host, "Cookie: wordpress_test_cookie=WP%20Cookie%20check\r\n",
+      "log=admin&pwd=askr-test-password&testcookie=1&redirect_to=" + std::string("http%3A%2F%2F") +
+          site_->host + "%2Fwp-admin%2F");
   PhpResponse ref = expect_same(stack(), login);
   EXPECT_EQ(ref.status, 302);
   EXPECT_EQ(ref.header("location"), "http://" + site_->host + "/wp-admin/");
@@ -506,9 +525,10 @@ TEST_F(WordPressAppPendingFix, SymlinkedAssetWithSymlinksFollow) {
   EXPECT_EQ(r.body, ref.body);
   // The pages that use it still match.
   r = php_fetch(askr->port(), get("/wp-login.php"));
-  EXPECT_EQ(first_difference(comparable(ref = php_fetch(stack().nginx->port(), get("/wp-login.php"))),
-                             comparable(r)),
-            "");
+  EXPECT_EQ(
+      first_difference(comparable(ref = php_fetch(stack().nginx->port(), get("/wp-login.php"))),
+                       comparable(r)),
+      "");
 }
 
 // Waits on per-route roots (proxy/handlers: `alias` on a [[site.route]]) and the symlink fix:
