@@ -120,6 +120,27 @@ void expect_session_counter(const Server& server, const std::string& host, int n
   }
 }
 
+// Ten form posts of 6 MiB each, one after the other, to each server: each must be answered
+// (303), none lost on the way to PHP.
+void expect_large_posts_answered(const Stack& stack) {
+  std::string body = "name=Ada&email=ada%40example.org&blob=" + std::string(6 << 20, 'a');
+  for (const Server& s : stack.servers()) {
+    for (int i = 0; i < 10; ++i) {
+      PhpResponse r = php_fetch(s.port, request("POST", "/form", "localhost", "", body), 30000);
+      ASSERT_EQ(r.status, 303) << s.name << ", post " << i << stack.logs();
+    }
+  }
+}
+
+// A POST with Basic credentials and a text/plain body, a few times over: the same answers as
+// nginx + php-fpm's, from every server.
+void expect_basic_auth_posts_match(const Stack& stack, const std::string& accept) {
+  std::string raw = "POST /form HTTP/1.1\r\nHost: localhost\r\n" + accept +
+                    "Authorization: Basic YWRhOnNlY3JldA==\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 5\r\n\r\nhello";
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(expect_same(stack, raw).status, 422);
+}
+
 // askr-proxy serving `root` as the site named `host` (SERVER_NAME, as nginx's server_name),
 // PHP in `pool`: a php-fpm address, or the keys of an Askr pool.
 std::unique_ptr<PhpProxy> start_askr(const std::string& host, const std::string& root,
@@ -259,6 +280,10 @@ TEST_F(SymfonyApp, SessionCounterOnNginxAndAskrClassicPools) {
   }
 }
 
+TEST_F(SymfonyApp, LargeFormPostsOnEveryServer) {
+  expect_large_posts_answered(*stack_);
+}
+
 // Waits on the worker-mode session fix (worker/: keep the save handler an app registered with
 // session_set_save_handler() across requests): today the second request on the worker fails
 // with "session_start(): User session functions are not defined".
@@ -270,6 +295,13 @@ TEST_F(SymfonyAppPendingFix, WorkerModeSessionCounterOnOneWorker) {
   expect_session_counter(worker, "localhost", 12, [] { return stack_->logs(); });
   // And the app still answers like nginx + php-fpm afterwards.
   expect_same(*stack_, get("/hello/again"));
+}
+
+// Waits on the worker-mode Basic-auth fix (worker/): a POST with `Authorization: Basic` and a
+// text/plain body kills the worker with SIGSEGV, so the answer is 502 (and the next request
+// waits for a new worker).
+TEST_F(SymfonyAppPendingFix, BasicAuthTextPostInWorkerMode) {
+  expect_basic_auth_posts_match(*stack_, "");
 }
 
 // ---- Laravel ------------------------------------------------------------------------------------
@@ -323,6 +355,17 @@ TEST_F(LaravelApp, SessionCounterOnEveryServer) {
   for (const Server& s : stack_->servers()) {
     expect_session_counter(s, "localhost", 12, [] { return stack_->logs(); });
   }
+}
+
+TEST_F(LaravelApp, LargeFormPostsOnEveryServer) {
+  expect_large_posts_answered(*stack_);
+}
+
+// Waits on the worker-mode Basic-auth fix, as SymfonyAppPendingFix.BasicAuthTextPostInWorkerMode.
+class LaravelAppPendingFix : public LaravelApp {};
+
+TEST_F(LaravelAppPendingFix, BasicAuthTextPostInWorkerMode) {
+  expect_basic_auth_posts_match(*stack_, "Accept: application/json\r\n");
 }
 
 // ---- WordPress ----------------------------------------------------------------------------------
