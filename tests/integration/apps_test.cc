@@ -120,6 +120,25 @@ void expect_session_counter(const Server& server, const std::string& host, int n
   }
 }
 
+// Two clients taking turns, each with its own session cookie, then one without: each counts
+// from 1 on its own, none sees another's session (on a worker-mode pool, all land on the one
+// worker).
+void expect_separate_sessions(const Server& server, int n,
+                              const std::function<std::string()>& logs) {
+  CookieJar jars[2];
+  for (int i = 1; i <= n; ++i) {
+    for (int c = 0; c < 2; ++c) {
+      PhpResponse r =
+          php_fetch(server.port, request("GET", "/counter", "localhost", jars[c].header()), 30000);
+      ASSERT_EQ(r.body, "{\"count\":" + std::to_string(i) + "}")
+          << server.name << ", client " << c << ", request " << i << logs();
+      jars[c].update(r);
+    }
+  }
+  PhpResponse r = php_fetch(server.port, request("GET", "/counter", "localhost"), 30000);
+  EXPECT_EQ(r.body, "{\"count\":1}") << server.name << ", a new client" << logs();
+}
+
 // Ten form posts of 6 MiB each, one after the other, to each server: each must be answered
 // (303), none lost on the way to PHP.
 void expect_large_posts_answered(const Stack& stack) {
@@ -278,6 +297,7 @@ TEST_F(SymfonyApp, SessionCounterOnNginxAndAskrClassicPools) {
   for (const Server& s : stack_->servers()) {
     if (s.port == stack_->askr_worker->port()) continue;  // SymfonyAppPendingFix
     expect_session_counter(s, "localhost", 12, [] { return stack_->logs(); });
+    expect_separate_sessions(s, 4, [] { return stack_->logs(); });
   }
 }
 
@@ -294,6 +314,7 @@ TEST_F(SymfonyAppPendingFix, WorkerModeSessionCounterOnOneWorker) {
   Server worker = stack_->servers().back();
   ASSERT_EQ(worker.port, stack_->askr_worker->port());
   expect_session_counter(worker, "localhost", 12, [] { return stack_->logs(); });
+  expect_separate_sessions(worker, 4, [] { return stack_->logs(); });
   // And the app still answers like nginx + php-fpm afterwards.
   expect_same(*stack_, get("/hello/again"));
 }
@@ -355,6 +376,7 @@ TEST_F(LaravelApp, FormPostAndValidationErrorsMatch) {
 TEST_F(LaravelApp, SessionCounterOnEveryServer) {
   for (const Server& s : stack_->servers()) {
     expect_session_counter(s, "localhost", 12, [] { return stack_->logs(); });
+    expect_separate_sessions(s, 4, [] { return stack_->logs(); });
   }
 }
 
