@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -563,6 +564,28 @@ TEST_F(WordPressApp, LoginAndAdminPageWithTheCookies) {
     PhpResponse r = php_fetch(s.port, get("/wp-admin/profile.php", jar.header()), 30000);
     EXPECT_EQ(r.status, 200) << s.name << " " << r.header("location");
     EXPECT_NE(r.body.find("id=\"your-profile\""), std::string::npos) << s.name;
+  }
+}
+
+// Clients at once, more of them than Askr's classic pool has workers: every page is whole and
+// the same as nginx + php-fpm's.
+TEST_F(WordPressApp, ConcurrentPostPagesMatch) {
+  std::string expected =
+      comparable(php_fetch(stack().nginx->port(), get("/askr-and-nginx/"), 30000));
+  ASSERT_NE(expected.find("The same page from both servers."), std::string::npos);
+  for (const Server& s : stack().servers()) {
+    std::vector<std::future<std::string>> pages;
+    for (int c = 0; c < 4; ++c) {
+      pages.push_back(std::async(std::launch::async, [&, port = s.port] {
+        std::string diffs;
+        for (int i = 0; i < 3; ++i) {
+          diffs += first_difference(expected,
+                                    comparable(php_fetch(port, get("/askr-and-nginx/"), 30000)));
+        }
+        return diffs;
+      }));
+    }
+    for (auto& p : pages) EXPECT_EQ(p.get(), "") << s.name;
   }
 }
 
