@@ -392,6 +392,25 @@ TEST_F(LaravelAppPendingFix, BasicAuthTextPostInWorkerMode) {
   expect_basic_auth_posts_match(*stack_, "Accept: application/json\r\n");
 }
 
+// Waits on FrankenPHP compatibility in worker mode (worker/): a worker script written for
+// FrankenPHP checks $_SERVER['FRANKENPHP_WORKER'] and exits at once without it, so the pool
+// never gets a worker and requests wait for a 503.
+TEST_F(LaravelAppPendingFix, FrankenPhpWorkerScriptRunsUnchanged) {
+  std::string app = stack_->dir.path() + "/laravel";
+  auto askr = start_askr("localhost", app + "/public",
+                         "workers = 1\nmode = \"worker\"\nworker_script = \"" + app +
+                             "/frankenphp-worker.php\"\nqueue_timeout = \"3s\"\n",
+                         "index.php");
+  Server worker{"askr-proxy + FrankenPHP worker script", askr->port()};
+  for (const char* path : {"/hello/World", "/no/such/route"}) {
+    PhpResponse ref = php_fetch(stack_->nginx->port(), get(path), 30000);
+    PhpResponse r = php_fetch(worker.port, get(path), 30000);
+    EXPECT_EQ(first_difference(comparable(ref), comparable(r)), "") << path << "\n"
+                                                                    << askr->error_log();
+  }
+  expect_session_counter(worker, "localhost", 12, [&] { return askr->error_log(); });
+}
+
 // ---- WordPress ----------------------------------------------------------------------------------
 
 // Gives this process (and what it starts from now on) its own mount namespace with `dir`
