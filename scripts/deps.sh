@@ -4,7 +4,11 @@
 set -euo pipefail
 
 build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libphp8.2-embed php8.2-dev)
-test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light)
+test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light
+      # The real apps of tests/integration/apps_test.cc. `php` (the metapackage) is satisfied
+      # by php8.2-fpm; without it, wordpress's "libapache2-mod-php | php" pulls in Apache.
+      php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
+      php-symfony-framework-bundle php-laravel-framework)
 bench=(nginx-light h2o wrk strace procps)
 
 want=("${build[@]}")
@@ -30,9 +34,10 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # The packaged nginx must not start a system instance: tests and benchmarks start their own.
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Nor a system h2o (its package enables and, where services may start, starts one): the
-# services of those packages that were just installed are stopped and disabled.
-for svc in nginx h2o; do
+# Nor a system h2o or MariaDB (their packages enable and, where services may start, start
+# one; the app tests start a private mariadbd): the services of those packages that were just
+# installed are stopped and disabled.
+for svc in nginx h2o mariadb; do
   [[ " ${missing[*]} " == *" $svc"[\ -]* ]] || continue
   [ -e "/lib/systemd/system/$svc.service" ] || continue
   if [ -d /run/systemd/system ]; then
