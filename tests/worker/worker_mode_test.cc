@@ -230,7 +230,7 @@ TEST(WorkerMode, UncaughtExceptionGoesToTheUserExceptionHandler) {
 // and $_ENV changes made at boot stay; shutdown functions run when the worker script ends, as in
 // FrankenPHP.
 TEST(WorkerMode, RequestStateIsResetToTheBootState) {
-  WorkerProcess w(worker_mode(php_fixture("reset.php"), {"--max-requests", "3"}));
+  WorkerProcess w(worker_mode(php_fixture("reset.php"), {"--max-requests", "4"}));
   std::string marker = w.dir().file("shutdown-ran");
   Params get = default_params(php_fixture("reset.php"), "t=get");
   FcgiResponse before = fcgi_request(w.socket_path(), get);
@@ -250,6 +250,10 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
   EXPECT_TRUE(contains(after.body, R"("last_error":null,"ob_level":0,"code":200)")) << after.body;
   EXPECT_FALSE(contains(after.body, "X-Left")) << after.body;
   EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot")")) << after.body;
+  // Session settings are the app's (a framework sets them on the session's first use): kept.
+  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=session"))
+                .body,
+            "4321");
   EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
   EXPECT_TRUE(fs::exists(marker)) << "the shutdown function did not run when the script ended";
 }

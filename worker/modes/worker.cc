@@ -169,6 +169,15 @@ void remember_boot_ini() {
   ZEND_HASH_FOREACH_END();
 }
 
+// Session settings configure a service the app builds once, often lazily on the session's first
+// use in some request (Symfony's NativeSessionStorage sets session.save_path, the handler and the
+// cookie parameters then, and never again): they are the app's state and stay as set. Resetting
+// them broke Symfony's sessions in FrankenPHP (its issue #2185), which then stopped resetting ini
+// settings altogether; everything else is reset here, as under php-fpm.
+bool kept_across_requests(std::string_view ini_name) {
+  return ini_name.starts_with("session.");
+}
+
 // Puts back the ini entries the request changed, as php_request_shutdown() does
 // (zend_ini_deactivate()), but to the values the script had at boot: php.ini's, or those it set.
 void restore_ini() {
@@ -179,7 +188,7 @@ void restore_ini() {
       auto* e = static_cast<zend_ini_entry*>(ptr);
       std::string_view name(ZSTR_VAL(e->name), ZSTR_LEN(e->name));
       const IniValue* boot = boot_ini(name);
-      if (!boot || !boot->second) changed.emplace_back(name);
+      if ((!boot || !boot->second) && !kept_across_requests(name)) changed.emplace_back(name);
     }
     ZEND_HASH_FOREACH_END();
   }
@@ -191,7 +200,7 @@ void restore_ini() {
   for (const auto& [name, value] : g.boot_ini) {
     auto* e = static_cast<zend_ini_entry*>(
         zend_hash_str_find_ptr(EG(ini_directives), name.data(), name.size()));
-    if (!e || !value || ini_value(e) == value) continue;
+    if (!e || !value || ini_value(e) == value || kept_across_requests(name)) continue;
     zend_string* n = zend_string_init(name.data(), name.size(), 0);
     zend_string* v = zend_string_init(value->data(), value->size(), 0);
     if (zend_alter_ini_entry_ex(n, v, ZEND_INI_SYSTEM, ZEND_INI_STAGE_RUNTIME, true) != SUCCESS) {

@@ -1,5 +1,6 @@
 <?php
-// A worker script for what must not outlive a request: ini settings (those set at boot stay),
+// A worker script for what must not outlive a request: ini settings (those set at boot, and
+// session settings, stay),
 // the time limit, the last error, output buffers, headers and status; and for what does:
 // putenv() and $_ENV changes made at boot, shutdown functions (run when the script ends).
 ini_set('precision', '10');
@@ -13,6 +14,7 @@ while (askr_handle_request(static function (): void {
             ini_set('display_errors', '1');
             ini_set('precision', '5');
             ini_set('memory_limit', '77M');
+            ini_set('session.gc_maxlifetime', '4321');  // the app's session set-up: kept
             @file_get_contents('/nonexistent/askr-reset-test');
             header('X-Left: behind');
             http_response_code(201);
@@ -22,6 +24,9 @@ while (askr_handle_request(static function (): void {
             ob_start();
             ob_start();
             echo 'set';
+            break;
+        case 'session':
+            echo ini_get('session.gc_maxlifetime');
             break;
         case 'get':
             header('Content-Type: application/json');
