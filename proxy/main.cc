@@ -183,8 +183,10 @@ int serve(const std::string& path) {
     threads.emplace_back(
         [shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
   }
-  for (int seen = 0; (seen = ready.load()) % 1000 + seen / 1000 < int(cpus.size());)
+  // Each loop adds 1 when it runs, 1000 when it failed to start: wait until all have said.
+  for (int seen = ready.load(); seen % 1000 + seen / 1000 < int(cpus.size()); seen = ready.load()) {
     ready.wait(seen);
+  }
   bool failed = ready.load() >= 1000;
   if (failed) {
     for (const std::string& e : errors) {
