@@ -178,8 +178,9 @@ int open_beneath(int root_fd, std::string_view rel, Symlinks mode, int extra_fla
     }
     if (fd != -ENOSYS) return fd;
     if (!g_no_openat2.exchange(true)) {
-      LOG_WARN("openat2 is not available (Linux before 5.6): every symlink under a root is now "
-               "refused, whatever the site's 'symlinks' says");
+      LOG_WARN(
+          "openat2 is not available (Linux before 5.6): every symlink under a root is now "
+          "refused, whatever the site's 'symlinks' says");
     }
   }
   return open_beneath_walk(root_fd, rel, extra_flags);

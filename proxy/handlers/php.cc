@@ -146,7 +146,7 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
   if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
     std::string_view script = path.substr(0, split + 4);
     return find_script(files, script, path.substr(split + 4), out) ? PhpMatch::kScript
-                                                                    : PhpMatch::kNotFound;
+                                                                   : PhpMatch::kNotFound;
   }
   if (ends_with_php(path)) {
     return find_script(files, path, "", out) ? PhpMatch::kScript : PhpMatch::kNotFound;

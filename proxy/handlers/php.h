@@ -25,8 +25,8 @@ struct PhpScript {
   // on the way is not resolved: nginx's $document_root$fastcgi_script_name)
   std::string filename;
   std::string_view document_root;  // DOCUMENT_ROOT: the root or alias `filename` is under
-  std::string name;       // SCRIPT_NAME: "/dir/index.php"
-  std::string path_info;  // PATH_INFO: "/a/b" or ""
+  std::string name;                // SCRIPT_NAME: "/dir/index.php"
+  std::string path_info;           // PATH_INFO: "/a/b" or ""
 };
 
 enum class PhpMatch : uint8_t {

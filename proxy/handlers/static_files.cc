@@ -54,8 +54,8 @@ bool compressible(std::string_view type) {
 
 // Picks a precompressed sibling ("file.br", then "file.gz") the client accepts. Sets `vary`
 // when any sibling exists, since the answer then depends on Accept-Encoding.
-bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view accept, OpenFile& file,
-                   std::string_view& encoding, bool& vary) {
+bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view accept,
+                   OpenFile& file, std::string_view& encoding, bool& vary) {
   static constexpr std::pair<std::string_view, std::string_view> kCodings[] = {{"br", ".br"},
                                                                                {"gzip", ".gz"}};
   for (auto [coding, suffix] : kCodings) {
@@ -241,8 +241,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.id, rel, bits))
-      return respond_cached(req, resp, *c);
+    if (const CachedFile* c = cache->find(site.id, rel, bits)) return respond_cached(req, resp, *c);
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
@@ -253,8 +252,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   }
   FileMeta m;
   m.type = mime_type(rel);
-  if (bits && compressible(m.type))
-    pick_encoding(site, rel, accept, file, m.encoding, m.vary);
+  if (bits && compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
   m.size = uint64_t(file.st.st_size);
   if (!cache || (m.size > FileCache::kMaxFile && !cache->keeps_files())) {

@@ -959,21 +959,20 @@ void parse_alias(std::string_view k, const Node& v, Context& ctx, Route& route) 
   route.alias = true;
 }
 
-// 'root' and 'alias': one or the other, never with 'return' (it serves no file). An alias
-// replaces the prefix, so the prefix must end in '/': with "/img" -> "/srv/img", the request
-// "/img../x" would name "/srv/img/../x".
+// 'root' and 'alias': one or the other. Neither they nor 'symlinks' go with 'return', which
+// serves no file. An alias replaces the prefix, so the prefix must end in '/': with "/img" ->
+// "/srv/img", the request "/img../x" would name "/srv/img/../x".
 void check_route_root(const toml::table& table, const Route& route, Context& ctx) {
-  const Node* root = table.get("root");
   const Node* alias = table.get("alias");
-  if (root && alias) ctx.error(*alias, "'alias' cannot be combined with 'root'");
-  for (const Node* n : {root, alias}) {
-    if (n && table.contains("return")) {
-      ctx.error(*n, quote(n == root ? "root" : "alias") + " cannot be combined with 'return'");
-    }
+  if (alias && table.contains("root")) ctx.error(*alias, "'alias' cannot be combined with 'root'");
+  for (const char* key : {"root", "alias", "symlinks"}) {
+    const Node* n = table.get(key);
+    if (n && table.contains("return"))
+      ctx.error(*n, quote(key) + " cannot be combined with 'return'");
   }
   if (alias && !route.prefix.empty() && !route.prefix.ends_with('/')) {
-    ctx.error(*alias, "'alias' needs a prefix that ends in '/' (got \"" +
-                          printable(route.prefix) + "\")");
+    ctx.error(*alias,
+              "'alias' needs a prefix that ends in '/' (got \"" + printable(route.prefix) + "\")");
   }
 }
 

@@ -612,8 +612,9 @@ TEST_P(Php, ReturnRouteRedirects) {
 }
 
 // A route's own root and alias, as nginx + php-fpm give them for
-//   location /media/ { root /srv/mediaroot; }       SCRIPT_FILENAME $document_root$fastcgi_script_name
-//   location /wp-content/ { alias /srv/wpc/; }      SCRIPT_FILENAME $request_filename
+//   location /media/ { root /srv/mediaroot; }       SCRIPT_FILENAME
+//   $document_root$fastcgi_script_name location /wp-content/ { alias /srv/wpc/; } SCRIPT_FILENAME
+//   $request_filename
 // DOCUMENT_ROOT is the route's root or alias directory.
 TEST_P(Php, RouteRootAndAliasScripts) {
   const std::string env = read_file(root() + "/env.php");
@@ -650,12 +651,9 @@ TEST_P(Php, RouteRootAndAliasScripts) {
   // are refused, and a path that only starts like the prefix is not under it.
   const std::pair<const char*, int> cases[] = {
       {"/wp-content/../secret.php", 404},  // "/secret.php" under the site's root: none there
-      {"/wp-content/%2e%2e/secret.php", 404},
-      {"/wp-content/%2e%2e/%2e%2e/secret.php", 400},
-      {"/wp-content/..%2fsecret.php", 400},
-      {"/wp-content../secret.php", 404},
-      {"/wp-content/..%5csecret.php", 404},
-      {"/wp-content/env.php%00.txt", 400},
+      {"/wp-content/%2e%2e/secret.php", 404}, {"/wp-content/%2e%2e/%2e%2e/secret.php", 400},
+      {"/wp-content/..%2fsecret.php", 400},   {"/wp-content../secret.php", 404},
+      {"/wp-content/..%5csecret.php", 404},   {"/wp-content/env.php%00.txt", 400},
       {"/media/../../secret.php", 400},
   };
   for (const auto& [path, status] : cases) {

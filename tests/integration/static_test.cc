@@ -167,7 +167,8 @@ TEST_P(Static, CurlKeepAliveAcrossUrls) {
   EXPECT_NE(out.find("Re-using existing connection"), std::string::npos) << out;
 }
 
-// ---- Symlink modes, traversal, route roots and aliases -------------------------------------------
+// ---- Symlink modes, traversal, route roots and aliases
+// -------------------------------------------
 
 // Each symlink mode on each backend, with one proxy serving the tree below (owner links are
 // owned by 65534 when the tests run as root, as they do in CI):
@@ -176,6 +177,7 @@ TEST_P(Static, CurlKeepAliveAcrossUrls) {
 //   www/link-in -> a.txt              www/sub-in -> sub
 //   www/owner-in -> a.txt (65534)     www/owner-out -> ../secret.txt (65534)
 //   www/dangling -> nothing           www/loop -> loop              www/proc -> /proc/self/root
+//   www/idx/index.html -> ../../secret.txt
 class StaticSymlinks : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
  protected:
   void SetUp() override {
@@ -193,6 +195,8 @@ class StaticSymlinks : public ::testing::TestWithParam<std::tuple<std::string, s
     link("nothing", "dangling");
     link("loop", "loop");
     link("/proc/self/root", "proc");
+    std::filesystem::create_directory(dir_.path() + "/www/idx");
+    link("../../secret.txt", "idx/index.html");
     as_root_ = geteuid() == 0;
     for (const char* name : {"owner-in", "owner-out"}) {
       if (as_root_) ASSERT_EQ(lchown((dir_.path() + "/www/" + name).c_str(), 65534, 65534), 0);
@@ -221,15 +225,16 @@ TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsNginx) {
   };
   const int owner_refused = as_root_ ? 403 : 200;
   const Case cases[] = {
-      {"/link-out", 200, 200, 403, "SECRET"},     // a file outside, absolute link
-      {"/rel-out", 200, 200, 403, "SECRET"},      // a file outside, relative link
+      {"/link-out", 200, 200, 403, "SECRET"},        // a file outside, absolute link
+      {"/rel-out", 200, 200, 403, "SECRET"},         // a file outside, relative link
       {"/dir-out/f.txt", 200, 200, 403, "OUTSIDE"},  // a directory outside
-      {"/dir-out", 301, 301, 403, ""},            // ... named without its slash
-      {"/dir-out/", 403, 403, 403, ""},           // ... which has no index
-      {"/link-in", 200, 200, 200, "first\n"},     // inside
-      {"/sub-in/", 200, 200, 200, "sub index\n"},  // a directory inside, its index
+      {"/dir-out", 301, 301, 403, ""},               // ... named without its slash
+      {"/dir-out/", 403, 403, 403, ""},              // ... which has no index
+      {"/link-in", 200, 200, 200, "first\n"},        // inside
+      {"/sub-in/", 200, 200, 200, "sub index\n"},    // a directory inside, its index
       {"/owner-in", 200, owner_refused, 200, "first\n"},
       {"/owner-out", 200, owner_refused, 403, "SECRET"},
+      {"/idx/", 200, 200, 403, "SECRET"},  // an index file that is a link out
       {"/dangling", 404, 404, 404, ""},
       {"/loop", 403, 403, 403, ""},
       {"/proc/etc/passwd", 403, 403, 403, ""},
@@ -273,8 +278,9 @@ TEST_P(StaticSymlinks, TraversalVectorsNeverLeaveTheRoot) {
     EXPECT_EQ(r.body.find("root:"), std::string::npos) << c.path;
   }
   // An absolute-form target names a path, never a file-system location.
-  HttpResponse abs = fetch(proxy_->port(), "GET http://localhost/../secret.txt HTTP/1.1\r\n"
-                                            "Host: localhost\r\n\r\n");
+  HttpResponse abs = fetch(proxy_->port(),
+                           "GET http://localhost/../secret.txt HTTP/1.1\r\n"
+                           "Host: localhost\r\n\r\n");
   EXPECT_EQ(abs.body.find("SECRET"), std::string::npos);
 }
 
@@ -296,13 +302,14 @@ TEST_P(Static, RouteRootAndAlias) {
   proxy_ = start_proxy(GetParam(), site_, "", "combined",
                        "symlinks = \"follow\"\n"
                        "[[site.route]]\nprefix = \"/media/\"\nroot = \"" +
-                           site_.path() + "/mediaroot\"\n"
+                           site_.path() +
+                           "/mediaroot\"\n"
                            "[[site.route]]\nprefix = \"/wp-content/\"\nalias = \"" +
                            site_.path() + "/wpc/\"\nsymlinks = \"beneath\"\n");
   EXPECT_EQ(fetch(port(), get("/media/m.txt")).body, "media\n");
   EXPECT_EQ(fetch(port(), get("/wp-content/up.txt")).body, "uploaded\n");
   EXPECT_EQ(fetch(port(), get("/wp-content/")).body, "wpc index\n");
-  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");  // the site's root
+  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");       // the site's root
   EXPECT_EQ(fetch(port(), get("/wp-content/out")).status, 403);  // the route's own mode
   struct Case {
     const char* path;

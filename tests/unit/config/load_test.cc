@@ -1738,7 +1738,8 @@ root = "www"
 
 TEST_F(LoadTest, SymlinkAndRouteRootErrors) {
   fs::create_directories(dir_ / "d");
-  expect_errors(R"(
+  expect_errors(
+      R"(
 [[listen]]
 address = "127.0.0.1:8080"
 [[site]]
@@ -1761,19 +1762,21 @@ symlinks = "on"
   prefix = "/f/"
   return = 404
   root = "d"
+  symlinks = "follow"
   [[site.route]]
   prefix = "/g/"
   symlinks = true
 )",
-                {
-                    "5:12: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
-                    "9:11: 'alias' cannot be combined with 'root'",
-                    "12:11: 'alias' needs a prefix that ends in '/' (got \"/b\")",
-                    "15:10: root \"" + (dir_ / "missing").string() + "\": No such file or directory",
-                    "18:11: alias \"" + (dir_ / "file.txt").string() + "\" is not a directory",
-                    "22:10: 'root' cannot be combined with 'return'",
-                    "25:14: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
-                });
+      {
+          "5:12: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
+          "9:11: 'alias' cannot be combined with 'root'",
+          "12:11: 'alias' needs a prefix that ends in '/' (got \"/b\")",
+          "15:10: root \"" + (dir_ / "missing").string() + "\": No such file or directory",
+          "18:11: alias \"" + (dir_ / "file.txt").string() + "\" is not a directory",
+          "22:10: 'root' cannot be combined with 'return'",
+          "23:14: 'symlinks' cannot be combined with 'return'",
+          "26:14: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
+      });
 }
 
 TEST(DemoConfig, Loads) {

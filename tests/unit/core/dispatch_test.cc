@@ -190,8 +190,8 @@ TEST_F(Core, FileCacheNeverAnswersUnderAnotherSymlinkRule) {
   root_.write("secret.txt", "SECRET");
   fs::create_symlink("../secret.txt", root_.path() + "/www/out");
   auto build = [&](const char* mode, config::Config& cfg) {
-    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" +
-                       root_.path() + "/www\"\nsymlinks = \"" + mode + "\"\n";
+    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                       "/www\"\nsymlinks = \"" + mode + "\"\n";
     config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
     EXPECT_TRUE(r.config);
     cfg = std::move(*r.config);
@@ -224,8 +224,8 @@ TEST_F(Core, FileCacheNeverAnswersUnderAnotherSymlinkRule) {
 TEST_F(Core, AliasRouteServesFromItsDirectory) {
   root_.write("wpc/up.txt", "uploaded\n");
   root_.write("secret.txt", "SECRET");
-  std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" +
-                     root_.path() + "/www\"\n[[site.route]]\nprefix = \"/wp-content/\"\nalias = \"" +
+  std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                     "/www\"\n[[site.route]]\nprefix = \"/wp-content/\"\nalias = \"" +
                      root_.path() + "/wpc\"\n";
   config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
   ASSERT_TRUE(r.config);
@@ -235,8 +235,7 @@ TEST_F(Core, AliasRouteServesFromItsDirectory) {
   loop_.router = &router.value();
   auto get = [&](const std::string& path) {
     http::Response resp;
-    dispatch(request("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
-             {sink_, sink_});
+    dispatch(request("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp, {sink_, sink_});
     if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
     return resp.status;
   };

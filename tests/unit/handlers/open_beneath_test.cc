@@ -97,8 +97,7 @@ class OpenBeneath : public ::testing::TestWithParam<Opener> {
     if (root_fd_ >= 0) close(root_fd_);
     for (const char* name : {"link_in", "link_sub", "sub/link_up", "link_passwd", "link_out",
                              "link_dir_out", "link_proc", "fifo", "file.txt", "sub/inner.txt",
-                             "dir_out", "owner_in", "owner_out", "owner_dir", "dangling",
-                             "loop"}) {
+                             "dir_out", "owner_in", "owner_out", "owner_dir", "dangling", "loop"}) {
       unlink((root_ + "/" + name).c_str());
     }
     rmdir((root_ + "/sub").c_str());
@@ -196,9 +195,9 @@ TEST_P(OpenBeneath, InsideSymlinksFollowedInEveryModeButTheWalk) {
 
 TEST_P(OpenBeneath, EscapingSymlinksRefusedBeneath) {
   if (!is(kBeneath) && !is_walk()) GTEST_SKIP() << "follow and owner leave the root";
-  for (std::string_view rel : {"link_passwd", "link_out", "link_dir_out/outside.txt",
-                               "link_dir_out/root/file.txt", "link_proc/etc/passwd",
-                               "dir_out/f.txt", "owner_out"}) {
+  for (std::string_view rel :
+       {"link_passwd", "link_out", "link_dir_out/outside.txt", "link_dir_out/root/file.txt",
+        "link_proc/etc/passwd", "dir_out/f.txt", "owner_out"}) {
     int err = 0;
     EXPECT_EQ(read_rel(rel, &err), "") << rel;
     EXPECT_EQ(err, is_walk() ? -ELOOP : -EXDEV) << rel;
@@ -263,8 +262,7 @@ TEST_P(OpenBeneath, DotDotAndAbsoluteRefused) {
   // normalize_path never produces these; the opener refuses them anyway.
   EXPECT_EQ(GetParam().fn(root_fd_, "../outside.txt", 0), -EXDEV);
   EXPECT_EQ(GetParam().fn(root_fd_, "sub/../../outside.txt", 0), -EXDEV);
-  EXPECT_EQ(GetParam().fn(root_fd_, "link_sub/../../outside.txt", 0),
-            is_walk() ? -ELOOP : -EXDEV);
+  EXPECT_EQ(GetParam().fn(root_fd_, "link_sub/../../outside.txt", 0), is_walk() ? -ELOOP : -EXDEV);
   if (is_walk()) {
     // The walk reads a leading '/' as the root itself, so this names <root>/etc/passwd.
     EXPECT_EQ(GetParam().fn(root_fd_, "/etc/passwd", 0), -ENOENT);
