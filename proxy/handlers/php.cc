@@ -27,6 +27,7 @@ enum class Kind : uint8_t { kMissing, kFile, kDir };
 
 Kind probe(const StaticSite& files, std::string_view rel) {
   int fd = open_beneath(files.root_fd, rel, files.symlinks, O_PATH);
+  log_refused_link(files, rel, fd);
   if (fd < 0) return Kind::kMissing;
   struct stat st;
   Kind k = Kind::kMissing;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "handlers/conditional.h"
@@ -11,6 +12,7 @@
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
 #include "http/date.h"
+#include "shared/base/log.h"
 
 namespace askr::handlers {
 namespace {
@@ -37,7 +39,10 @@ OpenFile open_file(const StaticSite& site, std::string_view rel) {
   OpenFile f;
   // O_NONBLOCK: a FIFO under the root must not block the loop.
   f.fd = open_beneath(site.root_fd, rel, site.symlinks, O_NONBLOCK);
-  if (f.fd < 0) return f;
+  if (f.fd < 0) {
+    log_refused_link(site, rel, f.fd);
+    return f;
+  }
   if (fstat(f.fd, &f.st) < 0 || !S_ISREG(f.st.st_mode)) {
     int err = S_ISDIR(f.st.st_mode) ? -EISDIR : -EACCES;
     ::close(f.fd);
@@ -109,6 +114,7 @@ int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
       if (status_for(file.fd) == 403) return 403;  // like nginx's index module
     }
     int dir = open_beneath(site.root_fd, rel, site.symlinks, O_PATH | O_DIRECTORY);
+    log_refused_link(site, rel, dir);
     if (dir < 0) return status_for(dir);
     ::close(dir);
     return 403;  // a directory without an index: no listings
@@ -211,6 +217,22 @@ uint8_t accept_bits(std::string_view accept) {
 }
 
 }  // namespace
+
+void log_refused_link(const StaticSite& site, std::string_view rel, int err) {
+  if (err != -ELOOP && err != -EXDEV) return;
+  static constexpr const char* kModes[] = {"follow", "owner", "beneath"};
+  char shown[256];  // the path came from a request: no control bytes reach the log
+  const size_t n = std::min(rel.size(), sizeof shown);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(rel[i]);
+    shown[i] = c < 0x20 || c == 0x7f ? '?' : char(c);
+  }
+  LOG_LIMITED(kWarn, "%.*s/%.*s: %s (symlinks = \"%s\")", int(site.root.size()), site.root.data(),
+              int(n), shown,
+              err == -EXDEV ? "a symlink leads out of the root"
+                            : "a symlink is refused (owners differ, a /proc magic link or a loop)",
+              kModes[size_t(site.symlinks)]);
+}
 
 std::optional<std::string_view> StaticSite::relative(std::string_view path) const {
   if (alias_prefix.empty()) return path.substr(1);

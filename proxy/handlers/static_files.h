@@ -31,6 +31,10 @@ struct StaticSite {
   std::string filename(std::string_view rel) const;
 };
 
+// When `err` (an open_beneath error for `rel` under `site`) says that a symlink was refused,
+// logs it at most once a second: a site that needs another `symlinks`, or a planted link.
+void log_refused_link(const StaticSite& site, std::string_view rel, int err);
+
 // Fills `resp` for `req`, whose path the request core has normalized. `scratch` is reused
 // storage for the relative path. On success the
 // response may carry an open file descriptor (Response::Body::kFile) that the caller closes.

@@ -247,6 +247,9 @@ TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsNginx) {
     if (want != 200) EXPECT_EQ(r.body.find("SECRET"), std::string::npos) << c.path;
     EXPECT_EQ(r.body.find("root:"), std::string::npos) << c.path;
   }
+  // Refused links are logged (at most once a second): here, the first one met.
+  const std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("(symlinks = \"" + mode() + "\")"), std::string::npos) << log;
 }
 
 // The request path itself never leaves the root, whatever the mode.
