@@ -199,7 +199,8 @@ class StaticSymlinks : public ::testing::TestWithParam<std::tuple<std::string, s
     link("../../secret.txt", "idx/index.html");
     as_root_ = geteuid() == 0;
     for (const char* name : {"owner-in", "owner-out"}) {
-      if (as_root_) ASSERT_EQ(lchown((dir_.path() + "/www/" + name).c_str(), 65534, 65534), 0);
+      if (!as_root_) break;
+      ASSERT_EQ(lchown((dir_.path() + "/www/" + name).c_str(), 65534, 65534), 0) << name;
     }
     proxy_ = start_proxy(backend(), dir_, "", "combined", "symlinks = \"" + mode() + "\"\n");
   }
