@@ -1,12 +1,19 @@
 // Static files against the real binary: index, MIME, validators, ranges, precompressed
 // siblings, large bodies and path safety — with raw sockets and with curl.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "fixture.h"
 
@@ -215,32 +222,37 @@ class StaticSymlinks : public ::testing::TestWithParam<std::tuple<std::string, s
   std::unique_ptr<Proxy> proxy_;
 };
 
-// The status for each kind of link, as nginx 1.22 answers with disable_symlinks off
-// (follow) and if_not_owner (owner), checked side by side; "beneath" has no nginx equivalent
-// and refuses like the others do (403). nginx follows /proc's magic links; Askr never does.
-TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsNginx) {
-  struct Case {
-    const char* path;
-    int follow, owner, beneath;
-    const char* body;  // when 200
+// Each kind of link, and the status each mode answers. "follow" and "owner" are nginx 1.22's
+// answers with disable_symlinks off and if_not_owner (NginxAgrees checks them side by side);
+// "beneath" has no nginx equivalent and refuses the way the others do (403).
+struct LinkCase {
+  const char* path;
+  int follow, owner, beneath;
+  const char* body;  // when 200
+  bool as_nginx;     // false where Askr differs from nginx on purpose
+};
+
+std::vector<LinkCase> link_cases(bool as_root) {
+  const int owner_refused = as_root ? 403 : 200;
+  return {
+      {"/link-out", 200, 200, 403, "SECRET", true},        // a file outside, absolute link
+      {"/rel-out", 200, 200, 403, "SECRET", true},         // a file outside, relative link
+      {"/dir-out/f.txt", 200, 200, 403, "OUTSIDE", true},  // a directory outside
+      {"/dir-out", 301, 301, 403, "", true},               // ... named without its slash
+      {"/dir-out/", 403, 403, 403, "", true},              // ... which has no index
+      {"/link-in", 200, 200, 200, "first\n", true},        // inside
+      {"/sub-in/", 200, 200, 200, "sub index\n", true},    // a directory inside, its index
+      {"/idx/", 200, 200, 403, "SECRET", true},            // an index file that is a link out
+      {"/owner-in", 200, owner_refused, 200, "first\n", true},
+      {"/owner-out", 200, owner_refused, 403, "SECRET", true},
+      {"/dangling", 404, 404, 404, "", true},
+      {"/loop", 403, 403, 403, "", true},
+      {"/proc/etc/passwd", 403, 403, 403, "", false},  // nginx follows /proc's magic links
   };
-  const int owner_refused = as_root_ ? 403 : 200;
-  const Case cases[] = {
-      {"/link-out", 200, 200, 403, "SECRET"},        // a file outside, absolute link
-      {"/rel-out", 200, 200, 403, "SECRET"},         // a file outside, relative link
-      {"/dir-out/f.txt", 200, 200, 403, "OUTSIDE"},  // a directory outside
-      {"/dir-out", 301, 301, 403, ""},               // ... named without its slash
-      {"/dir-out/", 403, 403, 403, ""},              // ... which has no index
-      {"/link-in", 200, 200, 200, "first\n"},        // inside
-      {"/sub-in/", 200, 200, 200, "sub index\n"},    // a directory inside, its index
-      {"/owner-in", 200, owner_refused, 200, "first\n"},
-      {"/owner-out", 200, owner_refused, 403, "SECRET"},
-      {"/idx/", 200, 200, 403, "SECRET"},  // an index file that is a link out
-      {"/dangling", 404, 404, 404, ""},
-      {"/loop", 403, 403, 403, ""},
-      {"/proc/etc/passwd", 403, 403, 403, ""},
-  };
-  for (const Case& c : cases) {
+}
+
+TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsDocumented) {
+  for (const LinkCase& c : link_cases(as_root_)) {
     const int want = mode() == "follow" ? c.follow : mode() == "owner" ? c.owner : c.beneath;
     HttpResponse r = fetch(proxy_->port(), get(c.path));
     EXPECT_EQ(r.status, want) << c.path;
@@ -254,6 +266,81 @@ TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsNginx) {
   // Refused links are logged (at most once a second): here, the first one met.
   const std::string log = proxy_->error_log();
   EXPECT_NE(log.find("(symlinks = \"" + mode() + "\")"), std::string::npos) << log;
+}
+
+// nginx (Debian's nginx-light) serving the same tree with the equivalent disable_symlinks, in
+// the foreground, on a free loopback port. Stopped with the object.
+class NginxStatic {
+ public:
+  NginxStatic(const std::string& root, const std::string& disable_symlinks) {
+    port_ = free_port();
+    const std::string& d = dir_.path();
+    std::ofstream(d + "/nginx.conf")
+        << "daemon off;\nmaster_process off;\npid " << d << "/nginx.pid;\nerror_log " << d
+        << "/error.log;\nevents {}\nhttp {\n  access_log off;\n"
+        << "  client_body_temp_path " << d << ";\n  proxy_temp_path " << d << ";\n"
+        << "  fastcgi_temp_path " << d << ";\n  uwsgi_temp_path " << d << ";\n"
+        << "  scgi_temp_path " << d << ";\n  server {\n    listen 127.0.0.1:" << port_
+        << ";\n    root " << root << ";\n    disable_symlinks " << disable_symlinks
+        << ";\n  }\n}\n";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(kBin, "nginx", "-c", (d + "/nginx.conf").c_str(), "-p", d.c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 500 && !accepting(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ~NginxStatic() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+  static bool available() { return access(kBin, X_OK) == 0; }
+
+ private:
+  static constexpr const char* kBin = "/usr/sbin/nginx";
+
+  static sockaddr_in loopback(int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  static int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+  }
+  bool accepting() const {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(port_);
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Askr and nginx side by side on the same tree give the same status for each kind of link.
+TEST_P(StaticSymlinks, NginxAgrees) {
+  if (mode() == "beneath") GTEST_SKIP() << "nginx has no equivalent of \"beneath\"";
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(dir_.path() + "/www", mode() == "follow" ? "off" : "if_not_owner");
+  for (const LinkCase& c : link_cases(as_root_)) {
+    if (!c.as_nginx) continue;
+    EXPECT_EQ(fetch(proxy_->port(), get(c.path)).status, fetch(nginx.port(), get(c.path)).status)
+        << c.path;
+  }
 }
 
 // The request path itself never leaves the root, whatever the mode.
