@@ -673,9 +673,18 @@ TEST_P(Php, ScriptBehindASymlink) {
   fs::create_directories(root() + "/strict");
   fs::create_symlink("../../outside/env.php", root() + "/strict/linked.php");
   fs::create_symlink("../outside", root() + "/appdir");
+  fs::create_directories(root() + "/owned");
+  fs::create_symlink("../../outside/env.php", root() + "/owned/linked.php");
+  const bool as_root = geteuid() == 0;
+  if (as_root) {
+    ASSERT_EQ(lchown((root() + "/owned/linked.php").c_str(), 65534, 65534), 0);
+  }
+  site_.write("secret.php", "<?php echo 'SECRET-RAN';\n");
   start([](PhpProxyOptions& o) {
     o.site_extra = "symlinks = \"follow\"\n";
-    o.routes = "[[site.route]]\nprefix = \"/strict/\"\nsymlinks = \"beneath\"\n";
+    o.routes =
+        "[[site.route]]\nprefix = \"/strict/\"\nsymlinks = \"beneath\"\n"
+        "[[site.route]]\nprefix = \"/owned/\"\nsymlinks = \"owner\"\n";
   });
   const std::string www = fs::canonical(root()).string();
   PhpResponse r = php_fetch(port(), get("/linked.php"));
@@ -686,6 +695,19 @@ TEST_P(Php, ScriptBehindASymlink) {
   p = parse_json_object(php_fetch(port(), get("/appdir/env.php")).body);
   EXPECT_EQ(p["SCRIPT_FILENAME"], www + "/appdir/env.php");
   EXPECT_EQ(php_fetch(port(), get("/strict/linked.php")).status, 404);
+  // A link owned by another user than its target (as root: 65534 -> root's file).
+  EXPECT_EQ(php_fetch(port(), get("/owned/linked.php")).status, as_root ? 404 : 200);
+
+  // The request path never climbs out, in any of the three modes.
+  for (const char* prefix : {"", "/strict", "/owned"}) {
+    for (const char* rest : {"/../secret.php", "/%2e%2e/secret.php", "/..%2fsecret.php",
+                             "/../../secret.php", "/secret.php%00.txt"}) {
+      const std::string path = std::string(prefix) + rest;
+      r = php_fetch(port(), get(path));
+      EXPECT_NE(r.status, 200) << path;
+      EXPECT_EQ(r.body.find("SECRET-RAN"), std::string::npos) << path;
+    }
+  }
 }
 
 TEST_P(Php, MissingPhpIs404) {
