@@ -36,6 +36,7 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
   const Site& site = loop.router->match(req.authority);
   const config::Site& sc = *site.config;
   const config::Route* route = req.path_ok ? Router::find_route(sc, req.normalized) : nullptr;
+  const handlers::StaticSite& files = site.files_of(route);
   if (route && route->action == config::RouteAction::kReturn) {
     handlers::serve_return(*route, resp);
     return nullptr;
@@ -47,11 +48,13 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     }
     const std::string& fc = route ? route->front_controller : sc.front_controller;
     handlers::PhpScript script;
-    switch (handlers::match_php(site.files, sc.root, fc, req.normalized, script)) {
-      case handlers::PhpMatch::kScript:
-        return std::make_unique<handlers::PhpRequest>(
-            *(*loop.pools)[size_t(pool)], to.sink, to.body_source, *loop.php_limits, req,
-            std::move(script), handlers::ClientInfo{server_name(sc, req.authority), sc.root});
+    switch (handlers::match_php(files, site.files, fc, req.normalized, script)) {
+      case handlers::PhpMatch::kScript: {
+        handlers::ClientInfo client{server_name(sc, req.authority), script.document_root};
+        return std::make_unique<handlers::PhpRequest>(*(*loop.pools)[size_t(pool)], to.sink,
+                                                      to.body_source, *loop.php_limits, req,
+                                                      std::move(script), client);
+      }
       case handlers::PhpMatch::kNotFound:
         error(resp, 404);
         return nullptr;
@@ -60,7 +63,7 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     }
   }
   bool deny_php = route && route->action == config::RouteAction::kStatic;
-  handlers::serve_static(site.files, req, resp, loop.scratch, deny_php, loop.file_cache);
+  handlers::serve_static(files, req, resp, loop.scratch, deny_php, loop.file_cache);
   return nullptr;
 }
 

@@ -5,31 +5,88 @@
 
 #include <strings.h>
 
+#include <atomic>
+
 namespace askr::core {
+
+namespace {
+
+handlers::Symlinks symlinks(config::Symlinks s) {
+  switch (s) {
+    case config::Symlinks::kFollow:
+      return handlers::Symlinks::kFollow;
+    case config::Symlinks::kOwner:
+      return handlers::Symlinks::kOwner;
+    case config::Symlinks::kBeneath:
+      return handlers::Symlinks::kBeneath;
+  }
+  return handlers::Symlinks::kBeneath;
+}
+
+// Names each StaticSite for the loops' file caches. Never reused, not even by a later
+// generation whose roots get the same descriptor numbers, so that no cache entry made under
+// one root, alias or symlink rule answers a request under another.
+uint64_t next_files_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Result<int> Router::open_root(const std::string& path) {
+  int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_error("open root " + path);
+  fds_.push_back(fd);
+  return fd;
+}
+
+// A route without a root or alias of its own shares its site's descriptor.
+Result<handlers::StaticSite> Router::route_files(const Site& site, const config::Route& route) {
+  handlers::StaticSite f = site.files;
+  f.id = next_files_id();
+  f.symlinks = symlinks(route.symlinks);
+  if (route.root.empty() || (route.root == site.config->root && !route.alias)) return f;
+  Result<int> fd = open_root(route.root);
+  if (!fd) return fd.error();
+  f.root_fd = *fd;
+  f.root = route.root;
+  if (route.alias) f.alias_prefix = route.prefix;
+  return f;
+}
 
 Result<Router> Router::build(const config::Config& cfg) {
   Router r;
   r.default_site_ = cfg.default_site;
   for (const config::Site& s : cfg.sites) {
-    int fd = ::open(s.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno_error("open root " + s.root);
-    r.sites_.push_back({&s, {fd, &s.index}});
+    Result<int> fd = r.open_root(s.root);
+    if (!fd) return fd.error();
+    Site& site = r.sites_.emplace_back();
+    site.config = &s;
+    site.files = {*fd, &s.index, symlinks(s.symlinks), s.root, {}, next_files_id()};
+    for (const config::Route& route : s.routes) {
+      Result<handlers::StaticSite> f = r.route_files(site, route);
+      if (!f) return f.error();
+      site.route_files.push_back(*f);
+    }
   }
   return r;
 }
 
-Router::Router(Router&& o) noexcept : sites_(std::move(o.sites_)), default_site_(o.default_site_) {
+Router::Router(Router&& o) noexcept
+    : sites_(std::move(o.sites_)), fds_(std::move(o.fds_)), default_site_(o.default_site_) {
   o.sites_.clear();
+  o.fds_.clear();
 }
 
 Router& Router::operator=(Router&& o) noexcept {
   std::swap(sites_, o.sites_);
+  std::swap(fds_, o.fds_);
   default_site_ = o.default_site_;
   return *this;
 }
 
 Router::~Router() {
-  for (Site& s : sites_) ::close(s.files.root_fd);
+  for (int fd : fds_) ::close(fd);
 }
 
 const Site& Router::match(std::string_view host) const {

@@ -14,11 +14,18 @@ namespace askr::core {
 struct Site {
   const config::Site* config = nullptr;
   handlers::StaticSite files;
+  std::vector<handlers::StaticSite> route_files;  // one per config->routes entry, same order
+
+  // Where the files under `route` (null: no route) are.
+  const handlers::StaticSite& files_of(const config::Route* route) const {
+    return route ? route_files[size_t(route - config->routes.data())] : files;
+  }
 };
 
 class Router {
  public:
-  // Opens each site's root. Fails with the path that could not be opened.
+  // Opens each site's root, and each route's own root or alias. Fails with the path that could
+  // not be opened.
   static Result<Router> build(const config::Config& cfg);
   Router() = default;
   Router(Router&&) noexcept;
@@ -34,7 +41,11 @@ class Router {
   static const config::Route* find_route(const config::Site& site, std::string_view normalized);
 
  private:
+  Result<int> open_root(const std::string& path);
+  Result<handlers::StaticSite> route_files(const Site& site, const config::Route& route);
+
   std::vector<Site> sites_;
+  std::vector<int> fds_;  // the roots opened, closed with the router
   size_t default_site_ = 0;
 };
 

@@ -21,21 +21,21 @@ void FileCache::set_now(time_t now) {
   open_ = 0;
 }
 
-const std::string& FileCache::key(int root_fd, std::string_view rel, uint8_t accept) {
+const std::string& FileCache::key(uint64_t files_id, std::string_view rel, uint8_t accept) {
   key_.assign(rel);
   key_ += '\0';
   key_ += char(accept);
-  key_.append(reinterpret_cast<const char*>(&root_fd), sizeof root_fd);
+  key_.append(reinterpret_cast<const char*>(&files_id), sizeof files_id);
   return key_;
 }
 
-const CachedFile* FileCache::find(int root_fd, std::string_view rel, uint8_t accept) {
+const CachedFile* FileCache::find(uint64_t files_id, std::string_view rel, uint8_t accept) {
   // Every entry was made this second: set_now empties the cache when a new one begins.
-  auto it = map_.find(key(root_fd, rel, accept));
+  auto it = map_.find(key(files_id, rel, accept));
   return it == map_.end() ? nullptr : &it->second;
 }
 
-const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t accept,
+const CachedFile* FileCache::put(uint64_t files_id, std::string_view rel, uint8_t accept,
                                  CachedFile entry) {
   bool fd = entry.body->fd >= 0;
   if (bytes_ + entry.body->bytes.size() > kMaxBytes || (fd && open_ >= max_open_)) {
@@ -45,7 +45,7 @@ const CachedFile* FileCache::put(int root_fd, std::string_view rel, uint8_t acce
   }
   bytes_ += entry.body->bytes.size();
   open_ += fd;
-  auto [it, fresh] = map_.insert_or_assign(key(root_fd, rel, accept), std::move(entry));
+  auto [it, fresh] = map_.insert_or_assign(key(files_id, rel, accept), std::move(entry));
   return &it->second;
 }
 

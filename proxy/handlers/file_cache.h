@@ -1,5 +1,6 @@
 // A loop's cache of small static files: the bytes, validators and the outcome of index and
-// precompressed-sibling lookup, keyed by site, path and what the client accepts. An entry serves
+// precompressed-sibling lookup, keyed by the files' root (StaticSite::id: root or alias and
+// symlink rule), path and what the client accepts. An entry serves
 // only within the second it was made, so a changed file is seen within a second (like nginx's
 // open_file_cache_valid) while a busy file costs no system call at all in between.
 #pragma once
@@ -48,14 +49,15 @@ class FileCache {
   // A new second empties the cache: every entry was valid only within the second it was made,
   // and neither memory nor descriptors are held for files nobody asks for any more.
   void set_now(time_t now);
-  // The entry for this request, when one was made this second.
-  const CachedFile* find(int root_fd, std::string_view rel, uint8_t accept);
-  const CachedFile* put(int root_fd, std::string_view rel, uint8_t accept, CachedFile entry);
+  // The entry for this request, when one was made this second. `files_id` is the
+  // StaticSite::id the file was looked up under, never shared by two roots or symlink rules.
+  const CachedFile* find(uint64_t files_id, std::string_view rel, uint8_t accept);
+  const CachedFile* put(uint64_t files_id, std::string_view rel, uint8_t accept, CachedFile entry);
   // Whether larger files may be kept open (false under a very low descriptor limit).
   bool keeps_files() const { return max_open_ > 0; }
 
  private:
-  const std::string& key(int root_fd, std::string_view rel, uint8_t accept);
+  const std::string& key(uint64_t files_id, std::string_view rel, uint8_t accept);
 
   std::unordered_map<std::string, CachedFile> map_;
   std::string key_;

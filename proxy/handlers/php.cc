@@ -26,8 +26,9 @@ constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one re
 
 enum class Kind : uint8_t { kMissing, kFile, kDir };
 
-Kind probe(int root_fd, std::string_view rel) {
-  int fd = open_beneath(root_fd, rel, O_PATH);
+Kind probe(const StaticSite& files, std::string_view rel) {
+  int fd = open_beneath(files.root_fd, rel, files.symlinks, O_PATH);
+  log_refused_link(files, rel, fd);
   if (fd < 0) return Kind::kMissing;
   struct stat st;
   Kind k = Kind::kMissing;
@@ -41,19 +42,32 @@ bool ends_with_php(std::string_view p) {
   return p.size() > 5 && p.ends_with(".php") && p[p.size() - 5] != '/';
 }
 
-void set_script(const std::string& root, std::string_view name, std::string_view info,
-                PhpScript& out) {
+// The script whose request path is `name`, found at `rel` under `files`.
+void set_script(const StaticSite& files, std::string_view name, std::string_view rel,
+                std::string_view info, PhpScript& out) {
   out.name.assign(name);
-  out.filename = root + out.name;
+  out.filename = files.filename(rel);
+  out.document_root = files.root;
   out.path_info.assign(info);
 }
 
-PhpMatch front_or(PhpMatch otherwise, const std::string& root, std::string_view fc,
+// The script `name` (a request path), when it is a regular file under `files`.
+bool find_script(const StaticSite& files, std::string_view name, std::string_view info,
+                 PhpScript& out) {
+  std::optional<std::string_view> rel = files.relative(name);
+  if (!rel || probe(files, *rel) != Kind::kFile) return false;
+  set_script(files, name, *rel, info, out);
+  return true;
+}
+
+PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_view fc,
                   PhpScript& out) {
   if (fc.empty()) return otherwise;
-  std::string name = "/";
-  name += fc;
-  set_script(root, name, "", out);
+  out.name = "/";
+  out.name += fc;
+  out.filename = site_files.filename(fc);
+  out.document_root = site_files.root;
+  out.path_info.clear();
   return PhpMatch::kScript;
 }
 
@@ -174,35 +188,32 @@ bool hop_by_hop(std::string_view name) {
 
 }  // namespace
 
-PhpMatch match_php(const StaticSite& site, const std::string& root, std::string_view fc,
+PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::string_view fc,
                    std::string_view path, PhpScript& out) {
   // fastcgi_split_path_info ^(.+\.php)(/.*)$ : the last ".php/" splits script and PATH_INFO.
   size_t split = path.rfind(".php/");
   if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
-    std::string_view script = std::string_view(path).substr(0, split + 4);
-    if (probe(site.root_fd, script.substr(1)) != Kind::kFile) return PhpMatch::kNotFound;
-    set_script(root, script, std::string_view(path).substr(split + 4), out);
-    return PhpMatch::kScript;
+    std::string_view script = path.substr(0, split + 4);
+    return find_script(files, script, path.substr(split + 4), out) ? PhpMatch::kScript
+                                                                   : PhpMatch::kNotFound;
   }
   if (ends_with_php(path)) {
-    if (probe(site.root_fd, std::string_view(path).substr(1)) != Kind::kFile)
-      return PhpMatch::kNotFound;
-    set_script(root, path, "", out);
-    return PhpMatch::kScript;
+    return find_script(files, path, "", out) ? PhpMatch::kScript : PhpMatch::kNotFound;
   }
-  std::string_view rel = std::string_view(path).substr(1);
+  std::optional<std::string_view> rel = files.relative(path);
+  if (!rel) return PhpMatch::kNotFound;
   if (path.back() == '/') {
-    for (const std::string& index : *site.index) {
-      std::string candidate = std::string(rel) + index;
-      if (probe(site.root_fd, candidate) != Kind::kFile) continue;
-      if (!ends_with_php("/" + candidate)) return PhpMatch::kStatic;
-      set_script(root, "/" + candidate, "", out);
+    for (const std::string& index : *files.index) {
+      std::string candidate = std::string(*rel) + index;
+      if (probe(files, candidate) != Kind::kFile) continue;
+      if (!ends_with_php("/" + index)) return PhpMatch::kStatic;
+      set_script(files, std::string(path) + index, candidate, "", out);
       return PhpMatch::kScript;
     }
-    return front_or(PhpMatch::kStatic, root, fc, out);
+    return front_or(PhpMatch::kStatic, site_files, fc, out);
   }
-  if (probe(site.root_fd, rel) != Kind::kMissing) return PhpMatch::kStatic;
-  return front_or(PhpMatch::kStatic, root, fc, out);
+  if (probe(files, *rel) != Kind::kMissing) return PhpMatch::kStatic;
+  return front_or(PhpMatch::kStatic, site_files, fc, out);
 }
 
 PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,

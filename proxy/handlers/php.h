@@ -21,9 +21,12 @@
 namespace askr::handlers {
 
 struct PhpScript {
-  std::string filename;   // SCRIPT_FILENAME: absolute path
-  std::string name;       // SCRIPT_NAME: "/dir/index.php"
-  std::string path_info;  // PATH_INFO: "/a/b" or ""
+  // SCRIPT_FILENAME: absolute path under the root or alias, as the request names it (a symlink
+  // on the way is not resolved: nginx's $document_root$fastcgi_script_name)
+  std::string filename;
+  std::string_view document_root;  // DOCUMENT_ROOT: the root or alias `filename` is under
+  std::string name;                // SCRIPT_NAME: "/dir/index.php"
+  std::string path_info;           // PATH_INFO: "/a/b" or ""
 };
 
 enum class PhpMatch : uint8_t {
@@ -32,11 +35,14 @@ enum class PhpMatch : uint8_t {
   kNotFound,  // a .php path whose script does not exist (and no front controller applies)
 };
 
-// Decides what a request under a PHP-enabled location runs, from its normalized path.
-// `front_controller` is relative to the root ("" for none). Mirrors the usual nginx setup:
+// Decides what a request under a PHP-enabled location runs, from its normalized path, looked up
+// in `files` (the route's root or alias, or the site's). `front_controller` ("" for none) is
+// relative to the site's root, `site_files`, like nginx's try_files fallback to a URI that the
+// site's location serves. Mirrors the usual nginx setup:
 //   location / { try_files $uri $uri/ /index.php?$query_string; }
 //   location ~ \.php { fastcgi_split_path_info ^(.+\.php)(/.*)$; fastcgi_pass ...; }
-PhpMatch match_php(const StaticSite& site, const std::string& root,
+// and under an alias, SCRIPT_FILENAME is the alias-mapped file ($request_filename).
+PhpMatch match_php(const StaticSite& files, const StaticSite& site_files,
                    std::string_view front_controller, std::string_view path, PhpScript& out);
 
 // What the request core tells PHP about where the request arrived.

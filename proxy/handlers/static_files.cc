@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "handlers/conditional.h"
@@ -11,6 +12,7 @@
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
 #include "http/date.h"
+#include "shared/base/log.h"
 
 namespace askr::handlers {
 namespace {
@@ -25,12 +27,22 @@ void fail(http::Response& resp, int status) {
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
 }
 
+// A path the site's symlink rule refuses (or that is not readable) is 403, as nginx answers
+// with disable_symlinks; anything else that cannot be opened is 404.
+int status_for(int err) {
+  return err == -EACCES || err == -EPERM || err == -ELOOP || err == -EXDEV ? 403 : 404;
+}
+
 // Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, and
 // -EISDIR for a directory.
-OpenFile open_file(int root_fd, std::string_view rel) {
+OpenFile open_file(const StaticSite& site, std::string_view rel) {
   OpenFile f;
-  f.fd = open_beneath(root_fd, rel, O_NONBLOCK);  // a FIFO under the root must not block the loop
-  if (f.fd < 0) return f;
+  // O_NONBLOCK: a FIFO under the root must not block the loop.
+  f.fd = open_beneath(site.root_fd, rel, site.symlinks, O_NONBLOCK);
+  if (f.fd < 0) {
+    log_refused_link(site, rel, f.fd);
+    return f;
+  }
   if (fstat(f.fd, &f.st) < 0 || !S_ISREG(f.st.st_mode)) {
     int err = S_ISDIR(f.st.st_mode) ? -EISDIR : -EACCES;
     ::close(f.fd);
@@ -47,15 +59,15 @@ bool compressible(std::string_view type) {
 
 // Picks a precompressed sibling ("file.br", then "file.gz") the client accepts. Sets `vary`
 // when any sibling exists, since the answer then depends on Accept-Encoding.
-bool pick_encoding(int root_fd, std::string& rel, std::string_view accept, OpenFile& file,
-                   std::string_view& encoding, bool& vary) {
+bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view accept,
+                   OpenFile& file, std::string_view& encoding, bool& vary) {
   static constexpr std::pair<std::string_view, std::string_view> kCodings[] = {{"br", ".br"},
                                                                                {"gzip", ".gz"}};
   for (auto [coding, suffix] : kCodings) {
     if (!accepts_encoding(accept, coding)) continue;
     size_t base = rel.size();
     rel += suffix;
-    OpenFile sib = open_file(root_fd, rel);
+    OpenFile sib = open_file(site, rel);
     rel.resize(base);
     if (sib.fd < 0) continue;
     vary = true;
@@ -89,26 +101,27 @@ void redirect_to_directory(const http::Request& req, http::Response& resp) {
   resp.set_inline(std::string_view("301 Moved Permanently\n"), "text/plain; charset=utf-8");
 }
 
-// Finds the file for the normalized path in `rel` (no leading '/'); tries index files for a
-// directory path. Returns the status to answer when there is no file.
+// Finds the file for `rel` (no leading '/'); tries index files for a directory path. Returns
+// the status to answer when there is no file.
 int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
   if (rel.empty() || rel.back() == '/') {
     size_t base = rel.size();
     for (const std::string& name : *site.index) {
       rel += name;
-      file = open_file(site.root_fd, rel);
+      file = open_file(site, rel);
       if (file.fd >= 0) return 0;
       rel.resize(base);
+      if (status_for(file.fd) == 403) return 403;  // like nginx's index module
     }
-    OpenFile dir;
-    dir.fd = open_beneath(site.root_fd, base ? std::string_view(rel) : ".", O_PATH | O_DIRECTORY);
-    if (dir.fd >= 0) ::close(dir.fd);
-    return dir.fd >= 0 ? 403 : 404;  // a directory without an index: no listings
+    int dir = open_beneath(site.root_fd, rel, site.symlinks, O_PATH | O_DIRECTORY);
+    log_refused_link(site, rel, dir);
+    if (dir < 0) return status_for(dir);
+    ::close(dir);
+    return 403;  // a directory without an index: no listings
   }
-  file = open_file(site.root_fd, rel);
+  file = open_file(site, rel);
   if (file.fd == -EISDIR) return 301;
-  if (file.fd == -EACCES || file.fd == -EPERM) return 403;
-  return file.fd < 0 ? 404 : 0;
+  return file.fd < 0 ? status_for(file.fd) : 0;
 }
 
 // What the response says about the file, wherever its bytes come from.
@@ -205,6 +218,34 @@ uint8_t accept_bits(std::string_view accept) {
 
 }  // namespace
 
+void log_refused_link(const StaticSite& site, std::string_view rel, int err) {
+  if (err != -ELOOP && err != -EXDEV) return;
+  static constexpr const char* kModes[] = {"follow", "owner", "beneath"};
+  char shown[256];  // the path came from a request: no control bytes reach the log
+  const size_t n = std::min(rel.size(), sizeof shown);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(rel[i]);
+    shown[i] = c < 0x20 || c == 0x7f ? '?' : char(c);
+  }
+  LOG_LIMITED(kWarn, "%.*s/%.*s: %s (symlinks = \"%s\")", int(site.root.size()), site.root.data(),
+              int(n), shown,
+              err == -EXDEV ? "a symlink leads out of the root"
+                            : "a symlink is refused (owners differ, a /proc magic link or a loop)",
+              kModes[size_t(site.symlinks)]);
+}
+
+std::optional<std::string_view> StaticSite::relative(std::string_view path) const {
+  if (alias_prefix.empty()) return path.substr(1);
+  if (!path.starts_with(alias_prefix)) return std::nullopt;
+  return path.substr(alias_prefix.size());
+}
+
+std::string StaticSite::filename(std::string_view rel) const {
+  std::string out(root);
+  if (!out.ends_with('/')) out += '/';
+  return out.append(rel);
+}
+
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,
                   std::string& rel, bool deny_php, FileCache* cache) {
   bool get = req.method == "GET";
@@ -214,14 +255,15 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
     return;
   }
   if (!req.path_ok) return fail(resp, 400);
-  rel.assign(std::string_view(req.normalized).substr(1));  // paths beneath the root are relative
+  std::optional<std::string_view> under = site.relative(req.normalized);
+  if (!under) return fail(resp, 404);
+  rel.assign(*under);
   if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
 
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.root_fd, rel, bits))
-      return respond_cached(req, resp, *c);
+    if (const CachedFile* c = cache->find(site.id, rel, bits)) return respond_cached(req, resp, *c);
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
@@ -232,8 +274,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   }
   FileMeta m;
   m.type = mime_type(rel);
-  if (bits && compressible(m.type))
-    pick_encoding(site.root_fd, rel, accept, file, m.encoding, m.vary);
+  if (bits && compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
   m.size = uint64_t(file.st.st_size);
   if (!cache || (m.size > FileCache::kMaxFile && !cache->keeps_files())) {
@@ -255,7 +296,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   entry.vary = m.vary;
   entry.mtime = m.mtime;
   rel.resize(key_len);
-  respond_cached(req, resp, *cache->put(site.root_fd, rel, bits, std::move(entry)));
+  respond_cached(req, resp, *cache->put(site.id, rel, bits, std::move(entry)));
 }
 
 }  // namespace askr::handlers

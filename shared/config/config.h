@@ -92,6 +92,16 @@ enum class RouteAction : uint8_t {
   kReturn,   // a fixed answer: Route::status, location, body
 };
 
+// [[site]] / [[site.route]] symlinks: how symbolic links met under a root are treated. The root
+// itself is resolved (realpath) when the config is loaded, like nginx's
+// disable_symlinks from=$document_root. In every mode the request path cannot climb out of the
+// root with "..", and /proc's magic links are refused.
+enum class Symlinks : uint8_t {
+  kFollow,   // "follow": followed wherever they lead (nginx's default, disable_symlinks off)
+  kOwner,    // "owner": followed when link and target have the same owner (if_not_owner)
+  kBeneath,  // "beneath": followed while they stay under the root
+};
+
 // One [[site.route]]. The loader resolves what a route inherits from its site, so the fields
 // hold what applies under the prefix without looking at the Site again.
 struct Route {
@@ -107,6 +117,13 @@ struct Route {
   std::string location;  // kReturn: the Location header; "" = none (never "" for 301, 302,
                          // 303, 307 and 308); no spaces or control characters
   std::string body;      // kReturn: the response body; "" = none (always "" for 204 and 304)
+  // Where the files under the prefix are: the route's `root` or `alias`, else the site's root.
+  // An existing directory, absolute, canonical. Empty for kReturn.
+  std::string root;
+  // `alias`: the prefix (which then ends in '/') is cut from the path before it is looked up
+  // under `root`, like nginx's alias; else the whole path is, like nginx's root.
+  bool alias = false;
+  Symlinks symlinks = Symlinks::kOwner;  // the route's own, else the site's
 };
 
 // One [[site]]: a virtual host.
@@ -118,6 +135,7 @@ struct Site {
   // File names tried, in order, for a request that names a directory; may be empty (none).
   // No entry is empty, "." or "..", or contains '/'.
   std::vector<std::string> index = {"index.html"};
+  Symlinks symlinks = Symlinks::kOwner;
   // Index into Config::pools: files ending in .php under root run there; -1 = no PHP.
   int php_pool = -1;
   // Run when no file matches the path (like nginx's try_files $uri $uri/ /index.php); only with

@@ -914,6 +914,12 @@ void front_controller_field(std::string_view k, const Node& v, Context& ctx, Cla
   out.*Member = std::string(path);
 }
 
+constexpr Choice<Symlinks> kSymlinks[] = {
+    {"follow", Symlinks::kFollow},
+    {"owner", Symlinks::kOwner},
+    {"beneath", Symlinks::kBeneath},
+};
+
 // ---- [[site.route]] -----------------------------------------------------------------------------
 
 // Whether the route says static = true (a value in error counts as false).
@@ -988,6 +994,28 @@ void parse_body(std::string_view k, const Node& v, Context& ctx, Route& route) {
   if (const std::string* s = get_string(k, v, ctx)) route.body = *s;
 }
 
+void parse_alias(std::string_view k, const Node& v, Context& ctx, Route& route) {
+  set_directory(k, v, ctx, route.root);
+  route.alias = true;
+}
+
+// 'root' and 'alias': one or the other. Neither they nor 'symlinks' go with 'return', which
+// serves no file. An alias replaces the prefix, so the prefix must end in '/': with "/img" ->
+// "/srv/img", the request "/img../x" would name "/srv/img/../x".
+void check_route_root(const toml::table& table, const Route& route, Context& ctx) {
+  const Node* alias = table.get("alias");
+  if (alias && table.contains("root")) ctx.error(*alias, "'alias' cannot be combined with 'root'");
+  for (const char* key : {"root", "alias", "symlinks"}) {
+    const Node* n = table.get(key);
+    if (n && table.contains("return"))
+      ctx.error(*n, quote(key) + " cannot be combined with 'return'");
+  }
+  if (alias && !route.prefix.empty() && !route.prefix.ends_with('/')) {
+    ctx.error(*alias,
+              "'alias' needs a prefix that ends in '/' (got \"" + printable(route.prefix) + "\")");
+  }
+}
+
 // One [[site.route]], with the checks that need only its own table. What it inherits from the
 // site is filled in by finish_site().
 Route parse_route(const toml::table& table, Context& ctx) {
@@ -999,10 +1027,14 @@ Route parse_route(const toml::table& table, Context& ctx) {
       {"return", parse_return},
       {"location", parse_location},
       {"body", parse_body},
+      {"root", directory_field<&Route::root>},
+      {"alias", parse_alias},
+      {"symlinks", choice_field<&Route::symlinks, kSymlinks>},
   };
   Route route;
   parse_fields(table, "[[site.route]]", kFields, ctx, route);
   if (!table.contains("prefix")) ctx.error(table, "missing 'prefix' in [[site.route]]");
+  check_route_root(table, route, ctx);
 
   // static = true and return are actions of their own: PHP has no part in them.
   const bool is_static = static_true(table);
@@ -1049,8 +1081,9 @@ void parse_routes(std::string_view k, const Node& v, Context& ctx, Site& site) {
 }
 
 // The checks that need the whole site, what each route inherits from it (a route without
-// 'php' uses the site's pool; a route with PHP and without 'front_controller' uses the site's),
-// then the routes in matching order: longest prefix first.
+// 'php' uses the site's pool; a route with PHP and without 'front_controller' uses the site's;
+// one without 'root' or 'alias' the site's root, one without 'symlinks' the site's), then the
+// routes in matching order: longest prefix first.
 void finish_site(const toml::table& table, Site& site, Context& ctx) {
   constexpr std::string_view kNeedsPhp = "'front_controller' needs 'php' (the pool that runs it)";
   const bool site_php = php_on(table.get("php"));
@@ -1074,9 +1107,10 @@ void finish_site(const toml::table& table, Site& site, Context& ctx) {
                                "\" (first at line " + std::to_string(it->second.line) + ")");
       }
     }
-    if (static_true(*route_table) || route_table->contains("return")) {
-      continue;  // parse_route() refused 'php' and 'front_controller' there
-    }
+    if (!route_table->contains("symlinks")) route.symlinks = site.symlinks;
+    if (route_table->contains("return")) continue;  // no files, no PHP
+    if (route.root.empty()) route.root = site.root;
+    if (static_true(*route_table)) continue;  // parse_route() refused PHP there
     const Node* php = route_table->get("php");
     if (!php) route.php_pool = site.php_pool;
     const bool on = php ? php_on(php) : site_php;
@@ -1096,6 +1130,7 @@ Site parse_site(const toml::table& table, Context& ctx) {
       {"server_names", parse_server_names},
       {"root", directory_field<&Site::root>},
       {"index", parse_index},
+      {"symlinks", choice_field<&Site::symlinks, kSymlinks>},
       {"php", pool_field<&Site::php_pool>},
       {"front_controller", front_controller_field<&Site::front_controller>},
       {"route", parse_routes},

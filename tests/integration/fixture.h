@@ -22,11 +22,13 @@ inline void write_test_site(const TempDir& dir) {
 
 inline std::unique_ptr<Proxy> start_proxy(const std::string& backend, const TempDir& dir,
                                           const std::string& extra = "",
-                                          const std::string& log_format = "combined") {
+                                          const std::string& log_format = "combined",
+                                          const std::string& site_extra = "") {
   ProxyOptions o;
   o.backend = backend;
   o.root = dir.path() + "/www";
   o.extra = extra;
+  o.site_extra = site_extra;
   o.access_log_format = log_format;
   return std::make_unique<Proxy>(o);
 }

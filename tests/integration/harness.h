@@ -28,6 +28,8 @@ struct ProxyOptions {
   int threads = 2;
   std::string root;   // site root; required
   std::string extra;  // more TOML appended to the generated file ([limits], [timeouts], ...)
+  // More keys for the [[site]] table, and [[site.route]] tables after them.
+  std::string site_extra;
   std::string access_log_format = "combined";
   // Runs the proxy under a seccomp filter that fails io_uring_setup with EPERM, as a container
   // runtime's default profile does.

@@ -634,6 +634,105 @@ TEST_P(Php, ReturnRouteRedirects) {
   EXPECT_EQ(php_fetch(port(), get("/old/")).status, 301);
 }
 
+// A route's own root and alias, as nginx + php-fpm give them for
+//   location /media/ { root /srv/mediaroot; }       SCRIPT_FILENAME
+//   $document_root$fastcgi_script_name location /wp-content/ { alias /srv/wpc/; } SCRIPT_FILENAME
+//   $request_filename
+// DOCUMENT_ROOT is the route's root or alias directory.
+TEST_P(Php, RouteRootAndAliasScripts) {
+  const std::string env = read_file(root() + "/env.php");
+  site_.write("mediaroot/media/env.php", env);
+  site_.write("wpc/env.php", env);
+  site_.write("secret.php", "<?php echo 'SECRET-RAN';\n");
+  const std::string base = fs::canonical(site_.path()).string();
+  start([&](PhpProxyOptions& o) {
+    o.routes = "[[site.route]]\nprefix = \"/media/\"\nroot = \"" + base +
+               "/mediaroot\"\n[[site.route]]\nprefix = \"/wp-content/\"\nalias = \"" + base +
+               "/wpc\"\n";
+  });
+  PhpResponse r = php_fetch(port(), get("/media/env.php?q=1"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto p = parse_json_object(r.body);
+  EXPECT_EQ(p["SCRIPT_FILENAME"], base + "/mediaroot/media/env.php");
+  EXPECT_EQ(p["DOCUMENT_ROOT"], base + "/mediaroot");
+  EXPECT_EQ(p["SCRIPT_NAME"], "/media/env.php");
+
+  r = php_fetch(port(), get("/wp-content/env.php/x/y"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  p = parse_json_object(r.body);
+  EXPECT_EQ(p["SCRIPT_FILENAME"], base + "/wpc/env.php");
+  EXPECT_EQ(p["DOCUMENT_ROOT"], base + "/wpc");
+  EXPECT_EQ(p["SCRIPT_NAME"], "/wp-content/env.php");
+  EXPECT_EQ(p["PATH_INFO"], "/x/y");
+  EXPECT_EQ(p["REQUEST_URI"], "/wp-content/env.php/x/y");
+
+  // Outside the routes, the site's root.
+  p = parse_json_object(php_fetch(port(), get("/env.php")).body);
+  EXPECT_EQ(p["DOCUMENT_ROOT"], base + "/www");
+
+  // Nothing climbs out of the alias: ".." is resolved before routing, encoded slashes and NUL
+  // are refused, and a path that only starts like the prefix is not under it.
+  const std::pair<const char*, int> cases[] = {
+      {"/wp-content/../secret.php", 404},  // "/secret.php" under the site's root: none there
+      {"/wp-content/%2e%2e/secret.php", 404}, {"/wp-content/%2e%2e/%2e%2e/secret.php", 400},
+      {"/wp-content/..%2fsecret.php", 400},   {"/wp-content../secret.php", 404},
+      {"/wp-content/..%5csecret.php", 404},   {"/wp-content/env.php%00.txt", 400},
+      {"/media/../../secret.php", 400},
+  };
+  for (const auto& [path, status] : cases) {
+    r = php_fetch(port(), get(path));
+    EXPECT_EQ(r.status, status) << path;
+    EXPECT_EQ(r.body.find("SECRET-RAN"), std::string::npos) << path;
+  }
+}
+
+// With symlinks = "follow", a script behind a link out of the root runs, and PHP is given the
+// path as the request names it, as nginx's $document_root$fastcgi_script_name, not the link's
+// target. A route with its own "beneath" refuses the same kind of link: 404, as nginx's
+// `try_files $fastcgi_script_name =404` answers a script it may not open.
+TEST_P(Php, ScriptBehindASymlink) {
+  site_.write("outside/env.php", read_file(root() + "/env.php"));
+  fs::create_symlink("../outside/env.php", root() + "/linked.php");
+  fs::create_directories(root() + "/strict");
+  fs::create_symlink("../../outside/env.php", root() + "/strict/linked.php");
+  fs::create_symlink("../outside", root() + "/appdir");
+  fs::create_directories(root() + "/owned");
+  fs::create_symlink("../../outside/env.php", root() + "/owned/linked.php");
+  const bool as_root = geteuid() == 0;
+  if (as_root) {
+    ASSERT_EQ(lchown((root() + "/owned/linked.php").c_str(), 65534, 65534), 0);
+  }
+  site_.write("secret.php", "<?php echo 'SECRET-RAN';\n");
+  start([](PhpProxyOptions& o) {
+    o.site_extra = "symlinks = \"follow\"\n";
+    o.routes =
+        "[[site.route]]\nprefix = \"/strict/\"\nsymlinks = \"beneath\"\n"
+        "[[site.route]]\nprefix = \"/owned/\"\nsymlinks = \"owner\"\n";
+  });
+  const std::string www = fs::canonical(root()).string();
+  PhpResponse r = php_fetch(port(), get("/linked.php"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto p = parse_json_object(r.body);
+  EXPECT_EQ(p["SCRIPT_FILENAME"], www + "/linked.php");
+  EXPECT_EQ(p["DOCUMENT_ROOT"], www);
+  p = parse_json_object(php_fetch(port(), get("/appdir/env.php")).body);
+  EXPECT_EQ(p["SCRIPT_FILENAME"], www + "/appdir/env.php");
+  EXPECT_EQ(php_fetch(port(), get("/strict/linked.php")).status, 404);
+  // A link owned by another user than its target (as root: 65534 -> root's file).
+  EXPECT_EQ(php_fetch(port(), get("/owned/linked.php")).status, as_root ? 404 : 200);
+
+  // The request path never climbs out, in any of the three modes.
+  for (const char* prefix : {"", "/strict", "/owned"}) {
+    for (const char* rest : {"/../secret.php", "/%2e%2e/secret.php", "/..%2fsecret.php",
+                             "/../../secret.php", "/secret.php%00.txt"}) {
+      const std::string path = std::string(prefix) + rest;
+      r = php_fetch(port(), get(path));
+      EXPECT_NE(r.status, 200) << path;
+      EXPECT_EQ(r.body.find("SECRET-RAN"), std::string::npos) << path;
+    }
+  }
+}
+
 TEST_P(Php, MissingPhpIs404) {
   site_.write("www/upload.txt", "<?php echo 'UPLOADED-CODE-RAN';\n");
   start();

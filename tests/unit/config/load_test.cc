@@ -1685,6 +1685,100 @@ fastcgi = "127.0.0.1:9001"
 }
 
 // The demo config in conf/ must load as shipped.
+// ---- Symlink modes, route roots and aliases -----------------------------------------------------
+
+TEST_F(LoadTest, SymlinksAndRouteRoots) {
+  fs::create_directories(dir_ / "uploads");
+  fs::create_directories(dir_ / "wp-content");
+  const Config c = load_ok(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+symlinks = "follow"
+  [[site.route]]
+  prefix = "/wp-content/"
+  alias = "wp-content/"
+  symlinks = "beneath"
+  [[site.route]]
+  prefix = "/uploads"
+  root = "."
+  static = true
+  [[site.route]]
+  prefix = "/plain/"
+  [[site.route]]
+  prefix = "/gone/"
+  return = 410
+[[site]]
+server_names = ["other"]
+root = "www"
+)");
+  ASSERT_EQ(c.sites.size(), 2u);
+  const Site& site = c.sites[0];
+  const std::string base = fs::canonical(dir_).string();
+  EXPECT_EQ(site.symlinks, Symlinks::kFollow);
+  EXPECT_EQ(c.sites[1].symlinks, Symlinks::kOwner);  // the default
+  ASSERT_EQ(site.routes.size(), 4u);
+  const Route& wp = site.routes[0];  // longest prefix first
+  EXPECT_EQ(wp.prefix, "/wp-content/");
+  EXPECT_EQ(wp.root, base + "/wp-content");
+  EXPECT_TRUE(wp.alias);
+  EXPECT_EQ(wp.symlinks, Symlinks::kBeneath);
+  const Route& uploads = site.routes[1];
+  EXPECT_EQ(uploads.prefix, "/uploads");
+  EXPECT_EQ(uploads.root, base);
+  EXPECT_FALSE(uploads.alias);
+  EXPECT_EQ(uploads.symlinks, Symlinks::kFollow);  // the site's
+  const Route& plain = site.routes[2];
+  EXPECT_EQ(plain.prefix, "/plain/");
+  EXPECT_EQ(plain.root, base + "/www");  // the site's
+  EXPECT_FALSE(plain.alias);
+  EXPECT_EQ(site.routes[3].root, "");  // return: no files
+}
+
+TEST_F(LoadTest, SymlinkAndRouteRootErrors) {
+  fs::create_directories(dir_ / "d");
+  expect_errors(
+      R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+symlinks = "on"
+  [[site.route]]
+  prefix = "/a/"
+  root = "d"
+  alias = "d"
+  [[site.route]]
+  prefix = "/b"
+  alias = "d"
+  [[site.route]]
+  prefix = "/c/"
+  root = "missing"
+  [[site.route]]
+  prefix = "/e/"
+  alias = "file.txt"
+  [[site.route]]
+  prefix = "/f/"
+  return = 404
+  root = "d"
+  symlinks = "follow"
+  [[site.route]]
+  prefix = "/g/"
+  symlinks = true
+)",
+      {
+          "5:12: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
+          "9:11: 'alias' cannot be combined with 'root'",
+          "12:11: 'alias' needs a prefix that ends in '/' (got \"/b\")",
+          "15:10: root \"" + (dir_ / "missing").string() + "\": No such file or directory",
+          "18:11: alias \"" + (dir_ / "file.txt").string() + "\" is not a directory",
+          "22:10: 'root' cannot be combined with 'return'",
+          "23:14: 'symlinks' cannot be combined with 'return'",
+          "26:14: 'symlinks' must be \"follow\", \"owner\" or \"beneath\"",
+      });
+}
+
 TEST(DemoConfig, Loads) {
   // __FILE__ is absolute under CMake; a relative one is taken from the current directory.
   const fs::path source = fs::absolute(__FILE__);

@@ -184,6 +184,70 @@ TEST_F(Core, MissingScriptIs404) {
   EXPECT_EQ(resp.status, 404);
 }
 
+// The loop's file cache answers only under the root, alias and symlink rule an entry was made
+// under, even when a reload's new roots get the descriptor numbers of the old ones.
+TEST_F(Core, FileCacheNeverAnswersUnderAnotherSymlinkRule) {
+  root_.write("secret.txt", "SECRET");
+  fs::create_symlink("../secret.txt", root_.path() + "/www/out");
+  auto build = [&](const char* mode, config::Config& cfg) {
+    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                       "/www\"\nsymlinks = \"" + mode + "\"\n";
+    config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+    EXPECT_TRUE(r.config);
+    cfg = std::move(*r.config);
+    return Router::build(cfg);
+  };
+  handlers::FileCache cache;
+  cache.set_now(1);
+  loop_.file_cache = &cache;
+  config::Config follow_cfg, beneath_cfg;
+  auto follow = build("follow", follow_cfg);
+  ASSERT_TRUE(follow);
+  const int follow_fd = follow->match("a").files.root_fd;
+  loop_.router = &follow.value();
+  http::Response first;
+  dispatch(request("GET /out HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, first, {sink_, sink_});
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.inline_body, "SECRET");
+  *follow = Router();  // the old generation goes; its descriptor number is free again
+  auto beneath = build("beneath", beneath_cfg);
+  ASSERT_TRUE(beneath);
+  EXPECT_EQ(beneath->match("a").files.root_fd, follow_fd);
+  loop_.router = &beneath.value();
+  http::Response second;
+  dispatch(request("GET /out HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, second, {sink_, sink_});
+  EXPECT_EQ(second.status, 403);
+  EXPECT_EQ(second.inline_body.find("SECRET"), std::string_view::npos);
+}
+
+// A route's alias: the prefix is replaced by the alias directory, and nothing climbs out of it.
+TEST_F(Core, AliasRouteServesFromItsDirectory) {
+  root_.write("wpc/up.txt", "uploaded\n");
+  root_.write("secret.txt", "SECRET");
+  std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                     "/www\"\n[[site.route]]\nprefix = \"/wp-content/\"\nalias = \"" +
+                     root_.path() + "/wpc\"\n";
+  config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+  ASSERT_TRUE(r.config);
+  config::Config cfg = std::move(*r.config);
+  auto router = Router::build(cfg);
+  ASSERT_TRUE(router);
+  loop_.router = &router.value();
+  auto get = [&](const std::string& path) {
+    http::Response resp;
+    dispatch(request("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp, {sink_, sink_});
+    if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
+    return resp.status;
+  };
+  EXPECT_EQ(get("/wp-content/up.txt"), 200);
+  EXPECT_EQ(get("/hello.txt"), 200);
+  EXPECT_EQ(get("/wp-content/hello.txt"), 404);
+  EXPECT_EQ(get("/wp-content/../secret.txt"), 404);  // "/secret.txt" under the site's root
+  EXPECT_EQ(get("/wp-content/%2e%2e/secret.txt"), 404);
+  EXPECT_EQ(get("/wp-content/..%2fsecret.txt"), 400);
+  EXPECT_EQ(get("/wp-content../secret.txt"), 404);  // not under the prefix: the site's root
+}
+
 // PHP: the core picks the pool's handler; started, it speaks FastCGI to the pool and the
 // response arrives in the sink, with the params taken from the neutral request.
 TEST_F(Core, PhpGoesToThePoolAndAnswersThroughTheSink) {
