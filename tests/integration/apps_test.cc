@@ -10,9 +10,6 @@
 //   error, Laravel's error page; classic and worker mode (worker.php, Octane-style).
 // - WordPress 6.1 (Debian's wordpress package, /usr/share/wordpress) in classic mode, on a
 //   private MariaDB, installed by the test.
-//
-// Suites whose name ends in PendingFix hold the tests that wait on a fix in proxy/ or worker/
-// (see each one); they fail until it lands.
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -296,7 +293,7 @@ TEST_F(SymfonyApp, NewSessionSetsTheSameCookie) {
 
 TEST_F(SymfonyApp, SessionCounterOnNginxAndAskrClassicPools) {
   for (const Server& s : stack_->servers()) {
-    if (s.port == stack_->askr_worker->port()) continue;  // SymfonyAppPendingFix
+    if (s.port == stack_->askr_worker->port()) continue;  // WorkerModeSessionCounterOnOneWorker
     expect_session_counter(s, "localhost", 12, [] { return stack_->logs(); });
     expect_separate_sessions(s, 4, [] { return stack_->logs(); });
   }
@@ -306,12 +303,10 @@ TEST_F(SymfonyApp, LargeFormPostsOnEveryServer) {
   expect_large_posts_answered(*stack_);
 }
 
-// Waits on the worker-mode session fix (worker/: keep the save handler an app registered with
-// session_set_save_handler() across requests): today the second request on the worker fails
-// with "session_start(): User session functions are not defined".
-class SymfonyAppPendingFix : public SymfonyApp {};
-
-TEST_F(SymfonyAppPendingFix, WorkerModeSessionCounterOnOneWorker) {
+// Symfony's session in worker mode: the save handler it registers with
+// session_set_save_handler() and the session.* settings it makes on first use serve every
+// request on the one worker.
+TEST_F(SymfonyApp, WorkerModeSessionCounterOnOneWorker) {
   Server worker = stack_->servers().back();
   ASSERT_EQ(worker.port, stack_->askr_worker->port());
   expect_session_counter(worker, "localhost", 12, [] { return stack_->logs(); });
@@ -320,10 +315,9 @@ TEST_F(SymfonyAppPendingFix, WorkerModeSessionCounterOnOneWorker) {
   expect_same(*stack_, get("/hello/again"));
 }
 
-// Waits on the worker-mode Basic-auth fix (worker/): a POST with `Authorization: Basic` and a
-// text/plain body kills the worker with SIGSEGV, so the answer is 502 (and the next request
-// waits for a new worker).
-TEST_F(SymfonyAppPendingFix, BasicAuthTextPostInWorkerMode) {
+// A POST with `Authorization: Basic` and a text/plain body, repeated on the worker (it once
+// corrupted PHP's heap there).
+TEST_F(SymfonyApp, BasicAuthTextPostInWorkerMode) {
   expect_basic_auth_posts_match(*stack_, "");
 }
 
@@ -385,17 +379,16 @@ TEST_F(LaravelApp, LargeFormPostsOnEveryServer) {
   expect_large_posts_answered(*stack_);
 }
 
-// Waits on the worker-mode Basic-auth fix, as SymfonyAppPendingFix.BasicAuthTextPostInWorkerMode.
-class LaravelAppPendingFix : public LaravelApp {};
+// As SymfonyApp.BasicAuthTextPostInWorkerMode.
 
-TEST_F(LaravelAppPendingFix, BasicAuthTextPostInWorkerMode) {
+TEST_F(LaravelApp, BasicAuthTextPostInWorkerMode) {
   expect_basic_auth_posts_match(*stack_, "Accept: application/json\r\n");
 }
 
 // Waits on FrankenPHP compatibility in worker mode (worker/): a worker script written for
 // FrankenPHP checks $_SERVER['FRANKENPHP_WORKER'] and exits at once without it, so the pool
 // never gets a worker and requests wait for a 503.
-TEST_F(LaravelAppPendingFix, FrankenPhpWorkerScriptRunsUnchanged) {
+TEST_F(LaravelApp, FrankenPhpWorkerScriptRunsUnchanged) {
   std::string app = stack_->dir.path() + "/laravel";
   auto askr = start_askr("localhost", app + "/public",
                          "workers = 1\nmode = \"worker\"\nworker_script = \"" + app +
@@ -615,33 +608,33 @@ TEST_F(WordPressApp, StaticFilesInTheWordPressTreeMatch) {
   EXPECT_EQ(r.body, read_file("/usr/share/wordpress/wp-includes/css/dashicons.min.css"));
 }
 
-// Waits on the symlink fix (proxy/handlers: a site's `symlinks = "follow"`): Debian ships
-// WordPress's bundled scripts as symlinks to /usr/share/javascript, which Askr refuses today
-// (404), and the key does not exist yet (the config is refused).
-class WordPressAppPendingFix : public WordPressApp {};
+// Debian ships WordPress's bundled scripts as symlinks to /usr/share/javascript: served with
+// `symlinks = "follow"`, and with the default ("owner": link and target are both root's).
 
-TEST_F(WordPressAppPendingFix, SymlinkedAssetWithSymlinksFollow) {
+TEST_F(WordPressApp, SymlinkedAssetsAreServed) {
   const char* path = "/wp-includes/js/underscore.min.js";
   ASSERT_TRUE(fs::is_symlink(std::string(WordPressSite::kRoot) + path));
-  auto askr = start_askr(site_->host, WordPressSite::kRoot, stack().fpm->address(), "index.php",
-                         "symlinks = \"follow\"\n");
-  for (const char* p : {path, "/wp-login.php"}) {  // the file, and a page that uses it
-    PhpResponse ref = php_fetch(stack().nginx->port(), get(p));
-    ASSERT_EQ(ref.status, 200) << p << stack().nginx->error_log();
-    PhpResponse r = php_fetch(askr->port(), get(p));
-    EXPECT_EQ(first_difference(comparable(ref), comparable(r)), "") << p << "\n"
-                                                                    << askr->error_log();
+  for (const char* mode : {"symlinks = \"follow\"\n", ""}) {
+    SCOPED_TRACE(mode);
+    auto askr =
+        start_askr(site_->host, WordPressSite::kRoot, stack().fpm->address(), "index.php", mode);
+    for (const char* p : {path, "/wp-login.php"}) {  // the file, and a page that uses it
+      PhpResponse ref = php_fetch(stack().nginx->port(), get(p));
+      ASSERT_EQ(ref.status, 200) << p << stack().nginx->error_log();
+      PhpResponse r = php_fetch(askr->port(), get(p));
+      EXPECT_EQ(first_difference(comparable(ref), comparable(r)), "") << p << "\n"
+                                                                      << askr->error_log();
+    }
+    std::string body = php_fetch(askr->port(), get(path)).body;
+    EXPECT_TRUE(body == read_file("/usr/share/javascript/underscore/underscore.min.js"))
+        << "not the target's bytes (" << body.size() << " bytes)";
   }
-  std::string body = php_fetch(askr->port(), get(path)).body;
-  EXPECT_TRUE(body == read_file("/usr/share/javascript/underscore/underscore.min.js"))
-      << "not the target's bytes (" << body.size() << " bytes)";
 }
 
-// Waits on per-route roots (proxy/handlers: `alias` on a [[site.route]]) and the symlink fix:
 // Debian's layout serves /wp-content/ from /var/lib/wordpress/wp-content, whose themes and
 // plugins are symlinks into /usr/share/wordpress/wp-content and whose uploads/ and languages/
 // exist only there. The route mirrors nginx's `location /wp-content/ { alias ...; }`.
-TEST_F(WordPressAppPendingFix, WpContentThroughARouteAlias) {
+TEST_F(WordPressApp, WpContentThroughARouteAlias) {
   auto askr = start_askr(site_->host, WordPressSite::kRoot, stack().fpm->address(), "index.php", "",
                          "[[site.route]]\nprefix = \"/wp-content/\"\n"
                          "alias = \"/var/lib/wordpress/wp-content/\"\nsymlinks = \"follow\"\n"
