@@ -407,6 +407,26 @@ TEST_P(AskrPool, WorkersGetOnlyThePoolEnvironment) {
   unsetenv("ASKR_TEST_PASSED");
 }
 
+// Without [pool.env], PHP sees none of askr-proxy's environment (php-fpm's clear_env = yes).
+TEST_P(AskrPool, ProxyEnvironmentNeverReachesPhp) {
+  setenv("ASKR_TEST_SECRET", "proxy-only", 1);
+  for (std::string mode : {"classic", "worker"}) {
+    SCOPED_TRACE(mode);
+    std::string pool = "workers = 1\nmode = \"" + mode + "\"\n";
+    if (mode == "worker") pool += "worker_script = \"" + root() + "/_worker.php\"\n";
+    start(pool);
+    for (const char* script : {"/env.php", "/getenv.php"}) {
+      PhpResponse r = get(script);
+      ASSERT_EQ(r.status, 200) << r.body;
+      std::map<std::string, std::string> env = parse_json_object(r.body);
+      EXPECT_EQ(env.count("ASKR_TEST_SECRET"), 0u) << script << ": " << r.body;
+      EXPECT_EQ(env.count("HOME"), 0u) << script;
+    }
+    proxy_.reset();
+  }
+  unsetenv("ASKR_TEST_SECRET");
+}
+
 TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
   start("workers = 2\nmode = \"classic\"\n");
   std::set<int> before;
