@@ -1492,37 +1492,6 @@ stop_server() {
   sleep 1
 }
 
-# Run time of a group of processes: "PID NS" per process, its run time in nanoseconds, all
-# threads, user and system together (/proc/PID/task/TID/schedstat, first field); with CHILDREN,
-# also "reaped NS": the run time of ROOT's children that have ended and been waited for
-# (cutime + cstime in /proc/ROOT/stat), so that a process that ends between two snapshots is
-# counted in full. Groups: nginx (master and workers), php-fpm (master and children),
-# askr-proxy alone, askr-proxy's children (the askr-worker processes).
-cpu_snapshot() { # ROOT SELF(0|1) CHILDREN(0|1)
-  local top=$1 p t total v pl=()
-  if [ "$2" = 1 ]; then pl+=("$top"); fi
-  if [ "$3" = 1 ]; then pl+=($( (pgrep -P "$top" || true) )); fi
-  for p in "${pl[@]}"; do
-    total=0
-    for t in /proc/"$p"/task/*/schedstat; do
-      read -r v _ 2>/dev/null <"$t" || continue
-      total=$((total + v))
-    done
-    if [ -d "/proc/$p" ]; then echo "$p $total"; fi
-  done
-  if [ "$3" = 1 ]; then
-    awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "reaped %.0f\n", ($14 + $15) * 1e9 / hz }' \
-      "/proc/$top/stat" 2>/dev/null || true
-  fi
-}
-# Run time between two snapshots of a group; prints "NS GONE NEW": GONE processes of the first
-# had ended by the second (their time until they ended is in "reaped"), NEW ones had started.
-cpu_delta() { # BEFORE AFTER
-  awk 'FNR == NR { a[$1] = $2; next }
-       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; if ($1 != "reaped") nw++ } }
-       END { for (p in a) if (!(p in seen)) { d -= a[p]; if (p != "reaped") gone++ }
-             printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
-}
 # Snapshots of the server's group and of the PHP group: SUFFIX 0 before, 1 after.
 snapshot_server() { # SUFFIX
   if [ -n "$cur_fpm" ]; then
@@ -1532,14 +1501,9 @@ snapshot_server() { # SUFFIX
   fi
 }
 
-# Time of the SERVER_CPUS cores from /proc/stat, in clock ticks: "TOTAL IDLE STEAL" (idle
-# includes iowait). How busy they were, and with what, shows whether other work shared them.
+# Time of the SERVER_CPUS cores (lib.sh: core_snapshot): how busy they were, and with what,
+# shows whether other work shared them.
 server_cpus=" $(expand_cpus "$SERVER_CPUS") "
-core_snapshot() {
-  awk -v want="$server_cpus" '$1 ~ /^cpu[0-9]+$/ && index(want, " " substr($1, 4) " ") {
-      t += $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; idle += $5 + $6; st += $9 }
-    END { printf "%.0f %.0f %.0f\n", t, idle, st }' /proc/stat
-}
 
 # WordPress's nonces (10 hex digits) differ from one server to the next: compared as NONCE.
 without_nonces() { sed -E 's/(nonce[^0-9a-zA-Z]{0,6}|_wpnonce=)[0-9a-f]{10}\b/\1NONCE/gI' "$1"; }
@@ -1598,10 +1562,8 @@ front_pids() { if [ -n "$cur_fpm" ]; then pgrep -P "$cur_front" || true; else ec
 
 # Proportional set size of each PHP process (kB, /proc/PID/smaps_rollup): "MEAN COUNT".
 pss_per_php() {
-  local p
-  for p in $(php_pids); do
-    awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true
-  done | awk '{ s += $1; n++ } END { if (n) printf "%.0f %d\n", s / n, n; else print "— 0" }'
+  # shellcheck disable=SC2046
+  pss_mean $(php_pids)
 }
 
 # Where the stopped askr-proxy's PHP requests spent their time, from the per-pool totals each
@@ -1617,9 +1579,9 @@ measure() { # SERVER APP ROUND
   local s=$1 a=$2 r=$3 c0 c1 w0 w1
   start_server "$s" "$a" "r$r"
   run_wrk "$a" "$WARMUP" "$tmp/warmup.txt"
-  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot)
+  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot "$SERVER_CPUS")
   run_wrk "$a" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
-  snapshot_server 1; c1=$(core_snapshot); w1=$(date +%s%N)
+  snapshot_server 1; c1=$(core_snapshot "$SERVER_CPUS"); w1=$(date +%s%N)
   pss_per_php >"$tmp/pss.$s.$a.$r.txt"
   kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
   [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
@@ -1679,9 +1641,7 @@ syscalls_per_request() { # SERVER APP SIDE
   local f="$tmp/strace.$3.$1.$2.txt" n
   [ -s "$f" ] || { echo "—"; return; }
   n=$(wrk_field "$tmp/wrk.strace.$1.$2.txt" requests)
-  awk -v n="$n" '$NF == "total" { total = $4 }
-    $1 ~ /^[0-9.]+$/ && $NF != "total" && top < 4 { names = names (top ? ", " : "") $NF; top++ }
-    END { if (n > 0) printf "%.1f (%s)", total / n, names; else print "—" }' "$f"
+  echo "$(div_1 "$(strace_field "$f" calls)" "$n") ($(strace_field "$f" top4))"
 }
 
 # CPU microseconds per request: WHICH = front, php or total.
