@@ -1265,12 +1265,14 @@ TEST_P(Php, RequestTimeSplitsIntoQueuedPhpAndIo) {
     EXPECT_GE(php[i], 295000u) << i;
     EXPECT_LT(php[i], 1000000u) << i;
     EXPECT_LE(queued[i] + php[i] + io, total) << i;
-    EXPECT_LT(io, 100000u) << i;
+    EXPECT_LT(io, 200000u) << i;
   }
-  // Lines are written as requests end: the first one ran at once, the second waited for it.
-  EXPECT_LT(queued[0], 50000u);
-  EXPECT_GE(queued[1], 150000u);
-  EXPECT_LT(queued[1], 1000000u);
+  // Lines are written as requests end. The first waited only for a worker to take it (on a busy
+  // machine a freshly started pool may still be starting one); the second waited for the first
+  // to end, 200 ms or more after it arrived.
+  EXPECT_LT(queued[0], 300000u);
+  EXPECT_GE(queued[1], queued[0] + 150000u);
+  EXPECT_LT(queued[1], 1500000u);
 
   ASSERT_EQ(proxy_->stop(), 0);
   std::smatch m;
@@ -1282,6 +1284,31 @@ TEST_P(Php, RequestTimeSplitsIntoQueuedPhpAndIo) {
   EXPECT_EQ(m[1], "2");
   EXPECT_EQ(std::stoull(m[2]), queued[0] + queued[1]);
   EXPECT_EQ(std::stoull(m[3]), php[0] + php[1]);
+}
+
+// While the client does not take the response, reading from PHP is paused: that wait is I/O,
+// not time in PHP.
+TEST_P(Php, ResponseWaitingOnASlowClientCountsAsIo) {
+  start([](PhpProxyOptions& o) { o.access_log_format = "json"; });
+  const std::string uri = "/big.php?mb=8";
+  Client c(port());
+  int small = 16 * 1024;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  c.send(get(uri));
+  std::this_thread::sleep_for(milliseconds(1000));  // the client does not read
+  PhpResponse r = c.read(false, 60000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body.size(), 8 * kMiB);
+
+  auto lines = json_lines_for(*proxy_, uri, 1);
+  ASSERT_EQ(lines.size(), 1u) << proxy_->access_log();
+  auto& l = lines[0];
+  uint64_t total = field_us(l, "upstream_time_us");
+  uint64_t php = field_us(l, "upstream_php_time_us");
+  uint64_t io = field_us(l, "upstream_io_time_us");
+  EXPECT_GE(io, 800000u) << "php " << php << " total " << total;
+  EXPECT_LT(php, 500000u) << "io " << io << " total " << total;
+  EXPECT_LE(field_us(l, "upstream_queue_time_us") + php + io, total);
 }
 
 // ---- many clients, keep-alive, pipelining
