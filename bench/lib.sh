@@ -17,9 +17,13 @@
 #   wrk_run, wrk_field        wrk pinned to CLIENT_CPUS; fields from its output
 #   proc_cpu_ticks, cpu_mark, cpu_since, cpu_us_per_request, cpu_busy_pct
 #                             a server's CPU time from /proc/PID/stat around a run
+#   cpu_snapshot, cpu_delta   run time (schedstat, ns) of a process group between two moments
+#   core_snapshot             busy, idle and steal ticks of some cores, from /proc/stat
+#   pss_mean                  mean PSS of processes (smaps_rollup)
+#   strace_field              calls in all, or the most frequent ones, from strace -c output
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
-#   div, fmt_int, slash_join  number formatting for the report tables
+#   div, div_1, fmt_int, slash_join  number formatting for the report tables
 #   machine_line, wrk_version, nginx_version, askr_rev   report header facts
 #
 # Conventions: wrk outputs of measured runs are PREFIX.ROUND.txt (ROUND = 1..ROUNDS), for
@@ -181,6 +185,62 @@ cpu_busy_pct() { # CPU_SECONDS WALL_SECONDS
   awk -v c="$1" -v w="$2" 'BEGIN{ if (c == "" || w == "" || w <= 0) print "—"; else printf "%.0f\n", 100 * c / w }'
 }
 
+# Run time of a group of processes: "PID NS" per process, its run time in nanoseconds, all
+# threads, user and system together (/proc/PID/task/TID/schedstat, first field); with CHILDREN,
+# also "reaped NS": the run time of ROOT's children that have ended and been waited for
+# (cutime + cstime in /proc/ROOT/stat), so that a process that ends between two snapshots is
+# counted in full. For example nginx (master and workers), php-fpm (master and
+# children), askr-proxy alone, askr-proxy's children (the askr-worker processes).
+cpu_snapshot() { # ROOT SELF(0|1) CHILDREN(0|1)
+  local top=$1 p t total v pl=()
+  if [ "$2" = 1 ]; then pl+=("$top"); fi
+  if [ "$3" = 1 ]; then pl+=($( (pgrep -P "$top" || true) )); fi
+  for p in "${pl[@]}"; do
+    total=0
+    for t in /proc/"$p"/task/*/schedstat; do
+      read -r v _ 2>/dev/null <"$t" || continue
+      total=$((total + v))
+    done
+    if [ -d "/proc/$p" ]; then echo "$p $total"; fi
+  done
+  if [ "$3" = 1 ]; then
+    awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "reaped %.0f\n", ($14 + $15) * 1e9 / hz }' \
+      "/proc/$top/stat" 2>/dev/null || true
+  fi
+}
+# Run time between two snapshots of a group; prints "NS GONE NEW": GONE processes of the first
+# had ended by the second (their time until they ended is in "reaped"), NEW ones had started.
+cpu_delta() { # BEFORE AFTER
+  awk 'FNR == NR { a[$1] = $2; next }
+       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; if ($1 != "reaped") nw++ } }
+       END { for (p in a) if (!(p in seen)) { d -= a[p]; if (p != "reaped") gone++ }
+             printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
+}
+# Time of the cores in LIST (a taskset list) from /proc/stat, in clock ticks: "TOTAL IDLE
+# STEAL" (idle includes iowait).
+core_snapshot() { # LIST
+  awk -v want=" $(expand_cpus "$1") " '$1 ~ /^cpu[0-9]+$/ && index(want, " " substr($1, 4) " ") {
+      t += $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; idle += $5 + $6; st += $9 }
+    END { printf "%.0f %.0f %.0f\n", t, idle, st }' /proc/stat
+}
+
+# Mean proportional set size of the PIDs in kB (Pss of /proc/PID/smaps_rollup): "MEAN COUNT",
+# "— 0" when none could be read.
+pss_mean() { # PID...
+  local p
+  for p in "$@"; do
+    awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true
+  done | awk '{ s += $1; n++ } END { if (n) printf "%.0f %d\n", s / n, n; else print "— 0" }'
+}
+
+# From the summary strace -c writes (-o FILE): calls = the calls in all; top4 = the names of the
+# four first rows ("a, b, c, d": the most frequent with -S calls).
+strace_field() { # FILE calls|top4
+  awk -v w="$2" '$NF == "total" { total = $4 }
+    $1 ~ /^[0-9.]+$/ && $NF != "total" && top < 4 { names = names (top ? ", " : "") $NF; top++ }
+    END { print (w == "calls") ? total + 0 : names }' "$1"
+}
+
 # The median of ROUNDS values on stdin, blank- or newline-separated (lower middle for an even
 # ROUNDS).
 median() { tr ' ' '\n' | grep . | sort -g | awk -v n="$ROUNDS" 'NR==int((n+1)/2)'; }
@@ -207,6 +267,7 @@ ratio_rounds() { # PREFIX_A PREFIX_B
 }
 
 div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a/b }'; }
+div_1() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.1f", a/b }'; }
 fmt_int() { awk -v x="$1" 'BEGIN{ if (x == "") print "—"; else printf "%.0f", x }'; }
 slash_join() { # VALUE... -> "a / b / c"
   local out="" v

@@ -11,7 +11,7 @@
 #             unix:SOCK, a new FastCGI connection per request (nginx's default)
 #   classic   askr-proxy (threads = 1) with an askr-worker pool, mode = "classic"
 #   worker    askr-proxy (threads = 1) with an askr-worker pool, mode = "worker"
-# Apps:
+# Apps (APPS picks them):
 #   hello     /index.php: echo "Hello, world!\n"; in worker mode a worker script that boots
 #             nothing and echoes the same line from its handler
 #   app       /section-37/item/42 through a front controller: a generated framework-sized
@@ -20,12 +20,23 @@
 #             compiled at boot, configuration from 6 files, a controller rendering ~5 KB of HTML
 #             with templates). php-fpm and classic mode run the whole bootstrap on every request
 #             (front.php); worker mode boots once (workers/app.php) and only handles requests.
+#   symfony   /hello/bench on the Symfony 5.4 app of tests/apps/symfony (Debian's
+#             php-symfony-framework-bundle): public/index.php, or worker.php in worker mode
+#   laravel   /hello/bench on the Laravel 8 app of tests/apps/laravel (php-laravel-framework),
+#             the same way
+#   wordpress / of Debian's WordPress 6.1 on a private MariaDB (pinned with the servers),
+#             installed by the script as tests/integration/apps_test.cc does; no worker mode
 #
 # Measures, for each server and app:
 #   1. requests/s, p50 and p99 latency with wrk (keep-alive clients);
 #   2. CPU time per request: run time of the server's processes (nginx master and worker;
 #      askr-proxy) and of the PHP processes (php-fpm master and children; askr-proxy's
-#      askr-worker children) during the wrk run, divided by the requests completed.
+#      askr-worker children) during the wrk run, divided by the requests completed;
+#   3. PSS per PHP process (smaps_rollup) at the end of each measured run;
+#   4. where an Askr PHP request's time goes, queued / in PHP / in I/O, from the per-pool totals
+#      askr-proxy logs when it stops;
+#   5. system calls per request on the front (nginx worker, askr-proxy) and the PHP side
+#      (php-fpm children, askr-worker processes): strace -c -f on a separate short run.
 #
 # PHP settings are the same everywhere: php-fpm reads PHP_INI, and every active line of PHP_INI
 # is given to the Askr pools as [pool.ini] (askr-worker reads no php.ini; both load the same
@@ -53,6 +64,10 @@
 #   PHP_INI [/etc/php/8.2/fpm/php.ini]  php.ini for php-fpm, and the Askr pools' [pool.ini]
 #   PHP_CLI [php8.2]      PHP CLI that generates the app and renders the reference page
 #   OUT [bench/results-php.md]          where the markdown report is written (overwritten)
+#   APPS [hello app symfony laravel wordpress]   the apps measured, in this order
+#   STRACE_DURATION [3]   seconds of the traced wrk run per server and app (0: no strace pass)
+# A quick check that the script works (the figures then mean nothing):
+#   DURATION=2 ROUNDS=1 WARMUP=1 STRACE_DURATION=1 APPS=symfony bench/php.sh
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -74,6 +89,9 @@ PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"
 PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
 PHP_CLI="${PHP_CLI:-php8.2}"
 OUT="${OUT:-$here/results-php.md}"
+APPS="${APPS:-hello app symfony laravel wordpress}"
+STRACE_DURATION="${STRACE_DURATION:-3}"
+WP_HOST=askr-bench-wp.test
 
 . "$here/lib.sh"
 bench_name=php.sh
@@ -92,6 +110,22 @@ fi
 [ -x "$PHP_FPM" ] || die "no php-fpm at $PHP_FPM"
 [ -r "$PHP_INI" ] || die "cannot read $PHP_INI"
 [ "$(id -u)" -eq 0 ] || die "run as root (nginx runs with 'user root;', php-fpm with -R)"
+for a in $APPS; do
+  case "$a" in
+    hello | app) ;;
+    symfony) [ -r /usr/share/php/Symfony/Bundle/FrameworkBundle/autoload.php ] ||
+      die "php-symfony-framework-bundle is not installed" ;;
+    laravel) [ -r /usr/share/php/Illuminate/autoload.php ] || die "php-laravel-framework is not installed" ;;
+    wordpress) [ -r /usr/share/wordpress/wp-config.php ] || die "wordpress is not installed" ;;
+    *) die "unknown app '$a' in APPS (hello app symfony laravel wordpress)" ;;
+  esac
+done
+# WordPress reads its site's config from /etc/wordpress/config-HOST.php: in a mount namespace
+# of its own the script mounts a private directory there, so that nothing is written to /etc.
+if [[ " $APPS " == *" wordpress "* ]] && [ -z "${ASKR_BENCH_MNTNS:-}" ] &&
+  unshare --mount --propagation private true 2>/dev/null; then
+  ASKR_BENCH_MNTNS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
 
 raise_nofile
 
@@ -108,10 +142,8 @@ cp "$ASKR_WORKER_BIN" "$tmp/bin/askr-worker"
 ASKR_COPY="$tmp/bin/askr-proxy"
 ASKR_WORKER_COPY="$tmp/bin/askr-worker"
 
-# Anything else running skews the numbers; say so in the report.
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
-  echo "php.sh: warning: load average is $load_start before the run; results will be noisy" >&2
+# Anything else running skews the numbers; say so in the report (lib.sh: load_start).
+warn_load
 
 # ---------------------------------------------------------------------------------------------
 # The applications.
@@ -1163,13 +1195,86 @@ GEN
 app_classes=$("$PHP_CLI" "$tmp/gen.php" "$tmp") || die "generating the app failed"
 chmod -R a+rX "$tmp"
 
-declare -A path
-apps=(hello app)
-path[hello]=/index.php
-path[app]=/section-37/item/42
+# Each app: the page measured, the site's root and front controller, the worker script (none:
+# no worker mode), the Host header sent (none: wrk's own).
+declare -A path root front worker host
+read -ra apps <<<"$APPS"
+root[check]=$tmp/www front[check]=front.php worker[check]=$tmp/workers/check.php
+path[hello]=/index.php root[hello]=$tmp/www front[hello]=front.php worker[hello]=$tmp/workers/hello.php
+path[app]=/section-37/item/42 root[app]=$tmp/www front[app]=front.php worker[app]=$tmp/workers/app.php
+for a in symfony laravel; do
+  [[ " $APPS " == *" $a "* ]] || continue
+  # The test apps as tests/integration/apps_test.cc serves them, in a copy they may write to
+  # (sessions, compiled views).
+  mkdir -p "$tmp/apps"
+  cp -r "$repo/tests/apps/$a" "$tmp/apps/$a"
+  path[$a]=/hello/bench root[$a]=$tmp/apps/$a/public front[$a]=index.php worker[$a]=$tmp/apps/$a/worker.php
+done
+path[wordpress]=/ root[wordpress]=/usr/share/wordpress front[wordpress]=index.php worker[wordpress]=""
+host[wordpress]=$WP_HOST
+
+# The servers that run APP: worker mode only where it has a worker script.
+servers_of() { # APP
+  local s
+  for s in "${servers[@]}"; do
+    [ "$s" = worker ] && [ -z "${worker[$1]}" ] && continue
+    echo "$s"
+  done
+}
+# Sets hargs: curl's and wrk's arguments for APP's Host header.
+set_hargs() { # APP
+  hargs=()
+  [ -z "${host[$1]:-}" ] || hargs=(-H "Host: ${host[$1]}")
+}
+
+# ---------------------------------------------------------------------------------------------
+# WordPress on a private MariaDB (as tests/integration/apps_harness.cc starts it), installed with
+# the PHP CLI by tests/apps/wordpress/install.php.
+mariadb_sock="$tmp/mariadb/mysql.sock"
+start_mariadb() {
+  local d="$tmp/mariadb"
+  mkdir -p "$d"
+  mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db >"$d/install.log" 2>&1 ||
+    die "mariadb-install-db failed: $(tail -20 "$d/install.log")"
+  taskset -c "$SERVER_CPUS" /usr/sbin/mariadbd --no-defaults --datadir="$d/data" \
+    --socket="$mariadb_sock" --skip-networking --user=root --pid-file="$d/mariadbd.pid" \
+    --log-error="$d/error.log" --innodb-buffer-pool-size=64M \
+    --innodb-flush-log-at-trx-commit=0 --skip-log-bin >"$d/stderr.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 300); do
+    mariadb --no-defaults -S "$mariadb_sock" -uroot -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || die "mariadbd exited at start: $(tail -20 "$d/error.log")"
+    sleep 0.1
+  done
+  die "mariadbd did not start: $(tail -20 "$d/error.log")"
+}
+wp_config=""
+install_wordpress() {
+  local etc=/etc/wordpress
+  start_mariadb
+  mariadb --no-defaults -S "$mariadb_sock" -uroot -e "CREATE DATABASE wordpress;
+    CREATE USER 'wordpress'@'localhost' IDENTIFIED BY 'askr-test';
+    GRANT ALL ON wordpress.* TO 'wordpress'@'localhost';" || die "creating the WordPress database failed"
+  if [ -n "${ASKR_BENCH_MNTNS:-}" ]; then
+    mkdir -p "$tmp/etc-wordpress"
+    mount --bind "$tmp/etc-wordpress" /etc/wordpress || die "cannot mount over /etc/wordpress"
+  else
+    note "no private mount namespace: writing $etc/config-$WP_HOST.php (removed on exit)"
+    wp_config="$etc/config-$WP_HOST.php"
+  fi
+  sed -e "s|@HOST@|$WP_HOST|g" -e "s|@DB_SOCKET@|$mariadb_sock|g" \
+    "$repo/tests/apps/wordpress/config.php.in" >"$etc/config-$WP_HOST.php"
+  mkdir -p "$tmp/wp-uploads"
+  "$PHP_CLI" "$repo/tests/apps/wordpress/install.php" "$WP_HOST" "$tmp/wp-uploads" \
+    >"$tmp/wp-install.log" 2>&1 && grep -q installed "$tmp/wp-install.log" ||
+    die "installing WordPress failed: $(tail -20 "$tmp/wp-install.log")"
+}
+bench_on_exit() { [ -z "$wp_config" ] || rm -f "$wp_config"; }
+if [[ " $APPS " == *" wordpress "* ]]; then install_wordpress; fi
 
 # The reference page, rendered by the PHP CLI straight from front.php: every server must answer
-# these bytes.
+# these bytes. The other apps' reference is nginx + php-fpm's answer in the checks below.
 (cd "$tmp/www" && "$PHP_CLI" -r '$_SERVER["REQUEST_METHOD"] = "GET";
   $_SERVER["REQUEST_URI"] = $argv[1]; require "front.php";' "${path[app]}") \
   >"$tmp/app.expected" 2>"$tmp/app.expected.err" ||
@@ -1221,11 +1326,12 @@ cur_log=""
 nginx_mask() { cpu_mask "$SERVER_CPUS"; }
 
 write_askr_conf() { # SERVER APP PORT CONF LOG
-  local mode=classic script=""
+  local mode=classic script="" names=""
   if [ "$1" = worker ]; then
     mode=worker
-    script="worker_script = \"$tmp/workers/$2.php\""
+    script="worker_script = \"${worker[$2]}\""
   fi
+  [ -z "${host[$2]:-}" ] || names="server_names = [\"${host[$2]}\"]"
   # Requests wait in Askr's queue for an idle worker; never let the queue overflow.
   local queue=$((CONNS > 256 ? CONNS : 256))
   cat >"$4" <<CONF
@@ -1237,10 +1343,11 @@ error_log = "$5"
 address = "127.0.0.1:$3"
 
 [[site]]
-root = "$tmp/www"
+root = "${root[$2]}"
 index = ["index.php"]
 php = "app"
-front_controller = "front.php"
+front_controller = "${front[$2]}"
+$names
 
 [[pool]]
 name = "app"
@@ -1281,7 +1388,7 @@ php_admin_value[opcache.enable] = 1
 CONF
 }
 
-write_nginx_conf() { # PORT SOCK CONF LOG
+write_nginx_conf() { # PORT SOCK CONF LOG APP
   cat >"$3" <<CONF
 user root;
 worker_processes 1;
@@ -1310,11 +1417,12 @@ http {
 
     server {
         listen 127.0.0.1:$1;
-        root $tmp/www;
+        server_name ${host[$5]:-localhost};
+        root ${root[$5]};
         index index.php;
 
         location / {
-            try_files \$uri /front.php\$is_args\$args;
+            try_files \$uri /${front[$5]}\$is_args\$args;
         }
 
         location ~ \.php\$ {
@@ -1351,7 +1459,7 @@ start_server() { # SERVER APP TAG
       sleep 0.1
     done
     [ -S "$sock" ] || die "php-fpm did not create $sock"
-    write_nginx_conf "$cur_port" "$sock" "$base.nginx.conf" "$cur_log"
+    write_nginx_conf "$cur_port" "$sock" "$base.nginx.conf" "$cur_log" "$a"
     "$NGINX" -t -q -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" ||
       { cat "$cur_log" >&2; die "bad nginx config"; }
     taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" &
@@ -1364,9 +1472,10 @@ start_server() { # SERVER APP TAG
   fi
   cur_front=$!
   pids+=("$cur_front")
+  set_hargs "$a"
   for _ in $(seq 150); do
     kill -0 "$cur_front" 2>/dev/null || die "$s exited at start; log: $(cat "$cur_log")"
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]:-/check.php}")" = 200 ] &&
+    [ "$(curl -s "${hargs[@]}" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]:-/check.php}")" = 200 ] &&
       return 0
     sleep 0.1
   done
@@ -1383,37 +1492,6 @@ stop_server() {
   sleep 1
 }
 
-# Run time of a group of processes: "PID NS" per process, its run time in nanoseconds, all
-# threads, user and system together (/proc/PID/task/TID/schedstat, first field); with CHILDREN,
-# also "reaped NS": the run time of ROOT's children that have ended and been waited for
-# (cutime + cstime in /proc/ROOT/stat), so that a process that ends between two snapshots is
-# counted in full. Groups: nginx (master and workers), php-fpm (master and children),
-# askr-proxy alone, askr-proxy's children (the askr-worker processes).
-cpu_snapshot() { # ROOT SELF(0|1) CHILDREN(0|1)
-  local root=$1 p t total v pl=()
-  if [ "$2" = 1 ]; then pl+=("$root"); fi
-  if [ "$3" = 1 ]; then pl+=($( (pgrep -P "$root" || true) )); fi
-  for p in "${pl[@]}"; do
-    total=0
-    for t in /proc/"$p"/task/*/schedstat; do
-      read -r v _ 2>/dev/null <"$t" || continue
-      total=$((total + v))
-    done
-    if [ -d "/proc/$p" ]; then echo "$p $total"; fi
-  done
-  if [ "$3" = 1 ]; then
-    awk -v hz="$clk_tck" '{ sub(/^.*\) /, ""); printf "reaped %.0f\n", ($14 + $15) * 1e9 / hz }' \
-      "/proc/$root/stat" 2>/dev/null || true
-  fi
-}
-# Run time between two snapshots of a group; prints "NS GONE NEW": GONE processes of the first
-# had ended by the second (their time until they ended is in "reaped"), NEW ones had started.
-cpu_delta() { # BEFORE AFTER
-  awk 'FNR == NR { a[$1] = $2; next }
-       { if ($1 in a) { d += $2 - a[$1]; seen[$1] = 1 } else { d += $2; if ($1 != "reaped") nw++ } }
-       END { for (p in a) if (!(p in seen)) { d -= a[p]; if (p != "reaped") gone++ }
-             printf "%.0f %d %d\n", d, gone, nw }' "$1" "$2"
-}
 # Snapshots of the server's group and of the PHP group: SUFFIX 0 before, 1 after.
 snapshot_server() { # SUFFIX
   if [ -n "$cur_fpm" ]; then
@@ -1423,26 +1501,29 @@ snapshot_server() { # SUFFIX
   fi
 }
 
-# Time of the SERVER_CPUS cores from /proc/stat, in clock ticks: "TOTAL IDLE STEAL" (idle
-# includes iowait). How busy they were, and with what, shows whether other work shared them.
+# Time of the SERVER_CPUS cores (lib.sh: core_snapshot): how busy they were, and with what,
+# shows whether other work shared them.
 server_cpus=" $(expand_cpus "$SERVER_CPUS") "
-clk_tck=$(getconf CLK_TCK)
-core_snapshot() {
-  awk -v want="$server_cpus" '$1 ~ /^cpu[0-9]+$/ && index(want, " " substr($1, 4) " ") {
-      t += $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; idle += $5 + $6; st += $9 }
-    END { printf "%.0f %.0f %.0f\n", t, idle, st }' /proc/stat
-}
 
-# Checks SERVER's answer for APP: 200 and the expected body.
+# WordPress's nonces (10 hex digits) differ from one server to the next: compared as NONCE.
+without_nonces() { sed -E 's/(nonce[^0-9a-zA-Z]{0,6}|_wpnonce=)[0-9a-f]{10}\b/\1NONCE/gI' "$1"; }
+
+# Checks SERVER's answer for APP: 200 and the expected body (the first answer becomes the
+# expected one where the script has none).
 check_answer() { # SERVER APP
   local s=$1 a=$2 code
-  code=$(curl -s -o "$tmp/check.body" -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]}")
+  set_hargs "$a"
+  code=$(curl -s "${hargs[@]}" -o "$tmp/check.body" -w '%{http_code}' "http://127.0.0.1:$cur_port${path[$a]}")
   [ "$code" = 200 ] || die "${label[$s]}: GET ${path[$a]} answered $code: $(head -c 300 "$tmp/check.body")"
-  cmp -s "$tmp/check.body" "$tmp/$a.expected" ||
+  [ -e "$tmp/$a.expected" ] || cp "$tmp/check.body" "$tmp/$a.expected"
+  cmp -s <(without_nonces "$tmp/check.body") <(without_nonces "$tmp/$a.expected") ||
     die "${label[$s]}: GET ${path[$a]}: the body differs from the reference ($(stat -c %s "$tmp/check.body") bytes): $(head -c 300 "$tmp/check.body")"
 }
 
-run_wrk() { wrk_run "http://127.0.0.1:$cur_port$1" "$2" "$3"; } # PATH SECONDS OUTFILE
+run_wrk() { # APP SECONDS OUTFILE
+  set_hargs "$1"
+  wrk_run "http://127.0.0.1:$cur_port${path[$1]}" "$2" "$3" "${hargs[@]}"
+}
 
 # ---------------------------------------------------------------------------------------------
 # Checks before measuring: what PHP runs with, through each server; then every server answers
@@ -1463,6 +1544,7 @@ done
 declare -A app_opcache
 for s in "${servers[@]}"; do
   for a in "${apps[@]}"; do
+    [[ " $(servers_of "$a" | tr '\n' ' ') " == *" $s "* ]] || continue
     start_server "$s" "$a" check
     check_answer "$s" "$a"
     if [ "$a" = app ]; then
@@ -1473,15 +1555,34 @@ for s in "${servers[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# The PHP processes of the running server: php-fpm's children, askr-proxy's askr-workers.
+php_pids() { pgrep -P "${cur_fpm:-$cur_front}" || true; }
+# The processes that talk to the clients: nginx's workers, askr-proxy.
+front_pids() { if [ -n "$cur_fpm" ]; then pgrep -P "$cur_front" || true; else echo "$cur_front"; fi; }
+
+# Proportional set size of each PHP process (kB, /proc/PID/smaps_rollup): "MEAN COUNT".
+pss_per_php() {
+  # shellcheck disable=SC2046
+  pss_mean $(php_pids)
+}
+
+# Where the stopped askr-proxy's PHP requests spent their time, from the per-pool totals each
+# loop logs when it stops: "REQUESTS QUEUED_US PHP_US IO_US" (all 0 for nginx + php-fpm).
+time_split() { # LOG
+  sed -nE 's/.*: pool app: ([0-9]+) PHP requests, ([0-9]+) us queued, ([0-9]+) us in PHP, ([0-9]+) us in I\/O.*/\1 \2 \3 \4/p' "$1" |
+    awk '{ n += $1; q += $2; p += $3; i += $4 } END { printf "%d %d %d %d\n", n, q, p, i }'
+}
+
 # Measurement: ROUNDS rounds; in each, every app on every server in turn, so noise on the
 # machine spreads over all of them.
 measure() { # SERVER APP ROUND
   local s=$1 a=$2 r=$3 c0 c1 w0 w1
   start_server "$s" "$a" "r$r"
-  run_wrk "${path[$a]}" "$WARMUP" "$tmp/warmup.txt"
-  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot)
-  run_wrk "${path[$a]}" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
-  snapshot_server 1; c1=$(core_snapshot); w1=$(date +%s%N)
+  run_wrk "$a" "$WARMUP" "$tmp/warmup.txt"
+  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot "$SERVER_CPUS")
+  run_wrk "$a" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
+  snapshot_server 1; c1=$(core_snapshot "$SERVER_CPUS"); w1=$(date +%s%N)
+  pss_per_php >"$tmp/pss.$s.$a.$r.txt"
   kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
   [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
   # Fields: server NS GONE NEW, PHP NS GONE NEW, cores TOTAL IDLE STEAL (ticks), wall NS.
@@ -1491,12 +1592,13 @@ measure() { # SERVER APP ROUND
     "$((w1 - w0))" >"$tmp/cpu.$s.$a.$r.txt"
   check_answer "$s" "$a"
   stop_server
+  time_split "$cur_log" >"$tmp/split.$s.$a.$r.txt"
 }
 
 load_rounds=()
 for r in $(seq "$ROUNDS"); do
   for a in "${apps[@]}"; do
-    for s in "${servers[@]}"; do
+    for s in $(servers_of "$a"); do
       echo "round $r/$ROUNDS, ${label[$s]}, $a" >&2
       measure "$s" "$a" "$r"
     done
@@ -1504,6 +1606,43 @@ for r in $(seq "$ROUNDS"); do
   load_rounds+=("$(cut -d' ' -f1 /proc/loadavg)")
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+# System calls per request: a separate short run per server and app with strace -c -f attached
+# to the front processes and, separately, to the PHP processes (strace slows both: only the
+# counts mean anything).
+strace_pass() { # SERVER APP
+  local s=$1 a=$2 side list st=()
+  start_server "$s" "$a" strace
+  run_wrk "$a" "$WARMUP" "$tmp/warmup.txt"
+  for side in front php; do
+    if [ "$side" = front ]; then list=$(front_pids); else list=$(php_pids); fi
+    # shellcheck disable=SC2046
+    strace -c -f -S calls -o "$tmp/strace.$side.$s.$a.txt" $(printf -- '-p %s ' $list) 2>/dev/null &
+    st+=("$!")
+    pids+=("$!")
+  done
+  sleep 1 # attached
+  run_wrk "$a" "$STRACE_DURATION" "$tmp/wrk.strace.$s.$a.txt"
+  kill -INT "${st[@]}" 2>/dev/null || true
+  for side in "${st[@]}"; do stop_pid "$side"; done
+  stop_server
+}
+if [ "$STRACE_DURATION" != 0 ]; then
+  for a in "${apps[@]}"; do
+    for s in $(servers_of "$a"); do
+      echo "strace, ${label[$s]}, $a" >&2
+      strace_pass "$s" "$a"
+    done
+  done
+fi
+# System calls per request of SIDE (front or php), then the four most frequent: "N (a b c d)".
+syscalls_per_request() { # SERVER APP SIDE
+  local f="$tmp/strace.$3.$1.$2.txt" n
+  [ -s "$f" ] || { echo "—"; return; }
+  n=$(wrk_field "$tmp/wrk.strace.$1.$2.txt" requests)
+  echo "$(div_1 "$(strace_field "$f" calls)" "$n") ($(strace_field "$f" top4))"
+}
 
 # CPU microseconds per request: WHICH = front, php or total.
 cpu_us() { # SERVER APP ROUND WHICH
@@ -1546,7 +1685,7 @@ rounds_of() { # SERVER APP FIELD|front|php|total -> "a / b / c"
   local IFS=/
   echo "${out[*]}" | sed 's/\// \/ /g'
 }
-ratio_rounds() { # SERVER APP rps|total  (SERVER / fpm, round by round)
+ratio_by_round() { # SERVER APP rps|total  (SERVER / fpm, round by round)
   local r a b out=()
   for r in $(seq "$ROUNDS"); do
     if [ "$3" = rps ]; then
@@ -1563,9 +1702,9 @@ ratio_rounds() { # SERVER APP rps|total  (SERVER / fpm, round by round)
 # ---------------------------------------------------------------------------------------------
 # Report.
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
-nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: nginx\///')
+nginx_version=$(nginx_version)
 fpm_version=$("$PHP_FPM" -v 2>/dev/null | awk 'NR==1{print $2}')
-wrk_version=$( (wrk -v 2>&1 || true) | awk 'NR==1{print $2}')
+wrk_version=$(wrk_version)
 askr_version=$( ("$ASKR_COPY" --version 2>&1 || true) | awk 'NR == 1')
 worker_info="$tmp/askr-worker-version.txt"
 "$ASKR_WORKER_COPY" --version >"$worker_info" 2>&1 || true
@@ -1575,13 +1714,11 @@ worker_ini=$(awk -F': ' '$1 == "php_ini" {print $2}' "$worker_info")
 worker_opcache=$(awk -F': ' '$1 == "opcache" {print $2}' "$worker_info")
 if [ -n "$ASKR_REV" ]; then
   askr_version+=" ($ASKR_REV)"
-elif rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null); then
-  git -C "$repo" diff --quiet HEAD -- proxy shared worker CMakeLists.txt 2>/dev/null ||
-    rev+=" with uncommitted changes under proxy/, shared/ or worker/"
+elif rev=$(askr_rev proxy shared worker) && [ -n "$rev" ]; then
   askr_version+=" (commit $rev)"
 fi
 askr_backend=$(cat "$tmp"/logs/classic.*.log 2>/dev/null | grep -ohE 'io_uring|epoll' | awk 'NR == 1' || true)
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS bench/php.sh"
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION APPS=\"$APPS\" bench/php.sh"
 
 report="$tmp/report.md"
 {
@@ -1617,22 +1754,28 @@ report="$tmp/report.md"
     fi
   done
   echo
-  echo "The app's own status route after one request (\`/_status/opcache\`): $(for s in "${servers[@]}"; do printf '%s: `%s`; ' "${label[$s]}" "$(echo "${app_opcache[$s]}" | tr -d '\n')"; done | sed 's/; $//')."
-  echo
+  if [[ " $APPS " == *" app "* ]]; then
+    echo "The generated app's own status route after one request (\`/_status/opcache\`): $(for s in "${servers[@]}"; do printf '%s: `%s`; ' "${label[$s]}" "$(echo "${app_opcache[$s]:-}" | tr -d '\n')"; done | sed 's/; $//')."
+    echo
+  fi
   echo "## Throughput and latency"
   echo
   echo "\`wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s --latency\` (after ${WARMUP}s of warm-up), keep-alive clients,"
-  echo "$ROUNDS rounds interleaved. Apps: \`hello\` = \`${path[hello]}\` (14 bytes); \`app\` = \`${path[app]}\`,"
+  echo "$ROUNDS rounds interleaved. Apps measured: ${apps[*]}. \`hello\` = \`${path[hello]}\` (14 bytes); \`app\` = \`${path[app]}\`,"
   echo "a $app_bytes-byte page from a generated app of $app_classes class files (classic and php-fpm"
-  echo "boot it on every request; worker mode once per worker). Every server answered both with 200"
-  echo "and the expected bytes (the app page as the PHP CLI renders it) before and after each run."
+  echo "boot it on every request; worker mode once per worker); \`symfony\` and \`laravel\` ="
+  echo "\`/hello/bench\` on the Symfony 5.4 and Laravel 8 apps of \`tests/apps/\` (Debian's packages;"
+  echo "\`public/index.php\`, in worker mode \`worker.php\`); \`wordpress\` = \`/\` of Debian's WordPress"
+  echo "on a private MariaDB (no worker mode). Every server answered each app with 200 and the"
+  echo "expected bytes (the generated app's page as the PHP CLI renders it; for the others nginx +"
+  echo "php-fpm's answer, WordPress's nonces aside) before and after each run."
   echo "Reported: the median round by requests/s, with the p50, p99 and errors of that same round;"
   echo "every round is listed. \"/ php-fpm\" divides by nginx + php-fpm on the same app."
   echo
   echo "| Server | App | Requests/s | p50 | p99 | / php-fpm | Non-2xx | Socket errors | All rounds (req/s) | / php-fpm, round by round |"
   echo "|---|---|---:|---:|---:|---:|---:|---|---|---|"
   for a in "${apps[@]}"; do
-    for s in "${servers[@]}"; do
+    for s in $(servers_of "$a"); do
       m=$(median_run "$s" "$a")
       f="$tmp/wrk.$s.$a.$m.txt"
       rps=$(wrk_field "$f" rps)
@@ -1640,7 +1783,7 @@ report="$tmp/report.md"
       if [ "$s" != fpm ]; then
         pm=$(median_run fpm "$a")
         ratio=$(awk -v a="$rps" -v b="$(wrk_field "$tmp/wrk.fpm.$a.$pm.txt" rps)" 'BEGIN{printf "%.2f", a/b}')
-        byround=$(ratio_rounds "$s" "$a" rps)
+        byround=$(ratio_by_round "$s" "$a" rps)
       fi
       printf '| %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$rps" \
         "$(wrk_field "$f" p50)" "$(wrk_field "$f" p99)" "$ratio" "$(wrk_field "$f" non2xx)" \
@@ -1653,7 +1796,7 @@ report="$tmp/report.md"
   echo "| Server | App | p50 by round | p99 by round |"
   echo "|---|---|---|---|"
   for a in "${apps[@]}"; do
-    for s in "${servers[@]}"; do
+    for s in $(servers_of "$a"); do
       printf '| %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$(rounds_of "$s" "$a" p50)" "$(rounds_of "$s" "$a" p99)"
     done
   done
@@ -1664,6 +1807,7 @@ report="$tmp/report.md"
     n2=0; se=""
     for a in "${apps[@]}"; do for r in $(seq "$ROUNDS"); do
       f="$tmp/wrk.$s.$a.$r.txt"
+      [ -e "$f" ] || continue
       n2=$((n2 + $(wrk_field "$f" non2xx)))
       e=$(wrk_field "$f" sockerr)
       [ "$e" = none ] || se+=" [$a round $r: $e]"
@@ -1690,7 +1834,7 @@ report="$tmp/report.md"
   echo "| Server | App | Total µs/request | / php-fpm | Server µs/request | PHP µs/request | Total, by round | / php-fpm, by round | Server cores busy %, all/ours, by round | PHP processes ended |"
   echo "|---|---|---:|---:|---:|---:|---|---|---|---:|"
   for a in "${apps[@]}"; do
-    for s in "${servers[@]}"; do
+    for s in $(servers_of "$a"); do
       ct=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" total)"; done | median)
       c1=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" front)"; done | median)
       c2=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" php)"; done | median)
@@ -1700,11 +1844,47 @@ report="$tmp/report.md"
       if [ "$s" != fpm ]; then
         pc=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us fpm "$a" "$r" total)"; done | median)
         ratio=$(awk -v a="$ct" -v b="$pc" 'BEGIN{printf "%.2f", a/b}')
-        byround=$(ratio_rounds "$s" "$a" total)
+        byround=$(ratio_by_round "$s" "$a" total)
       fi
       busy=$(for r in $(seq "$ROUNDS"); do core_busy "$s" "$a" "$r"; done | paste -sd'|' | sed 's/|/ \/ /g')
       printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" "$ct" "$ratio" \
         "$c1" "$c2" "$(rounds_of "$s" "$a" total)" "$byround" "$busy" "$rep"
+    done
+  done
+  echo
+  echo "## Per PHP request: system calls, memory and where the time goes"
+  echo
+  echo "- System calls per request: \`strace -c -f\` attached, on a separate ${STRACE_DURATION}s wrk run per"
+  echo "  server and app (after ${WARMUP}s of warm-up), to the front (nginx's worker; askr-proxy, all"
+  echo "  threads) and to the PHP processes (php-fpm's children; the askr-worker processes); all"
+  echo "  calls while attached, divided by the requests wrk completed; the four most frequent follow."
+  echo "  Under strace everything is much slower: only the counts mean anything. With io_uring, one"
+  echo "  \`io_uring_enter\` submits and reaps many operations."
+  echo "- Front CPU µs/request: the \"Server µs/request\" of the table above (schedstat run time of"
+  echo "  nginx or askr-proxy over the measured run, per request), median of the rounds."
+  echo "- PSS per PHP process: \`Pss\` of \`/proc/PID/smaps_rollup\` of each PHP process at the end of"
+  echo "  the measured run, averaged over them (php-fpm's children; askr-worker processes), median of"
+  echo "  the rounds."
+  echo "- Queued / in PHP / I/O: Askr's own split of each PHP request's time in askr-proxy (see the"
+  echo "  README), from the per-pool totals each loop logs when it stops, over every request of the"
+  echo "  measured instance (warm-up, run and checks), in µs per request; median of the rounds."
+  echo
+  echo "| Server | App | Syscalls/request, front | Syscalls/request, PHP | Front CPU µs/request | PSS per PHP process (kB) | Queued µs | In PHP µs | I/O µs |"
+  echo "|---|---|---|---|---:|---:|---:|---:|---:|"
+  for a in "${apps[@]}"; do
+    for s in $(servers_of "$a"); do
+      c1=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" front)"; done | median)
+      pss=$(for r in $(seq "$ROUNDS"); do cut -d' ' -f1 "$tmp/pss.$s.$a.$r.txt"; done | median)
+      split=("—" "—" "—")
+      if [ "$s" != fpm ]; then
+        for k in 2 3 4; do
+          split[k - 2]=$(for r in $(seq "$ROUNDS"); do
+            awk -v k="$k" '{ if ($1 > 0) printf "%.0f\n", $k / $1 }' "$tmp/split.$s.$a.$r.txt"; done | median)
+        done
+      fi
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" \
+        "$(syscalls_per_request "$s" "$a" front)" "$(syscalls_per_request "$s" "$a" php)" "$c1" \
+        "${pss:-—}" "${split[0]:-—}" "${split[1]:-—}" "${split[2]:-—}"
     done
   done
   echo

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
@@ -25,6 +26,17 @@ constexpr int kMaxEarlyHints = 8;               // 103 heads passed on per respo
 constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
 
 enum class Kind : uint8_t { kMissing, kFile, kDir };
+
+int64_t now_us() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Microseconds from `from` to `to`; 0 when `from` was never reached.
+uint64_t span_us(int64_t from, int64_t to) {
+  return from && to > from ? uint64_t(to - from) : 0;
+}
 
 Kind probe(const StaticSite& files, std::string_view rel) {
   int fd = open_beneath(files.root_fd, rel, files.symlinks, O_PATH);
@@ -233,6 +245,7 @@ PhpRequest::~PhpRequest() {
 }
 
 void PhpRequest::start() {
+  start_us_ = now_us();
   sink_.set_producer(this);
   begin();
   req_ = nullptr;
@@ -295,9 +308,12 @@ void PhpRequest::begin() {
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
   fastcgi::end_params(pending_, kRequestId);
-  if (mode_ == BodyMode::kNone)
+  if (mode_ == BodyMode::kNone) {
     fastcgi::end_stream(pending_, fastcgi::RecordType::kStdin, kRequestId);
+    request_complete();
+  }
   if (retry_ok_) sent_ = pending_;
+  queue_us_ = now_us();
   pool_.acquire(this);
 }
 
@@ -370,7 +386,8 @@ void PhpRequest::end_body() {
   if (mode_ == BodyMode::kStream) {
     std::string rec;
     fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, kRequestId);
-    return send(rec);
+    send(rec);
+    return request_complete();
   }
   if (mode_ != BodyMode::kCollect) return;
   {
@@ -387,9 +404,11 @@ void PhpRequest::end_body() {
     fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, kRequestId);
     send(rec);
     std::string().swap(collected_);
+    request_complete();
   } else {
     retry_ok_ = false;  // the file goes out piece by piece once a link is attached
   }
+  queue_us_ = now_us();
   pool_.acquire(this);
 }
 
@@ -413,12 +432,40 @@ void PhpRequest::send_collected() {
   send(rec);
   ::close(spill_fd_);
   spill_fd_ = -1;
+  request_complete();
+}
+
+void PhpRequest::request_complete() {
+  request_complete_ = true;
+  if (link_) php_started();
+}
+
+void PhpRequest::php_started() {
+  if (!php_us_) php_us_ = now_us();
+}
+
+void PhpRequest::end_timing() {
+  if (timed_ || !start_us_) return;
+  timed_ = true;
+  int64_t end = now_us();
+  if (paused_us_) client_wait_us_ += span_us(paused_us_, end);
+  timing_.total_us = span_us(start_us_, end);
+  timing_.queued_us = span_us(queue_us_, link_us_ ? link_us_ : end);
+  uint64_t php = span_us(php_us_, end);
+  timing_.php_us = php - std::min(php, client_wait_us_);
+  timing_.io_us = timing_.total_us - std::min(timing_.total_us, timing_.queued_us + timing_.php_us);
+  backend::PoolCounters& c = pool_.counters();
+  ++c.timed_requests;
+  c.queued_us += timing_.queued_us;
+  c.php_us += timing_.php_us;
+  c.io_us += timing_.io_us;
 }
 
 void PhpRequest::on_link(backend::FcgiLink* link) {
   bool retry = attached_;
   attached_ = true;
   link_ = link;
+  if (!link_us_) link_us_ = now_us();
   if (retry) {
     link->write(sent_);
   } else if (!pending_.empty()) {
@@ -426,6 +473,7 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
     std::string().swap(pending_);
   }
   send_collected();
+  if (request_complete_) php_started();
   try_splice();
 }
 
@@ -551,10 +599,13 @@ void PhpRequest::write_body(std::string_view data) {
   }
   if (data.empty()) return;
   body_bytes_ += data.size();
-  if (!sink_.write_body(data) && link_) link_->pause_reading();
+  if (sink_.write_body(data) || !link_) return;
+  link_->pause_reading();
+  if (!paused_us_) paused_us_ = now_us();
 }
 
 void PhpRequest::fail(int status) {
+  end_timing();
   finished_ = true;
   if (link_) link_->abandon();
   link_ = nullptr;
@@ -563,6 +614,7 @@ void PhpRequest::fail(int status) {
 
 void PhpRequest::on_stdout(std::string_view data) {
   if (finished_) return;
+  php_started();
   while (!head_sent_) {
     std::string_view rest;
     fastcgi::CgiResponseParser::State s = cgi_.feed(data, rest);
@@ -586,12 +638,17 @@ void PhpRequest::on_stdout(std::string_view data) {
 }
 
 void PhpRequest::on_sink_drained() {
+  if (paused_us_) {
+    client_wait_us_ += span_us(paused_us_, now_us());
+    paused_us_ = 0;
+  }
   if (link_) link_->resume_reading();
 }
 
 void PhpRequest::on_end() {
   link_ = nullptr;
   if (finished_) return;
+  end_timing();
   finished_ = true;
   if (!head_sent_) {
     LOG_LIMITED(kError, "pool %s: backend ended the request without a response header",
@@ -613,11 +670,13 @@ void PhpRequest::on_end() {
 void PhpRequest::on_failure(int status, const char* why) {
   link_ = nullptr;
   if (finished_) return;
+  end_timing();
   finished_ = true;
   sink_.fail_response(status);
 }
 
 void PhpRequest::abandon() {
+  end_timing();
   if (link_) {
     link_->abandon();
     link_ = nullptr;

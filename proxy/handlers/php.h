@@ -60,6 +60,14 @@ struct PhpLimits {
 // nginx's fastcgi_params would, streams the body to the backend and the response back into
 // `sink`. `body_source` is told to resume reading when the backend drains. `req` must outlive
 // start(); nothing in it is used afterwards.
+//
+// Each request is timed in three stages (timing(), the pool's counters, the JSON access log):
+// - queued: from pool dispatch (PoolClient::acquire) until a connection to a worker is attached;
+// - in PHP: from the moment the whole request is handed to that connection (or PHP's first
+//   output, if that comes sooner: a script may answer while its body still streams) until the
+//   backend's END_REQUEST, less the time reading from PHP was paused for a slow client;
+// - I/O: the rest of the request's life in the handler: building and sending the request,
+//   and the time the response waited on the client.
 class PhpRequest final : public Stream, public backend::Exchange, public http::BodyProducer {
  public:
   PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
@@ -75,6 +83,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   uint64_t splice_threshold() const override;
   void splice_rest(SpliceSource& source, uint64_t length) override;
   void on_client_readable() override;
+  const BackendTiming* timing() const override { return timed_ ? &timing_ : nullptr; }
 
  private:
   enum class BodyMode : uint8_t { kNone, kStream, kCollect };
@@ -103,6 +112,9 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   void send_collected();
   void send_stdin(std::string_view data);
   void try_splice();
+  void request_complete();  // the request's last byte has been produced
+  void php_started();       // first call only: the "in PHP" stage begins
+  void end_timing();        // first call only: fills timing_ and the pool's totals
 
   backend::PoolClient& pool_;
   http::ResponseSink& sink_;
@@ -135,6 +147,16 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   uint64_t spill_sent_ = 0;  // kCollect from a file: bytes already sent to the backend
   std::unique_ptr<backend::StdinSplice> splice_;
   SpliceSource* splice_source_ = nullptr;
+  // Timing (µs on CLOCK_MONOTONIC; 0: not reached).
+  int64_t start_us_ = 0;
+  int64_t queue_us_ = 0;         // dispatched to the pool
+  int64_t link_us_ = 0;          // a connection attached
+  int64_t php_us_ = 0;           // the "in PHP" stage began
+  int64_t paused_us_ = 0;        // reading from PHP paused for the client since
+  uint64_t client_wait_us_ = 0;  // total of those pauses
+  bool request_complete_ = false;
+  bool timed_ = false;
+  BackendTiming timing_;
 };
 
 }  // namespace askr::handlers

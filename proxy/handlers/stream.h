@@ -23,6 +23,16 @@ class SpliceSource {
   virtual void on_splice_done() = 0;
 };
 
+// Where one backend request's time went, in microseconds. total_us is the request's life in
+// the handler, from start() to the backend's END_REQUEST (or the failure or abandon that ended
+// it); queued_us + php_us + io_us == total_us. The handler defines the stages (PhpRequest).
+struct BackendTiming {
+  uint64_t total_us = 0;
+  uint64_t queued_us = 0;
+  uint64_t php_us = 0;
+  uint64_t io_us = 0;
+};
+
 class Stream {
  public:
   virtual ~Stream() = default;
@@ -41,6 +51,9 @@ class Stream {
   // backend with splice(2). The protocol has stopped receiving before it calls this.
   virtual void splice_rest(SpliceSource& source, uint64_t length) {}
   virtual void on_client_readable() {}
+  // Where the request's time went, once the handler has ended it (before it calls the sink's
+  // end_response or fail_response); nullptr from handlers that do not time their requests.
+  virtual const BackendTiming* timing() const { return nullptr; }
 };
 
 }  // namespace askr::handlers

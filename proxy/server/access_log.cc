@@ -156,7 +156,18 @@ void AccessLog::add_json(const AccessEntry& e) {
   append_json_escaped(buf_, e.referer);
   buf_ += "\",\"user_agent\":\"";
   append_json_escaped(buf_, e.user_agent);
-  buf_ += "\"}\n";
+  buf_ += '"';
+  if (const handlers::BackendTiming* t = e.timing) {
+    buf_ += ",\"upstream_time_us\":";
+    buf_ += std::to_string(t->total_us);
+    buf_ += ",\"upstream_queue_time_us\":";
+    buf_ += std::to_string(t->queued_us);
+    buf_ += ",\"upstream_php_time_us\":";
+    buf_ += std::to_string(t->php_us);
+    buf_ += ",\"upstream_io_time_us\":";
+    buf_ += std::to_string(t->io_us);
+  }
+  buf_ += "}\n";
 }
 
 void AccessLog::flush() {

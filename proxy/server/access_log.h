@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "handlers/stream.h"
 #include "shared/config/config.h"
 
 namespace askr::server {
@@ -21,6 +22,9 @@ struct AccessEntry {
   uint64_t bytes = 0;  // body bytes sent
   std::string_view referer;
   std::string_view user_agent;
+  // A PHP request's stages (JSON format only): written as upstream_time_us (the total),
+  // upstream_queue_time_us, upstream_php_time_us and upstream_io_time_us, integers in µs.
+  const handlers::BackendTiming* timing = nullptr;
 };
 
 class AccessLog {

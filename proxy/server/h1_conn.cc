@@ -389,10 +389,10 @@ void H1Conn::write_head(int status, std::span<const http::Response::Field> field
   wbuf_ += "\r\n";
 }
 
-void H1Conn::log_access(int status, uint64_t bytes) {
+void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}};
+  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
@@ -497,7 +497,7 @@ void H1Conn::end_response() {
   Streamed& s = *stream_;
   s.done = true;
   if (s.chunked) wbuf_ += "0\r\n\r\n";
-  log_access(s.status, s.bytes);
+  log_access(s.status, s.bytes, s.handler->timing());
   flush();
   if (!sending_) after_send();
 }
@@ -508,7 +508,7 @@ void H1Conn::fail_response(int status) {
   s.done = true;
   if (s.started) {
     close_after_ = true;  // the client sees the response cut short, never a wrong end
-    log_access(s.status, s.bytes);
+    log_access(s.status, s.bytes, s.handler->timing());
   } else {
     http::Response r;
     r.status = status;
@@ -518,7 +518,7 @@ void H1Conn::fail_response(int status) {
     shard_.buffers().get(wbuf_);
     write_head(status, r.fields(), r.content_length, false, s.keep_alive, s.version_minor);
     if (!s.head_only) wbuf_ += r.inline_body;
-    log_access(status, s.head_only ? 0 : r.content_length);
+    log_access(status, s.head_only ? 0 : r.content_length, s.handler->timing());
   }
   flush();
   if (!sending_) after_send();

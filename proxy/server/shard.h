@@ -80,6 +80,7 @@ class Shard {
  private:
   bool start_backend(bool use_uring, std::string& error);
   void tick();
+  void log_pool_times();
   void refresh_clock();
   void begin_drain();
 

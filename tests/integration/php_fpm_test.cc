@@ -1208,6 +1208,109 @@ TEST_P(Php, FullQueueFloodKeepsErrorLogSmall) {
   EXPECT_GE(logged, size_t(rejected.load()));
 }
 
+// ---- where a request's time goes
+// ------------------------------------------------------------------
+
+// The access log's JSON lines for `uri`, once `count` of them are there (the log is flushed on
+// the loop's tick).
+std::vector<std::map<std::string, std::string>> json_lines_for(const PhpProxy& proxy,
+                                                               const std::string& uri,
+                                                               size_t count) {
+  std::vector<std::map<std::string, std::string>> out;
+  for (auto t0 = Clock::now(); Clock::now() - t0 < milliseconds(5000);) {
+    out.clear();
+    std::istringstream in(proxy.access_log());
+    for (std::string line; std::getline(in, line);) {
+      auto fields = parse_json_object(line);
+      if (fields["uri"] == uri) out.push_back(fields);
+    }
+    if (out.size() >= count) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return out;
+}
+
+uint64_t field_us(std::map<std::string, std::string>& fields, const std::string& name) {
+  EXPECT_TRUE(fields.count(name)) << name << " missing";
+  return std::strtoull(fields[name].c_str(), nullptr, 10);
+}
+
+// A 300 ms script shows about 300 ms in PHP; a request queued behind it shows its wait as
+// queued time; queued + PHP + I/O is the request's total. The per-pool totals each loop logs
+// when it stops add up the same way.
+TEST_P(Php, RequestTimeSplitsIntoQueuedPhpAndIo) {
+  start([](PhpProxyOptions& o) {
+    o.threads = 1;
+    o.pool_extra = "max_connections = 1\nqueue = 4\n";
+    o.access_log_format = "json";
+  });
+  const std::string uri = "/sleep.php?ms=300";
+  Client first(port());
+  first.send(get(uri));
+  std::this_thread::sleep_for(milliseconds(100));
+  Client second(port());
+  second.send(get(uri));
+  EXPECT_EQ(first.read(false, 10000).body, "slept 300 ms\n");
+  EXPECT_EQ(second.read(false, 10000).body, "slept 300 ms\n");
+
+  auto lines = json_lines_for(*proxy_, uri, 2);
+  ASSERT_EQ(lines.size(), 2u) << proxy_->access_log();
+  uint64_t queued[2], php[2];
+  for (int i = 0; i < 2; ++i) {
+    auto& l = lines[size_t(i)];
+    uint64_t total = field_us(l, "upstream_time_us");
+    queued[i] = field_us(l, "upstream_queue_time_us");
+    php[i] = field_us(l, "upstream_php_time_us");
+    uint64_t io = field_us(l, "upstream_io_time_us");
+    EXPECT_GE(php[i], 295000u) << i;
+    EXPECT_LT(php[i], 1000000u) << i;
+    EXPECT_LE(queued[i] + php[i] + io, total) << i;
+    EXPECT_LT(io, 200000u) << i;
+  }
+  // Lines are written as requests end. The first waited only for a worker to take it (on a busy
+  // machine a freshly started pool may still be starting one); the second waited for the first
+  // to end, 200 ms or more after it arrived.
+  EXPECT_LT(queued[0], 300000u);
+  EXPECT_GE(queued[1], queued[0] + 150000u);
+  EXPECT_LT(queued[1], 1500000u);
+
+  ASSERT_EQ(proxy_->stop(), 0);
+  std::smatch m;
+  std::string err = proxy_->error_log();
+  ASSERT_TRUE(std::regex_search(err, m,
+                                std::regex("pool fpm: (\\d+) PHP requests, (\\d+) us queued, "
+                                           "(\\d+) us in PHP, (\\d+) us in I/O")))
+      << err;
+  EXPECT_EQ(m[1], "2");
+  EXPECT_EQ(std::stoull(m[2]), queued[0] + queued[1]);
+  EXPECT_EQ(std::stoull(m[3]), php[0] + php[1]);
+}
+
+// While the client does not take the response, reading from PHP is paused: that wait is I/O,
+// not time in PHP.
+TEST_P(Php, ResponseWaitingOnASlowClientCountsAsIo) {
+  start([](PhpProxyOptions& o) { o.access_log_format = "json"; });
+  const std::string uri = "/big.php?mb=8";
+  Client c(port());
+  int small = 16 * 1024;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  c.send(get(uri));
+  std::this_thread::sleep_for(milliseconds(1000));  // the client does not read
+  PhpResponse r = c.read(false, 60000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body.size(), 8 * kMiB);
+
+  auto lines = json_lines_for(*proxy_, uri, 1);
+  ASSERT_EQ(lines.size(), 1u) << proxy_->access_log();
+  auto& l = lines[0];
+  uint64_t total = field_us(l, "upstream_time_us");
+  uint64_t php = field_us(l, "upstream_php_time_us");
+  uint64_t io = field_us(l, "upstream_io_time_us");
+  EXPECT_GE(io, 800000u) << "php " << php << " total " << total;
+  EXPECT_LT(php, 500000u) << "io " << io << " total " << total;
+  EXPECT_LE(field_us(l, "upstream_queue_time_us") + php + io, total);
+}
+
 // ---- many clients, keep-alive, pipelining
 // ---------------------------------------------------------
 

@@ -280,7 +280,8 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   cfg += opt.site_extra + "\n" + opt.routes + "\n";
   cfg += "[limits]\n" + opt.limits + "\n";
   if (!opt.timeouts.empty()) cfg += "[timeouts]\n" + opt.timeouts + "\n";
-  cfg += "[access_log]\nformat = \"combined\"\npath = \"" + dir_.path() + "/access.log\"\n";
+  cfg += "[access_log]\nformat = \"" + opt.access_log_format + "\"\npath = \"" + dir_.path() +
+         "/access.log\"\n";
   config_ = cfg;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";

@@ -72,6 +72,7 @@ struct PhpProxyOptions {
   std::string timeouts;
   // Lines added inside [server] (log_level = "debug"...).
   std::string server_extra;
+  std::string access_log_format = "combined";  // or "json"
 };
 
 // A running askr-proxy serving one PHP site. The destructor stops it (SIGTERM, then SIGKILL).

@@ -13,7 +13,8 @@ namespace {
 
 // One entry written through an AccessLog on a pipe; returns the line as written.
 std::string log_line(config::LogFormat format, std::string_view target,
-                     std::string_view user_agent = "curl/8") {
+                     std::string_view user_agent = "curl/8",
+                     const handlers::BackendTiming* timing = nullptr) {
   int fds[2];
   EXPECT_EQ(pipe2(fds, O_NONBLOCK), 0);
   sockaddr_in peer{};
@@ -30,6 +31,7 @@ std::string log_line(config::LogFormat format, std::string_view target,
     e.status = 200;
     e.bytes = 12;
     e.user_agent = user_agent;
+    e.timing = timing;
     log.add(e, 1700000000);
   }  // the destructor flushes
   std::string out;
@@ -58,6 +60,20 @@ TEST(AccessLogJson, QuotesBackslashesAndControlBytesAreEscaped) {
   EXPECT_EQ(json_uri(std::string("/\"q\\\t\n\r\x01\x1f\x7f", 10)),
             "/\\u0022q\\u005C\\u0009\\u000A\\u000D\\u0001\\u001F\\u007F");
   EXPECT_EQ(json_uri(std::string("/a\0b", 4)), "/a\\u0000b");
+}
+
+TEST(AccessLogJson, PhpRequestStagesAreIntegerMicroseconds) {
+  handlers::BackendTiming t{305123, 2100, 301000, 2023};
+  std::string line = log_line(config::LogFormat::kJson, "/a.php", "curl/8", &t);
+  EXPECT_TRUE(
+      line.ends_with("\"user_agent\":\"curl/8\",\"upstream_time_us\":305123,"
+                     "\"upstream_queue_time_us\":2100,\"upstream_php_time_us\":301000,"
+                     "\"upstream_io_time_us\":2023}\n"))
+      << line;
+  EXPECT_TRUE(log_line(config::LogFormat::kJson, "/a.php").ends_with("\"curl/8\"}\n"));
+  // nginx's combined format has no such fields: the line is unchanged.
+  EXPECT_EQ(log_line(config::LogFormat::kCombined, "/a.php", "curl/8", &t),
+            log_line(config::LogFormat::kCombined, "/a.php"));
 }
 
 TEST(AccessLogJson, WellFormedUtf8PassesThroughUnchanged) {
