@@ -1,6 +1,7 @@
 // One FastCGI connection from a loop to a pool's backend (php-fpm or askr-worker), kept alive
 // between requests (FCGI_KEEP_CONN) and used by one request at a time. Owned by its PoolClient;
-// never shared between loops.
+// never shared between loops. To an askr-worker pool, a link goes to one slot's socket (so to
+// that slot's worker), and holds the slot's claim while a request runs on it.
 #pragma once
 
 #include <string>
@@ -17,7 +18,8 @@ class PoolClient;
 
 class FcgiLink final : public loop::IoObject {
  public:
-  explicit FcgiLink(PoolClient& pool) : pool_(pool) { timer.link = this; }
+  // `slot`: the askr-worker slot to connect to; -1 for an external backend.
+  FcgiLink(PoolClient& pool, int slot) : slot(slot), pool_(pool) { timer.link = this; }
   ~FcgiLink() override = default;
 
   // Starts a non-blocking connect; false (with errno) when it failed at once.
@@ -43,6 +45,8 @@ class FcgiLink final : public loop::IoObject {
   void close_quietly();
 
   bool reused = false;  // has served a request before: a first failure may be retried
+  const int slot;
+  bool claimed = false;  // holds its slot's claim: released when the request ends
   struct Timer : loop::TimerNode {
     FcgiLink* link;
   } timer;
@@ -61,7 +65,8 @@ class FcgiLink final : public loop::IoObject {
   // caller: one window per cause).
   void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
-  void note_worker_pid(std::string_view content);
+  bool may_retry(int error) const;
+  void retry();
 
   PoolClient& pool_;
   Exchange* ex_ = nullptr;
@@ -73,7 +78,7 @@ class FcgiLink final : public loop::IoObject {
   bool closed_ = false;
   bool paused_ = false;
   bool got_response_ = false;  // any record of the current request arrived
-  int worker_pid_ = 0;         // askr-worker: the process serving this request
+  bool peer_closed_ = false;   // the backend closed while our send was in flight
 };
 
 }  // namespace askr::backend

@@ -252,7 +252,7 @@ void PhpRequest::begin() {
   if (req.body == http::BodyKind::kUnknown) mode_ = BodyMode::kCollect;
   if (req.body == http::BodyKind::kLength && req.content_length > 0) mode_ = BodyMode::kStream;
   std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
-  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.cfg().keepalive);
+  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.keeps_connections());
   fastcgi::ParamsWriter w(out, kRequestId);
   char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
   uint16_t peer_port = 0, local_port = 0;
@@ -290,7 +290,6 @@ void PhpRequest::begin() {
   w.add("SERVER_PORT", std::to_string(local_port));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
-  if (pool_.cfg().own) w.add("ASKR_WANT_PID", "1");
   add_header_params(w, req, pool_.counters().dropped_headers);
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
