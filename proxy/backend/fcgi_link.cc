@@ -8,6 +8,7 @@
 
 #include "backend/pool_client.h"
 #include "shared/base/log.h"
+#include "shared/fastcgi/encoder.h"
 
 namespace askr::backend {
 
@@ -95,6 +96,8 @@ void FcgiLink::on_sent(int error) {
   if (ex_) {
     pool_.read_timers.arm(&timer, pool_.now_ms());
     ex_->on_link_drained();
+  } else if (draining_) {
+    pool_.read_timers.arm(&timer, pool_.now_ms());  // request_timeout still applies
   } else {
     loop::TimerList::unlink(&timer);
   }
@@ -110,6 +113,10 @@ void FcgiLink::on_recv(std::string_view data) {
     if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
     if (s.status == fastcgi::Decoder::Status::kError)
       return fail(502, dec_.error(), LOG_LIMIT_SITE());
+    if (draining_) {
+      if (s.type == fastcgi::RecordType::kEndRequest) finish_drain();
+      continue;
+    }
     if (!ex_) return fail(502, "backend sent a record outside of a request", LOG_LIMIT_SITE());
     switch (s.type) {
       case fastcgi::RecordType::kStdout:
@@ -141,6 +148,14 @@ void FcgiLink::finish_request() {
   if (paused_) resume_reading();
   pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
   ex->on_end();
+}
+
+// The abandoned request is over: the worker is free, and the connection still good.
+void FcgiLink::finish_drain() {
+  draining_ = false;
+  reused = true;
+  loop::TimerList::unlink(&timer);
+  pool_.release(this, !sending_ && wbuf_.empty());
 }
 
 void FcgiLink::on_recv_end(int error) {
@@ -217,6 +232,16 @@ void FcgiLink::fail(int status, const char* why, log::RateLimit& limit) {
 void FcgiLink::abandon() {
   ex_ = nullptr;
   close_quietly();
+}
+
+void FcgiLink::abort(uint16_t request_id) {
+  if (!claimed || !write_idle() || closed_) return abandon();
+  ex_ = nullptr;
+  draining_ = true;
+  if (paused_) resume_reading();
+  std::string record;
+  fastcgi::abort_request(record, request_id);
+  write(record);
 }
 
 void FcgiLink::close_quietly() {

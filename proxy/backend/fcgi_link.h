@@ -38,9 +38,14 @@ class FcgiLink final : public loop::IoObject {
 
   void attach(Exchange* ex) { ex_ = ex; }
   Exchange* exchange() const { return ex_; }
-  // The exchange is abandoned mid-request (the client went away): the connection cannot be
-  // reused, so it is closed.
+  // The exchange is abandoned mid-request (the client went away, or the answer broke the
+  // rules): the connection cannot be reused, so it is closed.
   void abandon();
+  // The client went away after request `request_id` was handed over whole. To an askr-worker,
+  // the link sends ABORT_REQUEST and keeps the slot until the worker's END_REQUEST (its output
+  // dropped), so that no request goes to a worker still busy with this one, and the connection
+  // is kept; otherwise, or with part of the request still unsent, as abandon().
+  void abort(uint16_t request_id);
   // Closes without telling anyone (pool shutdown).
   void close_quietly();
 
@@ -65,6 +70,7 @@ class FcgiLink final : public loop::IoObject {
   // caller: one window per cause).
   void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
+  void finish_drain();
   bool may_retry(int error) const;
   void retry();
 
@@ -79,6 +85,7 @@ class FcgiLink final : public loop::IoObject {
   bool paused_ = false;
   bool got_response_ = false;  // any record of the current request arrived
   bool peer_closed_ = false;   // the backend closed while our send was in flight
+  bool draining_ = false;      // abandoned: the worker's answer is read and dropped
 };
 
 }  // namespace askr::backend

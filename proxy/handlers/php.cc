@@ -618,7 +618,13 @@ void PhpRequest::on_failure(int status, const char* why) {
 
 void PhpRequest::abandon() {
   if (link_) {
-    link_->abandon();
+    // The whole request went to the link: the end of STDIN is among what it was given.
+    bool written = (mode_ == BodyMode::kNone || body_done_) && !splice_ && spill_fd_ < 0;
+    if (written && !finished_) {
+      link_->abort(kRequestId);
+    } else {
+      link_->abandon();
+    }
     link_ = nullptr;
   } else if (!finished_) {
     pool_.cancel(this);

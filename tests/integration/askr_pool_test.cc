@@ -323,6 +323,46 @@ TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
   EXPECT_EQ(whoami().first, before) << proxy_->error_log();
 }
 
+// A client that hangs up leaves its worker busy until the script ends: meanwhile requests go to
+// the other worker instead of waiting behind it, and afterwards the busy one serves again on
+// the same connection.
+TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
+  start("workers = 2\nmode = \"classic\"\n", 1);
+  // Two requests at once: both workers are up, and the next request takes the first slot.
+  auto both = [&] {
+    auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+    PhpResponse b = get("/conn.php?ms=300");
+    return std::map<int, int>{conn_info(a.get()), conn_info(b)};
+  };
+  ASSERT_EQ(both().size(), 2u);
+  std::string marks = site_.path() + "/marks";
+  int busy = 0;
+  {
+    Client c(port());
+    c.send("GET /pidsleep.php?s=2&f=" + marks + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 100 && busy == 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+      std::ifstream in(marks);
+      in >> busy;
+    }
+  }  // the client hangs up while the script sleeps
+  ASSERT_GT(busy, 0);
+  std::this_thread::sleep_for(milliseconds(100));
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "request " << i << " waited";
+    EXPECT_NE(conn_info(r).first, busy);
+  }
+  // Once the script is over, the worker serves again, on the connection that carried the
+  // abandoned request (its third).
+  std::this_thread::sleep_for(milliseconds(2200));
+  std::map<int, int> after = both();
+  ASSERT_EQ(after.count(busy), 1u);
+  EXPECT_EQ(after[busy], 3);
+}
+
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:
 // $_SERVER['FRANKENPHP_WORKER'], frankenphp_request_headers(), frankenphp_response_headers(),
 // headers_send(103) (the hints are not forwarded: the answer is the final one, never a 502),
