@@ -218,7 +218,7 @@ void PoolClient::shutdown() {
   std::vector<FcgiLink*> idle;
   idle.swap(idle_);
   for (FcgiLink* l : kept_) {
-    if (l && !l->claimed) idle.push_back(l);
+    if (l && !l->exchange()) idle.push_back(l);  // idle, or draining an abandoned request
   }
   for (FcgiLink* l : idle) l->close_quietly();
 }
