@@ -49,9 +49,10 @@ FcgiServer::FcgiServer(int listen_fd, int wake_fd, int ready_fd, bool own_peers_
   int flags = fcntl(listen_fd_, F_GETFL);
   if (flags >= 0) fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  // EPOLLEXCLUSIVE: of the workers sharing the socket, one wakes per connection, not all.
+  // Not EPOLLEXCLUSIVE: when a slot's old and new worker share its socket during a roll, the
+  // old one stops without accepting, and the new one must wake too.
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.events = EPOLLIN;
   ev.data.fd = listen_fd_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
   if (wake_fd_ >= 0) {
@@ -62,7 +63,7 @@ FcgiServer::FcgiServer(int listen_fd, int wake_fd, int ready_fd, bool own_peers_
 }
 
 FcgiServer::~FcgiServer() {
-  if (conn_fd_ >= 0) ::close(conn_fd_);
+  for (const auto& [fd, conn] : conns_) ::close(fd);
   if (ready_fd_ >= 0) ::close(ready_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
@@ -71,22 +72,22 @@ FcgiServer::~FcgiServer() {
 
 FcgiServer::Wait FcgiServer::next_request() {
   for (;;) {
-    if (conn_fd_ < 0) {
+    // Between requests a stop request wins; once one has begun, its params are read.
+    if (state_ == State::kIdle) {
       bool stop = false;
-      if (!accept_connection(stop)) return stop ? Wait::kStop : Wait::kError;
+      if (!wait_for_input(stop)) return stop ? Wait::kStop : Wait::kError;
     }
-    while (state_ == State::kIdle || state_ == State::kParams) {
-      bool stop = false;
-      // Between requests a stop request wins; once one has begun, its params are read.
-      if (state_ == State::kIdle && !wait_readable(conn_fd_, stop)) return Wait::kStop;
-      if (read_some(true) == Io::kClosed) break;
-      if (aborted_ && state_ == State::kParams) abandon_request();
+    if (read_some(true) == Io::kClosed) {
+      close_connection();
+      continue;
     }
-    if (state_ == State::kRunning && !broken_) {
+    if (aborted_ && state_ == State::kParams) abandon_request();
+    if (broken_) {
+      close_connection();
+    } else if (state_ == State::kRunning) {
       start_request();
       return Wait::kRequest;
     }
-    close_connection();
   }
 }
 
@@ -119,60 +120,70 @@ bool FcgiServer::peer_allowed(int fd) const {
   return false;
 }
 
-bool FcgiServer::accept_connection(bool& stop) {
+// Waits until one of the open connections has something to read (hung up or failed included:
+// the read says which) and makes it the current one, accepting new connections meanwhile.
+// False with `stop` set: wake_fd_ became readable; without: the listener failed.
+bool FcgiServer::wait_for_input(bool& stop) {
   if (!announced_ready_) {
     announced_ready_ = true;
     announce(int32_t(getpid()));
   }
-  epoll_event events[2];
+  epoll_event events[16];
   for (;;) {
-    int n = epoll_wait(epoll_fd_, events, 2, -1);
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
     if (n < 0 && errno != EINTR) {
       LOG_ERROR("epoll_wait: %s", strerror(errno));
       return false;
     }
+    bool listener = false;
+    int readable = -1;
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == wake_fd_) {
+      int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
         stop = true;
         return false;
       }
+      if (fd == listen_fd_) {
+        listener = true;
+      } else if (readable < 0) {
+        readable = fd;
+      }
     }
-    if (n <= 0) continue;
-    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0 && !peer_allowed(fd)) {
-      ::close(fd);
-      continue;
-    }
-    if (fd >= 0) {
-      conn_fd_ = fd;
-      decoder_.reset();
+    if (readable >= 0) {
+      conn_fd_ = readable;
+      conn_ = &conns_[readable];
       return true;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
-      continue;  // another worker took it, or the client gave up
-    }
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      LOG_ERROR("accept: %s", strerror(errno));
-      poll(nullptr, 0, 100);
-      continue;
-    }
-    LOG_ERROR("accept: %s", strerror(errno));
-    return false;
+    if (listener && !accept_connection()) return false;
   }
 }
 
-// Waits until `fd` is readable (true) or wake_fd_ is (false, stop set).
-bool FcgiServer::wait_readable(int fd, bool& stop) {
-  pollfd p[2] = {{fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-  for (;;) {
-    int n = poll(p, wake_fd_ >= 0 ? 2 : 1, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n > 0 && wake_fd_ >= 0 && p[1].revents) {
-      stop = true;
-      return false;
+// Takes one connection off the listener, if any; false when the listener failed (logged).
+bool FcgiServer::accept_connection() {
+  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) {
+    if (!peer_allowed(fd)) {
+      ::close(fd);
+      return true;
     }
-    return true;  // readable, hung up or failed: the read says which
+    LOG_DEBUG("accepted a connection (%zu open)", conns_.size() + 1);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    conns_[fd];
+    return true;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) {
+    return true;  // another worker took it, or the client gave up
+  }
+  if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+    LOG_ERROR("accept: %s", strerror(errno));
+    poll(nullptr, 0, 100);
+    return true;
+  }
+  LOG_ERROR("accept: %s", strerror(errno));
+  return false;
 }
 
 // ---- Reading and decoding -----------------------------------------------------------------------
@@ -199,11 +210,11 @@ FcgiServer::Io FcgiServer::read_some(bool block) {
 
 void FcgiServer::decode(std::string_view bytes) {
   while (!broken_) {
-    fastcgi::Decoder::Step s = decoder_.next(bytes);
+    fastcgi::Decoder::Step s = conn_->decoder.next(bytes);
     bytes.remove_prefix(s.consumed);
     if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
     if (s.status == fastcgi::Decoder::Status::kError) {
-      LOG_WARN("FastCGI client: %s; closing the connection", decoder_.error());
+      LOG_WARN("FastCGI client: %s; closing the connection", conn_->decoder.error());
       broken_ = true;
       return;
     }
@@ -295,11 +306,11 @@ void FcgiServer::on_management(const fastcgi::Decoder::Step& s) {
   if (s.type != RecordType::kGetValues) {
     if (s.end_of_record) fastcgi::unknown_type(out_, uint8_t(s.type));
   } else {
-    management_.append(s.content);
+    conn_->management.append(s.content);
     if (!s.end_of_record) return;
     std::vector<fastcgi::NameValue> answer;
     fastcgi::ParamsParser names;
-    std::string_view in = management_;
+    std::string_view in = conn_->management;
     for (;;) {
       fastcgi::ParamsParser::Step p = names.next(in);
       in.remove_prefix(p.consumed);
@@ -309,7 +320,7 @@ void FcgiServer::on_management(const fastcgi::Decoder::Step& s) {
       if (p.name == fastcgi::kMpxsConns) answer.emplace_back(fastcgi::kMpxsConns, "0");
     }
     fastcgi::get_values_result(out_, answer);
-    management_.clear();
+    conn_->management.clear();
   }
   if (!out_.empty()) {
     send_all(out_);
@@ -329,13 +340,9 @@ void FcgiServer::abandon_request() {
 
 void FcgiServer::start_request() {
   if (ready_fd_ >= 0) announce(-int32_t(getpid()));
-  const std::string* want_pid = params_.find("ASKR_WANT_PID");
-  if (want_pid && *want_pid == "1") {
-    std::string pid = std::to_string(getpid());
-    fastcgi::NameValue pair{"ASKR_WORKER_PID", pid};
-    fastcgi::get_values_result(out_, {&pair, 1});
-    flush();
-  }
+  constexpr std::string_view kCount = "ASKR_CONNECTION_REQUESTS";
+  std::erase_if(params_.pairs, [&](const auto& pair) { return pair.first == kCount; });
+  params_.pairs.emplace_back(kCount, std::to_string(++conn_->requests));
 }
 
 // ---- The request's streams ----------------------------------------------------------------------
@@ -417,7 +424,7 @@ void FcgiServer::finish(uint32_t app_status) {
 void FcgiServer::release(uint32_t app_status) {
   if (!in_request()) return;
   finish(app_status);
-  if (broken_ || !keep_conn_) close_connection();
+  if (broken_ || !keep_conn_ || input_closed_) close_connection();
   state_ = State::kIdle;
   params_.pairs.clear();
   stdin_.clear();
@@ -446,14 +453,15 @@ void FcgiServer::close_connection() {
       if (left.count() <= 0 || poll(&p, 1, int(left.count())) == 0) break;
     }
   }
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn_fd_, nullptr);  // PHP's children may share the fd
   ::close(conn_fd_);
+  conns_.erase(conn_fd_);
   conn_fd_ = -1;
-  decoder_.reset();
+  conn_ = nullptr;
   broken_ = false;
   input_closed_ = false;
   state_ = State::kIdle;
   out_.clear();
-  management_.clear();
 }
 
 }  // namespace askr::worker

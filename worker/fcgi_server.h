@@ -1,7 +1,9 @@
 // The FastCGI side of askr-worker (responder role): accepts connections on a listening Unix
-// socket and reads and writes the records of one request at a time, with blocking I/O (PHP is
-// single-threaded here; one process serves one request at a time). The record format is the
-// shared codec's (shared/fastcgi); this class only moves bytes and keeps the request's state.
+// socket, keeps several open at once (askr-proxy keeps one from each of its loops), and serves
+// one request at a time from whichever has one, with blocking I/O while it runs (PHP is
+// single-threaded here; one process serves one request at a time). Between requests it waits in
+// epoll for the listener, its connections and the stop pipe. The record format is the shared
+// codec's (shared/fastcgi); this class only moves bytes and keeps the request's state.
 //
 // What a client sees:
 // - GET_VALUES is answered at any time: FCGI_MAX_CONNS=1, FCGI_MAX_REQS=1, FCGI_MPXS_CONNS=0.
@@ -13,14 +15,15 @@
 //   after END_REQUEST and closed, what the client sent meanwhile drained first (and, when the
 //   body was not read to its end, its rest awaited for a moment), so that a client still sending
 //   never sees EPIPE before reading the answer.
-// - A request whose params hold ASKR_WANT_PID=1 gets, before any STDOUT, one GET_VALUES_RESULT
-//   record (request id 0) with ASKR_WORKER_PID=<pid>.
+// - Each request's params get ASKR_CONNECTION_REQUESTS: how many requests its connection has
+//   carried, this one included (a client's own value is replaced).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -38,23 +41,24 @@ struct FcgiParams {
 
 class FcgiServer {
  public:
-  // `listen_fd`: a listening Unix stream socket, made non-blocking here (several workers may
-  // share it); the server does not own it. `wake_fd`: becomes readable when waiting for a
-  // request should stop (the signal handler's pipe); -1 for none. `ready_fd`: the supervisor's
-  // pipe (owned from here on; -1 for none): this process's pid is written there once, when it
-  // first waits for a connection, and its pid negated once, when its first request begins.
-  // `own_peers_only`: a connection whose peer (SO_PEERCRED) is neither this process's user nor
-  // root is closed unanswered and logged (for a socket inherited from a supervisor, whose only
-  // client is askr-proxy; a --listen socket is guarded by its file mode instead, as php-fpm's).
+  // `listen_fd`: a listening Unix stream socket, made non-blocking here (during a rolling
+  // restart the old and the new worker of a slot share it); the server does not own it. `wake_fd`:
+  // becomes readable when waiting for a request should stop (the signal handler's pipe); -1 for
+  // none. `ready_fd`: the supervisor's pipe (owned from here on; -1 for none): this process's pid
+  // is written there once, when it first waits for a connection, and its pid negated once, when its
+  // first request begins. `own_peers_only`: a connection whose peer (SO_PEERCRED) is neither this
+  // process's user nor root is closed unanswered and logged (for a socket inherited from a
+  // supervisor, whose only client is askr-proxy; a --listen socket is guarded by its file mode
+  // instead, as php-fpm's).
   FcgiServer(int listen_fd, int wake_fd, int ready_fd = -1, bool own_peers_only = false);
   ~FcgiServer();
   FcgiServer(const FcgiServer&) = delete;
   FcgiServer& operator=(const FcgiServer&) = delete;
 
   enum class Wait { kRequest, kStop, kError };
-  // Waits, accepting connections as needed, until a request has begun and its params are
-  // complete (kRequest). kStop: wake_fd became readable while no request had begun. kError: the
-  // listening socket failed (logged).
+  // Waits, accepting connections as needed, until a request has begun on one of them and its
+  // params are complete (kRequest). kStop: wake_fd became readable while no request had begun.
+  // kError: the listening socket failed (logged).
   Wait next_request();
 
   // The current request; valid from next_request() == kRequest until release().
@@ -84,17 +88,24 @@ class FcgiServer {
   // output is dropped. Does nothing when already finished or outside a request.
   void finish(uint32_t app_status);
   // The request is over (the script is done with it): finish() if needed, then close the
-  // connection unless it is kept for the next request.
+  // connection unless it is kept for the next request (FCGI_KEEP_CONN).
   void release(uint32_t app_status);
 
  private:
   enum class State : uint8_t { kIdle, kParams, kRunning, kFinished };
   enum class Io : uint8_t { kData, kAgain, kClosed };
 
-  bool accept_connection(bool& stop);
+  // What each open connection keeps between its requests.
+  struct Conn {
+    fastcgi::Decoder decoder;
+    std::string management;  // content of the management record being received
+    uint32_t requests = 0;
+  };
+
+  bool wait_for_input(bool& stop);
+  bool accept_connection();
   bool peer_allowed(int fd) const;
   void announce(int32_t value);
-  bool wait_readable(int fd, bool& stop);
   Io read_some(bool block);
   void decode(std::string_view bytes);
   void on_record(const fastcgi::Decoder::Step& s);
@@ -113,7 +124,9 @@ class FcgiServer {
   bool own_peers_only_;
   bool announced_ready_ = false;
   int epoll_fd_ = -1;
-  int conn_fd_ = -1;
+  int conn_fd_ = -1;  // the connection being read: the current request's, or the last one's
+  Conn* conn_ = nullptr;
+  std::unordered_map<int, Conn> conns_;  // by fd
   State state_ = State::kIdle;
   uint16_t id_ = 0;
   bool keep_conn_ = false;
@@ -122,10 +135,8 @@ class FcgiServer {
   bool broken_ = false;        // a read or write on the connection failed
   bool input_closed_ = false;  // the client shut down its side: nothing more to read
   FcgiParams params_;
-  fastcgi::Decoder decoder_;
   fastcgi::ParamsParser params_parser_;
-  std::string management_;  // content of the management record being received
-  std::string stdin_;       // body bytes received and not yet read; stdin_pos_ is the start
+  std::string stdin_;  // body bytes received and not yet read; stdin_pos_ is the start
   size_t stdin_pos_ = 0;
   std::string out_;  // encoded records not yet sent
   std::vector<char> rbuf_;

@@ -9,7 +9,8 @@
 // of any request, and what the worker script prints outside of one, go to the process's stderr.
 //
 // For a supervisor (askr-proxy's): started with ASKR_LISTEN_FD=3 and the listening Unix socket
-// as fd 3 (shared by the pool's workers), and ASKR_READY_FD (see FcgiServer), both taken out of
+// as fd 3 (its slot's: each worker of a pool has its own, kept for its replacement), and
+// ASKR_READY_FD (see FcgiServer), both taken out of
 // the environment before PHP starts; the process dies with its parent (PR_SET_PDEATHSIG,
 // SIGKILL) and refuses to start if the parent is already gone. On that socket, only peers of
 // this process's user or root are served (SO_PEERCRED). SIGTERM or SIGINT: the request in

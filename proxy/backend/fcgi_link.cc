@@ -8,14 +8,21 @@
 
 #include "backend/pool_client.h"
 #include "shared/base/log.h"
+#include "shared/fastcgi/encoder.h"
 
 namespace askr::backend {
 
 bool FcgiLink::connect() {
   const config::Pool& cfg = pool_.cfg();
-  fd = socket(cfg.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&cfg.addr);
+  socklen_t addr_len = cfg.addr_len;
+  if (slot >= 0) {
+    addr = reinterpret_cast<const sockaddr*>(&pool_.slots()->address(unsigned(slot)));
+    addr_len = pool_.slots()->address_len(unsigned(slot));
+  }
+  fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&cfg.addr), cfg.addr_len) == 0) {
+  if (::connect(fd, addr, addr_len) == 0) {
     connected();
     return true;
   }
@@ -79,19 +86,18 @@ void FcgiLink::on_sent(int error) {
   sending_ = false;
   sbuf_.clear();
   if (error < 0) {
-    if (ex_ && reused && !got_response_ && ex_->retryable()) {
-      Exchange* ex = ex_;
-      ex_ = nullptr;
-      close_quietly();
-      return pool_.retry(ex);
-    }
+    if (ex_ && reused && !got_response_ && ex_->retryable()) return retry();
     return fail(502, "send to backend failed", LOG_LIMIT_SITE());
   }
+  // The backend closed cleanly after taking all we sent: it may have begun the request.
+  if (peer_closed_) return fail(502, "backend closed the connection prematurely", LOG_LIMIT_SITE());
   if (!wbuf_.empty()) return flush();
   // All of the request so far is out: now the backend owes us an answer.
   if (ex_) {
     pool_.read_timers.arm(&timer, pool_.now_ms());
     ex_->on_link_drained();
+  } else if (draining_) {
+    pool_.read_timers.arm(&timer, pool_.now_ms());  // request_timeout still applies
   } else {
     loop::TimerList::unlink(&timer);
   }
@@ -107,6 +113,10 @@ void FcgiLink::on_recv(std::string_view data) {
     if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
     if (s.status == fastcgi::Decoder::Status::kError)
       return fail(502, dec_.error(), LOG_LIMIT_SITE());
+    if (draining_) {
+      if (s.type == fastcgi::RecordType::kEndRequest) finish_drain();
+      continue;
+    }
     if (!ex_) return fail(502, "backend sent a record outside of a request", LOG_LIMIT_SITE());
     switch (s.type) {
       case fastcgi::RecordType::kStdout:
@@ -123,24 +133,9 @@ void FcgiLink::on_recv(std::string_view data) {
       case fastcgi::RecordType::kEndRequest:
         finish_request();
         break;
-      case fastcgi::RecordType::kGetValuesResult:
-        note_worker_pid(s.content);
-        break;
       default:
         break;  // GET_VALUES_RESULT and the like: nothing we asked for, nothing to do
     }
-  }
-}
-
-// askr-worker names itself (ASKR_WORKER_PID) when asked, so that a request past its hard
-// limit can be stopped by killing the process.
-void FcgiLink::note_worker_pid(std::string_view content) {
-  fastcgi::ParamsParser parser;
-  for (;;) {
-    fastcgi::ParamsParser::Step s = parser.next(content);
-    content.remove_prefix(s.consumed);
-    if (s.status != fastcgi::ParamsParser::Status::kPair) return;
-    if (s.name == "ASKR_WORKER_PID") worker_pid_ = std::atoi(std::string(s.value).c_str());
   }
 }
 
@@ -151,30 +146,57 @@ void FcgiLink::finish_request() {
   reused = true;
   loop::TimerList::unlink(&timer);
   if (paused_) resume_reading();
-  pool_.release(this, pool_.cfg().keepalive && !sending_ && wbuf_.empty());
+  pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
   ex->on_end();
+}
+
+// The abandoned request is over: the worker is free, and the connection still good.
+void FcgiLink::finish_drain() {
+  draining_ = false;
+  reused = true;
+  loop::TimerList::unlink(&timer);
+  pool_.release(this, !sending_ && wbuf_.empty());
 }
 
 void FcgiLink::on_recv_end(int error) {
   if (!ex_) return pool_.link_lost(this);
   if (reused && !got_response_ && ex_->retryable()) {
-    Exchange* ex = ex_;
-    ex_ = nullptr;
-    close_quietly();
-    return pool_.retry(ex);
+    // Whether the send got through decides (see may_retry).
+    if (pool_.slots() && sending_ && error == 0) {
+      peer_closed_ = true;
+      return;
+    }
+    if (may_retry(error)) return retry();
   }
   if (error) return fail(502, "backend connection failed", LOG_LIMIT_SITE());
   fail(502, "backend closed the connection prematurely", LOG_LIMIT_SITE());
 }
 
+// A reused connection ended before any answer. php-fpm closes a kept connection when its child
+// recycles: the request is taken as never seen, as nginx does. An askr-worker that exits while
+// idle closes its kept connections too, but one killed mid-request must not see its request run
+// twice: the request is known unread only when the worker closed with it in its socket
+// (ECONNRESET) or before it was sent (EPIPE, in on_sent).
+bool FcgiLink::may_retry(int error) const {
+  return !pool_.slots() || error == -ECONNRESET;
+}
+
+// Sends the request again on a fresh connection (to the same slot for an askr-worker pool).
+void FcgiLink::retry() {
+  Exchange* ex = ex_;
+  ex_ = nullptr;
+  pool_.retry(ex, this);
+}
+
 void FcgiLink::on_timeout() {
   ++pool_.counters().timeouts;
   if (connecting_) return fail(504, "connect to backend timed out", LOG_LIMIT_SITE());
-  if (pool_.cfg().own && !sending_ && worker_pid_ > 0) {
-    LOG_LIMITED(kWarn, "pool %s: request ran past request_timeout (%lld ms); killing worker %d",
-                pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(),
-                worker_pid_);
-    if (PoolSlots* slots = pool_.slots()) slots->request_kill(worker_pid_);
+  if (pool_.slots() && !sending_ && claimed) {
+    LOG_LIMITED(
+        kWarn, "pool %s: request ran past request_timeout (%lld ms); killing the worker of slot %d",
+        pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), slot);
+    claimed = false;  // the supervisor releases the slot once the worker is gone
+    pool_.slots()->request_kill(slot);
     return fail(504, "request_timeout", LOG_LIMIT_SITE());
   }
   if (sending_) return fail(504, "send to backend timed out", LOG_LIMIT_SITE());
@@ -210,6 +232,16 @@ void FcgiLink::fail(int status, const char* why, log::RateLimit& limit) {
 void FcgiLink::abandon() {
   ex_ = nullptr;
   close_quietly();
+}
+
+void FcgiLink::abort(uint16_t request_id) {
+  if (!claimed || !write_idle() || closed_) return abandon();
+  ex_ = nullptr;
+  draining_ = true;
+  if (paused_) resume_reading();
+  std::string record;
+  fastcgi::abort_request(record, request_id);
+  write(record);
 }
 
 void FcgiLink::close_quietly() {

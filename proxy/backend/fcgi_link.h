@@ -1,6 +1,7 @@
 // One FastCGI connection from a loop to a pool's backend (php-fpm or askr-worker), kept alive
 // between requests (FCGI_KEEP_CONN) and used by one request at a time. Owned by its PoolClient;
-// never shared between loops.
+// never shared between loops. To an askr-worker pool, a link goes to one slot's socket (so to
+// that slot's worker), and holds the slot's claim while a request runs on it.
 #pragma once
 
 #include <string>
@@ -17,7 +18,8 @@ class PoolClient;
 
 class FcgiLink final : public loop::IoObject {
  public:
-  explicit FcgiLink(PoolClient& pool) : pool_(pool) { timer.link = this; }
+  // `slot`: the askr-worker slot to connect to; -1 for an external backend.
+  FcgiLink(PoolClient& pool, int slot) : slot(slot), pool_(pool) { timer.link = this; }
   ~FcgiLink() override = default;
 
   // Starts a non-blocking connect; false (with errno) when it failed at once.
@@ -36,13 +38,20 @@ class FcgiLink final : public loop::IoObject {
 
   void attach(Exchange* ex) { ex_ = ex; }
   Exchange* exchange() const { return ex_; }
-  // The exchange is abandoned mid-request (the client went away): the connection cannot be
-  // reused, so it is closed.
+  // The exchange is abandoned mid-request (the client went away, or the answer broke the
+  // rules): the connection cannot be reused, so it is closed.
   void abandon();
+  // The client went away after request `request_id` was handed over whole. To an askr-worker,
+  // the link sends ABORT_REQUEST and keeps the slot until the worker's END_REQUEST (its output
+  // dropped), so that no request goes to a worker still busy with this one, and the connection
+  // is kept; otherwise, or with part of the request still unsent, as abandon().
+  void abort(uint16_t request_id);
   // Closes without telling anyone (pool shutdown).
   void close_quietly();
 
   bool reused = false;  // has served a request before: a first failure may be retried
+  const int slot;
+  bool claimed = false;  // holds its slot's claim: released when the request ends
   struct Timer : loop::TimerNode {
     FcgiLink* link;
   } timer;
@@ -61,7 +70,9 @@ class FcgiLink final : public loop::IoObject {
   // caller: one window per cause).
   void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
-  void note_worker_pid(std::string_view content);
+  void finish_drain();
+  bool may_retry(int error) const;
+  void retry();
 
   PoolClient& pool_;
   Exchange* ex_ = nullptr;
@@ -73,7 +84,8 @@ class FcgiLink final : public loop::IoObject {
   bool closed_ = false;
   bool paused_ = false;
   bool got_response_ = false;  // any record of the current request arrived
-  int worker_pid_ = 0;         // askr-worker: the process serving this request
+  bool peer_closed_ = false;   // the backend closed while our send was in flight
+  bool draining_ = false;      // abandoned: the worker's answer is read and dropped
 };
 
 }  // namespace askr::backend

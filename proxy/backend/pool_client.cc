@@ -17,12 +17,11 @@ PoolClient::PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t
       cfg_(cfg),
       io_(io),
       slots_(slots),
-      now_ms_(now_ms) {}
+      now_ms_(now_ms),
+      kept_(slots ? slots->count() : 0, nullptr) {}
 
-// A new connection may be opened: under max_connections for an external backend; a free
-// worker taken from the shared count for askr workers.
+// A new connection may be opened to an external backend: under max_connections.
 bool PoolClient::may_open() {
-  if (slots_) return slots_->try_take();
   return open_ < cfg_.max_connections;
 }
 
@@ -32,10 +31,12 @@ void PoolClient::dequeue_front() {
 }
 
 void PoolClient::take_free_workers() {
-  while (!waiting_.empty() && slots_ && slots_->try_take()) {
+  while (!waiting_.empty() && slots_) {
+    int slot = slots_->claim();
+    if (slot < 0) break;
     Exchange* ex = waiting_.front().ex;
     dequeue_front();
-    open_link(ex);
+    use_slot(slot, ex);
   }
   while (!waiting_.empty() && slots_ && slots_->failing()) {
     Exchange* ex = waiting_.front().ex;
@@ -56,13 +57,42 @@ PoolClient::~PoolClient() = default;
 
 void PoolClient::acquire(Exchange* ex) {
   ++counters_.requests;
+  if (slots_) return acquire_slot(ex);
   if (!idle_.empty()) {
     FcgiLink* link = idle_.back();
     idle_.pop_back();
     return hand_over(link, ex);
   }
   if (waiting_.empty() && may_open()) return open_link(ex);
-  if (slots_ && slots_->failing()) return reject_failing(ex);
+  enqueue(ex);
+}
+
+// Askr-worker pool: an idle slot, whatever loop used it last; else the queue.
+void PoolClient::acquire_slot(Exchange* ex) {
+  int slot = waiting_.empty() ? slots_->claim() : -1;
+  if (slot >= 0) return use_slot(slot, ex);
+  if (slots_->failing()) return reject_failing(ex);
+  enqueue(ex);
+}
+
+// A claimed slot: this loop's kept connection to it, or a new one.
+void PoolClient::use_slot(int slot, Exchange* ex) {
+  FcgiLink* link = kept_[size_t(slot)];
+  if (!link || !link->is_connected()) return open_link(ex, slot);
+  link->claimed = true;
+  hand_over(link, ex);
+}
+
+// The request on `link` is over: its slot is free for any loop, this one's waiting requests
+// first.
+void PoolClient::free_slot(FcgiLink* link) {
+  if (!link->claimed) return;
+  link->claimed = false;
+  slots_->release(link->slot);  // wakes other loops' waiting requests too
+  take_free_workers();
+}
+
+void PoolClient::enqueue(Exchange* ex) {
   if (waiting_.size() < cfg_.queue) {
     ++counters_.queued;
     waiting_.push_back({ex, now_ms_});
@@ -86,18 +116,25 @@ void PoolClient::cancel(Exchange* ex) {
   if (slots_) slots_->remove_waiter();
 }
 
-void PoolClient::open_link(Exchange* ex) {
-  auto* link = new FcgiLink(*this);
+void PoolClient::open_link(Exchange* ex, int slot) {
+  auto* link = new FcgiLink(*this, slot);
   ++open_;
   ++counters_.connects;
   LOG_DEBUG("pool %s: new connection (%u open)", cfg_.name.c_str(), open_);
   link->attach(ex);
+  if (slot >= 0) {
+    link->claimed = true;
+    kept_[size_t(slot)] = link;  // one that is closing is forgotten: it ends on its own
+  }
   if (!link->connect()) {
     int err = errno;
     ++counters_.connect_errors;
     --open_;
+    if (slot >= 0) {
+      kept_[size_t(slot)] = nullptr;
+      slots_->release(slot);
+    }
     delete link;
-    if (slots_) slots_->put();
     char why[200];
     snprintf(why, sizeof why, "connect() to %s failed: %s", cfg_.fastcgi.c_str(), strerror(err));
     LOG_LIMITED(kError, "pool %s: %s", cfg_.name.c_str(), why);
@@ -111,10 +148,15 @@ void PoolClient::hand_over(FcgiLink* link, Exchange* ex) {
   ex->on_link(link);
 }
 
-void PoolClient::retry(Exchange* ex) {
-  open_link(ex);
+void PoolClient::retry(Exchange* ex, FcgiLink* failed) {
+  int slot = failed->slot;
+  failed->claimed = false;  // the claim goes to the new connection
+  failed->close_quietly();
+  open_link(ex, slot);
 }
 
+// A reusable link with a slot claimed goes straight to this loop's next waiting request, the
+// slot staying claimed; else the slot is freed and the link kept for the next claim.
 void PoolClient::release(FcgiLink* link, bool reusable) {
   if (!reusable) return link->close_quietly();
   if (!waiting_.empty()) {
@@ -122,6 +164,7 @@ void PoolClient::release(FcgiLink* link, bool reusable) {
     dequeue_front();
     return hand_over(link, ex);
   }
+  if (slots_) return free_slot(link);
   idle_.push_back(link);
 }
 
@@ -135,11 +178,13 @@ void PoolClient::link_closed(FcgiLink* link) {
   auto it = std::find(idle_.begin(), idle_.end(), link);
   if (it != idle_.end()) idle_.erase(it);
   --open_;
-  delete link;
   if (slots_) {
-    slots_->put();  // wakes other loops' waiting requests too
-    return take_free_workers();
+    if (kept_[size_t(link->slot)] == link) kept_[size_t(link->slot)] = nullptr;
+    free_slot(link);
+    delete link;
+    return;
   }
+  delete link;
   // A slot is free: the longest-waiting request gets a fresh connection.
   if (!waiting_.empty() && open_ < cfg_.max_connections) {
     Exchange* ex = waiting_.front().ex;
@@ -172,6 +217,9 @@ void PoolClient::shutdown() {
   }
   std::vector<FcgiLink*> idle;
   idle.swap(idle_);
+  for (FcgiLink* l : kept_) {
+    if (l && !l->exchange()) idle.push_back(l);  // idle, or draining an abandoned request
+  }
   for (FcgiLink* l : idle) l->close_quietly();
 }
 

@@ -1,6 +1,8 @@
 // A loop's view of one FastCGI pool: its connections (idle and busy, up to max_connections),
 // and the requests waiting for one (up to `queue`, for up to queue_timeout). One per pool per
-// loop; connections are reused only by the loop that opened them.
+// loop; connections are reused only by the loop that opened them. For an askr-worker pool, a
+// request first claims an idle slot (shared by all loops), then runs on this loop's connection
+// to that slot: at most one per slot, opened on the first claim and kept.
 #pragma once
 
 #include <cstdint>
@@ -37,30 +39,35 @@ struct PoolCounters {
 
 class PoolClient {
  public:
-  // `slots`: the shared accounting of an askr-worker pool (nullptr for an external FastCGI
-  // backend, where max_connections per loop applies instead).
+  // `slots`: the shared slots of an askr-worker pool (nullptr for an external FastCGI backend,
+  // where max_connections per loop applies instead).
   PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms,
              PoolSlots* slots = nullptr);
   ~PoolClient();
   PoolClient(const PoolClient&) = delete;
   PoolClient& operator=(const PoolClient&) = delete;
 
-  // Finds `ex` a connection: at once when one is idle, when a new one connects, or when a busy
-  // one is released; or fails it (on_failure 503) when the queue is full.
+  // Finds `ex` a connection: at once when one is idle (a slot idle, for an askr-worker pool),
+  // when a new one connects, or when a busy one is released; or fails it (on_failure 503) when
+  // the queue is full.
   void acquire(Exchange* ex);
   // `ex` no longer wants a connection (the client went away while queued).
   void cancel(Exchange* ex);
   // The request on `link` is finished. A link whose stream ended cleanly goes back to the idle
   // list or to the next waiting request; otherwise it is closed.
   void release(FcgiLink* link, bool reusable);
-  // Retries `ex` on a fresh connection after its reused one failed before answering.
-  void retry(Exchange* ex);
+  // Retries `ex` on a fresh connection after its reused one, `failed`, ended before answering;
+  // `failed` is closed (its slot claim goes to the new connection).
+  void retry(Exchange* ex, FcgiLink* failed);
   // Timers: connect/read/send deadlines of links and the queue deadline.
   void tick(int64_t now_ms);
   // Closes idle links and fails waiting requests (loop shutdown).
   void shutdown();
   // Another loop freed a worker: waiting requests take what is free now.
   void take_free_workers();
+  // Connections are kept between requests (FCGI_KEEP_CONN): always to askr-worker pools, to
+  // an external backend when its `keepalive` says so.
+  bool keeps_connections() const { return slots_ || cfg_.keepalive; }
 
   // For links.
   const config::Pool& cfg() const { return cfg_; }
@@ -78,8 +85,12 @@ class PoolClient {
     Exchange* ex;
     int64_t since_ms;
   };
-  void open_link(Exchange* ex);
+  void open_link(Exchange* ex, int slot = -1);
   void hand_over(FcgiLink* link, Exchange* ex);
+  void acquire_slot(Exchange* ex);
+  void use_slot(int slot, Exchange* ex);
+  void free_slot(FcgiLink* link);
+  void enqueue(Exchange* ex);
 
   bool may_open();
   void reject_failing(Exchange* ex);
@@ -90,6 +101,7 @@ class PoolClient {
   PoolSlots* slots_;
   const int64_t& now_ms_;
   std::vector<FcgiLink*> idle_;
+  std::vector<FcgiLink*> kept_;  // askr-worker pool: this loop's connection to each slot, or null
   std::deque<Waiter> waiting_;
   uint32_t open_ = 0;  // links connecting, busy or idle
   PoolCounters counters_;

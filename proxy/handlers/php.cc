@@ -265,7 +265,7 @@ void PhpRequest::begin() {
   if (req.body == http::BodyKind::kUnknown) mode_ = BodyMode::kCollect;
   if (req.body == http::BodyKind::kLength && req.content_length > 0) mode_ = BodyMode::kStream;
   std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
-  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.cfg().keepalive);
+  fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.keeps_connections());
   fastcgi::ParamsWriter w(out, kRequestId);
   char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
   uint16_t peer_port = 0, local_port = 0;
@@ -303,7 +303,6 @@ void PhpRequest::begin() {
   w.add("SERVER_PORT", std::to_string(local_port));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
-  if (pool_.cfg().own) w.add("ASKR_WANT_PID", "1");
   add_header_params(w, req, pool_.counters().dropped_headers);
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
@@ -678,7 +677,13 @@ void PhpRequest::on_failure(int status, const char* why) {
 void PhpRequest::abandon() {
   end_timing();
   if (link_) {
-    link_->abandon();
+    // The whole request went to the link: the end of STDIN is among what it was given.
+    bool written = (mode_ == BodyMode::kNone || body_done_) && !splice_ && spill_fd_ < 0;
+    if (written && !finished_) {
+      link_->abort(kRequestId);
+    } else {
+      link_->abandon();
+    }
     link_ = nullptr;
   } else if (!finished_) {
     pool_.cancel(this);

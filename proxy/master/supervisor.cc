@@ -68,13 +68,14 @@ std::string find_worker_binary() {
 
 Supervisor::~Supervisor() {
   for (Pool& p : pools_) {
-    for (int fd : {p.listen_fd, p.ready_pipe[0], p.ready_pipe[1]}) {
+    for (int fd : {p.ready_pipe[0], p.ready_pipe[1]}) {
       if (fd >= 0) close(fd);
     }
+    for (int fd : p.listen_fds) close(fd);
     for (const Process& proc : p.procs) {
       if (proc.pidfd >= 0) close(proc.pidfd);
     }
-    if (!p.socket_path.empty()) unlink(p.socket_path.c_str());
+    for (const std::string& path : p.socket_paths) unlink(path.c_str());
   }
   if (!socket_dir_.empty()) rmdir(socket_dir_.c_str());
 }
@@ -100,9 +101,9 @@ void Supervisor::read_ready() {
           if (proc.pid != pid) continue;
           if (served) {
             note_served(p, proc);
-          } else if (!proc.ready) {
+          } else if (!proc.ready && !proc.retiring) {
             proc.ready = true;
-            p.slots->add_capacity(1);
+            p.slots->set_up(int(proc.slot), true);
             update_failing(p);
           }
         }
@@ -130,15 +131,20 @@ void Supervisor::update_failing(Pool& p) {
   p.slots->set_failing(p.failures > 0 && !any_ready);
 }
 
+// Every process of the slot is killed: the one running the request, and during a roll the
+// slot's other (idle) process too, since which of them the request reached is not known here.
+// Only children of ours not reaped yet: their pids cannot have been reused.
 void Supervisor::kill_requested() {
   for (Pool& p : pools_) {
-    for (int pid : p.slots->take_kills()) {
-      // Only a child of ours that is not reaped yet: its pid cannot have been reused.
-      for (const Process& proc : p.procs) {
-        if (proc.pid != pid) continue;
-        LOG_WARN("pool %s: killing worker %d (request_timeout)", p.name.c_str(), pid);
+    for (int slot : p.slots->take_kills()) {
+      bool any = false;
+      for (Process& proc : p.procs) {
+        if (proc.slot != unsigned(slot)) continue;
+        LOG_WARN("pool %s: killing worker %d (request_timeout)", p.name.c_str(), proc.pid);
         send_signal(proc, SIGKILL);
+        proc.killed = any = true;
       }
+      if (!any) p.slots->release(slot);  // already gone: the slot is free for its replacement
     }
   }
 }
@@ -160,30 +166,27 @@ Result<void> Supervisor::make_socket_dir(const std::string& parent) {
   return {};
 }
 
-Result<void> Supervisor::listen_on(Pool& p, config::Pool& pc) {
-  p.socket_path = socket_dir_ + "/" + p.name + ".sock";
+// Slot `slot`'s socket, <dir>/<pool>-<slot>.sock: made once, inherited by each worker that
+// occupies the slot, so that a loop's connection reaches that slot's worker and no other.
+Result<void> Supervisor::listen_on(Pool& p, unsigned slot) {
+  std::string path = socket_dir_ + "/" + p.name + "-" + std::to_string(slot) + ".sock";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  if (p.socket_path.size() >= sizeof addr.sun_path) {
-    p.socket_path.clear();
-    return Error{ENAMETOOLONG, "pool " + p.name + ": worker socket path " + socket_dir_ + "/" +
-                                   p.name + ".sock is longer than " +
-                                   std::to_string(sizeof addr.sun_path - 1) +
+  if (path.size() >= sizeof addr.sun_path) {
+    return Error{ENAMETOOLONG, "pool " + p.name + ": worker socket path " + path +
+                                   " is longer than " + std::to_string(sizeof addr.sun_path - 1) +
                                    " bytes (shorten server.temp_dir or the pool name)"};
   }
-  std::memcpy(addr.sun_path, p.socket_path.data(), p.socket_path.size());
-  socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + p.socket_path.size() + 1);
-  p.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (p.listen_fd < 0 || bind(p.listen_fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
-    p.socket_path.clear();
-    return errno_error("pool " + p.name + ": worker socket");
-  }
-  if (listen(p.listen_fd, 4096) < 0) return errno_error("pool " + p.name + ": worker socket");
-  std::memcpy(&pc.addr, &addr, sizeof addr);
-  pc.addr_len = len;
-  pc.unix_socket = true;
-  pc.unix_path = p.socket_path;
-  pc.fastcgi = "unix:" + p.socket_path;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  socklen_t len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_error("pool " + p.name + ": worker socket");
+  p.listen_fds.push_back(fd);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0)
+    return errno_error("pool " + p.name + ": worker socket " + path);
+  p.socket_paths.push_back(path);
+  if (listen(fd, 4096) < 0) return errno_error("pool " + p.name + ": worker socket " + path);
+  p.slots->set_address(slot, addr, len);
   return {};
 }
 
@@ -205,12 +208,14 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     p.cfg = &pc;
     p.name = pc.name;
     p.workers = pc.workers ? pc.workers : 2 * std::max(1u, std::thread::hardware_concurrency());
-    p.slots = std::make_unique<backend::PoolSlots>();
-    if (Result<void> r = listen_on(p, pc); !r) return r;
+    p.slots = std::make_unique<backend::PoolSlots>(p.workers);
+    for (unsigned slot = 0; slot < p.workers; ++slot) {
+      if (Result<void> r = listen_on(p, slot); !r) return r;
+    }
+    pc.fastcgi = "unix:" + socket_dir_ + "/" + p.name + "-*.sock";  // for log lines
     if (pipe2(p.ready_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
       return errno_error("pool " + pc.name + ": readiness pipe");
     }
-    pc.keepalive = false;  // a kept connection would pin a worker to one loop
     p.argv = {worker_bin_, "--mode", pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
     if (!pc.worker_script.empty()) p.argv.insert(p.argv.end(), {"--script", pc.worker_script});
     if (pc.max_requests)
@@ -233,16 +238,16 @@ backend::PoolSlots* Supervisor::slots(size_t index) const {
 
 void Supervisor::start() {
   for (Pool& p : pools_) {
-    for (unsigned i = 0; i < p.workers; ++i) spawn(p);
+    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
     LOG_INFO("pool %s: %u askr-worker processes (%s mode)", p.name.c_str(), p.workers,
              p.cfg->mode == config::Pool::Mode::kWorker ? "worker" : "classic");
   }
 }
 
-bool Supervisor::spawn(Pool& p) {
+bool Supervisor::spawn(Pool& p, unsigned slot) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, p.listen_fd, 3);  // dup2 clears close-on-exec
+  posix_spawn_file_actions_adddup2(&fa, p.listen_fds[slot], 3);  // dup2 clears close-on-exec
   posix_spawn_file_actions_adddup2(&fa, p.ready_pipe[1], 4);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
@@ -271,14 +276,28 @@ bool Supervisor::spawn(Pool& p) {
   // Our child, not reaped yet: the pid is still its own when pidfd_open looks it up.
   // (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++: the system calls are used directly.)
   int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
-  p.procs.push_back({pid, pidfd, now_ms(), false, false, false});
+  p.procs.push_back({pid, pidfd, now_ms(), false, false, false, slot, false});
   return true;
 }
 
-unsigned Supervisor::live(const Pool& p) const {
-  unsigned n = 0;
-  for (const Process& proc : p.procs) n += !proc.retiring;
-  return n;
+// A worker that is not retiring holds the slot (starting, ready or busy).
+bool Supervisor::slot_occupied(const Pool& p, unsigned slot) const {
+  for (const Process& proc : p.procs) {
+    if (proc.slot == slot && !proc.retiring) return true;
+  }
+  return false;
+}
+
+// `proc` is gone: its slot is down until a replacement is ready, and a slot held for a kill
+// (request_timeout) is released once none of its killed processes is left.
+void Supervisor::reaped(Pool& p, const Process& proc) {
+  if (proc.pidfd >= 0) close(proc.pidfd);
+  if (proc.ready) p.slots->set_up(int(proc.slot), false);
+  if (!proc.killed) return;
+  for (const Process& other : p.procs) {
+    if (other.slot == proc.slot && other.killed) return;
+  }
+  p.slots->release(int(proc.slot));
 }
 
 void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
@@ -336,8 +355,7 @@ void Supervisor::reap_and_restart() {
                            [&](const Process& proc) { return proc.pid == e.pid; });
     Process proc = *it;
     e.pool->procs.erase(it);
-    if (proc.pidfd >= 0) close(proc.pidfd);
-    if (proc.ready) e.pool->slots->add_capacity(-1);
+    reaped(*e.pool, proc);
     on_exit(*e.pool, proc, e.status);
     update_failing(*e.pool);
   }
@@ -345,7 +363,8 @@ void Supervisor::reap_and_restart() {
   int64_t now = now_ms();
   for (Pool& p : pools_) {
     if (now < p.next_start_ms) continue;
-    while (live(p) < p.workers && spawn(p)) {
+    for (unsigned slot = 0; slot < p.workers; ++slot) {
+      if (!slot_occupied(p, slot)) spawn(p, slot);
     }
     if (p.failures == 0) p.backoff_logged = false;
   }
@@ -357,11 +376,14 @@ void Supervisor::roll() {
     for (Process& proc : p.procs) {
       if (!proc.retiring) old.push_back(proc.pid);
       proc.retiring = true;
-      if (proc.ready) p.slots->add_capacity(-1);  // it accepts nothing new from now on
+      // Its slot is down until the replacement is ready (a request running on it goes on).
+      if (proc.ready) p.slots->set_up(int(proc.slot), false);
       proc.ready = false;
     }
-    for (unsigned i = 0; i < p.workers; ++i) spawn(p);
-    // The old ones finish the request they run (or leave accept at once) and exit.
+    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
+    // The old ones finish the request they run (or stop waiting at once) and exit; connections
+    // kept to them close, and loops connect again to the slot's socket, where the new ones
+    // accept.
     for (const Process& proc : p.procs) {
       if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
     }

@@ -1,6 +1,7 @@
 // The supervisor of askr-worker pools, run by the main thread: it owns each pool's listening
-// socket (in a directory only askr-proxy's user may enter), starts the workers (passing the
-// socket as fd 3, with the pool's own environment and nothing else), restarts one that exits
+// sockets, one per slot (in a directory only askr-proxy's user may enter), starts a worker per
+// slot (passing the slot's socket as fd 3, with the pool's own environment and nothing else),
+// restarts one that exits in the same slot
 // (at once when it recycled itself after serving requests, backing off when workers keep dying
 // or exiting before they serve one), kills a worker past request_timeout when a loop asks,
 // rolls a pool on SIGHUP and stops them all on SIGTERM. It reaps only its own workers, each by
@@ -29,16 +30,16 @@ class Supervisor {
   Supervisor() = default;
   ~Supervisor();
 
-  // For every askr-worker pool of `cfg`: creates its listening socket, at
-  // <server.temp_dir>/askr-workers-XXXXXX/<pool>.sock (the directory made by mkdtemp, mode
-  // 0700: no other user can connect), and writes that address into the pool's config, so loops
-  // connect to it. The sockets and the directory are removed by the destructor. Fails when the
-  // worker binary is missing or a socket cannot be made.
+  // For every askr-worker pool of `cfg`: creates a listening socket per slot, at
+  // <server.temp_dir>/askr-workers-XXXXXX/<pool>-<slot>.sock (the directory made by mkdtemp,
+  // mode 0700: no other user can connect), whose addresses loops find in the pool's slots(). The
+  // sockets and the directory are removed by the destructor. Fails when the worker binary is
+  // missing or a socket cannot be made.
   Result<void> prepare(config::Config& cfg, unsigned loops);
   // The directory of the workers' sockets ("" before prepare() made one).
   const std::string& socket_dir() const { return socket_dir_; }
   bool empty() const { return pools_.empty(); }
-  // The shared busy/idle count of pool `index` in the config, or nullptr for external pools.
+  // The shared slots of pool `index` in the config, or nullptr for external pools.
   backend::PoolSlots* slots(size_t index) const;
 
   void start();
@@ -47,10 +48,11 @@ class Supervisor {
   // Poll these fds for reading, then call read_ready() and kill_requested().
   std::vector<int> poll_fds() const;
   // Workers say they are ready (about to accept) by writing their pid to their pool's pipe;
-  // only then do they count as capacity. When they begin their first request they write their
+  // only then is their slot up. When they begin their first request they write their
   // pid negated: the pool is healthy again.
   void read_ready();
-  // Kills the workers that loops asked to kill (request_timeout), if they are still ours.
+  // Kills the workers of the slots that loops asked to kill (request_timeout); each slot is
+  // released once its worker is reaped.
   void kill_requested();
   // SIGHUP: start a fresh set of workers, then let the old ones finish their request and exit.
   void roll();
@@ -63,15 +65,17 @@ class Supervisor {
     int pidfd = -1;  // -1 where pidfd_open is missing (Linux < 5.3): then kill(pid)
     int64_t started_ms = 0;
     bool retiring = false;  // told to stop: not replaced when it exits
-    bool ready = false;     // has said it accepts requests: counted in the pool's capacity
+    bool ready = false;     // has said it accepts requests: its slot is up
     bool served = false;    // has begun a request
+    unsigned slot = 0;
+    bool killed = false;  // for request_timeout: its slot is released when it is reaped
   };
   struct Pool {
     size_t config_index = 0;
     const config::Pool* cfg = nullptr;
     std::string name;
-    int listen_fd = -1;
-    std::string socket_path;
+    std::vector<int> listen_fds;  // one per slot
+    std::vector<std::string> socket_paths;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
     std::vector<std::string> argv;
@@ -84,12 +88,13 @@ class Supervisor {
   };
 
   Result<void> make_socket_dir(const std::string& parent);
-  Result<void> listen_on(Pool& p, config::Pool& pc);
-  bool spawn(Pool& p);
+  Result<void> listen_on(Pool& p, unsigned slot);
+  bool spawn(Pool& p, unsigned slot);
+  bool slot_occupied(const Pool& p, unsigned slot) const;
+  void reaped(Pool& p, const Process& proc);
   void on_exit(Pool& p, const Process& proc, int status);
   void note_served(Pool& p, Process& proc);
   void update_failing(Pool& p);
-  unsigned live(const Pool& p) const;
   static void send_signal(const Process& proc, int sig);
 
   std::string worker_bin_;

@@ -47,7 +47,8 @@ struct Pool {
   // Keep connections open between requests (FCGI_KEEP_CONN) and reuse them. php-fpm gives a
   // connection one child for as long as it stays open, so this is safe only when threads x
   // max_connections <= pm.max_children; off, each request has its own connection, as with
-  // nginx's default.
+  // nginx's default. Askr's own pools keep their connections whatever this says (one per loop
+  // and worker, which pins no worker to a loop).
   bool keepalive = false;
   uint32_t queue = 256;  // requests waiting for a connection, beyond it -> 503; 0..100000
   // Each at least 1ms and at most 24 hours.

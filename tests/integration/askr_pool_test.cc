@@ -145,6 +145,119 @@ TEST_P(AskrPool, IdleWorkerIsUsedWhateverLoopTookTheRequest) {
   EXPECT_EQ(busy.get().status, 200);
 }
 
+// "PID N" from conn.php: the worker, and how many requests its connection has carried.
+std::pair<int, int> conn_info(const PhpResponse& r) {
+  int pid = 0, n = 0;
+  sscanf(r.body.c_str(), "%d %d", &pid, &n);
+  return {pid, n};
+}
+
+// One loop, one worker: every request goes over the one connection the loop keeps to it.
+TEST_P(AskrPool, OneLoopKeepsOneConnectionToAWorker) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  std::pair<int, int> first, last;
+  for (int i = 1; i <= 30; ++i) {
+    PhpResponse r = get("/conn.php");
+    ASSERT_EQ(r.status, 200) << r.body;
+    last = conn_info(r);
+    if (i == 1) first = last;
+  }
+  EXPECT_EQ(last.first, first.first);
+  EXPECT_EQ(last.second, first.second + 29) << "the connection was not reused";
+}
+
+// Kept connections pin no worker to a loop: with one worker busy, each loop's next requests go
+// to the other worker at once, over connections that each loop keeps.
+TEST_P(AskrPool, KeptConnectionsPinNoWorkerToALoop) {
+  start("workers = 2\nmode = \"classic\"\n");
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(get("/conn.php").status, 200);
+  std::string marks = site_.path() + "/marks";
+  auto busy =
+      std::async(std::launch::async, [&] { return get("/pidsleep.php?s=3&f=" + marks, 15000); });
+  std::this_thread::sleep_for(milliseconds(300));
+  int max_reuse = 0;
+  std::set<int> quick;
+  for (int i = 0; i < 12; ++i) {
+    auto t0 = Clock::now();
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "request " << i << " waited";
+    quick.insert(conn_info(r).first);
+    max_reuse = std::max(max_reuse, conn_info(r).second);
+  }
+  PhpResponse slow = busy.get();
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(quick.size(), 1u);
+  EXPECT_EQ(quick.count(std::atoi(slow.body.c_str())), 0u) << "a quick request waited";
+  EXPECT_GT(max_reuse, 5) << "connections were not kept";
+}
+
+// A worker killed while idle: the loops' connections to it end, the next requests go to the
+// slot's replacement, and connections to the other worker are kept as they were.
+TEST_P(AskrPool, KeptConnectionsSurviveAWorkerKilledWhileIdle) {
+  start("workers = 2\nmode = \"classic\"\n");
+  std::map<int, int> seen;  // pid -> highest connection count
+  for (int i = 0; i < 20; ++i) {
+    auto [pid, n] = conn_info(get("/conn.php"));
+    seen[pid] = std::max(seen[pid], n);
+  }
+  int victim = seen.begin()->first;
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  int most = 0;
+  for (int i = 0; i < 20; ++i) {
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200) << "request " << i << " after the kill";
+    auto [pid, n] = conn_info(r);
+    EXPECT_NE(pid, victim);
+    most = std::max(most, n);
+    if (seen.count(pid)) {
+      EXPECT_GT(n, seen[pid]) << "a kept connection was lost";
+    }
+  }
+  EXPECT_FALSE(process_exists(victim));
+  // Two loops, 20 requests: the connections made after the kill are kept too.
+  EXPECT_GE(most, 10);
+}
+
+// A worker killed mid-request costs that request alone (502, and it does not run again on
+// another worker), the requests after it succeed, and the pool is back to two workers.
+TEST_P(AskrPool, WorkerKilledMidRequestCostsThatRequestOnly) {
+  start("workers = 2\nmode = \"classic\"\n");
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(get("/conn.php").status, 200);
+  std::string marks = site_.path() + "/marks";
+  auto doomed =
+      std::async(std::launch::async, [&] { return get("/pidsleep.php?s=3&f=" + marks, 15000); });
+  int victim = 0;
+  for (int i = 0; i < 100 && victim == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(20));
+    std::ifstream in(marks);
+    in >> victim;
+  }
+  ASSERT_GT(victim, 0);
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  EXPECT_EQ(doomed.get().status, 502);
+  int most = 0;
+  for (int i = 0; i < 20; ++i) {
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200) << i;
+    most = std::max(most, conn_info(r).second);
+  }
+  EXPECT_GE(most, 10) << "connections are not kept after the kill";
+  std::this_thread::sleep_for(milliseconds(300));
+  std::ifstream in(marks);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(all, std::to_string(victim) + "\n") << "the killed request ran again";
+  // Back to strength: with one worker busy, another answers at once.
+  auto busy = std::async(std::launch::async,
+                         [&] { return get("/pidsleep.php?s=2&f=" + marks + "2", 15000); });
+  std::this_thread::sleep_for(milliseconds(300));
+  auto t0 = Clock::now();
+  EXPECT_EQ(get("/conn.php").status, 200);
+  EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+  EXPECT_EQ(busy.get().status, 200);
+}
+
 TEST_P(AskrPool, FullQueueAnd503WithRetryAfter) {
   start("workers = 1\nmode = \"classic\"\nqueue = 1\nqueue_timeout = \"30s\"\n", 1);
   auto running = std::async(std::launch::async, [&] { return get("/sleep.php?s=2", 15000); });
@@ -208,6 +321,46 @@ TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
   }  // the client hangs up while the script still runs
   std::this_thread::sleep_for(milliseconds(800));
   EXPECT_EQ(whoami().first, before) << proxy_->error_log();
+}
+
+// A client that hangs up leaves its worker busy until the script ends: meanwhile requests go to
+// the other worker instead of waiting behind it, and afterwards the busy one serves again on
+// the same connection.
+TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
+  start("workers = 2\nmode = \"classic\"\n", 1);
+  // Two requests at once: both workers are up, and the next request takes the first slot.
+  auto both = [&] {
+    auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+    PhpResponse b = get("/conn.php?ms=300");
+    return std::map<int, int>{conn_info(a.get()), conn_info(b)};
+  };
+  ASSERT_EQ(both().size(), 2u);
+  std::string marks = site_.path() + "/marks";
+  int busy = 0;
+  {
+    Client c(port());
+    c.send("GET /pidsleep.php?s=2&f=" + marks + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 100 && busy == 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+      std::ifstream in(marks);
+      in >> busy;
+    }
+  }  // the client hangs up while the script sleeps
+  ASSERT_GT(busy, 0);
+  std::this_thread::sleep_for(milliseconds(100));
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1000)) << "request " << i << " waited";
+    EXPECT_NE(conn_info(r).first, busy);
+  }
+  // Once the script is over, the worker serves again, on the connection that carried the
+  // abandoned request (its third).
+  std::this_thread::sleep_for(milliseconds(2200));
+  std::map<int, int> after = both();
+  ASSERT_EQ(after.count(busy), 1u);
+  EXPECT_EQ(after[busy], 3);
 }
 
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:
@@ -337,7 +490,7 @@ TEST_P(AskrPool, WorkerSocketIsPrivateToTheProxyUser) {
   ASSERT_EQ(stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
   EXPECT_EQ(st.st_uid, geteuid());
-  std::string sock = dir + "/fpm.sock";
+  std::string sock = dir + "/fpm-0.sock";
   ASSERT_TRUE(std::filesystem::exists(sock)) << sock;
 
   // As uid 65534 through and through: the directory keeps it out.

@@ -279,7 +279,7 @@ bool nginx_available() {
   return access("/usr/sbin/nginx", X_OK) == 0 && access("/etc/nginx/fastcgi_params", R_OK) == 0;
 }
 
-Nginx::Nginx(const std::string& root, const std::string& fastcgi_socket) {
+Nginx::Nginx(const std::string& root, const std::string& fastcgi_socket, bool keep_conn) {
   port_ = free_tcp_port();
   const std::string& d = dir_.path();
   std::ofstream conf(dir_.file("nginx.conf"));
@@ -292,10 +292,13 @@ Nginx::Nginx(const std::string& root, const std::string& fastcgi_socket) {
        << "  proxy_temp_path " << d << "/proxy;\n"
        << "  uwsgi_temp_path " << d << "/uwsgi;\n"
        << "  scgi_temp_path " << d << "/scgi;\n"
+       << "  upstream php {\n    server unix:" << fastcgi_socket << ";\n"
+       << (keep_conn ? "    keepalive 4;\n" : "") << "  }\n"
        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root << ";\n"
        << "    location ~ \\.php$ {\n      include /etc/nginx/fastcgi_params;\n"
        << "      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n"
-       << "      fastcgi_pass unix:" << fastcgi_socket << ";\n    }\n  }\n}\n";
+       << (keep_conn ? "      fastcgi_keep_conn on;\n" : "")
+       << "      fastcgi_pass php;\n    }\n  }\n}\n";
   conf.close();
   pid_ = spawn({"/usr/sbin/nginx", "-c", dir_.file("nginx.conf"), "-p", d, "-g", "daemon off;"},
                dir_.file("stderr.log"), -1, {});

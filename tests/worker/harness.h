@@ -89,10 +89,11 @@ size_t rss_bytes(pid_t pid);
 // Runs a command (argv[0] is looked up in PATH), returns its exit status and stdout.
 int run_command(const std::vector<std::string>& argv, std::string* out);
 
-// nginx serving `root`, passing *.php to the FastCGI socket, on 127.0.0.1:port().
+// nginx serving `root`, passing *.php to the FastCGI socket, on 127.0.0.1:port(). With
+// `keep_conn`, through an upstream that keeps its connections (fastcgi_keep_conn).
 class Nginx {
  public:
-  Nginx(const std::string& root, const std::string& fastcgi_socket);
+  Nginx(const std::string& root, const std::string& fastcgi_socket, bool keep_conn = false);
   ~Nginx();
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }

@@ -1,9 +1,12 @@
 // askr-worker behind a real nginx (fastcgi_pass unix:...), requests made with curl.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
+#include <thread>
 
 #include "harness.h"
 
@@ -78,6 +81,32 @@ TEST_F(NginxTest, UploadAndLargeResponse) {
   run_command({"curl", "-s", "--max-time", "30", nginx_->url("/big.php?mb=10")}, &out);
   EXPECT_EQ(out.size(), 10u * 1024 * 1024);
   EXPECT_TRUE(worker_->running());
+}
+
+// nginx keeping its connections (fastcgi_keep_conn, upstream keepalive): two requests at once
+// open two connections to the one worker, which serves both in turn, then keeps serving
+// requests on the kept connections.
+TEST(NginxKeepConn, OneWorkerServesSeveralKeptConnections) {
+  if (!nginx_available()) GTEST_SKIP() << "nginx (nginx-light) is not installed";
+  WorkerProcess worker;
+  Nginx nginx(ASKR_WORKER_PHP_DIR, worker.socket_path(), true);
+  auto fetch = [&](const std::string& path) {
+    std::string out;
+    run_command({"curl", "-s", "--max-time", "10", nginx.url(path)}, &out);
+    return out;
+  };
+  auto slow = std::async(std::launch::async, [&] { return fetch("/pid.php?ms=1000"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string pid = std::to_string(worker.pid());
+  EXPECT_TRUE(fetch("/pid.php").starts_with(pid + " ")) << nginx.error_log();
+  EXPECT_TRUE(slow.get().starts_with(pid + " 1\n"));
+  int most = 0;
+  for (int i = 0; i < 10; ++i) {
+    std::string r = fetch("/pid.php");
+    ASSERT_TRUE(r.starts_with(pid + " ")) << r << nginx.error_log();
+    most = std::max(most, std::atoi(r.c_str() + pid.size() + 1));
+  }
+  EXPECT_GE(most, 5) << "nginx's connections were not kept";
 }
 
 }  // namespace
