@@ -1,11 +1,16 @@
 // The supervisor of askr-worker pools, run by the main thread: it owns each pool's listening
-// socket (in a directory only askr-proxy's user may enter), starts the workers (passing the
-// socket as fd 3, with the pool's own environment and nothing else), restarts one that exits
+// socket (in a directory only askr-proxy's user may enter), starts each pool's zygote (an
+// askr-worker --zygote, with the pool's own environment and nothing else, that starts PHP once)
+// and has it fork the workers (sending each the socket and the readiness pipe), so that a
+// pool's workers share one OPcache and a replacement starts warm. It restarts one that exits
 // (at once when it recycled itself after serving requests, backing off when workers keep dying
 // or exiting before they serve one), kills a worker past request_timeout when a loop asks,
 // rolls a pool on SIGHUP and stops them all on SIGTERM. It reaps only its own workers, each by
-// its pid, and signals them through pidfds, so a recycled pid is never hit. Workers ask the
-// kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it.
+// its pid, and signals them through pidfds, so a recycled pid is never hit: the zygote forks
+// with CLONE_PARENT, so its workers are askr-proxy's children. Workers and zygotes ask the
+// kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it. A zygote
+// that dies is started again before the next worker (with the workers' back-off when it fails
+// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again.
 #pragma once
 
 #include <sys/types.h>
@@ -66,6 +71,16 @@ class Supervisor {
     bool ready = false;     // has said it accepts requests: counted in the pool's capacity
     bool served = false;    // has begun a request
   };
+  // A pool's zygote: its process and our end of its control socket (see worker/zygote.h).
+  struct Zygote {
+    Process proc;
+    int control = -1;
+  };
+  // What a worker serves with (an exec'd worker would find them as fds 3 and 4).
+  struct WorkerFds {
+    int listen_fd = -1;
+    int ready_fd = -1;
+  };
   struct Pool {
     size_t config_index = 0;
     const config::Pool* cfg = nullptr;
@@ -74,8 +89,10 @@ class Supervisor {
     std::string socket_path;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
-    std::vector<std::string> argv;
-    std::vector<std::string> env;  // NAME=value, from [pool.env]
+    std::vector<std::string> argv;  // the zygote's
+    std::vector<std::string> env;   // NAME=value, from [pool.env]
+    Zygote zygote;                  // proc.pid 0: none running
+    std::vector<Process> old_zygotes;  // replaced or failed, not reaped yet
     std::vector<Process> procs;
     std::unique_ptr<backend::PoolSlots> slots;
     int failures = 0;  // consecutive failed starts: exits before serving, soon after start
@@ -86,6 +103,12 @@ class Supervisor {
   Result<void> make_socket_dir(const std::string& parent);
   Result<void> listen_on(Pool& p, config::Pool& pc);
   bool spawn(Pool& p);
+  static WorkerFds worker_fds(const Pool& p);
+  bool start_zygote(Pool& p);
+  pid_t fork_worker(Pool& p, WorkerFds fds);
+  void retire_zygote(Pool& p);
+  void reap_zygotes(Pool& p);
+  void back_off(Pool& p, const char* what, int64_t lived);
   void on_exit(Pool& p, const Process& proc, int status);
   void note_served(Pool& p, Process& proc);
   void update_failing(Pool& p);
