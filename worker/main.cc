@@ -144,10 +144,7 @@ int run_zygote(const Options& opt, const sapi::EngineConfig& engine) {
   }
   if (!sapi::start_engine(engine)) return 1;
   std::optional<WorkerFds> fds = serve_fork_requests(control_fd);
-  if (fds) {
-    sapi::after_fork();
-    keep_stop_handlers_in_requests();
-  }
+  if (fds) keep_stop_handlers_in_requests();
   int status = fds ? serve(opt, fds->listen_fd, fds->ready_fd) : 0;
   sapi::stop_engine();
   return status;

@@ -1,8 +1,10 @@
 // The pool zygote: an askr-worker that starts PHP once (extensions, OPcache and its shared
 // memory, opcache.preload) and then only forks workers on its supervisor's request, so that the
 // workers of a pool share one OPcache and a replacement starts warm. No PHP here: the caller
-// starts the engine first and, in each forked worker, brings the engine's per-process state up
-// to date (sapi::after_fork()).
+// starts the engine first. Nothing of PHP's needs redoing after the fork: OPcache is built for
+// it (php-fpm forks its children the same way), and PHP marks mt_rand()/rand() and lcg_value()
+// unseeded at every request start (the random extension's RINIT), so each worker seeds its own,
+// whatever opcache.preload drew from them in the zygote.
 //
 // Control protocol, on a SOCK_SEQPACKET socket shared with the supervisor:
 //   supervisor -> zygote  one byte, with SCM_RIGHTS carrying the new worker's fds, in this order:

@@ -11,7 +11,6 @@
 
 #include "sapi/php_headers.h"
 
-#include "ext/random/php_random.h"
 #include "ext/standard/info.h"
 #include "php_ini.h"
 #include "sapi/functions.h"
@@ -146,11 +145,6 @@ void stop_engine() {
   sapi_shutdown();
   free(g_ini_entries);
   g_ini_entries = nullptr;
-}
-
-void after_fork() {
-  RANDOM_G(combined_lcg_seeded) = false;
-  RANDOM_G(mt19937_seeded) = false;
 }
 
 void print_info() {

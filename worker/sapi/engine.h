@@ -29,14 +29,6 @@ struct EngineConfig {
 bool start_engine(const EngineConfig& config);
 void stop_engine();
 
-// In a process forked from one that started the engine (a pool zygote's worker): makes the
-// engine state that must not be shared between processes its own. The random extension's
-// mt_rand()/rand() and lcg_value() generators are marked unseeded, so that this process seeds
-// them itself on first use (from the CSPRNG) instead of repeating its siblings' sequence when
-// opcache.preload used them. Nothing else needs it: random_bytes()/random_int() read getrandom()
-// each call, and OPcache is built for this (php-fpm forks its children the same way).
-void after_fork();
-
 // Prints the PHP version, the ini files, the loaded extensions and the OPcache state, one
 // "key: value" line each, to stdout. Runs a request of its own.
 void print_info();
