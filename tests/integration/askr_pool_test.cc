@@ -595,5 +595,34 @@ TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
   EXPECT_EQ(std::count(runs.begin(), runs.end(), '\n'), 1) << runs;
 }
 
+// The pool's zygote dies: its workers go on, and the next worker needed comes from a new one.
+TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
+  start("workers = 1\nmode = \"classic\"\n");
+  int worker = whoami().first;
+  std::set<int> children;
+  for (const auto& task : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(proxy_->pid()) + "/task")) {
+    std::ifstream in(task.path() / "children");
+    for (int pid; in >> pid;) children.insert(pid);
+  }
+  children.erase(worker);
+  ASSERT_EQ(children.size(), 1u);  // the zygote, beside the worker: both askr-proxy's children
+  int zygote = *children.begin();
+  ASSERT_EQ(kill(zygote, SIGKILL), 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(whoami().first, worker);  // the worker outlives it
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  int replacement = 0;
+  for (int i = 0; i < 50 && (replacement == 0 || replacement == worker); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    replacement = whoami().first;
+  }
+  EXPECT_NE(replacement, worker);
+  EXPECT_FALSE(process_exists(zygote));
+  EXPECT_NE(proxy_->error_log().find("zygote " + std::to_string(zygote) + " ended"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 }  // namespace
 }  // namespace askr::testing
