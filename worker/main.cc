@@ -43,8 +43,8 @@
 #include "php_signals.h"
 #include "process.h"
 #include "sapi/engine.h"
-#include "zygote.h"
 #include "shared/base/log.h"
+#include "zygote.h"
 
 namespace askr::worker {
 namespace {

@@ -219,7 +219,8 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
       return errno_error("pool " + pc.name + ": readiness pipe");
     }
     pc.keepalive = false;  // a kept connection would pin a worker to one loop
-    p.argv = {worker_bin_, "--zygote", "--mode", pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
+    p.argv = {worker_bin_, "--zygote", "--mode",
+              pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
     if (!pc.worker_script.empty()) p.argv.insert(p.argv.end(), {"--script", pc.worker_script});
     if (pc.max_requests)
       p.argv.insert(p.argv.end(), {"--max-requests", std::to_string(pc.max_requests)});

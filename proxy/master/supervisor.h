@@ -89,9 +89,9 @@ class Supervisor {
     std::string socket_path;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
-    std::vector<std::string> argv;  // the zygote's
-    std::vector<std::string> env;   // NAME=value, from [pool.env]
-    Zygote zygote;                  // proc.pid 0: none running
+    std::vector<std::string> argv;     // the zygote's
+    std::vector<std::string> env;      // NAME=value, from [pool.env]
+    Zygote zygote;                     // proc.pid 0: none running
     std::vector<Process> old_zygotes;  // replaced or failed, not reaped yet
     std::vector<Process> procs;
     std::unique_ptr<backend::PoolSlots> slots;

@@ -580,7 +580,8 @@ TEST_P(AskrPool, SighupStartsAFreshZygoteThatSeesChangedFiles) {
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
 // its random generators (it drew from them): each seeds its own.
 TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
-  std::string ini = std::string(kOpcacheIni) + "\"opcache.preload\" = \"" + root() + "/_preload.php\"\n";
+  std::string ini =
+      std::string(kOpcacheIni) + "\"opcache.preload\" = \"" + root() + "/_preload.php\"\n";
   if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
   start("workers = 2\nmode = \"classic\"\n", 2, ini);
   auto [a, b] = on_both_workers("/random.php");
@@ -600,8 +601,8 @@ TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
   start("workers = 1\nmode = \"classic\"\n");
   int worker = whoami().first;
   std::set<int> children;
-  for (const auto& task : std::filesystem::directory_iterator(
-           "/proc/" + std::to_string(proxy_->pid()) + "/task")) {
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
     std::ifstream in(task.path() / "children");
     for (int pid; in >> pid;) children.insert(pid);
   }
@@ -622,6 +623,23 @@ TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
   EXPECT_NE(proxy_->error_log().find("zygote " + std::to_string(zygote) + " ended"),
             std::string::npos)
       << proxy_->error_log();
+}
+
+// A zygote whose PHP does not start (here opcache.preload names a missing file) is a failed
+// start like a worker's: logged, backed off, and requests get 503 meanwhile.
+TEST_P(AskrPool, ZygoteFailingToStartBacksOff) {
+  std::string ini = "\"opcache.preload\" = \"" + root() + "/no_such_preload.php\"\n";
+  if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
+  start("workers = 2\nmode = \"classic\"\nqueue_timeout = \"1s\"\n", 2, ini);
+  std::this_thread::sleep_for(milliseconds(1500));
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("zygote"), std::string::npos) << log;
+  EXPECT_NE(log.find("next start in"), std::string::npos) << log;
+  size_t attempts = 0;
+  for (size_t at = 0; (at = log.find("after start", at)) != std::string::npos; ++at) ++attempts;
+  EXPECT_LE(attempts, 3u) << log;
+  EXPECT_EQ(get("/pid.php").status, 503);
+  EXPECT_TRUE(proxy_->alive());
 }
 
 }  // namespace

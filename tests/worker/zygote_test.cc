@@ -1,7 +1,7 @@
 // askr-worker --zygote driven as askr-proxy drives it: a control socket, fork requests that
 // carry the new worker's fds, workers that are children of the zygote's parent.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
