@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <initializer_list>
 #include <thread>
 
 #include "shared/base/log.h"
@@ -51,6 +52,24 @@ std::vector<std::string> worker_env(const config::Pool& pc) {
     if (value) env.push_back(v.name + "=" + value);
   }
   return env;
+}
+
+// Sends one byte with `fds` attached (SCM_RIGHTS) on `sock`. False, with errno, on failure.
+bool send_with_fds(int sock, std::initializer_list<int> fds) {
+  char byte = 'w';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int) * 4)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = space;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.begin(), sizeof(int) * fds.size());
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
 }
 
 }  // namespace
@@ -315,23 +334,9 @@ bool Supervisor::start_zygote(Pool& p) {
 // Asks the zygote for a worker, sending it the worker's fds; returns the worker's pid, or -1
 // after backing off (a zygote that is gone, silent or broken is replaced on the next start).
 pid_t Supervisor::fork_worker(Pool& p, WorkerFds fds) {
-  char byte = 'w';
-  iovec iov{&byte, 1};
-  int list[2] = {fds.listen_fd, fds.ready_fd};
-  alignas(cmsghdr) char space[CMSG_SPACE(sizeof list)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = space;
-  msg.msg_controllen = sizeof space;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof list);
-  std::memcpy(CMSG_DATA(c), list, sizeof list);
   int32_t answer = 0;
-  ssize_t n = sendmsg(p.zygote.control, &msg, MSG_NOSIGNAL);
-  if (n == 1) {
+  ssize_t n = -1;
+  if (send_with_fds(p.zygote.control, {fds.listen_fd, fds.ready_fd})) {
     do {
       n = recv(p.zygote.control, &answer, sizeof answer, 0);
     } while (n < 0 && errno == EINTR);
@@ -472,12 +477,16 @@ void Supervisor::roll() {
       if (proc.ready) p.slots->add_capacity(-1);  // it accepts nothing new from now on
       proc.ready = false;
     }
-    retire_zygote(p);  // the new generation comes from a fresh PHP start: files, ini reread
-    for (unsigned i = 0; i < p.workers; ++i) spawn(p);
-    // The old ones finish the request they run (or leave accept at once) and exit.
+    // The new generation comes from a fresh PHP start (files and ini read again). The old one is
+    // told to stop once the new zygote runs and while its PHP starts: a request a loop sent just
+    // before has time to begin in an old worker (one that took a connection and then stopped on
+    // it would close it unanswered), and idle old workers are gone before the new ones accept.
+    retire_zygote(p);
+    start_zygote(p);
     for (const Process& proc : p.procs) {
       if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
     }
+    for (unsigned i = 0; i < p.workers; ++i) spawn(p);
     LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
   }
 }

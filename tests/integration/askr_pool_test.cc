@@ -444,7 +444,7 @@ TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
     after.insert(pid);
     std::this_thread::sleep_for(milliseconds(50));
   }
-  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(failures, 0) << proxy_->error_log();
   EXPECT_EQ(slow.get().status, 200);  // the old worker finished its request
   std::this_thread::sleep_for(milliseconds(500));
   for (int pid : before) EXPECT_FALSE(process_exists(pid)) << pid << " outlived the roll";
