@@ -53,7 +53,7 @@ bool receive_request(int control_fd, int* fds) {
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    int got[kFdsPerWorker + 1];
+    int got[kFdsPerWorker];
     std::memcpy(got, CMSG_DATA(c), std::min(count, size_t(kFdsPerWorker)) * sizeof(int));
     if (count == kFdsPerWorker && !(msg.msg_flags & MSG_CTRUNC)) {
       std::memcpy(fds, got, sizeof(int) * kFdsPerWorker);

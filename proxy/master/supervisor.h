@@ -57,7 +57,8 @@ class Supervisor {
   void read_ready();
   // Kills the workers that loops asked to kill (request_timeout), if they are still ours.
   void kill_requested();
-  // SIGHUP: start a fresh set of workers, then let the old ones finish their request and exit.
+  // SIGHUP: start a fresh zygote and a fresh set of workers from it; the old ones finish their
+  // request and exit.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
   void stop(int64_t timeout_ms);
