@@ -14,7 +14,13 @@
 // the environment before PHP starts; the process dies with its parent (PR_SET_PDEATHSIG,
 // SIGKILL) and refuses to start if the parent is already gone. On that socket, only peers of
 // this process's user or root are served (SO_PEERCRED). SIGTERM or SIGINT: the request in
-// progress is finished, then the process exits 0; waiting idle, it exits at once. Exit status:
+// progress is finished, then the process exits 0; waiting idle, it exits at once.
+//
+// A pool zygote (--zygote, askr-proxy's way of starting a pool) takes a control socket as fd 3
+// ($ASKR_ZYGOTE_FD) instead, starts PHP once and forks each worker of the pool on request
+// (zygote.h); the workers then run as above, each with its own socket and pipe fds.
+//
+// Exit status:
 //   0    recycled (--max-requests, --memory-limit), stopped by a signal, or the worker script
 //        ended / called exit() (exit(N): N)
 //   1    could not start (socket, PHP start-up, worker script missing, parent gone)
@@ -30,6 +36,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "fcgi_server.h"
@@ -40,6 +47,7 @@
 #include "process.h"
 #include "sapi/engine.h"
 #include "shared/base/log.h"
+#include "zygote.h"
 
 namespace askr::worker {
 namespace {
@@ -99,12 +107,13 @@ int inherited_listener() {
   return fd;
 }
 
-// The supervisor's readiness pipe: $ASKR_READY_FD, taken out of the environment before PHP
-// starts (scripts see nothing of it) and kept from PHP's child processes. -1 without one.
-int inherited_ready_fd() {
-  const char* env = getenv("ASKR_READY_FD");
+// An fd from the supervisor named by `variable` (the readiness pipe: $ASKR_READY_FD; a
+// zygote's control socket: $ASKR_ZYGOTE_FD), taken out of the environment before PHP starts
+// (scripts see nothing of it) and kept from PHP's child processes. -1 without one.
+int inherited_fd(const char* variable) {
+  const char* env = getenv(variable);
   int fd = env ? atoi(env) : -1;
-  unsetenv("ASKR_READY_FD");
+  unsetenv(variable);
   if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) return -1;
   return fd;
 }
@@ -121,6 +130,27 @@ int serve(const Options& opt, int listen_fd, int ready_fd) {
   modes::Limits limits{opt.max_requests, opt.memory_limit};
   if (opt.mode == Options::Mode::kWorker) return modes::run_worker(server, limits, opt.script);
   return modes::run_classic(server, limits);
+}
+
+// A pool zygote (--zygote): PHP starts here once; each worker is forked from it and serves
+// with the fds its supervisor sent for it (see zygote.h). The zygote itself returns 0 when its
+// supervisor closes the control socket or a stop signal arrives.
+int run_zygote(const Options& opt, const sapi::EngineConfig& engine) {
+  int control_fd = inherited_fd("ASKR_ZYGOTE_FD");
+  if (control_fd < 0) {
+    LOG_ERROR("--zygote needs its control socket as fd $ASKR_ZYGOTE_FD");
+    return 1;
+  }
+  if (!die_with_parent()) {
+    LOG_ERROR("the parent process is gone; not starting");
+    return 1;
+  }
+  if (!sapi::start_engine(engine)) return 1;
+  std::optional<WorkerFds> fds = serve_fork_requests(control_fd);
+  if (fds) keep_stop_handlers_in_requests();
+  int status = fds ? serve(opt, fds->listen_fd, fds->ready_fd) : 0;
+  sapi::stop_engine();
+  return status;
 }
 
 int run(const Options& opt) {
@@ -143,6 +173,7 @@ int run(const Options& opt) {
     sapi::stop_engine();
     return 0;
   }
+  if (opt.zygote) return run_zygote(opt, engine);
   ino_t inode = 0;
   int listen_fd =
       opt.listen_path.empty() ? inherited_listener() : create_listener(opt.listen_path, inode);
@@ -151,7 +182,7 @@ int run(const Options& opt) {
     LOG_ERROR("the parent process is gone; not starting");
     return 1;
   }
-  int ready_fd = inherited_ready_fd();
+  int ready_fd = inherited_fd("ASKR_READY_FD");
   if (!sapi::start_engine(engine)) return 1;
   keep_stop_handlers_in_requests();
   int status = serve(opt, listen_fd, ready_fd);

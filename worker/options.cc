@@ -90,6 +90,10 @@ Result<Options> parse_options(int argc, char** argv) {
       o.version = true;
       continue;
     }
+    if (arg == "--zygote") {
+      o.zygote = true;
+      continue;
+    }
     if (arg == "--help" || arg == "-h") {
       o.help = true;
       continue;
@@ -117,6 +121,9 @@ Result<Options> parse_options(int argc, char** argv) {
   if (o.mode == Options::Mode::kWorker && o.script.empty() && !o.version && !o.help) {
     return Error{EINVAL, "--mode worker needs --script FILE"};
   }
+  if (o.zygote && !o.listen_path.empty()) {
+    return Error{EINVAL, "--zygote takes its workers' sockets from its supervisor, not --listen"};
+  }
   return o;
 }
 
@@ -136,6 +143,9 @@ const char* usage() {
          "  --memory-limit BYTES    exit after a request that leaves RSS above this\n"
          "                          (k/m/g units; 0 = never)\n"
          "  --log-level LEVEL       error|warn|info|debug (default info)\n"
+         "  --zygote                for a supervisor: start PHP once, then fork a worker\n"
+         "                          (with the options above) per request on the control\n"
+         "                          socket $ASKR_ZYGOTE_FD; see worker/zygote.h\n"
          "  --version, --info       print the PHP version, extensions and OPcache state\n";
 }
 

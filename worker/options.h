@@ -21,6 +21,7 @@ struct Options {
   uint64_t max_requests = 0;         // 0 = no limit
   uint64_t memory_limit = 0;         // bytes of RSS; 0 = no limit
   std::string log_level;             // "" = the default (info)
+  bool zygote = false;               // --zygote: start PHP, then fork workers on request
   bool version = false;              // --version / --info
   bool help = false;
 };

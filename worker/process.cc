@@ -1,8 +1,10 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +50,19 @@ bool stop_requested() {
 
 int wake_fd() {
   return g_wake[0];
+}
+
+bool renew_wake_pipe() {
+  for (int& fd : g_wake) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  return pipe2(g_wake, O_CLOEXEC | O_NONBLOCK) == 0;
+}
+
+pid_t fork_sibling() {
+  // No new stack, no tid pointers: fork semantics, the child going on from here.
+  return pid_t(syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
 }
 
 bool die_with_parent() {

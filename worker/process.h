@@ -2,6 +2,8 @@
 // set size. No PHP here.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 namespace askr::worker {
@@ -16,6 +18,15 @@ void set_stop_handlers();
 bool stop_requested();
 // Readable once stop_requested(); never read from, so it stays readable.
 int wake_fd();
+// In a forked process: replaces the wake pipe inherited from the parent (shared with it and its
+// other children) by a pipe of its own. False when no pipe can be made.
+bool renew_wake_pipe();
+
+// fork() that makes the child a child of this process's parent (CLONE_PARENT), its exit
+// reported to that parent with this process's exit signal. A raw system call: glibc's fork()
+// takes no flags. The child runs no pthread_atfork handlers: call it from a single-threaded
+// process that holds no locks. Returns as fork() does.
+pid_t fork_sibling();
 
 // Asks the kernel to SIGKILL this process when its parent dies; false when the parent is
 // already gone.

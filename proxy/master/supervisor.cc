@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <initializer_list>
 #include <thread>
 
 #include "shared/base/log.h"
@@ -27,6 +28,9 @@ namespace {
 
 constexpr int64_t kHealthyAfterMs = 5000;  // a worker that lived this long was not failing
 constexpr int64_t kMaxBackoffMs = 10000;
+// How long a zygote may take to answer a request for a worker: PHP's start, preload included,
+// on its first. The main thread waits for it (forking a worker itself takes about a millisecond).
+constexpr int kZygoteAnswerS = 30;
 
 int64_t now_ms() {
   timespec ts;
@@ -48,6 +52,24 @@ std::vector<std::string> worker_env(const config::Pool& pc) {
     if (value) env.push_back(v.name + "=" + value);
   }
   return env;
+}
+
+// Sends one byte with `fds` attached (SCM_RIGHTS) on `sock`. False, with errno, on failure.
+bool send_with_fds(int sock, std::initializer_list<int> fds) {
+  char byte = 'w';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int) * 4)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = space;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.begin(), sizeof(int) * fds.size());
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
 }
 
 }  // namespace
@@ -74,6 +96,11 @@ Supervisor::~Supervisor() {
     for (int fd : p.listen_fds) close(fd);
     for (const Process& proc : p.procs) {
       if (proc.pidfd >= 0) close(proc.pidfd);
+    }
+    if (p.zygote.control >= 0) close(p.zygote.control);
+    if (p.zygote.proc.pidfd >= 0) close(p.zygote.proc.pidfd);
+    for (const Process& z : p.old_zygotes) {
+      if (z.pidfd >= 0) close(z.pidfd);
     }
     for (const std::string& path : p.socket_paths) unlink(path.c_str());
   }
@@ -216,7 +243,8 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     if (pipe2(p.ready_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
       return errno_error("pool " + pc.name + ": readiness pipe");
     }
-    p.argv = {worker_bin_, "--mode", pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
+    p.argv = {worker_bin_, "--zygote", "--mode",
+              pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
     if (!pc.worker_script.empty()) p.argv.insert(p.argv.end(), {"--script", pc.worker_script});
     if (pc.max_requests)
       p.argv.insert(p.argv.end(), {"--max-requests", std::to_string(pc.max_requests)});
@@ -244,21 +272,46 @@ void Supervisor::start() {
   }
 }
 
+// The one place that says what a new worker gets: its slot's socket and the readiness pipe.
+Supervisor::WorkerFds Supervisor::worker_fds(const Pool& p, unsigned slot) {
+  return {p.listen_fds[slot], p.ready_pipe[1]};
+}
+
 bool Supervisor::spawn(Pool& p, unsigned slot) {
+  if (p.zygote.proc.pid == 0 && !start_zygote(p)) return false;
+  pid_t pid = fork_worker(p, worker_fds(p, slot));
+  if (pid <= 0) {
+    update_failing(p);
+    return false;
+  }
+  // Our child (CLONE_PARENT), not reaped yet: the pid is still its own when pidfd_open looks it
+  // up. (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++: the system calls are used
+  // directly.)
+  int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+  p.procs.push_back({pid, pidfd, now_ms(), false, false, false, slot, false});
+  return true;
+}
+
+// posix_spawn()s `askr-worker --zygote ...` with our end of a control socket as fd 3. It
+// answers its first request once PHP has started (fork_worker() waits for that).
+bool Supervisor::start_zygote(Pool& p) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    LOG_ERROR("pool %s: zygote control socket: %s", p.name.c_str(), strerror(errno));
+    return false;
+  }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, p.listen_fds[slot], 3);  // dup2 clears close-on-exec
-  posix_spawn_file_actions_adddup2(&fa, p.ready_pipe[1], 4);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // dup2 clears close-on-exec
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
-  // askr-worker takes its own two variables out of the environment before PHP starts.
-  std::string internal[] = {"ASKR_LISTEN_FD=3", "ASKR_READY_FD=4"};
-  std::vector<char*> envp;
-  for (std::string& e : internal) envp.push_back(e.data());
+  // askr-worker takes its own variable out of the environment before PHP starts.
+  std::string internal = "ASKR_ZYGOTE_FD=3";
+  std::vector<char*> envp{internal.data()};
   for (std::string& e : p.env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  // The loops block no signals that a worker should inherit blocked: start it with none.
+  // The loops block no signals that a zygote or worker should inherit blocked: none.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none;
@@ -269,15 +322,71 @@ bool Supervisor::spawn(Pool& p, unsigned slot) {
   int err = posix_spawn(&pid, worker_bin_.c_str(), &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
+  close(sv[1]);
   if (err != 0) {
+    close(sv[0]);
     LOG_ERROR("pool %s: cannot start %s: %s", p.name.c_str(), worker_bin_.c_str(), strerror(err));
     return false;
   }
-  // Our child, not reaped yet: the pid is still its own when pidfd_open looks it up.
-  // (glibc 2.36's <sys/pidfd.h> lacks extern "C" for C++: the system calls are used directly.)
+  // PHP's start (extensions, OPcache, preload) is what the first answer waits for.
+  timeval limit{kZygoteAnswerS, 0};
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
-  p.procs.push_back({pid, pidfd, now_ms(), false, false, false, slot, false});
+  p.zygote = {{pid, pidfd, now_ms(), false, false, false}, sv[0]};
   return true;
+}
+
+// Asks the zygote for a worker, sending it the worker's fds; returns the worker's pid, or -1
+// after backing off (a zygote that is gone, silent or broken is replaced on the next start).
+pid_t Supervisor::fork_worker(Pool& p, WorkerFds fds) {
+  int32_t answer = 0;
+  ssize_t n = -1;
+  if (send_with_fds(p.zygote.control, {fds.listen_fd, fds.ready_fd})) {
+    do {
+      n = recv(p.zygote.control, &answer, sizeof answer, 0);
+    } while (n < 0 && errno == EINTR);
+  }
+  if (n == ssize_t(sizeof answer) && answer > 0) return pid_t(answer);
+  Process zygote = p.zygote.proc;
+  char how[96];
+  if (n == ssize_t(sizeof answer)) {
+    snprintf(how, sizeof how, "zygote %d cannot fork a worker: %s", zygote.pid, strerror(-answer));
+  } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    snprintf(how, sizeof how, "zygote %d did not answer in %d s", zygote.pid, kZygoteAnswerS);
+  } else {
+    snprintf(how, sizeof how, "zygote %d is gone (PHP did not start?)", zygote.pid);
+  }
+  retire_zygote(p);
+  send_signal(zygote, SIGKILL);
+  back_off(p, how, now_ms() - zygote.started_ms);
+  return -1;
+}
+
+// Closes the zygote's control socket (it exits when it reads the end) and keeps its pid to
+// reap; the workers it forked go on.
+void Supervisor::retire_zygote(Pool& p) {
+  if (p.zygote.proc.pid == 0) return;
+  close(p.zygote.control);
+  p.old_zygotes.push_back(p.zygote.proc);
+  p.zygote = {};
+}
+
+void Supervisor::reap_zygotes(Pool& p) {
+  int status;
+  if (p.zygote.proc.pid && waitpid(p.zygote.proc.pid, &status, WNOHANG) == p.zygote.proc.pid) {
+    if (!stopping_) {
+      LOG_WARN("pool %s: zygote %d ended (status 0x%x); another starts with the next worker",
+               p.name.c_str(), p.zygote.proc.pid, status);
+    }
+    close(p.zygote.control);
+    if (p.zygote.proc.pidfd >= 0) close(p.zygote.proc.pidfd);
+    p.zygote = {};
+  }
+  std::erase_if(p.old_zygotes, [](const Process& z) {
+    if (waitpid(z.pid, nullptr, WNOHANG) != z.pid) return false;
+    if (z.pidfd >= 0) close(z.pidfd);
+    return true;
+  });
 }
 
 // A worker that is not retiring holds the slot (starting, ready or busy).
@@ -322,14 +431,21 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
   }
   // Gone before serving a request, soon after start (a broken script or setting, a worker
   // script that ends at once, even with exit(0)): back off instead of spinning.
+  char what[96];
+  snprintf(what, sizeof what, "worker %d %s", proc.pid, how);
+  back_off(p, what, lived);
+}
+
+// A failed start (`what`, `lived` ms after it began): the next one waits, longer each time.
+void Supervisor::back_off(Pool& p, const char* what, int64_t lived) {
   ++p.failures;
   int64_t delay = std::min<int64_t>(kMaxBackoffMs, 100LL << std::min(p.failures, 10));
   p.next_start_ms = now_ms() + delay;
   if (!p.backoff_logged || p.failures % 10 == 0) {
     LOG_ERROR(
-        "pool %s: worker %d %s %lld ms after start, before serving a request (%d in a "
-        "row); next start in %lld ms",
-        p.name.c_str(), proc.pid, how, (long long)lived, p.failures, (long long)delay);
+        "pool %s: %s %lld ms after start, before serving a request (%d in a row); next start "
+        "in %lld ms",
+        p.name.c_str(), what, (long long)lived, p.failures, (long long)delay);
     p.backoff_logged = true;
   }
 }
@@ -350,6 +466,7 @@ void Supervisor::reap_and_restart() {
   }
   // What an exited worker wrote on its pipe before exiting is read before judging its exit.
   if (!exits.empty()) read_ready();
+  for (Pool& p : pools_) reap_zygotes(p);
   for (const Exit& e : exits) {
     auto it = std::find_if(e.pool->procs.begin(), e.pool->procs.end(),
                            [&](const Process& proc) { return proc.pid == e.pid; });
@@ -364,7 +481,7 @@ void Supervisor::reap_and_restart() {
   for (Pool& p : pools_) {
     if (now < p.next_start_ms) continue;
     for (unsigned slot = 0; slot < p.workers; ++slot) {
-      if (!slot_occupied(p, slot)) spawn(p, slot);
+      if (!slot_occupied(p, slot) && !spawn(p, slot)) break;  // backing off now
     }
     if (p.failures == 0) p.backoff_logged = false;
   }
@@ -380,13 +497,17 @@ void Supervisor::roll() {
       if (proc.ready) p.slots->set_up(int(proc.slot), false);
       proc.ready = false;
     }
-    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
-    // The old ones finish the request they run (or stop waiting at once) and exit; connections
-    // kept to them close, and loops connect again to the slot's socket, where the new ones
-    // accept.
+    // The new generation comes from a fresh PHP start (files and ini read again). The old one is
+    // told to stop once the new zygote runs and while its PHP starts: a request a loop sent just
+    // before has time to begin in an old worker, and idle old workers are gone before the new
+    // ones accept. Connections kept to the old ones close, and loops connect again to the slot's
+    // socket, where the new ones accept.
+    retire_zygote(p);
+    start_zygote(p);
     for (const Process& proc : p.procs) {
       if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
     }
+    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
     LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
   }
 }
@@ -394,12 +515,13 @@ void Supervisor::roll() {
 void Supervisor::stop(int64_t timeout_ms) {
   stopping_ = true;
   for (Pool& p : pools_) {
+    retire_zygote(p);
     for (const Process& proc : p.procs) send_signal(proc, SIGTERM);
   }
   int64_t deadline = now_ms() + timeout_ms;
   auto any_left = [this] {
     for (const Pool& p : pools_) {
-      if (!p.procs.empty()) return true;
+      if (!p.procs.empty() || !p.old_zygotes.empty()) return true;
     }
     return false;
   };
@@ -415,6 +537,12 @@ void Supervisor::stop(int64_t timeout_ms) {
       if (proc.pidfd >= 0) close(proc.pidfd);
     }
     p.procs.clear();
+    for (Process& z : p.old_zygotes) {
+      send_signal(z, SIGKILL);
+      waitpid(z.pid, nullptr, 0);
+      if (z.pidfd >= 0) close(z.pidfd);
+    }
+    p.old_zygotes.clear();
   }
 }
 

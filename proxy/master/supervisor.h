@@ -1,12 +1,17 @@
 // The supervisor of askr-worker pools, run by the main thread: it owns each pool's listening
-// sockets, one per slot (in a directory only askr-proxy's user may enter), starts a worker per
-// slot (passing the slot's socket as fd 3, with the pool's own environment and nothing else),
-// restarts one that exits in the same slot
+// sockets, one per slot (in a directory only askr-proxy's user may enter), starts each pool's
+// zygote (an askr-worker --zygote, with the pool's own environment and nothing else, that starts
+// PHP once) and has it fork a worker per slot (sending each its slot's socket and the readiness
+// pipe), so that a pool's workers share one OPcache and a replacement starts warm. It restarts
+// one that exits in the same slot
 // (at once when it recycled itself after serving requests, backing off when workers keep dying
 // or exiting before they serve one), kills a worker past request_timeout when a loop asks,
 // rolls a pool on SIGHUP and stops them all on SIGTERM. It reaps only its own workers, each by
-// its pid, and signals them through pidfds, so a recycled pid is never hit. Workers ask the
-// kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it.
+// its pid, and signals them through pidfds, so a recycled pid is never hit: the zygote forks
+// with CLONE_PARENT, so its workers are askr-proxy's children. Workers and zygotes ask the
+// kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it. A zygote
+// that dies is started again before the next worker (with the workers' back-off when it fails
+// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again.
 #pragma once
 
 #include <sys/types.h>
@@ -54,7 +59,8 @@ class Supervisor {
   // Kills the workers of the slots that loops asked to kill (request_timeout); each slot is
   // released once its worker is reaped.
   void kill_requested();
-  // SIGHUP: start a fresh set of workers, then let the old ones finish their request and exit.
+  // SIGHUP: start a fresh zygote and a fresh set of workers from it; the old ones finish their
+  // request and exit.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
   void stop(int64_t timeout_ms);
@@ -70,6 +76,16 @@ class Supervisor {
     unsigned slot = 0;
     bool killed = false;  // for request_timeout: its slot is released when it is reaped
   };
+  // A pool's zygote: its process and our end of its control socket (see worker/zygote.h).
+  struct Zygote {
+    Process proc;
+    int control = -1;
+  };
+  // What a worker serves with (an exec'd worker would find them as fds 3 and 4).
+  struct WorkerFds {
+    int listen_fd = -1;
+    int ready_fd = -1;
+  };
   struct Pool {
     size_t config_index = 0;
     const config::Pool* cfg = nullptr;
@@ -78,8 +94,10 @@ class Supervisor {
     std::vector<std::string> socket_paths;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
-    std::vector<std::string> argv;
-    std::vector<std::string> env;  // NAME=value, from [pool.env]
+    std::vector<std::string> argv;     // the zygote's
+    std::vector<std::string> env;      // NAME=value, from [pool.env]
+    Zygote zygote;                     // proc.pid 0: none running
+    std::vector<Process> old_zygotes;  // replaced or failed, not reaped yet
     std::vector<Process> procs;
     std::unique_ptr<backend::PoolSlots> slots;
     int failures = 0;  // consecutive failed starts: exits before serving, soon after start
@@ -92,6 +110,12 @@ class Supervisor {
   bool spawn(Pool& p, unsigned slot);
   bool slot_occupied(const Pool& p, unsigned slot) const;
   void reaped(Pool& p, const Process& proc);
+  static WorkerFds worker_fds(const Pool& p, unsigned slot);
+  bool start_zygote(Pool& p);
+  pid_t fork_worker(Pool& p, WorkerFds fds);
+  void retire_zygote(Pool& p);
+  void reap_zygotes(Pool& p);
+  void back_off(Pool& p, const char* what, int64_t lived);
   void on_exit(Pool& p, const Process& proc, int status);
   void note_served(Pool& p, Process& proc);
   void update_failing(Pool& p);

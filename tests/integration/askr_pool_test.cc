@@ -1,5 +1,6 @@
 // Askr's own PHP workers, supervised by askr-proxy: dispatch across loops, the bounded queue,
-// request_timeout, recycling, back-off, SIGHUP, SIGTERM and SIGKILL of the proxy.
+// request_timeout, recycling, back-off, SIGHUP, SIGTERM and SIGKILL of the proxy, and the pool
+// zygote the workers are forked from (one OPcache per pool, warm replacements).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "fixture.h"
@@ -57,6 +59,24 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
     sscanf(r.body.c_str(), "%d %d", &pid, &n);
     return {pid, n};
   }
+  // The first line of pid.php, opcache_hits.php or random.php, split at spaces.
+  static std::vector<std::string> fields(const PhpResponse& r) {
+    std::vector<std::string> out;
+    std::istringstream in(r.body.substr(0, r.body.find('\n')));
+    for (std::string f; in >> f;) out.push_back(f);
+    return out;
+  }
+  // Two requests for `path` at once, each holding its worker a second: one per worker of a
+  // two-worker pool.
+  std::pair<PhpResponse, PhpResponse> on_both_workers(const std::string& path) {
+    std::string held = path + (path.find('?') == std::string::npos ? "?" : "&") + "sleep=1";
+    auto a = std::async(std::launch::async, [&] { return get(held); });
+    auto b = std::async(std::launch::async, [&] { return get(held); });
+    return {a.get(), b.get()};
+  }
+  // OPcache caches files as soon as they are written (the site is copied just before a test).
+  static constexpr const char* kOpcacheIni = "\"opcache.file_update_protection\" = \"0\"\n";
+
   // Alive and not a zombie waiting for a parent to reap it.
   static bool process_exists(int pid) {
     if (pid <= 0) return false;
@@ -597,7 +617,7 @@ TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
     after.insert(pid);
     std::this_thread::sleep_for(milliseconds(50));
   }
-  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(failures, 0) << proxy_->error_log();
   EXPECT_EQ(slow.get().status, 200);  // the old worker finished its request
   std::this_thread::sleep_for(milliseconds(500));
   for (int pid : before) EXPECT_FALSE(process_exists(pid)) << pid << " outlived the roll";
@@ -641,6 +661,158 @@ TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   kill(proxy_->pid(), SIGKILL);
   std::this_thread::sleep_for(milliseconds(1000));
   for (int pid : pids) EXPECT_FALSE(process_exists(pid)) << pid << " outlived askr-proxy";
+}
+
+// A script compiled through one worker is an OPcache hit through the other: the workers were
+// forked from one zygote after OPcache started, so they share its cache.
+TEST_P(AskrPool, WorkersOfAPoolShareOneOpcache) {
+  start("workers = 2\nmode = \"classic\"\n", 2, kOpcacheIni);
+  std::vector<std::string> first = fields(get("/opcache_hits.php"));
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[1], "0");  // compiled by this request
+  auto [a, b] = on_both_workers("/opcache_hits.php");
+  std::vector<std::string> fa = fields(a), fb = fields(b);
+  ASSERT_EQ(fa.size(), 3u) << a.body;
+  ASSERT_EQ(fb.size(), 3u) << b.body;
+  EXPECT_NE(fa[0], fb[0]) << "both requests went to one worker";
+  EXPECT_GE(std::stoi(fa[1]), 1) << "worker " << fa[0] << " compiled it again";
+  EXPECT_GE(std::stoi(fb[1]), 1) << "worker " << fb[0] << " compiled it again";
+  EXPECT_EQ(fa[2], fb[2]);  // one cache: the same scripts in it
+}
+
+// A worker recycled after max_requests is replaced by one forked from the zygote: its first
+// request finds the script in the pool's OPcache.
+TEST_P(AskrPool, RecycledWorkersFirstRequestIsAnOpcacheHit) {
+  start("workers = 1\nmode = \"classic\"\nmax_requests = 1\n", 2, kOpcacheIni);
+  std::vector<std::string> first = fields(get("/opcache_hits.php"));
+  std::vector<std::string> second = fields(get("/opcache_hits.php"));
+  ASSERT_EQ(first.size(), 3u);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_NE(first[0], second[0]);  // recycled
+  EXPECT_GE(std::stoi(second[1]), 1) << "the replacement started cold";
+}
+
+// A worker killed in the middle of a request: the others are served, and the pool is back to
+// two workers, the replacement warm (forked from the zygote).
+TEST_P(AskrPool, WorkerKilledMidRequestIsReplacedWarm) {
+  start("workers = 2\nmode = \"classic\"\n", 2, kOpcacheIni);
+  EXPECT_EQ(get("/opcache_hits.php").status, 200);
+  std::string pid_file = site_.path() + "/victim.pid";
+  auto doomed = std::async(std::launch::async,
+                           [&] { return get("/pidsleep.php?s=10&f=" + pid_file, 15000); });
+  int victim = 0;
+  for (int i = 0; i < 100 && victim == 0; ++i) {
+    std::this_thread::sleep_for(milliseconds(20));
+    victim = atoi(read_file(pid_file).c_str());
+  }
+  ASSERT_GT(victim, 0);
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  EXPECT_NE(doomed.get().status, 200);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(get("/pid.php").status, 200);
+  auto [a, b] = on_both_workers("/opcache_hits.php");
+  std::vector<std::string> fa = fields(a), fb = fields(b);
+  ASSERT_EQ(fa.size(), 3u) << a.body;
+  ASSERT_EQ(fb.size(), 3u) << b.body;
+  EXPECT_NE(fa[0], fb[0]) << "the pool is not back to two workers";
+  for (const auto& f : {fa, fb}) {
+    EXPECT_NE(std::stoi(f[0]), victim);
+    EXPECT_GE(std::stoi(f[1]), 1) << "worker " << f[0] << " started cold";
+  }
+  EXPECT_NE(proxy_->error_log().find("killed by signal 9"), std::string::npos);
+}
+
+// With opcache.validate_timestamps=0 a changed PHP file is not seen by any worker of the pool
+// (one cache), until SIGHUP: it starts a fresh zygote, as php-fpm's reload starts PHP again.
+TEST_P(AskrPool, SighupStartsAFreshZygoteThatSeesChangedFiles) {
+  start("workers = 2\nmode = \"classic\"\n", 2,
+        std::string(kOpcacheIni) + "\"opcache.validate_timestamps\" = \"0\"\n");
+  auto version = [&](const char* v) {
+    std::ofstream(root() + "/version.php")
+        << "<?php echo getmypid(), ' " << v
+        << "', \"\\n\"; usleep((int)(($_GET['sleep'] ?? 0) * 1000000));\n";
+  };
+  version("v1");
+  EXPECT_EQ(fields(get("/version.php")).at(1), "v1");
+  version("v2");
+  auto [a, b] = on_both_workers("/version.php");
+  EXPECT_NE(fields(a).at(0), fields(b).at(0));
+  EXPECT_EQ(fields(a).at(1), "v1");  // cached for the whole pool, unchecked
+  EXPECT_EQ(fields(b).at(1), "v1");
+  kill(proxy_->pid(), SIGHUP);
+  std::string seen;
+  for (int i = 0; i < 100 && seen != "v2"; ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    seen = fields(get("/version.php")).at(1);
+  }
+  EXPECT_EQ(seen, "v2");
+  auto [c, d] = on_both_workers("/version.php");
+  EXPECT_EQ(fields(c).at(1), "v2");
+  EXPECT_EQ(fields(d).at(1), "v2");
+}
+
+// opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
+// its random generators (it drew from them): each seeds its own.
+TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
+  std::string ini =
+      std::string(kOpcacheIni) + "\"opcache.preload\" = \"" + root() + "/_preload.php\"\n";
+  if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
+  start("workers = 2\nmode = \"classic\"\n", 2, ini);
+  auto [a, b] = on_both_workers("/random.php");
+  std::vector<std::string> fa = fields(a), fb = fields(b);
+  ASSERT_EQ(fa.size(), 4u) << a.body;
+  ASSERT_EQ(fb.size(), 4u) << b.body;
+  EXPECT_NE(fa[0], fb[0]);
+  EXPECT_NE(fa[1], fb[1]) << "mt_rand() repeats across workers";
+  EXPECT_NE(fa[2], fb[2]) << "lcg_value() repeats across workers";
+  EXPECT_NE(fa[3], fb[3]);
+  std::string runs = read_file(root() + "/preload.runs");
+  EXPECT_EQ(std::count(runs.begin(), runs.end(), '\n'), 1) << runs;
+}
+
+// The pool's zygote dies: its workers go on, and the next worker needed comes from a new one.
+TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
+  start("workers = 1\nmode = \"classic\"\n");
+  int worker = whoami().first;
+  std::set<int> children;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
+    std::ifstream in(task.path() / "children");
+    for (int pid; in >> pid;) children.insert(pid);
+  }
+  children.erase(worker);
+  ASSERT_EQ(children.size(), 1u);  // the zygote, beside the worker: both askr-proxy's children
+  int zygote = *children.begin();
+  ASSERT_EQ(kill(zygote, SIGKILL), 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(whoami().first, worker);  // the worker outlives it
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  int replacement = 0;
+  for (int i = 0; i < 50 && (replacement == 0 || replacement == worker); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    replacement = whoami().first;
+  }
+  EXPECT_NE(replacement, worker);
+  EXPECT_FALSE(process_exists(zygote));
+  EXPECT_NE(proxy_->error_log().find("zygote " + std::to_string(zygote) + " ended"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
+// A zygote whose PHP does not start (here opcache.preload names a missing file) is a failed
+// start like a worker's: logged, backed off, and requests get 503 meanwhile.
+TEST_P(AskrPool, ZygoteFailingToStartBacksOff) {
+  std::string ini = "\"opcache.preload\" = \"" + root() + "/no_such_preload.php\"\n";
+  if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
+  start("workers = 2\nmode = \"classic\"\nqueue_timeout = \"1s\"\n", 2, ini);
+  std::this_thread::sleep_for(milliseconds(1500));
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("zygote"), std::string::npos) << log;
+  EXPECT_NE(log.find("next start in"), std::string::npos) << log;
+  size_t attempts = 0;
+  for (size_t at = 0; (at = log.find("after start", at)) != std::string::npos; ++at) ++attempts;
+  EXPECT_LE(attempts, 3u) << log;
+  EXPECT_EQ(get("/pid.php").status, 503);
+  EXPECT_TRUE(proxy_->alive());
 }
 
 }  // namespace

@@ -39,6 +39,14 @@ TEST(Options, Errors) {
   EXPECT_FALSE(parse({"--listen"}).ok());
   EXPECT_FALSE(parse({"--bogus"}).ok());
   EXPECT_TRUE(parse({"--version"}).ok());
+  EXPECT_FALSE(parse({"--zygote", "--listen", "/s"}).ok());  // a zygote's workers get theirs
+}
+
+TEST(Options, Zygote) {
+  Result<Options> o = parse({"--zygote", "--mode", "classic"});
+  ASSERT_TRUE(o.ok()) << o.error().message;
+  EXPECT_TRUE(o->zygote);
+  EXPECT_FALSE(parse({"--mode", "classic"})->zygote);
 }
 
 }  // namespace

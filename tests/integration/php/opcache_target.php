@@ -1,0 +1,3 @@
+<?php
+// Compiled and cached through opcache_hits.php.
+return true;
