@@ -357,12 +357,14 @@ TEST(Classic, WorkersShareOneInheritedSocket) {
   // Both must be accepting before the two requests go out; on a loaded machine a worker can
   // take a while to boot, and a busy `a` would otherwise take both in turn.
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  Params p = default_params(php_fixture("pid.php"), "ms=1000");
-  // Two requests at once: each worker takes one.
-  FcgiConnection c1(path), c2(path);
+  Params p = default_params(php_fixture("pid.php"), "ms=1500");
+  // A request that keeps one worker busy, then another: the idle worker takes it. (Sent at the
+  // same moment, both could be accepted by one worker, which keeps several connections.)
+  FcgiConnection c1(path);
   c1.queue_request(1, p);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  FcgiConnection c2(path);
   c2.queue_request(1, p);
-  c1.wait_first_stdout(1);
   FcgiResponse r1 = c1.exchange(1), r2 = c2.exchange(1);
   ASSERT_TRUE(r1.ended && r2.ended);
   EXPECT_NE(r1.body, r2.body);
