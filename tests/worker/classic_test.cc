@@ -282,11 +282,13 @@ TEST_F(ClassicTest, ClientGoneIsSeenByConnectionAborted) {
     c.queue_request(1, default_params(php_fixture("abort_ignored.php"), "marker=" + marker));
     ASSERT_TRUE(c.wait_first_stdout(1));
   }  // closed: the next write fails; ignore_user_abort keeps the script going
-  for (int i = 0; i < 300 && !fs::exists(marker); ++i) {
+  // The file exists from the moment PHP creates it, before its byte is written: wait for that.
+  std::string aborted;
+  for (int i = 0; i < 1000 && aborted.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream in(marker);
+    aborted.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  std::ifstream in(marker);
-  std::string aborted((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(aborted, "1");
   EXPECT_EQ(get("info.php", "after=abort").status, 200);
 }
