@@ -251,9 +251,9 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
   EXPECT_FALSE(contains(after.body, "X-Left")) << after.body;
   EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot")")) << after.body;
   // Session settings are the app's (a framework sets them on the session's first use): kept.
-  EXPECT_EQ(fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=session"))
-                .body,
-            "4321");
+  EXPECT_EQ(
+      fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=session")).body,
+      "4321");
   EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
   EXPECT_TRUE(fs::exists(marker)) << "the shutdown function did not run when the script ended";
 }
