@@ -11,6 +11,7 @@
 #include <string>
 
 #include "loop/probe.h"
+#include "net/ktls.h"
 #include "master/supervisor.h"
 
 namespace askr {
@@ -42,6 +43,29 @@ void report_php() {
   if (pclose(p) != 0) std::printf("  (askr-worker --version failed)\n");
 }
 
+// Which TLS versions, ciphers and directions the kernel takes (tried with dummy keys on
+// loopback sockets), or why none.
+void report_ktls() {
+  using namespace net::ktls;
+  Probe p = probe_now();
+  if (!p.ulp || !p.any()) {
+    std::printf("kTLS:             no - %s\n", p.summary().c_str());
+    std::printf("                  TLS stays in user space (OpenSSL); nothing to configure\n");
+    return;
+  }
+  std::printf("kTLS:             yes - the tls ULP attaches\n");
+  for (int v : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    for (Cipher c : {Cipher::kAes128Gcm, Cipher::kAes256Gcm, Cipher::kChacha20Poly1305}) {
+      uint8_t d = p.dirs(v, c);
+      std::printf("  %s %-17s %s\n", v == TLS1_3_VERSION ? "TLS1.3" : "TLS1.2", cipher_name(c),
+                  d == kBoth ? "send and receive"
+                  : d == kTx ? "send only"
+                  : d == kRx ? "receive only"
+                             : "no (the kernel lacks the cipher: load its crypto modules)");
+    }
+  }
+}
+
 }  // namespace
 
 int run_doctor() {
@@ -51,11 +75,8 @@ int run_doctor() {
   for (const auto& op : uring.opcodes) {
     std::printf("  %-16s %s\n", op.name, op.supported ? "yes" : "no");
   }
+  report_ktls();
   std::string detail;
-  bool ktls = loop::probe_ktls(detail);
-  std::printf("kTLS:             %s - %s\n", ktls ? "yes" : "no", detail.c_str());
-  if (!ktls)
-    std::printf("                  TLS stays in userspace (OpenSSL); nothing to configure\n");
   bool incoming = probe_incoming_cpu(detail);
   std::printf("SO_INCOMING_CPU:  %s - %s\n", incoming ? "yes" : "no", detail.c_str());
   cpu_set_t set;
