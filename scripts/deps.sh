@@ -8,7 +8,9 @@ test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2
       # The real apps of tests/integration/apps_test.cc. `php` (the metapackage) is satisfied
       # by php8.2-fpm; without it, wordpress's "libapache2-mod-php | php" pulls in Apache.
       php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
-      php-symfony-framework-bundle php-laravel-framework)
+      php-symfony-framework-bundle php-laravel-framework
+      # tests/vm: Debian's kernel (which has kernel TLS) under QEMU with a busybox initramfs.
+      qemu-system-x86 busybox-static)
 bench=(nginx-light h2o wrk strace procps)
 
 want=("${build[@]}")
