@@ -11,8 +11,8 @@
 #include <string>
 
 #include "loop/probe.h"
-#include "net/ktls.h"
 #include "master/supervisor.h"
+#include "net/ktls.h"
 
 namespace askr {
 namespace {

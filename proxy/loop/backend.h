@@ -39,6 +39,9 @@ class IoObject {
   virtual void on_writable() {}
   // The socket has bytes to read (after wait_readable()).
   virtual void on_readable() {}
+  // After Backend::recv_tls_records(): a TLS record that is not application data (an alert, a
+  // handshake message) with its payload, as the kernel surfaced it. Valid during the call only.
+  virtual void on_recv_record(uint8_t /*type*/, std::string_view /*data*/) {}
   // After stop_recv(): no on_recv will come any more; unread bytes stay in the socket.
   virtual void on_recv_stopped() {}
   // Nothing more will be delivered; the object may be freed now.
@@ -58,6 +61,8 @@ class IoObject {
     bool closing = false;
     bool recv_on = false;     // the owner wants on_recv
     bool recv_armed = false;  // io_uring: a multishot recv is in flight
+    bool recv_tls = false;    // read with recvmsg and report TLS record types (kernel TLS RX)
+    bool recv_msg = false;    // io_uring: the armed recv is a recvmsg (recv_tls when armed)
     bool readable = false;    // epoll: edge seen, not drained to EAGAIN yet
     bool writable = true;     // epoll: last write did not hit EAGAIN
     bool want_writable = false;
@@ -120,6 +125,13 @@ class Backend {
   // Like pause_recv, then calls c->on_recv_stopped() once no more bytes can be delivered, so
   // that the rest of the stream can be read from the socket directly (splice).
   virtual void stop_recv(IoObject* c) = 0;
+  // Kernel TLS receive: from the next resume_recv on, c is read with recvmsg and a control
+  // buffer so that the kernel reports each record's type (TLS_GET_RECORD_TYPE): application
+  // data reaches on_recv as before, any other record reaches on_recv_record. (A plain recv on
+  // a kTLS socket fails with EIO at the first such record, a close_notify for one.) Call it
+  // while receiving is stopped (after on_recv_stopped, or before the first resume_recv), once
+  // the socket has TLS_RX. On a socket without kernel TLS nothing changes but the system call.
+  void recv_tls_records(IoObject* c) { c->io.recv_tls = true; }
   // Sends [data, data+len) entirely, then calls c->on_sent. One send per object at a time; the
   // bytes must stay valid and unchanged until on_sent.
   void send(IoObject* c, const char* data, size_t len) {

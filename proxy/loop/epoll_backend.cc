@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "loop/tls_record.h"
+
 namespace askr::loop {
 namespace {
 
@@ -103,12 +105,30 @@ void EpollBackend::wait_readable(IoObject* c) {
   c->io.want_readable = true;
 }
 
+// recvmsg with room for the record type: a kernel-TLS socket returns one record type per call.
+ssize_t EpollBackend::recv_record(int fd, uint8_t& type) {
+  iovec iov{scratch_.data(), scratch_.size()};
+  alignas(cmsghdr) char control[kTlsControlSpace];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &msg, 0);
+  if (n > 0) type = tls_record_type(&msg);
+  return n;
+}
+
 void EpollBackend::do_read(IoObject* c) {
   for (int i = 0; i < kReadsPerEvent; ++i) {
     if (!c->io.recv_on || !c->io.readable || c->io.closing) return;
-    ssize_t n = ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
-    if (n > 0) {
+    uint8_t type = kTlsApplicationData;
+    ssize_t n = c->io.recv_tls ? recv_record(c->fd, type)
+                               : ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    if (n > 0 && type == kTlsApplicationData) {
       c->on_recv({scratch_.data(), size_t(n)});
+    } else if (n > 0) {
+      c->on_recv_record(type, {scratch_.data(), size_t(n)});
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
       c->io.recv_on = false;
       c->on_recv_end(n == 0 ? 0 : -errno);

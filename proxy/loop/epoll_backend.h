@@ -42,6 +42,7 @@ class EpollBackend final : public Backend {
   void on_event(IoObject* o, uint32_t events);
   void do_accept(IoObject* l);
   void do_read(IoObject* c);
+  ssize_t recv_record(int fd, uint8_t& type);
   bool do_write(IoObject* c);  // true when the whole send went out
   void run_deferred();
 

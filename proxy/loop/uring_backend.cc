@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "loop/tls_record.h"
+
 namespace askr::loop {
 namespace {
 
@@ -62,6 +64,8 @@ Result<std::unique_ptr<UringBackend>> UringBackend::create(const UringOptions& o
   for (unsigned i = 0; i < b->nbufs_; ++i) b->recycle(i);
   io_uring_buf_ring_advance(b->br_, b->recycled_);
   b->recycled_ = 0;
+
+  b->tls_msg_.msg_controllen = kTlsControlSpace;
 
   b->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (b->wake_fd_ < 0) return errno_error("eventfd");
@@ -157,7 +161,14 @@ void UringBackend::wait_readable(IoObject* c) {
 
 void UringBackend::arm_recv(IoObject* c) {
   io_uring_sqe* s = sqe();
-  io_uring_prep_recv_multishot(s, c->fd, nullptr, 0, 0);
+  c->io.recv_msg = c->io.recv_tls;
+  if (c->io.recv_msg) {
+    // Multishot recvmsg: each buffer holds an io_uring_recvmsg_out header, the control data
+    // (the TLS record type) and the payload. The template is read when the SQE is prepared.
+    io_uring_prep_recvmsg_multishot(s, c->fd, &tls_msg_, 0);
+  } else {
+    io_uring_prep_recv_multishot(s, c->fd, nullptr, 0, 0);
+  }
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufGroup;
   io_uring_sqe_set_data64(s, tag(c, kRecv));
@@ -273,10 +284,36 @@ void UringBackend::on_accept_cqe(IoObject* l, int res, unsigned flags) {
   if (!more) complete(l);
 }
 
+// One multishot recvmsg completion in `buf` (`len` bytes used): the payload goes to on_recv or,
+// for a TLS record that is not application data, to on_recv_record. Returns the payload
+// length: 0 is the end of the stream, as for recv.
+int UringBackend::deliver_record(IoObject* c, char* buf, int len) {
+  io_uring_recvmsg_out* o = io_uring_recvmsg_validate(buf, len, &tls_msg_);
+  if (!o) return -EINVAL;
+  auto* payload = static_cast<char*>(io_uring_recvmsg_payload(o, &tls_msg_));
+  size_t n = io_uring_recvmsg_payload_length(o, len, &tls_msg_);
+  msghdr m{};
+  m.msg_control = io_uring_recvmsg_cmsg_firsthdr(o, &tls_msg_);
+  m.msg_controllen = m.msg_control ? o->controllen : 0;
+  uint8_t type = m.msg_control ? tls_record_type(&m) : kTlsApplicationData;
+  if (n > 0 && !c->io.closing) {
+    if (type == kTlsApplicationData)
+      c->on_recv({payload, n});
+    else
+      c->on_recv_record(type, {payload, n});
+  }
+  return int(n);
+}
+
 void UringBackend::on_recv_cqe(IoObject* c, int res, unsigned flags) {
   if (flags & IORING_CQE_F_BUFFER) {
     unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-    if (res > 0 && !c->io.closing) c->on_recv({bufs_ + size_t(bid) * buf_size_, size_t(res)});
+    char* buf = bufs_ + size_t(bid) * buf_size_;
+    if (c->io.recv_msg && res > 0) {
+      res = deliver_record(c, buf, res);  // 0 at the end of the stream
+    } else if (res > 0 && !c->io.closing) {
+      c->on_recv({buf, size_t(res)});
+    }
     recycle(bid);
   }
   if (flags & IORING_CQE_F_MORE) return;

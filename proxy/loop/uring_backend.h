@@ -53,6 +53,7 @@ class UringBackend final : public Backend {
   void dispatch(io_uring_cqe* cqe);
   void on_accept_cqe(IoObject* l, int res, unsigned flags);
   void on_recv_cqe(IoObject* c, int res, unsigned flags);
+  int deliver_record(IoObject* c, char* buf, int len);
   void on_send_cqe(IoObject* c, int res);
   void complete(IoObject* c);  // one operation (or deferred notification) of c finished
   void defer(IoObject* c, bool closed);
@@ -68,6 +69,9 @@ class UringBackend final : public Backend {
   unsigned recycled_ = 0;  // buffers handed back since the last advance
   int wake_fd_ = -1;
   uint64_t wake_buf_ = 0;
+  // The msghdr of every multishot recvmsg (kernel TLS receive): no name, room for the record
+  // type. Only its lengths matter; the kernel lays each buffer out from them.
+  msghdr tls_msg_{};
   // Notifications owed without a kernel operation behind them, delivered at the end of poll():
   // on_recv_stopped after a stop_recv with no recv in flight, and the final completion of an
   // object closed with nothing in flight. Each counts in the object's io.inflight until it is

@@ -26,7 +26,9 @@ namespace {
 constexpr Cipher kAllCiphers[kCiphers] = {Cipher::kAes128Gcm, Cipher::kAes256Gcm,
                                           Cipher::kChacha20Poly1305};
 
-uint8_t key_len(Cipher c) { return c == Cipher::kAes128Gcm ? 16 : 32; }
+uint8_t key_len(Cipher c) {
+  return c == Cipher::kAes128Gcm ? 16 : 32;
+}
 
 // TLS 1.2 AES-GCM has a 4-byte implicit salt and an 8-byte explicit nonce per record;
 // ChaCha20-Poly1305 (both versions) and TLS 1.3 use a 12-byte IV XORed with the sequence.
@@ -161,8 +163,7 @@ bool tls12_key_block(const EVP_MD* md, const uint8_t* master, size_t master_len,
                                        const_cast<char*>(EVP_MD_get0_name(md)), 0),
       OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, const_cast<uint8_t*>(master),
                                         master_len),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, const_cast<uint8_t*>(seed),
-                                        seed_len),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, const_cast<uint8_t*>(seed), seed_len),
       OSSL_PARAM_construct_end(),
   };
   bool ok = ctx && EVP_KDF_derive(ctx, out, len, params) == 1;
@@ -185,11 +186,10 @@ std::optional<Cipher> cipher_of(const SSL_CIPHER* c) {
 }
 
 int tracker_index() {
-  static int index = SSL_get_ex_new_index(
-      0, nullptr, nullptr, nullptr,
-      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
-        delete static_cast<Tracker*>(ptr);
-      });
+  static int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr,
+                                          [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+                                            delete static_cast<Tracker*>(ptr);
+                                          });
   return index;
 }
 
@@ -359,7 +359,9 @@ Tracker* Tracker::get(const SSL* ssl) {
   return static_cast<Tracker*>(SSL_get_ex_data(ssl, tracker_index()));
 }
 
-void prepare_ctx(SSL_CTX* ctx) { SSL_CTX_set_keylog_callback(ctx, &on_keylog_line); }
+void prepare_ctx(SSL_CTX* ctx) {
+  SSL_CTX_set_keylog_callback(ctx, &on_keylog_line);
+}
 
 void on_keylog_line(const SSL* ssl, const char* line) {
   Tracker* t = Tracker::get(ssl);
@@ -379,8 +381,12 @@ void on_keylog_line(const SSL* ssl, const char* line) {
   }
 }
 
-uint64_t Tracker::records_written() const { return write_.since_finished; }
-uint64_t Tracker::records_read() const { return read_.since_finished; }
+uint64_t Tracker::records_written() const {
+  return write_.since_finished;
+}
+uint64_t Tracker::records_read() const {
+  return read_.since_finished;
+}
 
 Result<SessionKeys> Tracker::keys(SSL* ssl) const {
   if (!SSL_is_init_finished(ssl)) return Error{EINVAL, "handshake not complete"};
@@ -403,12 +409,12 @@ Result<SessionKeys> Tracker::keys(SSL* ssl) const {
     if (!write_.finished || !read_.finished) return Error{EINVAL, "Finished not seen"};
     bool ok = hkdf_expand_label(md, server_secret_.data(), server_secret_len_, "key",
                                 k.tx.key.data(), klen) &&
-              hkdf_expand_label(md, server_secret_.data(), server_secret_len_, "iv",
-                                k.tx.iv.data(), ivlen) &&
+              hkdf_expand_label(md, server_secret_.data(), server_secret_len_, "iv", k.tx.iv.data(),
+                                ivlen) &&
               hkdf_expand_label(md, client_secret_.data(), client_secret_len_, "key",
                                 k.rx.key.data(), klen) &&
-              hkdf_expand_label(md, client_secret_.data(), client_secret_len_, "iv",
-                                k.rx.iv.data(), ivlen);
+              hkdf_expand_label(md, client_secret_.data(), client_secret_len_, "iv", k.rx.iv.data(),
+                                ivlen);
     if (!ok) return Error{EINVAL, "HKDF-Expand-Label failed"};
     k.tx.seq = write_.since_finished;
     k.rx.seq = read_.since_finished;
@@ -520,8 +526,9 @@ RecordVerdict classify(uint8_t type, std::string_view payload) {
       return {Verdict::kClose, "truncated TLS alert from client"};
     case kHandshake:
       if (!payload.empty() && byte(0) == SSL3_MT_KEY_UPDATE)
-        return {Verdict::kClose, "TLS 1.3 KeyUpdate from client: the kernel keeps its RX keys, "
-                                 "closing cleanly"};
+        return {Verdict::kClose,
+                "TLS 1.3 KeyUpdate from client: the kernel keeps its RX keys, "
+                "closing cleanly"};
       return {Verdict::kClose,
               "unexpected TLS handshake message " +
                   (payload.empty() ? std::string("(empty)") : std::to_string(byte(0))) +

@@ -51,7 +51,7 @@ struct Probe {
   // offered[v][c]: directions accepted for TLS 1.2 (v = 0) / 1.3 (v = 1) and cipher c.
   uint8_t offered[2][kCiphers] = {};
 
-  bool any() const;  // at least one direction of one cipher
+  bool any() const;                               // at least one direction of one cipher
   uint8_t dirs(int tls_version, Cipher c) const;  // tls_version: TLS1_2_VERSION / TLS1_3_VERSION
   // One line: "TLS1.2 AES-128-GCM tx+rx, ..." or "unavailable: <reason>".
   std::string summary() const;
@@ -95,8 +95,8 @@ void on_keylog_line(const SSL* ssl, const char* line);
 // record (TLS 1.2: the Finished that follows is record 0 under the new keys) and after its
 // Finished message (TLS 1.3: what follows is under the application keys, such as the server's
 // NewSessionTickets). The negotiated version picks which count applies. (Reading the sequence
-// out of OpenSSL is not possible: 3.0 has no public API for it.) A KeyUpdate or renegotiation after the handshake makes keys()
-// refuse: the counted keys would be stale.
+// out of OpenSSL is not possible: 3.0 has no public API for it.) A KeyUpdate or renegotiation after
+// the handshake makes keys() refuse: the counted keys would be stale.
 class Tracker {
  public:
   // Creates one, owned by `ssl` (ex_data, freed with the SSL), and sets the SSL's message

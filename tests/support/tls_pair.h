@@ -67,9 +67,10 @@ inline SSL_CTX* make_ctx(bool server, const TlsCase& c) {
   SSL_CTX_set_max_proto_version(ctx, c.version);
   using net::ktls::Cipher;
   if (c.version == TLS1_3_VERSION) {
-    SSL_CTX_set_ciphersuites(ctx, c.cipher == Cipher::kAes128Gcm   ? "TLS_AES_128_GCM_SHA256"
-                                  : c.cipher == Cipher::kAes256Gcm ? "TLS_AES_256_GCM_SHA384"
-                                                                   : "TLS_CHACHA20_POLY1305_SHA256");
+    SSL_CTX_set_ciphersuites(ctx, c.cipher == Cipher::kAes128Gcm ? "TLS_AES_128_GCM_SHA256"
+                                  : c.cipher == Cipher::kAes256Gcm
+                                      ? "TLS_AES_256_GCM_SHA384"
+                                      : "TLS_CHACHA20_POLY1305_SHA256");
   } else {
     SSL_CTX_set_cipher_list(ctx, c.cipher == Cipher::kAes128Gcm ? "ECDHE-ECDSA-AES128-GCM-SHA256"
                                  : c.cipher == Cipher::kAes256Gcm
@@ -114,9 +115,9 @@ inline void put_be64(unsigned char* p, uint64_t v) {
 }
 
 // One AEAD operation; `tag` is read (decrypt) or written (encrypt).
-inline bool aead(bool enc, net::ktls::Cipher c, const unsigned char* key, const unsigned char* nonce,
-                 const unsigned char* aad, size_t aad_len, const unsigned char* in, size_t len,
-                 unsigned char* out, unsigned char* tag) {
+inline bool aead(bool enc, net::ktls::Cipher c, const unsigned char* key,
+                 const unsigned char* nonce, const unsigned char* aad, size_t aad_len,
+                 const unsigned char* in, size_t len, unsigned char* out, unsigned char* tag) {
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
   int n = 0;
   bool ok = EVP_CipherInit_ex(ctx, evp_cipher(c), nullptr, nullptr, nullptr, enc) == 1 &&

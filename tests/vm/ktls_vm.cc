@@ -5,7 +5,8 @@
 // server drains OpenSSL, switches the socket to kernel TLS with net/ktls (TX and RX), then
 //   - sends many records of varying sizes with send() and a file with sendfile(), which the
 //     client's OpenSSL must decrypt byte for byte;
-//   - receives many records the client writes, with recvmsg and TLS_GET_RECORD_TYPE;
+//   - receives many records the client writes through a loop backend in TLS record mode
+//     (io_uring multishot recvmsg, or epoll + recvmsg), with TLS_GET_RECORD_TYPE;
 //   - TLS 1.2: sends close_notify, and sees the client's close_notify as end of stream;
 //     TLS 1.3: sees the client's KeyUpdate surfaced as a handshake record (closes, per the
 //     policy), then sends close_notify.
@@ -33,6 +34,8 @@
 #include <vector>
 
 #include "../support/tls_pair.h"
+#include "loop/epoll_backend.h"
+#include "loop/uring_backend.h"
 #include "net/ktls.h"
 
 namespace {
@@ -41,7 +44,7 @@ using namespace askr;
 using net::ktls::Verdict;
 
 int g_records = 10000;
-int g_max_record = 2048;
+int g_max_record = 1024;
 size_t g_file_bytes = 10u << 20;
 
 std::mutex g_mu;
@@ -71,8 +74,8 @@ std::vector<size_t> record_sizes(uint32_t seed) {
   uint32_t x = seed * 2654435761u + 1;
   for (auto& s : v) {
     x = x * 1664525u + 1013904223u;
-    // Mostly small records; every 32nd is large, up to several full 16 KiB records.
-    s = 1 + (x >> 8) % ((x & 31) == 0 ? 40000 : g_max_record);
+    // Mostly small records; every 64th is large, up to several full 16 KiB records.
+    s = 1 + (x >> 8) % ((x & 63) == 0 ? 40000 : g_max_record);
   }
   return v;
 }
@@ -110,8 +113,7 @@ bool client_read_exact(SSL* ssl, size_t n, uint64_t off, uint32_t seed, const ch
     int r = SSL_read(ssl, buf.data(), static_cast<int>(std::min(buf.size(), n - got)));
     if (r <= 0)
       return fail(std::string("client: SSL_read in ") + what + " failed after " +
-                  std::to_string(got) + " bytes, error " +
-                  std::to_string(SSL_get_error(ssl, r)));
+                  std::to_string(got) + " bytes, error " + std::to_string(SSL_get_error(ssl, r)));
     for (int i = 0; i < r; ++i) {
       if (buf[i] != stream_byte(off + got + i, seed))
         return fail(std::string("client: byte ") + std::to_string(got + i) + " of " + what +
@@ -130,6 +132,9 @@ void run_client(const test::TlsCase& tc, uint16_t port) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // As clients and Askr do: no Nagle delay between small records.
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   [&] {
     if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
       return (void)fail("client: connect");
@@ -221,7 +226,76 @@ ssize_t recv_record(int fd, char* buf, size_t len, uint8_t& type) {
   return n;
 }
 
-bool server_session(const test::TlsCase& tc, int fd) {
+// The RX phase through a loop backend (Backend::recv_tls_records): application data reaches
+// on_recv, the close_notify or KeyUpdate that follows reaches on_recv_record.
+struct RxConn : loop::IoObject {
+  int version = 0;
+  size_t want = 0, got = 0;
+  std::vector<std::pair<uint8_t, std::string>> records;
+  int end = 1;  // on_recv_end's error; 1 until then
+  bool closed = false;
+
+  void on_recv(std::string_view d) override {
+    for (size_t i = 0; i < d.size(); ++i)
+      if (d[i] != stream_byte(got + i, 3))
+        return (void)fail("server: received byte " + std::to_string(got + i) + " differs");
+    got += d.size();
+    // TLS 1.2: all data in, so close; the client answers with its close_notify.
+    if (got == want && version == TLS1_2_VERSION && net::ktls::send_close_notify(fd) != 0)
+      fail("server: close_notify");
+  }
+  void on_recv_record(uint8_t type, std::string_view d) override {
+    records.emplace_back(type, std::string(d));
+  }
+  void on_recv_end(int e) override { end = e; }
+  void on_closed() override { closed = true; }
+};
+
+bool rx_with_backend(const test::TlsCase& tc, int fd, bool uring) {
+  std::unique_ptr<loop::Backend> io;
+  if (uring) {
+    auto r = loop::UringBackend::create({});
+    if (!r) return fail("io_uring backend: " + r.error().message);
+    io = std::move(r.value());
+  } else {
+    auto r = loop::EpollBackend::create(16384);
+    if (!r) return fail("epoll backend: " + r.error().message);
+    io = std::move(r.value());
+  }
+  RxConn c;
+  c.fd = dup(fd);  // the backend closes its own
+  // Loop sockets are non-blocking (epoll reads until EAGAIN); the dup shares the flag.
+  fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+  c.version = tc.version;
+  c.want = total(record_sizes(3));
+  io->recv_tls_records(&c);
+  io->resume_recv(&c);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  auto done = [&] { return tc.version == TLS1_3_VERSION ? !c.records.empty() : c.end != 1; };
+  while (!done() && g_failure.empty() && std::chrono::steady_clock::now() < deadline) io->poll(50);
+  io->close(&c);
+  while (!c.closed) io->poll(10);
+  if (!g_failure.empty()) return false;
+  if (c.got != c.want)
+    return fail("server: " + std::string(io->name()) + " received " + std::to_string(c.got) +
+                " of " + std::to_string(c.want) + " bytes");
+  if (c.records.size() != 1)
+    return fail("server: " + std::to_string(c.records.size()) + " non-data records, wanted 1");
+  auto v = net::ktls::classify(c.records[0].first, c.records[0].second);
+  if (tc.version == TLS1_3_VERSION) {
+    if (v.verdict != Verdict::kClose || v.reason.find("KeyUpdate") == v.reason.npos)
+      return fail("server: expected the client's KeyUpdate, got " + v.reason);
+    std::printf("  %s: %s\n", io->name(), v.reason.c_str());
+    return net::ktls::send_close_notify(fd) == 0 || fail("server: close_notify");
+  }
+  if (v.verdict != Verdict::kEndOfStream) return fail("server: expected close_notify: " + v.reason);
+  if (c.end != 0)
+    return fail("server: expected the end of the stream, got " + std::to_string(c.end));
+  std::printf("  %s: data, then close_notify, then the end of the stream\n", io->name());
+  return true;
+}
+
+bool server_session(const test::TlsCase& tc, int fd, int rx_backend) {
   SSL_CTX* ctx = test::make_ctx(true, tc);
   SSL* ssl = SSL_new(ctx);
   BIO* in = BIO_new(BIO_s_mem());
@@ -267,6 +341,7 @@ bool server_session(const test::TlsCase& tc, int fd) {
     close(file);
     unlink(path.c_str());
 
+    if (rx_backend) return rx_with_backend(tc, fd, rx_backend == 1);
     // RX: many records, each byte checked; then what follows them.
     auto rx = record_sizes(3);
     size_t want = total(rx), got = 0;
@@ -293,8 +368,8 @@ bool server_session(const test::TlsCase& tc, int fd) {
     }
     if (net::ktls::send_close_notify(fd) != 0) return fail("server: close_notify");
     ssize_t n = recv_record(fd, buf.data(), buf.size(), type);
-    if (n <= 0 || net::ktls::classify(type, std::string_view(buf.data(), n)).verdict !=
-                      Verdict::kEndOfStream)
+    if (n <= 0 ||
+        net::ktls::classify(type, std::string_view(buf.data(), n)).verdict != Verdict::kEndOfStream)
       return fail("server: expected the client's close_notify, got type " + std::to_string(type));
     if (recv_record(fd, buf.data(), buf.size(), type) != 0)
       return fail("server: expected the end of the stream");
@@ -305,7 +380,8 @@ bool server_session(const test::TlsCase& tc, int fd) {
   return ok;
 }
 
-bool run_case(const test::TlsCase& tc) {
+// rx_backend: 0 reads with recvmsg here, 1 through the io_uring backend, 2 through epoll.
+bool run_case(const test::TlsCase& tc, int rx_backend) {
   int ls = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -317,7 +393,9 @@ bool run_case(const test::TlsCase& tc) {
   std::thread client(run_client, tc, ntohs(sa.sin_port));
   int fd = accept(ls, nullptr, nullptr);
   close(ls);
-  bool ok = fd >= 0 && server_session(tc, fd);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bool ok = fd >= 0 && server_session(tc, fd, rx_backend);
   if (!ok) shutdown(fd, SHUT_RDWR);  // unblock the client
   client.join();
   close(fd);
@@ -335,11 +413,18 @@ int main(int argc, char** argv) {
   if (!probe.ulp) return 1;
   auto before = tls_stat();
   int failed = 0;
+  int i = 0;
   for (const auto& tc : test::kTlsCases) {
     auto t0 = std::chrono::steady_clock::now();
-    std::printf("%s: %d records each way (1..%d bytes), %zu MiB sendfile\n", tc.name, g_records,
-                g_max_record, g_file_bytes >> 20);
-    bool ok = run_case(tc);
+    // Receiving alternates between the io_uring and the epoll backend, so that each sees TLS
+    // 1.2 and 1.3, close_notify and KeyUpdate; ASKR_KTLS_VM_PLAIN_RX reads with recvmsg here.
+    int rx_backend = std::getenv("ASKR_KTLS_VM_PLAIN_RX") ? 0 : 1 + i++ % 2;
+    std::printf("%s: %d records each way (mostly 1..%d bytes), %zu MiB sendfile, rx via %s\n",
+                tc.name, g_records, g_max_record, g_file_bytes >> 20,
+                rx_backend == 0   ? "recvmsg"
+                : rx_backend == 1 ? "io_uring"
+                                  : "epoll");
+    bool ok = run_case(tc, rx_backend);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s: %s in %.1f s\n", tc.name, ok ? "ok" : "FAILED", s);
     std::fflush(stdout);

@@ -154,8 +154,8 @@ TEST_P(KtlsKeys, KeysAndSequencesMatchOpenSSL) {
   EXPECT_EQ(Pair::read_all(p.server), cm);
   // A record sealed with the RX keys at the next sequence number: the server accepts it.
   std::string forged = "sealed with the client's keys";
-  Pair::put(p.s_in, test::seal_record(k.version, k.cipher, k.rx, k.rx.seq + 1, kApplicationData,
-                                      forged));
+  Pair::put(p.s_in,
+            test::seal_record(k.version, k.cipher, k.rx, k.rx.seq + 1, kApplicationData, forged));
   EXPECT_EQ(Pair::read_all(p.server), forged);
   // And a wrong sequence number does not open: the check above is not vacuous.
   std::string m = "x";
