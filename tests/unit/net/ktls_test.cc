@@ -34,9 +34,10 @@ struct Pair {
   BIO* c_in;
   BIO* c_out;
 
-  explicit Pair(const TlsCase& c) {
-    sctx = test::make_ctx(true, c);
-    cctx = test::make_ctx(false, c);
+  // New contexts, or (for resumption) the given ones, shared.
+  explicit Pair(const TlsCase& c, SSL_CTX* s = nullptr, SSL_CTX* cl = nullptr) {
+    sctx = s ? (SSL_CTX_up_ref(s), s) : test::make_ctx(true, c);
+    cctx = cl ? (SSL_CTX_up_ref(cl), cl) : test::make_ctx(false, c);
     server = SSL_new(sctx);
     client = SSL_new(cctx);
     EXPECT_NE(Tracker::attach(server), nullptr);
@@ -94,10 +95,7 @@ class KtlsKeys : public ::testing::TestWithParam<TlsCase> {};
 // After tickets and application records both ways, the tracked server TX keys open the
 // server's next records and seal records the client accepts; the RX keys open the client's
 // next record and seal records the server accepts.
-TEST_P(KtlsKeys, KeysAndSequencesMatchOpenSSL) {
-  const TlsCase& tc = GetParam();
-  Pair p(tc);
-  ASSERT_TRUE(p.handshake());
+void exchange_and_check(Pair& p, const TlsCase& tc, bool resumed) {
   // Application records both ways before the switch (and the client reads the tickets).
   for (int i = 0; i < 3; ++i) {
     std::string m = "client record " + std::to_string(i);
@@ -120,9 +118,11 @@ TEST_P(KtlsKeys, KeysAndSequencesMatchOpenSSL) {
   SessionKeys& k = *keys;
   EXPECT_EQ(k.version, tc.version);
   EXPECT_EQ(k.cipher, tc.cipher);
-  // TLS 1.2: Finished is record 0 under the new keys; 1.3: OpenSSL sends two tickets.
-  EXPECT_EQ(k.tx.seq, tc.version == TLS1_3_VERSION ? 2u + 4 : 1u + 4);
-  EXPECT_EQ(k.rx.seq, 1u + 3 - (tc.version == TLS1_3_VERSION ? 1 : 0));
+  if (!resumed) {
+    // TLS 1.2: Finished is record 0 under the new keys; 1.3: OpenSSL sends two tickets.
+    EXPECT_EQ(k.tx.seq, tc.version == TLS1_3_VERSION ? 2u + 4 : 1u + 4);
+    EXPECT_EQ(k.rx.seq, 1u + 3 - (tc.version == TLS1_3_VERSION ? 1 : 0));
+  }
 
   // Server TX: OpenSSL's next two records open with the tracked keys at seq, seq + 1.
   for (uint64_t i = 0; i < 2; ++i) {
@@ -161,6 +161,31 @@ TEST_P(KtlsKeys, KeysAndSequencesMatchOpenSSL) {
   std::string m = "x";
   ASSERT_GT(SSL_write(p.server, m.data(), 1), 0);
   EXPECT_FALSE(test::open_record(k.version, k.cipher, k.tx, k.tx.seq + 5, Pair::take(p.s_out)));
+}
+
+TEST_P(KtlsKeys, KeysAndSequencesMatchOpenSSL) {
+  Pair p(GetParam());
+  ASSERT_TRUE(p.handshake());
+  exchange_and_check(p, GetParam(), false);
+}
+
+// A resumed session (ticket from the first connection): TLS 1.2 derives from the resumed
+// master secret and sends its CCS and Finished first; TLS 1.3 has its own traffic secrets.
+TEST_P(KtlsKeys, ResumedSessionKeysMatchOpenSSL) {
+  const TlsCase& tc = GetParam();
+  Pair first(tc);
+  ASSERT_TRUE(first.handshake());
+  ASSERT_GT(SSL_write(first.server, "t", 1), 0);  // the client reads the 1.3 tickets with it
+  first.pump();
+  EXPECT_EQ(Pair::read_all(first.client), "t");
+  SSL_SESSION* sess = SSL_get1_session(first.client);
+  ASSERT_NE(sess, nullptr);
+  Pair p(tc, first.sctx, first.cctx);
+  SSL_set_session(p.client, sess);
+  SSL_SESSION_free(sess);
+  ASSERT_TRUE(p.handshake());
+  ASSERT_TRUE(SSL_session_reused(p.server));
+  exchange_and_check(p, tc, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCiphers, KtlsKeys, ::testing::ValuesIn(kTlsCases),
