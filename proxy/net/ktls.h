@@ -174,8 +174,9 @@ struct RecordTypeCmsg {
   void attach(msghdr& msg, uint8_t type);
 };
 
-// Sends a warning-level close_notify alert through the kernel (TX must be in the kernel).
-// Returns 0 or -errno (EAGAIN on a full socket: retry when writable).
+// Sends a warning-level close_notify alert through the kernel. Only once TX is in the kernel:
+// a plain TCP socket ignores the control message and would send the two bytes as they are.
+// Non-blocking; returns 0 or -errno (EAGAIN on a full socket: retry when writable).
 int send_close_notify(int fd);
 
 // The record type from recvmsg's control data (TLS_GET_RECORD_TYPE); nullopt when there is
