@@ -452,7 +452,8 @@ Result<SessionKeys> Tracker::keys(SSL* ssl) const {
 EnableResult enable(int fd, const SessionKeys& keys, uint8_t want) {
   EnableResult r;
   if (!(want & kTx) && !(want & kRx)) return r;
-  if (int e = set_ulp(fd)) {
+  // EEXIST: attached by an earlier call (TX first, RX later), which is fine.
+  if (int e = set_ulp(fd); e && e != EEXIST) {
     r.error = Error{e, std::string("setsockopt(TCP_ULP, \"tls\"): ") + std::strerror(e)};
     return r;
   }

@@ -140,7 +140,10 @@ struct EnableResult {
 };
 
 // Hands `keys` to the kernel for `fd`: TCP_ULP "tls", then TLS_TX, then TLS_RX (only when TX
-// worked and `want` has kRx). Only what `want` names is tried.
+// worked and `want` has kRx). Only what `want` names is tried. The directions may also go in
+// two calls, TX at once and RX once receiving is quiescent (take keys() again then: it counts
+// the records read in between); the second call finds the ULP attached and goes on. Each
+// direction can be set once per socket.
 //
 // Preconditions the caller guarantees:
 // - the handshake is complete (SSL_is_init_finished) and keys came from Tracker::keys after it;
