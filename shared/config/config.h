@@ -63,6 +63,9 @@ struct Pool {
   // Request bodies at least this large go client -> pipe -> pool with splice(2) (plaintext
   // only); 0 = never.
   uint64_t splice_threshold = 64 * 1024;
+  // Responses whose Content-Length is at least this large go pool -> pipe -> client with
+  // splice(2) (plaintext HTTP/1.x only); 0 = never. Default: see RESPONSE_SPLICE_DEFAULT.
+  uint64_t response_splice_threshold = 256 * 1024;
 
   // A pool without `fastcgi` is Askr's own: askr-proxy starts and supervises askr-worker
   // processes for it, and the keys below apply (they are errors with `fastcgi`).
