@@ -36,15 +36,15 @@ StdoutSplice::~StdoutSplice() {
 StdoutSplice::Read StdoutSplice::fill(fastcgi::Decoder& dec, int backend_fd) {
   size_t content = dec.content_left();
   if (content > 0) {
-    if (dec.record_type() != fastcgi::RecordType::kStdout || taken_ >= limit_) return Read::kOver;
+    if (dec.record_type() != fastcgi::RecordType::kStdout || allowed_ == 0) return Read::kOver;
     if (in_pipe_ >= pipe_size_) return Read::kBlocked;
-    size_t want = std::min<uint64_t>({content, pipe_size_ - in_pipe_, limit_ - taken_});
+    size_t want = std::min<uint64_t>({content, pipe_size_ - in_pipe_, allowed_});
     ssize_t k =
         splice(backend_fd, nullptr, pipe_[1], nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (k > 0) {
       dec.skip_content(size_t(k));
       in_pipe_ += size_t(k);
-      taken_ += uint64_t(k);
+      allowed_ -= uint64_t(k);
       return Read::kProgress;
     }
     if (k < 0 && (errno == EAGAIN || errno == EINTR)) return Read::kBlocked;
@@ -69,7 +69,7 @@ StdoutSplice::Read StdoutSplice::fill(fastcgi::Decoder& dec, int backend_fd) {
 StdoutSplice::Status StdoutSplice::step(fastcgi::Decoder& dec, int backend_fd, int client_fd,
                                         uint64_t limit) {
   // `limit` counts from the last byte sent: what is in the pipe already is part of it.
-  limit_ = taken_ + (limit > in_pipe_ ? limit - in_pipe_ : 0);
+  allowed_ = limit > in_pipe_ ? limit - in_pipe_ : 0;
   uint64_t moved = 0;
   for (;;) {
     bool progress = false, write_blocked = false, read_blocked = false;

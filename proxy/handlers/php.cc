@@ -618,7 +618,8 @@ void PhpRequest::on_link_readable() {
 
 // Moves what it can; what is written to the sink before goes out first (splice_ready).
 void PhpRequest::try_splice_out() {
-  if (!out_splice_ || finished_ || !link_ || !splice_target_->splice_ready()) return;
+  if (!out_splice_ || finished_ || !link_) return;
+  if (!splice_target_->splice_ready()) return link_->waiting_on_client();
   backend::StdoutSplice::Status st = out_splice_->step(
       link_->decoder(), link_->fd, splice_target_->splice_out_fd(), *length_ - body_bytes_);
   if (uint64_t n = out_splice_->take_sent()) {
