@@ -5,7 +5,9 @@
 # Rounds alternate splice off (response_splice_threshold = 0) and on (= 1); each prints
 # requests/s and the proxy's CPU time per request (utime + stime from /proc).
 #
-#   bench/response_splice.sh [BUILD_DIR]      (SECONDS_PER_RUN, ROUNDS, CONNS, WORKERS from the environment)
+#   bench/response_splice.sh [BUILD_DIR]
+# Environment: SIZES (bytes, space-separated), SECONDS_PER_RUN [4], ROUNDS [2], CONNS [8],
+# WORKERS [2].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -14,7 +16,7 @@ tmp="$(mktemp -d /tmp/askr-splice-bench.XXXXXX)"
 pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/www"
-sizes=(65536 262144 1048576 4194304)
+read -ra sizes <<<"${SIZES:-65536 262144 1048576 4194304}"
 for n in "${sizes[@]}"; do head -c "$n" /dev/urandom >"$tmp/www/$n.bin"; done
 cat >"$tmp/www/r.php" <<'PHP'
 <?php
@@ -53,19 +55,20 @@ TOML
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
-printf '%-8s %-7s %5s %10s %14s\n' size splice round req/s proxy_us/req
+printf '%-8s %-7s %5s %10s %9s %14s\n' size splice round req/s p99 proxy_us/req
 for r in $(seq "$rounds"); do
   for mode in 0 1; do
     start "$mode"
     for n in "${sizes[@]}"; do
       wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/r.php?n=$n" >/dev/null  # warm-up
       t0=$(cpu_ticks)
-      out=$(wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/r.php?n=$n")
+      out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/r.php?n=$n")
       t1=$(cpu_ticks)
       reqs=$(awk '/requests in/{print $1}' <<<"$out")
       rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+      p99=$(awk '$1 == "99%"{print $2}' <<<"$out")
       us=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$reqs" 'BEGIN{printf "%.0f", t * 1e6 / hz / n}')
-      printf '%-8s %-7s %5s %10s %14s\n' "$n" "$([ "$mode" = 1 ] && echo on || echo off)" "$r" "$rps" "$us"
+      printf '%-8s %-7s %5s %10s %9s %14s\n' "$n" "$([ "$mode" = 1 ] && echo on || echo off)" "$r" "$rps" "$p99" "$us"
     done
     kill "$pid"; wait "$pid" 2>/dev/null || true
     pid=""

@@ -75,7 +75,7 @@ StdoutSplice::Status StdoutSplice::step(fastcgi::Decoder& dec, int backend_fd, i
     bool progress = false, write_blocked = false, read_blocked = false;
     if (in_pipe_ > 0) {
       ssize_t k = splice(pipe_[0], nullptr, client_fd, nullptr, in_pipe_,
-                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE);
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (k > 0) {
         in_pipe_ -= size_t(k);
         sent_ += uint64_t(k);

@@ -46,10 +46,10 @@ class StdoutSplice {
 
   int pipe_[2] = {-1, -1};
   size_t pipe_size_ = 0;
-  size_t in_pipe_ = 0;     // content bytes in the pipe
-  uint64_t allowed_ = 0;   // content bytes that may still be taken from the backend socket
-  uint64_t sent_ = 0;      // bytes spliced to the client not yet reported
-  bool reading_ = true;    // false once splicing from the backend is over
+  size_t in_pipe_ = 0;    // content bytes in the pipe
+  uint64_t allowed_ = 0;  // content bytes that may still be taken from the backend socket
+  uint64_t sent_ = 0;     // bytes spliced to the client not yet reported
+  bool reading_ = true;   // false once splicing from the backend is over
   int client_error_ = 0;
 };
 

@@ -57,8 +57,8 @@ class H1Conn final : public Connection,
     bool body_allowed = true;
     bool done = false;  // end_response or fail_response happened
     bool sink_full = false;
-    bool body_paused = false;  // client reading paused for the backend
-    bool splicing = false;     // the rest of the body goes client -> backend with splice
+    bool body_paused = false;      // client reading paused for the backend
+    bool splicing = false;         // the rest of the body goes client -> backend with splice
     bool splice_drain = false;     // the producer waits for wbuf_ to go out before splicing
     bool splice_writable = false;  // the producer's splice waits for room in the socket
     uint64_t bytes = 0;

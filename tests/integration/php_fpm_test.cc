@@ -1461,7 +1461,6 @@ TEST_P(Php, PipelinedPhpRequestsAnswerInOrder) {
   EXPECT_EQ(r.body, "not here\n");
 }
 
-
 // ---- large responses spliced from the backend to the client
 // ------------------------------------------------------------------------------------
 
@@ -1513,7 +1512,8 @@ TEST_P(PhpSplice, AboveThresholdIsSplicedBelowAndChunkedAreNot) {
   const BigFile& large = big_file(5 * kMiB);
   start_spliced();
   EXPECT_EQ(download(send_url(small)), "200 " + std::to_string(small.size) + " " + small.sha256);
-  EXPECT_EQ(download(send_url(large, "")), "200 " + std::to_string(large.size) + " " + large.sha256);
+  EXPECT_EQ(download(send_url(large, "")),
+            "200 " + std::to_string(large.size) + " " + large.sha256);
   EXPECT_EQ(splice_lines(proxy_->error_log()), 0u) << proxy_->error_log();
   EXPECT_EQ(download(send_url(large)), "200 " + std::to_string(large.size) + " " + large.sha256);
   EXPECT_EQ(splice_lines(proxy_->error_log()), 1u) << proxy_->error_log();
@@ -1632,9 +1632,8 @@ TEST_P(PhpSplice, ClientClosingMidSpliceFreesTheBackend) {
   for (int i = 0; i < 8; ++i) EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n") << i;
   int status;
   std::string out;
-  ASSERT_EQ(curl("-o /dev/null -w '%{http_code} %{size_download}' " + url("/big.php?mb=8&cl=1"),
-                 out),
-            0);
+  ASSERT_EQ(
+      curl("-o /dev/null -w '%{http_code} %{size_download}' " + url("/big.php?mb=8&cl=1"), out), 0);
   EXPECT_EQ(out, "200 " + std::to_string(8 * kMiB));
   (void)status;
   EXPECT_TRUE(proxy_->alive());
