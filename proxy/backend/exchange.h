@@ -26,6 +26,11 @@ class Exchange {
   virtual void on_link_drained() {}
   // The link's socket has room again (after FcgiLink::wait_writable).
   virtual void on_link_writable() {}
+  // After FcgiLink::stop_reading(): no more STDOUT arrives through on_stdout; the exchange
+  // reads the stream itself (StdoutSplice) until it calls FcgiLink::resume_after_splice().
+  virtual void on_link_recv_stopped() {}
+  // The link's socket has bytes (after FcgiLink::wait_readable).
+  virtual void on_link_readable() {}
   // True while nothing of the request has been sent that could not be sent again: a failure of
   // a reused idle connection is then retried once on a fresh one.
   virtual bool retryable() const { return false; }

@@ -145,6 +145,7 @@ void FcgiLink::finish_request() {
   got_response_ = false;
   reused = true;
   loop::TimerList::unlink(&timer);
+  end_stop();
   if (paused_) resume_reading();
   pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
   ex->on_end();
@@ -207,14 +208,63 @@ void FcgiLink::pause_reading() {
   if (paused_ || closed_) return;
   paused_ = true;
   loop::TimerList::unlink(&timer);  // the client is slow, not the backend
-  pool_.io().pause_recv(this);
+  // Stopped receiving already: a pause on top would do nothing, and a resume would cancel the
+  // owed on_recv_stopped.
+  if (!stop_requested_) pool_.io().pause_recv(this);
 }
 
 void FcgiLink::resume_reading() {
   if (!paused_ || closed_) return;
   paused_ = false;
   if (ex_) pool_.read_timers.arm(&timer, pool_.now_ms());
-  pool_.io().resume_recv(this);
+  if (!stop_requested_) pool_.io().resume_recv(this);
+}
+
+void FcgiLink::stop_reading() {
+  if (stop_requested_ || closed_) return;
+  stop_requested_ = true;
+  pool_.io().stop_recv(this);
+}
+
+void FcgiLink::on_recv_stopped() {
+  if (!stop_requested_ || closed_) return;
+  if (!ex_) return end_stop();
+  ex_->on_link_recv_stopped();
+}
+
+void FcgiLink::resume_after_splice() {
+  if (!stop_requested_ || closed_) return;
+  if (ex_ && !paused_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  end_stop();
+}
+
+// Back to ordinary reading (unless paused for the client); an on_recv_stopped still owed is
+// cancelled.
+void FcgiLink::end_stop() {
+  if (!stop_requested_ || closed_) return;
+  stop_requested_ = false;
+  if (!paused_) pool_.io().resume_recv(this);
+}
+
+void FcgiLink::wait_readable() {
+  if (closed_) return;
+  if (ex_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  pool_.io().wait_readable(this);
+}
+
+void FcgiLink::waiting_on_client() {
+  loop::TimerList::unlink(&timer);
+}
+
+void FcgiLink::on_readable() {
+  if (closed_) return;
+  if (stop_requested_) {
+    if (ex_) ex_->on_link_readable();
+    return;
+  }
+  // A wait that outlived the splice (the client went away meanwhile): the epoll backend hands
+  // the edge here instead of reading, so ask for the read.
+  if (!paused_) pool_.io().resume_recv(this);
 }
 
 void FcgiLink::fail(int status, const char* why, log::RateLimit& limit) {
@@ -239,6 +289,7 @@ void FcgiLink::abort(uint16_t request_id) {
   ex_ = nullptr;
   draining_ = true;
   if (paused_) resume_reading();
+  end_stop();  // a response was being spliced: the rest is read and dropped
   std::string record;
   fastcgi::abort_request(record, request_id);
   write(record);

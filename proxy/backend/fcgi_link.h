@@ -35,6 +35,20 @@ class FcgiLink final : public loop::IoObject {
   // Back-pressure from the client side.
   void pause_reading();
   void resume_reading();
+  // Hands the rest of the response stream to the exchange (a response spliced to the client):
+  // records already received still go through on_stdout, then on_link_recv_stopped; from then
+  // on the exchange reads the socket itself, through decoder(), until resume_after_splice().
+  // The end of the request (END_REQUEST received before the stop took effect, or abort) puts
+  // the link back to ordinary reading by itself.
+  void stop_reading();
+  void resume_after_splice();
+  bool reading_stopped() const { return stop_requested_; }
+  fastcgi::Decoder& decoder() { return dec_; }
+  // While stopped: calls the exchange's on_link_readable when the socket has bytes (the
+  // backend owes them: the read timeout runs).
+  void wait_readable();
+  // While stopped: the exchange waits on the client, not on the backend (no read timeout).
+  void waiting_on_client();
 
   void attach(Exchange* ex) { ex_ = ex; }
   Exchange* exchange() const { return ex_; }
@@ -63,8 +77,11 @@ class FcgiLink final : public loop::IoObject {
   void on_recv_end(int error) override;
   void on_sent(int error) override;
   void on_closed() override;
+  void on_readable() override;
+  void on_recv_stopped() override;
 
   void connected();
+  void end_stop();
   void flush();
   // Ends the exchange with `status`; `why` is logged through `limit` (LOG_LIMIT_SITE() at the
   // caller: one window per cause).
@@ -83,9 +100,10 @@ class FcgiLink final : public loop::IoObject {
   bool sending_ = false;
   bool closed_ = false;
   bool paused_ = false;
-  bool got_response_ = false;  // any record of the current request arrived
-  bool peer_closed_ = false;   // the backend closed while our send was in flight
-  bool draining_ = false;      // abandoned: the worker's answer is read and dropped
+  bool got_response_ = false;    // any record of the current request arrived
+  bool peer_closed_ = false;     // the backend closed while our send was in flight
+  bool draining_ = false;        // abandoned: the worker's answer is read and dropped
+  bool stop_requested_ = false;  // stop_reading(): the exchange reads the socket itself
 };
 
 }  // namespace askr::backend

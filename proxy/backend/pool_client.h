@@ -35,6 +35,9 @@ struct PoolCounters {
   uint64_t queued_us = 0;
   uint64_t php_us = 0;
   uint64_t io_us = 0;
+  // Responses whose body went (partly) pool -> pipe -> client with splice(2), and those bytes.
+  uint64_t spliced_responses = 0;
+  uint64_t spliced_bytes = 0;
 };
 
 class PoolClient {

@@ -580,7 +580,78 @@ bool PhpRequest::start_response() {
   sink_.start_response(status, fields_, length_);
   // The body is held to the declared length only where one is sent (HEAD keeps the header).
   if (is_head_ || status == 204 || status == 304) length_.reset();
+  // Gated on the declared length alone: it is known before the first body byte, and a body
+  // that large is worth the pipe and the extra system calls however PHP cuts it into records.
+  // A chunked response (no Content-Length) is never spliced: each piece would need its own
+  // chunk-size line.
+  uint64_t threshold = pool_.cfg().response_splice_threshold;
+  splice_out_wanted_ = threshold && length_ && *length_ >= threshold;
   return true;
+}
+
+// A large known-length body: once the sink says it can take spliced bytes, the link stops
+// delivering STDOUT and the rest of the body moves backend socket -> pipe -> client socket.
+void PhpRequest::maybe_splice_out() {
+  if (!splice_out_wanted_ || finished_ || !link_) return;
+  splice_out_wanted_ = false;
+  splice_target_ = sink_.splice_target();
+  if (!splice_target_ || body_bytes_ >= *length_) return;
+  link_->stop_reading();
+}
+
+void PhpRequest::on_link_recv_stopped() {
+  if (finished_ || !link_ || !splice_target_ || out_splice_) return;
+  auto s = backend::StdoutSplice::create();
+  if (!s) {
+    LOG_LIMITED(kError, "response splice: %s", s.error().message.c_str());
+    return link_->resume_after_splice();
+  }
+  out_splice_ = std::move(*s);
+  LOG_DEBUG("pool %s: %s: splicing the response, %llu body bytes left", pool_.cfg().name.c_str(),
+            script_.name.c_str(), (unsigned long long)(*length_ - body_bytes_));
+  try_splice_out();
+}
+
+void PhpRequest::on_link_readable() {
+  try_splice_out();
+}
+
+// Moves what it can; what is written to the sink before goes out first (splice_ready).
+void PhpRequest::try_splice_out() {
+  if (!out_splice_ || finished_ || !link_) return;
+  if (!splice_target_->splice_ready()) return link_->waiting_on_client();
+  backend::StdoutSplice::Status st = out_splice_->step(
+      link_->decoder(), link_->fd, splice_target_->splice_out_fd(), *length_ - body_bytes_);
+  if (uint64_t n = out_splice_->take_sent()) {
+    body_bytes_ += n;
+    backend::PoolCounters& c = pool_.counters();
+    c.spliced_bytes += n;
+    if (!spliced_) ++c.spliced_responses;
+    spliced_ = true;
+    splice_target_->on_body_spliced(n);
+  }
+  switch (st) {
+    case backend::StdoutSplice::Status::kDone:
+      return end_splice_out();
+    case backend::StdoutSplice::Status::kWaitRead:
+      return link_->wait_readable();
+    case backend::StdoutSplice::Status::kWaitWrite:
+      link_->waiting_on_client();
+      if (!paused_us_) paused_us_ = now_us();
+      return splice_target_->wait_splice_writable();
+    case backend::StdoutSplice::Status::kClientError:
+      LOG_LIMITED(kInfo, "pool %s: %s: client gone while splicing the response: %s",
+                  pool_.cfg().name.c_str(), script_.name.c_str(),
+                  strerror(out_splice_->client_error()));
+      return splice_target_->on_splice_error(out_splice_->client_error());  // abandons us
+  }
+}
+
+// The link reads the rest as usual: the end of the request, other records, and any bytes
+// beyond the Content-Length (dropped by write_body).
+void PhpRequest::end_splice_out() {
+  out_splice_.reset();
+  if (link_) link_->resume_after_splice();
 }
 
 // Never more than the declared Content-Length: the excess would be read as the start of the
@@ -606,6 +677,7 @@ void PhpRequest::write_body(std::string_view data) {
 void PhpRequest::fail(int status) {
   end_timing();
   finished_ = true;
+  out_splice_.reset();
   if (link_) link_->abandon();
   link_ = nullptr;
   sink_.fail_response(status);
@@ -634,6 +706,7 @@ void PhpRequest::on_stdout(std::string_view data) {
     if (!start_response()) return;
   }
   if (!data.empty()) write_body(data);
+  maybe_splice_out();
 }
 
 void PhpRequest::on_sink_drained() {
@@ -641,11 +714,14 @@ void PhpRequest::on_sink_drained() {
     client_wait_us_ += span_us(paused_us_, now_us());
     paused_us_ = 0;
   }
-  if (link_) link_->resume_reading();
+  if (!link_) return;
+  link_->resume_reading();
+  try_splice_out();
 }
 
 void PhpRequest::on_end() {
   link_ = nullptr;
+  out_splice_.reset();
   if (finished_) return;
   end_timing();
   finished_ = true;
@@ -668,6 +744,7 @@ void PhpRequest::on_end() {
 
 void PhpRequest::on_failure(int status, const char* why) {
   link_ = nullptr;
+  out_splice_.reset();
   if (finished_) return;
   end_timing();
   finished_ = true;
@@ -688,6 +765,7 @@ void PhpRequest::abandon() {
   } else if (!finished_) {
     pool_.cancel(this);
   }
+  out_splice_.reset();  // bytes taken from the backend and not sent are dropped with the pipe
   finished_ = true;
 }
 

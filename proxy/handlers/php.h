@@ -12,6 +12,7 @@
 #include "backend/exchange.h"
 #include "backend/pool_client.h"
 #include "backend/stdin_splice.h"
+#include "backend/stdout_splice.h"
 #include "handlers/static_files.h"
 #include "handlers/stream.h"
 #include "http/request.h"
@@ -95,6 +96,8 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   void on_failure(int status, const char* why) override;
   void on_link_drained() override;
   void on_link_writable() override;
+  void on_link_recv_stopped() override;
+  void on_link_readable() override;
   bool retryable() const override { return retry_ok_; }
   std::string_view request_bytes() const override { return sent_; }
   // http::BodyProducer: the client side has room again.
@@ -112,6 +115,9 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   void send_collected();
   void send_stdin(std::string_view data);
   void try_splice();
+  void maybe_splice_out();
+  void try_splice_out();
+  void end_splice_out();
   void request_complete();  // the request's last byte has been produced
   void php_started();       // first call only: the "in PHP" stage begins
   void end_timing();        // first call only: fills timing_ and the pool's totals
@@ -147,6 +153,11 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   uint64_t spill_sent_ = 0;  // kCollect from a file: bytes already sent to the backend
   std::unique_ptr<backend::StdinSplice> splice_;
   SpliceSource* splice_source_ = nullptr;
+  // Response splice (pool -> pipe -> client): wanted from the head on, then running.
+  bool splice_out_wanted_ = false;
+  bool spliced_ = false;  // some of the body went by splice (counted once)
+  std::unique_ptr<backend::StdoutSplice> out_splice_;
+  http::SpliceTarget* splice_target_ = nullptr;
   // Timing (µs on CLOCK_MONOTONIC; 0: not reached).
   int64_t start_us_ = 0;
   int64_t queue_us_ = 0;         // dispatched to the pool

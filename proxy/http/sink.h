@@ -19,6 +19,27 @@ class BodyProducer {
   virtual void on_sink_drained() = 0;
 };
 
+// A sink that can take the body spliced straight into the client's socket: plaintext
+// HTTP/1.x with a known Content-Length (the bytes go out as they are, with no framing). The
+// producer moves the bytes itself (splice(2) from a pipe into splice_out_fd()) and tells the
+// sink what it did; the sink keeps the client's send timer and the response's byte count.
+class SpliceTarget {
+ public:
+  virtual ~SpliceTarget() = default;
+  virtual int splice_out_fd() const = 0;
+  // True when every byte given to write_body is out, so spliced bytes may follow. Else false,
+  // and the producer's on_sink_drained follows once they are.
+  virtual bool splice_ready() = 0;
+  // The socket is full: the producer's on_sink_drained follows once it has room. The client's
+  // send timeout runs meanwhile; when it fires, the sink closes and abandons the handler.
+  virtual void wait_splice_writable() = 0;
+  // `n` body bytes went into the socket by splice.
+  virtual void on_body_spliced(uint64_t n) = 0;
+  // Splicing into the socket failed with `error` (errno): the client is gone. The sink closes
+  // and abandons the handler before this returns.
+  virtual void on_splice_error(int error) = 0;
+};
+
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
@@ -43,6 +64,8 @@ class ResponseSink {
   virtual void fail_response(int status) = 0;
   // Who to tell when the sink drains after write_body returned false.
   virtual void set_producer(BodyProducer* p) = 0;
+  // After start_response: where the body may be spliced instead of written, or nullptr.
+  virtual SpliceTarget* splice_target() { return nullptr; }
 };
 
 }  // namespace askr::http

@@ -528,6 +528,47 @@ void H1Conn::set_producer(http::BodyProducer* p) {
   if (stream_) stream_->producer = p;
 }
 
+// Spliced bytes reach the client as they are: only where the transport passes them untouched
+// (plaintext; kTLS later), and only for a body that needs no framing (Content-Length). Not
+// while the request body is itself being spliced from the same socket.
+http::SpliceTarget* H1Conn::splice_target() {
+  if (!stream_ || !stream_->started || stream_->done || stream_->chunked ||
+      !stream_->body_allowed || stream_->splicing || closed_ ||
+      !transport_->zero_copy().splice_out) {
+    return nullptr;
+  }
+  return this;
+}
+
+bool H1Conn::splice_ready() {
+  if (!sending_ && wbuf_.empty()) return true;
+  stream_->splice_drain = true;
+  return false;
+}
+
+// The send timeout applies while a spliced write waits for the client, as for any write.
+void H1Conn::wait_splice_writable() {
+  stream_->splice_writable = true;
+  arm(shard_.send_timers);
+  transport_->wait_writable();
+}
+
+void H1Conn::on_body_spliced(uint64_t n) {
+  stream_->bytes += n;
+}
+
+void H1Conn::on_splice_error(int error) {
+  LOG_DEBUG("client %s: splicing the response failed: %s", peer_text().c_str(), strerror(error));
+  close_now();
+}
+
+// What was queued before the spliced bytes is out: the producer may splice now.
+void H1Conn::notify_splice_drained() {
+  if (!stream_ || !stream_->splice_drain || sending_ || !wbuf_.empty() || closed_) return;
+  stream_->splice_drain = false;
+  if (stream_->producer) stream_->producer->on_sink_drained();
+}
+
 // A request the parser refused: answer with the status, then close, since the framing of
 // anything after it is in doubt.
 void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
@@ -573,10 +614,17 @@ void H1Conn::on_sent(int error) {
   if (!wbuf_.empty()) return flush();
   if (file_left_ > 0) return send_file();
   after_send();
+  notify_splice_drained();
 }
 
 void H1Conn::on_writable() {
-  send_file();
+  if (stream_ && stream_->splice_writable) {
+    stream_->splice_writable = false;
+    waiting_on_backend();  // the producer re-arms the send timer if the socket is full again
+    if (stream_->producer) stream_->producer->on_sink_drained();
+    return;
+  }
+  if (file_left_ > 0) send_file();
 }
 
 // Large files go with sendfile(2) from the page cache where the transport allows it; the socket
@@ -685,7 +733,7 @@ void H1Conn::begin_linger() {
 void H1Conn::on_timeout() {
   retired_.reset();
   if (closed_) return;
-  bool writing = sending_ || file_left_ > 0;
+  bool writing = sending_ || file_left_ > 0 || (stream_ && stream_->splice_writable);
   if (writing || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
     if (writing) ++shard_.counters().timeouts;
     return close_now();

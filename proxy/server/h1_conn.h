@@ -26,7 +26,8 @@ class H1Conn final : public Connection,
                      public net::TransportUser,
                      public http::ResponseSink,
                      public http::BodyProducer,
-                     public handlers::SpliceSource {
+                     public handlers::SpliceSource,
+                     public http::SpliceTarget {
  public:
   H1Conn(Shard& shard, std::unique_ptr<net::Transport> transport);
   ~H1Conn() override;
@@ -56,8 +57,10 @@ class H1Conn final : public Connection,
     bool body_allowed = true;
     bool done = false;  // end_response or fail_response happened
     bool sink_full = false;
-    bool body_paused = false;  // client reading paused for the backend
-    bool splicing = false;     // the rest of the body goes client -> backend with splice
+    bool body_paused = false;      // client reading paused for the backend
+    bool splicing = false;         // the rest of the body goes client -> backend with splice
+    bool splice_drain = false;     // the producer waits for wbuf_ to go out before splicing
+    bool splice_writable = false;  // the producer's splice waits for room in the socket
     uint64_t bytes = 0;
     int status = 0;
   };
@@ -78,6 +81,13 @@ class H1Conn final : public Connection,
   void end_response() override;
   void fail_response(int status) override;
   void set_producer(http::BodyProducer* p) override;
+  http::SpliceTarget* splice_target() override;
+  // http::SpliceTarget
+  int splice_out_fd() const override { return transport_->splice_fd(); }
+  bool splice_ready() override;
+  void wait_splice_writable() override;
+  void on_body_spliced(uint64_t n) override;
+  void on_splice_error(int error) override;
   // http::BodyProducer: the handler can take more of the request body.
   void on_sink_drained() override;
   // handlers::SpliceSource
@@ -105,6 +115,7 @@ class H1Conn final : public Connection,
   void send_file();
   void end_file();
   void after_send();
+  void notify_splice_drained();
   void idle();
   void begin_linger();
   void close_now();

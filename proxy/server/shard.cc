@@ -142,6 +142,9 @@ void Shard::log_pool_times() {
              index_, p->cfg().name.c_str(), (unsigned long long)c.timed_requests,
              (unsigned long long)c.queued_us, (unsigned long long)c.php_us,
              (unsigned long long)c.io_us);
+    if (c.spliced_responses == 0) continue;
+    LOG_INFO("loop %u: pool %s: %llu responses spliced, %llu bytes", index_, p->cfg().name.c_str(),
+             (unsigned long long)c.spliced_responses, (unsigned long long)c.spliced_bytes);
   }
 }
 

@@ -63,6 +63,16 @@ struct Pool {
   // Request bodies at least this large go client -> pipe -> pool with splice(2) (plaintext
   // only); 0 = never.
   uint64_t splice_threshold = 64 * 1024;
+  // Responses whose Content-Length is at least this large go pool -> pipe -> client with
+  // splice(2) (plaintext HTTP/1.x only); 0 = never. The default comes from
+  // bench/response_splice.sh on a shared, busy 2-core machine (askr-worker classic pool,
+  // readfile, wrk -c8 and -c1, 2-3 interleaved rounds each), by the proxy's CPU time per
+  // request, copy -> splice: 16-128 KiB no gain (16 KiB 28-29 -> 29-37 us, 64 KiB 41-88 ->
+  // 45-72 us), 256 KiB even to slightly lower (100-186 -> 100-158 us), 1 MiB lower (247-542 ->
+  // 247-354 us), 4 MiB about 40% lower (1469-1638 -> 805-929 us). Requests/s swung 2-4x between
+  // rounds on that machine and could not rank the small sizes. Below 256 KiB the fixed cost of a
+  // spliced response (a pipe, stopping and restarting the backend read) eats the gain.
+  uint64_t response_splice_threshold = 256 * 1024;
 
   // A pool without `fastcgi` is Askr's own: askr-proxy starts and supervises askr-worker
   // processes for it, and the keys below apply (they are errors with `fastcgi`).

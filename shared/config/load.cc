@@ -761,6 +761,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"read_timeout", duration_field<&Pool::read_timeout, 1, kMaxTimeoutMs>},
       {"send_timeout", duration_field<&Pool::send_timeout, 1, kMaxTimeoutMs>},
       {"splice_threshold", size_field<&Pool::splice_threshold, 0, INT64_MAX>},
+      {"response_splice_threshold", size_field<&Pool::response_splice_threshold, 0, INT64_MAX>},
       {"workers", parse_workers},
       {"mode", choice_field<&Pool::mode, kModes>},
       {"worker_script", parse_worker_script},

@@ -97,6 +97,18 @@ Decoder::Step Decoder::next(std::string_view in) {
   }
 }
 
+void Decoder::skip_content(size_t n) {
+  if (state_ != State::kContent) return;
+  content_left_ -= std::min(n, content_left_);
+  if (content_left_ == 0) skip_padding({});
+}
+
+size_t Decoder::framing_left() const {
+  if (state_ == State::kHeader) return kHeaderLength - have_;
+  if (state_ == State::kPadding) return padding_left_;
+  return 0;
+}
+
 Decoder::Step Decoder::content_event(std::string_view piece, size_t consumed) {
   Step step{Status::kContent, consumed, header_.type, header_.request_id, piece};
   step.end_of_record = content_left_ == 0;

@@ -55,6 +55,19 @@ class Decoder {
 
   void reset() { *this = Decoder(); }
 
+  // For a caller that reads part of the stream itself (STDOUT content spliced from the socket
+  // to a pipe), so that the decoder still knows where each record ends:
+  // The type and content bytes still to come of the record whose content is being read; 0 in
+  // any other state (header, padding, a fixed body).
+  RecordType record_type() const { return header_.type; }
+  size_t content_left() const { return state_ == State::kContent ? content_left_ : 0; }
+  // `n` (<= content_left()) content bytes were taken from the stream without passing through
+  // next(). At the record's end the decoder expects its padding, then the next header.
+  void skip_content(size_t n);
+  // Header or padding bytes the decoder needs next (feed them through next()); 0 while a
+  // content or fixed body is being read, or after an error.
+  size_t framing_left() const;
+
  private:
   enum class State : uint8_t { kHeader, kContent, kFixedBody, kPadding, kError };
 

@@ -1461,5 +1461,183 @@ TEST_P(Php, PipelinedPhpRequestsAnswerInOrder) {
   EXPECT_EQ(r.body, "not here\n");
 }
 
+// ---- large responses spliced from the backend to the client
+// ------------------------------------------------------------------------------------
+
+// The proxy's log says at stop how many response bytes each loop spliced; their sum.
+uint64_t spliced_bytes(const std::string& log) {
+  static const std::regex re("responses spliced, (\\d+) bytes");
+  uint64_t sum = 0;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
+    sum += std::stoull((*it)[1].str());
+  }
+  return sum;
+}
+
+class PhpSplice : public Php {
+ protected:
+  void start_spliced(const std::string& timeouts = "") {
+    start([&](PhpProxyOptions& o) {
+      o.server_extra = "log_level = \"debug\"\n";
+      o.pool_extra += "response_splice_threshold = \"256k\"\n";
+      o.timeouts = timeouts;
+    });
+  }
+  std::string send_url(const BigFile& f, const std::string& extra = "&cl=1") const {
+    return "/send.php?path=" + f.path + extra;
+  }
+  // Downloads `path` with curl into a file; returns "status size sha256".
+  std::string download(const std::string& path) {
+    std::string out, got = site_.path() + "/got.bin";
+    if (curl("-o " + got + " -w '%{http_code} %{size_download}' " + url(path), out) != 0) return "";
+    return out + " " + sha256_file(got);
+  }
+  static size_t splice_lines(const std::string& log) {
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find("splicing the response", at)) != std::string::npos; ++at)
+      ++n;
+    return n;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, PhpSplice, ::testing::ValuesIn(php_params()),
+                         [](const auto& info) {
+                           return info.param.pool + "_" + info.param.backend;
+                         });
+
+// Above the threshold, with a Content-Length, the body is spliced and arrives byte for byte;
+// below it, or without a length (chunked), it is not.
+TEST_P(PhpSplice, AboveThresholdIsSplicedBelowAndChunkedAreNot) {
+  const BigFile& small = big_file(200 * 1024);
+  const BigFile& large = big_file(5 * kMiB);
+  start_spliced();
+  EXPECT_EQ(download(send_url(small)), "200 " + std::to_string(small.size) + " " + small.sha256);
+  EXPECT_EQ(download(send_url(large, "")),
+            "200 " + std::to_string(large.size) + " " + large.sha256);
+  EXPECT_EQ(splice_lines(proxy_->error_log()), 0u) << proxy_->error_log();
+  EXPECT_EQ(download(send_url(large)), "200 " + std::to_string(large.size) + " " + large.sha256);
+  EXPECT_EQ(splice_lines(proxy_->error_log()), 1u) << proxy_->error_log();
+  ASSERT_EQ(proxy_->stop(), 0);
+  uint64_t spliced = spliced_bytes(proxy_->error_log());
+  // Most of the body went by splice: what was received before the link stopped reading (the
+  // CGI head's record, and with io_uring what its buffers held) went the usual way.
+  EXPECT_LE(spliced, large.size);
+  EXPECT_GE(spliced, large.size / 2) << proxy_->error_log();
+}
+
+// A spliced response leaves the connection usable: pipelined requests behind it are answered
+// in order, and a HEAD for the same script has the length and no body.
+TEST_P(PhpSplice, KeepAliveAndPipeliningAfterASplicedResponse) {
+  const BigFile& large = big_file(5 * kMiB);
+  const std::string want = read_file(large.path);
+  start_spliced();
+  Client c(port());
+  c.send(get(send_url(large)) + get("/status.php") + get(send_url(large)));
+  PhpResponse r = c.read(false, 30000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header("content-length"), std::to_string(large.size));
+  EXPECT_TRUE(r.body == want) << describe_difference(r.body, want);
+  r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "ok\n");
+  r = c.read(false, 30000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.body == want) << describe_difference(r.body, want);
+  c.send("HEAD " + send_url(large) + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  r = c.read(true);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.header("content-length"), std::to_string(large.size));
+  c.send(get("/status.php"));
+  r = c.read();
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_FALSE(r.closed);
+  EXPECT_EQ(splice_lines(proxy_->error_log()), 2u) << proxy_->error_log();
+}
+
+// PHP writes more than it declared: exactly the declared bytes go out, the connection stays
+// usable. It writes less: the connection is cut.
+TEST_P(PhpSplice, ContentLengthIsEnforcedOnASplicedBody) {
+  const BigFile& large = big_file(5 * kMiB);
+  const std::string want = read_file(large.path).substr(0, 3 * kMiB);
+  start_spliced();
+  Client c(port());
+  c.send(get(send_url(large, "&declare=" + std::to_string(3 * kMiB))));
+  PhpResponse r = c.read(false, 30000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.body == want) << describe_difference(r.body, want);
+  c.send(get("/status.php"));
+  r = c.read();
+  ASSERT_TRUE(r.ok) << r.status_line;
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_NE(proxy_->error_log().find("more than its Content-Length"), std::string::npos);
+
+  Client shortc(port());
+  shortc.send(get(send_url(large, "&declare=" + std::to_string(6 * kMiB))));
+  r = shortc.read(false, 30000);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.closed || shortc.wait_closed(3000));
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+  EXPECT_EQ(splice_lines(proxy_->error_log()), 2u) << proxy_->error_log();
+}
+
+// A client that stops reading holds the backend back (bounded by the pipe and socket buffers),
+// other connections are served meanwhile, and the response completes once it reads.
+TEST_P(PhpSplice, SlowClientPausesTheBackendWithoutBuffering) {
+  start_spliced();
+  auto rss_kib = [&] {
+    std::ifstream st("/proc/" + std::to_string(proxy_->pid()) + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return 0L;
+  };
+  long before = rss_kib();
+  Client c(port());
+  int small = 16 * 1024;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  c.send(get("/big.php?mb=50&cl=1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // the client does not read
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n") << i;
+  long during = rss_kib();
+  EXPECT_LT(during - before, 20 * 1024) << "the proxy buffered the response (KiB)";
+  PhpResponse r = c.read(false, 60000);
+  ASSERT_TRUE(r.ok);
+  EXPECT_TRUE(r.body == expected_big(50));
+  EXPECT_EQ(splice_lines(proxy_->error_log()), 1u) << proxy_->error_log();
+}
+
+// A client that neither reads nor goes away is closed after the send timeout, and the backend
+// is freed for the next requests.
+TEST_P(PhpSplice, SendTimeoutAppliesWhileASplicedWriteWaits) {
+  start_spliced("send = \"1s\"\n");
+  Client c(port());
+  int small = 16 * 1024;
+  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  c.send(get("/big.php?mb=50&cl=1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  EXPECT_TRUE(c.wait_closed(10000)) << "the stalled client was not closed";
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n") << i;
+}
+
+// The client closes in the middle of a spliced body: the backend's request is ended (the worker
+// is freed) and every later request, on other connections, succeeds.
+TEST_P(PhpSplice, ClientClosingMidSpliceFreesTheBackend) {
+  start_spliced();
+  for (int round = 0; round < 6; ++round) {
+    Client c(port());
+    c.send(get("/big.php?mb=50&cl=1"));
+    ASSERT_TRUE(c.read_until("MiB 000001", 10000)) << round;
+  }  // closed with most of the body unsent
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n") << i;
+  int status;
+  std::string out;
+  ASSERT_EQ(
+      curl("-o /dev/null -w '%{http_code} %{size_download}' " + url("/big.php?mb=8&cl=1"), out), 0);
+  EXPECT_EQ(out, "200 " + std::to_string(8 * kMiB));
+  (void)status;
+  EXPECT_TRUE(proxy_->alive());
+}
+
 }  // namespace
 }  // namespace askr::testing

@@ -970,6 +970,7 @@ connect_timeout = 2
 read_timeout = "2m"
 send_timeout = "90s"
 splice_threshold = 0
+response_splice_threshold = "1m"
 
 [[pool]]
 name = "tcp4"
@@ -1001,6 +1002,7 @@ splice_threshold = "1m"
   EXPECT_EQ(fpm.read_timeout, std::chrono::minutes(2));
   EXPECT_EQ(fpm.send_timeout, seconds(90));
   EXPECT_EQ(fpm.splice_threshold, 0u);
+  EXPECT_EQ(fpm.response_splice_threshold, 1u << 20);
 
   const Pool& tcp4 = c.pools[1];
   EXPECT_EQ(tcp4.name, "tcp4");
@@ -1093,6 +1095,7 @@ fastcgi = "127.0.0.1:9000"
   EXPECT_EQ(p.read_timeout, seconds(60));
   EXPECT_EQ(p.send_timeout, seconds(60));
   EXPECT_EQ(p.splice_threshold, 64u << 10);
+  EXPECT_EQ(p.response_splice_threshold, 256u << 10);
   // A pool no site names is fine; the site runs no PHP.
   ASSERT_EQ(c.sites.size(), 1u);
   EXPECT_EQ(c.sites[0].php_pool, -1);

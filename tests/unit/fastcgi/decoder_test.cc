@@ -553,5 +553,29 @@ TEST(ParamsParser, ReusableAfterReset) {
   EXPECT_EQ(p.total_size(), 4u);
 }
 
+// A caller that takes a record's content from the stream itself (splice) tells the decoder,
+// which then expects the padding and the next header.
+TEST(Decoder, SkippedContentKeepsTheFraming) {
+  std::string in;
+  stream(in, RecordType::kStdout, 1, std::string(13, 'x'));  // 13 bytes + 3 padding
+  stream(in, RecordType::kStderr, 1, "e");
+  Decoder d;
+  EXPECT_EQ(d.framing_left(), kHeaderLength);
+  Decoder::Step s = d.next(std::string_view(in).substr(0, kHeaderLength));
+  EXPECT_EQ(s.status, Status::kNeedMore);
+  EXPECT_EQ(d.record_type(), RecordType::kStdout);
+  EXPECT_EQ(d.content_left(), 13u);
+  EXPECT_EQ(d.framing_left(), 0u);
+  d.skip_content(10);
+  EXPECT_EQ(d.content_left(), 3u);
+  d.skip_content(3);
+  EXPECT_EQ(d.content_left(), 0u);
+  EXPECT_EQ(d.framing_left(), 3u);  // the padding
+  s = d.next(std::string_view(in).substr(kHeaderLength + 13));
+  ASSERT_EQ(s.status, Status::kContent);
+  EXPECT_EQ(s.type, RecordType::kStderr);
+  EXPECT_EQ(s.content, "e");
+}
+
 }  // namespace
 }  // namespace askr::fastcgi
