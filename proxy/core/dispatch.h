@@ -26,6 +26,7 @@ struct LoopServices {
   std::vector<std::unique_ptr<backend::PoolClient>>* pools = nullptr;
   const handlers::PhpLimits* php_limits = nullptr;
   std::string scratch;  // reused by handlers for paths
+  int https_port = 443;  // where redirect_https points
 };
 
 // The protocol's side of a request that is answered over time.
