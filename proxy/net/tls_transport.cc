@@ -105,7 +105,9 @@ void TlsTransport::handshake() {
   int r = SSL_do_handshake(ssl_);
   if (r == 1) return handshake_done();
   int e = SSL_get_error(ssl_, r);
-  if (e == SSL_ERROR_WANT_READ) return;  // more ciphertext needed; what OpenSSL wrote goes out
+  // More ciphertext needed; what OpenSSL wrote goes out in flush(). (The BIO never refuses a
+  // write, so WANT_WRITE only means the same: flush and wait for the client.)
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
   counted_ = true;
   ++counters_.handshake_failures;
   LOG_LIMITED(kInfo, "client %s: TLS handshake failed: %s", peer_text().c_str(),
@@ -141,7 +143,7 @@ void TlsTransport::read_records() {
       continue;
     }
     int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_WANT_READ) return;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
     if (e == SSL_ERROR_ZERO_RETURN) return end(0);  // close_notify: the client is done
     ++counters_.errors;
     LOG_LIMITED(kInfo, "client %s: TLS error: %s", peer_text().c_str(), openssl_errors().c_str());
@@ -172,7 +174,12 @@ void TlsTransport::send(const iovec* iov, size_t count, bool /*more*/) {
   } else {
     for (size_t i = 0; i < count && ok; ++i) ok = encrypt(iov[i].iov_base, iov[i].iov_len);
   }
-  if (!ok) return defer_sent(-EPROTO);
+  if (!ok) {
+    // The session is broken: nothing more can go out. Shutting the socket down also makes it
+    // report an event on both backends, which delivers the failure from the loop.
+    ::shutdown(fd, SHUT_RDWR);
+    return defer_sent(-EPROTO);
+  }
   if (!io_busy_ && out_.empty()) return defer_sent(0);  // nothing to send (empty pieces)
   flush();
 }
@@ -225,7 +232,9 @@ void TlsTransport::on_sent(int error) {
 }
 
 // on_sent must come from the loop, never from inside send(): a send that produced nothing to
-// wait for is reported through the next writable event (at once, on a socket with room).
+// wait for is reported through the next writable event (at once on io_uring, whose poll is
+// level-triggered; on epoll with the next edge, which a failed send makes itself by shutting
+// the socket down).
 void TlsTransport::defer_sent(int error) {
   sent_deferred_ = true;
   sent_error_ = error;

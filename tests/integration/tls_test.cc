@@ -245,6 +245,23 @@ TEST_P(Tls, RenegotiationRefused) {
   EXPECT_NE(out.find("no renegotiation"), std::string::npos) << out;
 }
 
+// A TLS 1.3 KeyUpdate from the client (asking for ours too): OpenSSL answers it, and the
+// requests before and after it are served.
+TEST_P(Tls, KeyUpdateFromTheClient) {
+  start();
+  std::string req = "printf 'GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'";
+  // s_client sends what it reads before the handshake ends at odd times: wait for it first.
+  std::string out = s_client(port(), "-tls1_3", "sleep 0.5; " + req +
+                                                    "; sleep 0.5; echo K; sleep 0.5; " + req +
+                                                    "; sleep 0.5");
+  EXPECT_NE(out.find("KEYUPDATE"), std::string::npos) << out;
+  size_t first = out.find("first\n");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_NE(out.find("first\n", first + 1), std::string::npos) << out;
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "errors"), 0u) << proxy_->error_log();
+}
+
 // One ticket key set for the process: a ticket made on one loop resumes on every loop.
 TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
   start("", "", "tls = true\n", 2);
