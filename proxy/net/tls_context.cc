@@ -50,7 +50,8 @@ std::string openssl_errors() {
 
 Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cfg) {
   std::unique_ptr<TlsContexts> t(new TlsContexts());
-  if (g_ctx_index < 0) g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  if (g_ctx_index < 0)
+    g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   const std::vector<config::Site>& sites = cfg.sites;
   t->sites_.resize(sites.size());
   for (size_t i = 0; i < sites.size(); ++i) {
@@ -116,7 +117,8 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
                                  unsigned(sid.size()));
   const std::string& ciphers = site.tls.ciphers.empty() ? tls.ciphers : site.tls.ciphers;
-  const std::string& suites = site.tls.ciphersuites.empty() ? tls.ciphersuites : site.tls.ciphersuites;
+  const std::string& suites =
+      site.tls.ciphersuites.empty() ? tls.ciphersuites : site.tls.ciphersuites;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
     return fail("ciphers \"" + ciphers + "\" refused");
   }

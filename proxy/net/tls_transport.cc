@@ -24,10 +24,10 @@ constexpr std::string_view kPlainHttpAnswer =
     "The plain HTTP request was sent to HTTPS port\n";
 static_assert(sizeof("400 Bad Request\nThe plain HTTP request was sent to HTTPS port\n") - 1 == 62);
 
-constexpr uint8_t kHandshakeRecord = 0x16;  // TLS ContentType handshake: every ClientHello
-constexpr size_t kCoalesceMax = 16384;      // pieces up to one record are encrypted as one
-constexpr size_t kKeepCapacity = 32 * 1024; // a larger send buffer is freed once it is out
-constexpr size_t kRecordMax = 16384;        // plaintext of one TLS record
+constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
+constexpr size_t kCoalesceMax = 16384;       // pieces up to one record are encrypted as one
+constexpr size_t kKeepCapacity = 32 * 1024;  // a larger send buffer is freed once it is out
+constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
 
 }  // namespace
 
@@ -169,7 +169,8 @@ void TlsTransport::send(const iovec* iov, size_t count, bool /*more*/) {
     // A response head and a small body: one record rather than two.
     thread_local std::string joined;
     joined.clear();
-    for (size_t i = 0; i < count; ++i) joined.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+    for (size_t i = 0; i < count; ++i)
+      joined.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
     ok = encrypt(joined.data(), joined.size());
   } else {
     for (size_t i = 0; i < count && ok; ++i) ok = encrypt(iov[i].iov_base, iov[i].iov_len);
@@ -278,7 +279,8 @@ void TlsTransport::close() {
       ERR_clear_error();
     }
     if (!out_.empty()) {
-      [[maybe_unused]] ssize_t n = ::send(fd, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      [[maybe_unused]] ssize_t n =
+          ::send(fd, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
   }
   closed_ = true;

@@ -110,10 +110,10 @@ class TlsTransport final : public Transport, private loop::IoObject {
   TransportUser* user_ = nullptr;
   SSL* ssl_ = nullptr;
   State state_ = State::kHandshake;
-  std::string_view in_;   // ciphertext OpenSSL has not read yet: during on_recv only
-  std::string out_;       // ciphertext OpenSSL wrote, not yet given to the backend
-  std::string sending_;   // ciphertext the backend is sending
-  bool io_busy_ = false;  // a backend send is in flight (from sending_)
+  std::string_view in_;         // ciphertext OpenSSL has not read yet: during on_recv only
+  std::string out_;             // ciphertext OpenSSL wrote, not yet given to the backend
+  std::string sending_;         // ciphertext the backend is sending
+  bool io_busy_ = false;        // a backend send is in flight (from sending_)
   bool user_send_ = false;      // a send() waits for its on_sent
   bool sent_deferred_ = false;  // on_sent(sent_error_) is owed through on_writable
   int sent_error_ = 0;
@@ -121,8 +121,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool counted_ = false;  // this connection's fate is in the counters already
   bool ended_ = false;    // on_data_end delivered
   bool closed_ = false;
-  bool shut_after_ = false;   // shutdown(SHUT_WR) once the ciphertext is out
-  bool kernel_tried_ = false; // kernel_tls_point() reached once
+  bool shut_after_ = false;    // shutdown(SHUT_WR) once the ciphertext is out
+  bool kernel_tried_ = false;  // kernel_tls_point() reached once
   TlsSession session_;
   sockaddr_in6 peer_{};
   sockaddr_in6 local_{};

@@ -141,11 +141,12 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
 void Shard::log_tls_counters() {
   if (!gen_.tls) return;
   const net::TlsCounters& c = tls_counters_;
-  LOG_INFO("loop %u: tls: %llu handshakes, %llu resumed, %llu failed, %llu plain HTTP, %llu not "
-           "TLS, %llu errors",
-           index_, (unsigned long long)c.handshakes, (unsigned long long)c.resumed,
-           (unsigned long long)c.handshake_failures, (unsigned long long)c.plain_http,
-           (unsigned long long)c.not_tls, (unsigned long long)c.errors);
+  LOG_INFO(
+      "loop %u: tls: %llu handshakes, %llu resumed, %llu failed, %llu plain HTTP, %llu not "
+      "TLS, %llu errors",
+      index_, (unsigned long long)c.handshakes, (unsigned long long)c.resumed,
+      (unsigned long long)c.handshake_failures, (unsigned long long)c.plain_http,
+      (unsigned long long)c.not_tls, (unsigned long long)c.errors);
 }
 
 // Where this loop's PHP requests spent their time, per pool, for benchmarks and for the record
@@ -177,9 +178,8 @@ void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
-  for (loop::TimerList* list :
-       {&handshake_timers, &header_timers, &body_timers, &keepalive_timers, &send_timers,
-        &linger_timers}) {
+  for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
+                                &send_timers, &linger_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }

@@ -156,7 +156,7 @@ inline constexpr const char* kDefaultGroups = "X25519:prime256v1:secp384r1";
 // [tls]: global. The strings are OpenSSL's syntax; they are checked by OpenSSL when the TLS
 // contexts are built (askr-proxy -t does that too), not by the loader.
 struct Tls {
-  uint8_t protocols = kTls12 | kTls13;  // never empty
+  uint8_t protocols = kTls12 | kTls13;              // never empty
   std::string ciphers = kDefaultCiphers;            // TLS 1.2
   std::string ciphersuites = kDefaultCiphersuites;  // TLS 1.3
   std::string groups = kDefaultGroups;

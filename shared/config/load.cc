@@ -1019,8 +1019,9 @@ uint8_t get_protocols(std::string_view k, const Node& v, Context& ctx) {
     } else if (s && s->get() == "TLSv1.3") {
       set |= kTls13;
     } else {
-      ctx.error(element, "unknown protocol " + (s ? "\"" + printable(s->get()) + "\"" : written(element)) +
-                             " in " + quote(k) + ": use \"TLSv1.2\" and/or \"TLSv1.3\"");
+      ctx.error(element, "unknown protocol " +
+                             (s ? "\"" + printable(s->get()) + "\"" : written(element)) + " in " +
+                             quote(k) + ": use \"TLSv1.2\" and/or \"TLSv1.3\"");
     }
   }
   return set;

@@ -78,10 +78,20 @@ class Tls : public ::testing::TestWithParam<std::string> {
     if (skip_backend(GetParam())) GTEST_SKIP() << "io_uring is not usable here";
     write_test_site(site_);
     std::string big;
-    for (int i = 0; big.size() < 5u << 20; ++i) big += "line " + std::to_string(i) + " of a large file\n";
+    for (int i = 0; big.size() < 5u << 20; ++i)
+      big += "line " + std::to_string(i) + " of a large file\n";
     big_ = big;
     site_.write("www/big.txt", big_);
     main_ = make_cert(site_, "default", "default.test", false);
+  }
+  // The proxy exits cleanly, and (under ASan/UBSan) reported nothing.
+  void TearDown() override {
+    if (!proxy_) return;
+    int rc = proxy_->stop();
+    if (rc != -1) EXPECT_EQ(rc, 0);
+    std::string log = proxy_->error_log();
+    EXPECT_EQ(log.find("AddressSanitizer"), std::string::npos) << log;
+    EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
   }
   // A TLS listener; the main site has the default certificate.
   void start(const std::string& extra = "", const std::string& site_extra = "",
@@ -91,8 +101,8 @@ class Tls : public ::testing::TestWithParam<std::string> {
     o.threads = threads;
     o.root = root();
     o.listen_extra = listen_extra;
-    o.site_extra = "tls_certificate = \"" + main_.pem + "\"\ntls_certificate_key = \"" +
-                   main_.key + "\"\n" + site_extra;
+    o.site_extra = "tls_certificate = \"" + main_.pem + "\"\ntls_certificate_key = \"" + main_.key +
+                   "\"\n" + site_extra;
     o.extra = extra;
     proxy_ = std::make_unique<Proxy>(o);
   }
@@ -124,8 +134,9 @@ TEST_P(Tls, StaticFilesByteExactOverTls12And13) {
 TEST_P(Tls, KeepAliveServesSeveralRequestsOnOneConnection) {
   start();
   std::string u = url(port(), "/a.txt");
-  std::string out = curl("-o /dev/null -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\\n' " +
-                         u + " " + u + " " + url(port(), "/big.txt") + " " + u);
+  std::string out =
+      curl("-o /dev/null -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\\n' " + u +
+           " " + u + " " + url(port(), "/big.txt") + " " + u);
   EXPECT_EQ(out, "1\n0\n0\n0\n");
 }
 
@@ -201,8 +212,8 @@ TEST_P(Tls, SniPicksExactWildcardOrDefaultCertificate) {
   EXPECT_EQ(subject("other.test"), "default.test");
   EXPECT_EQ(subject(""), "default.test");
   // The Host header picks the same site as SNI.
-  EXPECT_EQ(curl("--resolve x.wild.test:" + std::to_string(port()) + ":127.0.0.1 https://x.wild.test:" +
-                 std::to_string(port()) + "/a.txt"),
+  EXPECT_EQ(curl("--resolve x.wild.test:" + std::to_string(port()) +
+                 ":127.0.0.1 https://x.wild.test:" + std::to_string(port()) + "/a.txt"),
             "first\n");
 }
 
@@ -212,12 +223,15 @@ TEST_P(Tls, EcdsaOrRsaCertificateByTheClientsOffer) {
   start("[[site]]\nroot = \"" + root() + "\"\nserver_names = [\"both.test\"]\n" +
         "tls_certificate = [\"" + ec.pem + "\", \"" + rsa.pem + "\"]\n" +
         "tls_certificate_key = [\"" + ec.key + "\", \"" + rsa.key + "\"]\n");
-  std::string r = s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256");
+  std::string r =
+      s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256");
   EXPECT_NE(r.find("Server public key is 2048 bit"), std::string::npos) << r;
   EXPECT_NE(r.find("Cipher is ECDHE-RSA-AES128-GCM-SHA256"), std::string::npos) << r;
-  std::string e = s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256");
+  std::string e =
+      s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256");
   EXPECT_NE(e.find("Server public key is 256 bit"), std::string::npos) << e;
-  std::string e13 = s_client(port(), "-servername both.test -tls1_3 -sigalgs ecdsa_secp256r1_sha256");
+  std::string e13 =
+      s_client(port(), "-servername both.test -tls1_3 -sigalgs ecdsa_secp256r1_sha256");
   EXPECT_NE(e13.find("Server public key is 256 bit"), std::string::npos) << e13;
   std::string r13 = s_client(port(), "-servername both.test -tls1_3 -sigalgs rsa_pss_rsae_sha256");
   EXPECT_NE(r13.find("Server public key is 2048 bit"), std::string::npos) << r13;
@@ -251,9 +265,9 @@ TEST_P(Tls, KeyUpdateFromTheClient) {
   start();
   std::string req = "printf 'GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'";
   // s_client sends what it reads before the handshake ends at odd times: wait for it first.
-  std::string out = s_client(port(), "-tls1_3", "sleep 0.5; " + req +
-                                                    "; sleep 0.5; echo K; sleep 0.5; " + req +
-                                                    "; sleep 0.5");
+  std::string out =
+      s_client(port(), "-tls1_3",
+               "sleep 0.5; " + req + "; sleep 0.5; echo K; sleep 0.5; " + req + "; sleep 0.5");
   EXPECT_NE(out.find("KEYUPDATE"), std::string::npos) << out;
   size_t first = out.find("first\n");
   ASSERT_NE(first, std::string::npos) << out;
@@ -282,7 +296,8 @@ TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
 
 TEST_P(Tls, AlpnOffersHttp11Only) {
   start();
-  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"),
+            std::string::npos);
   EXPECT_NE(s_client(port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
   std::string v = curl("-v --http2 -o /dev/null " + url(port(), "/a.txt"));
   EXPECT_NE(v.find("ALPN: server accepted http/1.1"), std::string::npos) << v;
@@ -315,13 +330,14 @@ TEST_P(Tls, RedirectHttpsSendsPlainRequestsToTheTlsPort) {
   HttpResponse r = fetch(plain, get_host("/a.txt?x=1"));
   EXPECT_EQ(r.status, 301);
   EXPECT_EQ(r.header("location"), "https://example.test:" + std::to_string(tls) + "/a.txt?x=1");
-  HttpResponse k = fetch(plain, "POST /keep/x HTTP/1.1\r\n" + host + "Content-Length: 3\r\n\r\nabc");
+  HttpResponse k =
+      fetch(plain, "POST /keep/x HTTP/1.1\r\n" + host + "Content-Length: 3\r\n\r\nabc");
   EXPECT_EQ(k.status, 308);
   EXPECT_EQ(k.header("location"), "https://example.test:" + std::to_string(tls) + "/keep/x");
   EXPECT_EQ(fetch(plain, get_host("/open/")).status, 404);  // the route turns it off
   // Over TLS the same request is served.
-  EXPECT_EQ(curl("--resolve example.test:" + std::to_string(tls) + ":127.0.0.1 https://example.test:" +
-                 std::to_string(tls) + "/a.txt?x=1"),
+  EXPECT_EQ(curl("--resolve example.test:" + std::to_string(tls) +
+                 ":127.0.0.1 https://example.test:" + std::to_string(tls) + "/a.txt?x=1"),
             "first\n");
 }
 
@@ -362,12 +378,12 @@ class TlsPhp : public ::testing::TestWithParam<std::string> {
     EXPECT_NE(env12.find("\"SSL_CIPHER\":\"ECDHE-ECDSA-"), std::string::npos) << env12;
 
     std::string body;
-    for (int i = 0; body.size() < 5u << 20; ++i) body += std::to_string(i * 7919) + ",";
+    for (uint64_t i = 0; body.size() < 5u << 20; ++i) body += std::to_string(i * 7919) + ",";
     std::string file = dir_.write("upload.bin", body);
     std::string sum;
     run_command("sha256sum " + file + " | cut -d' ' -f1 | tr -d '\\n'", sum);
-    std::string out = curl("--data-binary @" + file + " -H 'Content-Type: application/octet-stream' " +
-                           base + "/body.php");
+    std::string out = curl("--data-binary @" + file +
+                           " -H 'Content-Type: application/octet-stream' " + base + "/body.php");
     EXPECT_NE(out.find("\"length\":" + std::to_string(body.size())), std::string::npos) << out;
     EXPECT_NE(out.find(sum), std::string::npos) << out;
   }
@@ -417,7 +433,10 @@ class TlsConfig : public ::testing::Test {
 
 TEST_F(TlsConfig, GoodConfigPasses) {
   std::string out;
-  EXPECT_EQ(check("tls = true\n", pair(good_, good_), "[tls]\nprotocols = [\"TLSv1.3\"]\nktls = \"off\"\n", out), 0) << out;
+  EXPECT_EQ(check("tls = true\n", pair(good_, good_),
+                  "[tls]\nprotocols = [\"TLSv1.3\"]\nktls = \"off\"\n", out),
+            0)
+      << out;
 }
 
 TEST_F(TlsConfig, TlsListenerWithoutCertificate) {
@@ -428,10 +447,11 @@ TEST_F(TlsConfig, TlsListenerWithoutCertificate) {
 
 TEST_F(TlsConfig, UnreadableCertificate) {
   std::string out;
-  EXPECT_NE(check("tls = true\n",
-                  "tls_certificate = \"missing.pem\"\ntls_certificate_key = \"" + good_.key + "\"\n",
-                  "", out),
-            0);
+  EXPECT_NE(
+      check("tls = true\n",
+            "tls_certificate = \"missing.pem\"\ntls_certificate_key = \"" + good_.key + "\"\n", "",
+            out),
+      0);
   EXPECT_NE(out.find("missing.pem\": No such file or directory"), std::string::npos) << out;
 }
 
@@ -443,23 +463,28 @@ TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
 
 TEST_F(TlsConfig, CipherStringOpenSslRefuses) {
   std::string out;
-  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nciphers = \"NO-SUCH-CIPHER\"\n", out), 0);
+  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nciphers = \"NO-SUCH-CIPHER\"\n", out),
+            0);
   EXPECT_NE(out.find("ciphers \"NO-SUCH-CIPHER\" refused"), std::string::npos) << out;
 }
 
 TEST_F(TlsConfig, UnknownProtocolName) {
   std::string out;
-  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nprotocols = [\"TLSv1.1\"]\n", out), 0);
+  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nprotocols = [\"TLSv1.1\"]\n", out),
+            0);
   EXPECT_NE(out.find("unknown protocol \"TLSv1.1\""), std::string::npos) << out;
 }
 
 TEST_F(TlsConfig, PortBothTlsAndPlaintext) {
   std::string out;
-  std::string cfg = "[[listen]]\naddress = \"127.0.0.1:8443\"\ntls = true\n[[listen]]\n"
-                    "address = \"127.0.0.2:8443\"\n[[site]]\nroot = \"www\"\n" + pair(good_, good_);
+  std::string cfg =
+      "[[listen]]\naddress = \"127.0.0.1:8443\"\ntls = true\n[[listen]]\n"
+      "address = \"127.0.0.2:8443\"\n[[site]]\nroot = \"www\"\n" +
+      pair(good_, good_);
   std::string path = dir_.write("mixed.toml", cfg);
   EXPECT_NE(run_proxy_command("-t -c " + path, out), 0);
-  EXPECT_NE(out.find("port 8443 is TLS on one listener and plaintext on another"), std::string::npos)
+  EXPECT_NE(out.find("port 8443 is TLS on one listener and plaintext on another"),
+            std::string::npos)
       << out;
 }
 

@@ -310,8 +310,8 @@ class RedirectHttps : public ::testing::Test {
  protected:
   void SetUp() override {
     root_.write("www/a.txt", "a\n");
-    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" +
-                       root_.path() + "/www\"\n[[site]]\nroot = \"" + root_.path() +
+    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                       "/www\"\n[[site]]\nroot = \"" + root_.path() +
                        "/www\"\nserver_names = [\"*.w.test\"]\nredirect_https = true\n"
                        "[[site.route]]\nprefix = \"/keep/\"\nredirect_https_status = 308\n"
                        "[[site.route]]\nprefix = \"/open/\"\nredirect_https = false\n";
@@ -357,7 +357,8 @@ TEST_F(RedirectHttps, PlainRequestGoesToHttpsOnTheTlsPort) {
   loop_.https_port = 8443;
   EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 301);
   EXPECT_EQ(loc, "https://x.w.test:8443/a.txt");
-  EXPECT_EQ(answer("POST /keep/x HTTP/1.1\r\nHost: x.w.test\r\nContent-Length: 0\r\n\r\n", loc), 308);
+  EXPECT_EQ(answer("POST /keep/x HTTP/1.1\r\nHost: x.w.test\r\nContent-Length: 0\r\n\r\n", loc),
+            308);
   EXPECT_EQ(loc, "https://x.w.test:8443/keep/x");
   EXPECT_EQ(answer("GET http://x.w.test/a.txt?q HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 301);
   EXPECT_EQ(loc, "https://x.w.test:8443/a.txt?q");

@@ -84,14 +84,17 @@ TEST(SniExtension, MalformedGivesNothing) {
   std::string bad_len = e;
   bad_len[4] = 0x7f;  // name longer than the list
   EXPECT_EQ(parse(bad_len), "");
-  EXPECT_EQ(parse(ext("example", 1)), "");  // not a host_name
+  EXPECT_EQ(parse(ext("example", 1)), "");            // not a host_name
   EXPECT_EQ(parse(ext(std::string("a\0b", 3))), "");  // NUL inside the name
   EXPECT_EQ(parse(ext("a b")), "");
 }
 
 TEST(SniExtension, OtherNameTypesAreSkipped) {
   std::string entry1 = std::string("\x01\x00\x03xyz", 6);
-  std::string entry2 = std::string("\x00\x00\x06" "a.test", 9);
+  std::string entry2 = std::string(
+      "\x00\x00\x06"
+      "a.test",
+      9);
   std::string list = entry1 + entry2;
   std::string data;
   data += char(list.size() >> 8);
