@@ -132,6 +132,8 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_ex_data(ctx, g_ctx_index, this);
+  // kTLS: the module's context preparation (its keylog callback) goes here, on every site's
+  // context, since SNI may move a connection to any of them.
   // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
   // client's signature algorithms allow.
   for (const config::Certificate& c : site.certificates) {

@@ -42,6 +42,8 @@ TlsTransport::TlsTransport(loop::Backend& io, int socket_fd, const TlsContexts& 
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl_);
+  // kTLS: the module's per-connection tracker (keys, record counts) attaches here, before the
+  // first handshake byte.
 }
 
 TlsTransport::~TlsTransport() {
