@@ -26,7 +26,7 @@ static_assert(sizeof("400 Bad Request\nThe plain HTTP request was sent to HTTPS 
 
 constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
 constexpr size_t kCoalesceMax = 16384;       // pieces up to one record are encrypted as one
-constexpr size_t kKeepCapacity = 32 * 1024;  // a larger send buffer is freed once it is out
+constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed once it is out
 constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
 
 }  // namespace
@@ -223,6 +223,8 @@ void TlsTransport::on_sent(int error) {
     return;  // the receiving side learns of the broken socket too
   }
   if (!out_.empty()) return flush();
+  // Everything is out: a keep-alive connection waits with small buffers only.
+  if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
   if (shut_after_) {
     shut_after_ = false;
     ::shutdown(fd, SHUT_WR);
