@@ -23,6 +23,7 @@
 #include "loop/probe.h"
 #include "master/supervisor.h"
 #include "net/listener.h"
+#include "net/tls_context.h"
 #include "server/shard.h"
 #include "shared/base/log.h"
 #include "shared/config/load.h"
@@ -114,6 +115,12 @@ int check_config(const std::string& path) {
   config::LoadResult r = config::load_file(path);
   for (const config::Diagnostic& d : r.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
   if (!r.config) return 1;
+  // Certificates, keys and cipher strings are OpenSSL's to judge: build the contexts as a start
+  // would.
+  if (Result<std::unique_ptr<net::TlsContexts>> tls = net::TlsContexts::build(*r.config); !tls) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), tls.error().message.c_str());
+    return 1;
+  }
   std::fprintf(stderr, "askr-proxy: configuration file %s test is successful\n", path.c_str());
   return 0;
 }
@@ -151,6 +158,12 @@ int serve(const std::string& path) {
     return 1;
   }
   gen->router = std::move(*router);
+  Result<std::unique_ptr<net::TlsContexts>> tls = net::TlsContexts::build(cfg);
+  if (!tls) {
+    LOG_ERROR("%s: %s", path.c_str(), tls.error().message.c_str());
+    return 1;
+  }
+  gen->tls = std::move(*tls);
 
   bool use_uring = false;
   if (!choose_backend(cfg.server.io_backend, use_uring)) return 1;
@@ -162,6 +175,11 @@ int serve(const std::string& path) {
   }
   std::vector<std::vector<int>> listen_fds;
   if (!open_listeners(cfg, cpus, listen_fds)) return 1;
+  for (size_t i = 0; i < cfg.listens.size(); ++i) {
+    if (!cfg.listens[i].tls) continue;
+    if (int port = net::bound_port(listen_fds[0][i]); port > 0) gen->https_port = port;
+    break;
+  }
   master::Supervisor supervisor;
   if (Result<void> r = supervisor.prepare(gen->config, unsigned(cpus.size())); !r) {
     LOG_ERROR("%s", r.error().message.c_str());

@@ -3,8 +3,8 @@
 # there. Usage: scripts/deps.sh [build|test|bench]...
 set -euo pipefail
 
-build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libphp8.2-embed php8.2-dev)
-test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light
+build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev)
+test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light
       # The real apps of tests/integration/apps_test.cc. `php` (the metapackage) is satisfied
       # by php8.2-fpm; without it, wordpress's "libapache2-mod-php | php" pulls in Apache.
       php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree

@@ -28,6 +28,31 @@ int php_pool(const config::Site& site, const config::Route* route) {
   return route ? route->php_pool : site.php_pool;
 }
 
+// redirect_https: the same URL with https://, on the TLS port (left out when 443). The host is
+// the request's, without its port.
+void redirect_https(const http::Request& req, const config::Site& site, int status, int port,
+                    http::Response& resp) {
+  std::string_view host = req.authority;
+  if (size_t colon = host.rfind(':');
+      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty() && !site.server_names.empty()) host = site.server_names[0];
+  if (host.empty() || host.starts_with("*.")) return error(resp, 400);  // nowhere to send it
+  std::string loc = "https://";
+  loc += host;
+  if (port != 443) loc += ":" + std::to_string(port);
+  if (req.target.starts_with("/")) {
+    loc += req.target;
+  } else {
+    loc += req.path.empty() ? std::string_view("/") : req.path;
+    if (!req.query.empty()) loc.append("?").append(req.query);
+  }
+  resp.status = status;
+  resp.add("Location", resp.keep(loc));
+  resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
+}
+
 }  // namespace
 
 std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loop,
@@ -37,6 +62,11 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
   const config::Site& sc = *site.config;
   const config::Route* route = req.path_ok ? Router::find_route(sc, req.normalized) : nullptr;
   const handlers::StaticSite& files = site.files_of(route);
+  if (!(req.conn && req.conn->secure) && (route ? route->redirect_https : sc.redirect_https)) {
+    int status = route ? route->redirect_https_status : sc.redirect_https_status;
+    redirect_https(req, sc, status, loop.https_port, resp);
+    return nullptr;
+  }
   if (route && route->action == config::RouteAction::kReturn) {
     handlers::serve_return(*route, resp);
     return nullptr;

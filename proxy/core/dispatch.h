@@ -25,7 +25,8 @@ struct LoopServices {
   handlers::FileCache* file_cache = nullptr;  // may be null
   std::vector<std::unique_ptr<backend::PoolClient>>* pools = nullptr;
   const handlers::PhpLimits* php_limits = nullptr;
-  std::string scratch;  // reused by handlers for paths
+  std::string scratch;   // reused by handlers for paths
+  int https_port = 443;  // where redirect_https points
 };
 
 // The protocol's side of a request that is answered over time.

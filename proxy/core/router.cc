@@ -3,9 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <strings.h>
-
 #include <atomic>
+
+#include "shared/config/server_name.h"
 
 namespace askr::core {
 
@@ -96,11 +96,15 @@ const Site& Router::match(std::string_view host) const {
     host = host.substr(0, colon);
   }
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  // Exact names first, then wildcards ("*.example.com"), as the certificate is chosen.
   for (const Site& s : sites_) {
     for (const std::string& name : s.config->server_names) {
-      if (name.size() == host.size() && strncasecmp(name.data(), host.data(), host.size()) == 0) {
-        return s;
-      }
+      if (config::same_name(name, host)) return s;
+    }
+  }
+  for (const Site& s : sites_) {
+    for (const std::string& name : s.config->server_names) {
+      if (config::wildcard_matches(name, host)) return s;
     }
   }
   return sites_[default_site_];

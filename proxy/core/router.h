@@ -32,8 +32,8 @@ class Router {
   Router& operator=(Router&&) noexcept;
   ~Router();
 
-  // The site whose server_names contain `host` (case-insensitive, port ignored), else the
-  // default site.
+  // The site whose server_names contain `host` (case-insensitive, port ignored), else the first
+  // whose wildcard name matches it, else the default site.
   const Site& match(std::string_view host) const;
 
   // The route of `site` whose prefix is the longest that starts `normalized` (a path that

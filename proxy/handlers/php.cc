@@ -293,7 +293,14 @@ void PhpRequest::begin() {
   w.add("DOCUMENT_ROOT", c.document_root);
   w.add("SERVER_PROTOCOL", req.protocol);
   w.add("REQUEST_SCHEME", req.scheme);
-  if (https) w.add("HTTPS", "on");
+  if (https) {
+    // nginx's fastcgi_params names: what PHP apps read to know the request is secure.
+    w.add("HTTPS", "on");
+    w.add("SSL_PROTOCOL", conn->tls_protocol);
+    w.add("SSL_CIPHER", conn->tls_cipher);
+    w.add("SSL_SERVER_NAME", conn->tls_server_name);
+    w.add("SSL_SESSION_REUSED", conn->tls_reused ? "r" : ".");
+  }
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
   w.add("REMOTE_ADDR", format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port));

@@ -52,6 +52,12 @@ struct ConnInfo {
   const sockaddr* peer = nullptr;
   const sockaddr* local = nullptr;
   bool secure = false;  // TLS: the scheme is https
+  // TLS only (nginx's $ssl_protocol, $ssl_cipher, $ssl_server_name, $ssl_session_reused); the
+  // views live as long as the connection.
+  std::string_view tls_protocol;
+  std::string_view tls_cipher;
+  std::string_view tls_server_name;
+  bool tls_reused = false;
 };
 
 class Request {

@@ -32,6 +32,17 @@ class TransportUser {
   virtual void on_recv_stopped() = 0;
   // After close(): nothing more will be called, and the transport may be freed.
   virtual void on_closed() = 0;
+  // The transport became ready() (a TLS handshake finished); comes before the first on_data.
+  virtual void on_ready() {}
+};
+
+// What a TLS transport knows of its session once ready: nginx's $ssl_protocol, $ssl_cipher,
+// $ssl_server_name and $ssl_session_reused. The views live as long as the transport.
+struct TlsSession {
+  std::string_view protocol;     // "TLSv1.3"
+  std::string_view cipher;       // OpenSSL's name: "TLS_AES_128_GCM_SHA256"
+  std::string_view server_name;  // SNI as sent; "" when none
+  bool reused = false;           // resumed from a session ticket
 };
 
 class Transport {
@@ -50,6 +61,10 @@ class Transport {
   virtual ZeroCopy zero_copy() const = 0;
   // True when the client is reached through TLS (the scheme is https).
   virtual bool secure() const = 0;
+  // False while a handshake is in progress: the protocol's own timers wait for on_ready.
+  virtual bool ready() const { return true; }
+  // The TLS session once ready(); null for plaintext.
+  virtual const TlsSession* tls() const { return nullptr; }
 
   virtual void resume_recv() = 0;
   virtual void pause_recv() = 0;

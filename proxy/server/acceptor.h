@@ -21,7 +21,8 @@ class Acceptor final : public loop::IoObject {
   static constexpr int64_t kRetryMs = 500;
 
   // Takes `listen_fd` over: the backend closes it on close().
-  Acceptor(Shard& shard, int listen_fd);
+  // `tls`: connections on this listener speak TLS.
+  Acceptor(Shard& shard, int listen_fd, bool tls);
 
   void start();
   // The shard's connection limit: stop accepting, and start again (unless an error back-off
@@ -41,6 +42,7 @@ class Acceptor final : public loop::IoObject {
 
   Shard& shard_;
   std::string address_;  // for log lines
+  bool tls_ = false;
   bool paused_ = false;
   bool closed_ = false;
   bool accepting_ = false;

@@ -56,7 +56,9 @@ H1Conn::~H1Conn() {
 
 void H1Conn::start() {
   transport_->start(this);
-  arm(shard_.header_timers);  // the first request's head must arrive in time
+  // A TLS handshake must end within handshake_timeout; then the first request's head must
+  // arrive within the header timeout (on_ready). Plaintext starts with the header timeout.
+  arm(transport_->ready() ? shard_.header_timers : shard_.handshake_timers);
   transport_->resume_recv();
 }
 
@@ -90,6 +92,10 @@ void H1Conn::resume_reading() {
   if (stream_ && (stream_->body_paused || stream_->splicing)) return;
   recv_paused_ = false;
   transport_->resume_recv();
+}
+
+void H1Conn::on_ready() {
+  if (state_ == State::kIdle && requests_ == 0) arm(shard_.header_timers);
 }
 
 void H1Conn::on_data(std::string_view data) {
@@ -182,6 +188,12 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   if (!info_.peer) {
     info_.peer = transport_->peer();
     info_.local = transport_->local();
+    if (const net::TlsSession* tls = transport_->tls()) {
+      info_.tls_protocol = tls->protocol;
+      info_.tls_cipher = tls->cipher;
+      info_.tls_server_name = tls->server_name;
+      info_.tls_reused = tls->reused;
+    }
   }
   req.conn = &info_;
   req.start_ms = shard_.now_ms();

@@ -73,6 +73,7 @@ class H1Conn final : public Connection,
   void on_readable() override;
   void on_recv_stopped() override;
   void on_closed() override;
+  void on_ready() override;
   // http::ResponseSink
   void start_response(int status, std::span<const http::Response::Field> fields,
                       std::optional<uint64_t> length) override;

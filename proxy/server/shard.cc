@@ -45,12 +45,14 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   keepalive_timers.set_duration(t.keepalive.count());
   send_timers.set_duration(t.send.count());
   linger_timers.set_duration(kLingerMs);
+  handshake_timers.set_duration(gen.config.tls.handshake_timeout.count());
   php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
   php_limits_.temp_dir = gen.config.server.temp_dir;
   services_.router = &gen.router;
   services_.file_cache = &file_cache_;
   services_.pools = &pools_;
   services_.php_limits = &php_limits_;
+  services_.https_port = gen.https_port;
 }
 
 Shard::~Shard() = default;
@@ -95,8 +97,10 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
           std::make_unique<backend::PoolClient>(gen_.config.pools[i], *backend_, now_ms_, s));
       if (s) s->add_loop(backend_.get());
     }
-    for (int lfd : listen_fds_) {
-      acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
+    // One listening socket per [[listen]], in the config's order.
+    for (size_t i = 0; i < listen_fds_.size(); ++i) {
+      bool tls = i < gen_.config.listens.size() && gen_.config.listens[i].tls;
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, listen_fds_[i], tls));
       acceptors_.back()->start();
     }
   }
@@ -129,7 +133,20 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     backend_->poll(10);
   }
   log_pool_times();
+  log_tls_counters();
   access_log_.flush();
+}
+
+// What this loop's TLS listeners saw, for the record and for tests, until the metrics expose it.
+void Shard::log_tls_counters() {
+  if (!gen_.tls) return;
+  const net::TlsCounters& c = tls_counters_;
+  LOG_INFO(
+      "loop %u: tls: %llu handshakes, %llu resumed, %llu failed, %llu plain HTTP, %llu not "
+      "TLS, %llu errors",
+      index_, (unsigned long long)c.handshakes, (unsigned long long)c.resumed,
+      (unsigned long long)c.handshake_failures, (unsigned long long)c.plain_http,
+      (unsigned long long)c.not_tls, (unsigned long long)c.errors);
 }
 
 // Where this loop's PHP requests spent their time, per pool, for benchmarks and for the record
@@ -164,8 +181,8 @@ void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
-  for (loop::TimerList* list :
-       {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
+  for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
+                                &send_timers, &linger_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }
@@ -188,15 +205,21 @@ void Shard::begin_drain() {
   }
 }
 
-void Shard::accept(int fd) {
+void Shard::accept(int fd, bool tls) {
   if (draining_) {
     ::close(fd);
     return;
   }
   ++counters_.accepted;
-  // The protocol is picked per connection: HTTP/1.1 over plaintext for now; ALPN will choose
-  // between h1 and h2 once TLS is a transport.
-  Connection* c = new H1Conn(*this, std::make_unique<net::PlainTransport>(*backend_, fd));
+  // The transport follows the listener; the protocol is HTTP/1.1 for now (ALPN will choose
+  // between h1 and h2).
+  std::unique_ptr<net::Transport> transport;
+  if (tls && gen_.tls) {
+    transport = std::make_unique<net::TlsTransport>(*backend_, fd, *gen_.tls, tls_counters_);
+  } else {
+    transport = std::make_unique<net::PlainTransport>(*backend_, fd);
+  }
+  Connection* c = new H1Conn(*this, std::move(transport));
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;

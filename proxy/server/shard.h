@@ -17,6 +17,8 @@
 #include "http/request.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
+#include "net/tls_context.h"
+#include "net/tls_transport.h"
 #include "server/access_log.h"
 #include "server/buffer_pool.h"
 #include "server/connection.h"
@@ -31,6 +33,11 @@ struct Generation {
   config::Config config;
   core::Router router;
   int access_log_fd = -1;  // -1: off
+  // Certificates and TLS settings; null when no site has a certificate.
+  std::unique_ptr<net::TlsContexts> tls;
+  // Where redirect_https sends clients: the first TLS listener's port (its bound port when it
+  // was 0), else 443.
+  int https_port = 443;
 };
 
 struct ShardCounters {
@@ -69,18 +76,22 @@ class Shard {
   FreeList<http::Request>& requests() { return requests_; }
   AccessLog& access_log() { return access_log_; }
   ShardCounters& counters() { return counters_; }
+  net::TlsCounters& tls_counters() { return tls_counters_; }
   const char* backend_name() const { return backend_->name(); }
 
-  loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers;
+  loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers,
+      handshake_timers;
 
   // At [server] max_connections open connections the acceptors pause; release resumes them.
-  void accept(int fd);
+  // `tls`: the connection came on a TLS listener.
+  void accept(int fd, bool tls);
   void release(Connection* c);  // the connection is closed; frees it
 
  private:
   bool start_backend(bool use_uring, std::string& error);
   void tick();
   void log_pool_times();
+  void log_tls_counters();
   void refresh_clock();
   void begin_drain();
 
@@ -113,6 +124,7 @@ class Shard {
   FreeList<http::Request> requests_{256};
   AccessLog access_log_;
   ShardCounters counters_;
+  net::TlsCounters tls_counters_;
 };
 
 }  // namespace askr::server

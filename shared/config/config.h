@@ -24,6 +24,7 @@ enum class LogFormat : uint8_t { kCombined, kJson };
 
 // One [[listen]] entry: a literal IP address and port (no name resolution).
 struct Listen {
+  bool tls = false;         // `tls = true`: connections on it speak TLS (certificates per site)
   std::string text;         // as written: "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80"
   sockaddr_storage addr{};  // sockaddr_in or sockaddr_in6; port 0 means an ephemeral port
   socklen_t addr_len = 0;   // sizeof(sockaddr_in) or sizeof(sockaddr_in6)
@@ -135,11 +136,58 @@ struct Route {
   // under `root`, like nginx's alias; else the whole path is, like nginx's root.
   bool alias = false;
   Symlinks symlinks = Symlinks::kOwner;  // the route's own, else the site's
+  bool redirect_https = false;           // the route's own, else the site's
+  int redirect_https_status = 301;       // the route's own, else the site's
+};
+
+// [[site]] tls_certificate / tls_certificate_key: one pair (a full-chain PEM and its key), made
+// absolute against the config file's directory and readable when loaded. A site may give two
+// pairs (an ECDSA and an RSA certificate for the same names): OpenSSL picks per client.
+struct Certificate {
+  std::string certificate;
+  std::string key;
+};
+
+// [tls] protocols: a set of these bits.
+enum TlsProtocol : uint8_t { kTls12 = 1, kTls13 = 2 };
+
+// [tls] ktls. Read by the kernel-TLS module; kAuto: use it where the kernel offers it.
+enum class Ktls : uint8_t { kAuto, kOn, kOff };
+
+// The defaults are Mozilla's "intermediate" profile (TLS 1.2 and 1.3, AEAD ciphers, ECDHE).
+inline constexpr const char* kDefaultCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+inline constexpr const char* kDefaultCiphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+inline constexpr const char* kDefaultGroups = "X25519:prime256v1:secp384r1";
+
+// [tls]: global. The strings are OpenSSL's syntax; they are checked by OpenSSL when the TLS
+// contexts are built (askr-proxy -t does that too), not by the loader.
+struct Tls {
+  uint8_t protocols = kTls12 | kTls13;              // never empty
+  std::string ciphers = kDefaultCiphers;            // TLS 1.2
+  std::string ciphersuites = kDefaultCiphersuites;  // TLS 1.3
+  std::string groups = kDefaultGroups;
+  bool session_tickets = true;
+  // From accept to the end of the handshake; then the header timeout starts. 1ms..24h.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  Ktls ktls = Ktls::kAuto;
+};
+
+// What a [[site]] may override of [tls]: applied once SNI has chosen the site, before the
+// protocol version and cipher are negotiated. Empty/0: the global value.
+struct SiteTls {
+  uint8_t protocols = 0;
+  std::string ciphers;
+  std::string ciphersuites;
 };
 
 // One [[site]]: a virtual host.
 struct Site {
-  // Lower-cased host names, without port; may be empty. No name is in two sites.
+  // Lower-cased host names, without port; may be empty. No name is in two sites. A name may
+  // start with "*." (a wildcard: any one label in its place); exact names win over wildcards.
   std::vector<std::string> server_names;
   // An existing directory: absolute, canonical (realpath), no trailing slash (except "/").
   std::string root;
@@ -153,6 +201,14 @@ struct Site {
   // a php_pool. Relative to root, without a leading '/', no '.', '..' or empty segment; "" =
   // none. Not checked for existence.
   std::string front_controller;
+  // TLS: the certificates (none: the site is reached over TLS with the default site's
+  // certificate), and the [tls] keys it overrides.
+  std::vector<Certificate> certificates;
+  SiteTls tls;
+  // A request that did not come over TLS gets redirect_https_status (301 or 308) to the same
+  // URL with https://. Routes inherit it unless they set their own.
+  bool redirect_https = false;
+  int redirect_https_status = 301;
   // Sorted by prefix length, longest first (file order among equal lengths): the first whose
   // prefix starts the request path applies; none matching means the site's own settings.
   std::vector<Route> routes;
@@ -217,6 +273,7 @@ struct Config {
   Limits limits;
   Timeouts timeouts;
   AccessLog access_log;
+  Tls tls;
 };
 
 }  // namespace askr::config

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -31,6 +32,7 @@
 #include <toml++/toml.h>
 
 #include "shared/base/result.h"
+#include "shared/config/server_name.h"
 #include "shared/config/units.h"
 
 namespace askr::config {
@@ -549,6 +551,7 @@ void parse_listen_address(std::string_view k, const Node& v, Context& ctx, Liste
 Listen parse_listen(const toml::table& table, Context& ctx) {
   static constexpr Field<Listen> kFields[] = {
       {"address", parse_listen_address},
+      {"tls", bool_field<&Listen::tls>},
   };
   Listen listen;
   parse_fields(table, "[[listen]]", kFields, ctx, listen);
@@ -833,6 +836,10 @@ void index_pool_names(const toml::table& root, Context& ctx) {
 // port: that is what a Host header holds once its port is removed.
 std::string check_server_name(std::string_view name) {
   if (name.empty()) return "must not be empty";
+  if (name.starts_with("*.")) {
+    if (name.size() == 2) return "a wildcard needs a domain after \"*.\"";
+    name.remove_prefix(2);  // "*.example.com": the rest is a name like any other
+  }
   if (name.starts_with('[')) {
     in6_addr addr;
     const std::string inner(name.substr(1, name.size() - 1 - (name.ends_with(']') ? 1 : 0)));
@@ -844,7 +851,8 @@ std::string check_server_name(std::string_view name) {
     if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '.' || l == '_') {
       continue;
     }
-    return "a server name holds only letters, digits, '-', '.' and '_' (no port, no wildcard)";
+    return "a server name holds only letters, digits, '-', '.' and '_' (no port), or starts "
+           "with \"*.\"";
   }
   return {};
 }
@@ -920,6 +928,109 @@ constexpr Choice<Symlinks> kSymlinks[] = {
     {"owner", Symlinks::kOwner},
     {"beneath", Symlinks::kBeneath},
 };
+
+// 'redirect_https_status': 301 (the default) or 308 (keeps the method and body).
+template <auto Member>
+void redirect_status_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
+  const auto* n = v.as_integer();
+  if (!n || (n->get() != 301 && n->get() != 308)) {
+    return ctx.error(v, quote(k) + " must be 301 or 308");
+  }
+  out.*Member = static_cast<int>(n->get());
+}
+
+// A string member of a member: string_field<&Site::tls, &SiteTls::ciphers>.
+template <auto Outer, auto Inner>
+void string_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Outer>& out) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty()) return ctx.error(v, quote(k) + " must not be empty");
+  (out.*Outer).*Inner = *s;
+}
+
+// ---- TLS: [[site]] certificates and [tls] protocols ---------------------------------------------
+
+// One path or an array of paths (an ECDSA and an RSA certificate), each made absolute and
+// checked to be readable. Refused entries are reported and left out.
+std::vector<std::string> get_tls_files(std::string_view k, const Node& v, Context& ctx) {
+  std::vector<std::string> out;
+  auto one = [&](const Node& n) {
+    const std::string* s = get_string(k, n, ctx);
+    if (!s) return;
+    const std::string path = resolve(ctx, *s).lexically_normal().string();
+    if (s->empty() || s->find('\0') != std::string::npos) {
+      return ctx.error(n, quote(k) + " must be the path of a PEM file");
+    }
+    if (::access(path.c_str(), R_OK) != 0) {
+      return ctx.error(n, std::string(k) + " \"" + printable(path) + "\": " + std::strerror(errno));
+    }
+    out.push_back(path);
+  };
+  if (const auto* array = v.as_array()) {
+    if (array->empty() || array->size() > 2) {
+      ctx.error(v, quote(k) + " takes one or two files (an ECDSA and an RSA certificate)");
+    }
+    for (const Node& element : *array) one(element);
+  } else {
+    one(v);
+  }
+  return out;
+}
+
+void parse_certificates(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  std::vector<std::string> files = get_tls_files(k, v, ctx);
+  site.certificates.resize(std::max(site.certificates.size(), files.size()));
+  for (size_t i = 0; i < files.size(); ++i) site.certificates[i].certificate = files[i];
+}
+
+void parse_certificate_keys(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  std::vector<std::string> files = get_tls_files(k, v, ctx);
+  site.certificates.resize(std::max(site.certificates.size(), files.size()));
+  for (size_t i = 0; i < files.size(); ++i) site.certificates[i].key = files[i];
+}
+
+// Each certificate has its key: tls_certificate and tls_certificate_key give as many files.
+void check_certificates(const toml::table& table, Site& site, Context& ctx) {
+  const Node* cert = table.get("tls_certificate");
+  const Node* key = table.get("tls_certificate_key");
+  if (cert && !key) ctx.error(*cert, "'tls_certificate' needs 'tls_certificate_key'");
+  if (key && !cert) ctx.error(*key, "'tls_certificate_key' needs 'tls_certificate'");
+  if (!cert || !key) return;
+  auto count = [](const Node* n) { return n->is_array() ? n->as_array()->size() : size_t(1); };
+  if (count(cert) != count(key)) {
+    ctx.error(*key, "'tls_certificate_key' must name as many files as 'tls_certificate'");
+  }
+  std::erase_if(site.certificates,
+                [](const Certificate& c) { return c.certificate.empty() || c.key.empty(); });
+}
+
+// An array of "TLSv1.2" / "TLSv1.3": the protocols offered. Others (TLSv1, TLSv1.1, SSLv3) are
+// refused: they are broken or deprecated (RFC 8996).
+uint8_t get_protocols(std::string_view k, const Node& v, Context& ctx) {
+  uint8_t set = 0;
+  const auto* array = v.as_array();
+  if (!array || array->empty()) {
+    ctx.error(v, quote(k) + " must be a non-empty array of \"TLSv1.2\" and \"TLSv1.3\"");
+    return 0;
+  }
+  for (const Node& element : *array) {
+    const auto* s = element.as_string();
+    if (s && s->get() == "TLSv1.2") {
+      set |= kTls12;
+    } else if (s && s->get() == "TLSv1.3") {
+      set |= kTls13;
+    } else {
+      ctx.error(element, "unknown protocol " +
+                             (s ? "\"" + printable(s->get()) + "\"" : written(element)) + " in " +
+                             quote(k) + ": use \"TLSv1.2\" and/or \"TLSv1.3\"");
+    }
+  }
+  return set;
+}
+
+void parse_site_protocols(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  if (uint8_t set = get_protocols(k, v, ctx)) site.tls.protocols = set;
+}
 
 // ---- [[site.route]] -----------------------------------------------------------------------------
 
@@ -1031,6 +1142,8 @@ Route parse_route(const toml::table& table, Context& ctx) {
       {"root", directory_field<&Route::root>},
       {"alias", parse_alias},
       {"symlinks", choice_field<&Route::symlinks, kSymlinks>},
+      {"redirect_https", bool_field<&Route::redirect_https>},
+      {"redirect_https_status", redirect_status_field<&Route::redirect_https_status>},
   };
   Route route;
   parse_fields(table, "[[site.route]]", kFields, ctx, route);
@@ -1109,6 +1222,10 @@ void finish_site(const toml::table& table, Site& site, Context& ctx) {
       }
     }
     if (!route_table->contains("symlinks")) route.symlinks = site.symlinks;
+    if (!route_table->contains("redirect_https")) route.redirect_https = site.redirect_https;
+    if (!route_table->contains("redirect_https_status")) {
+      route.redirect_https_status = site.redirect_https_status;
+    }
     if (route_table->contains("return")) continue;  // no files, no PHP
     if (route.root.empty()) route.root = site.root;
     if (static_true(*route_table)) continue;  // parse_route() refused PHP there
@@ -1135,10 +1252,18 @@ Site parse_site(const toml::table& table, Context& ctx) {
       {"php", pool_field<&Site::php_pool>},
       {"front_controller", front_controller_field<&Site::front_controller>},
       {"route", parse_routes},
+      {"tls_certificate", parse_certificates},
+      {"tls_certificate_key", parse_certificate_keys},
+      {"tls_protocols", parse_site_protocols},
+      {"tls_ciphers", string_field<&Site::tls, &SiteTls::ciphers>},
+      {"tls_ciphersuites", string_field<&Site::tls, &SiteTls::ciphersuites>},
+      {"redirect_https", bool_field<&Site::redirect_https>},
+      {"redirect_https_status", redirect_status_field<&Site::redirect_https_status>},
   };
   Site site;
   parse_fields(table, "[[site]]", kFields, ctx, site);
   if (!table.contains("root")) ctx.error(table, "missing 'root' in [[site]]");
+  check_certificates(table, site, ctx);
   finish_site(table, site, ctx);
   return site;
 }
@@ -1238,6 +1363,68 @@ AccessLog parse_access_log(const toml::table& table, Context& ctx) {
   return log;
 }
 
+// ---- [tls] --------------------------------------------------------------------------------------
+
+void parse_tls_protocols(std::string_view k, const Node& v, Context& ctx, Tls& tls) {
+  if (uint8_t set = get_protocols(k, v, ctx)) tls.protocols = set;
+}
+
+template <auto Member>
+void tls_string_field(std::string_view k, const Node& v, Context& ctx, Tls& tls) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty()) return ctx.error(v, quote(k) + " must not be empty");
+  tls.*Member = *s;
+}
+
+constexpr Choice<Ktls> kKtls[] = {
+    {"auto", Ktls::kAuto},
+    {"on", Ktls::kOn},
+    {"off", Ktls::kOff},
+};
+
+Tls parse_tls(const toml::table& table, Context& ctx) {
+  static constexpr Field<Tls> kFields[] = {
+      {"protocols", parse_tls_protocols},
+      {"ciphers", tls_string_field<&Tls::ciphers>},
+      {"ciphersuites", tls_string_field<&Tls::ciphersuites>},
+      {"groups", tls_string_field<&Tls::groups>},
+      {"session_tickets", bool_field<&Tls::session_tickets>},
+      {"handshake_timeout", duration_field<&Tls::handshake_timeout, 1, kMaxTimeoutMs>},
+      {"ktls", choice_field<&Tls::ktls, kKtls>},
+  };
+  Tls tls;
+  parse_fields(table, "[tls]", kFields, ctx, tls);
+  return tls;
+}
+
+// Checks across sections: a TLS listener needs a certificate somewhere (the default site's, or
+// the first site's that has one, is what a client without SNI gets), and one port is either TLS
+// or plaintext on every address.
+void check_tls(const toml::table& root, const Config& config, Context& ctx) {
+  const auto* listens = root["listen"].as_array();
+  if (!listens) return;
+  const bool any_certificate = std::any_of(config.sites.begin(), config.sites.end(),
+                                           [](const Site& s) { return !s.certificates.empty(); });
+  size_t i = 0;
+  for (const Node& element : *listens) {
+    const auto* table = element.as_table();
+    if (!table || i >= config.listens.size()) continue;
+    const Listen& l = config.listens[i++];
+    const Node* tls = table->get("tls");
+    if (l.tls && !any_certificate) {
+      ctx.error(*tls, "a listener with 'tls = true' needs a [[site]] with 'tls_certificate'");
+    }
+    for (size_t j = 0; j + 1 < i; ++j) {
+      const Listen& other = config.listens[j];
+      if (other.tls == l.tls || port_of(l) == 0 || port_of(l) != port_of(other)) continue;
+      ctx.error(tls ? *tls : *table, "port " + std::to_string(port_of(l)) +
+                                         " is TLS on one listener and plaintext on another");
+      break;
+    }
+  }
+}
+
 // ---- The whole file -----------------------------------------------------------------------------
 
 constexpr Field<Config> kSections[] = {
@@ -1248,6 +1435,7 @@ constexpr Field<Config> kSections[] = {
     {"limits", table_field<&Config::limits, parse_limits>},
     {"timeouts", table_field<&Config::timeouts, parse_timeouts>},
     {"access_log", table_field<&Config::access_log, parse_access_log>},
+    {"tls", table_field<&Config::tls, parse_tls>},
 };
 
 // An array-of-tables section that must have at least one entry. When it is missing the error
@@ -1268,6 +1456,7 @@ Config parse_config(const toml::table& root, Context& ctx) {
   parse_fields(root, "", kSections, ctx, config);
   require_entries(root, "listen", ctx);
   require_entries(root, "site", ctx);
+  check_tls(root, config, ctx);
   const auto unnamed = std::find_if(config.sites.begin(), config.sites.end(),
                                     [](const Site& s) { return s.server_names.empty(); });
   config.default_site =

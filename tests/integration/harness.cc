@@ -81,11 +81,12 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 }
 
 Proxy::Proxy(const ProxyOptions& opt) {
-  std::string cfg =
-      "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" + opt.backend +
-      "\"\n" + opt.server_extra + "\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n[[site]]\nroot = \"" +
-      opt.root + "\"\nindex = [\"index.html\"]\n" + opt.site_extra + "\n[access_log]\nformat = \"" +
-      opt.access_log_format + "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
+  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
+                    opt.backend + "\"\n" + opt.server_extra +
+                    "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
+                    "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
+                    opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format +
+                    "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";
   pid_ = fork();
@@ -109,6 +110,8 @@ Proxy::Proxy(const ProxyOptions& opt) {
     size_t at = log.find("listening on 127.0.0.1:");
     if (at != std::string::npos && log.find("started:") != std::string::npos) {
       port_ = std::atoi(log.c_str() + at + strlen("listening on 127.0.0.1:"));
+      for (size_t p = at; p != std::string::npos; p = log.find("listening on 127.0.0.1:", p + 1))
+        ports_.push_back(std::atoi(log.c_str() + p + strlen("listening on 127.0.0.1:")));
       return;
     }
     int status;

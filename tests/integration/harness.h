@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace askr::testing {
 
@@ -35,6 +36,7 @@ struct ProxyOptions {
   // runtime's default profile does.
   bool block_io_uring = false;
   std::string server_extra;  // more keys for the [server] table ("max_connections = 2\n")
+  std::string listen_extra;  // more keys for the [[listen]] table ("tls = true\n")
   // > 0: the proxy runs with RLIMIT_NOFILE (soft and hard) set to this, so that it cannot
   // raise it again.
   int nofile = 0;
@@ -46,6 +48,8 @@ class Proxy {
   explicit Proxy(const ProxyOptions& opt);
   ~Proxy();
   int port() const { return port_; }
+  // Every listener's port, in the config's order (more [[listen]] tables may come in `extra`).
+  const std::vector<int>& ports() const { return ports_; }
   pid_t pid() const { return pid_; }
   std::string error_log() const;  // what it wrote to stderr
   std::string access_log() const;
@@ -56,6 +60,7 @@ class Proxy {
   TempDir dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::vector<int> ports_;
 };
 
 // Runs askr-proxy with `args` (shell words), returns exit status; output captured.

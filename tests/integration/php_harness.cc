@@ -269,7 +269,8 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   fs::create_directories(temp_dir());
   std::string cfg = "[server]\n" + opt.server_extra + "threads = " + std::to_string(opt.threads) +
                     "\nio_backend = \"" + opt.backend + "\"\ntemp_dir = \"" + temp_dir() +
-                    "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n\n"
+                    "\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
+                    "\n"
                     "[[pool]]\nname = \"fpm\"\n" +
                     (opt.fastcgi.empty() ? std::string() : "fastcgi = \"" + opt.fastcgi + "\"\n") +
                     opt.pool_extra + "\n[[site]]\nroot = \"" + opt.root +
@@ -281,7 +282,7 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   cfg += "[limits]\n" + opt.limits + "\n";
   if (!opt.timeouts.empty()) cfg += "[timeouts]\n" + opt.timeouts + "\n";
   cfg += "[access_log]\nformat = \"" + opt.access_log_format + "\"\npath = \"" + dir_.path() +
-         "/access.log\"\n";
+         "/access.log\"\n" + opt.extra;
   config_ = cfg;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";

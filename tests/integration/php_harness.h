@@ -72,6 +72,9 @@ struct PhpProxyOptions {
   std::string timeouts;
   // Lines added inside [server] (log_level = "debug"...).
   std::string server_extra;
+  // Lines added inside [[listen]] ("tls = true\n"), and tables after everything else ([tls]).
+  std::string listen_extra;
+  std::string extra;
   std::string access_log_format = "combined";  // or "json"
 };
 

@@ -761,14 +761,15 @@ TEST_F(LoadTest, ServerNames) {
 [[listen]]
 address = "127.0.0.1:8080"
 [[site]]
-server_names = ["A.Example", "b-2.example", "[::1]", "127.0.0.1", "under_score.local"]
+server_names = ["A.Example", "b-2.example", "[::1]", "127.0.0.1", "under_score.local", "*.W.example"]
 root = "www"
 [[site]]
 server_names = []
 root = "www"
 )");
-  EXPECT_EQ(c.sites[0].server_names, (std::vector<std::string>{"a.example", "b-2.example", "[::1]",
-                                                               "127.0.0.1", "under_score.local"}));
+  EXPECT_EQ(c.sites[0].server_names,
+            (std::vector<std::string>{"a.example", "b-2.example", "[::1]", "127.0.0.1",
+                                      "under_score.local", "*.w.example"}));
   EXPECT_EQ(c.default_site, 1u);
 
   expect_errors(R"(
@@ -789,17 +790,18 @@ root = "www"
                  "10:43: duplicate server name \"a.example\" (first at line 4)"});
 
   const std::string why =
-      ": a server name holds only letters, digits, '-', '.' and '_' (no port, no wildcard)";
+      ": a server name holds only letters, digits, '-', '.' and '_' (no port), or starts with "
+      "\"*.\"";
   expect_errors(R"(
 [[listen]]
 address = "127.0.0.1:8080"
 [[site]]
-server_names = ["", "a.example:80", "*.example", "[::1", "[nope]", "a b"]
+server_names = ["", "a.example:80", "**example", "[::1", "[nope]", "a b"]
 root = "www"
 )",
                 {"4:17: invalid entry \"\" in 'server_names': must not be empty",
                  "4:21: invalid entry \"a.example:80\" in 'server_names'" + why,
-                 "4:37: invalid entry \"*.example\" in 'server_names'" + why,
+                 "4:37: invalid entry \"**example\" in 'server_names'" + why,
                  "4:50: invalid entry \"[::1\" in 'server_names': not a bracketed IPv6 address",
                  "4:58: invalid entry \"[nope]\" in 'server_names': not a bracketed IPv6 address",
                  "4:68: invalid entry \"a b\" in 'server_names'" + why});
@@ -1928,6 +1930,173 @@ fastcgi = "127.0.0.1:9000"
                   "/tmp/x.toml");
   ASSERT_FALSE(r.config);
   EXPECT_EQ(r.errors.size(), 4u);
+}
+
+}  // namespace
+}  // namespace askr::config
+
+namespace askr::config {
+namespace {
+
+class TlsLoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/askr-config-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directory(dir_ / "www");
+    std::ofstream(dir_ / "a.pem") << "x";
+    std::ofstream(dir_ / "a.key") << "x";
+    std::ofstream(dir_ / "b.pem") << "x";
+    std::ofstream(dir_ / "b.key") << "x";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  LoadResult load(std::string_view text) const {
+    if (text.starts_with('\n')) text.remove_prefix(1);
+    return load_string(text, (dir_ / "askr.toml").string());
+  }
+  std::vector<std::string> errors(std::string_view text) const {
+    std::vector<std::string> got;
+    for (const Diagnostic& d : load(text).errors) {
+      got.push_back(std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
+    }
+    return got;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(TlsLoadTest, Defaults) {
+  LoadResult r = load(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "www"
+)");
+  ASSERT_TRUE(r.config);
+  const Config& c = *r.config;
+  EXPECT_FALSE(c.listens[0].tls);
+  EXPECT_EQ(c.tls.protocols, kTls12 | kTls13);
+  EXPECT_EQ(c.tls.ciphers, kDefaultCiphers);
+  EXPECT_EQ(c.tls.ciphersuites, kDefaultCiphersuites);
+  EXPECT_EQ(c.tls.groups, "X25519:prime256v1:secp384r1");
+  EXPECT_TRUE(c.tls.session_tickets);
+  EXPECT_EQ(c.tls.handshake_timeout.count(), 10000);
+  EXPECT_EQ(c.tls.ktls, Ktls::kAuto);
+  EXPECT_TRUE(c.sites[0].certificates.empty());
+  EXPECT_FALSE(c.sites[0].redirect_https);
+  EXPECT_EQ(c.sites[0].redirect_https_status, 301);
+}
+
+TEST_F(TlsLoadTest, EveryKey) {
+  LoadResult r = load(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+tls = true
+[[site]]
+root = "www"
+server_names = ["a.test"]
+tls_certificate = ["a.pem", "b.pem"]
+tls_certificate_key = ["a.key", "b.key"]
+tls_protocols = ["TLSv1.3"]
+tls_ciphers = "ECDHE-RSA-AES128-GCM-SHA256"
+tls_ciphersuites = "TLS_AES_128_GCM_SHA256"
+redirect_https = true
+redirect_https_status = 308
+[[site.route]]
+prefix = "/a/"
+[[site.route]]
+prefix = "/b/"
+redirect_https = false
+redirect_https_status = 301
+[tls]
+protocols = ["TLSv1.2"]
+ciphers = "HIGH"
+ciphersuites = "TLS_AES_256_GCM_SHA384"
+groups = "X25519"
+session_tickets = false
+handshake_timeout = "2s"
+ktls = "off"
+)");
+  for (const Diagnostic& d : r.errors) ADD_FAILURE() << d.to_string();
+  ASSERT_TRUE(r.config);
+  const Config& c = *r.config;
+  EXPECT_TRUE(c.listens[0].tls);
+  const Site& s = c.sites[0];
+  ASSERT_EQ(s.certificates.size(), 2u);
+  EXPECT_EQ(s.certificates[0].certificate, (dir_ / "a.pem").string());
+  EXPECT_EQ(s.certificates[1].key, (dir_ / "b.key").string());
+  EXPECT_EQ(s.tls.protocols, kTls13);
+  EXPECT_EQ(s.tls.ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(s.tls.ciphersuites, "TLS_AES_128_GCM_SHA256");
+  EXPECT_TRUE(s.redirect_https);
+  EXPECT_EQ(s.redirect_https_status, 308);
+  // Routes sorted longest first; equal lengths keep file order.
+  EXPECT_TRUE(s.routes[0].redirect_https);  // inherited
+  EXPECT_EQ(s.routes[0].redirect_https_status, 308);
+  EXPECT_FALSE(s.routes[1].redirect_https);
+  EXPECT_EQ(s.routes[1].redirect_https_status, 301);
+  EXPECT_EQ(c.tls.protocols, kTls12);
+  EXPECT_EQ(c.tls.ciphers, "HIGH");
+  EXPECT_EQ(c.tls.ciphersuites, "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(c.tls.groups, "X25519");
+  EXPECT_FALSE(c.tls.session_tickets);
+  EXPECT_EQ(c.tls.handshake_timeout.count(), 2000);
+  EXPECT_EQ(c.tls.ktls, Ktls::kOff);
+}
+
+TEST_F(TlsLoadTest, Errors) {
+  EXPECT_EQ(errors(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+tls = true
+[[site]]
+root = "www"
+)"),
+            (std::vector<std::string>{
+                "3:7: a listener with 'tls = true' needs a [[site]] with 'tls_certificate'"}));
+  EXPECT_EQ(errors(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+tls = true
+[[listen]]
+address = "127.0.0.2:8443"
+[[site]]
+root = "www"
+tls_certificate = "a.pem"
+tls_certificate_key = "missing.key"
+tls_protocols = ["TLSv1.1", 3]
+redirect_https_status = 302
+[tls]
+protocols = []
+ktls = "maybe"
+)"),
+            (std::vector<std::string>{
+                // The pair without its key is left out, so no site has a certificate.
+                "3:7: a listener with 'tls = true' needs a [[site]] with 'tls_certificate'",
+                "4:1: port 8443 is TLS on one listener and plaintext on another",
+                "9:23: tls_certificate_key \"" + (dir_ / "missing.key").string() +
+                    "\": No such file or directory",
+                "10:18: unknown protocol \"TLSv1.1\" in 'tls_protocols': use \"TLSv1.2\" and/or "
+                "\"TLSv1.3\"",
+                "10:29: unknown protocol 3 in 'tls_protocols': use \"TLSv1.2\" and/or \"TLSv1.3\"",
+                "11:25: 'redirect_https_status' must be 301 or 308",
+                "13:13: 'protocols' must be a non-empty array of \"TLSv1.2\" and \"TLSv1.3\"",
+                "14:8: 'ktls' must be \"auto\", \"on\" or \"off\""}));
+  EXPECT_EQ(errors(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+[[site]]
+root = "www"
+tls_certificate = ["a.pem", "b.pem"]
+tls_certificate_key = "a.key"
+[[site]]
+root = "www"
+tls_certificate = "a.pem"
+)"),
+            (std::vector<std::string>{
+                "6:23: 'tls_certificate_key' must name as many files as 'tls_certificate'",
+                "9:19: 'tls_certificate' needs 'tls_certificate_key'"}));
 }
 
 }  // namespace

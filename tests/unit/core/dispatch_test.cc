@@ -301,3 +301,84 @@ TEST_F(Core, PhpGoesToThePoolAndAnswersThroughTheSink) {
 
 }  // namespace
 }  // namespace askr::core
+
+namespace askr::core {
+namespace {
+
+// redirect_https and wildcard server names, without sockets.
+class RedirectHttps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.write("www/a.txt", "a\n");
+    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                       "/www\"\n[[site]]\nroot = \"" + root_.path() +
+                       "/www\"\nserver_names = [\"*.w.test\"]\nredirect_https = true\n"
+                       "[[site.route]]\nprefix = \"/keep/\"\nredirect_https_status = 308\n"
+                       "[[site.route]]\nprefix = \"/open/\"\nredirect_https = false\n";
+    config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+    cfg_ = std::move(*r.config);
+    auto router = Router::build(cfg_);
+    ASSERT_TRUE(router);
+    router_ = std::move(router.value());
+    loop_.router = &router_;
+  }
+  // Dispatches `raw` and returns the status; `location` gets the Location header.
+  int answer(const std::string& raw, std::string& location) {
+    raw_ = raw;
+    http::RequestHead head;
+    EXPECT_EQ(http::parse_request(raw_, {}, head).state, http::ParseState::kDone);
+    http::h1_to_request(head, raw_, info_.secure, req_);
+    req_.conn = &info_;
+    http::Response resp;
+    Sink sink;
+    dispatch(req_, loop_, resp, {sink, sink});
+    location.clear();
+    for (const auto& f : resp.fields()) {
+      if (f.name == "Location") location = f.value;
+    }
+    if (resp.body == http::Response::Body::kFile && resp.file_owned) ::close(resp.file_fd);
+    return resp.status;
+  }
+
+  Dir root_;
+  config::Config cfg_;
+  Router router_;
+  LoopServices loop_;
+  std::string raw_;
+  http::Request req_;
+  http::ConnInfo info_;
+};
+
+TEST_F(RedirectHttps, PlainRequestGoesToHttpsOnTheTlsPort) {
+  std::string loc;
+  EXPECT_EQ(answer("GET /a.txt?x=1 HTTP/1.1\r\nHost: X.w.test:8080\r\n\r\n", loc), 301);
+  EXPECT_EQ(loc, "https://X.w.test/a.txt?x=1");  // port 443 is left out
+  loop_.https_port = 8443;
+  EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 301);
+  EXPECT_EQ(loc, "https://x.w.test:8443/a.txt");
+  EXPECT_EQ(answer("POST /keep/x HTTP/1.1\r\nHost: x.w.test\r\nContent-Length: 0\r\n\r\n", loc),
+            308);
+  EXPECT_EQ(loc, "https://x.w.test:8443/keep/x");
+  EXPECT_EQ(answer("GET http://x.w.test/a.txt?q HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 301);
+  EXPECT_EQ(loc, "https://x.w.test:8443/a.txt?q");
+  EXPECT_EQ(answer("GET /open/ HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 404);
+}
+
+TEST_F(RedirectHttps, TlsRequestIsServed) {
+  info_.secure = true;
+  std::string loc;
+  EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 200);
+  EXPECT_EQ(loc, "");
+}
+
+// A wildcard stands for one label; other hosts go to the default site (no redirect there).
+TEST_F(RedirectHttps, WildcardServerNameMatchesOneLabel) {
+  std::string loc;
+  EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: a.b.w.test\r\n\r\n", loc), 200);
+  EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: w.test\r\n\r\n", loc), 200);
+  EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: Y.W.TEST.\r\n\r\n", loc), 301);
+}
+
+}  // namespace
+}  // namespace askr::core

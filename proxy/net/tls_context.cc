@@ -1,0 +1,226 @@
+#include "net/tls_context.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <ctime>
+
+namespace askr::net {
+namespace {
+
+constexpr long kSessionTimeout = 12 * 3600;  // how long a ticket resumes (TicketKeys::kLifetime)
+
+// Lets each SSL find its TlsContexts from its SSL_CTX.
+int g_ctx_index = -1;
+
+// ALPN: http/1.1 only for now (h2 comes with the HTTP/2 transport). A client that offers
+// neither gets no ALPN answer rather than a fatal alert: it learns that nothing was chosen and
+// may still speak HTTP/1.1, which is what curl and browsers do.
+int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+            unsigned inlen, void*) {
+  static const unsigned char kProtos[] = "\x08http/1.1";
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, kProtos, sizeof kProtos - 1, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+void versions(uint8_t protocols, int& min, int& max) {
+  min = protocols & config::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+  max = protocols & config::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+}
+
+}  // namespace
+
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
+
+Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cfg) {
+  std::unique_ptr<TlsContexts> t(new TlsContexts());
+  if (g_ctx_index < 0)
+    g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  const std::vector<config::Site>& sites = cfg.sites;
+  t->sites_.resize(sites.size());
+  for (size_t i = 0; i < sites.size(); ++i) {
+    t->sites_[i].site = &sites[i];
+    if (sites[i].certificates.empty()) continue;
+    Result<SSL_CTX*> ctx = t->make_ctx(cfg, i);
+    if (!ctx) return ctx.error();
+    t->sites_[i].ctx = *ctx;
+    t->sites_[i].own = true;
+    if (t->default_ < 0) t->default_ = int(i);
+  }
+  if (t->default_ < 0) return std::unique_ptr<TlsContexts>();
+  if (!sites[cfg.default_site].certificates.empty()) t->default_ = int(cfg.default_site);
+  for (size_t i = 0; i < sites.size(); ++i) {
+    SiteCtx& s = t->sites_[i];
+    if (!s.own) s.ctx = t->sites_[size_t(t->default_)].ctx;
+    if (s.site->tls.protocols) versions(s.site->tls.protocols, s.min_version, s.max_version);
+    for (const std::string& name : sites[i].server_names) t->sni_.add(name, int(i));
+  }
+  t->keys_.encrypt_key(time(nullptr));  // the first key, made now rather than on a loop
+  return t;
+}
+
+TlsContexts::~TlsContexts() {
+  for (SiteCtx& s : sites_) {
+    if (s.own) SSL_CTX_free(s.ctx);
+  }
+}
+
+// One site's context: [tls] with the site's overrides, and its certificates.
+Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) {
+  const config::Site& site = cfg.sites[index];
+  const config::Tls& tls = cfg.tls;
+  std::string where = "site " + std::to_string(index + 1) +
+                      (site.server_names.empty() ? "" : " (" + site.server_names[0] + ")");
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return Error{0, "SSL_CTX_new: " + openssl_errors()};
+  auto fail = [&](std::string what) -> Result<SSL_CTX*> {
+    SSL_CTX_free(ctx);
+    return Error{0, where + ": " + what + ": " + openssl_errors()};
+  };
+  int min = 0, max = 0;
+  versions(site.tls.protocols ? site.tls.protocols : tls.protocols, min, max);
+  SSL_CTX_set_min_proto_version(ctx, min);
+  SSL_CTX_set_max_proto_version(ctx, max);
+  // No renegotiation (a client could make the server pay handshakes at will), no compression
+  // (CRIME), the client's cipher order (every offered cipher is strong: Mozilla's choice).
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (!tls.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  // Idle connections give their record buffers back (a keep-alive connection waits mostly).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // No server-side cache: a cache is per process and per lookup locked; tickets resume on any
+  // loop without one. With SSL_OP_NO_TICKET clear, TLS 1.3 tickets are stateless too.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_timeout(ctx, kSessionTimeout);
+  // One TLS 1.3 ticket per handshake: a resumed connection gets a fresh one, and most clients
+  // keep only the latest; each ticket costs an encryption and a record on every connection.
+  SSL_CTX_set_num_tickets(ctx, tls.session_tickets ? 1 : 0);
+  SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, on_ticket_key);
+  // Tickets are bound to the site that issued them: no resumption under another certificate.
+  std::string sid = "askr-site-" + std::to_string(index);
+  SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
+                                 unsigned(sid.size()));
+  const std::string& ciphers = site.tls.ciphers.empty() ? tls.ciphers : site.tls.ciphers;
+  const std::string& suites =
+      site.tls.ciphersuites.empty() ? tls.ciphersuites : site.tls.ciphersuites;
+  if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
+    return fail("ciphers \"" + ciphers + "\" refused");
+  }
+  if (SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1) {
+    return fail("ciphersuites \"" + suites + "\" refused");
+  }
+  if (SSL_CTX_set1_groups_list(ctx, tls.groups.c_str()) != 1) {
+    return fail("groups \"" + tls.groups + "\" refused");
+  }
+  SSL_CTX_set_dh_auto(ctx, 1);  // DHE-RSA of the intermediate profile: RFC 7919 groups
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
+  SSL_CTX_set_ex_data(ctx, g_ctx_index, this);
+  // kTLS: the module's context preparation (its keylog callback) goes here, on every site's
+  // context, since SNI may move a connection to any of them.
+  // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
+  // client's signature algorithms allow.
+  for (const config::Certificate& c : site.certificates) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, c.certificate.c_str()) != 1) {
+      return fail("tls_certificate \"" + c.certificate + "\"");
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return fail("tls_certificate_key \"" + c.key + "\" (does it match \"" + c.certificate +
+                  "\"?)");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+      return fail("tls_certificate_key \"" + c.key + "\" does not match \"" + c.certificate + "\"");
+    }
+  }
+  return ctx;
+}
+
+SSL* TlsContexts::new_ssl() const {
+  return SSL_new(sites_[size_t(default_)].ctx);
+}
+
+int TlsContexts::site_for(std::string_view sni) const {
+  int site = sni_.find(sni);
+  return site < 0 ? default_ : site;
+}
+
+// Called first in the ClientHello, before the version and the cipher are chosen: moves the
+// connection to its site's context (certificates, tickets bound to the site) and applies what
+// the site overrides. SSL_set_SSL_CTX keeps the connection's versions and cipher lists, hence
+// the per-connection calls for a site that has its own.
+int TlsContexts::on_client_hello(SSL* ssl, int* alert, void* arg) {
+  const auto* self = static_cast<const TlsContexts*>(arg);
+  const unsigned char* ext = nullptr;
+  size_t len = 0;
+  std::string_view name;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1) {
+    name = parse_sni_extension(ext, len);
+  }
+  const SiteCtx& s = self->sites_[size_t(self->site_for(name))];
+  if (SSL_get_SSL_CTX(ssl) != s.ctx) SSL_set_SSL_CTX(ssl, s.ctx);
+  const config::SiteTls& o = s.site->tls;
+  bool ok = true;
+  if (s.min_version) {
+    ok = SSL_set_min_proto_version(ssl, s.min_version) == 1 &&
+         SSL_set_max_proto_version(ssl, s.max_version) == 1;
+  }
+  if (!o.ciphers.empty()) ok = ok && SSL_set_cipher_list(ssl, o.ciphers.c_str()) == 1;
+  if (!o.ciphersuites.empty()) ok = ok && SSL_set_ciphersuites(ssl, o.ciphersuites.c_str()) == 1;
+  if (!ok) {
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// Session tickets under the process-wide keys (RFC 5077's recommended construction:
+// AES-256-CBC + HMAC-SHA256). Returns 1: use this key; 2: it decrypts but is no longer the
+// current one (the client gets a new ticket); 0: unknown or expired key (full handshake).
+int TlsContexts::on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
+                               EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
+  auto* self = static_cast<TlsContexts*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_ctx_index));
+  if (!self) return -1;
+  int64_t now = time(nullptr);
+  TicketKeys::Key key;
+  int result = 1;
+  if (enc) {
+    key = self->keys_.encrypt_key(now);
+    memcpy(key_name, key.name, sizeof key.name);
+    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+    if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv) != 1) return -1;
+  } else {
+    uint8_t name[16];
+    memcpy(name, key_name, sizeof name);
+    bool current = false;
+    std::optional<TicketKeys::Key> k = self->keys_.decrypt_key(name, now, current);
+    if (!k) return 0;
+    key = *k;
+    result = current ? 1 : 2;
+    if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv) != 1) return -1;
+  }
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac, sizeof key.hmac),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end(),
+  };
+  if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+  return result;
+}
+
+}  // namespace askr::net

@@ -1,0 +1,382 @@
+#include "net/tls_transport.h"
+
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "net/listener.h"
+#include "shared/base/log.h"
+
+namespace askr::net {
+namespace {
+
+// nginx's answer to a plain HTTP request on an HTTPS port, in plaintext.
+constexpr std::string_view kPlainHttpAnswer =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Server: askr\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 62\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "400 Bad Request\n"
+    "The plain HTTP request was sent to HTTPS port\n";
+static_assert(sizeof("400 Bad Request\nThe plain HTTP request was sent to HTTPS port\n") - 1 == 62);
+
+constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
+constexpr size_t kCoalesceMax = 16384;       // pieces up to one record are encrypted as one
+constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed once it is out
+constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
+
+}  // namespace
+
+TlsTransport::TlsTransport(loop::Backend& io, int socket_fd, const TlsContexts& contexts,
+                           TlsCounters& counters)
+    : io_(io), counters_(counters) {
+  fd = socket_fd;
+  ssl_ = contexts.new_ssl();
+  if (!ssl_) return;  // on_recv refuses the connection
+  BIO* bio = BIO_new(bio_method());
+  BIO_set_data(bio, this);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
+  SSL_set_accept_state(ssl_);
+  // kTLS: the module's per-connection tracker (keys, record counts) attaches here, before the
+  // first handshake byte.
+}
+
+TlsTransport::~TlsTransport() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+// ---- Ciphertext in ------------------------------------------------------------------------------
+
+void TlsTransport::on_recv(std::string_view data) {
+  if (closed_ || ended_ || state_ == State::kRejected || data.empty()) return;
+  if (!seen_bytes_) {
+    seen_bytes_ = true;
+    if (!sniff(data)) return;
+  }
+  in_ = data;
+  if (state_ == State::kHandshake) handshake();
+  if (state_ == State::kOpen) read_records();
+  in_ = {};  // the loop's buffer is reused after this call: OpenSSL keeps what it needs
+  flush();
+  if (!kernel_tried_) kernel_tls_point();
+}
+
+void TlsTransport::on_recv_end(int error) {
+  if (closed_ || ended_) return;
+  if (state_ == State::kHandshake && !counted_) {
+    counted_ = true;
+    ++counters_.handshake_failures;
+    LOG_DEBUG("client %s: gone during the TLS handshake", peer_text().c_str());
+  }
+  end(error);
+}
+
+// The first bytes of a TLS connection are a handshake record. Anything else is refused here,
+// before OpenSSL sees it.
+bool TlsTransport::sniff(std::string_view data) {
+  auto first = static_cast<uint8_t>(data[0]);
+  if (ssl_ && first == kHandshakeRecord) return true;
+  state_ = State::kRejected;
+  counted_ = true;
+  if (!ssl_) {
+    LOG_LIMITED(kError, "TLS: cannot make a session: %s", openssl_errors().c_str());
+    end(-ENOMEM);
+  } else if (first >= 'A' && first <= 'Z') {  // a method: GET, POST, ...
+    ++counters_.plain_http;
+    LOG_LIMITED(kInfo, "client %s: plain HTTP request on a TLS port, answered 400",
+                peer_text().c_str());
+    out_.assign(kPlainHttpAnswer);
+    shut_after_ = true;  // then drop what the client sends until it closes
+    flush();
+  } else {
+    ++counters_.not_tls;
+    LOG_LIMITED(kInfo, "client %s: not a TLS handshake (first byte 0x%02x), closed",
+                peer_text().c_str(), unsigned(first));
+    end(-EPROTO);
+  }
+  return false;
+}
+
+void TlsTransport::handshake() {
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) return handshake_done();
+  int e = SSL_get_error(ssl_, r);
+  // More ciphertext needed; what OpenSSL wrote goes out in flush(). (The BIO never refuses a
+  // write, so WANT_WRITE only means the same: flush and wait for the client.)
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+  counted_ = true;
+  ++counters_.handshake_failures;
+  LOG_LIMITED(kInfo, "client %s: TLS handshake failed: %s", peer_text().c_str(),
+              openssl_errors().c_str());
+  state_ = State::kRejected;
+  // The alert OpenSSL wrote stays in out_: close() sends it if it can go at once.
+  end(-EPROTO);
+}
+
+void TlsTransport::handshake_done() {
+  state_ = State::kOpen;
+  counted_ = true;
+  ++counters_.handshakes;
+  session_.reused = SSL_session_reused(ssl_) == 1;
+  if (session_.reused) ++counters_.resumed;
+  session_.protocol = SSL_get_version(ssl_);
+  session_.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl_));
+  const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  session_.server_name = sni ? sni : "";
+  user_->on_ready();
+}
+
+// Decrypts every whole record received and hands the plaintext up, even after pause_recv (see
+// there), until OpenSSL needs more ciphertext or the connection ends.
+void TlsTransport::read_records() {
+  thread_local char plain[kRecordMax];
+  while (!closed_ && !ended_) {
+    size_t n = 0;
+    ERR_clear_error();
+    int r = SSL_read_ex(ssl_, plain, sizeof plain, &n);
+    if (r == 1) {
+      user_->on_data(std::string_view(plain, n));
+      continue;
+    }
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+    if (e == SSL_ERROR_ZERO_RETURN) return end(0);  // close_notify: the client is done
+    ++counters_.errors;
+    LOG_LIMITED(kInfo, "client %s: TLS error: %s", peer_text().c_str(), openssl_errors().c_str());
+    return end(-EPROTO);
+  }
+}
+
+void TlsTransport::end(int error) {
+  if (ended_ || closed_) return;
+  ended_ = true;
+  user_->on_data_end(error);
+}
+
+// ---- Plaintext out ------------------------------------------------------------------------------
+
+void TlsTransport::send(const iovec* iov, size_t count, bool /*more*/) {
+  if (closed_) return;
+  user_send_ = true;
+  bool ok = true;
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += iov[i].iov_len;
+  if (count > 1 && total <= kCoalesceMax) {
+    // A response head and a small body: one record rather than two.
+    thread_local std::string joined;
+    joined.clear();
+    for (size_t i = 0; i < count; ++i)
+      joined.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+    ok = encrypt(joined.data(), joined.size());
+  } else {
+    for (size_t i = 0; i < count && ok; ++i) ok = encrypt(iov[i].iov_base, iov[i].iov_len);
+  }
+  if (!ok) {
+    // The session is broken: nothing more can go out. Shutting the socket down also makes it
+    // report an event on both backends, which delivers the failure from the loop.
+    ::shutdown(fd, SHUT_RDWR);
+    return defer_sent(-EPROTO);
+  }
+  if (!io_busy_ && out_.empty()) return defer_sent(0);  // nothing to send (empty pieces)
+  flush();
+}
+
+// The BIO never refuses a write, so SSL_write_ex takes everything or fails for good (a session
+// that already failed).
+bool TlsTransport::encrypt(const void* data, size_t len) {
+  if (len == 0) return true;
+  if (state_ != State::kOpen) return false;
+  ERR_clear_error();
+  size_t done = 0;
+  if (SSL_write_ex(ssl_, data, len, &done) == 1 && done == len) return true;
+  ++counters_.errors;
+  LOG_LIMITED(kInfo, "client %s: TLS write failed: %s", peer_text().c_str(),
+              openssl_errors().c_str());
+  return false;
+}
+
+// The one place ciphertext leaves: what OpenSSL wrote goes to the backend, one send at a time.
+void TlsTransport::flush() {
+  if (closed_ || io_busy_ || out_.empty()) return;
+  sending_.swap(out_);
+  out_.clear();
+  io_busy_ = true;
+  io_.send(this, sending_.data(), sending_.size());
+}
+
+void TlsTransport::on_sent(int error) {
+  io_busy_ = false;
+  sending_.clear();
+  if (sending_.capacity() > kKeepCapacity) std::string().swap(sending_);
+  if (closed_) return;
+  if (error < 0) {
+    if (user_send_) {
+      user_send_ = false;
+      user_->on_sent(error);
+    }
+    return;  // the receiving side learns of the broken socket too
+  }
+  if (!out_.empty()) return flush();
+  // Everything is out: a keep-alive connection waits with small buffers only.
+  if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
+  if (shut_after_) {
+    shut_after_ = false;
+    ::shutdown(fd, SHUT_WR);
+  }
+  if (!kernel_tried_) kernel_tls_point();
+  if (user_send_) {
+    user_send_ = false;
+    user_->on_sent(0);
+  }
+}
+
+// on_sent must come from the loop, never from inside send(): a send that produced nothing to
+// wait for is reported through the next writable event (at once on io_uring, whose poll is
+// level-triggered; on epoll with the next edge, which a failed send makes itself by shutting
+// the socket down).
+void TlsTransport::defer_sent(int error) {
+  sent_deferred_ = true;
+  sent_error_ = error;
+  io_.wait_writable(this);
+}
+
+void TlsTransport::on_writable() {
+  if (!sent_deferred_) return user_->on_writable();
+  sent_deferred_ = false;
+  user_send_ = false;
+  user_->on_sent(sent_error_);
+}
+
+void TlsTransport::shutdown_write() {
+  if (closed_) return;
+  if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // writes close_notify into out_; the reply is not waited for
+  }
+  shut_after_ = true;
+  if (!io_busy_ && out_.empty()) {
+    shut_after_ = false;
+    ::shutdown(fd, SHUT_WR);
+    return;
+  }
+  flush();
+}
+
+void TlsTransport::close() {
+  if (closed_) return;
+  if (state_ == State::kHandshake && !counted_) {
+    counted_ = true;
+    ++counters_.handshake_failures;  // timed out, or closed while draining
+  }
+  // Best effort, without waiting: close_notify after a session, or the alert of a refused
+  // handshake. Not while the backend is sending, whose bytes must not be interleaved.
+  if (!io_busy_ && ssl_) {
+    if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+      ERR_clear_error();
+      SSL_shutdown(ssl_);
+      ERR_clear_error();
+    }
+    if (!out_.empty()) {
+      [[maybe_unused]] ssize_t n =
+          ::send(fd, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+  }
+  closed_ = true;
+  io_.close(this);
+}
+
+// ---- The kernel TLS seam ------------------------------------------------------------------------
+
+// Reached once per connection (tried again after each send until the state below holds): the
+// handshake is done, every byte of ciphertext OpenSSL produced (Finished, TLS 1.3 session
+// tickets, a KeyUpdate answer) has been written to the socket by the backend (out_ and sending_
+// empty, no send in flight), and no ciphertext is held in user space: in_ is empty (this runs
+// outside OpenSSL's reads) and OpenSSL holds no partial or unread record (SSL_has_pending).
+// The record sequence numbers OpenSSL reached are then exactly those of the socket's streams.
+//
+// This is where the ktls module switches the socket to kernel TLS (setsockopt TLS_TX/TLS_RX
+// with the session's traffic keys and sequence numbers). When it succeeds the transport offers
+// zero_copy() sendfile and splice; when the kernel refuses, the connection carries on here in
+// user space. Nothing kTLS-related is installed yet: this branch serves in user space always.
+void TlsTransport::kernel_tls_point() {
+  if (state_ != State::kOpen || closed_ || ended_ || io_busy_ || !out_.empty() || !in_.empty())
+    return;
+  if (SSL_has_pending(ssl_)) return;  // a record is buffered: wait for the next send
+  kernel_tried_ = true;
+}
+
+// ---- The BIO ------------------------------------------------------------------------------------
+
+BIO_METHOD* TlsTransport::bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "askr transport");
+    BIO_meth_set_read_ex(m, bio_read);
+    BIO_meth_set_write_ex(m, bio_write);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    return m;
+  }();
+  return method;
+}
+
+// Reads the ciphertext the loop received, in place; "retry" once it is used up.
+int TlsTransport::bio_read(BIO* b, char* out, size_t len, size_t* done) {
+  auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (t->in_.empty()) {
+    BIO_set_retry_read(b);
+    *done = 0;
+    return 0;
+  }
+  size_t n = std::min(len, t->in_.size());
+  std::memcpy(out, t->in_.data(), n);
+  t->in_.remove_prefix(n);
+  *done = n;
+  return 1;
+}
+
+// Appends to out_; flush() sends it.
+int TlsTransport::bio_write(BIO* b, const char* in, size_t len, size_t* done) {
+  auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  t->out_.append(in, len);
+  *done = len;
+  return 1;
+}
+
+long TlsTransport::bio_ctrl(BIO*, int cmd, long, void*) {
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+// ---- Addresses ----------------------------------------------------------------------------------
+
+std::string TlsTransport::peer_text() {
+  return format_address(peer());
+}
+
+const sockaddr* TlsTransport::peer() {
+  if (!have_peer_) {
+    socklen_t len = sizeof peer_;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer_), &len) < 0)
+      peer_.sin6_family = AF_INET6;
+    have_peer_ = true;
+  }
+  return reinterpret_cast<const sockaddr*>(&peer_);
+}
+
+const sockaddr* TlsTransport::local() {
+  if (!have_local_) {
+    socklen_t len = sizeof local_;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local_), &len) < 0)
+      local_.sin6_family = AF_INET6;
+    have_local_ = true;
+  }
+  return reinterpret_cast<const sockaddr*>(&local_);
+}
+
+}  // namespace askr::net

@@ -1,0 +1,492 @@
+// TLS termination: curl and openssl s_client against askr-proxy on a TLS listener, on both I/O
+// backends. Certificates are made at test time with the openssl CLI. Covers static files and
+// PHP over TLS 1.2 and 1.3, SNI (exact, wildcard, default), ECDSA vs RSA, refused protocol
+// versions and renegotiation, ticket resumption across loops, ALPN, the handshake timeout,
+// garbage and plain HTTP on the TLS port, redirect_https, and config errors.
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+#include "fixture.h"
+#include "php_harness.h"
+
+namespace askr::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Cert {
+  std::string pem;
+  std::string key;
+};
+
+// A self-signed certificate for `cn` (and its subjectAltName), RSA 2048 or ECDSA P-256.
+Cert make_cert(const TempDir& dir, const std::string& name, const std::string& cn, bool ecdsa) {
+  Cert c{dir.path() + "/" + name + ".pem", dir.path() + "/" + name + ".key"};
+  std::string key = ecdsa ? "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1" : "-newkey rsa:2048";
+  std::string out;
+  int rc = run_command("openssl req -x509 " + key + " -nodes -days 2 -keyout " + c.key + " -out " +
+                           c.pem + " -subj '/CN=" + cn + "' -addext 'subjectAltName=DNS:" + cn +
+                           "' 2>&1",
+                       out);
+  EXPECT_EQ(rc, 0) << out;
+  return c;
+}
+
+// What the shell commands `input` print goes to s_client's stdin; its output (stdout and
+// stderr) comes back.
+std::string s_client(int port, const std::string& args, const std::string& input = "true") {
+  std::string out;
+  run_command("(" + input + ") | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                  std::to_string(port) + " " + args + " 2>&1",
+              out);
+  return out;
+}
+
+std::string curl(const std::string& args) {
+  std::string out;
+  run_command("curl -sk --max-time 20 " + args + " 2>&1", out);
+  return out;
+}
+
+std::string url(int port, const std::string& path) {
+  return "https://127.0.0.1:" + std::to_string(port) + path;
+}
+
+// The sum over the loops of one counter from the "loop N: tls: ..." lines written at stop.
+uint64_t tls_counter(const std::string& log, const std::string& name) {
+  std::regex re("(\\d+) " + name + "[,\\n]");
+  uint64_t sum = 0;
+  size_t at = 0;
+  while ((at = log.find(": tls: ", at)) != std::string::npos) {
+    std::string line = log.substr(at, log.find('\n', at) - at + 1);
+    std::smatch m;
+    if (std::regex_search(line, m, re)) sum += std::stoull(m[1]);
+    ++at;
+  }
+  return sum;
+}
+
+class Tls : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (skip_backend(GetParam())) GTEST_SKIP() << "io_uring is not usable here";
+    write_test_site(site_);
+    std::string big;
+    for (int i = 0; big.size() < 5u << 20; ++i)
+      big += "line " + std::to_string(i) + " of a large file\n";
+    big_ = big;
+    site_.write("www/big.txt", big_);
+    main_ = make_cert(site_, "default", "default.test", false);
+  }
+  // The proxy exits cleanly, and (under ASan/UBSan) reported nothing.
+  void TearDown() override {
+    if (!proxy_) return;
+    int rc = proxy_->stop();
+    if (rc != -1) EXPECT_EQ(rc, 0);
+    std::string log = proxy_->error_log();
+    EXPECT_EQ(log.find("AddressSanitizer"), std::string::npos) << log;
+    EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log;
+  }
+  // A TLS listener; the main site has the default certificate.
+  void start(const std::string& extra = "", const std::string& site_extra = "",
+             const std::string& listen_extra = "tls = true\n", int threads = 2) {
+    ProxyOptions o;
+    o.backend = GetParam();
+    o.threads = threads;
+    o.root = root();
+    o.listen_extra = listen_extra;
+    o.site_extra = "tls_certificate = \"" + main_.pem + "\"\ntls_certificate_key = \"" + main_.key +
+                   "\"\n" + site_extra;
+    o.extra = extra;
+    proxy_ = std::make_unique<Proxy>(o);
+  }
+  std::string site(const std::string& names, const Cert& c) {
+    return "[[site]]\nroot = \"" + root() + "\"\nserver_names = " + names +
+           "\ntls_certificate = \"" + c.pem + "\"\ntls_certificate_key = \"" + c.key + "\"\n";
+  }
+  std::string root() const { return site_.path() + "/www"; }
+  int port() const { return proxy_->port(); }
+
+  TempDir site_;
+  Cert main_;
+  std::string big_;
+  std::unique_ptr<Proxy> proxy_;
+};
+
+TEST_P(Tls, StaticFilesByteExactOverTls12And13) {
+  start();
+  for (const char* version : {"--tlsv1.2 --tls-max 1.2", "--tlsv1.3"}) {
+    EXPECT_EQ(curl(std::string(version) + " " + url(port(), "/a.txt")), "first\n") << version;
+    std::string out = curl(std::string(version) + " " + url(port(), "/big.txt"));
+    EXPECT_EQ(out.size(), big_.size()) << version;
+    EXPECT_TRUE(out == big_) << version;
+  }
+  std::string v = curl("-v -o /dev/null " + url(port(), "/a.txt"));
+  EXPECT_NE(v.find("SSL connection using TLSv1.3"), std::string::npos) << v;
+}
+
+TEST_P(Tls, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start();
+  std::string u = url(port(), "/a.txt");
+  std::string out =
+      curl("-o /dev/null -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\\n' " + u +
+           " " + u + " " + url(port(), "/big.txt") + " " + u);
+  EXPECT_EQ(out, "1\n0\n0\n0\n");
+}
+
+TEST_P(Tls, PlainHttpRequestOnTheTlsPortGets400) {
+  start();
+  HttpResponse r = fetch(port(), get("/a.txt"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("The plain HTTP request was sent to HTTPS port"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");  // and TLS still works
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "plain HTTP"), 1u) << proxy_->error_log();
+}
+
+TEST_P(Tls, GarbageIsClosedCleanly) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd, std::string("\x01\x02\x03\x04garbage\r\n\r\n", 15));
+  EXPECT_EQ(read_all(fd, 3000), "");  // nothing answered, closed
+  close(fd);
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "not TLS"), 1u) << proxy_->error_log();
+  EXPECT_NE(proxy_->error_log().find("not a TLS handshake"), std::string::npos);
+}
+
+// A client that connects and sends nothing, or half a ClientHello, is closed after
+// handshake_timeout; another client is served meanwhile.
+TEST_P(Tls, StalledHandshakeClosedAfterHandshakeTimeout) {
+  start("[tls]\nhandshake_timeout = \"1s\"\n");
+  int silent = connect_to(port());
+  int half = connect_to(port());
+  // A handshake record header announcing 512 bytes, and only the first few of them.
+  send_all(half, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+  auto start = Clock::now();
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
+  EXPECT_TRUE(wait_closed(silent, 4000));
+  EXPECT_TRUE(wait_closed(half, 4000));
+  auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  EXPECT_GE(waited, 800);
+  EXPECT_LE(waited, 3500);
+  close(silent);
+  close(half);
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "failed"), 2u) << proxy_->error_log();
+}
+
+// The handshake timer stops at the end of the handshake: a request that comes later is served.
+TEST_P(Tls, HeaderTimeoutStartsAfterTheHandshake) {
+  start("[tls]\nhandshake_timeout = \"1s\"\n");
+  std::string out = s_client(port(), "-quiet -ign_eof",
+                             "sleep 2; printf 'GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n"
+                             "Connection: close\\r\\n\\r\\n'; sleep 1");
+  EXPECT_NE(out.find("first\n"), std::string::npos) << out;
+}
+
+TEST_P(Tls, SniPicksExactWildcardOrDefaultCertificate) {
+  Cert a = make_cert(site_, "a", "a.test", false);
+  Cert b = make_cert(site_, "b", "b.test", true);
+  Cert wild = make_cert(site_, "wild", "*.wild.test", false);
+  start(site("[\"a.test\"]", a) + site("[\"b.test\"]", b) + site("[\"*.wild.test\"]", wild));
+  auto subject = [&](const std::string& sni) {
+    std::string out = s_client(port(), sni.empty() ? "-noservername" : "-servername " + sni);
+    std::smatch m;
+    std::regex re("subject=CN ?= ?([^\\n]+)");
+    return std::regex_search(out, m, re) ? m[1].str() : "none: " + out;
+  };
+  EXPECT_EQ(subject("a.test"), "a.test");
+  EXPECT_EQ(subject("B.TEST"), "b.test");
+  EXPECT_EQ(subject("x.wild.test"), "*.wild.test");
+  EXPECT_EQ(subject("x.y.wild.test"), "default.test");  // a wildcard stands for one label
+  EXPECT_EQ(subject("wild.test"), "default.test");
+  EXPECT_EQ(subject("other.test"), "default.test");
+  EXPECT_EQ(subject(""), "default.test");
+  // The Host header picks the same site as SNI.
+  EXPECT_EQ(curl("--resolve x.wild.test:" + std::to_string(port()) +
+                 ":127.0.0.1 https://x.wild.test:" + std::to_string(port()) + "/a.txt"),
+            "first\n");
+}
+
+TEST_P(Tls, EcdsaOrRsaCertificateByTheClientsOffer) {
+  Cert ec = make_cert(site_, "ec", "both.test", true);
+  Cert rsa = make_cert(site_, "rsa", "both.test", false);
+  start("[[site]]\nroot = \"" + root() + "\"\nserver_names = [\"both.test\"]\n" +
+        "tls_certificate = [\"" + ec.pem + "\", \"" + rsa.pem + "\"]\n" +
+        "tls_certificate_key = [\"" + ec.key + "\", \"" + rsa.key + "\"]\n");
+  std::string r =
+      s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_NE(r.find("Server public key is 2048 bit"), std::string::npos) << r;
+  EXPECT_NE(r.find("Cipher is ECDHE-RSA-AES128-GCM-SHA256"), std::string::npos) << r;
+  std::string e =
+      s_client(port(), "-servername both.test -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256");
+  EXPECT_NE(e.find("Server public key is 256 bit"), std::string::npos) << e;
+  std::string e13 =
+      s_client(port(), "-servername both.test -tls1_3 -sigalgs ecdsa_secp256r1_sha256");
+  EXPECT_NE(e13.find("Server public key is 256 bit"), std::string::npos) << e13;
+  std::string r13 = s_client(port(), "-servername both.test -tls1_3 -sigalgs rsa_pss_rsae_sha256");
+  EXPECT_NE(r13.find("Server public key is 2048 bit"), std::string::npos) << r13;
+}
+
+TEST_P(Tls, OldProtocolsAndWeakCiphersRefused) {
+  start();
+  for (const char* old : {"-tls1_1", "-tls1"}) {
+    std::string out = s_client(port(), std::string(old) + " -cipher ALL@SECLEVEL=0");
+    EXPECT_NE(out.find("Cipher is (NONE)"), std::string::npos) << old << out;
+    EXPECT_TRUE(out.find("alert protocol version") != std::string::npos ||
+                out.find("no protocols available") != std::string::npos ||
+                out.find("unsupported protocol") != std::string::npos)
+        << old << out;
+  }
+  std::string cbc = s_client(port(), "-tls1_2 -cipher AES128-SHA");
+  EXPECT_NE(cbc.find("handshake failure"), std::string::npos) << cbc;
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
+}
+
+TEST_P(Tls, RenegotiationRefused) {
+  start();
+  std::string out = s_client(port(), "-tls1_2", "sleep 1; echo R; sleep 1");
+  EXPECT_NE(out.find("RENEGOTIATING"), std::string::npos) << out;
+  EXPECT_NE(out.find("no renegotiation"), std::string::npos) << out;
+}
+
+// A TLS 1.3 KeyUpdate from the client (asking for ours too): OpenSSL answers it, and the
+// requests before and after it are served.
+TEST_P(Tls, KeyUpdateFromTheClient) {
+  start();
+  std::string req = "printf 'GET /a.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'";
+  // s_client sends what it reads before the handshake ends at odd times: wait for it first.
+  std::string out =
+      s_client(port(), "-tls1_3",
+               "sleep 0.5; " + req + "; sleep 0.5; echo K; sleep 0.5; " + req + "; sleep 0.5");
+  EXPECT_NE(out.find("KEYUPDATE"), std::string::npos) << out;
+  size_t first = out.find("first\n");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_NE(out.find("first\n", first + 1), std::string::npos) << out;
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "errors"), 0u) << proxy_->error_log();
+}
+
+// One ticket key set for the process: a ticket made on one loop resumes on every loop.
+TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
+  start("", "", "tls = true\n", 2);
+  std::string sess = site_.path() + "/sess";
+  for (const char* version : {"-tls1_3", "-tls1_2"}) {
+    // A TLS 1.3 ticket comes after the handshake: give s_client time to read it.
+    std::string first = s_client(port(), std::string(version) + " -sess_out " + sess, "sleep 0.5");
+    EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
+    for (int i = 0; i < 12; ++i) {
+      std::string again = s_client(port(), std::string(version) + " -sess_in " + sess);
+      EXPECT_NE(again.find("Reused, TLSv1."), std::string::npos) << version << " #" << i << again;
+    }
+  }
+  proxy_->stop();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "resumed"), 24u) << proxy_->error_log();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "handshakes"), 26u) << proxy_->error_log();
+}
+
+TEST_P(Tls, AlpnOffersHttp11Only) {
+  start();
+  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"),
+            std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
+  std::string v = curl("-v --http2 -o /dev/null " + url(port(), "/a.txt"));
+  EXPECT_NE(v.find("ALPN: server accepted http/1.1"), std::string::npos) << v;
+}
+
+// Where the kernel has no TLS (CONFIG_TLS is off here), ktls = "auto" serves in user space.
+TEST_P(Tls, KtlsAutoServesInUserSpace) {
+  start("[tls]\nktls = \"auto\"\n");
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
+  EXPECT_TRUE(curl(url(port(), "/big.txt")) == big_);
+}
+
+TEST_P(Tls, RedirectHttpsSendsPlainRequestsToTheTlsPort) {
+  std::string routes =
+      "[[site.route]]\nprefix = \"/keep/\"\nredirect_https_status = 308\n"
+      "[[site.route]]\nprefix = \"/open/\"\nredirect_https = false\n";
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.site_extra = "server_names = [\"example.test\"]\nredirect_https = true\ntls_certificate = \"" +
+                 main_.pem + "\"\ntls_certificate_key = \"" + main_.key + "\"\n" + routes;
+  o.extra = "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n";
+  proxy_ = std::make_unique<Proxy>(o);
+  ASSERT_EQ(proxy_->ports().size(), 2u);
+  int plain = proxy_->ports()[0], tls = proxy_->ports()[1];
+  std::string host = "Host: example.test:" + std::to_string(plain) + "\r\n";
+  auto get_host = [&](const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\n" + host + "\r\n";
+  };
+  HttpResponse r = fetch(plain, get_host("/a.txt?x=1"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "https://example.test:" + std::to_string(tls) + "/a.txt?x=1");
+  HttpResponse k =
+      fetch(plain, "POST /keep/x HTTP/1.1\r\n" + host + "Content-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(k.status, 308);
+  EXPECT_EQ(k.header("location"), "https://example.test:" + std::to_string(tls) + "/keep/x");
+  EXPECT_EQ(fetch(plain, get_host("/open/")).status, 404);  // the route turns it off
+  // Over TLS the same request is served.
+  EXPECT_EQ(curl("--resolve example.test:" + std::to_string(tls) +
+                 ":127.0.0.1 https://example.test:" + std::to_string(tls) + "/a.txt?x=1"),
+            "first\n");
+}
+
+ASKR_BOTH_BACKENDS(Tls);
+
+// PHP behind a TLS listener sees what php-fpm users expect, through php-fpm and through an
+// Askr worker pool; a 5 MiB body goes up byte-exact.
+class TlsPhp : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (skip_backend(GetParam())) GTEST_SKIP() << "io_uring is not usable here";
+    copy_php_site(dir_.path() + "/www");
+    cert_ = make_cert(dir_, "php", "php.test", true);
+  }
+  std::unique_ptr<PhpProxy> start(const std::string& fastcgi, const std::string& pool_extra) {
+    PhpProxyOptions o;
+    o.backend = GetParam();
+    o.root = dir_.path() + "/www";
+    o.fastcgi = fastcgi;
+    o.pool_extra = pool_extra;
+    o.listen_extra = "tls = true\n";
+    o.site_extra = "server_names = [\"php.test\"]\ntls_certificate = \"" + cert_.pem +
+                   "\"\ntls_certificate_key = \"" + cert_.key + "\"\n";
+    return std::make_unique<PhpProxy>(o);
+  }
+  void check(PhpProxy& proxy) {
+    std::string p = std::to_string(proxy.port());
+    std::string base = "--resolve php.test:" + p + ":127.0.0.1 https://php.test:" + p;
+    std::string env = curl("--tlsv1.3 " + base + "/env.php");
+    for (const char* want : {"\"HTTPS\":\"on\"", "\"REQUEST_SCHEME\":\"https\"",
+                             "\"SSL_PROTOCOL\":\"TLSv1.3\"", "\"SSL_SERVER_NAME\":\"php.test\"",
+                             "\"SSL_SESSION_REUSED\":\".\"", "\"SSL_CIPHER\":\"TLS_"}) {
+      EXPECT_NE(env.find(want), std::string::npos) << want << "\n" << env;
+    }
+    EXPECT_NE(env.find("\"SERVER_PORT\":\"" + p + "\""), std::string::npos) << env;
+    std::string env12 = curl("--tlsv1.2 --tls-max 1.2 " + base + "/env.php");
+    EXPECT_NE(env12.find("\"SSL_PROTOCOL\":\"TLSv1.2\""), std::string::npos) << env12;
+    EXPECT_NE(env12.find("\"SSL_CIPHER\":\"ECDHE-ECDSA-"), std::string::npos) << env12;
+
+    std::string body;
+    for (uint64_t i = 0; body.size() < 5u << 20; ++i) body += std::to_string(i * 7919) + ",";
+    std::string file = dir_.write("upload.bin", body);
+    std::string sum;
+    run_command("sha256sum " + file + " | cut -d' ' -f1 | tr -d '\\n'", sum);
+    std::string out = curl("--data-binary @" + file +
+                           " -H 'Content-Type: application/octet-stream' " + base + "/body.php");
+    EXPECT_NE(out.find("\"length\":" + std::to_string(body.size())), std::string::npos) << out;
+    EXPECT_NE(out.find(sum), std::string::npos) << out;
+  }
+
+  TempDir dir_;
+  Cert cert_;
+};
+
+TEST_P(TlsPhp, PhpFpmSeesHttpsAndSslParams) {
+  if (!php_fpm_available()) GTEST_SKIP() << "php-fpm is not installed";
+  PhpFpm fpm;
+  auto proxy = start(fpm.address(), "");
+  check(*proxy);
+}
+
+TEST_P(TlsPhp, AskrWorkerPoolSeesHttpsAndSslParams) {
+  if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
+  auto proxy = start("", "workers = 2\n");
+  check(*proxy);
+}
+
+ASKR_BOTH_BACKENDS(TlsPhp);
+
+// askr-proxy -t reports what would stop a TLS listener from serving.
+class TlsConfig : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_.write("www/index.html", "x");
+    good_ = make_cert(dir_, "good", "good.test", false);
+    other_ = make_cert(dir_, "other", "other.test", true);
+  }
+  // Exit status of -t; `out` gets what it said.
+  int check(const std::string& listen_extra, const std::string& site_extra,
+            const std::string& extra, std::string& out) {
+    std::string cfg = "[[listen]]\naddress = \"127.0.0.1:0\"\n" + listen_extra +
+                      "\n[[site]]\nroot = \"www\"\n" + site_extra + "\n" + extra;
+    std::string path = dir_.write("askr.toml", cfg);
+    return run_proxy_command("-t -c " + path, out);
+  }
+  std::string pair(const Cert& cert, const Cert& key) {
+    return "tls_certificate = \"" + cert.pem + "\"\ntls_certificate_key = \"" + key.key + "\"\n";
+  }
+
+  TempDir dir_;
+  Cert good_, other_;
+};
+
+TEST_F(TlsConfig, GoodConfigPasses) {
+  std::string out;
+  EXPECT_EQ(check("tls = true\n", pair(good_, good_),
+                  "[tls]\nprotocols = [\"TLSv1.3\"]\nktls = \"off\"\n", out),
+            0)
+      << out;
+}
+
+TEST_F(TlsConfig, TlsListenerWithoutCertificate) {
+  std::string out;
+  EXPECT_NE(check("tls = true\n", "", "", out), 0);
+  EXPECT_NE(out.find("needs a [[site]] with 'tls_certificate'"), std::string::npos) << out;
+}
+
+TEST_F(TlsConfig, UnreadableCertificate) {
+  std::string out;
+  EXPECT_NE(
+      check("tls = true\n",
+            "tls_certificate = \"missing.pem\"\ntls_certificate_key = \"" + good_.key + "\"\n", "",
+            out),
+      0);
+  EXPECT_NE(out.find("missing.pem\": No such file or directory"), std::string::npos) << out;
+}
+
+TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
+  std::string out;
+  EXPECT_NE(check("tls = true\n", pair(good_, other_), "", out), 0);
+  EXPECT_NE(out.find("other.key\" does not match \"" + good_.pem), std::string::npos) << out;
+}
+
+TEST_F(TlsConfig, CipherStringOpenSslRefuses) {
+  std::string out;
+  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nciphers = \"NO-SUCH-CIPHER\"\n", out),
+            0);
+  EXPECT_NE(out.find("ciphers \"NO-SUCH-CIPHER\" refused"), std::string::npos) << out;
+}
+
+TEST_F(TlsConfig, UnknownProtocolName) {
+  std::string out;
+  EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nprotocols = [\"TLSv1.1\"]\n", out),
+            0);
+  EXPECT_NE(out.find("unknown protocol \"TLSv1.1\""), std::string::npos) << out;
+}
+
+TEST_F(TlsConfig, PortBothTlsAndPlaintext) {
+  std::string out;
+  std::string cfg =
+      "[[listen]]\naddress = \"127.0.0.1:8443\"\ntls = true\n[[listen]]\n"
+      "address = \"127.0.0.2:8443\"\n[[site]]\nroot = \"www\"\n" +
+      pair(good_, good_);
+  std::string path = dir_.write("mixed.toml", cfg);
+  EXPECT_NE(run_proxy_command("-t -c " + path, out), 0);
+  EXPECT_NE(out.find("port 8443 is TLS on one listener and plaintext on another"),
+            std::string::npos)
+      << out;
+}
+
+}  // namespace
+}  // namespace askr::testing
