@@ -316,9 +316,11 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
   if (!g.booted) {
     g.booted = true;
     remember_boot_ini();
+    // Waiting is not executing: the boot's time limit ends here. After a request the limit is
+    // already off (below), so no setitimer() is spent on it again.
+    zend_unset_timeout();
   }
   if (should_exit(g.limits, g.served)) RETURN_FALSE;
-  zend_unset_timeout();  // waiting is not executing
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;
   bool failed = end_state();
   sapi::unbind();
