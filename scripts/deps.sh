@@ -9,7 +9,7 @@ test=(googletest libgtest-dev libssl-dev curl clang-14 libclang-rt-14-dev php8.2
       # by php8.2-fpm; without it, wordpress's "libapache2-mod-php | php" pulls in Apache.
       php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
       php-symfony-framework-bundle php-laravel-framework)
-bench=(nginx-light h2o wrk strace procps)
+bench=(nginx-light h2o wrk strace procps linux-perf valgrind)
 
 want=("${build[@]}")
 for set in "$@"; do
