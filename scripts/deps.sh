@@ -11,7 +11,7 @@ test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fp
       php-symfony-framework-bundle php-laravel-framework
       # tests/vm: Debian's kernel (which has kernel TLS) under QEMU with a busybox initramfs.
       qemu-system-x86 busybox-static)
-bench=(nginx-light h2o wrk strace procps)
+bench=(nginx-light h2o wrk strace procps linux-perf valgrind)
 
 want=("${build[@]}")
 for set in "$@"; do

@@ -408,9 +408,12 @@ bool FcgiServer::send_all(std::string_view data) {
 
 // ---- Ending -------------------------------------------------------------------------------------
 
+// What is buffered, the end of STDOUT and END_REQUEST go out in one send (a small page: one
+// system call). The connection is not read here: a record the client sent meanwhile is read
+// with the next request (an ABORT_REQUEST for this one is then ignored, a second BEGIN_REQUEST
+// begins the next request).
 void FcgiServer::finish(uint32_t app_status) {
   if (state_ != State::kRunning) return;
-  flush();  // answers a second BEGIN_REQUEST that came meanwhile before this END_REQUEST
   if (!broken_) {
     fastcgi::end_stream(out_, RecordType::kStdout, id_);
     fastcgi::end_request(out_, id_, app_status, fastcgi::ProtocolStatus::kRequestComplete);

@@ -8,8 +8,10 @@
 // What a client sees:
 // - GET_VALUES is answered at any time: FCGI_MAX_CONNS=1, FCGI_MAX_REQS=1, FCGI_MPXS_CONNS=0.
 //   Other management records get UNKNOWN_TYPE.
-// - A BEGIN_REQUEST for another id while a request runs gets END_REQUEST(CANT_MPX_CONN); a role
-//   other than responder gets END_REQUEST(UNKNOWN_ROLE).
+// - A BEGIN_REQUEST for another id while a request runs gets END_REQUEST(CANT_MPX_CONN) when it
+//   is read then (with the request's own records, or by a flush()); one read only after the
+//   request's END_REQUEST begins the next request. A role other than responder gets
+//   END_REQUEST(UNKNOWN_ROLE).
 // - ABORT_REQUEST marks the request aborted (client_gone()); its END_REQUEST still follows.
 // - FCGI_KEEP_CONN: the connection is kept for the next request; otherwise it is shut down
 //   after END_REQUEST and closed, what the client sent meanwhile drained first (and, when the
@@ -84,8 +86,8 @@ class FcgiServer {
   bool finished() const { return state_ == State::kFinished; }
   bool in_request() const { return state_ == State::kRunning || state_ == State::kFinished; }
 
-  // Ends the response: buffered output, the end of STDOUT, END_REQUEST(app_status). Later
-  // output is dropped. Does nothing when already finished or outside a request.
+  // Ends the response: buffered output, the end of STDOUT, END_REQUEST(app_status), in one
+  // send. Later output is dropped. Does nothing when already finished or outside a request.
   void finish(uint32_t app_status);
   // The request is over (the script is done with it): finish() if needed, then close the
   // connection unless it is kept for the next request (FCGI_KEEP_CONN).

@@ -89,12 +89,24 @@ void cgi_name(std::string& out, std::string_view header) {
   for (char c : header) out += c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c)));
 }
 
+// Dotted quad of a network-order IPv4 address into `buf` (16 bytes at least), as inet_ntop()
+// writes it but without its sprintf(): this runs for two addresses on every PHP request.
+std::string_view format_ipv4(const in_addr& addr, char* buf) {
+  const auto* b = reinterpret_cast<const unsigned char*>(&addr.s_addr);
+  char* p = buf;
+  for (int i = 0; i < 4; ++i) {
+    if (i) *p++ = '.';
+    p = std::to_chars(p, p + 3, unsigned(b[i])).ptr;
+  }
+  return {buf, size_t(p - buf)};
+}
+
 std::string_view format_ip(const sockaddr* sa, char* buf, size_t len, uint16_t& port) {
   if (!sa) return {};
   if (sa->sa_family == AF_INET) {
     auto* in = reinterpret_cast<const sockaddr_in*>(sa);
     port = ntohs(in->sin_port);
-    inet_ntop(AF_INET, &in->sin_addr, buf, socklen_t(len));
+    return format_ipv4(in->sin_addr, buf);
   } else {
     auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
     port = ntohs(in6->sin6_port);
@@ -119,7 +131,8 @@ bool forwardable_name(std::string_view n) {
 // Request headers as HTTP_* params. Repeated fields are joined (", ", or "; " for Cookie);
 // names that are not forwardable are dropped and counted, and Proxy never passes (httpoxy).
 void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint64_t& dropped) {
-  std::string name, joined;
+  // Scratch strings of this loop's thread: their capacity is reused from request to request.
+  thread_local std::string name, joined;
   const auto& hs = req.headers;
   for (size_t i = 0; i < hs.size(); ++i) {
     std::string_view n = hs[i].name;
@@ -133,12 +146,18 @@ void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint6
     bool seen = false;
     for (size_t j = 0; j < i && !seen; ++j) seen = http::iequals(hs[j].name, n);
     if (seen) continue;
+    cgi_name(name, n);
+    size_t next = i + 1;
+    while (next < hs.size() && !http::iequals(hs[next].name, n)) ++next;
+    if (next == hs.size()) {  // the usual case: a field sent once, passed without a copy
+      w.add(name, hs[i].value);
+      continue;
+    }
     joined.assign(hs[i].value);
     const char* sep = http::iequals(n, "cookie") ? "; " : ", ";
-    for (size_t j = i + 1; j < hs.size(); ++j) {
+    for (size_t j = next; j < hs.size(); ++j) {
       if (http::iequals(hs[j].name, n)) joined.append(sep).append(hs[j].value);
     }
-    cgi_name(name, n);
     w.add(name, joined);
   }
 }
@@ -188,6 +207,18 @@ std::string remote_user(std::string_view authorization) {
   if (colon == 0 || colon == std::string::npos) return {};
   decoded.resize(colon);
   return decoded;
+}
+
+std::string_view port_text(uint16_t port, char (&buf)[24]) {
+  return {buf, size_t(std::to_chars(buf, buf + sizeof buf, port).ptr - buf)};
+}
+
+// About the size of the request's records with no body (params of fixed size, the header
+// fields, the script's names, records' headers), so that they are built in one buffer.
+size_t request_size_hint(const http::Request& req, const PhpScript& script) {
+  size_t n = 1024 + 2 * req.target.size() + 3 * script.filename.size() + 2 * script.name.size();
+  for (const auto& h : req.headers) n += h.name.size() + h.value.size() + 16;
+  return n;
 }
 
 bool hop_by_hop(std::string_view name) {
@@ -265,16 +296,18 @@ void PhpRequest::begin() {
   if (req.body == http::BodyKind::kUnknown) mode_ = BodyMode::kCollect;
   if (req.body == http::BodyKind::kLength && req.content_length > 0) mode_ = BodyMode::kStream;
   std::string& out = mode_ == BodyMode::kCollect ? params_ : pending_;
+  out.reserve(request_size_hint(req, script));  // built with one allocation, not a doubling series
   fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.keeps_connections());
   fastcgi::ParamsWriter w(out, kRequestId);
   char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
   uint16_t peer_port = 0, local_port = 0;
-  std::string uri;
-  if (req.target.starts_with("/")) {
-    uri.assign(req.target);
-  } else {
-    uri.assign(req.path);
-    if (!req.query.empty()) uri.append("?").append(req.query);
+  // REQUEST_URI: the target as sent; for an absolute-form target, its path and query.
+  std::string absolute_uri;
+  std::string_view uri = req.target;
+  if (!req.target.starts_with("/")) {
+    absolute_uri.assign(req.path);
+    if (!req.query.empty()) absolute_uri.append("?").append(req.query);
+    uri = absolute_uri;
   }
   w.add("SCRIPT_FILENAME", script.filename);
   w.add("QUERY_STRING", req.query);
@@ -289,7 +322,7 @@ void PhpRequest::begin() {
   w.add("SCRIPT_NAME", script.name);
   w.add("PATH_INFO", script.path_info);
   w.add("REQUEST_URI", uri);
-  w.add("DOCUMENT_URI", script.name + script.path_info);
+  w.add("DOCUMENT_URI", script.name, script.path_info);
   w.add("DOCUMENT_ROOT", c.document_root);
   w.add("SERVER_PROTOCOL", req.protocol);
   w.add("REQUEST_SCHEME", req.scheme);
@@ -304,10 +337,10 @@ void PhpRequest::begin() {
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
   w.add("REMOTE_ADDR", format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port));
-  w.add("REMOTE_PORT", std::to_string(peer_port));
+  w.add("REMOTE_PORT", port_text(peer_port, num));
   w.add("REMOTE_USER", remote_user(req.known(http::Known::kAuthorization)));
   w.add("SERVER_ADDR", format_ip(conn ? conn->local : nullptr, local, sizeof local, local_port));
-  w.add("SERVER_PORT", std::to_string(local_port));
+  w.add("SERVER_PORT", port_text(local_port, num));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
   add_header_params(w, req, pool_.counters().dropped_headers);
@@ -318,15 +351,16 @@ void PhpRequest::begin() {
     fastcgi::end_stream(pending_, fastcgi::RecordType::kStdin, kRequestId);
     request_complete();
   }
-  if (retry_ok_) sent_ = pending_;
   queue_us_ = now_us();
   pool_.acquire(this);
 }
 
 void PhpRequest::send(std::string_view bytes) {
   if (retry_ok_) {
-    if (sent_.size() + bytes.size() <= kRetryKeep) {
-      sent_.append(bytes);
+    // Before a link is attached, pending_ holds all that was sent (on_link keeps it in sent_).
+    const std::string& kept = attached_ ? sent_ : pending_;
+    if (kept.size() + bytes.size() <= kRetryKeep) {
+      if (attached_) sent_.append(bytes);
     } else {
       retry_ok_ = false;
       std::string().swap(sent_);
@@ -476,6 +510,7 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
     link->write(sent_);
   } else if (!pending_.empty()) {
     link->write(pending_);
+    if (retry_ok_) sent_.swap(pending_);  // kept for a retry: moved, not copied
     std::string().swap(pending_);
   }
   send_collected();
@@ -573,6 +608,7 @@ bool PhpRequest::start_response() {
     return false;
   }
   fields_.clear();
+  fields_.reserve(cgi_.headers().size());
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
     if (hop_by_hop(h.name)) continue;
     if (http::iequals(h.name, "content-length")) {

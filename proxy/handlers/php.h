@@ -132,7 +132,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   backend::FcgiLink* link_ = nullptr;
   fastcgi::CgiResponseParser cgi_;
   std::string pending_;  // request bytes produced before a link is attached
-  std::string sent_;     // what a retry would send again
+  std::string sent_;     // what a retry would send again (from the first on_link on)
   bool retry_ok_ = true;
   bool attached_ = false;  // on_link has run once: a second call is a retry
   std::vector<http::Response::Field> fields_;

@@ -241,9 +241,12 @@ std::optional<std::string_view> StaticSite::relative(std::string_view path) cons
 }
 
 std::string StaticSite::filename(std::string_view rel) const {
-  std::string out(root);
+  std::string out;
+  out.reserve(root.size() + 1 + rel.size());  // one allocation
+  out.append(root);
   if (!out.ends_with('/')) out += '/';
-  return out.append(rel);
+  out.append(rel);
+  return out;  // not append()'s reference: that would be copied
 }
 
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,

@@ -129,6 +129,7 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   }
   if (iequals(name, "Status")) return parse_status(value);
   if (iequals(name, "Location")) has_location_ = true;
+  if (headers_.capacity() == 0) headers_.reserve(8);  // one allocation for a usual head
   headers_.push_back(CgiHeader{std::string(name), std::string(value)});
   return true;
 }

@@ -37,9 +37,13 @@ size_t put_length(char* p, size_t length) {
 }
 
 // Writes both lengths of a pair into `p` (8 bytes at most); returns the bytes written.
+size_t put_lengths(char* p, size_t name_length, size_t value_length) {
+  const size_t n = put_length(p, name_length);
+  return n + put_length(p + n, value_length);
+}
+
 size_t put_lengths(char* p, std::string_view name, std::string_view value) {
-  const size_t n = put_length(p, name.size());
-  return n + put_length(p + n, value.size());
+  return put_lengths(p, name.size(), value.size());
 }
 
 void append_pair(std::string& out, std::string_view name, std::string_view value) {
@@ -144,13 +148,20 @@ size_t encoded_pair_size(std::string_view name, std::string_view value) {
 // ---- ParamsWriter -------------------------------------------------------------------------------
 
 void ParamsWriter::add(std::string_view name, std::string_view value) {
-  const size_t size = encoded_pair_size(name, value);
+  add(name, value, {});
+}
+
+void ParamsWriter::add(std::string_view name, std::string_view value, std::string_view more) {
+  const size_t value_length = value.size() + more.size();
+  const size_t size =
+      (name.size() < 128 ? 1 : 4) + (value_length < 128 ? 1 : 4) + name.size() + value_length;
   // Start a fresh record rather than cut a pair that fits in one.
   if (record_ != kNoRecord && size > room() && size <= kMaxContentLength) close_record();
   char lengths[8];
-  append({lengths, put_lengths(lengths, name, value)});
+  append({lengths, put_lengths(lengths, name.size(), value_length)});
   append(name);
   append(value);
+  append(more);
 }
 
 void ParamsWriter::finish() {

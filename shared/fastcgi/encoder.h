@@ -72,6 +72,8 @@ class ParamsWriter {
   ParamsWriter& operator=(const ParamsWriter&) = delete;
 
   void add(std::string_view name, std::string_view value);
+  // One pair whose value is `value` followed by `more`, without joining them first.
+  void add(std::string_view name, std::string_view value, std::string_view more);
   // Closes the open record, if any. Does not write the empty PARAMS record (end_params()).
   void finish();
 

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "fcgi_client.h"
 #include "harness.h"
@@ -256,6 +259,34 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
       "4321");
   EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
   EXPECT_TRUE(fs::exists(marker)) << "the shutdown function did not run when the script ended";
+}
+
+// Between requests the worker script sees its own $_SERVER (its names, no request's params) with
+// a fresh REQUEST_TIME each time, though the array is kept from one idle state to the next; a
+// change the script makes to it there does not outlive that idle state.
+TEST(WorkerMode, ServerArrayBetweenRequestsIsTheScriptsOwn) {
+  const std::string script = php_fixture("idle_server.php");
+  WorkerProcess w(worker_mode(script));
+  auto time_of = [](const std::string& body) {
+    size_t at = body.find("\"time\":");
+    return at == std::string::npos ? 0.0 : std::strtod(body.c_str() + at + 7, nullptr);
+  };
+  std::string escaped;  // as json_encode() writes it: "/" as "\/"
+  for (char c : script) escaped += c == '/' ? std::string("\\/") : std::string(1, c);
+  const std::string own = R"("script":")" + escaped + R"(","uri":null,"mark":null)";
+  FcgiResponse boot = fcgi_request(w.socket_path(), default_params(script, "t=change"));
+  ASSERT_TRUE(boot.ended) << w.log();
+  EXPECT_TRUE(contains(boot.body, own)) << boot.body;
+  double last = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    FcgiResponse r = fcgi_request(w.socket_path(), default_params(script));
+    ASSERT_TRUE(r.ended) << w.log();
+    EXPECT_TRUE(contains(r.body, own)) << i << ": " << r.body;
+    double t = time_of(r.body);
+    EXPECT_GT(t, last) << i << ": " << r.body;
+    last = t;
+  }
 }
 
 TEST(WorkerMode, FrankenphpHandleRequestWorksTheSame) {

@@ -155,6 +155,26 @@ TEST(Encoder, ParamsWriterMatchesParams) {
   EXPECT_EQ(a, b);
 }
 
+// A value given in two parts is encoded as the joined value: lengths (including a part that
+// takes the value past 127 bytes, to the 4-byte length), records and their boundaries alike.
+TEST(Encoder, ParamsWriterTwoPartValueMatchesJoined) {
+  const std::string big(70000, 'p');
+  const std::pair<std::string, std::string> parts[] = {
+      {"/index.php", ""}, {"/index.php", "/a/b"},
+      {"", ""},           {std::string(100, 's'), std::string(40, 'i')},
+      {"/x", big},        {big, "/y"}};
+  std::string joined, split;
+  ParamsWriter a(joined, 3);
+  ParamsWriter b(split, 3);
+  for (const auto& [first, more] : parts) {
+    a.add("DOCUMENT_URI", first + more);
+    b.add("DOCUMENT_URI", first, more);
+  }
+  a.finish();
+  b.finish();
+  EXPECT_EQ(joined, split);
+}
+
 TEST(Encoder, ParamsWriterNothingForNoPairs) {
   std::string out = "keep";
   ParamsWriter w(out, 1);
