@@ -21,7 +21,8 @@ class Acceptor final : public loop::IoObject {
   static constexpr int64_t kRetryMs = 500;
 
   // Takes `listen_fd` over: the backend closes it on close().
-  Acceptor(Shard& shard, int listen_fd);
+  // `h2c`: connections may speak HTTP/2 with prior knowledge.
+  Acceptor(Shard& shard, int listen_fd, bool h2c);
 
   void start();
   // The shard's connection limit: stop accepting, and start again (unless an error back-off
@@ -40,6 +41,7 @@ class Acceptor final : public loop::IoObject {
   void update();  // starts or stops accepting to match paused_, closed_ and the back-off
 
   Shard& shard_;
+  bool h2c_;
   std::string address_;  // for log lines
   bool paused_ = false;
   bool closed_ = false;

@@ -54,10 +54,11 @@ H1Conn::~H1Conn() {
   shard_.buffers().put(sbuf_);
 }
 
-void H1Conn::start() {
+void H1Conn::start(std::string_view received) {
   transport_->start(this);
   arm(shard_.header_timers);  // the first request's head must arrive in time
   transport_->resume_recv();
+  if (!received.empty()) on_data(received);
 }
 
 // Client timers run only while Askr waits on the client: for a head, a body, a pending write or

@@ -14,7 +14,7 @@
 #include "loop/uring_backend.h"
 #include "net/plain_transport.h"
 #include "server/acceptor.h"
-#include "server/h1_conn.h"
+#include "server/protocol.h"
 #include "shared/base/log.h"
 
 namespace askr::server {
@@ -45,6 +45,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   keepalive_timers.set_duration(t.keepalive.count());
   send_timers.set_duration(t.send.count());
   linger_timers.set_duration(kLingerMs);
+  h2_idle_timers.set_duration(gen.config.http2.idle_timeout.count());
   php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
   php_limits_.temp_dir = gen.config.server.temp_dir;
   services_.router = &gen.router;
@@ -95,8 +96,10 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
           std::make_unique<backend::PoolClient>(gen_.config.pools[i], *backend_, now_ms_, s));
       if (s) s->add_loop(backend_.get());
     }
-    for (int lfd : listen_fds_) {
-      acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd));
+    for (size_t i = 0; i < listen_fds_.size(); ++i) {
+      int lfd = listen_fds_[i];
+      bool h2c = i < gen_.config.listens.size() && gen_.config.listens[i].http2;
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, lfd, h2c));
       acceptors_.back()->start();
     }
   }
@@ -129,6 +132,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     backend_->poll(10);
   }
   log_pool_times();
+  log_h2_counters();
   access_log_.flush();
 }
 
@@ -143,6 +147,18 @@ void Shard::log_pool_times() {
              (unsigned long long)c.queued_us, (unsigned long long)c.php_us,
              (unsigned long long)c.io_us);
   }
+}
+
+// This loop's HTTP/2 totals, for the record until the metrics expose them.
+void Shard::log_h2_counters() {
+  const http::H2Counters& h = counters_.h2;
+  if (counters_.h2_connections == 0) return;
+  LOG_INFO("loop %u: http2: %llu connections, %llu streams, %llu refused, %llu resets received, "
+           "%llu resets sent, %llu bad header blocks, %llu floods, %llu goaways",
+           index_, (unsigned long long)counters_.h2_connections, (unsigned long long)h.streams,
+           (unsigned long long)h.refused, (unsigned long long)h.resets_received,
+           (unsigned long long)h.resets_sent, (unsigned long long)h.bad_headers,
+           (unsigned long long)h.floods, (unsigned long long)h.goaways);
 }
 
 void Shard::refresh_clock() {
@@ -162,7 +178,8 @@ void Shard::tick() {
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
   for (loop::TimerList* list :
-       {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers}) {
+       {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers,
+        &h2_idle_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }
@@ -185,15 +202,15 @@ void Shard::begin_drain() {
   }
 }
 
-void Shard::accept(int fd) {
+void Shard::accept(int fd, bool h2c) {
   if (draining_) {
     ::close(fd);
     return;
   }
   ++counters_.accepted;
-  // The protocol is picked per connection: HTTP/1.1 over plaintext for now; ALPN will choose
-  // between h1 and h2 once TLS is a transport.
-  Connection* c = new H1Conn(*this, std::make_unique<net::PlainTransport>(*backend_, fd));
+  // The protocol is picked per connection (server/protocol.h).
+  Connection* c =
+      make_connection(*this, std::make_unique<net::PlainTransport>(*backend_, fd), {}, h2c);
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;
@@ -201,7 +218,17 @@ void Shard::accept(int fd) {
   if (nconns_ >= gen_.config.server.max_connections) {
     for (auto& a : acceptors_) a->pause();
   }
-  c->start();
+  c->start({});
+}
+
+void Shard::replace(Connection* old, Connection* next) {
+  loop::TimerList::unlink(&old->timer);
+  next->prev = old->prev;
+  next->next = old->next;
+  if (old->prev) old->prev->next = next;
+  if (old->next) old->next->prev = next;
+  if (conns_ == old) conns_ = next;
+  old->prev = old->next = nullptr;
 }
 
 void Shard::release(Connection* c) {
