@@ -173,7 +173,8 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_option_new(&opt);
   // Windows open only as far as the driver takes body bytes: the backend sets the pace.
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_continuations(opt, limits.max_continuations);
+  // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
+  nghttp2_option_set_max_continuations(opt, limits.max_continuations + 1);
   nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
@@ -348,7 +349,6 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   bump(&H2Counters::streams);
   if (in->too_large) {
     bump(&H2Counters::bad_headers);
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
     std::string_view body = error_body(431);
     nghttp2_nv nv[] = {
         {(uint8_t*)":status", (uint8_t*)"431", 7, 3, NGHTTP2_NV_FLAG_NONE},

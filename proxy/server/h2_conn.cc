@@ -133,7 +133,7 @@ void H2Conn::free_retired() {
 
 void H2Conn::on_data(std::string_view data) {
   free_retired();
-  if (closing_ || closed_) return;
+  if (closing_ || closed_) return;  // lingering, or the session is over: dropped
   busy_ = true;
   bool ok = session_.recv(data, shard_.now_ms());
   busy_ = false;
@@ -141,7 +141,6 @@ void H2Conn::on_data(std::string_view data) {
     LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: protocol error or a budget ran out",
                 net::format_address(info_.peer).c_str());
     closing_ = true;
-    transport_->pause_recv();
   }
   flush();
   update_timer();
@@ -160,7 +159,7 @@ void H2Conn::flush() {
   busy_ = false;
   if (!ok) return close_now();
   if (wbuf_.empty()) {
-    if (closing_ || session_.done()) close_now();
+    if (closing_ || session_.done()) finish();
     return;
   }
   sbuf_.swap(wbuf_);
@@ -466,7 +465,7 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
 
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
-  if (closed_) return;
+  if (closed_ || lingering_) return;
   bool owed = sending_ || buffered_ > 0;
   for (auto& [id, s] : streams_) {
     if (owed) break;
@@ -510,6 +509,7 @@ void H2Conn::set_wait(Wait w, bool rearm) {
 void H2Conn::on_timeout() {
   free_retired();
   if (closed_) return;
+  if (lingering_) return close_now();
   if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
     ++shard_.counters().timeouts;
     LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out", net::format_address(info_.peer).c_str(),
@@ -530,6 +530,19 @@ void H2Conn::drain() {
   if (closed_) return;
   session_.shutdown();
   flush();
+}
+
+// Everything is sent (the last GOAWAY included). Unread bytes would make close() send a reset
+// that can destroy that GOAWAY in flight: shut the write side and drain what the client still
+// sends, as HTTP/1.1's lingering close does, until it closes or the linger timer ends it.
+void H2Conn::finish() {
+  if (lingering_ || closed_) return;
+  lingering_ = closing_ = true;
+  wait_ = Wait::kNone;
+  loop::TimerList::unlink(&timer);
+  shard_.linger_timers.arm(&timer, shard_.now_ms());
+  transport_->shutdown_write();
+  transport_->resume_recv();
 }
 
 void H2Conn::close_now() {

@@ -79,6 +79,7 @@ class H2Conn final : public Connection,
   void update_timer();
   void set_wait(Wait w, bool rearm);
   void free_retired();
+  void finish();
   void close_now();
 
   Shard& shard_;
@@ -96,7 +97,8 @@ class H2Conn final : public Connection,
   Wait wait_ = Wait::kNone;
   bool sending_ = false;
   bool busy_ = false;     // inside the session: flushes wait until it returns
-  bool closing_ = false;  // the session is over: send what is left, then close
+  bool closing_ = false;    // the session is over: send what is left, then close
+  bool lingering_ = false;  // all is sent and the write side shut: draining what still comes
   bool closed_ = false;
 };
 
