@@ -130,6 +130,9 @@ struct H2Callbacks {
   }
   static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
     if (f->hd.type == NGHTTP2_RST_STREAM) self(p).bump(&H2Counters::resets_sent);
+    // A client that reads a response opens the windows again: each DATA frame sent earns
+    // the stream's and the connection's WINDOW_UPDATE.
+    if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
     return 0;
   }
   static ssize_t read(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -71,6 +72,8 @@ class Budget {
   }
   // Takes one token; false when none is left.
   bool take(int64_t now_ms);
+  // Earned by useful work the client asked for (up to the burst).
+  void give(double n) { tokens_ = std::min(burst_, tokens_ + n); }
 
  private:
   double burst_ = 0, tokens_ = 0;

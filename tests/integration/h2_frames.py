@@ -36,7 +36,7 @@ class Conn:
         except (BrokenPipeError, ConnectionResetError):
             self.send_failed = True  # what the server sent before it closed is still read
 
-    def headers(self, sid, path="/index.html", method="GET", extra=(), end_stream=True,
+    def headers(self, sid, path="/a.txt", method="GET", extra=(), end_stream=True,
                 end_headers=True, raw=None):
         fields = [(":method", method), (":scheme", "http"), (":authority", "localhost"),
                   (":path", path)] + list(extra)
@@ -106,8 +106,6 @@ class Conn:
         if dec is None:
             from hpack import Decoder
             dec = self.dec = Decoder()
-        for f in list(self.frames):
-            pass
         while time.time() < deadline:
             f = self.read_frame(deadline - time.time())
             if f is None:
@@ -131,7 +129,8 @@ class Conn:
             elif isinstance(f, RstStreamFrame) and f.stream_id == sid:
                 return status, body, f.error_code
             elif isinstance(f, GoAwayFrame):
-                return status, body, ("goaway", f.error_code)
+                if f.error_code != NO_ERROR or f.last_stream_id < sid:
+                    return status, body, ("goaway", f.error_code)
         return status, body, "timeout"
 
 
@@ -487,6 +486,7 @@ def case_backpressure(port, arg):
     # Stream 1: a large PHP response the client never grants a window for (beyond 64 KiB).
     # Stream 3, on the same connection, is still answered at once.
     c = Conn(port)
+    c.send(WindowUpdateFrame(0, 2 ** 30))  # the connection's window is wide open
     c.send(c.headers(1, path="/big.php?mb=64"))
     time.sleep(0.5)
     c.send(c.headers(3, path="/a.txt"))

@@ -35,6 +35,7 @@ struct ProxyOptions {
   // runtime's default profile does.
   bool block_io_uring = false;
   std::string server_extra;  // more keys for the [server] table ("max_connections = 2\n")
+  std::string listen_extra;  // more keys for the [[listen]] table ("http2 = false\n")
   // > 0: the proxy runs with RLIMIT_NOFILE (soft and hard) set to this, so that it cannot
   // raise it again.
   int nofile = 0;

@@ -281,7 +281,7 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
   cfg += "[limits]\n" + opt.limits + "\n";
   if (!opt.timeouts.empty()) cfg += "[timeouts]\n" + opt.timeouts + "\n";
   cfg += "[access_log]\nformat = \"" + opt.access_log_format + "\"\npath = \"" + dir_.path() +
-         "/access.log\"\n";
+         "/access.log\"\n" + opt.extra;
   config_ = cfg;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";

@@ -73,6 +73,7 @@ struct PhpProxyOptions {
   // Lines added inside [server] (log_level = "debug"...).
   std::string server_extra;
   std::string access_log_format = "combined";  // or "json"
+  std::string extra;  // more tables at the end of the file ("[http2]\n...")
 };
 
 // A running askr-proxy serving one PHP site. The destructor stops it (SIGTERM, then SIGKILL).
