@@ -50,6 +50,9 @@ class Transport {
   virtual ZeroCopy zero_copy() const = 0;
   // True when the client is reached through TLS (the scheme is https).
   virtual bool secure() const = 0;
+  // The protocol TLS's ALPN chose ("h2", "http/1.1"), empty without TLS or when the client
+  // offered none. Known once the first bytes arrive (the handshake is done by then).
+  virtual std::string_view alpn() const { return {}; }
 
   virtual void resume_recv() = 0;
   virtual void pause_recv() = 0;

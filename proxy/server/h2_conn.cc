@@ -88,6 +88,7 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   bool done = false;  // end_response or fail_response happened (or an immediate answer)
   bool sink_full = false;
   bool abandon_later = false;  // closed while its own sink call ran
+  bool closed = false;         // the stream is gone: what its handler still writes is dropped
   int status = 0;
   uint64_t bytes = 0;
 };
@@ -327,6 +328,7 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
   buffered_ -= s->pending();
+  s->closed = true;
   if (s->handler && !s->done) {
     if (error) LOG_DEBUG("stream %d closed with error %u before its response ended", id, error);
     if (in_sink_ != s.get()) {
@@ -393,6 +395,7 @@ ssize_t H2Conn::read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) {
 
 void H2Conn::Stream::start_response(int st, std::span<const http::Response::Field> fields,
                                     std::optional<uint64_t> length) {
+  if (closed) return;
   started = true;
   status = st;
   body_allowed = !req->is_head && st != 204 && st != 304 && st >= 200;
@@ -404,13 +407,13 @@ void H2Conn::Stream::start_response(int st, std::span<const http::Response::Fiel
 }
 
 void H2Conn::Stream::interim_response(int st, std::span<const http::Response::Field> fields) {
-  if (started) return;
+  if (started || closed) return;
   conn.session_.submit_interim(id, st, fields);
   conn.flush();
 }
 
 bool H2Conn::Stream::write_body(std::string_view data) {
-  if (!body_allowed || data.empty() || done) return true;
+  if (!body_allowed || data.empty() || done || closed) return true;
   bool was_empty = pending() == 0;
   out.append(data);
   bytes += data.size();
@@ -425,6 +428,7 @@ bool H2Conn::Stream::write_body(std::string_view data) {
 void H2Conn::Stream::end_response() {
   if (done) return;
   done = true;
+  if (closed) return;
   conn.log_access(*this, status, bytes, handler->timing());
   if (body_allowed) conn.session_.resume(id);
   conn.flush();
@@ -432,6 +436,10 @@ void H2Conn::Stream::end_response() {
 
 void H2Conn::Stream::fail_response(int st) {
   if (done) return;
+  if (closed) {
+    done = true;
+    return;
+  }
   if (!started) {
     wants_body = false;
     http::Response r;
@@ -558,9 +566,11 @@ void H2Conn::close_now() {
         s->done = true;
       }
     }
+    s->closed = true;
     retired_.push_back(std::move(s));
   }
   streams_.clear();
+  buffered_ = 0;
   transport_->close();
 }
 

@@ -9,13 +9,14 @@
 namespace askr::server {
 namespace {
 
-// A cleartext connection until its first bytes say which protocol it speaks. Nearly always the
-// first byte decides ('G', 'H', anything but 'P'; "PO" for POST), so it costs no copy: the bytes
-// go on to the real connection, which takes this one's place on the shard's list.
+// A connection until its first bytes say which protocol it speaks. Over TLS, ALPN has decided
+// by then; in cleartext nearly always the first byte does ('G', 'H', anything but 'P'; "PO" for
+// POST), so it costs no copy: the bytes go on to the real connection, which takes this one's
+// place on the shard's list.
 class Sniffer final : public Connection, public net::TransportUser {
  public:
-  Sniffer(Shard& shard, std::unique_ptr<net::Transport> transport)
-      : shard_(shard), transport_(std::move(transport)) {}
+  Sniffer(Shard& shard, std::unique_ptr<net::Transport> transport, bool h2c)
+      : shard_(shard), transport_(std::move(transport)), h2c_(h2c) {}
 
   void start(std::string_view) override {
     transport_->start(this);
@@ -30,7 +31,17 @@ class Sniffer final : public Connection, public net::TransportUser {
   void on_data(std::string_view data) override {
     std::string_view first = data;
     if (!seen_.empty()) first = seen_.append(data);
-    Sniffed s = sniff_preface(first);
+    Sniffed s = Sniffed::kHttp1;
+    switch (choose_protocol(transport_->secure(), transport_->alpn(), h2c_)) {
+      case Protocol::kHttp2:
+        s = Sniffed::kHttp2;
+        break;
+      case Protocol::kSniff:
+        s = sniff_preface(first);
+        break;
+      case Protocol::kHttp1:
+        break;
+    }
     if (s == Sniffed::kNeedMore) {
       if (seen_.empty()) seen_.assign(data);
       return;
@@ -39,13 +50,8 @@ class Sniffer final : public Connection, public net::TransportUser {
                            ? static_cast<Connection*>(new H2Conn(shard_, std::move(transport_)))
                            : new H1Conn(shard_, std::move(transport_));
     std::string bytes = std::move(seen_);
-    if (bytes.empty()) {
-      shard_.replace(this, next);  // unlinks this one; it is freed below
-      next->start(data);
-    } else {
-      shard_.replace(this, next);
-      next->start(bytes);
-    }
+    shard_.replace(this, next);  // unlinks this one; it is freed below
+    next->start(bytes.empty() ? data : std::string_view(bytes));
     delete this;
   }
   void on_data_end(int) override { close(); }
@@ -65,6 +71,7 @@ class Sniffer final : public Connection, public net::TransportUser {
   Shard& shard_;
   std::unique_ptr<net::Transport> transport_;
   std::string seen_;  // the first bytes, while they are a prefix of the preface
+  bool h2c_;
   bool closed_ = false;
 };
 
@@ -82,17 +89,10 @@ Protocol choose_protocol(bool secure, std::string_view alpn, bool h2c) {
   return Protocol::kSniff;
 }
 
-Connection* make_connection(Shard& shard, std::unique_ptr<net::Transport> transport,
-                            std::string_view alpn, bool h2c) {
-  switch (choose_protocol(transport->secure(), alpn, h2c)) {
-    case Protocol::kHttp2:
-      return new H2Conn(shard, std::move(transport));
-    case Protocol::kSniff:
-      return new Sniffer(shard, std::move(transport));
-    case Protocol::kHttp1:
-      break;
-  }
-  return new H1Conn(shard, std::move(transport));
+Connection* make_connection(Shard& shard, std::unique_ptr<net::Transport> transport, bool h2c) {
+  // Over TLS the ALPN answer is known after the handshake, with the first bytes.
+  if (!transport->secure() && !h2c) return new H1Conn(shard, std::move(transport));
+  return new Sniffer(shard, std::move(transport), h2c);
 }
 
 }  // namespace askr::server

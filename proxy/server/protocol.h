@@ -1,6 +1,7 @@
-// Which protocol a new client connection speaks, chosen in one place: from TLS's ALPN result
-// ("h2" or "http/1.1"), or on a cleartext listener with h2c on, from the first bytes (the
-// HTTP/2 client preface, RFC 9113 §3.4: prior knowledge).
+// Which protocol a new client connection speaks, chosen in one place when its first bytes
+// arrive: from TLS's ALPN result ("h2" or "http/1.1"; the handshake is done by then), or on a
+// cleartext listener with h2c on, from those bytes (the HTTP/2 client preface, RFC 9113 §3.4:
+// prior knowledge).
 #pragma once
 
 #include <memory>
@@ -24,8 +25,9 @@ enum class Protocol : uint8_t {
 Protocol choose_protocol(bool secure, std::string_view alpn, bool h2c);
 
 // The connection for a newly accepted transport; the shard puts it on its list and starts it.
-Connection* make_connection(Shard& shard, std::unique_ptr<net::Transport> transport,
-                            std::string_view alpn, bool h2c);
+// Until the first bytes say which protocol it speaks, that is a small chooser that then hands
+// the transport and those bytes to an H1Conn or an H2Conn in its place.
+Connection* make_connection(Shard& shard, std::unique_ptr<net::Transport> transport, bool h2c);
 
 // The HTTP/2 client preface, which opens every HTTP/2 connection.
 inline constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -210,7 +210,7 @@ void Shard::accept(int fd, bool h2c) {
   ++counters_.accepted;
   // The protocol is picked per connection (server/protocol.h).
   Connection* c =
-      make_connection(*this, std::make_unique<net::PlainTransport>(*backend_, fd), {}, h2c);
+      make_connection(*this, std::make_unique<net::PlainTransport>(*backend_, fd), h2c);
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;
