@@ -122,7 +122,8 @@ bool names_h2c(std::string_view value) {
   while (pos <= value.size()) {
     size_t comma = std::min(value.find(',', pos), value.size());
     std::string_view token = value.substr(pos, comma - pos);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
     if (http::iequals(token, "h2c")) return true;
     pos = comma + 1;

@@ -101,8 +101,8 @@ struct H2Callbacks {
   }
   // A field nghttp2 would drop quietly (a name with a character RFC 9113 forbids): a stream
   // error instead, never forwarded.
-  static int invalid_header(nghttp2_session*, const nghttp2_frame*, nghttp2_rcbuf*,
-                            nghttp2_rcbuf*, uint8_t, void* p) {
+  static int invalid_header(nghttp2_session*, const nghttp2_frame*, nghttp2_rcbuf*, nghttp2_rcbuf*,
+                            uint8_t, void* p) {
     self(p).bump(&H2Counters::bad_headers);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
@@ -260,7 +260,8 @@ int H2Session::on_begin_headers(int32_t id) {
   }
   ++begun_;
   incoming_.emplace(id, std::make_unique<Incoming>());
-  if (begun_ == limits_.max_streams) shutdown();  // the last one: tell the client to go on elsewhere
+  if (begun_ == limits_.max_streams)
+    shutdown();  // the last one: tell the client to go on elsewhere
   return 0;
 }
 
@@ -466,8 +467,7 @@ bool H2Session::want_write() const {
 }
 
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
-                                std::optional<uint64_t> length, bool body,
-                                std::string_view date) {
+                                std::optional<uint64_t> length, bool body, std::string_view date) {
   char code[4], len_text[24];
   std::to_chars(code, code + 3, unsigned(status));
   std::string names;  // lower-cased names, back to back
@@ -478,7 +478,8 @@ void H2Session::submit_response(int32_t id, int status, std::span<const Response
   std::vector<nghttp2_nv> nv;
   nv.reserve(fields.size() + 4);
   auto add = [&nv](std::string_view n, std::string_view v) {
-    nv.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    nv.push_back(
+        {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
   };
   add(":status", {code, 3});
   add("server", "askr");

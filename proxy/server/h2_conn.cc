@@ -14,9 +14,9 @@
 namespace askr::server {
 namespace {
 
-constexpr size_t kBatchMax = 128 * 1024;     // frames gathered into one send
-constexpr size_t kStreamHigh = 64 * 1024;    // a streamed response waits above this, per stream
-constexpr size_t kConnHigh = 1024 * 1024;    // ... and above this for all streams together
+constexpr size_t kBatchMax = 128 * 1024;        // frames gathered into one send
+constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
+constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
 constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
 constexpr size_t kConnLow = kConnHigh / 2;
 

@@ -32,9 +32,7 @@ namespace askr::server {
 
 class Shard;
 
-class H2Conn final : public Connection,
-                     public net::TransportUser,
-                     public http::H2Session::Events {
+class H2Conn final : public Connection, public net::TransportUser, public http::H2Session::Events {
  public:
   H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport);
   ~H2Conn() override;
@@ -88,15 +86,15 @@ class H2Conn final : public Connection,
   http::H2Session session_;
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
-  Stream* in_sink_ = nullptr;  // the stream whose sink method is running
-  std::string wbuf_;           // frames being gathered
-  std::string sbuf_;           // frames being sent (the transport reads them until on_sent)
-  size_t buffered_ = 0;        // streamed response bytes waiting in all streams
-  uint64_t data_out_ = 0;      // response body bytes handed to nghttp2 (progress, for the timer)
+  Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
+  std::string wbuf_;                              // frames being gathered
+  std::string sbuf_;       // frames being sent (the transport reads them until on_sent)
+  size_t buffered_ = 0;    // streamed response bytes waiting in all streams
+  uint64_t data_out_ = 0;  // response body bytes handed to nghttp2 (progress, for the timer)
   uint64_t data_out_seen_ = 0;
   Wait wait_ = Wait::kNone;
   bool sending_ = false;
-  bool busy_ = false;     // inside the session: flushes wait until it returns
+  bool busy_ = false;       // inside the session: flushes wait until it returns
   bool closing_ = false;    // the session is over: send what is left, then close
   bool lingering_ = false;  // all is sent and the write side shut: draining what still comes
   bool closed_ = false;

@@ -153,12 +153,13 @@ void Shard::log_pool_times() {
 void Shard::log_h2_counters() {
   const http::H2Counters& h = counters_.h2;
   if (counters_.h2_connections == 0) return;
-  LOG_INFO("loop %u: http2: %llu connections, %llu streams, %llu refused, %llu resets received, "
-           "%llu resets sent, %llu bad header blocks, %llu floods, %llu goaways",
-           index_, (unsigned long long)counters_.h2_connections, (unsigned long long)h.streams,
-           (unsigned long long)h.refused, (unsigned long long)h.resets_received,
-           (unsigned long long)h.resets_sent, (unsigned long long)h.bad_headers,
-           (unsigned long long)h.floods, (unsigned long long)h.goaways);
+  LOG_INFO(
+      "loop %u: http2: %llu connections, %llu streams, %llu refused, %llu resets received, "
+      "%llu resets sent, %llu bad header blocks, %llu floods, %llu goaways",
+      index_, (unsigned long long)counters_.h2_connections, (unsigned long long)h.streams,
+      (unsigned long long)h.refused, (unsigned long long)h.resets_received,
+      (unsigned long long)h.resets_sent, (unsigned long long)h.bad_headers,
+      (unsigned long long)h.floods, (unsigned long long)h.goaways);
 }
 
 void Shard::refresh_clock() {
@@ -177,9 +178,8 @@ void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
-  for (loop::TimerList* list :
-       {&header_timers, &body_timers, &keepalive_timers, &send_timers, &linger_timers,
-        &h2_idle_timers}) {
+  for (loop::TimerList* list : {&header_timers, &body_timers, &keepalive_timers, &send_timers,
+                                &linger_timers, &h2_idle_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }
@@ -209,8 +209,7 @@ void Shard::accept(int fd, bool h2c) {
   }
   ++counters_.accepted;
   // The protocol is picked per connection (server/protocol.h).
-  Connection* c =
-      make_connection(*this, std::make_unique<net::PlainTransport>(*backend_, fd), h2c);
+  Connection* c = make_connection(*this, std::make_unique<net::PlainTransport>(*backend_, fd), h2c);
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;

@@ -39,7 +39,7 @@ struct ShardCounters {
   uint64_t requests = 0;
   uint64_t bad_requests = 0;  // rejected by the parser
   uint64_t timeouts = 0;
-  uint64_t accept_errors = 0;  // failed accepts (EMFILE, ENFILE, ...)
+  uint64_t accept_errors = 0;   // failed accepts (EMFILE, ENFILE, ...)
   uint64_t h2_connections = 0;  // connections that spoke HTTP/2
   http::H2Counters h2;          // all of this loop's HTTP/2 connections together
 };

@@ -191,8 +191,8 @@ struct Http2 {
   uint32_t reset_burst = 100;  // 1..1000000
   uint32_t reset_rate = 10;    // 0..1000000 per second
   // SETTINGS, PING, PRIORITY, WINDOW_UPDATE and empty DATA frames, each type on its own budget.
-  uint32_t flood_burst = 1000;  // 1..1000000
-  uint32_t flood_rate = 100;    // 0..1000000 per second
+  uint32_t flood_burst = 1000;      // 1..1000000
+  uint32_t flood_rate = 100;        // 0..1000000 per second
   uint32_t max_continuations = 16;  // CONTINUATION frames in one header block; 1..10000
   // An idle connection (no stream open) gets GOAWAY and is closed after this.
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(180)};

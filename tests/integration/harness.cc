@@ -81,11 +81,12 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 }
 
 Proxy::Proxy(const ProxyOptions& opt) {
-  std::string cfg =
-      "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" + opt.backend +
-      "\"\n" + opt.server_extra + "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra + "\n[[site]]\nroot = \"" +
-      opt.root + "\"\nindex = [\"index.html\"]\n" + opt.site_extra + "\n[access_log]\nformat = \"" +
-      opt.access_log_format + "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
+  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
+                    opt.backend + "\"\n" + opt.server_extra +
+                    "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
+                    "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
+                    opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format +
+                    "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string err_path = dir_.path() + "/error.log";
   pid_ = fork();

@@ -170,21 +170,21 @@ TEST_P(Http2, AskrWorkerPool) {
 
 TEST_P(Http2, FramesStatesFlowControlHpackSettings) {
   start();
-  for (const char* c : {"settings", "frame_too_large", "data_idle_stream", "even_stream",
-                        "data_after_end", "window_zero_increment", "window_overflow",
-                        "flow_violation", "hpack_bad_index", "settings_ack_payload",
-                        "settings_bad_length", "settings_bad_push", "settings_bad_window",
-                        "settings_bad_frame_size"}) {
+  for (const char* c :
+       {"settings", "frame_too_large", "data_idle_stream", "even_stream", "data_after_end",
+        "window_zero_increment", "window_overflow", "flow_violation", "hpack_bad_index",
+        "settings_ack_payload", "settings_bad_length", "settings_bad_push", "settings_bad_window",
+        "settings_bad_frame_size"}) {
     frames(c);
   }
 }
 
 TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   start();
-  for (const char* kind : {"uppercase", "connection", "keep_alive", "transfer_encoding",
-                           "upgrade", "te_gzip", "cr_value", "lf_value", "nul_value",
-                           "host_mismatch", "dup_path", "no_method", "pseudo_after",
-                           "unknown_pseudo", "empty_path"}) {
+  for (const char* kind :
+       {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade", "te_gzip",
+        "cr_value", "lf_value", "nul_value", "host_mismatch", "dup_path", "no_method",
+        "pseudo_after", "unknown_pseudo", "empty_path"}) {
     frames("bad_header", kind);
   }
   EXPECT_EQ(php_hits(), 0u);
@@ -267,9 +267,9 @@ TEST_P(Http2, SlowReaderPausesOnlyItsStream) {
   long before = rss_kib(proxy_->pid());
   auto run = std::async(std::launch::async, [&] {
     std::string out;
-    int rc = run_command(kPython + " " + kFrames + " backpressure " +
-                             std::to_string(proxy_->port()) + " 1 2>&1",
-                         out);
+    int rc = run_command(
+        kPython + " " + kFrames + " backpressure " + std::to_string(proxy_->port()) + " 1 2>&1",
+        out);
     return std::make_pair(rc, out);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
@@ -283,9 +283,8 @@ TEST_P(Http2, GracefulGoawayOnShutdown) {
   start();
   auto run = std::async(std::launch::async, [&] {
     std::string out;
-    int rc = run_command(kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) +
-                             " 2>&1",
-                         out);
+    int rc = run_command(
+        kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) + " 2>&1", out);
     return std::make_pair(rc, out);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
