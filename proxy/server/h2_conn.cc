@@ -489,9 +489,9 @@ void H2Conn::update_timer() {
   }
   if (streams_.empty() && session_.open_streams() == 0) return set_wait(Wait::kIdle, false);
   bool reading = session_.open_streams() > streams_.size();  // a head still arriving
-  for (auto& [id, s] : streams_) {
-    reading = reading || (s->wants_body && !s->body_ended && !s->body_paused && !s->done);
-  }
+  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
+  // stream stays open until the client ends its side).
+  for (auto& [id, s] : streams_) reading = reading || (!s->body_ended && !s->body_paused);
   set_wait(reading ? Wait::kBody : Wait::kNone, reading);
 }
 

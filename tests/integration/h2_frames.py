@@ -462,6 +462,18 @@ def case_zero_window(port, arg):
     expect(c.closed and took < limit + 2.5, "zero window: closed after %.2f s" % took)
 
 
+def case_stalled_body(port, arg):
+    # A request whose body never ends (its answer went out at once): the body timer cuts it.
+    c = Conn(port)
+    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False))
+    t = time.time()
+    limit = float(arg or 1)
+    closed = c.wait_closed(limit + 3)
+    took = time.time() - t
+    expect(closed and took >= limit - 0.2 and took < limit + 1.5,
+           "unfinished request body: closed after %.2f s" % took)
+
+
 def case_idle(port, arg):
     c = Conn(port)
     t = time.time()

@@ -250,6 +250,11 @@ TEST_P(Http2, ZeroWindowStallIsCut) {
   frames("zero_window", "1");
 }
 
+TEST_P(Http2, StalledRequestBodyIsCut) {
+  start("", "body = \"1s\"\n");
+  frames("stalled_body", "1");
+}
+
 TEST_P(Http2, IdleTimeoutSaysGoaway) {
   start("idle_timeout = \"1s\"\n");
   frames("idle");
