@@ -367,6 +367,9 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
     }
     return 0;
   }
+  // HTTP/1.1 applications read the host from Host (PHP's HTTP_HOST): :authority stands in for
+  // it, as nginx does.
+  if (in->has_authority && !in->has_host) in->fields.push_back({in->keep("host"), in->authority});
   if (!in->cookies.empty()) {
     Incoming::Span joined{uint32_t(in->raw.size()), 0};
     for (size_t i = 0; i < in->cookies.size(); ++i) {

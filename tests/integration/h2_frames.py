@@ -354,6 +354,7 @@ def case_cookies(port, arg):
     expect(status == 200 and '"HTTP_COOKIE":"a=1; b=2"' in text, "cookie crumbs joined: " + text)
     expect("X_UNDER" not in text and "X_DOT" not in text, "names PHP would rewrite are dropped")
     expect('"SERVER_PROTOCOL":"HTTP/2.0"' in text, "SERVER_PROTOCOL is HTTP/2.0")
+    expect('"HTTP_HOST":"localhost"' in text, "HTTP_HOST from :authority")
 
 
 # ---- Limits and floods ------------------------------------------------------------------------

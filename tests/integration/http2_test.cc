@@ -63,6 +63,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     PhpProxyOptions o;
     o.backend = GetParam();
     o.root = root();
+    o.routes = "[[site.route]]\nprefix = \"/moved/\"\nreturn = 301\nlocation = \"/a.txt\"\n";
     o.fastcgi = fastcgi.empty() ? fpm_->address() : fastcgi;
     o.timeouts = timeouts;
     o.extra = kBudgets + http2;
@@ -102,6 +103,10 @@ TEST_P(Http2, NghttpStaticByteExactAndPhp) {
   ASSERT_EQ(run_command("nghttp -v " + url("/h2headers.php") + " 2>&1", out), 0);
   EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
   EXPECT_NE(out.find("\"SERVER_PROTOCOL\":\"HTTP/2.0\""), std::string::npos) << out;
+  // A `return` route.
+  ASSERT_EQ(run_command("nghttp -v " + url("/moved/x") + " 2>&1", out), 0);
+  EXPECT_NE(out.find(":status: 301"), std::string::npos) << out;
+  EXPECT_NE(out.find("location: /a.txt"), std::string::npos) << out;
   // HEAD: the length, no body.
   ASSERT_EQ(run_command("nghttp -v -H ':method: HEAD' " + url("/big.bin") + " 2>&1", out), 0);
   EXPECT_NE(out.find("content-length: 1048576"), std::string::npos) << out;
@@ -162,6 +167,10 @@ TEST_P(Http2, AskrWorkerPool) {
   EXPECT_NE(out.find("200 succeeded"), std::string::npos) << out;
   ASSERT_EQ(run_command("nghttp " + url("/big.php?mb=3") + " | wc -c", out), 0);
   EXPECT_EQ(std::stol(out), 3L << 20);
+  // 103 Early Hints become interim HEADERS on the stream.
+  ASSERT_EQ(run_command("nghttp -v " + url("/early_hints.php") + " 2>&1", out), 0);
+  EXPECT_NE(out.find(":status: 103"), std::string::npos) << out;
+  EXPECT_NE(out.find("page 1 1"), std::string::npos) << out;
   frames("rapid_reset", "1000");
   EXPECT_LE(php_hits(), 50u);
 }
