@@ -129,7 +129,11 @@ struct H2Callbacks {
     return self(p).on_stream_close(id, error);
   }
   static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    if (f->hd.type == NGHTTP2_RST_STREAM) self(p).bump(&H2Counters::resets_sent);
+    if (f->hd.type == NGHTTP2_RST_STREAM) {
+      self(p).bump(&H2Counters::resets_sent);
+      // Ours and nghttp2's (over the concurrency it advertised, before the client's ACK).
+      if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);
+    }
     // A client that reads a response opens the windows again: each DATA frame sent earns
     // the stream's and the connection's WINDOW_UPDATE.
     if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
@@ -254,7 +258,6 @@ int H2Session::on_begin_headers(int32_t id) {
   if (failed_) return 0;
   bool over_total = begun_ >= limits_.max_streams;
   if (over_total || open_streams() >= limits_.max_concurrent_streams) {
-    bump(&H2Counters::refused);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
     return 0;
   }

@@ -257,6 +257,27 @@ TEST_F(H2SessionTest, StreamsPerConnectionBudget) {
   EXPECT_EQ(server_->counters().goaways, 1u);
 }
 
+// Streams over the advertised concurrency, sent before the client has acknowledged it, are
+// refused: the client may retry them.
+TEST_F(H2SessionTest, ConcurrencyRefusesStreams) {
+  limits_.max_concurrent_streams = 2;
+  make();
+  core_.response_body = std::string(200000, 'b');  // larger than the window: streams stay open
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(client_.get("/"));
+  std::string wire;
+  const uint8_t* p;
+  for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+    wire.append((const char*)p, n);
+  EXPECT_TRUE(server_->recv(wire, 0));
+  std::string back;
+  server_->pull(back, 1 << 20);
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  EXPECT_EQ(core_.requests.size(), 2u);
+  EXPECT_EQ(client_.reset[ids[2]], uint32_t(NGHTTP2_REFUSED_STREAM));
+  EXPECT_EQ(server_->counters().refused, 1u);
+}
+
 TEST_F(H2SessionTest, PingFlood) {
   limits_.flood_burst = 20;
   limits_.flood_rate = 0;
