@@ -209,6 +209,8 @@ void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end
   http::Request& r = *s.req;
   r.conn = &info_;
   r.start_ms = shard_.now_ms();
+  // The scheme is the transport's, as for HTTP/1.1, whatever :scheme the client claims.
+  r.scheme = info_.secure ? "https" : "http";
   s.body_ended = end_stream;
   uint64_t max = shard_.cfg().limits.max_body_size;
   if (r.body == http::BodyKind::kLength && max && r.content_length > max) {

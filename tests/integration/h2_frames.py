@@ -355,6 +355,14 @@ def case_cookies(port, arg):
     expect("X_UNDER" not in text and "X_DOT" not in text, "names PHP would rewrite are dropped")
     expect('"SERVER_PROTOCOL":"HTTP/2.0"' in text, "SERVER_PROTOCOL is HTTP/2.0")
     expect('"HTTP_HOST":"localhost"' in text, "HTTP_HOST from :authority")
+    # A client claiming https over cleartext is not believed: the scheme is the transport's.
+    raw = c.enc.encode([(":method", "GET"), (":scheme", "https"), (":authority", "localhost"),
+                        (":path", "/h2headers.php")])
+    c.send(c.headers(3, raw=raw))
+    status, body, err = c.response(3)
+    text = body.decode()
+    expect('"REQUEST_SCHEME":"http"' in text and '"HTTPS":""' in text,
+           "the scheme is the transport's: " + text)
 
 
 # ---- Limits and floods ------------------------------------------------------------------------
