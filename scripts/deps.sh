@@ -3,14 +3,18 @@
 # there. Usage: scripts/deps.sh [build|test|bench]...
 set -euo pipefail
 
-build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev)
+build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev
+       libnghttp2-dev)
 test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light
       # The real apps of tests/integration/apps_test.cc. `php` (the metapackage) is satisfied
       # by php8.2-fpm; without it, wordpress's "libapache2-mod-php | php" pulls in Apache.
       php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
       php-symfony-framework-bundle php-laravel-framework
       # tests/vm: Debian's kernel (which has kernel TLS) under QEMU with a busybox initramfs.
-      qemu-system-x86 busybox-static)
+      qemu-system-x86 busybox-static
+      # HTTP/2 clients of tests/integration/http2_test.cc: nghttp and h2load, hand-built frames
+      # (python3-h2 brings hyperframe and hpack), Node's http2 module.
+      nghttp2-client python3-h2 nodejs)
 bench=(nginx-light h2o wrk strace procps linux-perf valgrind)
 
 want=("${build[@]}")

@@ -128,6 +128,21 @@ bool forwardable_name(std::string_view n) {
   return !n.empty();
 }
 
+// Whether an Upgrade value names h2c among its protocols.
+bool names_h2c(std::string_view value) {
+  size_t pos = 0;
+  while (pos <= value.size()) {
+    size_t comma = std::min(value.find(',', pos), value.size());
+    std::string_view token = value.substr(pos, comma - pos);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (http::iequals(token, "h2c")) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 // Request headers as HTTP_* params. Repeated fields are joined (", ", or "; " for Cookie);
 // names that are not forwardable are dropped and counted, and Proxy never passes (httpoxy).
 void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint64_t& dropped) {
@@ -143,6 +158,10 @@ void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint6
       continue;
     }
     if (http::iequals(n, "proxy")) continue;
+    // An HTTP/1.1 request to switch to HTTP/2 (RFC 7540 §3.2) is not acted on, and PHP never
+    // sees it: h2c is spoken with prior knowledge only.
+    if (http::iequals(n, "http2-settings")) continue;
+    if (http::iequals(n, "upgrade") && names_h2c(hs[i].value)) continue;
     bool seen = false;
     for (size_t j = 0; j < i && !seen; ++j) seen = http::iequals(hs[j].name, n);
     if (seen) continue;

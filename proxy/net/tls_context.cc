@@ -15,12 +15,12 @@ constexpr long kSessionTimeout = 12 * 3600;  // how long a ticket resumes (Ticke
 // Lets each SSL find its TlsContexts from its SSL_CTX.
 int g_ctx_index = -1;
 
-// ALPN: http/1.1 only for now (h2 comes with the HTTP/2 transport). A client that offers
-// neither gets no ALPN answer rather than a fatal alert: it learns that nothing was chosen and
-// may still speak HTTP/1.1, which is what curl and browsers do.
+// ALPN: h2, then http/1.1, in our order (the connection's protocol follows: server/protocol.h).
+// A client that offers neither gets no ALPN answer rather than a fatal alert: it learns that
+// nothing was chosen and may still speak HTTP/1.1, which is what curl and browsers do.
 int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
             unsigned inlen, void*) {
-  static const unsigned char kProtos[] = "\x08http/1.1";
+  static const unsigned char kProtos[] = "\x02h2\x08http/1.1";  // h2 preferred
   unsigned char* chosen = nullptr;
   if (SSL_select_next_proto(&chosen, outlen, kProtos, sizeof kProtos - 1, in, inlen) !=
       OPENSSL_NPN_NEGOTIATED) {

@@ -379,4 +379,11 @@ const sockaddr* TlsTransport::local() {
   return reinterpret_cast<const sockaddr*>(&local_);
 }
 
+std::string_view TlsTransport::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  return {reinterpret_cast<const char*>(p), len};
+}
+
 }  // namespace askr::net

@@ -51,6 +51,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool secure() const override { return true; }
   bool ready() const override { return state_ == State::kOpen; }
   const TlsSession* tls() const override { return state_ == State::kOpen ? &session_ : nullptr; }
+  std::string_view alpn() const override;
   void resume_recv() override { io_.resume_recv(this); }
   // Receiving stops after the ciphertext already received: its plaintext is still delivered,
   // as the Transport contract allows, so that nothing decrypted waits in here.

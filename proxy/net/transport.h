@@ -65,6 +65,9 @@ class Transport {
   virtual bool ready() const { return true; }
   // The TLS session once ready(); null for plaintext.
   virtual const TlsSession* tls() const { return nullptr; }
+  // The protocol TLS's ALPN chose ("h2", "http/1.1"), empty without TLS or when the client
+  // offered none. Known once the first bytes arrive (the handshake is done by then).
+  virtual std::string_view alpn() const { return {}; }
 
   virtual void resume_recv() = 0;
   virtual void pause_recv() = 0;

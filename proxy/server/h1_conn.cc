@@ -54,12 +54,13 @@ H1Conn::~H1Conn() {
   shard_.buffers().put(sbuf_);
 }
 
-void H1Conn::start() {
+void H1Conn::start(std::string_view received) {
   transport_->start(this);
   // A TLS handshake must end within handshake_timeout; then the first request's head must
   // arrive within the header timeout (on_ready). Plaintext starts with the header timeout.
   arm(transport_->ready() ? shard_.header_timers : shard_.handshake_timers);
   transport_->resume_recv();
+  if (!received.empty()) on_data(received);
 }
 
 // Client timers run only while Askr waits on the client: for a head, a body, a pending write or

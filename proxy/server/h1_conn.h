@@ -32,7 +32,7 @@ class H1Conn final : public Connection,
   H1Conn(Shard& shard, std::unique_ptr<net::Transport> transport);
   ~H1Conn() override;
 
-  void start() override;
+  void start(std::string_view received) override;
   void on_timeout() override;
   void drain() override;
   void abort() override { close_now(); }

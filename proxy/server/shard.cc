@@ -14,7 +14,7 @@
 #include "loop/uring_backend.h"
 #include "net/plain_transport.h"
 #include "server/acceptor.h"
-#include "server/h1_conn.h"
+#include "server/protocol.h"
 #include "shared/base/log.h"
 
 namespace askr::server {
@@ -46,6 +46,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   send_timers.set_duration(t.send.count());
   linger_timers.set_duration(kLingerMs);
   handshake_timers.set_duration(gen.config.tls.handshake_timeout.count());
+  h2_idle_timers.set_duration(gen.config.http2.idle_timeout.count());
   php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
   php_limits_.temp_dir = gen.config.server.temp_dir;
   services_.router = &gen.router;
@@ -100,7 +101,8 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     // One listening socket per [[listen]], in the config's order.
     for (size_t i = 0; i < listen_fds_.size(); ++i) {
       bool tls = i < gen_.config.listens.size() && gen_.config.listens[i].tls;
-      acceptors_.push_back(std::make_unique<Acceptor>(*this, listen_fds_[i], tls));
+      bool h2c = i < gen_.config.listens.size() && gen_.config.listens[i].http2;
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, listen_fds_[i], tls, h2c));
       acceptors_.back()->start();
     }
   }
@@ -134,6 +136,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
   }
   log_pool_times();
   log_tls_counters();
+  log_h2_counters();
   access_log_.flush();
 }
 
@@ -165,6 +168,19 @@ void Shard::log_pool_times() {
   }
 }
 
+// This loop's HTTP/2 totals, for the record until the metrics expose them.
+void Shard::log_h2_counters() {
+  const http::H2Counters& h = counters_.h2;
+  if (counters_.h2_connections == 0) return;
+  LOG_INFO(
+      "loop %u: http2: %llu connections, %llu streams, %llu refused, %llu resets received, "
+      "%llu resets sent, %llu bad header blocks, %llu floods, %llu goaways",
+      index_, (unsigned long long)counters_.h2_connections, (unsigned long long)h.streams,
+      (unsigned long long)h.refused, (unsigned long long)h.resets_received,
+      (unsigned long long)h.resets_sent, (unsigned long long)h.bad_headers,
+      (unsigned long long)h.floods, (unsigned long long)h.goaways);
+}
+
 void Shard::refresh_clock() {
   now_ms_ = monotonic_ms();
   time_t sec = time(nullptr);
@@ -182,7 +198,7 @@ void Shard::tick() {
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
   for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
-                                &send_timers, &linger_timers}) {
+                                &send_timers, &linger_timers, &h2_idle_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }
@@ -205,21 +221,21 @@ void Shard::begin_drain() {
   }
 }
 
-void Shard::accept(int fd, bool tls) {
+void Shard::accept(int fd, bool tls, bool h2c) {
   if (draining_) {
     ::close(fd);
     return;
   }
   ++counters_.accepted;
-  // The transport follows the listener; the protocol is HTTP/1.1 for now (ALPN will choose
-  // between h1 and h2).
+  // The transport follows the listener; the protocol is picked per connection
+  // (server/protocol.h): ALPN over TLS, the client preface in cleartext.
   std::unique_ptr<net::Transport> transport;
   if (tls && gen_.tls) {
     transport = std::make_unique<net::TlsTransport>(*backend_, fd, *gen_.tls, tls_counters_);
   } else {
     transport = std::make_unique<net::PlainTransport>(*backend_, fd);
   }
-  Connection* c = new H1Conn(*this, std::move(transport));
+  Connection* c = make_connection(*this, std::move(transport), h2c && !tls);
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;
@@ -227,7 +243,17 @@ void Shard::accept(int fd, bool tls) {
   if (nconns_ >= gen_.config.server.max_connections) {
     for (auto& a : acceptors_) a->pause();
   }
-  c->start();
+  c->start({});
+}
+
+void Shard::replace(Connection* old, Connection* next) {
+  loop::TimerList::unlink(&old->timer);
+  next->prev = old->prev;
+  next->next = old->next;
+  if (old->prev) old->prev->next = next;
+  if (old->next) old->next->prev = next;
+  if (conns_ == old) conns_ = next;
+  old->prev = old->next = nullptr;
 }
 
 void Shard::release(Connection* c) {

@@ -14,6 +14,7 @@
 #include "core/router.h"
 #include "handlers/php.h"
 #include "http/h1_parser.h"
+#include "http/h2_session.h"
 #include "http/request.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
@@ -45,7 +46,9 @@ struct ShardCounters {
   uint64_t requests = 0;
   uint64_t bad_requests = 0;  // rejected by the parser
   uint64_t timeouts = 0;
-  uint64_t accept_errors = 0;  // failed accepts (EMFILE, ENFILE, ...)
+  uint64_t accept_errors = 0;   // failed accepts (EMFILE, ENFILE, ...)
+  uint64_t h2_connections = 0;  // connections that spoke HTTP/2
+  http::H2Counters h2;          // all of this loop's HTTP/2 connections together
 };
 
 class Shard {
@@ -80,18 +83,22 @@ class Shard {
   const char* backend_name() const { return backend_->name(); }
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers,
-      handshake_timers;
+      handshake_timers, h2_idle_timers;
 
   // At [server] max_connections open connections the acceptors pause; release resumes them.
-  // `tls`: the connection came on a TLS listener.
-  void accept(int fd, bool tls);
+  // `tls`: the connection came on a TLS listener; `h2c`: a cleartext one may speak HTTP/2 with
+  // prior knowledge.
+  void accept(int fd, bool tls, bool h2c);
   void release(Connection* c);  // the connection is closed; frees it
+  // `next` takes `old`'s place on the list (the protocol is chosen); the caller frees `old`.
+  void replace(Connection* old, Connection* next);
 
  private:
   bool start_backend(bool use_uring, std::string& error);
   void tick();
   void log_pool_times();
   void log_tls_counters();
+  void log_h2_counters();
   void refresh_clock();
   void begin_drain();
 

@@ -28,6 +28,10 @@ struct Listen {
   std::string text;         // as written: "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80"
   sockaddr_storage addr{};  // sockaddr_in or sockaddr_in6; port 0 means an ephemeral port
   socklen_t addr_len = 0;   // sizeof(sockaddr_in) or sizeof(sockaddr_in6)
+  // HTTP/2 with prior knowledge (h2c) on this cleartext listener: a connection that opens with
+  // the HTTP/2 client preface speaks HTTP/2, any other speaks HTTP/1.1. On by default, as
+  // behind a load balancer that speaks h2c; false serves HTTP/1.1 only.
+  bool http2 = true;
 };
 
 // One [[pool]]: a FastCGI backend (php-fpm or anything else that speaks FastCGI). Each loop
@@ -241,6 +245,25 @@ struct Timeouts {
   std::chrono::milliseconds drain{std::chrono::seconds(10)};
 };
 
+// [http2]: what one HTTP/2 connection may do. Counts are per connection; rates are per second
+// with a burst of `flood_burst` (or `reset_burst`) before the budget runs out.
+struct Http2 {
+  uint32_t max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS; 1..10000
+  uint32_t max_streams = 10000;           // requests on one connection, then GOAWAY; 1..2^30
+  uint32_t initial_window = 65535;        // SETTINGS_INITIAL_WINDOW_SIZE; 1k..2^31-1
+  uint32_t connection_window = 1 << 20;   // the connection's receive window; 64k..2^31-1
+  // Client resets (RST_STREAM) of streams: Rapid Reset (CVE-2023-44487). Beyond the budget:
+  // GOAWAY ENHANCE_YOUR_CALM, and no stream of the batch that ran it out reaches a handler.
+  uint32_t reset_burst = 100;  // 1..1000000
+  uint32_t reset_rate = 10;    // 0..1000000 per second
+  // SETTINGS, PING, PRIORITY, WINDOW_UPDATE and empty DATA frames, each type on its own budget.
+  uint32_t flood_burst = 1000;      // 1..1000000
+  uint32_t flood_rate = 100;        // 0..1000000 per second
+  uint32_t max_continuations = 16;  // CONTINUATION frames in one header block; 1..10000
+  // An idle connection (no stream open) gets GOAWAY and is closed after this.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(180)};
+};
+
 // [access_log].
 struct AccessLog {
   bool enabled = true;                      // false when format = "off"
@@ -272,6 +295,7 @@ struct Config {
   size_t default_site = 0;      // index of the first site without server_names, else 0
   Limits limits;
   Timeouts timeouts;
+  Http2 http2;
   AccessLog access_log;
   Tls tls;
 };

@@ -544,7 +544,9 @@ void parse_listen_address(std::string_view k, const Node& v, Context& ctx, Liste
     ctx.error(v, "invalid listen address \"" + printable(*s) + "\": " + parsed.error().message);
     return;
   }
+  bool http2 = listen.http2;  // keys come in any order: keep what was already set
   listen = std::move(parsed.value());
+  listen.http2 = http2;
 }
 
 // One [[listen]]. An entry in error comes back with addr_len 0.
@@ -552,6 +554,7 @@ Listen parse_listen(const toml::table& table, Context& ctx) {
   static constexpr Field<Listen> kFields[] = {
       {"address", parse_listen_address},
       {"tls", bool_field<&Listen::tls>},
+      {"http2", bool_field<&Listen::http2>},
   };
   Listen listen;
   parse_fields(table, "[[listen]]", kFields, ctx, listen);
@@ -1337,6 +1340,26 @@ Timeouts parse_timeouts(const toml::table& table, Context& ctx) {
   return timeouts;
 }
 
+// ---- [http2] ------------------------------------------------------------------------------------
+
+Http2 parse_http2(const toml::table& table, Context& ctx) {
+  static constexpr Field<Http2> kFields[] = {
+      {"max_concurrent_streams", integer_field<&Http2::max_concurrent_streams, 1, 10000>},
+      {"max_streams", integer_field<&Http2::max_streams, 1, 1 << 30>},
+      {"initial_window", size_field<&Http2::initial_window, 1 << 10, INT32_MAX>},
+      {"connection_window", size_field<&Http2::connection_window, 1 << 16, INT32_MAX>},
+      {"reset_burst", integer_field<&Http2::reset_burst, 1, 1000000>},
+      {"reset_rate", integer_field<&Http2::reset_rate, 0, 1000000>},
+      {"flood_burst", integer_field<&Http2::flood_burst, 1, 1000000>},
+      {"flood_rate", integer_field<&Http2::flood_rate, 0, 1000000>},
+      {"max_continuations", integer_field<&Http2::max_continuations, 1, 10000>},
+      {"idle_timeout", duration_field<&Http2::idle_timeout, 1, kMaxTimeoutMs>},
+  };
+  Http2 h2;
+  parse_fields(table, "[http2]", kFields, ctx, h2);
+  return h2;
+}
+
 // ---- [access_log] -------------------------------------------------------------------------------
 
 // "off" is not a LogFormat: it clears AccessLog::enabled.
@@ -1434,6 +1457,7 @@ constexpr Field<Config> kSections[] = {
     {"pool", table_array_field<&Config::pools, parse_pools>},
     {"limits", table_field<&Config::limits, parse_limits>},
     {"timeouts", table_field<&Config::timeouts, parse_timeouts>},
+    {"http2", table_field<&Config::http2, parse_http2>},
     {"access_log", table_field<&Config::access_log, parse_access_log>},
     {"tls", table_field<&Config::tls, parse_tls>},
 };

@@ -74,7 +74,7 @@ struct PhpProxyOptions {
   std::string server_extra;
   // Lines added inside [[listen]] ("tls = true\n"), and tables after everything else ([tls]).
   std::string listen_extra;
-  std::string extra;
+  std::string extra;  // more tables at the end of the file ("[tls]\n...", "[http2]\n...")
   std::string access_log_format = "combined";  // or "json"
 };
 

@@ -294,13 +294,29 @@ TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
   EXPECT_EQ(tls_counter(proxy_->error_log(), "handshakes"), 26u) << proxy_->error_log();
 }
 
-TEST_P(Tls, AlpnOffersHttp11Only) {
+TEST_P(Tls, AlpnPrefersH2ThenHttp11) {
   start();
-  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"),
-            std::string::npos);
-  EXPECT_NE(s_client(port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: h2"), std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn http/1.1").find("ALPN protocol: http/1.1"), std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn spdy/3").find("No ALPN negotiated"), std::string::npos);
   std::string v = curl("-v --http2 -o /dev/null " + url(port(), "/a.txt"));
-  EXPECT_NE(v.find("ALPN: server accepted http/1.1"), std::string::npos) << v;
+  EXPECT_NE(v.find("ALPN: server accepted h2"), std::string::npos) << v;
+  EXPECT_NE(v.find("HTTP/2 200"), std::string::npos) << v;
+  EXPECT_EQ(curl("--http2 " + url(port(), "/a.txt")), "first\n");
+  EXPECT_EQ(curl("--http1.1 " + url(port(), "/a.txt")), "first\n");
+}
+
+// HTTP/2 over TLS, chosen by ALPN: nghttp (nghttp2's own client) gets a large file byte for
+// byte, and h2load runs many streams over a few connections.
+TEST_P(Tls, Http2ByAlpnServesStaticFiles) {
+  start();
+  std::string out;
+  run_command("timeout 20 nghttp " + url(port(), "/big.txt") + " 2>/dev/null", out);
+  EXPECT_EQ(out.size(), big_.size());
+  EXPECT_TRUE(out == big_);
+  run_command("timeout 30 h2load -n 400 -c 4 -m 20 " + url(port(), "/a.txt") + " 2>&1", out);
+  EXPECT_NE(out.find("Application protocol: h2"), std::string::npos) << out;
+  EXPECT_NE(out.find("400 succeeded, 0 failed"), std::string::npos) << out;
 }
 
 // Where the kernel has no TLS (CONFIG_TLS is off here), ktls = "auto" serves in user space.
@@ -373,6 +389,12 @@ class TlsPhp : public ::testing::TestWithParam<std::string> {
       EXPECT_NE(env.find(want), std::string::npos) << want << "\n" << env;
     }
     EXPECT_NE(env.find("\"SERVER_PORT\":\"" + p + "\""), std::string::npos) << env;
+    // The same over HTTP/2 (ALPN h2): PHP learns the protocol, not the framing.
+    std::string env2 = curl("--http2 " + base + "/env.php");
+    for (const char* want : {"\"HTTPS\":\"on\"", "\"SERVER_PROTOCOL\":\"HTTP/2.0\"",
+                             "\"SSL_SERVER_NAME\":\"php.test\"", "\"SSL_CIPHER\":\"TLS_"}) {
+      EXPECT_NE(env2.find(want), std::string::npos) << want << "\n" << env2;
+    }
     std::string env12 = curl("--tlsv1.2 --tls-max 1.2 " + base + "/env.php");
     EXPECT_NE(env12.find("\"SSL_PROTOCOL\":\"TLSv1.2\""), std::string::npos) << env12;
     EXPECT_NE(env12.find("\"SSL_CIPHER\":\"ECDHE-ECDSA-"), std::string::npos) << env12;
@@ -384,6 +406,10 @@ class TlsPhp : public ::testing::TestWithParam<std::string> {
     run_command("sha256sum " + file + " | cut -d' ' -f1 | tr -d '\\n'", sum);
     std::string out = curl("--data-binary @" + file +
                            " -H 'Content-Type: application/octet-stream' " + base + "/body.php");
+    EXPECT_NE(out.find("\"length\":" + std::to_string(body.size())), std::string::npos) << out;
+    EXPECT_NE(out.find(sum), std::string::npos) << out;
+    out = curl("--http2 --data-binary @" + file + " -H 'Content-Type: application/octet-stream' " +
+               base + "/body.php");
     EXPECT_NE(out.find("\"length\":" + std::to_string(body.size())), std::string::npos) << out;
     EXPECT_NE(out.find(sum), std::string::npos) << out;
   }

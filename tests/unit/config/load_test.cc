@@ -2099,5 +2099,78 @@ tls_certificate = "a.pem"
                 "9:19: 'tls_certificate' needs 'tls_certificate_key'"}));
 }
 
+// ---- [http2] and [[listen]] http2 -------------------------------------------------------------
+
+TEST(LoadHttp2, DefaultsAndKeys) {
+  LoadResult r = load_string(R"([[listen]]
+http2 = false
+address = "127.0.0.1:8080"
+[[listen]]
+address = "127.0.0.1:8081"
+[[site]]
+root = "/"
+)",
+                             "/tmp/askr.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  EXPECT_FALSE(r.config->listens[0].http2);  // set before address: kept
+  EXPECT_TRUE(r.config->listens[1].http2);   // h2c is on by default
+  const Http2& d = r.config->http2;
+  EXPECT_EQ(d.max_concurrent_streams, 100u);
+  EXPECT_EQ(d.initial_window, 65535u);
+  EXPECT_EQ(d.idle_timeout, std::chrono::seconds(180));
+
+  r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[http2]
+max_concurrent_streams = 10
+max_streams = 500
+initial_window = "256k"
+connection_window = "4m"
+reset_burst = 20
+reset_rate = 2
+flood_burst = 50
+flood_rate = 5
+max_continuations = 4
+idle_timeout = "30s"
+)",
+                  "/tmp/askr.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  const Http2& h = r.config->http2;
+  EXPECT_EQ(h.max_concurrent_streams, 10u);
+  EXPECT_EQ(h.max_streams, 500u);
+  EXPECT_EQ(h.initial_window, 256u << 10);
+  EXPECT_EQ(h.connection_window, 4u << 20);
+  EXPECT_EQ(h.reset_burst, 20u);
+  EXPECT_EQ(h.reset_rate, 2u);
+  EXPECT_EQ(h.flood_burst, 50u);
+  EXPECT_EQ(h.flood_rate, 5u);
+  EXPECT_EQ(h.max_continuations, 4u);
+  EXPECT_EQ(h.idle_timeout, std::chrono::seconds(30));
+}
+
+TEST(LoadHttp2, Errors) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+http2 = "yes"
+[[site]]
+root = "/"
+[http2]
+max_concurrent_streams = 0
+initial_window = "4g"
+push = true
+)",
+                             "/tmp/askr.toml");
+  EXPECT_FALSE(r.config);
+  std::vector<std::string> got;
+  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("3: 'http2' must be true or false"), std::string::npos) << got[0];
+  EXPECT_EQ(got[1].rfind("7: ", 0), 0u) << got[1];
+  EXPECT_EQ(got[2].rfind("8: ", 0), 0u) << got[2];
+  EXPECT_NE(got[3].find("unknown key 'push' in [http2]"), std::string::npos) << got[3];
+}
+
 }  // namespace
 }  // namespace askr::config

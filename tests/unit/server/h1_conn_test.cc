@@ -91,7 +91,7 @@ class H1OverMemory : public ::testing::Test {
     auto t = std::make_unique<MemoryTransport>();
     mt_ = t.get();
     conn_ = std::make_unique<H1Conn>(*shard_, std::move(t));
-    conn_->start();
+    conn_->start({});
   }
   void TearDown() override {
     conn_.reset();

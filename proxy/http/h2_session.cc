@@ -1,0 +1,559 @@
+#include "http/h2_session.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace askr::http {
+namespace {
+
+// Marks a stream given to the driver (nghttp2's stream user data).
+char kDelivered;
+
+constexpr size_t kFieldOverhead = 32;  // RFC 9113 §6.5.2: each field counts name + value + 32
+
+// Header fields that are never sent in HTTP/2 (RFC 9113 §8.2.2), nor the framing fields the
+// session writes itself.
+bool dropped_response_field(std::string_view name) {
+  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                             "upgrade", "content-length", "server", "date"}) {
+    if (iequals(name, h)) return true;
+  }
+  return false;
+}
+
+// The fields indexed in Request::known, by their lower-case HTTP/2 names.
+constexpr std::pair<std::string_view, Known> kKnownNames[] = {
+    {"content-type", Known::kContentType},
+    {"referer", Known::kReferer},
+    {"user-agent", Known::kUserAgent},
+    {"cookie", Known::kCookie},
+    {"if-match", Known::kIfMatch},
+    {"if-none-match", Known::kIfNoneMatch},
+    {"if-modified-since", Known::kIfModifiedSince},
+    {"if-range", Known::kIfRange},
+    {"range", Known::kRange},
+    {"accept-encoding", Known::kAcceptEncoding},
+    {"authorization", Known::kAuthorization},
+};
+
+std::string_view view(const nghttp2_rcbuf* buf) {
+  nghttp2_vec v = nghttp2_rcbuf_get_buf(const_cast<nghttp2_rcbuf*>(buf));
+  return {reinterpret_cast<const char*>(v.base), v.len};
+}
+
+}  // namespace
+
+bool Budget::take(int64_t now_ms) {
+  if (last_ms_ >= 0 && now_ms > last_ms_) {
+    tokens_ = std::min(burst_, tokens_ + double(now_ms - last_ms_) * rate_ / 1000.0);
+  }
+  last_ms_ = now_ms;
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+// A stream whose request head is being received, or that is complete but not yet given to the
+// driver (that happens after the batch of frames that completed it, so that a stream reset in
+// the same batch never reaches a handler).
+struct H2Session::Incoming {
+  struct Span {
+    uint32_t off, len;
+  };
+  struct Field {
+    Span name, value;
+  };
+  std::string raw;  // names and values, back to back
+  std::vector<Field> fields;
+  std::vector<Span> cookies;
+  Span method{}, scheme{}, authority{}, path{}, host{};
+  bool has_authority = false, has_host = false;
+  std::optional<uint64_t> content_length;
+  size_t list_size = 0;
+  bool too_large = false;  // over the header list size or field count: answered 431
+  bool bad = false;        // malformed beyond what nghttp2 checks: reset
+  bool head_done = false;
+  bool end_stream = false;
+  std::string body;  // DATA received before the driver has the stream (not consumed yet)
+
+  Span keep(std::string_view s) {
+    Span sp{uint32_t(raw.size()), uint32_t(s.size())};
+    raw.append(s);
+    return sp;
+  }
+};
+
+// nghttp2's C callbacks, forwarding to the session.
+struct H2Callbacks {
+  static H2Session& self(void* p) { return *static_cast<H2Session*>(p); }
+
+  static int begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: dropped
+    return self(p).on_begin_headers(f->hd.stream_id);
+  }
+  static int header(nghttp2_session*, const nghttp2_frame* f, nghttp2_rcbuf* name,
+                    nghttp2_rcbuf* value, uint8_t, void* p) {
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    return self(p).on_header(f->hd.stream_id, view(name), view(value));
+  }
+  // A field nghttp2 would drop quietly (a name with a character RFC 9113 forbids): a stream
+  // error instead, never forwarded.
+  static int invalid_header(nghttp2_session*, const nghttp2_frame*, nghttp2_rcbuf*, nghttp2_rcbuf*,
+                            uint8_t, void* p) {
+    self(p).bump(&H2Counters::bad_headers);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    return self(p).on_frame_recv(f->hd.type, f->hd.flags, f->hd.stream_id, f->hd.length);
+  }
+  static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
+    return self(p).on_begin_frame(hd->type, hd->flags, hd->stream_id, hd->length);
+  }
+  static int data_chunk(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                        void* p) {
+    H2Session& h = self(p);
+    std::string_view d(reinterpret_cast<const char*>(data), len);
+    if (H2Session::Incoming* in = h.incoming(id)) {
+      in->body.append(d);
+    } else if (nghttp2_session_get_stream_user_data(s, id) == &kDelivered) {
+      h.events_.on_body(id, d);
+    } else {
+      nghttp2_session_consume(s, id, len);  // a refused stream: keep the windows open
+    }
+    return 0;
+  }
+  static int stream_close(nghttp2_session*, int32_t id, uint32_t error, void* p) {
+    return self(p).on_stream_close(id, error);
+  }
+  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->hd.type == NGHTTP2_RST_STREAM) {
+      self(p).bump(&H2Counters::resets_sent);
+      // Ours and nghttp2's (over the concurrency it advertised, before the client's ACK).
+      if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);
+    }
+    // A client that reads a response opens the windows again: each DATA frame sent earns
+    // the stream's and the connection's WINDOW_UPDATE.
+    if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
+    return 0;
+  }
+  static ssize_t read(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+                      nghttp2_data_source*, void* p) {
+    bool eof = false;
+    ssize_t n = self(p).events_.read_body(id, buf, len, eof);
+    if (n == -1) return NGHTTP2_ERR_DEFERRED;
+    if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return n;
+  }
+  // A body the session answers with itself (431): source.ptr is a string_view of static text,
+  // advanced as it goes.
+  static ssize_t read_static(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                             nghttp2_data_source* src, void*) {
+    auto* rest = static_cast<std::string_view*>(src->ptr);
+    size_t n = std::min(len, rest->size());
+    std::memcpy(buf, rest->data(), n);
+    *rest = rest->substr(n);
+    if (rest->empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      delete rest;
+    }
+    return ssize_t(n);
+  }
+};
+
+H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
+    : events_(events), limits_(limits), shared_(shared) {
+  nghttp2_session_callbacks* cb;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, H2Callbacks::begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback2(cb, H2Callbacks::header);
+  nghttp2_session_callbacks_set_on_invalid_header_callback2(cb, H2Callbacks::invalid_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, H2Callbacks::frame_recv);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, H2Callbacks::begin_frame);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::frame_send);
+  nghttp2_option* opt;
+  nghttp2_option_new(&opt);
+  // Windows open only as far as the driver takes body bytes: the backend sets the pace.
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
+  nghttp2_option_set_max_continuations(opt, limits.max_continuations + 1);
+  nghttp2_session_server_new2(&session_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+
+  resets_.set(limits.reset_burst, limits.reset_rate);
+  for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_})
+    b->set(limits.flood_burst, limits.flood_rate);
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, std::size(iv));
+  if (limits.connection_window > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                          int32_t(limits.connection_window));
+  }
+}
+
+H2Session::~H2Session() {
+  nghttp2_session_del(session_);
+}
+
+H2Session::Incoming* H2Session::incoming(int32_t id) {
+  auto it = incoming_.find(id);
+  return it == incoming_.end() ? nullptr : it->second.get();
+}
+
+bool H2Session::flood(Budget& b) {
+  if (b.take(now_ms_)) return false;
+  calm();
+  return true;
+}
+
+void H2Session::calm() {
+  if (failed_) return;
+  terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+// Every frame, before nghttp2 acts on it: the budgets of the frames that cost the server work
+// and give nothing back, and the CONTINUATION cap.
+int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length) {
+  if (failed_) return 0;
+  switch (type) {
+    case NGHTTP2_DATA:
+      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM)) flood(empty_data_);
+      break;
+    case NGHTTP2_HEADERS:
+      header_stream_ = id;
+      continuations_ = 0;
+      break;
+    case NGHTTP2_CONTINUATION:
+      if (++continuations_ > limits_.max_continuations) calm();
+      break;
+    case NGHTTP2_PRIORITY:
+      flood(priorities_);
+      break;
+    case NGHTTP2_SETTINGS:
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_);
+      break;
+    case NGHTTP2_PING:
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_);
+      break;
+    case NGHTTP2_WINDOW_UPDATE:
+      flood(window_updates_);
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+int H2Session::on_begin_headers(int32_t id) {
+  if (failed_) return 0;
+  bool over_total = begun_ >= limits_.max_streams;
+  if (over_total || open_streams() >= limits_.max_concurrent_streams) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
+  ++begun_;
+  incoming_.emplace(id, std::make_unique<Incoming>());
+  if (begun_ == limits_.max_streams)
+    shutdown();  // the last one: tell the client to go on elsewhere
+  return 0;
+}
+
+int H2Session::on_header(int32_t id, std::string_view name, std::string_view value) {
+  Incoming* in = incoming(id);
+  if (!in || in->too_large) return 0;
+  in->list_size += name.size() + value.size() + kFieldOverhead;
+  if (in->list_size > limits_.max_header_list || in->fields.size() >= limits_.max_fields) {
+    // HPACK can expand a small block into a large list: stop keeping it, answer 431.
+    in->too_large = true;
+    in->raw.clear();
+    in->fields.clear();
+    in->cookies.clear();
+    return 0;
+  }
+  if (name.starts_with(':')) {
+    // nghttp2 has checked that each appears once, before the regular fields, and is known.
+    if (name == ":method") in->method = in->keep(value);
+    if (name == ":scheme") in->scheme = in->keep(value);
+    if (name == ":path") in->path = in->keep(value);
+    if (name == ":authority") {
+      in->authority = in->keep(value);
+      in->has_authority = true;
+    }
+    return 0;
+  }
+  if (name == "cookie") {
+    // RFC 9113 §8.2.3: crumbs are joined with "; " before an HTTP/1.1 application sees them.
+    in->cookies.push_back(in->keep(value));
+    return 0;
+  }
+  if (name == "host") {
+    if (in->has_host) in->bad = true;  // two Host fields: which one names the site is in doubt
+    in->host = in->keep(value);
+    in->has_host = true;
+  }
+  if (name == "content-length") {
+    uint64_t n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec == std::errc()) in->content_length = n;  // nghttp2 checked it is digits
+  }
+  in->fields.push_back({in->keep(name), in->keep(value)});
+  return 0;
+}
+
+int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
+  if (type == NGHTTP2_RST_STREAM) {
+    bump(&H2Counters::resets_received);
+    if (!failed_ && !resets_.take(now_ms_)) calm();
+    return 0;
+  }
+  if (type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) return 0;
+  bool end = flags & NGHTTP2_FLAG_END_STREAM;
+  Incoming* in = incoming(id);
+  if (type == NGHTTP2_HEADERS && in && !in->head_done) {
+    in->head_done = true;
+    in->end_stream = end;
+    return 0;
+  }
+  if (!end) return 0;
+  if (in) {
+    in->end_stream = true;
+  } else if (nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
+    events_.on_body_end(id);
+  }
+  return 0;
+}
+
+int H2Session::on_stream_close(int32_t id, uint32_t error) {
+  if (incoming_.erase(id)) return 0;  // never reached the driver
+  if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return 0;
+  --active_;
+  events_.on_stream_close(id, error);
+  return 0;
+}
+
+// A complete head, after its batch: answer a refused one here, give the others to the driver.
+int H2Session::finish_head(int32_t id, bool end_stream) {
+  std::unique_ptr<Incoming> in = std::move(incoming_[id]);
+  incoming_.erase(id);
+  if (in->bad ||
+      (in->has_host && in->has_authority &&
+       !iequals(std::string_view(in->raw).substr(in->host.off, in->host.len),
+                std::string_view(in->raw).substr(in->authority.off, in->authority.len)))) {
+    bump(&H2Counters::bad_headers);
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+    return 0;
+  }
+  bump(&H2Counters::streams);
+  if (in->too_large) {
+    bump(&H2Counters::bad_headers);
+    std::string_view body = error_body(431);
+    nghttp2_nv nv[] = {
+        {(uint8_t*)":status", (uint8_t*)"431", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)"content-type", (uint8_t*)"text/plain; charset=utf-8", 12, 25,
+         NGHTTP2_NV_FLAG_NONE},
+    };
+    nghttp2_data_provider dp;
+    dp.source.ptr = new std::string_view(body);
+    dp.read_callback = H2Callbacks::read_static;
+    if (nghttp2_submit_response(session_, id, nv, 2, &dp) != 0) {
+      delete static_cast<std::string_view*>(dp.source.ptr);
+    }
+    return 0;
+  }
+  // HTTP/1.1 applications read the host from Host (PHP's HTTP_HOST): :authority stands in for
+  // it, as nginx does.
+  if (in->has_authority && !in->has_host) in->fields.push_back({in->keep("host"), in->authority});
+  if (!in->cookies.empty()) {
+    Incoming::Span joined{uint32_t(in->raw.size()), 0};
+    for (size_t i = 0; i < in->cookies.size(); ++i) {
+      if (i) in->raw.append("; ");
+      in->raw.append(in->raw, in->cookies[i].off, in->cookies[i].len);
+    }
+    joined.len = uint32_t(in->raw.size() - joined.off);
+    in->fields.push_back({in->keep("cookie"), joined});
+  }
+  std::unique_ptr<Request> req = events_.new_request();
+  req->reset();
+  const char* base = req->adopt(in->raw);
+  auto at = [base](Incoming::Span s) { return std::string_view(base + s.off, s.len); };
+  req->method = at(in->method);
+  req->scheme = at(in->scheme);
+  req->authority = in->has_authority ? at(in->authority) : at(in->host);
+  req->target = at(in->path);
+  size_t q = req->target.find('?');
+  req->path = req->target.substr(0, q);
+  req->query = q == std::string_view::npos ? std::string_view() : req->target.substr(q + 1);
+  req->protocol = "HTTP/2.0";
+  req->is_head = req->method == "HEAD";
+  req->headers.reserve(in->fields.size());
+  for (const Incoming::Field& f : in->fields) {
+    std::string_view name = at(f.name), value = at(f.value);
+    req->headers.push_back({name, value});
+    for (const auto& [n, k] : kKnownNames) {
+      if (name == n && req->known(k).empty()) req->set_known(k, value);
+    }
+  }
+  if (end_stream || in->content_length == uint64_t(0)) {
+    req->body = BodyKind::kNone;
+  } else if (in->content_length) {
+    req->body = BodyKind::kLength;
+    req->content_length = *in->content_length;
+  } else {
+    req->body = BodyKind::kUnknown;
+  }
+  nghttp2_session_set_stream_user_data(session_, id, &kDelivered);
+  ++active_;
+  events_.on_request(id, std::move(req), end_stream);
+  // DATA that came in the same batch as the head.
+  if (!in->body.empty() && nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
+    events_.on_body(id, in->body);
+  }
+  if (in->end_stream && !end_stream &&
+      nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
+    events_.on_body_end(id);
+  }
+  return 0;
+}
+
+bool H2Session::recv(std::string_view data, int64_t now_ms) {
+  if (failed_) return false;
+  now_ms_ = now_ms;
+  ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data.data()),
+                                       data.size());
+  if (n < 0) {
+    failed_ = true;
+    // A protocol error nghttp2 found: its GOAWAY is queued (unless the preface was wrong).
+    if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC && n != NGHTTP2_ERR_FLOODED) {
+      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+    }
+  }
+  if (failed_) {
+    incoming_.clear();  // nothing of this batch reaches a handler
+    return false;
+  }
+  // Heads completed in this batch, in stream order, unless reset meanwhile.
+  std::vector<std::pair<int32_t, bool>> ready;
+  for (auto& [id, in] : incoming_) {
+    if (in->head_done) ready.emplace_back(id, in->end_stream && in->body.empty());
+  }
+  std::sort(ready.begin(), ready.end());
+  for (auto [id, end] : ready) {
+    if (incoming(id)) finish_head(id, end);
+  }
+  return !failed_;
+}
+
+bool H2Session::pull(std::string& out, size_t max) {
+  while (out.size() < max) {
+    const uint8_t* p;
+    ssize_t n = nghttp2_session_mem_send(session_, &p);
+    if (n < 0) return false;
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(p), size_t(n));
+  }
+  return true;
+}
+
+bool H2Session::done() const {
+  return !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+}
+
+bool H2Session::want_write() const {
+  return nghttp2_session_want_write(session_);
+}
+
+void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
+                                std::optional<uint64_t> length, bool body, std::string_view date) {
+  char code[4], len_text[24];
+  std::to_chars(code, code + 3, unsigned(status));
+  std::string names;  // lower-cased names, back to back
+  names.reserve(256);
+  for (const Response::Field& f : fields) {
+    for (char c : f.name) names += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(fields.size() + 4);
+  auto add = [&nv](std::string_view n, std::string_view v) {
+    nv.push_back(
+        {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+  };
+  add(":status", {code, 3});
+  add("server", "askr");
+  if (!date.empty()) add("date", date);
+  size_t at = 0;
+  for (const Response::Field& f : fields) {
+    std::string_view name(names.data() + at, f.name.size());
+    at += f.name.size();
+    if (!dropped_response_field(name)) add(name, f.value);
+  }
+  if (length && status != 304 && status != 204) {
+    auto [end, ec] = std::to_chars(len_text, len_text + sizeof len_text, *length);
+    add("content-length", {len_text, size_t(end - len_text)});
+  }
+  nghttp2_data_provider dp;
+  dp.source.ptr = nullptr;
+  dp.read_callback = H2Callbacks::read;
+  nghttp2_submit_response(session_, id, nv.data(), nv.size(), body ? &dp : nullptr);
+}
+
+void H2Session::submit_interim(int32_t id, int status, std::span<const Response::Field> fields) {
+  char code[4];
+  std::to_chars(code, code + 3, unsigned(status));
+  std::string names;
+  for (const Response::Field& f : fields) {
+    for (char c : f.name) names += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  std::vector<nghttp2_nv> nv;
+  nv.push_back({(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE});
+  size_t at = 0;
+  for (const Response::Field& f : fields) {
+    std::string_view name(names.data() + at, f.name.size());
+    at += f.name.size();
+    if (dropped_response_field(name)) continue;
+    nv.push_back({(uint8_t*)name.data(), (uint8_t*)f.value.data(), name.size(), f.value.size(),
+                  NGHTTP2_NV_FLAG_NONE});
+  }
+  nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, nv.data(), nv.size(), nullptr);
+}
+
+void H2Session::resume(int32_t id) {
+  nghttp2_session_resume_data(session_, id);
+}
+
+void H2Session::consume(int32_t id, size_t n) {
+  if (n) nghttp2_session_consume(session_, id, n);
+}
+
+void H2Session::reset(int32_t id, uint32_t error) {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, error);
+}
+
+void H2Session::shutdown() {
+  if (goaway_ || failed_) return;
+  goaway_ = true;
+  bump(&H2Counters::goaways);
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+}
+
+void H2Session::terminate(uint32_t error) {
+  if (failed_) return;
+  failed_ = true;
+  goaway_ = true;
+  bump(&H2Counters::goaways);
+  if (error == NGHTTP2_ENHANCE_YOUR_CALM) bump(&H2Counters::floods);
+  nghttp2_session_terminate_session(session_, error);
+}
+
+}  // namespace askr::http

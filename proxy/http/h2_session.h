@@ -1,0 +1,179 @@
+// The server side of one HTTP/2 connection as a codec: nghttp2 driven through
+// nghttp2_session_mem_recv / mem_send, bytes in and events out, frames pulled out in batches. It
+// never touches a socket or the clock (the caller passes the time), so it is unit-tested and
+// fuzzed alone. On top of nghttp2's own checks (RFC 9113 header rules, flow control, stream
+// states) it enforces what Debian's nghttp2 1.52 leaves to the application: the header list size
+// counted with the 32-byte per-field overhead and a cap on field count, a budget of client
+// resets (Rapid Reset, CVE-2023-44487), caps on CONTINUATION frames, budgets for SETTINGS,
+// PING, PRIORITY, WINDOW_UPDATE and empty DATA frames, and a total of streams per connection.
+// Each request becomes a protocol-neutral http::Request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "http/request.h"
+#include "http/response.h"
+
+struct nghttp2_session;
+
+namespace askr::http {
+
+struct H2Limits {
+  uint32_t max_concurrent_streams = 100;
+  uint32_t max_streams = 10000;  // streams per connection, then GOAWAY (NO_ERROR)
+  uint32_t initial_window = 65535;
+  uint32_t connection_window = 1 << 20;
+  uint32_t max_header_list = 32768;  // bytes, each field counted as name + value + 32
+  uint32_t max_fields = 100;
+  uint32_t max_continuations = 16;
+  uint32_t reset_burst = 100;
+  uint32_t reset_rate = 10;  // per second
+  uint32_t flood_burst = 1000;
+  uint32_t flood_rate = 100;  // per second, for each frame type on its own
+};
+
+// What a connection saw; one set per connection, and the loop sums them for its metrics.
+struct H2Counters {
+  uint64_t streams = 0;          // requests received (complete heads)
+  uint64_t refused = 0;          // streams refused: over the concurrency or total budget
+  uint64_t resets_received = 0;  // RST_STREAM from the client
+  uint64_t resets_sent = 0;      // RST_STREAM from us (stream errors, failed responses)
+  uint64_t bad_headers = 0;      // header blocks refused under RFC 9113 or the size limits
+  uint64_t floods = 0;           // connections ended with ENHANCE_YOUR_CALM by a budget
+  uint64_t goaways = 0;          // GOAWAY frames sent
+
+  void add(const H2Counters& o) {
+    streams += o.streams;
+    refused += o.refused;
+    resets_received += o.resets_received;
+    resets_sent += o.resets_sent;
+    bad_headers += o.bad_headers;
+    floods += o.floods;
+    goaways += o.goaways;
+  }
+};
+
+// A token bucket: `burst` events at once, `rate` more per second.
+class Budget {
+ public:
+  void set(uint32_t burst, uint32_t rate) {
+    burst_ = tokens_ = double(burst);
+    rate_ = rate;
+  }
+  // Takes one token; false when none is left.
+  bool take(int64_t now_ms);
+  // Earned by useful work the client asked for (up to the burst).
+  void give(double n) { tokens_ = std::min(burst_, tokens_ + n); }
+
+ private:
+  double burst_ = 0, tokens_ = 0;
+  uint32_t rate_ = 0;
+  int64_t last_ms_ = -1;
+};
+
+class H2Session {
+ public:
+  // What the session tells its driver. Every call comes from inside recv() or pull(), except
+  // where noted.
+  class Events {
+   public:
+    virtual ~Events() = default;
+    // An empty request object for a new stream (the driver's pool).
+    virtual std::unique_ptr<Request> new_request() = 0;
+    // A complete request head on stream `id`. `end_stream`: no body follows. The request keeps
+    // its storage; it belongs to the driver from here.
+    virtual void on_request(int32_t id, std::unique_ptr<Request> req, bool end_stream) = 0;
+    // Request body bytes (valid during the call). They count against the stream's receive
+    // window until the driver calls consume().
+    virtual void on_body(int32_t id, std::string_view data) = 0;
+    virtual void on_body_end(int32_t id) = 0;
+    // The stream is closed (both sides done, reset by either side, or the connection ends).
+    // `error` is the HTTP/2 error code (0: NO_ERROR). Called only for streams given to
+    // on_request.
+    virtual void on_stream_close(int32_t id, uint32_t error) = 0;
+    // Response body bytes for stream `id`, at most `len`, into `buf`: returns the count (with
+    // `eof` set on the last), -1 when none are ready yet (resume() when they are), -2 to reset
+    // the stream.
+    virtual ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) = 0;
+  };
+
+  H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);
+  ~H2Session();
+  H2Session(const H2Session&) = delete;
+  H2Session& operator=(const H2Session&) = delete;
+
+  // Feeds received bytes (the client preface first). False: the connection is over (a protocol
+  // error, a budget ran out): pull() what is left to send (GOAWAY), then close.
+  bool recv(std::string_view data, int64_t now_ms);
+  // Appends frames ready to go to `out` until it holds `max` bytes or nothing is left. False
+  // on a fatal error (close at once).
+  bool pull(std::string& out, size_t max);
+  // Nothing more to read or send: close the connection.
+  bool done() const;
+  bool want_write() const;
+
+  // The response head of stream `id`. `length`: the body size when known. `body`: a body
+  // follows (read through Events::read_body); without one, the stream ends with the head.
+  void submit_response(int32_t id, int status, std::span<const Response::Field> fields,
+                       std::optional<uint64_t> length, bool body, std::string_view date);
+  void submit_interim(int32_t id, int status, std::span<const Response::Field> fields);
+  // Body bytes became ready for a stream whose read_body returned -1.
+  void resume(int32_t id);
+  // The driver took `n` body bytes of stream `id`: open the windows by as much.
+  void consume(int32_t id, size_t n);
+  void reset(int32_t id, uint32_t error);
+  // Graceful: GOAWAY with the last stream seen; streams in flight finish, new ones are refused.
+  void shutdown();
+  // GOAWAY with `error`; every stream ends. Counted as a flood when ENHANCE_YOUR_CALM.
+  void terminate(uint32_t error);
+
+  const H2Counters& counters() const { return counters_; }
+  // Streams whose head is being received or that the driver holds.
+  size_t open_streams() const { return incoming_.size() + active_; }
+
+ private:
+  struct Incoming;  // a stream whose head is being received
+  friend struct H2Callbacks;
+
+  Incoming* incoming(int32_t id);
+  int on_begin_headers(int32_t id);
+  int on_header(int32_t id, std::string_view name, std::string_view value);
+  int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
+  int on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length);
+  int on_stream_close(int32_t id, uint32_t error);
+  int finish_head(int32_t id, bool end_stream);
+  void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
+  bool flood(Budget& b);
+  void count(H2Counters& c, uint64_t H2Counters::*field) {
+    ++(c.*field);
+    if (shared_) ++(shared_->*field);
+  }
+  void bump(uint64_t H2Counters::*field) { count(counters_, field); }
+
+  Events& events_;
+  H2Limits limits_;
+  H2Counters counters_;
+  H2Counters* shared_;
+  nghttp2_session* session_ = nullptr;
+  int64_t now_ms_ = 0;
+  bool failed_ = false;
+  bool goaway_ = false;
+  uint32_t begun_ = 0;         // streams opened so far
+  uint32_t active_ = 0;        // streams given to the driver and not closed yet
+  int32_t header_stream_ = 0;  // stream of the header block being received (CONTINUATION)
+  uint32_t continuations_ = 0;
+  Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_;
+  std::unordered_map<int32_t, std::unique_ptr<Incoming>> incoming_;
+};
+
+}  // namespace askr::http

@@ -1,0 +1,590 @@
+#include "server/h2_conn.h"
+
+#include <nghttp2/nghttp2.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/dispatch.h"
+#include "net/listener.h"
+#include "server/shard.h"
+#include "shared/base/log.h"
+
+namespace askr::server {
+namespace {
+
+constexpr size_t kBatchMax = 128 * 1024;        // frames gathered into one send
+constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
+constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
+constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
+constexpr size_t kConnLow = kConnHigh / 2;
+
+http::H2Limits limits_from(const config::Config& cfg) {
+  const config::Http2& h = cfg.http2;
+  http::H2Limits l;
+  l.max_concurrent_streams = h.max_concurrent_streams;
+  l.max_streams = h.max_streams;
+  l.initial_window = h.initial_window;
+  l.connection_window = h.connection_window;
+  l.max_header_list = cfg.limits.max_header_size;
+  l.max_fields = cfg.limits.max_headers;
+  l.max_continuations = h.max_continuations;
+  l.reset_burst = h.reset_burst;
+  l.reset_rate = h.reset_rate;
+  l.flood_burst = h.flood_burst;
+  l.flood_rate = h.flood_rate;
+  return l;
+}
+
+}  // namespace
+
+// One request/response exchange. It is its handler's sink and body source, as an H1Conn is.
+struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
+  enum class Source : uint8_t { kNone, kInline, kFile, kStreamed };
+
+  Stream(H2Conn& c, int32_t i) : conn(c), id(i) {}
+  ~Stream() override {
+    if (file_fd >= 0 && file_owned) ::close(file_fd);
+  }
+
+  // http::ResponseSink
+  void start_response(int status, std::span<const http::Response::Field> fields,
+                      std::optional<uint64_t> length) override;
+  void interim_response(int status, std::span<const http::Response::Field> fields) override;
+  bool write_body(std::string_view data) override;
+  void end_response() override;
+  void fail_response(int status) override;
+  void set_producer(http::BodyProducer* p) override { producer = p; }
+  // http::BodyProducer: the handler can take more of the request body.
+  void on_sink_drained() override { conn.body_drained(*this); }
+
+  size_t pending() const { return out.size() - out_pos; }
+
+  H2Conn& conn;
+  int32_t id;
+  std::unique_ptr<http::Request> req;
+  std::unique_ptr<handlers::Stream> handler;
+  http::BodyProducer* producer = nullptr;
+  // The response body's source, read by H2Conn::read_body as the windows allow.
+  Source source = Source::kNone;
+  std::string_view inline_body;
+  std::shared_ptr<const void> body_owner;
+  int file_fd = -1;
+  bool file_owned = true;
+  off_t file_off = 0;
+  uint64_t file_left = 0;
+  std::string out;  // kStreamed: bytes written and not yet framed
+  size_t out_pos = 0;
+  // The request body while the handler cannot take it (not consumed: the window bounds it).
+  std::string held;
+  uint64_t body_bytes = 0;  // request body bytes received
+  bool wants_body = false;  // a handler reads the body (else it is consumed and dropped)
+  bool body_paused = false;
+  bool body_ended = false;     // END_STREAM received
+  bool end_body_sent = false;  // handler->end_body() called
+  bool started = false;        // response head submitted
+  bool body_allowed = true;
+  bool done = false;  // end_response or fail_response happened (or an immediate answer)
+  bool sink_full = false;
+  bool abandon_later = false;  // closed while its own sink call ran
+  bool closed = false;         // the stream is gone: what its handler still writes is dropped
+  int status = 0;
+  uint64_t bytes = 0;
+};
+
+H2Conn::H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
+    : shard_(shard),
+      transport_(std::move(transport)),
+      session_(*this, limits_from(shard.cfg()), &shard.counters().h2) {
+  info_.secure = transport_->secure();
+}
+
+H2Conn::~H2Conn() {
+  for (auto& [id, s] : streams_) {
+    if (s->req) shard_.requests().put(std::move(s->req));
+  }
+  streams_.clear();
+  retired_.clear();
+}
+
+void H2Conn::start(std::string_view received) {
+  ++shard_.counters().h2_connections;
+  info_.peer = transport_->peer();
+  info_.local = transport_->local();
+  if (const net::TlsSession* tls = transport_->tls()) {  // ALPN chose h2: the handshake is done
+    info_.tls_protocol = tls->protocol;
+    info_.tls_cipher = tls->cipher;
+    info_.tls_server_name = tls->server_name;
+    info_.tls_reused = tls->reused;
+  }
+  transport_->start(this);
+  set_wait(Wait::kIdle, true);
+  transport_->resume_recv();
+  if (!received.empty()) on_data(received);
+  flush();  // our SETTINGS
+}
+
+H2Conn::Stream* H2Conn::find(int32_t id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+void H2Conn::free_retired() {
+  for (auto& s : retired_) {
+    if (s->abandon_later && s->handler && !s->done) s->handler->abandon();
+    if (s->req) shard_.requests().put(std::move(s->req));
+  }
+  retired_.clear();
+}
+
+void H2Conn::on_data(std::string_view data) {
+  free_retired();
+  if (closing_ || closed_) return;  // lingering, or the session is over: dropped
+  busy_ = true;
+  bool ok = session_.recv(data, shard_.now_ms());
+  busy_ = false;
+  if (!ok) {
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: protocol error or a budget ran out",
+                net::format_address(info_.peer).c_str());
+    closing_ = true;
+  }
+  flush();
+  update_timer();
+}
+
+void H2Conn::on_data_end(int) {
+  close_now();  // the client is gone: its streams with it
+}
+
+// Gathers every frame that is ready (responses of all streams, window updates, control frames)
+// into one send.
+void H2Conn::flush() {
+  if (busy_ || sending_ || closed_) return;
+  busy_ = true;
+  bool ok = session_.pull(wbuf_, kBatchMax);
+  busy_ = false;
+  if (!ok) return close_now();
+  if (wbuf_.empty()) {
+    if (closing_ || session_.done()) finish();
+    return;
+  }
+  sbuf_.swap(wbuf_);
+  wbuf_.clear();
+  sending_ = true;
+  iovec iov{sbuf_.data(), sbuf_.size()};
+  transport_->send(&iov, 1);
+  notify_drained();
+}
+
+void H2Conn::on_sent(int error) {
+  free_retired();
+  sending_ = false;
+  if (error < 0) return close_now();
+  sbuf_.clear();
+  flush();
+  update_timer();
+}
+
+// Producers that were told to wait and whose stream (and the connection) has room again.
+void H2Conn::notify_drained() {
+  if (buffered_ >= kConnLow) return;
+  std::vector<int32_t> ready;
+  for (auto& [id, s] : streams_) {
+    if (s->sink_full && s->pending() < kStreamLow) ready.push_back(id);
+  }
+  for (int32_t id : ready) {
+    Stream* s = find(id);
+    if (!s || !s->sink_full) continue;
+    s->sink_full = false;
+    if (s->producer) s->producer->on_sink_drained();
+  }
+}
+
+std::unique_ptr<http::Request> H2Conn::new_request() {
+  return shard_.requests().get();
+}
+
+// A complete head: the request core picks the handler, as for HTTP/1.1.
+void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end_stream) {
+  ++shard_.counters().requests;
+  auto owned = std::make_unique<Stream>(*this, id);
+  Stream& s = *owned;
+  streams_[id] = std::move(owned);
+  s.req = std::move(req);
+  http::Request& r = *s.req;
+  r.conn = &info_;
+  r.start_ms = shard_.now_ms();
+  // The scheme is the transport's, as for HTTP/1.1, whatever :scheme the client claims.
+  r.scheme = info_.secure ? "https" : "http";
+  s.body_ended = end_stream;
+  uint64_t max = shard_.cfg().limits.max_body_size;
+  if (r.body == http::BodyKind::kLength && max && r.content_length > max) {
+    return respond_error(s, 413);
+  }
+  http::Response resp;
+  auto handler = core::dispatch(r, shard_.services(), resp, {s, s});
+  if (!handler) return respond(s, resp);
+  s.handler = std::move(handler);
+  s.wants_body = r.body != http::BodyKind::kNone;
+  in_sink_ = &s;
+  s.handler->start();
+  in_sink_ = nullptr;
+}
+
+// An answer the request core gave at once (static file, return, error).
+void H2Conn::respond(Stream& s, http::Response& resp) {
+  const http::Request& req = *s.req;
+  s.done = s.started = true;
+  s.status = resp.status;
+  bool body = !req.is_head && resp.status != 304 && resp.status != 204 &&
+              resp.body != http::Response::Body::kNone && resp.content_length > 0;
+  std::optional<uint64_t> length;
+  if (resp.body != http::Response::Body::kNone || resp.status != 304) length = resp.content_length;
+  if (resp.body == http::Response::Body::kInline) {
+    s.source = Stream::Source::kInline;
+    s.inline_body = resp.inline_body.substr(0, body ? resp.inline_body.size() : 0);
+    s.body_owner = std::move(resp.body_owner);
+  } else if (resp.body == http::Response::Body::kFile) {
+    s.source = Stream::Source::kFile;
+    s.file_fd = resp.file_fd;
+    s.file_owned = resp.file_owned;
+    s.body_owner = std::move(resp.body_owner);
+    s.file_off = off_t(resp.file_offset);
+    s.file_left = body ? resp.content_length : 0;
+  }
+  std::string_view date = shard_.date_line();
+  date = date.substr(6, date.size() - 8);
+  session_.submit_response(s.id, resp.status, resp.fields(), length, body, date);
+  log_access(s, resp.status, body ? resp.content_length : 0, nullptr);
+  flush();
+}
+
+void H2Conn::respond_error(Stream& s, int status) {
+  http::Response r;
+  r.status = status;
+  r.set_inline(http::error_body(status), "text/plain; charset=utf-8");
+  if (status == 503) r.add("Retry-After", "1");
+  respond(s, r);
+}
+
+void H2Conn::on_body(int32_t id, std::string_view data) {
+  Stream* s = find(id);
+  if (!s || !s->wants_body || s->done || s->end_body_sent) {
+    session_.consume(id, data.size());  // nobody reads it: keep the windows open
+    return;
+  }
+  s->body_bytes += data.size();
+  uint64_t max = shard_.cfg().limits.max_body_size;
+  if (max && s->body_bytes > max) {
+    // Like a chunked HTTP/1.1 body over the limit: 413 while no answer has started.
+    session_.consume(id, data.size());
+    s->handler->abandon();
+    s->wants_body = false;
+    if (!s->started) return respond_error(*s, 413);
+    s->done = true;
+    session_.reset(id, NGHTTP2_CANCEL);
+    return;
+  }
+  if (s->body_paused || !s->held.empty()) {
+    s->held.append(data);  // unconsumed: the client's window stays closed by as much
+    return;
+  }
+  feed(*s, data);
+}
+
+// Body bytes to the handler; the windows open by as much as it took.
+void H2Conn::feed(Stream& s, std::string_view data) {
+  in_sink_ = &s;
+  bool more = s.handler->body(data);
+  in_sink_ = nullptr;
+  session_.consume(s.id, data.size());
+  if (!more) s.body_paused = true;
+}
+
+void H2Conn::on_body_end(int32_t id) {
+  Stream* s = find(id);
+  if (!s) return;
+  s->body_ended = true;
+  if (s->held.empty()) end_body(*s);
+}
+
+void H2Conn::end_body(Stream& s) {
+  if (!s.wants_body || s.done || s.end_body_sent || !s.body_ended) return;
+  s.end_body_sent = true;
+  in_sink_ = &s;
+  s.handler->end_body();
+  in_sink_ = nullptr;
+}
+
+// The handler took what it had and wants more of the request body.
+void H2Conn::body_drained(Stream& s) {
+  s.body_paused = false;
+  if (!s.held.empty() && s.wants_body && !s.done) {
+    std::string held = std::move(s.held);
+    s.held.clear();
+    feed(s, held);
+  }
+  end_body(s);
+  flush();  // window updates
+  update_timer();
+}
+
+void H2Conn::on_stream_close(int32_t id, uint32_t error) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<Stream> s = std::move(it->second);
+  streams_.erase(it);
+  buffered_ -= s->pending();
+  s->closed = true;
+  if (s->handler && !s->done) {
+    if (error) LOG_DEBUG("stream %d closed with error %u before its response ended", id, error);
+    if (in_sink_ != s.get()) {
+      s->handler->abandon();
+      s->done = true;
+    } else {
+      s->abandon_later = true;
+    }
+  }
+  retired_.push_back(std::move(s));
+}
+
+// Response body bytes for nghttp2's DATA frames, as the windows allow.
+ssize_t H2Conn::read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) {
+  Stream* s = find(id);
+  if (!s) return -2;
+  switch (s->source) {
+    case Stream::Source::kNone:
+      eof = true;
+      return 0;
+    case Stream::Source::kInline: {
+      size_t n = std::min(len, s->inline_body.size());
+      std::memcpy(buf, s->inline_body.data(), n);
+      s->inline_body.remove_prefix(n);
+      eof = s->inline_body.empty();
+      if (eof) s->body_owner.reset();
+      data_out_ += n;
+      return ssize_t(n);
+    }
+    case Stream::Source::kFile: {
+      // A frame's worth at a time, straight into nghttp2's buffer: a large file is never held.
+      size_t want = size_t(std::min<uint64_t>(len, s->file_left));
+      ssize_t n = want ? pread(s->file_fd, buf, want, s->file_off) : 0;
+      if (want && n <= 0) {
+        LOG_LIMITED(kInfo, "reading a file to send: %s", n == 0 ? "file shrank" : strerror(errno));
+        return -2;
+      }
+      s->file_off += n;
+      s->file_left -= uint64_t(n);
+      data_out_ += uint64_t(n);
+      eof = s->file_left == 0;
+      return n;
+    }
+    case Stream::Source::kStreamed: {
+      size_t n = std::min(len, s->pending());
+      if (n == 0 && !s->done) return -1;  // more is coming: resume() then
+      std::memcpy(buf, s->out.data() + s->out_pos, n);
+      s->out_pos += n;
+      buffered_ -= n;
+      data_out_ += n;
+      if (s->out_pos == s->out.size()) {
+        s->out.clear();
+        s->out_pos = 0;
+      } else if (s->out_pos > kStreamHigh) {
+        s->out.erase(0, s->out_pos);
+        s->out_pos = 0;
+      }
+      eof = s->done && s->pending() == 0;
+      return ssize_t(n);
+    }
+  }
+  return -2;
+}
+
+void H2Conn::Stream::start_response(int st, std::span<const http::Response::Field> fields,
+                                    std::optional<uint64_t> length) {
+  if (closed) return;
+  started = true;
+  status = st;
+  body_allowed = !req->is_head && st != 204 && st != 304 && st >= 200;
+  source = Source::kStreamed;
+  std::string_view date = conn.shard_.date_line();
+  date = date.substr(6, date.size() - 8);
+  conn.session_.submit_response(id, st, fields, length, body_allowed, date);
+  conn.flush();
+}
+
+void H2Conn::Stream::interim_response(int st, std::span<const http::Response::Field> fields) {
+  if (started || closed) return;
+  conn.session_.submit_interim(id, st, fields);
+  conn.flush();
+}
+
+bool H2Conn::Stream::write_body(std::string_view data) {
+  if (!body_allowed || data.empty() || done || closed) return true;
+  bool was_empty = pending() == 0;
+  out.append(data);
+  bytes += data.size();
+  conn.buffered_ += data.size();
+  if (was_empty) conn.session_.resume(id);
+  conn.flush();
+  if (pending() < kStreamHigh && conn.buffered_ < kConnHigh) return true;
+  sink_full = true;  // this stream's producer waits; the others go on
+  return false;
+}
+
+void H2Conn::Stream::end_response() {
+  if (done) return;
+  done = true;
+  if (closed) return;
+  conn.log_access(*this, status, bytes, handler->timing());
+  if (body_allowed) conn.session_.resume(id);
+  conn.flush();
+}
+
+void H2Conn::Stream::fail_response(int st) {
+  if (done) return;
+  if (closed) {
+    done = true;
+    return;
+  }
+  if (!started) {
+    wants_body = false;
+    http::Response r;
+    r.status = st;
+    r.set_inline(http::error_body(st), "text/plain; charset=utf-8");
+    if (st == 503) r.add("Retry-After", "1");
+    source = Source::kNone;
+    conn.respond(*this, r);
+    return;
+  }
+  // The client sees this stream cut short, never a wrong end; the others go on.
+  done = true;
+  conn.log_access(*this, status, bytes, handler->timing());
+  conn.session_.reset(id, NGHTTP2_INTERNAL_ERROR);
+  conn.flush();
+}
+
+void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
+                        const handlers::BackendTiming* timing) {
+  AccessLog& log = shard_.access_log();
+  if (!log.enabled()) return;
+  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, timing};
+  if (const http::Request* r = s.req.get(); r && !r->method.empty()) {
+    e.method = r->method;
+    e.target = r->target;
+    e.referer = r->known(http::Known::kReferer);
+    e.user_agent = r->known(http::Known::kUserAgent);
+  }
+  log.add(e, shard_.now_sec());
+}
+
+// Picks the one timer that applies (see the header) and arms it when what it waits on changes.
+void H2Conn::update_timer() {
+  if (closed_ || lingering_) return;
+  bool owed = sending_ || buffered_ > 0;
+  for (auto& [id, s] : streams_) {
+    if (owed) break;
+    owed = s->source == Stream::Source::kFile && s->file_left > 0;
+    owed = owed || (s->source == Stream::Source::kInline && !s->inline_body.empty());
+  }
+  if (owed) {
+    // Re-armed only when response bytes moved: PINGs and the like never keep a stalled
+    // window alive.
+    bool moved = data_out_ != data_out_seen_;
+    data_out_seen_ = data_out_;
+    return set_wait(Wait::kSend, moved);
+  }
+  if (streams_.empty() && session_.open_streams() == 0) return set_wait(Wait::kIdle, false);
+  bool reading = session_.open_streams() > streams_.size();  // a head still arriving
+  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
+  // stream stays open until the client ends its side).
+  for (auto& [id, s] : streams_) reading = reading || (!s->body_ended && !s->body_paused);
+  set_wait(reading ? Wait::kBody : Wait::kNone, reading);
+}
+
+void H2Conn::set_wait(Wait w, bool rearm) {
+  if (w == wait_ && !rearm) return;
+  wait_ = w;
+  loop::TimerList::unlink(&timer);
+  switch (w) {
+    case Wait::kSend:
+      shard_.send_timers.arm(&timer, shard_.now_ms());
+      break;
+    case Wait::kBody:
+      shard_.body_timers.arm(&timer, shard_.now_ms());
+      break;
+    case Wait::kIdle:
+      shard_.h2_idle_timers.arm(&timer, shard_.now_ms());
+      break;
+    case Wait::kNone:
+      break;
+  }
+}
+
+void H2Conn::on_timeout() {
+  free_retired();
+  if (closed_) return;
+  if (lingering_) return close_now();
+  if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
+    ++shard_.counters().timeouts;
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out", net::format_address(info_.peer).c_str(),
+                wait_ == Wait::kSend ? "send" : "request");
+    return close_now();
+  }
+  // Idle: say goodbye properly, then close once it is out.
+  wait_ = Wait::kNone;
+  session_.shutdown();
+  closing_ = true;
+  flush();
+  set_wait(Wait::kSend, true);  // a client that does not take the GOAWAY is cut
+}
+
+// Graceful: GOAWAY; the streams in flight finish, new ones are refused, then the connection
+// closes (Shard's drain timeout aborts it if they take too long).
+void H2Conn::drain() {
+  if (closed_) return;
+  session_.shutdown();
+  flush();
+}
+
+// Everything is sent (the last GOAWAY included). Unread bytes would make close() send a reset
+// that can destroy that GOAWAY in flight: shut the write side and drain what the client still
+// sends, as HTTP/1.1's lingering close does, until it closes or the linger timer ends it.
+void H2Conn::finish() {
+  if (lingering_ || closed_) return;
+  lingering_ = closing_ = true;
+  wait_ = Wait::kNone;
+  loop::TimerList::unlink(&timer);
+  shard_.linger_timers.arm(&timer, shard_.now_ms());
+  transport_->shutdown_write();
+  transport_->resume_recv();
+}
+
+void H2Conn::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  loop::TimerList::unlink(&timer);
+  for (auto& [id, s] : streams_) {
+    if (s->handler && !s->done) {
+      if (in_sink_ == s.get()) {
+        s->abandon_later = true;  // its handler is on the stack: abandoned once it returns
+      } else {
+        s->handler->abandon();
+        s->done = true;
+      }
+    }
+    s->closed = true;
+    retired_.push_back(std::move(s));
+  }
+  streams_.clear();
+  buffered_ = 0;
+  transport_->close();
+}
+
+void H2Conn::on_closed() {
+  free_retired();
+  shard_.release(this);
+}
+
+}  // namespace askr::server

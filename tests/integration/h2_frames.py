@@ -1,0 +1,574 @@
+#!/usr/bin/env python3
+"""HTTP/2 conformance and attack cases against askr-proxy, with frames built by hand
+(hyperframe, hpack). Usage: h2_frames.py CASE PORT [ARG]. Prints what it saw; exit status 0
+when the server behaved as RFC 9113 and Askr's limits say, 1 otherwise."""
+
+import socket
+import struct
+import sys
+import time
+
+from hpack import Encoder
+from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
+                              PingFrame, PriorityFrame, RstStreamFrame, SettingsFrame,
+                              WindowUpdateFrame)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED = 0, 1, 3, 5
+FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9, 11
+
+
+class Conn:
+    def __init__(self, port, settings=None, ack=True):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.enc = Encoder()
+        self.buf = b""
+        self.frames = []  # every frame received, in order
+        self.closed = False
+        self.send_failed = False
+        self.sock.sendall(PREFACE + SettingsFrame(0, settings=settings or {}).serialize())
+        self.ack = ack
+
+    def send(self, *frames):
+        data = b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames)
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.send_failed = True  # what the server sent before it closed is still read
+
+    def headers(self, sid, path="/a.txt", method="GET", extra=(), end_stream=True,
+                end_headers=True, raw=None):
+        fields = [(":method", method), (":scheme", "http"), (":authority", "localhost"),
+                  (":path", path)] + list(extra)
+        block = raw if raw is not None else self.enc.encode(fields)
+        f = HeadersFrame(sid, block)
+        if end_stream:
+            f.flags.add("END_STREAM")
+        if end_headers:
+            f.flags.add("END_HEADERS")
+        return f
+
+    def read_frame(self, timeout):
+        deadline = time.time() + timeout
+        while True:
+            if len(self.buf) >= 9:
+                length = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) >= 9 + length:
+                    f, n = Frame.parse_frame_header(memoryview(self.buf[:9]))
+                    f.parse_body(memoryview(self.buf[9:9 + length]))
+                    self.buf = self.buf[9 + length:]
+                    self.frames.append(f)
+                    if isinstance(f, SettingsFrame) and "ACK" not in f.flags and self.ack:
+                        s = SettingsFrame(0)
+                        s.flags.add("ACK")
+                        self.send(s)
+                    return f
+            left = deadline - time.time()
+            if left <= 0 or self.closed:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.closed = True
+                return None
+            self.buf += data
+
+    # Reads until `pred(frame)` holds, the peer closes, or the time is up.
+    def until(self, pred, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            f = self.read_frame(deadline - time.time())
+            if f is None:
+                return None
+            if pred(f):
+                return f
+        return None
+
+    def goaway(self, timeout=5):
+        return self.until(lambda f: isinstance(f, GoAwayFrame), timeout)
+
+    def wait_closed(self, timeout=5):
+        deadline = time.time() + timeout
+        while not self.closed and time.time() < deadline:
+            self.read_frame(deadline - time.time())
+        return self.closed
+
+    def response(self, sid, timeout=5):
+        """(status, body, rst_code or None) of stream `sid`."""
+        status, body = None, b""
+        deadline = time.time() + timeout
+        dec = getattr(self, "dec", None)
+        if dec is None:
+            from hpack import Decoder
+            dec = self.dec = Decoder()
+        while time.time() < deadline:
+            f = self.read_frame(deadline - time.time())
+            if f is None:
+                return status, body, "closed"
+            if isinstance(f, HeadersFrame):
+                hs = dict((k.decode() if isinstance(k, bytes) else k,
+                           v.decode() if isinstance(v, bytes) else v) for k, v in dec.decode(f.data))
+                if f.stream_id == sid and ":status" in hs and not hs[":status"].startswith("1"):
+                    status = int(hs[":status"])
+                if f.stream_id == sid and "END_STREAM" in f.flags:
+                    return status, body, None
+            elif isinstance(f, DataFrame):
+                if f.stream_id == sid:
+                    body += f.data
+                if f.flow_controlled_length:
+                    self.send(WindowUpdateFrame(0, f.flow_controlled_length))
+                    if f.stream_id and "END_STREAM" not in f.flags:
+                        self.send(WindowUpdateFrame(f.stream_id, f.flow_controlled_length))
+                if f.stream_id == sid and "END_STREAM" in f.flags:
+                    return status, body, None
+            elif isinstance(f, RstStreamFrame) and f.stream_id == sid:
+                return status, body, f.error_code
+            elif isinstance(f, GoAwayFrame):
+                if f.error_code != NO_ERROR or f.last_stream_id < sid:
+                    return status, body, ("goaway", f.error_code)
+        return status, body, "timeout"
+
+
+def expect(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what)
+    if not cond:
+        sys.exit(1)
+
+
+def rst_of(c, sid, timeout=5):
+    f = c.until(lambda f: (isinstance(f, RstStreamFrame) and f.stream_id == sid) or
+                isinstance(f, GoAwayFrame), timeout)
+    if isinstance(f, RstStreamFrame):
+        return f.error_code
+    return ("goaway", f.error_code) if f else None
+
+
+def goaway_code(c, timeout=5):
+    f = c.goaway(timeout)
+    return f.error_code if f else None
+
+
+# ---- Happy path and SETTINGS ------------------------------------------------------------------
+
+def case_settings(port, arg):
+    c = Conn(port)
+    f = c.until(lambda f: isinstance(f, SettingsFrame) and "ACK" not in f.flags)
+    expect(f is not None, "server SETTINGS received")
+    expect(f.settings.get(SettingsFrame.MAX_CONCURRENT_STREAMS) == 100,
+           "SETTINGS_MAX_CONCURRENT_STREAMS = 100 (%s)" % f.settings)
+    c.send(c.headers(1))
+    status, body, err = c.response(1)
+    expect(status == 200 and err is None, "GET over h2c: %s %r %s" % (status, body[:40], err))
+
+
+# ---- Frame sizes, stream states, flow control, HPACK, SETTINGS rules (RFC 9113) ----------------
+
+def case_frame_too_large(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, end_stream=False, method="POST"))
+    c.send(DataFrame(1, b"x" * 16385))  # above SETTINGS_MAX_FRAME_SIZE's default
+    expect(goaway_code(c) == FRAME_SIZE_ERROR, "DATA over the frame size: GOAWAY FRAME_SIZE_ERROR")
+
+
+def case_data_idle_stream(port, arg):
+    c = Conn(port)
+    c.send(DataFrame(1, b"x"))
+    expect(goaway_code(c) == PROTOCOL_ERROR, "DATA on an idle stream: GOAWAY PROTOCOL_ERROR")
+
+
+def case_even_stream(port, arg):
+    c = Conn(port)
+    c.send(c.headers(2))
+    expect(goaway_code(c) == PROTOCOL_ERROR, "HEADERS on an even stream: PROTOCOL_ERROR")
+
+
+def case_data_after_end(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    d = DataFrame(1, b"x")
+    d.flags.add("END_STREAM")
+    c.send(d, DataFrame(1, b"y"))
+    code = rst_of(c, 1)
+    expect(code in (STREAM_CLOSED, ("goaway", STREAM_CLOSED)),
+           "DATA after END_STREAM: STREAM_CLOSED (%s)" % (code,))
+
+
+def case_window_zero_increment(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    # WINDOW_UPDATE, stream 1, increment 0 (hyperframe refuses to build it).
+    c.send(bytes.fromhex("000004080000000001") + b"\0\0\0\0")
+    code = rst_of(c, 1)
+    # A stream error, which nghttp2 makes a connection error (RFC 9113 §5.4.2 allows it).
+    expect(code in (PROTOCOL_ERROR, ("goaway", PROTOCOL_ERROR)),
+           "WINDOW_UPDATE of 0 on a stream: PROTOCOL_ERROR (%s)" % (code,))
+
+
+def case_window_overflow(port, arg):
+    c = Conn(port)
+    c.send(WindowUpdateFrame(0, 2 ** 31 - 1), WindowUpdateFrame(0, 2 ** 31 - 1))
+    expect(goaway_code(c) == FLOW_CONTROL_ERROR, "connection window over 2^31-1: FLOW_CONTROL_ERROR")
+
+
+def case_flow_violation(port, arg):
+    # The client sends more than the windows the server granted: PHP sleeps without reading
+    # the body, so once the backend's backlog is full the stream's window stays closed.
+    c = Conn(port, ack=True)
+    n = 8 << 20
+    c.send(c.headers(1, end_stream=False, method="POST", path="/sleep.php?s=3",
+                     extra=[("content-length", str(n))]))
+    for _ in range(n // 16384):
+        c.send(DataFrame(1, b"x" * 16384))
+        if c.send_failed:
+            break
+    f = c.until(lambda f: isinstance(f, (RstStreamFrame, GoAwayFrame)) and
+                f.error_code == FLOW_CONTROL_ERROR, 20)
+    expect(f is not None, "DATA beyond the window: FLOW_CONTROL_ERROR")
+
+
+def case_hpack_bad_index(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, raw=b"\xff\x7f"))  # indexed field 254: nowhere in the tables
+    expect(goaway_code(c) == COMPRESSION_ERROR, "bad HPACK index: GOAWAY COMPRESSION_ERROR")
+
+
+def case_settings_ack_payload(port, arg):
+    c = Conn(port)
+    c.send(bytes.fromhex("000006040100000000") + b"\0\x03\0\0\0\x01")
+    expect(goaway_code(c) == FRAME_SIZE_ERROR, "SETTINGS ACK with a payload: FRAME_SIZE_ERROR")
+
+
+def case_settings_bad_length(port, arg):
+    c = Conn(port)
+    c.send(bytes.fromhex("000005040000000000") + b"\0\x03\0\0\0")
+    expect(goaway_code(c) == FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6")
+
+
+def case_settings_bad_push(port, arg):
+    c = Conn(port)
+    c.send(SettingsFrame(0, settings={SettingsFrame.ENABLE_PUSH: 2}))
+    expect(goaway_code(c) == PROTOCOL_ERROR, "SETTINGS_ENABLE_PUSH = 2: PROTOCOL_ERROR")
+
+
+def case_settings_bad_window(port, arg):
+    c = Conn(port)
+    c.send(SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 2 ** 31}))
+    expect(goaway_code(c) == FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE 2^31: FLOW_CONTROL_ERROR")
+
+
+def case_settings_bad_frame_size(port, arg):
+    c = Conn(port)
+    c.send(SettingsFrame(0, settings={SettingsFrame.MAX_FRAME_SIZE: 16383}))
+    expect(goaway_code(c) == PROTOCOL_ERROR, "SETTINGS_MAX_FRAME_SIZE below 16384: PROTOCOL_ERROR")
+
+
+# ---- Header validation: each is a stream error, and PHP never sees the request ---------------
+
+BAD_HEADERS = {
+    "uppercase": [("X-Upper", "1")],
+    "connection": [("connection", "keep-alive")],
+    "keep_alive": [("keep-alive", "5")],
+    "transfer_encoding": [("transfer-encoding", "chunked")],
+    "upgrade": [("upgrade", "websocket")],
+    "te_gzip": [("te", "gzip")],
+    "cr_value": [("x-a", "a\rb")],
+    "lf_value": [("x-a", "a\nb")],
+    "nul_value": [("x-a", "a\0b")],
+    "host_mismatch": [("host", "other.example")],
+}
+
+
+def case_bad_header(port, kind):
+    c = Conn(port)
+    if kind == "dup_path":
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", "/count.php"),
+                            (":path", "/count.php"), (":authority", "localhost")])
+    elif kind == "no_method":
+        raw = c.enc.encode([(":scheme", "http"), (":path", "/count.php"), (":authority", "x")])
+    elif kind == "pseudo_after":
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), ("x-a", "1"),
+                            (":path", "/count.php"), (":authority", "x")])
+    elif kind == "unknown_pseudo":
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", "/count.php"),
+                            (":authority", "x"), (":foo", "1")])
+    elif kind == "empty_path":
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", ""),
+                            (":authority", "x")])
+    else:
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "localhost"),
+                            (":path", "/count.php")] + BAD_HEADERS[kind])
+    c.send(c.headers(1, raw=raw))
+    code = rst_of(c, 1)
+    expect(code in (PROTOCOL_ERROR, ("goaway", PROTOCOL_ERROR)),
+           "%s: stream error PROTOCOL_ERROR (%s)" % (kind, code))
+    # The connection goes on for other streams.
+    c.send(c.headers(3))
+    status, _, err = c.response(3)
+    expect(kind in ("pseudo_after",) or status == 200, "the connection still serves (%s %s)" %
+           (status, err))
+
+
+def case_content_length_mismatch(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, path="/count.php", method="POST", end_stream=False,
+                     extra=[("content-length", "10")]))
+    d = DataFrame(1, b"12345")
+    d.flags.add("END_STREAM")
+    c.send(d)
+    code = rst_of(c, 1)
+    expect(code == PROTOCOL_ERROR, "content-length 10 with 5 DATA bytes: PROTOCOL_ERROR (%s)" %
+           (code,))
+
+
+def case_too_many_headers(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, path="/count.php", extra=[("x-h%d" % i, "v") for i in range(200)]))
+    status, body, err = c.response(1)
+    expect(status == 431, "200 fields: 431 (%s %s)" % (status, err))
+
+
+def case_header_list_size(port, arg):
+    c = Conn(port)
+    # HPACK: one 4 KiB field indexed, then referenced many times: small on the wire, large
+    # decoded (an HPACK bomb).
+    big = ("x-big", "v" * 4000)
+    fields = [(":method", "GET"), (":scheme", "http"), (":authority", "x"),
+              (":path", "/count.php")] + [big] * 60
+    c.send(c.headers(1, raw=c.enc.encode(fields)))
+    status, body, err = c.response(1)
+    expect(status == 431, "header list of 240 KB: 431 (%s %s)" % (status, err))
+
+
+def case_cookies(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, path="/h2headers.php",
+                     extra=[("cookie", "a=1"), ("cookie", "b=2"), ("x_under", "1"),
+                            ("x.dot", "1")]))
+    status, body, err = c.response(1)
+    text = body.decode()
+    expect(status == 200 and '"HTTP_COOKIE":"a=1; b=2"' in text, "cookie crumbs joined: " + text)
+    expect("X_UNDER" not in text and "X_DOT" not in text, "names PHP would rewrite are dropped")
+    expect('"SERVER_PROTOCOL":"HTTP/2.0"' in text, "SERVER_PROTOCOL is HTTP/2.0")
+    expect('"HTTP_HOST":"localhost"' in text, "HTTP_HOST from :authority")
+    # A client claiming https over cleartext is not believed: the scheme is the transport's.
+    raw = c.enc.encode([(":method", "GET"), (":scheme", "https"), (":authority", "localhost"),
+                        (":path", "/h2headers.php")])
+    c.send(c.headers(3, raw=raw))
+    status, body, err = c.response(3)
+    text = body.decode()
+    expect('"REQUEST_SCHEME":"http"' in text and '"HTTPS":""' in text,
+           "the scheme is the transport's: " + text)
+
+
+# ---- Limits and floods ------------------------------------------------------------------------
+
+def case_concurrency(port, arg):
+    c = Conn(port, ack=False)
+    # 101 requests whose bodies never end: each stays open. The SETTINGS are not acknowledged
+    # yet, so the one over the limit is refused, not a connection error.
+    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+              for i in range(101)]
+    c.send(*frames)
+    code = rst_of(c, 201)
+    expect(code == REFUSED_STREAM, "stream 101 of 100: REFUSED_STREAM (%s)" % (code,))
+
+
+def case_rapid_reset(port, arg):
+    c = Conn(port)
+    n = int(arg or 1000)
+    for i in range(n):
+        sid = 2 * i + 1
+        c.send(c.headers(sid, path="/count.php"), RstStreamFrame(sid, 8))
+        if c.send_failed:
+            break
+    code = goaway_code(c, 5)
+    expect(code == ENHANCE_YOUR_CALM, "rapid reset: GOAWAY ENHANCE_YOUR_CALM (%s)" % (code,))
+    expect(c.wait_closed(3), "connection closed")
+
+
+def case_continuation_flood(port, arg):
+    c = Conn(port)
+    block = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "x"),
+                          (":path", "/count.php")])
+    c.send(c.headers(1, raw=block, end_headers=False))
+    t = time.time()
+    for _ in range(10000):
+        c.send(ContinuationFrame(1, b"\x40\x01a\x01b"))  # literal a: b, again and again
+        if c.send_failed:
+            break
+    code = goaway_code(c)
+    expect(code in (ENHANCE_YOUR_CALM, PROTOCOL_ERROR), "CONTINUATION flood: GOAWAY (%s)" % code)
+    expect(c.wait_closed(3), "closed in %.2f s" % (time.time() - t))
+
+
+def flood(port, make, what):
+    c = Conn(port)
+    t = time.time()
+    for i in range(5000):
+        c.send(make(i))
+        if c.send_failed:
+            break
+    code = goaway_code(c)
+    expect(code == ENHANCE_YOUR_CALM, "%s flood: GOAWAY ENHANCE_YOUR_CALM (%s)" % (what, code))
+    expect(c.wait_closed(3), "%s flood: closed in %.2f s" % (what, time.time() - t))
+
+
+def case_ping_flood(port, arg):
+    flood(port, lambda i: PingFrame(0, struct.pack(">Q", i)), "PING")
+
+
+def case_settings_flood(port, arg):
+    flood(port, lambda i: SettingsFrame(0, settings={SettingsFrame.HEADER_TABLE_SIZE: 4096}),
+          "SETTINGS")
+
+
+def case_priority_flood(port, arg):
+    flood(port, lambda i: PriorityFrame(2 * i + 1, depends_on=0, stream_weight=16), "PRIORITY")
+
+
+def case_window_update_flood(port, arg):
+    flood(port, lambda i: WindowUpdateFrame(0, 1), "WINDOW_UPDATE")
+
+
+def case_empty_data_flood(port, arg):
+    c0 = [None]
+
+    def make(i):
+        if i == 0:
+            return c0[0].headers(1, path="/a.txt", method="POST", end_stream=False)
+        return DataFrame(1, b"")
+    c = Conn(port)
+    c0[0] = c
+    t = time.time()
+    for i in range(5000):
+        c.send(make(i))
+        if c.send_failed:
+            break
+    code = goaway_code(c)
+    expect(code == ENHANCE_YOUR_CALM, "empty DATA flood: GOAWAY ENHANCE_YOUR_CALM (%s)" % code)
+    expect(c.wait_closed(3), "closed in %.2f s" % (time.time() - t))
+
+
+def case_zero_window(port, arg):
+    # The client grants no window and keeps the connection busy with PINGs: the send timeout
+    # (the [timeouts] send of the test config) cuts it.
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(c.headers(1, path="/big.bin"))
+    t = time.time()
+    limit = float(arg or 3)
+    next_ping = 0
+    while time.time() - t < limit + 3 and not c.closed:
+        if time.time() >= next_ping:  # a few a second: well within the PING budget
+            c.send(PingFrame(0, b"12345678"))
+            next_ping = time.time() + 0.3
+        c.read_frame(0.1)
+    took = time.time() - t
+    expect(c.closed and took < limit + 2.5, "zero window: closed after %.2f s" % took)
+
+
+def case_stalled_body(port, arg):
+    # A request whose body never ends (its answer went out at once): the body timer cuts it.
+    c = Conn(port)
+    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False))
+    t = time.time()
+    limit = float(arg or 1)
+    closed = c.wait_closed(limit + 3)
+    took = time.time() - t
+    expect(closed and took >= limit - 0.2 and took < limit + 1.5,
+           "unfinished request body: closed after %.2f s" % took)
+
+
+def case_idle(port, arg):
+    c = Conn(port)
+    t = time.time()
+    code = goaway_code(c, 10)
+    expect(code == NO_ERROR, "idle: GOAWAY NO_ERROR after %.2f s" % (time.time() - t))
+    expect(c.wait_closed(3), "idle: closed")
+
+
+def case_max_streams(port, arg):
+    n = int(arg)
+    c = Conn(port)
+    for i in range(n):
+        c.send(c.headers(2 * i + 1))
+        status, _, err = c.response(2 * i + 1)
+        expect(status == 200, "request %d: %s %s" % (i + 1, status, err))
+    f = c.goaway(2) or next((f for f in c.frames if isinstance(f, GoAwayFrame)), None)
+    expect(f is not None and f.error_code == NO_ERROR and f.last_stream_id == 2 * n - 1,
+           "after %d streams: GOAWAY NO_ERROR, last stream %d" % (n, 2 * n - 1))
+
+
+def case_backpressure(port, arg):
+    # Stream 1: a large PHP response the client never grants a window for (beyond 64 KiB).
+    # Stream 3, on the same connection, is still answered at once.
+    c = Conn(port)
+    c.send(WindowUpdateFrame(0, 2 ** 30))  # the connection's window is wide open
+    c.send(c.headers(1, path="/big.php?mb=64"))
+    time.sleep(0.5)
+    c.send(c.headers(3, path="/a.txt"))
+    deadline = time.time() + 5
+    got3 = False
+    while time.time() < deadline and not got3:
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        got3 = isinstance(f, DataFrame) and f.stream_id == 3 and "END_STREAM" in f.flags
+    expect(got3, "stream 3 answered while stream 1 waits for its window")
+    sys.stdout.flush()
+    time.sleep(float(arg or 1))
+    print("holding")  # the test reads the proxy's memory now
+    sys.stdout.flush()
+    time.sleep(2)
+
+
+def case_graceful(port, arg):
+    # A slow PHP request in flight; the test sends SIGTERM after "sent" is printed.
+    c = Conn(port)
+    c.send(c.headers(1, path="/sleep.php?s=1"))
+    print("sent")
+    sys.stdout.flush()
+    f = c.goaway(5)
+    expect(f is not None and f.error_code == NO_ERROR and f.last_stream_id >= 1,
+           "GOAWAY NO_ERROR while a stream is in flight")
+    c.send(c.headers(3))  # after GOAWAY: not processed
+    status, body, err = c.response(1, 10)
+    expect(status == 200 and b"slept 1" in body, "the in-flight stream finished: %s %r %s" %
+           (status, body, err))
+
+
+def case_unknown_length_post(port, arg):
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False))
+    payload = bytes(range(256)) * 400  # 100 KiB, more than one window
+    sent = 0
+    while sent < len(payload):
+        chunk = payload[sent:sent + 16384]
+        f = DataFrame(1, chunk)
+        if sent + len(chunk) == len(payload):
+            f.flags.add("END_STREAM")
+        c.send(f)
+        sent += len(chunk)
+        # Wait for window updates when needed.
+        while sent < len(payload) and sent >= 65535 + credit(c):
+            if c.read_frame(5) is None:
+                break
+    status, body, err = c.response(1, 10)
+    import hashlib
+    expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
+           "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
+
+
+def credit(c):
+    return sum(f.window_increment for f in c.frames
+               if isinstance(f, WindowUpdateFrame) and f.stream_id == 1)
+
+
+if __name__ == "__main__":
+    name, port = sys.argv[1], int(sys.argv[2])
+    arg = sys.argv[3] if len(sys.argv) > 3 else None
+    globals()["case_" + name](port, arg)

@@ -1,0 +1,331 @@
+// HTTP/2 in cleartext with prior knowledge (h2c), black-box, on both I/O backends: nghttp, h2load
+// and Node's http2 module for the happy paths; frames built by hand (tests/integration/
+// h2_frames.py: python3-h2's hyperframe and hpack) for the RFC 9113 rules and for each attack,
+// each checking that the connection ends in time, that the proxy's memory stays bounded and
+// that PHP (a php-fpm pool, or Askr's own workers) saw at most the budget of requests.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "fixture.h"
+#include "php_harness.h"
+
+namespace askr::testing {
+namespace {
+
+const std::string kPython = "/usr/bin/python3";  // Debian's, with python3-h2
+const std::string kFrames = std::string(ASKR_SOURCE_DIR) + "/tests/integration/h2_frames.py";
+// The test budgets: small enough to reach at once, large enough for real clients.
+const std::string kBudgets =
+    "[http2]\nflood_burst = 100\nflood_rate = 10\nreset_burst = 50\nreset_rate = 1\n";
+
+bool have(const std::string& cmd) {
+  std::string out;
+  return run_command("command -v " + cmd + " >/dev/null 2>&1", out) == 0;
+}
+
+// Resident memory of a process, in KiB.
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+class Http2 : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (skip_backend(GetParam())) GTEST_SKIP() << "io_uring is not usable here";
+    if (!php_fpm_available()) GTEST_SKIP() << "php-fpm is not installed";
+    if (!have(kPython + " -c 'import h2, hyperframe, hpack'")) {
+      GTEST_SKIP() << "python3-h2 is not installed";
+    }
+    copy_php_site(root());
+    std::string big;
+    for (int i = 0; i < (1 << 20) / 16; ++i) big += "0123456789abcdef";
+    big[12345] = 'x';  // not a repeat of a frame-sized piece: the order of pieces matters
+    site_.write("www/big.bin", big);
+    site_.write("www/a.txt", "first\n");
+    fpm_ = std::make_unique<PhpFpm>(4);
+  }
+  void start(const std::string& http2 = "", const std::string& timeouts = "",
+             const std::string& fastcgi = "") {
+    PhpProxyOptions o;
+    o.backend = GetParam();
+    o.root = root();
+    o.routes = "[[site.route]]\nprefix = \"/moved/\"\nreturn = 301\nlocation = \"/a.txt\"\n";
+    o.fastcgi = fastcgi.empty() ? fpm_->address() : fastcgi;
+    o.timeouts = timeouts;
+    o.extra = kBudgets + http2;
+    proxy_ = std::make_unique<PhpProxy>(o);
+  }
+  std::string root() const { return site_.path() + "/www"; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(proxy_->port()) + path;
+  }
+  // Runs one case of h2_frames.py; its output explains a failure.
+  void frames(const std::string& name, const std::string& arg = "") {
+    std::string out;
+    int rc = run_command(kPython + " " + kFrames + " " + name + " " +
+                             std::to_string(proxy_->port()) + " " + arg + " 2>&1",
+                         out);
+    EXPECT_EQ(rc, 0) << name << " " << arg << ":\n" << out;
+  }
+  // Requests that reached PHP's count.php.
+  size_t php_hits() const {
+    struct stat st;
+    return stat((root() + "/count.txt").c_str(), &st) == 0 ? size_t(st.st_size) : 0;
+  }
+  std::string sha256(const std::string& rel) { return sha256_file(root() + "/" + rel); }
+
+  TempDir site_;
+  std::unique_ptr<PhpFpm> fpm_;
+  std::unique_ptr<PhpProxy> proxy_;
+};
+
+// ---- Happy paths --------------------------------------------------------------------------------
+
+TEST_P(Http2, NghttpStaticByteExactAndPhp) {
+  start();
+  std::string out;
+  ASSERT_EQ(run_command("nghttp " + url("/big.bin") + " | sha256sum", out), 0);
+  EXPECT_EQ(out.substr(0, 64), sha256("big.bin"));
+  ASSERT_EQ(run_command("nghttp -v " + url("/h2headers.php") + " 2>&1", out), 0);
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"SERVER_PROTOCOL\":\"HTTP/2.0\""), std::string::npos) << out;
+  // A `return` route.
+  ASSERT_EQ(run_command("nghttp -v " + url("/moved/x") + " 2>&1", out), 0);
+  EXPECT_NE(out.find(":status: 301"), std::string::npos) << out;
+  EXPECT_NE(out.find("location: /a.txt"), std::string::npos) << out;
+  // HEAD: the length, no body.
+  ASSERT_EQ(run_command("nghttp -v -H ':method: HEAD' " + url("/big.bin") + " 2>&1", out), 0);
+  EXPECT_NE(out.find("content-length: 1048576"), std::string::npos) << out;
+  EXPECT_EQ(out.find("recv DATA"), std::string::npos) << out;
+  // A streamed PHP response (no Content-Length) of several MiB.
+  ASSERT_EQ(run_command("nghttp " + url("/big.php?mb=4") + " | wc -c", out), 0);
+  EXPECT_EQ(std::stol(out), 4L << 20);
+  proxy_->stop();
+  EXPECT_NE(proxy_->error_log().find("http2: "), std::string::npos) << proxy_->error_log();
+}
+
+TEST_P(Http2, H2loadManyConcurrentStreams) {
+  start();
+  std::string out;
+  ASSERT_EQ(run_command("h2load -n 4000 -c 4 -m 100 " + url("/a.txt") + " 2>&1", out), 0);
+  EXPECT_NE(out.find("4000 succeeded"), std::string::npos) << out;
+  ASSERT_EQ(run_command("h2load -n 200 -c 2 -m 50 " + url("/h2headers.php") + " 2>&1", out), 0);
+  EXPECT_NE(out.find("200 succeeded"), std::string::npos) << out;
+  ASSERT_EQ(run_command("h2load -n 40 -c 2 -m 20 " + url("/big.bin") + " 2>&1", out), 0);
+  EXPECT_NE(out.find("40 succeeded"), std::string::npos) << out;
+}
+
+TEST_P(Http2, LargePostStreamsToPhp) {
+  start();
+  std::string body;
+  for (int i = 0; i < 600000; ++i) body += char('a' + i % 26) + std::string(i % 7 ? "" : "\n");
+  std::string file = site_.write("post.bin", body);
+  std::string out;
+  ASSERT_EQ(run_command("nghttp -d " + file + " " + url("/body.php"), out), 0);
+  std::map<std::string, std::string> j = parse_json_object(out);
+  EXPECT_EQ(j["length"], std::to_string(body.size())) << out;
+  EXPECT_EQ(j["sha256"], sha256_file(file)) << out;
+  EXPECT_EQ(j["CONTENT_LENGTH"], std::to_string(body.size())) << out;
+  // Without content-length: the unknown-length path (collected, then CONTENT_LENGTH is known).
+  frames("unknown_length_post");
+}
+
+TEST_P(Http2, NodeClient) {
+  if (!have("node")) GTEST_SKIP() << "nodejs is not installed";
+  start();
+  std::string out;
+  int rc = run_command("node " + std::string(ASKR_SOURCE_DIR) + "/tests/integration/h2_node.js " +
+                           std::to_string(proxy_->port()) + " " + sha256("big.bin") + " 2>&1",
+                       out);
+  EXPECT_EQ(rc, 0) << out;
+}
+
+TEST_P(Http2, AskrWorkerPool) {
+  if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
+  PhpProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.pool_extra = "workers = 2\nmode = \"classic\"\n[pool.ini]\noutput_buffering = \"0\"\n";
+  o.extra = kBudgets;
+  proxy_ = std::make_unique<PhpProxy>(o);
+  std::string out;
+  ASSERT_EQ(run_command("h2load -n 200 -c 2 -m 20 " + url("/h2headers.php") + " 2>&1", out), 0);
+  EXPECT_NE(out.find("200 succeeded"), std::string::npos) << out;
+  ASSERT_EQ(run_command("nghttp " + url("/big.php?mb=3") + " | wc -c", out), 0);
+  EXPECT_EQ(std::stol(out), 3L << 20);
+  // 103 Early Hints become interim HEADERS on the stream.
+  ASSERT_EQ(run_command("nghttp -v " + url("/early_hints.php") + " 2>&1", out), 0);
+  EXPECT_NE(out.find(":status: 103"), std::string::npos) << out;
+  EXPECT_NE(out.find("page 1 1"), std::string::npos) << out;
+  frames("rapid_reset", "1000");
+  EXPECT_LE(php_hits(), 50u);
+}
+
+// ---- RFC 9113 conformance ----------------------------------------------------------------------
+
+TEST_P(Http2, FramesStatesFlowControlHpackSettings) {
+  start();
+  for (const char* c :
+       {"settings", "frame_too_large", "data_idle_stream", "even_stream", "data_after_end",
+        "window_zero_increment", "window_overflow", "flow_violation", "hpack_bad_index",
+        "settings_ack_payload", "settings_bad_length", "settings_bad_push", "settings_bad_window",
+        "settings_bad_frame_size"}) {
+    frames(c);
+  }
+}
+
+TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
+  start();
+  for (const char* kind :
+       {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade", "te_gzip",
+        "cr_value", "lf_value", "nul_value", "host_mismatch", "dup_path", "no_method",
+        "pseudo_after", "unknown_pseudo", "empty_path"}) {
+    frames("bad_header", kind);
+  }
+  EXPECT_EQ(php_hits(), 0u);
+  frames("content_length_mismatch");
+  frames("cookies");  // crumbs joined with "; ", names PHP would rewrite dropped
+}
+
+TEST_P(Http2, HeaderListLimits) {
+  start();
+  frames("too_many_headers");
+  frames("header_list_size");
+  EXPECT_EQ(php_hits(), 0u);
+}
+
+// An HTTP/1.1 request to switch to h2c is answered in HTTP/1.1, and PHP never sees it.
+TEST_P(Http2, UpgradeH2cIgnored) {
+  start();
+  PhpResponse r = php_fetch(proxy_->port(),
+                            "GET /h2headers.php HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
+                            "HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+                            "\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.find("HTTP_UPGRADE"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("HTTP_HTTP2_SETTINGS"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"SERVER_PROTOCOL\":\"HTTP/1.1\""), std::string::npos) << r.body;
+}
+
+// ---- Limits and attacks ------------------------------------------------------------------------
+
+TEST_P(Http2, ConcurrencyLimitRefusesStreams) {
+  start();
+  frames("concurrency");
+}
+
+TEST_P(Http2, RapidResetBudget) {
+  start();
+  long before = rss_kib(proxy_->pid());
+  frames("rapid_reset", "2000");
+  // Streams reset in the batch that carried them never reach PHP; at most the budget does.
+  EXPECT_LE(php_hits(), 50u);
+  EXPECT_LT(rss_kib(proxy_->pid()) - before, 16 * 1024);
+  // Other clients are served.
+  std::string out;
+  EXPECT_EQ(run_command("nghttp " + url("/a.txt"), out), 0);
+  EXPECT_EQ(out, "first\n");
+}
+
+TEST_P(Http2, Floods) {
+  start();
+  long before = rss_kib(proxy_->pid());
+  for (const char* c : {"continuation_flood", "ping_flood", "settings_flood", "priority_flood",
+                        "window_update_flood", "empty_data_flood"}) {
+    frames(c);
+  }
+  EXPECT_LT(rss_kib(proxy_->pid()) - before, 16 * 1024);
+  EXPECT_EQ(php_hits(), 0u);
+  proxy_->stop();
+  EXPECT_NE(proxy_->error_log().find("floods"), std::string::npos);
+}
+
+TEST_P(Http2, ZeroWindowStallIsCut) {
+  start("", "send = \"1s\"\n");
+  frames("zero_window", "1");
+}
+
+TEST_P(Http2, StalledRequestBodyIsCut) {
+  start("", "body = \"1s\"\n");
+  frames("stalled_body", "1");
+}
+
+TEST_P(Http2, IdleTimeoutSaysGoaway) {
+  start("idle_timeout = \"1s\"\n");
+  frames("idle");
+}
+
+TEST_P(Http2, StreamsPerConnectionBudget) {
+  start("max_streams = 5\n");
+  frames("max_streams", "5");
+}
+
+// A client that does not read a large PHP response pauses that stream's backend, not the
+// connection, and the proxy does not buffer the response.
+TEST_P(Http2, SlowReaderPausesOnlyItsStream) {
+  start();
+  long before = rss_kib(proxy_->pid());
+  auto run = std::async(std::launch::async, [&] {
+    std::string out;
+    int rc = run_command(
+        kPython + " " + kFrames + " backpressure " + std::to_string(proxy_->port()) + " 1 2>&1",
+        out);
+    return std::make_pair(rc, out);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  long during = rss_kib(proxy_->pid());
+  auto [rc, out] = run.get();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_LT(during - before, 16 * 1024) << "64 MiB response to a client that does not read";
+}
+
+TEST_P(Http2, GracefulGoawayOnShutdown) {
+  start();
+  auto run = std::async(std::launch::async, [&] {
+    std::string out;
+    int rc = run_command(
+        kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) + " 2>&1", out);
+    return std::make_pair(rc, out);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  kill(proxy_->pid(), SIGTERM);
+  auto [rc, out] = run.get();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(proxy_->stop(), 0);
+}
+
+ASKR_BOTH_BACKENDS(Http2);
+
+// h2c off: the preface is just a bad HTTP/1.1 request.
+class Http2Off : public ProxyTest {};
+
+TEST_P(Http2Off, PrefaceIsRefusedWhenH2cIsOff) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = site_.path() + "/www";
+  o.listen_extra = "http2 = false\n";
+  proxy_ = std::make_unique<Proxy>(o);
+  HttpResponse r = fetch(port(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_GE(r.status, 400) << r.status_line;
+  r = fetch(port(), get("/index.html"));
+  EXPECT_EQ(r.status, 200);
+}
+
+ASKR_BOTH_BACKENDS(Http2Off);
+
+}  // namespace
+}  // namespace askr::testing

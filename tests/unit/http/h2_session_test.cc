@@ -1,0 +1,301 @@
+// The HTTP/2 session alone, driven by nghttp2's own client session over memory: requests become
+// protocol-neutral http::Requests, responses and bodies go out, windows open only as bodies are
+// consumed, and the limits nghttp2 leaves to the application hold.
+#include "http/h2_session.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace askr::http {
+namespace {
+
+struct Seen {
+  int32_t id;
+  std::string method, scheme, authority, path, query, protocol, cookie;
+  BodyKind body;
+  uint64_t length;
+};
+
+class Core final : public H2Session::Events {
+ public:
+  H2Session* session = nullptr;
+  bool consume = true;
+  std::vector<Seen> requests;
+  std::map<int32_t, std::string> bodies;  // request bodies received
+  std::map<int32_t, bool> ended;
+  std::map<int32_t, uint32_t> closed;
+  std::string response_body = "hello";
+
+  std::unique_ptr<Request> new_request() override { return std::make_unique<Request>(); }
+  void on_request(int32_t id, std::unique_ptr<Request> r, bool) override {
+    requests.push_back({id, std::string(r->method), std::string(r->scheme),
+                        std::string(r->authority), std::string(r->path), std::string(r->query),
+                        std::string(r->protocol), std::string(r->known(Known::kCookie)), r->body,
+                        r->content_length});
+    static const Response::Field f[] = {{"Content-Type", "text/plain"}, {"Connection", "x"}};
+    session->submit_response(id, 200, f, response_body.size(), true, "today");
+    left_[id] = response_body;
+  }
+  void on_body(int32_t id, std::string_view d) override {
+    bodies[id] += d;
+    if (consume) session->consume(id, d.size());
+  }
+  void on_body_end(int32_t id) override { ended[id] = true; }
+  void on_stream_close(int32_t id, uint32_t e) override { closed[id] = e; }
+  ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) override {
+    std::string& s = left_[id];
+    size_t n = std::min(len, s.size());
+    std::copy(s.begin(), s.begin() + n, buf);
+    s.erase(0, n);
+    eof = s.empty();
+    return ssize_t(n);
+  }
+
+ private:
+  std::map<int32_t, std::string> left_;
+};
+
+// nghttp2's client side, with what it received.
+class Client {
+ public:
+  std::map<int32_t, std::string> status, body, content_type, connection;
+  std::map<int32_t, uint32_t> reset;
+  uint32_t goaway = UINT32_MAX;
+
+  Client() {
+    nghttp2_session_callbacks* cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl,
+               const uint8_t* v, size_t vl, uint8_t, void* p) {
+          auto* c = static_cast<Client*>(p);
+          std::string name((const char*)n, nl), value((const char*)v, vl);
+          if (name == ":status") c->status[f->hd.stream_id] = value;
+          if (name == "content-type") c->content_type[f->hd.stream_id] = value;
+          if (name == "connection") c->connection[f->hd.stream_id] = value;
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+        cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* p) {
+          static_cast<Client*>(p)->body[id].append((const char*)d, n);
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_frame_recv_callback(
+        cb, [](nghttp2_session*, const nghttp2_frame* f, void* p) {
+          auto* c = static_cast<Client*>(p);
+          if (f->hd.type == NGHTTP2_RST_STREAM)
+            c->reset[f->hd.stream_id] = f->rst_stream.error_code;
+          if (f->hd.type == NGHTTP2_GOAWAY) c->goaway = f->goaway.error_code;
+          return 0;
+        });
+    nghttp2_session_client_new(&s, cb, this);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~Client() { nghttp2_session_del(s); }
+
+  int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
+              nghttp2_data_provider* body = nullptr, const char* method = "GET") {
+    std::vector<std::pair<std::string, std::string>> h = {
+        {":method", method}, {":scheme", "https"}, {":authority", "example.org"}, {":path", path}};
+    h.insert(h.end(), extra.begin(), extra.end());
+    std::vector<nghttp2_nv> nv;
+    for (auto& [n, v] : h) {
+      nv.push_back(
+          {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    return nghttp2_submit_request(s, nullptr, nv.data(), nv.size(), body, this);
+  }
+
+  // Moves bytes both ways until neither side has more. False once the server reports the
+  // connection over.
+  bool pump(H2Session& server, int64_t now = 0) {
+    bool alive = true;
+    for (int i = 0; i < 100; ++i) {
+      std::string out;
+      const uint8_t* p;
+      for (ssize_t n; (n = nghttp2_session_mem_send(s, &p)) > 0;) out.append((const char*)p, n);
+      if (!out.empty()) alive = server.recv(out, now) && alive;
+      std::string back;
+      server.pull(back, 1 << 20);
+      if (!back.empty()) nghttp2_session_mem_recv(s, (const uint8_t*)back.data(), back.size());
+      if (out.empty() && back.empty()) break;
+    }
+    return alive;
+  }
+
+  nghttp2_session* s;
+};
+
+class H2SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make(); }
+  void make() {
+    server_ = std::make_unique<H2Session>(core_, limits_, &shared_);
+    core_.session = server_.get();
+  }
+  H2Limits limits_;
+  H2Counters shared_;
+  Core core_;
+  Client client_;
+  std::unique_ptr<H2Session> server_;
+};
+
+TEST_F(H2SessionTest, RequestBecomesProtocolNeutral) {
+  int32_t id = client_.get("/a/b?x=1", {{"cookie", "a=1"}, {"cookie", "b=2"}, {"x-y", "z"}});
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 1u);
+  const Seen& r = core_.requests[0];
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.scheme, "https");
+  EXPECT_EQ(r.authority, "example.org");
+  EXPECT_EQ(r.path, "/a/b");
+  EXPECT_EQ(r.query, "x=1");
+  EXPECT_EQ(r.protocol, "HTTP/2.0");
+  EXPECT_EQ(r.cookie, "a=1; b=2");  // crumbs joined (RFC 9113 §8.2.3)
+  EXPECT_EQ(r.body, BodyKind::kNone);
+  EXPECT_EQ(client_.status[id], "200");
+  EXPECT_EQ(client_.body[id], "hello");
+  EXPECT_EQ(client_.content_type[id], "text/plain");
+  EXPECT_EQ(client_.connection.count(id), 0u);  // connection-specific: never sent
+  EXPECT_EQ(core_.closed.count(id), 1u);
+  EXPECT_EQ(server_->counters().streams, 1u);
+  EXPECT_EQ(shared_.streams, 1u);
+}
+
+// A request body opens the client's window only as the core consumes it.
+TEST_F(H2SessionTest, BodyRespectsTheWindow) {
+  core_.consume = false;
+  static std::string payload(200000, 'p');
+  static size_t sent = 0;
+  sent = 0;
+  nghttp2_data_provider dp;
+  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                        nghttp2_data_source*, void*) -> ssize_t {
+    size_t n = std::min(len, payload.size() - sent);
+    std::copy(payload.begin() + sent, payload.begin() + sent + n, buf);
+    sent += n;
+    if (sent == payload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return ssize_t(n);
+  };
+  int32_t id = client_.get("/up", {{"content-length", "200000"}}, &dp, "POST");
+  client_.pump(*server_);
+  ASSERT_EQ(core_.requests.size(), 1u);
+  EXPECT_EQ(core_.requests[0].body, BodyKind::kLength);
+  EXPECT_EQ(core_.requests[0].length, 200000u);
+  EXPECT_EQ(core_.bodies[id].size(), 65535u);  // the initial window, and not a byte more
+  EXPECT_FALSE(core_.ended[id]);
+  // Once it is consumed, the windows open and the rest comes (consumed as it arrives).
+  core_.consume = true;
+  server_->consume(id, core_.bodies[id].size());
+  client_.pump(*server_);
+  EXPECT_TRUE(core_.ended[id]);
+  EXPECT_EQ(core_.bodies[id], payload);
+}
+
+TEST_F(H2SessionTest, HeaderListOverTheLimitIs431) {
+  limits_.max_header_list = 1024;
+  make();
+  int32_t id = client_.get("/", {{"x-big", std::string(2000, 'v')}});
+  client_.pump(*server_);
+  EXPECT_TRUE(core_.requests.empty());
+  EXPECT_EQ(client_.status[id], "431");
+  // Each field counts 32 bytes more than its name and value: 40 one-byte fields are 1360.
+  std::vector<std::pair<std::string, std::string>> many;
+  for (int i = 0; i < 40; ++i) many.push_back({"x" + std::to_string(i % 10), "v"});
+  id = client_.get("/", many);
+  client_.pump(*server_);
+  EXPECT_EQ(client_.status[id], "431");
+  EXPECT_EQ(server_->counters().bad_headers, 2u);
+}
+
+TEST_F(H2SessionTest, HostMustMatchAuthority) {
+  int32_t id = client_.get("/", {{"host", "other.example"}});
+  client_.pump(*server_);
+  EXPECT_TRUE(core_.requests.empty());
+  EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR));
+}
+
+TEST_F(H2SessionTest, RapidResetRunsOutTheBudget) {
+  limits_.reset_burst = 10;
+  limits_.reset_rate = 0;
+  make();
+  client_.pump(*server_);  // the prefaces and SETTINGS
+  // Each request's HEADERS, then its RST_STREAM, all in one batch as an attacker sends them.
+  std::string wire;
+  const uint8_t* p;
+  for (int i = 0; i < 50; ++i) {
+    int32_t id = client_.get("/php");
+    for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+      wire.append((const char*)p, n);
+    nghttp2_submit_rst_stream(client_.s, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+      wire.append((const char*)p, n);
+  }
+  EXPECT_FALSE(server_->recv(wire, 0));
+  client_.pump(*server_);
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_TRUE(core_.requests.empty());  // reset in the batch that carried them
+  EXPECT_EQ(server_->counters().floods, 1u);
+  EXPECT_GE(server_->counters().resets_received, 10u);
+}
+
+TEST_F(H2SessionTest, StreamsPerConnectionBudget) {
+  limits_.max_streams = 3;
+  make();
+  for (int i = 0; i < 3; ++i) {
+    client_.get("/");
+    client_.pump(*server_);
+  }
+  EXPECT_EQ(core_.requests.size(), 3u);
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(server_->counters().goaways, 1u);
+}
+
+// Streams over the advertised concurrency, sent before the client has acknowledged it, are
+// refused: the client may retry them.
+TEST_F(H2SessionTest, ConcurrencyRefusesStreams) {
+  limits_.max_concurrent_streams = 2;
+  make();
+  core_.response_body = std::string(200000, 'b');  // larger than the window: streams stay open
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(client_.get("/"));
+  std::string wire;
+  const uint8_t* p;
+  for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+    wire.append((const char*)p, n);
+  EXPECT_TRUE(server_->recv(wire, 0));
+  std::string back;
+  server_->pull(back, 1 << 20);
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  EXPECT_EQ(core_.requests.size(), 2u);
+  EXPECT_EQ(client_.reset[ids[2]], uint32_t(NGHTTP2_REFUSED_STREAM));
+  EXPECT_EQ(server_->counters().refused, 1u);
+}
+
+TEST_F(H2SessionTest, PingFlood) {
+  limits_.flood_burst = 20;
+  limits_.flood_rate = 0;
+  make();
+  for (int i = 0; i < 30; ++i) nghttp2_submit_ping(client_.s, NGHTTP2_FLAG_NONE, nullptr);
+  EXPECT_FALSE(client_.pump(*server_));
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
+}
+
+TEST(H2Budget, RefillsAtItsRate) {
+  Budget b;
+  b.set(2, 10);
+  EXPECT_TRUE(b.take(0));
+  EXPECT_TRUE(b.take(0));
+  EXPECT_FALSE(b.take(0));
+  EXPECT_TRUE(b.take(100));  // 10 per second: one more after 100 ms
+  EXPECT_FALSE(b.take(100));
+}
+
+}  // namespace
+}  // namespace askr::http
