@@ -48,8 +48,10 @@ std::string openssl_errors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cfg) {
+Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cfg,
+                                                        std::shared_ptr<TicketKeys> keys) {
   std::unique_ptr<TlsContexts> t(new TlsContexts());
+  t->keys_ = keys ? std::move(keys) : std::make_shared<TicketKeys>();
   if (g_ctx_index < 0)
     g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   const std::vector<config::Site>& sites = cfg.sites;
@@ -71,7 +73,7 @@ Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cf
     if (s.site->tls.protocols) versions(s.site->tls.protocols, s.min_version, s.max_version);
     for (const std::string& name : sites[i].server_names) t->sni_.add(name, int(i));
   }
-  t->keys_.encrypt_key(time(nullptr));  // the first key, made now rather than on a loop
+  t->keys_->encrypt_key(time(nullptr));  // the first key, made now rather than on a loop
   return t;
 }
 
@@ -200,7 +202,7 @@ int TlsContexts::on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned ch
   TicketKeys::Key key;
   int result = 1;
   if (enc) {
-    key = self->keys_.encrypt_key(now);
+    key = self->keys_->encrypt_key(now);
     memcpy(key_name, key.name, sizeof key.name);
     if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
     if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes, iv) != 1) return -1;
@@ -208,7 +210,7 @@ int TlsContexts::on_ticket_key(SSL* ssl, unsigned char key_name[16], unsigned ch
     uint8_t name[16];
     memcpy(name, key_name, sizeof name);
     bool current = false;
-    std::optional<TicketKeys::Key> k = self->keys_.decrypt_key(name, now, current);
+    std::optional<TicketKeys::Key> k = self->keys_->decrypt_key(name, now, current);
     if (!k) return 0;
     key = *k;
     result = current ? 1 : 2;
