@@ -10,7 +10,9 @@ test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fp
       php php8.2-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
       php-symfony-framework-bundle php-laravel-framework
       # tests/vm: Debian's kernel (which has kernel TLS) under QEMU with a busybox initramfs.
-      qemu-system-x86 busybox-static)
+      qemu-system-x86 busybox-static
+      # tests/integration/testssl_test.cc: an outside audit of the TLS listener.
+      testssl.sh)
 bench=(nginx-light h2o wrk strace procps)
 
 want=("${build[@]}")
