@@ -102,15 +102,14 @@ TEST_F(TestSsl, NoFindingRatedHighOrCritical) {
   std::string csv = dir_.path() + "/testssl.csv";
   std::string out;
   auto start = std::chrono::steady_clock::now();
-  int rc = run_command("cd " + dir_.path() +
-                           " && timeout 280 testssl --quiet --color 0 --warnings off --nodns none "
-                           "--ip 127.0.0.1 --add-ca " +
-                           dir_.path() + "/ca.pem --connect-timeout 5 --openssl-timeout 10 " +
-                           "--csvfile " + csv + " -p -s -f -P -S -h -U https://127.0.0.1:" +
-                           std::to_string(proxy.port()) + "/ 2>&1",
-                       out);
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int rc = run_command(
+      "cd " + dir_.path() +
+          " && timeout 280 testssl --quiet --color 0 --warnings off --nodns none "
+          "--ip 127.0.0.1 --add-ca " +
+          dir_.path() + "/ca.pem --connect-timeout 5 --openssl-timeout 10 " + "--csvfile " + csv +
+          " -p -s -f -P -S -h -U https://127.0.0.1:" + std::to_string(proxy.port()) + "/ 2>&1",
+      out);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<Finding> findings = read_csv(csv);
   ASSERT_GT(findings.size(), 50u) << "testssl exited " << rc << "\n" << out;
 
@@ -130,8 +129,8 @@ TEST_F(TestSsl, NoFindingRatedHighOrCritical) {
   std::printf("\nrated above OK/INFO:\n%s", report.c_str());
   EXPECT_EQ(bad, "") << out;
   // The checks ran, and the answers that matter were seen.
-  for (const char* id : {"SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3", "cipher_order",
-                         "PFS", "heartbleed", "ROBOT", "secure_renego", "BREACH", "HSTS"}) {
+  for (const char* id : {"SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3", "cipher_order", "PFS",
+                         "heartbleed", "ROBOT", "secure_renego", "BREACH", "HSTS"}) {
     EXPECT_TRUE(by_id.count(id)) << "no finding " << id << "\n" << out;
   }
   EXPECT_EQ(by_id["TLS1"].rfind("OK", 0) == 0 || by_id["TLS1"].rfind("INFO", 0) == 0, true)

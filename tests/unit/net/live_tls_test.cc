@@ -22,9 +22,10 @@ class LiveTls : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     std::string pem = dir_ + "/c.pem", key = dir_ + "/c.key";
-    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-                      "-days 1 -subj /CN=live.test -keyout " +
-                      key + " -out " + pem + " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-days 1 -subj /CN=live.test -keyout " +
+        key + " -out " + pem + " >/dev/null 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     config::Site site;
     site.server_names = {"live.test"};
