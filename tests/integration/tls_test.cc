@@ -350,6 +350,28 @@ TEST_P(Tls, OldProtocolsAndWeakCiphersRefused) {
   EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
 }
 
+// TLS 1.2: the server's cipher order, ChaCha20 for a client that ranks it first; TLS 1.3: the
+// client's order.
+TEST_P(Tls, CipherOrderServersFor12ClientsFor13) {
+  start();
+  auto cipher = [&](const std::string& args) {
+    std::string out = s_client(port(), args);
+    std::smatch m;
+    return std::regex_search(out, m, std::regex("Cipher is ([^\\n]+)")) ? m[1].str() : out;
+  };
+  EXPECT_EQ(cipher("-tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"),
+            "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(cipher("-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"),
+            "ECDHE-RSA-CHACHA20-POLY1305");
+  EXPECT_EQ(cipher("-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+            "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(cipher("-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+            "TLS_CHACHA20_POLY1305_SHA256");
+  // A client offering both versions gets TLS 1.3 and its own order.
+  EXPECT_EQ(cipher("-ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+            "TLS_AES_256_GCM_SHA384");
+}
+
 TEST_P(Tls, RenegotiationRefused) {
   start();
   std::string out = s_client(port(), "-tls1_2", "sleep 1; echo R; sleep 1");
