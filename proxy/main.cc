@@ -111,6 +111,25 @@ bool open_listeners(const config::Config& cfg, const std::vector<int>& cpus,
   return true;
 }
 
+// SIGHUP: the certificate and key files the running config names are read again and replace
+// the running contexts as a whole; new handshakes get them, established connections keep theirs,
+// and session tickets stay valid (the key set passes on). Built here, on the main thread, never
+// on a loop. Any problem (a file unreadable, a key that does not match) leaves the running
+// certificates serving. The rest of the config is not re-read.
+void reload_certificates(server::Generation& gen) {
+  std::shared_ptr<const net::TlsContexts> running = gen.tls.get();
+  if (!running) return;
+  Result<std::unique_ptr<net::TlsContexts>> next =
+      net::TlsContexts::build(gen.config, running->ticket_keys());
+  if (!next) {
+    LOG_ERROR("SIGHUP: certificates not reloaded, the running ones keep serving: %s",
+              next.error().message.c_str());
+    return;
+  }
+  gen.tls.publish(std::move(*next));
+  LOG_INFO("SIGHUP: certificates reloaded");
+}
+
 int check_config(const std::string& path) {
   config::LoadResult r = config::load_file(path);
   for (const config::Diagnostic& d : r.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
@@ -163,7 +182,7 @@ int serve(const std::string& path) {
     LOG_ERROR("%s: %s", path.c_str(), tls.error().message.c_str());
     return 1;
   }
-  gen->tls = std::move(*tls);
+  gen->tls.publish(std::move(*tls));
 
   bool use_uring = false;
   if (!choose_backend(cfg.server.io_backend, use_uring)) return 1;
@@ -235,6 +254,7 @@ int serve(const std::string& path) {
     if (sig == SIGHUP) {
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
+      reload_certificates(*gen);
     } else if (sig == SIGUSR1) {
       LOG_INFO("SIGUSR1: ignored (logs are not reopened yet)");
     }

@@ -14,7 +14,9 @@ test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fp
       qemu-system-x86 busybox-static
       # HTTP/2 clients of tests/integration/http2_test.cc: nghttp and h2load, hand-built frames
       # (python3-h2 brings hyperframe and hpack), Node's http2 module.
-      nghttp2-client python3-h2 nodejs)
+      nghttp2-client python3-h2 nodejs
+      # tests/integration/testssl_test.cc: an outside audit of the TLS listener.
+      testssl.sh)
 bench=(nginx-light h2o wrk strace procps linux-perf valgrind)
 
 want=("${build[@]}")

@@ -57,4 +57,12 @@ std::string_view parse_sni_extension(const uint8_t* data, size_t len) {
   return {};
 }
 
+bool offers_tls13(const uint8_t* data, size_t len) {
+  if (len < 1 || size_t(data[0]) + 1 != len || data[0] % 2 != 0) return false;
+  for (size_t pos = 1; pos + 1 < len; pos += 2) {
+    if (data[pos] == 0x03 && data[pos + 1] == 0x04) return true;
+  }
+  return false;
+}
+
 }  // namespace askr::net

@@ -30,4 +30,8 @@ class SniMap {
 // malformed; the view points into `data`.
 std::string_view parse_sni_extension(const uint8_t* data, size_t len);
 
+// Whether a ClientHello's supported_versions extension (RFC 8446 §4.2.1), its extension_data as
+// OpenSSL hands it over, lists TLS 1.3. False when the data is malformed.
+bool offers_tls13(const uint8_t* data, size_t len);
+
 }  // namespace askr::net

@@ -1,8 +1,11 @@
 // The TLS side of a config generation: one SSL_CTX per site that has certificates, the SNI map
-// that picks among them, and the process-wide session ticket keys. Built once at start
-// (askr-proxy -t builds it too, so that every key is checked against its certificate and every
-// cipher string against OpenSSL) and then shared read-only by every loop; the loops only call
-// new_ssl(), and OpenSSL's callbacks below run on whichever loop is handshaking.
+// that picks among them, and the process-wide session ticket keys. Built at start (askr-proxy -t
+// builds it too, so that every key is checked against its certificate and every cipher string
+// against OpenSSL) and again on SIGHUP, when the certificate files are read anew (see
+// LiveTlsContexts); each set is then shared read-only by every loop; the loops only call
+// new_ssl(), and OpenSSL's callbacks below run on whichever loop is handshaking. A set must
+// outlive every SSL made from it (its callbacks find it through the SSL_CTX): each TLS
+// connection holds a reference.
 //
 // Which certificate a client gets: the site whose server name equals its SNI, else the first
 // whose wildcard ("*.example.com", one label) matches, else the default: the config's default
@@ -30,7 +33,10 @@ class TlsContexts {
   // Null when no site has a certificate (then no listener may be TLS: the loader checked).
   // Fails with the first problem: an unreadable or unparsable certificate or key, a key that
   // does not match its certificate, a cipher, cipher suite or group list OpenSSL refuses.
-  static Result<std::unique_ptr<TlsContexts>> build(const config::Config& cfg);
+  // `keys`: the ticket keys of the set this one replaces, so that tickets issued before a
+  // reload still resume; null makes a new key set. `cfg` must outlive the contexts.
+  static Result<std::unique_ptr<TlsContexts>> build(const config::Config& cfg,
+                                                    std::shared_ptr<TicketKeys> keys = nullptr);
   ~TlsContexts();
   TlsContexts(const TlsContexts&) = delete;
   TlsContexts& operator=(const TlsContexts&) = delete;
@@ -42,7 +48,7 @@ class TlsContexts {
   // The site (index into Config::sites) whose certificate answers `sni` ("" = no SNI).
   int site_for(std::string_view sni) const;
   int default_site() const { return default_; }
-  TicketKeys& ticket_keys() { return keys_; }
+  const std::shared_ptr<TicketKeys>& ticket_keys() const { return keys_; }
 
  private:
   struct SiteCtx {
@@ -62,7 +68,7 @@ class TlsContexts {
   std::vector<SiteCtx> sites_;  // one per Config::sites entry
   SniMap sni_;
   int default_ = -1;
-  TicketKeys keys_;
+  std::shared_ptr<TicketKeys> keys_;  // shared with the sets before and after a reload
 };
 
 // The error queue of OpenSSL as one line (and cleared).

@@ -31,11 +31,11 @@ constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
 
 }  // namespace
 
-TlsTransport::TlsTransport(loop::Backend& io, int socket_fd, const TlsContexts& contexts,
-                           TlsCounters& counters)
-    : io_(io), counters_(counters) {
+TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
+                           std::shared_ptr<const TlsContexts> contexts, TlsCounters& counters)
+    : io_(io), counters_(counters), contexts_(std::move(contexts)) {
   fd = socket_fd;
-  ssl_ = contexts.new_ssl();
+  ssl_ = contexts_->new_ssl();
   if (!ssl_) return;  // on_recv refuses the connection
   BIO* bio = BIO_new(bio_method());
   BIO_set_data(bio, this);

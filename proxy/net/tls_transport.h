@@ -21,6 +21,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "loop/backend.h"
@@ -41,9 +42,10 @@ struct TlsCounters {
 
 class TlsTransport final : public Transport, private loop::IoObject {
  public:
-  // Takes ownership of the connected, non-blocking socket `fd`. `contexts` and `counters` must
-  // outlive the transport.
-  TlsTransport(loop::Backend& io, int fd, const TlsContexts& contexts, TlsCounters& counters);
+  // Takes ownership of the connected, non-blocking socket `fd`. The transport keeps `contexts`
+  // (the set its SSL comes from) alive while it lives; `counters` must outlive it.
+  TlsTransport(loop::Backend& io, int fd, std::shared_ptr<const TlsContexts> contexts,
+               TlsCounters& counters);
   ~TlsTransport() override;
 
   void start(TransportUser* user) override { user_ = user; }
@@ -108,6 +110,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
 
   loop::Backend& io_;
   TlsCounters& counters_;
+  std::shared_ptr<const TlsContexts> contexts_;  // outlives ssl_, which the destructor frees
   TransportUser* user_ = nullptr;
   SSL* ssl_ = nullptr;
   State state_ = State::kHandshake;

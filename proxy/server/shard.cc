@@ -106,6 +106,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
       acceptors_.back()->start();
     }
   }
+  gen_.tls.refresh(tls_, tls_seen_);
   ready.fetch_add(ok ? 1 : 1000);
   ready.notify_all();
   if (!ok) return;
@@ -142,7 +143,7 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
 
 // What this loop's TLS listeners saw, for the record and for tests, until the metrics expose it.
 void Shard::log_tls_counters() {
-  if (!gen_.tls) return;
+  if (!tls_) return;
   const net::TlsCounters& c = tls_counters_;
   LOG_INFO(
       "loop %u: tls: %llu handshakes, %llu resumed, %llu failed, %llu plain HTTP, %llu not "
@@ -197,6 +198,7 @@ void Shard::tick() {
   next_tick_ms_ = now_ms_ + kTickMs;
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
+  gen_.tls.refresh(tls_, tls_seen_);  // an idle loop lets go of contexts replaced by a reload
   for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
                                 &send_timers, &linger_timers, &h2_idle_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
@@ -230,8 +232,9 @@ void Shard::accept(int fd, bool tls, bool h2c) {
   // The transport follows the listener; the protocol is picked per connection
   // (server/protocol.h): ALPN over TLS, the client preface in cleartext.
   std::unique_ptr<net::Transport> transport;
-  if (tls && gen_.tls) {
-    transport = std::make_unique<net::TlsTransport>(*backend_, fd, *gen_.tls, tls_counters_);
+  if (tls) gen_.tls.refresh(tls_, tls_seen_);
+  if (tls && tls_) {
+    transport = std::make_unique<net::TlsTransport>(*backend_, fd, tls_, tls_counters_);
   } else {
     transport = std::make_unique<net::PlainTransport>(*backend_, fd);
   }

@@ -18,6 +18,7 @@
 #include "http/request.h"
 #include "loop/backend.h"
 #include "loop/timer_list.h"
+#include "net/live_tls.h"
 #include "net/tls_context.h"
 #include "net/tls_transport.h"
 #include "server/access_log.h"
@@ -29,13 +30,14 @@ namespace askr::server {
 
 class Acceptor;
 
-// Everything a generation of the config gives the loops; immutable while they run.
+// Everything a generation of the config gives the loops; immutable while they run, except the
+// TLS contexts, which SIGHUP replaces (the certificate files read anew).
 struct Generation {
   config::Config config;
   core::Router router;
   int access_log_fd = -1;  // -1: off
   // Certificates and TLS settings; null when no site has a certificate.
-  std::unique_ptr<net::TlsContexts> tls;
+  net::LiveTlsContexts tls;
   // Where redirect_https sends clients: the first TLS listener's port (its bound port when it
   // was 0), else 443.
   int https_port = 443;
@@ -132,6 +134,10 @@ class Shard {
   AccessLog access_log_;
   ShardCounters counters_;
   net::TlsCounters tls_counters_;
+  // This loop's reference to the current TLS contexts (null: no TLS), and the publish count it
+  // was taken at.
+  std::shared_ptr<const net::TlsContexts> tls_;
+  uint64_t tls_seen_ = 0;
 };
 
 }  // namespace askr::server

@@ -36,6 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(name.data() >= begin && name.data() + name.size() <= begin + size);
     for (char c : name) check(c > 0x20 && c < 0x7f);
   }
+  // The same bytes as a supported_versions extension: a TLS 1.3 answer needs 03 04 in the list.
+  if (askr::net::offers_tls13(data, size)) check(size >= 3);
   // The raw bytes as a host name too: any input is a possible SNI.
   std::string_view raw(reinterpret_cast<const char*>(data), size);
   for (std::string_view host : {name, raw}) {

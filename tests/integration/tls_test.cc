@@ -2,12 +2,17 @@
 // backends. Certificates are made at test time with the openssl CLI. Covers static files and
 // PHP over TLS 1.2 and 1.3, SNI (exact, wildcard, default), ECDSA vs RSA, refused protocol
 // versions and renegotiation, ticket resumption across loops, ALPN, the handshake timeout,
-// garbage and plain HTTP on the TLS port, redirect_https, and config errors.
+// garbage and plain HTTP on the TLS port, redirect_https, certificate reload on SIGHUP, and
+// config errors.
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <regex>
 #include <thread>
 
@@ -47,6 +52,83 @@ std::string s_client(int port, const std::string& args, const std::string& input
               out);
   return out;
 }
+
+// The subject CN of the certificate served for `sni` ("": no SNI), or "none: " and what
+// s_client said.
+std::string served_subject(int port, const std::string& sni = "") {
+  std::string out = s_client(port, sni.empty() ? "-noservername" : "-servername " + sni);
+  std::smatch m;
+  std::regex re("subject=CN ?= ?([^\\n]+)");
+  return std::regex_search(out, m, re) ? m[1].str() : "none: " + out;
+}
+
+// The serial number of the certificate served without SNI ("serial=..."), and of a file.
+std::string served_serial(int port) {
+  std::string out;
+  run_command("timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                  " -noservername </dev/null 2>/dev/null | openssl x509 -noout -serial",
+              out);
+  return out;
+}
+std::string file_serial(const std::string& pem) {
+  std::string out;
+  run_command("openssl x509 -noout -serial -in " + pem, out);
+  return out;
+}
+
+// A TLS client on a blocking socket, for a connection that lives across a reload.
+class TlsClient {
+ public:
+  explicit TlsClient(int port) : ctx_(SSL_CTX_new(TLS_client_method())), fd_(connect_to(port)) {
+    timeval tv{5, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    ok_ = SSL_connect(ssl_) == 1;
+  }
+  ~TlsClient() {
+    SSL_free(ssl_);
+    close(fd_);
+    SSL_CTX_free(ctx_);
+  }
+  bool ok() const { return ok_; }
+  // "/CN=..." of the server's certificate.
+  std::string subject() const {
+    X509* cert = SSL_get1_peer_certificate(ssl_);
+    if (!cert) return "";
+    char buf[256];
+    X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
+    X509_free(cert);
+    return buf;
+  }
+  // A keep-alive GET on this connection; the body of the response ("" on failure).
+  std::string get(const std::string& path) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (SSL_write(ssl_, req.data(), int(req.size())) != int(req.size())) return "";
+    std::string in;
+    size_t head_end = std::string::npos, want = 0;
+    char buf[4096];
+    while (head_end == std::string::npos || in.size() < head_end + want) {
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) return "";
+      in.append(buf, size_t(n));
+      if (head_end == std::string::npos && (head_end = in.find("\r\n\r\n")) != std::string::npos) {
+        head_end += 4;
+        std::smatch m;
+        std::string head = in.substr(0, head_end);
+        if (!std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: *(\\d+)"))) return "";
+        want = std::stoul(m[1]);
+      }
+    }
+    return in.substr(head_end, want);
+  }
+
+ private:
+  SSL_CTX* ctx_;
+  int fd_;
+  SSL* ssl_ = nullptr;
+  bool ok_ = false;
+};
 
 std::string curl(const std::string& args) {
   std::string out;
@@ -112,6 +194,27 @@ class Tls : public ::testing::TestWithParam<std::string> {
   }
   std::string root() const { return site_.path() + "/www"; }
   int port() const { return proxy_->port(); }
+  // Puts `c`'s files in place of the main certificate's (each a rename: a reader sees the old
+  // file or the new one, as with an operator's `mv`).
+  void replace_main(const Cert& c) {
+    ASSERT_EQ(std::rename(c.pem.c_str(), main_.pem.c_str()), 0);
+    ASSERT_EQ(std::rename(c.key.c_str(), main_.key.c_str()), 0);
+  }
+  // Sends SIGHUP and waits for the reload's verdict on the certificates (the `nth` since start);
+  // returns that log line.
+  std::string reload(int nth) {
+    kill(proxy_->pid(), SIGHUP);
+    for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+      std::string log = proxy_->error_log();
+      size_t at = 0;
+      for (int i = 0; i < nth && at != std::string::npos; ++i) {
+        at = log.find("SIGHUP: certificates", i ? at + 1 : 0);
+      }
+      if (at != std::string::npos) return log.substr(at, log.find('\n', at) - at);
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return "no reload logged: " + proxy_->error_log();
+  }
 
   TempDir site_;
   Cert main_;
@@ -198,12 +301,7 @@ TEST_P(Tls, SniPicksExactWildcardOrDefaultCertificate) {
   Cert b = make_cert(site_, "b", "b.test", true);
   Cert wild = make_cert(site_, "wild", "*.wild.test", false);
   start(site("[\"a.test\"]", a) + site("[\"b.test\"]", b) + site("[\"*.wild.test\"]", wild));
-  auto subject = [&](const std::string& sni) {
-    std::string out = s_client(port(), sni.empty() ? "-noservername" : "-servername " + sni);
-    std::smatch m;
-    std::regex re("subject=CN ?= ?([^\\n]+)");
-    return std::regex_search(out, m, re) ? m[1].str() : "none: " + out;
-  };
+  auto subject = [&](const std::string& sni) { return served_subject(port(), sni); };
   EXPECT_EQ(subject("a.test"), "a.test");
   EXPECT_EQ(subject("B.TEST"), "b.test");
   EXPECT_EQ(subject("x.wild.test"), "*.wild.test");
@@ -252,6 +350,28 @@ TEST_P(Tls, OldProtocolsAndWeakCiphersRefused) {
   EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
 }
 
+// TLS 1.2: the server's cipher order, ChaCha20 for a client that ranks it first; TLS 1.3: the
+// client's order.
+TEST_P(Tls, CipherOrderServersFor12ClientsFor13) {
+  start();
+  auto cipher = [&](const std::string& args) {
+    std::string out = s_client(port(), args);
+    std::smatch m;
+    return std::regex_search(out, m, std::regex("Cipher is ([^\\n]+)")) ? m[1].str() : out;
+  };
+  EXPECT_EQ(cipher("-tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"),
+            "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(cipher("-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"),
+            "ECDHE-RSA-CHACHA20-POLY1305");
+  EXPECT_EQ(cipher("-tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+            "TLS_AES_256_GCM_SHA384");
+  EXPECT_EQ(cipher("-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+            "TLS_CHACHA20_POLY1305_SHA256");
+  // A client offering both versions gets TLS 1.3 and its own order.
+  EXPECT_EQ(cipher("-ciphersuites TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"),
+            "TLS_AES_256_GCM_SHA384");
+}
+
 TEST_P(Tls, RenegotiationRefused) {
   start();
   std::string out = s_client(port(), "-tls1_2", "sleep 1; echo R; sleep 1");
@@ -292,6 +412,72 @@ TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
   proxy_->stop();
   EXPECT_EQ(tls_counter(proxy_->error_log(), "resumed"), 24u) << proxy_->error_log();
   EXPECT_EQ(tls_counter(proxy_->error_log(), "handshakes"), 26u) << proxy_->error_log();
+}
+
+// SIGHUP reads the certificate files again: new handshakes get the new certificate, a
+// connection made before carries on with the old one, and a ticket issued before the reload
+// still resumes (the ticket keys stay).
+TEST_P(Tls, SighupReloadsCertificates) {
+  start();
+  std::string sess = site_.path() + "/sess";
+  std::string first = s_client(port(), "-tls1_3 -sess_out " + sess, "sleep 0.5");
+  EXPECT_NE(first.find("New, TLSv1.3"), std::string::npos) << first;
+  TlsClient before(port());
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before.subject(), "/CN=default.test");
+  EXPECT_EQ(before.get("/a.txt"), "first\n");
+  std::string old_serial = file_serial(main_.pem);
+  EXPECT_EQ(served_serial(port()), old_serial);
+
+  Cert next = make_cert(site_, "next", "next.test", true);
+  std::string new_serial = file_serial(next.pem);
+  ASSERT_NE(new_serial, old_serial);
+  replace_main(next);
+  EXPECT_EQ(reload(1), "SIGHUP: certificates reloaded");
+  for (int i = 0; i < 4; ++i) {  // whichever loop accepts
+    EXPECT_EQ(served_subject(port()), "next.test");
+    EXPECT_EQ(served_serial(port()), new_serial);
+  }
+  EXPECT_EQ(curl(url(port(), "/b.txt")), "second\n");
+  // The connection from before the reload is served, and still has the old certificate.
+  EXPECT_EQ(before.get("/b.txt"), "second\n");
+  EXPECT_EQ(before.get("/a.txt"), "first\n");
+  EXPECT_EQ(before.subject(), "/CN=default.test");
+  std::string again = s_client(port(), "-tls1_3 -sess_in " + sess);
+  EXPECT_NE(again.find("Reused, TLSv1.3"), std::string::npos) << again;
+}
+
+// A reload that cannot load a certificate leaves the running ones serving and says why; a later
+// reload with good files takes effect.
+TEST_P(Tls, SighupWithBadCertificateKeepsTheRunningOne) {
+  start();
+  TlsClient before(port());
+  ASSERT_TRUE(before.ok());
+  // An ECDSA certificate over the RSA one, the RSA key left in place: they do not match.
+  Cert other = make_cert(site_, "other", "other.test", true);
+  ASSERT_EQ(std::rename(other.pem.c_str(), main_.pem.c_str()), 0);
+  std::string line = reload(1);
+  EXPECT_NE(line.find("certificates not reloaded, the running ones keep serving"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(line.find(main_.key + "\" does not match \"" + main_.pem + "\""), std::string::npos)
+      << line;
+  EXPECT_EQ(served_subject(port()), "default.test");
+  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
+
+  // The certificate file gone.
+  ASSERT_EQ(unlink(main_.pem.c_str()), 0);
+  line = reload(2);
+  EXPECT_NE(line.find("not reloaded"), std::string::npos) << line;
+  EXPECT_NE(line.find("No such file or directory"), std::string::npos) << line;
+  EXPECT_EQ(served_subject(port()), "default.test");
+  EXPECT_EQ(before.get("/a.txt"), "first\n");
+
+  Cert fixed = make_cert(site_, "fixed", "fixed.test", false);
+  replace_main(fixed);
+  EXPECT_EQ(reload(3), "SIGHUP: certificates reloaded");
+  EXPECT_EQ(served_subject(port()), "fixed.test");
+  EXPECT_EQ(before.get("/b.txt"), "second\n");
 }
 
 TEST_P(Tls, AlpnPrefersH2ThenHttp11) {

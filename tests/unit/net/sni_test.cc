@@ -103,5 +103,22 @@ TEST(SniExtension, OtherNameTypesAreSkipped) {
   EXPECT_EQ(parse(data), "a.test");
 }
 
+bool tls13(const std::string& data) {
+  return offers_tls13(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+}
+
+TEST(SupportedVersions, Tls13AmongTheOfferedVersions) {
+  EXPECT_TRUE(tls13(std::string("\x02\x03\x04", 3)));
+  EXPECT_TRUE(tls13(std::string("\x06\x7a\x7a\x03\x04\x03\x03", 7)));  // GREASE first
+  EXPECT_FALSE(tls13(std::string("\x04\x03\x03\x03\x02", 5)));
+}
+
+TEST(SupportedVersions, MalformedIsNoTls13) {
+  EXPECT_FALSE(tls13(""));
+  EXPECT_FALSE(tls13(std::string("\x04\x03\x04", 3)));          // shorter than announced
+  EXPECT_FALSE(tls13(std::string("\x03\x03\x04\x03", 4)));      // odd length
+  EXPECT_FALSE(tls13(std::string("\x02\x03\x04\x00\x00", 5)));  // longer than announced
+}
+
 }  // namespace
 }  // namespace askr::net
