@@ -29,6 +29,8 @@ constexpr size_t kStdinBacklog = 256 * 1024;
 // After END_REQUEST on a connection that is not kept, with the body not read to its end: how long
 // to wait for the client to finish sending it and close.
 constexpr int kCloseWaitMs = 1000;
+// Told to stop: how long the first request of a connection accepted just before is awaited.
+constexpr int kFirstRequestWaitMs = 1000;
 
 }  // namespace
 
@@ -75,7 +77,8 @@ FcgiServer::Wait FcgiServer::next_request() {
     // Between requests a stop request wins; once one has begun, its params are read.
     if (state_ == State::kIdle) {
       bool stop = false;
-      if (!wait_for_input(stop)) return stop ? Wait::kStop : Wait::kError;
+      if (!wait_for_input(stop) && !(stop && await_first_request()))
+        return stop ? Wait::kStop : Wait::kError;
     }
     if (read_some(true) == Io::kClosed) {
       close_connection();
@@ -156,6 +159,32 @@ bool FcgiServer::wait_for_input(bool& stop) {
     }
     if (listener && !accept_connection()) return false;
   }
+}
+
+// Told to stop: a connection accepted here that has not carried a request yet is owed one (a
+// client connects to send a request: askr-proxy opens a connection to a slot only for one), and
+// the client cannot know whether this process or the slot's next worker accepted it. Its request
+// is awaited (kFirstRequestWaitMs at most) and served before the process stops, instead of being
+// closed unread, which would fail a request the client cannot safely send again. A kept
+// connection that carried requests before is closed: a client that sent on it meanwhile sees it
+// fail unread (ECONNRESET, EPIPE) and sends again on a fresh connection, which the next worker
+// accepts, since this one accepts no more. True with the connection current; false when none is
+// owed.
+bool FcgiServer::await_first_request() {
+  for (auto& [fd, conn] : conns_) {
+    if (conn.requests > 0 || conn.awaited) continue;
+    conn.awaited = true;
+    pollfd p{fd, POLLIN, 0};
+    int n;
+    do {
+      n = poll(&p, 1, kFirstRequestWaitMs);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) continue;
+    conn_fd_ = fd;
+    conn_ = &conn;
+    return true;
+  }
+  return false;
 }
 
 // Takes one connection off the listener, if any; false when the listener failed (logged).

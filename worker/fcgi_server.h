@@ -17,6 +17,9 @@
 //   after END_REQUEST and closed, what the client sent meanwhile drained first (and, when the
 //   body was not read to its end, its rest awaited for a moment), so that a client still sending
 //   never sees EPIPE before reading the answer.
+// - Told to stop (wake_fd) while idle: no more connections are accepted; one accepted before that
+//   has carried no request yet gets its first request served (awaited for a moment), since its
+//   client connected for it; kept connections are closed.
 // - Each request's params get ASKR_CONNECTION_REQUESTS: how many requests its connection has
 //   carried, this one included (a client's own value is replaced).
 #pragma once
@@ -59,7 +62,8 @@ class FcgiServer {
 
   enum class Wait { kRequest, kStop, kError };
   // Waits, accepting connections as needed, until a request has begun on one of them and its
-  // params are complete (kRequest). kStop: wake_fd became readable while no request had begun.
+  // params are complete (kRequest). kStop: wake_fd became readable while no request had begun,
+  // and no connection accepted before is owed its first request.
   // kError: the listening socket failed (logged).
   Wait next_request();
 
@@ -102,9 +106,11 @@ class FcgiServer {
     fastcgi::Decoder decoder;
     std::string management;  // content of the management record being received
     uint32_t requests = 0;
+    bool awaited = false;  // its first request was awaited after a stop (await_first_request)
   };
 
   bool wait_for_input(bool& stop);
+  bool await_first_request();
   bool accept_connection();
   bool peer_allowed(int fd) const;
   void announce(int32_t value);

@@ -1,5 +1,7 @@
 // askr-worker in classic mode, driven by a raw FastCGI client.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <iterator>
 #include <memory>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "fcgi_client.h"
@@ -338,6 +341,57 @@ TEST(Classic, SigtermFinishesTheRequestFirst) {
   EXPECT_EQ(w.wait_exit(2000), std::optional<int>(0)) << w.log();
 }
 
+// How many sockets `pid` has open.
+size_t open_sockets(pid_t pid) {
+  std::error_code ec;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    n += fs::read_symlink(e.path(), ec).string().starts_with("socket:");
+  }
+  return n;
+}
+
+// Waits (10 s at most) until `pid` has `count` sockets open.
+bool wait_sockets(pid_t pid, size_t count) {
+  for (int i = 0; i < 2000; ++i) {
+    if (open_sockets(pid) == count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// A stop that comes after the worker accepted a connection, before that connection's first
+// request arrived: the request is served, then the worker exits. (The client, askr-proxy during
+// a roll, connected for that request and cannot tell which worker of the slot accepted it.)
+TEST(Classic, SigtermServesTheFirstRequestOfAnAcceptedConnection) {
+  WorkerProcess w;
+  // The listener alone (the harness's probe connection is gone), then ours accepted.
+  ASSERT_TRUE(wait_sockets(w.pid(), 1)) << open_sockets(w.pid());
+  FcgiConnection c(w.socket_path());
+  ASSERT_TRUE(wait_sockets(w.pid(), 2)) << open_sockets(w.pid());
+  kill(w.pid(), SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the stop is seen first
+  c.queue_request(1, default_params(php_fixture("pid.php")));
+  FcgiResponse r = c.exchange(1, 5000);
+  EXPECT_TRUE(r.ended) << w.log();
+  EXPECT_EQ(r.body, std::to_string(w.pid()) + " 1\n");
+  EXPECT_EQ(w.wait_exit(3000), std::optional<int>(0)) << w.log();
+}
+
+// A kept connection that has carried requests is not waited on at a stop: the worker exits at
+// once (a request sent on it meanwhile fails unread, and askr-proxy sends it again elsewhere).
+TEST(Classic, SigtermDoesNotWaitOnAKeptConnection) {
+  WorkerProcess w;
+  FcgiConnection c(w.socket_path());
+  c.queue_request(1, default_params(php_fixture("pid.php")), {}, true);
+  ASSERT_TRUE(c.exchange(1, 5000).ended);
+  auto t0 = std::chrono::steady_clock::now();
+  kill(w.pid(), SIGTERM);
+  EXPECT_EQ(w.wait_exit(3000), std::optional<int>(0)) << w.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));
+  EXPECT_TRUE(c.wait_closed(1000));
+}
+
 TEST(Classic, InheritedSocketAsAskrProxyStartsIt) {
   WorkerOptions o;
   o.inherit_socket = true;
@@ -347,29 +401,48 @@ TEST(Classic, InheritedSocketAsAskrProxyStartsIt) {
   EXPECT_EQ(r.body, std::to_string(w.pid()) + " 1\n");
 }
 
+// Two workers on one inherited socket: while one runs a request, the other accepts the next
+// connection. Ordered by what the workers say on the readiness pipe, not by sleeps: on a loaded
+// machine a worker can take seconds to boot or to pick a request up.
 TEST(Classic, WorkersShareOneInheritedSocket) {
   TempDir dir;
   std::string path = dir.file("pool.sock");
   int fd = listen_unix(path);
+  int ready[2];
+  ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
   WorkerOptions o;
   o.inherit_socket = true;
   o.shared_fd = fd;
   o.shared_path = path;
+  o.ready_fd = ready[1];
   WorkerProcess a(o), b(o);
-  // Both must be accepting before the two requests go out; on a loaded machine a worker can
-  // take a while to boot, and a busy `a` would otherwise take both in turn.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  Params p = default_params(php_fixture("pid.php"), "ms=1500");
-  // A request that keeps one worker busy, then another: the idle worker takes it. (Sent at the
-  // same moment, both could be accepted by one worker, which keeps several connections.)
+  close(ready[1]);
+  // Reads one pid from the pipe (positive: about to accept; negative: a request began).
+  auto said = [&]() -> int32_t {
+    pollfd p{ready[0], POLLIN, 0};
+    int32_t pid = 0;
+    if (poll(&p, 1, 20000) != 1 || read(ready[0], &pid, sizeof pid) != ssize_t(sizeof pid))
+      return 0;
+    return pid;
+  };
+  std::set<int32_t> accepting = {said(), said()};
+  ASSERT_EQ(accepting, (std::set<int32_t>{a.pid(), b.pid()}));  // both wait on the socket
+  Params p = default_params(php_fixture("pid.php"), "ms=2000");
+  // A request keeps one worker busy (it has begun: the worker said so); a second connection
+  // then goes to the other, idle one, which alone waits on the socket.
   FcgiConnection c1(path);
   c1.queue_request(1, p);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  c1.exchange(1, 10);  // sends it
+  int32_t busy = -said();
+  ASSERT_TRUE(busy == a.pid() || busy == b.pid()) << busy;
   FcgiConnection c2(path);
   c2.queue_request(1, p);
-  FcgiResponse r1 = c1.exchange(1), r2 = c2.exchange(1);
+  FcgiResponse r2 = c2.exchange(1), r1 = c1.exchange(1);
   ASSERT_TRUE(r1.ended && r2.ended);
+  EXPECT_EQ(r1.body, std::to_string(busy) + " 1\n");
   EXPECT_NE(r1.body, r2.body);
+  EXPECT_EQ(r2.body, std::to_string(busy == a.pid() ? b.pid() : a.pid()) + " 1\n");
+  close(ready[0]);
   close(fd);
 }
 

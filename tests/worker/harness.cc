@@ -93,11 +93,14 @@ bool wait_until(Pred pred, int timeout_ms) {
   return pred();
 }
 
-// fork + exec with stdout/stderr to `log` and, when listen_fd >= 0, that socket as fd 3.
+// fork + exec with stdout/stderr to `log`, when listen_fd >= 0 that socket as fd 3, and when
+// ready_fd >= 0 that pipe as fd 4.
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log, int listen_fd,
-            const std::vector<std::string>& env_add) {
+            const std::vector<std::string>& env_add, int ready_fd = -1) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  // Moved out of the way first: it may be fd 3 or 4 itself.
+  if (ready_fd >= 0) ready_fd = fcntl(ready_fd, F_DUPFD_CLOEXEC, 10);
   int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   dup2(out, 1);
   dup2(out, 2);
@@ -106,6 +109,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log, int li
   } else if (listen_fd >= 0) {
     dup2(listen_fd, 3);  // the copy is not close-on-exec
   }
+  if (ready_fd >= 0) dup2(ready_fd, 4);
   for (const std::string& e : env_add) putenv(const_cast<char*>(e.c_str()));
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -173,7 +177,8 @@ WorkerProcess::WorkerProcess(const WorkerOptions& opt) : socket_(dir_.file("work
   argv.insert(argv.end(), opt.args.begin(), opt.args.end());
   std::vector<std::string> env = {"ASAN_OPTIONS=detect_leaks=0"};
   if (opt.inherit_socket) env.push_back("ASKR_LISTEN_FD=3");
-  pid_ = spawn(argv, dir_.file("worker.log"), listen_fd, env);
+  if (opt.ready_fd >= 0) env.push_back("ASKR_READY_FD=4");
+  pid_ = spawn(argv, dir_.file("worker.log"), listen_fd, env, opt.ready_fd);
   if (listen_fd >= 0 && listen_fd != opt.shared_fd) close(listen_fd);
   if (opt.wait_ready && !wait_until([this] { return can_connect_unix(socket_); }, 10000)) {
     throw std::runtime_error("askr-worker did not start: " + log());

@@ -38,6 +38,10 @@ struct WorkerOptions {
   int shared_fd = -1;
   std::string shared_path;
   bool wait_ready = true;  // wait until the socket accepts connections
+  // The write end of a pipe, passed as the supervisor's readiness pipe (ASKR_READY_FD): the
+  // worker writes its pid there when it begins to accept, its pid negated when its first request
+  // begins. -1: none.
+  int ready_fd = -1;
 };
 
 // Options for a classic-mode worker, and for a worker-mode one running `script`.
