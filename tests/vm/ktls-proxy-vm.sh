@@ -91,10 +91,10 @@ EOF
   pid=$!
   # Started once the log says so (a request would count as a connection; the probe at start
   # moves /proc/net/tls_stat before this line).
-  i=0
+  tries=0
   until grep -qs "started:" /tmp/proxy.log; do
-    i=$((i + 1))
-    [ $i -lt 150 ] || fail "$1: askr-proxy did not start"
+    tries=$((tries + 1))
+    [ $tries -lt 150 ] || fail "$1: askr-proxy did not start"
     sleep 0.2
   done
 }
@@ -134,7 +134,7 @@ if [ "$mode" = bench ]; then
       med=$(sort -n /tmp/run/$ktls.$dir | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
       [ "$med" -gt 0 ] || med=1
       echo "$dir ktls=$ktls: proxy CPU ticks per 10 MiB [$ticks] median $med:" \
-        "$((10485760 * hz / med / 1048576)) MiB per CPU second"
+        "$(awk -v t="$med" -v hz=$hz 'BEGIN { printf "%.1f", 10 * hz / t }') MiB per CPU second"
     done
   done
   exit 0
