@@ -22,6 +22,7 @@
 #include "doctor.h"
 #include "loop/probe.h"
 #include "master/supervisor.h"
+#include "net/ktls.h"
 #include "net/listener.h"
 #include "net/tls_context.h"
 #include "server/shard.h"
@@ -130,6 +131,26 @@ void reload_certificates(server::Generation& gen) {
   LOG_INFO("SIGHUP: certificates reloaded");
 }
 
+// [tls] ktls against what this kernel can do, said once at start (never per connection):
+// "auto" without kernel TLS serves in user space; "on" without it refuses to start.
+bool check_ktls(config::Ktls mode) {
+  if (mode == config::Ktls::kOff) return true;
+  const net::ktls::Probe& p = net::ktls::probe();
+  if (p.any()) {
+    LOG_INFO("kernel TLS: %s", p.summary().c_str());
+    return true;
+  }
+  if (mode == config::Ktls::kOn) {
+    LOG_ERROR(
+        "[tls] ktls = \"on\", but kernel TLS is %s (load the tls module, "
+        "or set ktls = \"auto\")",
+        p.summary().c_str());
+    return false;
+  }
+  LOG_INFO("kernel TLS %s: TLS stays in user space", p.summary().c_str());
+  return true;
+}
+
 int check_config(const std::string& path) {
   config::LoadResult r = config::load_file(path);
   for (const config::Diagnostic& d : r.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
@@ -183,6 +204,7 @@ int serve(const std::string& path) {
     return 1;
   }
   gen->tls.publish(std::move(*tls));
+  if (gen->tls.get() && !check_ktls(cfg.tls.ktls)) return 1;
 
   bool use_uring = false;
   if (!choose_backend(cfg.server.io_backend, use_uring)) return 1;

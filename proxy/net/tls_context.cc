@@ -7,6 +7,8 @@
 
 #include <ctime>
 
+#include "net/ktls.h"
+
 namespace askr::net {
 namespace {
 
@@ -52,6 +54,7 @@ Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cf
                                                         std::shared_ptr<TicketKeys> keys) {
   std::unique_ptr<TlsContexts> t(new TlsContexts());
   t->keys_ = keys ? std::move(keys) : std::make_shared<TicketKeys>();
+  t->ktls_ = cfg.tls.ktls;
   if (g_ctx_index < 0)
     g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   const std::vector<config::Site>& sites = cfg.sites;
@@ -134,8 +137,9 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_ex_data(ctx, g_ctx_index, this);
-  // kTLS: the module's context preparation (its keylog callback) goes here, on every site's
-  // context, since SNI may move a connection to any of them.
+  // kTLS needs the TLS 1.3 traffic secrets (the keylog callback), on every site's context,
+  // since SNI may move a connection to any of them.
+  if (tls.ktls != config::Ktls::kOff) ktls::prepare_ctx(ctx);
   // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
   // client's signature algorithms allow.
   for (const config::Certificate& c : site.certificates) {

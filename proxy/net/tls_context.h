@@ -48,6 +48,8 @@ class TlsContexts {
   // The site (index into Config::sites) whose certificate answers `sni` ("" = no SNI).
   int site_for(std::string_view sni) const;
   int default_site() const { return default_; }
+  // [tls] ktls: whether connections try kernel TLS after the handshake.
+  config::Ktls ktls() const { return ktls_; }
   const std::shared_ptr<TicketKeys>& ticket_keys() const { return keys_; }
 
  private:
@@ -68,6 +70,7 @@ class TlsContexts {
   std::vector<SiteCtx> sites_;  // one per Config::sites entry
   SniMap sni_;
   int default_ = -1;
+  config::Ktls ktls_ = config::Ktls::kAuto;
   std::shared_ptr<TicketKeys> keys_;  // shared with the sets before and after a reload
 };
 

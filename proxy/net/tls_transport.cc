@@ -1,9 +1,12 @@
 #include "net/tls_transport.h"
 
+#include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/listener.h"
@@ -42,8 +45,12 @@ TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl_);
-  // kTLS: the module's per-connection tracker (keys, record counts) attaches here, before the
-  // first handshake byte.
+  // kTLS: the tracker (keys, record counts) follows the session from its first handshake byte.
+  // The probe ran at start (its result is cached); where it found no kernel TLS, or with
+  // ktls = "off", connections never try.
+  ktls_off_ = contexts_->ktls() == config::Ktls::kOff;
+  ktls_required_ = contexts_->ktls() == config::Ktls::kOn;
+  ktls_wanted_ = !ktls_off_ && ktls::probe().any() && ktls::Tracker::attach(ssl_);
 }
 
 TlsTransport::~TlsTransport() {
@@ -54,16 +61,55 @@ TlsTransport::~TlsTransport() {
 
 void TlsTransport::on_recv(std::string_view data) {
   if (closed_ || ended_ || state_ == State::kRejected || data.empty()) return;
+  if (ktls_dirs_ & ktls::kRx) return user_->on_data(data);  // the kernel decrypted it
   if (!seen_bytes_) {
     seen_bytes_ = true;
     if (!sniff(data)) return;
   }
+  feed(data);
+  if (!kernel_tried_) kernel_tls_point();
+}
+
+// Hands received ciphertext to OpenSSL: the handshake, then records whose plaintext goes up.
+void TlsTransport::feed(std::string_view data) {
+  track_records(data);
   in_ = data;
   if (state_ == State::kHandshake) handshake();
   if (state_ == State::kOpen) read_records();
   in_ = {};  // the loop's buffer is reused after this call: OpenSSL keeps what it needs
   flush();
-  if (!kernel_tried_) kernel_tls_point();
+}
+
+// Follows the record headers of the received stream (type, version, 16-bit length).
+void TlsTransport::track_records(std::string_view data) {
+  while (!data.empty()) {
+    if (rec_body_left_ > 0) {
+      size_t n = std::min(rec_body_left_, data.size());
+      rec_body_left_ -= n;
+      data.remove_prefix(n);
+      continue;
+    }
+    rec_header_[rec_header_have_++] = static_cast<uint8_t>(data[0]);
+    data.remove_prefix(1);
+    if (rec_header_have_ == sizeof rec_header_) {
+      rec_header_have_ = 0;
+      rec_body_left_ = size_t(rec_header_[3]) << 8 | rec_header_[4];
+    }
+  }
+}
+
+void TlsTransport::on_recv_record(uint8_t type, std::string_view data) {
+  if (closed_ || ended_) return;
+  ktls::RecordVerdict v = ktls::classify(type, data);
+  if (v.verdict == ktls::Verdict::kData) return user_->on_data(data);
+  if (v.verdict == ktls::Verdict::kEndOfStream) return end(0);
+  // A KeyUpdate ends the stream cleanly: the response in progress still goes out under our
+  // keys, which the client's update leaves valid. Anything else is an error.
+  bool key_update = type == ktls::kHandshake && !data.empty() &&
+                    static_cast<uint8_t>(data[0]) == SSL3_MT_KEY_UPDATE;
+  if (!key_update) ++counters_.errors;
+  LOG_LIMITED(kInfo, "client %s: %s", peer_text().c_str(), v.reason.c_str());
+  end(key_update ? 0 : -EPROTO);
 }
 
 void TlsTransport::on_recv_end(int error) {
@@ -161,12 +207,19 @@ void TlsTransport::end(int error) {
 
 // ---- Plaintext out ------------------------------------------------------------------------------
 
-void TlsTransport::send(const iovec* iov, size_t count, bool /*more*/) {
+void TlsTransport::send(const iovec* iov, size_t count, bool more) {
   if (closed_) return;
   user_send_ = true;
   bool ok = true;
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) total += iov[i].iov_len;
+  if (ktls_dirs_ & ktls::kTx) {
+    if (total == 0) return defer_sent(0);
+    // The kernel makes the records. MSG_MORE keeps the record open for what follows at once
+    // (a file after its head); the next send without it closes the record.
+    io_busy_ = true;
+    return io_.sendv(this, iov, count, more);
+  }
   if (count > 1 && total <= kCoalesceMax) {
     // A response head and a small body: one record rather than two.
     thread_local std::string joined;
@@ -203,6 +256,12 @@ bool TlsTransport::encrypt(const void* data, size_t len) {
 
 // The one place ciphertext leaves: what OpenSSL wrote goes to the backend, one send at a time.
 void TlsTransport::flush() {
+  if (ktls_dirs_ & ktls::kTx) {
+    // The kernel numbers the records now: whatever OpenSSL still writes (a KeyUpdate answer
+    // while it reads for a TX-only connection) must never reach the socket.
+    out_.clear();
+    return;
+  }
   if (closed_ || io_busy_ || out_.empty()) return;
   sending_.swap(out_);
   out_.clear();
@@ -227,9 +286,10 @@ void TlsTransport::on_sent(int error) {
   if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
   if (shut_after_) {
     shut_after_ = false;
-    ::shutdown(fd, SHUT_WR);
+    shut_write();
   }
   if (!kernel_tried_) kernel_tls_point();
+  if (closed_) return;
   if (user_send_) {
     user_send_ = false;
     user_->on_sent(0);
@@ -247,6 +307,10 @@ void TlsTransport::defer_sent(int error) {
 }
 
 void TlsTransport::on_writable() {
+  if (close_notify_owed_) {
+    close_notify_owed_ = false;
+    return shut_write();
+  }
   if (!sent_deferred_) return user_->on_writable();
   sent_deferred_ = false;
   user_send_ = false;
@@ -255,6 +319,13 @@ void TlsTransport::on_writable() {
 
 void TlsTransport::shutdown_write() {
   if (closed_) return;
+  if (ktls_dirs_ & ktls::kTx) {
+    if (io_busy_) {
+      shut_after_ = true;  // on_sent finishes it
+      return;
+    }
+    return shut_write();
+  }
   if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // writes close_notify into out_; the reply is not waited for
@@ -276,7 +347,9 @@ void TlsTransport::close() {
   }
   // Best effort, without waiting: close_notify after a session, or the alert of a refused
   // handshake. Not while the backend is sending, whose bytes must not be interleaved.
-  if (!io_busy_ && ssl_) {
+  if (!io_busy_ && ssl_ && (ktls_dirs_ & ktls::kTx)) {
+    if (!close_notify_sent_) ktls::send_close_notify(fd);
+  } else if (!io_busy_ && ssl_) {
     if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
       ERR_clear_error();
       SSL_shutdown(ssl_);
@@ -291,24 +364,142 @@ void TlsTransport::close() {
   io_.close(this);
 }
 
-// ---- The kernel TLS seam ------------------------------------------------------------------------
+// ---- Kernel TLS -------------------------------------------------------------------------------
 
-// Reached once per connection (tried again after each send until the state below holds): the
-// handshake is done, every byte of ciphertext OpenSSL produced (Finished, TLS 1.3 session
-// tickets, a KeyUpdate answer) has been written to the socket by the backend (out_ and sending_
-// empty, no send in flight), and no ciphertext is held in user space: in_ is empty (this runs
-// outside OpenSSL's reads) and OpenSSL holds no partial or unread record (SSL_has_pending).
-// The record sequence numbers OpenSSL reached are then exactly those of the socket's streams.
-//
-// This is where the ktls module switches the socket to kernel TLS (setsockopt TLS_TX/TLS_RX
-// with the session's traffic keys and sequence numbers). When it succeeds the transport offers
-// zero_copy() sendfile and splice; when the kernel refuses, the connection carries on here in
-// user space. Nothing kTLS-related is installed yet: this branch serves in user space always.
+// Reached once per connection (tried again after each send and receive until the state below
+// holds): the handshake is done and every byte of ciphertext OpenSSL produced (Finished, TLS 1.3
+// session tickets) has been written to the socket by the backend (out_ and sending_ empty, no
+// send in flight). The write sequence number the tracker counted is then exactly that of the
+// socket's stream, and TX goes to the kernel. RX follows in rx_switch(), once receiving is
+// stopped and no received ciphertext is left in user space.
 void TlsTransport::kernel_tls_point() {
   if (state_ != State::kOpen || closed_ || ended_ || io_busy_ || !out_.empty() || !in_.empty())
     return;
-  if (SSL_has_pending(ssl_)) return;  // a record is buffered: wait for the next send
   kernel_tried_ = true;
+  if (ktls_off_) return;
+  if (!ktls_wanted_) return kernel_user_space(nullptr, {});  // said once at start
+  Result<ktls::SessionKeys> keys = ktls::Tracker::get(ssl_)->keys(ssl_);
+  if (!keys) return kernel_user_space("keys", keys.error().message);
+  ktls::EnableResult r = ktls::enable(fd, *keys, ktls::kTx);
+  // Without TX the ULP, if attached, is inert: the socket carries bytes as plain TCP.
+  if (!(r.dirs & ktls::kTx)) return kernel_user_space("TX", r.error.message);
+  ktls_dirs_ = ktls::kTx;
+  ++counters_.ktls_tx;
+  rx_switching_ = true;
+  rx_stopped_ = false;
+  io_.stop_recv(this);  // io_uring may hold ciphertext already: on_recv_stopped says when not
+}
+
+// The connection goes on in user space. With ktls = "on" the operator asked for the kernel:
+// the connection is closed instead.
+void TlsTransport::kernel_user_space(const char* what, const std::string& detail) {
+  ++counters_.ktls_user;
+  if (what) {
+    LOG_LIMITED(kInfo, "client %s: kernel TLS refused %s (%s): %s", peer_text().c_str(), what,
+                session_.cipher.data(), detail.c_str());
+  }
+  if (ktls_required_) {
+    LOG_LIMITED(kWarn, "client %s: ktls = \"on\" and the kernel refused the session, closing",
+                peer_text().c_str());
+    end(-EPROTO);
+  }
+}
+
+void TlsTransport::on_recv_stopped() {
+  if (!rx_switching_) return user_->on_recv_stopped();
+  rx_stopped_ = true;
+  rx_switch();
+}
+
+void TlsTransport::on_readable() {
+  if (rx_switching_ && rx_stopped_) return rx_switch();
+  user_->on_readable();
+}
+
+// Receiving is stopped. The stream may end inside a record (its start went to OpenSSL): read
+// exactly the rest of it from the socket, so that what the kernel decrypts begins on a record
+// boundary, then hand RX over with the sequence number OpenSSL reached.
+void TlsTransport::rx_switch() {
+  thread_local char buf[kRecordMax + 256];
+  while (!closed_ && !ended_ && (rec_header_have_ > 0 || rec_body_left_ > 0)) {
+    size_t want = rec_header_have_ > 0 ? sizeof rec_header_ - rec_header_have_
+                                       : std::min(rec_body_left_, sizeof buf);
+    ssize_t n = ::recv(fd, buf, want, MSG_DONTWAIT);
+    if (n > 0) {
+      feed(std::string_view(buf, size_t(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return io_.wait_readable(this);
+    rx_switching_ = false;
+    return end(n == 0 ? -EPROTO : -errno);  // the client left inside a record
+  }
+  rx_switching_ = false;
+  if (closed_ || ended_) return;
+  if (SSL_has_pending(ssl_)) {
+    LOG_LIMITED(kInfo, "client %s: kernel TLS receive not taken: OpenSSL holds a record",
+                peer_text().c_str());
+  } else if (Result<ktls::SessionKeys> keys = ktls::Tracker::get(ssl_)->keys(ssl_); !keys) {
+    LOG_LIMITED(kInfo, "client %s: kernel TLS receive not taken: %s", peer_text().c_str(),
+                keys.error().message.c_str());
+  } else if (ktls::EnableResult r = ktls::enable(fd, *keys, ktls::kRx); !(r.dirs & ktls::kRx)) {
+    // TX only: reading goes on through OpenSSL, whose writes are dropped (flush).
+    LOG_LIMITED(kInfo, "client %s: kernel TLS receive refused: %s", peer_text().c_str(),
+                r.error.message.c_str());
+  } else {
+    ktls_dirs_ |= ktls::kRx;
+    ++counters_.ktls_rx;
+    io_.recv_tls_records(this);
+  }
+  // What the user asked for meanwhile takes effect now.
+  if (user_recv_ == Recv::kOn) io_.resume_recv(this);
+  if (user_recv_ == Recv::kStopped) user_->on_recv_stopped();
+}
+
+void TlsTransport::resume_recv() {
+  user_recv_ = Recv::kOn;
+  if (!rx_switching_) io_.resume_recv(this);
+}
+
+void TlsTransport::pause_recv() {
+  user_recv_ = Recv::kPaused;
+  if (!rx_switching_) io_.pause_recv(this);
+}
+
+void TlsTransport::stop_recv() {
+  user_recv_ = Recv::kStopped;
+  if (!rx_switching_) io_.stop_recv(this);
+}
+
+Transport::ZeroCopy TlsTransport::zero_copy() const {
+  bool tx = ktls_dirs_ & ktls::kTx;
+  return {tx, bool(ktls_dirs_ & ktls::kRx), tx};
+}
+
+ssize_t TlsTransport::send_file(int file_fd, off_t* offset, size_t count) {
+  if (!(ktls_dirs_ & ktls::kTx)) return -EOPNOTSUPP;
+  ssize_t n = ::sendfile(fd, file_fd, offset, count);
+  return n < 0 ? -errno : n;
+}
+
+void TlsTransport::set_corked(bool corked) {
+  if (!(ktls_dirs_ & ktls::kTx)) return;  // user space: each send is whole records already
+  int on = corked;
+  setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+// Kernel TX: close_notify through the kernel (once the socket has room for it), then the
+// socket's write side. User space: the write side only (close_notify went out with out_).
+void TlsTransport::shut_write() {
+  if ((ktls_dirs_ & ktls::kTx) && !close_notify_sent_) {
+    int e = ktls::send_close_notify(fd);
+    if (e == -EAGAIN) {
+      close_notify_owed_ = true;
+      return io_.wait_writable(this);
+    }
+    close_notify_sent_ = true;
+  }
+  ::shutdown(fd, SHUT_WR);
 }
 
 // ---- The BIO ------------------------------------------------------------------------------------

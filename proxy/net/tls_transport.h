@@ -6,9 +6,13 @@
 // sent by the backend). The handshake is driven by ciphertext arriving; the protocol above sees
 // plaintext only, and only once the handshake is done (on_ready, then on_data).
 //
-// Nothing goes without a copy in user space: zero_copy() is all false, so static files go
-// through read + send and request bodies are not spliced. Kernel TLS (the ktls module) is where
-// that changes; see kernel_tls_point() for the one place it plugs in.
+// Kernel TLS ([tls] ktls, the ktls module): once the handshake is done and every byte of
+// ciphertext is out, the session's keys go to the kernel, TX first (from then on plaintext goes
+// to the socket as it is, and zero_copy() offers sendfile and splice out), then RX once no
+// received ciphertext is left in user space (records then arrive as plaintext, the others
+// through on_recv_record; zero_copy() adds splice in). Where the kernel refuses, the
+// connection stays in user space: zero_copy() is all false there, so static files go through
+// read + send and request bodies are not spliced. See kernel_tls_point().
 //
 // What the client can get besides a session: a plain HTTP request (the first byte is an ASCII
 // capital, no TLS record) is answered "400 The plain HTTP request was sent to HTTPS port" in
@@ -25,6 +29,7 @@
 #include <string>
 
 #include "loop/backend.h"
+#include "net/ktls.h"
 #include "net/tls_context.h"
 #include "net/transport.h"
 
@@ -38,6 +43,9 @@ struct TlsCounters {
   uint64_t plain_http = 0;          // an HTTP request on a TLS port, answered 400
   uint64_t not_tls = 0;             // other bytes that are no TLS handshake, closed
   uint64_t errors = 0;              // bad records or alerts after the handshake
+  uint64_t ktls_tx = 0;             // connections whose sending went to kernel TLS
+  uint64_t ktls_rx = 0;             // ... and whose receiving did too
+  uint64_t ktls_user = 0;           // ktls auto/on: stayed in user space (kernel or cipher refused)
 };
 
 class TlsTransport final : public Transport, private loop::IoObject {
@@ -49,24 +57,28 @@ class TlsTransport final : public Transport, private loop::IoObject {
   ~TlsTransport() override;
 
   void start(TransportUser* user) override { user_ = user; }
-  ZeroCopy zero_copy() const override { return {}; }
+  // Sendfile and splice out once TX is in the kernel, splice in once RX is too.
+  ZeroCopy zero_copy() const override;
   bool secure() const override { return true; }
   bool ready() const override { return state_ == State::kOpen; }
   const TlsSession* tls() const override { return state_ == State::kOpen ? &session_ : nullptr; }
   std::string_view alpn() const override;
-  void resume_recv() override { io_.resume_recv(this); }
+  // While the transport itself has receiving stopped (the switch of RX to the kernel), these
+  // only record what the user wants; it takes effect when the switch is over.
+  void resume_recv() override;
   // Receiving stops after the ciphertext already received: its plaintext is still delivered,
   // as the Transport contract allows, so that nothing decrypted waits in here.
-  void pause_recv() override { io_.pause_recv(this); }
-  void stop_recv() override { io_.stop_recv(this); }
-  // Encrypts straight from `iov` into the transport's buffer (small pieces coalesced into one
-  // record), sends it, and reports on_sent once every byte of ciphertext is out.
+  void pause_recv() override;
+  void stop_recv() override;
+  // User space: encrypts straight from `iov` into the transport's buffer (small pieces
+  // coalesced into one record), sends it, and reports on_sent once every byte of ciphertext is
+  // out. Kernel TX: sends the plaintext as it is (MSG_MORE with `more`).
   void send(const iovec* iov, size_t count, bool more) override;
-  ssize_t send_file(int, off_t*, size_t) override { return -EOPNOTSUPP; }
-  int splice_fd() const override { return -1; }
+  ssize_t send_file(int file_fd, off_t* offset, size_t count) override;
+  int splice_fd() const override { return (ktls_dirs_ & ktls::kTx) ? fd : -1; }
   void wait_writable() override { io_.wait_writable(this); }
   void wait_readable() override { io_.wait_readable(this); }
-  void set_corked(bool) override {}
+  void set_corked(bool corked) override;
   // Sends close_notify, then shuts the socket's write side once it is out.
   void shutdown_write() override;
   // Sends close_notify (or a failed handshake's alert) if it can go at once without waiting,
@@ -87,8 +99,9 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void on_recv_end(int error) override;
   void on_sent(int error) override;
   void on_writable() override;
-  void on_readable() override { user_->on_readable(); }
-  void on_recv_stopped() override { user_->on_recv_stopped(); }
+  void on_readable() override;
+  void on_recv_record(uint8_t type, std::string_view data) override;
+  void on_recv_stopped() override;
   void on_closed() override { user_->on_closed(); }
 
   bool sniff(std::string_view data);
@@ -100,6 +113,11 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void end(int error);
   void defer_sent(int error);
   void kernel_tls_point();
+  void track_records(std::string_view data);
+  void feed(std::string_view data);
+  void kernel_user_space(const char* what, const std::string& detail);
+  void rx_switch();
+  void shut_write();
   std::string peer_text();
 
   // The BIO both directions go through.
@@ -127,6 +145,23 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool closed_ = false;
   bool shut_after_ = false;    // shutdown(SHUT_WR) once the ciphertext is out
   bool kernel_tried_ = false;  // kernel_tls_point() reached once
+  // Kernel TLS.
+  enum class Recv : uint8_t { kOn, kPaused, kStopped };
+  uint8_t ktls_dirs_ = ktls::kNone;  // directions the kernel does
+  bool ktls_off_ = false;            // [tls] ktls = "off"
+  bool ktls_wanted_ = false;         // not off, the kernel has it, the tracker is attached
+  bool ktls_required_ = false;       // [tls] ktls = "on"
+  bool rx_switching_ = false;        // receiving stopped by the transport to hand RX over
+  bool rx_stopped_ = false;          // ... and the backend confirmed (on_recv_stopped)
+  bool close_notify_owed_ = false;   // kernel TX: close_notify waits for room, then SHUT_WR
+  bool close_notify_sent_ = false;
+  Recv user_recv_ = Recv::kPaused;  // what the user last asked for (resume/pause/stop)
+  // Where the received ciphertext stream stands in its records: bytes of the next header seen
+  // and bytes of the current record's body still to come. The RX switch reads up to the end of
+  // a record first, so that the kernel starts on a record boundary.
+  uint8_t rec_header_[5] = {};
+  uint8_t rec_header_have_ = 0;
+  size_t rec_body_left_ = 0;
   TlsSession session_;
   sockaddr_in6 peer_{};
   sockaddr_in6 local_{};

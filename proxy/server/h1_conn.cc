@@ -542,8 +542,8 @@ void H1Conn::set_producer(http::BodyProducer* p) {
 }
 
 // Spliced bytes reach the client as they are: only where the transport passes them untouched
-// (plaintext; kTLS later), and only for a body that needs no framing (Content-Length). Not
-// while the request body is itself being spliced from the same socket.
+// (plaintext, or TLS once the kernel sends), and only for a body that needs no framing
+// (Content-Length). Not while the request body is itself being spliced from the same socket.
 http::SpliceTarget* H1Conn::splice_target() {
   if (!stream_ || !stream_->started || stream_->done || stream_->chunked ||
       !stream_->body_allowed || stream_->splicing || closed_ ||

@@ -505,11 +505,49 @@ TEST_P(Tls, Http2ByAlpnServesStaticFiles) {
   EXPECT_NE(out.find("400 succeeded, 0 failed"), std::string::npos) << out;
 }
 
-// Where the kernel has no TLS (CONFIG_TLS is off here), ktls = "auto" serves in user space.
+// True when askr-proxy doctor finds no kernel TLS here (CONFIG_TLS off, or the module absent).
+bool no_kernel_tls() {
+  std::string out;
+  run_proxy_command("doctor", out);
+  return out.find("kTLS:             no") != std::string::npos;
+}
+
+// Where the kernel has no TLS (CONFIG_TLS is off here), ktls = "auto" serves everything in
+// user space (large files through read + send, never sendfile: the transport offers no
+// zero-copy), says so once at start, and counts each connection that stayed in user space.
 TEST_P(Tls, KtlsAutoServesInUserSpace) {
+  if (!no_kernel_tls()) GTEST_SKIP() << "this kernel has TLS: the VM test's case (vm.ktls)";
   start("[tls]\nktls = \"auto\"\n");
-  EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");
-  EXPECT_TRUE(curl(url(port(), "/big.txt")) == big_);
+  int connections = 0;
+  for (const char* version : {"--tlsv1.2 --tls-max 1.2", "--tlsv1.3"}) {
+    EXPECT_EQ(curl(std::string(version) + " " + url(port(), "/a.txt")), "first\n") << version;
+    EXPECT_TRUE(curl(std::string(version) + " " + url(port(), "/big.txt")) == big_) << version;
+    connections += 2;
+  }
+  proxy_->stop();
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(tls_counter(log, "user"), uint64_t(connections)) << log;
+  EXPECT_EQ(tls_counter(log, "tx"), 0u) << log;
+  EXPECT_EQ(tls_counter(log, "rx"), 0u) << log;
+  EXPECT_EQ(tls_counter(log, "errors"), 0u) << log;
+  size_t line = log.find("kernel TLS unavailable");
+  EXPECT_NE(line, std::string::npos) << log;
+  EXPECT_EQ(log.find("kernel TLS unavailable", line + 1), std::string::npos) << log;  // once
+  EXPECT_EQ(log.find("sendfile failed"), std::string::npos) << log;
+}
+
+// ktls = "off": connections never try (nothing counted as fallen back), and nothing is said at
+// start.
+TEST_P(Tls, KtlsOffNeverTries) {
+  start("[tls]\nktls = \"off\"\n");
+  EXPECT_EQ(curl("--tlsv1.3 " + url(port(), "/a.txt")), "first\n");
+  EXPECT_TRUE(curl("--tlsv1.2 --tls-max 1.2 " + url(port(), "/big.txt")) == big_);
+  proxy_->stop();
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(tls_counter(log, "handshakes"), 2u) << log;
+  EXPECT_EQ(tls_counter(log, "user"), 0u) << log;
+  EXPECT_EQ(tls_counter(log, "tx"), 0u) << log;
+  EXPECT_EQ(log.find("kernel TLS"), std::string::npos) << log;
 }
 
 TEST_P(Tls, RedirectHttpsSendsPlainRequestsToTheTlsPort) {
@@ -649,6 +687,20 @@ TEST_F(TlsConfig, GoodConfigPasses) {
                   "[tls]\nprotocols = [\"TLSv1.3\"]\nktls = \"off\"\n", out),
             0)
       << out;
+}
+
+// ktls = "on" where the kernel has no TLS: the operator's requirement cannot be met, so the
+// proxy refuses to start and says why (-t, which may run elsewhere, does not judge the kernel).
+TEST_F(TlsConfig, KtlsOnRefusesToStartWithoutKernelTls) {
+  if (!no_kernel_tls()) GTEST_SKIP() << "this kernel has TLS";
+  std::string cfg = "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n[[site]]\nroot = \"" +
+                    dir_.path() + "\"\n" + pair(good_, good_) + "[tls]\nktls = \"on\"\n";
+  std::string path = dir_.write("on.toml", cfg);
+  std::string out;
+  EXPECT_EQ(run_proxy_command("-c " + path, out), 1) << out;
+  EXPECT_NE(out.find("[tls] ktls = \"on\", but kernel TLS is unavailable"), std::string::npos)
+      << out;
+  EXPECT_EQ(run_proxy_command("-t -c " + path, out), 0) << out;
 }
 
 TEST_F(TlsConfig, TlsListenerWithoutCertificate) {

@@ -3,7 +3,7 @@
 # carries the given binaries (with the shared libraries ldd names), files and the kernel TLS
 # modules, runs one command inside, and returns its exit status and output.
 #
-#   tests/vm/vm-run.sh CACHE_DIR [-b BINARY]... [-f SRC=DEST]... [-t SECONDS] -- COMMAND
+#   tests/vm/vm-run.sh CACHE_DIR [-b BINARY]... [-f SRC=DEST]... [-t SECONDS] [-a] -- COMMAND
 #
 # CACHE_DIR keeps the unpacked kernel between runs (under the build tree). The kernel is the
 # bookworm candidate of linux-image-amd64, fetched with `apt-get download` and unpacked with
@@ -11,10 +11,16 @@
 # DEST (relative to /), the command runs in /tmp as root with /proc, /sys, /dev and /tmp
 # mounted and loopback up. Exit status: the command's; 77 when the kernel or QEMU cannot be had
 # (ctest reports a skip); 124 when the VM did not finish in time.
+#
+# -a also loads the x86 AES-NI and CLMUL drivers (aesni-intel, ghash-clmulni-intel), so that
+# the kernel's AES-GCM uses the same instructions as OpenSSL's (QEMU emulates them); without it
+# the kernel has only the generic C code, which is fine for correctness but not for comparing
+# kernel TLS with OpenSSL (bench/ktls-vm.sh). A cache unpacked before -a existed lacks them:
+# remove CACHE_DIR/kernel to fetch it again.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 CACHE_DIR [-b BINARY]... [-f SRC=DEST]... [-t SECONDS] -- COMMAND" >&2
+  echo "usage: $0 CACHE_DIR [-b BINARY]... [-f SRC=DEST]... [-t SECONDS] [-a] -- COMMAND" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -23,11 +29,13 @@ shift
 bins=()
 files=()
 limit=300
+accel=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -b) bins+=("$2"); shift 2 ;;
     -f) files+=("$2"); shift 2 ;;
     -t) limit="$2"; shift 2 ;;
+    -a) accel=1; shift ;;
     --) shift; break ;;
     *) usage ;;
   esac
@@ -58,7 +66,8 @@ if [ -z "$vmlinuz" ]; then
   rm -rf "$kdir.tmp" && mkdir -p "$kdir.tmp"
   dpkg-deb --fsys-tarfile "$cache"/deb/*.deb |
     tar -x -C "$kdir.tmp" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/crypto/*' \
-      './lib/modules/*/kernel/lib/crypto/*' './lib/modules/*/kernel/net/tls/*'
+      './lib/modules/*/kernel/lib/crypto/*' './lib/modules/*/kernel/net/tls/*' \
+      './lib/modules/*/kernel/arch/x86/crypto/*'
   mv "$kdir.tmp" "$kdir"
   rm -rf "$cache/deb"
   vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
@@ -78,6 +87,14 @@ cp "$busybox_bin" "$root/bin/busybox"
 modules=(crypto/gf128mul crypto/ghash-generic crypto/ctr crypto/gcm crypto/cryptd
          crypto/crypto_simd lib/crypto/libchacha crypto/chacha_generic lib/crypto/libpoly1305
          crypto/poly1305_generic crypto/chacha20poly1305 net/tls/tls)
+if [ "$accel" = 1 ]; then
+  if ls "$moddir"/arch/x86/crypto/aesni-intel.ko* >/dev/null 2>&1; then
+    modules=("${modules[@]:0:6}" arch/x86/crypto/aesni-intel arch/x86/crypto/ghash-clmulni-intel
+             "${modules[@]:6}")
+  else
+    echo "vm-run: -a: no arch/x86/crypto in $kdir (unpacked before -a): remove it to fetch again"
+  fi
+fi
 : >"$root/modules/order"
 for m in "${modules[@]}"; do
   f="$moddir/$m.ko"
