@@ -1421,22 +1421,26 @@ Tls parse_tls(const toml::table& table, Context& ctx) {
   return tls;
 }
 
-// Checks across sections: a TLS listener needs a certificate somewhere (the default site's, or
-// the first site's that has one, is what a client without SNI gets), and one port is either TLS
-// or plaintext on every address.
+// Checks across sections: a TLS listener needs a certificate on the default site (the first
+// without server_names, else the first), which is what a client without SNI, or with a name no
+// site has, gets (nginx refuses an ssl listener whose default server has no certificate too);
+// and one port is either TLS or plaintext on every address.
 void check_tls(const toml::table& root, const Config& config, Context& ctx) {
   const auto* listens = root["listen"].as_array();
   if (!listens) return;
-  const bool any_certificate = std::any_of(config.sites.begin(), config.sites.end(),
-                                           [](const Site& s) { return !s.certificates.empty(); });
+  const bool default_certificate = config.default_site < config.sites.size() &&
+                                   !config.sites[config.default_site].certificates.empty();
   size_t i = 0;
   for (const Node& element : *listens) {
     const auto* table = element.as_table();
     if (!table || i >= config.listens.size()) continue;
     const Listen& l = config.listens[i++];
     const Node* tls = table->get("tls");
-    if (l.tls && !any_certificate) {
-      ctx.error(*tls, "a listener with 'tls = true' needs a [[site]] with 'tls_certificate'");
+    if (l.tls && !default_certificate) {
+      ctx.error(*tls,
+                "a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
+                "(the first without server_names, else the first): clients without SNI, or with "
+                "a name no site has, get its certificate");
     }
     for (size_t j = 0; j + 1 < i; ++j) {
       const Listen& other = config.listens[j];
@@ -1480,11 +1484,11 @@ Config parse_config(const toml::table& root, Context& ctx) {
   parse_fields(root, "", kSections, ctx, config);
   require_entries(root, "listen", ctx);
   require_entries(root, "site", ctx);
-  check_tls(root, config, ctx);
   const auto unnamed = std::find_if(config.sites.begin(), config.sites.end(),
                                     [](const Site& s) { return s.server_names.empty(); });
   config.default_site =
       unnamed == config.sites.end() ? 0 : static_cast<size_t>(unnamed - config.sites.begin());
+  check_tls(root, config, ctx);  // needs default_site
   return config;
 }
 

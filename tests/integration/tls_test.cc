@@ -706,7 +706,7 @@ TEST_F(TlsConfig, KtlsOnRefusesToStartWithoutKernelTls) {
 TEST_F(TlsConfig, TlsListenerWithoutCertificate) {
   std::string out;
   EXPECT_NE(check("tls = true\n", "", "", out), 0);
-  EXPECT_NE(out.find("needs a [[site]] with 'tls_certificate'"), std::string::npos) << out;
+  EXPECT_NE(out.find("needs 'tls_certificate' on the default [[site]]"), std::string::npos) << out;
 }
 
 TEST_F(TlsConfig, UnreadableCertificate) {

@@ -2054,7 +2054,25 @@ tls = true
 root = "www"
 )"),
             (std::vector<std::string>{
-                "3:7: a listener with 'tls = true' needs a [[site]] with 'tls_certificate'"}));
+                "3:7: a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
+                "(the first without server_names, else the first): clients without SNI, or with "
+                "a name no site has, get its certificate"}));
+  // A named site's certificate is not enough: the default site (no server_names) has none.
+  EXPECT_EQ(errors(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+tls = true
+[[site]]
+root = "www"
+server_names = ["a.test"]
+tls_certificate = "a.pem"
+tls_certificate_key = "a.key"
+[[site]]
+root = "www"
+)"),
+            (std::vector<std::string>{"3:7: a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
+                "(the first without server_names, else the first): clients without SNI, or with "
+                "a name no site has, get its certificate"}));
   EXPECT_EQ(errors(R"(
 [[listen]]
 address = "127.0.0.1:8443"
@@ -2072,8 +2090,10 @@ protocols = []
 ktls = "maybe"
 )"),
             (std::vector<std::string>{
-                // The pair without its key is left out, so no site has a certificate.
-                "3:7: a listener with 'tls = true' needs a [[site]] with 'tls_certificate'",
+                // The pair without its key is left out, so the default site has no certificate.
+                "3:7: a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
+                "(the first without server_names, else the first): clients without SNI, or with "
+                "a name no site has, get its certificate",
                 "4:1: port 8443 is TLS on one listener and plaintext on another",
                 "9:23: tls_certificate_key \"" + (dir_ / "missing.key").string() +
                     "\": No such file or directory",
