@@ -271,37 +271,9 @@ EOF
 start_nginx() { # NAME
   local name=$1
   mkdir -p "$tmp/$name"
-  cat >"$tmp/$name.conf" <<EOF
-user root;
-worker_processes $THREADS;
-worker_cpu_affinity auto $(cpu_mask "$SERVER_CPUS");
-worker_rlimit_nofile $nginx_nofile;
-daemon off;
-master_process on;
-error_log $tmp/$name.log;
-pid $tmp/$name.pid;
-lock_file $tmp/$name.lock;
-
-events {
-    worker_connections 20000;
-}
-
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    open_file_cache max=10000 inactive=60s;
-    open_file_cache_valid 60s;
-    keepalive_requests 1000000000;
-    keepalive_timeout 300s;
-    http2_max_concurrent_streams $((STREAMS > 128 ? STREAMS : 128));
-    client_body_temp_path $tmp/$name/body;
-    proxy_temp_path $tmp/$name/proxy;
-    fastcgi_temp_path $tmp/$name/fastcgi;
-    uwsgi_temp_path $tmp/$name/uwsgi;
-    scgi_temp_path $tmp/$name/scgi;
+  {
+    nginx_conf_head "$name" 1000000000 "http2_max_concurrent_streams $((STREAMS > 128 ? STREAMS : 128));"
+    cat <<EOF
 
     server {
         listen 127.0.0.1:${tls_port[$name]} ssl http2;
@@ -322,6 +294,7 @@ http {
     }
 }
 EOF
+  } >"$tmp/$name.conf"
   "$NGINX" -t -q -p "$tmp/$name" -e "$tmp/$name.log" -c "$tmp/$name.conf" ||
     { cat "$tmp/$name.log" >&2; die "bad nginx config"; }
   taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/$name" -e "$tmp/$name.log" -c "$tmp/$name.conf" &

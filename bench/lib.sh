@@ -109,6 +109,48 @@ raise_nofile() {
   nginx_nofile=$((nofile < 30000 ? nofile : 30000))
 }
 
+# The top of an nginx.conf as the benchmarks run nginx: as root, THREADS workers pinned to
+# SERVER_CPUS, no daemon, its files under $tmp/NAME*, no access log, sendfile with
+# open_file_cache, long keep-alive. The http block is left open for the caller's server blocks;
+# MORE is one more http directive.
+nginx_conf_head() { # NAME [KEEPALIVE_REQUESTS] [MORE]
+  local name=$1
+  cat <<EOF
+user root;
+worker_processes $THREADS;
+worker_cpu_affinity auto $(cpu_mask "$SERVER_CPUS");
+worker_rlimit_nofile $nginx_nofile;
+daemon off;
+master_process on;
+error_log $tmp/$name.log;
+pid $tmp/$name.pid;
+lock_file $tmp/$name.lock;
+
+events {
+    worker_connections 20000;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    open_file_cache max=10000 inactive=60s;
+    open_file_cache_valid 60s;
+    keepalive_requests ${2:-1000000};
+    keepalive_timeout 300s;
+EOF
+  if [ -n "${3:-}" ]; then printf '    %s\n' "$3"; fi
+  cat <<EOF
+    client_body_temp_path $tmp/$name/body;
+    proxy_temp_path $tmp/$name/proxy;
+    fastcgi_temp_path $tmp/$name/fastcgi;
+    uwsgi_temp_path $tmp/$name/uwsgi;
+    scgi_temp_path $tmp/$name/scgi;
+EOF
+}
+
 # Anything else running skews the numbers; the report says so.
 warn_load() {
   load_start=$(cut -d' ' -f1-3 /proc/loadavg)
