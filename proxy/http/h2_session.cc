@@ -189,8 +189,11 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   resets_.set(limits.reset_burst, limits.reset_rate);
   for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_})
     b->set(limits.flood_burst, limits.flood_rate);
+  // SETTINGS_MAX_CONCURRENT_STREAMS is not given to nghttp2: once the client acknowledged it,
+  // nghttp2 1.52 makes a stream over it a connection error, where RFC 9113 5.1.2 allows (and
+  // Askr wants) REFUSED_STREAM for that stream alone. pull() adds it to the SETTINGS frame as it
+  // leaves, and on_begin_headers refuses the streams over it.
   nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list},
   };
@@ -459,9 +462,35 @@ bool H2Session::pull(std::string& out, size_t max) {
     ssize_t n = nghttp2_session_mem_send(session_, &p);
     if (n < 0) return false;
     if (n == 0) break;
+    size_t at = out.size();
     out.append(reinterpret_cast<const char*>(p), size_t(n));
+    if (!settings_sent_) {
+      settings_sent_ = true;
+      advertise_concurrency(out, at);
+    }
   }
   return true;
+}
+
+// The first frame nghttp2 sends is its SETTINGS (the server preface): one more entry, 6 bytes,
+// SETTINGS_MAX_CONCURRENT_STREAMS, goes at its end and its length grows by as much.
+void H2Session::advertise_concurrency(std::string& out, size_t at) {
+  if (out.size() < at + 9 || uint8_t(out[at + 3]) != NGHTTP2_SETTINGS) return;
+  size_t length =
+      (size_t(uint8_t(out[at])) << 16) | (size_t(uint8_t(out[at + 1])) << 8) | uint8_t(out[at + 2]);
+  if (out.size() < at + 9 + length) return;
+  length += 6;
+  out[at] = char(length >> 16);
+  out[at + 1] = char(length >> 8);
+  out[at + 2] = char(length);
+  uint32_t v = limits_.max_concurrent_streams;
+  const char entry[6] = {0,
+                         char(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
+                         char(v >> 24),
+                         char(v >> 16),
+                         char(v >> 8),
+                         char(v)};
+  out.insert(at + 9 + length - 6, entry, 6);
 }
 
 bool H2Session::done() const {

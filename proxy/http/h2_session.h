@@ -152,6 +152,7 @@ class H2Session {
   int on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length);
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
+  void advertise_concurrency(std::string& out, size_t at);
   void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b);
   void count(H2Counters& c, uint64_t H2Counters::*field) {
@@ -168,9 +169,10 @@ class H2Session {
   int64_t now_ms_ = 0;
   bool failed_ = false;
   bool goaway_ = false;
-  uint32_t begun_ = 0;         // streams opened so far
-  uint32_t active_ = 0;        // streams given to the driver and not closed yet
-  int32_t header_stream_ = 0;  // stream of the header block being received (CONTINUATION)
+  bool settings_sent_ = false;  // the server preface (our SETTINGS) has been pulled
+  uint32_t begun_ = 0;          // streams opened so far
+  uint32_t active_ = 0;         // streams given to the driver and not closed yet
+  int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
   uint32_t continuations_ = 0;
   Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_;
   std::unordered_map<int32_t, std::unique_ptr<Incoming>> incoming_;

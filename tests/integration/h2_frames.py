@@ -378,6 +378,22 @@ def case_concurrency(port, arg):
     expect(code == REFUSED_STREAM, "stream 101 of 100: REFUSED_STREAM (%s)" % (code,))
 
 
+def case_concurrency_acked(port, arg):
+    c = Conn(port)
+    # Our SETTINGS acknowledged first (Conn does it as it reads them): the stream over the limit
+    # is still refused alone, and the connection goes on.
+    c.until(lambda f: isinstance(f, SettingsFrame) and "ACK" in f.flags)
+    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+              for i in range(101)]
+    c.send(*frames)
+    code = rst_of(c, 201)
+    expect(code == REFUSED_STREAM, "stream 101 of 100 after the ACK: REFUSED_STREAM (%s)" % (code,))
+    c.send(PingFrame(0, b"12345678"))
+    f = c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags)
+    expect(f is not None, "the connection is still served after the refusal")
+    expect(not any(isinstance(f, GoAwayFrame) for f in c.frames), "no GOAWAY")
+
+
 def case_rapid_reset(port, arg):
     c = Conn(port)
     n = int(arg or 1000)

@@ -226,6 +226,7 @@ TEST_P(Http2, UpgradeH2cIgnored) {
 TEST_P(Http2, ConcurrencyLimitRefusesStreams) {
   start();
   frames("concurrency");
+  frames("concurrency_acked");
 }
 
 TEST_P(Http2, RapidResetBudget) {
