@@ -154,6 +154,30 @@ TEST_P(Http2, NodeClient) {
   EXPECT_EQ(rc, 0) << out;
 }
 
+// The same client over TLS: ALPN picks h2, and PHP sees the request came over TLS.
+TEST_P(Http2, NodeClientOverTls) {
+  if (!have("node")) GTEST_SKIP() << "nodejs is not installed";
+  std::string pem = site_.path() + "/c.pem", key = site_.path() + "/c.key", out;
+  ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                        "-nodes -days 2 -keyout " +
+                            key + " -out " + pem + " -subj /CN=localhost 2>&1",
+                        out),
+            0)
+      << out;
+  PhpProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.fastcgi = fpm_->address();
+  o.listen_extra = "tls = true\n";
+  o.site_extra = "tls_certificate = \"" + pem + "\"\ntls_certificate_key = \"" + key + "\"\n";
+  o.extra = kBudgets;
+  proxy_ = std::make_unique<PhpProxy>(o);
+  int rc = run_command("node " + std::string(ASKR_SOURCE_DIR) + "/tests/integration/h2_node.js " +
+                           std::to_string(proxy_->port()) + " " + sha256("big.bin") + " tls 2>&1",
+                       out);
+  EXPECT_EQ(rc, 0) << out;
+}
+
 TEST_P(Http2, AskrWorkerPool) {
   if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
   PhpProxyOptions o;
