@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """HTTP/2 conformance and attack cases against askr-proxy, with frames built by hand
 (hyperframe, hpack). Usage: h2_frames.py CASE PORT [ARG]. Prints what it saw; exit status 0
-when the server behaved as RFC 9113 and Askr's limits say, 1 otherwise."""
+when the server behaved as RFC 9113 and Askr's limits say, 1 otherwise. With H2_TLS=1 in the
+environment every connection is TLS with ALPN h2 (the server's certificate is not checked)."""
 
+import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -21,6 +24,15 @@ FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9
 class Conn:
     def __init__(self, port, settings=None, ack=True):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if os.environ.get("H2_TLS") == "1":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+            if self.sock.selected_alpn_protocol() != "h2":
+                print("FAIL: ALPN chose %r, not h2" % self.sock.selected_alpn_protocol())
+                sys.exit(1)
         self.enc = Encoder()
         self.buf = b""
         self.frames = []  # every frame received, in order
@@ -33,7 +45,7 @@ class Conn:
         data = b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames)
         try:
             self.sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.send_failed = True  # what the server sent before it closed is still read
 
     def headers(self, sid, path="/a.txt", method="GET", extra=(), end_stream=True,
@@ -71,7 +83,7 @@ class Conn:
                 data = self.sock.recv(65536)
             except socket.timeout:
                 return None
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLError):  # TLS: a reset or an unclean close
                 data = b""
             if not data:
                 self.closed = True

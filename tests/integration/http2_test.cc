@@ -69,14 +69,33 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     o.extra = kBudgets + http2;
     proxy_ = std::make_unique<PhpProxy>(o);
   }
+  // The same site behind a TLS listener (a self-signed ECDSA certificate): HTTP/2 by ALPN.
+  void start_tls(const std::string& timeouts = "") {
+    std::string pem = site_.path() + "/c.pem", key = site_.path() + "/c.key", out;
+    ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                          "-nodes -days 2 -keyout " +
+                              key + " -out " + pem + " -subj /CN=localhost 2>&1",
+                          out),
+              0)
+        << out;
+    PhpProxyOptions o;
+    o.backend = GetParam();
+    o.root = root();
+    o.fastcgi = fpm_->address();
+    o.listen_extra = "tls = true\n";
+    o.site_extra = "tls_certificate = \"" + pem + "\"\ntls_certificate_key = \"" + key + "\"\n";
+    o.timeouts = timeouts;
+    o.extra = kBudgets;
+    proxy_ = std::make_unique<PhpProxy>(o);
+  }
   std::string root() const { return site_.path() + "/www"; }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(proxy_->port()) + path;
   }
   // Runs one case of h2_frames.py; its output explains a failure.
-  void frames(const std::string& name, const std::string& arg = "") {
+  void frames(const std::string& name, const std::string& arg = "", const std::string& env = "") {
     std::string out;
-    int rc = run_command(kPython + " " + kFrames + " " + name + " " +
+    int rc = run_command(env + kPython + " " + kFrames + " " + name + " " +
                              std::to_string(proxy_->port()) + " " + arg + " 2>&1",
                          out);
     EXPECT_EQ(rc, 0) << name << " " << arg << ":\n" << out;
@@ -157,25 +176,26 @@ TEST_P(Http2, NodeClient) {
 // The same client over TLS: ALPN picks h2, and PHP sees the request came over TLS.
 TEST_P(Http2, NodeClientOverTls) {
   if (!have("node")) GTEST_SKIP() << "nodejs is not installed";
-  std::string pem = site_.path() + "/c.pem", key = site_.path() + "/c.key", out;
-  ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                        "-nodes -days 2 -keyout " +
-                            key + " -out " + pem + " -subj /CN=localhost 2>&1",
-                        out),
-            0)
-      << out;
-  PhpProxyOptions o;
-  o.backend = GetParam();
-  o.root = root();
-  o.fastcgi = fpm_->address();
-  o.listen_extra = "tls = true\n";
-  o.site_extra = "tls_certificate = \"" + pem + "\"\ntls_certificate_key = \"" + key + "\"\n";
-  o.extra = kBudgets;
-  proxy_ = std::make_unique<PhpProxy>(o);
+  start_tls();
+  std::string out;
   int rc = run_command("node " + std::string(ASKR_SOURCE_DIR) + "/tests/integration/h2_node.js " +
                            std::to_string(proxy_->port()) + " " + sha256("big.bin") + " tls 2>&1",
                        out);
   EXPECT_EQ(rc, 0) << out;
+}
+
+// Conformance and attacks over TLS (ALPN h2): the same hand-built frames, the same answers.
+TEST_P(Http2, FramesAndAttacksOverTls) {
+  start_tls("send = \"1s\"\n");
+  for (const char* c : {"settings", "frame_too_large", "hpack_bad_index", "concurrency_acked",
+                        "continuation_flood", "ping_flood"}) {
+    frames(c, "", "H2_TLS=1 ");
+  }
+  frames("bad_header", "uppercase", "H2_TLS=1 ");
+  frames("bad_header", "connection", "H2_TLS=1 ");
+  frames("zero_window", "1", "H2_TLS=1 ");
+  frames("rapid_reset", "2000", "H2_TLS=1 ");
+  EXPECT_LE(php_hits(), 50u);
 }
 
 TEST_P(Http2, AskrWorkerPool) {
