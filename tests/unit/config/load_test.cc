@@ -2070,7 +2070,8 @@ tls_certificate_key = "a.key"
 [[site]]
 root = "www"
 )"),
-            (std::vector<std::string>{"3:7: a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
+            (std::vector<std::string>{
+                "3:7: a listener with 'tls = true' needs 'tls_certificate' on the default [[site]] "
                 "(the first without server_names, else the first): clients without SNI, or with "
                 "a name no site has, get its certificate"}));
   EXPECT_EQ(errors(R"(
