@@ -7,6 +7,7 @@
 #include <string>
 
 #include "loop/backend.h"
+#include "net/socket_addresses.h"
 #include "net/transport.h"
 
 namespace askr::net {
@@ -31,8 +32,8 @@ class PlainTransport final : public Transport, private loop::IoObject {
   void set_corked(bool corked) override;
   void shutdown_write() override;
   void close() override { io_.close(this); }
-  const sockaddr* peer() override;
-  const sockaddr* local() override;
+  const sockaddr* peer() override { return addresses_.peer(fd); }
+  const sockaddr* local() override { return addresses_.local(fd); }
 
  private:
   // loop::IoObject
@@ -46,10 +47,7 @@ class PlainTransport final : public Transport, private loop::IoObject {
 
   loop::Backend& io_;
   TransportUser* user_ = nullptr;
-  sockaddr_in6 peer_{};
-  sockaddr_in6 local_{};
-  bool have_peer_ = false;
-  bool have_local_ = false;
+  SocketAddresses addresses_;
 };
 
 }  // namespace askr::net

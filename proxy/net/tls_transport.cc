@@ -550,26 +550,6 @@ std::string TlsTransport::peer_text() {
   return format_address(peer());
 }
 
-const sockaddr* TlsTransport::peer() {
-  if (!have_peer_) {
-    socklen_t len = sizeof peer_;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer_), &len) < 0)
-      peer_.sin6_family = AF_INET6;
-    have_peer_ = true;
-  }
-  return reinterpret_cast<const sockaddr*>(&peer_);
-}
-
-const sockaddr* TlsTransport::local() {
-  if (!have_local_) {
-    socklen_t len = sizeof local_;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local_), &len) < 0)
-      local_.sin6_family = AF_INET6;
-    have_local_ = true;
-  }
-  return reinterpret_cast<const sockaddr*>(&local_);
-}
-
 std::string_view TlsTransport::alpn() const {
   const unsigned char* p = nullptr;
   unsigned len = 0;

@@ -30,6 +30,7 @@
 
 #include "loop/backend.h"
 #include "net/ktls.h"
+#include "net/socket_addresses.h"
 #include "net/tls_context.h"
 #include "net/transport.h"
 
@@ -84,8 +85,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   // Sends close_notify (or a failed handshake's alert) if it can go at once without waiting,
   // then closes.
   void close() override;
-  const sockaddr* peer() override;
-  const sockaddr* local() override;
+  const sockaddr* peer() override { return addresses_.peer(fd); }
+  const sockaddr* local() override { return addresses_.local(fd); }
 
  private:
   enum class State : uint8_t {
@@ -163,10 +164,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
   uint8_t rec_header_have_ = 0;
   size_t rec_body_left_ = 0;
   TlsSession session_;
-  sockaddr_in6 peer_{};
-  sockaddr_in6 local_{};
-  bool have_peer_ = false;
-  bool have_local_ = false;
+  SocketAddresses addresses_;
 };
 
 }  // namespace askr::net
