@@ -20,6 +20,7 @@
 #   cpu_snapshot, cpu_delta   run time (schedstat, ns) of a process group between two moments
 #   core_snapshot             busy, idle and steal ticks of some cores, from /proc/stat
 #   pss_mean                  mean PSS of processes (smaps_rollup)
+#   cpu_cap                   caps processes at a share of one core (a cgroup of their own)
 #   strace_field              calls in all, or the most frequent ones, from strace -c output
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
@@ -42,6 +43,7 @@ bench_init() { # NAME [TMP-PREFIX]
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   tmp="$(mktemp -d "/tmp/${2:-askr-bench}.XXXXXX")"
   pids=()
+  cgroups=()
   trap bench_cleanup EXIT
   trap 'exit 130' INT TERM
 }
@@ -54,6 +56,7 @@ bench_cleanup() {
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
+  for g in "${cgroups[@]}"; do rmdir "$g" 2>/dev/null; done
   rm -rf "$tmp"
 }
 
@@ -273,6 +276,33 @@ pss_mean() { # PID...
   for p in "$@"; do
     awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true
   done | awk '{ s += $1; n++ } END { if (n) printf "%.0f %d\n", s / n, n; else print "— 0" }'
+}
+
+# Caps processes (all their threads, and children forked later) at PERCENT of one core's time,
+# in a cgroup of their own: CPU bandwidth control, cgroup v2 cpu.max where the unified
+# hierarchy has the cpu controller, else v1 cpu.cfs_quota_us. Two servers capped alike get the
+# same CPU time per second, so a run where the client core has time to spare measures what each
+# server does with that time. The cgroup is removed on exit.
+cpu_cap() { # NAME PERCENT PID...
+  local name=$1 pct=$2 dir p period=100000
+  shift 2
+  if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control ||
+      die "cannot enable the cpu controller in /sys/fs/cgroup"
+    dir="/sys/fs/cgroup/askr-bench.$$.$name"
+    mkdir -p "$dir" || die "cannot create $dir (run as root)"
+    echo "$((period * pct / 100)) $period" >"$dir/cpu.max"
+  elif [ -d /sys/fs/cgroup/cpu ]; then
+    dir="/sys/fs/cgroup/cpu/askr-bench.$$.$name"
+    mkdir -p "$dir" || die "cannot create $dir (run as root)"
+    echo "$period" >"$dir/cpu.cfs_period_us"
+    echo "$((period * pct / 100))" >"$dir/cpu.cfs_quota_us"
+  else
+    die "no cgroup cpu controller here: cannot cap the servers' CPU"
+  fi
+  cgroups+=("$dir")
+  for p in "$@"; do echo "$p" >"$dir/cgroup.procs" || die "cannot move $p into $dir"; done
 }
 
 # From the summary strace -c writes (-o FILE): calls = the calls in all; top4 = the names of the

@@ -31,6 +31,12 @@
 #   CIPHER                the one cipher both servers allow [TLS_AES_128_GCM_SHA256 for TLS 1.3,
 #                         ECDHE-ECDSA-AES128-GCM-SHA256 / ECDHE-RSA-AES128-GCM-SHA256 for 1.2]
 #   GROUP [X25519]        the one key exchange group both servers allow
+#   SERVER_CPU_CAP [0]    when not 0, each server instance may use only this percent of one
+#                         core (lib.sh's cpu_cap: a cgroup with CPU bandwidth control, root
+#                         only). wrk's side of a handshake costs more CPU than either server's
+#                         (it verifies the signature), so on two cores an uncapped handshake run
+#                         is bound by the client and shows both servers level; capped alike
+#                         (e.g. 50), the servers are the limit and the run compares them
 #   KTLS [off]            off: user-space TLS on both; auto: Askr ktls = "auto" and nginx
 #                         "ssl_conf_command Options KTLS" (only where the kernel has TLS)
 #   ASKR [build/proxy/askr-proxy]   the binary under test
@@ -54,6 +60,7 @@ DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-2}"
 SERVERS="${SERVERS:-askr-uring askr-epoll nginx}"
+SERVER_CPU_CAP="${SERVER_CPU_CAP:-0}"
 PROTOCOL="${PROTOCOL:-TLSv1.3}"
 GROUP="${GROUP:-X25519}"
 KTLS="${KTLS:-off}"
@@ -250,6 +257,9 @@ instances=()
 for s in "${servers[@]}"; do for c in "${certs[@]}"; do instances+=("$s.$c"); done; done
 for i in "${instances[@]}"; do start_server "$i"; done
 for i in "${instances[@]}"; do check_server "$i"; done
+if [ "$SERVER_CPU_CAP" != 0 ]; then
+  for i in "${instances[@]}"; do cpu_cap "$i" "$SERVER_CPU_CAP" $(server_pids "$i"); done
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Runs. Handshakes: wrk -c HS_CONNS with "Connection: close" on small.bin, per certificate.
@@ -306,7 +316,7 @@ done
 nginx_ver=$(nginx_version)
 askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
 if rev=$(askr_rev proxy shared) && [ -n "$rev" ]; then askr_version+=" (commit $rev)"; fi
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS HS_CONNS=$HS_CONNS DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP SERVERS=\"$SERVERS\" PROTOCOL=$PROTOCOL GROUP=$GROUP KTLS=$KTLS${CIPHER:+ CIPHER=$CIPHER} bench/tls.sh"
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS HS_CONNS=$HS_CONNS SERVER_CPU_CAP=$SERVER_CPU_CAP DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP SERVERS=\"$SERVERS\" PROTOCOL=$PROTOCOL GROUP=$GROUP KTLS=$KTLS${CIPHER:+ CIPHER=$CIPHER} bench/tls.sh"
 has_nginx=false
 [[ " ${servers[*]} " == *" nginx "* ]] && has_nginx=true
 cpu_cols() { # WRK_OUTFILE CPU_FILE -> "US BUSY"
@@ -328,6 +338,9 @@ report="$tmp/report.md"
   echo "- Servers: $askr_version; nginx $nginx_ver; OpenSSL $(openssl version | awk '{print $2}'). Client: wrk $(wrk_version)"
   echo "- $PROTOCOL only, cipher $(cipher_for ec) (ECDSA) / $(cipher_for rsa) (RSA), group $GROUP, kTLS $KTLS, on both servers"
   echo "- Servers pinned to CPU(s) $SERVER_CPUS, $THREADS Askr loop(s) / $THREADS nginx worker(s); wrk pinned to CPU(s) $CLIENT_CPUS"
+  if [ "$SERVER_CPU_CAP" != 0 ]; then
+    echo "- Each server capped at $SERVER_CPU_CAP % of one core (CPU bandwidth control, its own cgroup), so that the servers, not wrk, limit the runs"
+  fi
   echo "- Command: \`$cmdline\`"
   echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
