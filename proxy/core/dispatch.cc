@@ -78,7 +78,7 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     }
     const std::string& fc = route ? route->front_controller : sc.front_controller;
     handlers::PhpScript script;
-    switch (handlers::match_php(files, site.files, fc, req.normalized, script)) {
+    switch (handlers::match_php(files, site.files, fc, req.normalized, script, loop.file_cache)) {
       case handlers::PhpMatch::kScript: {
         handlers::ClientInfo client{server_name(sc, req.authority), script.document_root};
         return std::make_unique<handlers::PhpRequest>(*(*loop.pools)[size_t(pool)], to.sink,

@@ -17,6 +17,7 @@ void FileCache::set_now(time_t now) {
   if (now == now_) return;
   now_ = now;
   map_.clear();
+  kinds_.clear();
   bytes_ = 0;
   open_ = 0;
 }
@@ -47,6 +48,19 @@ const CachedFile* FileCache::put(uint64_t files_id, std::string_view rel, uint8_
   open_ += fd;
   auto [it, fresh] = map_.insert_or_assign(key(files_id, rel, accept), std::move(entry));
   return &it->second;
+}
+
+// Kinds share the key space with the files through an accept byte no file lookup uses.
+constexpr uint8_t kKindKey = 0xff;
+
+int FileCache::find_kind(uint64_t files_id, std::string_view rel) {
+  auto it = kinds_.find(key(files_id, rel, kKindKey));
+  return it == kinds_.end() ? -1 : it->second;
+}
+
+void FileCache::put_kind(uint64_t files_id, std::string_view rel, uint8_t kind) {
+  if (kinds_.size() >= kMaxKinds) kinds_.clear();
+  kinds_.insert_or_assign(key(files_id, rel, kKindKey), kind);
 }
 
 }  // namespace askr::handlers

@@ -56,10 +56,18 @@ class FileCache {
   // Whether larger files may be kept open (false under a very low descriptor limit).
   bool keeps_files() const { return max_open_ > 0; }
 
+  // What a path is (a PHP handler's script lookup: 0 missing, 1 file, 2 directory, as the
+  // caller defines), when it was looked up this second; -1 when not. Cached like the files, so
+  // that a busy script costs no openat2/fstat/close per request.
+  static constexpr size_t kMaxKinds = 4096;  // per loop; the kinds empty when full
+  int find_kind(uint64_t files_id, std::string_view rel);
+  void put_kind(uint64_t files_id, std::string_view rel, uint8_t kind);
+
  private:
   const std::string& key(uint64_t files_id, std::string_view rel, uint8_t accept);
 
   std::unordered_map<std::string, CachedFile> map_;
+  std::unordered_map<std::string, uint8_t> kinds_;
   std::string key_;
   size_t bytes_ = 0;
   size_t open_ = 0;

@@ -38,15 +38,21 @@ uint64_t span_us(int64_t from, int64_t to) {
   return from && to > from ? uint64_t(to - from) : 0;
 }
 
-Kind probe(const StaticSite& files, std::string_view rel) {
+// What `rel` is under `files`; from the loop's cache when it was looked up this second.
+Kind probe(const StaticSite& files, std::string_view rel, FileCache* cache) {
+  if (cache) {
+    if (int k = cache->find_kind(files.id, rel); k >= 0) return Kind(k);
+  }
+  Kind k = Kind::kMissing;
   int fd = open_beneath(files.root_fd, rel, files.symlinks, O_PATH);
   log_refused_link(files, rel, fd);
-  if (fd < 0) return Kind::kMissing;
-  struct stat st;
-  Kind k = Kind::kMissing;
-  if (fstat(fd, &st) == 0)
-    k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kMissing;
-  ::close(fd);
+  if (fd >= 0) {
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+      k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kMissing;
+    ::close(fd);
+  }
+  if (cache) cache->put_kind(files.id, rel, uint8_t(k));
   return k;
 }
 
@@ -65,9 +71,9 @@ void set_script(const StaticSite& files, std::string_view name, std::string_view
 
 // The script `name` (a request path), when it is a regular file under `files`.
 bool find_script(const StaticSite& files, std::string_view name, std::string_view info,
-                 PhpScript& out) {
+                 PhpScript& out, FileCache* cache) {
   std::optional<std::string_view> rel = files.relative(name);
-  if (!rel || probe(files, *rel) != Kind::kFile) return false;
+  if (!rel || probe(files, *rel, cache) != Kind::kFile) return false;
   set_script(files, name, *rel, info, out);
   return true;
 }
@@ -251,30 +257,30 @@ bool hop_by_hop(std::string_view name) {
 }  // namespace
 
 PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::string_view fc,
-                   std::string_view path, PhpScript& out) {
+                   std::string_view path, PhpScript& out, FileCache* cache) {
   // fastcgi_split_path_info ^(.+\.php)(/.*)$ : the last ".php/" splits script and PATH_INFO.
   size_t split = path.rfind(".php/");
   if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
     std::string_view script = path.substr(0, split + 4);
-    return find_script(files, script, path.substr(split + 4), out) ? PhpMatch::kScript
-                                                                   : PhpMatch::kNotFound;
+    return find_script(files, script, path.substr(split + 4), out, cache) ? PhpMatch::kScript
+                                                                          : PhpMatch::kNotFound;
   }
   if (ends_with_php(path)) {
-    return find_script(files, path, "", out) ? PhpMatch::kScript : PhpMatch::kNotFound;
+    return find_script(files, path, "", out, cache) ? PhpMatch::kScript : PhpMatch::kNotFound;
   }
   std::optional<std::string_view> rel = files.relative(path);
   if (!rel) return PhpMatch::kNotFound;
   if (path.back() == '/') {
     for (const std::string& index : *files.index) {
       std::string candidate = std::string(*rel) + index;
-      if (probe(files, candidate) != Kind::kFile) continue;
+      if (probe(files, candidate, cache) != Kind::kFile) continue;
       if (!ends_with_php("/" + index)) return PhpMatch::kStatic;
       set_script(files, std::string(path) + index, candidate, "", out);
       return PhpMatch::kScript;
     }
     return front_or(PhpMatch::kStatic, site_files, fc, out);
   }
-  if (probe(files, *rel) != Kind::kMissing) return PhpMatch::kStatic;
+  if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;
   return front_or(PhpMatch::kStatic, site_files, fc, out);
 }
 

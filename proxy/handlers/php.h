@@ -42,9 +42,12 @@ enum class PhpMatch : uint8_t {
 // site's location serves. Mirrors the usual nginx setup:
 //   location / { try_files $uri $uri/ /index.php?$query_string; }
 //   location ~ \.php { fastcgi_split_path_info ^(.+\.php)(/.*)$; fastcgi_pass ...; }
-// and under an alias, SCRIPT_FILENAME is the alias-mapped file ($request_filename).
+// and under an alias, SCRIPT_FILENAME is the alias-mapped file ($request_filename). What each
+// path is comes from `cache` (may be null) when it was looked up within the same second, as
+// nginx's open_file_cache keeps try_files' lookups.
 PhpMatch match_php(const StaticSite& files, const StaticSite& site_files,
-                   std::string_view front_controller, std::string_view path, PhpScript& out);
+                   std::string_view front_controller, std::string_view path, PhpScript& out,
+                   FileCache* cache = nullptr);
 
 // What the request core tells PHP about where the request arrived.
 struct ClientInfo {

@@ -184,6 +184,33 @@ TEST_F(Core, MissingScriptIs404) {
   EXPECT_EQ(resp.status, 404);
 }
 
+// What a PHP path is (script, directory, missing) comes from the loop's file cache within the
+// second it was looked up, like the files themselves: a busy script costs no openat2, fstat and
+// close per request. A new second looks again.
+TEST_F(Core, ScriptLookupsAreCachedForTheirSecond) {
+  handlers::FileCache cache;
+  cache.set_now(1);
+  loop_.file_cache = &cache;
+  auto runs_php = [&](const std::string& path) {
+    http::Response resp;
+    auto stream = dispatch(request("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, resp,
+                           {sink_, sink_});
+    return stream != nullptr;
+  };
+  EXPECT_FALSE(runs_php("/later.php"));
+  root_.write("www/later.php", "<?php echo 2;");
+  EXPECT_FALSE(runs_php("/later.php"));  // this second's answer stands
+  EXPECT_TRUE(runs_php("/app.php"));
+  ASSERT_EQ(::unlink((root_.path() + "/www/app.php").c_str()), 0);
+  EXPECT_TRUE(runs_php("/app.php"));
+  cache.set_now(2);
+  EXPECT_TRUE(runs_php("/later.php"));
+  EXPECT_FALSE(runs_php("/app.php"));
+  loop_.file_cache = nullptr;  // without a cache, every request looks
+  root_.write("www/app.php", "<?php echo 1;");
+  EXPECT_TRUE(runs_php("/app.php"));
+}
+
 // The loop's file cache answers only under the root, alias and symlink rule an entry was made
 // under, even when a reload's new roots get the descriptor numbers of the old ones.
 TEST_F(Core, FileCacheNeverAnswersUnderAnotherSymlinkRule) {

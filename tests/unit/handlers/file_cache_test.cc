@@ -51,5 +51,24 @@ TEST(FileCache, KeyIncludesWhatTheClientAccepts) {
   EXPECT_EQ(cache.find(4, "a.css", 0), nullptr);
 }
 
+// Path kinds (the PHP handler's script lookups) live for their second, per files id, and the
+// map is bounded: a flood of distinct paths empties it rather than growing it.
+TEST(FileCache, KindsLastTheirSecondAndAreBounded) {
+  FileCache cache;
+  cache.set_now(7);
+  EXPECT_EQ(cache.find_kind(3, "index.php"), -1);
+  cache.put_kind(3, "index.php", 1);
+  cache.put_kind(3, "missing.php", 0);
+  EXPECT_EQ(cache.find_kind(3, "index.php"), 1);
+  EXPECT_EQ(cache.find_kind(3, "missing.php"), 0);
+  EXPECT_EQ(cache.find_kind(4, "index.php"), -1);
+  EXPECT_EQ(cache.find(3, "index.php", 0), nullptr);  // a kind is not a cached file
+  for (size_t i = 0; i < FileCache::kMaxKinds; ++i) cache.put_kind(3, std::to_string(i), 0);
+  EXPECT_EQ(cache.find_kind(3, "index.php"), -1);  // emptied when full
+  cache.put_kind(3, "index.php", 1);
+  cache.set_now(8);
+  EXPECT_EQ(cache.find_kind(3, "index.php"), -1);
+}
+
 }  // namespace
 }  // namespace askr::handlers
