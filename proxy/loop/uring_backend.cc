@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "loop/tls_record.h"
 
@@ -30,6 +31,15 @@ constexpr uint16_t kBufGroup = 0;
 
 uint64_t tag(IoObject* o, Op op) {
   return reinterpret_cast<uint64_t>(o) | op;
+}
+
+// Work on completions after which queued sends are submitted without waiting for the batch.
+constexpr int64_t kSubmitAfterNs = 50'000;
+
+int64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 }  // namespace
@@ -413,10 +423,20 @@ void UringBackend::poll(int timeout_ms) {
   } else {
     io_uring_submit_and_get_events(&ring_);  // notifications are owed already: do not block
   }
+  // Sends queued while completions are handled wait for the next submit. Where one completion
+  // costs much (a TLS handshake's key exchange and signature: hundreds of µs), a batch of them
+  // would hold every reply back until the last is done, and the clients would idle meanwhile;
+  // so what is queued goes to the kernel as soon as a batch has run kSubmitAfterNs.
+  int64_t since = monotonic_ns();
   unsigned seen = 0, head;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     dispatch(cqe);
     ++seen;
+    if (io_uring_sq_ready(&ring_) == 0) continue;
+    int64_t now = monotonic_ns();
+    if (now - since < kSubmitAfterNs) continue;
+    io_uring_submit(&ring_);
+    since = now;
   }
   io_uring_cq_advance(&ring_, seen);
   if (recycled_) {

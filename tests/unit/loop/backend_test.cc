@@ -357,6 +357,40 @@ TEST_P(BackendTest, TlsRecordModeAfterStopRecv) {
   ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
 }
 
+// A send queued by one completion is not held back by slow work on later completions of the
+// same batch (a TLS handshake costs hundreds of µs): by the time the third connection of a
+// batch is handled, the first one's reply has reached its peer.
+TEST_P(BackendTest, SlowWorkLaterInABatchDoesNotHoldASendBack) {
+  Pair a, b, c;
+  Probe pa(log_, a.fd[0]), pb(log_, b.fd[0]), pc(log_, c.fd[0]);
+  for (Probe* p : {&pa, &pb, &pc}) io_->resume_recv(p);
+  poll_for(20);
+  static const char kReply[] = "reply";
+  std::vector<char> order;
+  std::string seen_by_c = "not run";
+  pa.recv_hook = [&] {
+    order.push_back('a');
+    io_->send(&pa, kReply, 5);
+  };
+  pb.recv_hook = [&] {
+    order.push_back('b');
+    auto end = Clock::now() + std::chrono::milliseconds(2);
+    while (Clock::now() < end) {
+    }
+  };
+  pc.recv_hook = [&] {
+    order.push_back('c');
+    seen_by_c = drain(a.fd[1]);
+  };
+  // All three arrive before the loop looks: one batch.
+  for (Pair* p : {&a, &b, &c}) ASSERT_EQ(::send(p->fd[1], "x", 1, 0), 1);
+  ASSERT_TRUE(poll_until([&] { return order.size() == 3 && pa.count("sent") == 1; }));
+  ASSERT_EQ(std::string(order.begin(), order.end()), "abc");
+  EXPECT_EQ(seen_by_c, "reply");
+  for (Probe* p : {&pa, &pb, &pc}) io_->close(p);
+  ASSERT_TRUE(poll_until([&] { return count(log_, "closed") == 3; }));
+}
+
 TEST_P(BackendTest, PauseAndResume) {
   Pair p;
   Probe c(log_, p.fd[0]);
