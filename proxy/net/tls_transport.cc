@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "net/listener.h"
 #include "shared/base/log.h"
@@ -210,6 +211,7 @@ void TlsTransport::end(int error) {
 void TlsTransport::send(const iovec* iov, size_t count, bool more) {
   if (closed_) return;
   user_send_ = true;
+  bool last = std::exchange(last_send_, false);
   bool ok = true;
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) total += iov[i].iov_len;
@@ -229,6 +231,11 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
     ok = encrypt(joined.data(), joined.size());
   } else {
     for (size_t i = 0; i < count && ok; ++i) ok = encrypt(iov[i].iov_base, iov[i].iov_len);
+  }
+  if (ok && last && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // close_notify after the response's records, in the same write
+    ERR_clear_error();
   }
   if (!ok) {
     // The session is broken: nothing more can go out. Shutting the socket down also makes it

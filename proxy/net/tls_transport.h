@@ -81,6 +81,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void wait_readable() override { io_.wait_readable(this); }
   void set_corked(bool corked) override;
   // Sends close_notify, then shuts the socket's write side once it is out.
+  void last_send() override { last_send_ = true; }
   void shutdown_write() override;
   // Sends close_notify (or a failed handshake's alert) if it can go at once without waiting,
   // then closes.
@@ -145,6 +146,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool ended_ = false;    // on_data_end delivered
   bool closed_ = false;
   bool shut_after_ = false;    // shutdown(SHUT_WR) once the ciphertext is out
+  bool last_send_ = false;     // the next send ends with close_notify
   bool kernel_tried_ = false;  // kernel_tls_point() reached once
   // Kernel TLS.
   enum class Recv : uint8_t { kOn, kPaused, kStopped };

@@ -89,6 +89,10 @@ class Transport {
   // Holds partial packets back until uncorked (TCP_CORK), so a large file leaves in full
   // packets however many calls it takes; false sends what is held.
   virtual void set_corked(bool corked) = 0;
+  // The next send() carries the connection's last bytes (a response after which it closes): a
+  // TLS transport puts its close_notify into the same write, so the alert shares the
+  // response's packet rather than following it in a send of its own.
+  virtual void last_send() {}
   // Ends the sending side (after the last response), keeping the receiving side open.
   virtual void shutdown_write() = 0;
   // Cancels what is in flight and closes; on_closed follows once nothing can complete.

@@ -609,6 +609,7 @@ void H1Conn::flush() {
   arm(shard_.send_timers);
   iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
   held_ = {};  // in flight now; body_owner_ keeps it until on_sent
+  if (close_after_ && file_left_ == 0 && (!stream_ || stream_->done)) transport_->last_send();
   // A file follows this head at once: let them share packets, as nginx's tcp_nopush does.
   transport_->send(iov, iov[1].iov_len ? 2 : 1, file_left_ > 0);
 }
