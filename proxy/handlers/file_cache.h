@@ -21,7 +21,7 @@ namespace askr::handlers {
 // from the cache stays valid until they are done with it.
 struct CachedBody {
   std::string bytes;  // a file up to FileCache::kMaxFile
-  int fd = -1;        // a larger file, closed with the last holder
+  int fd = -1;  // a larger file (or a small one from kSendfileFrom), closed with the last holder
   CachedBody() = default;
   CachedBody(const CachedBody&) = delete;
   CachedBody& operator=(const CachedBody&) = delete;
@@ -42,8 +42,11 @@ struct CachedFile {
 class FileCache {
  public:
   static constexpr size_t kMaxFile = 16 * 1024;  // larger files are kept open, not read
-  static constexpr size_t kMaxBytes = 4 << 20;   // per loop; the cache empties when full
-  static constexpr size_t kMaxOpen = 1024;       // open files per loop; likewise
+  // Smaller files are kept as bytes only; from this size up they are kept open as well, so that
+  // a transport that can sendfile sends them from the page cache instead of copying the bytes.
+  static constexpr size_t kSendfileFrom = 4 * 1024;
+  static constexpr size_t kMaxBytes = 4 << 20;  // per loop; the cache empties when full
+  static constexpr size_t kMaxOpen = 1024;      // open files per loop; likewise
 
   FileCache();
   // A new second empties the cache: every entry was valid only within the second it was made,

@@ -160,6 +160,7 @@ void set_range(const http::Request& req, std::string_view etag, const FileMeta& 
         resp.file_offset = r.first;
       } else {
         resp.inline_body = resp.inline_body.substr(r.first, resp.content_length);
+        resp.inline_file_offset = r.first;
       }
       resp.add(
           "Content-Range",
@@ -202,11 +203,14 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
 }
 
 // A cache entry's bytes or open file, kept alive by the response until it is sent.
+// A small file goes as its bytes, with the open file (where kept) as the alternative.
 void respond_cached(const http::Request& req, http::Response& resp, const CachedFile& c) {
   resp.body_owner = c.body;
   resp.file_owned = false;
-  respond(req, resp, {c.type, c.encoding, c.vary, c.mtime, c.size}, c.body->fd,
-          c.body->fd >= 0 ? std::string_view() : std::string_view(c.body->bytes));
+  bool small = c.size <= FileCache::kMaxFile;
+  if (small) resp.inline_file_fd = c.body->fd;
+  respond(req, resp, {c.type, c.encoding, c.vary, c.mtime, c.size}, small ? -1 : c.body->fd,
+          small ? std::string_view(c.body->bytes) : std::string_view());
 }
 
 // Which precompressed siblings the client takes: bit 0 br, bit 1 gzip, bit 2 "said anything".
@@ -291,8 +295,15 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   } else {
     entry.body->bytes.resize(m.size);
     ssize_t n = pread(file.fd, entry.body->bytes.data(), m.size, 0);
-    ::close(file.fd);
-    if (n != ssize_t(m.size)) return fail(resp, 500);  // changed while we read it
+    if (n != ssize_t(m.size)) {  // changed while we read it
+      ::close(file.fd);
+      return fail(resp, 500);
+    }
+    if (m.size >= FileCache::kSendfileFrom && cache->keeps_files()) {
+      entry.body->fd = file.fd;
+    } else {
+      ::close(file.fd);
+    }
   }
   entry.type = m.type;
   entry.encoding = m.encoding;

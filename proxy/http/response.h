@@ -32,6 +32,11 @@ struct Response {
   bool close = false;           // the handler wants the connection closed after this
   // kFile: the writer closes file_fd when done. False when body_owner keeps the file open.
   bool file_owned = true;
+  // kInline from a cached file that is also kept open: the same bytes are at
+  // inline_file_offset in this file (body_owner keeps it open), for a writer whose transport
+  // would rather sendfile them from the page cache than copy them. -1: no such file.
+  int inline_file_fd = -1;
+  uint64_t inline_file_offset = 0;
   // Keeps the inline body or the file alive until the writer has sent it (a cache entry that
   // may be dropped meanwhile). Null when the body is static text or in the arena.
   std::shared_ptr<const void> body_owner;

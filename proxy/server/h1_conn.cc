@@ -427,7 +427,16 @@ void H1Conn::write_response(http::Response& resp) {
   bool send_body = !req.is_head && resp.status != 304 && resp.status != 204;
   uint64_t body_bytes = send_body ? resp.content_length : 0;
   if (resp.body == http::Response::Body::kInline && send_body) {
-    if (resp.body_owner && resp.inline_body.size() >= kByReference) {
+    if (resp.inline_file_fd >= 0 && resp.body_owner && transport_->zero_copy().sendfile) {
+      // A cached file that is open as well: sendfile from the page cache, as for larger files,
+      // rather than copying its bytes into the socket. The client then reads pages no core
+      // has just written (a copy it makes about twice as fast over loopback at 16 KiB).
+      file_fd_ = resp.inline_file_fd;
+      file_owned_ = false;
+      body_owner_ = std::move(resp.body_owner);
+      file_off_ = off_t(resp.inline_file_offset);
+      file_left_ = resp.content_length;
+    } else if (resp.body_owner && resp.inline_body.size() >= kByReference) {
       held_ = resp.inline_body;  // goes out right after the head, in the same send
       body_owner_ = std::move(resp.body_owner);
     } else {

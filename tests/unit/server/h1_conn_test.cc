@@ -31,9 +31,11 @@ class MemoryTransport final : public net::Transport {
   std::string out;
   bool sending = false;
   bool closed = false;
+  bool can_sendfile = false;  // send_file reads the file into `out`, as the kernel would send it
+  int sendfile_calls = 0;
 
   void start(net::TransportUser* u) override { user = u; }
-  ZeroCopy zero_copy() const override { return {}; }
+  ZeroCopy zero_copy() const override { return {can_sendfile, false, false}; }
   bool secure() const override { return true; }
   void resume_recv() override {}
   void pause_recv() override {}
@@ -44,9 +46,18 @@ class MemoryTransport final : public net::Transport {
       out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
     sending = true;
   }
-  ssize_t send_file(int, off_t*, size_t) override {
-    ADD_FAILURE() << "sendfile asked of a transport that cannot";
-    return -ENOSYS;
+  ssize_t send_file(int fd, off_t* offset, size_t count) override {
+    if (!can_sendfile) {
+      ADD_FAILURE() << "sendfile asked of a transport that cannot";
+      return -ENOSYS;
+    }
+    ++sendfile_calls;
+    std::string buf(count, '\0');
+    ssize_t n = pread(fd, buf.data(), count, *offset);
+    if (n < 0) return -errno;
+    out.append(buf.data(), size_t(n));
+    *offset += n;
+    return n;
   }
   int splice_fd() const override { return -1; }
   void wait_writable() override {}
@@ -130,6 +141,37 @@ TEST_F(H1OverMemory, LargeFileGoesOutInCopiesWithoutSendfile) {
   r = exchange("GET /small.txt HTTP/1.1\r\nHost: a\r\n\r\n");
   ASSERT_EQ(r.substr(0, 15), "HTTP/1.1 200 OK");
   EXPECT_EQ(body_of(r), std::string(4096, 's'));
+}
+
+// A cached file from FileCache::kSendfileFrom up goes out with sendfile where the transport can
+// (a copy into the socket is what the client then pays for); smaller ones, and every file over
+// a transport that cannot, go as bytes with their head.
+TEST_F(H1OverMemory, CachedMidSizeFilesGoBySendfileWhereTheTransportCan) {
+  std::string mid(8192, 'm');
+  for (size_t i = 0; i < mid.size(); ++i) mid[i] = char('A' + i % 26);
+  std::ofstream(dir_ + "/www/mid.bin") << mid;
+  std::ofstream(dir_ + "/www/tiny.txt") << "tiny";
+  mt_->can_sendfile = true;
+  for (int i = 0; i < 2; ++i) {  // the first request fills the cache, the second is served from it
+    int before = mt_->sendfile_calls;
+    std::string r = exchange("GET /mid.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    ASSERT_EQ(r.substr(0, 15), "HTTP/1.1 200 OK");
+    EXPECT_EQ(body_of(r), mid);
+    EXPECT_GT(mt_->sendfile_calls, before);
+  }
+  int before = mt_->sendfile_calls;
+  std::string r = exchange("GET /mid.bin HTTP/1.1\r\nHost: a\r\nRange: bytes=100-199\r\n\r\n");
+  ASSERT_EQ(r.substr(0, 12), "HTTP/1.1 206");
+  EXPECT_EQ(body_of(r), mid.substr(100, 100));
+  EXPECT_GT(mt_->sendfile_calls, before);
+  before = mt_->sendfile_calls;
+  r = exchange("GET /tiny.txt HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(body_of(r), "tiny");
+  EXPECT_EQ(mt_->sendfile_calls, before);
+  mt_->can_sendfile = false;  // the same cached file over a transport that cannot: its bytes
+  r = exchange("GET /mid.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(body_of(r), mid);
+  EXPECT_FALSE(mt_->closed);
 }
 
 TEST_F(H1OverMemory, PipelinedRequestsAnswerInOrder) {
