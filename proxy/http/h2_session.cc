@@ -2,6 +2,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "http/h2_alloc.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -84,7 +86,51 @@ struct H2Session::Incoming {
     raw.append(s);
     return sp;
   }
+
+  // Back to a new stream's state, every field at its default; the buffers keep their capacity
+  // unless it grew past what a typical stream needs (then they are freed: a flood of large heads
+  // or bodies must not pin memory in the spares).
+  void clear() {
+    std::string r = std::move(raw), b = std::move(body);
+    std::vector<Field> f = std::move(fields);
+    std::vector<Span> c = std::move(cookies);
+    *this = Incoming();
+    if (r.capacity() <= kKeepBytes) raw = std::move(r), raw.clear();
+    if (b.capacity() <= kKeepBytes) body = std::move(b), body.clear();
+    if (f.capacity() <= kKeepFields) fields = std::move(f), fields.clear();
+    if (c.capacity() <= kKeepFields) cookies = std::move(c), cookies.clear();
+  }
+  static constexpr size_t kKeepBytes = 8192, kKeepFields = 64;
 };
+
+namespace {
+
+// Spare Incoming objects of this thread (a loop is one thread), so that a stream's head is
+// received without an allocation in steady state. Bounded.
+class IncomingSpares {
+ public:
+  static constexpr size_t kKeep = 256;
+  std::unique_ptr<H2Session::Incoming> get() {
+    if (spare_.empty()) return std::make_unique<H2Session::Incoming>();
+    std::unique_ptr<H2Session::Incoming> in = std::move(spare_.back());
+    spare_.pop_back();
+    return in;
+  }
+  void put(std::unique_ptr<H2Session::Incoming> in) {
+    if (!in || spare_.size() >= kKeep) return;
+    in->clear();
+    spare_.push_back(std::move(in));
+  }
+  static IncomingSpares& local() {
+    thread_local IncomingSpares s;
+    return s;
+  }
+
+ private:
+  std::vector<std::unique_ptr<H2Session::Incoming>> spare_;
+};
+
+}  // namespace
 
 // nghttp2's C callbacks, forwarding to the session.
 struct H2Callbacks {
@@ -182,7 +228,8 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_option_set_no_auto_window_update(opt, 1);
   // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
   nghttp2_option_set_max_continuations(opt, limits.max_continuations + 1);
-  nghttp2_session_server_new2(&session_, cb, this, opt);
+  // nghttp2's per-stream allocations come from this thread's free lists (see h2_alloc.h).
+  nghttp2_session_server_new3(&session_, cb, this, opt, H2Allocator::mem());
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
 
@@ -205,12 +252,35 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
 }
 
 H2Session::~H2Session() {
+  clear_incoming();
   nghttp2_session_del(session_);
 }
 
+namespace {
+template <class Table>
+auto find_id(Table& t, int32_t id) {
+  auto it = std::lower_bound(t.begin(), t.end(), id,
+                             [](const auto& e, int32_t i) { return e.first < i; });
+  return it != t.end() && it->first == id ? it : t.end();
+}
+}  // namespace
+
 H2Session::Incoming* H2Session::incoming(int32_t id) {
-  auto it = incoming_.find(id);
+  auto it = find_id(incoming_, id);
   return it == incoming_.end() ? nullptr : it->second.get();
+}
+
+std::unique_ptr<H2Session::Incoming> H2Session::take_incoming(int32_t id) {
+  auto it = find_id(incoming_, id);
+  if (it == incoming_.end()) return nullptr;
+  std::unique_ptr<Incoming> in = std::move(it->second);
+  incoming_.erase(it);
+  return in;
+}
+
+void H2Session::clear_incoming() {
+  for (auto& [id, in] : incoming_) IncomingSpares::local().put(std::move(in));
+  incoming_.clear();
 }
 
 bool H2Session::flood(Budget& b) {
@@ -265,7 +335,14 @@ int H2Session::on_begin_headers(int32_t id) {
     return 0;
   }
   ++begun_;
-  incoming_.emplace(id, std::make_unique<Incoming>());
+  std::unique_ptr<Incoming> in = IncomingSpares::local().get();
+  if (incoming_.empty() || incoming_.back().first < id) {
+    incoming_.emplace_back(id, std::move(in));
+  } else {  // never with nghttp2 (ids only grow), kept sorted all the same
+    auto it = std::lower_bound(incoming_.begin(), incoming_.end(), id,
+                               [](const auto& e, int32_t i) { return e.first < i; });
+    incoming_.emplace(it, id, std::move(in));
+  }
   if (begun_ == limits_.max_streams)
     shutdown();  // the last one: tell the client to go on elsewhere
   return 0;
@@ -337,7 +414,10 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
 }
 
 int H2Session::on_stream_close(int32_t id, uint32_t error) {
-  if (incoming_.erase(id)) return 0;  // never reached the driver
+  if (std::unique_ptr<Incoming> in = take_incoming(id)) {  // never reached the driver
+    IncomingSpares::local().put(std::move(in));
+    return 0;
+  }
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return 0;
   --active_;
   events_.on_stream_close(id, error);
@@ -346,8 +426,11 @@ int H2Session::on_stream_close(int32_t id, uint32_t error) {
 
 // A complete head, after its batch: answer a refused one here, give the others to the driver.
 int H2Session::finish_head(int32_t id, bool end_stream) {
-  std::unique_ptr<Incoming> in = std::move(incoming_[id]);
-  incoming_.erase(id);
+  std::unique_ptr<Incoming> in = take_incoming(id);
+  struct GiveBack {
+    std::unique_ptr<Incoming>& in;
+    ~GiveBack() { IncomingSpares::local().put(std::move(in)); }
+  } give_back{in};
   if (in->bad ||
       (in->has_host && in->has_authority &&
        !iequals(std::string_view(in->raw).substr(in->host.off, in->host.len),
@@ -387,7 +470,10 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   }
   std::unique_ptr<Request> req = events_.new_request();
   req->reset();
-  const char* base = req->adopt(in->raw);
+  // The head's bytes move into the request (no copy); the request's old buffer comes back
+  // empty for the next head.
+  req->swap_storage(in->raw);
+  const char* base = req->storage_data();
   auto at = [base](Incoming::Span s) { return std::string_view(base + s.off, s.len); };
   req->method = at(in->method);
   req->scheme = at(in->scheme);
@@ -441,16 +527,16 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
     }
   }
   if (failed_) {
-    incoming_.clear();  // nothing of this batch reaches a handler
+    clear_incoming();  // nothing of this batch reaches a handler
     return false;
   }
-  // Heads completed in this batch, in stream order, unless reset meanwhile.
-  std::vector<std::pair<int32_t, bool>> ready;
+  // Heads completed in this batch, in stream order (incoming_ is sorted), unless reset
+  // meanwhile.
+  ready_.clear();
   for (auto& [id, in] : incoming_) {
-    if (in->head_done) ready.emplace_back(id, in->end_stream && in->body.empty());
+    if (in->head_done) ready_.emplace_back(id, in->end_stream && in->body.empty());
   }
-  std::sort(ready.begin(), ready.end());
-  for (auto [id, end] : ready) {
+  for (auto [id, end] : ready_) {
     if (incoming(id)) finish_head(id, end);
   }
   return !failed_;
@@ -501,17 +587,22 @@ bool H2Session::want_write() const {
   return nghttp2_session_want_write(session_);
 }
 
+// The fields' names lower-cased, back to back, in names_ (kept for the next response).
+std::string& H2Session::lower_names(std::span<const Response::Field> fields) {
+  names_.clear();
+  for (const Response::Field& f : fields) {
+    for (char c : f.name) names_ += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  return names_;
+}
+
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
                                 std::optional<uint64_t> length, bool body, std::string_view date) {
   char code[4], len_text[24];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string names;  // lower-cased names, back to back
-  names.reserve(256);
-  for (const Response::Field& f : fields) {
-    for (char c : f.name) names += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  std::vector<nghttp2_nv> nv;
-  nv.reserve(fields.size() + 4);
+  std::string& names = lower_names(fields);
+  std::vector<nghttp2_nv>& nv = nv_;
+  nv.clear();
   auto add = [&nv](std::string_view n, std::string_view v) {
     nv.push_back(
         {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
@@ -538,11 +629,9 @@ void H2Session::submit_response(int32_t id, int status, std::span<const Response
 void H2Session::submit_interim(int32_t id, int status, std::span<const Response::Field> fields) {
   char code[4];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string names;
-  for (const Response::Field& f : fields) {
-    for (char c : f.name) names += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  std::vector<nghttp2_nv> nv;
+  std::string& names = lower_names(fields);
+  std::vector<nghttp2_nv>& nv = nv_;
+  nv.clear();
   nv.push_back({(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE});
   size_t at = 0;
   for (const Response::Field& f : fields) {

@@ -9,6 +9,7 @@
 // Each request becomes a protocol-neutral http::Request.
 #pragma once
 
+#include <nghttp2/nghttp2.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -18,13 +19,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "http/request.h"
 #include "http/response.h"
-
-struct nghttp2_session;
 
 namespace askr::http {
 
@@ -141,11 +139,16 @@ class H2Session {
   // Streams whose head is being received or that the driver holds.
   size_t open_streams() const { return incoming_.size() + active_; }
 
+ public:
+  struct Incoming;  // a stream whose head is being received (defined in h2_session.cc)
+
  private:
-  struct Incoming;  // a stream whose head is being received
   friend struct H2Callbacks;
 
   Incoming* incoming(int32_t id);
+  // Takes stream `id`'s Incoming out of incoming_ (null when it has none).
+  std::unique_ptr<Incoming> take_incoming(int32_t id);
+  void clear_incoming();
   int on_begin_headers(int32_t id);
   int on_header(int32_t id, std::string_view name, std::string_view value);
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
@@ -153,6 +156,7 @@ class H2Session {
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
+  std::string& lower_names(std::span<const Response::Field> fields);
   void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b);
   void count(H2Counters& c, uint64_t H2Counters::*field) {
@@ -175,7 +179,12 @@ class H2Session {
   int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
   uint32_t continuations_ = 0;
   Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_;
-  std::unordered_map<int32_t, std::unique_ptr<Incoming>> incoming_;
+  // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,
+  // so appending keeps it sorted; at most max_concurrent_streams entries.
+  std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
+  std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
+  std::string names_;                            // submit_*: lower-cased field names
+  std::vector<nghttp2_nv> nv_;                   // submit_*: the fields as nghttp2 takes them
 };
 
 }  // namespace askr::http

@@ -25,6 +25,13 @@ void Request::reset() {
   storage_.clear();
 }
 
+void Request::trim() {
+  constexpr size_t kKeepBytes = 16384, kKeepHeaders = 128;
+  if (storage_.capacity() > kKeepBytes) std::string().swap(storage_);
+  if (normalized.capacity() > kKeepBytes) std::string().swap(normalized);
+  if (headers.capacity() > kKeepHeaders) std::vector<Header>().swap(headers);
+}
+
 const char* Request::adopt(std::string_view bytes) {
   storage_.assign(bytes);
   return storage_.data();

@@ -100,6 +100,13 @@ class Request {
   // for its next request, so an idle connection holds no buffer and a busy one allocates none.
   std::string take_storage() { return std::move(storage_); }
   void give_storage(std::string s) { storage_ = std::move(s); }
+  // Exchanges the storage with `s` (HTTP/2 receives a head into a buffer of its own and hands
+  // it over whole); every view the caller then sets must point into storage_data().
+  void swap_storage(std::string& s) { storage_.swap(s); }
+  const char* storage_data() const { return storage_.data(); }
+  // For a free list: drops buffers that grew past what a typical request needs, so that spare
+  // requests do not pin the memory of a few large ones.
+  void trim();
 
  private:
   std::string storage_;

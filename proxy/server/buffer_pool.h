@@ -19,8 +19,12 @@ class FreeList {
     free_.pop_back();
     return p;
   }
+  // Keeps `p` for the next get() while fewer than `keep` wait; a T with trim() drops its
+  // oversized buffers first.
   void put(std::unique_ptr<T> p) {
-    if (p && free_.size() < keep_) free_.push_back(std::move(p));
+    if (!p || free_.size() >= keep_) return;
+    if constexpr (requires { p->trim(); }) p->trim();
+    free_.push_back(std::move(p));
   }
   size_t spare() const { return free_.size(); }
 
