@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "shared/base/poison.h"
+
 namespace askr::http {
 namespace {
 
@@ -26,15 +28,12 @@ const Header* header_of(const void* p) {
   return reinterpret_cast<const Header*>(static_cast<const char*>(p) - H2Allocator::kHeader);
 }
 
-constexpr size_t keep_of(size_t cls) {
-  return H2Allocator::kKeepBytes / (H2Allocator::kMinBlock << cls);
-}
-
 }  // namespace
 
 H2Allocator::~H2Allocator() {
   for (Free*& head : free_) {
     while (head) {
+      base::unpoison(head, capacity(head));
       Free* next = head->next;
       std::free(reinterpret_cast<char*>(head) - kHeader);
       head = next;
@@ -61,8 +60,10 @@ void* H2Allocator::allocate(size_t n) {
     return reinterpret_cast<char*>(h) + kHeader;
   }
   if (Free* f = free_[cls]) {
+    base::unpoison(f, capacity(f));
     free_[cls] = f->next;
     --count_[cls];
+    kept_ -= kMinBlock << cls;
     return f;
   }
   auto* h = static_cast<Header*>(std::malloc(kMinBlock << cls));
@@ -75,11 +76,16 @@ void* H2Allocator::allocate(size_t n) {
 void H2Allocator::deallocate(void* p) {
   if (!p) return;
   Header* h = header_of(p);
-  if (h->cls == kLarge || count_[h->cls] >= keep_of(h->cls)) return std::free(h);
+  if (h->cls == kLarge || count_[h->cls] >= kKeepBlocks ||
+      kept_ + (kMinBlock << h->cls) > kKeepBytes) {
+    return std::free(h);
+  }
+  kept_ += kMinBlock << h->cls;
   auto* f = static_cast<Free*>(p);
   f->next = free_[h->cls];
   free_[h->cls] = f;
   ++count_[h->cls];
+  base::poison(f, capacity(f));  // a stale pointer into a spare block is an ASan error
 }
 
 void* H2Allocator::zallocate(size_t nmemb, size_t size) {

@@ -9,8 +9,9 @@
 // threads). A block carries its class in a 16-byte header (so payloads keep malloc's 16-byte
 // alignment), which lets free() find its list without a size. Blocks larger than the largest
 // class (nghttp2's per-session frame buffers) go straight to malloc. Bounded: each class keeps at
-// most kKeepBytes of spare blocks; beyond that a freed block goes back to malloc, so a burst of
-// streams cannot pin memory.
+// most kKeepBlocks spare blocks and all classes together at most kKeepBytes; beyond that a freed
+// block goes back to malloc, so a burst of streams cannot pin memory. The bounds are sized for a
+// loop with ten thousand streams in flight, which retires and starts them in bursts.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
@@ -26,7 +27,8 @@ class H2Allocator {
   static constexpr size_t kMinBlock = 32;  // header included
   static constexpr size_t kClasses = 8;    // 32, 64, ... 4096 bytes, header included
   static constexpr size_t kMaxBlock = kMinBlock << (kClasses - 1);
-  static constexpr size_t kKeepBytes = 256 * 1024;  // spare blocks kept per class
+  static constexpr size_t kKeepBlocks = 32768;    // spare blocks kept per class
+  static constexpr size_t kKeepBytes = 16 << 20;  // ... and in all, their whole size
 
   H2Allocator() = default;
   ~H2Allocator();
@@ -42,8 +44,9 @@ class H2Allocator {
 
   // The usable size of a block from this allocator.
   static size_t capacity(const void* p);
-  // Spare blocks of the class that holds `n` bytes (for tests).
+  // Spare blocks of the class that holds `n` bytes, and their bytes in all (for tests).
   size_t spare(size_t n) const;
+  size_t kept_bytes() const { return kept_; }
   // Blocks allocated from malloc so far (a class's list was empty, or the block was large).
   uint64_t from_malloc() const { return from_malloc_; }
 
@@ -60,6 +63,7 @@ class H2Allocator {
 
   Free* free_[kClasses] = {};
   size_t count_[kClasses] = {};
+  size_t kept_ = 0;  // bytes in all free lists
   uint64_t from_malloc_ = 0;
 };
 

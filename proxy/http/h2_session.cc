@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "http/h2_alloc.h"
+#include "shared/base/spares.h"
 
 #include <algorithm>
 #include <charconv>
@@ -87,48 +88,36 @@ struct H2Session::Incoming {
     return sp;
   }
 
-  // Back to a new stream's state, every field at its default; the buffers keep their capacity
-  // unless it grew past what a typical stream needs (then they are freed: a flood of large heads
-  // or bodies must not pin memory in the spares).
-  void clear() {
+  // For base::Spares: back to a new stream's state, every field at its default; the buffers
+  // keep their capacity (at most `room` bytes in all) unless it grew past what a typical head
+  // needs.
+  void recycle(size_t room) {
     std::string r = std::move(raw), b = std::move(body);
     std::vector<Field> f = std::move(fields);
     std::vector<Span> c = std::move(cookies);
     *this = Incoming();
-    if (r.capacity() <= kKeepBytes) raw = std::move(r), raw.clear();
-    if (b.capacity() <= kKeepBytes) body = std::move(b), body.clear();
-    if (f.capacity() <= kKeepFields) fields = std::move(f), fields.clear();
-    if (c.capacity() <= kKeepFields) cookies = std::move(c), cookies.clear();
+    base::keep_or_free(r, 4096, room);
+    base::keep_or_free(b, 8192, room);
+    base::keep_or_free(f, 64 * sizeof(Field), room);
+    base::keep_or_free(c, 32 * sizeof(Span), room);
+    raw = std::move(r), body = std::move(b), fields = std::move(f), cookies = std::move(c);
   }
-  static constexpr size_t kKeepBytes = 8192, kKeepFields = 64;
+  size_t kept_bytes() const {
+    return raw.capacity() + body.capacity() + fields.capacity() * sizeof(Field) +
+           cookies.capacity() * sizeof(Span);
+  }
 };
 
 namespace {
 
 // Spare Incoming objects of this thread (a loop is one thread), so that a stream's head is
-// received without an allocation in steady state. Bounded.
-class IncomingSpares {
- public:
-  static constexpr size_t kKeep = 256;
-  std::unique_ptr<H2Session::Incoming> get() {
-    if (spare_.empty()) return std::make_unique<H2Session::Incoming>();
-    std::unique_ptr<H2Session::Incoming> in = std::move(spare_.back());
-    spare_.pop_back();
-    return in;
-  }
-  void put(std::unique_ptr<H2Session::Incoming> in) {
-    if (!in || spare_.size() >= kKeep) return;
-    in->clear();
-    spare_.push_back(std::move(in));
-  }
-  static IncomingSpares& local() {
-    thread_local IncomingSpares s;
-    return s;
-  }
-
- private:
-  std::vector<std::unique_ptr<H2Session::Incoming>> spare_;
-};
+// received without an allocation in steady state: enough for every stream of a busy loop (HTTP/2
+// connections start and end streams in bursts of up to max_concurrent_streams each), with at most
+// 4 MiB of buffers.
+base::Spares<H2Session::Incoming>& spares() {
+  thread_local base::Spares<H2Session::Incoming> s(16384, 4 << 20);
+  return s;
+}
 
 }  // namespace
 
@@ -236,11 +225,18 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   resets_.set(limits.reset_burst, limits.reset_rate);
   for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_})
     b->set(limits.flood_burst, limits.flood_rate);
-  // SETTINGS_MAX_CONCURRENT_STREAMS is not given to nghttp2: once the client acknowledged it,
-  // nghttp2 1.52 makes a stream over it a connection error, where RFC 9113 5.1.2 allows (and
-  // Askr wants) REFUSED_STREAM for that stream alone. pull() adds it to the SETTINGS frame as it
-  // leaves, and on_begin_headers refuses the streams over it.
+  // SETTINGS_MAX_CONCURRENT_STREAMS: once the client acknowledged it, nghttp2 1.52 makes a
+  // stream over it a connection error, where RFC 9113 5.1.2 allows (and Askr wants)
+  // REFUSED_STREAM for that stream alone. So nghttp2 gets twice the limit, and pull() writes the
+  // real one into the SETTINGS frame as it leaves; on_begin_headers refuses the streams over it.
+  // nghttp2 still needs a value: it keeps closed streams (to answer late frames on them with
+  // STREAM_CLOSED) only up to that many, and without one it kept every closed stream until the
+  // connection ended.
+  uint32_t nghttp2_concurrency = limits.max_concurrent_streams > UINT32_MAX / 2
+                                     ? UINT32_MAX - 1
+                                     : std::max<uint32_t>(2 * limits.max_concurrent_streams, 1);
   nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2_concurrency},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list},
   };
@@ -279,7 +275,7 @@ std::unique_ptr<H2Session::Incoming> H2Session::take_incoming(int32_t id) {
 }
 
 void H2Session::clear_incoming() {
-  for (auto& [id, in] : incoming_) IncomingSpares::local().put(std::move(in));
+  for (auto& [id, in] : incoming_) spares().put(std::move(in));
   incoming_.clear();
 }
 
@@ -335,7 +331,7 @@ int H2Session::on_begin_headers(int32_t id) {
     return 0;
   }
   ++begun_;
-  std::unique_ptr<Incoming> in = IncomingSpares::local().get();
+  std::unique_ptr<Incoming> in = spares().get();
   if (incoming_.empty() || incoming_.back().first < id) {
     incoming_.emplace_back(id, std::move(in));
   } else {  // never with nghttp2 (ids only grow), kept sorted all the same
@@ -415,7 +411,7 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
 
 int H2Session::on_stream_close(int32_t id, uint32_t error) {
   if (std::unique_ptr<Incoming> in = take_incoming(id)) {  // never reached the driver
-    IncomingSpares::local().put(std::move(in));
+    spares().put(std::move(in));
     return 0;
   }
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return 0;
@@ -429,7 +425,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   std::unique_ptr<Incoming> in = take_incoming(id);
   struct GiveBack {
     std::unique_ptr<Incoming>& in;
-    ~GiveBack() { IncomingSpares::local().put(std::move(in)); }
+    ~GiveBack() { spares().put(std::move(in)); }
   } give_back{in};
   if (in->bad ||
       (in->has_host && in->has_authority &&
@@ -558,25 +554,23 @@ bool H2Session::pull(std::string& out, size_t max) {
   return true;
 }
 
-// The first frame nghttp2 sends is its SETTINGS (the server preface): one more entry, 6 bytes,
-// SETTINGS_MAX_CONCURRENT_STREAMS, goes at its end and its length grows by as much.
+// The first frame nghttp2 sends is its SETTINGS (the server preface): its
+// SETTINGS_MAX_CONCURRENT_STREAMS entry (nghttp2's own bound, see the constructor) gets the
+// advertised limit.
 void H2Session::advertise_concurrency(std::string& out, size_t at) {
   if (out.size() < at + 9 || uint8_t(out[at + 3]) != NGHTTP2_SETTINGS) return;
   size_t length =
       (size_t(uint8_t(out[at])) << 16) | (size_t(uint8_t(out[at + 1])) << 8) | uint8_t(out[at + 2]);
   if (out.size() < at + 9 + length) return;
-  length += 6;
-  out[at] = char(length >> 16);
-  out[at + 1] = char(length >> 8);
-  out[at + 2] = char(length);
   uint32_t v = limits_.max_concurrent_streams;
-  const char entry[6] = {0,
-                         char(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS),
-                         char(v >> 24),
-                         char(v >> 16),
-                         char(v >> 8),
-                         char(v)};
-  out.insert(at + 9 + length - 6, entry, 6);
+  for (size_t e = at + 9; e + 6 <= at + 9 + length; e += 6) {
+    uint16_t id = uint16_t((uint8_t(out[e]) << 8) | uint8_t(out[e + 1]));
+    if (id != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) continue;
+    out[e + 2] = char(v >> 24);
+    out[e + 3] = char(v >> 16);
+    out[e + 4] = char(v >> 8);
+    out[e + 5] = char(v);
+  }
 }
 
 bool H2Session::done() const {

@@ -25,11 +25,11 @@ void Request::reset() {
   storage_.clear();
 }
 
-void Request::trim() {
-  constexpr size_t kKeepBytes = 16384, kKeepHeaders = 128;
-  if (storage_.capacity() > kKeepBytes) std::string().swap(storage_);
-  if (normalized.capacity() > kKeepBytes) std::string().swap(normalized);
-  if (headers.capacity() > kKeepHeaders) std::vector<Header>().swap(headers);
+void Request::recycle(size_t room) {
+  reset();
+  base::keep_or_free(storage_, 4096, room);
+  base::keep_or_free(normalized, 1024, room);
+  base::keep_or_free(headers, 64 * sizeof(Header), room);
 }
 
 const char* Request::adopt(std::string_view bytes) {

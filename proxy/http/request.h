@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/base/spares.h"
+
 namespace askr::http {
 
 // ASCII case-insensitive equality (header names, coding names and tokens are ASCII).
@@ -104,9 +106,12 @@ class Request {
   // it over whole); every view the caller then sets must point into storage_data().
   void swap_storage(std::string& s) { storage_.swap(s); }
   const char* storage_data() const { return storage_.data(); }
-  // For a free list: drops buffers that grew past what a typical request needs, so that spare
-  // requests do not pin the memory of a few large ones.
-  void trim();
+  // For a free list (base::Spares): reset(), keeping buffers of at most `room` bytes in all,
+  // none that grew past what a typical request needs.
+  void recycle(size_t room);
+  size_t kept_bytes() const {
+    return storage_.capacity() + normalized.capacity() + headers.capacity() * sizeof(Header);
+  }
 
  private:
   std::string storage_;

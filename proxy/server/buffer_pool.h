@@ -7,31 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "shared/base/spares.h"
+
 namespace askr::server {
 
+// Request objects: see base::Spares.
 template <class T>
-class FreeList {
- public:
-  explicit FreeList(size_t keep) : keep_(keep) {}
-  std::unique_ptr<T> get() {
-    if (free_.empty()) return std::make_unique<T>();
-    std::unique_ptr<T> p = std::move(free_.back());
-    free_.pop_back();
-    return p;
-  }
-  // Keeps `p` for the next get() while fewer than `keep` wait; a T with trim() drops its
-  // oversized buffers first.
-  void put(std::unique_ptr<T> p) {
-    if (!p || free_.size() >= keep_) return;
-    if constexpr (requires { p->trim(); }) p->trim();
-    free_.push_back(std::move(p));
-  }
-  size_t spare() const { return free_.size(); }
-
- private:
-  size_t keep_;
-  std::vector<std::unique_ptr<T>> free_;
-};
+using FreeList = base::Spares<T>;
 
 class BufferPool {
  public:

@@ -3,13 +3,16 @@
 #include <nghttp2/nghttp2.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "core/dispatch.h"
 #include "net/listener.h"
 #include "server/shard.h"
 #include "shared/base/log.h"
+#include "shared/base/spares.h"
 
 namespace askr::server {
 namespace {
@@ -43,7 +46,10 @@ http::H2Limits limits_from(const config::Config& cfg) {
 struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   enum class Source : uint8_t { kNone, kInline, kFile, kStreamed };
 
-  Stream(H2Conn& c, int32_t i) : conn(c), id(i) {}
+  Stream() = default;
+  // For base::Spares.
+  void recycle(size_t room);
+  size_t kept_bytes() const { return out.capacity() + held.capacity(); }
   ~Stream() override {
     if (file_fd >= 0 && file_owned) ::close(file_fd);
   }
@@ -57,12 +63,12 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   void fail_response(int status) override;
   void set_producer(http::BodyProducer* p) override { producer = p; }
   // http::BodyProducer: the handler can take more of the request body.
-  void on_sink_drained() override { conn.body_drained(*this); }
+  void on_sink_drained() override { conn->body_drained(*this); }
 
   size_t pending() const { return out.size() - out_pos; }
 
-  H2Conn& conn;
-  int32_t id;
+  H2Conn* conn = nullptr;
+  int32_t id = 0;
   std::unique_ptr<http::Request> req;
   std::unique_ptr<handlers::Stream> handler;
   http::BodyProducer* producer = nullptr;
@@ -93,6 +99,45 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   uint64_t bytes = 0;
 };
 
+namespace {
+
+// Spare Stream objects of this thread (a loop is one thread), so that a stream costs no
+// allocation in steady state: enough for every stream of a busy loop in flight (connections
+// retire and start streams in bursts of up to max_concurrent_streams each), with at most 4 MiB
+// of buffers. A spare holds nothing of its last stream (see Stream::recycle).
+base::Spares<H2Conn::Stream>& spares() {
+  thread_local base::Spares<H2Conn::Stream> s(16384, 4 << 20);
+  return s;
+}
+
+std::unique_ptr<H2Conn::Stream> new_stream(H2Conn* conn, int32_t id) {
+  std::unique_ptr<H2Conn::Stream> s = spares().get();
+  s->conn = conn;
+  s->id = id;
+  return s;
+}
+
+}  // namespace
+
+// Destroys the stream (closing its file, dropping its handler, request and body) and constructs
+// it anew; only the capacity of its two buffers stays, when small enough.
+void H2Conn::Stream::recycle(size_t room) {
+  std::string o = std::move(out), h = std::move(held);
+  std::destroy_at(this);
+  std::construct_at(this);
+  base::keep_or_free(o, 16384, room);
+  base::keep_or_free(h, 16384, room);
+  out = std::move(o);
+  held = std::move(h);
+}
+
+// streams_ is sorted by id (nghttp2 opens streams in increasing id order).
+std::vector<std::unique_ptr<H2Conn::Stream>>::iterator H2Conn::stream_at(int32_t id) {
+  auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
+                             [](const auto& e, int32_t i) { return e->id < i; });
+  return it != streams_.end() && (*it)->id == id ? it : streams_.end();
+}
+
 H2Conn::H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
     : shard_(shard),
       transport_(std::move(transport)),
@@ -101,10 +146,12 @@ H2Conn::H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
 }
 
 H2Conn::~H2Conn() {
-  for (auto& [id, s] : streams_) {
+  for (auto& s : streams_) {
     if (s->req) shard_.requests().put(std::move(s->req));
+    spares().put(std::move(s));
   }
   streams_.clear();
+  for (auto& s : retired_) spares().put(std::move(s));
   retired_.clear();
 }
 
@@ -126,14 +173,15 @@ void H2Conn::start(std::string_view received) {
 }
 
 H2Conn::Stream* H2Conn::find(int32_t id) {
-  auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  auto it = stream_at(id);
+  return it == streams_.end() ? nullptr : it->get();
 }
 
 void H2Conn::free_retired() {
   for (auto& s : retired_) {
     if (s->abandon_later && s->handler && !s->done) s->handler->abandon();
     if (s->req) shard_.requests().put(std::move(s->req));
+    spares().put(std::move(s));
   }
   retired_.clear();
 }
@@ -190,8 +238,8 @@ void H2Conn::on_sent(int error) {
 void H2Conn::notify_drained() {
   if (buffered_ >= kConnLow) return;
   std::vector<int32_t> ready;
-  for (auto& [id, s] : streams_) {
-    if (s->sink_full && s->pending() < kStreamLow) ready.push_back(id);
+  for (auto& s : streams_) {
+    if (s->sink_full && s->pending() < kStreamLow) ready.push_back(s->id);
   }
   for (int32_t id : ready) {
     Stream* s = find(id);
@@ -208,9 +256,15 @@ std::unique_ptr<http::Request> H2Conn::new_request() {
 // A complete head: the request core picks the handler, as for HTTP/1.1.
 void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end_stream) {
   ++shard_.counters().requests;
-  auto owned = std::make_unique<Stream>(*this, id);
+  std::unique_ptr<Stream> owned = new_stream(this, id);
   Stream& s = *owned;
-  streams_[id] = std::move(owned);
+  if (streams_.empty() || streams_.back()->id < id) {
+    streams_.push_back(std::move(owned));
+  } else {  // never with nghttp2 (ids only grow), kept sorted all the same
+    streams_.insert(std::lower_bound(streams_.begin(), streams_.end(), id,
+                                     [](const auto& e, int32_t i) { return e->id < i; }),
+                    std::move(owned));
+  }
   s.req = std::move(req);
   http::Request& r = *s.req;
   r.conn = &info_;
@@ -331,9 +385,9 @@ void H2Conn::body_drained(Stream& s) {
 }
 
 void H2Conn::on_stream_close(int32_t id, uint32_t error) {
-  auto it = streams_.find(id);
+  auto it = stream_at(id);
   if (it == streams_.end()) return;
-  std::unique_ptr<Stream> s = std::move(it->second);
+  std::unique_ptr<Stream> s = std::move(*it);
   streams_.erase(it);
   buffered_ -= s->pending();
   s->closed = true;
@@ -408,16 +462,16 @@ void H2Conn::Stream::start_response(int st, std::span<const http::Response::Fiel
   status = st;
   body_allowed = !req->is_head && st != 204 && st != 304 && st >= 200;
   source = Source::kStreamed;
-  std::string_view date = conn.shard_.date_line();
+  std::string_view date = conn->shard_.date_line();
   date = date.substr(6, date.size() - 8);
-  conn.session_.submit_response(id, st, fields, length, body_allowed, date);
-  conn.flush();
+  conn->session_.submit_response(id, st, fields, length, body_allowed, date);
+  conn->flush();
 }
 
 void H2Conn::Stream::interim_response(int st, std::span<const http::Response::Field> fields) {
   if (started || closed) return;
-  conn.session_.submit_interim(id, st, fields);
-  conn.flush();
+  conn->session_.submit_interim(id, st, fields);
+  conn->flush();
 }
 
 bool H2Conn::Stream::write_body(std::string_view data) {
@@ -425,10 +479,10 @@ bool H2Conn::Stream::write_body(std::string_view data) {
   bool was_empty = pending() == 0;
   out.append(data);
   bytes += data.size();
-  conn.buffered_ += data.size();
-  if (was_empty) conn.session_.resume(id);
-  conn.flush();
-  if (pending() < kStreamHigh && conn.buffered_ < kConnHigh) return true;
+  conn->buffered_ += data.size();
+  if (was_empty) conn->session_.resume(id);
+  conn->flush();
+  if (pending() < kStreamHigh && conn->buffered_ < kConnHigh) return true;
   sink_full = true;  // this stream's producer waits; the others go on
   return false;
 }
@@ -437,9 +491,9 @@ void H2Conn::Stream::end_response() {
   if (done) return;
   done = true;
   if (closed) return;
-  conn.log_access(*this, status, bytes, handler->timing());
-  if (body_allowed) conn.session_.resume(id);
-  conn.flush();
+  conn->log_access(*this, status, bytes, handler->timing());
+  if (body_allowed) conn->session_.resume(id);
+  conn->flush();
 }
 
 void H2Conn::Stream::fail_response(int st) {
@@ -455,14 +509,14 @@ void H2Conn::Stream::fail_response(int st) {
     r.set_inline(http::error_body(st), "text/plain; charset=utf-8");
     if (st == 503) r.add("Retry-After", "1");
     source = Source::kNone;
-    conn.respond(*this, r);
+    conn->respond(*this, r);
     return;
   }
   // The client sees this stream cut short, never a wrong end; the others go on.
   done = true;
-  conn.log_access(*this, status, bytes, handler->timing());
-  conn.session_.reset(id, NGHTTP2_INTERNAL_ERROR);
-  conn.flush();
+  conn->log_access(*this, status, bytes, handler->timing());
+  conn->session_.reset(id, NGHTTP2_INTERNAL_ERROR);
+  conn->flush();
 }
 
 void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
@@ -483,7 +537,7 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
   bool owed = sending_ || buffered_ > 0;
-  for (auto& [id, s] : streams_) {
+  for (auto& s : streams_) {
     if (owed) break;
     owed = s->source == Stream::Source::kFile && s->file_left > 0;
     owed = owed || (s->source == Stream::Source::kInline && !s->inline_body.empty());
@@ -499,7 +553,7 @@ void H2Conn::update_timer() {
   bool reading = session_.open_streams() > streams_.size();  // a head still arriving
   // A body still owed by the client, whether a handler reads it or it is dropped (an answered
   // stream stays open until the client ends its side).
-  for (auto& [id, s] : streams_) reading = reading || (!s->body_ended && !s->body_paused);
+  for (auto& s : streams_) reading = reading || (!s->body_ended && !s->body_paused);
   set_wait(reading ? Wait::kBody : Wait::kNone, reading);
 }
 
@@ -565,7 +619,7 @@ void H2Conn::close_now() {
   if (closed_) return;
   closed_ = true;
   loop::TimerList::unlink(&timer);
-  for (auto& [id, s] : streams_) {
+  for (auto& s : streams_) {
     if (s->handler && !s->done) {
       if (in_sink_ == s.get()) {
         s->abandon_later = true;  // its handler is on the stack: abandoned once it returns

@@ -17,7 +17,6 @@
 
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "handlers/stream.h"
@@ -45,8 +44,10 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
 
   const http::H2Counters& counters() const { return session_.counters(); }
 
+ public:
+  struct Stream;  // one request/response exchange (defined in h2_conn.cc)
+
  private:
-  struct Stream;
   enum class Wait : uint8_t { kNone, kSend, kBody, kIdle };
 
   // net::TransportUser
@@ -66,6 +67,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) override;
 
   Stream* find(int32_t id);
+  std::vector<std::unique_ptr<Stream>>::iterator stream_at(int32_t id);
   void respond(Stream& s, http::Response& resp);
   void respond_error(Stream& s, int status);
   void feed(Stream& s, std::string_view data);
@@ -84,7 +86,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::unique_ptr<net::Transport> transport_;
   http::ConnInfo info_;
   http::H2Session session_;
-  std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
+  // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map.
+  std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
   Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
   std::string wbuf_;                              // frames being gathered

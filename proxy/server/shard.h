@@ -130,7 +130,9 @@ class Shard {
   handlers::FileCache file_cache_;
   core::LoopServices services_;
   BufferPool buffers_;
-  FreeList<http::Request> requests_{256};
+  // Spare requests: enough for every stream of a busy loop in flight (HTTP/2 connections retire
+  // and start streams in bursts of up to max_concurrent_streams each), with 4 MiB of buffers.
+  FreeList<http::Request> requests_{16384, 4 << 20};
   AccessLog access_log_;
   ShardCounters counters_;
   net::TlsCounters tls_counters_;

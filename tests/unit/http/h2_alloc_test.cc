@@ -69,11 +69,18 @@ TEST(H2Alloc, ReallocKeepsContents) {
 TEST(H2Alloc, FreeListsAreBounded) {
   H2Allocator a;
   std::vector<void*> blocks;
-  size_t n = 2000;  // the 2048-byte class, header included: beyond the 4096-byte class' keep
-  size_t keep = H2Allocator::kKeepBytes / 2048;
-  for (size_t i = 0; i < keep * 3; ++i) blocks.push_back(a.allocate(n));
+  // Small blocks: the count per class is the bound.
+  for (size_t i = 0; i < H2Allocator::kKeepBlocks + 100; ++i) blocks.push_back(a.allocate(8));
   for (void* p : blocks) a.deallocate(p);
-  EXPECT_EQ(a.spare(n), keep);  // the rest went back to malloc
+  EXPECT_EQ(a.spare(8), H2Allocator::kKeepBlocks);  // the rest went back to malloc
+  // Large ones: the bytes of all classes together.
+  blocks.clear();
+  size_t n = 4000;  // the 4096-byte class, header included
+  size_t room = (H2Allocator::kKeepBytes - a.kept_bytes()) / 4096;
+  for (size_t i = 0; i < room + 100; ++i) blocks.push_back(a.allocate(n));
+  for (void* p : blocks) a.deallocate(p);
+  EXPECT_EQ(a.spare(n), room);
+  EXPECT_LE(a.kept_bytes(), H2Allocator::kKeepBytes);
   std::vector<void*> large;
   for (int i = 0; i < 10; ++i) large.push_back(a.allocate(H2Allocator::kMaxBlock));
   for (void* p : large) a.deallocate(p);
