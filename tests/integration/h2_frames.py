@@ -591,6 +591,124 @@ def case_unknown_length_post(port, arg):
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
 
 
+# ---- Reuse of per-stream objects ------------------------------------------------------------------
+
+def collect(c, sids, timeout=20):
+    """{sid: [status, headers dict, body, rst code]} of streams `sids`, read together: every
+    stream's DATA is acknowledged (WINDOW_UPDATE) as it comes, so they all make progress."""
+    from hpack import Decoder
+    dec = getattr(c, "dec", None) or Decoder()
+    c.dec = dec
+    out = {sid: [None, {}, b"", None] for sid in sids}
+    done = set()
+    deadline = time.time() + timeout
+    while len(done) < len(sids) and time.time() < deadline:
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        if isinstance(f, HeadersFrame):
+            hs = dict((k.decode() if isinstance(k, bytes) else k,
+                       v.decode() if isinstance(v, bytes) else v) for k, v in dec.decode(f.data))
+            if f.stream_id in out and not hs.get(":status", "2").startswith("1"):
+                out[f.stream_id][0] = int(hs[":status"])
+                out[f.stream_id][1] = hs
+        elif isinstance(f, DataFrame):
+            if f.stream_id in out:
+                out[f.stream_id][2] += f.data
+            if f.flow_controlled_length:
+                c.send(WindowUpdateFrame(0, f.flow_controlled_length))
+                if "END_STREAM" not in f.flags:
+                    c.send(WindowUpdateFrame(f.stream_id, f.flow_controlled_length))
+        elif isinstance(f, RstStreamFrame) and f.stream_id in out:
+            out[f.stream_id][3] = f.error_code
+            done.add(f.stream_id)
+            continue
+        elif isinstance(f, GoAwayFrame):
+            break
+        if f.stream_id in out and "END_STREAM" in f.flags:
+            done.add(f.stream_id)
+    return out
+
+
+def case_reuse(port, arg):
+    """Many rounds of streams on one connection, each stream different from the one whose
+    objects it reuses: static files of several sizes (HEAD too), PHP echoing the request's
+    headers (sets and sizes that differ per stream, cookies on some), POST bodies of several
+    sizes. Each response must match its own request, never the previous stream's."""
+    import hashlib
+    import json
+    import random
+    rounds, root = arg.split(":", 1)
+    rnd = random.Random(7)
+    files = sorted(n for n in os.listdir(root) if n.startswith("r") and n.endswith(".bin"))
+    content = {n: open(os.path.join(root, n), "rb").read() for n in files}
+    c = Conn(port)
+    sid = 1
+    for r in range(int(rounds)):
+        batch = []
+        for i in range(rnd.randint(5, 24)):
+            kind = rnd.choice(["static", "static", "head", "php", "php", "post"])
+            extra = [("x-r%d-%d" % (r, j), "%d-%d-%d-" % (r, i, j) + "v" * rnd.randint(0, 900))
+                     for j in range(rnd.randint(0, 12))]
+            if rnd.random() < 0.3:
+                extra.append(("cookie", "c%d=%d" % (r, i)))
+            if rnd.random() < 0.3:
+                extra.append(("user-agent", "ua-%d-%d" % (r, i)))
+            body = None
+            if kind in ("static", "head"):
+                name = rnd.choice(files)
+                c.send(c.headers(sid, path="/" + name, method="HEAD" if kind == "head" else "GET",
+                                 extra=extra))
+            elif kind == "php":
+                name = "/h2headers.php"
+                c.send(c.headers(sid, path=name + "?r=%d&i=%d" % (r, i), extra=extra))
+            else:
+                name = "/body.php"
+                body = bytes(rnd.getrandbits(8) for _ in range(rnd.choice([0, 1, 5000, 70000])))
+                c.send(c.headers(sid, path=name, method="POST", end_stream=not body,
+                                 extra=extra + [("content-length", str(len(body)))]))
+                sent = 0
+                while sent < len(body):  # the stream's window is 64 KiB: PHP reads as it comes
+                    piece = body[sent:sent + 16384]
+                    f = DataFrame(sid, piece)
+                    if sent + len(piece) == len(body):
+                        f.flags.add("END_STREAM")
+                    c.send(f)
+                    sent += len(piece)
+            batch.append((sid, kind, name, extra, body))
+            sid += 2
+        got = collect(c, [b[0] for b in batch])
+        for s, kind, name, extra, body in batch:
+            status, hs, data, rst = got[s]
+            what = "round %d stream %d %s %s" % (r, s, kind, name)
+            expect(status == 200 and rst is None, what + ": 200 (%s %s)" % (status, rst))
+            if kind == "static":
+                want = content[name.lstrip("/")]
+                expect(data == want, what + ": the file's bytes (%d of %d)" % (len(data), len(want)))
+                expect(hs.get("content-length") == str(len(want)), what + ": its content-length")
+            elif kind == "head":
+                want = content[name.lstrip("/")]
+                expect(data == b"" and hs.get("content-length") == str(len(want)),
+                       what + ": no body, the file's length (%s)" % hs.get("content-length"))
+            elif kind == "php":
+                j = json.loads(data)
+                mine = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in extra}
+                seen = {k: v for k, v in j.items() if k.startswith("HTTP_X_R")}
+                expect(seen == {k: v for k, v in mine.items() if k.startswith("HTTP_X_R")},
+                       what + ": exactly its own x- headers")
+                expect(j.get("HTTP_COOKIE") == mine.get("HTTP_COOKIE"), what + ": its cookie")
+                expect(j.get("HTTP_USER_AGENT") == mine.get("HTTP_USER_AGENT"),
+                       what + ": its user-agent")
+                expect(j.get("HTTP_HOST") == "localhost", what + ": HTTP_HOST")
+            else:
+                j = json.loads(data)
+                # An empty body is no body: PHP sees no CONTENT_LENGTH, as for a GET.
+                expect(j["length"] == len(body) and j["sha256"] == hashlib.sha256(body).hexdigest()
+                       and j["CONTENT_LENGTH"] in (str(len(body)) if body else ("", "0")),
+                       what + ": its body (%d bytes: %s)" % (len(body), data[:300]))
+    expect(not any(isinstance(f, GoAwayFrame) for f in c.frames), "no GOAWAY")
+
+
 def credit(c):
     return sum(f.window_increment for f in c.frames
                if isinstance(f, WindowUpdateFrame) and f.stream_id == 1)

@@ -89,6 +89,15 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   std::string root() const { return site_.path() + "/www"; }
+  // Static files of several sizes (empty, one byte, less than a frame, several frames, more
+  // than a stream window), each with bytes of its own.
+  void write_reuse_files() {
+    for (size_t n : {0, 1, 777, 16389, 70000, 200003}) {
+      std::string s(n, '\0');
+      for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + n) % 251);
+      site_.write("www/r" + std::to_string(n) + ".bin", s);
+    }
+  }
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(proxy_->port()) + path;
   }
@@ -217,6 +226,21 @@ TEST_P(Http2, AskrWorkerPool) {
   EXPECT_NE(out.find("page 1 1"), std::string::npos) << out;
   frames("rapid_reset", "1000");
   EXPECT_LE(php_hits(), 50u);
+}
+
+// Stream, head, request and nghttp2 objects are recycled from one stream to the next: many
+// rounds of differing streams on one connection, each response checked against its own request
+// (static files of several sizes, HEAD, PHP echoing the headers, POST bodies).
+TEST_P(Http2, RecycledStreamsKeepNothingOfTheLast) {
+  write_reuse_files();
+  start();
+  frames("reuse", "40:" + root());
+}
+
+TEST_P(Http2, RecycledStreamsKeepNothingOfTheLastOverTls) {
+  write_reuse_files();
+  start_tls();
+  frames("reuse", "25:" + root(), "H2_TLS=1 ");
 }
 
 // ---- RFC 9113 conformance ----------------------------------------------------------------------
