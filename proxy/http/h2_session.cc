@@ -174,14 +174,30 @@ struct H2Callbacks {
     if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
     return 0;
   }
-  static ssize_t read(nghttp2_session*, int32_t id, uint8_t* buf, size_t len, uint32_t* flags,
+  // DATA frames carry their bytes without a copy through nghttp2's buffer: read() only says how
+  // many (NO_COPY), then send_data() writes the frame header and has the driver append the
+  // bytes straight behind it in the batch being gathered.
+  static ssize_t read(nghttp2_session*, int32_t id, uint8_t*, size_t len, uint32_t* flags,
                       nghttp2_data_source*, void* p) {
     bool eof = false;
-    ssize_t n = self(p).events_.read_body(id, buf, len, eof);
+    ssize_t n = self(p).events_.read_body(id, len, eof);
     if (n == -1) return NGHTTP2_ERR_DEFERRED;
     if (n < 0) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (n > 0) *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     return n;
+  }
+  static int send_data(nghttp2_session*, nghttp2_frame* f, const uint8_t* framehd, size_t length,
+                       nghttp2_data_source*, void* p) {
+    H2Session& h = self(p);
+    std::string& out = *h.out_;
+    size_t at = out.size();
+    out.append(reinterpret_cast<const char*>(framehd), 9);  // no padding: never asked for
+    if (!h.events_.copy_body(f->hd.stream_id, out, length)) {
+      out.resize(at);
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream
+    }
+    return 0;
   }
   // A body the session answers with itself (431): source.ptr is a string_view of static text,
   // advanced as it goes.
@@ -211,6 +227,7 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::frame_send);
+  nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::send_data);
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   // Windows open only as far as the driver takes body bytes: the backend sets the pace.
@@ -539,6 +556,7 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
 }
 
 bool H2Session::pull(std::string& out, size_t max) {
+  out_ = &out;
   while (out.size() < max) {
     const uint8_t* p;
     ssize_t n = nghttp2_session_mem_send(session_, &p);

@@ -99,10 +99,14 @@ class H2Session {
     // `error` is the HTTP/2 error code (0: NO_ERROR). Called only for streams given to
     // on_request.
     virtual void on_stream_close(int32_t id, uint32_t error) = 0;
-    // Response body bytes for stream `id`, at most `len`, into `buf`: returns the count (with
-    // `eof` set on the last), -1 when none are ready yet (resume() when they are), -2 to reset
-    // the stream.
-    virtual ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) = 0;
+    // Response body for stream `id`: how many bytes (at most `len`) its next DATA frame
+    // carries, with `eof` set on the last; -1 when none are ready yet (resume() when they
+    // are), -2 to reset the stream. Nothing is copied yet: copy_body() follows at once when
+    // the count is above 0.
+    virtual ssize_t read_body(int32_t id, size_t len, bool& eof) = 0;
+    // Appends the `n` bytes read_body() announced to `out`, right behind their frame header
+    // (no copy through nghttp2's buffer). False when they cannot be had: the stream is reset.
+    virtual bool copy_body(int32_t id, std::string& out, size_t n) = 0;
   };
 
   H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);
@@ -184,6 +188,7 @@ class H2Session {
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
   std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
   std::string names_;                            // submit_*: lower-cased field names
+  std::string* out_ = nullptr;                   // pull(): where DATA frames go
   std::vector<nghttp2_nv> nv_;                   // submit_*: the fields as nghttp2 takes them
 };
 

@@ -403,44 +403,64 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   retired_.push_back(std::move(s));
 }
 
-// Response body bytes for nghttp2's DATA frames, as the windows allow.
-ssize_t H2Conn::read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) {
+// Response body for nghttp2's DATA frames, as the windows allow: how much the next frame
+// carries (copy_body then appends it to the batch).
+ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
   Stream* s = find(id);
   if (!s) return -2;
+  size_t n = 0, left = 0;
   switch (s->source) {
     case Stream::Source::kNone:
-      eof = true;
-      return 0;
-    case Stream::Source::kInline: {
-      size_t n = std::min(len, s->inline_body.size());
-      std::memcpy(buf, s->inline_body.data(), n);
+      break;
+    case Stream::Source::kInline:
+      left = s->inline_body.size();
+      break;
+    case Stream::Source::kFile:
+      left = size_t(std::min<uint64_t>(s->file_left, SIZE_MAX));
+      break;
+    case Stream::Source::kStreamed:
+      left = s->pending();
+      if (left == 0 && !s->done) return -1;  // more is coming: resume() then
+      break;
+  }
+  n = std::min(len, left);
+  eof = n == left && (s->source != Stream::Source::kStreamed || s->done);
+  return ssize_t(n);
+}
+
+bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
+  Stream* s = find(id);
+  if (!s) return false;
+  switch (s->source) {
+    case Stream::Source::kNone:
+      return n == 0;
+    case Stream::Source::kInline:
+      out.append(s->inline_body.data(), n);
       s->inline_body.remove_prefix(n);
-      eof = s->inline_body.empty();
-      if (eof) s->body_owner.reset();
-      data_out_ += n;
-      return ssize_t(n);
-    }
+      if (s->inline_body.empty()) s->body_owner.reset();
+      break;
     case Stream::Source::kFile: {
-      // A frame's worth at a time, straight into nghttp2's buffer: a large file is never held.
-      size_t want = size_t(std::min<uint64_t>(len, s->file_left));
-      ssize_t n = want ? pread(s->file_fd, buf, want, s->file_off) : 0;
-      if (want && n <= 0) {
-        LOG_LIMITED(kInfo, "reading a file to send: %s", n == 0 ? "file shrank" : strerror(errno));
-        return -2;
+      // A frame's worth at a time, straight into the batch: a large file is never held.
+      size_t at = out.size(), got = 0;
+      out.resize(at + n);
+      while (got < n) {
+        ssize_t r = pread(s->file_fd, out.data() + at + got, n - got, s->file_off + off_t(got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+          LOG_LIMITED(kInfo, "reading a file to send: %s", r == 0 ? "file shrank" : strerror(errno));
+          out.resize(at);
+          return false;
+        }
+        got += size_t(r);
       }
-      s->file_off += n;
-      s->file_left -= uint64_t(n);
-      data_out_ += uint64_t(n);
-      eof = s->file_left == 0;
-      return n;
+      s->file_off += off_t(n);
+      s->file_left -= n;
+      break;
     }
-    case Stream::Source::kStreamed: {
-      size_t n = std::min(len, s->pending());
-      if (n == 0 && !s->done) return -1;  // more is coming: resume() then
-      std::memcpy(buf, s->out.data() + s->out_pos, n);
+    case Stream::Source::kStreamed:
+      out.append(s->out, s->out_pos, n);
       s->out_pos += n;
       buffered_ -= n;
-      data_out_ += n;
       if (s->out_pos == s->out.size()) {
         s->out.clear();
         s->out_pos = 0;
@@ -448,11 +468,10 @@ ssize_t H2Conn::read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) {
         s->out.erase(0, s->out_pos);
         s->out_pos = 0;
       }
-      eof = s->done && s->pending() == 0;
-      return ssize_t(n);
-    }
+      break;
   }
-  return -2;
+  data_out_ += n;
+  return true;
 }
 
 void H2Conn::Stream::start_response(int st, std::span<const http::Response::Field> fields,

@@ -64,7 +64,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void on_body(int32_t id, std::string_view data) override;
   void on_body_end(int32_t id) override;
   void on_stream_close(int32_t id, uint32_t error) override;
-  ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) override;
+  ssize_t read_body(int32_t id, size_t len, bool& eof) override;
+  bool copy_body(int32_t id, std::string& out, size_t n) override;
 
   Stream* find(int32_t id);
   std::vector<std::unique_ptr<Stream>>::iterator stream_at(int32_t id);

@@ -101,16 +101,23 @@ class FakeCore final : public H2Session::Events {
     late_.erase(id);
     unconsumed_.erase(id);
   }
-  ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) override {
+  ssize_t read_body(int32_t id, size_t len, bool& eof) override {
     FUZZ_CHECK(open_.count(id) == 1);
     auto it = bodies_.find(id);
     if (it == bodies_.end()) return late_.count(id) ? -1 : (eof = true, 0);
     size_t n = std::min(len, it->second.size());
-    std::copy(it->second.begin(), it->second.begin() + n, buf);
-    it->second.erase(0, n);
-    eof = it->second.empty();
-    if (eof) bodies_.erase(it);
+    eof = n == it->second.size();
+    if (n == 0) bodies_.erase(it);
     return ssize_t(n);
+  }
+  bool copy_body(int32_t id, std::string& out, size_t n) override {
+    FUZZ_CHECK(open_.count(id) == 1);
+    auto it = bodies_.find(id);
+    FUZZ_CHECK(it != bodies_.end() && n > 0 && n <= it->second.size());
+    out.append(it->second, 0, n);
+    it->second.erase(0, n);
+    if (it->second.empty()) bodies_.erase(it);
+    return true;
   }
   // Between pieces: late bodies arrive, held request bytes are consumed.
   void later() {

@@ -47,13 +47,18 @@ class Core final : public H2Session::Events {
   }
   void on_body_end(int32_t id) override { ended[id] = true; }
   void on_stream_close(int32_t id, uint32_t e) override { closed[id] = e; }
-  ssize_t read_body(int32_t id, uint8_t* buf, size_t len, bool& eof) override {
+  ssize_t read_body(int32_t id, size_t len, bool& eof) override {
     std::string& s = left_[id];
     size_t n = std::min(len, s.size());
-    std::copy(s.begin(), s.begin() + n, buf);
-    s.erase(0, n);
-    eof = s.empty();
+    eof = n == s.size();
     return ssize_t(n);
+  }
+  bool copy_body(int32_t id, std::string& out, size_t n) override {
+    std::string& s = left_[id];
+    if (n > s.size()) return false;
+    out.append(s, 0, n);
+    s.erase(0, n);
+    return true;
   }
 
  private:
