@@ -206,19 +206,17 @@ void H2Conn::on_data_end(int) {
 }
 
 // Gathers every frame that is ready (responses of all streams, window updates, control frames)
-// into one send.
+// into one send, straight into the send buffer (free: nothing is being sent).
 void H2Conn::flush() {
   if (busy_ || sending_ || closed_) return;
   busy_ = true;
-  bool ok = session_.pull(wbuf_, kBatchMax);
+  bool ok = session_.pull(sbuf_, kBatchMax);
   busy_ = false;
   if (!ok) return close_now();
-  if (wbuf_.empty()) {
+  if (sbuf_.empty()) {
     if (closing_ || session_.done()) finish();
     return;
   }
-  sbuf_.swap(wbuf_);
-  wbuf_.clear();
   sending_ = true;
   iovec iov{sbuf_.data(), sbuf_.size()};
   transport_->send(&iov, 1);
@@ -228,8 +226,8 @@ void H2Conn::flush() {
 void H2Conn::on_sent(int error) {
   free_retired();
   sending_ = false;
-  if (error < 0) return close_now();
   sbuf_.clear();
+  if (error < 0) return close_now();
   flush();
   update_timer();
 }
