@@ -279,6 +279,8 @@ auto find_id(Table& t, int32_t id) {
 }  // namespace
 
 H2Session::Incoming* H2Session::incoming(int32_t id) {
+  // Mostly the newest stream: its header block is the one being received.
+  if (!incoming_.empty() && incoming_.back().first == id) return incoming_.back().second.get();
   auto it = find_id(incoming_, id);
   return it == incoming_.end() ? nullptr : it->second.get();
 }
@@ -481,8 +483,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
     joined.len = uint32_t(in->raw.size() - joined.off);
     in->fields.push_back({in->keep("cookie"), joined});
   }
-  std::unique_ptr<Request> req = events_.new_request();
-  req->reset();
+  std::unique_ptr<Request> req = events_.new_request();  // new, or reset when it was recycled
   // The head's bytes move into the request (no copy); the request's old buffer comes back
   // empty for the next head.
   req->swap_storage(in->raw);

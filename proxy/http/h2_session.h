@@ -86,7 +86,7 @@ class H2Session {
   class Events {
    public:
     virtual ~Events() = default;
-    // An empty request object for a new stream (the driver's pool).
+    // An empty request object for a new stream (the driver's pool): new, or reset.
     virtual std::unique_ptr<Request> new_request() = 0;
     // A complete request head on stream `id`. `end_stream`: no body follows. The request keeps
     // its storage; it belongs to the driver from here.
