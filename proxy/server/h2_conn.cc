@@ -445,7 +445,8 @@ bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
         ssize_t r = pread(s->file_fd, out.data() + at + got, n - got, s->file_off + off_t(got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-          LOG_LIMITED(kInfo, "reading a file to send: %s", r == 0 ? "file shrank" : strerror(errno));
+          LOG_LIMITED(kInfo, "reading a file to send: %s",
+                      r == 0 ? "file shrank" : strerror(errno));
           out.resize(at);
           return false;
         }

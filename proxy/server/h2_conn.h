@@ -91,7 +91,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
   Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
-  std::string sbuf_;  // frames gathered, then sent (the transport reads them until on_sent)
+  std::string sbuf_;       // frames gathered, then sent (the transport reads them until on_sent)
   size_t buffered_ = 0;    // streamed response bytes waiting in all streams
   uint64_t data_out_ = 0;  // response body bytes handed to nghttp2 (progress, for the timer)
   uint64_t data_out_seen_ = 0;
