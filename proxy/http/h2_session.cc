@@ -441,7 +441,9 @@ int H2Session::on_stream_close(int32_t id, uint32_t error) {
 
 // A complete head, after its batch: answer a refused one here, give the others to the driver.
 int H2Session::finish_head(int32_t id, bool end_stream) {
-  std::unique_ptr<Incoming> in = take_incoming(id);
+  // Its entry stays, empty, until recv() removes every finished one at once.
+  auto entry = find_id(incoming_, id);
+  std::unique_ptr<Incoming> in = std::move(entry->second);
   struct GiveBack {
     std::unique_ptr<Incoming>& in;
     ~GiveBack() { spares().put(std::move(in)); }
@@ -553,6 +555,7 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
   for (auto [id, end] : ready_) {
     if (incoming(id)) finish_head(id, end);
   }
+  std::erase_if(incoming_, [](const auto& e) { return !e.second; });
   return !failed_;
 }
 
