@@ -18,6 +18,12 @@
 
 namespace askr::base {
 
+#ifdef ASKR_ASAN
+inline constexpr bool kAsan = true;
+#else
+inline constexpr bool kAsan = false;
+#endif
+
 inline void poison(const void* p, size_t n) {
 #ifdef ASKR_ASAN
   ASAN_POISON_MEMORY_REGION(p, n);

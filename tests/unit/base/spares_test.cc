@@ -18,6 +18,7 @@ struct Thing {
 };
 
 TEST(Spares, ReusesWithoutState) {
+  if (kAsan) GTEST_SKIP() << "under ASan spares are freed (a stale pointer is then reported)";
   Spares<Thing> s(4, 1 << 20);
   auto t = s.get();
   Thing* addr = t.get();
@@ -25,9 +26,6 @@ TEST(Spares, ReusesWithoutState) {
   t->buf.assign(500, 'x');
   s.put(std::move(t));
   EXPECT_EQ(s.spare(), 1u);
-#ifdef ASKR_ASAN
-  EXPECT_TRUE(__asan_address_is_poisoned(addr));  // a stale pointer to a spare fails loudly
-#endif
   auto u = s.get();
   EXPECT_EQ(u.get(), addr);
   EXPECT_EQ(u->state, 0);
@@ -36,7 +34,20 @@ TEST(Spares, ReusesWithoutState) {
   EXPECT_EQ(s.kept_bytes(), 0u);
 }
 
+TEST(Spares, FreedUnderAsan) {
+  Spares<Thing> s(4, 1 << 20);
+  auto t = s.get();
+  t->state = 7;
+  Thing* addr = t.get();
+  s.put(std::move(t));
+  EXPECT_EQ(s.spare(), kAsan ? 0u : 1u);
+  auto u = s.get();
+  EXPECT_EQ(u->state, 0);
+  if (!kAsan) EXPECT_EQ(u.get(), addr);
+}
+
 TEST(Spares, BoundedByCountAndBytes) {
+  if (kAsan) GTEST_SKIP() << "under ASan spares are freed";
   Spares<Thing> s(3, 1500);
   for (int i = 0; i < 5; ++i) {
     auto t = std::make_unique<Thing>();
