@@ -43,7 +43,9 @@ TEST(Spares, FreedUnderAsan) {
   EXPECT_EQ(s.spare(), kAsan ? 0u : 1u);
   auto u = s.get();
   EXPECT_EQ(u->state, 0);
-  if (!kAsan) EXPECT_EQ(u.get(), addr);
+  if (!kAsan) {
+    EXPECT_EQ(u.get(), addr);
+  }
 }
 
 TEST(Spares, BoundedByCountAndBytes) {
