@@ -31,6 +31,7 @@
 #   CIPHER                the one cipher both servers allow [TLS_AES_128_GCM_SHA256 for TLS 1.3,
 #                         ECDHE-ECDSA-AES128-GCM-SHA256 / ECDHE-RSA-AES128-GCM-SHA256 for 1.2]
 #   GROUP [X25519]        the one key exchange group both servers allow
+#   KINDS [hs ka]         what is measured: hs = new handshakes, ka = keep-alive requests
 #   SERVER_CPU_CAP [0]    when not 0, each server instance may use only this percent of one
 #                         core (lib.sh's cpu_cap: a cgroup with CPU bandwidth control, root
 #                         only). wrk's side of a handshake costs more CPU than either server's
@@ -61,6 +62,7 @@ ROUNDS="${ROUNDS:-3}"
 WARMUP="${WARMUP:-2}"
 SERVERS="${SERVERS:-askr-uring askr-epoll nginx}"
 SERVER_CPU_CAP="${SERVER_CPU_CAP:-0}"
+KINDS="${KINDS:-hs ka}"
 PROTOCOL="${PROTOCOL:-TLSv1.3}"
 GROUP="${GROUP:-X25519}"
 KTLS="${KTLS:-off}"
@@ -281,8 +283,11 @@ measure() { # INSTANCE FILE PREFIX ROUND CONNS [WRK ARGS]
 }
 
 tests=() # "KIND CERT FILE": hs = handshakes, ka = keep-alive
-for c in "${certs[@]}"; do tests+=("hs $c small.bin"); done
-tests+=("ka ec small.bin" "ka ec big.bin")
+if [[ " $KINDS " == *" hs "* ]]; then
+  for c in "${certs[@]}"; do tests+=("hs $c small.bin"); done
+fi
+if [[ " $KINDS " == *" ka "* ]]; then tests+=("ka ec small.bin" "ka ec big.bin"); fi
+[ ${#tests[@]} -gt 0 ] || die "KINDS names nothing to measure (hs, ka)"
 
 for i in "${instances[@]}"; do # warm-up, not counted
   run_one "$i" small.bin "$WARMUP" "$tmp/warmup.txt" "$CONNS"
@@ -316,7 +321,7 @@ done
 nginx_ver=$(nginx_version)
 askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
 if rev=$(askr_rev proxy shared) && [ -n "$rev" ]; then askr_version+=" (commit $rev)"; fi
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS HS_CONNS=$HS_CONNS SERVER_CPU_CAP=$SERVER_CPU_CAP DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP SERVERS=\"$SERVERS\" PROTOCOL=$PROTOCOL GROUP=$GROUP KTLS=$KTLS${CIPHER:+ CIPHER=$CIPHER} bench/tls.sh"
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS WRK_THREADS=$WRK_THREADS CONNS=$CONNS HS_CONNS=$HS_CONNS SERVER_CPU_CAP=$SERVER_CPU_CAP KINDS=\"$KINDS\" DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP SERVERS=\"$SERVERS\" PROTOCOL=$PROTOCOL GROUP=$GROUP KTLS=$KTLS${CIPHER:+ CIPHER=$CIPHER} bench/tls.sh"
 has_nginx=false
 [[ " ${servers[*]} " == *" nginx "* ]] && has_nginx=true
 cpu_cols() { # WRK_OUTFILE CPU_FILE -> "US BUSY"
