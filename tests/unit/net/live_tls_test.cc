@@ -1,15 +1,14 @@
 #include "net/live_tls.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "self_signed.h"
 
 namespace askr::net {
 namespace {
@@ -18,23 +17,14 @@ namespace {
 class LiveTls : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/askr-live-tls-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::string pem = dir_ + "/c.pem", key = dir_ + "/c.key";
-    std::string cmd =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-days 1 -subj /CN=live.test -keyout " +
-        key + " -out " + pem + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    ASSERT_TRUE(cert_.ok);
     config::Site site;
     site.server_names = {"live.test"};
-    site.root = dir_;
-    site.certificates.push_back({pem, key});
+    site.root = cert_.dir;
+    site.certificates.push_back({cert_.pem, cert_.key});
     cfg_.sites.push_back(site);
     cfg_.default_site = 0;
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::shared_ptr<const TlsContexts> build(std::shared_ptr<TicketKeys> keys = nullptr) {
     Result<std::unique_ptr<TlsContexts>> t = TlsContexts::build(cfg_, std::move(keys));
@@ -42,7 +32,7 @@ class LiveTls : public ::testing::Test {
     return t ? std::shared_ptr<const TlsContexts>(std::move(*t)) : nullptr;
   }
 
-  std::string dir_;
+  SelfSigned cert_{"askr-live-tls", "live.test"};
   config::Config cfg_;
 };
 

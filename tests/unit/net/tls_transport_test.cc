@@ -7,11 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "self_signed.h"
 
 namespace askr::net {
 namespace {
@@ -59,18 +59,10 @@ struct RecordingUser final : TransportUser {
 class TlsTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/askr-tls-transport-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    std::string pem = dir_ + "/c.pem", key = dir_ + "/c.key";
-    std::string cmd =
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-days 1 -subj /CN=t.test -keyout " +
-        key + " -out " + pem + " >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    ASSERT_TRUE(cert_.ok);
     config::Site site;
-    site.root = dir_;
-    site.certificates.push_back({pem, key});
+    site.root = cert_.dir;
+    site.certificates.push_back({cert_.pem, cert_.key});
     cfg_.sites.push_back(site);
     cfg_.default_site = 0;
     cfg_.tls.ktls = config::Ktls::kOff;
@@ -100,7 +92,6 @@ class TlsTransportTest : public ::testing::Test {
     if (client_) SSL_free(client_);
     if (client_ctx_) SSL_CTX_free(client_ctx_);
     if (peer_fd_ >= 0) ::close(peer_fd_);
-    std::filesystem::remove_all(dir_);
   }
 
   // What the client wrote, delivered to the transport as one receive.
@@ -151,7 +142,7 @@ class TlsTransportTest : public ::testing::Test {
     transport_->send(iov, 2, false);
   }
 
-  std::string dir_;
+  SelfSigned cert_{"askr-tls-transport", "t.test"};
   config::Config cfg_;
   std::shared_ptr<const TlsContexts> contexts_;
   RecordingBackend io_;
