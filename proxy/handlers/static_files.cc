@@ -202,8 +202,8 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
   set_range(req, etag, m, resp);
 }
 
-// A cache entry's bytes or open file, kept alive by the response until it is sent.
-// A small file goes as its bytes, with the open file (where kept) as the alternative.
+// A cache entry's bytes or open file, kept alive by the response until it is sent. A small file
+// goes as its bytes, with the open file (where kept) as the alternative for sendfile.
 void respond_cached(const http::Request& req, http::Response& resp, const CachedFile& c) {
   resp.body_owner = c.body;
   resp.file_owned = false;
