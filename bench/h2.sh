@@ -131,57 +131,12 @@ wpath[php]=/index.php wsize[php]=$php_body
 
 # ---------------------------------------------------------------------------------------------
 # php-fpm: one master and one static pool for the whole run, pinned to SERVER_CPUS.
-sock="$tmp/php.sock"
-cat >"$tmp/php-fpm.conf" <<EOF
-[global]
-pid = $tmp/php-fpm.pid
-error_log = $tmp/php-fpm.log
-
-[bench]
-user = root
-group = root
-listen = $sock
-listen.backlog = 4096
-listen.mode = 0666
-pm = static
-pm.max_children = $CHILDREN
-php_admin_value[opcache.enable] = 1
-EOF
-"$PHP_FPM" -t -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" 2>"$tmp/php-fpm-test.log" ||
-  { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
-taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" \
-  2>>"$tmp/php-fpm.log" &
-fpm_pid=$!
-pids+=("$fpm_pid")
-for _ in $(seq 100); do
-  kill -0 "$fpm_pid" 2>/dev/null || die "php-fpm exited at start: $(cat "$tmp/php-fpm.log")"
-  [ -S "$sock" ] && [ "$(pgrep -P "$fpm_pid" | wc -l)" -ge "$CHILDREN" ] && break
-  sleep 0.1
-done
-[ -S "$sock" ] || die "php-fpm did not create $sock"
+start_php_fpm "$CHILDREN"
 
 # php.ini's active lines as [pool.ini] for the askr-worker pool (askr-worker reads no php.ini),
 # opcache on, as bench/php.sh does: both PHP sides run with the same settings.
 ini_toml="$tmp/pool-ini.toml"
-awk '
-  /^[ \t]*(;|$)/ || /^[ \t]*\[/ { next }
-  {
-    i = index($0, "="); if (i == 0) next
-    k = substr($0, 1, i - 1); v = substr($0, i + 1)
-    gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
-    if (!(k in val)) order[++n] = k
-    val[k] = v
-  }
-  END {
-    val["opcache.enable"] = "1"
-    found = 0; for (j = 1; j <= n; j++) if (order[j] == "opcache.enable") found = 1
-    if (!found) order[++n] = "opcache.enable"
-    print "[pool.ini]"
-    for (j = 1; j <= n; j++) {
-      v = val[order[j]]; gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v)
-      printf "\"%s\" = \"%s\"\n", order[j], v
-    }
-  }' "$PHP_INI" >"$ini_toml"
+pool_ini_toml "$PHP_INI" "$ini_toml"
 
 # ---------------------------------------------------------------------------------------------
 # Servers: every one started once, listening on a TLS port and an h2c port, all pinned to

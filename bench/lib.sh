@@ -21,6 +21,8 @@
 #   core_snapshot             busy, idle and steal ticks of some cores, from /proc/stat
 #   pss_mean                  mean PSS of processes (smaps_rollup)
 #   cpu_cap                   caps processes at a share of one core (a cgroup of their own)
+#   pool_ini_toml             php.ini's active lines as an Askr pool's [pool.ini]
+#   start_php_fpm             php-fpm with a static pool on $tmp/php.sock
 #   strace_field              calls in all, or the most frequent ones, from strace -c output
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
@@ -276,6 +278,66 @@ pss_mean() { # PID...
   for p in "$@"; do
     awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true
   done | awk '{ s += $1; n++ } END { if (n) printf "%.0f %d\n", s / n, n; else print "— 0" }'
+}
+
+# php.ini's active lines as a [pool.ini] table for an askr-worker pool (askr-worker reads no
+# php.ini), with opcache on: both PHP sides of a benchmark then run with the same settings.
+# Sections are ignored (php.ini's are only headings); a later line wins, as in php.ini.
+pool_ini_toml() { # PHP_INI OUT
+  awk '
+  /^[ \t]*(;|$)/ || /^[ \t]*\[/ { next }
+  {
+    i = index($0, "="); if (i == 0) next
+    k = substr($0, 1, i - 1); v = substr($0, i + 1)
+    gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+    if (!(k in val)) order[++n] = k
+    val[k] = v
+  }
+  END {
+    val["opcache.enable"] = "1"
+    found = 0; for (j = 1; j <= n; j++) if (order[j] == "opcache.enable") found = 1
+    if (!found) order[++n] = "opcache.enable"
+    print "[pool.ini]"
+    for (j = 1; j <= n; j++) {
+      v = val[order[j]]; gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v)
+      printf "\"%s\" = \"%s\"\n", order[j], v
+    }
+  }' "$1" >"$2"
+}
+
+# php-fpm for a benchmark: one master and one static pool of CHILDREN on $tmp/php.sock, opcache
+# on, php.ini PHP_INI, pinned to SERVER_CPUS; returns once its children are up. Sets sock and
+# fpm_pid (also in pids). Reads PHP_FPM, PHP_INI and SERVER_CPUS.
+start_php_fpm() { # CHILDREN
+  local children=$1
+  sock="$tmp/php.sock"
+  cat >"$tmp/php-fpm.conf" <<EOF
+[global]
+pid = $tmp/php-fpm.pid
+error_log = $tmp/php-fpm.log
+
+[bench]
+user = root
+group = root
+listen = $sock
+listen.backlog = 4096
+listen.mode = 0666
+pm = static
+pm.max_children = $children
+php_admin_value[opcache.enable] = 1
+EOF
+  "$PHP_FPM" -t -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" 2>"$tmp/php-fpm-test.log" ||
+    { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
+  taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" \
+    2>>"$tmp/php-fpm.log" &
+  fpm_pid=$!
+  pids+=("$fpm_pid")
+  for _ in $(seq 100); do
+    kill -0 "$fpm_pid" 2>/dev/null || die "php-fpm exited at start: $(cat "$tmp/php-fpm.log")"
+    [ -S "$sock" ] && [ "$(pgrep -P "$fpm_pid" | wc -l)" -ge "$children" ] && break
+    sleep 0.1
+  done
+  [ -S "$sock" ] || die "php-fpm did not create $sock"
 }
 
 # Caps processes (all their threads, and children forked later) at PERCENT of one core's time,

@@ -143,37 +143,10 @@ chmod 644 "$tmp/www/"*.php
 
 # ---------------------------------------------------------------------------------------------
 # php-fpm: one master and one static pool for the whole run, pinned to SERVER_CPUS.
-sock="$tmp/php.sock"
-cat >"$tmp/php-fpm.conf" <<EOF
-[global]
-pid = $tmp/php-fpm.pid
-error_log = $tmp/php-fpm.log
-
-[bench]
-user = root
-group = root
-listen = $sock
-listen.backlog = 4096
-listen.mode = 0666
-pm = static
-pm.max_children = $CHILDREN
-php_admin_value[opcache.enable] = 1
-EOF
 fpm_modules=$("$PHP_FPM" -c "$PHP_INI" -m 2>/dev/null || true)
 grep -qx 'Zend OPcache' <<<"$fpm_modules" ||
   die "$PHP_FPM -c $PHP_INI does not load Zend OPcache"
-"$PHP_FPM" -t -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" 2>"$tmp/php-fpm-test.log" ||
-  { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
-taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" \
-  2>>"$tmp/php-fpm.log" &
-fpm_pid=$!
-pids+=("$fpm_pid")
-for _ in $(seq 100); do
-  kill -0 "$fpm_pid" 2>/dev/null || die "php-fpm exited at start: $(cat "$tmp/php-fpm.log")"
-  [ -S "$sock" ] && [ "$(pgrep -P "$fpm_pid" | wc -l)" -ge "$CHILDREN" ] && break
-  sleep 0.1
-done
-[ -S "$sock" ] || die "php-fpm did not create $sock"
+start_php_fpm "$CHILDREN"
 
 # nginx's worker_cpu_affinity mask for SERVER_CPUS, so that each worker is pinned to one of
 # them as each Askr loop is (plain `auto` would start from CPU 0, outside the taskset).

@@ -1288,25 +1288,7 @@ printf 'Hello, world!\n' >"$tmp/hello.expected"
 # php.ini for php-fpm; its active lines, as [pool.ini], for the Askr pools. Sections are
 # ignored (php.ini's are only headings); a later line wins, as in php.ini.
 ini_toml="$tmp/pool-ini.toml"
-awk '
-  /^[ \t]*(;|$)/ || /^[ \t]*\[/ { next }
-  {
-    i = index($0, "="); if (i == 0) next
-    k = substr($0, 1, i - 1); v = substr($0, i + 1)
-    gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
-    if (!(k in val)) order[++n] = k
-    val[k] = v
-  }
-  END {
-    val["opcache.enable"] = "1"
-    found = 0; for (j = 1; j <= n; j++) if (order[j] == "opcache.enable") found = 1
-    if (!found) order[++n] = "opcache.enable"
-    print "[pool.ini]"
-    for (j = 1; j <= n; j++) {
-      v = val[order[j]]; gsub(/\\/, "\\\\", v); gsub(/"/, "\\\"", v)
-      printf "\"%s\" = \"%s\"\n", order[j], v
-    }
-  }' "$PHP_INI" >"$ini_toml"
+pool_ini_toml "$PHP_INI" "$ini_toml"
 ini_count=$(($(wc -l <"$ini_toml") - 1))
 
 # ---------------------------------------------------------------------------------------------
