@@ -45,7 +45,8 @@
 #   FILE_SIZE [4096]      bytes of the static file
 #   TRANSPORTS [tls h2c]  any of these
 #   STATIC_SERVERS [askr-uring askr-epoll nginx h2o]   servers measured on the static file
-#   PHP_SERVERS [askr-uring askr-pool nginx h2o]       servers measured on the PHP page
+#   PHP_SERVERS [askr-uring askr-pool nginx h2o]       servers measured on the PHP page (empty:
+#                         the static file alone; no php-fpm or askr-worker is then needed)
 #   CHECK_REQUESTS [1000] requests of the check run (h2load -n, 10 connections x 10 streams)
 #   CIPHER [TLS_AES_128_GCM_SHA256]  the TLS 1.3 cipher (h2load --tls13-ciphers, and the servers'
 #                         lists where they take one)
@@ -75,7 +76,7 @@ CHILDREN="${CHILDREN:-4}"
 FILE_SIZE="${FILE_SIZE:-4096}"
 TRANSPORTS="${TRANSPORTS:-tls h2c}"
 STATIC_SERVERS="${STATIC_SERVERS:-askr-uring askr-epoll nginx h2o}"
-PHP_SERVERS="${PHP_SERVERS:-askr-uring askr-pool nginx h2o}"
+PHP_SERVERS="${PHP_SERVERS-askr-uring askr-pool nginx h2o}"
 CHECK_REQUESTS="${CHECK_REQUESTS:-1000}"
 CIPHER="${CIPHER:-TLS_AES_128_GCM_SHA256}"
 GROUP="${GROUP:-X25519}"
@@ -97,8 +98,10 @@ for c in python3 openssl curl "$H2O" "$H2LOAD" "$NGINX"; do
   command -v "$c" >/dev/null || die "$c is required"
 done
 [ -x "$ASKR" ] || die "no askr-proxy at $ASKR (build first: scripts/build.sh release)"
-[ -x "$ASKR_WORKER" ] || die "no askr-worker at $ASKR_WORKER"
-[ -x "$PHP_FPM" ] || die "no php-fpm at $PHP_FPM"
+if [ -n "$PHP_SERVERS" ]; then
+  [ -x "$ASKR_WORKER" ] || die "no askr-worker at $ASKR_WORKER"
+  [ -x "$PHP_FPM" ] || die "no php-fpm at $PHP_FPM"
+fi
 [ "$(id -u)" -eq 0 ] || die "run as root (nginx and h2o run with 'user root', php-fpm with -R)"
 for t in $TRANSPORTS; do [[ $t == tls || $t == h2c ]] || die "unknown transport '$t'"; done
 raise_nofile
@@ -109,7 +112,7 @@ bench_init h2.sh askr-bench-h2
 # askr-proxy finds askr-worker next to itself.
 mkdir -p "$tmp/bin"
 cp "$ASKR" "$tmp/bin/askr-proxy"
-cp "$ASKR_WORKER" "$tmp/bin/askr-worker"
+[ -z "$PHP_SERVERS" ] || cp "$ASKR_WORKER" "$tmp/bin/askr-worker"
 ASKR_BIN="$tmp/bin/askr-proxy"
 warn_load
 
@@ -131,12 +134,16 @@ wpath[php]=/index.php wsize[php]=$php_body
 
 # ---------------------------------------------------------------------------------------------
 # php-fpm: one master and one static pool for the whole run, pinned to SERVER_CPUS.
-start_php_fpm "$CHILDREN"
-
 # php.ini's active lines as [pool.ini] for the askr-worker pool (askr-worker reads no php.ini),
 # opcache on, as bench/php.sh does: both PHP sides run with the same settings.
 ini_toml="$tmp/pool-ini.toml"
-pool_ini_toml "$PHP_INI" "$ini_toml"
+if [ -n "$PHP_SERVERS" ]; then
+  start_php_fpm "$CHILDREN"
+  pool_ini_toml "$PHP_INI" "$ini_toml"
+else # no PHP page measured: the servers' PHP routes point at a socket nothing listens on
+  sock="$tmp/php.sock" fpm_pid=""
+  : >"$ini_toml"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Servers: every one started once, listening on a TLS port and an h2c port, all pinned to
@@ -325,7 +332,8 @@ front_snapshot() { # NAME
   esac
 }
 php_snapshot() { # NAME
-  if [ "$1" = askr-pool ]; then cpu_snapshot "${pid[$1]}" 0 1; else cpu_snapshot "$fpm_pid" 1 1; fi
+  if [ "$1" = askr-pool ]; then cpu_snapshot "${pid[$1]}" 0 1
+  elif [ -n "$fpm_pid" ]; then cpu_snapshot "$fpm_pid" 1 1; fi
 }
 alive() { kill -0 "${pid[$1]}" 2>/dev/null; }
 
@@ -334,11 +342,12 @@ url() { # NAME TRANSPORT WORKLOAD
   else echo "http://127.0.0.1:${h2c_port[$1]}${wpath[$3]}"; fi
 }
 
-# h2load pinned to CLIENT_CPUS; TLS 1.3 with CIPHER only, ALPN h2 only.
+# h2load pinned to CLIENT_CPUS; TLS 1.3 with CIPHER only, ALPN h2 only. A bound on its run time:
+# h2load 1.52 with -D1 was seen to spin past its duration against nginx.
 h2load_run() { # URL OUTFILE [MORE H2LOAD ARGUMENTS]
   local u=$1 o=$2
   shift 2
-  taskset -c "$CLIENT_CPUS" "$H2LOAD" --tls13-ciphers="$CIPHER" --npn-list=h2 "$@" "$u" \
+  timeout $((DURATION + WARMUP + 60)) taskset -c "$CLIENT_CPUS" "$H2LOAD" --tls13-ciphers="$CIPHER" --npn-list=h2 "$@" "$u" \
     >"$o" 2>&1 || true
 }
 # Fields of h2load's summary.

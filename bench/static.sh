@@ -23,7 +23,7 @@
 #   ROUNDS [3]            interleaved rounds per server and file; the median run is reported
 #   WARMUP [2]            seconds of wrk per server before the rounds, not counted
 #   FILES [small.bin 4k.bin 16k.bin 64k.bin big.bin]   files measured for throughput
-#   STRACE_DURATION [5]   seconds of the wrk run traced for syscall counts
+#   STRACE_DURATION [5]   seconds of the wrk run traced for syscall counts (0: skip)
 #   IDLE_CONNS [10000]    idle keep-alive connections for the memory measurement
 #   ALLOC_DURATION [5]    seconds of the wrk run whose allocations are counted (0: skip)
 #   ASKR [build/proxy/askr-proxy]   the binary under test
@@ -60,7 +60,8 @@ OUT="${OUT:-$here/results-static.md}"
 "$repo/scripts/deps.sh" bench
 command -v python3 >/dev/null || die "python3 is required"
 command -v "$H2O" >/dev/null || die "no h2o at $H2O"
-command -v cc >/dev/null || die "cc is required (for bench/alloccount.c)"
+[ "$ALLOC_DURATION" = 0 ] || command -v cc >/dev/null || die "cc is required (for bench/alloccount.c)"
+[ "$STRACE_DURATION" = 0 ] || command -v strace >/dev/null || die "strace is required"
 if [ ! -x "$ASKR" ]; then
   echo "building askr-proxy"
   "$repo/scripts/build.sh"
@@ -373,7 +374,8 @@ done
 # ---------------------------------------------------------------------------------------------
 # Syscalls per request: strace -c on the serving process during one wrk run on small.bin.
 declare -A sc_total sc_reqs sc_top
-for s in "${servers[@]}"; do
+[ "$STRACE_DURATION" = 0 ] && sc_servers=() || sc_servers=("${servers[@]}")
+for s in "${sc_servers[@]}"; do
   echo "syscalls: ${label[$s]}" >&2
   target=$(serving_pid "$s")
   strace -c -f -p "$target" -o "$tmp/strace.$s.txt" 2>/dev/null &
@@ -526,23 +528,25 @@ report="$tmp/report.md"
       "${mem_after[$s]}" "$per" "${mem_ok[$s]}" "${mem_bad[$s]}" "${mem_open[$s]}"
   done
   echo
-  echo "## System calls per request"
-  echo
-  echo "\`strace -c -f -p PID\` (Askr and h2o: the process, all threads; nginx: the worker) during one"
-  echo "\`wrk -t$WRK_THREADS -c$CONNS -d${STRACE_DURATION}s\` run on small.bin; total calls / requests wrk completed."
-  echo "strace slows the server a lot, so these runs' requests/s mean nothing; only the ratio does."
-  echo "With io_uring most I/O is submitted through the ring, so one \`io_uring_enter\` covers many"
-  echo "operations: fewer syscalls, not necessarily less kernel work."
-  echo
-  echo "| Server | Requests | Syscalls | Syscalls / request | Top 5 (calls / request) | Non-2xx | Socket errors |"
-  echo "|---|---:|---:|---:|---|---:|---|"
-  for s in "${servers[@]}"; do
-    per=$(awk -v a="${sc_total[$s]}" -v n="${sc_reqs[$s]}" 'BEGIN{ if (n>0) printf "%.3f", a/n; else print "n/a" }')
-    w="$tmp/wrk.strace.$s.txt"
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${sc_reqs[$s]}" "${sc_total[$s]}" \
-      "$per" "${sc_top[$s]}" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)"
-  done
-  echo
+  if [ ${#sc_servers[@]} -gt 0 ]; then
+    echo "## System calls per request"
+    echo
+    echo "\`strace -c -f -p PID\` (Askr and h2o: the process, all threads; nginx: the worker) during one"
+    echo "\`wrk -t$WRK_THREADS -c$CONNS -d${STRACE_DURATION}s\` run on small.bin; total calls / requests wrk completed."
+    echo "strace slows the server a lot, so these runs' requests/s mean nothing; only the ratio does."
+    echo "With io_uring most I/O is submitted through the ring, so one \`io_uring_enter\` covers many"
+    echo "operations: fewer syscalls, not necessarily less kernel work."
+    echo
+    echo "| Server | Requests | Syscalls | Syscalls / request | Top 5 (calls / request) | Non-2xx | Socket errors |"
+    echo "|---|---:|---:|---:|---|---:|---|"
+    for s in "${servers[@]}"; do
+      per=$(awk -v a="${sc_total[$s]}" -v n="${sc_reqs[$s]}" 'BEGIN{ if (n>0) printf "%.3f", a/n; else print "n/a" }')
+      w="$tmp/wrk.strace.$s.txt"
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "${sc_reqs[$s]}" "${sc_total[$s]}" \
+        "$per" "${sc_top[$s]}" "$(wrk_field "$w" non2xx)" "$(wrk_field "$w" sockerr)"
+    done
+    echo
+  fi
   if [ ${#alloc_servers[@]} -gt 0 ]; then
     echo "## Heap allocations per request"
     echo

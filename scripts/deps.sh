@@ -2,6 +2,9 @@
 # Installs the Debian packages Askr needs that are missing. Idempotent and quiet when all is
 # there. Usage: scripts/deps.sh [build|test|bench]...
 set -euo pipefail
+# ASKR_DEPS=skip: a machine with no package archive to install from (a benchmark host that the
+# binaries were carried to, see bench/carry.sh); whoever runs there has put the programs on PATH.
+[ "${ASKR_DEPS:-}" = skip ] && exit 0
 
 build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev
        libnghttp2-dev)
