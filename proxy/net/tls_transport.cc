@@ -29,9 +29,9 @@ constexpr std::string_view kPlainHttpAnswer =
 static_assert(sizeof("400 Bad Request\nThe plain HTTP request was sent to HTTPS port\n") - 1 == 62);
 
 constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
-constexpr size_t kCoalesceMax = 16384;       // pieces up to one record are encrypted as one
 constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed once it is out
 constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
+constexpr size_t kRecordOverhead = 64;       // a record's bytes beyond its plaintext, at most
 
 }  // namespace
 
@@ -222,16 +222,36 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
     io_busy_ = true;
     return io_.sendv(this, iov, count, more);
   }
-  if (count > 1 && total <= kCoalesceMax) {
-    // A response head and a small body: one record rather than two.
-    thread_local std::string joined;
-    joined.clear();
-    for (size_t i = 0; i < count; ++i)
-      joined.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
-    ok = encrypt(joined.data(), joined.size());
-  } else {
-    for (size_t i = 0; i < count && ok; ++i) ok = encrypt(iov[i].iov_base, iov[i].iov_len);
+  // The ciphertext's room is made once, rather than the buffer growing (and copying) as
+  // OpenSSL writes records into it.
+  out_.reserve(out_.size() + total + (total / kRecordMax + count + 2) * kRecordOverhead);
+  // Records are filled: pieces shorter than a record (a response head, the HTTP/2 frame headers
+  // between bodies) are gathered with what follows, rather than each being a record of its own
+  // (an encryption and 22 bytes more each). Whole records of a large piece, and a last piece
+  // with nothing gathered before it, are encrypted from where they lie.
+  thread_local std::string joined;
+  joined.clear();
+  for (size_t i = 0; i < count && ok; ++i) {
+    auto* p = static_cast<const char*>(iov[i].iov_base);
+    size_t n = iov[i].iov_len;
+    if (!joined.empty()) {
+      size_t take = std::min(n, kRecordMax - joined.size());
+      joined.append(p, take);
+      p += take;
+      n -= take;
+      if (joined.size() < kRecordMax) continue;  // the piece is all in
+      ok = encrypt(joined.data(), joined.size());
+      joined.clear();
+    }
+    if (i + 1 == count) {
+      ok = ok && encrypt(p, n);
+      break;
+    }
+    size_t whole = n - n % kRecordMax;
+    if (whole > 0) ok = ok && encrypt(p, whole);
+    joined.append(p + whole, n - whole);
   }
+  if (ok && !joined.empty()) ok = encrypt(joined.data(), joined.size());
   if (ok && last && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // close_notify after the response's records, in the same write

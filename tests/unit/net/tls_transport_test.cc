@@ -7,8 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "self_signed.h"
@@ -191,6 +193,67 @@ TEST_F(TlsTransportTest, KeptAliveResponseHasNoCloseNotify) {
     bool closed = true;
     EXPECT_EQ(client_read(closed), "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     EXPECT_FALSE(closed);
+  }
+}
+
+// TLS records in a run of ciphertext: (content type, length) of each.
+std::vector<std::pair<uint8_t, size_t>> records_of(std::string_view c) {
+  std::vector<std::pair<uint8_t, size_t>> out;
+  while (c.size() >= 5) {
+    size_t len = size_t(uint8_t(c[3])) << 8 | uint8_t(c[4]);
+    out.emplace_back(uint8_t(c[0]), len);
+    c.remove_prefix(std::min(c.size(), 5 + len));
+  }
+  return out;
+}
+
+// Many small pieces in one send (HTTP/2 frame headers between bodies) fill whole records instead
+// of making a record each; large pieces and what follows them arrive intact.
+TEST_F(TlsTransportTest, SmallPiecesFillWholeRecords) {
+  handshake();
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 60; ++i) {
+    pieces.push_back(std::string(9, char('a' + i % 26)));
+    pieces.push_back(std::string(i % 7 == 3 ? 40000 : 4096, char('A' + i % 26)));
+  }
+  pieces.push_back("tail");
+  std::vector<iovec> iov;
+  std::string want;
+  for (const std::string& p : pieces) {
+    iov.push_back({const_cast<char*>(p.data()), p.size()});
+    want += p;
+  }
+  size_t before = io_.sends.size();
+  transport_->send(iov.data(), iov.size(), false);
+  ASSERT_EQ(io_.sends.size(), before + 1);
+  size_t data_records = 0;
+  for (auto [type, len] : records_of(io_.sends.back())) {
+    EXPECT_EQ(type, 0x17);  // TLS 1.3: every record looks like application data
+    EXPECT_LE(len, 16384u + 256u);
+    ++data_records;
+  }
+  size_t full = (want.size() + 16383) / 16384;
+  EXPECT_LE(data_records, full + 1)
+      << "for " << want.size() << " bytes in " << pieces.size() << " pieces";
+  server_to_client();
+  bool closed = true;
+  EXPECT_EQ(client_read(closed), want);
+  EXPECT_FALSE(closed);
+  ASSERT_EQ(user_.sent.size(), 1u);
+  EXPECT_EQ(user_.sent[0], 0);
+}
+
+// One piece, small or large, is encrypted from where it lies and arrives as it was.
+TEST_F(TlsTransportTest, OnePieceArrivesWhole) {
+  handshake();
+  for (size_t size : {size_t(1), size_t(16384), size_t(100000)}) {
+    std::string body(size, 'x');
+    for (size_t i = 0; i < size; i += 97) body[i] = char('0' + i % 10);
+    iovec iov{body.data(), body.size()};
+    transport_->send(&iov, 1, false);
+    server_to_client();
+    bool closed = true;
+    EXPECT_EQ(client_read(closed), body) << size;
   }
 }
 
