@@ -12,7 +12,8 @@
 # Then, there:  eval "$(bench/carry.sh unpack DIR)"; bench/static.sh ...  (ASKR, H2O, NGINX and
 # BUILD as printed; scripts/deps.sh is skipped by ASKR_DEPS=skip). Only the peers' programs and
 # libraries travel: the C library is the other machine's (a newer glibc runs these binaries), and
-# nginx's mime.types goes to /etc/nginx/mime.types there when that file is missing.
+# nginx's mime.types and fastcgi_params (which the bench configurations include) go to
+# /etc/nginx there when missing.
 set -euo pipefail
 
 die() { echo "carry.sh: $*" >&2; exit 1; }
@@ -36,7 +37,7 @@ case "$1" in
         grep -v -E '/(libc|libm|libpthread|libdl|librt|libresolv|libutil|libanl|ld-linux[^/]*)\.so' |
         while read -r lib; do cp -L -n "$lib" "$dir/lib/"; done
     done
-    cp /etc/nginx/mime.types "$dir/etc/"
+    cp /etc/nginx/mime.types /etc/nginx/fastcgi_params "$dir/etc/"
     git -C "$repo" rev-parse --short HEAD >"$dir/rev" 2>/dev/null || echo unknown >"$dir/rev"
     du -sh "$dir"
     ;;
@@ -48,7 +49,9 @@ case "$1" in
       chmod 755 "$dir/bin/$p"
     done
     cp "$dir/bin/askr-proxy" "$dir/build/proxy/askr-proxy"
-    [ -e /etc/nginx/mime.types ] || { mkdir -p /etc/nginx && cp "$dir/etc/mime.types" /etc/nginx/; }
+    for f in mime.types fastcgi_params; do
+      [ -e "/etc/nginx/$f" ] || { mkdir -p /etc/nginx && cp "$dir/etc/$f" /etc/nginx/; }
+    done
     for p in "${programs[@]}"; do
       ! LD_LIBRARY_PATH=$dir/lib ldd "$dir/real/$p" 2>&1 | grep 'not found' >&2 || die "$p cannot run here"
     done
