@@ -777,6 +777,12 @@ void PhpRequest::on_stdout(std::string_view data) {
   maybe_splice_out();
 }
 
+// The head went to the sink held back (start_response()), for the body that usually follows in
+// the same read; what this read brought is all there is for now, so it goes.
+void PhpRequest::on_records_done() {
+  if (head_sent_ && !finished_) sink_.push();
+}
+
 void PhpRequest::on_sink_drained() {
   if (paused_us_) {
     client_wait_us_ += span_us(paused_us_, now_us());

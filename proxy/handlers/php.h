@@ -95,6 +95,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   // backend::Exchange
   void on_link(backend::FcgiLink* link) override;
   void on_stdout(std::string_view data) override;
+  void on_records_done() override;
   void on_end() override;
   void on_failure(int status, const char* why) override;
   void on_link_drained() override;
