@@ -642,6 +642,9 @@ void H1Conn::on_sent(int error) {
   }
   if (closed_) return;
   if (!wbuf_.empty()) return flush();
+  // The producer, told above that the sink drained, may have started the next send itself
+  // (splice_ready() sends what is held): its completion comes back here.
+  if (sending_) return;
   if (file_left_ > 0) return send_file();
   after_send();
   notify_splice_drained();
