@@ -16,6 +16,9 @@ class Exchange {
   virtual void on_link(FcgiLink* link) = 0;
   // STDOUT content, as it arrives.
   virtual void on_stdout(std::string_view data) = 0;
+  // Every record of one read has been passed on (through on_stdout), and the request goes on:
+  // what the exchange holds back for more may go out now.
+  virtual void on_records_done() {}
   // END_REQUEST: the backend finished this request. The link is already back in the pool.
   virtual void on_end() = 0;
   // The exchange cannot go on: no link (502 refused, 503 queue full or timed out, 504 connect

@@ -85,6 +85,10 @@ void FcgiLink::flush() {
 void FcgiLink::on_sent(int error) {
   sending_ = false;
   sbuf_.clear();
+  if (release_on_sent_ && (error < 0 || peer_closed_)) {  // the answer is in; the link is not
+    release_on_sent_ = false;
+    return close_quietly();
+  }
   if (error < 0) {
     if (ex_ && reused && !got_response_ && ex_->retryable()) return retry();
     return fail(502, "send to backend failed", LOG_LIMIT_SITE());
@@ -92,6 +96,11 @@ void FcgiLink::on_sent(int error) {
   // The backend closed cleanly after taking all we sent: it may have begun the request.
   if (peer_closed_) return fail(502, "backend closed the connection prematurely", LOG_LIMIT_SITE());
   if (!wbuf_.empty()) return flush();
+  if (release_on_sent_) {
+    release_on_sent_ = false;
+    loop::TimerList::unlink(&timer);
+    return pool_.release(this, true);
+  }
   // All of the request so far is out: now the backend owes us an answer.
   if (ex_) {
     pool_.read_timers.arm(&timer, pool_.now_ms());
@@ -110,7 +119,10 @@ void FcgiLink::on_recv(std::string_view data) {
   while (!closed_) {
     fastcgi::Decoder::Step s = dec_.next(data);
     data.remove_prefix(s.consumed);
-    if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
+    if (s.status == fastcgi::Decoder::Status::kNeedMore) {
+      if (ex_ && !draining_) ex_->on_records_done();
+      return;
+    }
     if (s.status == fastcgi::Decoder::Status::kError)
       return fail(502, dec_.error(), LOG_LIMIT_SITE());
     if (draining_) {
@@ -147,7 +159,15 @@ void FcgiLink::finish_request() {
   loop::TimerList::unlink(&timer);
   end_stop();
   if (paused_) resume_reading();
-  pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
+  if (pool_.keeps_connections() && sending_ && wbuf_.empty()) {
+    // The backend answered while our send's completion is still to come (the epoll backend
+    // reports it after the reads of the same round): the connection goes back to the pool once
+    // the send is known to be whole, rather than being closed and opened again.
+    release_on_sent_ = true;
+    pool_.send_timers.arm(&timer, pool_.now_ms());
+  } else {
+    pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
+  }
   ex->on_end();
 }
 

@@ -100,10 +100,11 @@ class FcgiLink final : public loop::IoObject {
   bool sending_ = false;
   bool closed_ = false;
   bool paused_ = false;
-  bool got_response_ = false;    // any record of the current request arrived
-  bool peer_closed_ = false;     // the backend closed while our send was in flight
-  bool draining_ = false;        // abandoned: the worker's answer is read and dropped
-  bool stop_requested_ = false;  // stop_reading(): the exchange reads the socket itself
+  bool got_response_ = false;     // any record of the current request arrived
+  bool peer_closed_ = false;      // the backend closed while our send was in flight
+  bool draining_ = false;         // abandoned: the worker's answer is read and dropped
+  bool stop_requested_ = false;   // stop_reading(): the exchange reads the socket itself
+  bool release_on_sent_ = false;  // the request is over: back to the pool when the send ends
 };
 
 }  // namespace askr::backend

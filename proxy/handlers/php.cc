@@ -15,6 +15,8 @@
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
 #include "shared/base/log.h"
+#include "shared/base/poison.h"
+#include "shared/base/spares.h"
 #include "shared/fastcgi/encoder.h"
 
 namespace askr::handlers {
@@ -284,6 +286,61 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
   return front_or(PhpMatch::kStatic, site_files, fc, out);
 }
 
+// What a PhpRequest keeps of one request's buffers for the next, per loop thread
+// (base::Spares).
+struct PhpRequest::Buffers {
+  static constexpr size_t kMaxKept = 64 * 1024;  // per buffer; a larger one is freed
+  fastcgi::CgiResponseParser cgi;
+  std::string pending, sent;
+  std::vector<http::Response::Field> fields;
+
+  void recycle(size_t room) {
+    cgi.reset();
+    base::keep_or_free(pending, kMaxKept, room);
+    base::keep_or_free(sent, kMaxKept, room);
+    base::keep_or_free(fields, kMaxKept, room);
+  }
+  size_t kept_bytes() const {
+    return pending.capacity() + sent.capacity() + fields.capacity() * sizeof(fields[0]);
+  }
+};
+
+namespace {
+
+base::Spares<PhpRequest::Buffers>& buffer_spares() {
+  thread_local base::Spares<PhpRequest::Buffers> s(1024, 8 << 20);
+  return s;
+}
+
+// Freed PhpRequest objects of this thread, kept for the next ones.
+struct FreeBlocks {
+  static constexpr size_t kKeep = 1024;
+  std::vector<void*> blocks;
+  ~FreeBlocks() {
+    for (void* p : blocks) ::operator delete(p);
+  }
+};
+thread_local FreeBlocks t_free_requests;
+
+}  // namespace
+
+void* PhpRequest::operator new(size_t size) {
+  std::vector<void*>& b = t_free_requests.blocks;
+  if (size != sizeof(PhpRequest) || b.empty()) return ::operator new(size);
+  void* p = b.back();
+  b.pop_back();
+  return p;
+}
+
+// Under AddressSanitizer every object is freed, so that a stale pointer is still reported.
+void PhpRequest::operator delete(void* p, size_t size) {
+  std::vector<void*>& b = t_free_requests.blocks;
+  if (base::kAsan || size != sizeof(PhpRequest) || b.size() >= FreeBlocks::kKeep) {
+    return ::operator delete(p);
+  }
+  b.push_back(p);
+}
+
 PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
                        http::BodyProducer& body_source, const PhpLimits& limits,
                        const http::Request& req, PhpScript script, ClientInfo client)
@@ -293,11 +350,17 @@ PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
       limits_(limits),
       req_(&req),
       script_(std::move(script)),
-      client_(client) {}
+      client_(client),
+      bufs_(buffer_spares().get()),
+      cgi_(bufs_->cgi),
+      pending_(bufs_->pending),
+      sent_(bufs_->sent),
+      fields_(bufs_->fields) {}
 
 PhpRequest::~PhpRequest() {
   abandon();
   if (spill_fd_ >= 0) ::close(spill_fd_);
+  buffer_spares().put(std::move(bufs_));
 }
 
 void PhpRequest::start() {
@@ -536,7 +599,7 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
   } else if (!pending_.empty()) {
     link->write(pending_);
     if (retry_ok_) sent_.swap(pending_);  // kept for a retry: moved, not copied
-    std::string().swap(pending_);
+    pending_.clear();
   }
   send_collected();
   if (request_complete_) php_started();
@@ -775,6 +838,12 @@ void PhpRequest::on_stdout(std::string_view data) {
   }
   if (!data.empty()) write_body(data);
   maybe_splice_out();
+}
+
+// The head went to the sink held back (start_response()), for the body that usually follows in
+// the same read; what this read brought is all there is for now, so it goes.
+void PhpRequest::on_records_done() {
+  if (head_sent_ && !finished_) sink_.push();
 }
 
 void PhpRequest::on_sink_drained() {

@@ -78,6 +78,13 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
              const PhpLimits& limits, const http::Request& req, PhpScript script,
              ClientInfo client);
   ~PhpRequest() override;
+  PhpRequest(const PhpRequest&) = delete;
+  PhpRequest& operator=(const PhpRequest&) = delete;
+  // The object's memory comes from, and goes back to, a free list of the loop's thread.
+  static void* operator new(size_t size);
+  static void operator delete(void* p, size_t size);
+
+  struct Buffers;  // php.cc
 
   // Stream
   void start() override;
@@ -95,6 +102,7 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   // backend::Exchange
   void on_link(backend::FcgiLink* link) override;
   void on_stdout(std::string_view data) override;
+  void on_records_done() override;
   void on_end() override;
   void on_failure(int status, const char* why) override;
   void on_link_drained() override;
@@ -133,12 +141,15 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   PhpScript script_;
   ClientInfo client_;
   backend::FcgiLink* link_ = nullptr;
-  fastcgi::CgiResponseParser cgi_;
-  std::string pending_;  // request bytes produced before a link is attached
-  std::string sent_;     // what a retry would send again (from the first on_link on)
+  // The buffers below come from the loop's spares and go back there with the request, so
+  // that a request allocates none of them once the loop has served a few.
+  std::unique_ptr<Buffers> bufs_;
+  fastcgi::CgiResponseParser& cgi_;
+  std::string& pending_;  // request bytes produced before a link is attached
+  std::string& sent_;     // what a retry would send again (from the first on_link on)
   bool retry_ok_ = true;
   bool attached_ = false;  // on_link has run once: a second call is a retry
-  std::vector<http::Response::Field> fields_;
+  std::vector<http::Response::Field>& fields_;
   BodyMode mode_ = BodyMode::kNone;
   bool body_done_ = false;
   bool head_sent_ = false;

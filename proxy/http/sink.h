@@ -45,9 +45,14 @@ class ResponseSink {
   virtual ~ResponseSink() = default;
 
   // Starts the response. `length`: the body size when known (Content-Length), else the sink
-  // frames the body itself (chunked, or close-delimited for HTTP/1.0).
+  // frames the body itself (chunked, or close-delimited for HTTP/1.0). The sink may hold the
+  // head and the body (up to the point where write_body() asks the producer to wait) until
+  // end_response() or push(), so that a small response leaves in one send.
   virtual void start_response(int status, std::span<const Response::Field> fields,
                               std::optional<uint64_t> length) = 0;
+  // Sends what the sink holds: the producer has passed on all it has for the moment. A
+  // producer that writes without ending calls it before it waits for more.
+  virtual void push() {}
   // An interim (1xx) response before the final one: 103 Early Hints. Hints only, so a sink that
   // cannot send one (an HTTP/1.0 client) drops it; so does this default.
   virtual void interim_response(int status, std::span<const Response::Field> fields) {

@@ -483,6 +483,10 @@ void H1Conn::start_response(int status, std::span<const http::Response::Field> f
   if (!s.keep_alive) close_after_ = true;
   shard_.buffers().get(wbuf_);
   write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor);
+  // Held, as the body is, until push() or the end: a small response leaves in one send.
+}
+
+void H1Conn::push() {
   flush();
 }
 
@@ -509,8 +513,10 @@ bool H1Conn::write_body(std::string_view data) {
   } else {
     wbuf_ += data;
   }
-  flush();
+  // Sent when the producer is done for the moment (push(), end_response()): the head, the body
+  // and a chunked body's end then leave together. At once when it piles up.
   if (wbuf_.size() + sbuf_.size() < kSinkHigh) return true;
+  flush();
   s.sink_full = true;
   return false;
 }
@@ -563,6 +569,7 @@ http::SpliceTarget* H1Conn::splice_target() {
 }
 
 bool H1Conn::splice_ready() {
+  flush();  // a head still held goes first
   if (!sending_ && wbuf_.empty()) return true;
   stream_->splice_drain = true;
   return false;
@@ -635,6 +642,9 @@ void H1Conn::on_sent(int error) {
   }
   if (closed_) return;
   if (!wbuf_.empty()) return flush();
+  // The producer, told above that the sink drained, may have started the next send itself
+  // (splice_ready() sends what is held): its completion comes back here.
+  if (sending_) return;
   if (file_left_ > 0) return send_file();
   after_send();
   notify_splice_drained();

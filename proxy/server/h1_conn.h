@@ -79,6 +79,7 @@ class H1Conn final : public Connection,
                       std::optional<uint64_t> length) override;
   void interim_response(int status, std::span<const http::Response::Field> fields) override;
   bool write_body(std::string_view data) override;
+  void push() override;
   void end_response() override;
   void fail_response(int status) override;
   void set_producer(http::BodyProducer* p) override;

@@ -157,6 +157,19 @@ void ParamsWriter::add(std::string_view name, std::string_view value, std::strin
       (name.size() < 128 ? 1 : 4) + (value_length < 128 ? 1 : 4) + name.size() + value_length;
   // Start a fresh record rather than cut a pair that fits in one.
   if (record_ != kNoRecord && size > room() && size <= kMaxContentLength) close_record();
+  if (record_ == kNoRecord && size <= kMaxContentLength) open_record();
+  if (record_ != kNoRecord && size <= room()) {
+    // The usual case, a pair that fits in the open record: written in place, in one piece.
+    const size_t at = out_.size();
+    out_.resize(at + size);
+    char* p = out_.data() + at;
+    p += put_lengths(p, name.size(), value_length);
+    p = std::copy(name.begin(), name.end(), p);
+    p = std::copy(value.begin(), value.end(), p);
+    std::copy(more.begin(), more.end(), p);
+    if (room() == 0) close_record();
+    return;
+  }
   char lengths[8];
   append({lengths, put_lengths(lengths, name.size(), value_length)});
   append(name);

@@ -186,6 +186,37 @@ TEST_P(AskrPool, OneLoopKeepsOneConnectionToAWorker) {
   EXPECT_EQ(last.second, first.second + 29) << "the connection was not reused";
 }
 
+// Under load, with requests queued for the workers, each request's answer often comes back
+// before its send is reported complete (the epoll backend reports sends after the reads of the
+// same round): the connection is kept all the same. One loop keeps one connection per worker,
+// so the requests each connection carried add up to all the requests.
+TEST_P(AskrPool, ConnectionsAreKeptUnderConcurrentLoad) {
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n", 1);
+  constexpr int kClients = 32, kEach = 50;
+  std::vector<std::future<std::map<int, int>>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::async(std::launch::async, [&] {
+      std::map<int, int> most;  // by worker: the most requests its connection had carried
+      for (int i = 0; i < kEach; ++i) {
+        PhpResponse r = get("/conn.php");
+        if (r.status != 200) return std::map<int, int>{{-1, r.status}};
+        auto [pid, n] = conn_info(r);
+        most[pid] = std::max(most[pid], n);
+      }
+      return most;
+    }));
+  }
+  std::map<int, int> most;
+  for (auto& c : clients) {
+    for (auto [pid, n] : c.get()) most[pid] = std::max(most[pid], n);
+  }
+  ASSERT_EQ(most.count(-1), 0u) << "a request failed with " << most[-1];
+  int carried = 0;
+  for (auto [pid, n] : most) carried += n;
+  EXPECT_LE(most.size(), 2u);
+  EXPECT_GE(carried, kClients * kEach) << "connections were closed and opened again";
+}
+
 // Kept connections pin no worker to a loop: with one worker busy, each loop's next requests go
 // to the other worker at once, over connections that each loop keeps.
 TEST_P(AskrPool, KeptConnectionsPinNoWorkerToALoop) {

@@ -262,6 +262,48 @@ TEST_P(Php, GetWithQueryString) {
   EXPECT_EQ(env["REQUEST_URI"], "/env.php");
 }
 
+// Sixty requests on one kept client connection (so over the loop's kept backend connections,
+// with the handler's buffers reused from one request to the next), each with header fields,
+// a query and a body of its own: every request sees what it sent, and nothing of the one
+// before.
+TEST_P(Php, KeptConnectionRequestsSeeOnlyTheirOwnFieldsAndBody) {
+  start();
+  Client c(port());
+  for (int i = 0; i < 60; ++i) {
+    std::string n = std::to_string(i);
+    std::string req;
+    if (i % 3 == 2) {  // a POST with a body whose size changes from one request to the next
+      std::string body = "i=" + n + "&pad=" + std::string(size_t(i * 97 % 5000), 'p');
+      req = "POST /env.php?q=" + n + " HTTP/1.1\r\nHost: localhost\r\nX-Only-" + n + ": v" + n +
+            "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+    } else {
+      req = "GET /env.php?q=" + n + " HTTP/1.1\r\nHost: localhost\r\nX-Only-" + n + ": v" + n +
+            "\r\n" + (i % 2 ? "X-Odd: " + n + "\r\n" : std::string()) + "\r\n";
+    }
+    c.send(req);
+    PhpResponse r = c.read();
+    ASSERT_TRUE(r.ok) << i;
+    ASSERT_EQ(r.status, 200) << i << r.body;
+    auto env = parse_json_object(r.body);
+    EXPECT_EQ(env["QUERY_STRING"], "q=" + n) << r.body;
+    EXPECT_EQ(env["HTTP_X_ONLY_" + n], "v" + n) << r.body;
+    EXPECT_EQ(env.count("HTTP_X_ONLY_" + std::to_string(i - 1)), 0u) << r.body;
+    EXPECT_EQ(env.count("HTTP_X_ODD"), i % 2 && i % 3 != 2 ? 1u : 0u) << r.body;
+    if (i % 3 == 2) {
+      EXPECT_EQ(env["REQUEST_METHOD"], "POST");
+      EXPECT_EQ(env["CONTENT_TYPE"], "application/x-www-form-urlencoded");
+      EXPECT_EQ(env["CONTENT_LENGTH"],
+                std::to_string(("i=" + n + "&pad=").size() + size_t(i * 97 % 5000)));
+    } else {
+      EXPECT_EQ(env["REQUEST_METHOD"], "GET");
+      EXPECT_EQ(env["CONTENT_LENGTH"], "") << r.body;
+      EXPECT_EQ(env.count("CONTENT_TYPE") ? env["CONTENT_TYPE"] : "", "") << r.body;
+    }
+    EXPECT_EQ(r.header("content-type"), "application/json");
+  }
+}
+
 TEST_P(Php, PostUrlencodedForm) {
   start();
   std::string form = "a=1&b=hello+world&c=%26%3D%C3%A9&d=";

@@ -15,6 +15,7 @@
 #include "php_ini.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
+#include "sapi/request.h"
 #include "zend_extensions.h"
 
 // Exported by libphp (main/php_ini.c) but declared in no installed header.
@@ -137,6 +138,7 @@ bool start_engine(const EngineConfig& config) {
     LOG_ERROR("PHP failed to start");
     return false;
   }
+  hook_filter_functions();
   return true;
 }
 

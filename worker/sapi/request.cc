@@ -1,7 +1,12 @@
 #include "sapi/request.h"
 
+#include <strings.h>
+
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <string>
+#include <utility>
 
 #include "sapi/functions.h"
 #include "sapi/module.h"
@@ -61,7 +66,157 @@ void register_one(const char* name, std::string_view value, zval* track_vars) {
   }
 }
 
+// ---- The fast way into $_SERVER -----------------------------------------------------------------
+//
+// register_one() costs about 1,500 instructions a variable, most of a small request's PHP
+// time: the filter extension's input filter registers each variable twice through
+// php_register_variable_ex() (its own raw copy for filter_input(INPUT_SERVER), then $_SERVER),
+// and each of those parses the name and looks the key up among OPcache's interned strings.
+// When the input filter leaves values as they are (no filter extension, or filter.default
+// unsafe_raw, its default), the variables go into $_SERVER without it: straight when the name
+// is one PHP keeps as it is, else through php_register_variable_safe(). The filter's raw copy is
+// then filled only when a script asks for it: filter_input(), filter_has_var() and
+// filter_input_array() with INPUT_SERVER fill it first (hook_filter_functions()), through the
+// filter, as register_one() would have.
+
+// What the input filter does to server variables, decided once (filter.default is a system
+// setting).
+enum class FilterKind : uint8_t { kUnknown, kNone, kRaw, kMangles };
+FilterKind g_filter = FilterKind::kUnknown;
+
+FilterKind filter_kind() {
+  if (g_filter != FilterKind::kUnknown) return g_filter;
+  if (sapi_module.input_filter == php_default_input_filter || !sapi_module.input_filter) {
+    g_filter = FilterKind::kNone;
+  } else if (!zend_hash_str_exists(&module_registry, ZEND_STRL("filter"))) {
+    g_filter = FilterKind::kMangles;  // someone else's filter: every variable goes through it
+  } else {
+    bool exists = false;
+    const char* def = zend_ini_string_ex(const_cast<char*>("filter.default"),
+                                         sizeof("filter.default") - 1, 0, &exists);
+    bool raw = !exists || !def || !*def || strcasecmp(def, "unsafe_raw") == 0;
+    g_filter = raw ? FilterKind::kRaw : FilterKind::kMangles;
+  }
+  return g_filter;
+}
+
+// True while the filter extension's raw copy of this request's server variables is owed.
+bool g_filter_copy_owed = false;
+
+// A name php_register_variable_ex() would store unchanged as a string key: a letter or '_',
+// then letters, digits and '_' (no ' ', '.' or '[' to rewrite, not numeric, not empty).
+bool plain_name(std::string_view n) {
+  if (n.empty() || (n[0] >= '0' && n[0] <= '9')) return false;
+  for (char c : n) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void put_server_var(HashTable* ht, std::string_view name, std::string_view value) {
+  zval v;
+  ZVAL_STRINGL_FAST(&v, value.data(), value.size());
+  zend_string* key = zend_string_init(name.data(), name.size(), 0);
+  zend_hash_update(ht, key, &v);
+  zend_string_release_ex(key, 0);
+}
+
+// Calls `f(name, value)` for each server variable of the bound request, in order: the worker
+// mark, every FastCGI param, PHP_SELF. `name` is NUL-terminated.
+template <class F>
+void for_each_request_var(const Binding& b, F f) {
+  // What FrankenPHP gives its worker scripts, which they test for.
+  if (worker_mode()) f("FRANKENPHP_WORKER", std::string_view("1"));
+  for (const auto& [name, value] : b.server->params().pairs)
+    f(name.c_str(), std::string_view(value));
+  // PHP_SELF as php-fpm builds it (cgi.fix_pathinfo=1): SCRIPT_NAME followed by PATH_INFO.
+  std::string self = b.script_name;
+  if (const std::string* path_info = b.server->params().find("PATH_INFO")) self += *path_info;
+  f("PHP_SELF", std::string_view(self));
+}
+
+// The request's variables into $_SERVER (`track_vars`), straight where allowed.
+void register_request_vars(const Binding& b, zval* track_vars) {
+  FilterKind kind = filter_kind();
+  if (kind == FilterKind::kMangles || Z_TYPE_P(track_vars) != IS_ARRAY) {
+    for_each_request_var(
+        b, [&](const char* n, std::string_view v) { register_one(n, v, track_vars); });
+    return;
+  }
+  HashTable* ht = Z_ARRVAL_P(track_vars);
+  // Sized once for all of them, rather than grown and rehashed three times on the way.
+  zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().pairs.size()) + 2,
+                   false);
+  for_each_request_var(b, [&](const char* n, std::string_view v) {
+    std::string_view name(n);
+    if (plain_name(name)) {
+      put_server_var(ht, name, v);
+    } else {  // what the filter would have registered, its values being left as they are
+      php_register_variable_safe(n, v.data(), v.size(), track_vars);
+    }
+  });
+  g_filter_copy_owed = kind == FilterKind::kRaw;
+}
+
+// The filter extension's raw copy of the variables register_request_vars() put into $_SERVER
+// without it: each goes through the filter as register_one() would pass it, in the same order,
+// with $_SERVER set aside meanwhile so that the filter's second registration, into $_SERVER,
+// does nothing.
+void fill_filter_copy() {
+  if (!g_filter_copy_owed) return;
+  g_filter_copy_owed = false;
+  const Binding& b = g_binding;
+  if (!b.server) return;
+  zval& server = PG(http_globals)[TRACK_VARS_SERVER];
+  zval saved;
+  ZVAL_COPY_VALUE(&saved, &server);
+  ZVAL_UNDEF(&server);
+  for_each_request_var(b, [](const char* n, std::string_view v) {
+    char* val = const_cast<char*>(v.data());
+    size_t new_len = v.size();
+    sapi_module.input_filter(PARSE_SERVER, n, &val, v.size(), &new_len);
+  });
+  ZVAL_COPY_VALUE(&server, &saved);
+}
+
+// filter_input(), filter_has_var() and filter_input_array(), each called through a hook that
+// first fills the raw copy when it asks for INPUT_SERVER.
+constexpr const char* kFilterFunctions[] = {"filter_input", "filter_has_var", "filter_input_array"};
+zif_handler g_filter_handlers[std::size(kFilterFunctions)] = {};
+
+template <size_t I>
+void filter_function_hook(INTERNAL_FUNCTION_PARAMETERS) {
+  if (g_filter_copy_owed && ZEND_CALL_NUM_ARGS(execute_data) >= 1) {
+    zval* type = ZEND_CALL_ARG(execute_data, 1);
+    ZVAL_DEREF(type);
+    if (Z_TYPE_P(type) <= IS_STRING && zval_get_long(type) == PARSE_SERVER) {
+      // As the filter does before reading its copy: $_SERVER (and so the copy) is built first.
+      zend_is_auto_global_str(ZEND_STRL("_SERVER"));
+      fill_filter_copy();
+    }
+  }
+  g_filter_handlers[I](INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+template <size_t... I>
+void hook_all(std::index_sequence<I...>) {
+  constexpr zif_handler hooks[] = {filter_function_hook<I>...};
+  for (size_t i = 0; i < sizeof...(I); ++i) {
+    auto* f = static_cast<zend_function*>(zend_hash_str_find_ptr(
+        CG(function_table), kFilterFunctions[i], strlen(kFilterFunctions[i])));
+    if (!f || f->type != ZEND_INTERNAL_FUNCTION || g_filter_handlers[i]) continue;
+    g_filter_handlers[i] = f->internal_function.handler;
+    f->internal_function.handler = hooks[i];
+  }
+}
+
 }  // namespace
+
+void hook_filter_functions() {
+  hook_all(std::make_index_sequence<std::size(kFilterFunctions)>());
+}
 
 FcgiServer* bound_server() {
   return g_binding.server;
@@ -75,6 +230,7 @@ void bind_request(FcgiServer& server) {
   Binding& b = g_binding;
   const FcgiParams& p = server.params();
   b.server = &server;
+  g_filter_copy_owed = false;
   b.method = param_or_empty(p, "REQUEST_METHOD", &b.has_method);
   b.query = param_or_empty(p, "QUERY_STRING", nullptr);
   b.script_name = param_or_empty(p, "SCRIPT_NAME", nullptr);
@@ -113,6 +269,7 @@ void unbind() {
   ri.content_type = nullptr;
   ri.cookie_data = nullptr;
   g_binding.server = nullptr;
+  g_filter_copy_owed = false;
 }
 
 void mark_idle_started() {
@@ -129,24 +286,14 @@ int bound_proto_num() {
 
 void register_server_variables(zval* track_vars) {
   php_import_environment_variables(track_vars);
-  // What FrankenPHP gives its worker scripts, which they test for.
-  if (worker_mode()) register_one("FRANKENPHP_WORKER", std::string("1"), track_vars);
   const Binding& b = g_binding;
-  if (!b.server) {
-    if (b.has_script) {
-      register_one("SCRIPT_FILENAME", b.script_filename, track_vars);
-      register_one("SCRIPT_NAME", b.script_name, track_vars);
-      register_one("PHP_SELF", b.script_name, track_vars);
-    }
-    return;
+  if (b.server) return register_request_vars(b, track_vars);
+  if (worker_mode()) register_one("FRANKENPHP_WORKER", std::string("1"), track_vars);
+  if (b.has_script) {
+    register_one("SCRIPT_FILENAME", b.script_filename, track_vars);
+    register_one("SCRIPT_NAME", b.script_name, track_vars);
+    register_one("PHP_SELF", b.script_name, track_vars);
   }
-  for (const auto& [name, value] : b.server->params().pairs) {
-    register_one(name.c_str(), value, track_vars);
-  }
-  // PHP_SELF as php-fpm builds it (cgi.fix_pathinfo=1): SCRIPT_NAME followed by PATH_INFO.
-  std::string self = b.script_name;
-  if (const std::string* path_info = b.server->params().find("PATH_INFO")) self += *path_info;
-  register_one("PHP_SELF", self, track_vars);
 }
 
 }  // namespace askr::worker::sapi

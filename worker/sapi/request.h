@@ -17,6 +17,11 @@ const std::string* bound_param(std::string_view name);
 // and the script's own names (SCRIPT_FILENAME, SCRIPT_NAME, PHP_SELF).
 void register_server_variables(zval* track_vars);
 
+// Makes filter_input(), filter_has_var() and filter_input_array() see every server variable of
+// the request although most went into $_SERVER without the input filter (see request.cc).
+// Called once, after PHP's start.
+void hook_filter_functions();
+
 // SG(request_info).proto_num for the bound request: 1000 * major + minor of SERVER_PROTOCOL.
 int bound_proto_num();
 
