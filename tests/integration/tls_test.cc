@@ -402,7 +402,7 @@ TEST_P(Tls, SessionTicketsResumeAcrossLoops) {
   std::string sess = site_.path() + "/sess";
   for (const char* version : {"-tls1_3", "-tls1_2"}) {
     // A TLS 1.3 ticket comes after the handshake: give s_client time to read it.
-    std::string first = s_client(port(), std::string(version) + " -sess_out " + sess, "sleep 0.5");
+    std::string first = s_client(port(), std::string(version) + " -sess_out " + sess, "sleep 1.5");
     EXPECT_NE(first.find("New, TLSv1."), std::string::npos) << first;
     for (int i = 0; i < 12; ++i) {
       std::string again = s_client(port(), std::string(version) + " -sess_in " + sess);
