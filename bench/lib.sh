@@ -22,7 +22,7 @@
 #   pss_mean                  mean PSS of processes (smaps_rollup)
 #   cpu_cap                   caps processes at a share of one core (a cgroup of their own)
 #   pool_ini_toml             php.ini's active lines as an Askr pool's [pool.ini]
-#   start_php_fpm             php-fpm with a static pool on $tmp/php.sock
+#   php_fpm_conf, start_php_fpm  a php-fpm static pool's configuration; php-fpm started with one
 #   strace_field              calls in all, or the most frequent ones, from strace -c output
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
@@ -305,27 +305,33 @@ pool_ini_toml() { # PHP_INI OUT
   }' "$1" >"$2"
 }
 
+# A php-fpm configuration: one static pool of CHILDREN on the Unix socket SOCK, run as root,
+# opcache on; its pid file is CONF with .pid for .conf.
+php_fpm_conf() { # SOCK CONF LOG CHILDREN
+  cat >"$2" <<EOF
+[global]
+pid = ${2%.conf}.pid
+error_log = $3
+
+[bench]
+user = root
+group = root
+listen = $1
+listen.backlog = 4096
+listen.mode = 0666
+pm = static
+pm.max_children = $4
+php_admin_value[opcache.enable] = 1
+EOF
+}
+
 # php-fpm for a benchmark: one master and one static pool of CHILDREN on $tmp/php.sock, opcache
 # on, php.ini PHP_INI, pinned to SERVER_CPUS; returns once its children are up. Sets sock and
 # fpm_pid (also in pids). Reads PHP_FPM, PHP_INI and SERVER_CPUS.
 start_php_fpm() { # CHILDREN
   local children=$1
   sock="$tmp/php.sock"
-  cat >"$tmp/php-fpm.conf" <<EOF
-[global]
-pid = $tmp/php-fpm.pid
-error_log = $tmp/php-fpm.log
-
-[bench]
-user = root
-group = root
-listen = $sock
-listen.backlog = 4096
-listen.mode = 0666
-pm = static
-pm.max_children = $children
-php_admin_value[opcache.enable] = 1
-EOF
+  php_fpm_conf "$sock" "$tmp/php-fpm.conf" "$tmp/php-fpm.log" "$children"
   "$PHP_FPM" -t -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" 2>"$tmp/php-fpm-test.log" ||
     { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
   taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$tmp/php-fpm.conf" \

@@ -1352,24 +1352,6 @@ format = "off"
 CONF
 }
 
-write_fpm_conf() { # SOCK CONF LOG
-  cat >"$2" <<CONF
-[global]
-pid = ${2%.conf}.pid
-error_log = $3
-
-[bench]
-user = root
-group = root
-listen = $1
-listen.backlog = 4096
-listen.mode = 0666
-pm = static
-pm.max_children = $WORKERS
-php_admin_value[opcache.enable] = 1
-CONF
-}
-
 write_nginx_conf() { # PORT SOCK CONF LOG APP
   cat >"$3" <<CONF
 user root;
@@ -1429,7 +1411,7 @@ start_server() { # SERVER APP TAG
   if [ "$s" = fpm ]; then
     local sock="$tmp/php.sock" fpmlog="$tmp/logs/php-fpm.$a.$tag.log"
     rm -f "$sock"
-    write_fpm_conf "$sock" "$base.fpm.conf" "$fpmlog"
+    php_fpm_conf "$sock" "$base.fpm.conf" "$fpmlog" "$WORKERS"
     "$PHP_FPM" -t -R -c "$PHP_INI" -y "$base.fpm.conf" 2>"$tmp/php-fpm-test.log" ||
       { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
     taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$base.fpm.conf" 2>>"$fpmlog" &
