@@ -35,6 +35,10 @@
 # binenv (a command prefix for the client, e.g. env LD_LIBRARY_PATH=...; default empty).
 
 bench_name="bench"
+# nginx reads the sockets it inherits on a binary upgrade from the environment variable NGINX
+# (and logs an [emerg] line for anything else there): the scripts' NGINX, the path of the nginx
+# binary, stays a shell variable and never reaches nginx's environment.
+export -n NGINX 2>/dev/null || true
 die() { echo "$bench_name: $*" >&2; exit 1; }
 note() { echo "$bench_name: $*" >&2; }
 

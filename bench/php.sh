@@ -47,7 +47,10 @@
 # warms it up, runs wrk and stops it again, so every server starts with a cold opcache.
 #
 # Environment (defaults in brackets):
-#   SERVER_CPUS [1]       cores the servers and all PHP processes are pinned to (taskset list)
+#   SERVER_CPUS [1]       cores the servers (nginx, askr-proxy) are pinned to (taskset list)
+#   PHP_CPUS [SERVER_CPUS]  cores the PHP processes (php-fpm master and children; askr-worker
+#                         zygote and workers, started through a taskset wrapper given to
+#                         askr-proxy as ASKR_WORKER_BIN) and MariaDB are pinned to
 #   CLIENT_CPUS [0]       cores wrk is pinned to
 #   WORKERS [4]           PHP processes: php-fpm pm.max_children, Askr pool workers
 #   WRK_THREADS [1]       wrk -t
@@ -65,7 +68,8 @@
 #   PHP_CLI [php8.2]      PHP CLI that generates the app and renders the reference page
 #   OUT [bench/results-php.md]          where the markdown report is written (overwritten)
 #   APPS [hello app symfony laravel wordpress]   the apps measured, in this order
-#   STRACE_DURATION [3]   seconds of the traced wrk run per server and app (0: no strace pass)
+#   STRACE_DURATION [3]   seconds of the traced wrk run per server and app (0: no strace pass,
+#                         for a machine without strace)
 # A quick check that the script works (the figures then mean nothing):
 #   DURATION=2 ROUNDS=1 WARMUP=1 STRACE_DURATION=1 APPS=symfony bench/php.sh
 set -euo pipefail
@@ -74,6 +78,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 
 SERVER_CPUS="${SERVER_CPUS:-1}"
+PHP_CPUS="${PHP_CPUS:-$SERVER_CPUS}"
 CLIENT_CPUS="${CLIENT_CPUS:-0}"
 WORKERS="${WORKERS:-4}"
 WRK_THREADS="${WRK_THREADS:-1}"
@@ -100,6 +105,11 @@ bench_name=php.sh
 # Prerequisites.
 "$repo/scripts/deps.sh" bench
 command -v python3 >/dev/null || die "python3 is required"
+for c in curl taskset pgrep "${WRK:-wrk}" "$NGINX"; do
+  command -v "$c" >/dev/null || die "$c is required (bench/carry.sh carries curl, wrk and nginx)"
+done
+[ "$STRACE_DURATION" = 0 ] || command -v strace >/dev/null ||
+  die "strace is required for the system-call pass (STRACE_DURATION=0 skips it)"
 command -v "$PHP_CLI" >/dev/null || die "no PHP CLI ($PHP_CLI)"
 if [ ! -x "$ASKR_BIN" ] || [ ! -x "$ASKR_WORKER_BIN" ]; then
   echo "building askr-proxy and askr-worker"
@@ -141,6 +151,16 @@ cp "$ASKR_BIN" "$tmp/bin/askr-proxy"
 cp "$ASKR_WORKER_BIN" "$tmp/bin/askr-worker"
 ASKR_COPY="$tmp/bin/askr-proxy"
 ASKR_WORKER_COPY="$tmp/bin/askr-worker"
+# What askr-proxy starts as askr-worker: the copy itself, or, where the PHP processes have cores
+# of their own, a wrapper that pins it (the zygote; the workers it forks inherit the mask). The
+# workers' environment has no PATH (askr-proxy gives them [pool.env] alone): absolute paths.
+ASKR_WORKER_RUN="$ASKR_WORKER_COPY"
+if [ "$PHP_CPUS" != "$SERVER_CPUS" ]; then
+  ASKR_WORKER_RUN="$tmp/bin/askr-worker-pinned"
+  printf '#!/bin/sh\nexec %s -c %s %s "$@"\n' "$(command -v taskset)" "$PHP_CPUS" \
+    "$ASKR_WORKER_COPY" >"$ASKR_WORKER_RUN"
+  chmod 755 "$ASKR_WORKER_RUN"
+fi
 
 # Anything else running skews the numbers; say so in the report (lib.sh: load_start).
 warn_load
@@ -1237,7 +1257,7 @@ start_mariadb() {
   mariadb-install-db --no-defaults --datadir="$d/data" --user=root \
     --auth-root-authentication-method=normal --skip-test-db >"$d/install.log" 2>&1 ||
     die "mariadb-install-db failed: $(tail -20 "$d/install.log")"
-  taskset -c "$SERVER_CPUS" /usr/sbin/mariadbd --no-defaults --datadir="$d/data" \
+  taskset -c "$PHP_CPUS" /usr/sbin/mariadbd --no-defaults --datadir="$d/data" \
     --socket="$mariadb_sock" --skip-networking --user=root --pid-file="$d/mariadbd.pid" \
     --log-error="$d/error.log" --innodb-buffer-pool-size=64M \
     --innodb-flush-log-at-trx-commit=0 --skip-log-bin >"$d/stderr.log" 2>&1 &
@@ -1414,7 +1434,7 @@ start_server() { # SERVER APP TAG
     php_fpm_conf "$sock" "$base.fpm.conf" "$fpmlog" "$WORKERS"
     "$PHP_FPM" -t -R -c "$PHP_INI" -y "$base.fpm.conf" 2>"$tmp/php-fpm-test.log" ||
       { cat "$tmp/php-fpm-test.log" >&2; die "bad php-fpm config"; }
-    taskset -c "$SERVER_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$base.fpm.conf" 2>>"$fpmlog" &
+    taskset -c "$PHP_CPUS" "$PHP_FPM" -F -R -c "$PHP_INI" -y "$base.fpm.conf" 2>>"$fpmlog" &
     cur_fpm=$!
     pids+=("$cur_fpm")
     for _ in $(seq 100); do
@@ -1431,7 +1451,7 @@ start_server() { # SERVER APP TAG
     write_askr_conf "$s" "$a" "$cur_port" "$base.toml" "$cur_log"
     "$ASKR_COPY" -t -c "$base.toml" >/dev/null 2>&1 ||
       { "$ASKR_COPY" -t -c "$base.toml"; die "bad askr config"; }
-    ASKR_WORKER_BIN="$ASKR_WORKER_COPY" taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$base.toml" \
+    ASKR_WORKER_BIN="$ASKR_WORKER_RUN" taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$base.toml" \
       2>>"$cur_log" &
   fi
   cur_front=$!
@@ -1465,9 +1485,10 @@ snapshot_server() { # SUFFIX
   fi
 }
 
-# Time of the SERVER_CPUS cores (lib.sh: core_snapshot): how busy they were, and with what,
-# shows whether other work shared them.
-server_cpus=" $(expand_cpus "$SERVER_CPUS") "
+# Time of the SERVER_CPUS and PHP_CPUS cores (lib.sh: core_snapshot): how busy they were, and
+# with what, shows whether other work shared them.
+busy_cpus=$(expand_cpus "$SERVER_CPUS,$PHP_CPUS" | tr ' ' '\n' | sort -nu | paste -sd,)
+server_cpus=" $(expand_cpus "$busy_cpus") "
 
 # WordPress's nonces (10 hex digits) differ from one server to the next: compared as NONCE.
 without_nonces() { sed -E 's/(nonce[^0-9a-zA-Z]{0,6}|_wpnonce=)[0-9a-f]{10}\b/\1NONCE/gI' "$1"; }
@@ -1543,9 +1564,9 @@ measure() { # SERVER APP ROUND
   local s=$1 a=$2 r=$3 c0 c1 w0 w1
   start_server "$s" "$a" "r$r"
   run_wrk "$a" "$WARMUP" "$tmp/warmup.txt"
-  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot "$SERVER_CPUS")
+  w0=$(date +%s%N); snapshot_server 0; c0=$(core_snapshot "$busy_cpus")
   run_wrk "$a" "$DURATION" "$tmp/wrk.$s.$a.$r.txt"
-  snapshot_server 1; c1=$(core_snapshot "$SERVER_CPUS"); w1=$(date +%s%N)
+  snapshot_server 1; c1=$(core_snapshot "$busy_cpus"); w1=$(date +%s%N)
   pss_per_php >"$tmp/pss.$s.$a.$r.txt"
   kill -0 "$cur_front" 2>/dev/null || die "$s died under wrk; log: $(tail -20 "$cur_log")"
   [ -z "$cur_fpm" ] || kill -0 "$cur_fpm" 2>/dev/null || die "php-fpm died under wrk"
@@ -1682,7 +1703,7 @@ elif rev=$(askr_rev proxy shared worker) && [ -n "$rev" ]; then
   askr_version+=" (commit $rev)"
 fi
 askr_backend=$(cat "$tmp"/logs/classic.*.log 2>/dev/null | grep -ohE 'io_uring|epoll' | awk 'NR == 1' || true)
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION APPS=\"$APPS\" bench/php.sh"
+cmdline="SERVER_CPUS=$SERVER_CPUS PHP_CPUS=$PHP_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION APPS=\"$APPS\" bench/php.sh"
 
 report="$tmp/report.md"
 {
@@ -1694,7 +1715,12 @@ report="$tmp/report.md"
   echo "  askr-worker (PHP $worker_php, php.ini: $worker_ini, conf.d: $worker_scan, OPcache $worker_opcache);"
   echo "  nginx $nginx_version (1 worker) + php-fpm $fpm_version (pm = static). Client: wrk $wrk_version"
   echo "- PHP processes: $WORKERS in every server (php-fpm \`pm.max_children\`, Askr \`workers\`);"
-  echo "  servers and PHP pinned to CPU(s) $SERVER_CPUS, wrk pinned to CPU(s) $CLIENT_CPUS"
+  if [ "$PHP_CPUS" = "$SERVER_CPUS" ]; then
+    echo "  servers and PHP pinned to CPU(s) $SERVER_CPUS, wrk pinned to CPU(s) $CLIENT_CPUS"
+  else
+    echo "  servers (nginx, askr-proxy) pinned to CPU(s) $SERVER_CPUS, PHP processes (php-fpm;"
+    echo "  askr-worker) to CPU(s) $PHP_CPUS, wrk to CPU(s) $CLIENT_CPUS"
+  fi
   echo "- PHP settings: php-fpm reads \`$PHP_INI\`; its $ini_count active lines are the Askr pools'"
   echo "  \`[pool.ini]\` (with \`opcache.enable = 1\`). Through every server, \`check.php\` printed the same"
   echo "  settings: $settings_same."
@@ -1789,7 +1815,7 @@ report="$tmp/report.md"
   echo "much less with load on the machine than requests/s. Medians of the rounds, then every round."
   echo "\"PHP processes ended\" counts PHP processes that ended during the measured runs (all"
   echo "rounds)."
-  echo "\"Server cores busy\" is, per round, the share of the ticks of CPU(s) $SERVER_CPUS (/proc/stat)"
+  echo "\"Server cores busy\" is, per round, the share of the ticks of CPU(s) $busy_cpus (/proc/stat)"
   echo "that were not idle, then the share of the wall time this server and its PHP processes ran:"
   echo "the difference is other work on the machine that ran on the same core(s). \"Ticks missing\""
   echo "means the virtual CPU did not run for part of the time (the hypervisor ran something else);"
@@ -1818,12 +1844,16 @@ report="$tmp/report.md"
   echo
   echo "## Per PHP request: system calls, memory and where the time goes"
   echo
-  echo "- System calls per request: \`strace -c -f\` attached, on a separate ${STRACE_DURATION}s wrk run per"
-  echo "  server and app (after ${WARMUP}s of warm-up), to the front (nginx's worker; askr-proxy, all"
-  echo "  threads) and to the PHP processes (php-fpm's children; the askr-worker processes); all"
-  echo "  calls while attached, divided by the requests wrk completed; the four most frequent follow."
-  echo "  Under strace everything is much slower: only the counts mean anything. With io_uring, one"
-  echo "  \`io_uring_enter\` submits and reaps many operations."
+  if [ "$STRACE_DURATION" = 0 ]; then
+    echo "- System calls per request: not counted in this run (\`STRACE_DURATION=0\`: no strace pass)."
+  else
+    echo "- System calls per request: \`strace -c -f\` attached, on a separate ${STRACE_DURATION}s wrk run per"
+    echo "  server and app (after ${WARMUP}s of warm-up), to the front (nginx's worker; askr-proxy, all"
+    echo "  threads) and to the PHP processes (php-fpm's children; the askr-worker processes); all"
+    echo "  calls while attached, divided by the requests wrk completed; the four most frequent follow."
+    echo "  Under strace everything is much slower: only the counts mean anything. With io_uring, one"
+    echo "  \`io_uring_enter\` submits and reaps many operations."
+  fi
   echo "- Front CPU µs/request: the \"Server µs/request\" of the table above (schedstat run time of"
   echo "  nginx or askr-proxy over the measured run, per request), median of the rounds."
   echo "- PSS per PHP process: \`Pss\` of \`/proc/PID/smaps_rollup\` of each PHP process at the end of"
