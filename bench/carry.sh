@@ -136,9 +136,13 @@ unpack() { # DIR
   local dir p t n
   dir=$(cd "$1" && pwd)
   [ -e "$dir/carry.tar.xz" ] || die "no $dir/carry.tar.xz (bench/carry.sh pack $1, on the Debian 12 machine)"
-  command -v xz >/dev/null || die "no xz here: unpack $dir/carry.tar.xz elsewhere, into $dir"
   rm -rf "$dir/real" "$dir/lib" "$dir/etc" "$dir/root"
-  tar -C "$dir" -xJf "$dir/carry.tar.xz"
+  if command -v xz >/dev/null; then
+    tar -C "$dir" -xJf "$dir/carry.tar.xz"
+  else # Python's lzma module where xz-utils is missing
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' \
+      "$dir/carry.tar.xz" | tar -C "$dir" -xf - || die "cannot unpack $dir/carry.tar.xz (no xz here)"
+  fi
   mkdir -p "$dir/bin" "$dir/build/proxy" "$dir/build/worker"
   for p in "${programs[@]}"; do
     printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/real/%s "$@"\n' "$dir" "$dir" "$p" >"$dir/bin/$p"
