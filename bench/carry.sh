@@ -14,7 +14,7 @@
 #                                     the environment the bench scripts need, to be eval'ed
 #
 # Then, there:  eval "$(bench/carry.sh unpack DIR)"; bench/static.sh ...  (ASKR, ASKR_BIN,
-# ASKR_WORKER_BIN, H2O, NGINX, H2LOAD, BUILD, PHP_FPM, PHP_CLI and PHP_INI as printed;
+# ASKR_WORKER_BIN, H2O, NGINX, H2LOAD, BUILD, PHP_FPM, PHP_CLI, PHP_INI and ASKR_REV as printed;
 # scripts/deps.sh is skipped by ASKR_DEPS=skip). For the device tool, DIR is best a folder of
 # the repository that git ignores, such as build-carry (carry: ["build-carry"]).
 #
