@@ -7,10 +7,10 @@
 #   bench/php.sh
 #
 # Servers, each with WORKERS PHP processes, opcache on:
-#   fpm       nginx (1 worker) -> php-fpm (Debian's php8.2-fpm, pm = static), fastcgi_pass
+#   fpm       nginx (THREADS workers) -> php-fpm (Debian's php8.2-fpm, pm = static), fastcgi_pass
 #             unix:SOCK, a new FastCGI connection per request (nginx's default)
-#   classic   askr-proxy (threads = 1) with an askr-worker pool, mode = "classic"
-#   worker    askr-proxy (threads = 1) with an askr-worker pool, mode = "worker"
+#   classic   askr-proxy (threads = THREADS) with an askr-worker pool, mode = "classic"
+#   worker    askr-proxy (threads = THREADS) with an askr-worker pool, mode = "worker"
 # Apps (APPS picks them):
 #   hello     /index.php: echo "Hello, world!\n"; in worker mode a worker script that boots
 #             nothing and echoes the same line from its handler
@@ -51,6 +51,8 @@
 #   PHP_CPUS [SERVER_CPUS]  cores the PHP processes (php-fpm master and children; askr-worker
 #                         zygote and workers, started through a taskset wrapper given to
 #                         askr-proxy as ASKR_WORKER_BIN) and MariaDB are pinned to
+#   THREADS [1]           askr-proxy loop threads and nginx worker processes (one per server
+#                         core: give the front as many cores as it needs to keep PHP the limit)
 #   CLIENT_CPUS [0]       cores wrk is pinned to
 #   WORKERS [4]           PHP processes: php-fpm pm.max_children, Askr pool workers
 #   WRK_THREADS [1]       wrk -t
@@ -80,6 +82,7 @@ repo="$(cd "$here/.." && pwd)"
 SERVER_CPUS="${SERVER_CPUS:-1}"
 PHP_CPUS="${PHP_CPUS:-$SERVER_CPUS}"
 CLIENT_CPUS="${CLIENT_CPUS:-0}"
+THREADS="${THREADS:-1}"
 WORKERS="${WORKERS:-4}"
 WRK_THREADS="${WRK_THREADS:-1}"
 CONNS="${CONNS:-16}"
@@ -1338,7 +1341,7 @@ write_askr_conf() { # SERVER APP PORT CONF LOG
   local queue=$((CONNS > 256 ? CONNS : 256))
   cat >"$4" <<CONF
 [server]
-threads = 1
+threads = $THREADS
 error_log = "$5"
 
 [[listen]]
@@ -1375,7 +1378,7 @@ CONF
 write_nginx_conf() { # PORT SOCK CONF LOG APP
   cat >"$3" <<CONF
 user root;
-worker_processes 1;
+worker_processes $THREADS;
 worker_cpu_affinity auto $(nginx_mask);
 daemon off;
 master_process on;
@@ -1703,7 +1706,7 @@ elif rev=$(askr_rev proxy shared worker) && [ -n "$rev" ]; then
   askr_version+=" (commit $rev)"
 fi
 askr_backend=$(cat "$tmp"/logs/classic.*.log 2>/dev/null | grep -ohE 'io_uring|epoll' | awk 'NR == 1' || true)
-cmdline="SERVER_CPUS=$SERVER_CPUS PHP_CPUS=$PHP_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION APPS=\"$APPS\" bench/php.sh"
+cmdline="SERVER_CPUS=$SERVER_CPUS THREADS=$THREADS PHP_CPUS=$PHP_CPUS CLIENT_CPUS=$CLIENT_CPUS WORKERS=$WORKERS WRK_THREADS=$WRK_THREADS CONNS=$CONNS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS STRACE_DURATION=$STRACE_DURATION APPS=\"$APPS\" bench/php.sh"
 
 report="$tmp/report.md"
 {
@@ -1711,9 +1714,9 @@ report="$tmp/report.md"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- Machine: $(nproc) CPUs, $cpu_model, kernel $(uname -r)"
-  echo "- Servers: $askr_version${askr_backend:+ ($askr_backend backend)}, 1 loop thread, with"
+  echo "- Servers: $askr_version${askr_backend:+ ($askr_backend backend)}, $THREADS loop thread(s), with"
   echo "  askr-worker (PHP $worker_php, php.ini: $worker_ini, conf.d: $worker_scan, OPcache $worker_opcache);"
-  echo "  nginx $nginx_version (1 worker) + php-fpm $fpm_version (pm = static). Client: wrk $wrk_version"
+  echo "  nginx $nginx_version ($THREADS worker(s)) + php-fpm $fpm_version (pm = static). Client: wrk $wrk_version"
   echo "- PHP processes: $WORKERS in every server (php-fpm \`pm.max_children\`, Askr \`workers\`);"
   if [ "$PHP_CPUS" = "$SERVER_CPUS" ]; then
     echo "  servers and PHP pinned to CPU(s) $SERVER_CPUS, wrk pinned to CPU(s) $CLIENT_CPUS"
