@@ -75,7 +75,7 @@ struct PhpLimits {
 class PhpRequest final : public Stream, public backend::Exchange, public http::BodyProducer {
  public:
   PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
-             const PhpLimits& limits, const http::Request& req, PhpScript script,
+             const PhpLimits& limits, const http::Request& req, const PhpScript& script,
              ClientInfo client);
   ~PhpRequest() override;
   PhpRequest(const PhpRequest&) = delete;
@@ -138,12 +138,12 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   http::BodyProducer& body_source_;
   const PhpLimits& limits_;
   const http::Request* req_;
-  PhpScript script_;
   ClientInfo client_;
   backend::FcgiLink* link_ = nullptr;
   // The buffers below come from the loop's spares and go back there with the request, so
   // that a request allocates none of them once the loop has served a few.
   std::unique_ptr<Buffers> bufs_;
+  PhpScript& script_;  // a copy of the constructor's, in bufs_
   fastcgi::CgiResponseParser& cgi_;
   std::string& pending_;  // request bytes produced before a link is attached
   std::string& sent_;     // what a retry would send again (from the first on_link on)

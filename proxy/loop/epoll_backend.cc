@@ -125,6 +125,14 @@ void EpollBackend::do_read(IoObject* c) {
     uint8_t type = kTlsApplicationData;
     ssize_t n = c->io.recv_tls ? recv_record(c->fd, type)
                                : ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    // A read that did not fill the buffer emptied the socket's queue (a stream socket's recv
+    // copies on while there is more): bytes that arrive after it raise a new edge, so the read
+    // that would only return EAGAIN is left out (epoll(7)). Not once the peer has hung up:
+    // its end of file may have been reported with the bytes, and must still be read. Not
+    // with kernel TLS either, where each call returns one record.
+    if (n > 0 && size_t(n) < scratch_.size() && !c->io.recv_tls && !c->io.peer_hup) {
+      c->io.readable = false;
+    }
     if (n > 0 && type == kTlsApplicationData) {
       c->on_recv({scratch_.data(), size_t(n)});
     } else if (n > 0) {
@@ -197,6 +205,7 @@ void EpollBackend::close(IoObject* c) {
 void EpollBackend::on_event(IoObject* c, uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     c->io.readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->io.peer_hup = true;
     if (c->io.want_readable) {
       c->io.want_readable = false;
       c->on_readable();
