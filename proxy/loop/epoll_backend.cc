@@ -38,12 +38,27 @@ EpollBackend::~EpollBackend() {
 
 void EpollBackend::add(IoObject* o, uint64_t tag) {
   epoll_event ev{};
-  // Edge-triggered for everything: readiness is tracked in o->io, so each socket costs one
-  // epoll_ctl in its life.
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // Edge-triggered for everything: readiness is tracked in o->io, so a socket costs one
+  // epoll_ctl in its life, or two when it ever waits for room to write (want_out()).
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = reinterpret_cast<uint64_t>(o) | tag;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, o->fd, &ev);
   o->io.recv_armed = true;  // here: registered with epoll
+}
+
+// EPOLLOUT is asked for only once a socket has to wait for room (EAGAIN, or a connect in
+// progress): subscribed from the start, every socket would wake the loop each time its peer
+// reads (a backend reading the request wakes it while PHP runs, for nothing). Once asked for,
+// it stays: such a socket is one whose writes fill its buffer. Adding it reports the socket at
+// once if it became writable meanwhile, so no edge is lost.
+void EpollBackend::want_out(IoObject* c) {
+  if (!c->io.recv_armed) add(c, 0);
+  if (c->io.out_armed) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = reinterpret_cast<uint64_t>(c);
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+  c->io.out_armed = true;
 }
 
 void EpollBackend::start_accept(IoObject* l) {
@@ -171,6 +186,7 @@ bool EpollBackend::do_write(IoObject* c) {
       advance_send(c, size_t(n));
     } else if (n < 0 && errno == EAGAIN) {
       c->io.writable = false;
+      want_out(c);
       return false;
     } else if (n < 0 && errno != EINTR) {
       c->io.send_left = 0;
@@ -184,9 +200,9 @@ bool EpollBackend::do_write(IoObject* c) {
 
 void EpollBackend::wait_writable(IoObject* c) {
   if (c->io.closing) return;
-  if (!c->io.recv_armed) add(c, 0);
   c->io.writable = false;  // the caller just saw EAGAIN
   c->io.want_writable = true;
+  want_out(c);
 }
 
 void EpollBackend::close(IoObject* c) {
