@@ -45,8 +45,10 @@ const std::string* FcgiParams::find(std::string_view name) const {
 void FcgiParams::add(std::string_view name, std::string_view value) {
   if (used_ == slots_.size()) slots_.emplace_back();
   Pair& p = slots_[used_++];
-  p.first.assign(name);
-  p.second.assign(value);
+  // Most requests send the same names in the same order, and many of the same values: comparing
+  // costs less than copying over.
+  if (p.first != name) p.first.assign(name);
+  if (p.second != value) p.second.assign(value);
 }
 
 void FcgiParams::remove(std::string_view name) {
