@@ -83,8 +83,8 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
       case handlers::PhpMatch::kScript: {
         handlers::ClientInfo client{server_name(sc, req.authority), script.document_root};
         return std::make_unique<handlers::PhpRequest>(*(*loop.pools)[size_t(pool)], to.sink,
-                                                      to.body_source, *loop.php_limits, req,
-                                                      script, client);
+                                                      to.body_source, *loop.php_limits, req, script,
+                                                      client);
       }
       case handlers::PhpMatch::kNotFound:
         error(resp, 404);

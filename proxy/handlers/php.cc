@@ -319,8 +319,9 @@ struct PhpRequest::Buffers {
     script.document_root = {};
   }
   size_t kept_bytes() const {
-    return cgi.kept_bytes() + pending.capacity() + sent.capacity() + fields.capacity() * sizeof(fields[0]) +
-           script.filename.capacity() + script.name.capacity() + script.path_info.capacity();
+    return cgi.kept_bytes() + pending.capacity() + sent.capacity() +
+           fields.capacity() * sizeof(fields[0]) + script.filename.capacity() +
+           script.name.capacity() + script.path_info.capacity();
   }
 };
 

@@ -386,7 +386,8 @@ void arm_time_limit() {
 
 void end_time_limit() {
   zend_long limit = EG(timeout_seconds);
-  if (limit > 0 && !zend_atomic_bool_load_ex(&EG(timed_out)) && monotonic_us() - g.limit_armed_us < limit * 500000) {
+  if (limit > 0 && !zend_atomic_bool_load_ex(&EG(timed_out)) &&
+      monotonic_us() - g.limit_armed_us < limit * 500000) {
     g.limit_left_running = true;
     return;
   }

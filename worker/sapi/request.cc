@@ -200,8 +200,7 @@ void register_request_vars(const Binding& b, zval* track_vars) {
   }
   HashTable* ht = Z_ARRVAL_P(track_vars);
   // Sized once for all of them, rather than grown and rehashed three times on the way.
-  zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().size()) + 2,
-                   false);
+  zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().size()) + 2, false);
   size_t pos = 0;
   for_each_request_var(b, [&](std::string_view name, std::string_view v) {
     if (zend_string* key = g_keys.get(pos++, name)) {
