@@ -332,34 +332,7 @@ base::Spares<PhpRequest::Buffers>& buffer_spares() {
   return s;
 }
 
-// Freed PhpRequest objects of this thread, kept for the next ones.
-struct FreeBlocks {
-  static constexpr size_t kKeep = 1024;
-  std::vector<void*> blocks;
-  ~FreeBlocks() {
-    for (void* p : blocks) ::operator delete(p);
-  }
-};
-thread_local FreeBlocks t_free_requests;
-
 }  // namespace
-
-void* PhpRequest::operator new(size_t size) {
-  std::vector<void*>& b = t_free_requests.blocks;
-  if (size != sizeof(PhpRequest) || b.empty()) return ::operator new(size);
-  void* p = b.back();
-  b.pop_back();
-  return p;
-}
-
-// Under AddressSanitizer every object is freed, so that a stale pointer is still reported.
-void PhpRequest::operator delete(void* p, size_t size) {
-  std::vector<void*>& b = t_free_requests.blocks;
-  if (base::kAsan || size != sizeof(PhpRequest) || b.size() >= FreeBlocks::kKeep) {
-    return ::operator delete(p);
-  }
-  b.push_back(p);
-}
 
 PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
                        http::BodyProducer& body_source, const PhpLimits& limits,

@@ -17,6 +17,7 @@
 #include "handlers/stream.h"
 #include "http/request.h"
 #include "http/sink.h"
+#include "shared/base/recycled.h"
 #include "shared/fastcgi/cgi_response.h"
 
 namespace askr::handlers {
@@ -72,7 +73,10 @@ struct PhpLimits {
 //   backend's END_REQUEST, less the time reading from PHP was paused for a slow client;
 // - I/O: the rest of the request's life in the handler: building and sending the request,
 //   and the time the response waited on the client.
-class PhpRequest final : public Stream, public backend::Exchange, public http::BodyProducer {
+class PhpRequest final : public Stream,
+                         public backend::Exchange,
+                         public http::BodyProducer,
+                         public base::Recycled<PhpRequest> {
  public:
   PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
              const PhpLimits& limits, const http::Request& req, const PhpScript& script,
@@ -80,9 +84,8 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   ~PhpRequest() override;
   PhpRequest(const PhpRequest&) = delete;
   PhpRequest& operator=(const PhpRequest&) = delete;
-  // The object's memory comes from, and goes back to, a free list of the loop's thread.
-  static void* operator new(size_t size);
-  static void operator delete(void* p, size_t size);
+  // The object's memory comes from, and goes back to, a free list of the loop's thread
+  // (base::Recycled).
 
   struct Buffers;  // php.cc
 
