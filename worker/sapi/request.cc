@@ -148,10 +148,10 @@ class ServerKeys {
   using Entry = std::pair<const std::string, zend_string*>;
 
   Entry* find_or_make(std::string_view name) {
-    std::string n(name);
-    if (auto it = names_.find(n); it != names_.end()) return &*it;
+    scratch_.assign(name);  // a lookup allocates nothing once the scratch has grown
+    if (auto it = names_.find(scratch_); it != names_.end()) return &*it;
     if (names_.size() >= kMaxNames) return nullptr;
-    return &*names_.emplace(std::move(n), plain_name(name) ? make_key(name) : nullptr).first;
+    return &*names_.emplace(scratch_, plain_name(name) ? make_key(name) : nullptr).first;
   }
 
   static zend_string* make_key(std::string_view name) {
@@ -165,6 +165,7 @@ class ServerKeys {
 
   std::unordered_map<std::string, zend_string*> names_;  // nodes stay put: by_pos_ points in
   std::vector<Entry*> by_pos_;
+  std::string scratch_;
 };
 
 ServerKeys g_keys;
