@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 
@@ -35,10 +36,38 @@ constexpr int kFirstRequestWaitMs = 1000;
 }  // namespace
 
 const std::string* FcgiParams::find(std::string_view name) const {
-  for (const auto& [n, v] : pairs) {
+  for (const auto& [n, v] : pairs()) {
     if (n == name) return &v;
   }
   return nullptr;
+}
+
+void FcgiParams::add(std::string_view name, std::string_view value) {
+  if (used_ == slots_.size()) slots_.emplace_back();
+  Pair& p = slots_[used_++];
+  // Most requests send the same names in the same order, and many of the same values: comparing
+  // costs less than copying over.
+  if (p.first != name) p.first.assign(name);
+  if (p.second != value) p.second.assign(value);
+}
+
+void FcgiParams::remove(std::string_view name) {
+  size_t kept = 0;
+  for (size_t i = 0; i < used_; ++i) {
+    if (slots_[i].first == name) continue;
+    if (i != kept) std::swap(slots_[i], slots_[kept]);
+    ++kept;
+  }
+  used_ = kept;
+}
+
+void FcgiParams::clear() {
+  for (size_t i = 0; i < used_; ++i) {
+    for (std::string* s : {&slots_[i].first, &slots_[i].second}) {
+      if (s->capacity() > kMaxKept) std::string().swap(*s);
+    }
+  }
+  used_ = 0;
 }
 
 FcgiServer::FcgiServer(int listen_fd, int wake_fd, int ready_fd, bool own_peers_only)
@@ -300,7 +329,7 @@ void FcgiServer::on_begin(const fastcgi::Decoder::Step& s) {
   state_ = State::kParams;
   id_ = s.request_id;
   keep_conn_ = br->keep_conn();
-  params_.pairs.clear();
+  params_.clear();
   params_parser_.reset();
   stdin_.clear();
   stdin_pos_ = 0;
@@ -322,7 +351,7 @@ void FcgiServer::on_params(std::string_view content) {
     fastcgi::ParamsParser::Step p = params_parser_.next(content);
     content.remove_prefix(p.consumed);
     if (p.status == fastcgi::ParamsParser::Status::kPair) {
-      params_.pairs.emplace_back(p.name, p.value);
+      params_.add(p.name, p.value);
     } else if (p.status == fastcgi::ParamsParser::Status::kError) {
       LOG_WARN("FastCGI client: %s; closing the connection", params_parser_.error());
       broken_ = true;
@@ -370,8 +399,10 @@ void FcgiServer::abandon_request() {
 void FcgiServer::start_request() {
   if (ready_fd_ >= 0) announce(-int32_t(getpid()));
   constexpr std::string_view kCount = "ASKR_CONNECTION_REQUESTS";
-  std::erase_if(params_.pairs, [&](const auto& pair) { return pair.first == kCount; });
-  params_.pairs.emplace_back(kCount, std::to_string(++conn_->requests));
+  params_.remove(kCount);
+  char num[24];
+  auto [end, ec] = std::to_chars(num, num + sizeof num, ++conn_->requests);
+  params_.add(kCount, std::string_view(num, size_t(end - num)));
 }
 
 // ---- The request's streams ----------------------------------------------------------------------
@@ -458,7 +489,7 @@ void FcgiServer::release(uint32_t app_status) {
   finish(app_status);
   if (broken_ || !keep_conn_ || input_closed_) close_connection();
   state_ = State::kIdle;
-  params_.pairs.clear();
+  params_.clear();
   stdin_.clear();
   stdin_pos_ = 0;
   stdin_eof_ = false;

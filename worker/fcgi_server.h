@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -36,12 +37,28 @@
 
 namespace askr::worker {
 
-// A request's params in arrival order.
-struct FcgiParams {
-  std::vector<std::pair<std::string, std::string>> pairs;
+// A request's params in arrival order. The strings of one request are kept for the next, which
+// assigns into them: a worker serving requests of the usual shape allocates nothing for its
+// params once it has served a few.
+class FcgiParams {
+ public:
+  using Pair = std::pair<std::string, std::string>;
 
+  std::span<const Pair> pairs() const { return {slots_.data(), used_}; }
+  size_t size() const { return used_; }
   // The value of the first pair named `name`, or nullptr.
   const std::string* find(std::string_view name) const;
+
+  void add(std::string_view name, std::string_view value);
+  // Removes every pair named `name`, keeping the order of the others.
+  void remove(std::string_view name);
+  // Forgets the pairs; a string that grew past kMaxKept is freed rather than kept.
+  void clear();
+
+ private:
+  static constexpr size_t kMaxKept = 16 * 1024;
+  std::vector<Pair> slots_;  // the first used_ are the request's
+  size_t used_ = 0;
 };
 
 class FcgiServer {

@@ -77,13 +77,14 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
       return nullptr;
     }
     const std::string& fc = route ? route->front_controller : sc.front_controller;
-    handlers::PhpScript script;
+    // Scratch of this loop's thread: its strings keep their capacity from request to request.
+    thread_local handlers::PhpScript script;
     switch (handlers::match_php(files, site.files, fc, req.normalized, script, loop.file_cache)) {
       case handlers::PhpMatch::kScript: {
         handlers::ClientInfo client{server_name(sc, req.authority), script.document_root};
         return std::make_unique<handlers::PhpRequest>(*(*loop.pools)[size_t(pool)], to.sink,
-                                                      to.body_source, *loop.php_limits, req,
-                                                      std::move(script), client);
+                                                      to.body_source, *loop.php_limits, req, script,
+                                                      client);
       }
       case handlers::PhpMatch::kNotFound:
         error(resp, 404);

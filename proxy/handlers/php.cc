@@ -62,11 +62,16 @@ bool ends_with_php(std::string_view p) {
   return p.size() > 5 && p.ends_with(".php") && p[p.size() - 5] != '/';
 }
 
+// ends_with_php("/" + index), without building that string.
+bool index_is_php(std::string_view index) {
+  return index.size() >= 5 && index.ends_with(".php") && index[index.size() - 5] != '/';
+}
+
 // The script whose request path is `name`, found at `rel` under `files`.
 void set_script(const StaticSite& files, std::string_view name, std::string_view rel,
                 std::string_view info, PhpScript& out) {
   out.name.assign(name);
-  out.filename = files.filename(rel);
+  files.filename(rel, out.filename);
   out.document_root = files.root;
   out.path_info.assign(info);
 }
@@ -85,7 +90,7 @@ PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_
   if (fc.empty()) return otherwise;
   out.name = "/";
   out.name += fc;
-  out.filename = site_files.filename(fc);
+  site_files.filename(fc, out.filename);
   out.document_root = site_files.root;
   out.path_info.clear();
   return PhpMatch::kScript;
@@ -273,11 +278,14 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
   std::optional<std::string_view> rel = files.relative(path);
   if (!rel) return PhpMatch::kNotFound;
   if (path.back() == '/') {
+    // Scratch of this loop's thread: its capacity is reused from request to request.
+    thread_local std::string candidate;
     for (const std::string& index : *files.index) {
-      std::string candidate = std::string(*rel) + index;
+      candidate.assign(*rel).append(index);
       if (probe(files, candidate, cache) != Kind::kFile) continue;
-      if (!ends_with_php("/" + index)) return PhpMatch::kStatic;
-      set_script(files, std::string(path) + index, candidate, "", out);
+      if (!index_is_php(index)) return PhpMatch::kStatic;
+      set_script(files, path, candidate, "", out);
+      out.name.append(index);
       return PhpMatch::kScript;
     }
     return front_or(PhpMatch::kStatic, site_files, fc, out);
@@ -293,15 +301,27 @@ struct PhpRequest::Buffers {
   fastcgi::CgiResponseParser cgi;
   std::string pending, sent;
   std::vector<http::Response::Field> fields;
+  PhpScript script;
 
   void recycle(size_t room) {
     cgi.reset();
+    if (size_t k = cgi.kept_bytes(); k <= room) {
+      room -= k;
+    } else {
+      cgi.drop_kept();
+    }
     base::keep_or_free(pending, kMaxKept, room);
     base::keep_or_free(sent, kMaxKept, room);
     base::keep_or_free(fields, kMaxKept, room);
+    base::keep_or_free(script.filename, kMaxKept, room);
+    base::keep_or_free(script.name, kMaxKept, room);
+    base::keep_or_free(script.path_info, kMaxKept, room);
+    script.document_root = {};
   }
   size_t kept_bytes() const {
-    return pending.capacity() + sent.capacity() + fields.capacity() * sizeof(fields[0]);
+    return cgi.kept_bytes() + pending.capacity() + sent.capacity() +
+           fields.capacity() * sizeof(fields[0]) + script.filename.capacity() +
+           script.name.capacity() + script.path_info.capacity();
   }
 };
 
@@ -312,50 +332,28 @@ base::Spares<PhpRequest::Buffers>& buffer_spares() {
   return s;
 }
 
-// Freed PhpRequest objects of this thread, kept for the next ones.
-struct FreeBlocks {
-  static constexpr size_t kKeep = 1024;
-  std::vector<void*> blocks;
-  ~FreeBlocks() {
-    for (void* p : blocks) ::operator delete(p);
-  }
-};
-thread_local FreeBlocks t_free_requests;
-
 }  // namespace
-
-void* PhpRequest::operator new(size_t size) {
-  std::vector<void*>& b = t_free_requests.blocks;
-  if (size != sizeof(PhpRequest) || b.empty()) return ::operator new(size);
-  void* p = b.back();
-  b.pop_back();
-  return p;
-}
-
-// Under AddressSanitizer every object is freed, so that a stale pointer is still reported.
-void PhpRequest::operator delete(void* p, size_t size) {
-  std::vector<void*>& b = t_free_requests.blocks;
-  if (base::kAsan || size != sizeof(PhpRequest) || b.size() >= FreeBlocks::kKeep) {
-    return ::operator delete(p);
-  }
-  b.push_back(p);
-}
 
 PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
                        http::BodyProducer& body_source, const PhpLimits& limits,
-                       const http::Request& req, PhpScript script, ClientInfo client)
+                       const http::Request& req, const PhpScript& script, ClientInfo client)
     : pool_(pool),
       sink_(sink),
       body_source_(body_source),
       limits_(limits),
       req_(&req),
-      script_(std::move(script)),
       client_(client),
       bufs_(buffer_spares().get()),
+      script_(bufs_->script),
       cgi_(bufs_->cgi),
       pending_(bufs_->pending),
       sent_(bufs_->sent),
-      fields_(bufs_->fields) {}
+      fields_(bufs_->fields) {
+  script_.filename.assign(script.filename);
+  script_.name.assign(script.name);
+  script_.path_info.assign(script.path_info);
+  script_.document_root = script.document_root;
+}
 
 PhpRequest::~PhpRequest() {
   abandon();

@@ -17,6 +17,7 @@
 #include "handlers/stream.h"
 #include "http/request.h"
 #include "http/sink.h"
+#include "shared/base/recycled.h"
 #include "shared/fastcgi/cgi_response.h"
 
 namespace askr::handlers {
@@ -72,17 +73,19 @@ struct PhpLimits {
 //   backend's END_REQUEST, less the time reading from PHP was paused for a slow client;
 // - I/O: the rest of the request's life in the handler: building and sending the request,
 //   and the time the response waited on the client.
-class PhpRequest final : public Stream, public backend::Exchange, public http::BodyProducer {
+class PhpRequest final : public Stream,
+                         public backend::Exchange,
+                         public http::BodyProducer,
+                         public base::Recycled<PhpRequest> {
  public:
   PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink, http::BodyProducer& body_source,
-             const PhpLimits& limits, const http::Request& req, PhpScript script,
+             const PhpLimits& limits, const http::Request& req, const PhpScript& script,
              ClientInfo client);
   ~PhpRequest() override;
   PhpRequest(const PhpRequest&) = delete;
   PhpRequest& operator=(const PhpRequest&) = delete;
-  // The object's memory comes from, and goes back to, a free list of the loop's thread.
-  static void* operator new(size_t size);
-  static void operator delete(void* p, size_t size);
+  // The object's memory comes from, and goes back to, a free list of the loop's thread
+  // (base::Recycled).
 
   struct Buffers;  // php.cc
 
@@ -138,12 +141,12 @@ class PhpRequest final : public Stream, public backend::Exchange, public http::B
   http::BodyProducer& body_source_;
   const PhpLimits& limits_;
   const http::Request* req_;
-  PhpScript script_;
   ClientInfo client_;
   backend::FcgiLink* link_ = nullptr;
   // The buffers below come from the loop's spares and go back there with the request, so
   // that a request allocates none of them once the loop has served a few.
   std::unique_ptr<Buffers> bufs_;
+  PhpScript& script_;  // a copy of the constructor's, in bufs_
   fastcgi::CgiResponseParser& cgi_;
   std::string& pending_;  // request bytes produced before a link is attached
   std::string& sent_;     // what a retry would send again (from the first on_link on)

@@ -247,10 +247,14 @@ std::optional<std::string_view> StaticSite::relative(std::string_view path) cons
 std::string StaticSite::filename(std::string_view rel) const {
   std::string out;
   out.reserve(root.size() + 1 + rel.size());  // one allocation
-  out.append(root);
+  filename(rel, out);
+  return out;  // not append()'s reference: that would be copied
+}
+
+void StaticSite::filename(std::string_view rel, std::string& out) const {
+  out.assign(root);
   if (!out.ends_with('/')) out += '/';
   out.append(rel);
-  return out;  // not append()'s reference: that would be copied
 }
 
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,

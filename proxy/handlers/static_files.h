@@ -29,6 +29,8 @@ struct StaticSite {
   std::optional<std::string_view> relative(std::string_view path) const;
   // The absolute file name of `rel` (what relative() returned), as nginx's $request_filename.
   std::string filename(std::string_view rel) const;
+  // The same into `out`, which keeps its capacity.
+  void filename(std::string_view rel, std::string& out) const;
 };
 
 // When `err` (an open_beneath error for `rel` under `site`) says that a symlink was refused,

@@ -64,6 +64,8 @@ class IoObject {
     bool recv_tls = false;    // read with recvmsg and report TLS record types (kernel TLS RX)
     bool recv_msg = false;    // io_uring: the armed recv is a recvmsg (recv_tls when armed)
     bool readable = false;    // epoll: edge seen, not drained to EAGAIN yet
+    bool peer_hup = false;    // epoll: EPOLLRDHUP/HUP/ERR seen: read on to the end or error
+    bool out_armed = false;   // epoll: EPOLLOUT is among the registered events
     bool writable = true;     // epoll: last write did not hit EAGAIN
     bool want_writable = false;
     bool want_readable = false;  // epoll: on_readable wanted

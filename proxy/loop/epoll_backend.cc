@@ -38,12 +38,27 @@ EpollBackend::~EpollBackend() {
 
 void EpollBackend::add(IoObject* o, uint64_t tag) {
   epoll_event ev{};
-  // Edge-triggered for everything: readiness is tracked in o->io, so each socket costs one
-  // epoll_ctl in its life.
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  // Edge-triggered for everything: readiness is tracked in o->io, so a socket costs one
+  // epoll_ctl in its life, or two when it ever waits for room to write (want_out()).
+  ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = reinterpret_cast<uint64_t>(o) | tag;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, o->fd, &ev);
   o->io.recv_armed = true;  // here: registered with epoll
+}
+
+// EPOLLOUT is asked for only once a socket has to wait for room (EAGAIN, or a connect in
+// progress): subscribed from the start, every socket would wake the loop each time its peer
+// reads (a backend reading the request wakes it while PHP runs, for nothing). Once asked for,
+// it stays: such a socket is one whose writes fill its buffer. Adding it reports the socket at
+// once if it became writable meanwhile, so no edge is lost.
+void EpollBackend::want_out(IoObject* c) {
+  if (!c->io.recv_armed) add(c, 0);
+  if (c->io.out_armed) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = reinterpret_cast<uint64_t>(c);
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+  c->io.out_armed = true;
 }
 
 void EpollBackend::start_accept(IoObject* l) {
@@ -125,6 +140,14 @@ void EpollBackend::do_read(IoObject* c) {
     uint8_t type = kTlsApplicationData;
     ssize_t n = c->io.recv_tls ? recv_record(c->fd, type)
                                : ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    // A read that did not fill the buffer emptied the socket's queue (a stream socket's recv
+    // copies on while there is more): bytes that arrive after it raise a new edge, so the read
+    // that would only return EAGAIN is left out (epoll(7)). Not once the peer has hung up:
+    // its end of file may have been reported with the bytes, and must still be read. Not
+    // with kernel TLS either, where each call returns one record.
+    if (n > 0 && size_t(n) < scratch_.size() && !c->io.recv_tls && !c->io.peer_hup) {
+      c->io.readable = false;
+    }
     if (n > 0 && type == kTlsApplicationData) {
       c->on_recv({scratch_.data(), size_t(n)});
     } else if (n > 0) {
@@ -163,6 +186,7 @@ bool EpollBackend::do_write(IoObject* c) {
       advance_send(c, size_t(n));
     } else if (n < 0 && errno == EAGAIN) {
       c->io.writable = false;
+      want_out(c);
       return false;
     } else if (n < 0 && errno != EINTR) {
       c->io.send_left = 0;
@@ -176,9 +200,9 @@ bool EpollBackend::do_write(IoObject* c) {
 
 void EpollBackend::wait_writable(IoObject* c) {
   if (c->io.closing) return;
-  if (!c->io.recv_armed) add(c, 0);
   c->io.writable = false;  // the caller just saw EAGAIN
   c->io.want_writable = true;
+  want_out(c);
 }
 
 void EpollBackend::close(IoObject* c) {
@@ -197,6 +221,7 @@ void EpollBackend::close(IoObject* c) {
 void EpollBackend::on_event(IoObject* c, uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     c->io.readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->io.peer_hup = true;
     if (c->io.want_readable) {
       c->io.want_readable = false;
       c->on_readable();

@@ -39,6 +39,7 @@ class EpollBackend final : public Backend {
 
   EpollBackend() = default;
   void add(IoObject* o, uint64_t tag);
+  void want_out(IoObject* c);
   void on_event(IoObject* o, uint32_t events);
   void do_accept(IoObject* l);
   void do_read(IoObject* c);

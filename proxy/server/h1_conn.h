@@ -17,6 +17,7 @@
 #include "net/transport.h"
 #include "server/connection.h"
 #include "shared/base/log.h"
+#include "shared/base/recycled.h"
 
 namespace askr::server {
 
@@ -45,8 +46,9 @@ class H1Conn final : public Connection,
     kLinger,  // response sent, write side shut, draining what the client still sends
   };
 
-  // A response produced over time (PHP), while its handler runs.
-  struct Streamed {
+  // A response produced over time (PHP), while its handler runs. One is made for each such
+  // request: its memory is recycled on the loop's thread.
+  struct Streamed : base::Recycled<Streamed> {
     std::unique_ptr<handlers::Stream> handler;
     http::BodyProducer* producer = nullptr;
     bool head_only = false;

@@ -89,22 +89,45 @@ CgiResponseParser::State CgiResponseParser::feed(std::string_view piece,
 }
 
 const CgiHeader* CgiResponseParser::find(std::string_view name) const {
-  for (const CgiHeader& h : headers_) {
+  for (const CgiHeader& h : headers()) {
     if (iequals(h.name, name)) return &h;
   }
   return nullptr;
 }
+
+namespace {
+constexpr size_t kMaxKeptField = 256;  // bytes of a field's name or value kept by reset()
+constexpr size_t kMaxKeptFields = 16;  // fields kept by reset()
+}  // namespace
 
 void CgiResponseParser::reset() {
   state_ = State::kNeedMore;
   head_size_ = 0;
   skipped_lines_ = 0;
   line_.clear();
-  headers_.clear();
+  // Fields kept for the next head, unless one grew large.
+  for (size_t i = 0; i < used_; ++i) {
+    for (std::string* s : {&headers_[i].name, &headers_[i].value}) {
+      if (s->capacity() > kMaxKeptField) std::string().swap(*s);
+    }
+  }
+  if (headers_.size() > kMaxKeptFields) headers_.resize(kMaxKeptFields);
+  used_ = 0;
   reason_.clear();
   status_ = 0;
   has_location_ = false;
   error_ = nullptr;
+}
+
+size_t CgiResponseParser::kept_bytes() const {
+  size_t n = headers_.capacity() * sizeof(CgiHeader);
+  for (const CgiHeader& h : headers_) n += h.name.capacity() + h.value.capacity();
+  return n;
+}
+
+void CgiResponseParser::drop_kept() {
+  reset();
+  std::vector<CgiHeader>().swap(headers_);
 }
 
 bool CgiResponseParser::parse_line(std::string_view line) {
@@ -130,7 +153,10 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   if (iequals(name, "Status")) return parse_status(value);
   if (iequals(name, "Location")) has_location_ = true;
   if (headers_.capacity() == 0) headers_.reserve(8);  // one allocation for a usual head
-  headers_.push_back(CgiHeader{std::string(name), std::string(value)});
+  if (used_ == headers_.size()) headers_.emplace_back();
+  CgiHeader& h = headers_[used_++];
+  h.name.assign(name);
+  h.value.assign(value);
   return true;
 }
 

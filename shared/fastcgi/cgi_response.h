@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +47,7 @@ class CgiResponseParser {
   State state() const { return state_; }
   int status() const { return status_; }               // after kDone
   std::string_view reason() const { return reason_; }  // reason from Status, maybe empty
-  const std::vector<CgiHeader>& headers() const { return headers_; }
+  std::span<const CgiHeader> headers() const { return {headers_.data(), used_}; }
   // The first field named `name` (case-insensitive), or nullptr.
   const CgiHeader* find(std::string_view name) const;
   size_t head_size() const { return head_size_; }  // bytes of the block read so far
@@ -55,6 +56,9 @@ class CgiResponseParser {
 
   // Forgets the response, keeping the limit and the capacity of its buffers.
   void reset();
+  // What reset() keeps for the next head (string and vector capacity), and freeing it.
+  size_t kept_bytes() const;
+  void drop_kept();
 
  private:
   bool parse_line(std::string_view line);
@@ -66,7 +70,10 @@ class CgiResponseParser {
   size_t head_size_ = 0;
   size_t skipped_lines_ = 0;
   std::string line_;  // a line cut by the end of a piece
+  // The head's fields are the first used_; the strings of the rest keep their capacity from one
+  // response to the next (a parser reset and reused allocates nothing for a usual head).
   std::vector<CgiHeader> headers_;
+  size_t used_ = 0;
   std::string reason_;
   int status_ = 0;  // from Status while parsing, the final status once done
   bool has_location_ = false;

@@ -1,6 +1,8 @@
 #include "modes/worker.h"
 
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include <cstring>
 #include <optional>
@@ -33,6 +35,10 @@ struct WorkerState {
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()).
   zval idle_server{};
+  // The time limit's timer (arm_time_limit()): when it was armed (µs, CLOCK_MONOTONIC), and
+  // whether it was left running after the last request.
+  int64_t limit_armed_us = 0;
+  bool limit_left_running = false;
 };
 
 WorkerState g;
@@ -351,6 +357,43 @@ void answer_uncaught_exception() {
   EG(exit_status) = 0;
 }
 
+// ---- max_execution_time ------------------------------------------------------------------------
+//
+// PHP arms its time limit (an ITIMER_PROF timer: CPU time) when a request starts and disarms it
+// when the request ends: two setitimer() calls a request. Here the disarm is left out when the
+// timer cannot fire before the next request arms it again (which sets it to the whole limit):
+// when the request took less than half its limit in wall-clock time, the timer has at least
+// half the limit of CPU time left, and a worker between requests spends microseconds, not
+// seconds, of CPU. Each request still gets its whole limit from its own start, as before.
+
+int64_t monotonic_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no system call
+  return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+void arm_time_limit() {
+  if (EG(timeout_seconds) > 0) {
+    zend_set_timeout(EG(timeout_seconds), 0);  // overwrites a timer left running
+  } else if (g.limit_left_running) {
+    itimerval off{};  // no limit for this request: zend_set_timeout(0) would leave it running
+    setitimer(ITIMER_PROF, &off, nullptr);
+  }
+  zend_atomic_bool_store_ex(&EG(timed_out), false);
+  g.limit_left_running = false;
+  g.limit_armed_us = monotonic_us();
+}
+
+void end_time_limit() {
+  zend_long limit = EG(timeout_seconds);
+  if (limit > 0 && !zend_atomic_bool_load_ex(&EG(timed_out)) &&
+      monotonic_us() - g.limit_armed_us < limit * 500000) {
+    g.limit_left_running = true;
+    return;
+  }
+  zend_unset_timeout();
+}
+
 // askr_handle_request($handler). PHP may leave this function through a bailout (a fatal error
 // in the handler): nothing here needs destroying then.
 void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* return_value) {
@@ -368,7 +411,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
   sapi::bind_request(*g.server);
   start_state(false);
 
-  zend_set_timeout(EG(timeout_seconds), 0);
+  arm_time_limit();
   zval retval;
   ZVAL_UNDEF(&retval);
   fci->retval = &retval;
@@ -379,7 +422,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     if (zend_is_unwind_exit(EG(exception)) || zend_is_graceful_exit(EG(exception))) return;
     answer_uncaught_exception();
   }
-  zend_unset_timeout();
+  end_time_limit();
 
   failed = end_state() || failed;
   sapi::unbind();

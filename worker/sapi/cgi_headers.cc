@@ -40,6 +40,13 @@ std::string_view reason_phrase(int code) {
 std::string cgi_header_block(int code, std::string_view status_line,
                              std::span<const std::string_view> headers) {
   std::string out;
+  cgi_header_block(out, code, status_line, headers);
+  return out;
+}
+
+void cgi_header_block(std::string& out, int code, std::string_view status_line,
+                      std::span<const std::string_view> headers) {
+  out.clear();
   bool have_status = false;
   size_t space = status_line.find(' ');
   if (starts_with_nocase(status_line, "HTTP/") && space != std::string_view::npos) {
@@ -71,7 +78,6 @@ std::string cgi_header_block(int code, std::string_view status_line,
     append_line(out, h);
   }
   out.append("\r\n");
-  return out;
 }
 
 }  // namespace askr::worker::sapi

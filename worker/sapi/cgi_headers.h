@@ -16,6 +16,9 @@ namespace askr::worker::sapi {
 // Content-Type line is left out of a 304, as php-fpm does.
 std::string cgi_header_block(int code, std::string_view status_line,
                              std::span<const std::string_view> headers);
+// The same, into `out` (replacing what it held), so that a caller can reuse its capacity.
+void cgi_header_block(std::string& out, int code, std::string_view status_line,
+                      std::span<const std::string_view> headers);
 
 // PHP's reason phrase for `code` ("Not Found"), or "" when it has none.
 std::string_view reason_phrase(int code);

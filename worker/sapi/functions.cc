@@ -30,7 +30,7 @@ std::string header_name(std::string_view cgi_name) {
 void add_request_headers(zval* return_value) {
   FcgiServer* s = bound_server();
   if (!s) return;
-  for (const auto& [name, value] : s->params().pairs) {
+  for (const auto& [name, value] : s->params().pairs()) {
     std::string_view n = name;
     if (n.starts_with("HTTP_")) {
       n.remove_prefix(5);

@@ -60,14 +60,19 @@ void flush(void* server_context) {
 int send_headers(sapi_headers_struct* headers) {
   FcgiServer* s = live_server();
   if (SG(request_info).no_headers == 1 || !s) return SAPI_HEADER_SENT_SUCCESSFULLY;
-  std::vector<std::string_view> lines;
+  // Kept from one response to the next, with their capacity: no allocation once warm.
+  static std::vector<std::string_view> lines;
+  static std::string block;
+  lines.clear();
   zend_llist_position pos;
   for (auto* h = static_cast<sapi_header_struct*>(zend_llist_get_first_ex(&headers->headers, &pos));
        h; h = static_cast<sapi_header_struct*>(zend_llist_get_next_ex(&headers->headers, &pos))) {
     lines.emplace_back(h->header, h->header_len);
   }
   const char* status_line = headers->http_status_line ? headers->http_status_line : "";
-  s->write_stdout(cgi_header_block(headers->http_response_code, status_line, lines));
+  cgi_header_block(block, headers->http_response_code, status_line, lines);
+  s->write_stdout(block);
+  if (block.capacity() > 64 * 1024) std::string().swap(block);
   return SAPI_HEADER_SENT_SUCCESSFULLY;
 }
 

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <iterator>
 #include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "sapi/functions.h"
 #include "sapi/module.h"
@@ -115,26 +117,78 @@ bool plain_name(std::string_view n) {
   return true;
 }
 
-void put_server_var(HashTable* ht, std::string_view name, std::string_view value) {
+// ---- $_SERVER keys, made once --------------------------------------------------------------
+//
+// Every request names mostly the same variables, in the same order. Making each key anew (a
+// zend_string allocated, hashed, freed with the array) cost about 285 instructions a variable.
+// A key is made once instead, as a persistent string flagged interned, the way PHP keeps its
+// own permanent strings: arrays that hold it neither count nor free it, so it can never be
+// freed while a copy of $_SERVER (kept by a script, in worker mode) still names it, and it
+// never is. Names are remembered by position (the variable at index i is nearly always named as
+// it was in the last request: one comparison) and in a table by name, which is bounded: a
+// client inventing header names cannot grow it; names past the bound are made per request.
+class ServerKeys {
+ public:
+  // The key for the variable at position `pos` named `name`; nullptr when `name` is not a
+  // plain name (or the table is full): then it goes the general way.
+  zend_string* get(size_t pos, std::string_view name) {
+    if (pos < by_pos_.size() && by_pos_[pos] && by_pos_[pos]->first == name)
+      return by_pos_[pos]->second;
+    Entry* e = find_or_make(name);
+    if (pos < kMaxPositions) {
+      if (pos >= by_pos_.size()) by_pos_.resize(pos + 1);
+      by_pos_[pos] = e;
+    }
+    return e ? e->second : nullptr;
+  }
+
+ private:
+  static constexpr size_t kMaxNames = 512;
+  static constexpr size_t kMaxPositions = 256;
+  using Entry = std::pair<const std::string, zend_string*>;
+
+  Entry* find_or_make(std::string_view name) {
+    scratch_.assign(name);  // a lookup allocates nothing once the scratch has grown
+    if (auto it = names_.find(scratch_); it != names_.end()) return &*it;
+    if (names_.size() >= kMaxNames) return nullptr;
+    return &*names_.emplace(scratch_, plain_name(name) ? make_key(name) : nullptr).first;
+  }
+
+  static zend_string* make_key(std::string_view name) {
+    zend_string* key = zend_string_init(name.data(), name.size(), 1);
+    zend_string_hash_val(key);
+    GC_SET_REFCOUNT(key, 1);
+    GC_TYPE_INFO(key) =
+        GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
+    return key;
+  }
+
+  std::unordered_map<std::string, zend_string*> names_;  // nodes stay put: by_pos_ points in
+  std::vector<Entry*> by_pos_;
+  std::string scratch_;
+};
+
+ServerKeys g_keys;
+
+void put_server_var(HashTable* ht, zend_string* key, std::string_view value) {
   zval v;
   ZVAL_STRINGL_FAST(&v, value.data(), value.size());
-  zend_string* key = zend_string_init(name.data(), name.size(), 0);
   zend_hash_update(ht, key, &v);
-  zend_string_release_ex(key, 0);
 }
 
 // Calls `f(name, value)` for each server variable of the bound request, in order: the worker
-// mark, every FastCGI param, PHP_SELF. `name` is NUL-terminated.
+// mark, every FastCGI param, PHP_SELF. `name` views a NUL-terminated string.
 template <class F>
 void for_each_request_var(const Binding& b, F f) {
   // What FrankenPHP gives its worker scripts, which they test for.
-  if (worker_mode()) f("FRANKENPHP_WORKER", std::string_view("1"));
-  for (const auto& [name, value] : b.server->params().pairs)
-    f(name.c_str(), std::string_view(value));
+  if (worker_mode()) f(std::string_view("FRANKENPHP_WORKER"), std::string_view("1"));
+  for (const auto& [name, value] : b.server->params().pairs())
+    f(std::string_view(name), std::string_view(value));
   // PHP_SELF as php-fpm builds it (cgi.fix_pathinfo=1): SCRIPT_NAME followed by PATH_INFO.
-  std::string self = b.script_name;
+  static std::string self;  // its capacity is kept from one request to the next
+  self.assign(b.script_name);
   if (const std::string* path_info = b.server->params().find("PATH_INFO")) self += *path_info;
-  f("PHP_SELF", std::string_view(self));
+  f(std::string_view("PHP_SELF"), std::string_view(self));
 }
 
 // The request's variables into $_SERVER (`track_vars`), straight where allowed.
@@ -142,19 +196,18 @@ void register_request_vars(const Binding& b, zval* track_vars) {
   FilterKind kind = filter_kind();
   if (kind == FilterKind::kMangles || Z_TYPE_P(track_vars) != IS_ARRAY) {
     for_each_request_var(
-        b, [&](const char* n, std::string_view v) { register_one(n, v, track_vars); });
+        b, [&](std::string_view n, std::string_view v) { register_one(n.data(), v, track_vars); });
     return;
   }
   HashTable* ht = Z_ARRVAL_P(track_vars);
   // Sized once for all of them, rather than grown and rehashed three times on the way.
-  zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().pairs.size()) + 2,
-                   false);
-  for_each_request_var(b, [&](const char* n, std::string_view v) {
-    std::string_view name(n);
-    if (plain_name(name)) {
-      put_server_var(ht, name, v);
+  zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().size()) + 2, false);
+  size_t pos = 0;
+  for_each_request_var(b, [&](std::string_view name, std::string_view v) {
+    if (zend_string* key = g_keys.get(pos++, name)) {
+      put_server_var(ht, key, v);
     } else {  // what the filter would have registered, its values being left as they are
-      php_register_variable_safe(n, v.data(), v.size(), track_vars);
+      php_register_variable_safe(name.data(), v.data(), v.size(), track_vars);
     }
   });
   g_filter_copy_owed = kind == FilterKind::kRaw;
@@ -173,10 +226,10 @@ void fill_filter_copy() {
   zval saved;
   ZVAL_COPY_VALUE(&saved, &server);
   ZVAL_UNDEF(&server);
-  for_each_request_var(b, [](const char* n, std::string_view v) {
+  for_each_request_var(b, [](std::string_view n, std::string_view v) {
     char* val = const_cast<char*>(v.data());
     size_t new_len = v.size();
-    sapi_module.input_filter(PARSE_SERVER, n, &val, v.size(), &new_len);
+    sapi_module.input_filter(PARSE_SERVER, n.data(), &val, v.size(), &new_len);
   });
   ZVAL_COPY_VALUE(&server, &saved);
 }
@@ -250,7 +303,10 @@ void bind_request(FcgiServer& server) {
 
 void bind_idle(std::string_view script) {
   Binding& b = g_binding;
-  b = Binding{};
+  // Emptied field by field, not replaced: the strings keep their capacity for the next request.
+  b.server = nullptr;
+  for (std::string* s : {&b.method, &b.query, &b.content_type, &b.cookie}) s->clear();
+  b.has_cookie = b.has_content_type = b.has_method = false;
   b.script_filename.assign(script);
   b.script_name.assign(script);
   b.has_script = !script.empty();

@@ -291,6 +291,54 @@ TEST_P(BackendTest, RecvDeliversBytesInOrder) {
   ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
 }
 
+// A read that does not fill the buffer ends the epoll backend's reading until the next edge:
+// bytes sent after it still arrive, each time, and so does an end of stream that came with the
+// bytes (before the loop looked) or after them, over Unix and TCP sockets.
+TEST_P(BackendTest, ShortReadsMissNeitherLaterBytesNorTheEnd) {
+  for (bool tcp : {false, true}) {
+    for (bool end_with_bytes : {false, true}) {
+      SCOPED_TRACE(std::string(tcp ? "tcp" : "unix") + (end_with_bytes ? ", end with bytes" : ""));
+      int fds[2] = {-1, -1};
+      int port = 0, lfd = -1;
+      if (tcp) {
+        lfd = tcp_listener(port);
+        fds[1] = tcp_connect(port);
+        ASSERT_TRUE(poll_until([&] {
+          return (fds[0] = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;
+        }));
+        ::close(lfd);
+      } else {
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+      }
+      Probe c(log_, fds[0]);
+      io_->resume_recv(&c);
+      std::string sent;
+      for (int i = 0; i < 20; ++i) {
+        std::string piece = "piece " + std::to_string(i) + ";";
+        ASSERT_EQ(::send(fds[1], piece.data(), piece.size(), MSG_NOSIGNAL), ssize_t(piece.size()));
+        sent += piece;
+        ASSERT_TRUE(poll_until([&] { return c.got == sent; })) << c.got;
+      }
+      std::string last = "last";
+      ASSERT_EQ(::send(fds[1], last.data(), last.size(), MSG_NOSIGNAL), ssize_t(last.size()));
+      sent += last;
+      if (end_with_bytes) {
+        ::shutdown(fds[1], SHUT_WR);  // before the loop looks: one edge for both
+      } else {
+        ASSERT_TRUE(poll_until([&] { return c.got == sent; })) << c.got;
+        ::shutdown(fds[1], SHUT_WR);
+      }
+      ASSERT_TRUE(poll_until([&] { return c.count("recv_end") == 1; })) << c.got;
+      EXPECT_EQ(c.got, sent);
+      EXPECT_EQ(c.recv_end, 0);
+      io_->close(&c);
+      ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
+      ::close(fds[1]);
+      log_.clear();
+    }
+  }
+}
+
 // With TLS records on (recvmsg and a control buffer, for kernel TLS receive), a socket
 // without kernel TLS delivers its bytes exactly as before, in order and with the end of the
 // stream; the kTLS side (record types) is exercised in the VM (tests/vm). The io_uring backend
