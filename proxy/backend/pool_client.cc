@@ -18,27 +18,38 @@ PoolClient::PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t
       io_(io),
       slots_(slots),
       now_ms_(now_ms),
-      kept_(slots ? slots->count() : 0, nullptr) {}
+      kept_(slots ? slots->count() : 0, nullptr),
+      loop_id_(slots ? slots->add_loop(&io) : -1),
+      granted_(slots ? &slots->granted(loop_id_) : nullptr) {}
 
 // A new connection may be opened to an external backend: under max_connections.
 bool PoolClient::may_open() {
   return open_ < cfg_.max_connections;
 }
 
+// The oldest waiting request leaves the queue without a slot: its ticket in the pool's queue
+// goes too.
 void PoolClient::dequeue_front() {
   waiting_.pop_front();
-  if (slots_) slots_->remove_waiter();
+  if (slots_) slots_->unwait(loop_id_);
 }
 
+// Slots the pool granted to this loop go to its oldest waiting requests; one it has no request
+// for any more is passed on.
 void PoolClient::take_free_workers() {
-  while (!waiting_.empty() && slots_) {
-    int slot = slots_->claim();
-    if (slot < 0) break;
-    Exchange* ex = waiting_.front().ex;
-    dequeue_front();
-    use_slot(slot, ex);
+  if (!slots_) return;
+  if (granted_->load(std::memory_order_acquire) > 0) {
+    for (int slot : slots_->take_granted(loop_id_)) {
+      if (waiting_.empty()) {
+        slots_->release(slot, loop_id_);
+        continue;
+      }
+      Exchange* ex = waiting_.front().ex;
+      waiting_.pop_front();  // its ticket was spent on this slot
+      use_slot(slot, ex);
+    }
   }
-  while (!waiting_.empty() && slots_ && slots_->failing()) {
+  while (!waiting_.empty() && slots_->failing()) {
     Exchange* ex = waiting_.front().ex;
     dequeue_front();
     reject_failing(ex);
@@ -53,7 +64,9 @@ void PoolClient::reject_failing(Exchange* ex) {
   ex->on_failure(503, "pool workers fail to start");
 }
 
-PoolClient::~PoolClient() = default;
+PoolClient::~PoolClient() {
+  if (slots_) slots_->remove_loop(loop_id_);
+}
 
 void PoolClient::acquire(Exchange* ex) {
   ++counters_.requests;
@@ -67,9 +80,10 @@ void PoolClient::acquire(Exchange* ex) {
   enqueue(ex);
 }
 
-// Askr-worker pool: an idle slot, whatever loop used it last; else the queue.
+// Askr-worker pool: an idle slot, whatever loop used it last, when no request of any loop
+// waits; else the pool's queue.
 void PoolClient::acquire_slot(Exchange* ex) {
-  int slot = waiting_.empty() ? slots_->claim() : -1;
+  int slot = slots_->queued() ? -1 : slots_->claim();
   if (slot >= 0) return use_slot(slot, ex);
   if (slots_->failing()) return reject_failing(ex);
   enqueue(ex);
@@ -83,12 +97,12 @@ void PoolClient::use_slot(int slot, Exchange* ex) {
   hand_over(link, ex);
 }
 
-// The request on `link` is over: its slot is free for any loop, this one's waiting requests
-// first.
+// The request on `link` is over: its slot goes to the pool's oldest waiting request, of this
+// loop or another.
 void PoolClient::free_slot(FcgiLink* link) {
   if (!link->claimed) return;
   link->claimed = false;
-  slots_->release(link->slot);  // wakes other loops' waiting requests too
+  slots_->release(link->slot, loop_id_);
   take_free_workers();
 }
 
@@ -97,8 +111,8 @@ void PoolClient::enqueue(Exchange* ex) {
     ++counters_.queued;
     waiting_.push_back({ex, now_ms_});
     if (slots_) {
-      slots_->add_waiter();
-      take_free_workers();  // a worker may have come free between the check and add_waiter
+      slots_->wait(loop_id_);
+      take_free_workers();  // a slot may have come free since the claim failed
     }
     return;
   }
@@ -113,7 +127,7 @@ void PoolClient::cancel(Exchange* ex) {
       std::find_if(waiting_.begin(), waiting_.end(), [ex](const Waiter& w) { return w.ex == ex; });
   if (it == waiting_.end()) return;
   waiting_.erase(it);
-  if (slots_) slots_->remove_waiter();
+  if (slots_) slots_->unwait(loop_id_);
 }
 
 void PoolClient::open_link(Exchange* ex, int slot) {
@@ -155,16 +169,17 @@ void PoolClient::retry(Exchange* ex, FcgiLink* failed) {
   open_link(ex, slot);
 }
 
-// A reusable link with a slot claimed goes straight to this loop's next waiting request, the
-// slot staying claimed; else the slot is freed and the link kept for the next claim.
+// A reusable link: for an askr-worker pool its slot goes to the pool's oldest waiting request
+// (the link is kept for this loop's next claim of that slot); for an external backend it goes
+// straight to this loop's next waiting request, else to the idle list.
 void PoolClient::release(FcgiLink* link, bool reusable) {
   if (!reusable) return link->close_quietly();
+  if (slots_) return free_slot(link);
   if (!waiting_.empty()) {
     Exchange* ex = waiting_.front().ex;
     dequeue_front();
     return hand_over(link, ex);
   }
-  if (slots_) return free_slot(link);
   idle_.push_back(link);
 }
 

@@ -5,6 +5,7 @@
 // to that slot: at most one per slot, opened on the first claim and kept.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <vector>
@@ -106,7 +107,9 @@ class PoolClient {
   std::vector<FcgiLink*> idle_;
   std::vector<FcgiLink*> kept_;  // askr-worker pool: this loop's connection to each slot, or null
   std::deque<Waiter> waiting_;
-  uint32_t open_ = 0;  // links connecting, busy or idle
+  int loop_id_;                      // askr-worker pool: this loop's number in the pool's queue
+  const std::atomic<int>* granted_;  // askr-worker pool: slots granted to this loop, not taken
+  uint32_t open_ = 0;                // links connecting, busy or idle
   PoolCounters counters_;
 };
 

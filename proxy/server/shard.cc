@@ -96,7 +96,6 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
       backend::PoolSlots* s = i < slots_.size() ? slots_[i] : nullptr;
       pools_.push_back(
           std::make_unique<backend::PoolClient>(gen_.config.pools[i], *backend_, now_ms_, s));
-      if (s) s->add_loop(backend_.get());
     }
     // One listening socket per [[listen]], in the config's order.
     for (size_t i = 0; i < listen_fds_.size(); ++i) {

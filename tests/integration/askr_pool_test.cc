@@ -217,6 +217,52 @@ TEST_P(AskrPool, ConnectionsAreKeptUnderConcurrentLoad) {
   EXPECT_GE(carried, kClients * kEach) << "connections were closed and opened again";
 }
 
+// Requests that wait for a worker are served in the order they arrived, whatever loop took
+// them: a loop whose own queue never empties does not keep its workers from the others. With
+// three loops, two workers and clients on every loop that each send their next request as soon
+// as the last is answered, every client makes steady progress and none waits for long.
+TEST_P(AskrPool, WaitingRequestsOfEveryLoopAreServedInTurn) {
+  start("workers = 2\nmode = \"classic\"\n", 3);
+  constexpr int kClients = 18;
+  const auto run_for = milliseconds(3000);
+  struct Progress {
+    int done = 0;
+    int64_t longest_ms = 0;
+    int failed_status = 0;
+  };
+  std::vector<std::future<Progress>> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.push_back(std::async(std::launch::async, [&] {
+      Progress p;
+      Client conn(port());
+      auto end = Clock::now() + run_for;
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        conn.send("GET /sleep.php?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+        PhpResponse r = conn.read(false, 20000);
+        if (!r.ok || r.status != 200) {
+          p.failed_status = r.ok ? r.status : -1;
+          break;
+        }
+        ++p.done;
+        p.longest_ms = std::max<int64_t>(
+            p.longest_ms, std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count());
+      }
+      return p;
+    }));
+  }
+  int total = 0;
+  for (int c = 0; c < kClients; ++c) {
+    Progress p = clients[size_t(c)].get();
+    EXPECT_EQ(p.failed_status, 0) << "client " << c;
+    // In turn, each request waits for about kClients / 2 others of 10 ms: some 100 ms.
+    EXPECT_GE(p.done, 4) << "client " << c << " starved";
+    EXPECT_LT(p.longest_ms, 1500) << "client " << c << " waited";
+    total += p.done;
+  }
+  EXPECT_GT(total, 100);
+}
+
 // Kept connections pin no worker to a loop: with one worker busy, each loop's next requests go
 // to the other worker at once, over connections that each loop keeps.
 TEST_P(AskrPool, KeptConnectionsPinNoWorkerToALoop) {

@@ -1362,8 +1362,10 @@ TEST_P(Php, ResponseWaitingOnASlowClientCountsAsIo) {
   uint64_t total = field_us(l, "upstream_time_us");
   uint64_t php = field_us(l, "upstream_php_time_us");
   uint64_t io = field_us(l, "upstream_io_time_us");
+  // The second the client did not read is I/O. (Not bounding PHP's own time: making 8 MiB
+  // takes PHP well over a second when the machine is busy; were the wait counted as PHP, I/O
+  // would fall short here.)
   EXPECT_GE(io, 800000u) << "php " << php << " total " << total;
-  EXPECT_LT(php, 500000u) << "io " << io << " total " << total;
   EXPECT_LE(field_us(l, "upstream_queue_time_us") + php + io, total);
 }
 

@@ -57,6 +57,99 @@ TEST(PoolSlots, ConcurrentClaimsNeverShareASlot) {
   EXPECT_FALSE(shared);
 }
 
+// Once requests wait, a freed slot goes to the loop of the oldest waiting request, the loop that
+// freed it included, in the order the requests arrived.
+TEST(PoolSlots, FreedSlotsGoToWaitingRequestsInArrivalOrder) {
+  PoolSlots slots(1);
+  int a = slots.add_loop(nullptr), b = slots.add_loop(nullptr), c = slots.add_loop(nullptr);
+  slots.set_up(0, true);
+  ASSERT_EQ(slots.claim(), 0);
+  EXPECT_FALSE(slots.queued());
+  slots.wait(b);
+  slots.wait(a);
+  slots.wait(b);
+  slots.wait(c);
+  EXPECT_TRUE(slots.queued());
+  std::vector<int> order;
+  int holder = a;  // a ran the first request
+  for (int i = 0; i < 4; ++i) {
+    slots.release(0, holder);
+    for (int l : {a, b, c}) {
+      if (!slots.granted(l).load()) continue;
+      EXPECT_EQ(slots.take_granted(l), std::vector<int>{0});
+      order.push_back(l);
+      holder = l;
+    }
+  }
+  EXPECT_EQ(order, (std::vector<int>{b, a, b, c}));
+  EXPECT_FALSE(slots.queued());
+  slots.release(0, holder);
+  EXPECT_EQ(slots.claim(), 0);  // idle again once nobody waits
+}
+
+// A request that stops waiting gives back its loop's last ticket; a slot granted to a loop that
+// no longer has a request for it, or that ends, is passed on.
+TEST(PoolSlots, TicketsGivenBackAndGrantsPassedOn) {
+  PoolSlots slots(1);
+  int a = slots.add_loop(nullptr), b = slots.add_loop(nullptr);
+  slots.set_up(0, true);
+  ASSERT_EQ(slots.claim(), 0);
+  slots.wait(a);
+  slots.wait(b);
+  slots.unwait(a);
+  slots.release(0, a);
+  EXPECT_FALSE(slots.granted(a).load());
+  ASSERT_TRUE(slots.granted(b).load());
+  EXPECT_EQ(slots.take_granted(b), std::vector<int>{0});
+  slots.wait(a);
+  slots.wait(b);
+  slots.release(0, b);  // granted to a, which ends before taking it: b gets it
+  slots.remove_loop(a);
+  EXPECT_TRUE(slots.granted(b).load());
+  EXPECT_EQ(slots.take_granted(b), std::vector<int>{0});
+  EXPECT_FALSE(slots.queued());
+}
+
+// Loops that claim, wait and release at once: every request is served, no slot twice at a time.
+TEST(PoolSlots, ConcurrentWaitersAreAllServedAndNeverShareASlot) {
+  constexpr unsigned kSlots = 2;
+  constexpr int kLoops = 4, kRequests = 5000;
+  PoolSlots slots(kSlots);
+  int ids[kLoops];
+  for (int& id : ids) id = slots.add_loop(nullptr);
+  for (unsigned i = 0; i < kSlots; ++i) slots.set_up(int(i), true);
+  std::atomic<int> in_use[kSlots] = {};
+  std::atomic<bool> shared{false};
+  std::atomic<int> served{0};
+  auto use = [&](int s) {
+    if (in_use[s].fetch_add(1) != 0) shared = true;
+    in_use[s].fetch_sub(1);
+    ++served;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kLoops; ++t) {
+    threads.emplace_back([&, id = ids[t]] {
+      const std::atomic<int>& granted = slots.granted(id);
+      for (int i = 0; i < kRequests; ++i) {
+        int s = slots.queued() ? -1 : slots.claim();
+        if (s < 0) {
+          slots.wait(id);
+          while (granted.load() == 0) std::this_thread::yield();
+          std::vector<int> got = slots.take_granted(id);
+          ASSERT_EQ(got.size(), 1u);  // one request waits per loop here
+          s = got[0];
+        }
+        use(s);
+        slots.release(s, id);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_FALSE(shared);
+  EXPECT_EQ(served.load(), kLoops * kRequests);
+  EXPECT_FALSE(slots.queued());
+}
+
 TEST(PoolSlots, KillRequestsNameTheSlot) {
   PoolSlots slots(3);
   slots.request_kill(2);
