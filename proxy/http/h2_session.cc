@@ -190,11 +190,21 @@ struct H2Callbacks {
   static int send_data(nghttp2_session*, nghttp2_frame* f, const uint8_t* framehd, size_t length,
                        nghttp2_data_source*, void* p) {
     H2Session& h = self(p);
-    std::string& out = *h.out_;
-    size_t at = out.size();
-    out.append(reinterpret_cast<const char*>(framehd), 9);  // no padding: never asked for
+    H2Batch& out = *h.out_;
+    // A full batch: nghttp2 keeps the frame and offers it again at the next pull. (One
+    // nghttp2_session_mem_send call goes through every DATA frame that is ready.)
+    if (!out.empty() && (out.size() >= h.max_ || out.refs.size() >= h.max_refs_)) {
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    size_t at = out.bytes.size();
+    size_t refs = out.refs.size();
+    out.bytes.append(reinterpret_cast<const char*>(framehd), 9);  // no padding: never asked for
     if (!h.events_.copy_body(f->hd.stream_id, out, length)) {
-      out.resize(at);
+      out.bytes.resize(at);
+      while (out.refs.size() > refs) {
+        out.ref_bytes -= out.refs.back().piece.size();
+        out.refs.pop_back();
+      }
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream
     }
     return 0;
@@ -559,18 +569,20 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
   return !failed_;
 }
 
-bool H2Session::pull(std::string& out, size_t max) {
+bool H2Session::pull(H2Batch& out, size_t max, size_t max_refs) {
   out_ = &out;
-  while (out.size() < max) {
+  max_ = max;
+  max_refs_ = max_refs;
+  while (out.size() < max && out.refs.size() < max_refs) {
     const uint8_t* p;
     ssize_t n = nghttp2_session_mem_send(session_, &p);
     if (n < 0) return false;
     if (n == 0) break;
-    size_t at = out.size();
-    out.append(reinterpret_cast<const char*>(p), size_t(n));
+    size_t at = out.bytes.size();
+    out.bytes.append(reinterpret_cast<const char*>(p), size_t(n));
     if (!settings_sent_) {
       settings_sent_ = true;
-      advertise_concurrency(out, at);
+      advertise_concurrency(out.bytes, at);
     }
   }
   return true;

@@ -79,6 +79,48 @@ class Budget {
   int64_t last_ms_ = -1;
 };
 
+// Frames gathered for one send: their bytes in `bytes`, except body pieces that are sent from
+// where they live (a cached file's bytes) rather than copied; each such piece is referenced at
+// its place in the stream of bytes. The driver keeps those pieces valid until the batch is out.
+struct H2Batch {
+  struct Ref {
+    size_t at;  // the piece goes after bytes[0, at) and before bytes[at, ...)
+    std::string_view piece;
+  };
+  std::string bytes;
+  std::vector<Ref> refs;  // in order of `at`
+  size_t ref_bytes = 0;
+
+  size_t size() const { return bytes.size() + ref_bytes; }
+  bool empty() const { return bytes.empty() && refs.empty(); }
+  void clear() {
+    bytes.clear();
+    refs.clear();
+    ref_bytes = 0;
+  }
+  void reference(std::string_view piece) {
+    refs.push_back({bytes.size(), piece});
+    ref_bytes += piece.size();
+  }
+  // Calls f(std::string_view) for each piece of the batch in order (empty ones left out).
+  template <class F>
+  void for_each_piece(F&& f) const {
+    size_t from = 0;
+    for (const Ref& r : refs) {
+      if (r.at > from) f(std::string_view(bytes).substr(from, r.at - from));
+      if (!r.piece.empty()) f(r.piece);
+      from = r.at;
+    }
+    if (bytes.size() > from) f(std::string_view(bytes).substr(from));
+  }
+  // The whole batch as one string (tests).
+  std::string flat() const {
+    std::string s;
+    for_each_piece([&s](std::string_view p) { s.append(p); });
+    return s;
+  }
+};
+
 class H2Session {
  public:
   // What the session tells its driver. Every call comes from inside recv() or pull(), except
@@ -105,8 +147,10 @@ class H2Session {
     // the count is above 0.
     virtual ssize_t read_body(int32_t id, size_t len, bool& eof) = 0;
     // Appends the `n` bytes read_body() announced to `out`, right behind their frame header
-    // (no copy through nghttp2's buffer). False when they cannot be had: the stream is reset.
-    virtual bool copy_body(int32_t id, std::string& out, size_t n) = 0;
+    // (no copy through nghttp2's buffer): copied into out.bytes, or referenced where they live
+    // (H2Batch::reference) when they stay valid until the batch is sent. False when they cannot
+    // be had: the stream is reset.
+    virtual bool copy_body(int32_t id, H2Batch& out, size_t n) = 0;
   };
 
   H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);
@@ -117,9 +161,9 @@ class H2Session {
   // Feeds received bytes (the client preface first). False: the connection is over (a protocol
   // error, a budget ran out): pull() what is left to send (GOAWAY), then close.
   bool recv(std::string_view data, int64_t now_ms);
-  // Appends frames ready to go to `out` until it holds `max` bytes or nothing is left. False
-  // on a fatal error (close at once).
-  bool pull(std::string& out, size_t max);
+  // Appends frames ready to go to `out` until it holds `max` bytes or `max_refs` references,
+  // or nothing is left. False on a fatal error (close at once).
+  bool pull(H2Batch& out, size_t max, size_t max_refs = SIZE_MAX);
   // Nothing more to read or send: close the connection.
   bool done() const;
   bool want_write() const;
@@ -188,7 +232,8 @@ class H2Session {
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
   std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
   std::string names_;                            // submit_*: lower-cased field names
-  std::string* out_ = nullptr;                   // pull(): where DATA frames go
+  H2Batch* out_ = nullptr;                       // pull(): where DATA frames go
+  size_t max_ = 0, max_refs_ = 0;                // pull(): the batch's bounds
   std::vector<nghttp2_nv> nv_;                   // submit_*: the fields as nghttp2 takes them
 };
 

@@ -17,7 +17,12 @@
 namespace askr::server {
 namespace {
 
-constexpr size_t kBatchMax = 128 * 1024;        // frames gathered into one send
+constexpr size_t kBatchMax = 128 * 1024;  // frames gathered into one send
+// Cached bodies from this size up are sent from the cache (an iovec each) rather than copied
+// into the batch; at most kBatchRefs of them in one send (2 * kBatchRefs + 1 iovecs).
+constexpr size_t kRefFrom = 1024;
+constexpr size_t kBatchRefs = 128;
+static_assert(2 * kBatchRefs + 1 <= net::Transport::kMaxSendIovs);
 constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
 constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
 constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
@@ -210,23 +215,27 @@ void H2Conn::on_data_end(int) {
 void H2Conn::flush() {
   if (busy_ || sending_ || closed_) return;
   busy_ = true;
-  bool ok = session_.pull(sbuf_, kBatchMax);
+  bool ok = session_.pull(batch_, kBatchMax, kBatchRefs);
   busy_ = false;
   if (!ok) return close_now();
-  if (sbuf_.empty()) {
+  if (batch_.empty()) {
     if (closing_ || session_.done()) finish();
     return;
   }
   sending_ = true;
-  iovec iov{sbuf_.data(), sbuf_.size()};
-  transport_->send(&iov, 1);
+  iov_.clear();
+  batch_.for_each_piece([this](std::string_view p) {
+    iov_.push_back({const_cast<char*>(p.data()), p.size()});
+  });
+  transport_->send(iov_.data(), iov_.size());
   notify_drained();
 }
 
 void H2Conn::on_sent(int error) {
   free_retired();
   sending_ = false;
-  sbuf_.clear();
+  batch_.clear();
+  sent_owners_.clear();
   if (error < 0) return close_now();
   flush();
   update_timer();
@@ -426,28 +435,40 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
   return ssize_t(n);
 }
 
-bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
+bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
   Stream* s = find(id);
   if (!s) return false;
   switch (s->source) {
     case Stream::Source::kNone:
       return n == 0;
     case Stream::Source::kInline:
-      out.append(s->inline_body.data(), n);
+      if (n >= kRefFrom && s->body_owner) {
+        // A cached body goes out from the cache: the batch holds its owner until on_sent, as
+        // the stream may end (or the cache drop the entry) before the bytes are out.
+        out.reference(s->inline_body.substr(0, n));
+        if (n == s->inline_body.size()) {
+          sent_owners_.push_back(std::move(s->body_owner));
+        } else {
+          sent_owners_.push_back(s->body_owner);
+        }
+      } else {
+        out.bytes.append(s->inline_body.data(), n);
+      }
       s->inline_body.remove_prefix(n);
       if (s->inline_body.empty()) s->body_owner.reset();
       break;
     case Stream::Source::kFile: {
       // A frame's worth at a time, straight into the batch: a large file is never held.
-      size_t at = out.size(), got = 0;
-      out.resize(at + n);
+      std::string& bytes = out.bytes;
+      size_t at = bytes.size(), got = 0;
+      bytes.resize(at + n);
       while (got < n) {
-        ssize_t r = pread(s->file_fd, out.data() + at + got, n - got, s->file_off + off_t(got));
+        ssize_t r = pread(s->file_fd, bytes.data() + at + got, n - got, s->file_off + off_t(got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
           LOG_LIMITED(kInfo, "reading a file to send: %s",
                       r == 0 ? "file shrank" : strerror(errno));
-          out.resize(at);
+          bytes.resize(at);
           return false;
         }
         got += size_t(r);
@@ -457,7 +478,7 @@ bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
       break;
     }
     case Stream::Source::kStreamed:
-      out.append(s->out, s->out_pos, n);
+      out.bytes.append(s->out, s->out_pos, n);
       s->out_pos += n;
       buffered_ -= n;
       if (s->out_pos == s->out.size()) {

@@ -22,8 +22,14 @@ FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9
 
 
 class Conn:
-    def __init__(self, port, settings=None, ack=True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    def __init__(self, port, settings=None, ack=True, rcvbuf=None):
+        if rcvbuf:  # a small receive buffer, set before the handshake fixes the window scale
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(5)
+            self.sock.connect(("127.0.0.1", port))
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         if os.environ.get("H2_TLS") == "1":
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
@@ -707,6 +713,59 @@ def case_reuse(port, arg):
                        and j["CONTENT_LENGTH"] in (str(len(body)) if body else ("", "0")),
                        what + ": its body (%d bytes: %s)" % (len(body), data[:300]))
     expect(not any(isinstance(f, GoAwayFrame) for f in c.frames), "no GOAWAY")
+
+
+def case_replaced_midsend(port, arg):
+    """Cached files go out from the cache, not copied: responses to a client that does not read
+    stay in flight while the file is rewritten and its cache entry replaced (a new second), and
+    other connections get the new bytes meanwhile. Every response must still be whole and be the
+    bytes its own head describes (its etag), never the new entry's nor freed memory."""
+    root = arg
+    path = os.path.join(root, "m.bin")
+    size = 16000
+    old = bytes((i * 7 + 1) % 251 for i in range(size))
+    new = bytes((i * 13 + 5) % 241 for i in range(size))
+    with open(path, "wb") as f:
+        f.write(old)
+    os.utime(path, (1000000000, 1000000000))
+    first = Conn(port)
+    first.send(first.headers(1, path="/m.bin"))
+    got = collect(first, [1])[1]
+    expect(got[0] == 200 and got[2] == old, "the first version (%s)" % got[0])
+    etag_old = got[1].get("etag")
+    # Many streams of it, not read, until more than the server's socket takes (its send buffer
+    # grows to megabytes) waits in its sends. Streams over the concurrency limit are refused.
+    slow = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}, rcvbuf=4096)
+    slow.send(WindowUpdateFrame(0, 256 << 20))
+    wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    sids = []
+    for r in range(2 * wmem_max // (100 * size) + 3):
+        round_sids = list(range(1 + 200 * r, 200 * (r + 1), 2))
+        slow.send(*[slow.headers(sid, path="/m.bin") for sid in round_sids])
+        sids += round_sids
+        time.sleep(0.1)
+    time.sleep(0.3)
+    with open(path + ".new", "wb") as f:
+        f.write(new)
+    os.utime(path + ".new", (1000000100, 1000000100))
+    os.rename(path + ".new", path)
+    time.sleep(1.2)  # the next second: the cache lets the old entry go
+    other = Conn(port)
+    osids = list(range(1, 80, 2))
+    other.send(*[other.headers(sid, path="/m.bin") for sid in osids])
+    ogot = collect(other, osids)
+    expect(all(ogot[s][0] == 200 and ogot[s][2] == new for s in osids),
+           "other connections get the new version")
+    etag_new = ogot[osids[0]][1].get("etag")
+    expect(etag_new != etag_old, "the versions have different etags")
+    got = collect(slow, sids, timeout=30)
+    answered = [s for s in sids if got[s][3] != REFUSED_STREAM]
+    bad = [s for s in answered if got[s][0] != 200 or got[s][2] !=
+           (old if got[s][1].get("etag") == etag_old else new)]
+    expect(not bad, "every slow response is whole and matches its etag (bad: %s)" % bad[:5])
+    held = sum(got[s][1].get("etag") == etag_old for s in answered)
+    expect(held * size > wmem_max, "%d responses of the old version (%d answered, %d refused)" %
+           (held, len(answered), len(sids) - len(answered)))
 
 
 def credit(c):

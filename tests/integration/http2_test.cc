@@ -90,9 +90,10 @@ class Http2 : public ::testing::TestWithParam<std::string> {
   }
   std::string root() const { return site_.path() + "/www"; }
   // Static files of several sizes (empty, one byte, less than a frame, several frames, more
-  // than a stream window), each with bytes of its own.
+  // than a stream window; cached ones sent from the cache, 1 KiB to 16 KiB), each with bytes of
+  // its own.
   void write_reuse_files() {
-    for (size_t n : {0, 1, 777, 16389, 70000, 200003}) {
+    for (size_t n : {0, 1, 777, 1024, 4096, 9999, 16384, 16389, 70000, 200003}) {
       std::string s(n, '\0');
       for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + n) % 251);
       site_.write("www/r" + std::to_string(n) + ".bin", s);
@@ -241,6 +242,19 @@ TEST_P(Http2, RecycledStreamsKeepNothingOfTheLastOverTls) {
   write_reuse_files();
   start_tls();
   frames("reuse", "25:" + root(), "H2_TLS=1 ");
+}
+
+// Cached files go out from the cache rather than copied: responses held up by a client that does
+// not read stay whole and keep their own version while the file is replaced and its cache entry
+// dropped, and other connections are served the new version meanwhile.
+TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntry) {
+  start();
+  frames("replaced_midsend", root());
+}
+
+TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntryOverTls) {
+  start_tls();
+  frames("replaced_midsend", root(), "H2_TLS=1 ");
 }
 
 // ---- RFC 9113 conformance ----------------------------------------------------------------------
