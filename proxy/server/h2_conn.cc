@@ -17,11 +17,13 @@
 namespace askr::server {
 namespace {
 
-constexpr size_t kBatchMax = 128 * 1024;  // frames gathered into one send
+// Frames gathered into one send: up to kBatchMax bytes, cached bodies included, so that a
+// connection's hundred concurrent responses of a few KiB go out in one send.
+constexpr size_t kBatchMax = 512 * 1024;
 // Cached bodies from this size up are sent from the cache (an iovec each) rather than copied
 // into the batch; at most kBatchRefs of them in one send (2 * kBatchRefs + 1 iovecs).
 constexpr size_t kRefFrom = 1024;
-constexpr size_t kBatchRefs = 128;
+constexpr size_t kBatchRefs = 256;
 static_assert(2 * kBatchRefs + 1 <= net::Transport::kMaxSendIovs);
 constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
 constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
