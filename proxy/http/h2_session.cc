@@ -18,13 +18,27 @@ char kDelivered;
 constexpr size_t kFieldOverhead = 32;  // RFC 9113 §6.5.2: each field counts name + value + 32
 
 // Header fields that are never sent in HTTP/2 (RFC 9113 §8.2.2), nor the framing fields the
-// session writes itself.
+// session writes itself; in any case. Checked for every field of every response: the length
+// picks the one or two candidates.
 bool dropped_response_field(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                             "upgrade", "content-length", "server", "date"}) {
-    if (iequals(name, h)) return true;
+  switch (name.size()) {
+    case 4:
+      return iequals(name, "date");
+    case 6:
+      return iequals(name, "server");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
   }
-  return false;
 }
 
 // The fields indexed in Request::known, by their lower-case HTTP/2 names.
@@ -615,58 +629,44 @@ bool H2Session::want_write() const {
   return nghttp2_session_want_write(session_);
 }
 
-// The fields' names lower-cased, back to back, in names_ (kept for the next response).
-std::string& H2Session::lower_names(std::span<const Response::Field> fields) {
-  names_.clear();
-  for (const Response::Field& f : fields) {
-    for (char c : f.name) names_ += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  return names_;
-}
-
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
                                 std::optional<uint64_t> length, bool body, std::string_view date) {
   char code[4], len_text[24];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string& names = lower_names(fields);
-  std::vector<nghttp2_nv>& nv = nv_;
-  nv.clear();
-  auto add = [&nv](std::string_view n, std::string_view v) {
-    nv.push_back(
-        {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+  if (nv_.size() < fields.size() + 4) nv_.resize(fields.size() + 4);
+  nghttp2_nv* nv = nv_.data();
+  size_t n = 0;
+  // Static text is not copied by nghttp2 (NO_COPY: it lives as long as the program).
+  constexpr uint8_t kStatic = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  auto add = [nv, &n](std::string_view name, std::string_view v, uint8_t flags) {
+    nv[n++] = {(uint8_t*)name.data(), (uint8_t*)v.data(), name.size(), v.size(), flags};
   };
-  add(":status", {code, 3});
-  add("server", "askr");
-  if (!date.empty()) add("date", date);
-  size_t at = 0;
+  add(":status", {code, 3}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+  add("server", "askr", kStatic);
+  if (!date.empty()) add("date", date, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+  // Names go as the handler wrote them: nghttp2 lower-cases its copy (nghttp2_nv_array_copy).
   for (const Response::Field& f : fields) {
-    std::string_view name(names.data() + at, f.name.size());
-    at += f.name.size();
-    if (!dropped_response_field(name)) add(name, f.value);
+    if (!dropped_response_field(f.name)) add(f.name, f.value, NGHTTP2_NV_FLAG_NONE);
   }
   if (length && status != 304 && status != 204) {
     auto [end, ec] = std::to_chars(len_text, len_text + sizeof len_text, *length);
-    add("content-length", {len_text, size_t(end - len_text)});
+    add("content-length", {len_text, size_t(end - len_text)}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
   }
   nghttp2_data_provider dp;
   dp.source.ptr = nullptr;
   dp.read_callback = H2Callbacks::read;
-  nghttp2_submit_response(session_, id, nv.data(), nv.size(), body ? &dp : nullptr);
+  nghttp2_submit_response(session_, id, nv, n, body ? &dp : nullptr);
 }
 
 void H2Session::submit_interim(int32_t id, int status, std::span<const Response::Field> fields) {
   char code[4];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string& names = lower_names(fields);
   std::vector<nghttp2_nv>& nv = nv_;
   nv.clear();
   nv.push_back({(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE});
-  size_t at = 0;
   for (const Response::Field& f : fields) {
-    std::string_view name(names.data() + at, f.name.size());
-    at += f.name.size();
-    if (dropped_response_field(name)) continue;
-    nv.push_back({(uint8_t*)name.data(), (uint8_t*)f.value.data(), name.size(), f.value.size(),
+    if (dropped_response_field(f.name)) continue;  // as the handler wrote it (see above)
+    nv.push_back({(uint8_t*)f.name.data(), (uint8_t*)f.value.data(), f.name.size(), f.value.size(),
                   NGHTTP2_NV_FLAG_NONE});
   }
   nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, nv.data(), nv.size(), nullptr);

@@ -204,7 +204,6 @@ class H2Session {
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
-  std::string& lower_names(std::span<const Response::Field> fields);
   void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b);
   void count(H2Counters& c, uint64_t H2Counters::*field) {
@@ -231,7 +230,6 @@ class H2Session {
   // so appending keeps it sorted; at most max_concurrent_streams entries.
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
   std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
-  std::string names_;                            // submit_*: lower-cased field names
   H2Batch* out_ = nullptr;                       // pull(): where DATA frames go
   size_t max_ = 0, max_refs_ = 0;                // pull(): the batch's bounds
   std::vector<nghttp2_nv> nv_;                   // submit_*: the fields as nghttp2 takes them

@@ -139,7 +139,7 @@ void H2Conn::Stream::recycle(size_t room) {
 }
 
 // streams_ is sorted by id (nghttp2 opens streams in increasing id order).
-std::vector<std::unique_ptr<H2Conn::Stream>>::iterator H2Conn::stream_at(int32_t id) {
+std::vector<H2Conn::Stream*>::iterator H2Conn::stream_at(int32_t id) {
   auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
                              [](const auto& e, int32_t i) { return e->id < i; });
   return it != streams_.end() && (*it)->id == id ? it : streams_.end();
@@ -153,9 +153,9 @@ H2Conn::H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
 }
 
 H2Conn::~H2Conn() {
-  for (auto& s : streams_) {
+  for (Stream* s : streams_) {
     if (s->req) shard_.requests().put(std::move(s->req));
-    spares().put(std::move(s));
+    spares().put(std::unique_ptr<Stream>(s));
   }
   streams_.clear();
   for (auto& s : retired_) spares().put(std::move(s));
@@ -181,7 +181,7 @@ void H2Conn::start(std::string_view received) {
 
 H2Conn::Stream* H2Conn::find(int32_t id) {
   auto it = stream_at(id);
-  return it == streams_.end() ? nullptr : it->get();
+  return it == streams_.end() ? nullptr : *it;
 }
 
 void H2Conn::free_retired() {
@@ -265,14 +265,13 @@ std::unique_ptr<http::Request> H2Conn::new_request() {
 // A complete head: the request core picks the handler, as for HTTP/1.1.
 void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end_stream) {
   ++shard_.counters().requests;
-  std::unique_ptr<Stream> owned = new_stream(this, id);
-  Stream& s = *owned;
+  Stream& s = *new_stream(this, id).release();  // owned by streams_ until it closes
   if (streams_.empty() || streams_.back()->id < id) {
-    streams_.push_back(std::move(owned));
+    streams_.push_back(&s);
   } else {  // never with nghttp2 (ids only grow), kept sorted all the same
     streams_.insert(std::lower_bound(streams_.begin(), streams_.end(), id,
-                                     [](const auto& e, int32_t i) { return e->id < i; }),
-                    std::move(owned));
+                                     [](const Stream* e, int32_t i) { return e->id < i; }),
+                    &s);
   }
   s.req = std::move(req);
   http::Request& r = *s.req;
@@ -396,7 +395,7 @@ void H2Conn::body_drained(Stream& s) {
 void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   auto it = stream_at(id);
   if (it == streams_.end()) return;
-  std::unique_ptr<Stream> s = std::move(*it);
+  std::unique_ptr<Stream> s(*it);
   streams_.erase(it);
   buffered_ -= s->pending();
   s->closed = true;
@@ -660,9 +659,9 @@ void H2Conn::close_now() {
   if (closed_) return;
   closed_ = true;
   loop::TimerList::unlink(&timer);
-  for (auto& s : streams_) {
+  for (Stream* s : streams_) {
     if (s->handler && !s->done) {
-      if (in_sink_ == s.get()) {
+      if (in_sink_ == s) {
         s->abandon_later = true;  // its handler is on the stack: abandoned once it returns
       } else {
         s->handler->abandon();
@@ -670,7 +669,7 @@ void H2Conn::close_now() {
       }
     }
     s->closed = true;
-    retired_.push_back(std::move(s));
+    retired_.push_back(std::unique_ptr<Stream>(s));
   }
   streams_.clear();
   buffered_ = 0;

@@ -68,7 +68,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   bool copy_body(int32_t id, http::H2Batch& out, size_t n) override;
 
   Stream* find(int32_t id);
-  std::vector<std::unique_ptr<Stream>>::iterator stream_at(int32_t id);
+  std::vector<Stream*>::iterator stream_at(int32_t id);
   void respond(Stream& s, http::Response& resp);
   void respond_error(Stream& s, int status);
   void feed(Stream& s, std::string_view data);
@@ -87,8 +87,9 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::unique_ptr<net::Transport> transport_;
   http::ConnInfo info_;
   http::H2Session session_;
-  // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map.
-  std::vector<std::unique_ptr<Stream>> streams_;
+  // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map. It
+  // owns them (plain pointers, so that closing the oldest moves the rest with one memmove).
+  std::vector<Stream*> streams_;
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
   Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
   // Frames gathered, then sent: the transport reads them, and the cached bodies they reference,
