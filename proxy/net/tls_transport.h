@@ -112,6 +112,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void read_records();
   bool encrypt(const void* data, size_t len);
   void flush();
+  // Frees the send buffers that grew past kKeepCapacity (an idle connection keeps small ones).
+  void shrink_buffers();
   void end(int error);
   void defer_sent(int error);
   void kernel_tls_point();

@@ -18,8 +18,10 @@ namespace askr::server {
 namespace {
 
 // Frames gathered into one send: up to kBatchMax bytes, cached bodies included, so that a
-// connection's hundred concurrent responses of a few KiB go out in one send.
+// connection's hundred concurrent responses of a few KiB go out in one send. A transport that
+// encrypts in user space holds a copy of the whole batch until it is out: kBatchMaxCopied then.
 constexpr size_t kBatchMax = 512 * 1024;
+constexpr size_t kBatchMaxCopied = 128 * 1024;
 // Cached bodies from this size up are sent from the cache (an iovec each) rather than copied
 // into the batch; at most kBatchRefs of them in one send (2 * kBatchRefs + 1 iovecs).
 constexpr size_t kRefFrom = 1024;
@@ -179,9 +181,13 @@ void H2Conn::start(std::string_view received) {
   flush();  // our SETTINGS
 }
 
+// nghttp2 asks about one stream several times in a row (read_body, then copy_body): the last
+// one found is checked first.
 H2Conn::Stream* H2Conn::find(int32_t id) {
+  if (last_found_ && last_found_->id == id) return last_found_;
   auto it = stream_at(id);
-  return it == streams_.end() ? nullptr : *it;
+  if (it == streams_.end()) return nullptr;
+  return last_found_ = *it;
 }
 
 void H2Conn::free_retired() {
@@ -217,7 +223,8 @@ void H2Conn::on_data_end(int) {
 void H2Conn::flush() {
   if (busy_ || sending_ || closed_) return;
   busy_ = true;
-  bool ok = session_.pull(batch_, kBatchMax, kBatchRefs);
+  size_t max = transport_->zero_copy().sendfile ? kBatchMax : kBatchMaxCopied;
+  bool ok = session_.pull(batch_, max, kBatchRefs);
   busy_ = false;
   if (!ok) return close_now();
   if (batch_.empty()) {
@@ -397,6 +404,7 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   if (it == streams_.end()) return;
   std::unique_ptr<Stream> s(*it);
   streams_.erase(it);
+  if (last_found_ == s.get()) last_found_ = nullptr;
   buffered_ -= s->pending();
   s->closed = true;
   if (s->handler && !s->done) {
@@ -672,6 +680,7 @@ void H2Conn::close_now() {
     retired_.push_back(std::unique_ptr<Stream>(s));
   }
   streams_.clear();
+  last_found_ = nullptr;
   buffered_ = 0;
   transport_->close();
 }

@@ -90,6 +90,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map. It
   // owns them (plain pointers, so that closing the oldest moves the rest with one memmove).
   std::vector<Stream*> streams_;
+  Stream* last_found_ = nullptr;  // find()'s last answer, still in streams_ (or null)
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
   Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
   // Frames gathered, then sent: the transport reads them, and the cached bodies they reference,
