@@ -87,6 +87,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   // then closes.
   void close() override;
   const sockaddr* peer() override { return addresses_.peer(fd); }
+  // The capacity of the send buffers (tests: a connection that waits keeps small ones).
+  size_t send_buffer_capacity() const { return out_.capacity() + sending_.capacity(); }
   const sockaddr* local() override { return addresses_.local(fd); }
 
  private:
