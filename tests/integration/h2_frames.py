@@ -601,16 +601,24 @@ def case_unknown_length_post(port, arg):
 
 def collect(c, sids, timeout=20):
     """{sid: [status, headers dict, body, rst code]} of streams `sids`, read together: every
-    stream's DATA is acknowledged (WINDOW_UPDATE) as it comes, so they all make progress."""
+    stream's DATA is acknowledged (WINDOW_UPDATE) as it comes, so they all make progress. Why
+    the reading stopped goes to c.ended: None (every stream ended), ("goaway", code,
+    last_stream_id, debug data), "eof" (the connection closed) or "timeout"; the streams that
+    ended (END_STREAM or RST_STREAM) to c.ended_streams."""
     from hpack import Decoder
     dec = getattr(c, "dec", None) or Decoder()
     c.dec = dec
     out = {sid: [None, {}, b"", None] for sid in sids}
     done = set()
+    c.ended, c.ended_streams = None, done
     deadline = time.time() + timeout
-    while len(done) < len(sids) and time.time() < deadline:
+    while len(done) < len(sids):
+        if time.time() >= deadline:
+            c.ended = "timeout"
+            break
         f = c.read_frame(deadline - time.time())
         if f is None:
+            c.ended = "eof" if c.closed else "timeout"
             break
         if isinstance(f, HeadersFrame):
             hs = dict((k.decode() if isinstance(k, bytes) else k,
@@ -630,10 +638,31 @@ def collect(c, sids, timeout=20):
             done.add(f.stream_id)
             continue
         elif isinstance(f, GoAwayFrame):
+            c.ended = ("goaway", f.error_code, f.last_stream_id, bytes(f.additional_data))
             break
         if f.stream_id in out and "END_STREAM" in f.flags:
             done.add(f.stream_id)
     return out
+
+
+def why_bad(c, sid, got, want):
+    """What is wrong with stream `sid` of a collect() answer, whose body should be `want`
+    (None: any): its status, etag, body length against the expected one and the first byte that
+    differs, its RST_STREAM code, whether it ended, and why collect() stopped reading."""
+    status, hs, body, rst = got[sid]
+    parts = ["stream %d: status %s etag %s" % (sid, status, hs.get("etag"))]
+    if want is not None:
+        parts.append("body %d bytes of %d" % (len(body), len(want)))
+        diff = next((i for i, (a, b) in enumerate(zip(body, want)) if a != b), None)
+        if diff is not None:
+            parts.append("first differing byte at %d" % diff)
+        elif len(body) != len(want):
+            parts.append("a prefix of it" if len(body) < len(want) else "longer")
+    if rst is not None:
+        parts.append("RST_STREAM %d" % rst)
+    if sid not in getattr(c, "ended_streams", ()):
+        parts.append("not ended (reading stopped: %s)" % (c.ended,))
+    return ", ".join(parts)
 
 
 def case_reuse(port, arg):
@@ -760,9 +789,15 @@ def case_replaced_midsend(port, arg):
     expect(etag_new != etag_old, "the versions have different etags")
     got = collect(slow, sids, timeout=30)
     answered = [s for s in sids if got[s][3] != REFUSED_STREAM]
-    bad = [s for s in answered if got[s][0] != 200 or got[s][2] !=
-           (old if got[s][1].get("etag") == etag_old else new)]
-    expect(not bad, "every slow response is whole and matches its etag (bad: %s)" % bad[:5])
+    want = {s: old if got[s][1].get("etag") == etag_old else
+            new if got[s][1].get("etag") == etag_new else None for s in answered}
+    bad = [s for s in answered if got[s][0] != 200 or want[s] is None or got[s][2] != want[s]
+           or got[s][3] is not None]
+    for s in bad[:10]:
+        print("bad: " + why_bad(slow, s, got, want[s]))
+    expect(not bad, "every slow response is whole and matches its etag (bad: %s%s; reading "
+           "stopped: %s)" % (bad[:5], " and %d more" % (len(bad) - 5) if len(bad) > 5 else "",
+                             slow.ended))
     held = sum(got[s][1].get("etag") == etag_old for s in answered)
     expect(held * size > wmem_max, "%d responses of the old version (%d answered, %d refused)" %
            (held, len(answered), len(sids) - len(answered)))

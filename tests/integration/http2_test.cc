@@ -102,13 +102,15 @@ class Http2 : public ::testing::TestWithParam<std::string> {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(proxy_->port()) + path;
   }
-  // Runs one case of h2_frames.py; its output explains a failure.
+  // Runs one case of h2_frames.py; its output and the server's error log explain a failure.
   void frames(const std::string& name, const std::string& arg = "", const std::string& env = "") {
     std::string out;
     int rc = run_command(env + kPython + " " + kFrames + " " + name + " " +
                              std::to_string(proxy_->port()) + " " + arg + " 2>&1",
                          out);
-    EXPECT_EQ(rc, 0) << name << " " << arg << ":\n" << out;
+    EXPECT_EQ(rc, 0) << name << " " << arg << ":\n"
+                     << out << "\nthe server's error log:\n"
+                     << proxy_->error_log();
   }
   // Requests that reached PHP's count.php.
   size_t php_hits() const {
