@@ -68,6 +68,10 @@ bool Budget::take(int64_t now_ms) {
     tokens_ = std::min(burst_, tokens_ + double(now_ms - last_ms_) * rate_ / 1000.0);
   }
   last_ms_ = now_ms;
+  if (earned_ > 0) {
+    --earned_;
+    return true;
+  }
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
@@ -184,7 +188,9 @@ struct H2Callbacks {
       if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);
     }
     // A client that reads a response opens the windows again: each DATA frame sent earns
-    // the stream's and the connection's WINDOW_UPDATE.
+    // the stream's and the connection's WINDOW_UPDATE, however late they come (the frames
+    // may wait in the sockets meanwhile). So a WINDOW_UPDATE flood still costs the client a
+    // DATA frame per two, beyond the budget's burst and rate.
     if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
     return 0;
   }
@@ -322,15 +328,16 @@ void H2Session::clear_incoming() {
   incoming_.clear();
 }
 
-bool H2Session::flood(Budget& b) {
+bool H2Session::flood(Budget& b, const char* why) {
   if (b.take(now_ms_)) return false;
-  calm();
+  calm(why);
   return true;
 }
 
-void H2Session::calm() {
+void H2Session::calm(const char* why) {
   if (failed_) return;
   terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+  failure_ = why;
 }
 
 // Every frame, before nghttp2 acts on it: the budgets of the frames that cost the server work
@@ -339,26 +346,27 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t le
   if (failed_) return 0;
   switch (type) {
     case NGHTTP2_DATA:
-      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM)) flood(empty_data_);
+      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM))
+        flood(empty_data_, "a flood of empty DATA frames");
       break;
     case NGHTTP2_HEADERS:
       header_stream_ = id;
       continuations_ = 0;
       break;
     case NGHTTP2_CONTINUATION:
-      if (++continuations_ > limits_.max_continuations) calm();
+      if (++continuations_ > limits_.max_continuations) calm("too many CONTINUATION frames");
       break;
     case NGHTTP2_PRIORITY:
-      flood(priorities_);
+      flood(priorities_, "a PRIORITY flood");
       break;
     case NGHTTP2_SETTINGS:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_);
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_, "a SETTINGS flood");
       break;
     case NGHTTP2_PING:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_);
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_, "a PING flood");
       break;
     case NGHTTP2_WINDOW_UPDATE:
-      flood(window_updates_);
+      flood(window_updates_, "a WINDOW_UPDATE flood");
       break;
     default:
       break;
@@ -432,7 +440,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
 int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
   if (type == NGHTTP2_RST_STREAM) {
     bump(&H2Counters::resets_received);
-    if (!failed_ && !resets_.take(now_ms_)) calm();
+    if (!failed_ && !resets_.take(now_ms_)) calm("the stream reset budget ran out");
     return 0;
   }
   if (type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) return 0;
@@ -561,6 +569,7 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
                                        data.size());
   if (n < 0) {
     failed_ = true;
+    failure_ = n == NGHTTP2_ERR_FLOODED ? "nghttp2 found a flood" : "a protocol error";
     // A protocol error nghttp2 found: its GOAWAY is queued (unless the preface was wrong).
     if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC && n != NGHTTP2_ERR_FLOODED) {
       nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
@@ -696,6 +705,7 @@ void H2Session::shutdown() {
 void H2Session::terminate(uint32_t error) {
   if (failed_) return;
   failed_ = true;
+  failure_ = "the connection was ended";
   goaway_ = true;
   bump(&H2Counters::goaways);
   if (error == NGHTTP2_ENHANCE_YOUR_CALM) bump(&H2Counters::floods);

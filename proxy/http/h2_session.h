@@ -61,22 +61,27 @@ struct H2Counters {
   }
 };
 
-// A token bucket: `burst` events at once, `rate` more per second.
+// A token bucket: `burst` events at once, `rate` more per second; and events earned one by one
+// by work the client asked for, kept apart from the bucket until they come.
 class Budget {
  public:
   void set(uint32_t burst, uint32_t rate) {
     burst_ = tokens_ = double(burst);
     rate_ = rate;
   }
-  // Takes one token; false when none is left.
+  // Takes one earned event, else one token; false when neither is left.
   bool take(int64_t now_ms);
-  // Earned by useful work the client asked for (up to the burst).
-  void give(double n) { tokens_ = std::min(burst_, tokens_ + n); }
+  // `n` events earned by useful work the client asked for (the DATA frames it is sent earn their
+  // WINDOW_UPDATEs). They are kept until they come, however many: not capped by the burst, since
+  // they may come long after they were earned (a client reading late finds every frame that
+  // waited in the sockets meanwhile, and acknowledges each). Spent before the bucket's tokens.
+  void give(uint64_t n) { earned_ += n; }
 
  private:
   double burst_ = 0, tokens_ = 0;
   uint32_t rate_ = 0;
   int64_t last_ms_ = -1;
+  uint64_t earned_ = 0;
 };
 
 // Frames gathered for one send: their bytes in `bytes`, except body pieces that are sent from
@@ -182,6 +187,9 @@ class H2Session {
   void shutdown();
   // GOAWAY with `error`; every stream ends. Counted as a flood when ENHANCE_YOUR_CALM.
   void terminate(uint32_t error);
+  // Why recv() reported the connection over (for the log): "a protocol error", "a WINDOW_UPDATE
+  // flood", ...; null while it is not.
+  const char* failure() const { return failure_; }
 
   const H2Counters& counters() const { return counters_; }
   // Streams whose head is being received or that the driver holds.
@@ -204,8 +212,8 @@ class H2Session {
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
-  void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
-  bool flood(Budget& b);
+  void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
+  bool flood(Budget& b, const char* why);
   void count(H2Counters& c, uint64_t H2Counters::*field) {
     ++(c.*field);
     if (shared_) ++(shared_->*field);
@@ -219,6 +227,7 @@ class H2Session {
   nghttp2_session* session_ = nullptr;
   int64_t now_ms_ = 0;
   bool failed_ = false;
+  const char* failure_ = nullptr;  // why failed_ (see failure())
   bool goaway_ = false;
   bool settings_sent_ = false;  // the server preface (our SETTINGS) has been pulled
   uint32_t begun_ = 0;          // streams opened so far

@@ -206,8 +206,9 @@ void H2Conn::on_data(std::string_view data) {
   bool ok = session_.recv(data, shard_.now_ms());
   busy_ = false;
   if (!ok) {
-    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: protocol error or a budget ran out",
-                net::format_address(info_.peer).c_str());
+    const char* why = session_.failure();
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
+                net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
     closing_ = true;
   }
   flush();

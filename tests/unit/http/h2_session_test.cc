@@ -346,6 +346,49 @@ TEST_F(H2SessionTest, PingFlood) {
   EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
+// A connection-level WINDOW_UPDATE of 1, as raw bytes.
+std::string window_update() {
+  return std::string("\0\0\4\x08\0\0\0\0\0\0\0\0\1", 13);
+}
+
+// Each DATA frame sent earns its WINDOW_UPDATEs, kept until they come: a client that reads
+// late finds every frame that waited meanwhile (many more than the flood burst) and acknowledges
+// each, and it is not taken for a flood. Beyond what was earned, the budget holds as before.
+TEST_F(H2SessionTest, WindowUpdatesEarnedByDataFramesAreKeptUntilTheyCome) {
+  limits_.flood_burst = 10;
+  limits_.flood_rate = 0;
+  make();
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(client_.get("/f" + std::to_string(i)));
+  std::string wire;
+  const uint8_t* p;
+  for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+    wire.append((const char*)p, n);
+  ASSERT_TRUE(server_->recv(wire, 0));
+  H2Batch batch;  // all 40 responses at once, none read yet
+  ASSERT_TRUE(server_->pull(batch, 1 << 20));
+  std::string back = batch.flat();
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  for (int32_t id : ids) ASSERT_EQ(client_.body[id], "hello") << id;
+  // One WINDOW_UPDATE per DATA frame read, and as many again (the streams' own): all earned.
+  std::string acks;
+  for (size_t i = 0; i < 2 * ids.size(); ++i) acks += window_update();
+  EXPECT_TRUE(server_->recv(acks, 0));
+  EXPECT_EQ(server_->failure(), nullptr);
+  // Then the burst, and no more.
+  std::string more;
+  for (uint32_t i = 0; i < limits_.flood_burst; ++i) more += window_update();
+  EXPECT_TRUE(server_->recv(more, 0));
+  EXPECT_FALSE(server_->recv(window_update(), 0));
+  EXPECT_STREQ(server_->failure(), "a WINDOW_UPDATE flood");
+  batch.clear();
+  server_->pull(batch, 1 << 20);
+  back = batch.flat();
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_EQ(server_->counters().floods, 1u);
+}
+
 TEST(H2Budget, RefillsAtItsRate) {
   Budget b;
   b.set(2, 10);
@@ -354,6 +397,18 @@ TEST(H2Budget, RefillsAtItsRate) {
   EXPECT_FALSE(b.take(0));
   EXPECT_TRUE(b.take(100));  // 10 per second: one more after 100 ms
   EXPECT_FALSE(b.take(100));
+}
+
+// Earned events are kept beyond the burst, spent first, and leave the bucket's tokens be.
+TEST(H2Budget, EarnedEventsAreKeptBeyondTheBurst) {
+  Budget b;
+  b.set(2, 0);
+  b.give(5);
+  for (int i = 0; i < 5 + 2; ++i) EXPECT_TRUE(b.take(0)) << i;
+  EXPECT_FALSE(b.take(0));
+  b.give(1);
+  EXPECT_TRUE(b.take(1000));
+  EXPECT_FALSE(b.take(1000));
 }
 
 }  // namespace
