@@ -70,7 +70,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   // The same site behind a TLS listener (a self-signed ECDSA certificate): HTTP/2 by ALPN.
-  void start_tls(const std::string& timeouts = "") {
+  void start_tls(const std::string& timeouts = "", const std::string& http2 = "") {
     std::string pem = site_.path() + "/c.pem", key = site_.path() + "/c.key", out;
     ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
                           "-nodes -days 2 -keyout " +
@@ -85,7 +85,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     o.listen_extra = "tls = true\n";
     o.site_extra = "tls_certificate = \"" + pem + "\"\ntls_certificate_key = \"" + key + "\"\n";
     o.timeouts = timeouts;
-    o.extra = kBudgets;
+    o.extra = kBudgets + http2;
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   std::string root() const { return site_.path() + "/www"; }
@@ -248,14 +248,18 @@ TEST_P(Http2, RecycledStreamsKeepNothingOfTheLastOverTls) {
 
 // Cached files go out from the cache rather than copied: responses held up by a client that does
 // not read stay whole and keep their own version while the file is replaced and its cache entry
-// dropped, and other connections are served the new version meanwhile.
+// dropped, and other connections are served the new version meanwhile. The streams a connection
+// keeps open hold more than a socket's largest send buffer (400 of 16000 bytes), so that some
+// are held in the server whatever the kernel's buffer grew to.
+const std::string kManyStreams = "max_concurrent_streams = 400\n";
+
 TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntry) {
-  start();
+  start(kManyStreams);
   frames("replaced_midsend", root());
 }
 
 TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntryOverTls) {
-  start_tls();
+  start_tls("", kManyStreams);
   frames("replaced_midsend", root(), "H2_TLS=1 ");
 }
 
