@@ -22,6 +22,8 @@ namespace askr::handlers {
 struct CachedBody {
   std::string bytes;  // a file up to FileCache::kMaxFile
   int fd = -1;  // a larger file (or a small one from kSendfileFrom), closed with the last holder
+  // Its ETag and Last-Modified values, formatted once for every response that sends it.
+  std::string etag, last_modified;
   CachedBody() = default;
   CachedBody(const CachedBody&) = delete;
   CachedBody& operator=(const CachedBody&) = delete;

@@ -131,6 +131,8 @@ struct FileMeta {
   bool vary = false;
   time_t mtime = 0;
   uint64_t size = 0;
+  // Formatted already (a cache entry's, alive as long as the response): else respond() does.
+  std::string_view etag, last_modified;
 };
 
 void set_range(const http::Request& req, std::string_view etag, const FileMeta& m,
@@ -175,10 +177,14 @@ void set_range(const http::Request& req, std::string_view etag, const FileMeta& 
 // `content`.
 void respond(const http::Request& req, http::Response& resp, const FileMeta& m, int fd,
              std::string_view content) {
-  char etag_buf[48];
-  std::string_view etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf)});
-  char date[30];
-  std::string_view last_modified = resp.keep({date, http::format_http_date(m.mtime, date)});
+  char etag_buf[kEtagMax];
+  std::string_view etag = m.etag;
+  if (etag.empty()) etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf)});
+  char date[http::kHttpDateLen];
+  std::string_view last_modified = m.last_modified;
+  if (last_modified.empty()) {
+    last_modified = resp.keep({date, http::format_http_date(m.mtime, date)});
+  }
   if (m.vary) resp.add("Vary", "Accept-Encoding");
   resp.add("ETag", etag);
   resp.add("Last-Modified", last_modified);
@@ -209,8 +215,9 @@ void respond_cached(const http::Request& req, http::Response& resp, const Cached
   resp.file_owned = false;
   bool small = c.size <= FileCache::kMaxFile;
   if (small) resp.inline_file_fd = c.body->fd;
-  respond(req, resp, {c.type, c.encoding, c.vary, c.mtime, c.size}, small ? -1 : c.body->fd,
-          small ? std::string_view(c.body->bytes) : std::string_view());
+  respond(req, resp,
+          {c.type, c.encoding, c.vary, c.mtime, c.size, c.body->etag, c.body->last_modified},
+          small ? -1 : c.body->fd, small ? std::string_view(c.body->bytes) : std::string_view());
 }
 
 // Which precompressed siblings the client takes: bit 0 br, bit 1 gzip, bit 2 "said anything".
@@ -309,6 +316,9 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
       ::close(file.fd);
     }
   }
+  char etag[kEtagMax], date[http::kHttpDateLen];
+  entry.body->etag.assign(etag, make_etag(m.mtime, m.size, etag));
+  entry.body->last_modified.assign(date, http::format_http_date(m.mtime, date));
   entry.type = m.type;
   entry.encoding = m.encoding;
   entry.vary = m.vary;

@@ -18,13 +18,27 @@ char kDelivered;
 constexpr size_t kFieldOverhead = 32;  // RFC 9113 §6.5.2: each field counts name + value + 32
 
 // Header fields that are never sent in HTTP/2 (RFC 9113 §8.2.2), nor the framing fields the
-// session writes itself.
+// session writes itself; in any case. Checked for every field of every response: the length
+// picks the one or two candidates.
 bool dropped_response_field(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                             "upgrade", "content-length", "server", "date"}) {
-    if (iequals(name, h)) return true;
+  switch (name.size()) {
+    case 4:
+      return iequals(name, "date");
+    case 6:
+      return iequals(name, "server");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
   }
-  return false;
 }
 
 // The fields indexed in Request::known, by their lower-case HTTP/2 names.
@@ -54,6 +68,10 @@ bool Budget::take(int64_t now_ms) {
     tokens_ = std::min(burst_, tokens_ + double(now_ms - last_ms_) * rate_ / 1000.0);
   }
   last_ms_ = now_ms;
+  if (earned_ > 0) {
+    --earned_;
+    return true;
+  }
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
@@ -170,7 +188,9 @@ struct H2Callbacks {
       if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);
     }
     // A client that reads a response opens the windows again: each DATA frame sent earns
-    // the stream's and the connection's WINDOW_UPDATE.
+    // the stream's and the connection's WINDOW_UPDATE, however late they come (the frames
+    // may wait in the sockets meanwhile). So a WINDOW_UPDATE flood still costs the client a
+    // DATA frame per two, beyond the budget's burst and rate.
     if (f->hd.type == NGHTTP2_DATA) self(p).window_updates_.give(2);
     return 0;
   }
@@ -190,11 +210,21 @@ struct H2Callbacks {
   static int send_data(nghttp2_session*, nghttp2_frame* f, const uint8_t* framehd, size_t length,
                        nghttp2_data_source*, void* p) {
     H2Session& h = self(p);
-    std::string& out = *h.out_;
-    size_t at = out.size();
-    out.append(reinterpret_cast<const char*>(framehd), 9);  // no padding: never asked for
+    H2Batch& out = *h.out_;
+    // A full batch: nghttp2 keeps the frame and offers it again at the next pull. (One
+    // nghttp2_session_mem_send call goes through every DATA frame that is ready.)
+    if (!out.empty() && (out.size() >= h.max_ || out.refs.size() >= h.max_refs_)) {
+      return NGHTTP2_ERR_WOULDBLOCK;
+    }
+    size_t at = out.bytes.size();
+    size_t refs = out.refs.size();
+    out.bytes.append(reinterpret_cast<const char*>(framehd), 9);  // no padding: never asked for
     if (!h.events_.copy_body(f->hd.stream_id, out, length)) {
-      out.resize(at);
+      out.bytes.resize(at);
+      while (out.refs.size() > refs) {
+        out.ref_bytes -= out.refs.back().piece.size();
+        out.refs.pop_back();
+      }
       return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // nghttp2 resets the stream
     }
     return 0;
@@ -298,15 +328,16 @@ void H2Session::clear_incoming() {
   incoming_.clear();
 }
 
-bool H2Session::flood(Budget& b) {
+bool H2Session::flood(Budget& b, const char* why) {
   if (b.take(now_ms_)) return false;
-  calm();
+  calm(why);
   return true;
 }
 
-void H2Session::calm() {
+void H2Session::calm(const char* why) {
   if (failed_) return;
   terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+  failure_ = why;
 }
 
 // Every frame, before nghttp2 acts on it: the budgets of the frames that cost the server work
@@ -315,26 +346,27 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t le
   if (failed_) return 0;
   switch (type) {
     case NGHTTP2_DATA:
-      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM)) flood(empty_data_);
+      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM))
+        flood(empty_data_, "a flood of empty DATA frames");
       break;
     case NGHTTP2_HEADERS:
       header_stream_ = id;
       continuations_ = 0;
       break;
     case NGHTTP2_CONTINUATION:
-      if (++continuations_ > limits_.max_continuations) calm();
+      if (++continuations_ > limits_.max_continuations) calm("too many CONTINUATION frames");
       break;
     case NGHTTP2_PRIORITY:
-      flood(priorities_);
+      flood(priorities_, "a PRIORITY flood");
       break;
     case NGHTTP2_SETTINGS:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_);
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_, "a SETTINGS flood");
       break;
     case NGHTTP2_PING:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_);
+      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_, "a PING flood");
       break;
     case NGHTTP2_WINDOW_UPDATE:
-      flood(window_updates_);
+      flood(window_updates_, "a WINDOW_UPDATE flood");
       break;
     default:
       break;
@@ -408,7 +440,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
 int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
   if (type == NGHTTP2_RST_STREAM) {
     bump(&H2Counters::resets_received);
-    if (!failed_ && !resets_.take(now_ms_)) calm();
+    if (!failed_ && !resets_.take(now_ms_)) calm("the stream reset budget ran out");
     return 0;
   }
   if (type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) return 0;
@@ -537,6 +569,7 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
                                        data.size());
   if (n < 0) {
     failed_ = true;
+    failure_ = n == NGHTTP2_ERR_FLOODED ? "nghttp2 found a flood" : "a protocol error";
     // A protocol error nghttp2 found: its GOAWAY is queued (unless the preface was wrong).
     if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC && n != NGHTTP2_ERR_FLOODED) {
       nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
@@ -559,18 +592,20 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
   return !failed_;
 }
 
-bool H2Session::pull(std::string& out, size_t max) {
+bool H2Session::pull(H2Batch& out, size_t max, size_t max_refs) {
   out_ = &out;
-  while (out.size() < max) {
+  max_ = max;
+  max_refs_ = max_refs;
+  while (out.size() < max && out.refs.size() < max_refs) {
     const uint8_t* p;
     ssize_t n = nghttp2_session_mem_send(session_, &p);
     if (n < 0) return false;
     if (n == 0) break;
-    size_t at = out.size();
-    out.append(reinterpret_cast<const char*>(p), size_t(n));
+    size_t at = out.bytes.size();
+    out.bytes.append(reinterpret_cast<const char*>(p), size_t(n));
     if (!settings_sent_) {
       settings_sent_ = true;
-      advertise_concurrency(out, at);
+      advertise_concurrency(out.bytes, at);
     }
   }
   return true;
@@ -603,58 +638,44 @@ bool H2Session::want_write() const {
   return nghttp2_session_want_write(session_);
 }
 
-// The fields' names lower-cased, back to back, in names_ (kept for the next response).
-std::string& H2Session::lower_names(std::span<const Response::Field> fields) {
-  names_.clear();
-  for (const Response::Field& f : fields) {
-    for (char c : f.name) names_ += char(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  return names_;
-}
-
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
                                 std::optional<uint64_t> length, bool body, std::string_view date) {
   char code[4], len_text[24];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string& names = lower_names(fields);
-  std::vector<nghttp2_nv>& nv = nv_;
-  nv.clear();
-  auto add = [&nv](std::string_view n, std::string_view v) {
-    nv.push_back(
-        {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+  if (nv_.size() < fields.size() + 4) nv_.resize(fields.size() + 4);
+  nghttp2_nv* nv = nv_.data();
+  size_t n = 0;
+  // Static text is not copied by nghttp2 (NO_COPY: it lives as long as the program).
+  constexpr uint8_t kStatic = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  auto add = [nv, &n](std::string_view name, std::string_view v, uint8_t flags) {
+    nv[n++] = {(uint8_t*)name.data(), (uint8_t*)v.data(), name.size(), v.size(), flags};
   };
-  add(":status", {code, 3});
-  add("server", "askr");
-  if (!date.empty()) add("date", date);
-  size_t at = 0;
+  add(":status", {code, 3}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+  add("server", "askr", kStatic);
+  if (!date.empty()) add("date", date, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+  // Names go as the handler wrote them: nghttp2 lower-cases its copy (nghttp2_nv_array_copy).
   for (const Response::Field& f : fields) {
-    std::string_view name(names.data() + at, f.name.size());
-    at += f.name.size();
-    if (!dropped_response_field(name)) add(name, f.value);
+    if (!dropped_response_field(f.name)) add(f.name, f.value, NGHTTP2_NV_FLAG_NONE);
   }
   if (length && status != 304 && status != 204) {
     auto [end, ec] = std::to_chars(len_text, len_text + sizeof len_text, *length);
-    add("content-length", {len_text, size_t(end - len_text)});
+    add("content-length", {len_text, size_t(end - len_text)}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
   }
   nghttp2_data_provider dp;
   dp.source.ptr = nullptr;
   dp.read_callback = H2Callbacks::read;
-  nghttp2_submit_response(session_, id, nv.data(), nv.size(), body ? &dp : nullptr);
+  nghttp2_submit_response(session_, id, nv, n, body ? &dp : nullptr);
 }
 
 void H2Session::submit_interim(int32_t id, int status, std::span<const Response::Field> fields) {
   char code[4];
   std::to_chars(code, code + 3, unsigned(status));
-  std::string& names = lower_names(fields);
   std::vector<nghttp2_nv>& nv = nv_;
   nv.clear();
   nv.push_back({(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE});
-  size_t at = 0;
   for (const Response::Field& f : fields) {
-    std::string_view name(names.data() + at, f.name.size());
-    at += f.name.size();
-    if (dropped_response_field(name)) continue;
-    nv.push_back({(uint8_t*)name.data(), (uint8_t*)f.value.data(), name.size(), f.value.size(),
+    if (dropped_response_field(f.name)) continue;  // as the handler wrote it (see above)
+    nv.push_back({(uint8_t*)f.name.data(), (uint8_t*)f.value.data(), f.name.size(), f.value.size(),
                   NGHTTP2_NV_FLAG_NONE});
   }
   nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, nv.data(), nv.size(), nullptr);
@@ -684,6 +705,7 @@ void H2Session::shutdown() {
 void H2Session::terminate(uint32_t error) {
   if (failed_) return;
   failed_ = true;
+  failure_ = "the connection was ended";
   goaway_ = true;
   bump(&H2Counters::goaways);
   if (error == NGHTTP2_ENHANCE_YOUR_CALM) bump(&H2Counters::floods);

@@ -61,22 +61,69 @@ struct H2Counters {
   }
 };
 
-// A token bucket: `burst` events at once, `rate` more per second.
+// A token bucket: `burst` events at once, `rate` more per second; and events earned one by one
+// by work the client asked for, kept apart from the bucket until they come.
 class Budget {
  public:
   void set(uint32_t burst, uint32_t rate) {
     burst_ = tokens_ = double(burst);
     rate_ = rate;
   }
-  // Takes one token; false when none is left.
+  // Takes one earned event, else one token; false when neither is left.
   bool take(int64_t now_ms);
-  // Earned by useful work the client asked for (up to the burst).
-  void give(double n) { tokens_ = std::min(burst_, tokens_ + n); }
+  // `n` events earned by useful work the client asked for (the DATA frames it is sent earn their
+  // WINDOW_UPDATEs). They are kept until they come, however many: not capped by the burst, since
+  // they may come long after they were earned (a client reading late finds every frame that
+  // waited in the sockets meanwhile, and acknowledges each). Spent before the bucket's tokens.
+  void give(uint64_t n) { earned_ += n; }
 
  private:
   double burst_ = 0, tokens_ = 0;
   uint32_t rate_ = 0;
   int64_t last_ms_ = -1;
+  uint64_t earned_ = 0;
+};
+
+// Frames gathered for one send: their bytes in `bytes`, except body pieces that are sent from
+// where they live (a cached file's bytes) rather than copied; each such piece is referenced at
+// its place in the stream of bytes. The driver keeps those pieces valid until the batch is out.
+struct H2Batch {
+  struct Ref {
+    size_t at;  // the piece goes after bytes[0, at) and before bytes[at, ...)
+    std::string_view piece;
+  };
+  std::string bytes;
+  std::vector<Ref> refs;  // in order of `at`
+  size_t ref_bytes = 0;
+
+  size_t size() const { return bytes.size() + ref_bytes; }
+  bool empty() const { return bytes.empty() && refs.empty(); }
+  void clear() {
+    bytes.clear();
+    refs.clear();
+    ref_bytes = 0;
+  }
+  void reference(std::string_view piece) {
+    refs.push_back({bytes.size(), piece});
+    ref_bytes += piece.size();
+  }
+  // Calls f(std::string_view) for each piece of the batch in order (empty ones left out).
+  template <class F>
+  void for_each_piece(F&& f) const {
+    size_t from = 0;
+    for (const Ref& r : refs) {
+      if (r.at > from) f(std::string_view(bytes).substr(from, r.at - from));
+      if (!r.piece.empty()) f(r.piece);
+      from = r.at;
+    }
+    if (bytes.size() > from) f(std::string_view(bytes).substr(from));
+  }
+  // The whole batch as one string (tests).
+  std::string flat() const {
+    std::string s;
+    for_each_piece([&s](std::string_view p) { s.append(p); });
+    return s;
+  }
 };
 
 class H2Session {
@@ -105,8 +152,10 @@ class H2Session {
     // the count is above 0.
     virtual ssize_t read_body(int32_t id, size_t len, bool& eof) = 0;
     // Appends the `n` bytes read_body() announced to `out`, right behind their frame header
-    // (no copy through nghttp2's buffer). False when they cannot be had: the stream is reset.
-    virtual bool copy_body(int32_t id, std::string& out, size_t n) = 0;
+    // (no copy through nghttp2's buffer): copied into out.bytes, or referenced where they live
+    // (H2Batch::reference) when they stay valid until the batch is sent. False when they cannot
+    // be had: the stream is reset.
+    virtual bool copy_body(int32_t id, H2Batch& out, size_t n) = 0;
   };
 
   H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);
@@ -117,9 +166,9 @@ class H2Session {
   // Feeds received bytes (the client preface first). False: the connection is over (a protocol
   // error, a budget ran out): pull() what is left to send (GOAWAY), then close.
   bool recv(std::string_view data, int64_t now_ms);
-  // Appends frames ready to go to `out` until it holds `max` bytes or nothing is left. False
-  // on a fatal error (close at once).
-  bool pull(std::string& out, size_t max);
+  // Appends frames ready to go to `out` until it holds `max` bytes or `max_refs` references,
+  // or nothing is left. False on a fatal error (close at once).
+  bool pull(H2Batch& out, size_t max, size_t max_refs = SIZE_MAX);
   // Nothing more to read or send: close the connection.
   bool done() const;
   bool want_write() const;
@@ -138,6 +187,9 @@ class H2Session {
   void shutdown();
   // GOAWAY with `error`; every stream ends. Counted as a flood when ENHANCE_YOUR_CALM.
   void terminate(uint32_t error);
+  // Why recv() reported the connection over (for the log): "a protocol error", "a WINDOW_UPDATE
+  // flood", ...; null while it is not.
+  const char* failure() const { return failure_; }
 
   const H2Counters& counters() const { return counters_; }
   // Streams whose head is being received or that the driver holds.
@@ -160,9 +212,8 @@ class H2Session {
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
-  std::string& lower_names(std::span<const Response::Field> fields);
-  void calm();  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
-  bool flood(Budget& b);
+  void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
+  bool flood(Budget& b, const char* why);
   void count(H2Counters& c, uint64_t H2Counters::*field) {
     ++(c.*field);
     if (shared_) ++(shared_->*field);
@@ -176,6 +227,7 @@ class H2Session {
   nghttp2_session* session_ = nullptr;
   int64_t now_ms_ = 0;
   bool failed_ = false;
+  const char* failure_ = nullptr;  // why failed_ (see failure())
   bool goaway_ = false;
   bool settings_sent_ = false;  // the server preface (our SETTINGS) has been pulled
   uint32_t begun_ = 0;          // streams opened so far
@@ -187,8 +239,8 @@ class H2Session {
   // so appending keeps it sorted; at most max_concurrent_streams entries.
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
   std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
-  std::string names_;                            // submit_*: lower-cased field names
-  std::string* out_ = nullptr;                   // pull(): where DATA frames go
+  H2Batch* out_ = nullptr;                       // pull(): where DATA frames go
+  size_t max_ = 0, max_refs_ = 0;                // pull(): the batch's bounds
   std::vector<nghttp2_nv> nv_;                   // submit_*: the fields as nghttp2 takes them
 };
 

@@ -51,13 +51,15 @@ class IoObject {
 
   // Backend bookkeeping; not for the owner.
   struct {
-    iovec send_iov[2] = {};    // what is left of the send in progress
-    uint8_t send_iovs = 0;     // entries of send_iov still to go (the first may be partly sent)
-    bool send_failed = false;  // epoll: the deferred on_sent reports a failure
-    bool send_more = false;    // MSG_MORE: more bytes follow at once (a file after its head)
-    uint32_t msg_slot = 0;     // io_uring: the backend's msghdr for this send, index + 1
-    size_t send_left = 0;      // bytes left in all of them
-    uint16_t inflight = 0;     // io_uring operations not yet completed
+    iovec send_iov[2] = {};     // a send of up to two pieces, copied here
+    iovec* send_vec = nullptr;  // what is left of the send in progress: send_iov, or the
+                                // caller's own array for more pieces (see Backend::sendv)
+    uint16_t send_iovs = 0;     // entries of send_vec still to go (the first may be partly sent)
+    bool send_failed = false;   // epoll: the deferred on_sent reports a failure
+    bool send_more = false;     // MSG_MORE: more bytes follow at once (a file after its head)
+    uint32_t msg_slot = 0;      // io_uring: the backend's msghdr for this send, index + 1
+    size_t send_left = 0;       // bytes left in all of them
+    uint16_t inflight = 0;      // io_uring operations not yet completed
     bool closing = false;
     bool recv_on = false;     // the owner wants on_recv
     bool recv_armed = false;  // io_uring: a multishot recv is in flight
@@ -77,12 +79,21 @@ class IoObject {
   } io;
 };
 
-// Fills c->io's send state from `iov`; both backends start a send with it.
+// Fills c->io's send state from `iov`; both backends start a send with it. Up to two pieces
+// are copied (the caller's array may go at once); more are taken where they are, and advanced
+// in place as they go out.
 inline void set_send(IoObject* c, const iovec* iov, size_t count, bool more) {
   c->io.send_more = more;
   c->io.send_iovs = 0;
   c->io.send_left = 0;
   c->io.send_failed = false;
+  if (count > 2) {
+    c->io.send_vec = const_cast<iovec*>(iov);
+    c->io.send_iovs = uint16_t(count);
+    for (size_t i = 0; i < count; ++i) c->io.send_left += iov[i].iov_len;
+    return;
+  }
+  c->io.send_vec = c->io.send_iov;
   for (size_t i = 0; i < count; ++i) {
     if (iov[i].iov_len == 0) continue;
     c->io.send_iov[c->io.send_iovs++] = iov[i];
@@ -93,15 +104,15 @@ inline void set_send(IoObject* c, const iovec* iov, size_t count, bool more) {
 // Takes `n` sent bytes off the front of c->io's send state.
 inline void advance_send(IoObject* c, size_t n) {
   c->io.send_left -= n;
-  while (n > 0 && c->io.send_iovs > 0) {
-    iovec& v = c->io.send_iov[0];
+  while (c->io.send_iovs > 0) {
+    iovec& v = c->io.send_vec[0];
     if (n < v.iov_len) {
       v.iov_base = static_cast<char*>(v.iov_base) + n;
       v.iov_len -= n;
       return;
     }
     n -= v.iov_len;
-    c->io.send_iov[0] = c->io.send_iov[1];
+    ++c->io.send_vec;
     --c->io.send_iovs;
   }
 }
@@ -141,9 +152,12 @@ class Backend {
     sendv(c, &v, 1, false);
   }
   // The same for up to kMaxSendIovs pieces sent as one (a response head and a body that lives
-  // elsewhere, without copying them together). `more`: the caller sends more right after
-  // (MSG_MORE), so a response head and the file that follows it share packets.
-  static constexpr size_t kMaxSendIovs = 2;
+  // elsewhere, or HTTP/2 frames and the cached bodies they carry, without copying them
+  // together). More than two pieces are used in place: the array, not only the bytes, stays
+  // valid until on_sent, and the backend may change its entries meanwhile. `more`: the caller
+  // sends more right after (MSG_MORE), so a response head and the file that follows it share
+  // packets.
+  static constexpr size_t kMaxSendIovs = 1024;  // IOV_MAX
   virtual void sendv(IoObject* c, const iovec* iov, size_t count, bool more) = 0;
   // Calls c->on_writable once the socket has room (used after a non-blocking write hit EAGAIN).
   virtual void wait_writable(IoObject* c) = 0;

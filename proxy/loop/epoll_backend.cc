@@ -175,10 +175,10 @@ bool EpollBackend::do_write(IoObject* c) {
     ssize_t n;
     int flags = MSG_NOSIGNAL | (c->io.send_more ? MSG_MORE : 0);
     if (c->io.send_iovs == 1) {
-      n = ::send(c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, flags);
+      n = ::send(c->fd, c->io.send_vec[0].iov_base, c->io.send_vec[0].iov_len, flags);
     } else {
       msghdr m{};
-      m.msg_iov = c->io.send_iov;
+      m.msg_iov = c->io.send_vec;
       m.msg_iovlen = c->io.send_iovs;
       n = ::sendmsg(c->fd, &m, flags);
     }

@@ -197,13 +197,13 @@ void UringBackend::arm_send(IoObject* c, bool poll_first) {
   io_uring_sqe* s = sqe();
   int flags = MSG_NOSIGNAL | (c->io.send_more ? MSG_MORE : 0);
   if (c->io.send_iovs <= 1) {
-    io_uring_prep_send(s, c->fd, c->io.send_iov[0].iov_base, c->io.send_iov[0].iov_len, flags);
+    io_uring_prep_send(s, c->fd, c->io.send_vec[0].iov_base, c->io.send_vec[0].iov_len, flags);
   } else {
     // The kernel reads the msghdr when the operation runs, which may be after this returns: it
     // lives in a per-ring slot until the completion, rather than in every connection.
     msghdr* m = msg_slot(c);
     *m = {};
-    m->msg_iov = c->io.send_iov;
+    m->msg_iov = c->io.send_vec;
     m->msg_iovlen = c->io.send_iovs;
     io_uring_prep_sendmsg(s, c->fd, m, flags);
   }

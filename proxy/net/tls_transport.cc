@@ -299,9 +299,12 @@ void TlsTransport::flush() {
 void TlsTransport::on_sent(int error) {
   io_busy_ = false;
   sending_.clear();
-  if (sending_.capacity() > kKeepCapacity) std::string().swap(sending_);
+  // The larger buffer takes the next records: a busy connection (HTTP/2 sends batch after
+  // batch) encrypts into the same memory rather than growing a fresh one each time.
+  if (out_.empty() && out_.capacity() < sending_.capacity()) out_.swap(sending_);
   if (closed_) return;
   if (error < 0) {
+    shrink_buffers();
     if (user_send_) {
       user_send_ = false;
       user_->on_sent(error);
@@ -309,8 +312,6 @@ void TlsTransport::on_sent(int error) {
     return;  // the receiving side learns of the broken socket too
   }
   if (!out_.empty()) return flush();
-  // Everything is out: a keep-alive connection waits with small buffers only.
-  if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
   if (shut_after_) {
     shut_after_ = false;
     shut_write();
@@ -321,6 +322,14 @@ void TlsTransport::on_sent(int error) {
     user_send_ = false;
     user_->on_sent(0);
   }
+  // Everything is out and the user sent nothing more: a keep-alive connection waits with small
+  // buffers only.
+  if (!closed_ && !io_busy_ && out_.empty()) shrink_buffers();
+}
+
+void TlsTransport::shrink_buffers() {
+  if (sending_.capacity() > kKeepCapacity) std::string().swap(sending_);
+  if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
 }
 
 // on_sent must come from the loop, never from inside send(): a send that produced nothing to

@@ -87,6 +87,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   // then closes.
   void close() override;
   const sockaddr* peer() override { return addresses_.peer(fd); }
+  // The capacity of the send buffers (tests: a connection that waits keeps small ones).
+  size_t send_buffer_capacity() const { return out_.capacity() + sending_.capacity(); }
   const sockaddr* local() override { return addresses_.local(fd); }
 
  private:
@@ -112,6 +114,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void read_records();
   bool encrypt(const void* data, size_t len);
   void flush();
+  // Frees the send buffers that grew past kKeepCapacity (an idle connection keeps small ones).
+  void shrink_buffers();
   void end(int error);
   void defer_sent(int error);
   void kernel_tls_point();

@@ -75,9 +75,11 @@ class Transport {
   virtual void stop_recv() = 0;
 
   // Sends every byte of up to kMaxSendIovs iovecs, then on_sent. One send at a time; the bytes
-  // must stay valid and unchanged until on_sent. `more`: more bytes follow at once (a file
-  // after its response head), so the transport may hold a partial packet back for them.
-  static constexpr size_t kMaxSendIovs = 2;
+  // must stay valid and unchanged until on_sent, and so must the array when it has more than
+  // two entries (the transport may change those entries meanwhile: see loop::Backend::sendv).
+  // `more`: more bytes follow at once (a file after its response head), so the transport may
+  // hold a partial packet back for them.
+  static constexpr size_t kMaxSendIovs = 1024;
   virtual void send(const iovec* iov, size_t count, bool more = false) = 0;
   // Where zero_copy().sendfile: a non-blocking sendfile(2). Returns the bytes sent or -errno
   // (-EAGAIN: call wait_writable()).

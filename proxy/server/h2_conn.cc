@@ -17,7 +17,16 @@
 namespace askr::server {
 namespace {
 
-constexpr size_t kBatchMax = 128 * 1024;        // frames gathered into one send
+// Frames gathered into one send: up to kBatchMax bytes, cached bodies included, so that a
+// connection's hundred concurrent responses of a few KiB go out in one send. A transport that
+// encrypts in user space holds a copy of the whole batch until it is out: kBatchMaxCopied then.
+constexpr size_t kBatchMax = 512 * 1024;
+constexpr size_t kBatchMaxCopied = 128 * 1024;
+// Cached bodies from this size up are sent from the cache (an iovec each) rather than copied
+// into the batch; at most kBatchRefs of them in one send (2 * kBatchRefs + 1 iovecs).
+constexpr size_t kRefFrom = 1024;
+constexpr size_t kBatchRefs = 256;
+static_assert(2 * kBatchRefs + 1 <= net::Transport::kMaxSendIovs);
 constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
 constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
 constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
@@ -132,7 +141,7 @@ void H2Conn::Stream::recycle(size_t room) {
 }
 
 // streams_ is sorted by id (nghttp2 opens streams in increasing id order).
-std::vector<std::unique_ptr<H2Conn::Stream>>::iterator H2Conn::stream_at(int32_t id) {
+std::vector<H2Conn::Stream*>::iterator H2Conn::stream_at(int32_t id) {
   auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
                              [](const auto& e, int32_t i) { return e->id < i; });
   return it != streams_.end() && (*it)->id == id ? it : streams_.end();
@@ -146,9 +155,9 @@ H2Conn::H2Conn(Shard& shard, std::unique_ptr<net::Transport> transport)
 }
 
 H2Conn::~H2Conn() {
-  for (auto& s : streams_) {
+  for (Stream* s : streams_) {
     if (s->req) shard_.requests().put(std::move(s->req));
-    spares().put(std::move(s));
+    spares().put(std::unique_ptr<Stream>(s));
   }
   streams_.clear();
   for (auto& s : retired_) spares().put(std::move(s));
@@ -172,9 +181,13 @@ void H2Conn::start(std::string_view received) {
   flush();  // our SETTINGS
 }
 
+// nghttp2 asks about one stream several times in a row (read_body, then copy_body): the last
+// one found is checked first.
 H2Conn::Stream* H2Conn::find(int32_t id) {
+  if (last_found_ && last_found_->id == id) return last_found_;
   auto it = stream_at(id);
-  return it == streams_.end() ? nullptr : it->get();
+  if (it == streams_.end()) return nullptr;
+  return last_found_ = *it;
 }
 
 void H2Conn::free_retired() {
@@ -193,8 +206,9 @@ void H2Conn::on_data(std::string_view data) {
   bool ok = session_.recv(data, shard_.now_ms());
   busy_ = false;
   if (!ok) {
-    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: protocol error or a budget ran out",
-                net::format_address(info_.peer).c_str());
+    const char* why = session_.failure();
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
+                net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
     closing_ = true;
   }
   flush();
@@ -210,23 +224,28 @@ void H2Conn::on_data_end(int) {
 void H2Conn::flush() {
   if (busy_ || sending_ || closed_) return;
   busy_ = true;
-  bool ok = session_.pull(sbuf_, kBatchMax);
+  size_t max = transport_->zero_copy().sendfile ? kBatchMax : kBatchMaxCopied;
+  bool ok = session_.pull(batch_, max, kBatchRefs);
   busy_ = false;
   if (!ok) return close_now();
-  if (sbuf_.empty()) {
+  if (batch_.empty()) {
     if (closing_ || session_.done()) finish();
     return;
   }
   sending_ = true;
-  iovec iov{sbuf_.data(), sbuf_.size()};
-  transport_->send(&iov, 1);
+  iov_.clear();
+  batch_.for_each_piece([this](std::string_view p) {
+    iov_.push_back({const_cast<char*>(p.data()), p.size()});
+  });
+  transport_->send(iov_.data(), iov_.size());
   notify_drained();
 }
 
 void H2Conn::on_sent(int error) {
   free_retired();
   sending_ = false;
-  sbuf_.clear();
+  batch_.clear();
+  sent_owners_.clear();
   if (error < 0) return close_now();
   flush();
   update_timer();
@@ -254,14 +273,13 @@ std::unique_ptr<http::Request> H2Conn::new_request() {
 // A complete head: the request core picks the handler, as for HTTP/1.1.
 void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end_stream) {
   ++shard_.counters().requests;
-  std::unique_ptr<Stream> owned = new_stream(this, id);
-  Stream& s = *owned;
+  Stream& s = *new_stream(this, id).release();  // owned by streams_ until it closes
   if (streams_.empty() || streams_.back()->id < id) {
-    streams_.push_back(std::move(owned));
+    streams_.push_back(&s);
   } else {  // never with nghttp2 (ids only grow), kept sorted all the same
     streams_.insert(std::lower_bound(streams_.begin(), streams_.end(), id,
-                                     [](const auto& e, int32_t i) { return e->id < i; }),
-                    std::move(owned));
+                                     [](const Stream* e, int32_t i) { return e->id < i; }),
+                    &s);
   }
   s.req = std::move(req);
   http::Request& r = *s.req;
@@ -385,8 +403,9 @@ void H2Conn::body_drained(Stream& s) {
 void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   auto it = stream_at(id);
   if (it == streams_.end()) return;
-  std::unique_ptr<Stream> s = std::move(*it);
+  std::unique_ptr<Stream> s(*it);
   streams_.erase(it);
+  if (last_found_ == s.get()) last_found_ = nullptr;
   buffered_ -= s->pending();
   s->closed = true;
   if (s->handler && !s->done) {
@@ -426,28 +445,40 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
   return ssize_t(n);
 }
 
-bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
+bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
   Stream* s = find(id);
   if (!s) return false;
   switch (s->source) {
     case Stream::Source::kNone:
       return n == 0;
     case Stream::Source::kInline:
-      out.append(s->inline_body.data(), n);
+      if (n >= kRefFrom && s->body_owner) {
+        // A cached body goes out from the cache: the batch holds its owner until on_sent, as
+        // the stream may end (or the cache drop the entry) before the bytes are out.
+        out.reference(s->inline_body.substr(0, n));
+        if (n == s->inline_body.size()) {
+          sent_owners_.push_back(std::move(s->body_owner));
+        } else {
+          sent_owners_.push_back(s->body_owner);
+        }
+      } else {
+        out.bytes.append(s->inline_body.data(), n);
+      }
       s->inline_body.remove_prefix(n);
       if (s->inline_body.empty()) s->body_owner.reset();
       break;
     case Stream::Source::kFile: {
       // A frame's worth at a time, straight into the batch: a large file is never held.
-      size_t at = out.size(), got = 0;
-      out.resize(at + n);
+      std::string& bytes = out.bytes;
+      size_t at = bytes.size(), got = 0;
+      bytes.resize(at + n);
       while (got < n) {
-        ssize_t r = pread(s->file_fd, out.data() + at + got, n - got, s->file_off + off_t(got));
+        ssize_t r = pread(s->file_fd, bytes.data() + at + got, n - got, s->file_off + off_t(got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
           LOG_LIMITED(kInfo, "reading a file to send: %s",
                       r == 0 ? "file shrank" : strerror(errno));
-          out.resize(at);
+          bytes.resize(at);
           return false;
         }
         got += size_t(r);
@@ -457,7 +488,7 @@ bool H2Conn::copy_body(int32_t id, std::string& out, size_t n) {
       break;
     }
     case Stream::Source::kStreamed:
-      out.append(s->out, s->out_pos, n);
+      out.bytes.append(s->out, s->out_pos, n);
       s->out_pos += n;
       buffered_ -= n;
       if (s->out_pos == s->out.size()) {
@@ -637,9 +668,9 @@ void H2Conn::close_now() {
   if (closed_) return;
   closed_ = true;
   loop::TimerList::unlink(&timer);
-  for (auto& s : streams_) {
+  for (Stream* s : streams_) {
     if (s->handler && !s->done) {
-      if (in_sink_ == s.get()) {
+      if (in_sink_ == s) {
         s->abandon_later = true;  // its handler is on the stack: abandoned once it returns
       } else {
         s->handler->abandon();
@@ -647,9 +678,10 @@ void H2Conn::close_now() {
       }
     }
     s->closed = true;
-    retired_.push_back(std::move(s));
+    retired_.push_back(std::unique_ptr<Stream>(s));
   }
   streams_.clear();
+  last_found_ = nullptr;
   buffered_ = 0;
   transport_->close();
 }

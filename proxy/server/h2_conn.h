@@ -65,10 +65,10 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void on_body_end(int32_t id) override;
   void on_stream_close(int32_t id, uint32_t error) override;
   ssize_t read_body(int32_t id, size_t len, bool& eof) override;
-  bool copy_body(int32_t id, std::string& out, size_t n) override;
+  bool copy_body(int32_t id, http::H2Batch& out, size_t n) override;
 
   Stream* find(int32_t id);
-  std::vector<std::unique_ptr<Stream>>::iterator stream_at(int32_t id);
+  std::vector<Stream*>::iterator stream_at(int32_t id);
   void respond(Stream& s, http::Response& resp);
   void respond_error(Stream& s, int status);
   void feed(Stream& s, std::string_view data);
@@ -87,11 +87,18 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::unique_ptr<net::Transport> transport_;
   http::ConnInfo info_;
   http::H2Session session_;
-  // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map.
-  std::vector<std::unique_ptr<Stream>> streams_;
+  // Open streams sorted by id: at most max_concurrent_streams, so a vector beats a hash map. It
+  // owns them (plain pointers, so that closing the oldest moves the rest with one memmove).
+  std::vector<Stream*> streams_;
+  Stream* last_found_ = nullptr;  // find()'s last answer, still in streams_ (or null)
   std::vector<std::unique_ptr<Stream>> retired_;  // closed; freed off their call stacks
   Stream* in_sink_ = nullptr;                     // the stream whose sink method is running
-  std::string sbuf_;       // frames gathered, then sent (the transport reads them until on_sent)
+  // Frames gathered, then sent: the transport reads them, and the cached bodies they reference,
+  // until on_sent; sent_owners_ keeps those bodies alive until then, whatever happens to their
+  // streams or to the cache meanwhile.
+  http::H2Batch batch_;
+  std::vector<iovec> iov_;
+  std::vector<std::shared_ptr<const void>> sent_owners_;
   size_t buffered_ = 0;    // streamed response bytes waiting in all streams
   uint64_t data_out_ = 0;  // response body bytes handed to nghttp2 (progress, for the timer)
   uint64_t data_out_seen_ = 0;

@@ -24,6 +24,7 @@
 
 namespace {
 
+using askr::http::H2Batch;
 using askr::http::H2Limits;
 using askr::http::H2Session;
 using askr::http::Request;
@@ -110,11 +111,11 @@ class FakeCore final : public H2Session::Events {
     if (n == 0) bodies_.erase(it);
     return ssize_t(n);
   }
-  bool copy_body(int32_t id, std::string& out, size_t n) override {
+  bool copy_body(int32_t id, H2Batch& out, size_t n) override {
     FUZZ_CHECK(open_.count(id) == 1);
     auto it = bodies_.find(id);
     FUZZ_CHECK(it != bodies_.end() && n > 0 && n <= it->second.size());
-    out.append(it->second, 0, n);
+    out.bytes.append(it->second, 0, n);
     it->second.erase(0, n);
     if (it->second.empty()) bodies_.erase(it);
     return true;
@@ -155,7 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   core.session = &session;
   std::string input =
       in.starts_with(kPreface) ? std::string(in) : std::string(kPreface) + std::string(in);
-  std::string out;
+  H2Batch out;
   int64_t now = 1000;
   bool alive = true;
   size_t pos = 0;

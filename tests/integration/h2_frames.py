@@ -22,8 +22,14 @@ FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9
 
 
 class Conn:
-    def __init__(self, port, settings=None, ack=True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    def __init__(self, port, settings=None, ack=True, rcvbuf=None):
+        if rcvbuf:  # a small receive buffer, set before the handshake fixes the window scale
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(5)
+            self.sock.connect(("127.0.0.1", port))
+        else:
+            self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         if os.environ.get("H2_TLS") == "1":
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.check_hostname = False
@@ -146,8 +152,12 @@ class Conn:
         return status, body, "timeout"
 
 
+STARTED = time.time()
+
+
 def expect(cond, what):
-    print(("ok: " if cond else "FAIL: ") + what)
+    # The time since the start says which step waited, when one did.
+    print(("ok" if cond else "FAIL") + " (%.2f s): " % (time.time() - STARTED) + what)
     if not cond:
         sys.exit(1)
 
@@ -595,16 +605,24 @@ def case_unknown_length_post(port, arg):
 
 def collect(c, sids, timeout=20):
     """{sid: [status, headers dict, body, rst code]} of streams `sids`, read together: every
-    stream's DATA is acknowledged (WINDOW_UPDATE) as it comes, so they all make progress."""
+    stream's DATA is acknowledged (WINDOW_UPDATE) as it comes, so they all make progress. Why
+    the reading stopped goes to c.ended: None (every stream ended), ("goaway", code,
+    last_stream_id, debug data), "eof" (the connection closed) or "timeout"; the streams that
+    ended (END_STREAM or RST_STREAM) to c.ended_streams."""
     from hpack import Decoder
     dec = getattr(c, "dec", None) or Decoder()
     c.dec = dec
     out = {sid: [None, {}, b"", None] for sid in sids}
     done = set()
+    c.ended, c.ended_streams = None, done
     deadline = time.time() + timeout
-    while len(done) < len(sids) and time.time() < deadline:
+    while len(done) < len(sids):
+        if time.time() >= deadline:
+            c.ended = "timeout"
+            break
         f = c.read_frame(deadline - time.time())
         if f is None:
+            c.ended = "eof" if c.closed else "timeout"
             break
         if isinstance(f, HeadersFrame):
             hs = dict((k.decode() if isinstance(k, bytes) else k,
@@ -624,10 +642,31 @@ def collect(c, sids, timeout=20):
             done.add(f.stream_id)
             continue
         elif isinstance(f, GoAwayFrame):
+            c.ended = ("goaway", f.error_code, f.last_stream_id, bytes(f.additional_data))
             break
         if f.stream_id in out and "END_STREAM" in f.flags:
             done.add(f.stream_id)
     return out
+
+
+def why_bad(c, sid, got, want):
+    """What is wrong with stream `sid` of a collect() answer, whose body should be `want`
+    (None: any): its status, etag, body length against the expected one and the first byte that
+    differs, its RST_STREAM code, whether it ended, and why collect() stopped reading."""
+    status, hs, body, rst = got[sid]
+    parts = ["stream %d: status %s etag %s" % (sid, status, hs.get("etag"))]
+    if want is not None:
+        parts.append("body %d bytes of %d" % (len(body), len(want)))
+        diff = next((i for i, (a, b) in enumerate(zip(body, want)) if a != b), None)
+        if diff is not None:
+            parts.append("first differing byte at %d" % diff)
+        elif len(body) != len(want):
+            parts.append("a prefix of it" if len(body) < len(want) else "longer")
+    if rst is not None:
+        parts.append("RST_STREAM %d" % rst)
+    if sid not in getattr(c, "ended_streams", ()):
+        parts.append("not ended (reading stopped: %s)" % (c.ended,))
+    return ", ".join(parts)
 
 
 def case_reuse(port, arg):
@@ -707,6 +746,77 @@ def case_reuse(port, arg):
                        and j["CONTENT_LENGTH"] in (str(len(body)) if body else ("", "0")),
                        what + ": its body (%d bytes: %s)" % (len(body), data[:300]))
     expect(not any(isinstance(f, GoAwayFrame) for f in c.frames), "no GOAWAY")
+
+
+def case_replaced_midsend(port, arg):
+    """Cached files go out from the cache, not copied: responses to a client that does not read
+    stay in flight while the file is rewritten and its cache entry replaced (a new second), and
+    other connections get the new bytes meanwhile. Every response must still be whole and be the
+    bytes its own head describes (its etag), never the new entry's nor freed memory."""
+    root = arg
+    path = os.path.join(root, "m.bin")
+    size = 16000
+    old = bytes((i * 7 + 1) % 251 for i in range(size))
+    new = bytes((i * 13 + 5) % 241 for i in range(size))
+    with open(path, "wb") as f:
+        f.write(old)
+    os.utime(path, (1000000000, 1000000000))
+    first = Conn(port)
+    first.send(first.headers(1, path="/m.bin"))
+    got = collect(first, [1])[1]
+    expect(got[0] == 200 and got[2] == old, "the first version (%s)" % got[0])
+    etag_old = got[1].get("etag")
+    # Many streams of it, not read: more than the server's socket takes (its send buffer grows
+    # to megabytes, by as much as the kernel sees fit) waits in its sends, and the responses of
+    # the streams it keeps open wait behind them. Those alone are more than the socket could
+    # take (the test's server allows enough streams), so that some old responses are held in
+    # the server when the entry goes, however large the socket's buffer grew. Streams over the
+    # concurrency limit are refused.
+    settings = next(f for f in first.frames if isinstance(f, SettingsFrame) and f.settings)
+    concurrency = settings.settings[SettingsFrame.MAX_CONCURRENT_STREAMS]
+    wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    expect(concurrency * size > wmem_max, "%d streams of %d bytes are more than a socket's %d" %
+           (concurrency, size, wmem_max))
+    slow = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20}, rcvbuf=4096)
+    slow.send(WindowUpdateFrame(0, 256 << 20))
+    sids = []
+    for r in range((concurrency + wmem_max // size) // 100 + 2):
+        round_sids = list(range(1 + 200 * r, 200 * (r + 1), 2))
+        slow.send(*[slow.headers(sid, path="/m.bin") for sid in round_sids])
+        sids += round_sids
+        time.sleep(0.1)
+    time.sleep(0.3)
+    print("(%.2f s) %d streams asked for, not read" % (time.time() - STARTED, len(sids)))
+    with open(path + ".new", "wb") as f:
+        f.write(new)
+    os.utime(path + ".new", (1000000100, 1000000100))
+    os.rename(path + ".new", path)
+    time.sleep(1.2)  # the next second: the cache lets the old entry go
+    other = Conn(port)
+    osids = list(range(1, 80, 2))
+    other.send(*[other.headers(sid, path="/m.bin") for sid in osids])
+    ogot = collect(other, osids)
+    obad = [s for s in osids if ogot[s][0] != 200 or ogot[s][2] != new or ogot[s][3] is not None]
+    for s in obad[:10]:
+        print("bad: " + why_bad(other, s, ogot, new))
+    expect(not obad, "other connections get the new version (bad: %s; reading stopped: %s)" %
+           (obad[:5], other.ended))
+    etag_new = ogot[osids[0]][1].get("etag")
+    expect(etag_new != etag_old, "the versions have different etags")
+    got = collect(slow, sids, timeout=30)
+    answered = [s for s in sids if got[s][3] != REFUSED_STREAM]
+    want = {s: old if got[s][1].get("etag") == etag_old else
+            new if got[s][1].get("etag") == etag_new else None for s in answered}
+    bad = [s for s in answered if got[s][0] != 200 or want[s] is None or got[s][2] != want[s]
+           or got[s][3] is not None]
+    for s in bad[:10]:
+        print("bad: " + why_bad(slow, s, got, want[s]))
+    expect(not bad, "every slow response is whole and matches its etag (bad: %s%s; reading "
+           "stopped: %s)" % (bad[:5], " and %d more" % (len(bad) - 5) if len(bad) > 5 else "",
+                             slow.ended))
+    held = sum(got[s][1].get("etag") == etag_old for s in answered)
+    expect(held * size > wmem_max, "%d responses of the old version (%d answered, %d refused)" %
+           (held, len(answered), len(sids) - len(answered)))
 
 
 def credit(c):

@@ -70,7 +70,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   // The same site behind a TLS listener (a self-signed ECDSA certificate): HTTP/2 by ALPN.
-  void start_tls(const std::string& timeouts = "") {
+  void start_tls(const std::string& timeouts = "", const std::string& http2 = "") {
     std::string pem = site_.path() + "/c.pem", key = site_.path() + "/c.key", out;
     ASSERT_EQ(run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
                           "-nodes -days 2 -keyout " +
@@ -85,14 +85,15 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     o.listen_extra = "tls = true\n";
     o.site_extra = "tls_certificate = \"" + pem + "\"\ntls_certificate_key = \"" + key + "\"\n";
     o.timeouts = timeouts;
-    o.extra = kBudgets;
+    o.extra = kBudgets + http2;
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   std::string root() const { return site_.path() + "/www"; }
   // Static files of several sizes (empty, one byte, less than a frame, several frames, more
-  // than a stream window), each with bytes of its own.
+  // than a stream window; cached ones sent from the cache, 1 KiB to 16 KiB), each with bytes of
+  // its own.
   void write_reuse_files() {
-    for (size_t n : {0, 1, 777, 16389, 70000, 200003}) {
+    for (size_t n : {0, 1, 777, 1024, 4096, 9999, 16384, 16389, 70000, 200003}) {
       std::string s(n, '\0');
       for (size_t i = 0; i < n; ++i) s[i] = char((i * 131 + n) % 251);
       site_.write("www/r" + std::to_string(n) + ".bin", s);
@@ -101,13 +102,15 @@ class Http2 : public ::testing::TestWithParam<std::string> {
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(proxy_->port()) + path;
   }
-  // Runs one case of h2_frames.py; its output explains a failure.
+  // Runs one case of h2_frames.py; its output and the server's error log explain a failure.
   void frames(const std::string& name, const std::string& arg = "", const std::string& env = "") {
     std::string out;
     int rc = run_command(env + kPython + " " + kFrames + " " + name + " " +
                              std::to_string(proxy_->port()) + " " + arg + " 2>&1",
                          out);
-    EXPECT_EQ(rc, 0) << name << " " << arg << ":\n" << out;
+    EXPECT_EQ(rc, 0) << name << " " << arg << ":\n"
+                     << out << "\nthe server's error log:\n"
+                     << proxy_->error_log();
   }
   // Requests that reached PHP's count.php.
   size_t php_hits() const {
@@ -241,6 +244,23 @@ TEST_P(Http2, RecycledStreamsKeepNothingOfTheLastOverTls) {
   write_reuse_files();
   start_tls();
   frames("reuse", "25:" + root(), "H2_TLS=1 ");
+}
+
+// Cached files go out from the cache rather than copied: responses held up by a client that does
+// not read stay whole and keep their own version while the file is replaced and its cache entry
+// dropped, and other connections are served the new version meanwhile. The streams a connection
+// keeps open hold more than a socket's largest send buffer (400 of 16000 bytes), so that some
+// are held in the server whatever the kernel's buffer grew to.
+const std::string kManyStreams = "max_concurrent_streams = 400\n";
+
+TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntry) {
+  start(kManyStreams);
+  frames("replaced_midsend", root());
+}
+
+TEST_P(Http2, CachedBodySentInPlaceOutlivesItsEntryOverTls) {
+  start_tls("", kManyStreams);
+  frames("replaced_midsend", root(), "H2_TLS=1 ");
 }
 
 // ---- RFC 9113 conformance ----------------------------------------------------------------------

@@ -38,6 +38,12 @@ class Core final : public H2Session::Events {
                         std::string(r->protocol), std::string(r->known(Known::kCookie)), r->body,
                         r->content_length});
     static const Response::Field f[] = {{"Content-Type", "text/plain"}, {"Connection", "x"}};
+    if (by_reference) {
+      // A body of its own per stream, sent from where it lives (as a cached file is).
+      stable_[id] = std::string(3000 + size_t(id), char('a' + id % 26));
+      session->submit_response(id, 200, f, stable_[id].size(), true, "today");
+      return;
+    }
     session->submit_response(id, 200, f, response_body.size(), true, "today");
     left_[id] = response_body;
   }
@@ -48,21 +54,34 @@ class Core final : public H2Session::Events {
   void on_body_end(int32_t id) override { ended[id] = true; }
   void on_stream_close(int32_t id, uint32_t e) override { closed[id] = e; }
   ssize_t read_body(int32_t id, size_t len, bool& eof) override {
+    if (by_reference) {
+      size_t left = stable_[id].size() - pos_[id], n = std::min(len, left);
+      eof = n == left;
+      return ssize_t(n);
+    }
     std::string& s = left_[id];
     size_t n = std::min(len, s.size());
     eof = n == s.size();
     return ssize_t(n);
   }
-  bool copy_body(int32_t id, std::string& out, size_t n) override {
+  bool copy_body(int32_t id, H2Batch& out, size_t n) override {
+    if (by_reference) {
+      out.reference(std::string_view(stable_[id]).substr(pos_[id], n));
+      pos_[id] += n;
+      return true;
+    }
     std::string& s = left_[id];
     if (n > s.size()) return false;
-    out.append(s, 0, n);
+    out.bytes.append(s, 0, n);
     s.erase(0, n);
     return true;
   }
+  bool by_reference = false;
+  std::map<int32_t, std::string> stable_;  // by_reference: each stream's body, never moved
 
  private:
   std::map<int32_t, std::string> left_;
+  std::map<int32_t, size_t> pos_;
 };
 
 // nghttp2's client side, with what it received.
@@ -119,15 +138,18 @@ class Client {
 
   // Moves bytes both ways until neither side has more. False once the server reports the
   // connection over.
-  bool pump(H2Session& server, int64_t now = 0) {
+  bool pump(H2Session& server, int64_t now = 0, size_t max_refs = SIZE_MAX,
+            std::vector<size_t>* refs = nullptr) {
     bool alive = true;
     for (int i = 0; i < 100; ++i) {
       std::string out;
       const uint8_t* p;
       for (ssize_t n; (n = nghttp2_session_mem_send(s, &p)) > 0;) out.append((const char*)p, n);
       if (!out.empty()) alive = server.recv(out, now) && alive;
-      std::string back;
-      server.pull(back, 1 << 20);
+      H2Batch batch;
+      server.pull(batch, 1 << 20, max_refs);
+      if (refs && !batch.empty()) refs->push_back(batch.refs.size());
+      std::string back = batch.flat();
       if (!back.empty()) nghttp2_session_mem_recv(s, (const uint8_t*)back.data(), back.size());
       if (out.empty() && back.empty()) break;
     }
@@ -171,6 +193,37 @@ TEST_F(H2SessionTest, RequestBecomesProtocolNeutral) {
   EXPECT_EQ(core_.closed.count(id), 1u);
   EXPECT_EQ(server_->counters().streams, 1u);
   EXPECT_EQ(shared_.streams, 1u);
+}
+
+// Bodies referenced where they live (not copied) go out in their place among the frames, each
+// stream's own, and a batch holds at most the references it was allowed: the rest waits for the
+// next pull.
+TEST_F(H2SessionTest, ReferencedBodiesKeepTheirPlaceAndTheBatchBound) {
+  core_.by_reference = true;
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(client_.get("/f" + std::to_string(i)));
+  std::vector<size_t> refs;
+  ASSERT_TRUE(client_.pump(*server_, 0, 3, &refs));
+  for (int32_t id : ids) {
+    EXPECT_EQ(client_.status[id], "200");
+    EXPECT_TRUE(client_.body[id] == core_.stable_[id]) << id << ": " << client_.body[id].size();
+  }
+  size_t most = 0, all = 0;
+  for (size_t n : refs) most = std::max(most, n), all += n;
+  EXPECT_EQ(most, 3u);
+  EXPECT_EQ(all, ids.size());
+  // H2Batch alone: pieces in order, empty ones left out.
+  H2Batch b;
+  b.bytes = "ab";
+  b.reference("XY");
+  b.reference("");
+  b.bytes += "cd";
+  b.reference("Z");
+  EXPECT_EQ(b.flat(), "abXYcdZ");
+  EXPECT_EQ(b.size(), 7u);
+  std::vector<std::string> pieces;
+  b.for_each_piece([&](std::string_view p) { pieces.emplace_back(p); });
+  EXPECT_EQ(pieces, (std::vector<std::string>{"ab", "XY", "cd", "Z"}));
 }
 
 // A request body opens the client's window only as the core consumes it.
@@ -275,8 +328,9 @@ TEST_F(H2SessionTest, ConcurrencyRefusesStreams) {
   for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
     wire.append((const char*)p, n);
   EXPECT_TRUE(server_->recv(wire, 0));
-  std::string back;
-  server_->pull(back, 1 << 20);
+  H2Batch batch;
+  server_->pull(batch, 1 << 20);
+  std::string back = batch.flat();
   nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
   EXPECT_EQ(core_.requests.size(), 2u);
   EXPECT_EQ(client_.reset[ids[2]], uint32_t(NGHTTP2_REFUSED_STREAM));
@@ -292,6 +346,49 @@ TEST_F(H2SessionTest, PingFlood) {
   EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
 }
 
+// A connection-level WINDOW_UPDATE of 1, as raw bytes.
+std::string window_update() {
+  return std::string("\0\0\4\x08\0\0\0\0\0\0\0\0\1", 13);
+}
+
+// Each DATA frame sent earns its WINDOW_UPDATEs, kept until they come: a client that reads
+// late finds every frame that waited meanwhile (many more than the flood burst) and acknowledges
+// each, and it is not taken for a flood. Beyond what was earned, the budget holds as before.
+TEST_F(H2SessionTest, WindowUpdatesEarnedByDataFramesAreKeptUntilTheyCome) {
+  limits_.flood_burst = 10;
+  limits_.flood_rate = 0;
+  make();
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(client_.get("/f" + std::to_string(i)));
+  std::string wire;
+  const uint8_t* p;
+  for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+    wire.append((const char*)p, n);
+  ASSERT_TRUE(server_->recv(wire, 0));
+  H2Batch batch;  // all 40 responses at once, none read yet
+  ASSERT_TRUE(server_->pull(batch, 1 << 20));
+  std::string back = batch.flat();
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  for (int32_t id : ids) ASSERT_EQ(client_.body[id], "hello") << id;
+  // One WINDOW_UPDATE per DATA frame read, and as many again (the streams' own): all earned.
+  std::string acks;
+  for (size_t i = 0; i < 2 * ids.size(); ++i) acks += window_update();
+  EXPECT_TRUE(server_->recv(acks, 0));
+  EXPECT_EQ(server_->failure(), nullptr);
+  // Then the burst, and no more.
+  std::string more;
+  for (uint32_t i = 0; i < limits_.flood_burst; ++i) more += window_update();
+  EXPECT_TRUE(server_->recv(more, 0));
+  EXPECT_FALSE(server_->recv(window_update(), 0));
+  EXPECT_STREQ(server_->failure(), "a WINDOW_UPDATE flood");
+  batch.clear();
+  server_->pull(batch, 1 << 20);
+  back = batch.flat();
+  nghttp2_session_mem_recv(client_.s, (const uint8_t*)back.data(), back.size());
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_EQ(server_->counters().floods, 1u);
+}
+
 TEST(H2Budget, RefillsAtItsRate) {
   Budget b;
   b.set(2, 10);
@@ -300,6 +397,18 @@ TEST(H2Budget, RefillsAtItsRate) {
   EXPECT_FALSE(b.take(0));
   EXPECT_TRUE(b.take(100));  // 10 per second: one more after 100 ms
   EXPECT_FALSE(b.take(100));
+}
+
+// Earned events are kept beyond the burst, spent first, and leave the bucket's tokens be.
+TEST(H2Budget, EarnedEventsAreKeptBeyondTheBurst) {
+  Budget b;
+  b.set(2, 0);
+  b.give(5);
+  for (int i = 0; i < 5 + 2; ++i) EXPECT_TRUE(b.take(0)) << i;
+  EXPECT_FALSE(b.take(0));
+  b.give(1);
+  EXPECT_TRUE(b.take(1000));
+  EXPECT_FALSE(b.take(1000));
 }
 
 }  // namespace

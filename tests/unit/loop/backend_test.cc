@@ -513,6 +513,43 @@ TEST_P(BackendTest, LargeSendCompletesOnce) {
   EXPECT_EQ(c.count("sent"), 1u);
 }
 
+// More than two pieces are sent from the caller's own array, in order, across the short sends
+// a full socket makes (pieces of every size, empty ones among them, split anywhere).
+TEST_P(BackendTest, ManyPiecesSendInOrderAcrossShortSends) {
+  Pair p;
+  Probe c(log_, p.fd[0]);
+  std::vector<std::string> pieces;
+  std::string want;
+  for (size_t i = 0; i < 600; ++i) {
+    size_t n = i % 7 == 3 ? 0 : (i * 7919) % 20000;
+    std::string s(n, '\0');
+    for (size_t j = 0; j < n; ++j) s[j] = char((i * 31 + j) % 251);
+    want += s;
+    pieces.push_back(std::move(s));
+  }
+  std::vector<iovec> iov;
+  for (std::string& s : pieces) iov.push_back({s.data(), s.size()});
+  io_->sendv(&c, iov.data(), iov.size(), false);
+  std::string got;
+  auto end = Clock::now() + std::chrono::seconds(10);
+  while ((got.size() < want.size() || c.count("sent") == 0) && Clock::now() < end) {
+    io_->poll(1);
+    got += drain(p.fd[1]);
+  }
+  EXPECT_EQ(c.count("sent"), 1u);
+  EXPECT_EQ(c.sent_error, 0);
+  EXPECT_TRUE(got == want) << got.size() << " of " << want.size();
+  // A small send after it copies its two pieces: the caller's array may go at once.
+  {
+    std::vector<iovec> two = {{pieces[1].data(), 5}, {pieces[2].data(), 7}};
+    io_->sendv(&c, two.data(), two.size(), false);
+  }
+  ASSERT_TRUE(poll_until([&] { return c.count("sent") == 2; }));
+  EXPECT_EQ(drain(p.fd[1]), pieces[1].substr(0, 5) + pieces[2].substr(0, 7));
+  io_->close(&c);
+  ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
+}
+
 TEST_P(BackendTest, WaitWritable) {
   Pair p;
   Probe c(log_, p.fd[0]);

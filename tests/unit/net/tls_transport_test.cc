@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,13 +50,17 @@ class RecordingBackend final : public loop::Backend {
 struct RecordingUser final : TransportUser {
   void on_data(std::string_view d) override { data += d; }
   void on_data_end(int) override {}
-  void on_sent(int error) override { sent.push_back(error); }
+  void on_sent(int error) override {
+    sent.push_back(error);
+    if (sent_hook) sent_hook();
+  }
   void on_writable() override {}
   void on_readable() override {}
   void on_recv_stopped() override {}
   void on_closed() override {}
   std::string data;
   std::vector<int> sent;
+  std::function<void()> sent_hook;
 };
 
 class TlsTransportTest : public ::testing::Test {
@@ -255,6 +260,25 @@ TEST_F(TlsTransportTest, OnePieceArrivesWhole) {
     bool closed = true;
     EXPECT_EQ(client_read(closed), body) << size;
   }
+}
+
+// A busy connection sends batch after batch (the next one from on_sent, as HTTP/2 does), all
+// of them whole; once it waits with nothing to send, only small buffers stay.
+TEST_F(TlsTransportTest, BatchAfterBatchThenSmallBuffersWhenIdle) {
+  handshake();
+  std::string big(200000, 'b');
+  iovec iov{big.data(), big.size()};
+  int more = 2;
+  user_.sent_hook = [&] {
+    if (more-- > 0) transport_->send(&iov, 1, false);
+  };
+  transport_->send(&iov, 1, false);
+  EXPECT_GE(transport_->send_buffer_capacity(), big.size());
+  server_to_client();  // each completed send makes the next
+  bool closed = true;
+  EXPECT_EQ(client_read(closed).size(), 3 * big.size());
+  EXPECT_EQ(user_.sent, (std::vector<int>{0, 0, 0}));
+  EXPECT_LE(transport_->send_buffer_capacity(), 2 * 16384u);
 }
 
 }  // namespace
