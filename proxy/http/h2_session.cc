@@ -231,16 +231,16 @@ struct H2Callbacks {
   }
   // A body the session answers with itself (431): source.ptr is a string_view of static text,
   // advanced as it goes.
-  static ssize_t read_static(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
-                             nghttp2_data_source* src, void*) {
-    auto* rest = static_cast<std::string_view*>(src->ptr);
-    size_t n = std::min(len, rest->size());
-    std::memcpy(buf, rest->data(), n);
-    *rest = rest->substr(n);
-    if (rest->empty()) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      delete rest;
-    }
+  // The 431 answer's body, from static storage: the data source holds how much of it has gone
+  // (nghttp2 keeps the source with the stream), so nothing is left to free when the stream
+  // ends before its body is sent.
+  static ssize_t read_431(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                          nghttp2_data_source* src, void*) {
+    std::string_view rest = error_body(431).substr(size_t(src->fd));
+    size_t n = std::min(len, rest.size());
+    std::memcpy(buf, rest.data(), n);
+    src->fd += int(n);
+    if (n == rest.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
     return ssize_t(n);
   }
 };
@@ -491,18 +491,15 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   bump(&H2Counters::streams);
   if (in->too_large) {
     bump(&H2Counters::bad_headers);
-    std::string_view body = error_body(431);
     nghttp2_nv nv[] = {
         {(uint8_t*)":status", (uint8_t*)"431", 7, 3, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t*)"content-type", (uint8_t*)"text/plain; charset=utf-8", 12, 25,
          NGHTTP2_NV_FLAG_NONE},
     };
     nghttp2_data_provider dp;
-    dp.source.ptr = new std::string_view(body);
-    dp.read_callback = H2Callbacks::read_static;
-    if (nghttp2_submit_response(session_, id, nv, 2, &dp) != 0) {
-      delete static_cast<std::string_view*>(dp.source.ptr);
-    }
+    dp.source.fd = 0;
+    dp.read_callback = H2Callbacks::read_431;
+    nghttp2_submit_response(session_, id, nv, 2, &dp);
     return 0;
   }
   // HTTP/1.1 applications read the host from Host (PHP's HTTP_HOST): :authority stands in for
