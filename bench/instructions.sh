@@ -18,6 +18,8 @@
 #   FILE_SIZE [4096]         bytes of the file
 #   ASKR [build/proxy/askr-proxy]  NGINX [nginx]  H2O [h2o]  H2LOAD [h2load]
 #   OUT [bench/results-instructions.md]
+#   KEEP                     a folder to keep each callgrind dump in (SERVER.PROTOCOL.callgrind),
+#                            for callgrind_annotate
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -159,6 +161,7 @@ for p in $PROTOCOLS; do
     [ -n "$dump" ] || die "$s: no callgrind dump"
     bin=$(basename "${cmd[0]}")
     result[$s.$p]=$(split "$dump" "$N" "$bin")
+    [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP" && cp "$dump" "$KEEP/$s.$p.callgrind"; }
     stop_pid "$vpid"
   done
 done

@@ -12,6 +12,8 @@
 #   BACKENDS [epoll io_uring]    askr-proxy's io_backend
 #   N [2000] WARM [500]          requests counted, after WARM requests that are not
 #   ASKR [build/proxy/askr-proxy]  ASKR_WORKER [build/worker/askr-worker]
+#   KEEP                         a folder to keep the callgrind dumps in, for callgrind_annotate
+#                                (proxy.MODE.BACKEND.callgrind, worker.MODE.callgrind)
 #
 # Each function below leaves its figures in $result. Each figure comes from a run of its own, with a fresh askr-proxy: WARM requests, then the
 # counters are zeroed (callgrind_control -z; the allocation counters read; strace attached), N
@@ -99,7 +101,8 @@ measured() {
 # The newest child of askr-proxy: its serving worker (the zygote forks them as its siblings).
 worker_of() { ps -o pid= --ppid "$1" | sort -n | tail -1 | tr -d ' '; }
 per_request() { awk -v a="$1" -v n="$N" 'BEGIN { printf "%.1f", a / n }'; }
-callgrind_total() { # DUMP
+callgrind_total() { # DUMP [NAME-TO-KEEP-IT-UNDER]
+  [ -z "${KEEP:-}" ] || [ -z "${2:-}" ] || { mkdir -p "$KEEP" && cp "$1" "$KEEP/$2.callgrind"; }
   callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }'
 }
 allocs() { od -An -tu8 -w8 "$1" | head -3 | awk '{ s += $1 } END { print s + 0 }'; }
@@ -132,7 +135,7 @@ proxy_instructions() { # MODE BACKEND
   callgrind_control -z "$pid" >/dev/null 2>&1
   measured
   callgrind_control -d "$pid" >/dev/null 2>&1
-  result=$(per_request "$(callgrind_total "$tmp/cg.$pid.1")")
+  result=$(per_request "$(callgrind_total "$tmp/cg.$pid.1" "proxy.$1.$2")")
   stop_pid "$pid"
   if [ -n "$wpid" ]; then stop_pid "$wpid"; fi
 }
@@ -154,7 +157,7 @@ worker_instructions() { # MODE
   callgrind_control -z "$wpid" >/dev/null 2>&1
   measured
   callgrind_control -d "$wpid" >/dev/null 2>&1
-  result=$(per_request "$(callgrind_total "$tmp/cg.$wpid.1")")
+  result=$(per_request "$(callgrind_total "$tmp/cg.$wpid.1" "worker.$1")")
   stop_pid "$pid"
   stop_pid "$wpid"
 }
