@@ -43,12 +43,24 @@ const std::string* FcgiParams::find(std::string_view name) const {
 }
 
 void FcgiParams::add(std::string_view name, std::string_view value) {
-  if (used_ == slots_.size()) slots_.emplace_back();
-  Pair& p = slots_[used_++];
+  if (used_ == slots_.size()) {
+    slots_.emplace_back();
+    changed_.push_back(1);
+  }
+  size_t i = used_++;
+  Pair& p = slots_[i];
   // Most requests send the same names in the same order, and many of the same values: comparing
   // costs less than copying over.
-  if (p.first != name) p.first.assign(name);
-  if (p.second != value) p.second.assign(value);
+  bool changed = false;
+  if (p.first != name) {
+    p.first.assign(name);
+    changed = true;
+  }
+  if (p.second != value) {
+    p.second.assign(value);
+    changed = true;
+  }
+  changed_[i] = changed;
 }
 
 void FcgiParams::remove(std::string_view name) {
@@ -58,10 +70,13 @@ void FcgiParams::remove(std::string_view name) {
     if (i != kept) std::swap(slots_[i], slots_[kept]);
     ++kept;
   }
+  if (kept != used_) reordered_ = true;
   used_ = kept;
 }
 
 void FcgiParams::clear() {
+  if (used_ != 0 || reordered_) ++generation_;
+  reordered_ = false;
   for (size_t i = 0; i < used_; ++i) {
     for (std::string* s : {&slots_[i].first, &slots_[i].second}) {
       if (s->capacity() > kMaxKept) std::string().swap(*s);

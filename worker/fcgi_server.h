@@ -55,10 +55,20 @@ class FcgiParams {
   // Forgets the pairs; a string that grew past kMaxKept is freed rather than kept.
   void clear();
 
+  // False when the pair at `i` (< size()) has the name and value that the pair at `i` of the
+  // set before this one had.
+  bool changed(size_t i) const { return reordered_ || changed_[i]; }
+  // One more for each set of pairs cleared: the set before this one is the one seen when this
+  // was one less.
+  uint64_t generation() const { return generation_; }
+
  private:
   static constexpr size_t kMaxKept = 16 * 1024;
-  std::vector<Pair> slots_;  // the first used_ are the request's
+  std::vector<Pair> slots_;       // the first used_ are the request's
+  std::vector<uint8_t> changed_;  // by slot: changed() for the current set
   size_t used_ = 0;
+  bool reordered_ = false;  // remove() took pairs out of this set: every pair counts as changed
+  uint64_t generation_ = 0;
 };
 
 class FcgiServer {

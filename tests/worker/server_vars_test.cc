@@ -4,11 +4,16 @@
 // INPUT_SERVER) holding the same values.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "fcgi_client.h"
 #include "harness.h"
+#include "shared/fastcgi/encoder.h"
 
 namespace askr::testing::worker {
 namespace {
@@ -94,6 +99,121 @@ TEST(ServerVarsFilter, DefaultFilterStillAppliesToServer) {
     ASSERT_TRUE(r.ended) << mode << w.log();
     EXPECT_TRUE(contains(r.body, R"("X_HTML":["&#60;b&#62;","<b>",true])")) << mode << r.body;
   }
+}
+
+// This request's $_SERVER from server_vars_reuse_worker.php (all but REQUEST_TIME*), and its
+// REQUEST_TIME_FLOAT.
+struct Seen {
+  std::string server;
+  double time = 0;
+};
+
+Seen ask(WorkerProcess& w, FcgiConnection& c, const Params& p) {
+  c.queue_request(1, p, {}, true);
+  FcgiResponse r = c.exchange(1);
+  EXPECT_TRUE(r.ended) << w.log();
+  EXPECT_EQ(r.status, 200) << r.out << w.log();
+  Seen s;
+  size_t at = r.body.find(",\"server\":");
+  if (r.body.rfind("{\"time\":", 0) != 0 || at == std::string::npos) {
+    ADD_FAILURE() << r.body;
+    return s;
+  }
+  s.time = std::stod(r.body.substr(8, at - 8));
+  s.server = r.body.substr(at + 10);
+  return s;
+}
+
+// In worker mode the last request's $_SERVER is brought up to date for the next request rather
+// than built anew, when nobody else holds it and the variables are the same names in the same
+// order. Either way a request must see what a fresh build gives it. Each request below is made
+// twice: right after one that kept its $_SERVER (so it is built anew), then again (so the array
+// just built is brought up to date); both must see the same $_SERVER, and a later time. In
+// between, the script changed a value of $_SERVER, added a variable and removed one. With
+// register_argc_argv on (PHP's default) and off (php.ini-production's).
+class ServerVarsReuse : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServerVarsReuse, EveryRequestSeesWhatAFreshBuildGives) {
+  std::string script = php_fixture("server_vars_reuse_worker.php");
+  WorkerProcess w(worker_mode(script, {"-d", "register_argc_argv=" + GetParam()}));
+  FcgiConnection c(w.socket_path());
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> vars;
+    std::string want;      // in the $_SERVER seen
+    std::string unwanted;  // never in it
+  };
+  const std::string basic = "Basic " + std::string("dXNlcjpwdw==");  // user:pw
+  std::vector<Case> cases = {
+      {{{"X_A", "a0"}, {"X_B", "b"}}, R"("X_A":"a0","X_B":"b")", "MINE"},
+      {{{"X_A", "a1"}, {"X_B", "b"}}, R"("X_A":"a1","X_B":"b")", "changed"},
+      {{{"X_A", "a1"}, {"X_B", "b"}, {"X_C", "c"}}, R"("X_B":"b","X_C":"c")", "MINE"},
+      {{{"X_A", "a1"}, {"X_C", "c"}}, R"("X_A":"a1","X_C":"c")", "X_B"},
+      {{{"X_A", ""}, {"X_C", "c"}}, R"("X_A":"","X_C":"c")", "a1"},
+      {{{"HTTP_AUTHORIZATION", basic}, {"X_A", "a"}}, R"("PHP_AUTH_USER":"user")", "MINE"},
+      {{{"HTTP_AUTHORIZATION", "Bearer t"}, {"X_A", "a"}}, R"("X_A":"a")", "PHP_AUTH_USER"},
+      {{{"HTTP_AUTHORIZATION", basic}, {"X_A", "a"}}, R"("PHP_AUTH_PW":"pw")", "MINE"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto params = [&](const std::string& query) {
+      Params p = default_params(script, query);
+      for (const auto& [name, value] : cases[i].vars) set_param(p, name, value);
+      return p;
+    };
+    ask(w, c, params("keep=1"));
+    Seen fresh = ask(w, c, params("q=1+2"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    Seen reused = ask(w, c, params("q=1+2"));
+    EXPECT_EQ(reused.server, fresh.server) << i;
+    EXPECT_GT(reused.time, fresh.time) << i;
+    EXPECT_TRUE(contains(reused.server, cases[i].want)) << i << ": " << reused.server;
+    EXPECT_FALSE(contains(reused.server, cases[i].unwanted)) << i << ": " << reused.server;
+    EXPECT_TRUE(contains(reused.server, "\"QUERY_STRING\":\"q=1+2\"")) << i;
+    EXPECT_EQ(contains(reused.server, R"("argv":["q=1","2"],"argc":2)"), GetParam() == "1") << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ArgcArgv, ServerVarsReuse, ::testing::Values("1", "0"));
+
+// The environment, which CGI puts in $_SERVER too, changed by putenv() in one request, is in
+// the next request's $_SERVER, whether that is built anew or brought up to date.
+TEST(ServerVarsReuseEnv, EnvironmentChangedByARequestIsInTheNext) {
+  std::string script = php_fixture("server_vars_reuse_worker.php");
+  WorkerProcess w(worker_mode(script));
+  FcgiConnection c(w.socket_path());
+  EXPECT_FALSE(contains(ask(w, c, default_params(script, "putenv=one")).server, "ASKR_T"));
+  EXPECT_TRUE(contains(ask(w, c, default_params(script, "x=1")).server, R"("ASKR_T":"one")"));
+  EXPECT_TRUE(
+      contains(ask(w, c, default_params(script, "putenv=two")).server, R"("ASKR_T":"one")"));
+  EXPECT_TRUE(contains(ask(w, c, default_params(script, "x=1")).server, R"("ASKR_T":"two")"));
+  EXPECT_TRUE(contains(ask(w, c, default_params(script, "x=2")).server, R"("ASKR_T":"two")"));
+}
+
+// Params that never became a request (the connection closed before they were complete) come
+// between two requests: the second is still compared in full with the first's $_SERVER, not
+// with those params, which had its values.
+TEST(ServerVarsReuseEnv, ParamsOfARequestThatNeverBeganAreNotTakenForTheLastRequests) {
+  std::string script = php_fixture("server_vars_reuse_worker.php");
+  WorkerProcess w(worker_mode(script));
+  FcgiConnection c(w.socket_path());
+  auto params = [&](const std::string& x) {
+    Params p = default_params(script, "q=1");
+    set_param(p, "X_V", x);
+    return p;
+  };
+  ask(w, c, params("one"));
+  ask(w, c, params("one"));  // the kept array, brought up to date
+  {
+    FcgiConnection other(w.socket_path());
+    std::string rec;
+    fastcgi::begin_request(rec, 1, fastcgi::Role::kResponder, true);
+    fastcgi::ParamsWriter pw(rec, 1);
+    for (const auto& [n, v] : params("two")) pw.add(n, v);
+    pw.finish();  // and no end of the params
+    other.queue_raw(rec);
+    other.wait_first_stdout(1, 300);
+  }
+  EXPECT_TRUE(contains(ask(w, c, params("two")).server, R"("X_V":"two")"));
+  EXPECT_TRUE(contains(ask(w, c, params("two")).server, R"("X_V":"two")"));
 }
 
 }  // namespace

@@ -33,8 +33,10 @@ struct WorkerState {
   uint64_t served = 0;
   bool booted = false;             // the first askr_handle_request() call has come
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
-  // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()).
+  // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
+  // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
+  zval request_server{};
   // The time limit's timer (arm_time_limit()): when it was armed (µs, CLOCK_MONOTONIC), and
   // whether it was left running after the last request.
   int64_t limit_armed_us = 0;
@@ -279,40 +281,70 @@ void keep_env() {
   zend_string_release(name);
 }
 
+// $_SERVER, kept rather than built anew: registering each variable costs about as much as a
+// small request's PHP, and most requests name the same variables as the one before, many with
+// the same values. Only an array nobody else holds is reused: a script that kept a copy (a
+// framework's request object often does), or changed it, gets a fresh one next time.
+
+// As php_auto_globals_create_server() leaves it: in PG(http_globals) and the symbol table, and
+// not built again by code compiled later in the request.
+void install_server(zval& kept) {
+  ZVAL_COPY(&PG(http_globals)[TRACK_VARS_SERVER], &kept);
+  Z_ADDREF(kept);
+  zend_hash_str_update(&EG(symbol_table), ZEND_STRL("_SERVER"), &kept);
+  auto* ag = static_cast<zend_auto_global*>(
+      zend_hash_str_find_ptr(CG(auto_globals), ZEND_STRL("_SERVER")));
+  if (ag) ag->armed = false;
+}
+
+// False when `kept` is not an array that only this holds (then it is dropped).
+bool held_alone(zval& kept) {
+  if (Z_TYPE(kept) != IS_ARRAY) return false;
+  if (Z_REFCOUNT(kept) == 1) return true;
+  zval_ptr_dtor(&kept);
+  ZVAL_UNDEF(&kept);
+  return false;
+}
+
+// Keeps this request's (or idle state's) $_SERVER in `kept` for the next one.
+void keep_server(zval& kept) {
+  zval_ptr_dtor(&kept);
+  ZVAL_UNDEF(&kept);
+  if (Z_TYPE(PG(http_globals)[TRACK_VARS_SERVER]) == IS_ARRAY) {
+    ZVAL_COPY(&kept, &PG(http_globals)[TRACK_VARS_SERVER]);
+  }
+}
+
 // $_SERVER between requests is the same every time (the environment and the worker script's
-// names, bound by bind_idle()): the array built for the first idle state is kept and given
-// again, with a fresh REQUEST_TIME, rather than built anew after every request (registering
-// each variable through the input filter costs about as much as a small request's PHP). Only
-// an array nobody else holds is reused (a script that kept a copy, or changed it, gets a fresh
-// one). What differs from a fresh build: filter_input(INPUT_SERVER) between requests sees
-// nothing. False when there is none to reuse: build it, then keep_idle_server().
+// names, bound by bind_idle()): given again with a fresh REQUEST_TIME. What differs from a
+// fresh build: filter_input(INPUT_SERVER) between requests sees nothing. False when there is
+// none to reuse: build it, then keep_server().
 bool reuse_idle_server() {
   zval& kept = g.idle_server;
-  if (Z_TYPE(kept) != IS_ARRAY) return false;
-  if (Z_REFCOUNT(kept) != 1) {
-    zval_ptr_dtor(&kept);
-    ZVAL_UNDEF(&kept);
-    return false;
-  }
+  if (!held_alone(kept)) return false;
   HashTable* ht = Z_ARRVAL(kept);
   zval t;
   ZVAL_DOUBLE(&t, sapi_get_request_time());
   zend_hash_str_update(ht, ZEND_STRL("REQUEST_TIME_FLOAT"), &t);
   ZVAL_LONG(&t, zend_dval_to_lval(Z_DVAL(t)));
   zend_hash_str_update(ht, ZEND_STRL("REQUEST_TIME"), &t);
-  // As php_auto_globals_create_server() leaves it: in PG(http_globals) and the symbol table.
-  ZVAL_COPY(&PG(http_globals)[TRACK_VARS_SERVER], &kept);
-  Z_ADDREF(kept);
-  zend_hash_str_update(&EG(symbol_table), ZEND_STRL("_SERVER"), &kept);
+  install_server(kept);
   return true;
 }
 
-void keep_idle_server() {
-  zval_ptr_dtor(&g.idle_server);
-  ZVAL_UNDEF(&g.idle_server);
-  if (Z_TYPE(PG(http_globals)[TRACK_VARS_SERVER]) == IS_ARRAY) {
-    ZVAL_COPY(&g.idle_server, &PG(http_globals)[TRACK_VARS_SERVER]);
+// The last request's $_SERVER, brought up to date for the bound request where the variables are
+// the same names in the same order (sapi::refresh_request_server()). False when it cannot be:
+// build it, then keep_server().
+bool reuse_request_server() {
+  zval& kept = g.request_server;
+  if (!held_alone(kept)) return false;
+  if (!sapi::refresh_request_server(Z_ARRVAL(kept))) {
+    zval_ptr_dtor(&kept);
+    ZVAL_UNDEF(&kept);
+    return false;
   }
+  install_server(kept);
+  return true;
 }
 
 // Starts the state of the bound request (or of none, `idle`): as php_request_startup() does
@@ -329,9 +361,9 @@ void start_state(bool idle) {
   start_output_buffering();
   php_hash_environment();  // $_GET $_POST $_COOKIE $_FILES now; the others on demand...
   // ...but the handler was compiled long ago, so build those now as well.
-  if (!idle || !reuse_idle_server()) {
+  if (!(idle ? reuse_idle_server() : reuse_request_server())) {
     zend_is_auto_global_str(ZEND_STRL("_SERVER"));
-    if (idle) keep_idle_server();
+    keep_server(idle ? g.idle_server : g.request_server);
   }
   zend_is_auto_global_str(ZEND_STRL("_REQUEST"));
   keep_env();
@@ -460,8 +492,10 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   file.primary_script = 1;
   php_execute_script(&file);
   zend_destroy_file_handle(&file);
-  zval_ptr_dtor(&g.idle_server);  // PHP's memory, freed before its request ends
-  ZVAL_UNDEF(&g.idle_server);
+  for (zval* kept : {&g.idle_server, &g.request_server}) {  // PHP's memory: freed before its
+    zval_ptr_dtor(kept);                                    // request ends
+    ZVAL_UNDEF(kept);
+  }
   int status = EG(exit_status);
   // exit() or a fatal error in a handler: that request is still open; answer it as far as it got.
   php_request_shutdown(nullptr);

@@ -10,6 +10,7 @@
 #include "fcgi_server.h"
 
 struct _sapi_module_struct;
+struct _zend_array;  // PHP's HashTable
 
 namespace askr::worker::sapi {
 
@@ -27,6 +28,13 @@ void bind_request(FcgiServer& server);
 void bind_idle(std::string_view script);
 // Forgets the binding; call after php_request_shutdown() or sapi_deactivate().
 void unbind();
+
+// Worker mode: makes `ht`, a $_SERVER array built for an earlier request and held by no one
+// else, the bound request's $_SERVER, changing only the values that differ (and REQUEST_TIME*).
+// False when it cannot be (the variables are not the same names in the same order, or PHP would
+// add others, such as PHP_AUTH_*): then `ht` may be half changed and is to be dropped, and
+// $_SERVER built anew.
+bool refresh_request_server(_zend_array* ht);
 
 // PHP's headers_send(103): the headers set so far go to the client now as 103 Early Hints (the
 // proxy passes them on); they stay set for the final response.

@@ -1,10 +1,12 @@
 #include "sapi/request.h"
 
 #include <strings.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -131,6 +133,11 @@ class ServerKeys {
  public:
   // The key for the variable at position `pos` named `name`; nullptr when `name` is not a
   // plain name (or the table is full): then it goes the general way.
+  // The key of the variable at `pos` in the last call of get(), or nullptr.
+  zend_string* known(size_t pos) const {
+    return pos < by_pos_.size() && by_pos_[pos] ? by_pos_[pos]->second : nullptr;
+  }
+
   zend_string* get(size_t pos, std::string_view name) {
     if (pos < by_pos_.size() && by_pos_[pos] && by_pos_[pos]->first == name)
       return by_pos_[pos]->second;
@@ -176,34 +183,43 @@ void put_server_var(HashTable* ht, zend_string* key, std::string_view value) {
   zend_hash_update(ht, key, &v);
 }
 
-// Calls `f(name, value)` for each server variable of the bound request, in order: the worker
-// mark, every FastCGI param, PHP_SELF. `name` views a NUL-terminated string.
+// Calls `f(name, value, same)` for each server variable of the bound request, in order: the
+// worker mark, every FastCGI param, PHP_SELF. `name` views a NUL-terminated string. `same`: the
+// variable is known to have the name and value it had in the set of params before this one.
 template <class F>
 void for_each_request_var(const Binding& b, F f) {
   // What FrankenPHP gives its worker scripts, which they test for.
-  if (worker_mode()) f(std::string_view("FRANKENPHP_WORKER"), std::string_view("1"));
-  for (const auto& [name, value] : b.server->params().pairs())
-    f(std::string_view(name), std::string_view(value));
+  if (worker_mode()) f(std::string_view("FRANKENPHP_WORKER"), std::string_view("1"), true);
+  const FcgiParams& params = b.server->params();
+  std::span<const FcgiParams::Pair> pairs = params.pairs();
+  for (size_t i = 0; i < pairs.size(); ++i)
+    f(std::string_view(pairs[i].first), std::string_view(pairs[i].second), !params.changed(i));
   // PHP_SELF as php-fpm builds it (cgi.fix_pathinfo=1): SCRIPT_NAME followed by PATH_INFO.
   static std::string self;  // its capacity is kept from one request to the next
   self.assign(b.script_name);
-  if (const std::string* path_info = b.server->params().find("PATH_INFO")) self += *path_info;
-  f(std::string_view("PHP_SELF"), std::string_view(self));
+  if (const std::string* path_info = params.find("PATH_INFO")) self += *path_info;
+  f(std::string_view("PHP_SELF"), std::string_view(self), false);
 }
+
+// The generation of the params (FcgiParams::generation()) that $_SERVER was last built or
+// brought up to date for.
+uint64_t g_server_generation = ~uint64_t{0};
 
 // The request's variables into $_SERVER (`track_vars`), straight where allowed.
 void register_request_vars(const Binding& b, zval* track_vars) {
   FilterKind kind = filter_kind();
   if (kind == FilterKind::kMangles || Z_TYPE_P(track_vars) != IS_ARRAY) {
-    for_each_request_var(
-        b, [&](std::string_view n, std::string_view v) { register_one(n.data(), v, track_vars); });
+    for_each_request_var(b, [&](std::string_view n, std::string_view v, bool) {
+      register_one(n.data(), v, track_vars);
+    });
+    g_server_generation = b.server->params().generation();
     return;
   }
   HashTable* ht = Z_ARRVAL_P(track_vars);
   // Sized once for all of them, rather than grown and rehashed three times on the way.
   zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().size()) + 2, false);
   size_t pos = 0;
-  for_each_request_var(b, [&](std::string_view name, std::string_view v) {
+  for_each_request_var(b, [&](std::string_view name, std::string_view v, bool) {
     if (zend_string* key = g_keys.get(pos++, name)) {
       put_server_var(ht, key, v);
     } else {  // what the filter would have registered, its values being left as they are
@@ -211,6 +227,7 @@ void register_request_vars(const Binding& b, zval* track_vars) {
     }
   });
   g_filter_copy_owed = kind == FilterKind::kRaw;
+  g_server_generation = b.server->params().generation();
 }
 
 // The filter extension's raw copy of the variables register_request_vars() put into $_SERVER
@@ -226,7 +243,7 @@ void fill_filter_copy() {
   zval saved;
   ZVAL_COPY_VALUE(&saved, &server);
   ZVAL_UNDEF(&server);
-  for_each_request_var(b, [](std::string_view n, std::string_view v) {
+  for_each_request_var(b, [](std::string_view n, std::string_view v, bool) {
     char* val = const_cast<char*>(v.data());
     size_t new_len = v.size();
     sapi_module.input_filter(PARSE_SERVER, n.data(), &val, v.size(), &new_len);
@@ -265,7 +282,93 @@ void hook_all(std::index_sequence<I...>) {
   }
 }
 
+// The bucket after `p` (skipping deleted ones) up to `end`, or nullptr.
+Bucket* next_bucket(Bucket*& p, Bucket* end) {
+  while (p != end && Z_TYPE(p->val) == IS_UNDEF) ++p;
+  return p != end ? p++ : nullptr;
+}
+
+bool key_is(const Bucket* b, std::string_view name) {
+  return b->key && ZSTR_LEN(b->key) == name.size() &&
+         std::memcmp(ZSTR_VAL(b->key), name.data(), name.size()) == 0;
+}
+
+// The bucket's value becomes the string `v`, unless it already is.
+void set_string(Bucket* b, std::string_view v) {
+  zval& z = b->val;
+  if (Z_TYPE(z) == IS_STRING && Z_STRLEN(z) == v.size() &&
+      std::memcmp(Z_STRVAL(z), v.data(), v.size()) == 0) {
+    return;
+  }
+  zval_ptr_dtor(&z);
+  ZVAL_STRINGL_FAST(&z, v.data(), v.size());
+}
+
 }  // namespace
+
+bool refresh_request_server(HashTable* ht) {
+  const Binding& b = g_binding;
+  if (!b.server || filter_kind() == FilterKind::kMangles || HT_IS_PACKED(ht)) return false;
+  const sapi_request_info& ri = SG(request_info);
+  if (ri.auth_user || ri.auth_password || ri.auth_digest) return false;  // PHP_AUTH_* of its own
+  Bucket* p = ht->arData;
+  Bucket* end = p + ht->nNumUsed;
+  // The environment first, as php_import_environment_variables() registers it. An entry PHP
+  // would skip or store by number is not looked for: no reuse.
+  for (char** env = environ; env && *env; ++env) {
+    const char* eq = std::strchr(*env, '=');
+    if (!eq) return false;
+    std::string_view name(*env, size_t(eq - *env));
+    Bucket* at = next_bucket(p, end);
+    if (!at || !key_is(at, name)) return false;
+    set_string(at, eq + 1);
+  }
+  // The request's variables, each in the place, and under the very key, a build gives it. When
+  // the array is the previous set of params' (nearly always), a variable known to be the same
+  // as in that set is only checked for its key.
+  bool follows = b.server->params().generation() == g_server_generation + 1;
+  bool same = true;
+  size_t pos = 0;
+  for_each_request_var(b, [&](std::string_view name, std::string_view v, bool unchanged) {
+    if (!same) return;
+    unchanged = unchanged && follows;
+    zend_string* key = unchanged ? g_keys.known(pos) : g_keys.get(pos, name);
+    ++pos;
+    Bucket* at = key ? next_bucket(p, end) : nullptr;
+    if (!at || at->key != key) {
+      same = false;
+      return;
+    }
+    if (!unchanged) set_string(at, v);
+  });
+  if (!same) return false;
+  // Then what php_register_server_variables() adds, what php_auto_globals_create_server() adds
+  // with register_argc_argv (argv from the query string, argc), and nothing after them.
+  Bucket* time_float = next_bucket(p, end);
+  Bucket* time = next_bucket(p, end);
+  if (!time_float || !key_is(time_float, "REQUEST_TIME_FLOAT") || !time ||
+      !key_is(time, "REQUEST_TIME")) {
+    return false;
+  }
+  if (PG(register_argc_argv)) {
+    Bucket* argv = next_bucket(p, end);
+    Bucket* argc = next_bucket(p, end);
+    if (!argv || !key_is(argv, "argv") || !argc || !key_is(argc, "argc")) return false;
+  }
+  if (next_bucket(p, end)) return false;
+  zval_ptr_dtor(&time_float->val);
+  ZVAL_DOUBLE(&time_float->val, sapi_get_request_time());
+  zval_ptr_dtor(&time->val);
+  ZVAL_LONG(&time->val, zend_dval_to_lval(Z_DVAL(time_float->val)));
+  if (PG(register_argc_argv)) {
+    zval arr;
+    ZVAL_ARR(&arr, ht);
+    php_build_argv(SG(request_info).query_string, &arr);  // replaces both, in their places
+  }
+  g_filter_copy_owed = filter_kind() == FilterKind::kRaw;
+  g_server_generation = b.server->params().generation();
+  return true;
+}
 
 void hook_filter_functions() {
   hook_all(std::make_index_sequence<std::size(kFilterFunctions)>());
