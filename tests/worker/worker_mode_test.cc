@@ -297,6 +297,22 @@ TEST(WorkerMode, FrankenphpHandleRequestWorksTheSame) {
   EXPECT_EQ(fcgi_request(w.socket_path(), p).body, "frankenphp 2 two");
 }
 
+// expose_php: every response of a worker-mode worker says X-Powered-By, as php-fpm's do; and
+// none does with it off.
+TEST(WorkerMode, ExposePhpHeaderOnEveryResponse) {
+  for (const char* on : {"1", "0"}) {
+    WorkerProcess w(
+        worker_mode(php_fixture("frankenphp.php"), {"-d", std::string("expose_php=") + on}));
+    for (int i = 0; i < 3; ++i) {
+      FcgiResponse r = fcgi_request(w.socket_path(), default_params(php_fixture("frankenphp.php")));
+      ASSERT_EQ(r.status, 200) << on << " " << i << w.log();
+      std::string powered = r.header("X-Powered-By");
+      EXPECT_EQ(powered.rfind("PHP/8.", 0) == 0, std::string(on) == "1") << on << " " << i;
+      EXPECT_EQ(powered.empty(), std::string(on) == "0") << on << " " << i;
+    }
+  }
+}
+
 TEST(WorkerMode, MaxRequestsThenExit) {
   WorkerProcess w(worker_mode(php_fixture("worker.php"), {"--max-requests", "3"}));
   for (int i = 0; i < 3; ++i) {

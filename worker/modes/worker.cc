@@ -354,8 +354,8 @@ void start_state(bool idle) {
   php_output_activate();
   PG(header_is_being_sent) = 0;
   PG(connection_status) = PHP_CONNECTION_NORMAL;
-  sapi_activate();  // reads a form body; cookies
-  if (PG(expose_php)) {
+  sapi_activate();                // reads a form body; cookies
+  if (PG(expose_php) && !idle) {  // between requests no headers are sent
     sapi_add_header(SAPI_PHP_VERSION_HEADER, sizeof(SAPI_PHP_VERSION_HEADER) - 1, 1);
   }
   start_output_buffering();
