@@ -177,10 +177,12 @@ class ServerKeys {
 
 ServerKeys g_keys;
 
-void put_server_var(HashTable* ht, zend_string* key, std::string_view value) {
+// Returns the value's string.
+zend_string* put_server_var(HashTable* ht, zend_string* key, std::string_view value) {
   zval v;
   ZVAL_STRINGL_FAST(&v, value.data(), value.size());
   zend_hash_update(ht, key, &v);
+  return Z_STR(v);
 }
 
 // Calls `f(name, value, same)` for each server variable of the bound request, in order: the
@@ -202,8 +204,15 @@ void for_each_request_var(const Binding& b, F f) {
 }
 
 // The generation of the params (FcgiParams::generation()) that $_SERVER was last built or
-// brought up to date for.
+// brought up to date for, and the string each variable was given then, by position (nullptr:
+// none known).
 uint64_t g_server_generation = ~uint64_t{0};
+std::vector<zend_string*> g_server_values;
+
+void note_value(size_t pos, zend_string* value) {
+  if (pos >= g_server_values.size()) g_server_values.resize(pos + 1);
+  g_server_values[pos] = value;
+}
 
 // The request's variables into $_SERVER (`track_vars`), straight where allowed.
 void register_request_vars(const Binding& b, zval* track_vars) {
@@ -220,11 +229,13 @@ void register_request_vars(const Binding& b, zval* track_vars) {
   zend_hash_extend(ht, zend_hash_num_elements(ht) + uint32_t(b.server->params().size()) + 2, false);
   size_t pos = 0;
   for_each_request_var(b, [&](std::string_view name, std::string_view v, bool) {
-    if (zend_string* key = g_keys.get(pos++, name)) {
-      put_server_var(ht, key, v);
+    zend_string* value = nullptr;
+    if (zend_string* key = g_keys.get(pos, name)) {
+      value = put_server_var(ht, key, v);
     } else {  // what the filter would have registered, its values being left as they are
       php_register_variable_safe(name.data(), v.data(), v.size(), track_vars);
     }
+    note_value(pos++, value);
   });
   g_filter_copy_owed = kind == FilterKind::kRaw;
   g_server_generation = b.server->params().generation();
@@ -325,7 +336,8 @@ bool refresh_request_server(HashTable* ht) {
   }
   // The request's variables, each in the place, and under the very key, a build gives it. When
   // the array is the previous set of params' (nearly always), a variable known to be the same
-  // as in that set is only checked for its key.
+  // as in that set is only checked for its key, and for holding the string it was given (not
+  // one that something changing $_SERVER in place, as phar does, put there).
   bool follows = b.server->params().generation() == g_server_generation + 1;
   bool same = true;
   size_t pos = 0;
@@ -339,7 +351,12 @@ bool refresh_request_server(HashTable* ht) {
       same = false;
       return;
     }
-    if (!unchanged) set_string(at, v);
+    if (unchanged && Z_TYPE(at->val) == IS_STRING && pos - 1 < g_server_values.size() &&
+        Z_STR(at->val) == g_server_values[pos - 1]) {
+      return;
+    }
+    set_string(at, v);
+    note_value(pos - 1, Z_STR(at->val));
   });
   if (!same) return false;
   // Then what php_register_server_variables() adds, what php_auto_globals_create_server() adds
