@@ -341,7 +341,9 @@ bool refresh_request_server(HashTable* ht) {
   bool follows = b.server->params().generation() == g_server_generation + 1;
   bool same = true;
   size_t pos = 0;
-  for_each_request_var(b, [&](std::string_view name, std::string_view v, bool unchanged) {
+  // Inlined: it runs for every variable of every request.
+  auto check = [&](std::string_view name, std::string_view v, bool unchanged)
+      __attribute__((always_inline)) {
     if (!same) return;
     unchanged = unchanged && follows;
     zend_string* key = unchanged ? g_keys.known(pos) : g_keys.get(pos, name);
@@ -357,7 +359,8 @@ bool refresh_request_server(HashTable* ht) {
     }
     set_string(at, v);
     note_value(pos - 1, Z_STR(at->val));
-  });
+  };
+  for_each_request_var(b, check);
   if (!same) return false;
   // Then what php_register_server_variables() adds, what php_auto_globals_create_server() adds
   // with register_argc_argv (argv from the query string, argc), and nothing after them.
