@@ -112,6 +112,15 @@ worker_args() { # MODE
   if [ "$1" = worker ]; then args+=(--script "$tmp/workers/hello.php"); fi
 }
 
+# PID runs under callgrind: its counters zeroed, the measured requests made, the counters
+# dumped (kept as NAME with KEEP); $result: its instructions per request.
+count_instructions() { # PID NAME
+  callgrind_control -z "$1" >/dev/null 2>&1
+  measured
+  callgrind_control -d "$1" >/dev/null 2>&1
+  result=$(per_request "$(callgrind_total "$tmp/cg.$1.1" "$2")")
+}
+
 proxy_instructions() { # MODE BACKEND
   local port pid wpid="" args
   port=$(free_port)
@@ -132,10 +141,7 @@ proxy_instructions() { # MODE BACKEND
   pid=$!
   pids+=("$pid")
   start "$port" "$pid"
-  callgrind_control -z "$pid" >/dev/null 2>&1
-  measured
-  callgrind_control -d "$pid" >/dev/null 2>&1
-  result=$(per_request "$(callgrind_total "$tmp/cg.$pid.1" "proxy.$1.$2")")
+  count_instructions "$pid" "proxy.$1.$2"
   stop_pid "$pid"
   if [ -n "$wpid" ]; then stop_pid "$wpid"; fi
 }
@@ -154,10 +160,7 @@ worker_instructions() { # MODE
   pid=$!
   pids+=("$pid")
   start "$port" "$pid"
-  callgrind_control -z "$wpid" >/dev/null 2>&1
-  measured
-  callgrind_control -d "$wpid" >/dev/null 2>&1
-  result=$(per_request "$(callgrind_total "$tmp/cg.$wpid.1" "worker.$1")")
+  count_instructions "$wpid" "worker.$1"
   stop_pid "$pid"
   stop_pid "$wpid"
 }
