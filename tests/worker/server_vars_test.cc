@@ -101,8 +101,8 @@ TEST(ServerVarsFilter, DefaultFilterStillAppliesToServer) {
   }
 }
 
-// This request's $_SERVER from server_vars_reuse_worker.php (all but REQUEST_TIME*), and its
-// REQUEST_TIME_FLOAT.
+// This request's $_SERVER as server_vars_reuse_worker.php answers it (all but REQUEST_TIME*
+// and ASKR_CONNECTION_REQUESTS), and its REQUEST_TIME_FLOAT.
 struct Seen {
   std::string server;
   double time = 0;

@@ -131,13 +131,13 @@ bool plain_name(std::string_view n) {
 // client inventing header names cannot grow it; names past the bound are made per request.
 class ServerKeys {
  public:
-  // The key for the variable at position `pos` named `name`; nullptr when `name` is not a
-  // plain name (or the table is full): then it goes the general way.
-  // The key of the variable at `pos` in the last call of get(), or nullptr.
+  // The key of the variable at `pos` as the last get() for that position found it, or nullptr.
   zend_string* known(size_t pos) const {
     return pos < by_pos_.size() && by_pos_[pos] ? by_pos_[pos]->second : nullptr;
   }
 
+  // The key for the variable at position `pos` named `name`; nullptr when `name` is not a
+  // plain name (or the table is full): then it goes the general way.
   zend_string* get(size_t pos, std::string_view name) {
     if (pos < by_pos_.size() && by_pos_[pos] && by_pos_[pos]->first == name)
       return by_pos_[pos]->second;
@@ -324,8 +324,9 @@ bool refresh_request_server(HashTable* ht) {
   if (ri.auth_user || ri.auth_password || ri.auth_digest) return false;  // PHP_AUTH_* of its own
   Bucket* p = ht->arData;
   Bucket* end = p + ht->nNumUsed;
-  // The environment first, as php_import_environment_variables() registers it. An entry PHP
-  // would skip or store by number is not looked for: no reuse.
+  // The environment first, as php_import_environment_variables() registers it. An entry that
+  // PHP skips (a name with ' ', '.' or '[') or keys by number is not where it is looked for
+  // here: no reuse.
   for (char** env = environ; env && *env; ++env) {
     const char* eq = std::strchr(*env, '=');
     if (!eq) return false;

@@ -1,8 +1,8 @@
 <?php
-// Worker mode: answers with this request's $_SERVER, all of it but REQUEST_TIME and
-// REQUEST_TIME_FLOAT (REQUEST_TIME_FLOAT given apart: "time") and ASKR_CONNECTION_REQUESTS, then
-// changes it. ?keep=1 keeps this request's
-// $_SERVER for the rest of the worker's life; ?putenv=VALUE sets ASKR_T in the environment.
+// Worker mode: answers with this request's $_SERVER, all of it but REQUEST_TIME,
+// REQUEST_TIME_FLOAT (given apart: "time") and ASKR_CONNECTION_REQUESTS, then changes it.
+// ?keep=1 keeps this request's $_SERVER for the rest of the worker's life; ?putenv=VALUE sets
+// ASKR_T in the environment.
 $kept = [];
 $handler = static function () use (&$kept): void {
     $s = $_SERVER;
