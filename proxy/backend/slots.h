@@ -90,7 +90,7 @@ class PoolSlots {
   // slot goes to the first waiting ticket, or becomes idle when none waits.
   void release(int slot, int loop = -1) {
     if (waiters_.load(std::memory_order_seq_cst) == 0) {
-      slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);
+      make_idle(slot);
       // A request may have queued between the check and the release: wait() then either saw
       // this slot idle, or waiters_ is seen here.
       if (waiters_.load(std::memory_order_seq_cst) == 0) return;
@@ -98,13 +98,7 @@ class PoolSlots {
       return grant_idle_locked(loop);
     }
     std::lock_guard lock(mu_);
-    if (queue_.empty()) {
-      slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);
-    } else if (slots_[slot].state.load(std::memory_order_seq_cst) & kUp) {
-      grant_locked(slot, loop);
-    } else {
-      slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);  // its worker left
-    }
+    pass_on_locked(slot, loop);
   }
   // The supervisor marks a slot up when its worker is ready, down when that worker exits or is
   // told to retire. A busy slot stays busy until its request ends.
@@ -170,13 +164,7 @@ class PoolSlots {
     size_t before = queue_.size();
     std::erase(queue_, loop);
     waiters_.fetch_sub(int(before - queue_.size()), std::memory_order_seq_cst);
-    for (int slot : std::exchange(l.slots, {})) {
-      if (queue_.empty() || !(slots_[slot].state.load() & kUp)) {
-        slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);
-      } else {
-        grant_locked(slot, loop);
-      }
-    }
+    for (int slot : std::exchange(l.slots, {})) pass_on_locked(slot, loop);
     l.granted.store(0, std::memory_order_release);
   }
 
@@ -205,6 +193,18 @@ class PoolSlots {
     l.slots.push_back(slot);
     l.granted.fetch_add(1, std::memory_order_release);
     if (loop != self && l.backend) l.backend->wake();
+  }
+  // Under mu_: `slot`, held busy and done with, goes to the first ticket while its worker is
+  // up; else (no ticket, or its worker left) it is no longer busy.
+  void pass_on_locked(int slot, int self) {
+    if (!queue_.empty() && (slots_[slot].state.load(std::memory_order_seq_cst) & kUp)) {
+      grant_locked(slot, self);
+    } else {
+      make_idle(slot);
+    }
+  }
+  void make_idle(int slot) {
+    slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);
   }
   // Under mu_: idle slots go to the first tickets.
   void grant_idle_locked(int self) {
