@@ -41,6 +41,17 @@ bool dropped_response_field(std::string_view name) {
   }
 }
 
+// The fields of a response head that HTTP/2 sends, into `nv` from index `n` on; the new count.
+// Names go as the handler wrote them: nghttp2 lower-cases its copy (nghttp2_nv_array_copy).
+size_t add_fields(nghttp2_nv* nv, size_t n, std::span<const Response::Field> fields) {
+  for (const Response::Field& f : fields) {
+    if (dropped_response_field(f.name)) continue;
+    nv[n++] = {(uint8_t*)f.name.data(), (uint8_t*)f.value.data(), f.name.size(), f.value.size(),
+               NGHTTP2_NV_FLAG_NONE};
+  }
+  return n;
+}
+
 // The fields indexed in Request::known, by their lower-case HTTP/2 names.
 constexpr std::pair<std::string_view, Known> kKnownNames[] = {
     {"content-type", Known::kContentType},
@@ -650,10 +661,7 @@ void H2Session::submit_response(int32_t id, int status, std::span<const Response
   add(":status", {code, 3}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
   add("server", "askr", kStatic);
   if (!date.empty()) add("date", date, NGHTTP2_NV_FLAG_NO_COPY_NAME);
-  // Names go as the handler wrote them: nghttp2 lower-cases its copy (nghttp2_nv_array_copy).
-  for (const Response::Field& f : fields) {
-    if (!dropped_response_field(f.name)) add(f.name, f.value, NGHTTP2_NV_FLAG_NONE);
-  }
+  n = add_fields(nv, n, fields);
   if (length && status != 304 && status != 204) {
     auto [end, ec] = std::to_chars(len_text, len_text + sizeof len_text, *length);
     add("content-length", {len_text, size_t(end - len_text)}, NGHTTP2_NV_FLAG_NO_COPY_NAME);
@@ -667,15 +675,11 @@ void H2Session::submit_response(int32_t id, int status, std::span<const Response
 void H2Session::submit_interim(int32_t id, int status, std::span<const Response::Field> fields) {
   char code[4];
   std::to_chars(code, code + 3, unsigned(status));
-  std::vector<nghttp2_nv>& nv = nv_;
-  nv.clear();
-  nv.push_back({(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE});
-  for (const Response::Field& f : fields) {
-    if (dropped_response_field(f.name)) continue;  // as the handler wrote it (see above)
-    nv.push_back({(uint8_t*)f.name.data(), (uint8_t*)f.value.data(), f.name.size(), f.value.size(),
-                  NGHTTP2_NV_FLAG_NONE});
-  }
-  nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, nv.data(), nv.size(), nullptr);
+  if (nv_.size() < fields.size() + 1) nv_.resize(fields.size() + 1);
+  nghttp2_nv* nv = nv_.data();
+  nv[0] = {(uint8_t*)":status", (uint8_t*)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+  size_t n = add_fields(nv, 1, fields);
+  nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, id, nullptr, nv, n, nullptr);
 }
 
 void H2Session::resume(int32_t id) {
