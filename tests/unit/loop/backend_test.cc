@@ -167,6 +167,18 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     while (Clock::now() < end) io_->poll(5);
   }
 
+  // Polls, reading what reaches the peer's end `peer`, until `want` bytes came and c's send
+  // completed (10 s at most); what came.
+  std::string receive_sent(int peer, Probe& c, size_t want) {
+    std::string got;
+    auto end = Clock::now() + std::chrono::seconds(10);
+    while ((got.size() < want || c.count("sent") == 0) && Clock::now() < end) {
+      io_->poll(1);
+      got += drain(peer);
+    }
+    return got;
+  }
+
   // A heap object on pair.fd[0] that deletes itself in on_closed.
   Probe* owned(int fd) {
     auto* p = new Probe(log_, fd);
@@ -499,12 +511,7 @@ TEST_P(BackendTest, LargeSendCompletesOnce) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = char('a' + i % 26);
   io_->send(&c, big.data(), big.size());
   EXPECT_EQ(c.count("sent"), 0u);
-  std::string got;
-  auto end = Clock::now() + std::chrono::seconds(10);
-  while ((got.size() < big.size() || c.count("sent") == 0) && Clock::now() < end) {
-    io_->poll(1);
-    got += drain(p.fd[1]);
-  }
+  std::string got = receive_sent(p.fd[1], c, big.size());
   EXPECT_EQ(c.count("sent"), 1u);
   EXPECT_EQ(c.sent_error, 0);
   EXPECT_TRUE(got == big) << got.size();
@@ -530,12 +537,7 @@ TEST_P(BackendTest, ManyPiecesSendInOrderAcrossShortSends) {
   std::vector<iovec> iov;
   for (std::string& s : pieces) iov.push_back({s.data(), s.size()});
   io_->sendv(&c, iov.data(), iov.size(), false);
-  std::string got;
-  auto end = Clock::now() + std::chrono::seconds(10);
-  while ((got.size() < want.size() || c.count("sent") == 0) && Clock::now() < end) {
-    io_->poll(1);
-    got += drain(p.fd[1]);
-  }
+  std::string got = receive_sent(p.fd[1], c, want.size());
   EXPECT_EQ(c.count("sent"), 1u);
   EXPECT_EQ(c.sent_error, 0);
   EXPECT_TRUE(got == want) << got.size() << " of " << want.size();
