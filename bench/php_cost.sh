@@ -107,9 +107,16 @@ callgrind_total() { # DUMP [NAME-TO-KEEP-IT-UNDER]
 }
 allocs() { od -An -tu8 -w8 "$1" | head -3 | awk '{ s += $1 } END { print s + 0 }'; }
 
-worker_args() { # MODE
-  args=(--mode "$1")
+# askr-worker on its own for MODE, listening on $tmp/w.sock, with an empty environment as the
+# supervisor gives it, run by the command words after LOG if any (valgrind's); $wpid.
+start_worker() { # MODE LOG [COMMAND...]
+  local log="$2" args=(--mode "$1")
   if [ "$1" = worker ]; then args+=(--script "$tmp/workers/hello.php"); fi
+  shift 2
+  rm -f "$tmp/w.sock"
+  env -i PATH=/usr/bin:/bin "$@" "$ASKR_WORKER" "${args[@]}" --listen "$tmp/w.sock" 2>"$log" &
+  wpid=$!
+  pids+=("$wpid")
 }
 
 # PID runs under callgrind: its counters zeroed, the measured requests made, the counters
@@ -122,17 +129,13 @@ count_instructions() { # PID NAME
 }
 
 proxy_instructions() { # MODE BACKEND
-  local port pid wpid="" args
+  local port pid wpid=""
   port=$(free_port)
   config "$port" "$1" "$2" own
   if [ "$2" = io_uring ]; then
     # Under valgrind (3.19: no pidfd_open) askr-proxy on io_uring cannot supervise its workers:
     # the worker runs on its own, as an external pool with kept connections.
-    worker_args "$1"
-    rm -f "$tmp/w.sock"
-    env -i PATH=/usr/bin:/bin "$ASKR_WORKER" "${args[@]}" --listen "$tmp/w.sock" 2>"$tmp/w.log" &
-    wpid=$!
-    pids+=("$wpid")
+    start_worker "$1" "$tmp/w.log"
     config "$port" "$1" "$2" "$tmp/w.sock"
   fi
   rm -f "$tmp"/cg.*
@@ -147,15 +150,11 @@ proxy_instructions() { # MODE BACKEND
 }
 
 worker_instructions() { # MODE
-  local port pid wpid args
-  worker_args "$1"
+  local port pid wpid
   port=$(free_port)
   config "$port" "$1" epoll "$tmp/w.sock"
-  rm -f "$tmp"/cg.* "$tmp/w.sock"
-  env -i PATH=/usr/bin:/bin valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" \
-    "$ASKR_WORKER" "${args[@]}" --listen "$tmp/w.sock" 2>"$tmp/valgrind.log" &
-  wpid=$!
-  pids+=("$wpid")
+  rm -f "$tmp"/cg.*
+  start_worker "$1" "$tmp/valgrind.log" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p"
   "$ASKR" -c "$tmp/askr.toml" 2>"$tmp/proxy.log" &
   pid=$!
   pids+=("$pid")
