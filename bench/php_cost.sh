@@ -119,6 +119,17 @@ start_worker() { # MODE LOG [COMMAND...]
   pids+=("$wpid")
 }
 
+# askr-proxy with $tmp/askr.toml, run by the command words after LOG if any (env, valgrind),
+# once it answers on PORT; $pid.
+start_proxy() { # PORT LOG [COMMAND...]
+  local port="$1" log="$2"
+  shift 2
+  "$@" "$ASKR" -c "$tmp/askr.toml" 2>"$log" &
+  pid=$!
+  pids+=("$pid")
+  start "$port" "$pid"
+}
+
 # PID runs under callgrind: its counters zeroed, the measured requests made, the counters
 # dumped (kept as NAME with KEEP); $result: its instructions per request.
 count_instructions() { # PID NAME
@@ -139,11 +150,8 @@ proxy_instructions() { # MODE BACKEND
     config "$port" "$1" "$2" "$tmp/w.sock"
   fi
   rm -f "$tmp"/cg.*
-  ASKR_WORKER_BIN="$ASKR_WORKER" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" \
-    "$ASKR" -c "$tmp/askr.toml" 2>"$tmp/valgrind.log" &
-  pid=$!
-  pids+=("$pid")
-  start "$port" "$pid"
+  start_proxy "$port" "$tmp/valgrind.log" env ASKR_WORKER_BIN="$ASKR_WORKER" \
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p"
   count_instructions "$pid" "proxy.$1.$2"
   stop_pid "$pid"
   if [ -n "$wpid" ]; then stop_pid "$wpid"; fi
@@ -155,10 +163,7 @@ worker_instructions() { # MODE
   config "$port" "$1" epoll "$tmp/w.sock"
   rm -f "$tmp"/cg.*
   start_worker "$1" "$tmp/valgrind.log" valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p"
-  "$ASKR" -c "$tmp/askr.toml" 2>"$tmp/proxy.log" &
-  pid=$!
-  pids+=("$pid")
-  start "$port" "$pid"
+  start_proxy "$port" "$tmp/proxy.log"
   count_instructions "$wpid" "worker.$1"
   stop_pid "$pid"
   stop_pid "$wpid"
@@ -172,11 +177,8 @@ allocations() { # MODE BACKEND -> "PROXY / WORKER"
     "$tmp/alloccount.so" "$ASKR_WORKER" >"$tmp/worker.sh"
   chmod +x "$tmp/worker.sh"
   rm -f "$tmp/al.p" "$tmp/al.w"
-  ASKR_WORKER_BIN="$tmp/worker.sh" ALLOCCOUNT_FILE="$tmp/al.p" LD_PRELOAD="$tmp/alloccount.so" \
-    "$ASKR" -c "$tmp/askr.toml" 2>"$tmp/proxy.log" &
-  pid=$!
-  pids+=("$pid")
-  start "$port" "$pid"
+  start_proxy "$port" "$tmp/proxy.log" env ASKR_WORKER_BIN="$tmp/worker.sh" \
+    ALLOCCOUNT_FILE="$tmp/al.p" LD_PRELOAD="$tmp/alloccount.so"
   p0=$(allocs "$tmp/al.p")
   w0=$(allocs "$tmp/al.w")
   measured
@@ -188,10 +190,7 @@ syscalls() { # MODE BACKEND -> "PROXY-CALLS|PROXY-LIST|WORKER-CALLS|WORKER-LIST"
   local port pid wpid s1 s2
   port=$(free_port)
   config "$port" "$1" "$2" own
-  ASKR_WORKER_BIN="$ASKR_WORKER" "$ASKR" -c "$tmp/askr.toml" 2>"$tmp/proxy.log" &
-  pid=$!
-  pids+=("$pid")
-  start "$port" "$pid"
+  start_proxy "$port" "$tmp/proxy.log" env ASKR_WORKER_BIN="$ASKR_WORKER"
   wpid=$(worker_of "$pid")
   strace -f -c -S calls -o "$tmp/st.p" -p "$pid" 2>/dev/null &
   s1=$!
