@@ -51,9 +51,13 @@ struct Response {
   // Copies `s` into the response's own storage, for values built on the stack. Values that do
   // not fit the inline arena get a heap block of their own, so earlier views stay valid.
   std::string_view keep(std::string_view s);
+  // Makes `body_text` the body. A file that held the bytes of an earlier inline body does not
+  // hold these: it is forgotten, so that no writer sends it instead.
   void set_inline(std::string_view body_text, std::string_view content_type) {
     body = Body::kInline;
     inline_body = body_text;
+    inline_file_fd = -1;
+    inline_file_offset = 0;
     content_length = body_text.size();
     add("Content-Type", content_type);
   }

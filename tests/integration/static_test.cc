@@ -102,6 +102,22 @@ TEST_P(Static, SingleRanges) {
   EXPECT_EQ(whole.body, "0123456789");
 }
 
+// A file of 4 to 16 KiB is cached with its bytes and kept open for sendfile: an error answered
+// for it (412, 416) carries its own short text, never the first bytes of the file.
+TEST_P(Static, ErrorsForACachedMidSizeFileCarryTheirOwnBody) {
+  site_.write("www/mid.txt", std::string(8000, 'x'));
+  start();
+  for (int i = 0; i < 2; ++i) {  // the first answer fills the cache, the second comes from it
+    HttpResponse r = fetch(port(), get("/mid.txt", "Range: bytes=9000-\r\n"));
+    EXPECT_EQ(r.status, 416);
+    EXPECT_EQ(r.body, "416 Range Not Satisfiable\n") << i;
+    r = fetch(port(), get("/mid.txt", "If-Match: \"nope\"\r\n"));
+    EXPECT_EQ(r.status, 412);
+    EXPECT_EQ(r.body, "412 Precondition Failed\n") << i;
+  }
+  EXPECT_EQ(fetch(port(), get("/mid.txt", "Range: bytes=7998-\r\n")).body, "xx");
+}
+
 TEST_P(Static, PrecompressedSiblingsByAcceptEncoding) {
   site_.write("www/app.css", "plain");
   site_.write("www/app.css.gz", "gzipped");
