@@ -135,42 +135,40 @@ struct FileMeta {
   std::string_view etag, last_modified;
 };
 
-void set_range(const http::Request& req, std::string_view etag, const FileMeta& m,
-               http::Response& resp) {
+// Which bytes of the file the request asks for (RFC 9110 §14.2): all of them (kIgnore), one
+// range (kSatisfiable, `r`), or none it has (kUnsatisfiable). A HEAD request gets no range.
+RangeOutcome requested_range(const http::Request& req, std::string_view etag, const FileMeta& m,
+                             ByteRange& r) {
   std::string_view range = req.known(http::Known::kRange);
-  resp.content_length = m.size;
-  if (range.empty() || req.is_head) return;
+  if (range.empty() || req.is_head) return RangeOutcome::kIgnore;
   std::string_view if_range = req.known(http::Known::kIfRange);
-  if (!if_range.empty() && !if_range_allows(if_range, etag, m.mtime)) return;
-  ByteRange r;
+  if (!if_range.empty() && !if_range_allows(if_range, etag, m.mtime)) return RangeOutcome::kIgnore;
+  return parse_range(range, m.size, r);
+}
+
+// 416 with its own text body, and the size the client can ask ranges of.
+void range_not_satisfiable(uint64_t size, http::Response& resp) {
+  char buf[48];
+  fail(resp, 416);
+  resp.add("Content-Range", resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes */%llu",
+                                                            (unsigned long long)size))}));
+}
+
+// Cuts the body set up for the whole file down to `r`.
+void apply_range(const ByteRange& r, uint64_t size, http::Response& resp) {
   char buf[96];
-  switch (parse_range(range, m.size, r)) {
-    case RangeOutcome::kIgnore:
-      return;
-    case RangeOutcome::kUnsatisfiable:
-      if (resp.body == http::Response::Body::kFile && resp.file_owned) ::close(resp.file_fd);
-      resp.file_fd = -1;
-      resp.body = http::Response::Body::kNone;
-      fail(resp, 416);
-      resp.add("Content-Range", resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes */%llu",
-                                                                (unsigned long long)m.size))}));
-      return;
-    case RangeOutcome::kSatisfiable:
-      resp.status = 206;
-      resp.content_length = r.last - r.first + 1;
-      if (resp.body == http::Response::Body::kFile) {
-        resp.file_offset = r.first;
-      } else {
-        resp.inline_body = resp.inline_body.substr(r.first, resp.content_length);
-        resp.inline_file_offset = r.first;
-      }
-      resp.add(
-          "Content-Range",
-          resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu",
-                                          (unsigned long long)r.first, (unsigned long long)r.last,
-                                          (unsigned long long)m.size))}));
-      return;
+  resp.status = 206;
+  resp.content_length = r.last - r.first + 1;
+  if (resp.body == http::Response::Body::kFile) {
+    resp.file_offset = r.first;
+  } else {
+    resp.inline_body = resp.inline_body.substr(r.first, resp.content_length);
+    resp.inline_file_offset = r.first;
   }
+  resp.add("Content-Range",
+           resp.keep({buf, size_t(snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu",
+                                           (unsigned long long)r.first, (unsigned long long)r.last,
+                                           (unsigned long long)size))}));
 }
 
 // Validators, preconditions, headers and range for a file whose body is either `fd` (>= 0) or
@@ -194,6 +192,13 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
     if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
     return;
   }
+  // Decided before the file's own fields are added: a 416 describes its text body, not the file.
+  ByteRange range;
+  RangeOutcome outcome = requested_range(req, etag, m, range);
+  if (outcome == RangeOutcome::kUnsatisfiable) {
+    if (fd >= 0 && resp.file_owned) ::close(fd);
+    return range_not_satisfiable(m.size, resp);
+  }
   resp.add("Content-Type", m.type);
   if (!m.encoding.empty()) resp.add("Content-Encoding", m.encoding);
   resp.add("Accept-Ranges", "bytes");
@@ -205,7 +210,8 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
     resp.body = http::Response::Body::kInline;
     resp.inline_body = content;
   }
-  set_range(req, etag, m, resp);
+  resp.content_length = m.size;
+  if (outcome == RangeOutcome::kSatisfiable) apply_range(range, m.size, resp);
 }
 
 // A cache entry's bytes or open file, kept alive by the response until it is sent. A small file

@@ -118,6 +118,26 @@ TEST_P(Static, ErrorsForACachedMidSizeFileCarryTheirOwnBody) {
   EXPECT_EQ(fetch(port(), get("/mid.txt", "Range: bytes=7998-\r\n")).body, "xx");
 }
 
+// A 416 describes its own short text body: one Content-Type, and no Content-Encoding of the
+// precompressed file it refused to cut (a client would try to gunzip the plain text).
+TEST_P(Static, UnsatisfiableRangeDescribesItsOwnBody) {
+  site_.write("www/app.css", "plain");
+  site_.write("www/app.css.gz", "gzipped");
+  start();
+  int fd = connect_to(port());
+  send_all(fd,
+           get("/app.css", "Accept-Encoding: gzip\r\nRange: bytes=100-\r\nConnection: close\r\n"));
+  std::string raw = read_all(fd);
+  close(fd);
+  EXPECT_NE(raw.find("HTTP/1.1 416 "), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Range: bytes */7\r\n"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find("Content-Encoding"), std::string::npos) << raw;
+  size_t type = raw.find("\r\nContent-Type: ");
+  ASSERT_NE(type, std::string::npos) << raw;
+  EXPECT_EQ(raw.find("\r\nContent-Type: ", type + 1), std::string::npos) << raw;
+  EXPECT_NE(raw.find("\r\nContent-Type: text/plain; charset=utf-8\r\n"), std::string::npos) << raw;
+}
+
 TEST_P(Static, PrecompressedSiblingsByAcceptEncoding) {
   site_.write("www/app.css", "plain");
   site_.write("www/app.css.gz", "gzipped");
