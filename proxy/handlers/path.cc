@@ -43,6 +43,13 @@ PathError decode_byte(std::string_view raw, size_t& i, char& c) {
   return c == '\0' ? PathError::kNul : PathError::kNone;
 }
 
+// pchar (RFC 3986 §3.3) and '/', less pct-encoded: the bytes a URI path carries as they are.
+bool is_path_char(unsigned char c) {
+  constexpr std::string_view kPunct = "-._~!$&'()*+,;=:@/";
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != 0 && kPunct.find(char(c)) != std::string_view::npos);
+}
+
 }  // namespace
 
 const char* path_error_name(PathError e) {
@@ -82,6 +89,20 @@ PathError normalize_path(std::string_view raw, std::string& out) {
     char c;
     if (PathError e = decode_byte(raw, i, c); e != PathError::kNone) return e;
     out.push_back(c);
+  }
+}
+
+void append_encoded_path(std::string_view path, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (char ch : path) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (is_path_char(c)) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
   }
 }
 

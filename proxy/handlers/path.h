@@ -39,4 +39,10 @@ const char* path_error_name(PathError e);
 // Does not allocate when `out` already has capacity for `raw.size()` bytes.
 PathError normalize_path(std::string_view raw, std::string& out);
 
+// Appends `path` (a decoded path, as normalize_path writes it) to `out` as the path of a URI:
+// every byte but the unreserved ones, the sub-delims, ':', '@' and '/' is percent-encoded
+// (upper-case hex), so '%', '?', '#', spaces, controls and bytes >= 0x80 cannot change what the
+// URI means. Decoding the result gives `path` back.
+void append_encoded_path(std::string_view path, std::string& out);
+
 }  // namespace askr::handlers

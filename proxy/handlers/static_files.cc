@@ -92,8 +92,11 @@ int check_preconditions(const http::Request& req, std::string_view etag, time_t 
   return 0;
 }
 
+// Location: the normalized path that names the directory, encoded again, with a '/' added (as
+// nginx answers). Never the raw target, whose "//host/.." would lead to another site.
 void redirect_to_directory(const http::Request& req, http::Response& resp) {
-  std::string loc(req.path);
+  std::string loc;
+  append_encoded_path(req.normalized, loc);
   loc += '/';
   if (!req.query.empty()) loc.append("?").append(req.query);
   resp.status = 301;

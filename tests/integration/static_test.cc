@@ -33,6 +33,24 @@ TEST_P(Static, IndexRedirectsAndListingsRefused) {
   EXPECT_EQ(fetch(port(), get("/nothing/here")).status, 404);
 }
 
+// The directory redirect points at the path that was served, normalized and percent-encoded,
+// as nginx's does: never at the raw target, whose "//host/.." would make Location a
+// scheme-relative URL to another site.
+TEST_P(Static, DirectoryRedirectGoesToTheNormalizedPath) {
+  site_.write("www/sp ace/index.html", "spaced\n");
+  start();
+  HttpResponse r = fetch(port(), get("//evil.example/../sub"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sub/");
+  r = fetch(port(), get("/x/%2e%2e//sub?a=%41"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sub/?a=%41");
+  r = fetch(port(), get("/sp%20ace"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sp%20ace/");
+  EXPECT_EQ(fetch(port(), get(r.header("location"))).body, "spaced\n");
+}
+
 // A directory redirect whose Location is longer than the response's inline arena still carries
 // it whole (it used to be dropped silently, leaving an empty Location).
 TEST_P(Static, LongDirectoryRedirectKeepsItsLocation) {

@@ -87,5 +87,22 @@ TEST(NormalizePath, ErrorNamesAreDistinct) {
   EXPECT_STRNE(path_error_name(PathError::kNul), path_error_name(PathError::kEncodedSlash));
 }
 
+TEST(EncodedPath, KeepsPathCharactersAndEncodesTheRest) {
+  std::string out = "x";
+  append_encoded_path("/a-b._~!$&'()*+,;=:@/Z9", out);
+  EXPECT_EQ(out, "x/a-b._~!$&'()*+,;=:@/Z9");
+  out.clear();
+  append_encoded_path("/sp ace/%?#\"\\\x7f\xc3\xa9\x01", out);
+  EXPECT_EQ(out, "/sp%20ace/%25%3F%23%22%5C%7F%C3%A9%01");
+}
+
+TEST(EncodedPath, DecodesBackToThePath) {
+  const std::string_view path = "/dir with %/\xff\x80/?#[]";
+  std::string encoded, decoded;
+  append_encoded_path(path, encoded);
+  ASSERT_EQ(normalize_path(encoded, decoded), PathError::kNone);
+  EXPECT_EQ(decoded, path);
+}
+
 }  // namespace
 }  // namespace askr::handlers
