@@ -607,6 +607,7 @@ void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   resp.status = status;
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
   close_after_ = true;
+  refused_ = true;  // the rest of what the client sends (a body, a long head) may be on its way
   shard_.buffers().get(wbuf_);
   write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
@@ -725,7 +726,7 @@ void H1Conn::after_send() {
   if (close_after_) {
     // Unread bytes make close() send a reset that can destroy the answer in flight: linger
     // when the client may still be sending.
-    if (!in_.empty() || state_ != State::kIdle) return begin_linger();
+    if (refused_ || !in_.empty() || state_ != State::kIdle) return begin_linger();
     return close_now();
   }
   if (processing_) return;  // the caller's process() loop goes on

@@ -136,6 +136,7 @@ class H1Conn final : public Connection,
   State state_ = State::kIdle;
   bool sending_ = false;
   bool close_after_ = false;  // close once what is queued is sent
+  bool refused_ = false;      // a request was refused unread: linger rather than close
   bool peer_done_ = false;    // the client shut its side
   bool recv_paused_ = false;
   bool closed_ = false;

@@ -31,6 +31,7 @@ class MemoryTransport final : public net::Transport {
   std::string out;
   bool sending = false;
   bool closed = false;
+  bool write_shut = false;
   bool can_sendfile = false;  // send_file reads the file into `out`, as the kernel would send it
   int sendfile_calls = 0;
 
@@ -63,7 +64,7 @@ class MemoryTransport final : public net::Transport {
   void wait_writable() override {}
   void wait_readable() override {}
   void set_corked(bool) override {}
-  void shutdown_write() override {}
+  void shutdown_write() override { write_shut = true; }
   void close() override { closed = true; }
   const sockaddr* peer() override { return reinterpret_cast<const sockaddr*>(&addr_); }
   const sockaddr* local() override { return reinterpret_cast<const sockaddr*>(&addr_); }
@@ -191,9 +192,16 @@ TEST_F(H1OverMemory, PipelinedRequestsAnswerInOrder) {
   EXPECT_TRUE(mt_->closed);
 }
 
+// The answer goes out, then the sending side is shut and what the client still sends is drained
+// (no reset that could destroy the answer) until the client closes or the linger ends.
 TEST_F(H1OverMemory, BadRequestIsAnsweredAndClosed) {
   std::string r = exchange("GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n");
   EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 400");
+  EXPECT_TRUE(mt_->write_shut);
+  mt_->user->on_data("more of what the client sent");
+  EXPECT_EQ(mt_->out, r);
+  EXPECT_FALSE(mt_->closed);
+  mt_->user->on_data_end(0);
   EXPECT_TRUE(mt_->closed);
 }
 
