@@ -79,15 +79,18 @@ bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view ac
   return false;
 }
 
-// 304 when the client's copy is current (RFC 9110 §13.2.2: If-None-Match wins over
-// If-Modified-Since), 412 when If-Match fails.
+// The preconditions in the order of RFC 9110 §13.2.2: 412 when If-Match fails, or when there
+// is none and the file changed after If-Unmodified-Since; then 304 when the client's copy is
+// current (If-None-Match wins over If-Modified-Since). A date that is not one is ignored.
 int check_preconditions(const http::Request& req, std::string_view etag, time_t mtime) {
+  time_t since;
   std::string_view im = req.known(http::Known::kIfMatch);
   if (!im.empty() && !if_match_matches(im, etag)) return 412;
+  std::string_view ius = req.known(http::Known::kIfUnmodifiedSince);
+  if (im.empty() && !ius.empty() && http::parse_http_date(ius, since) && mtime > since) return 412;
   std::string_view inm = req.known(http::Known::kIfNoneMatch);
   if (!inm.empty()) return if_none_match_matches(inm, etag) ? 304 : 0;
   std::string_view ims = req.known(http::Known::kIfModifiedSince);
-  time_t since;
   if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since) return 304;
   return 0;
 }

@@ -122,7 +122,7 @@ void scan_connection(std::string_view value, FieldState& fs) {
 constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
     "content-type", "referer",         "user-agent",        "cookie",
     "if-match",     "if-none-match",   "if-modified-since", "if-range",
-    "range",        "accept-encoding", "authorization",
+    "range",        "accept-encoding", "authorization",     "if-unmodified-since",
 };
 
 // Records the value of an indexed field unless an earlier occurrence was recorded.
@@ -201,6 +201,9 @@ ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
       } else {
         index_if(Field::kIfModifiedSince, h, head, fs);
       }
+      return kOk;
+    case 19:
+      index_if(Field::kIfUnmodifiedSince, h, head, fs);
       return kOk;
     default:
       return kOk;

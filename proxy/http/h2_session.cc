@@ -65,6 +65,7 @@ constexpr std::pair<std::string_view, Known> kKnownNames[] = {
     {"range", Known::kRange},
     {"accept-encoding", Known::kAcceptEncoding},
     {"authorization", Known::kAuthorization},
+    {"if-unmodified-since", Known::kIfUnmodifiedSince},
 };
 
 std::string_view view(const nghttp2_rcbuf* buf) {

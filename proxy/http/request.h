@@ -38,6 +38,7 @@ enum class Known : uint8_t {
   kRange,
   kAcceptEncoding,
   kAuthorization,
+  kIfUnmodifiedSince,
   kCount,
 };
 

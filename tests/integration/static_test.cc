@@ -101,6 +101,25 @@ TEST_P(Static, ConditionalRequestsAnswer304) {
   EXPECT_EQ(fetch(port(), get("/a.txt", "If-Match: \"nope\"\r\n")).status, 412);
 }
 
+// If-Unmodified-Since (RFC 9110 §13.1.4), as nginx evaluates it: 412 when the file changed
+// after the date; ignored when If-Match is there or the date is not one.
+TEST_P(Static, IfUnmodifiedSinceRefusesAChangedFile) {
+  site_.write("www/digits.txt", "0123456789");
+  start();
+  std::string lm = fetch(port(), get("/digits.txt")).header("last-modified");
+  ASSERT_FALSE(lm.empty());
+  const std::string old_date = "If-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n";
+  HttpResponse r = fetch(port(), get("/digits.txt", old_date));
+  EXPECT_EQ(r.status, 412);
+  EXPECT_EQ(r.body, "412 Precondition Failed\n");
+  EXPECT_EQ(fetch(port(), get("/digits.txt", old_date + "Range: bytes=0-1\r\n")).status, 412);
+  EXPECT_EQ(fetch(port(), get("/digits.txt", "If-Unmodified-Since: " + lm + "\r\n")).body,
+            "0123456789");
+  EXPECT_EQ(fetch(port(), get("/digits.txt", "If-Unmodified-Since: yesterday\r\n")).status, 200);
+  std::string etag = fetch(port(), get("/digits.txt")).header("etag");
+  EXPECT_EQ(fetch(port(), get("/digits.txt", "If-Match: " + etag + "\r\n" + old_date)).status, 200);
+}
+
 TEST_P(Static, SingleRanges) {
   site_.write("www/digits.txt", "0123456789");
   start();

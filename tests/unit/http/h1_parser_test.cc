@@ -576,6 +576,7 @@ TEST(H1Parser, IndexedFieldsMatchFind) {
       "user-agent: ua/1\r\nCookie: a=1\r\nIf-Match: \"e1\"\r\nIf-None-Match: \"e2\"\r\n"
       "If-Modified-Since: Tue, 01 Jan 2030 00:00:00 GMT\r\nIf-Range: \"e3\"\r\n"
       "Range: bytes=0-1\r\nAccept-Encoding: gzip, br\r\nAuthorization: Basic x\r\n"
+      "If-Unmodified-Since: Mon, 01 Jan 2029 00:00:00 GMT\r\n"
       "Cookie: b=2\r\nrange: bytes=5-\r\n\r\n";
   RequestHead head;
   ASSERT_EQ(parse(raw, head).state, ParseState::kDone);
@@ -590,6 +591,7 @@ TEST(H1Parser, IndexedFieldsMatchFind) {
   EXPECT_EQ(head.get(Field::kRange), "bytes=0-1");
   EXPECT_EQ(head.get(Field::kAcceptEncoding), "gzip, br");
   EXPECT_EQ(head.get(Field::kAuthorization), "Basic x");
+  EXPECT_EQ(head.get(Field::kIfUnmodifiedSince), "Mon, 01 Jan 2029 00:00:00 GMT");
   for (size_t i = 0; i < kFieldCount; ++i) {
     auto f = static_cast<Field>(i);
     EXPECT_EQ(head.get(f), head.find(field_name(f))) << field_name(f);
