@@ -162,7 +162,7 @@ size_t H1Conn::process(std::string_view in) {
     progress_.reset();
     if (r.state == http::ParseState::kError) {
       processing_ = false;
-      reject(r.status, r.reason, LOG_LIMIT_SITE());
+      reject_head(r.status, r.reason, LOG_LIMIT_SITE());
       return in.size();
     }
     pos += r.head_length;
@@ -598,8 +598,15 @@ void H1Conn::notify_splice_drained() {
   if (stream_->producer) stream_->producer->on_sink_drained();
 }
 
-// A request the parser refused: answer with the status, then close, since the framing of
-// anything after it is in doubt.
+// A request head that could not be read: the access log names no request (req_ may still hold
+// the one before it).
+void H1Conn::reject_head(int status, const char* reason, log::RateLimit& limit) {
+  if (req_) req_->reset();
+  reject(status, reason, limit);
+}
+
+// A refused request (its head, or its body, as it arrived): answer with the status, then close,
+// since the framing of anything after it is in doubt. The access log names req_.
 void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
   ++shard_.counters().bad_requests;
@@ -611,7 +618,6 @@ void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   shard_.buffers().get(wbuf_);
   write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
-  if (req_) req_->reset();  // the refused request is not the one the log should name
   log_access(status, resp.content_length);
   state_ = State::kIdle;
   in_.clear();
@@ -775,7 +781,7 @@ void H1Conn::on_timeout() {
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
   if (state_ == State::kHead)
-    return reject(408, "request head not received in time", LOG_LIMIT_SITE());
+    return reject_head(408, "request head not received in time", LOG_LIMIT_SITE());
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {

@@ -298,6 +298,20 @@ TEST_P(Http1, AccessLogCombined) {
   EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
 }
 
+// A request refused after its head was read (413 here) is named in the access log, as nginx
+// logs it; one whose head could not be read is logged as "-".
+TEST_P(Http1, AccessLogNamesARefusedRequest) {
+  start("[limits]\nmax_body_size = \"1k\"\n");
+  EXPECT_EQ(
+      fetch(port(), "POST /upload?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n").status,
+      413);
+  EXPECT_EQ(fetch(port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status, 400);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /upload?x=1 HTTP/1.1\" 413 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"- - HTTP/1.1\" 400 "), std::string::npos) << log;
+}
+
 TEST_P(Http1, AccessLogJson) {
   start("", "json");
   fetch(port(), get("/a.txt", "User-Agent: say \"hi\"\r\n"));
