@@ -372,8 +372,16 @@ static void append_status_line(std::string& out, int status) {
   out += "\r\n";
 }
 
+// Server and Date are written by write_head itself: a handler's (a script's header()) are
+// dropped, as HTTP/2 drops them, so that a response never carries two of either.
+static bool written_by_protocol(std::string_view name) {
+  return name.size() == 4 ? http::iequals(name, "date")
+                          : name.size() == 6 && http::iequals(name, "server");
+}
+
 static void append_fields(std::string& out, std::span<const http::Response::Field> fields) {
   for (const http::Response::Field& f : fields) {
+    if (written_by_protocol(f.name)) continue;
     out += f.name;
     out += ": ";
     out += f.value;

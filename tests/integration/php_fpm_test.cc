@@ -558,6 +558,18 @@ TEST_P(Php, HeadersCookiesAndStatusCodes) {
   EXPECT_EQ(r.body, "hello");
 }
 
+// Server and Date are the proxy's own fields: a script's are not sent beside them, since a
+// response with two Date fields (or two Server fields) is malformed and its age unclear to caches.
+TEST_P(Php, ScriptServerAndDateDoNotDuplicateTheProxys) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/server_date.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.body, "x\n");
+  EXPECT_EQ(r.all("server"), std::vector<std::string>{"askr"});
+  ASSERT_EQ(r.all("date").size(), 1u);
+  EXPECT_NE(r.header("date"), "Mon, 01 Jan 2024 00:00:00 GMT");
+}
+
 TEST_P(Php, LocationRedirects) {
   start();
   // PHP answers "Status: 302 Found" with the Location.
