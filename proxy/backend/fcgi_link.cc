@@ -132,7 +132,11 @@ void FcgiLink::on_recv(std::string_view data) {
     if (!ex_) return fail(502, "backend sent a record outside of a request", LOG_LIMIT_SITE());
     switch (s.type) {
       case fastcgi::RecordType::kStdout:
-        if (!s.content.empty()) ex_->on_stdout(s.content);
+        if (!s.content.empty()) {
+          ex_->on_stdout(s.content);
+        } else if (pool_.slots()) {
+          end_response();
+        }
         break;
       case fastcgi::RecordType::kStderr:
         if (!s.content.empty()) {
@@ -154,6 +158,24 @@ void FcgiLink::on_recv(std::string_view data) {
 void FcgiLink::finish_request() {
   Exchange* ex = ex_;
   ex_ = nullptr;
+  end_of_request();
+  ex->on_end();
+}
+
+// The end of STDOUT from an askr-worker: the response is complete, though the script may go on
+// (fastcgi_finish_request()). The slot stays claimed until the worker's END_REQUEST says it is
+// free, as after abort(): meanwhile the pool's requests go to idle workers.
+void FcgiLink::end_response() {
+  Exchange* ex = ex_;
+  ex_ = nullptr;
+  draining_ = true;
+  end_stop();
+  if (paused_) resume_reading();
+  ex->on_end();
+}
+
+// The request is over: the link goes back to the pool.
+void FcgiLink::end_of_request() {
   got_response_ = false;
   reused = true;
   loop::TimerList::unlink(&timer);
@@ -168,15 +190,12 @@ void FcgiLink::finish_request() {
   } else {
     pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
   }
-  ex->on_end();
 }
 
-// The abandoned request is over: the worker is free, and the connection still good.
+// The abandoned or answered request is over: the worker is free, and the connection still good.
 void FcgiLink::finish_drain() {
   draining_ = false;
-  reused = true;
-  loop::TimerList::unlink(&timer);
-  pool_.release(this, !sending_ && wbuf_.empty());
+  end_of_request();
 }
 
 void FcgiLink::on_recv_end(int error) {

@@ -87,6 +87,8 @@ class FcgiLink final : public loop::IoObject {
   // caller: one window per cause).
   void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
+  void end_response();
+  void end_of_request();
   void finish_drain();
   bool may_retry(int error) const;
   void retry();
@@ -102,7 +104,7 @@ class FcgiLink final : public loop::IoObject {
   bool paused_ = false;
   bool got_response_ = false;     // any record of the current request arrived
   bool peer_closed_ = false;      // the backend closed while our send was in flight
-  bool draining_ = false;         // abandoned: the worker's answer is read and dropped
+  bool draining_ = false;         // abandoned or answered: records dropped until END_REQUEST
   bool stop_requested_ = false;   // stop_reading(): the exchange reads the socket itself
   bool release_on_sent_ = false;  // the request is over: back to the pool when the send ends
 };

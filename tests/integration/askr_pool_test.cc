@@ -460,6 +460,36 @@ TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
   EXPECT_EQ(after[busy], 3);
 }
 
+// fastcgi_finish_request() answers the client at once, and the script goes on: its worker stays
+// busy until the script ends, so the pool's next requests go to the idle worker instead of
+// waiting behind it (php-fpm gives them to another child). In both modes.
+TEST_P(AskrPool, FinishedRequestLeavesItsWorkerBusyUntilTheScriptEnds) {
+  for (const char* mode : {"classic", "worker"}) {
+    SCOPED_TRACE(mode);
+    std::string script = "worker_script = \"" + root() + "/_worker.php\"\n";
+    start("workers = 2\nmode = \"" + std::string(mode) + "\"\n" + (mode[0] == 'w' ? script : ""),
+          1);
+    // Two requests at once: both workers are up.
+    auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+    PhpResponse b = get("/conn.php?ms=300");
+    ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+    auto t0 = Clock::now();
+    PhpResponse f = get("/finish.php?s=3");
+    ASSERT_EQ(f.status, 200) << proxy_->error_log();
+    EXPECT_LT(Clock::now() - t0, milliseconds(2000)) << "the answer waited for the script";
+    int busy = atoi(f.body.c_str());
+    ASSERT_GT(busy, 0) << f.body;
+    for (int i = 0; i < 4; ++i) {
+      auto t1 = Clock::now();
+      PhpResponse r = get("/conn.php");
+      EXPECT_EQ(r.status, 200);
+      EXPECT_LT(Clock::now() - t1, milliseconds(1500)) << "request " << i << " waited";
+      EXPECT_NE(conn_info(r).first, busy) << "request " << i;
+    }
+    proxy_.reset();
+  }
+}
+
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:
 // $_SERVER['FRANKENPHP_WORKER'], frankenphp_request_headers(), frankenphp_response_headers(),
 // headers_send(103) (the hints are not forwarded: the answer is the final one, never a 502),
