@@ -21,8 +21,9 @@
 //   has carried no request yet gets its first request served (awaited for a moment), since its
 //   client connected for it; kept connections are closed.
 // - fastcgi_finish_request() (end_output()) ends STDOUT; END_REQUEST follows at once, or, when
-//   the client sent ASKR_STDOUT_ENDS_RESPONSE (askr-proxy does), once the script is over, so
-//   that the client knows when this process is free.
+//   the client sent ASKR_STDOUT_ENDS_RESPONSE (askr-proxy does), once the script is done with
+//   the request (in worker mode: when it asks for the next one), so that the client knows when
+//   this process is free.
 // - Each request's params get ASKR_CONNECTION_REQUESTS: how many requests its connection has
 //   carried, this one included (a client's own value is replaced).
 #pragma once
@@ -124,8 +125,9 @@ class FcgiServer {
   // send. Later output is dropped. After end_output(), sends the END_REQUEST it left owed.
   // Does nothing when already finished or outside a request.
   void finish(uint32_t app_status);
-  // Ends the response while the script goes on (fastcgi_finish_request()): as finish(0), but
-  // where the client ends its response at the end of STDOUT, END_REQUEST is left to finish().
+  // Ends the response while the script goes on (fastcgi_finish_request(), or a worker script's
+  // loop after askr_handle_request()): as finish(0), but where the client ends its response at
+  // the end of STDOUT, END_REQUEST is left to finish().
   void end_output();
   // The request is over (the script is done with it): finish() if needed, then close the
   // connection unless it is kept for the next request (FCGI_KEEP_CONN).

@@ -490,6 +490,26 @@ TEST_P(AskrPool, FinishedRequestLeavesItsWorkerBusyUntilTheScriptEnds) {
   }
 }
 
+// Work a worker script does in its loop after askr_handle_request() returns keeps that worker
+// busy: the pool's next requests go to the idle worker instead of waiting behind it.
+TEST_P(AskrPool, WorkAfterHandleRequestLeavesItsWorkerBusy) {
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + root() + "/_after_worker.php\"\n",
+        1);
+  auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+  PhpResponse b = get("/conn.php?ms=300");
+  ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+  PhpResponse f = get("/conn.php?after=3");
+  ASSERT_EQ(f.status, 200) << proxy_->error_log();
+  int busy = conn_info(f).first;
+  for (int i = 0; i < 4; ++i) {
+    auto t0 = Clock::now();
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1500)) << "request " << i << " waited";
+    EXPECT_NE(conn_info(r).first, busy) << "request " << i;
+  }
+}
+
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:
 // $_SERVER['FRANKENPHP_WORKER'], frankenphp_request_headers(), frankenphp_response_headers(),
 // headers_send(103) (the hints are not forwarded: the answer is the final one, never a 502),

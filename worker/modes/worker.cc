@@ -436,6 +436,9 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
   }
+  // The last request is over only now: what the script did after its answer, in its loop, was
+  // part of it (the worker was not free).
+  g.server->release(0);
   if (should_exit(g.limits, g.served)) RETURN_FALSE;
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;
   bool failed = end_state();
@@ -458,7 +461,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
 
   failed = end_state() || failed;
   sapi::unbind();
-  g.server->release(0);
+  g.server->end_output();
   ++g.served;
   start_idle_state();
   if (failed) zend_bailout();
