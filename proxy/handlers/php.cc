@@ -570,6 +570,7 @@ void PhpRequest::request_complete() {
 
 void PhpRequest::php_started() {
   if (!php_us_) php_us_ = now_us();
+  if (link_) link_->start_request_clock();
 }
 
 void PhpRequest::end_timing() {

@@ -393,6 +393,41 @@ TEST_P(AskrPool, RequestTimeoutKillsTheWorkerAndThePoolStaysAtStrength) {
   EXPECT_NE(proxy_->error_log().find("request_timeout"), std::string::npos);
 }
 
+// request_timeout bounds the whole request, not the wait between two reads: a script that keeps
+// writing is stopped as well, its worker killed and replaced, and its cut response never looks
+// complete.
+TEST_P(AskrPool, RequestTimeoutStopsAScriptThatKeepsWriting) {
+  start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
+  int before = whoami().first;
+  auto t0 = Clock::now();
+  Client c(port());
+  c.send("GET /trickle.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  PhpResponse r = c.read(false, 15000);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.ok) << "a cut response must not look complete";
+  EXPECT_EQ(r.body.find("done"), std::string::npos);
+  EXPECT_TRUE(r.closed || c.wait_closed(5000));
+  EXPECT_LT(Clock::now() - t0, milliseconds(5000));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(process_exists(before));
+  EXPECT_NE(whoami().first, before);  // a new worker answers
+  EXPECT_NE(proxy_->error_log().find("request_timeout"), std::string::npos);
+  // Time spent waiting on a slow client is the client's: a large response that a client reads
+  // only after more than request_timeout arrives whole, copied (chunked) or spliced (its length
+  // known).
+  for (const char* path : {"/big.php?mb=20", "/big.php?mb=20&cl=1"}) {
+    SCOPED_TRACE(path);
+    Client slow(port());
+    int small = 16 * 1024;
+    setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    slow.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(milliseconds(2500));  // the client does not read
+    PhpResponse big = slow.read(false, 60000);
+    EXPECT_TRUE(big.ok);
+    EXPECT_EQ(big.body.size(), size_t(20) << 20);
+  }
+}
+
 TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
         "/_worker.php\"\nmax_requests = 3\n");
