@@ -344,6 +344,7 @@ void FcgiServer::on_begin(const fastcgi::Decoder::Step& s) {
   state_ = State::kParams;
   id_ = s.request_id;
   keep_conn_ = br->keep_conn();
+  stdout_ends_response_ = false;
   params_.clear();
   params_parser_.reset();
   stdin_.clear();
@@ -366,7 +367,11 @@ void FcgiServer::on_params(std::string_view content) {
     fastcgi::ParamsParser::Step p = params_parser_.next(content);
     content.remove_prefix(p.consumed);
     if (p.status == fastcgi::ParamsParser::Status::kPair) {
-      params_.add(p.name, p.value);
+      if (p.name == fastcgi::kStdoutEndsResponse) {
+        stdout_ends_response_ = true;
+      } else {
+        params_.add(p.name, p.value);
+      }
     } else if (p.status == fastcgi::ParamsParser::Status::kError) {
       LOG_WARN("FastCGI client: %s; closing the connection", params_parser_.error());
       broken_ = true;
@@ -488,15 +493,28 @@ bool FcgiServer::send_all(std::string_view data) {
 // with the next request (an ABORT_REQUEST for this one is then ignored, a second BEGIN_REQUEST
 // begins the next request).
 void FcgiServer::finish(uint32_t app_status) {
-  if (state_ != State::kRunning) return;
+  if (state_ != State::kRunning && !end_request_owed_) return;
   if (!broken_) {
-    fastcgi::end_stream(out_, RecordType::kStdout, id_);
+    if (!end_request_owed_) fastcgi::end_stream(out_, RecordType::kStdout, id_);
     fastcgi::end_request(out_, id_, app_status, fastcgi::ProtocolStatus::kRequestComplete);
     send_all(out_);
   }
   out_.clear();
   state_ = State::kFinished;
+  end_request_owed_ = false;
   if (!keep_conn_ && !broken_) shutdown(conn_fd_, SHUT_WR);
+}
+
+void FcgiServer::end_output() {
+  if (!stdout_ends_response_) return finish(0);
+  if (state_ != State::kRunning) return;
+  if (!broken_) {
+    fastcgi::end_stream(out_, RecordType::kStdout, id_);
+    send_all(out_);
+  }
+  out_.clear();
+  state_ = State::kFinished;
+  end_request_owed_ = true;
 }
 
 void FcgiServer::release(uint32_t app_status) {

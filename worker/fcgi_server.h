@@ -20,6 +20,10 @@
 // - Told to stop (wake_fd) while idle: no more connections are accepted; one accepted before that
 //   has carried no request yet gets its first request served (awaited for a moment), since its
 //   client connected for it; kept connections are closed.
+// - fastcgi_finish_request() (end_output()) ends STDOUT; END_REQUEST follows at once, or, when
+//   the client sent ASKR_STDOUT_ENDS_RESPONSE (askr-proxy does), once the script is done with
+//   the request (in worker mode: when it asks for the next one), so that the client knows when
+//   this process is free.
 // - Each request's params get ASKR_CONNECTION_REQUESTS: how many requests its connection has
 //   carried, this one included (a client's own value is replaced).
 #pragma once
@@ -113,13 +117,18 @@ class FcgiServer {
 
   // ABORT_REQUEST arrived or the connection failed.
   bool client_gone() const { return aborted_ || broken_; }
-  // END_REQUEST was sent (finish()); the request may still be running.
+  // The response is complete (end_output() or finish()); the request may still be running.
   bool finished() const { return state_ == State::kFinished; }
   bool in_request() const { return state_ == State::kRunning || state_ == State::kFinished; }
 
   // Ends the response: buffered output, the end of STDOUT, END_REQUEST(app_status), in one
-  // send. Later output is dropped. Does nothing when already finished or outside a request.
+  // send. Later output is dropped. After end_output(), sends the END_REQUEST it left owed.
+  // Does nothing when already finished or outside a request.
   void finish(uint32_t app_status);
+  // Ends the response while the script goes on (fastcgi_finish_request(), or a worker script's
+  // loop after askr_handle_request()): as finish(0), but where the client ends its response at
+  // the end of STDOUT, END_REQUEST is left to finish().
+  void end_output();
   // The request is over (the script is done with it): finish() if needed, then close the
   // connection unless it is kept for the next request (FCGI_KEEP_CONN).
   void release(uint32_t app_status);
@@ -165,6 +174,8 @@ class FcgiServer {
   State state_ = State::kIdle;
   uint16_t id_ = 0;
   bool keep_conn_ = false;
+  bool stdout_ends_response_ = false;  // the client sent fastcgi::kStdoutEndsResponse
+  bool end_request_owed_ = false;      // end_output() ended STDOUT alone
   bool stdin_eof_ = false;
   bool aborted_ = false;
   bool broken_ = false;        // a read or write on the connection failed

@@ -132,7 +132,11 @@ void FcgiLink::on_recv(std::string_view data) {
     if (!ex_) return fail(502, "backend sent a record outside of a request", LOG_LIMIT_SITE());
     switch (s.type) {
       case fastcgi::RecordType::kStdout:
-        if (!s.content.empty()) ex_->on_stdout(s.content);
+        if (!s.content.empty()) {
+          ex_->on_stdout(s.content);
+        } else if (pool_.slots()) {
+          end_response();
+        }
         break;
       case fastcgi::RecordType::kStderr:
         if (!s.content.empty()) {
@@ -154,9 +158,29 @@ void FcgiLink::on_recv(std::string_view data) {
 void FcgiLink::finish_request() {
   Exchange* ex = ex_;
   ex_ = nullptr;
+  end_of_request();
+  ex->on_end();
+}
+
+// The end of STDOUT from an askr-worker: the response is complete, though the script may go on
+// (fastcgi_finish_request()). The slot stays claimed until the worker's END_REQUEST says it is
+// free, as after abort(): meanwhile the pool's requests go to idle workers.
+void FcgiLink::end_response() {
+  Exchange* ex = ex_;
+  ex_ = nullptr;
+  draining_ = true;
+  end_stop();
+  if (paused_) resume_reading();
+  ex->on_end();
+}
+
+// The request is over: the link goes back to the pool.
+void FcgiLink::end_of_request() {
   got_response_ = false;
   reused = true;
   loop::TimerList::unlink(&timer);
+  loop::TimerList::unlink(&request_timer);
+  clock_held_ = false;
   end_stop();
   if (paused_) resume_reading();
   if (pool_.keeps_connections() && sending_ && wbuf_.empty()) {
@@ -168,15 +192,12 @@ void FcgiLink::finish_request() {
   } else {
     pool_.release(this, pool_.keeps_connections() && !sending_ && wbuf_.empty());
   }
-  ex->on_end();
 }
 
-// The abandoned request is over: the worker is free, and the connection still good.
+// The abandoned or answered request is over: the worker is free, and the connection still good.
 void FcgiLink::finish_drain() {
   draining_ = false;
-  reused = true;
-  loop::TimerList::unlink(&timer);
-  pool_.release(this, !sending_ && wbuf_.empty());
+  end_of_request();
 }
 
 void FcgiLink::on_recv_end(int error) {
@@ -212,22 +233,50 @@ void FcgiLink::retry() {
 void FcgiLink::on_timeout() {
   ++pool_.counters().timeouts;
   if (connecting_) return fail(504, "connect to backend timed out", LOG_LIMIT_SITE());
-  if (pool_.slots() && !sending_ && claimed) {
-    LOG_LIMITED(
-        kWarn, "pool %s: request ran past request_timeout (%lld ms); killing the worker of slot %d",
-        pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), slot);
-    claimed = false;  // the supervisor releases the slot once the worker is gone
-    pool_.slots()->request_kill(slot);
-    return fail(504, "request_timeout", LOG_LIMIT_SITE());
-  }
+  if (pool_.slots() && !sending_ && claimed) return kill_worker();
   if (sending_) return fail(504, "send to backend timed out", LOG_LIMIT_SITE());
   fail(504, "read from backend timed out", LOG_LIMIT_SITE());
+}
+
+void FcgiLink::start_request_clock() {
+  if (slot < 0 || closed_ || clock_held_ || request_timer.linked()) return;
+  pool_.request_timers.arm(&request_timer, pool_.now_ms());
+}
+
+void FcgiLink::on_request_timeout() {
+  if (!claimed || closed_) return;
+  ++pool_.counters().timeouts;
+  kill_worker();
+}
+
+// The request ran past request_timeout: its worker is killed (by the supervisor), the client
+// gets 504, or its response is cut.
+void FcgiLink::kill_worker() {
+  LOG_LIMITED(kWarn,
+              "pool %s: request ran past request_timeout (%lld ms); killing the worker of slot %d",
+              pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), slot);
+  claimed = false;  // the supervisor releases the slot once the worker is gone
+  pool_.slots()->request_kill(slot);
+  fail(504, "request_timeout", LOG_LIMIT_SITE());
+}
+
+void FcgiLink::hold_request_clock() {
+  if (!request_timer.linked()) return;
+  loop::TimerList::unlink(&request_timer);
+  clock_held_ = true;
+}
+
+void FcgiLink::resume_request_clock() {
+  if (!clock_held_) return;
+  clock_held_ = false;
+  start_request_clock();
 }
 
 void FcgiLink::pause_reading() {
   if (paused_ || closed_) return;
   paused_ = true;
   loop::TimerList::unlink(&timer);  // the client is slow, not the backend
+  hold_request_clock();
   // Stopped receiving already: a pause on top would do nothing, and a resume would cancel the
   // owed on_recv_stopped.
   if (!stop_requested_) pool_.io().pause_recv(this);
@@ -237,6 +286,7 @@ void FcgiLink::resume_reading() {
   if (!paused_ || closed_) return;
   paused_ = false;
   if (ex_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  resume_request_clock();
   if (!stop_requested_) pool_.io().resume_recv(this);
 }
 
@@ -255,6 +305,7 @@ void FcgiLink::on_recv_stopped() {
 void FcgiLink::resume_after_splice() {
   if (!stop_requested_ || closed_) return;
   if (ex_ && !paused_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  if (!paused_) resume_request_clock();
   end_stop();
 }
 
@@ -269,11 +320,13 @@ void FcgiLink::end_stop() {
 void FcgiLink::wait_readable() {
   if (closed_) return;
   if (ex_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  resume_request_clock();
   pool_.io().wait_readable(this);
 }
 
 void FcgiLink::waiting_on_client() {
   loop::TimerList::unlink(&timer);
+  hold_request_clock();
 }
 
 void FcgiLink::on_readable() {
@@ -319,6 +372,7 @@ void FcgiLink::close_quietly() {
   if (closed_) return;
   closed_ = true;
   loop::TimerList::unlink(&timer);
+  loop::TimerList::unlink(&request_timer);
   if (fd < 0) return pool_.link_closed(this);
   pool_.io().close(this);
 }

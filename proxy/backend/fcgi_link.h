@@ -19,7 +19,10 @@ class PoolClient;
 class FcgiLink final : public loop::IoObject {
  public:
   // `slot`: the askr-worker slot to connect to; -1 for an external backend.
-  FcgiLink(PoolClient& pool, int slot) : slot(slot), pool_(pool) { timer.link = this; }
+  FcgiLink(PoolClient& pool, int slot) : slot(slot), pool_(pool) {
+    timer.link = this;
+    request_timer.link = this;
+  }
   ~FcgiLink() override = default;
 
   // Starts a non-blocking connect; false (with errno) when it failed at once.
@@ -70,6 +73,14 @@ class FcgiLink final : public loop::IoObject {
     FcgiLink* link;
   } timer;
   void on_timeout();
+  // To an askr-worker: request_timeout, which bounds the whole request from start_request_clock()
+  // to END_REQUEST, however often the worker writes. A wait on the client (a slow reader) holds
+  // it, and it starts again when the wait ends, since the client timers cover that wait.
+  Timer request_timer;
+  // PHP has the request (the whole of it, or it answered first): request_timeout runs. Once per
+  // request; nothing for an external backend.
+  void start_request_clock();
+  void on_request_timeout();
 
  private:
   void on_writable() override;
@@ -87,6 +98,11 @@ class FcgiLink final : public loop::IoObject {
   // caller: one window per cause).
   void fail(int status, const char* why, log::RateLimit& limit);
   void finish_request();
+  void end_response();
+  void end_of_request();
+  void kill_worker();
+  void hold_request_clock();
+  void resume_request_clock();
   void finish_drain();
   bool may_retry(int error) const;
   void retry();
@@ -102,9 +118,10 @@ class FcgiLink final : public loop::IoObject {
   bool paused_ = false;
   bool got_response_ = false;     // any record of the current request arrived
   bool peer_closed_ = false;      // the backend closed while our send was in flight
-  bool draining_ = false;         // abandoned: the worker's answer is read and dropped
+  bool draining_ = false;         // abandoned or answered: records dropped until END_REQUEST
   bool stop_requested_ = false;   // stop_reading(): the exchange reads the socket itself
   bool release_on_sent_ = false;  // the request is over: back to the pool when the send ends
+  bool clock_held_ = false;       // request_timer unlinked while the client is waited on
 };
 
 }  // namespace askr::backend

@@ -11,9 +11,10 @@ namespace askr::backend {
 PoolClient::PoolClient(const config::Pool& cfg, loop::Backend& io, const int64_t& now_ms,
                        PoolSlots* slots)
     : connect_timers(cfg.connect_timeout.count()),
-      // For askr workers the read deadline is the request's hard limit (request_timeout).
+      // Askr's workers have no read timeout of their own: none tighter than request_timeout.
       read_timers(cfg.own ? cfg.request_timeout.count() : cfg.read_timeout.count()),
       send_timers(cfg.send_timeout.count()),
+      request_timers(cfg.request_timeout.count()),
       cfg_(cfg),
       io_(io),
       slots_(slots),
@@ -213,6 +214,9 @@ void PoolClient::tick(int64_t now_ms) {
     while (loop::TimerNode* n = list->pop_expired(now_ms)) {
       static_cast<FcgiLink::Timer*>(n)->link->on_timeout();
     }
+  }
+  while (loop::TimerNode* n = request_timers.pop_expired(now_ms)) {
+    static_cast<FcgiLink::Timer*>(n)->link->on_request_timeout();
   }
   while (!waiting_.empty() && waiting_.front().since_ms + cfg_.queue_timeout.count() <= now_ms) {
     Exchange* ex = waiting_.front().ex;

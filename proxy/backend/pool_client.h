@@ -83,6 +83,7 @@ class PoolClient {
   PoolSlots* slots() const { return slots_; }  // nullptr for an external backend
   uint32_t open() const { return open_; }
   loop::TimerList connect_timers, read_timers, send_timers;
+  loop::TimerList request_timers;  // askr-worker pool: request_timeout (FcgiLink::request_timer)
 
  private:
   struct Waiter {

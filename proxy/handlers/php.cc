@@ -430,6 +430,8 @@ void PhpRequest::begin() {
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
   add_header_params(w, req, pool_.counters().dropped_headers);
+  // Askr's own workers: the response ends with STDOUT, their END_REQUEST says they are free.
+  if (pool_.slots()) w.add(fastcgi::kStdoutEndsResponse, "1");
   w.finish();
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
   fastcgi::end_params(pending_, kRequestId);
@@ -568,6 +570,7 @@ void PhpRequest::request_complete() {
 
 void PhpRequest::php_started() {
   if (!php_us_) php_us_ = now_us();
+  if (link_) link_->start_request_clock();
 }
 
 void PhpRequest::end_timing() {

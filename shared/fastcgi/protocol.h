@@ -55,6 +55,12 @@ inline constexpr std::string_view kMaxConns = "FCGI_MAX_CONNS";
 inline constexpr std::string_view kMaxReqs = "FCGI_MAX_REQS";
 inline constexpr std::string_view kMpxsConns = "FCGI_MPXS_CONNS";
 
+// A param askr-proxy sends to its own workers: it ends the client's response at the end of
+// STDOUT, and takes END_REQUEST for "this worker is free". A worker told so may send END_REQUEST
+// after the end of STDOUT, once the script is over (fastcgi_finish_request()). The worker does
+// not pass it on to PHP.
+inline constexpr std::string_view kStdoutEndsResponse = "ASKR_STDOUT_ENDS_RESPONSE";
+
 // Length of the fixed bodies of BEGIN_REQUEST, END_REQUEST and UNKNOWN_TYPE.
 inline constexpr size_t kFixedBodyLength = 8;
 

@@ -393,6 +393,41 @@ TEST_P(AskrPool, RequestTimeoutKillsTheWorkerAndThePoolStaysAtStrength) {
   EXPECT_NE(proxy_->error_log().find("request_timeout"), std::string::npos);
 }
 
+// request_timeout bounds the whole request, not the wait between two reads: a script that keeps
+// writing is stopped as well, its worker killed and replaced, and its cut response never looks
+// complete.
+TEST_P(AskrPool, RequestTimeoutStopsAScriptThatKeepsWriting) {
+  start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
+  int before = whoami().first;
+  auto t0 = Clock::now();
+  Client c(port());
+  c.send("GET /trickle.php HTTP/1.1\r\nHost: x\r\n\r\n");
+  PhpResponse r = c.read(false, 15000);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_FALSE(r.ok) << "a cut response must not look complete";
+  EXPECT_EQ(r.body.find("done"), std::string::npos);
+  EXPECT_TRUE(r.closed || c.wait_closed(5000));
+  EXPECT_LT(Clock::now() - t0, milliseconds(5000));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(process_exists(before));
+  EXPECT_NE(whoami().first, before);  // a new worker answers
+  EXPECT_NE(proxy_->error_log().find("request_timeout"), std::string::npos);
+  // Time spent waiting on a slow client is the client's: a large response that a client reads
+  // only after more than request_timeout arrives whole, copied (chunked) or spliced (its length
+  // known).
+  for (const char* path : {"/big.php?mb=20", "/big.php?mb=20&cl=1"}) {
+    SCOPED_TRACE(path);
+    Client slow(port());
+    int small = 16 * 1024;
+    setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    slow.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::this_thread::sleep_for(milliseconds(2500));  // the client does not read
+    PhpResponse big = slow.read(false, 60000);
+    EXPECT_TRUE(big.ok);
+    EXPECT_EQ(big.body.size(), size_t(20) << 20);
+  }
+}
+
 TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
         "/_worker.php\"\nmax_requests = 3\n");
@@ -458,6 +493,56 @@ TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
   std::map<int, int> after = both();
   ASSERT_EQ(after.count(busy), 1u);
   EXPECT_EQ(after[busy], 3);
+}
+
+// fastcgi_finish_request() answers the client at once, and the script goes on: its worker stays
+// busy until the script ends, so the pool's next requests go to the idle worker instead of
+// waiting behind it (php-fpm gives them to another child). In both modes.
+TEST_P(AskrPool, FinishedRequestLeavesItsWorkerBusyUntilTheScriptEnds) {
+  for (const char* mode : {"classic", "worker"}) {
+    SCOPED_TRACE(mode);
+    std::string script = "worker_script = \"" + root() + "/_worker.php\"\n";
+    start("workers = 2\nmode = \"" + std::string(mode) + "\"\n" + (mode[0] == 'w' ? script : ""),
+          1);
+    // Two requests at once: both workers are up.
+    auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+    PhpResponse b = get("/conn.php?ms=300");
+    ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+    auto t0 = Clock::now();
+    PhpResponse f = get("/finish.php?s=3");
+    ASSERT_EQ(f.status, 200) << proxy_->error_log();
+    EXPECT_LT(Clock::now() - t0, milliseconds(2000)) << "the answer waited for the script";
+    int busy = atoi(f.body.c_str());
+    ASSERT_GT(busy, 0) << f.body;
+    for (int i = 0; i < 4; ++i) {
+      auto t1 = Clock::now();
+      PhpResponse r = get("/conn.php");
+      EXPECT_EQ(r.status, 200);
+      EXPECT_LT(Clock::now() - t1, milliseconds(1500)) << "request " << i << " waited";
+      EXPECT_NE(conn_info(r).first, busy) << "request " << i;
+    }
+    proxy_.reset();
+  }
+}
+
+// Work a worker script does in its loop after askr_handle_request() returns keeps that worker
+// busy: the pool's next requests go to the idle worker instead of waiting behind it.
+TEST_P(AskrPool, WorkAfterHandleRequestLeavesItsWorkerBusy) {
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + root() + "/_after_worker.php\"\n",
+        1);
+  auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+  PhpResponse b = get("/conn.php?ms=300");
+  ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+  PhpResponse f = get("/conn.php?after=3");
+  ASSERT_EQ(f.status, 200) << proxy_->error_log();
+  int busy = conn_info(f).first;
+  for (int i = 0; i < 4; ++i) {
+    auto t0 = Clock::now();
+    PhpResponse r = get("/conn.php");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_LT(Clock::now() - t0, milliseconds(1500)) << "request " << i << " waited";
+    EXPECT_NE(conn_info(r).first, busy) << "request " << i;
+  }
 }
 
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:

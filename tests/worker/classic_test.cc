@@ -202,6 +202,25 @@ TEST_F(ClassicTest, FastcgiFinishRequestAnswersAndTheScriptGoesOn) {
   EXPECT_TRUE(fs::exists(marker));
 }
 
+// A client that ends its response with STDOUT (askr-proxy) gets END_REQUEST only once the
+// script is over, so that it knows when the worker is free; the param is not PHP's to see.
+TEST_F(ClassicTest, FinishRequestDefersEndRequestWhenTheClientAsks) {
+  std::string marker = worker_->dir().file("finish-marker");
+  Params p = default_params(php_fixture("finish.php"), "marker=" + marker);
+  p.emplace_back("ASKR_STDOUT_ENDS_RESPONSE", "1");
+  FcgiResponse r = fcgi_request(worker_->socket_path(), p);
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "answered\n");
+  EXPECT_TRUE(fs::exists(marker)) << "END_REQUEST came before the script ended";
+  EXPECT_GE(r.end - r.first_stdout, std::chrono::milliseconds(250));
+  Params vars = default_params(php_fixture("server_vars.php"));
+  vars.emplace_back("X_NAMES", "ASKR_STDOUT_ENDS_RESPONSE");
+  vars.emplace_back("ASKR_STDOUT_ENDS_RESPONSE", "1");
+  FcgiResponse v = fcgi_request(worker_->socket_path(), vars);
+  EXPECT_NE(v.body.find(R"({"ASKR_STDOUT_ENDS_RESPONSE":[null,null,false]})"), std::string::npos)
+      << v.body;
+}
+
 // $_SERVER['ASKR_CONNECTION_REQUESTS'] counts the requests of the connection (a client's own
 // value is replaced); several connections stay open at once, each with its own count.
 TEST_F(ClassicTest, ConnectionRequestsCountsTheRequestsOfItsConnection) {

@@ -229,7 +229,9 @@ TEST(WorkerMode, UncaughtExceptionGoesToTheUserExceptionHandler) {
 }
 
 // What php_request_shutdown() resets is reset between requests, to the state the script had at
-// boot: ini settings, the time limit, the last error, output buffers, headers, status. putenv()
+// boot: ini settings, the time limit, the last error, output buffers, headers, status, the
+// umask (a request's umask(0) must not make the next one's files world-writable), the locale.
+// putenv()
 // and $_ENV changes made at boot stay; shutdown functions run when the worker script ends, as in
 // FrankenPHP.
 TEST(WorkerMode, RequestStateIsResetToTheBootState) {
@@ -252,7 +254,8 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
   EXPECT_FALSE(contains(after.body, R"("memory_limit":"77M")")) << after.body;
   EXPECT_TRUE(contains(after.body, R"("last_error":null,"ob_level":0,"code":200)")) << after.body;
   EXPECT_FALSE(contains(after.body, "X-Left")) << after.body;
-  EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot")")) << after.body;
+  EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot","umask":"27")")) << after.body;
+  EXPECT_FALSE(contains(after.body, R"("locale":"C.UTF-8")")) << after.body;
   // Session settings are the app's (a framework sets them on the session's first use): kept.
   EXPECT_EQ(
       fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=session")).body,

@@ -1,5 +1,6 @@
 #include "modes/worker.h"
 
+#include <locale.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
+#include "ext/standard/basic_functions.h"
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
@@ -33,6 +35,11 @@ struct WorkerState {
   uint64_t served = 0;
   bool booted = false;             // the first askr_handle_request() call has come
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
+  // The process's umask and locale when the script started serving (boot_process_state()), and
+  // PHP's name of that LC_CTYPE (BG(ctype_string); nullptr for "C").
+  mode_t boot_umask = 0;
+  std::string boot_locale;
+  zend_string* boot_ctype = nullptr;
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -222,6 +229,32 @@ void restore_ini() {
   }
 }
 
+// The umask and the locale are the process's, which PHP's umask() and setlocale() change; the
+// standard module's request shutdown puts them back. Here they go back to what they were when
+// the script started serving: a request's umask(0) would otherwise make the files of every later
+// request world-writable. BG(umask) and BG(locale_changed) say a request changed them.
+void boot_process_state() {
+  g.boot_umask = umask(0);
+  umask(g.boot_umask);
+  BG(umask) = -1;
+  if (const char* l = setlocale(LC_ALL, nullptr)) g.boot_locale = l;
+  if (BG(ctype_string)) g.boot_ctype = zend_string_copy(BG(ctype_string));
+  BG(locale_changed) = false;
+}
+
+void restore_process_state() {
+  if (BG(umask) != -1) {
+    umask(g.boot_umask);
+    BG(umask) = -1;
+  }
+  if (!BG(locale_changed)) return;
+  setlocale(LC_ALL, g.boot_locale.c_str());
+  zend_update_current_locale();
+  if (BG(ctype_string)) zend_string_release(BG(ctype_string));
+  BG(ctype_string) = g.boot_ctype ? zend_string_copy(g.boot_ctype) : nullptr;
+  BG(locale_changed) = false;
+}
+
 // error_get_last() of the next request starts empty.
 void clear_last_error() {
   if (PG(last_error_message)) {
@@ -237,8 +270,8 @@ void clear_last_error() {
 }
 
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
-// output, session, ini settings, the last error and SAPI, without ending the script. True when a
-// step bailed out.
+// output, session, ini settings, umask and locale, the last error and SAPI, without ending the
+// script. True when a step bailed out.
 bool end_state() {
   bool failed = bails_out(php_output_end_all);
   if (renew_modules_shutdown()) failed = true;
@@ -246,6 +279,7 @@ bool end_state() {
   forget_session();
   if (bails_out(php_output_deactivate)) failed = true;
   if (bails_out(restore_ini)) failed = true;
+  restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
   if (bails_out(sapi_deactivate)) failed = true;
@@ -432,10 +466,14 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
   if (!g.booted) {
     g.booted = true;
     remember_boot_ini();
+    boot_process_state();
     // Waiting is not executing: the boot's time limit ends here. After a request the limit is
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
   }
+  // The last request is over only now: what the script did after its answer, in its loop, was
+  // part of it (the worker was not free).
+  g.server->release(0);
   if (should_exit(g.limits, g.served)) RETURN_FALSE;
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;
   bool failed = end_state();
@@ -458,7 +496,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
 
   failed = end_state() || failed;
   sapi::unbind();
-  g.server->release(0);
+  g.server->end_output();
   ++g.served;
   start_idle_state();
   if (failed) zend_bailout();
@@ -496,6 +534,7 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
     zval_ptr_dtor(kept);                                    // request ends
     ZVAL_UNDEF(kept);
   }
+  if (g.boot_ctype) zend_string_release(std::exchange(g.boot_ctype, nullptr));
   int status = EG(exit_status);
   // exit() or a fatal error in a handler: that request is still open; answer it as far as it got.
   php_request_shutdown(nullptr);

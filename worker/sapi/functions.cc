@@ -72,14 +72,14 @@ bool worker_mode() {
 
 using askr::worker::sapi::bound_server;
 
-// Sends the rest of the answer and END_REQUEST; the script goes on, its output is dropped.
+// Sends the rest of the answer; the script goes on, its output is dropped.
 PHP_FUNCTION(fastcgi_finish_request) {
   ZEND_PARSE_PARAMETERS_NONE();
   askr::worker::FcgiServer* s = bound_server();
   if (!s || !s->in_request() || s->finished()) RETURN_FALSE;
   php_output_end_all();
   php_header();
-  s->finish(0);
+  s->end_output();
   RETURN_TRUE;
 }
 
