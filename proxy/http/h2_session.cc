@@ -690,6 +690,14 @@ void H2Session::consume(int32_t id, size_t n) {
   if (n) nghttp2_session_consume(session_, id, n);
 }
 
+void H2Session::consume_connection(size_t n) {
+  if (n) nghttp2_session_consume_connection(session_, n);
+}
+
+void H2Session::consume_stream(int32_t id, size_t n) {
+  if (n) nghttp2_session_consume_stream(session_, id, n);
+}
+
 void H2Session::reset(int32_t id, uint32_t error) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, error);
 }

@@ -182,6 +182,11 @@ class H2Session {
   void resume(int32_t id);
   // The driver took `n` body bytes of stream `id`: open the windows by as much.
   void consume(int32_t id, size_t n);
+  // The two windows apart: the driver holds `n` body bytes of a stream that cannot take them
+  // yet (the connection's window opens at once, so one waiting stream never stalls the others),
+  // and later gives them to the stream (its own window opens then).
+  void consume_connection(size_t n);
+  void consume_stream(int32_t id, size_t n);
   void reset(int32_t id, uint32_t error);
   // Graceful: GOAWAY with the last stream seen; streams in flight finish, new ones are refused.
   void shutdown();

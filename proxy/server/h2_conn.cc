@@ -91,7 +91,8 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   uint64_t file_left = 0;
   std::string out;  // kStreamed: bytes written and not yet framed
   size_t out_pos = 0;
-  // The request body while the handler cannot take it (not consumed: the window bounds it).
+  // The request body while the handler cannot take it (not consumed for the stream: its window
+  // bounds it).
   std::string held;
   uint64_t body_bytes = 0;  // request body bytes received
   bool wants_body = false;  // a handler reads the body (else it is consumed and dropped)
@@ -357,18 +358,22 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
     return;
   }
   if (s->body_paused || !s->held.empty()) {
-    s->held.append(data);  // unconsumed: the client's window stays closed by as much
+    // Held: the stream's window stays closed by as much, so the stream's window bounds what is
+    // held. The connection's opens: were it to wait on this stream's handler (a request queued
+    // for a PHP worker), the bodies of the streams PHP is reading would stall behind it.
+    s->held.append(data);
+    session_.consume_connection(data.size());
     return;
   }
   feed(*s, data);
+  session_.consume(id, data.size());
 }
 
-// Body bytes to the handler; the windows open by as much as it took.
+// Body bytes to the handler (the caller opens the windows by as much).
 void H2Conn::feed(Stream& s, std::string_view data) {
   in_sink_ = &s;
   bool more = s.handler->body(data);
   in_sink_ = nullptr;
-  session_.consume(s.id, data.size());
   if (!more) s.body_paused = true;
 }
 
@@ -394,6 +399,7 @@ void H2Conn::body_drained(Stream& s) {
     std::string held = std::move(s.held);
     s.held.clear();
     feed(s, held);
+    session_.consume_stream(s.id, held.size());  // the connection's window opened on arrival
   }
   end_body(s);
   flush();  // window updates

@@ -601,6 +601,65 @@ def case_unknown_length_post(port, arg):
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
 
 
+def case_concurrent_uploads(port, arg):
+    """ARG uploads of 512 KiB at once on one connection to a pool that runs two at a time: the
+    uploads waiting for PHP hold their bodies against their own stream windows, never the
+    connection's, so the two PHP is reading go on to their end and the others follow."""
+    import hashlib
+    from hpack import Decoder
+    n, size = int(arg), 512 * 1024
+    payload = bytes((i * 31) % 251 for i in range(size))
+    want = hashlib.sha256(payload).hexdigest().encode()
+    c = Conn(port)
+    dec = Decoder()
+    sids = [1 + 2 * i for i in range(n)]
+    for sid in sids:
+        c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False,
+                         extra=[("content-length", str(size))]))
+    conn_window, initial = 65535, 65535
+    window, sent = {sid: 65535 for sid in sids}, {sid: 0 for sid in sids}
+    status, body = {}, {sid: b"" for sid in sids}
+    ended = set()
+    deadline = time.time() + 20
+    while len(ended) < n and time.time() < deadline:
+        for sid in sids:  # as much of each body as the windows allow
+            while sent[sid] < size and min(window[sid], conn_window) > 0:
+                k = min(16384, size - sent[sid], window[sid], conn_window)
+                f = DataFrame(sid, payload[sent[sid]:sent[sid] + k])
+                sent[sid] += k
+                window[sid] -= k
+                conn_window -= k
+                if sent[sid] == size:
+                    f.flags.add("END_STREAM")
+                c.send(f)
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        if isinstance(f, WindowUpdateFrame):
+            if f.stream_id == 0:
+                conn_window += f.window_increment
+            elif f.stream_id in window:
+                window[f.stream_id] += f.window_increment
+        elif isinstance(f, SettingsFrame) and SettingsFrame.INITIAL_WINDOW_SIZE in f.settings:
+            new = f.settings[SettingsFrame.INITIAL_WINDOW_SIZE]
+            for sid in sids:
+                window[sid] += new - initial
+            initial = new
+        elif isinstance(f, HeadersFrame):
+            hs = dict(dec.decode(f.data))
+            status[f.stream_id] = hs.get(":status")
+        elif isinstance(f, DataFrame) and f.stream_id in body:
+            body[f.stream_id] += f.data
+        elif isinstance(f, (RstStreamFrame, GoAwayFrame)):
+            expect(False, "%r while uploading" % f)
+        if f.stream_id in body and "END_STREAM" in f.flags:
+            ended.add(f.stream_id)
+    good = [sid for sid in ended if status.get(sid) == "200" and want in body[sid]]
+    expect(len(good) == n, "%d uploads of %d went whole through PHP (%d ended; %d bytes sent, "
+           "connection window left %d)" % (len(good), n, len(ended), sum(sent.values()),
+                                           conn_window))
+
+
 # ---- Reuse of per-stream objects ------------------------------------------------------------------
 
 def collect(c, sids, timeout=20):

@@ -59,12 +59,13 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     fpm_ = std::make_unique<PhpFpm>(4);
   }
   void start(const std::string& http2 = "", const std::string& timeouts = "",
-             const std::string& fastcgi = "") {
+             const std::string& fastcgi = "", const std::string& pool = "") {
     PhpProxyOptions o;
     o.backend = GetParam();
     o.root = root();
     o.routes = "[[site.route]]\nprefix = \"/moved/\"\nreturn = 301\nlocation = \"/a.txt\"\n";
     o.fastcgi = fastcgi.empty() ? fpm_->address() : fastcgi;
+    o.pool_extra = pool;
     o.timeouts = timeouts;
     o.extra = kBudgets + http2;
     proxy_ = std::make_unique<PhpProxy>(o);
@@ -173,6 +174,14 @@ TEST_P(Http2, LargePostStreamsToPhp) {
   EXPECT_EQ(j["CONTENT_LENGTH"], std::to_string(body.size())) << out;
   // Without content-length: the unknown-length path (collected, then CONTENT_LENGTH is known).
   frames("unknown_length_post");
+}
+
+// Uploads waiting for PHP (the pool runs two at a time) hold their bodies against their own
+// stream windows only: the connection's window stays open for the two PHP is reading, which
+// go on to their end, and the others follow.
+TEST_P(Http2, QueuedUploadsNeverStallTheConnection) {
+  start("", "", "", "max_connections = 2\n");
+  frames("concurrent_uploads", "24");
 }
 
 TEST_P(Http2, NodeClient) {
