@@ -334,6 +334,13 @@ std::unique_ptr<H2Session::Incoming> H2Session::take_incoming(int32_t id) {
   return in;
 }
 
+// An Incoming done with: the body bytes it received and no driver took go back to the windows
+// (nghttp2 counts them until consumed, so the connection's window would shrink for good).
+void H2Session::drop_incoming(int32_t id, std::unique_ptr<Incoming> in) {
+  consume(id, in->body.size());
+  spares().put(std::move(in));
+}
+
 void H2Session::clear_incoming() {
   for (auto& [id, in] : incoming_) spares().put(std::move(in));
   incoming_.clear();
@@ -473,7 +480,7 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
 
 int H2Session::on_stream_close(int32_t id, uint32_t error) {
   if (std::unique_ptr<Incoming> in = take_incoming(id)) {  // never reached the driver
-    spares().put(std::move(in));
+    drop_incoming(id, std::move(in));
     return 0;
   }
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return 0;
@@ -488,9 +495,11 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   auto entry = find_id(incoming_, id);
   std::unique_ptr<Incoming> in = std::move(entry->second);
   struct GiveBack {
+    H2Session& session;
+    int32_t id;
     std::unique_ptr<Incoming>& in;
-    ~GiveBack() { spares().put(std::move(in)); }
-  } give_back{in};
+    ~GiveBack() { session.drop_incoming(id, std::move(in)); }
+  } give_back{*this, id, in};
   if (in->bad ||
       (in->has_host && in->has_authority &&
        !iequals(std::string_view(in->raw).substr(in->host.off, in->host.len),
@@ -562,6 +571,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   // DATA that came in the same batch as the head.
   if (!in->body.empty() && nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
     events_.on_body(id, in->body);
+    in->body.clear();  // the driver's now: it opens the windows as it takes them
   }
   if (in->end_stream && !end_stream &&
       nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {

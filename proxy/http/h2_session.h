@@ -209,6 +209,7 @@ class H2Session {
   Incoming* incoming(int32_t id);
   // Takes stream `id`'s Incoming out of incoming_ (null when it has none).
   std::unique_ptr<Incoming> take_incoming(int32_t id);
+  void drop_incoming(int32_t id, std::unique_ptr<Incoming> in);
   void clear_incoming();
   int on_begin_headers(int32_t id);
   int on_header(int32_t id, std::string_view name, std::string_view value);

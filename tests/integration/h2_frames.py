@@ -601,27 +601,25 @@ def case_unknown_length_post(port, arg):
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
 
 
-def case_concurrent_uploads(port, arg):
-    """ARG uploads of 512 KiB at once on one connection to a pool that runs two at a time: the
-    uploads waiting for PHP hold their bodies against their own stream windows, never the
-    connection's, so the two PHP is reading go on to their end and the others follow."""
+def upload(c, sids, size, conn_window=65535, timeout=20):
+    """POSTs `size` bytes to body.php on each stream of `sids` at once, as the windows allow
+    (`conn_window`: what is left of the connection's); the number of streams answered 200 with
+    the body's SHA-256, and a summary of what happened."""
     import hashlib
     from hpack import Decoder
-    n, size = int(arg), 512 * 1024
     payload = bytes((i * 31) % 251 for i in range(size))
     want = hashlib.sha256(payload).hexdigest().encode()
-    c = Conn(port)
-    dec = Decoder()
-    sids = [1 + 2 * i for i in range(n)]
+    dec = getattr(c, "dec", None) or Decoder()
+    c.dec = dec
     for sid in sids:
         c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False,
                          extra=[("content-length", str(size))]))
-    conn_window, initial = 65535, 65535
+    initial = 65535
     window, sent = {sid: 65535 for sid in sids}, {sid: 0 for sid in sids}
     status, body = {}, {sid: b"" for sid in sids}
     ended = set()
-    deadline = time.time() + 20
-    while len(ended) < n and time.time() < deadline:
+    deadline = time.time() + timeout
+    while len(ended) < len(sids) and time.time() < deadline:
         for sid in sids:  # as much of each body as the windows allow
             while sent[sid] < size and min(window[sid], conn_window) > 0:
                 k = min(16384, size - sent[sid], window[sid], conn_window)
@@ -646,8 +644,7 @@ def case_concurrent_uploads(port, arg):
                 window[sid] += new - initial
             initial = new
         elif isinstance(f, HeadersFrame):
-            hs = dict(dec.decode(f.data))
-            status[f.stream_id] = hs.get(":status")
+            status[f.stream_id] = dict(dec.decode(f.data)).get(":status")
         elif isinstance(f, DataFrame) and f.stream_id in body:
             body[f.stream_id] += f.data
         elif isinstance(f, (RstStreamFrame, GoAwayFrame)):
@@ -655,9 +652,40 @@ def case_concurrent_uploads(port, arg):
         if f.stream_id in body and "END_STREAM" in f.flags:
             ended.add(f.stream_id)
     good = [sid for sid in ended if status.get(sid) == "200" and want in body[sid]]
-    expect(len(good) == n, "%d uploads of %d went whole through PHP (%d ended; %d bytes sent, "
-           "connection window left %d)" % (len(good), n, len(ended), sum(sent.values()),
-                                           conn_window))
+    return len(good), "%d ended; %d bytes sent, connection window left %d" % (
+        len(ended), sum(sent.values()), conn_window)
+
+
+def case_concurrent_uploads(port, arg):
+    """ARG uploads of 512 KiB at once on one connection to a pool that runs two at a time: the
+    uploads waiting for PHP hold their bodies against their own stream windows, never the
+    connection's, so the two PHP is reading go on to their end and the others follow."""
+    n = int(arg)
+    good, what = upload(Conn(port), [1 + 2 * i for i in range(n)], 512 * 1024)
+    expect(good == n, "%d uploads of %d went whole through PHP (%s)" % (good, n, what))
+
+
+def case_dropped_bodies(port, arg):
+    """Uploads that never reach a handler (reset by the client in the read that brought their
+    head and first DATA) give their bytes back to the connection's window: a 1 MiB upload
+    after them goes through."""
+    c = Conn(port)
+    n, size = int(arg), 16000
+    for i in range(n):
+        sid = 1 + 2 * i
+        c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False),
+               DataFrame(sid, b"x" * size), RstStreamFrame(sid, 8),
+               PingFrame(0, struct.pack(">Q", i)))
+        # The PING's answer: the server read the group (and the next one comes in a read of
+        # its own).
+        if c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is None:
+            expect(False, "PING %d answered" % i)
+    credit = sum(f.window_increment for f in c.frames
+                 if isinstance(f, WindowUpdateFrame) and f.stream_id == 0)
+    sid = 1 + 2 * n
+    good, what = upload(c, [sid], 1 << 20, conn_window=65535 + credit - n * size, timeout=10)
+    expect(good == 1, "after %d uploads reset at once, a 1 MiB upload went whole through PHP "
+           "(%s)" % (n, what))
 
 
 # ---- Reuse of per-stream objects ------------------------------------------------------------------
