@@ -340,6 +340,7 @@ void H2Conn::respond_error(Stream& s, int status) {
 }
 
 void H2Conn::on_body(int32_t id, std::string_view data) {
+  data_in_ += data.size();
   Stream* s = find(id);
   if (!s || !s->wants_body || s->done || s->end_body_sent) {
     session_.consume(id, data.size());  // nobody reads it: keep the windows open
@@ -591,7 +592,14 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
-  bool owed = sending_ || buffered_ > 0;
+  bool reading = session_.open_streams() > streams_.size();  // a head still arriving
+  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
+  // stream stays open until the client ends its side).
+  for (auto& s : streams_) reading = reading || (!s->body_ended && !s->body_paused);
+  // A send alone (a PING's answer, window updates) owes the client no response bytes while
+  // a body is owed: the body timer stays, rather than the send timer in its place and a fresh
+  // body timer after it, with each PING.
+  bool owed = (sending_ && !reading) || buffered_ > 0;
   for (auto& s : streams_) {
     if (owed) break;
     owed = s->source == Stream::Source::kFile && s->file_left > 0;
@@ -605,11 +613,11 @@ void H2Conn::update_timer() {
     return set_wait(Wait::kSend, moved);
   }
   if (streams_.empty() && session_.open_streams() == 0) return set_wait(Wait::kIdle, false);
-  bool reading = session_.open_streams() > streams_.size();  // a head still arriving
-  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
-  // stream stays open until the client ends its side).
-  for (auto& s : streams_) reading = reading || (!s->body_ended && !s->body_paused);
-  set_wait(reading ? Wait::kBody : Wait::kNone, reading);
+  // Re-armed only when body bytes came, as for HTTP/1.1: PINGs and the like never keep a
+  // stalled body (and the PHP worker that waits for it) alive.
+  bool came = data_in_ != data_in_seen_;
+  data_in_seen_ = data_in_;
+  set_wait(reading ? Wait::kBody : Wait::kNone, came);
 }
 
 void H2Conn::set_wait(Wait w, bool rearm) {

@@ -521,6 +521,27 @@ def case_stalled_body(port, arg):
            "unfinished request body: closed after %.2f s" % took)
 
 
+def case_stalled_body_pings(port, arg):
+    # A PHP request whose body stops after its first byte, on a connection the client keeps
+    # busy with PINGs: only body bytes count as progress, so the body timer still cuts it (and
+    # frees the PHP worker that waits for the rest).
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]), DataFrame(1, b"x"))
+    t = time.time()
+    limit = float(arg or 1)
+    next_ping = 0
+    while time.time() - t < limit + 3 and not c.closed:
+        if time.time() >= next_ping:  # a few a second: well within the PING budget
+            c.send(PingFrame(0, b"12345678"))
+            next_ping = time.time() + 0.3
+        c.read_frame(0.1)
+    took = time.time() - t
+    expect(c.closed and took >= limit - 0.2 and took < limit + 1.5,
+           "unfinished request body, PINGs meanwhile: %s after %.2f s" %
+           ("closed" if c.closed else "still open", took))
+
+
 def case_idle(port, arg):
     c = Conn(port)
     t = time.time()
