@@ -192,8 +192,17 @@ struct H2Callbacks {
   static int stream_close(nghttp2_session*, int32_t id, uint32_t error, void* p) {
     return self(p).on_stream_close(id, error);
   }
-  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    if (f->hd.type == NGHTTP2_RST_STREAM) {
+  static int frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    bool ends = f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA;
+    if (ends && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(s, f->hd.stream_id) == 0) {
+      // The response is complete before the request (a 405 or 413 answered at once, a 503):
+      // RST_STREAM NO_ERROR asks the client to stop sending a body nobody reads (RFC 9113
+      // §8.1, as nginx does). Else the stream stays open while the client sends it, and for
+      // good once the body held for its handler has closed its window.
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+    if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code != NGHTTP2_NO_ERROR) {
       self(p).bump(&H2Counters::resets_sent);
       // Ours and nghttp2's (over the concurrency it advertised, before the client's ACK).
       if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);

@@ -210,8 +210,9 @@ def case_even_stream(port, arg):
 
 
 def case_data_after_end(port, arg):
+    # A request answered only later: the stream is still open (half-closed) when "y" comes.
     c = Conn(port)
-    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    c.send(c.headers(1, end_stream=False, method="POST", path="/sleep.php?ms=500"))
     d = DataFrame(1, b"x")
     d.flags.add("END_STREAM")
     c.send(d, DataFrame(1, b"y"))
@@ -222,7 +223,7 @@ def case_data_after_end(port, arg):
 
 def case_window_zero_increment(port, arg):
     c = Conn(port)
-    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    c.send(c.headers(1, end_stream=False, method="POST", path="/body.php"))  # stays open
     # WINDOW_UPDATE, stream 1, increment 0 (hyperframe refuses to build it).
     c.send(bytes.fromhex("000004080000000001") + b"\0\0\0\0")
     code = rst_of(c, 1)
@@ -393,7 +394,7 @@ def case_concurrency(port, arg):
     c = Conn(port, ack=False)
     # 101 requests whose bodies never end: each stays open. The SETTINGS are not acknowledged
     # yet, so the one over the limit is refused, not a connection error.
-    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+    frames = [c.headers(2 * i + 1, path="/body.php", method="POST", end_stream=False)
               for i in range(101)]
     c.send(*frames)
     code = rst_of(c, 201)
@@ -405,7 +406,7 @@ def case_concurrency_acked(port, arg):
     # Our SETTINGS acknowledged first (Conn does it as it reads them): the stream over the limit
     # is still refused alone, and the connection goes on.
     c.until(lambda f: isinstance(f, SettingsFrame) and "ACK" in f.flags)
-    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+    frames = [c.headers(2 * i + 1, path="/body.php", method="POST", end_stream=False)
               for i in range(101)]
     c.send(*frames)
     code = rst_of(c, 201)
@@ -477,8 +478,8 @@ def case_empty_data_flood(port, arg):
     c0 = [None]
 
     def make(i):
-        if i == 0:
-            return c0[0].headers(1, path="/a.txt", method="POST", end_stream=False)
+        if i == 0:  # a request whose body PHP waits for: the stream stays open
+            return c0[0].headers(1, path="/body.php", method="POST", end_stream=False)
         return DataFrame(1, b"")
     c = Conn(port)
     c0[0] = c
@@ -510,15 +511,43 @@ def case_zero_window(port, arg):
 
 
 def case_stalled_body(port, arg):
-    # A request whose body never ends (its answer went out at once): the body timer cuts it.
+    # A PHP request whose body never comes: the body timer cuts it.
     c = Conn(port)
-    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False))
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]))
     t = time.time()
     limit = float(arg or 1)
     closed = c.wait_closed(limit + 3)
     took = time.time() - t
     expect(closed and took >= limit - 0.2 and took < limit + 1.5,
            "unfinished request body: closed after %.2f s" % took)
+
+
+def case_answered_before_body(port, arg):
+    # Answers that need no more of the request (a 405, a 413 on the declared length, a 503 of a
+    # full pool): RST_STREAM NO_ERROR follows each (RFC 9113 §8.1, as nginx does), so the
+    # client stops sending a body nobody reads, and the stream ends (else it stays open while
+    # the client sends the rest, or for ever once its window is closed).
+    c = Conn(port)
+    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False,
+                     extra=[("content-length", "1000")]), DataFrame(1, b"x" * 10))
+    c.send(c.headers(3, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", str(1 << 30))]))
+    got = collect(c, [1, 3], timeout=5)
+
+    def rst(sid):  # the stream's RST_STREAM code, read by collect() or after it
+        return next((f.error_code for f in c.frames
+                     if isinstance(f, RstStreamFrame) and f.stream_id == sid), None)
+    deadline = time.time() + 5
+    while (rst(1) is None or rst(3) is None) and time.time() < deadline:
+        if c.read_frame(deadline - time.time()) is None:
+            break
+    for sid, status in ((1, 405), (3, 413)):
+        expect(got[sid][0] == status and rst(sid) == NO_ERROR,
+               "stream %d answered %s, then RST_STREAM %s" % (sid, got[sid][0], rst(sid)))
+    c.send(c.headers(5))  # the connection goes on
+    status, body, err = c.response(5)
+    expect(status == 200 and err is None, "stream 5 answered %s" % status)
 
 
 def case_stalled_body_pings(port, arg):

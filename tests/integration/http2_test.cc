@@ -223,6 +223,7 @@ TEST_P(Http2, FramesAndAttacksOverTls) {
   frames("bad_header", "connection", "H2_TLS=1 ");
   frames("zero_window", "1", "H2_TLS=1 ");
   frames("rapid_reset", "2000", "H2_TLS=1 ");
+  frames("answered_before_body", "", "H2_TLS=1 ");
   EXPECT_LE(php_hits(), 50u);
 }
 
@@ -362,6 +363,11 @@ TEST_P(Http2, Floods) {
 TEST_P(Http2, ZeroWindowStallIsCut) {
   start("", "send = \"1s\"\n");
   frames("zero_window", "1");
+}
+
+TEST_P(Http2, AnsweredStreamAsksTheClientToStopItsBody) {
+  start();
+  frames("answered_before_body");
 }
 
 TEST_P(Http2, StalledRequestBodyIsCut) {
