@@ -171,10 +171,12 @@ struct H2Callbacks {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return self(p).on_frame_recv(f->hd.type, f->hd.flags, f->hd.stream_id, f->hd.length);
+    size_t length = f->hd.length;
+    if (f->hd.type == NGHTTP2_DATA) length -= f->data.padlen;  // the data alone
+    return self(p).on_frame_recv(f->hd.type, f->hd.flags, f->hd.stream_id, length);
   }
   static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
-    return self(p).on_begin_frame(hd->type, hd->flags, hd->stream_id, hd->length);
+    return self(p).on_begin_frame(hd->type, hd->flags, hd->stream_id);
   }
   static int data_chunk(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
                         void* p) {
@@ -368,14 +370,10 @@ void H2Session::calm(const char* why) {
 }
 
 // Every frame, before nghttp2 acts on it: the budgets of the frames that cost the server work
-// and give nothing back, and the CONTINUATION cap.
-int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length) {
+// and give nothing back (empty DATA frames: on_frame_recv), and the CONTINUATION cap.
+int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
   if (failed_) return 0;
   switch (type) {
-    case NGHTTP2_DATA:
-      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM))
-        flood(empty_data_, "a flood of empty DATA frames");
-      break;
     case NGHTTP2_HEADERS:
       header_stream_ = id;
       continuations_ = 0;
@@ -464,14 +462,20 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
   return 0;
 }
 
-int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
+int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length) {
+  // A DATA frame that carries no data and does not end its stream is work for nothing: counted
+  // once it is whole, so that one with padding alone is one too (nghttp2 gives the window of
+  // padding back at once, so padding costs the client nothing).
+  bool end = flags & NGHTTP2_FLAG_END_STREAM;
+  if (type == NGHTTP2_DATA && length == 0 && !end && !failed_) {
+    flood(empty_data_, "a flood of empty DATA frames");
+  }
   if (type == NGHTTP2_RST_STREAM) {
     bump(&H2Counters::resets_received);
     if (!failed_ && !resets_.take(now_ms_)) calm("the stream reset budget ran out");
     return 0;
   }
   if (type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) return 0;
-  bool end = flags & NGHTTP2_FLAG_END_STREAM;
   Incoming* in = incoming(id);
   if (type == NGHTTP2_HEADERS && in && !in->head_done) {
     in->head_done = true;

@@ -213,8 +213,9 @@ class H2Session {
   void clear_incoming();
   int on_begin_headers(int32_t id);
   int on_header(int32_t id, std::string_view name, std::string_view value);
+  // `length`: for DATA, the data it carries (padding left out).
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
-  int on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length);
+  int on_begin_frame(uint8_t type, uint8_t flags, int32_t id);
   int on_stream_close(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);

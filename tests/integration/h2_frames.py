@@ -475,11 +475,16 @@ def case_window_update_flood(port, arg):
 
 
 def case_empty_data_flood(port, arg):
+    # ARG "padded": DATA frames that carry padding and no data (PADDED, pad length 0 or 10),
+    # which cost the client no window (nghttp2 gives padding back at once).
     c0 = [None]
 
     def make(i):
         if i == 0:  # a request whose body PHP waits for: the stream stays open
             return c0[0].headers(1, path="/body.php", method="POST", end_stream=False)
+        if arg == "padded":
+            pad = 10 * (i % 2)
+            return bytes([0, 0, 1 + pad, 0, 0x8, 0, 0, 0, 1, pad]) + b"\0" * pad
         return DataFrame(1, b"")
     c = Conn(port)
     c0[0] = c

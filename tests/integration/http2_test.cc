@@ -354,6 +354,7 @@ TEST_P(Http2, Floods) {
                         "window_update_flood", "empty_data_flood"}) {
     frames(c);
   }
+  frames("empty_data_flood", "padded");
   EXPECT_LT(rss_kib(proxy_->pid()) - before, 16 * 1024);
   EXPECT_EQ(php_hits(), 0u);
   proxy_->stop();
