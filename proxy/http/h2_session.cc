@@ -191,6 +191,15 @@ struct H2Callbacks {
     }
     return 0;
   }
+  // Frames of the types RFC 9113 does not define, registered as extensions so that begin_frame
+  // sees them (the budget of unknown frames); their payload is dropped, as nghttp2 would.
+  static int extension_chunk(nghttp2_session*, const nghttp2_frame_hd*, const uint8_t*, size_t,
+                             void*) {
+    return 0;
+  }
+  static int unpack_extension(nghttp2_session*, void**, const nghttp2_frame_hd*, void*) {
+    return NGHTTP2_ERR_CANCEL;  // ignored
+  }
   static int stream_close(nghttp2_session*, int32_t id, uint32_t error, void* p) {
     return self(p).on_stream_close(id, error);
   }
@@ -280,8 +289,13 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::frame_send);
   nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::send_data);
+  nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, H2Callbacks::extension_chunk);
+  nghttp2_session_callbacks_set_unpack_extension_callback(cb, H2Callbacks::unpack_extension);
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
+  for (unsigned type = NGHTTP2_CONTINUATION + 1; type <= 0xff; ++type) {
+    nghttp2_option_set_user_recv_extension_type(opt, uint8_t(type));
+  }
   // Windows open only as far as the driver takes body bytes: the backend sets the pace.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
@@ -292,7 +306,7 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_del(cb);
 
   resets_.set(limits.reset_burst, limits.reset_rate);
-  for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_})
+  for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_, &unknown_})
     b->set(limits.flood_burst, limits.flood_rate);
   // SETTINGS_MAX_CONCURRENT_STREAMS: once the client acknowledged it, nghttp2 1.52 makes a
   // stream over it a connection error, where RFC 9113 5.1.2 allows (and Askr wants)
@@ -388,12 +402,20 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
       if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_, "a SETTINGS flood");
       break;
     case NGHTTP2_PING:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_, "a PING flood");
+      // An ACK too: the server sends no PING, so an ACK answers nothing and is only work.
+      flood(pings_, "a PING flood");
       break;
     case NGHTTP2_WINDOW_UPDATE:
       flood(window_updates_, "a WINDOW_UPDATE flood");
       break;
+    case NGHTTP2_DATA:
+    case NGHTTP2_RST_STREAM:
+    case NGHTTP2_PUSH_PROMISE:
+    case NGHTTP2_GOAWAY:
+      break;
     default:
+      // A type nghttp2 skips (an extension the server does not speak, RFC 9113 §5.5).
+      flood(unknown_, "a flood of frames of unknown types");
       break;
   }
   return 0;

@@ -5,7 +5,8 @@
 // states) it enforces what Debian's nghttp2 1.52 leaves to the application: the header list size
 // counted with the 32-byte per-field overhead and a cap on field count, a budget of client
 // resets (Rapid Reset, CVE-2023-44487), caps on CONTINUATION frames, budgets for SETTINGS,
-// PING, PRIORITY, WINDOW_UPDATE and empty DATA frames, and a total of streams per connection.
+// PING, PRIORITY, WINDOW_UPDATE, empty DATA frames and frames of unknown types, and a total of
+// streams per connection.
 // Each request becomes a protocol-neutral http::Request.
 #pragma once
 
@@ -241,7 +242,7 @@ class H2Session {
   uint32_t active_ = 0;         // streams given to the driver and not closed yet
   int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
   uint32_t continuations_ = 0;
-  Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_;
+  Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_, unknown_;
   // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,
   // so appending keeps it sorted; at most max_concurrent_streams entries.
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;

@@ -461,6 +461,20 @@ def case_ping_flood(port, arg):
     flood(port, lambda i: PingFrame(0, struct.pack(">Q", i)), "PING")
 
 
+def case_ping_ack_flood(port, arg):
+    # ACKs of PINGs the server never sent.
+    def make(i):
+        f = PingFrame(0, struct.pack(">Q", i))
+        f.flags.add("ACK")
+        return f
+    flood(port, make, "PING ACK")
+
+
+def case_unknown_frame_flood(port, arg):
+    # Frames of a type the server does not know (RFC 9113 §5.5: ignored), with no payload.
+    flood(port, lambda i: bytes([0, 0, 0, 0xfa, 0, 0, 0, 0, 0]), "unknown frame")
+
+
 def case_settings_flood(port, arg):
     flood(port, lambda i: SettingsFrame(0, settings={SettingsFrame.HEADER_TABLE_SIZE: 4096}),
           "SETTINGS")

@@ -350,8 +350,9 @@ TEST_P(Http2, RapidResetBudget) {
 TEST_P(Http2, Floods) {
   start();
   long before = rss_kib(proxy_->pid());
-  for (const char* c : {"continuation_flood", "ping_flood", "settings_flood", "priority_flood",
-                        "window_update_flood", "empty_data_flood"}) {
+  for (const char* c :
+       {"continuation_flood", "ping_flood", "ping_ack_flood", "settings_flood", "priority_flood",
+        "window_update_flood", "empty_data_flood", "unknown_frame_flood"}) {
     frames(c);
   }
   frames("empty_data_flood", "padded");
