@@ -213,6 +213,8 @@ struct H2Callbacks {
       // good once the body held for its handler has closed its window.
       nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
     }
+    if (f->hd.type == NGHTTP2_RST_STREAM)
+      self(p).on_reset_sent(f->hd.stream_id, f->rst_stream.error_code);
     if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code != NGHTTP2_NO_ERROR) {
       self(p).bump(&H2Counters::resets_sent);
       // Ours and nghttp2's (over the concurrency it advertised, before the client's ACK).
@@ -511,6 +513,17 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t len
     events_.on_body_end(id);
   }
   return 0;
+}
+
+// A stream error the client brought about (DATA beyond the content-length, a WINDOW_UPDATE of
+// 0, ...) on a stream that reached a handler ends its request as the client's own RST_STREAM
+// would, after the handler started its work: it spends the same budget ("MadeYouReset",
+// CVE-2025-8671). NO_ERROR ends a finished exchange, and INTERNAL_ERROR is the server's own
+// failure; neither is the client's doing.
+void H2Session::on_reset_sent(int32_t id, uint32_t error) {
+  if (error == NGHTTP2_NO_ERROR || error == NGHTTP2_INTERNAL_ERROR || failed_) return;
+  if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return;
+  if (!resets_.take(now_ms_)) calm("the stream reset budget ran out");
 }
 
 int H2Session::on_stream_close(int32_t id, uint32_t error) {

@@ -218,6 +218,7 @@ class H2Session {
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
   int on_begin_frame(uint8_t type, uint8_t flags, int32_t id);
   int on_stream_close(int32_t id, uint32_t error);
+  void on_reset_sent(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
   void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM

@@ -206,14 +206,18 @@ void H2Conn::on_data(std::string_view data) {
   busy_ = true;
   bool ok = session_.recv(data, shard_.now_ms());
   busy_ = false;
-  if (!ok) {
-    const char* why = session_.failure();
-    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
-                net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
-    closing_ = true;
-  }
+  if (!ok) session_over();
   flush();
   update_timer();
+}
+
+// The session reported the connection over (a protocol error, a budget ran out): its GOAWAY
+// goes out, then the connection closes.
+void H2Conn::session_over() {
+  const char* why = session_.failure();
+  LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
+              net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
+  closing_ = true;
 }
 
 void H2Conn::on_data_end(int) {
@@ -229,6 +233,7 @@ void H2Conn::flush() {
   bool ok = session_.pull(batch_, max, kBatchRefs);
   busy_ = false;
   if (!ok) return close_now();
+  if (!closing_ && session_.failure()) session_over();  // a budget spent as frames went out
   if (batch_.empty()) {
     if (closing_ || session_.done()) finish();
     return;

@@ -77,6 +77,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void body_drained(Stream& s);
   void log_access(Stream& s, int status, uint64_t bytes, const handlers::BackendTiming* timing);
   void flush();
+  void session_over();
   void notify_drained();
   void update_timer();
   void set_wait(Wait w, bool rearm);

@@ -430,6 +430,32 @@ def case_rapid_reset(port, arg):
     expect(c.wait_closed(3), "connection closed")
 
 
+def case_provoked_reset(port, arg):
+    # "MadeYouReset" (CVE-2025-8671): requests that reach PHP, each then made to be reset by the
+    # server (DATA beyond its content-length), one after the other. The resets the client
+    # provokes spend the same budget as its own.
+    c = Conn(port)
+    n = int(arg or 1000)
+    goaway = None
+    for i in range(n):
+        sid = 2 * i + 1
+        c.send(c.headers(sid, path="/count.php", method="POST", end_stream=False,
+                         extra=[("content-length", "1")]), PingFrame(0, struct.pack(">Q", i)))
+        # The PING's answer: the head was read alone, and its request went to PHP.
+        f = c.until(lambda f: isinstance(f, GoAwayFrame) or
+                    (isinstance(f, PingFrame) and "ACK" in f.flags))
+        if f is None or isinstance(f, GoAwayFrame):
+            goaway = f
+            break
+        c.send(DataFrame(sid, b"xx"))
+        if c.send_failed:
+            break
+    code = goaway.error_code if goaway else goaway_code(c)
+    expect(code == ENHANCE_YOUR_CALM, "provoked resets: GOAWAY ENHANCE_YOUR_CALM (%s) after %d "
+           "requests" % (code, i + 1))
+    expect(c.wait_closed(3), "connection closed")
+
+
 def case_continuation_flood(port, arg):
     c = Conn(port)
     block = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "x"),

@@ -347,6 +347,13 @@ TEST_P(Http2, RapidResetBudget) {
   EXPECT_EQ(out, "first\n");
 }
 
+// Resets the client makes the server send, on streams that reached PHP, spend the same budget.
+TEST_P(Http2, ProvokedResetsSpendTheResetBudget) {
+  start();
+  frames("provoked_reset", "300");
+  EXPECT_LE(php_hits(), 60u);  // the budget of 50, and a few more at 1 a second
+}
+
 TEST_P(Http2, Floods) {
   start();
   long before = rss_kib(proxy_->pid());
