@@ -428,6 +428,12 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
     } else {
       s->abandon_later = true;
     }
+    // Closed without error once the head is out: a response without a body (to HEAD, a 204,
+    // a 304) is whole with its head, so its stream can end before the handler does. The
+    // client has all of it: it is logged as the handler's end would have.
+    if (!error && s->started && !s->body_allowed) {
+      log_access(*s, s->status, s->bytes, s->handler->timing());
+    }
   }
   retired_.push_back(std::move(s));
 }

@@ -150,6 +150,20 @@ TEST_P(Http2, NghttpStaticByteExactAndPhp) {
   EXPECT_NE(proxy_->error_log().find("http2: "), std::string::npos) << proxy_->error_log();
 }
 
+// A PHP response without a body (to HEAD, a 204) is whole once its head is out, and its stream
+// may close before PHP ends: it is logged all the same.
+TEST_P(Http2, BodilessPhpResponsesAreLogged) {
+  start();
+  std::string out;
+  ASSERT_EQ(run_command("nghttp -H ':method: HEAD' " + url("/status.php") + " 2>&1", out), 0)
+      << out;
+  ASSERT_EQ(run_command("nghttp " + url("/early.php?s=204") + " 2>&1", out), 0) << out;
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"HEAD /status.php HTTP/2.0\" 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /early.php?s=204 HTTP/2.0\" 204"), std::string::npos) << log;
+}
+
 TEST_P(Http2, H2loadManyConcurrentStreams) {
   start();
   std::string out;
