@@ -172,10 +172,12 @@ struct H2Callbacks {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return self(p).on_frame_recv(f->hd.type, f->hd.flags, f->hd.stream_id, f->hd.length);
+    size_t length = f->hd.length;
+    if (f->hd.type == NGHTTP2_DATA) length -= f->data.padlen;  // the data alone
+    return self(p).on_frame_recv(f->hd.type, f->hd.flags, f->hd.stream_id, length);
   }
   static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
-    return self(p).on_begin_frame(hd->type, hd->flags, hd->stream_id, hd->length);
+    return self(p).on_begin_frame(hd->type, hd->flags, hd->stream_id);
   }
   static int data_chunk(nghttp2_session* s, uint8_t, int32_t id, const uint8_t* data, size_t len,
                         void* p) {
@@ -190,11 +192,31 @@ struct H2Callbacks {
     }
     return 0;
   }
+  // Frames of the types RFC 9113 does not define, registered as extensions so that begin_frame
+  // sees them (the budget of unknown frames); their payload is dropped, as nghttp2 would.
+  static int extension_chunk(nghttp2_session*, const nghttp2_frame_hd*, const uint8_t*, size_t,
+                             void*) {
+    return 0;
+  }
+  static int unpack_extension(nghttp2_session*, void**, const nghttp2_frame_hd*, void*) {
+    return NGHTTP2_ERR_CANCEL;  // ignored
+  }
   static int stream_close(nghttp2_session*, int32_t id, uint32_t error, void* p) {
     return self(p).on_stream_close(id, error);
   }
-  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    if (f->hd.type == NGHTTP2_RST_STREAM) {
+  static int frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    bool ends = f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA;
+    if (ends && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        nghttp2_session_get_stream_remote_close(s, f->hd.stream_id) == 0) {
+      // The response is complete before the request (a 405 or 413 answered at once, a 503):
+      // RST_STREAM NO_ERROR asks the client to stop sending a body nobody reads (RFC 9113
+      // §8.1, as nginx does). Else the stream stays open while the client sends it, and for
+      // good once the body held for its handler has closed its window.
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
+    if (f->hd.type == NGHTTP2_RST_STREAM)
+      self(p).on_reset_sent(f->hd.stream_id, f->rst_stream.error_code);
+    if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code != NGHTTP2_NO_ERROR) {
       self(p).bump(&H2Counters::resets_sent);
       // Ours and nghttp2's (over the concurrency it advertised, before the client's ACK).
       if (f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) self(p).bump(&H2Counters::refused);
@@ -270,8 +292,13 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::frame_send);
   nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::send_data);
+  nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, H2Callbacks::extension_chunk);
+  nghttp2_session_callbacks_set_unpack_extension_callback(cb, H2Callbacks::unpack_extension);
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
+  for (unsigned type = NGHTTP2_CONTINUATION + 1; type <= 0xff; ++type) {
+    nghttp2_option_set_user_recv_extension_type(opt, uint8_t(type));
+  }
   // Windows open only as far as the driver takes body bytes: the backend sets the pace.
   nghttp2_option_set_no_auto_window_update(opt, 1);
   // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
@@ -282,7 +309,7 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_del(cb);
 
   resets_.set(limits.reset_burst, limits.reset_rate);
-  for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_})
+  for (Budget* b : {&settings_, &pings_, &priorities_, &window_updates_, &empty_data_, &unknown_})
     b->set(limits.flood_burst, limits.flood_rate);
   // SETTINGS_MAX_CONCURRENT_STREAMS: once the client acknowledged it, nghttp2 1.52 makes a
   // stream over it a connection error, where RFC 9113 5.1.2 allows (and Askr wants)
@@ -335,6 +362,13 @@ std::unique_ptr<H2Session::Incoming> H2Session::take_incoming(int32_t id) {
   return in;
 }
 
+// An Incoming done with: the body bytes it received and no driver took go back to the windows
+// (nghttp2 counts them until consumed, so the connection's window would shrink for good).
+void H2Session::drop_incoming(int32_t id, std::unique_ptr<Incoming> in) {
+  consume(id, in->body.size());
+  spares().put(std::move(in));
+}
+
 void H2Session::clear_incoming() {
   for (auto& [id, in] : incoming_) spares().put(std::move(in));
   incoming_.clear();
@@ -353,14 +387,10 @@ void H2Session::calm(const char* why) {
 }
 
 // Every frame, before nghttp2 acts on it: the budgets of the frames that cost the server work
-// and give nothing back, and the CONTINUATION cap.
-int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length) {
+// and give nothing back (empty DATA frames: on_frame_recv), and the CONTINUATION cap.
+int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
   if (failed_) return 0;
   switch (type) {
-    case NGHTTP2_DATA:
-      if (length == 0 && !(flags & NGHTTP2_FLAG_END_STREAM))
-        flood(empty_data_, "a flood of empty DATA frames");
-      break;
     case NGHTTP2_HEADERS:
       header_stream_ = id;
       continuations_ = 0;
@@ -375,12 +405,20 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t le
       if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_, "a SETTINGS flood");
       break;
     case NGHTTP2_PING:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(pings_, "a PING flood");
+      // An ACK too: the server sends no PING, so an ACK answers nothing and is only work.
+      flood(pings_, "a PING flood");
       break;
     case NGHTTP2_WINDOW_UPDATE:
       flood(window_updates_, "a WINDOW_UPDATE flood");
       break;
+    case NGHTTP2_DATA:
+    case NGHTTP2_RST_STREAM:
+    case NGHTTP2_PUSH_PROMISE:
+    case NGHTTP2_GOAWAY:
+      break;
     default:
+      // A type nghttp2 skips (an extension the server does not speak, RFC 9113 §5.5).
+      flood(unknown_, "a flood of frames of unknown types");
       break;
   }
   return 0;
@@ -449,14 +487,20 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
   return 0;
 }
 
-int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
+int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length) {
+  // A DATA frame that carries no data and does not end its stream is work for nothing: counted
+  // once it is whole, so that one with padding alone is one too (nghttp2 gives the window of
+  // padding back at once, so padding costs the client nothing).
+  bool end = flags & NGHTTP2_FLAG_END_STREAM;
+  if (type == NGHTTP2_DATA && length == 0 && !end && !failed_) {
+    flood(empty_data_, "a flood of empty DATA frames");
+  }
   if (type == NGHTTP2_RST_STREAM) {
     bump(&H2Counters::resets_received);
     if (!failed_ && !resets_.take(now_ms_)) calm("the stream reset budget ran out");
     return 0;
   }
   if (type != NGHTTP2_HEADERS && type != NGHTTP2_DATA) return 0;
-  bool end = flags & NGHTTP2_FLAG_END_STREAM;
   Incoming* in = incoming(id);
   if (type == NGHTTP2_HEADERS && in && !in->head_done) {
     in->head_done = true;
@@ -472,9 +516,20 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t) {
   return 0;
 }
 
+// A stream error the client brought about (DATA beyond the content-length, a WINDOW_UPDATE of
+// 0, ...) on a stream that reached a handler ends its request as the client's own RST_STREAM
+// would, after the handler started its work: it spends the same budget ("MadeYouReset",
+// CVE-2025-8671). NO_ERROR ends a finished exchange, and INTERNAL_ERROR is the server's own
+// failure; neither is the client's doing.
+void H2Session::on_reset_sent(int32_t id, uint32_t error) {
+  if (error == NGHTTP2_NO_ERROR || error == NGHTTP2_INTERNAL_ERROR || failed_) return;
+  if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return;
+  if (!resets_.take(now_ms_)) calm("the stream reset budget ran out");
+}
+
 int H2Session::on_stream_close(int32_t id, uint32_t error) {
   if (std::unique_ptr<Incoming> in = take_incoming(id)) {  // never reached the driver
-    spares().put(std::move(in));
+    drop_incoming(id, std::move(in));
     return 0;
   }
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return 0;
@@ -489,9 +544,11 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   auto entry = find_id(incoming_, id);
   std::unique_ptr<Incoming> in = std::move(entry->second);
   struct GiveBack {
+    H2Session& session;
+    int32_t id;
     std::unique_ptr<Incoming>& in;
-    ~GiveBack() { spares().put(std::move(in)); }
-  } give_back{in};
+    ~GiveBack() { session.drop_incoming(id, std::move(in)); }
+  } give_back{*this, id, in};
   if (in->bad ||
       (in->has_host && in->has_authority &&
        !iequals(std::string_view(in->raw).substr(in->host.off, in->host.len),
@@ -563,6 +620,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   // DATA that came in the same batch as the head.
   if (!in->body.empty() && nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
     events_.on_body(id, in->body);
+    in->body.clear();  // the driver's now: it opens the windows as it takes them
   }
   if (in->end_stream && !end_stream &&
       nghttp2_session_get_stream_user_data(session_, id) == &kDelivered) {
@@ -689,6 +747,14 @@ void H2Session::resume(int32_t id) {
 
 void H2Session::consume(int32_t id, size_t n) {
   if (n) nghttp2_session_consume(session_, id, n);
+}
+
+void H2Session::consume_connection(size_t n) {
+  if (n) nghttp2_session_consume_connection(session_, n);
+}
+
+void H2Session::consume_stream(int32_t id, size_t n) {
+  if (n) nghttp2_session_consume_stream(session_, id, n);
 }
 
 void H2Session::reset(int32_t id, uint32_t error) {

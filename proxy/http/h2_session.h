@@ -5,7 +5,8 @@
 // states) it enforces what Debian's nghttp2 1.52 leaves to the application: the header list size
 // counted with the 32-byte per-field overhead and a cap on field count, a budget of client
 // resets (Rapid Reset, CVE-2023-44487), caps on CONTINUATION frames, budgets for SETTINGS,
-// PING, PRIORITY, WINDOW_UPDATE and empty DATA frames, and a total of streams per connection.
+// PING, PRIORITY, WINDOW_UPDATE, empty DATA frames and frames of unknown types, and a total of
+// streams per connection.
 // Each request becomes a protocol-neutral http::Request.
 #pragma once
 
@@ -182,6 +183,11 @@ class H2Session {
   void resume(int32_t id);
   // The driver took `n` body bytes of stream `id`: open the windows by as much.
   void consume(int32_t id, size_t n);
+  // The two windows apart: the driver holds `n` body bytes of a stream that cannot take them
+  // yet (the connection's window opens at once, so one waiting stream never stalls the others),
+  // and later gives them to the stream (its own window opens then).
+  void consume_connection(size_t n);
+  void consume_stream(int32_t id, size_t n);
   void reset(int32_t id, uint32_t error);
   // Graceful: GOAWAY with the last stream seen; streams in flight finish, new ones are refused.
   void shutdown();
@@ -204,12 +210,15 @@ class H2Session {
   Incoming* incoming(int32_t id);
   // Takes stream `id`'s Incoming out of incoming_ (null when it has none).
   std::unique_ptr<Incoming> take_incoming(int32_t id);
+  void drop_incoming(int32_t id, std::unique_ptr<Incoming> in);
   void clear_incoming();
   int on_begin_headers(int32_t id);
   int on_header(int32_t id, std::string_view name, std::string_view value);
+  // `length`: for DATA, the data it carries (padding left out).
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
-  int on_begin_frame(uint8_t type, uint8_t flags, int32_t id, size_t length);
+  int on_begin_frame(uint8_t type, uint8_t flags, int32_t id);
   int on_stream_close(int32_t id, uint32_t error);
+  void on_reset_sent(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
   void advertise_concurrency(std::string& out, size_t at);
   void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
@@ -234,7 +243,7 @@ class H2Session {
   uint32_t active_ = 0;         // streams given to the driver and not closed yet
   int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
   uint32_t continuations_ = 0;
-  Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_;
+  Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_, unknown_;
   // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,
   // so appending keeps it sorted; at most max_concurrent_streams entries.
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;

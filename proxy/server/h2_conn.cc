@@ -91,7 +91,8 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   uint64_t file_left = 0;
   std::string out;  // kStreamed: bytes written and not yet framed
   size_t out_pos = 0;
-  // The request body while the handler cannot take it (not consumed: the window bounds it).
+  // The request body while the handler cannot take it (not consumed for the stream: its window
+  // bounds it).
   std::string held;
   uint64_t body_bytes = 0;  // request body bytes received
   bool wants_body = false;  // a handler reads the body (else it is consumed and dropped)
@@ -205,14 +206,18 @@ void H2Conn::on_data(std::string_view data) {
   busy_ = true;
   bool ok = session_.recv(data, shard_.now_ms());
   busy_ = false;
-  if (!ok) {
-    const char* why = session_.failure();
-    LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
-                net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
-    closing_ = true;
-  }
+  if (!ok) session_over();
   flush();
   update_timer();
+}
+
+// The session reported the connection over (a protocol error, a budget ran out): its GOAWAY
+// goes out, then the connection closes.
+void H2Conn::session_over() {
+  const char* why = session_.failure();
+  LOG_LIMITED(kInfo, "client %s: HTTP/2 connection ended: %s",
+              net::format_address(info_.peer).c_str(), why ? why : "a protocol error");
+  closing_ = true;
 }
 
 void H2Conn::on_data_end(int) {
@@ -228,6 +233,7 @@ void H2Conn::flush() {
   bool ok = session_.pull(batch_, max, kBatchRefs);
   busy_ = false;
   if (!ok) return close_now();
+  if (!closing_ && session_.failure()) session_over();  // a budget spent as frames went out
   if (batch_.empty()) {
     if (closing_ || session_.done()) finish();
     return;
@@ -339,6 +345,7 @@ void H2Conn::respond_error(Stream& s, int status) {
 }
 
 void H2Conn::on_body(int32_t id, std::string_view data) {
+  data_in_ += data.size();
   Stream* s = find(id);
   if (!s || !s->wants_body || s->done || s->end_body_sent) {
     session_.consume(id, data.size());  // nobody reads it: keep the windows open
@@ -357,18 +364,22 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
     return;
   }
   if (s->body_paused || !s->held.empty()) {
-    s->held.append(data);  // unconsumed: the client's window stays closed by as much
+    // Held: the stream's window stays closed by as much, so the stream's window bounds what is
+    // held. The connection's opens: were it to wait on this stream's handler (a request queued
+    // for a PHP worker), the bodies of the streams PHP is reading would stall behind it.
+    s->held.append(data);
+    session_.consume_connection(data.size());
     return;
   }
   feed(*s, data);
+  session_.consume(id, data.size());
 }
 
-// Body bytes to the handler; the windows open by as much as it took.
+// Body bytes to the handler (the caller opens the windows by as much).
 void H2Conn::feed(Stream& s, std::string_view data) {
   in_sink_ = &s;
   bool more = s.handler->body(data);
   in_sink_ = nullptr;
-  session_.consume(s.id, data.size());
   if (!more) s.body_paused = true;
 }
 
@@ -394,6 +405,7 @@ void H2Conn::body_drained(Stream& s) {
     std::string held = std::move(s.held);
     s.held.clear();
     feed(s, held);
+    session_.consume_stream(s.id, held.size());  // the connection's window opened on arrival
   }
   end_body(s);
   flush();  // window updates
@@ -415,6 +427,12 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
       s->done = true;
     } else {
       s->abandon_later = true;
+    }
+    // Closed without error once the head is out: a response without a body (to HEAD, a 204,
+    // a 304) is whole with its head, so its stream can end before the handler does. The
+    // client has all of it: it is logged as the handler's end would have.
+    if (!error && s->started && !s->body_allowed) {
+      log_access(*s, s->status, s->bytes, s->handler->timing());
     }
   }
   retired_.push_back(std::move(s));
@@ -585,7 +603,14 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
-  bool owed = sending_ || buffered_ > 0;
+  bool reading = session_.open_streams() > streams_.size();  // a head still arriving
+  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
+  // stream stays open until the client ends its side).
+  for (auto& s : streams_) reading = reading || (!s->body_ended && !s->body_paused);
+  // A send alone (a PING's answer, window updates) owes the client no response bytes while
+  // a body is owed: the body timer stays, rather than the send timer in its place and a fresh
+  // body timer after it, with each PING.
+  bool owed = (sending_ && !reading) || buffered_ > 0;
   for (auto& s : streams_) {
     if (owed) break;
     owed = s->source == Stream::Source::kFile && s->file_left > 0;
@@ -599,11 +624,11 @@ void H2Conn::update_timer() {
     return set_wait(Wait::kSend, moved);
   }
   if (streams_.empty() && session_.open_streams() == 0) return set_wait(Wait::kIdle, false);
-  bool reading = session_.open_streams() > streams_.size();  // a head still arriving
-  // A body still owed by the client, whether a handler reads it or it is dropped (an answered
-  // stream stays open until the client ends its side).
-  for (auto& s : streams_) reading = reading || (!s->body_ended && !s->body_paused);
-  set_wait(reading ? Wait::kBody : Wait::kNone, reading);
+  // Re-armed only when body bytes came, as for HTTP/1.1: PINGs and the like never keep a
+  // stalled body (and the PHP worker that waits for it) alive.
+  bool came = data_in_ != data_in_seen_;
+  data_in_seen_ = data_in_;
+  set_wait(reading ? Wait::kBody : Wait::kNone, came);
 }
 
 void H2Conn::set_wait(Wait w, bool rearm) {

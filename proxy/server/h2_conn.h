@@ -12,7 +12,8 @@
 //
 // Timers (one per connection, as for HTTP/1.1): the send timer while bytes are owed to the
 // client and do not move (a zero window included), the body timer while a request head or body
-// is being received, none while only handlers work, the idle timer when no stream is open.
+// is being received and no body bytes come, none while only handlers work, the idle timer when
+// no stream is open.
 #pragma once
 
 #include <memory>
@@ -76,6 +77,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void body_drained(Stream& s);
   void log_access(Stream& s, int status, uint64_t bytes, const handlers::BackendTiming* timing);
   void flush();
+  void session_over();
   void notify_drained();
   void update_timer();
   void set_wait(Wait w, bool rearm);
@@ -102,6 +104,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   size_t buffered_ = 0;    // streamed response bytes waiting in all streams
   uint64_t data_out_ = 0;  // response body bytes handed to nghttp2 (progress, for the timer)
   uint64_t data_out_seen_ = 0;
+  uint64_t data_in_ = 0;  // request body bytes received (progress, for the timer)
+  uint64_t data_in_seen_ = 0;
   Wait wait_ = Wait::kNone;
   bool sending_ = false;
   bool busy_ = false;       // inside the session: flushes wait until it returns

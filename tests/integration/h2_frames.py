@@ -210,8 +210,9 @@ def case_even_stream(port, arg):
 
 
 def case_data_after_end(port, arg):
+    # A request answered only later: the stream is still open (half-closed) when "y" comes.
     c = Conn(port)
-    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    c.send(c.headers(1, end_stream=False, method="POST", path="/sleep.php?ms=500"))
     d = DataFrame(1, b"x")
     d.flags.add("END_STREAM")
     c.send(d, DataFrame(1, b"y"))
@@ -222,7 +223,7 @@ def case_data_after_end(port, arg):
 
 def case_window_zero_increment(port, arg):
     c = Conn(port)
-    c.send(c.headers(1, end_stream=False, method="POST", path="/a.txt"))
+    c.send(c.headers(1, end_stream=False, method="POST", path="/body.php"))  # stays open
     # WINDOW_UPDATE, stream 1, increment 0 (hyperframe refuses to build it).
     c.send(bytes.fromhex("000004080000000001") + b"\0\0\0\0")
     code = rst_of(c, 1)
@@ -393,7 +394,7 @@ def case_concurrency(port, arg):
     c = Conn(port, ack=False)
     # 101 requests whose bodies never end: each stays open. The SETTINGS are not acknowledged
     # yet, so the one over the limit is refused, not a connection error.
-    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+    frames = [c.headers(2 * i + 1, path="/body.php", method="POST", end_stream=False)
               for i in range(101)]
     c.send(*frames)
     code = rst_of(c, 201)
@@ -405,7 +406,7 @@ def case_concurrency_acked(port, arg):
     # Our SETTINGS acknowledged first (Conn does it as it reads them): the stream over the limit
     # is still refused alone, and the connection goes on.
     c.until(lambda f: isinstance(f, SettingsFrame) and "ACK" in f.flags)
-    frames = [c.headers(2 * i + 1, path="/a.txt", method="POST", end_stream=False)
+    frames = [c.headers(2 * i + 1, path="/body.php", method="POST", end_stream=False)
               for i in range(101)]
     c.send(*frames)
     code = rst_of(c, 201)
@@ -426,6 +427,32 @@ def case_rapid_reset(port, arg):
             break
     code = goaway_code(c, 5)
     expect(code == ENHANCE_YOUR_CALM, "rapid reset: GOAWAY ENHANCE_YOUR_CALM (%s)" % (code,))
+    expect(c.wait_closed(3), "connection closed")
+
+
+def case_provoked_reset(port, arg):
+    # "MadeYouReset" (CVE-2025-8671): requests that reach PHP, each then made to be reset by the
+    # server (DATA beyond its content-length), one after the other. The resets the client
+    # provokes spend the same budget as its own.
+    c = Conn(port)
+    n = int(arg or 1000)
+    goaway = None
+    for i in range(n):
+        sid = 2 * i + 1
+        c.send(c.headers(sid, path="/count.php", method="POST", end_stream=False,
+                         extra=[("content-length", "1")]), PingFrame(0, struct.pack(">Q", i)))
+        # The PING's answer: the head was read alone, and its request went to PHP.
+        f = c.until(lambda f: isinstance(f, GoAwayFrame) or
+                    (isinstance(f, PingFrame) and "ACK" in f.flags))
+        if f is None or isinstance(f, GoAwayFrame):
+            goaway = f
+            break
+        c.send(DataFrame(sid, b"xx"))
+        if c.send_failed:
+            break
+    code = goaway.error_code if goaway else goaway_code(c)
+    expect(code == ENHANCE_YOUR_CALM, "provoked resets: GOAWAY ENHANCE_YOUR_CALM (%s) after %d "
+           "requests" % (code, i + 1))
     expect(c.wait_closed(3), "connection closed")
 
 
@@ -460,6 +487,20 @@ def case_ping_flood(port, arg):
     flood(port, lambda i: PingFrame(0, struct.pack(">Q", i)), "PING")
 
 
+def case_ping_ack_flood(port, arg):
+    # ACKs of PINGs the server never sent.
+    def make(i):
+        f = PingFrame(0, struct.pack(">Q", i))
+        f.flags.add("ACK")
+        return f
+    flood(port, make, "PING ACK")
+
+
+def case_unknown_frame_flood(port, arg):
+    # Frames of a type the server does not know (RFC 9113 §5.5: ignored), with no payload.
+    flood(port, lambda i: bytes([0, 0, 0, 0xfa, 0, 0, 0, 0, 0]), "unknown frame")
+
+
 def case_settings_flood(port, arg):
     flood(port, lambda i: SettingsFrame(0, settings={SettingsFrame.HEADER_TABLE_SIZE: 4096}),
           "SETTINGS")
@@ -474,11 +515,16 @@ def case_window_update_flood(port, arg):
 
 
 def case_empty_data_flood(port, arg):
+    # ARG "padded": DATA frames that carry padding and no data (PADDED, pad length 0 or 10),
+    # which cost the client no window (nghttp2 gives padding back at once).
     c0 = [None]
 
     def make(i):
-        if i == 0:
-            return c0[0].headers(1, path="/a.txt", method="POST", end_stream=False)
+        if i == 0:  # a request whose body PHP waits for: the stream stays open
+            return c0[0].headers(1, path="/body.php", method="POST", end_stream=False)
+        if arg == "padded":
+            pad = 10 * (i % 2)
+            return bytes([0, 0, 1 + pad, 0, 0x8, 0, 0, 0, 1, pad]) + b"\0" * pad
         return DataFrame(1, b"")
     c = Conn(port)
     c0[0] = c
@@ -510,15 +556,64 @@ def case_zero_window(port, arg):
 
 
 def case_stalled_body(port, arg):
-    # A request whose body never ends (its answer went out at once): the body timer cuts it.
+    # A PHP request whose body never comes: the body timer cuts it.
     c = Conn(port)
-    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False))
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]))
     t = time.time()
     limit = float(arg or 1)
     closed = c.wait_closed(limit + 3)
     took = time.time() - t
     expect(closed and took >= limit - 0.2 and took < limit + 1.5,
            "unfinished request body: closed after %.2f s" % took)
+
+
+def case_answered_before_body(port, arg):
+    # Answers that need no more of the request (a 405, a 413 on the declared length, a 503 of a
+    # full pool): RST_STREAM NO_ERROR follows each (RFC 9113 §8.1, as nginx does), so the
+    # client stops sending a body nobody reads, and the stream ends (else it stays open while
+    # the client sends the rest, or for ever once its window is closed).
+    c = Conn(port)
+    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False,
+                     extra=[("content-length", "1000")]), DataFrame(1, b"x" * 10))
+    c.send(c.headers(3, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", str(1 << 30))]))
+    got = collect(c, [1, 3], timeout=5)
+
+    def rst(sid):  # the stream's RST_STREAM code, read by collect() or after it
+        return next((f.error_code for f in c.frames
+                     if isinstance(f, RstStreamFrame) and f.stream_id == sid), None)
+    deadline = time.time() + 5
+    while (rst(1) is None or rst(3) is None) and time.time() < deadline:
+        if c.read_frame(deadline - time.time()) is None:
+            break
+    for sid, status in ((1, 405), (3, 413)):
+        expect(got[sid][0] == status and rst(sid) == NO_ERROR,
+               "stream %d answered %s, then RST_STREAM %s" % (sid, got[sid][0], rst(sid)))
+    c.send(c.headers(5))  # the connection goes on
+    status, body, err = c.response(5)
+    expect(status == 200 and err is None, "stream 5 answered %s" % status)
+
+
+def case_stalled_body_pings(port, arg):
+    # A PHP request whose body stops after its first byte, on a connection the client keeps
+    # busy with PINGs: only body bytes count as progress, so the body timer still cuts it (and
+    # frees the PHP worker that waits for the rest).
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]), DataFrame(1, b"x"))
+    t = time.time()
+    limit = float(arg or 1)
+    next_ping = 0
+    while time.time() - t < limit + 3 and not c.closed:
+        if time.time() >= next_ping:  # a few a second: well within the PING budget
+            c.send(PingFrame(0, b"12345678"))
+            next_ping = time.time() + 0.3
+        c.read_frame(0.1)
+    took = time.time() - t
+    expect(c.closed and took >= limit - 0.2 and took < limit + 1.5,
+           "unfinished request body, PINGs meanwhile: %s after %.2f s" %
+           ("closed" if c.closed else "still open", took))
 
 
 def case_idle(port, arg):
@@ -599,6 +694,93 @@ def case_unknown_length_post(port, arg):
     import hashlib
     expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
+
+
+def upload(c, sids, size, conn_window=65535, timeout=20):
+    """POSTs `size` bytes to body.php on each stream of `sids` at once, as the windows allow
+    (`conn_window`: what is left of the connection's); the number of streams answered 200 with
+    the body's SHA-256, and a summary of what happened."""
+    import hashlib
+    from hpack import Decoder
+    payload = bytes((i * 31) % 251 for i in range(size))
+    want = hashlib.sha256(payload).hexdigest().encode()
+    dec = getattr(c, "dec", None) or Decoder()
+    c.dec = dec
+    for sid in sids:
+        c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False,
+                         extra=[("content-length", str(size))]))
+    initial = 65535
+    window, sent = {sid: 65535 for sid in sids}, {sid: 0 for sid in sids}
+    status, body = {}, {sid: b"" for sid in sids}
+    ended = set()
+    deadline = time.time() + timeout
+    while len(ended) < len(sids) and time.time() < deadline:
+        for sid in sids:  # as much of each body as the windows allow
+            while sent[sid] < size and min(window[sid], conn_window) > 0:
+                k = min(16384, size - sent[sid], window[sid], conn_window)
+                f = DataFrame(sid, payload[sent[sid]:sent[sid] + k])
+                sent[sid] += k
+                window[sid] -= k
+                conn_window -= k
+                if sent[sid] == size:
+                    f.flags.add("END_STREAM")
+                c.send(f)
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        if isinstance(f, WindowUpdateFrame):
+            if f.stream_id == 0:
+                conn_window += f.window_increment
+            elif f.stream_id in window:
+                window[f.stream_id] += f.window_increment
+        elif isinstance(f, SettingsFrame) and SettingsFrame.INITIAL_WINDOW_SIZE in f.settings:
+            new = f.settings[SettingsFrame.INITIAL_WINDOW_SIZE]
+            for sid in sids:
+                window[sid] += new - initial
+            initial = new
+        elif isinstance(f, HeadersFrame):
+            status[f.stream_id] = dict(dec.decode(f.data)).get(":status")
+        elif isinstance(f, DataFrame) and f.stream_id in body:
+            body[f.stream_id] += f.data
+        elif isinstance(f, (RstStreamFrame, GoAwayFrame)):
+            expect(False, "%r while uploading" % f)
+        if f.stream_id in body and "END_STREAM" in f.flags:
+            ended.add(f.stream_id)
+    good = [sid for sid in ended if status.get(sid) == "200" and want in body[sid]]
+    return len(good), "%d ended; %d bytes sent, connection window left %d" % (
+        len(ended), sum(sent.values()), conn_window)
+
+
+def case_concurrent_uploads(port, arg):
+    """ARG uploads of 512 KiB at once on one connection to a pool that runs two at a time: the
+    uploads waiting for PHP hold their bodies against their own stream windows, never the
+    connection's, so the two PHP is reading go on to their end and the others follow."""
+    n = int(arg)
+    good, what = upload(Conn(port), [1 + 2 * i for i in range(n)], 512 * 1024)
+    expect(good == n, "%d uploads of %d went whole through PHP (%s)" % (good, n, what))
+
+
+def case_dropped_bodies(port, arg):
+    """Uploads that never reach a handler (reset by the client in the read that brought their
+    head and first DATA) give their bytes back to the connection's window: a 1 MiB upload
+    after them goes through."""
+    c = Conn(port)
+    n, size = int(arg), 16000
+    for i in range(n):
+        sid = 1 + 2 * i
+        c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False),
+               DataFrame(sid, b"x" * size), RstStreamFrame(sid, 8),
+               PingFrame(0, struct.pack(">Q", i)))
+        # The PING's answer: the server read the group (and the next one comes in a read of
+        # its own).
+        if c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is None:
+            expect(False, "PING %d answered" % i)
+    credit = sum(f.window_increment for f in c.frames
+                 if isinstance(f, WindowUpdateFrame) and f.stream_id == 0)
+    sid = 1 + 2 * n
+    good, what = upload(c, [sid], 1 << 20, conn_window=65535 + credit - n * size, timeout=10)
+    expect(good == 1, "after %d uploads reset at once, a 1 MiB upload went whole through PHP "
+           "(%s)" % (n, what))
 
 
 # ---- Reuse of per-stream objects ------------------------------------------------------------------

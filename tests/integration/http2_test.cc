@@ -59,12 +59,13 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     fpm_ = std::make_unique<PhpFpm>(4);
   }
   void start(const std::string& http2 = "", const std::string& timeouts = "",
-             const std::string& fastcgi = "") {
+             const std::string& fastcgi = "", const std::string& pool = "") {
     PhpProxyOptions o;
     o.backend = GetParam();
     o.root = root();
     o.routes = "[[site.route]]\nprefix = \"/moved/\"\nreturn = 301\nlocation = \"/a.txt\"\n";
     o.fastcgi = fastcgi.empty() ? fpm_->address() : fastcgi;
+    o.pool_extra = pool;
     o.timeouts = timeouts;
     o.extra = kBudgets + http2;
     proxy_ = std::make_unique<PhpProxy>(o);
@@ -149,6 +150,20 @@ TEST_P(Http2, NghttpStaticByteExactAndPhp) {
   EXPECT_NE(proxy_->error_log().find("http2: "), std::string::npos) << proxy_->error_log();
 }
 
+// A PHP response without a body (to HEAD, a 204) is whole once its head is out, and its stream
+// may close before PHP ends: it is logged all the same.
+TEST_P(Http2, BodilessPhpResponsesAreLogged) {
+  start();
+  std::string out;
+  ASSERT_EQ(run_command("nghttp -H ':method: HEAD' " + url("/status.php") + " 2>&1", out), 0)
+      << out;
+  ASSERT_EQ(run_command("nghttp " + url("/early.php?s=204") + " 2>&1", out), 0) << out;
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"HEAD /status.php HTTP/2.0\" 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /early.php?s=204 HTTP/2.0\" 204"), std::string::npos) << log;
+}
+
 TEST_P(Http2, H2loadManyConcurrentStreams) {
   start();
   std::string out;
@@ -173,6 +188,21 @@ TEST_P(Http2, LargePostStreamsToPhp) {
   EXPECT_EQ(j["CONTENT_LENGTH"], std::to_string(body.size())) << out;
   // Without content-length: the unknown-length path (collected, then CONTENT_LENGTH is known).
   frames("unknown_length_post");
+}
+
+// Uploads waiting for PHP (the pool runs two at a time) hold their bodies against their own
+// stream windows only: the connection's window stays open for the two PHP is reading, which
+// go on to their end, and the others follow.
+TEST_P(Http2, QueuedUploadsNeverStallTheConnection) {
+  start("", "", "", "max_connections = 2\n");
+  frames("concurrent_uploads", "24");
+}
+
+// Uploads reset by the client in the read that brought their head and first DATA never reach
+// PHP; their bytes still go back to the connection's window, so a later upload goes through.
+TEST_P(Http2, DroppedUploadsGiveTheirWindowBack) {
+  start();
+  frames("dropped_bodies", "45");  // 720 KB dropped, within the test's reset budget
 }
 
 TEST_P(Http2, NodeClient) {
@@ -207,6 +237,7 @@ TEST_P(Http2, FramesAndAttacksOverTls) {
   frames("bad_header", "connection", "H2_TLS=1 ");
   frames("zero_window", "1", "H2_TLS=1 ");
   frames("rapid_reset", "2000", "H2_TLS=1 ");
+  frames("answered_before_body", "", "H2_TLS=1 ");
   EXPECT_LE(php_hits(), 50u);
 }
 
@@ -330,13 +361,22 @@ TEST_P(Http2, RapidResetBudget) {
   EXPECT_EQ(out, "first\n");
 }
 
+// Resets the client makes the server send, on streams that reached PHP, spend the same budget.
+TEST_P(Http2, ProvokedResetsSpendTheResetBudget) {
+  start();
+  frames("provoked_reset", "300");
+  EXPECT_LE(php_hits(), 60u);  // the budget of 50, and a few more at 1 a second
+}
+
 TEST_P(Http2, Floods) {
   start();
   long before = rss_kib(proxy_->pid());
-  for (const char* c : {"continuation_flood", "ping_flood", "settings_flood", "priority_flood",
-                        "window_update_flood", "empty_data_flood"}) {
+  for (const char* c :
+       {"continuation_flood", "ping_flood", "ping_ack_flood", "settings_flood", "priority_flood",
+        "window_update_flood", "empty_data_flood", "unknown_frame_flood"}) {
     frames(c);
   }
+  frames("empty_data_flood", "padded");
   EXPECT_LT(rss_kib(proxy_->pid()) - before, 16 * 1024);
   EXPECT_EQ(php_hits(), 0u);
   proxy_->stop();
@@ -348,9 +388,15 @@ TEST_P(Http2, ZeroWindowStallIsCut) {
   frames("zero_window", "1");
 }
 
+TEST_P(Http2, AnsweredStreamAsksTheClientToStopItsBody) {
+  start();
+  frames("answered_before_body");
+}
+
 TEST_P(Http2, StalledRequestBodyIsCut) {
   start("", "body = \"1s\"\n");
   frames("stalled_body", "1");
+  frames("stalled_body_pings", "1");  // PINGs are no body progress
 }
 
 TEST_P(Http2, IdleTimeoutSaysGoaway) {

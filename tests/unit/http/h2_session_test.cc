@@ -30,6 +30,7 @@ class Core final : public H2Session::Events {
   std::map<int32_t, bool> ended;
   std::map<int32_t, uint32_t> closed;
   std::string response_body = "hello";
+  bool answer = true;  // answer each request at once
 
   std::unique_ptr<Request> new_request() override { return std::make_unique<Request>(); }
   void on_request(int32_t id, std::unique_ptr<Request> r, bool) override {
@@ -38,6 +39,7 @@ class Core final : public H2Session::Events {
                         std::string(r->protocol), std::string(r->known(Known::kCookie)), r->body,
                         r->content_length});
     static const Response::Field f[] = {{"Content-Type", "text/plain"}, {"Connection", "x"}};
+    if (!answer) return;
     if (by_reference) {
       // A body of its own per stream, sent from where it lives (as a cached file is).
       stable_[id] = std::string(3000 + size_t(id), char('a' + id % 26));
@@ -229,6 +231,7 @@ TEST_F(H2SessionTest, ReferencedBodiesKeepTheirPlaceAndTheBatchBound) {
 // A request body opens the client's window only as the core consumes it.
 TEST_F(H2SessionTest, BodyRespectsTheWindow) {
   core_.consume = false;
+  core_.answer = false;  // a complete answer would end the request (the next test)
   static std::string payload(200000, 'p');
   static size_t sent = 0;
   sent = 0;
@@ -254,6 +257,27 @@ TEST_F(H2SessionTest, BodyRespectsTheWindow) {
   client_.pump(*server_);
   EXPECT_TRUE(core_.ended[id]);
   EXPECT_EQ(core_.bodies[id], payload);
+}
+
+// A response complete before its request body: RST_STREAM NO_ERROR once the response is out
+// (RFC 9113 §8.1), so the client stops sending a body nobody will read.
+TEST_F(H2SessionTest, ResponseCompleteBeforeTheBodyEndsTheStream) {
+  nghttp2_data_provider dp;
+  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*,
+                        nghttp2_data_source*, void*) -> ssize_t { return NGHTTP2_ERR_DEFERRED; };
+  int32_t id = client_.get("/up", {{"content-length", "1000"}}, &dp, "POST");
+  client_.pump(*server_);
+  EXPECT_EQ(client_.status[id], "200");
+  EXPECT_EQ(client_.body[id], "hello");
+  ASSERT_EQ(client_.reset.count(id), 1u);
+  EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(core_.closed[id], uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(server_->counters().resets_sent, 0u);  // no error: not counted as one
+  // A GET (its request complete with its head) gets no RST_STREAM.
+  int32_t get = client_.get("/");
+  client_.pump(*server_);
+  EXPECT_EQ(client_.body[get], "hello");
+  EXPECT_EQ(client_.reset.count(get), 0u);
 }
 
 TEST_F(H2SessionTest, HeaderListOverTheLimitIs431) {
