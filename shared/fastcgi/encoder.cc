@@ -8,7 +8,7 @@ namespace {
 
 constexpr char kZeros[8] = {};
 
-bool is_stream(RecordType type) {
+[[maybe_unused]] bool is_stream(RecordType type) {  // for assert()s only
   return type == RecordType::kStdin || type == RecordType::kStdout || type == RecordType::kStderr ||
          type == RecordType::kData || type == RecordType::kParams;
 }
