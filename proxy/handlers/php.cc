@@ -85,6 +85,37 @@ bool find_script(const StaticSite& files, std::string_view name, std::string_vie
   return true;
 }
 
+// Where the first ".php/" at or after `from` in `path` ends a name ("/.php/" does not), or npos.
+size_t next_split(std::string_view path, size_t from) {
+  for (size_t at = path.find(".php/", from); at != std::string_view::npos;
+       at = path.find(".php/", at + 1)) {
+    if (at > 0 && path[at - 1] != '/') return at;
+  }
+  return std::string_view::npos;
+}
+
+// A path with ".php/" in it (the first at `split`) runs the first script it names, the rest
+// being PATH_INFO: nginx's fastcgi_split_path_info ^(.+?\.php)(/.*)$ with try_files
+// $fastcgi_script_name =404 (Debian's snippets/fastcgi-php.conf). A directory named so is passed
+// over, so that the script beneath it runs, as the greedy ^(.+\.php)(/.*)$ finds it; beneath a
+// name that is missing (or a file of another kind) nothing exists, and the search ends.
+PhpMatch split_path_info(const StaticSite& files, std::string_view path, size_t split,
+                         PhpScript& out, FileCache* cache) {
+  for (; split != std::string_view::npos; split = next_split(path, split + 5)) {
+    std::string_view script = path.substr(0, split + 4);
+    std::optional<std::string_view> rel = files.relative(script);
+    Kind kind = rel ? probe(files, *rel, cache) : Kind::kMissing;
+    if (kind == Kind::kFile) {
+      set_script(files, script, *rel, path.substr(split + 4), out);
+      return PhpMatch::kScript;
+    }
+    if (kind != Kind::kDir) return PhpMatch::kNotFound;
+  }
+  // Directories all the way: the path itself may name a script.
+  if (!ends_with_php(path)) return PhpMatch::kNotFound;
+  return find_script(files, path, "", out, cache) ? PhpMatch::kScript : PhpMatch::kNotFound;
+}
+
 PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_view fc,
                   PhpScript& out) {
   if (fc.empty()) return otherwise;
@@ -265,12 +296,8 @@ bool hop_by_hop(std::string_view name) {
 
 PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::string_view fc,
                    std::string_view path, PhpScript& out, FileCache* cache) {
-  // fastcgi_split_path_info ^(.+\.php)(/.*)$ : the last ".php/" splits script and PATH_INFO.
-  size_t split = path.rfind(".php/");
-  if (split != std::string::npos && split > 0 && path[split - 1] != '/') {
-    std::string_view script = path.substr(0, split + 4);
-    return find_script(files, script, path.substr(split + 4), out, cache) ? PhpMatch::kScript
-                                                                          : PhpMatch::kNotFound;
+  if (size_t split = next_split(path, 0); split != std::string_view::npos) {
+    return split_path_info(files, path, split, out, cache);
   }
   if (ends_with_php(path)) {
     return find_script(files, path, "", out, cache) ? PhpMatch::kScript : PhpMatch::kNotFound;

@@ -42,7 +42,10 @@ enum class PhpMatch : uint8_t {
 // relative to the site's root, `site_files`, like nginx's try_files fallback to a URI that the
 // site's location serves. Mirrors the usual nginx setup:
 //   location / { try_files $uri $uri/ /index.php?$query_string; }
-//   location ~ \.php { fastcgi_split_path_info ^(.+\.php)(/.*)$; fastcgi_pass ...; }
+//   location ~ \.php { fastcgi_split_path_info ^(.+?\.php)(/.*)$;
+//                      try_files $fastcgi_script_name =404; fastcgi_pass ...; }
+// (the first ".php/" that ends a regular file splits the script from PATH_INFO; directories named
+// "*.php" are passed over)
 // and under an alias, SCRIPT_FILENAME is the alias-mapped file ($request_filename). What each
 // path is comes from `cache` (may be null) when it was looked up within the same second, as
 // nginx's open_file_cache keeps try_files' lookups.

@@ -72,7 +72,7 @@ struct Response {
   std::vector<std::unique_ptr<char[]>> blocks_;  // keep() beyond the arena
 };
 
-// "Not Found" for 404, "" for codes it does not know.
+// The registered reason phrase: "Not Found" for 404, "" for codes not registered.
 std::string_view reason_phrase(int status);
 
 // A short text body for an error status: "404 Not Found\n".

@@ -528,7 +528,7 @@ TEST_P(Php, HeadersCookiesAndStatusCodes) {
   PhpResponse r = php_fetch(port(), get("/headers.php"));
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.status, 201);
-  EXPECT_TRUE(starts_with(r.status_line, "HTTP/1.1 201 ")) << r.status_line;
+  EXPECT_EQ(r.status_line, "HTTP/1.1 201 Created");
   EXPECT_EQ(r.header("x-custom"), "custom-value");
   EXPECT_EQ(r.all("set-cookie"),
             (std::vector<std::string>{"first=one", "second=two; path=/; HttpOnly"}));
@@ -610,6 +610,39 @@ TEST_P(Php, PathInfoIsSplitAfterTheScript) {
   p = parse_json_object(php_fetch(port(), get("/pathinfo.php")).body);
   EXPECT_EQ(p["PATH_INFO"], "");
   EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+}
+
+// A path with more than one ".php/" runs the first script it names, as nginx with Debian's
+// snippets/fastcgi-php.conf (fastcgi_split_path_info ^(.+?\.php)(/.*)$; try_files
+// $fastcgi_script_name =404): what follows is PATH_INFO, ".php" in it or not. A directory whose
+// name ends in ".php" is passed over, so the script beneath it runs, as the greedy
+// ^(.+\.php)(/.*)$ finds it (or the path itself names); beneath a missing name nothing runs.
+TEST_P(Php, PathInfoIsSplitAtTheFirstScript) {
+  site_.write("www/d.php/inner.php", read_file(root() + "/pathinfo.php"));
+  start();
+  PhpResponse r = php_fetch(port(), get("/pathinfo.php/x.php/y"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto p = parse_json_object(r.body);
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["PATH_INFO"], "/x.php/y");
+  EXPECT_EQ(p["SCRIPT_FILENAME"], fs::canonical(root()).string() + "/pathinfo.php");
+
+  p = parse_json_object(php_fetch(port(), get("/pathinfo.php/x.php")).body);
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["PATH_INFO"], "/x.php");
+
+  r = php_fetch(port(), get("/d.php/inner.php/z.php/w"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  p = parse_json_object(r.body);
+  EXPECT_EQ(p["SCRIPT_NAME"], "/d.php/inner.php");
+  EXPECT_EQ(p["PATH_INFO"], "/z.php/w");
+  p = parse_json_object(php_fetch(port(), get("/d.php/inner.php")).body);
+  EXPECT_EQ(p["SCRIPT_NAME"], "/d.php/inner.php");
+  EXPECT_EQ(p["PATH_INFO"], "");
+
+  EXPECT_EQ(php_fetch(port(), get("/none.php/pathinfo.php/a")).status, 404);
+  EXPECT_EQ(php_fetch(port(), get("/d.php/")).status, 404);
+  EXPECT_EQ(php_fetch(port(), get("/d.php/other.php/a")).status, 404);
 }
 
 TEST_P(Php, FrontControllerRunsForMissingPaths) {

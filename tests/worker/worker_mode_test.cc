@@ -230,8 +230,8 @@ TEST(WorkerMode, UncaughtExceptionGoesToTheUserExceptionHandler) {
 
 // What php_request_shutdown() resets is reset between requests, to the state the script had at
 // boot: ini settings, the time limit, the last error, output buffers, headers, status, the
-// umask (a request's umask(0) must not make the next one's files world-writable), the locale.
-// putenv()
+// umask (a request's umask(0) must not make the next one's files world-writable), the locale,
+// the working directory (the script's own, where php-fpm starts every request). putenv()
 // and $_ENV changes made at boot stay; shutdown functions run when the worker script ends, as in
 // FrankenPHP.
 TEST(WorkerMode, RequestStateIsResetToTheBootState) {
@@ -256,6 +256,8 @@ TEST(WorkerMode, RequestStateIsResetToTheBootState) {
   EXPECT_FALSE(contains(after.body, "X-Left")) << after.body;
   EXPECT_TRUE(contains(after.body, R"("putenv":"boot","env":"boot","umask":"27")")) << after.body;
   EXPECT_FALSE(contains(after.body, R"("locale":"C.UTF-8")")) << after.body;
+  EXPECT_FALSE(contains(after.body, R"("cwd":"\/")")) << after.body;
+  EXPECT_FALSE(contains(before.body, R"("cwd":"\/")")) << before.body;
   // Session settings are the app's (a framework sets them on the session's first use): kept.
   EXPECT_EQ(
       fcgi_request(w.socket_path(), default_params(php_fixture("reset.php"), "t=session")).body,

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -17,6 +20,7 @@ extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
 #include "ext/standard/basic_functions.h"
+#include "ext/standard/php_filestat.h"
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
@@ -35,11 +39,12 @@ struct WorkerState {
   uint64_t served = 0;
   bool booted = false;             // the first askr_handle_request() call has come
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
-  // The process's umask and locale when the script started serving (boot_process_state()), and
-  // PHP's name of that LC_CTYPE (BG(ctype_string); nullptr for "C").
+  // The process's umask, locale and working directory when the script started serving
+  // (boot_process_state()), and PHP's name of that LC_CTYPE (BG(ctype_string); nullptr for "C").
   mode_t boot_umask = 0;
   std::string boot_locale;
   zend_string* boot_ctype = nullptr;
+  std::string boot_cwd;  // empty: unknown (getcwd() failed), not put back
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -229,10 +234,13 @@ void restore_ini() {
   }
 }
 
-// The umask and the locale are the process's, which PHP's umask() and setlocale() change; the
-// standard module's request shutdown puts them back. Here they go back to what they were when
-// the script started serving: a request's umask(0) would otherwise make the files of every later
-// request world-writable. BG(umask) and BG(locale_changed) say a request changed them.
+// The umask, the locale and the working directory are the process's, which PHP's umask(),
+// setlocale() and chdir() change; the standard module's request shutdown puts the first two back,
+// and php_execute_script() the third. Here they go back to what they were when the script
+// started serving: a request's umask(0) would otherwise make the files of every later request
+// world-writable, and its chdir() move every later request's relative paths. BG(umask),
+// BG(locale_changed) and sapi::take_chdir_called() say a request changed them, so that a request
+// that did not costs no system call.
 void boot_process_state() {
   g.boot_umask = umask(0);
   umask(g.boot_umask);
@@ -240,6 +248,18 @@ void boot_process_state() {
   if (const char* l = setlocale(LC_ALL, nullptr)) g.boot_locale = l;
   if (BG(ctype_string)) g.boot_ctype = zend_string_copy(BG(ctype_string));
   BG(locale_changed) = false;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd)) g.boot_cwd = cwd;
+  sapi::take_chdir_called();
+}
+
+void restore_cwd() {
+  if (g.boot_cwd.empty()) return;
+  if (chdir(g.boot_cwd.c_str()) != 0) {
+    LOG_LIMITED(kWarn, "worker script %s: cannot go back to %s: %s", g.script.c_str(),
+                g.boot_cwd.c_str(), strerror(errno));
+  }
+  php_clear_stat_cache(false, nullptr, 0);  // as chdir() does: a relative stat() is stale
 }
 
 void restore_process_state() {
@@ -247,6 +267,7 @@ void restore_process_state() {
     umask(g.boot_umask);
     BG(umask) = -1;
   }
+  if (sapi::take_chdir_called()) restore_cwd();
   if (!BG(locale_changed)) return;
   setlocale(LC_ALL, g.boot_locale.c_str());
   zend_update_current_locale();
@@ -270,8 +291,8 @@ void clear_last_error() {
 }
 
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
-// output, session, ini settings, umask and locale, the last error and SAPI, without ending the
-// script. True when a step bailed out.
+// output, session, ini settings, umask, locale and working directory, the last error and SAPI,
+// without ending the script. True when a step bailed out.
 bool end_state() {
   bool failed = bails_out(php_output_end_all);
   if (renew_modules_shutdown()) failed = true;

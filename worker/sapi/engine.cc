@@ -139,6 +139,7 @@ bool start_engine(const EngineConfig& config) {
     return false;
   }
   hook_filter_functions();
+  watch_chdir();
   return true;
 }
 

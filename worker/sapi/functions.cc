@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <string>
+#include <utility>
 
 #include "ext/spl/spl_exceptions.h"
 #include "sapi/module.h"
@@ -10,6 +11,14 @@ namespace askr::worker::sapi {
 namespace {
 
 HandleRequestHook g_handle_request = nullptr;
+
+zif_handler g_chdir = nullptr;  // PHP's own chdir()
+bool g_chdir_called = false;
+
+void watched_chdir(INTERNAL_FUNCTION_PARAMETERS) {
+  g_chdir_called = true;
+  g_chdir(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
 
 // "HTTP_X_FORWARDED_FOR" -> "X-Forwarded-For".
 std::string header_name(std::string_view cgi_name) {
@@ -66,6 +75,17 @@ void set_handle_request_hook(HandleRequestHook hook) {
 
 bool worker_mode() {
   return g_handle_request != nullptr;
+}
+
+void watch_chdir() {
+  auto* f = static_cast<zend_function*>(zend_hash_str_find_ptr(CG(function_table), "chdir", 5));
+  if (!f || f->type != ZEND_INTERNAL_FUNCTION || g_chdir) return;
+  g_chdir = f->internal_function.handler;
+  f->internal_function.handler = watched_chdir;
+}
+
+bool take_chdir_called() {
+  return std::exchange(g_chdir_called, false);
 }
 
 }  // namespace askr::worker::sapi

@@ -17,6 +17,13 @@ void set_handle_request_hook(HandleRequestHook hook);
 // True once a hook is set: the process runs in worker mode.
 bool worker_mode();
 
+// PHP's chdir() is watched, so that worker mode can put back a working directory a request
+// changed without asking the kernel for it after every request. Call once, after module
+// startup and before any script is compiled (OPcache's JIT may call the handler it finds then).
+void watch_chdir();
+// True when PHP's chdir() was called since the last call of this.
+bool take_chdir_called();
+
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];
 

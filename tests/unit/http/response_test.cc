@@ -1,6 +1,8 @@
 #include "http/response.h"
 
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -30,6 +32,79 @@ TEST(Response, KeptValuesBeyondTheArenaStayValid) {
   EXPECT_EQ(a, small);
   EXPECT_EQ(b, big);
   EXPECT_EQ(c, more);
+}
+
+// Every status of IANA's HTTP Status Code Registry has its reason phrase (RFC 9110's names), as
+// nginx sends it: "HTTP/1.1 202 " with none reads as a broken line to people and some tools.
+TEST(Response, RegisteredStatusesHaveTheirReasonPhrase) {
+  const std::pair<int, std::string_view> registered[] = {
+      {100, "Continue"},
+      {101, "Switching Protocols"},
+      {102, "Processing"},
+      {103, "Early Hints"},
+      {200, "OK"},
+      {201, "Created"},
+      {202, "Accepted"},
+      {203, "Non-Authoritative Information"},
+      {204, "No Content"},
+      {205, "Reset Content"},
+      {206, "Partial Content"},
+      {207, "Multi-Status"},
+      {208, "Already Reported"},
+      {226, "IM Used"},
+      {300, "Multiple Choices"},
+      {301, "Moved Permanently"},
+      {302, "Found"},
+      {303, "See Other"},
+      {304, "Not Modified"},
+      {305, "Use Proxy"},
+      {307, "Temporary Redirect"},
+      {308, "Permanent Redirect"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {402, "Payment Required"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {406, "Not Acceptable"},
+      {407, "Proxy Authentication Required"},
+      {408, "Request Timeout"},
+      {409, "Conflict"},
+      {410, "Gone"},
+      {411, "Length Required"},
+      {412, "Precondition Failed"},
+      {413, "Content Too Large"},
+      {414, "URI Too Long"},
+      {415, "Unsupported Media Type"},
+      {416, "Range Not Satisfiable"},
+      {417, "Expectation Failed"},
+      {421, "Misdirected Request"},
+      {422, "Unprocessable Content"},
+      {423, "Locked"},
+      {424, "Failed Dependency"},
+      {425, "Too Early"},
+      {426, "Upgrade Required"},
+      {428, "Precondition Required"},
+      {429, "Too Many Requests"},
+      {431, "Request Header Fields Too Large"},
+      {451, "Unavailable For Legal Reasons"},
+      {500, "Internal Server Error"},
+      {501, "Not Implemented"},
+      {502, "Bad Gateway"},
+      {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
+      {505, "HTTP Version Not Supported"},
+      {506, "Variant Also Negotiates"},
+      {507, "Insufficient Storage"},
+      {508, "Loop Detected"},
+      {510, "Not Extended"},
+      {511, "Network Authentication Required"},
+  };
+  for (const auto& [status, reason] : registered)
+    EXPECT_EQ(reason_phrase(status), reason) << status;
+  for (int unknown : {0, 99, 199, 299, 306, 418, 499, 509, 599, 600}) {
+    EXPECT_EQ(reason_phrase(unknown), "") << unknown;
+  }
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 <?php
 // A worker script for what must not outlive a request: ini settings (those set at boot, and
 // session settings, stay),
-// the time limit, the last error, output buffers, headers and status, the umask and the locale
-// (back to the boot's); and for what does:
+// the time limit, the last error, output buffers, headers and status, the umask, the locale and
+// the working directory (back to the boot's); and for what does:
 // putenv() and $_ENV changes made at boot, shutdown functions (run when the script ends).
 ini_set('precision', '10');
 umask(027);
@@ -19,6 +19,7 @@ while (askr_handle_request(static function (): void {
             ini_set('session.gc_maxlifetime', '4321');  // the app's session set-up: kept
             umask(0);
             setlocale(LC_ALL, 'C.UTF-8');
+            chdir('/');
             @file_get_contents('/nonexistent/askr-reset-test');
             header('X-Left: behind');
             http_response_code(201);
@@ -47,6 +48,7 @@ while (askr_handle_request(static function (): void {
                 'env' => $_ENV['ASKR_BOOT_ENV'] ?? null,
                 'umask' => decoct(umask()),
                 'locale' => setlocale(LC_ALL, '0'),
+                'cwd' => getcwd(),
             ]);
             break;
     }
