@@ -536,9 +536,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   req->scheme = at(in->scheme);
   req->authority = in->has_authority ? at(in->authority) : at(in->host);
   req->target = at(in->path);
-  size_t q = req->target.find('?');
-  req->path = req->target.substr(0, q);
-  req->query = q == std::string_view::npos ? std::string_view() : req->target.substr(q + 1);
+  split_target(req->target, req->path, req->query);
   req->protocol = "HTTP/2.0";
   req->is_head = req->method == "HEAD";
   req->headers.reserve(in->fields.size());

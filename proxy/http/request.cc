@@ -4,6 +4,13 @@
 
 namespace askr::http {
 
+void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
+  target = target.substr(0, target.find('#'));
+  size_t q = target.find('?');
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
 std::string_view Request::find(std::string_view name) const {
   for (const Header& h : headers) {
     if (iequals(h.name, name)) return h.value;

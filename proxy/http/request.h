@@ -19,6 +19,12 @@ namespace askr::http {
 // ASCII case-insensitive equality (header names, coding names and tokens are ASCII).
 bool iequals(std::string_view a, std::string_view b);
 
+// Splits the path-and-query part of a request-target ("/a/b?x=1#f") into the path before '?'
+// and the query after it (without the '?'). A "#fragment" is cut off first (RFC 3986 §3.5): it
+// names no part of the resource, so "/a#f?g" has no query, as nginx reads it. Both views point
+// into `target`.
+void split_target(std::string_view target, std::string_view& path, std::string_view& query);
+
 struct Header {
   std::string_view name;   // as sent (case preserved)
   std::string_view value;  // leading and trailing OWS trimmed

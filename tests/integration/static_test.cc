@@ -33,6 +33,18 @@ TEST_P(Static, IndexRedirectsAndListingsRefused) {
   EXPECT_EQ(fetch(port(), get("/nothing/here")).status, 404);
 }
 
+// A fragment in the target is no part of the path (RFC 3986 §3.5): nginx serves the file
+// without it, and so does Askr.
+TEST_P(Static, FragmentInTargetIsIgnored) {
+  start();
+  HttpResponse r = fetch(port(), get("/a.txt#x"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\n");
+  r = fetch(port(), get("/sub?q=1#f"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sub/?q=1");
+}
+
 // The directory redirect points at the path that was served, normalized and percent-encoded,
 // as nginx's does: never at the raw target, whose "//host/.." would make Location a
 // scheme-relative URL to another site.

@@ -195,6 +195,22 @@ TEST_F(H2SessionTest, RequestBecomesProtocolNeutral) {
   EXPECT_EQ(shared_.streams, 1u);
 }
 
+// A fragment is no part of the path or the query (RFC 3986 §3.5): nginx cuts it off, and a file
+// is found without it.
+TEST_F(H2SessionTest, FragmentIsCutFromPathAndQuery) {
+  client_.get("/a.txt#x");
+  client_.get("/b?q=1#f?g");
+  client_.get("/c#f?g");
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 3u);
+  EXPECT_EQ(core_.requests[0].path, "/a.txt");
+  EXPECT_EQ(core_.requests[0].query, "");
+  EXPECT_EQ(core_.requests[1].path, "/b");
+  EXPECT_EQ(core_.requests[1].query, "q=1");
+  EXPECT_EQ(core_.requests[2].path, "/c");
+  EXPECT_EQ(core_.requests[2].query, "");
+}
+
 // Bodies referenced where they live (not copied) go out in their place among the frames, each
 // stream's own, and a batch holds at most the references it was allowed: the rest waits for the
 // next pull.
