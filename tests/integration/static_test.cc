@@ -113,6 +113,18 @@ TEST_P(Static, ConditionalRequestsAnswer304) {
   EXPECT_EQ(fetch(port(), get("/a.txt", "If-Match: \"nope\"\r\n")).status, 412);
 }
 
+// A date later than the server's clock is not a valid If-Modified-Since (RFC 9110 §13.1.3): it
+// is ignored and the file is served, as nginx serves it, instead of a 304 that would keep a
+// client on its stale copy.
+TEST_P(Static, IfModifiedSinceInTheFutureIsIgnored) {
+  start();
+  const std::string future = "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n";
+  HttpResponse r = fetch(port(), get("/a.txt", future));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\n");
+  EXPECT_EQ(fetch(port(), get("/a.txt", "If-None-Match: \"x\"\r\n" + future)).status, 200);
+}
+
 // If-Unmodified-Since (RFC 9110 §13.1.4), as nginx evaluates it: 412 when the file changed
 // after the date; ignored when If-Match is there or the date is not one.
 TEST_P(Static, IfUnmodifiedSinceRefusesAChangedFile) {
