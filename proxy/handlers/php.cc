@@ -403,7 +403,7 @@ void PhpRequest::begin() {
     auto [end, ec] = std::to_chars(num, num + sizeof num, req.content_length);
     w.add("CONTENT_LENGTH", std::string_view(num, size_t(end - num)));
   } else if (mode_ == BodyMode::kNone) {
-    w.add("CONTENT_LENGTH", "");
+    w.add("CONTENT_LENGTH", req.length_sent ? "0" : "");
   }
   w.add("SCRIPT_NAME", script.name);
   w.add("PATH_INFO", script.path_info);

@@ -547,6 +547,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
       if (name == n && req->known(k).empty()) req->set_known(k, value);
     }
   }
+  req->length_sent = in->content_length.has_value();
   if (end_stream || in->content_length == uint64_t(0)) {
     req->body = BodyKind::kNone;
   } else if (in->content_length) {

@@ -23,6 +23,7 @@ void Request::reset() {
   headers.clear();
   body = BodyKind::kNone;
   content_length = 0;
+  length_sent = false;
   is_head = false;
   conn = nullptr;
   start_ms = 0;

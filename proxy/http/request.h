@@ -81,6 +81,9 @@ class Request {
   std::vector<Header> headers;
   BodyKind body = BodyKind::kNone;
   uint64_t content_length = 0;  // kLength
+  // A Content-Length field came with the request, "0" included (a body of 0 bytes is kNone):
+  // PHP's CONTENT_LENGTH is then "0", as nginx's $content_length, not "" as for no field.
+  bool length_sent = false;
   bool is_head = false;
   const ConnInfo* conn = nullptr;
   int64_t start_ms = 0;  // when the head was complete (loop clock)

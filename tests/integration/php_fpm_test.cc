@@ -844,6 +844,30 @@ TEST_P(Php, CgiParamsLikeNginx) {
   EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
 }
 
+// CONTENT_LENGTH as nginx's $content_length: the field's value when one was sent, "0" included;
+// empty only when the request had none. HTTP/1.1 and HTTP/2 alike.
+TEST_P(Php, ContentLengthZeroReachesPhpAsZero) {
+  start();
+  auto env = parse_json_object(
+      php_fetch(port(), "POST /env.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+          .body);
+  EXPECT_EQ(env["CONTENT_LENGTH"], "0");
+  env = parse_json_object(php_fetch(port(), "POST /env.php HTTP/1.0\r\n\r\n").body);
+  EXPECT_EQ(env["CONTENT_LENGTH"], "");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 "
+                        "-H 'Content-Length: 0' -X POST " +
+                            url("/env.php"),
+                        out),
+            0);
+  EXPECT_EQ(parse_json_object(out)["CONTENT_LENGTH"], "0") << out;
+  ASSERT_EQ(
+      run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 " + url("/env.php"),
+                  out),
+      0);
+  EXPECT_EQ(parse_json_object(out)["CONTENT_LENGTH"], "") << out;
+}
+
 // Basic credentials as nginx + php-fpm give them: REMOTE_USER from the proxy ($remote_user),
 // PHP_AUTH_USER and PHP_AUTH_PW from PHP; no AUTH_TYPE. Repeated, with a body PHP reads at
 // start-up, on one worker.
