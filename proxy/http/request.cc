@@ -29,6 +29,7 @@ void Request::reset() {
   start_ms = 0;
   normalized.clear();
   path_ok = false;
+  refused = nullptr;
   for (std::string_view& v : known_) v = {};
   storage_.clear();
 }

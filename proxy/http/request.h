@@ -92,6 +92,9 @@ class Request {
   // handlers::normalize_path); `path_ok` false when it does not normalize (400).
   std::string normalized;
   bool path_ok = false;
+  // Set by the request core when it refused the request as bad input (a 400): why, a constant
+  // string for the protocol's log line; the protocol also counts it.
+  const char* refused = nullptr;
 
   std::string_view known(Known k) const { return known_[size_t(k)]; }
   void set_known(Known k, std::string_view v) { known_[size_t(k)] = v; }

@@ -294,7 +294,10 @@ void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end
   }
   http::Response resp;
   auto handler = core::dispatch(r, shard_.services(), resp, {s, s});
-  if (!handler) return respond(s, resp);
+  if (!handler) {
+    if (r.refused) note_refused(resp.status, r.refused);
+    return respond(s, resp);
+  }
   s.handler = std::move(handler);
   s.wants_body = r.body != http::BodyKind::kNone;
   in_sink_ = &s;
@@ -328,6 +331,13 @@ void H2Conn::respond(Stream& s, http::Response& resp) {
   session_.submit_response(s.id, resp.status, resp.fields(), length, body, date);
   log_access(s, resp.status, body ? resp.content_length : 0, nullptr);
   flush();
+}
+
+// Bad input, answered with `status`: a line that says why (rate-limited) and the loop's counter.
+void H2Conn::note_refused(int status, const char* reason) {
+  LOG_LIMITED(kInfo, "client %s: %s, answered %d", net::format_address(info_.peer).c_str(), reason,
+              status);
+  ++shard_.counters().bad_requests;
 }
 
 void H2Conn::respond_error(Stream& s, int status) {

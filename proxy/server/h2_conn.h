@@ -71,6 +71,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::vector<Stream*>::iterator stream_at(int32_t id);
   void respond(Stream& s, http::Response& resp);
   void respond_error(Stream& s, int status);
+  void note_refused(int status, const char* reason);
   void feed(Stream& s, std::string_view data);
   void end_body(Stream& s);
   void body_drained(Stream& s);

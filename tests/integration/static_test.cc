@@ -45,6 +45,31 @@ TEST_P(Static, FragmentInTargetIsIgnored) {
   EXPECT_EQ(r.header("location"), "/sub/?q=1");
 }
 
+// Bad input gets its status, a line in the error log and a counter: a target whose path does not
+// normalize (an encoded slash or NUL, ".." above the root) is answered 400 and logged with the
+// reason, on HTTP/1.1 and HTTP/2 alike.
+TEST_P(Static, RefusedPathIsLogged) {
+  start();
+  auto logged = [&](const std::string& line) {
+    for (int i = 0; i < 100; ++i) {
+      if (proxy_->error_log().find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  HttpResponse r = fetch(port(), get("/a%2Fb.txt"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(logged("encoded slash in path, answered 400")) << proxy_->error_log();
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --path-as-is --noproxy '*' -o /dev/null "
+                        "-w '%{http_code}' --max-time 30 'http://127.0.0.1:" +
+                            std::to_string(port()) + "/../a.txt'",
+                        out),
+            0);
+  EXPECT_EQ(out, "400");
+  EXPECT_TRUE(logged("path climbs above root, answered 400")) << proxy_->error_log();
+}
+
 // The directory redirect points at the path that was served, normalized and percent-encoded,
 // as nginx's does: never at the raw target, whose "//host/.." would make Location a
 // scheme-relative URL to another site.

@@ -144,12 +144,14 @@ TEST_F(Core, PathIsNormalizedOnceBeforeRouting) {
                          {sink_, sink_});
   EXPECT_EQ(stream, nullptr);
   EXPECT_TRUE(req_.path_ok);
+  EXPECT_EQ(req_.refused, nullptr);
   EXPECT_EQ(req_.normalized, "/dir/");
   EXPECT_EQ(resp.status, 200);
   if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
   http::Response bad;
   dispatch(request("GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, bad, {sink_, sink_});
   EXPECT_FALSE(req_.path_ok);
+  EXPECT_STREQ(req_.refused, "path climbs above root");  // for the protocol's log line
   EXPECT_EQ(bad.status, 400);
 }
 
