@@ -425,6 +425,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
     if (name == ":scheme") in->scheme = in->keep(value);
     if (name == ":path") in->path = in->keep(value);
     if (name == ":authority") {
+      if (!valid_host(value)) in->bad = true;  // it names the site, and a redirect's host
       in->authority = in->keep(value);
       in->has_authority = true;
     }
@@ -437,6 +438,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
   }
   if (name == "host") {
     if (in->has_host) in->bad = true;  // two Host fields: which one names the site is in doubt
+    if (!valid_host(value)) in->bad = true;
     in->host = in->keep(value);
     in->has_host = true;
   }

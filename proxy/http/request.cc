@@ -1,8 +1,15 @@
 #include "http/request.h"
 
+#include <algorithm>
+
 #include "http/h1_parser.h"
 
 namespace askr::http {
+
+bool valid_host(std::string_view host) {
+  return !host.empty() && std::all_of(host.begin(), host.end(),
+                                      [](char c) { return chars::is(c, chars::kHostChar); });
+}
 
 void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
   target = target.substr(0, target.find('#'));

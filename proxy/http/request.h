@@ -19,6 +19,12 @@ namespace askr::http {
 // ASCII case-insensitive equality (header names, coding names and tokens are ASCII).
 bool iequals(std::string_view a, std::string_view b);
 
+// True when `host` (a Host field or :authority, port included) is what Askr accepts as one:
+// not empty, and only A-Z a-z 0-9 - . _ ~ : [ ] (a reg-name of unreserved characters, or an IP
+// literal). No userinfo, percent-escape or sub-delim, so a host built into a Location never
+// leads anywhere else.
+bool valid_host(std::string_view host);
+
 // Splits the path-and-query part of a request-target ("/a/b?x=1#f") into the path before '?'
 // and the query after it (without the '?'). A "#fragment" is cut off first (RFC 3986 §3.5): it
 // names no part of the resource, so "/a#f?g" has no query, as nginx reads it. Both views point

@@ -278,10 +278,10 @@ TEST_P(Http2, FramesStatesFlowControlHpackSettings) {
 
 TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   start();
-  for (const char* kind :
-       {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade", "te_gzip",
-        "cr_value", "lf_value", "nul_value", "host_mismatch", "dup_path", "no_method",
-        "pseudo_after", "unknown_pseudo", "empty_path"}) {
+  for (const char* kind : {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade",
+                           "te_gzip", "cr_value", "lf_value", "nul_value", "host_mismatch",
+                           "dup_path", "no_method", "pseudo_after", "unknown_pseudo", "empty_path",
+                           "authority_userinfo", "authority_percent"}) {
     frames("bad_header", kind);
   }
   EXPECT_EQ(php_hits(), 0u);

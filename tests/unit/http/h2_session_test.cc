@@ -123,10 +123,12 @@ class Client {
   }
   ~Client() { nghttp2_session_del(s); }
 
+  std::string authority = "example.org";  // none when empty
   int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
               nghttp2_data_provider* body = nullptr, const char* method = "GET") {
     std::vector<std::pair<std::string, std::string>> h = {
-        {":method", method}, {":scheme", "https"}, {":authority", "example.org"}, {":path", path}};
+        {":method", method}, {":scheme", "https"}, {":authority", authority}, {":path", path}};
+    if (authority.empty()) h.erase(h.begin() + 2);
     h.insert(h.end(), extra.begin(), extra.end());
     std::vector<nghttp2_nv> nv;
     for (auto& [n, v] : h) {
@@ -293,6 +295,26 @@ TEST_F(H2SessionTest, HostMustMatchAuthority) {
   client_.pump(*server_);
   EXPECT_TRUE(core_.requests.empty());
   EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR));
+}
+
+// The host that names the site (and a redirect's Location) follows the grammar HTTP/1.1's Host
+// is held to: userinfo, percent-escapes or sub-delims in :authority or host make the request
+// malformed (RFC 9113 §8.3.1), never a Location that leads to another host.
+TEST_F(H2SessionTest, AuthorityOutsideTheHostGrammarIsRefused) {
+  std::vector<int32_t> ids;
+  for (const char* a : {"good.example@evil.example", "evil.example%2f", "a(b)", "a,b"}) {
+    client_.authority = a;
+    ids.push_back(client_.get("/"));
+  }
+  client_.authority = "";
+  ids.push_back(client_.get("/", {{"host", "good.example@evil.example"}}));
+  client_.authority = "[::1]:8443";
+  int32_t ok = client_.get("/");
+  client_.pump(*server_);
+  for (int32_t id : ids) EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR)) << id;
+  ASSERT_EQ(core_.requests.size(), 1u);
+  EXPECT_EQ(core_.requests[0].authority, "[::1]:8443");
+  EXPECT_EQ(client_.status[ok], "200");
 }
 
 TEST_F(H2SessionTest, RapidResetRunsOutTheBudget) {
