@@ -213,6 +213,21 @@ TEST_F(Core, ScriptLookupsAreCachedForTheirSecond) {
   EXPECT_TRUE(runs_php("/app.php"));
 }
 
+// A server name written with the DNS root's dot is reached by a Host with or without it.
+TEST_F(Core, ServerNameWithFinalDotIsMatched) {
+  std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                     "/www\"\n[[site]]\nserver_names = [\"b.example.\"]\nroot = \"" + root_.path() +
+                     "/www/dir\"\n";
+  config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  auto router = Router::build(*r.config);
+  ASSERT_TRUE(router);
+  for (const char* host : {"b.example", "B.Example.", "b.example:8080"}) {
+    EXPECT_EQ(router->match(host).config, &r.config->sites[1]) << host;
+  }
+  EXPECT_EQ(router->match("c.example").config, &r.config->sites[0]);
+}
+
 // The loop's file cache answers only under the root, alias and symlink rule an entry was made
 // under, even when a reload's new roots get the descriptor numbers of the old ones.
 TEST_F(Core, FileCacheNeverAnswersUnderAnotherSymlinkRule) {
