@@ -308,6 +308,10 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   } else if (status != 0) {
     return fail(resp, status);
   }
+  if (deny_php && rel.ends_with(".php")) {  // an index file found for the directory, too
+    ::close(file.fd);
+    return fail(resp, 403);
+  }
   FileMeta m;
   m.type = mime_type(rel);
   if (bits && compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);

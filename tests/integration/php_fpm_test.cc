@@ -671,6 +671,13 @@ TEST_P(Php, StaticRouteRefusesPhpWithoutShowingIt) {
   EXPECT_EQ(head.status, 403);
   // Other files under the route are served.
   EXPECT_EQ(php_fetch(port(), get("/static-only/readme.txt")).body, "plain file\n");
+  // An index.php found for the directory is a .php file like any other: refused, never sent.
+  site_.write("www/static-only/sub/index.php", read_file(root() + "/static-only/secret.php"));
+  for (const char* path : {"/static-only/sub/", "/static-only/sub/?x=1"}) {
+    PhpResponse r = php_fetch(port(), get(path));
+    EXPECT_EQ(r.status, 403) << path;
+    EXPECT_EQ(r.body.find("SOURCE-MARKER"), std::string::npos) << path;
+  }
   // Outside the route PHP still runs.
   EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
 }
