@@ -85,9 +85,17 @@ bool find_script(const StaticSite& files, std::string_view name, std::string_vie
   return true;
 }
 
+// The front controller `fc` when there is one and it is a file; else `otherwise`, so that a
+// missing one is answered like a missing file (as nginx's try_files answers it), never sent to
+// PHP to fail there ("Primary script unknown").
 PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_view fc,
-                  PhpScript& out) {
+                  PhpScript& out, FileCache* cache) {
   if (fc.empty()) return otherwise;
+  if (probe(site_files, fc, cache) != Kind::kFile) {
+    LOG_LIMITED(kWarn, "%.*s/%.*s: front_controller is not a file", int(site_files.root.size()),
+                site_files.root.data(), int(fc.size()), fc.data());
+    return otherwise;
+  }
   out.name = "/";
   out.name += fc;
   site_files.filename(fc, out.filename);
@@ -288,10 +296,10 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
       out.name.append(index);
       return PhpMatch::kScript;
     }
-    return front_or(PhpMatch::kStatic, site_files, fc, out);
+    return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   }
   if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;
-  return front_or(PhpMatch::kStatic, site_files, fc, out);
+  return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
 }
 
 // What a PhpRequest keeps of one request's buffers for the next, per loop thread

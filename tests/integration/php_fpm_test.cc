@@ -630,6 +630,23 @@ TEST_P(Php, FrontControllerRunsForMissingPaths) {
             "/pathinfo.php");
 }
 
+// A front controller that is not there (not deployed yet, a typo) is answered 404 by the proxy,
+// as nginx's try_files answers it, and never sent to PHP to fail with "Primary script unknown"
+// and its own "File not found." page.
+TEST_P(Php, MissingFrontControllerIs404FromTheProxy) {
+  start([](PhpProxyOptions& o) { o.front_controller = "gone.php"; });
+  PhpResponse r = php_fetch(port(), get("/no/such/page?x=1"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "404 Not Found\n");
+  EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
+  // What exists is served as before.
+  EXPECT_EQ(php_fetch(port(), get("/hello.txt")).body, "hello from askr\n");
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+  EXPECT_EQ(proxy_->error_log().find("Primary script unknown"), std::string::npos)
+      << proxy_->error_log();
+}
+
 TEST_P(Php, IndexPhpAnswersForTheDirectory) {
   start();
   PhpResponse r = php_fetch(port(), get("/?x=5"));
