@@ -57,10 +57,18 @@ void redirect_https(const http::Request& req, const config::Site& site, int stat
 
 std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loop,
                                            http::Response& resp, Responder to) {
-  req.path_ok = handlers::normalize_path(req.path, req.normalized) == handlers::PathError::kNone;
+  handlers::PathError bad = handlers::normalize_path(req.path, req.normalized);
+  req.path_ok = bad == handlers::PathError::kNone;
+  if (!req.path_ok) {
+    // Bad input whatever the site: 400 before any redirect, as nginx answers a target it
+    // cannot parse. The protocol logs why and counts it.
+    req.refused = handlers::path_error_name(bad);
+    error(resp, 400);
+    return nullptr;
+  }
   const Site& site = loop.router->match(req.authority);
   const config::Site& sc = *site.config;
-  const config::Route* route = req.path_ok ? Router::find_route(sc, req.normalized) : nullptr;
+  const config::Route* route = Router::find_route(sc, req.normalized);
   const handlers::StaticSite& files = site.files_of(route);
   if (!(req.conn && req.conn->secure) && (route ? route->redirect_https : sc.redirect_https)) {
     int status = route ? route->redirect_https_status : sc.redirect_https_status;
@@ -72,10 +80,6 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     return nullptr;
   }
   if (int pool = php_pool(sc, route); pool >= 0) {
-    if (!req.path_ok) {
-      error(resp, 400);
-      return nullptr;
-    }
     const std::string& fc = route ? route->front_controller : sc.front_controller;
     // Scratch of this loop's thread: its strings keep their capacity from request to request.
     thread_local handlers::PhpScript script;

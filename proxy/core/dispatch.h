@@ -38,7 +38,8 @@ struct Responder {
 // Normalizes the request's path once, routes it and picks its handler. Either fills `resp`
 // (static files, `return` routes, errors) and returns null, or returns the Stream that will
 // answer through `to`: the protocol then sets up reading the body and calls start(). `req`
-// must stay alive and unchanged until the response is complete.
+// must stay alive and unchanged until the response is complete. A path that does not normalize
+// is answered 400 with `req.refused` saying why, for the protocol to log and count.
 std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loop,
                                            http::Response& resp, Responder to);
 

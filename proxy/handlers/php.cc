@@ -116,9 +116,17 @@ PhpMatch split_path_info(const StaticSite& files, std::string_view path, size_t 
   return find_script(files, path, "", out, cache) ? PhpMatch::kScript : PhpMatch::kNotFound;
 }
 
+// The front controller `fc` when there is one and it is a file; else `otherwise`, so that a
+// missing one is answered like a missing file (as nginx's try_files answers it), never sent to
+// PHP to fail there ("Primary script unknown").
 PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_view fc,
-                  PhpScript& out) {
+                  PhpScript& out, FileCache* cache) {
   if (fc.empty()) return otherwise;
+  if (probe(site_files, fc, cache) != Kind::kFile) {
+    LOG_LIMITED(kWarn, "%.*s/%.*s: front_controller is not a file", int(site_files.root.size()),
+                site_files.root.data(), int(fc.size()), fc.data());
+    return otherwise;
+  }
   out.name = "/";
   out.name += fc;
   site_files.filename(fc, out.filename);
@@ -315,10 +323,10 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
       out.name.append(index);
       return PhpMatch::kScript;
     }
-    return front_or(PhpMatch::kStatic, site_files, fc, out);
+    return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   }
   if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;
-  return front_or(PhpMatch::kStatic, site_files, fc, out);
+  return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
 }
 
 // What a PhpRequest keeps of one request's buffers for the next, per loop thread
@@ -430,7 +438,7 @@ void PhpRequest::begin() {
     auto [end, ec] = std::to_chars(num, num + sizeof num, req.content_length);
     w.add("CONTENT_LENGTH", std::string_view(num, size_t(end - num)));
   } else if (mode_ == BodyMode::kNone) {
-    w.add("CONTENT_LENGTH", "");
+    w.add("CONTENT_LENGTH", req.length_sent ? "0" : "");
   }
   w.add("SCRIPT_NAME", script.name);
   w.add("PATH_INFO", script.path_info);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "handlers/conditional.h"
 #include "handlers/mime.h"
@@ -81,7 +82,9 @@ bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view ac
 
 // The preconditions in the order of RFC 9110 §13.2.2: 412 when If-Match fails, or when there
 // is none and the file changed after If-Unmodified-Since; then 304 when the client's copy is
-// current (If-None-Match wins over If-Modified-Since). A date that is not one is ignored.
+// current (If-None-Match wins over If-Modified-Since). A date that is not one is ignored, and so
+// is an If-Modified-Since later than the clock (RFC 9110 §13.1.3 calls it invalid): it would
+// keep a client on a copy it never had.
 int check_preconditions(const http::Request& req, std::string_view etag, time_t mtime) {
   time_t since;
   std::string_view im = req.known(http::Known::kIfMatch);
@@ -91,7 +94,10 @@ int check_preconditions(const http::Request& req, std::string_view etag, time_t 
   std::string_view inm = req.known(http::Known::kIfNoneMatch);
   if (!inm.empty()) return if_none_match_matches(inm, etag) ? 304 : 0;
   std::string_view ims = req.known(http::Known::kIfModifiedSince);
-  if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since) return 304;
+  if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since &&
+      since <= ::time(nullptr)) {
+    return 304;
+  }
   return 0;
 }
 
@@ -301,6 +307,10 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
     return redirect_to_directory(req, resp);
   } else if (status != 0) {
     return fail(resp, status);
+  }
+  if (deny_php && rel.ends_with(".php")) {  // an index file found for the directory, too
+    ::close(file.fd);
+    return fail(resp, 403);
   }
   FileMeta m;
   m.type = mime_type(rel);

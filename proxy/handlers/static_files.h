@@ -40,8 +40,8 @@ void log_refused_link(const StaticSite& site, std::string_view rel, int err);
 // Fills `resp` for `req`, whose path the request core has normalized. `scratch` is reused
 // storage for the relative path. On success the
 // response may carry an open file descriptor (Response::Body::kFile) that the caller closes.
-// `deny_php`: a ".php" path is refused with 403 (a static-only route under a PHP site must
-// never hand out source code).
+// `deny_php`: a ".php" file, named or found as a directory's index, is refused with 403 (a
+// static-only route under a PHP site must never hand out source code).
 // `cache` (the loop's, may be null) answers small files without touching the disk; an inline
 // body then points into it and stays valid until the loop's next request.
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,

@@ -235,12 +235,6 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-void split_path_query(std::string_view s, RequestHead& head) {
-  size_t q = s.find('?');
-  head.path = s.substr(0, q);
-  head.query = q == std::string_view::npos ? std::string_view() : s.substr(q + 1);
-}
-
 // authority-form (RFC 9112 §3.2.3): uri-host ":" port, used only by CONNECT.
 bool parse_authority_form(std::string_view t, RequestHead& head) {
   size_t colon = t.rfind(':');
@@ -258,7 +252,7 @@ bool parse_absolute_form(std::string_view t, RequestHead& head) {
   size_t scheme = starts_with_icase(t, "http://") ? 7 : starts_with_icase(t, "https://") ? 8 : 0;
   if (scheme == 0) return false;
   std::string_view rest = t.substr(scheme);
-  size_t end = rest.find_first_of("/?");
+  size_t end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
   if (authority.empty() || !all_of(authority, chars::kHostChar)) return false;
   head.host = authority;
@@ -266,7 +260,7 @@ bool parse_absolute_form(std::string_view t, RequestHead& head) {
     head.path = t.substr(scheme - 1, 1);  // the last '/' of "://", so the view stays in the buffer
     return true;
   }
-  split_path_query(rest.substr(end), head);
+  split_target(rest.substr(end), head.path, head.query);
   if (head.path.empty()) head.path = t.substr(scheme - 1, 1);
   return true;
 }
@@ -277,7 +271,7 @@ ParseResult parse_target(RequestHead& head) {
   if (head.method == "CONNECT") {
     if (!parse_authority_form(t, head)) return error(400, "CONNECT needs authority-form");
   } else if (t[0] == '/') {
-    split_path_query(t, head);
+    split_target(t, head.path, head.query);
   } else if (t == "*") {
     if (head.method != "OPTIONS") return error(400, "asterisk-form outside OPTIONS");
     head.path = t;

@@ -20,6 +20,7 @@ void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, R
     case BodyFraming::kNone:
       break;
     case BodyFraming::kContentLength:
+      out.length_sent = true;
       if (head.content_length > 0) {
         out.body = BodyKind::kLength;
         out.content_length = head.content_length;

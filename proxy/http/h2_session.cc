@@ -463,6 +463,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
     if (name == ":scheme") in->scheme = in->keep(value);
     if (name == ":path") in->path = in->keep(value);
     if (name == ":authority") {
+      if (!valid_host(value)) in->bad = true;  // it names the site, and a redirect's host
       in->authority = in->keep(value);
       in->has_authority = true;
     }
@@ -475,6 +476,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
   }
   if (name == "host") {
     if (in->has_host) in->bad = true;  // two Host fields: which one names the site is in doubt
+    if (!valid_host(value)) in->bad = true;
     in->host = in->keep(value);
     in->has_host = true;
   }
@@ -593,9 +595,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   req->scheme = at(in->scheme);
   req->authority = in->has_authority ? at(in->authority) : at(in->host);
   req->target = at(in->path);
-  size_t q = req->target.find('?');
-  req->path = req->target.substr(0, q);
-  req->query = q == std::string_view::npos ? std::string_view() : req->target.substr(q + 1);
+  split_target(req->target, req->path, req->query);
   req->protocol = "HTTP/2.0";
   req->is_head = req->method == "HEAD";
   req->headers.reserve(in->fields.size());
@@ -606,6 +606,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
       if (name == n && req->known(k).empty()) req->set_known(k, value);
     }
   }
+  req->length_sent = in->content_length.has_value();
   if (end_stream || in->content_length == uint64_t(0)) {
     req->body = BodyKind::kNone;
   } else if (in->content_length) {

@@ -1,8 +1,22 @@
 #include "http/request.h"
 
+#include <algorithm>
+
 #include "http/h1_parser.h"
 
 namespace askr::http {
+
+bool valid_host(std::string_view host) {
+  return !host.empty() && std::all_of(host.begin(), host.end(),
+                                      [](char c) { return chars::is(c, chars::kHostChar); });
+}
+
+void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
+  target = target.substr(0, target.find('#'));
+  size_t q = target.find('?');
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
 
 std::string_view Request::find(std::string_view name) const {
   for (const Header& h : headers) {
@@ -16,11 +30,13 @@ void Request::reset() {
   headers.clear();
   body = BodyKind::kNone;
   content_length = 0;
+  length_sent = false;
   is_head = false;
   conn = nullptr;
   start_ms = 0;
   normalized.clear();
   path_ok = false;
+  refused = nullptr;
   for (std::string_view& v : known_) v = {};
   storage_.clear();
 }

@@ -19,6 +19,18 @@ namespace askr::http {
 // ASCII case-insensitive equality (header names, coding names and tokens are ASCII).
 bool iequals(std::string_view a, std::string_view b);
 
+// True when `host` (a Host field or :authority, port included) is what Askr accepts as one:
+// not empty, and only A-Z a-z 0-9 - . _ ~ : [ ] (a reg-name of unreserved characters, or an IP
+// literal). No userinfo, percent-escape or sub-delim, so a host built into a Location never
+// leads anywhere else.
+bool valid_host(std::string_view host);
+
+// Splits the path-and-query part of a request-target ("/a/b?x=1#f") into the path before '?'
+// and the query after it (without the '?'). A "#fragment" is cut off first (RFC 3986 §3.5): it
+// names no part of the resource, so "/a#f?g" has no query, as nginx reads it. Both views point
+// into `target`.
+void split_target(std::string_view target, std::string_view& path, std::string_view& query);
+
 struct Header {
   std::string_view name;   // as sent (case preserved)
   std::string_view value;  // leading and trailing OWS trimmed
@@ -75,6 +87,9 @@ class Request {
   std::vector<Header> headers;
   BodyKind body = BodyKind::kNone;
   uint64_t content_length = 0;  // kLength
+  // A Content-Length field came with the request, "0" included (a body of 0 bytes is kNone):
+  // PHP's CONTENT_LENGTH is then "0", as nginx's $content_length, not "" as for no field.
+  bool length_sent = false;
   bool is_head = false;
   const ConnInfo* conn = nullptr;
   int64_t start_ms = 0;  // when the head was complete (loop clock)
@@ -83,6 +98,9 @@ class Request {
   // handlers::normalize_path); `path_ok` false when it does not normalize (400).
   std::string normalized;
   bool path_ok = false;
+  // Set by the request core when it refused the request as bad input (a 400): why, a constant
+  // string for the protocol's log line; the protocol also counts it.
+  const char* refused = nullptr;
 
   std::string_view known(Known k) const { return known_[size_t(k)]; }
   void set_known(Known k, std::string_view v) { known_[size_t(k)] = v; }

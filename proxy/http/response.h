@@ -75,7 +75,8 @@ struct Response {
 // The registered reason phrase: "Not Found" for 404, "" for codes not registered.
 std::string_view reason_phrase(int status);
 
-// A short text body for an error status: "404 Not Found\n".
+// A short text body for a status, as the status line names it: "404 Not Found\n" (a
+// redirect's "301 Moved Permanently\n"); "error\n" for a status without a reason phrase.
 std::string_view error_body(int status);
 
 }  // namespace askr::http

@@ -207,6 +207,7 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   http::Response resp;
   auto stream = core::dispatch(req, shard_.services(), resp, {*this, *this});
   if (!stream) {
+    if (req.refused) note_refused(resp.status, req.refused, LOG_LIMIT_SITE());
     keep_alive_ = keep_alive_for(head, resp.close);
     // A body sent to a handler that answers at once is read and dropped, which keeps the
     // connection usable.
@@ -613,11 +614,16 @@ void H1Conn::reject_head(int status, const char* reason, log::RateLimit& limit) 
   reject(status, reason, limit);
 }
 
+// Bad input, answered with `status`: a line that says why (rate-limited) and the loop's counter.
+void H1Conn::note_refused(int status, const char* reason, log::RateLimit& limit) {
+  LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
+  ++shard_.counters().bad_requests;
+}
+
 // A refused request (its head, or its body, as it arrived): answer with the status, then close,
 // since the framing of anything after it is in doubt. The access log names req_.
 void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
-  LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
-  ++shard_.counters().bad_requests;
+  note_refused(status, reason, limit);
   http::Response resp;
   resp.status = status;
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");

@@ -115,6 +115,7 @@ class H1Conn final : public Connection,
   void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr);
   // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
   void reject(int status, const char* reason, log::RateLimit& limit);
+  void note_refused(int status, const char* reason, log::RateLimit& limit);
   void reject_head(int status, const char* reason, log::RateLimit& limit);
   void flush();
   void send_file();

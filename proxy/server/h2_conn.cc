@@ -296,11 +296,15 @@ void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end
   s.body_ended = end_stream;
   uint64_t max = shard_.cfg().limits.max_body_size;
   if (r.body == http::BodyKind::kLength && max && r.content_length > max) {
+    note_refused(413, "request body larger than max_body_size", LOG_LIMIT_SITE());
     return respond_error(s, 413);
   }
   http::Response resp;
   auto handler = core::dispatch(r, shard_.services(), resp, {s, s});
-  if (!handler) return respond(s, resp);
+  if (!handler) {
+    if (r.refused) note_refused(resp.status, r.refused, LOG_LIMIT_SITE());
+    return respond(s, resp);
+  }
   s.handler = std::move(handler);
   s.wants_body = r.body != http::BodyKind::kNone;
   in_sink_ = &s;
@@ -336,6 +340,13 @@ void H2Conn::respond(Stream& s, http::Response& resp) {
   flush();
 }
 
+// Bad input, answered with `status`: a line that says why (rate-limited) and the loop's counter.
+void H2Conn::note_refused(int status, const char* reason, log::RateLimit& limit) {
+  LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d",
+                 net::format_address(info_.peer).c_str(), reason, status);
+  ++shard_.counters().bad_requests;
+}
+
 void H2Conn::respond_error(Stream& s, int status) {
   http::Response r;
   r.status = status;
@@ -358,7 +369,10 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
     session_.consume(id, data.size());
     s->handler->abandon();
     s->wants_body = false;
-    if (!s->started) return respond_error(*s, 413);
+    if (!s->started) {
+      note_refused(413, "request body grew larger than max_body_size", LOG_LIMIT_SITE());
+      return respond_error(*s, 413);
+    }
     s->done = true;
     session_.reset(id, NGHTTP2_CANCEL);
     return;

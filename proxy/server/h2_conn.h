@@ -27,6 +27,7 @@
 #include "http/sink.h"
 #include "net/transport.h"
 #include "server/connection.h"
+#include "shared/base/log.h"
 
 namespace askr::server {
 
@@ -72,6 +73,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   std::vector<Stream*>::iterator stream_at(int32_t id);
   void respond(Stream& s, http::Response& resp);
   void respond_error(Stream& s, int status);
+  // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
+  void note_refused(int status, const char* reason, log::RateLimit& limit);
   void feed(Stream& s, std::string_view data);
   void end_body(Stream& s);
   void body_drained(Stream& s);

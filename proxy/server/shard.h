@@ -46,7 +46,7 @@ struct Generation {
 struct ShardCounters {
   uint64_t accepted = 0;
   uint64_t requests = 0;
-  uint64_t bad_requests = 0;  // rejected by the parser
+  uint64_t bad_requests = 0;  // refused as bad input, by the parser or the request core
   uint64_t timeouts = 0;
   uint64_t accept_errors = 0;   // failed accepts (EMFILE, ENFILE, ...)
   uint64_t h2_connections = 0;  // connections that spoke HTTP/2

@@ -839,6 +839,10 @@ void index_pool_names(const toml::table& root, Context& ctx) {
 // port: that is what a Host header holds once its port is removed.
 std::string check_server_name(std::string_view name) {
   if (name.empty()) return "must not be empty";
+  if (name.ends_with('.')) {
+    name.remove_suffix(1);  // the DNS root's dot (see canonical_server_name)
+    if (name.empty() || name.ends_with('.')) return "must name a host";
+  }
   if (name.starts_with("*.")) {
     if (name.size() == 2) return "a wildcard needs a domain after \"*.\"";
     name.remove_prefix(2);  // "*.example.com": the rest is a name like any other
@@ -860,6 +864,13 @@ std::string check_server_name(std::string_view name) {
   return {};
 }
 
+// A valid server name as the router compares it: lower case, without the DNS root's final dot,
+// since "example.com." is the host "example.com" and a Host header's dot is dropped too.
+std::string canonical_server_name(std::string_view name) {
+  if (name.ends_with('.')) name.remove_suffix(1);
+  return to_lower(name);
+}
+
 std::string check_index(std::string_view name) {
   if (name.empty() || name == "." || name == "..") return "must name a file";
   if (name.find('/') != std::string_view::npos) return "must be a file name, without '/'";
@@ -869,7 +880,7 @@ std::string check_index(std::string_view name) {
 
 void parse_server_names(std::string_view k, const Node& v, Context& ctx, Site& site) {
   site.server_names = get_strings(k, v, ctx, check_server_name);
-  for (std::string& name : site.server_names) name = to_lower(name);
+  for (std::string& name : site.server_names) name = canonical_server_name(name);
 }
 
 void parse_index(std::string_view k, const Node& v, Context& ctx, Site& site) {
@@ -1280,7 +1291,7 @@ void check_unique_names(const toml::table& site, std::map<std::string, toml::sou
   for (const Node& element : *names) {
     const auto* s = element.as_string();
     if (!s || !check_server_name(s->get()).empty()) continue;
-    const auto [it, fresh] = seen.emplace(to_lower(s->get()), element.source().begin);
+    const auto [it, fresh] = seen.emplace(canonical_server_name(s->get()), element.source().begin);
     if (fresh) continue;
     ctx.error(element, "duplicate server name \"" + it->first + "\" (first at line " +
                            std::to_string(it->second.line) + ")");

@@ -304,6 +304,11 @@ BAD_HEADERS = {
     "nul_value": [("x-a", "a\0b")],
     "host_mismatch": [("host", "other.example")],
 }
+# :authority values outside the host grammar: a redirect's Location must never be built of them.
+BAD_AUTHORITIES = {
+    "authority_userinfo": "localhost@evil.example",
+    "authority_percent": "evil.example%2f",
+}
 
 
 def case_bad_header(port, kind):
@@ -319,6 +324,9 @@ def case_bad_header(port, kind):
     elif kind == "unknown_pseudo":
         raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", "/count.php"),
                             (":authority", "x"), (":foo", "1")])
+    elif kind in BAD_AUTHORITIES:
+        raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", "/count.php"),
+                            (":authority", BAD_AUTHORITIES[kind])])
     elif kind == "empty_path":
         raw = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":path", ""),
                             (":authority", "x")])

@@ -309,15 +309,47 @@ TEST_P(Http2, FramesStatesFlowControlHpackSettings) {
 
 TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   start();
-  for (const char* kind :
-       {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade", "te_gzip",
-        "cr_value", "lf_value", "nul_value", "host_mismatch", "dup_path", "no_method",
-        "pseudo_after", "unknown_pseudo", "empty_path"}) {
+  for (const char* kind : {"uppercase", "connection", "keep_alive", "transfer_encoding", "upgrade",
+                           "te_gzip", "cr_value", "lf_value", "nul_value", "host_mismatch",
+                           "dup_path", "no_method", "pseudo_after", "unknown_pseudo", "empty_path",
+                           "authority_userinfo", "authority_percent"}) {
     frames("bad_header", kind);
   }
   EXPECT_EQ(php_hits(), 0u);
   frames("content_length_mismatch");
   frames("cookies");  // crumbs joined with "; ", names PHP would rewrite dropped
+}
+
+// A body over max_body_size is refused with 413, with a log line and the counter, as HTTP/1.1
+// refuses it: declared by content-length, or found so as DATA of unknown length arrives.
+TEST_P(Http2, BodyOverLimitIs413AndLogged) {
+  PhpProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.fastcgi = fpm_->address();
+  o.limits = "max_body_size = 1024\n";
+  proxy_ = std::make_unique<PhpProxy>(o);
+  site_.write("body.bin", std::string(4096, 'b'));
+  const std::string curl =
+      "curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -o /dev/null "
+      "-w '%{http_code}' ";
+  auto logged = [&](const std::string& line) {
+    for (int i = 0; i < 100; ++i) {
+      if (proxy_->error_log().find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  std::string out;
+  run_command(curl + "--data-binary @" + site_.path() + "/body.bin " + url("/count.php"), out);
+  EXPECT_EQ(out, "413");
+  EXPECT_TRUE(logged("request body larger than max_body_size, answered 413"))
+      << proxy_->error_log();
+  run_command(curl + "-T - " + url("/count.php") + " < " + site_.path() + "/body.bin", out);
+  EXPECT_EQ(out, "413");
+  EXPECT_TRUE(logged("request body grew larger than max_body_size, answered 413"))
+      << proxy_->error_log();
+  EXPECT_EQ(php_hits(), 0u);
 }
 
 TEST_P(Http2, HeaderListLimits) {

@@ -663,6 +663,23 @@ TEST_P(Php, FrontControllerRunsForMissingPaths) {
             "/pathinfo.php");
 }
 
+// A front controller that is not there (not deployed yet, a typo) is answered 404 by the proxy,
+// as nginx's try_files answers it, and never sent to PHP to fail with "Primary script unknown"
+// and its own "File not found." page.
+TEST_P(Php, MissingFrontControllerIs404FromTheProxy) {
+  start([](PhpProxyOptions& o) { o.front_controller = "gone.php"; });
+  PhpResponse r = php_fetch(port(), get("/no/such/page?x=1"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "404 Not Found\n");
+  EXPECT_EQ(r.header("content-type"), "text/plain; charset=utf-8");
+  // What exists is served as before.
+  EXPECT_EQ(php_fetch(port(), get("/hello.txt")).body, "hello from askr\n");
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+  EXPECT_EQ(proxy_->error_log().find("Primary script unknown"), std::string::npos)
+      << proxy_->error_log();
+}
+
 TEST_P(Php, IndexPhpAnswersForTheDirectory) {
   start();
   PhpResponse r = php_fetch(port(), get("/?x=5"));
@@ -704,6 +721,13 @@ TEST_P(Php, StaticRouteRefusesPhpWithoutShowingIt) {
   EXPECT_EQ(head.status, 403);
   // Other files under the route are served.
   EXPECT_EQ(php_fetch(port(), get("/static-only/readme.txt")).body, "plain file\n");
+  // An index.php found for the directory is a .php file like any other: refused, never sent.
+  site_.write("www/static-only/sub/index.php", read_file(root() + "/static-only/secret.php"));
+  for (const char* path : {"/static-only/sub/", "/static-only/sub/?x=1"}) {
+    PhpResponse r = php_fetch(port(), get(path));
+    EXPECT_EQ(r.status, 403) << path;
+    EXPECT_EQ(r.body.find("SOURCE-MARKER"), std::string::npos) << path;
+  }
   // Outside the route PHP still runs.
   EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
 }
@@ -875,6 +899,30 @@ TEST_P(Php, CgiParamsLikeNginx) {
   EXPECT_EQ(env["HTTP_X_DASH_HEADER"], "dash");
   EXPECT_EQ(env["HTTP_COOKIE"], "a=b; c=d");
   EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
+}
+
+// CONTENT_LENGTH as nginx's $content_length: the field's value when one was sent, "0" included;
+// empty only when the request had none. HTTP/1.1 and HTTP/2 alike.
+TEST_P(Php, ContentLengthZeroReachesPhpAsZero) {
+  start();
+  auto env = parse_json_object(
+      php_fetch(port(), "POST /env.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+          .body);
+  EXPECT_EQ(env["CONTENT_LENGTH"], "0");
+  env = parse_json_object(php_fetch(port(), "POST /env.php HTTP/1.0\r\n\r\n").body);
+  EXPECT_EQ(env["CONTENT_LENGTH"], "");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 "
+                        "-H 'Content-Length: 0' -X POST " +
+                            url("/env.php"),
+                        out),
+            0);
+  EXPECT_EQ(parse_json_object(out)["CONTENT_LENGTH"], "0") << out;
+  ASSERT_EQ(
+      run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 " + url("/env.php"),
+                  out),
+      0);
+  EXPECT_EQ(parse_json_object(out)["CONTENT_LENGTH"], "") << out;
 }
 
 // Basic credentials as nginx + php-fpm give them: REMOTE_USER from the proxy ($remote_user),

@@ -33,6 +33,43 @@ TEST_P(Static, IndexRedirectsAndListingsRefused) {
   EXPECT_EQ(fetch(port(), get("/nothing/here")).status, 404);
 }
 
+// A fragment in the target is no part of the path (RFC 3986 §3.5): nginx serves the file
+// without it, and so does Askr.
+TEST_P(Static, FragmentInTargetIsIgnored) {
+  start();
+  HttpResponse r = fetch(port(), get("/a.txt#x"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\n");
+  r = fetch(port(), get("/sub?q=1#f"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sub/?q=1");
+}
+
+// Bad input gets its status, a line in the error log and a counter: a target whose path does not
+// normalize (an encoded slash or NUL, ".." above the root) is answered 400 and logged with the
+// reason, on HTTP/1.1 and HTTP/2 alike.
+TEST_P(Static, RefusedPathIsLogged) {
+  start();
+  auto logged = [&](const std::string& line) {
+    for (int i = 0; i < 100; ++i) {
+      if (proxy_->error_log().find(line) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  HttpResponse r = fetch(port(), get("/a%2Fb.txt"));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(logged("encoded slash in path, answered 400")) << proxy_->error_log();
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --path-as-is --noproxy '*' -o /dev/null "
+                        "-w '%{http_code}' --max-time 30 'http://127.0.0.1:" +
+                            std::to_string(port()) + "/../a.txt'",
+                        out),
+            0);
+  EXPECT_EQ(out, "400");
+  EXPECT_TRUE(logged("path climbs above root, answered 400")) << proxy_->error_log();
+}
+
 // The directory redirect points at the path that was served, normalized and percent-encoded,
 // as nginx's does: never at the raw target, whose "//host/.." would make Location a
 // scheme-relative URL to another site.
@@ -99,6 +136,18 @@ TEST_P(Static, ConditionalRequestsAnswer304) {
           .status,
       200);
   EXPECT_EQ(fetch(port(), get("/a.txt", "If-Match: \"nope\"\r\n")).status, 412);
+}
+
+// A date later than the server's clock is not a valid If-Modified-Since (RFC 9110 §13.1.3): it
+// is ignored and the file is served, as nginx serves it, instead of a 304 that would keep a
+// client on its stale copy.
+TEST_P(Static, IfModifiedSinceInTheFutureIsIgnored) {
+  start();
+  const std::string future = "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n";
+  HttpResponse r = fetch(port(), get("/a.txt", future));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\n");
+  EXPECT_EQ(fetch(port(), get("/a.txt", "If-None-Match: \"x\"\r\n" + future)).status, 200);
 }
 
 // If-Unmodified-Since (RFC 9110 §13.1.4), as nginx evaluates it: 412 when the file changed

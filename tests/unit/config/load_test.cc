@@ -807,6 +807,33 @@ root = "www"
                  "4:68: invalid entry \"a b\" in 'server_names'" + why});
 }
 
+// "example.com." names the same host as "example.com" (the DNS root's dot), as a Host header's
+// is read: the dot is dropped, so such a site is reached and two spellings are one name.
+TEST_F(LoadTest, ServerNameFinalDotIsDropped) {
+  const Config c = load_ok(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = ["A.Example.", "*.w.example."]
+root = "www"
+)");
+  EXPECT_EQ(c.sites[0].server_names, (std::vector<std::string>{"a.example", "*.w.example"}));
+
+  expect_errors(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = ["a.example"]
+root = "www"
+[[site]]
+server_names = ["A.EXAMPLE.", ".", "b.example.."]
+root = "www"
+)",
+                {"7:17: duplicate server name \"a.example\" (first at line 4)",
+                 "7:31: invalid entry \".\" in 'server_names': must name a host",
+                 "7:36: invalid entry \"b.example..\" in 'server_names': must name a host"});
+}
+
 TEST_F(LoadTest, DefaultSiteIsFirstWhenAllAreNamed) {
   const Config c = load_ok(R"(
 [[listen]]

@@ -144,12 +144,14 @@ TEST_F(Core, PathIsNormalizedOnceBeforeRouting) {
                          {sink_, sink_});
   EXPECT_EQ(stream, nullptr);
   EXPECT_TRUE(req_.path_ok);
+  EXPECT_EQ(req_.refused, nullptr);
   EXPECT_EQ(req_.normalized, "/dir/");
   EXPECT_EQ(resp.status, 200);
   if (resp.body == http::Response::Body::kFile) ::close(resp.file_fd);
   http::Response bad;
   dispatch(request("GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n"), loop_, bad, {sink_, sink_});
   EXPECT_FALSE(req_.path_ok);
+  EXPECT_STREQ(req_.refused, "path climbs above root");  // for the protocol's log line
   EXPECT_EQ(bad.status, 400);
 }
 
@@ -209,6 +211,21 @@ TEST_F(Core, ScriptLookupsAreCachedForTheirSecond) {
   loop_.file_cache = nullptr;  // without a cache, every request looks
   root_.write("www/app.php", "<?php echo 1;");
   EXPECT_TRUE(runs_php("/app.php"));
+}
+
+// A server name written with the DNS root's dot is reached by a Host with or without it.
+TEST_F(Core, ServerNameWithFinalDotIsMatched) {
+  std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + root_.path() +
+                     "/www\"\n[[site]]\nserver_names = [\"b.example.\"]\nroot = \"" + root_.path() +
+                     "/www/dir\"\n";
+  config::LoadResult r = config::load_string(toml, root_.path() + "/askr.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  auto router = Router::build(*r.config);
+  ASSERT_TRUE(router);
+  for (const char* host : {"b.example", "B.Example.", "b.example:8080"}) {
+    EXPECT_EQ(router->match(host).config, &r.config->sites[1]) << host;
+  }
+  EXPECT_EQ(router->match("c.example").config, &r.config->sites[0]);
 }
 
 // The loop's file cache answers only under the root, alias and symlink rule an entry was made

@@ -125,10 +125,12 @@ class Client {
   }
   ~Client() { nghttp2_session_del(s); }
 
+  std::string authority = "example.org";  // none when empty
   int32_t get(const std::string& path, std::vector<std::pair<std::string, std::string>> extra = {},
               nghttp2_data_provider* body = nullptr, const char* method = "GET") {
     std::vector<std::pair<std::string, std::string>> h = {
-        {":method", method}, {":scheme", "https"}, {":authority", "example.org"}, {":path", path}};
+        {":method", method}, {":scheme", "https"}, {":authority", authority}, {":path", path}};
+    if (authority.empty()) h.erase(h.begin() + 2);
     h.insert(h.end(), extra.begin(), extra.end());
     std::vector<nghttp2_nv> nv;
     for (auto& [n, v] : h) {
@@ -195,6 +197,22 @@ TEST_F(H2SessionTest, RequestBecomesProtocolNeutral) {
   EXPECT_EQ(core_.closed.count(id), 1u);
   EXPECT_EQ(server_->counters().streams, 1u);
   EXPECT_EQ(shared_.streams, 1u);
+}
+
+// A fragment is no part of the path or the query (RFC 3986 §3.5): nginx cuts it off, and a file
+// is found without it.
+TEST_F(H2SessionTest, FragmentIsCutFromPathAndQuery) {
+  client_.get("/a.txt#x");
+  client_.get("/b?q=1#f?g");
+  client_.get("/c#f?g");
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 3u);
+  EXPECT_EQ(core_.requests[0].path, "/a.txt");
+  EXPECT_EQ(core_.requests[0].query, "");
+  EXPECT_EQ(core_.requests[1].path, "/b");
+  EXPECT_EQ(core_.requests[1].query, "q=1");
+  EXPECT_EQ(core_.requests[2].path, "/c");
+  EXPECT_EQ(core_.requests[2].query, "");
 }
 
 // Bodies referenced where they live (not copied) go out in their place among the frames, each
@@ -301,6 +319,26 @@ TEST_F(H2SessionTest, HostMustMatchAuthority) {
   client_.pump(*server_);
   EXPECT_TRUE(core_.requests.empty());
   EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR));
+}
+
+// The host that names the site (and a redirect's Location) follows the grammar HTTP/1.1's Host
+// is held to: userinfo, percent-escapes or sub-delims in :authority or host make the request
+// malformed (RFC 9113 §8.3.1), never a Location that leads to another host.
+TEST_F(H2SessionTest, AuthorityOutsideTheHostGrammarIsRefused) {
+  std::vector<int32_t> ids;
+  for (const char* a : {"good.example@evil.example", "evil.example%2f", "a(b)", "a,b"}) {
+    client_.authority = a;
+    ids.push_back(client_.get("/"));
+  }
+  client_.authority = "";
+  ids.push_back(client_.get("/", {{"host", "good.example@evil.example"}}));
+  client_.authority = "[::1]:8443";
+  int32_t ok = client_.get("/");
+  client_.pump(*server_);
+  for (int32_t id : ids) EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR)) << id;
+  ASSERT_EQ(core_.requests.size(), 1u);
+  EXPECT_EQ(core_.requests[0].authority, "[::1]:8443");
+  EXPECT_EQ(client_.status[ok], "200");
 }
 
 TEST_F(H2SessionTest, RapidResetRunsOutTheBudget) {

@@ -9,6 +9,26 @@
 namespace askr::http {
 namespace {
 
+// Every status a `return` route or a redirect may answer has its reason phrase, and its short
+// body says what it is: a redirect's is not "error".
+TEST(Response, StatusesHaveReasonAndBody) {
+  EXPECT_EQ(reason_phrase(404), "Not Found");
+  EXPECT_EQ(reason_phrase(410), "Gone");
+  EXPECT_EQ(reason_phrase(429), "Too Many Requests");
+  EXPECT_EQ(reason_phrase(451), "Unavailable For Legal Reasons");
+  EXPECT_EQ(reason_phrase(299), "");
+  EXPECT_EQ(error_body(404), "404 Not Found\n");
+  EXPECT_EQ(error_body(301), "301 Moved Permanently\n");
+  EXPECT_EQ(error_body(308), "308 Permanent Redirect\n");
+  EXPECT_EQ(error_body(410), "410 Gone\n");
+  for (int status = 300; status < 600; ++status) {
+    if (reason_phrase(status).empty()) continue;
+    EXPECT_EQ(error_body(status),
+              std::to_string(status) + " " + std::string(reason_phrase(status)) + "\n");
+  }
+  EXPECT_EQ(error_body(599), "error\n");
+}
+
 TEST(Response, FieldsBeyondTheInlineSlotsAreKept) {
   Response r;
   std::string names[40];
