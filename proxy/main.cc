@@ -85,11 +85,19 @@ bool choose_backend(config::IoBackend wanted, bool& use_uring) {
   return true;
 }
 
-// Opens every listener for every loop. Port 0 is resolved by the first socket; the others
-// bind the port it got.
+// Opens every listener for every loop, on addresses no other socket listens on. Port 0 is
+// resolved by the first socket; the others bind the port it got.
 bool open_listeners(const config::Config& cfg, const std::vector<int>& cpus,
                     std::vector<std::vector<int>>& per_loop) {
   per_loop.assign(cpus.size(), {});
+  // All are checked before any is opened: a wildcard listener and a specific address on its
+  // port are both the config's own.
+  for (const config::Listen& l : cfg.listens) {
+    if (Result<void> free = net::check_address_free(l.addr, l.addr_len); !free) {
+      LOG_ERROR("listen %s: %s", l.text.c_str(), free.error().message.c_str());
+      return false;
+    }
+  }
   for (const config::Listen& l : cfg.listens) {
     sockaddr_storage addr = l.addr;
     for (size_t i = 0; i < cpus.size(); ++i) {
