@@ -61,9 +61,33 @@ void raise_fd_limit() {
   }
 }
 
-int open_log(const std::string& path) {
+// A log named by `key` ("error_log"): stderr, or the file opened for appending (created when
+// missing). The error says which file and why, as nginx's open() failed line does.
+Result<int> open_log(const char* key, const std::string& path) {
   if (path == "stderr") return 2;
-  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_error(std::string(key) + " \"" + path + "\"");
+  return fd;
+}
+
+// Both logs, opened as a start opens them; -t closes them again. `access` is -1 when the access
+// log is off.
+struct Logs {
+  int error = 2;
+  int access = -1;
+};
+Result<Logs> open_logs(const config::Config& cfg) {
+  Result<int> error = open_log("error_log", cfg.server.error_log);
+  if (!error) return error.error();
+  Logs logs{*error, -1};
+  if (!cfg.access_log.enabled) return logs;
+  Result<int> access = open_log("[access_log] path", cfg.access_log.path);
+  if (!access) {
+    if (logs.error != 2) ::close(logs.error);
+    return access.error();
+  }
+  logs.access = *access;
+  return logs;
 }
 
 // Decides the backend once for all loops. An explicit io_uring that the kernel refuses is an
@@ -169,6 +193,14 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), tls.error().message.c_str());
     return 1;
   }
+  Result<Logs> logs = open_logs(*r.config);
+  if (!logs) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), logs.error().message.c_str());
+    return 1;
+  }
+  for (int fd : {logs->error, logs->access}) {
+    if (fd > 2) ::close(fd);
+  }
   std::fprintf(stderr, "askr-proxy: configuration file %s test is successful\n", path.c_str());
   return 0;
 }
@@ -192,14 +224,13 @@ int serve(const std::string& path) {
   log::Level level = log::Level::kInfo;
   log::parse_level(cfg.server.log_level, level);
   log::set_level(level);
-  if (int fd = open_log(cfg.server.error_log); fd >= 0) log::set_fd(fd);
-  if (cfg.access_log.enabled) {
-    gen->access_log_fd = open_log(cfg.access_log.path);
-    if (gen->access_log_fd < 0) {
-      LOG_ERROR("access log %s: %s", cfg.access_log.path.c_str(), std::strerror(errno));
-      return 1;
-    }
+  Result<Logs> logs = open_logs(cfg);
+  if (!logs) {
+    LOG_ERROR("%s: %s", path.c_str(), logs.error().message.c_str());
+    return 1;
   }
+  log::set_fd(logs->error);
+  gen->access_log_fd = logs->access;
   Result<core::Router> router = core::Router::build(cfg);
   if (!router) {
     LOG_ERROR("%s", router.error().message.c_str());

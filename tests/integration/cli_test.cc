@@ -80,6 +80,29 @@ TEST(Cli, ListenAddressInUseIsAnError) {
   EXPECT_EQ(first.stop(), 0);
 }
 
+// A log file that cannot be opened is an error at start and under -t, with its path and why, as
+// nginx says it; never a quiet fallback to stderr.
+TEST(Cli, LogFileThatCannotBeOpenedIsAnError) {
+  TempDir dir;
+  dir.write("www/index.html", "x");
+  for (const char* table : {"[server]\nerror_log", "[access_log]\npath"}) {
+    std::string log = dir.path() + "/missing/dir/x.log";
+    std::string path = dir.write("c.toml", std::string(table) + " = \"" + log +
+                                               "\"\n[[listen]]\naddress = \"127.0.0.1:0\"\n"
+                                               "[[site]]\nroot = \"www\"\n");
+    std::string want = "\"" + log + "\": No such file or directory";
+    std::string out;
+    EXPECT_EQ(run_proxy_command("-t -c " + path, out), 1) << table << "\n" << out;
+    EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
+    EXPECT_EQ(out.find("test is successful"), std::string::npos) << out;
+    // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+    EXPECT_EQ(run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out), 1)
+        << table << "\n"
+        << out;
+    EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
+  }
+}
+
 TEST(Cli, MissingRootIsAnError) {
   TempDir dir;
   std::string path =
