@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -272,14 +273,19 @@ int serve(const std::string& path) {
   std::vector<std::thread> threads;
   std::vector<std::string> errors(cpus.size());
   std::atomic<int> ready{0};
+  // Each loop adds 1 to it when its thread ends, so that the main thread wakes.
+  int ended_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   for (size_t i = 0; i < cpus.size(); ++i) {
     shards.push_back(
         std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i], slots));
     // The thread gets the shard itself: `shards` may move its elements as it grows.
     server::Shard* shard = shards.back().get();
     std::string* error = &errors[i];
-    threads.emplace_back(
-        [shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
+    threads.emplace_back([shard, error, &ready, use_uring, ended_fd] {
+      shard->run(use_uring, ready, *error);
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(ended_fd, &one, sizeof one);
+    });
   }
   // Each loop adds 1 when it runs, 1000 when it failed to start: wait until all have said.
   for (int seen = ready.load(); seen % 1000 + seen / 1000 < int(cpus.size()); seen = ready.load()) {
@@ -297,22 +303,28 @@ int serve(const std::string& path) {
   }
 
   // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are
-  // due after a back-off, kills the loops ask for).
+  // due after a back-off, kills the loops ask for). It goes on supervising while the loops
+  // drain: a request still queued for a pool needs its workers ready, restarted when they
+  // recycle, and killed past request_timeout, until the last loop has ended.
   int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-  std::vector<pollfd> watch{{sigfd, POLLIN, 0}};
+  std::vector<pollfd> watch{{sigfd, POLLIN, 0}, {ended_fd, POLLIN, 0}};
   for (int fd : supervisor.poll_fds()) watch.push_back({fd, POLLIN, 0});
-  while (!failed) {
+  bool stopping = false;
+  uint64_t ended = 0;
+  while (!failed && ended < shards.size()) {
     poll(watch.data(), watch.size(), 200);
     supervisor.read_ready();
     supervisor.kill_requested();
     signalfd_siginfo si{};
     int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
-    if (sig == SIGTERM || sig == SIGINT) {
+    if (stopping) {
+      // A second stop signal, or a reload, changes nothing: the drain goes on.
+    } else if (sig == SIGTERM || sig == SIGINT) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
-      break;
-    }
-    if (sig == SIGHUP) {
+      stopping = true;
+      for (auto& s : shards) s->stop();
+    } else if (sig == SIGHUP) {
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
       reload_certificates(*gen);
@@ -320,11 +332,14 @@ int serve(const std::string& path) {
       LOG_INFO("SIGUSR1: ignored (logs are not reopened yet)");
     }
     supervisor.reap_and_restart();
+    uint64_t n = 0;
+    if (::read(ended_fd, &n, sizeof n) == ssize_t(sizeof n)) ended += n;
   }
   for (auto& s : shards) s->stop();
   for (auto& t : threads) t.join();
   supervisor.stop(cfg.timeouts.drain.count());
   if (sigfd >= 0) ::close(sigfd);
+  if (ended_fd >= 0) ::close(ended_fd);
   LOG_INFO("stopped");
   return failed ? 1 : 0;
 }

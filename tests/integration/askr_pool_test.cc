@@ -730,6 +730,33 @@ TEST_P(AskrPool, SigtermStopsTheWorkers) {
   for (int pid : pids) EXPECT_FALSE(process_exists(pid)) << pid;
 }
 
+// SIGTERM drains: a request queued behind the pool's only worker is served once the request
+// before it ends, even though that worker then recycles itself (max_requests): the supervisor
+// goes on starting workers while the loops drain.
+TEST_P(AskrPool, SigtermServesARequestQueuedBehindARecyclingWorker) {
+  start("workers = 1\nmode = \"classic\"\nmax_requests = 1\n", 1);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto first =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it holds the worker, waiting for the lock
+  auto queued = std::async(std::launch::async, [&] { return get("/pid.php", 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it waits in the pool's queue
+  kill(proxy_->pid(), SIGTERM);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse a = first.get();
+  EXPECT_EQ(a.status, 200);
+  EXPECT_TRUE(a.body.starts_with("locked after")) << a.body;
+  PhpResponse b = queued.get();
+  EXPECT_EQ(b.status, 200) << b.body << proxy_->error_log();
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_EQ(proxy_->error_log().find("drain timeout"), std::string::npos) << proxy_->error_log();
+}
+
 TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   start("workers = 3\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   std::set<int> pids;
