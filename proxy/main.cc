@@ -91,6 +91,32 @@ Result<Logs> open_logs(const config::Config& cfg) {
   return logs;
 }
 
+// SIGUSR1, after logrotate moved the files away: each log file is opened again by its name and
+// takes the place of the running one under the same descriptor (dup2), which every thread keeps
+// writing to. A file that cannot be opened leaves its log where it was, and one line says why.
+void reopen_logs(const config::Config& cfg, const Logs& running) {
+  struct Log {
+    const char* key;
+    const std::string& path;
+    int fd;
+  };
+  bool ok = true;
+  for (const Log& l : {Log{"error_log", cfg.server.error_log, running.error},
+                       Log{"[access_log] path", cfg.access_log.path, running.access}}) {
+    if (l.fd < 0 || l.path == "stderr") continue;  // the access log is off, or not a file
+    Result<int> fd = open_log(l.key, l.path);
+    if (!fd) {
+      LOG_ERROR("SIGUSR1: not reopened, still writing to the old file: %s",
+                fd.error().message.c_str());
+      ok = false;
+      continue;
+    }
+    ::dup2(*fd, l.fd);
+    ::close(*fd);
+  }
+  if (ok) LOG_INFO("SIGUSR1: logs reopened");
+}
+
 // Decides the backend once for all loops. An explicit io_uring that the kernel refuses is an
 // error; `auto` falls back to epoll with one log line.
 bool choose_backend(config::IoBackend wanted, bool& use_uring) {
@@ -329,7 +355,7 @@ int serve(const std::string& path) {
       supervisor.roll();
       reload_certificates(*gen);
     } else if (sig == SIGUSR1) {
-      LOG_INFO("SIGUSR1: ignored (logs are not reopened yet)");
+      reopen_logs(cfg, *logs);
     }
     supervisor.reap_and_restart();
     uint64_t n = 0;

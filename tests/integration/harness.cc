@@ -81,17 +81,19 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 }
 
 Proxy::Proxy(const ProxyOptions& opt) {
+  std::string err_path = error_log_path();
+  std::string error_log = opt.error_log_file ? "error_log = \"" + err_path + "\"\n" : "";
   std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
-                    opt.backend + "\"\n" + opt.server_extra +
+                    opt.backend + "\"\n" + error_log + opt.server_extra +
                     "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
                     "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
                     opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format +
                     "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
-  std::string err_path = dir_.path() + "/error.log";
+  std::string stderr_path = opt.error_log_file ? dir_.path() + "/stderr.log" : err_path;
   pid_ = fork();
   if (pid_ == 0) {
-    int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     int devnull = ::open("/dev/null", O_RDWR);
     dup2(devnull, 0);
@@ -117,6 +119,7 @@ Proxy::Proxy(const ProxyOptions& opt) {
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (opt.error_log_file) log += slurp(stderr_path);
       throw std::runtime_error("askr-proxy exited at start:\n" + log);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

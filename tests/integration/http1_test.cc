@@ -1,8 +1,11 @@
 // HTTP/1.1 over the wire against the real binary, on both I/O backends.
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "fixture.h"
@@ -276,6 +279,44 @@ TEST_P(Http1, AccessLogCombined) {
             std::string::npos)
       << log;
   EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
+}
+
+// SIGUSR1 reopens the log files by name, as nginx's USR1 does: once logrotate has moved them
+// away, new lines go to fresh files at the configured paths.
+TEST_P(Http1, SigusrOneReopensTheLogFiles) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = site_.path() + "/www";
+  o.error_log_file = true;
+  proxy_ = std::make_unique<Proxy>(o);
+  auto wait_for = [](const std::function<std::string()>& read, const std::string& what) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         std::chrono::steady_clock::now() < until;) {
+      if (read().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_EQ(fetch(port(), get("/a.txt")).status, 200);
+  ASSERT_TRUE(wait_for([&] { return proxy_->access_log(); }, "GET /a.txt")) << proxy_->access_log();
+  std::string old_error = proxy_->error_log_path() + ".1";
+  std::string old_access = proxy_->access_log_path() + ".1";
+  ASSERT_EQ(std::rename(proxy_->error_log_path().c_str(), old_error.c_str()), 0);
+  ASSERT_EQ(std::rename(proxy_->access_log_path().c_str(), old_access.c_str()), 0);
+  kill(proxy_->pid(), SIGUSR1);
+  EXPECT_TRUE(wait_for([&] { return proxy_->error_log(); }, "SIGUSR1: logs reopened"))
+      << proxy_->error_log();
+  EXPECT_EQ(fetch(port(), get("/b.txt")).status, 200);
+  EXPECT_TRUE(wait_for([&] { return proxy_->access_log(); }, "GET /b.txt")) << proxy_->access_log();
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_EQ(proxy_->access_log().find("GET /a.txt"), std::string::npos);
+  std::string rotated;
+  run_command("cat " + old_access + " " + old_error, rotated);
+  EXPECT_NE(rotated.find("GET /a.txt"), std::string::npos) << rotated;
+  EXPECT_NE(rotated.find("started:"), std::string::npos) << rotated;
+  EXPECT_EQ(rotated.find("GET /b.txt"), std::string::npos) << rotated;
+  EXPECT_EQ(rotated.find("stopped"), std::string::npos) << rotated;
+  EXPECT_NE(proxy_->error_log().find("stopped"), std::string::npos) << proxy_->error_log();
 }
 
 TEST_P(Http1, AccessLogJson) {
