@@ -266,7 +266,9 @@ backend::PoolSlots* Supervisor::slots(size_t index) const {
 
 void Supervisor::start() {
   for (Pool& p : pools_) {
-    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
+    for (unsigned slot = 0; slot < p.workers; ++slot) {
+      if (!spawn(p, slot)) break;  // backing off: reap_and_restart() goes on later
+    }
     LOG_INFO("pool %s: %u askr-worker processes (%s mode)", p.name.c_str(), p.workers,
              p.cfg->mode == config::Pool::Mode::kWorker ? "worker" : "classic");
   }
@@ -293,7 +295,8 @@ bool Supervisor::spawn(Pool& p, unsigned slot) {
 }
 
 // posix_spawn()s `askr-worker --zygote ...` with our end of a control socket as fd 3. It
-// answers its first request once PHP has started (fork_worker() waits for that).
+// answers its first request once PHP has started (fork_worker() waits for that). Returns false
+// after backing off when it cannot be started.
 bool Supervisor::start_zygote(Pool& p) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -324,8 +327,11 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawnattr_destroy(&attr);
   close(sv[1]);
   if (err != 0) {
+    // A failed start as any other: the next try waits, rather than following at once (the failed
+    // child's SIGCHLD wakes the main thread).
     close(sv[0]);
-    LOG_ERROR("pool %s: cannot start %s: %s", p.name.c_str(), worker_bin_.c_str(), strerror(err));
+    std::string how = "cannot start " + worker_bin_ + ": " + strerror(err) + ",";
+    back_off(p, how.c_str(), 0);
     return false;
   }
   // PHP's start (extensions, OPcache, preload) is what the first answer waits for.
@@ -503,11 +509,14 @@ void Supervisor::roll() {
     // ones accept. Connections kept to the old ones close, and loops connect again to the slot's
     // socket, where the new ones accept.
     retire_zygote(p);
-    start_zygote(p);
+    bool started = start_zygote(p);
     for (const Process& proc : p.procs) {
       if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
     }
-    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
+    // Backing off: reap_and_restart() starts the workers when it is over.
+    for (unsigned slot = 0; started && slot < p.workers; ++slot) {
+      if (!spawn(p, slot)) break;
+    }
     LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
   }
 }

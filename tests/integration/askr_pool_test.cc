@@ -757,6 +757,40 @@ TEST_P(AskrPool, SigtermServesARequestQueuedBehindARecyclingWorker) {
   EXPECT_EQ(proxy_->error_log().find("drain timeout"), std::string::npos) << proxy_->error_log();
 }
 
+// An askr-worker binary that cannot be started (gone in an upgrade, say) is a failed start like
+// any other: the pool backs off and says so now and then, and starts again once the binary is
+// back. Trying again at once, on the SIGCHLD of each failed try, spun the main thread and wrote
+// thousands of lines a second.
+TEST_P(AskrPool, WorkerBinaryThatCannotStartBacksOff) {
+  namespace fs = std::filesystem;
+  fs::path real = fs::path(ASKR_PROXY_BIN).parent_path().parent_path() / "worker" / "askr-worker";
+  fs::path bin = fs::path(site_.path()) / "bin" / "askr-worker";
+  fs::create_directories(bin.parent_path());
+  fs::create_symlink(real, bin);
+  setenv("ASKR_WORKER_BIN", bin.c_str(), 1);
+  start("workers = 2\nmode = \"classic\"\n", 1);
+  unsetenv("ASKR_WORKER_BIN");
+  EXPECT_EQ(get("/pid.php").status, 200);
+  fs::remove(bin);
+  kill(proxy_->pid(), SIGHUP);
+  std::this_thread::sleep_for(milliseconds(1500));
+  std::string log = proxy_->error_log();
+  size_t tries = 0;
+  for (size_t at = log.find("cannot start " + bin.string()); at != std::string::npos;
+       at = log.find("cannot start " + bin.string(), at + 1)) {
+    ++tries;
+  }
+  EXPECT_GE(tries, 1u) << log;
+  EXPECT_LE(tries, 3u) << log.substr(0, 3000);
+  fs::create_symlink(real, bin);
+  PhpResponse r;
+  for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
+    if ((r = get("/pid.php")).status == 200) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   start("workers = 3\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   std::set<int> pids;
