@@ -162,6 +162,7 @@ size_t H1Conn::process(std::string_view in) {
     progress_.reset();
     if (r.state == http::ParseState::kError) {
       processing_ = false;
+      if (req_) req_->reset();
       reject(r.status, r.reason, LOG_LIMIT_SITE());
       return in.size();
     }
@@ -598,8 +599,9 @@ void H1Conn::notify_splice_drained() {
   if (stream_->producer) stream_->producer->on_sink_drained();
 }
 
-// A request the parser refused: answer with the status, then close, since the framing of
-// anything after it is in doubt.
+// A request refused: answer with the status, then close, since the framing of anything after
+// it is in doubt. The access log names req_: the caller clears it first when the head was the
+// refused part (req_ is then the connection's previous request).
 void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
   ++shard_.counters().bad_requests;
@@ -610,7 +612,6 @@ void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   shard_.buffers().get(wbuf_);
   write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
-  if (req_) req_->reset();  // the refused request is not the one the log should name
   log_access(status, resp.content_length);
   state_ = State::kIdle;
   in_.clear();
@@ -773,8 +774,10 @@ void H1Conn::on_timeout() {
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
-  if (state_ == State::kHead)
+  if (state_ == State::kHead) {
+    if (req_) req_->reset();
     return reject(408, "request head not received in time", LOG_LIMIT_SITE());
+  }
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {

@@ -319,6 +319,28 @@ TEST_P(Http1, SigusrOneReopensTheLogFiles) {
   EXPECT_NE(proxy_->error_log().find("stopped"), std::string::npos) << proxy_->error_log();
 }
 
+// A request refused for its body has had its head read: the access log names it, as nginx's
+// "POST /upload HTTP/1.1" 413 does. A head refused while parsing is logged without a request.
+TEST_P(Http1, AccessLogNamesARequestRefusedForItsBody) {
+  start("[limits]\nmax_body_size = \"1k\"\n");
+  EXPECT_EQ(fetch(port(),
+                  "POST /upload?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: up/1\r\n"
+                  "Content-Length: 5000\r\n\r\n")
+                .status,
+            413);
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt") + "GET /b.txt HTTP/1.1\r\nBad Header: y\r\n\r\n");
+  EXPECT_EQ(read_response(fd).status, 200);
+  EXPECT_EQ(read_response(fd).status, 400);
+  close(fd);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /upload?x=1 HTTP/1.1\" 413 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"up/1\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"- - HTTP/1.1\" 400 "), std::string::npos) << log;  // not /a.txt again
+  EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
+}
+
 TEST_P(Http1, AccessLogJson) {
   start("", "json");
   fetch(port(), get("/a.txt", "User-Agent: say \"hi\"\r\n"));
