@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -36,6 +37,10 @@
 
 namespace askr {
 namespace {
+
+// How long workers are given to exit at a stop when the drain has no time left: idle ones
+// leave at once on SIGTERM.
+constexpr int64_t kWorkerExitMs = 500;
 
 constexpr const char* kUsage =
     "usage: askr-proxy -c FILE        serve, in the foreground\n"
@@ -336,6 +341,7 @@ int serve(const std::string& path) {
   std::vector<pollfd> watch{{sigfd, POLLIN, 0}, {ended_fd, POLLIN, 0}};
   for (int fd : supervisor.poll_fds()) watch.push_back({fd, POLLIN, 0});
   bool stopping = false;
+  int64_t drain_until = 0;  // from the stop signal on: when the drain ends
   uint64_t ended = 0;
   while (!failed && ended < shards.size()) {
     poll(watch.data(), watch.size(), 200);
@@ -349,6 +355,7 @@ int serve(const std::string& path) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
       stopping = true;
+      drain_until = log::monotonic_ms() + cfg.timeouts.drain.count();
       for (auto& s : shards) s->stop();
     } else if (sig == SIGHUP) {
       LOG_INFO("SIGHUP: restarting worker pools");
@@ -363,7 +370,10 @@ int serve(const std::string& path) {
   }
   for (auto& s : shards) s->stop();
   for (auto& t : threads) t.join();
-  supervisor.stop(cfg.timeouts.drain.count());
+  // The drain bounds the whole stop: the workers get what is left of it (a worker still busy
+  // then lost its client when the loops gave up), and idle ones a moment to exit cleanly.
+  int64_t left = stopping ? drain_until - log::monotonic_ms() : cfg.timeouts.drain.count();
+  supervisor.stop(std::max<int64_t>(left, kWorkerExitMs));
   if (sigfd >= 0) ::close(sigfd);
   if (ended_fd >= 0) ::close(ended_fd);
   LOG_INFO("stopped");

@@ -791,6 +791,32 @@ TEST_P(AskrPool, WorkerBinaryThatCannotStartBacksOff) {
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
+// timeouts.drain bounds the whole stop: a worker still busy when the drain ends (its client was
+// cut off) is killed then, not after a second drain-long wait for it.
+TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
+  PhpProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.pool_extra = "workers = 1\nmode = \"classic\"\n";
+  o.timeouts = "drain = \"3s\"\n";
+  proxy_ = std::make_unique<PhpProxy>(o);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);  // held to the end: the request never finishes
+  auto stuck =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));
+  auto t0 = Clock::now();
+  EXPECT_EQ(proxy_->stop(20000), 0);
+  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  EXPECT_GE(took, 2800);
+  EXPECT_LT(took, 4500) << proxy_->error_log();
+  EXPECT_NE(stuck.get().status, 200);
+  close(fd);
+}
+
 TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   start("workers = 3\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   std::set<int> pids;
