@@ -201,6 +201,56 @@ int run_proxy_command_without_io_uring(const std::string& args, std::string& out
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int run_proxy_with_silent_stdin(const std::vector<std::string>& args, std::string& output,
+                                int timeout_ms) {
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) < 0) return -1;
+  if (pipe2(out, O_CLOEXEC) < 0) {
+    close(in[0]);
+    close(in[1]);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    std::vector<char*> argv{const_cast<char*>("askr-proxy")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(ASKR_PROXY_BIN, argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  output.clear();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    pollfd p{out[0], POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, int(left)) <= 0) break;
+    char buf[4096];
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    output.append(buf, size_t(n));
+  }
+  int status = 0;
+  bool exited = false;
+  while (!(exited = waitpid(pid, &status, WNOHANG) == pid) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  close(in[1]);
+  close(out[0]);
+  return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int run_proxy_command(const std::string& args, std::string& output) {
   return run_command(std::string(ASKR_PROXY_BIN) + " " + args + " 2>&1", output);
 }

@@ -75,6 +75,10 @@ int run_proxy_command(const std::string& args, std::string& output);
 int run_proxy_command_without_io_uring(const std::string& args, std::string& output);
 // In a child before exec: installs that filter.
 void block_io_uring_in_this_process();
+// Runs askr-proxy with `args`, its stdin a pipe that stays open and says nothing (a terminal no
+// one types at); output is stdout and stderr. Killed after timeout_ms: then returns -1.
+int run_proxy_with_silent_stdin(const std::vector<std::string>& args, std::string& output,
+                                int timeout_ms);
 // Runs a shell command, returns exit status; stdout captured.
 int run_command(const std::string& cmd, std::string& output);
 

@@ -725,6 +725,33 @@ TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
   EXPECT_NE(out.find("other.key\" does not match \"" + good_.pem), std::string::npos) << out;
 }
 
+// A key under a pass phrase is refused with a clear error, as nginx does without
+// ssl_password_file: OpenSSL's default asks for the phrase on the terminal, which blocked -t, a
+// start, and a SIGHUP reload (the main thread, which then no longer took SIGTERM).
+TEST_F(TlsConfig, KeyWithAPassPhraseIsRefusedWithoutAsking) {
+  std::string locked = dir_.path() + "/locked.key";
+  std::string out;
+  ASSERT_EQ(run_command("openssl pkey -in " + good_.key + " -aes256 -passout pass:secret -out " +
+                            locked + " 2>&1",
+                        out),
+            0)
+      << out;
+  std::string path =
+      dir_.write("locked.toml",
+                 "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n[[site]]\nroot = \"www\"\n"
+                 "tls_certificate = \"" +
+                     good_.pem + "\"\ntls_certificate_key = \"" + locked + "\"\n");
+  for (const char* mode : {"-t", ""}) {
+    std::vector<std::string> args{"-c", path};
+    if (*mode) args.insert(args.begin(), mode);
+    EXPECT_EQ(run_proxy_with_silent_stdin(args, out, 10000), 1) << mode << "\n" << out;
+    EXPECT_NE(out.find(locked + "\" is protected by a pass phrase"), std::string::npos)
+        << mode << "\n"
+        << out;
+    EXPECT_EQ(out.find("Enter PEM pass phrase"), std::string::npos) << out;
+  }
+}
+
 TEST_F(TlsConfig, CipherStringOpenSslRefuses) {
   std::string out;
   EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nciphers = \"NO-SUCH-CIPHER\"\n", out),
