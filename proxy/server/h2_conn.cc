@@ -178,6 +178,9 @@ void H2Conn::start(std::string_view received) {
   set_wait(Wait::kIdle, true);
   transport_->resume_recv();
   if (!received.empty()) on_data(received);
+  // Made while the loop drains (a handshake that was under way): the streams that came with
+  // the preface are served, GOAWAY refuses the others.
+  if (shard_.draining() && !closed_) return drain();
   flush();  // our SETTINGS
 }
 

@@ -4,6 +4,7 @@
 // versions and renegotiation, ticket resumption across loops, ALPN, the handshake timeout,
 // garbage and plain HTTP on the TLS port, redirect_https, certificate reload on SIGHUP, and
 // config errors.
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -79,12 +80,30 @@ std::string file_serial(const std::string& pem) {
 // A TLS client on a blocking socket, for a connection that lives across a reload.
 class TlsClient {
  public:
-  explicit TlsClient(int port) : ctx_(SSL_CTX_new(TLS_client_method())), fd_(connect_to(port)) {
+  // `handshake` false: sends the ClientHello only; finish_handshake() does the rest.
+  explicit TlsClient(int port, bool handshake = true)
+      : ctx_(SSL_CTX_new(TLS_client_method())), fd_(connect_to(port)) {
     timeval tv{5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
-    ok_ = SSL_connect(ssl_) == 1;
+    if (handshake) {
+      ok_ = SSL_connect(ssl_) == 1;
+      return;
+    }
+    BIO* rbio = BIO_new(BIO_s_mem());  // nothing to read yet: SSL_connect stops after writing
+    SSL_set0_rbio(ssl_, rbio);
+    SSL_connect(ssl_);
+  }
+  // After a ClientHello alone: waits until the server answers it (it is mid-handshake then),
+  // then completes the handshake on the socket.
+  bool finish_handshake() {
+    SSL_set_fd(ssl_, fd_);
+    return ok_ = SSL_connect(ssl_) == 1;
+  }
+  bool server_answered_hello() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 5000) == 1;
   }
   ~TlsClient() {
     SSL_free(ssl_);
@@ -478,6 +497,31 @@ TEST_P(Tls, SighupWithBadCertificateKeepsTheRunningOne) {
   EXPECT_EQ(reload(3), "SIGHUP: certificates reloaded");
   EXPECT_EQ(served_subject(port()), "fixed.test");
   EXPECT_EQ(before.get("/b.txt"), "second\n");
+}
+
+// SIGTERM while a client's handshake is under way: the connection was accepted before the
+// listeners closed, so its handshake finishes and its request is served, as nginx serves it;
+// only idle connections are closed at once.
+TEST_P(Tls, SigtermLetsAHandshakeUnderWayFinishAndServesItsRequest) {
+  signal(SIGPIPE, SIG_IGN);  // a write to a connection the proxy closed fails, no more
+  start();
+  TlsClient late(port(), false);
+  ASSERT_TRUE(late.server_answered_hello());
+  kill(proxy_->pid(), SIGTERM);
+  bool refused = false;  // the listeners are closed: the drain has begun on every loop
+  for (auto until = Clock::now() + std::chrono::seconds(5); !refused && Clock::now() < until;) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
+    close(fd);
+    if (!refused) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(refused);
+  ASSERT_TRUE(late.finish_handshake());
+  EXPECT_EQ(late.get("/a.txt"), "first\n");
 }
 
 TEST_P(Tls, AlpnPrefersH2ThenHttp11) {
