@@ -306,6 +306,10 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // dup2 clears close-on-exec
+  // What askr-worker says itself (PHP's start-up errors, why a worker stopped) goes to the error
+  // log, wherever error_log points; its workers inherit it. (After SIGUSR1 reopened the log,
+  // they write to the new file from the next SIGHUP, which starts a fresh zygote.)
+  posix_spawn_file_actions_adddup2(&fa, log::fd(), 2);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);

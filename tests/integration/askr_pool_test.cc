@@ -962,6 +962,31 @@ TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
       << proxy_->error_log();
 }
 
+// With error_log naming a file, what askr-worker says itself (why PHP did not start, here a
+// missing opcache.preload) is written there, next to the proxy's own "zygote is gone" line,
+// rather than to askr-proxy's stderr.
+TEST_P(AskrPool, WorkerMessagesGoToTheErrorLogFile) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.error_log_file = true;
+  o.site_extra = "php = \"app\"\n";
+  o.extra = "[[pool]]\nname = \"app\"\nworkers = 1\n[pool.ini]\n\"opcache.preload\" = \"" + root() +
+            "/no_such_preload.php\"\n";
+  if (geteuid() == 0) o.extra += "\"opcache.preload_user\" = \"root\"\n";
+  Proxy proxy(o);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy.error_log();
+    if (log.find("PHP failed to start") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(log.find("PHP failed to start"), std::string::npos) << log;
+  EXPECT_NE(log.find("no_such_preload.php"), std::string::npos) << log;
+  EXPECT_EQ(proxy.stop(), 0);
+}
+
 // A zygote whose PHP does not start (here opcache.preload names a missing file) is a failed
 // start like a worker's: logged, backed off, and requests get 503 meanwhile.
 TEST_P(AskrPool, ZygoteFailingToStartBacksOff) {
