@@ -350,7 +350,7 @@ int serve(const std::string& path) {
     signalfd_siginfo si{};
     int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
     if (stopping) {
-      // A second stop signal, or a reload, changes nothing: the drain goes on.
+      // Once stopping, signals change nothing (a second SIGTERM, a reload): the drain goes on.
     } else if (sig == SIGTERM || sig == SIGINT) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
