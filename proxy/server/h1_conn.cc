@@ -537,6 +537,7 @@ void H1Conn::fail_response(int status) {
   s.done = true;
   if (s.started) {
     close_after_ = true;  // the client sees the response cut short, never a wrong end
+    transport_->cut_short();
     log_access(s.status, s.bytes, s.handler->timing());
   } else {
     http::Response r;
@@ -769,7 +770,10 @@ void H1Conn::on_timeout() {
   if (closed_) return;
   bool writing = sending_ || file_left_ > 0 || (stream_ && stream_->splice_writable);
   if (writing || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
-    if (writing) ++shard_.counters().timeouts;
+    if (writing) {
+      ++shard_.counters().timeouts;
+      transport_->cut_short();
+    }
     return close_now();
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies

@@ -36,7 +36,10 @@ class H1Conn final : public Connection,
   void start(std::string_view received) override;
   void on_timeout() override;
   void drain() override;
-  void abort() override { close_now(); }
+  void abort() override {  // the drain timeout: what is in flight is cut
+    transport_->cut_short();
+    close_now();
+  }
 
  private:
   enum class State : uint8_t {

@@ -120,6 +120,17 @@ class TlsClient {
     X509_free(cert);
     return buf;
   }
+  // Sends `request` and reads until the connection ends; `close_notify` says whether it ended
+  // with the server's close_notify (a proper end) rather than a bare TCP close.
+  std::string request_to_end(const std::string& request, bool& close_notify) {
+    close_notify = false;
+    if (SSL_write(ssl_, request.data(), int(request.size())) != int(request.size())) return "";
+    std::string in;
+    char buf[4096];
+    for (int n; (n = SSL_read(ssl_, buf, sizeof buf)) > 0;) in.append(buf, size_t(n));
+    close_notify = SSL_get_error(ssl_, 0) == SSL_ERROR_ZERO_RETURN;
+    return in;
+  }
   // A keep-alive GET on this connection; the body of the response ("" on failure).
   std::string get(const std::string& path) {
     std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -697,6 +708,28 @@ TEST_P(TlsPhp, AskrWorkerPoolSeesHttpsAndSslParams) {
   if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
   auto proxy = start("", "workers = 2\n");
   check(*proxy);
+}
+
+// A response cut short (here the worker killed at request_timeout after the first part went
+// out) ends the connection without close_notify, as nginx's quiet shutdown on an error: with a
+// body read until the close (HTTP/1.0), close_notify would make the cut look like the end.
+TEST_P(TlsPhp, ResponseCutShortEndsWithoutCloseNotify) {
+  if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
+  auto proxy =
+      start("", "workers = 1\nrequest_timeout = \"1s\"\n[pool.ini]\noutput_buffering = \"0\"\n");
+  bool close_notify = false;
+  TlsClient whole(proxy->port());
+  ASSERT_TRUE(whole.ok());
+  std::string out = whole.request_to_end("GET /sse.php?s=0 HTTP/1.0\r\n\r\n", close_notify);
+  EXPECT_NE(out.find("data: part2"), std::string::npos) << out;
+  EXPECT_TRUE(close_notify) << "a whole response ends with close_notify";
+  TlsClient cut(proxy->port());
+  ASSERT_TRUE(cut.ok());
+  out = cut.request_to_end("GET /sse.php?s=5 HTTP/1.0\r\n\r\n", close_notify);
+  EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("data: part1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("data: part2"), std::string::npos) << out;
+  EXPECT_FALSE(close_notify) << "the cut response ended as if it were whole";
 }
 
 ASKR_BOTH_BACKENDS(TlsPhp);
