@@ -227,6 +227,11 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
                    "pool " + pc.name +
                        ": askr-worker not found (next to askr-proxy, or set ASKR_WORKER_BIN)"};
     }
+    // $ASKR_WORKER_BIN is taken as given: one that cannot run is an error now, not a pool that
+    // answers 503 for ever.
+    if (::access(worker_bin_.c_str(), X_OK) != 0) {
+      return errno_error("pool " + pc.name + ": askr-worker \"" + worker_bin_ + "\"");
+    }
     if (socket_dir_.empty()) {
       if (Result<void> r = make_socket_dir(cfg.server.temp_dir); !r) return r;
     }

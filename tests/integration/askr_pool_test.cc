@@ -817,6 +817,23 @@ TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
   close(fd);
 }
 
+// ASKR_WORKER_BIN naming nothing that runs is an error at start, as a binary not found is,
+// rather than a proxy whose pool answers 503 for ever.
+TEST_P(AskrPool, WorkerBinaryThatCannotRunIsAnErrorAtStart) {
+  std::string path =
+      site_.write("bad.toml", "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" +
+                                  root() + "\"\nphp = \"app\"\n[[pool]]\nname = \"app\"\n");
+  std::string missing = site_.path() + "/no-such-askr-worker";
+  std::string out;
+  // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+  int rc = run_command(
+      "ASKR_WORKER_BIN=" + missing + " timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("pool app: askr-worker \"" + missing + "\": No such file or directory"),
+            std::string::npos)
+      << out;
+}
+
 TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   start("workers = 3\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   std::set<int> pids;
