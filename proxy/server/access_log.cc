@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "net/listener.h"
+#include "shared/base/log.h"
 
 namespace askr::server {
 namespace {
@@ -174,7 +177,14 @@ void AccessLog::flush() {
   size_t off = 0;
   while (off < buf_.size()) {
     ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
-    if (n <= 0) break;  // a full disk must not stop serving; the lines are lost
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // A full disk must not stop serving: the lines are lost, and the error log says so.
+      LOG_LIMITED(kError, "access log \"%.*s\": write failed: %s; %zu bytes of lines lost",
+                  int(path_.size()), path_.data(), n < 0 ? std::strerror(errno) : "nothing written",
+                  buf_.size() - off);
+      break;
+    }
     off += size_t(n);
   }
   buf_.clear();

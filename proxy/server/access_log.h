@@ -29,8 +29,10 @@ struct AccessEntry {
 
 class AccessLog {
  public:
-  // fd < 0 disables the log. The log does not own the fd.
-  AccessLog(int fd, config::LogFormat format) : fd_(fd), format_(format) {}
+  // fd < 0 disables the log. The log does not own the fd; `path` names it in error lines and
+  // must outlive the log.
+  AccessLog(int fd, config::LogFormat format, std::string_view path)
+      : fd_(fd), format_(format), path_(path) {}
   ~AccessLog() { flush(); }
 
   bool enabled() const { return fd_ >= 0; }
@@ -44,6 +46,7 @@ class AccessLog {
 
   int fd_;
   config::LogFormat format_;
+  std::string_view path_;
   std::string buf_;
   time_t stamp_time_ = 0;
   char stamp_[40] = {};  // "23/Nov/2026:05:30:00 +0000" or ISO 8601 for JSON

@@ -38,7 +38,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
       cpu_(cpu),
       listen_fds_(std::move(listen_fds)),
       slots_(std::move(slots)),
-      access_log_(gen.access_log_fd, gen.config.access_log.format) {
+      access_log_(gen.access_log_fd, gen.config.access_log.format, gen.config.access_log.path) {
   const config::Timeouts& t = gen.config.timeouts;
   header_timers.set_duration(t.header.count());
   body_timers.set_duration(t.body.count());

@@ -83,12 +83,12 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 Proxy::Proxy(const ProxyOptions& opt) {
   std::string err_path = error_log_path();
   std::string error_log = opt.error_log_file ? "error_log = \"" + err_path + "\"\n" : "";
-  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
-                    opt.backend + "\"\n" + error_log + opt.server_extra +
-                    "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
-                    "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
-                    opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format +
-                    "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
+  std::string cfg =
+      "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" + opt.backend +
+      "\"\n" + error_log + opt.server_extra + "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" +
+      opt.listen_extra + "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
+      opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format + "\"\npath = \"" +
+      (opt.access_log.empty() ? access_log_path() : opt.access_log) + "\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
   std::string stderr_path = opt.error_log_file ? dir_.path() + "/stderr.log" : err_path;
   pid_ = fork();

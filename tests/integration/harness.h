@@ -42,6 +42,8 @@ struct ProxyOptions {
   int nofile = 0;
   // The error log goes to a file named by `error_log` (error_log_path()) rather than to stderr.
   bool error_log_file = false;
+  // The access log's path; "" = access_log_path().
+  std::string access_log = "";
 };
 
 // A running askr-proxy. The destructor stops it (SIGTERM, then SIGKILL after 10 s).

@@ -341,6 +341,22 @@ TEST_P(Http1, AccessLogNamesARequestRefusedForItsBody) {
   EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
 }
 
+// An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
+// and the error log says that lines are lost, as nginx's "write() ... failed" does.
+TEST_P(Http1, AccessLogWriteFailureIsLogged) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = site_.path() + "/www";
+  o.access_log = "/dev/full";
+  proxy_ = std::make_unique<Proxy>(o);
+  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("access log \"/dev/full\": write failed: No space left on device"),
+            std::string::npos)
+      << log;
+}
+
 TEST_P(Http1, AccessLogJson) {
   start("", "json");
   fetch(port(), get("/a.txt", "User-Agent: say \"hi\"\r\n"));
