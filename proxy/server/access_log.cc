@@ -123,11 +123,15 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += " - - [";
   buf_ += stamp_;
   buf_ += "] \"";
-  append_escaped(buf_, e.method);
-  buf_ += ' ';
-  append_escaped(buf_, e.target);
-  buf_ += ' ';
-  buf_ += e.protocol;
+  if (!e.request_line.empty()) {
+    append_escaped(buf_, e.request_line);
+  } else {
+    append_escaped(buf_, e.method);
+    buf_ += ' ';
+    append_escaped(buf_, e.target);
+    buf_ += ' ';
+    buf_ += e.protocol;
+  }
   buf_ += "\" ";
   buf_ += std::to_string(e.status);
   buf_ += ' ';
@@ -151,6 +155,10 @@ void AccessLog::add_json(const AccessEntry& e) {
   append_json_escaped(buf_, e.target);
   buf_ += "\",\"protocol\":\"";
   buf_ += e.protocol;
+  if (!e.request_line.empty()) {
+    buf_ += "\",\"request\":\"";
+    append_json_escaped(buf_, e.request_line);
+  }
   buf_ += "\",\"status\":";
   buf_ += std::to_string(e.status);
   buf_ += ",\"bytes\":";

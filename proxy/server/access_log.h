@@ -25,6 +25,9 @@ struct AccessEntry {
   // A PHP request's stages (JSON format only): written as upstream_time_us (the total),
   // upstream_queue_time_us, upstream_php_time_us and upstream_io_time_us, integers in µs.
   const handlers::BackendTiming* timing = nullptr;
+  // A head refused while parsing: its request line as sent (nginx's $request then), written
+  // in place of method, target and protocol.
+  std::string_view request_line;
 };
 
 class AccessLog {

@@ -15,6 +15,17 @@
 namespace askr::server {
 namespace {
 
+// The request line of a head refused while parsing, as sent, for the access log (nginx's
+// $request then): leading empty lines skipped, up to the line feed, at most `max` bytes.
+std::string_view raw_request_line(std::string_view head, size_t max) {
+  size_t start = head.find_first_not_of("\r\n");
+  if (start == std::string_view::npos) return {};
+  head = head.substr(start);
+  head = head.substr(0, std::min(head.find('\n'), max));
+  if (!head.empty() && head.back() == '\r') head.remove_suffix(1);
+  return head;
+}
+
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
 constexpr size_t kByReference = 2048;
 constexpr uint64_t kCorkAt = 256 * 1024;    // files this large are sent corked  // a shared inline
@@ -163,7 +174,7 @@ size_t H1Conn::process(std::string_view in) {
     if (r.state == http::ParseState::kError) {
       processing_ = false;
       if (req_) req_->reset();
-      reject(r.status, r.reason, LOG_LIMIT_SITE());
+      reject(r.status, r.reason, LOG_LIMIT_SITE(), raw_request_line(rest, limits.max_request_line));
       return in.size();
     }
     pos += r.head_length;
@@ -403,10 +414,12 @@ void H1Conn::write_head(int status, std::span<const http::Response::Field> field
   wbuf_ += "\r\n";
 }
 
-void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing) {
+void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing,
+                        std::string_view request_line) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing};
+  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing,
+                request_line};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
@@ -603,7 +616,8 @@ void H1Conn::notify_splice_drained() {
 // A request refused: answer with the status, then close, since the framing of anything after
 // it is in doubt. The access log names req_: the caller clears it first when the head was the
 // refused part (req_ is then the connection's previous request).
-void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
+void H1Conn::reject(int status, const char* reason, log::RateLimit& limit,
+                    std::string_view request_line) {
   LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
   ++shard_.counters().bad_requests;
   http::Response resp;
@@ -613,7 +627,7 @@ void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   shard_.buffers().get(wbuf_);
   write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
-  log_access(status, resp.content_length);
+  log_access(status, resp.content_length, nullptr, request_line);
   state_ = State::kIdle;
   in_.clear();
   flush();

@@ -115,9 +115,12 @@ class H1Conn final : public Connection,
                   std::optional<uint64_t> length, bool chunked, bool keep_alive,
                   uint8_t version_minor);
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
-  void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr);
+  void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr,
+                  std::string_view request_line = {});
   // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
-  void reject(int status, const char* reason, log::RateLimit& limit);
+  // `request_line`: the raw line of a head refused while parsing, for the access log.
+  void reject(int status, const char* reason, log::RateLimit& limit,
+              std::string_view request_line = {});
   void flush();
   void send_file();
   void end_file();

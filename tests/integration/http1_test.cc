@@ -320,7 +320,8 @@ TEST_P(Http1, SigusrOneReopensTheLogFiles) {
 }
 
 // A request refused for its body has had its head read: the access log names it, as nginx's
-// "POST /upload HTTP/1.1" 413 does. A head refused while parsing is logged without a request.
+// "POST /upload HTTP/1.1" 413 does; a head refused on a kept-alive connection is never logged
+// as the request before it.
 TEST_P(Http1, AccessLogNamesARequestRefusedForItsBody) {
   start("[limits]\nmax_body_size = \"1k\"\n");
   EXPECT_EQ(fetch(port(),
@@ -337,8 +338,23 @@ TEST_P(Http1, AccessLogNamesARequestRefusedForItsBody) {
   std::string log = proxy_->access_log();
   EXPECT_NE(log.find("\"POST /upload?x=1 HTTP/1.1\" 413 "), std::string::npos) << log;
   EXPECT_NE(log.find("\"up/1\""), std::string::npos) << log;
-  EXPECT_NE(log.find("\"- - HTTP/1.1\" 400 "), std::string::npos) << log;  // not /a.txt again
+  EXPECT_NE(log.find("\"GET /b.txt HTTP/1.1\" 400 "), std::string::npos) << log;
   EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
+}
+
+// A head refused while parsing is logged with its request line as sent, escaped, as nginx's
+// $request: what a scanner or a broken client sent is there to see, not "- - HTTP/1.1".
+TEST_P(Http1, AccessLogShowsTheRequestLineOfARefusedHead) {
+  start();
+  EXPECT_EQ(fetch(port(), "GET /b.txt HTTP/1.1\r\nBad Header: y\r\n\r\n").status, 400);
+  EXPECT_EQ(fetch(port(), std::string("\x16\x03\x01\x02\x00\x01\r\n\r\n", 10)).status, 400);
+  EXPECT_EQ(fetch(port(), "GET /\"q\" HTTP/1.1 x\r\n\r\n").status, 400);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /b.txt HTTP/1.1\" 400 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"\\x16\\x03\\x01\\x02\\x00\\x01\" 400 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /\\x22q\\x22 HTTP/1.1 x\" 400 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
 }
 
 // An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
