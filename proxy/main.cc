@@ -7,10 +7,12 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +37,10 @@
 
 namespace askr {
 namespace {
+
+// How long workers are given to exit at a stop when the drain has no time left: idle ones
+// leave at once on SIGTERM.
+constexpr int64_t kWorkerExitMs = 500;
 
 constexpr const char* kUsage =
     "usage: askr-proxy -c FILE        serve, in the foreground\n"
@@ -61,9 +67,59 @@ void raise_fd_limit() {
   }
 }
 
-int open_log(const std::string& path) {
+// A log named by `key` ("error_log"): stderr, or the file opened for appending (created when
+// missing). The error says which file and why, as nginx's open() failed line does.
+Result<int> open_log(const char* key, const std::string& path) {
   if (path == "stderr") return 2;
-  return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return errno_error(std::string(key) + " \"" + path + "\"");
+  return fd;
+}
+
+// Both logs, opened as a start opens them; -t closes them again. `access` is -1 when the access
+// log is off.
+struct Logs {
+  int error = 2;
+  int access = -1;
+};
+Result<Logs> open_logs(const config::Config& cfg) {
+  Result<int> error = open_log("error_log", cfg.server.error_log);
+  if (!error) return error.error();
+  Logs logs{*error, -1};
+  if (!cfg.access_log.enabled) return logs;
+  Result<int> access = open_log("[access_log] path", cfg.access_log.path);
+  if (!access) {
+    if (logs.error != 2) ::close(logs.error);
+    return access.error();
+  }
+  logs.access = *access;
+  return logs;
+}
+
+// SIGUSR1, after logrotate moved the files away: each log file is opened again by its name and
+// takes the place of the running one under the same descriptor (dup2), which every thread keeps
+// writing to. A file that cannot be opened leaves its log where it was, and one line says why.
+void reopen_logs(const config::Config& cfg, const Logs& running) {
+  struct Log {
+    const char* key;
+    const std::string& path;
+    int fd;
+  };
+  bool ok = true;
+  for (const Log& l : {Log{"error_log", cfg.server.error_log, running.error},
+                       Log{"[access_log] path", cfg.access_log.path, running.access}}) {
+    if (l.fd < 0 || l.path == "stderr") continue;  // the access log is off, or not a file
+    Result<int> fd = open_log(l.key, l.path);
+    if (!fd) {
+      LOG_ERROR("SIGUSR1: not reopened, still writing to the old file: %s",
+                fd.error().message.c_str());
+      ok = false;
+      continue;
+    }
+    ::dup2(*fd, l.fd);
+    ::close(*fd);
+  }
+  if (ok) LOG_INFO("SIGUSR1: logs reopened");
 }
 
 // Decides the backend once for all loops. An explicit io_uring that the kernel refuses is an
@@ -85,11 +141,19 @@ bool choose_backend(config::IoBackend wanted, bool& use_uring) {
   return true;
 }
 
-// Opens every listener for every loop. Port 0 is resolved by the first socket; the others
-// bind the port it got.
+// Opens every listener for every loop, on addresses no other socket listens on. Port 0 is
+// resolved by the first socket; the others bind the port it got.
 bool open_listeners(const config::Config& cfg, const std::vector<int>& cpus,
                     std::vector<std::vector<int>>& per_loop) {
   per_loop.assign(cpus.size(), {});
+  // All are checked before any is opened: a wildcard listener and a specific address on its
+  // port are both the config's own.
+  for (const config::Listen& l : cfg.listens) {
+    if (Result<void> free = net::check_address_free(l.addr, l.addr_len); !free) {
+      LOG_ERROR("listen %s: %s", l.text.c_str(), free.error().message.c_str());
+      return false;
+    }
+  }
   for (const config::Listen& l : cfg.listens) {
     sockaddr_storage addr = l.addr;
     for (size_t i = 0; i < cpus.size(); ++i) {
@@ -161,6 +225,14 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "%s: %s\n", path.c_str(), tls.error().message.c_str());
     return 1;
   }
+  Result<Logs> logs = open_logs(*r.config);
+  if (!logs) {
+    std::fprintf(stderr, "%s: %s\n", path.c_str(), logs.error().message.c_str());
+    return 1;
+  }
+  for (int fd : {logs->error, logs->access}) {
+    if (fd > 2) ::close(fd);
+  }
   std::fprintf(stderr, "askr-proxy: configuration file %s test is successful\n", path.c_str());
   return 0;
 }
@@ -184,14 +256,13 @@ int serve(const std::string& path) {
   log::Level level = log::Level::kInfo;
   log::parse_level(cfg.server.log_level, level);
   log::set_level(level);
-  if (int fd = open_log(cfg.server.error_log); fd >= 0) log::set_fd(fd);
-  if (cfg.access_log.enabled) {
-    gen->access_log_fd = open_log(cfg.access_log.path);
-    if (gen->access_log_fd < 0) {
-      LOG_ERROR("access log %s: %s", cfg.access_log.path.c_str(), std::strerror(errno));
-      return 1;
-    }
+  Result<Logs> logs = open_logs(cfg);
+  if (!logs) {
+    LOG_ERROR("%s: %s", path.c_str(), logs.error().message.c_str());
+    return 1;
   }
+  log::set_fd(logs->error);
+  gen->access_log_fd = logs->access;
   Result<core::Router> router = core::Router::build(cfg);
   if (!router) {
     LOG_ERROR("%s", router.error().message.c_str());
@@ -233,14 +304,19 @@ int serve(const std::string& path) {
   std::vector<std::thread> threads;
   std::vector<std::string> errors(cpus.size());
   std::atomic<int> ready{0};
+  // Each loop adds 1 to it when its thread ends, so that the main thread wakes.
+  int ended_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   for (size_t i = 0; i < cpus.size(); ++i) {
     shards.push_back(
         std::make_unique<server::Shard>(*gen, unsigned(i), cpus[i], listen_fds[i], slots));
     // The thread gets the shard itself: `shards` may move its elements as it grows.
     server::Shard* shard = shards.back().get();
     std::string* error = &errors[i];
-    threads.emplace_back(
-        [shard, error, &ready, use_uring] { shard->run(use_uring, ready, *error); });
+    threads.emplace_back([shard, error, &ready, use_uring, ended_fd] {
+      shard->run(use_uring, ready, *error);
+      uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(ended_fd, &one, sizeof one);
+    });
   }
   // Each loop adds 1 when it runs, 1000 when it failed to start: wait until all have said.
   for (int seen = ready.load(); seen % 1000 + seen / 1000 < int(cpus.size()); seen = ready.load()) {
@@ -258,34 +334,48 @@ int serve(const std::string& path) {
   }
 
   // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are
-  // due after a back-off, kills the loops ask for).
+  // due after a back-off, kills the loops ask for). It goes on supervising while the loops
+  // drain: a request still queued for a pool needs its workers ready, restarted when they
+  // recycle, and killed past request_timeout, until the last loop has ended.
   int sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-  std::vector<pollfd> watch{{sigfd, POLLIN, 0}};
+  std::vector<pollfd> watch{{sigfd, POLLIN, 0}, {ended_fd, POLLIN, 0}};
   for (int fd : supervisor.poll_fds()) watch.push_back({fd, POLLIN, 0});
-  while (!failed) {
+  bool stopping = false;
+  int64_t drain_until = 0;  // from the stop signal on: when the drain ends
+  uint64_t ended = 0;
+  while (!failed && ended < shards.size()) {
     poll(watch.data(), watch.size(), 200);
     supervisor.read_ready();
     supervisor.kill_requested();
     signalfd_siginfo si{};
     int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
-    if (sig == SIGTERM || sig == SIGINT) {
+    if (stopping) {
+      // Once stopping, signals change nothing (a second SIGTERM, a reload): the drain goes on.
+    } else if (sig == SIGTERM || sig == SIGINT) {
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
-      break;
-    }
-    if (sig == SIGHUP) {
+      stopping = true;
+      drain_until = log::monotonic_ms() + cfg.timeouts.drain.count();
+      for (auto& s : shards) s->stop();
+    } else if (sig == SIGHUP) {
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
       reload_certificates(*gen);
     } else if (sig == SIGUSR1) {
-      LOG_INFO("SIGUSR1: ignored (logs are not reopened yet)");
+      reopen_logs(cfg, *logs);
     }
     supervisor.reap_and_restart();
+    uint64_t n = 0;
+    if (::read(ended_fd, &n, sizeof n) == ssize_t(sizeof n)) ended += n;
   }
   for (auto& s : shards) s->stop();
   for (auto& t : threads) t.join();
-  supervisor.stop(cfg.timeouts.drain.count());
+  // The drain bounds the whole stop: the workers get what is left of it (a worker still busy
+  // then lost its client when the loops gave up), and idle ones a moment to exit cleanly.
+  int64_t left = stopping ? drain_until - log::monotonic_ms() : cfg.timeouts.drain.count();
+  supervisor.stop(std::max<int64_t>(left, kWorkerExitMs));
   if (sigfd >= 0) ::close(sigfd);
+  if (ended_fd >= 0) ::close(ended_fd);
   LOG_INFO("stopped");
   return failed ? 1 : 0;
 }

@@ -227,6 +227,11 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
                    "pool " + pc.name +
                        ": askr-worker not found (next to askr-proxy, or set ASKR_WORKER_BIN)"};
     }
+    // $ASKR_WORKER_BIN is taken as given: one that cannot run is an error now, not a pool that
+    // answers 503 for ever.
+    if (::access(worker_bin_.c_str(), X_OK) != 0) {
+      return errno_error("pool " + pc.name + ": askr-worker \"" + worker_bin_ + "\"");
+    }
     if (socket_dir_.empty()) {
       if (Result<void> r = make_socket_dir(cfg.server.temp_dir); !r) return r;
     }
@@ -266,7 +271,9 @@ backend::PoolSlots* Supervisor::slots(size_t index) const {
 
 void Supervisor::start() {
   for (Pool& p : pools_) {
-    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
+    for (unsigned slot = 0; slot < p.workers; ++slot) {
+      if (!spawn(p, slot)) break;  // backing off: reap_and_restart() goes on later
+    }
     LOG_INFO("pool %s: %u askr-worker processes (%s mode)", p.name.c_str(), p.workers,
              p.cfg->mode == config::Pool::Mode::kWorker ? "worker" : "classic");
   }
@@ -293,7 +300,8 @@ bool Supervisor::spawn(Pool& p, unsigned slot) {
 }
 
 // posix_spawn()s `askr-worker --zygote ...` with our end of a control socket as fd 3. It
-// answers its first request once PHP has started (fork_worker() waits for that).
+// answers its first request once PHP has started (fork_worker() waits for that). Returns false
+// after backing off when it cannot be started.
 bool Supervisor::start_zygote(Pool& p) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -303,6 +311,10 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // dup2 clears close-on-exec
+  // What askr-worker says itself (PHP's start-up errors, why a worker stopped) goes to the error
+  // log, wherever error_log points; its workers inherit it. (After SIGUSR1 reopened the log,
+  // they write to the new file from the next SIGHUP, which starts a fresh zygote.)
+  posix_spawn_file_actions_adddup2(&fa, log::fd(), 2);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -324,8 +336,11 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawnattr_destroy(&attr);
   close(sv[1]);
   if (err != 0) {
+    // A failed start as any other: the next try waits, rather than following at once (the failed
+    // child's SIGCHLD wakes the main thread).
     close(sv[0]);
-    LOG_ERROR("pool %s: cannot start %s: %s", p.name.c_str(), worker_bin_.c_str(), strerror(err));
+    std::string how = "cannot start " + worker_bin_ + ": " + strerror(err) + ",";
+    back_off(p, how.c_str(), 0);
     return false;
   }
   // PHP's start (extensions, OPcache, preload) is what the first answer waits for.
@@ -503,11 +518,14 @@ void Supervisor::roll() {
     // ones accept. Connections kept to the old ones close, and loops connect again to the slot's
     // socket, where the new ones accept.
     retire_zygote(p);
-    start_zygote(p);
+    bool started = start_zygote(p);
     for (const Process& proc : p.procs) {
       if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
     }
-    for (unsigned slot = 0; slot < p.workers; ++slot) spawn(p, slot);
+    // Backing off: reap_and_restart() starts the workers when it is over.
+    for (unsigned slot = 0; started && slot < p.workers; ++slot) {
+      if (!spawn(p, slot)) break;
+    }
     LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
   }
 }

@@ -39,7 +39,7 @@ class Supervisor {
   // <server.temp_dir>/askr-workers-XXXXXX/<pool>-<slot>.sock (the directory made by mkdtemp,
   // mode 0700: no other user can connect), whose addresses loops find in the pool's slots(). The
   // sockets and the directory are removed by the destructor. Fails when the worker binary is
-  // missing or a socket cannot be made.
+  // missing or cannot be executed, or a socket cannot be made.
   Result<void> prepare(config::Config& cfg, unsigned loops);
   // The directory of the workers' sockets ("" before prepare() made one).
   const std::string& socket_dir() const { return socket_dir_; }

@@ -36,6 +36,22 @@ Result<int> open_listener(const sockaddr_storage& addr, socklen_t len, int cpu, 
   return fd;
 }
 
+Result<void> check_address_free(const sockaddr_storage& addr, socklen_t len) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_error("socket");
+  int one = 1;
+  // As the listeners: connections of a previous run in TIME_WAIT do not count, and an IPv6
+  // address leaves the IPv4 one alone.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  Result<void> r;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), len) < 0) {
+    r = errno_error("bind " + format_address(reinterpret_cast<const sockaddr*>(&addr)));
+  }
+  ::close(fd);
+  return r;
+}
+
 int bound_port(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;

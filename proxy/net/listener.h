@@ -15,6 +15,13 @@ namespace askr::net {
 // to that port.
 Result<int> open_listener(const sockaddr_storage& addr, socklen_t len, int cpu, int backlog);
 
+// Fails (EADDRINUSE) when a socket already listens on `addr`, in this process or another. The
+// loops' sockets share their port with SO_REUSEPORT, which would as well let them join the
+// listeners of another server of the same user (a second askr-proxy left running) and split the
+// connections with it; a socket bound without SO_REUSEPORT is refused there, as nginx's listen
+// is. Call before the first open_listener() of an address; port 0 always passes.
+Result<void> check_address_free(const sockaddr_storage& addr, socklen_t len);
+
 int bound_port(int fd);
 
 // "127.0.0.1:8080" or "[::1]:8080".

@@ -32,6 +32,16 @@ int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsign
   return SSL_TLSEXT_ERR_OK;
 }
 
+// OpenSSL's default asks for a key's pass phrase on the terminal: a read that would block the
+// main thread (a start in the foreground, -t, a SIGHUP reload, after which no signal is taken)
+// until someone types. A key under a pass phrase is refused instead, as nginx refuses it
+// without ssl_password_file. Contexts are built on the main thread alone.
+thread_local bool g_pass_phrase_asked = false;
+int refuse_pass_phrase(char*, int, int, void*) {
+  g_pass_phrase_asked = true;
+  return 0;  // no phrase: the key does not load
+}
+
 void versions(uint8_t protocols, int& min, int& max) {
   min = protocols & config::kTls12 ? TLS1_2_VERSION : TLS1_3_VERSION;
   max = protocols & config::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
@@ -142,11 +152,18 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   if (tls.ktls != config::Ktls::kOff) ktls::prepare_ctx(ctx);
   // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
   // client's signature algorithms allow.
+  SSL_CTX_set_default_passwd_cb(ctx, refuse_pass_phrase);
   for (const config::Certificate& c : site.certificates) {
     if (SSL_CTX_use_certificate_chain_file(ctx, c.certificate.c_str()) != 1) {
       return fail("tls_certificate \"" + c.certificate + "\"");
     }
+    g_pass_phrase_asked = false;
     if (SSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      if (g_pass_phrase_asked) {
+        return fail("tls_certificate_key \"" + c.key +
+                    "\" is protected by a pass phrase, which askr-proxy does not ask for (give "
+                    "it the key without one)");
+      }
       return fail("tls_certificate_key \"" + c.key + "\" (does it match \"" + c.certificate +
                   "\"?)");
     }

@@ -375,6 +375,13 @@ void TlsTransport::shutdown_write() {
   flush();
 }
 
+// OpenSSL's quiet shutdown sends no alert where close_notify would go (with the response's last
+// records, at shutdown_write, at close); through the kernel none is owed any more either.
+void TlsTransport::cut_short() {
+  if (ssl_) SSL_set_quiet_shutdown(ssl_, 1);
+  close_notify_sent_ = true;
+}
+
 void TlsTransport::close() {
   if (closed_) return;
   if (state_ == State::kHandshake && !counted_) {

@@ -82,6 +82,7 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void set_corked(bool corked) override;
   // Sends close_notify, then shuts the socket's write side once it is out.
   void last_send() override { last_send_ = true; }
+  void cut_short() override;
   void shutdown_write() override;
   // Sends close_notify (or a failed handshake's alert) if it can go at once without waiting,
   // then closes.
@@ -161,8 +162,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool rx_switching_ = false;        // receiving stopped by the transport to hand RX over
   bool rx_stopped_ = false;          // ... and the backend confirmed (on_recv_stopped)
   bool close_notify_owed_ = false;   // kernel TX: close_notify waits for room, then SHUT_WR
-  bool close_notify_sent_ = false;
-  Recv user_recv_ = Recv::kPaused;  // what the user last asked for (resume/pause/stop)
+  bool close_notify_sent_ = false;   // through the kernel, or none owed (cut_short)
+  Recv user_recv_ = Recv::kPaused;   // what the user last asked for (resume/pause/stop)
   // Where the received ciphertext stream stands in its records: bytes of the next header seen
   // and bytes of the current record's body still to come. The RX switch reads up to the end of
   // a record first, so that the kernel starts on a record boundary.

@@ -95,6 +95,11 @@ class Transport {
   // TLS transport puts its close_notify into the same write, so the alert shares the
   // response's packet rather than following it in a send of its own.
   virtual void last_send() {}
+  // The connection is to end without its proper end: a response was cut short (a backend that
+  // failed mid-body, a timeout). Over TLS no close_notify follows then, so that a client can
+  // tell the cut from the end of a body read until the close (nginx's quiet shutdown after an
+  // error). Call before the shutdown_write() or close() that ends it.
+  virtual void cut_short() {}
   // Ends the sending side (after the last response), keeping the receiving side open.
   virtual void shutdown_write() = 0;
   // Cancels what is in flight and closes; on_closed follows once nothing can complete.

@@ -33,11 +33,14 @@ class Acceptor final : public loop::IoObject {
   // From the shard's tick: ends an error back-off once its time has come.
   void tick(int64_t now_ms);
   // Stops for good and closes the listening socket (drain). The object lives on until the
-  // shard goes; the backend's on_closed needs nothing from it.
+  // shard goes. The socket is closed once closed() says so (io_uring: when the accept's
+  // cancellation completes); until then it still takes connections into its queue.
   void close();
+  bool closed() const { return socket_closed_; }
 
  private:
   void on_accept(int fd_or_error) override;
+  void on_closed() override { socket_closed_ = true; }
   void on_error(int error);
   void update();  // starts or stops accepting to match paused_, closed_ and the back-off
 
@@ -47,6 +50,7 @@ class Acceptor final : public loop::IoObject {
   bool tls_ = false;
   bool paused_ = false;
   bool closed_ = false;
+  bool socket_closed_ = false;  // the backend's on_closed came
   bool accepting_ = false;
   int64_t retry_at_ms_ = 0;  // > 0: backing off after an error until then
   uint64_t failures_ = 0;    // failed accepts since the last one that worked

@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "net/listener.h"
+#include "shared/base/log.h"
 
 namespace askr::server {
 namespace {
@@ -120,11 +123,15 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += " - - [";
   buf_ += stamp_;
   buf_ += "] \"";
-  append_escaped(buf_, e.method);
-  buf_ += ' ';
-  append_escaped(buf_, e.target);
-  buf_ += ' ';
-  buf_ += e.protocol;
+  if (!e.request_line.empty()) {
+    append_escaped(buf_, e.request_line);
+  } else {
+    append_escaped(buf_, e.method);
+    buf_ += ' ';
+    append_escaped(buf_, e.target);
+    buf_ += ' ';
+    buf_ += e.protocol;
+  }
   buf_ += "\" ";
   buf_ += std::to_string(e.status);
   buf_ += ' ';
@@ -148,6 +155,10 @@ void AccessLog::add_json(const AccessEntry& e) {
   append_json_escaped(buf_, e.target);
   buf_ += "\",\"protocol\":\"";
   buf_ += e.protocol;
+  if (!e.request_line.empty()) {
+    buf_ += "\",\"request\":\"";
+    append_json_escaped(buf_, e.request_line);
+  }
   buf_ += "\",\"status\":";
   buf_ += std::to_string(e.status);
   buf_ += ",\"bytes\":";
@@ -174,7 +185,14 @@ void AccessLog::flush() {
   size_t off = 0;
   while (off < buf_.size()) {
     ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
-    if (n <= 0) break;  // a full disk must not stop serving; the lines are lost
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // A full disk must not stop serving: the lines are lost, and the error log says so.
+      LOG_LIMITED(kError, "access log \"%.*s\": write failed: %s; %zu bytes of lines lost",
+                  int(path_.size()), path_.data(), n < 0 ? std::strerror(errno) : "nothing written",
+                  buf_.size() - off);
+      break;
+    }
     off += size_t(n);
   }
   buf_.clear();

@@ -25,12 +25,17 @@ struct AccessEntry {
   // A PHP request's stages (JSON format only): written as upstream_time_us (the total),
   // upstream_queue_time_us, upstream_php_time_us and upstream_io_time_us, integers in µs.
   const handlers::BackendTiming* timing = nullptr;
+  // A head refused while parsing: its request line as sent (nginx's $request then), written
+  // in place of method, target and protocol.
+  std::string_view request_line;
 };
 
 class AccessLog {
  public:
-  // fd < 0 disables the log. The log does not own the fd.
-  AccessLog(int fd, config::LogFormat format) : fd_(fd), format_(format) {}
+  // fd < 0 disables the log. The log does not own the fd; `path` names it in error lines and
+  // must outlive the log.
+  AccessLog(int fd, config::LogFormat format, std::string_view path)
+      : fd_(fd), format_(format), path_(path) {}
   ~AccessLog() { flush(); }
 
   bool enabled() const { return fd_ >= 0; }
@@ -44,6 +49,7 @@ class AccessLog {
 
   int fd_;
   config::LogFormat format_;
+  std::string_view path_;
   std::string buf_;
   time_t stamp_time_ = 0;
   char stamp_[40] = {};  // "23/Nov/2026:05:30:00 +0000" or ISO 8601 for JSON

@@ -15,6 +15,17 @@
 namespace askr::server {
 namespace {
 
+// The request line of a head refused while parsing, as sent, for the access log (nginx's
+// $request then): leading empty lines skipped, up to the line feed, at most `max` bytes.
+std::string_view raw_request_line(std::string_view head, size_t max) {
+  size_t start = head.find_first_not_of("\r\n");
+  if (start == std::string_view::npos) return {};
+  head = head.substr(start);
+  head = head.substr(0, std::min(head.find('\n'), max));
+  if (!head.empty() && head.back() == '\r') head.remove_suffix(1);
+  return head;
+}
+
 constexpr size_t kInlineFileMax = 16 * 1024;  // smaller files are read into the send buffer
 constexpr size_t kByReference = 2048;
 constexpr uint64_t kCorkAt = 256 * 1024;    // files this large are sent corked  // a shared inline
@@ -162,7 +173,8 @@ size_t H1Conn::process(std::string_view in) {
     progress_.reset();
     if (r.state == http::ParseState::kError) {
       processing_ = false;
-      reject_head(r.status, r.reason, LOG_LIMIT_SITE());
+      reject_head(r.status, r.reason, LOG_LIMIT_SITE(),
+                  raw_request_line(rest, limits.max_request_line));
       return in.size();
     }
     pos += r.head_length;
@@ -411,10 +423,12 @@ void H1Conn::write_head(int status, std::span<const http::Response::Field> field
   wbuf_ += "\r\n";
 }
 
-void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing) {
+void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing,
+                        std::string_view request_line) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing};
+  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing,
+                request_line};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
@@ -545,6 +559,7 @@ void H1Conn::fail_response(int status) {
   s.done = true;
   if (s.started) {
     close_after_ = true;  // the client sees the response cut short, never a wrong end
+    transport_->cut_short();
     log_access(s.status, s.bytes, s.handler->timing());
   } else {
     http::Response r;
@@ -607,11 +622,12 @@ void H1Conn::notify_splice_drained() {
   if (stream_->producer) stream_->producer->on_sink_drained();
 }
 
-// A request head that could not be read: the access log names no request (req_ may still hold
-// the one before it).
-void H1Conn::reject_head(int status, const char* reason, log::RateLimit& limit) {
+// A request head that could not be read: the access log names no request of req_ (it may still
+// hold the one before it), only the raw line as sent, where there is one.
+void H1Conn::reject_head(int status, const char* reason, log::RateLimit& limit,
+                         std::string_view request_line) {
   if (req_) req_->reset();
-  reject(status, reason, limit);
+  reject(status, reason, limit, request_line);
 }
 
 // Bad input, answered with `status`: a line that says why (rate-limited) and the loop's counter.
@@ -621,8 +637,10 @@ void H1Conn::note_refused(int status, const char* reason, log::RateLimit& limit)
 }
 
 // A refused request (its head, or its body, as it arrived): answer with the status, then close,
-// since the framing of anything after it is in doubt. The access log names req_.
-void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
+// since the framing of anything after it is in doubt. The access log names req_, or the raw
+// `request_line` of a head refused while parsing.
+void H1Conn::reject(int status, const char* reason, log::RateLimit& limit,
+                    std::string_view request_line) {
   note_refused(status, reason, limit);
   http::Response resp;
   resp.status = status;
@@ -632,7 +650,7 @@ void H1Conn::reject(int status, const char* reason, log::RateLimit& limit) {
   shard_.buffers().get(wbuf_);
   write_head(status, resp.fields(), resp.content_length, false, false, 1);
   wbuf_ += resp.inline_body;
-  log_access(status, resp.content_length);
+  log_access(status, resp.content_length, nullptr, request_line);
   state_ = State::kIdle;
   in_.clear();
   flush();
@@ -789,7 +807,10 @@ void H1Conn::on_timeout() {
   if (closed_) return;
   bool writing = sending_ || file_left_ > 0 || (stream_ && stream_->splice_writable);
   if (writing || state_ == State::kLinger || (state_ == State::kIdle && !stream_)) {
-    if (writing) ++shard_.counters().timeouts;
+    if (writing) {
+      ++shard_.counters().timeouts;
+      transport_->cut_short();
+    }
     return close_now();
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies

@@ -36,7 +36,10 @@ class H1Conn final : public Connection,
   void start(std::string_view received) override;
   void on_timeout() override;
   void drain() override;
-  void abort() override { close_now(); }
+  void abort() override {  // the drain timeout: what is in flight is cut
+    transport_->cut_short();
+    close_now();
+  }
 
  private:
   enum class State : uint8_t {
@@ -112,11 +115,15 @@ class H1Conn final : public Connection,
                   std::optional<uint64_t> length, bool chunked, bool keep_alive,
                   uint8_t version_minor);
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
-  void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr);
+  void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr,
+                  std::string_view request_line = {});
   // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
-  void reject(int status, const char* reason, log::RateLimit& limit);
+  // `request_line`: the raw line of a head refused while parsing, for the access log.
+  void reject(int status, const char* reason, log::RateLimit& limit,
+              std::string_view request_line = {});
   void note_refused(int status, const char* reason, log::RateLimit& limit);
-  void reject_head(int status, const char* reason, log::RateLimit& limit);
+  void reject_head(int status, const char* reason, log::RateLimit& limit,
+                   std::string_view request_line = {});
   void flush();
   void send_file();
   void end_file();

@@ -179,6 +179,9 @@ void H2Conn::start(std::string_view received) {
   set_wait(Wait::kIdle, true);
   transport_->resume_recv();
   if (!received.empty()) on_data(received);
+  // Made while the loop drains (a handshake that was under way): the streams that came with
+  // the preface are served, GOAWAY refuses the others.
+  if (shard_.draining() && !closed_) return drain();
   flush();  // our SETTINGS
 }
 
@@ -604,7 +607,7 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
                         const handlers::BackendTiming* timing) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, timing};
+  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, timing, {}};
   if (const http::Request* r = s.req.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;

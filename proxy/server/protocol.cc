@@ -27,7 +27,13 @@ class Sniffer final : public Connection, public net::TransportUser {
     transport_->resume_recv();
   }
   void on_timeout() override { close(); }
-  void drain() override { close(); }
+  // Idle (nothing received on a connection ready for a request) is closed at once. A handshake
+  // under way, or the start of a preface, goes on: the client connected before the listeners
+  // closed, and its request is served as on any connection in flight (the drain timeout bounds
+  // it).
+  void drain() override {
+    if (transport_->ready() && seen_.empty()) close();
+  }
   void abort() override { close(); }
 
  private:

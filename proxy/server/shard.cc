@@ -38,7 +38,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
       cpu_(cpu),
       listen_fds_(std::move(listen_fds)),
       slots_(std::move(slots)),
-      access_log_(gen.access_log_fd, gen.config.access_log.format) {
+      access_log_(gen.access_log_fd, gen.config.access_log.format, gen.config.access_log.path) {
   const config::Timeouts& t = gen.config.timeouts;
   header_timers.set_duration(t.header.count());
   body_timers.set_duration(t.body.count());
@@ -119,7 +119,12 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     }
     if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
     if (now_ms_ >= next_tick_ms_) tick();
-    if (draining_ && nconns_ == 0) break;
+    // A loop with nothing left to drain ends once its listening sockets are closed: left open,
+    // they would take connections no one serves until the process exits.
+    if (draining_ && nconns_ == 0 &&
+        std::all_of(acceptors_.begin(), acceptors_.end(), [](auto& a) { return a->closed(); })) {
+      break;
+    }
     if (draining_ && now_ms_ >= drain_deadline_ms_) {
       LOG_WARN("loop %u: drain timeout, closing %zu connections", index_, nconns_);
       for (Connection* c = conns_; c; c = c->next) c->abort();

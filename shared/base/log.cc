@@ -33,6 +33,9 @@ void set_level(Level level) {
 void set_fd(int fd) {
   g_fd.store(fd, std::memory_order_relaxed);
 }
+int fd() {
+  return g_fd.load(std::memory_order_relaxed);
+}
 bool enabled(Level level) {
   return int(level) <= g_level.load(std::memory_order_relaxed);
 }

@@ -17,6 +17,7 @@ bool parse_level(std::string_view name, Level& out);
 void set_level(Level level);
 // Where lines go (default 2, stderr). The log does not own the fd.
 void set_fd(int fd);
+int fd();
 bool enabled(Level level);
 
 void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,8 +2,12 @@
 // the connections it has, logs the episode once instead of on every attempt, and accepts again
 // once descriptors are free; [server] max_connections keeps new connections in the listen queue
 // until an open one closes.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -115,6 +119,40 @@ TEST_P(Accept, MaxConnectionsHoldsTheNextConnectionUntilOneCloses) {
   EXPECT_EQ(r.body, "pong\n");
   ::close(b);
   ::close(c);
+}
+
+// SIGTERM: every loop stops accepting at once, so new clients are refused (and a load balancer
+// tries elsewhere) while a request in flight on one loop finishes. A loop with nothing to
+// drain used to end before its listening socket was closed (io_uring closes it once the accept
+// is cancelled), leaving it to take connections no one would serve until the process exited.
+TEST_P(Accept, SigtermRefusesNewConnectionsWhileARequestDrains) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 2;
+  o.root = site_.path() + "/www";
+  o.extra = kPingRoute;
+  proxy_ = std::make_unique<Proxy>(o);
+  int busy = connect_to(port());
+  send_all(busy, "GET /ping HTTP/1.1\r\n");  // half a head: in flight, not idle
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(proxy_->pid(), SIGTERM);
+  bool refused = false;
+  for (auto until = Clock::now() + std::chrono::seconds(5); !refused && Clock::now() < until;) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
+    ::close(fd);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused) << "connections are still taken while draining";
+  send_all(busy, "Host: x\r\n\r\n");
+  HttpResponse r = read_response(busy, false, 5000);
+  EXPECT_EQ(r.body, "pong\n");
+  ::close(busy);
+  EXPECT_EQ(proxy_->stop(), 0);
 }
 
 }  // namespace

@@ -815,6 +815,110 @@ TEST_P(AskrPool, SigtermStopsTheWorkers) {
   for (int pid : pids) EXPECT_FALSE(process_exists(pid)) << pid;
 }
 
+// SIGTERM drains: a request queued behind the pool's only worker is served once the request
+// before it ends, even though that worker then recycles itself (max_requests): the supervisor
+// goes on starting workers while the loops drain.
+TEST_P(AskrPool, SigtermServesARequestQueuedBehindARecyclingWorker) {
+  start("workers = 1\nmode = \"classic\"\nmax_requests = 1\n", 1);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto first =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it holds the worker, waiting for the lock
+  auto queued = std::async(std::launch::async, [&] { return get("/pid.php", 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it waits in the pool's queue
+  kill(proxy_->pid(), SIGTERM);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse a = first.get();
+  EXPECT_EQ(a.status, 200);
+  EXPECT_TRUE(a.body.starts_with("locked after")) << a.body;
+  PhpResponse b = queued.get();
+  EXPECT_EQ(b.status, 200) << b.body << proxy_->error_log();
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_EQ(proxy_->error_log().find("drain timeout"), std::string::npos) << proxy_->error_log();
+}
+
+// An askr-worker binary that cannot be started (gone in an upgrade, say) is a failed start like
+// any other: the pool backs off and says so now and then, and starts again once the binary is
+// back. Trying again at once, on the SIGCHLD of each failed try, spun the main thread and wrote
+// thousands of lines a second.
+TEST_P(AskrPool, WorkerBinaryThatCannotStartBacksOff) {
+  namespace fs = std::filesystem;
+  fs::path real = fs::path(ASKR_PROXY_BIN).parent_path().parent_path() / "worker" / "askr-worker";
+  fs::path bin = fs::path(site_.path()) / "bin" / "askr-worker";
+  fs::create_directories(bin.parent_path());
+  fs::create_symlink(real, bin);
+  setenv("ASKR_WORKER_BIN", bin.c_str(), 1);
+  start("workers = 2\nmode = \"classic\"\n", 1);
+  unsetenv("ASKR_WORKER_BIN");
+  EXPECT_EQ(get("/pid.php").status, 200);
+  fs::remove(bin);
+  kill(proxy_->pid(), SIGHUP);
+  std::this_thread::sleep_for(milliseconds(1500));
+  std::string log = proxy_->error_log();
+  size_t tries = 0;
+  for (size_t at = log.find("cannot start " + bin.string()); at != std::string::npos;
+       at = log.find("cannot start " + bin.string(), at + 1)) {
+    ++tries;
+  }
+  EXPECT_GE(tries, 1u) << log;
+  EXPECT_LE(tries, 3u) << log.substr(0, 3000);
+  fs::create_symlink(real, bin);
+  PhpResponse r;
+  for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
+    if ((r = get("/pid.php")).status == 200) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+// timeouts.drain bounds the whole stop: a worker still busy when the drain ends (its client was
+// cut off) is killed then, not after a second drain-long wait for it.
+TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
+  PhpProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.pool_extra = "workers = 1\nmode = \"classic\"\n";
+  o.timeouts = "drain = \"3s\"\n";
+  proxy_ = std::make_unique<PhpProxy>(o);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);  // held to the end: the request never finishes
+  auto stuck =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));
+  auto t0 = Clock::now();
+  EXPECT_EQ(proxy_->stop(20000), 0);
+  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+  EXPECT_GE(took, 2800);
+  EXPECT_LT(took, 4500) << proxy_->error_log();
+  EXPECT_NE(stuck.get().status, 200);
+  close(fd);
+}
+
+// ASKR_WORKER_BIN naming nothing that runs is an error at start, as a binary not found is,
+// rather than a proxy whose pool answers 503 for ever.
+TEST_P(AskrPool, WorkerBinaryThatCannotRunIsAnErrorAtStart) {
+  std::string path =
+      site_.write("bad.toml", "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" +
+                                  root() + "\"\nphp = \"app\"\n[[pool]]\nname = \"app\"\n");
+  std::string missing = site_.path() + "/no-such-askr-worker";
+  std::string out;
+  // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+  int rc = run_command(
+      "ASKR_WORKER_BIN=" + missing + " timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("pool app: askr-worker \"" + missing + "\": No such file or directory"),
+            std::string::npos)
+      << out;
+}
+
 TEST_P(AskrPool, NoWorkerOutlivesAKilledProxy) {
   start("workers = 3\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   std::set<int> pids;
@@ -958,6 +1062,31 @@ TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
   EXPECT_NE(proxy_->error_log().find("zygote " + std::to_string(zygote) + " ended"),
             std::string::npos)
       << proxy_->error_log();
+}
+
+// With error_log naming a file, what askr-worker says itself (why PHP did not start, here a
+// missing opcache.preload) is written there, next to the proxy's own "zygote is gone" line,
+// rather than to askr-proxy's stderr.
+TEST_P(AskrPool, WorkerMessagesGoToTheErrorLogFile) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.error_log_file = true;
+  o.site_extra = "php = \"app\"\n";
+  o.extra = "[[pool]]\nname = \"app\"\nworkers = 1\n[pool.ini]\n\"opcache.preload\" = \"" + root() +
+            "/no_such_preload.php\"\n";
+  if (geteuid() == 0) o.extra += "\"opcache.preload_user\" = \"root\"\n";
+  Proxy proxy(o);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy.error_log();
+    if (log.find("PHP failed to start") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(log.find("PHP failed to start"), std::string::npos) << log;
+  EXPECT_NE(log.find("no_such_preload.php"), std::string::npos) << log;
+  EXPECT_EQ(proxy.stop(), 0);
 }
 
 // A zygote whose PHP does not start (here opcache.preload names a missing file) is a failed

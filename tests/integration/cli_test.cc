@@ -57,6 +57,52 @@ TEST(Cli, DoctorReportsTheMachine) {
   EXPECT_NE(out.find("RECV"), std::string::npos);
 }
 
+// A second askr-proxy (or any server of the same user with SO_REUSEPORT) on an address already
+// in use must not join the first one's listeners and take half of its connections: it refuses
+// to start, as nginx does ("Address already in use").
+TEST(Cli, ListenAddressInUseIsAnError) {
+  TempDir dir;
+  ProxyOptions o;
+  o.backend = "epoll";
+  o.root = dir.path() + "/www";
+  dir.write("www/index.html", "first\n");
+  Proxy first(o);
+  std::string addr = "127.0.0.1:" + std::to_string(first.port());
+  std::string path =
+      dir.write("second.toml", "[server]\nio_backend = \"epoll\"\n[[listen]]\naddress = \"" + addr +
+                                   "\"\n[[site]]\nroot = \"www\"\n");
+  std::string out;
+  // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+  int rc = run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("listen " + addr + ": "), std::string::npos) << out;
+  EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
+  EXPECT_EQ(first.stop(), 0);
+}
+
+// A log file that cannot be opened is an error at start and under -t, with its path and why, as
+// nginx says it; never a quiet fallback to stderr.
+TEST(Cli, LogFileThatCannotBeOpenedIsAnError) {
+  TempDir dir;
+  dir.write("www/index.html", "x");
+  for (const char* table : {"[server]\nerror_log", "[access_log]\npath"}) {
+    std::string log = dir.path() + "/missing/dir/x.log";
+    std::string path = dir.write("c.toml", std::string(table) + " = \"" + log +
+                                               "\"\n[[listen]]\naddress = \"127.0.0.1:0\"\n"
+                                               "[[site]]\nroot = \"www\"\n");
+    std::string want = "\"" + log + "\": No such file or directory";
+    std::string out;
+    EXPECT_EQ(run_proxy_command("-t -c " + path, out), 1) << table << "\n" << out;
+    EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
+    EXPECT_EQ(out.find("test is successful"), std::string::npos) << out;
+    // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+    EXPECT_EQ(run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out), 1)
+        << table << "\n"
+        << out;
+    EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
+  }
+}
+
 TEST(Cli, MissingRootIsAnError) {
   TempDir dir;
   std::string path =

@@ -81,17 +81,19 @@ std::string TempDir::write(const std::string& rel, std::string_view content) con
 }
 
 Proxy::Proxy(const ProxyOptions& opt) {
-  std::string cfg = "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" +
-                    opt.backend + "\"\n" + opt.server_extra +
-                    "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" + opt.listen_extra +
-                    "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
-                    opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format +
-                    "\"\npath = \"" + dir_.path() + "/access.log\"\n\n" + opt.extra;
+  std::string err_path = error_log_path();
+  std::string error_log = opt.error_log_file ? "error_log = \"" + err_path + "\"\n" : "";
+  std::string cfg =
+      "[server]\nthreads = " + std::to_string(opt.threads) + "\nio_backend = \"" + opt.backend +
+      "\"\n" + error_log + opt.server_extra + "\n[[listen]]\naddress = \"127.0.0.1:0\"\n" +
+      opt.listen_extra + "\n[[site]]\nroot = \"" + opt.root + "\"\nindex = [\"index.html\"]\n" +
+      opt.site_extra + "\n[access_log]\nformat = \"" + opt.access_log_format + "\"\npath = \"" +
+      (opt.access_log.empty() ? access_log_path() : opt.access_log) + "\"\n\n" + opt.extra;
   std::string cfg_path = dir_.write("askr.toml", cfg);
-  std::string err_path = dir_.path() + "/error.log";
+  std::string stderr_path = opt.error_log_file ? dir_.path() + "/stderr.log" : err_path;
   pid_ = fork();
   if (pid_ == 0) {
-    int fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 2);
     int devnull = ::open("/dev/null", O_RDWR);
     dup2(devnull, 0);
@@ -117,6 +119,7 @@ Proxy::Proxy(const ProxyOptions& opt) {
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (opt.error_log_file) log += slurp(stderr_path);
       throw std::runtime_error("askr-proxy exited at start:\n" + log);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -196,6 +199,56 @@ int run_proxy_command_without_io_uring(const std::string& args, std::string& out
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_proxy_with_silent_stdin(const std::vector<std::string>& args, std::string& output,
+                                int timeout_ms) {
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) < 0) return -1;
+  if (pipe2(out, O_CLOEXEC) < 0) {
+    close(in[0]);
+    close(in[1]);
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    std::vector<char*> argv{const_cast<char*>("askr-proxy")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(ASKR_PROXY_BIN, argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  close(out[1]);
+  output.clear();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    pollfd p{out[0], POLLIN, 0};
+    if (left <= 0 || poll(&p, 1, int(left)) <= 0) break;
+    char buf[4096];
+    ssize_t n = read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    output.append(buf, size_t(n));
+  }
+  int status = 0;
+  bool exited = false;
+  while (!(exited = waitpid(pid, &status, WNOHANG) == pid) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  close(in[1]);
+  close(out[0]);
+  return exited && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int run_proxy_command(const std::string& args, std::string& output) {

@@ -40,6 +40,10 @@ struct ProxyOptions {
   // > 0: the proxy runs with RLIMIT_NOFILE (soft and hard) set to this, so that it cannot
   // raise it again.
   int nofile = 0;
+  // The error log goes to a file named by `error_log` (error_log_path()) rather than to stderr.
+  bool error_log_file = false;
+  // The access log's path; "" = access_log_path().
+  std::string access_log = "";
 };
 
 // A running askr-proxy. The destructor stops it (SIGTERM, then SIGKILL after 10 s).
@@ -51,8 +55,12 @@ class Proxy {
   // Every listener's port, in the config's order (more [[listen]] tables may come in `extra`).
   const std::vector<int>& ports() const { return ports_; }
   pid_t pid() const { return pid_; }
-  std::string error_log() const;  // what it wrote to stderr
+  std::string error_log() const;  // what it wrote to its error log (stderr, or the file)
   std::string access_log() const;
+  // Where the error log and the access log are written (the error log's file: stderr's copy
+  // unless ProxyOptions::error_log_file).
+  std::string error_log_path() const { return dir_.path() + "/error.log"; }
+  std::string access_log_path() const { return dir_.path() + "/access.log"; }
   // Sends SIGTERM and waits; returns the exit status (or -signal).
   int stop(int timeout_ms = 15000);
 
@@ -69,6 +77,10 @@ int run_proxy_command(const std::string& args, std::string& output);
 int run_proxy_command_without_io_uring(const std::string& args, std::string& output);
 // In a child before exec: installs that filter.
 void block_io_uring_in_this_process();
+// Runs askr-proxy with `args`, its stdin a pipe that stays open and says nothing (a terminal no
+// one types at); output is stdout and stderr. Killed after timeout_ms: then returns -1.
+int run_proxy_with_silent_stdin(const std::vector<std::string>& args, std::string& output,
+                                int timeout_ms);
 // Runs a shell command, returns exit status; stdout captured.
 int run_command(const std::string& cmd, std::string& output);
 

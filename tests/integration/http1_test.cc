@@ -1,9 +1,12 @@
 // HTTP/1.1 over the wire against the real binary, on both I/O backends.
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "fixture.h"
@@ -298,18 +301,96 @@ TEST_P(Http1, AccessLogCombined) {
   EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
 }
 
-// A request refused after its head was read (413 here) is named in the access log, as nginx
-// logs it; one whose head could not be read is logged as "-".
-TEST_P(Http1, AccessLogNamesARefusedRequest) {
+// SIGUSR1 reopens the log files by name, as nginx's USR1 does: once logrotate has moved them
+// away, new lines go to fresh files at the configured paths.
+TEST_P(Http1, SigusrOneReopensTheLogFiles) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = site_.path() + "/www";
+  o.error_log_file = true;
+  proxy_ = std::make_unique<Proxy>(o);
+  auto wait_for = [](const std::function<std::string()>& read, const std::string& what) {
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         std::chrono::steady_clock::now() < until;) {
+      if (read().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_EQ(fetch(port(), get("/a.txt")).status, 200);
+  ASSERT_TRUE(wait_for([&] { return proxy_->access_log(); }, "GET /a.txt")) << proxy_->access_log();
+  std::string old_error = proxy_->error_log_path() + ".1";
+  std::string old_access = proxy_->access_log_path() + ".1";
+  ASSERT_EQ(std::rename(proxy_->error_log_path().c_str(), old_error.c_str()), 0);
+  ASSERT_EQ(std::rename(proxy_->access_log_path().c_str(), old_access.c_str()), 0);
+  kill(proxy_->pid(), SIGUSR1);
+  EXPECT_TRUE(wait_for([&] { return proxy_->error_log(); }, "SIGUSR1: logs reopened"))
+      << proxy_->error_log();
+  EXPECT_EQ(fetch(port(), get("/b.txt")).status, 200);
+  EXPECT_TRUE(wait_for([&] { return proxy_->access_log(); }, "GET /b.txt")) << proxy_->access_log();
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_EQ(proxy_->access_log().find("GET /a.txt"), std::string::npos);
+  std::string rotated;
+  run_command("cat " + old_access + " " + old_error, rotated);
+  EXPECT_NE(rotated.find("GET /a.txt"), std::string::npos) << rotated;
+  EXPECT_NE(rotated.find("started:"), std::string::npos) << rotated;
+  EXPECT_EQ(rotated.find("GET /b.txt"), std::string::npos) << rotated;
+  EXPECT_EQ(rotated.find("stopped"), std::string::npos) << rotated;
+  EXPECT_NE(proxy_->error_log().find("stopped"), std::string::npos) << proxy_->error_log();
+}
+
+// A request refused for its body has had its head read: the access log names it, as nginx's
+// "POST /upload HTTP/1.1" 413 does; a head refused on a kept-alive connection is never logged
+// as the request before it.
+TEST_P(Http1, AccessLogNamesARequestRefusedForItsBody) {
   start("[limits]\nmax_body_size = \"1k\"\n");
-  EXPECT_EQ(
-      fetch(port(), "POST /upload?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n").status,
-      413);
-  EXPECT_EQ(fetch(port(), "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").status, 400);
+  EXPECT_EQ(fetch(port(),
+                  "POST /upload?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: up/1\r\n"
+                  "Content-Length: 5000\r\n\r\n")
+                .status,
+            413);
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt") + "GET /b.txt HTTP/1.1\r\nBad Header: y\r\n\r\n");
+  EXPECT_EQ(read_response(fd).status, 200);
+  EXPECT_EQ(read_response(fd).status, 400);
+  close(fd);
   EXPECT_EQ(proxy_->stop(), 0);
   std::string log = proxy_->access_log();
   EXPECT_NE(log.find("\"POST /upload?x=1 HTTP/1.1\" 413 "), std::string::npos) << log;
-  EXPECT_NE(log.find("\"- - HTTP/1.1\" 400 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"up/1\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /b.txt HTTP/1.1\" 400 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
+}
+
+// A head refused while parsing is logged with its request line as sent, escaped, as nginx's
+// $request: what a scanner or a broken client sent is there to see, not "- - HTTP/1.1".
+TEST_P(Http1, AccessLogShowsTheRequestLineOfARefusedHead) {
+  start();
+  EXPECT_EQ(fetch(port(), "GET /b.txt HTTP/1.1\r\nBad Header: y\r\n\r\n").status, 400);
+  EXPECT_EQ(fetch(port(), std::string("\x16\x03\x01\x02\x00\x01\r\n\r\n", 10)).status, 400);
+  EXPECT_EQ(fetch(port(), "GET /\"q\" HTTP/1.1 x\r\n\r\n").status, 400);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /b.txt HTTP/1.1\" 400 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"\\x16\\x03\\x01\\x02\\x00\\x01\" 400 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /\\x22q\\x22 HTTP/1.1 x\" 400 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
+}
+
+// An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
+// and the error log says that lines are lost, as nginx's "write() ... failed" does.
+TEST_P(Http1, AccessLogWriteFailureIsLogged) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = site_.path() + "/www";
+  o.access_log = "/dev/full";
+  proxy_ = std::make_unique<Proxy>(o);
+  EXPECT_EQ(fetch(port(), get("/a.txt")).body, "first\n");
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->error_log();
+  EXPECT_NE(log.find("access log \"/dev/full\": write failed: No space left on device"),
+            std::string::npos)
+      << log;
 }
 
 TEST_P(Http1, AccessLogJson) {

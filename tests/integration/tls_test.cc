@@ -4,6 +4,7 @@
 // versions and renegotiation, ticket resumption across loops, ALPN, the handshake timeout,
 // garbage and plain HTTP on the TLS port, redirect_https, certificate reload on SIGHUP, and
 // config errors.
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -79,14 +80,32 @@ std::string file_serial(const std::string& pem) {
 // A TLS client on a blocking socket, for a connection that lives across a reload.
 class TlsClient {
  public:
-  explicit TlsClient(int port) : ctx_(SSL_CTX_new(TLS_client_method())), fd_(connect_to(port)) {
+  // `handshake` false: sends the ClientHello only; finish_handshake() does the rest.
+  explicit TlsClient(int port, bool handshake = true)
+      : ctx_(SSL_CTX_new(TLS_client_method())), fd_(connect_to(port)) {
     timeval tv{5, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
     SSL_set_msg_callback(ssl_, on_message);
     SSL_set_msg_callback_arg(ssl_, this);
-    ok_ = SSL_connect(ssl_) == 1;
+    if (handshake) {
+      ok_ = SSL_connect(ssl_) == 1;
+      return;
+    }
+    BIO* rbio = BIO_new(BIO_s_mem());  // nothing to read yet: SSL_connect stops after writing
+    SSL_set0_rbio(ssl_, rbio);
+    SSL_connect(ssl_);
+  }
+  // After a ClientHello alone: waits until the server answers it (it is mid-handshake then),
+  // then completes the handshake on the socket.
+  bool finish_handshake() {
+    SSL_set_fd(ssl_, fd_);
+    return ok_ = SSL_connect(ssl_) == 1;
+  }
+  bool server_answered_hello() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 5000) == 1;
   }
   ~TlsClient() {
     SSL_free(ssl_);
@@ -102,6 +121,17 @@ class TlsClient {
     X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof buf);
     X509_free(cert);
     return buf;
+  }
+  // Sends `request` and reads until the connection ends; `close_notify` says whether it ended
+  // with the server's close_notify (a proper end) rather than a bare TCP close.
+  std::string request_to_end(const std::string& request, bool& close_notify) {
+    close_notify = false;
+    if (SSL_write(ssl_, request.data(), int(request.size())) != int(request.size())) return "";
+    std::string in;
+    char buf[4096];
+    for (int n; (n = SSL_read(ssl_, buf, sizeof buf)) > 0;) in.append(buf, size_t(n));
+    close_notify = SSL_get_error(ssl_, 0) == SSL_ERROR_ZERO_RETURN;
+    return in;
   }
   // A keep-alive GET on this connection; the body of the response ("" on failure).
   std::string get(const std::string& path) {
@@ -496,6 +526,31 @@ TEST_P(Tls, SighupWithBadCertificateKeepsTheRunningOne) {
   EXPECT_EQ(before.get("/b.txt"), "second\n");
 }
 
+// SIGTERM while a client's handshake is under way: the connection was accepted before the
+// listeners closed, so its handshake finishes and its request is served, as nginx serves it;
+// only idle connections are closed at once.
+TEST_P(Tls, SigtermLetsAHandshakeUnderWayFinishAndServesItsRequest) {
+  signal(SIGPIPE, SIG_IGN);  // a write to a connection the proxy closed fails, no more
+  start();
+  TlsClient late(port(), false);
+  ASSERT_TRUE(late.server_answered_hello());
+  kill(proxy_->pid(), SIGTERM);
+  bool refused = false;  // the listeners are closed: the drain has begun on every loop
+  for (auto until = Clock::now() + std::chrono::seconds(5); !refused && Clock::now() < until;) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    refused = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
+    close(fd);
+    if (!refused) std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(refused);
+  ASSERT_TRUE(late.finish_handshake());
+  EXPECT_EQ(late.get("/a.txt"), "first\n");
+}
+
 TEST_P(Tls, AlpnPrefersH2ThenHttp11) {
   start();
   EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: h2"), std::string::npos);
@@ -671,6 +726,28 @@ TEST_P(TlsPhp, AskrWorkerPoolSeesHttpsAndSslParams) {
   check(*proxy);
 }
 
+// A response cut short (here the worker killed at request_timeout after the first part went
+// out) ends the connection without close_notify, as nginx's quiet shutdown on an error: with a
+// body read until the close (HTTP/1.0), close_notify would make the cut look like the end.
+TEST_P(TlsPhp, ResponseCutShortEndsWithoutCloseNotify) {
+  if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
+  auto proxy =
+      start("", "workers = 1\nrequest_timeout = \"1s\"\n[pool.ini]\noutput_buffering = \"0\"\n");
+  bool close_notify = false;
+  TlsClient whole(proxy->port());
+  ASSERT_TRUE(whole.ok());
+  std::string out = whole.request_to_end("GET /sse.php?s=0 HTTP/1.0\r\n\r\n", close_notify);
+  EXPECT_NE(out.find("data: part2"), std::string::npos) << out;
+  EXPECT_TRUE(close_notify) << "a whole response ends with close_notify";
+  TlsClient cut(proxy->port());
+  ASSERT_TRUE(cut.ok());
+  out = cut.request_to_end("GET /sse.php?s=5 HTTP/1.0\r\n\r\n", close_notify);
+  EXPECT_NE(out.find("200 OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("data: part1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("data: part2"), std::string::npos) << out;
+  EXPECT_FALSE(close_notify) << "the cut response ended as if it were whole";
+}
+
 ASKR_BOTH_BACKENDS(TlsPhp);
 
 // askr-proxy -t reports what would stop a TLS listener from serving.
@@ -739,6 +816,33 @@ TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
   std::string out;
   EXPECT_NE(check("tls = true\n", pair(good_, other_), "", out), 0);
   EXPECT_NE(out.find("other.key\" does not match \"" + good_.pem), std::string::npos) << out;
+}
+
+// A key under a pass phrase is refused with a clear error, as nginx does without
+// ssl_password_file: OpenSSL's default asks for the phrase on the terminal, which blocked -t, a
+// start, and a SIGHUP reload (the main thread, which then no longer took SIGTERM).
+TEST_F(TlsConfig, KeyWithAPassPhraseIsRefusedWithoutAsking) {
+  std::string locked = dir_.path() + "/locked.key";
+  std::string out;
+  ASSERT_EQ(run_command("openssl pkey -in " + good_.key + " -aes256 -passout pass:secret -out " +
+                            locked + " 2>&1",
+                        out),
+            0)
+      << out;
+  std::string path =
+      dir_.write("locked.toml",
+                 "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n[[site]]\nroot = \"www\"\n"
+                 "tls_certificate = \"" +
+                     good_.pem + "\"\ntls_certificate_key = \"" + locked + "\"\n");
+  for (const char* mode : {"-t", ""}) {
+    std::vector<std::string> args{"-c", path};
+    if (*mode) args.insert(args.begin(), mode);
+    EXPECT_EQ(run_proxy_with_silent_stdin(args, out, 10000), 1) << mode << "\n" << out;
+    EXPECT_NE(out.find(locked + "\" is protected by a pass phrase"), std::string::npos)
+        << mode << "\n"
+        << out;
+    EXPECT_EQ(out.find("Enter PEM pass phrase"), std::string::npos) << out;
+  }
 }
 
 TEST_F(TlsConfig, CipherStringOpenSslRefuses) {

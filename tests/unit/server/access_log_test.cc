@@ -22,7 +22,7 @@ std::string log_line(config::LogFormat format, std::string_view target,
   peer.sin_port = htons(40000);
   peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   {
-    AccessLog log(fds[1], format);
+    AccessLog log(fds[1], format, "pipe");
     AccessEntry e;
     e.peer = reinterpret_cast<const sockaddr*>(&peer);
     e.method = "GET";
