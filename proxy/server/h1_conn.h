@@ -63,7 +63,9 @@ class H1Conn final : public Connection,
     bool splicing = false;         // the rest of the body goes client -> backend with splice
     bool splice_drain = false;     // the producer waits for wbuf_ to go out before splicing
     bool splice_writable = false;  // the producer's splice waits for room in the socket
+    bool head_out = false;         // the head has been handed to the transport
     uint64_t bytes = 0;
+    uint64_t bytes_out = 0;  // of `bytes`, those handed to the transport (for the access log)
     int status = 0;
   };
 
@@ -113,6 +115,7 @@ class H1Conn final : public Connection,
                   uint8_t version_minor);
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
   void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr);
+  void log_cut(const Streamed& s);
   // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
   void reject(int status, const char* reason, log::RateLimit& limit);
   void reject_head(int status, const char* reason, log::RateLimit& limit);
