@@ -213,8 +213,9 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
     if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
     write_response(resp);
     // The answer is in the send buffer (or held by its owner): the request can go back to the
-    // pool now, so that a burst of connections shares a few request objects.
-    shard_.requests().put(std::move(req_));
+    // pool now, so that a burst of connections shares a few request objects. A file still to
+    // send keeps it for its access-log line.
+    if (file_left_ == 0) shard_.requests().put(std::move(req_));
     return;
   }
   stream_ = std::make_unique<Streamed>();
@@ -477,7 +478,12 @@ void H1Conn::write_response(http::Response& resp) {
       ::close(resp.file_fd);
     }
   }
-  log_access(resp.status, body_bytes);
+  if (file_left_ > 0) {
+    file_status_ = resp.status;  // logged once the file is out (end_file), or cut (close_now)
+    file_size_ = file_left_;
+  } else {
+    log_access(resp.status, body_bytes);
+  }
 }
 
 void H1Conn::start_response(int status, std::span<const http::Response::Field> fields,
@@ -720,6 +726,8 @@ void H1Conn::send_file() {
 }
 
 void H1Conn::end_file() {
+  if (file_status_) log_access(file_status_, file_size_);
+  file_status_ = 0;
   if (corked_) {
     corked_ = false;
     transport_->set_corked(false);
@@ -821,6 +829,9 @@ void H1Conn::close_now() {
     log_cut(*stream_);
     stream_->handler->abandon();
   }
+  // A file cut short: nginx logs the body bytes that went out.
+  if (file_status_) log_access(file_status_, file_size_ - file_left_);
+  file_status_ = 0;
   transport_->close();
 }
 

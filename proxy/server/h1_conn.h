@@ -161,6 +161,8 @@ class H1Conn final : public Connection,
   bool file_owned_ = true;  // close file_fd_ when done (else body_owner_ holds it)
   off_t file_off_ = 0;
   uint64_t file_left_ = 0;
+  uint64_t file_size_ = 0;  // of the file being sent, and its response's status: the access
+  int file_status_ = 0;     // line waits until it is out (or cut short)
   uint64_t body_left_ = 0;
   std::unique_ptr<http::ChunkedDecoder> chunked_;
   std::unique_ptr<Streamed> stream_;   // the streamed response in progress

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "fixture.h"
@@ -310,6 +312,33 @@ TEST_P(Http1, AccessLogNamesARefusedRequest) {
   std::string log = proxy_->access_log();
   EXPECT_NE(log.find("\"POST /upload?x=1 HTTP/1.1\" 413 "), std::string::npos) << log;
   EXPECT_NE(log.find("\"- - HTTP/1.1\" 400 "), std::string::npos) << log;
+}
+
+// A download the client leaves mid-body is logged, as nginx logs it, with the body bytes that
+// went out, not with the file's size.
+TEST_P(Http1, AccessLogCountsTheBytesOfACutDownload) {
+  constexpr uint64_t kSize = 256ull << 20;
+  site_.write("www/huge.bin", "");
+  std::filesystem::resize_file(site_.path() + "/www/huge.bin", kSize);  // sparse: costs no disk
+  start();
+  int fd = connect_to(port());
+  int small = 16 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  send_all(fd, get("/huge.bin"));
+  char buf[4096];
+  ASSERT_GT(recv(fd, buf, sizeof buf, 0), 0);  // the head is out, the body goes on
+  close(fd);  // what is unread makes this a reset: the proxy's next send fails
+  std::string line;
+  for (auto t0 = std::chrono::steady_clock::now();
+       line.empty() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10);) {
+    std::string log = proxy_->access_log();
+    size_t at = log.find("\"GET /huge.bin HTTP/1.1\" 200 ");
+    if (at != std::string::npos) line = log.substr(at, log.find('\n', at) - at);
+    if (line.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(line.empty()) << proxy_->access_log();
+  uint64_t bytes = std::strtoull(line.c_str() + line.find(" 200 ") + 5, nullptr, 10);
+  EXPECT_LT(bytes, kSize) << line;
 }
 
 TEST_P(Http1, AccessLogJson) {
