@@ -433,6 +433,8 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
     // client has all of it: it is logged as the handler's end would have.
     if (!error && s->started && !s->body_allowed) {
       log_access(*s, s->status, s->bytes, s->handler->timing());
+    } else {
+      log_cut(*s);
     }
   }
   retired_.push_back(std::move(s));
@@ -600,6 +602,14 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
   log.add(e, shard_.now_sec());
 }
 
+// A stream that ends before its handler does (the client reset it or left) is logged as nginx
+// logs it: with the status and the body bytes framed once its head was submitted, else 499,
+// "client closed request".
+void H2Conn::log_cut(Stream& s) {
+  if (!s.started) return log_access(s, 499, 0, s.handler->timing());
+  log_access(s, s.status, s.bytes - s.pending(), s.handler->timing());
+}
+
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
@@ -695,6 +705,7 @@ void H2Conn::close_now() {
   loop::TimerList::unlink(&timer);
   for (Stream* s : streams_) {
     if (s->handler && !s->done) {
+      log_cut(*s);
       if (in_sink_ == s) {
         s->abandon_later = true;  // its handler is on the stack: abandoned once it returns
       } else {

@@ -76,6 +76,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void end_body(Stream& s);
   void body_drained(Stream& s);
   void log_access(Stream& s, int status, uint64_t bytes, const handlers::BackendTiming* timing);
+  void log_cut(Stream& s);
   void flush();
   void session_over();
   void notify_drained();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -162,6 +163,32 @@ TEST_P(Http2, BodilessPhpResponsesAreLogged) {
   std::string log = proxy_->access_log();
   EXPECT_NE(log.find("\"HEAD /status.php HTTP/2.0\" 200"), std::string::npos) << log;
   EXPECT_NE(log.find("\"GET /early.php?s=204 HTTP/2.0\" 204"), std::string::npos) << log;
+}
+
+// A stream the client cancels, or leaves with its connection, while PHP works on it has its
+// line, as nginx writes it: 499 before the response head, else the status and the body bytes
+// sent.
+TEST_P(Http2, CancelledStreamsAreLogged) {
+  start();
+  frames("cancel_in_flight");
+  std::string log;
+  for (auto t0 = std::chrono::steady_clock::now();
+       std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10);) {
+    log = proxy_->access_log();
+    if (log.find("\"GET /sleep.php?ms=1500 HTTP/2.0\"") != std::string::npos &&
+        log.find("\"GET /trickle.php?n=20 HTTP/2.0\"") != std::string::npos &&
+        log.find("\"GET /sleep.php?ms=1501 HTTP/2.0\"") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(log.find("\"GET /sleep.php?ms=1500 HTTP/2.0\" 499 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /sleep.php?ms=1501 HTTP/2.0\" 499 0 "), std::string::npos) << log;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(log, m, std::regex("\"GET /trickle.php\\?n=20 HTTP/2.0\" 200 (\\d+) ")))
+      << log;
+  EXPECT_GE(std::stoul(m[1]), 7u);  // "line 0\n" at least
+  EXPECT_LT(std::stoul(m[1]), 20u * 7u) << log;
 }
 
 TEST_P(Http2, H2loadManyConcurrentStreams) {
