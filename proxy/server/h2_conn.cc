@@ -610,6 +610,19 @@ void H2Conn::log_cut(Stream& s) {
   log_access(s, s.status, s.bytes - s.pending(), s.handler->timing());
 }
 
+// A request the session refused itself: as HTTP/1.1 logs its refused ones.
+void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
+                        std::string_view target) {
+  AccessLog& log = shard_.access_log();
+  if (!log.enabled()) return;
+  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr};
+  if (!method.empty()) {
+    e.method = method;
+    e.target = target;
+  }
+  log.add(e, shard_.now_sec());
+}
+
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;

@@ -354,6 +354,21 @@ TEST_P(Http2, HeaderListLimits) {
   EXPECT_EQ(php_hits(), 0u);
 }
 
+// Requests the session refuses itself are in the access log, as HTTP/1.1 logs its refused ones:
+// a head over the limits (431) or one that could not be read (400, its stream reset) as "- -",
+// a malformed one that was read by its name.
+TEST_P(Http2, RefusedStreamsAreLogged) {
+  start();
+  frames("too_many_headers");
+  frames("bad_header", "connection");
+  frames("bad_header", "host_mismatch");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"- - HTTP/2.0\" 431 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"- - HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /count.php HTTP/2.0\" 400 0 "), std::string::npos) << log;
+}
+
 // An HTTP/1.1 request to switch to h2c is answered in HTTP/1.1, and PHP never sees it.
 TEST_P(Http2, UpgradeH2cIgnored) {
   start();
