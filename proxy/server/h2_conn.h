@@ -79,6 +79,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void body_drained(Stream& s);
   void log_access(Stream& s, int status, uint64_t bytes, const handlers::BackendTiming* timing);
   void log_cut(Stream& s);
+  void log_answer(Stream& s);
   void flush();
   void session_over();
   void notify_drained();

@@ -484,6 +484,18 @@ def case_cancel_in_flight(port, arg):
     c.sock.close()
 
 
+def case_cancel_download(port, arg):
+    # A 1 MiB file cancelled after its first DATA frame: the stream's window (64 KiB, never
+    # opened) holds the rest back.
+    c = Conn(port)
+    c.send(c.headers(1, path="/big.bin"))
+    f = c.until(lambda f: isinstance(f, DataFrame) and f.stream_id == 1, 10)
+    expect(f is not None, "the first DATA frame of the file")
+    c.send(RstStreamFrame(1, 8), PingFrame(0, b"12345678"))
+    expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+           "the PING after the reset is answered")
+
+
 def case_continuation_flood(port, arg):
     c = Conn(port)
     block = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "x"),

@@ -191,6 +191,24 @@ TEST_P(Http2, CancelledStreamsAreLogged) {
   EXPECT_LT(std::stoul(m[1]), 20u * 7u) << log;
 }
 
+// A download the client cancels is logged with the body bytes that went out, as nginx logs it,
+// not with the file's size.
+TEST_P(Http2, CancelledDownloadIsLoggedWithTheBytesSent) {
+  start();
+  frames("cancel_download");
+  std::string out;
+  ASSERT_EQ(run_command("nghttp " + url("/big.bin") + " | wc -c", out), 0);  // and read whole
+  EXPECT_EQ(std::stol(out), 1L << 20);
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("\"GET /big.bin HTTP/2.0\" 200 (\\d+) ")))
+      << log;
+  EXPECT_GT(std::stoul(m[1]), 0u) << log;
+  EXPECT_LT(std::stoul(m[1]), 1u << 20) << log;
+  EXPECT_NE(log.find("\"GET /big.bin HTTP/2.0\" 200 1048576 "), std::string::npos) << log;
+}
+
 TEST_P(Http2, H2loadManyConcurrentStreams) {
   start();
   std::string out;
