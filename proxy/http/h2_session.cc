@@ -524,6 +524,9 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t len
 // CVE-2025-8671). NO_ERROR ends a finished exchange, and INTERNAL_ERROR is the server's own
 // failure; neither is the client's doing.
 void H2Session::on_reset_sent(int32_t id, uint32_t error) {
+  // A head nghttp2 found malformed (a field RFC 9113 forbids, a pseudo-header missing or
+  // repeated): its stream is reset while the head is still ours, unread.
+  if (error == NGHTTP2_PROTOCOL_ERROR && incoming(id)) events_.on_refused(400, 0, {}, {});
   if (error == NGHTTP2_NO_ERROR || error == NGHTTP2_INTERNAL_ERROR || failed_) return;
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return;
   if (!resets_.take(now_ms_)) calm("the stream reset budget ran out");
@@ -557,6 +560,9 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
                 std::string_view(in->raw).substr(in->authority.off, in->authority.len)))) {
     bump(&H2Counters::bad_headers);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+    std::string_view raw = in->raw;
+    events_.on_refused(400, 0, raw.substr(in->method.off, in->method.len),
+                       raw.substr(in->path.off, in->path.len));
     return 0;
   }
   bump(&H2Counters::streams);
@@ -571,6 +577,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
     dp.source.fd = 0;
     dp.read_callback = H2Callbacks::read_431;
     nghttp2_submit_response(session_, id, nv, 2, &dp);
+    events_.on_refused(431, error_body(431).size(), {}, {});
     return 0;
   }
   // HTTP/1.1 applications read the host from Host (PHP's HTTP_HOST): :authority stands in for

@@ -147,6 +147,12 @@ class H2Session {
     // `error` is the HTTP/2 error code (0: NO_ERROR). Called only for streams given to
     // on_request.
     virtual void on_stream_close(int32_t id, uint32_t error) = 0;
+    // A request the session refused itself, for the access log: a head over the limits, answered
+    // 431 with `bytes` of body, or a malformed one, its stream reset (400, nothing sent).
+    // `method` and `target` (valid during the call) are empty when the head could not be read.
+    // At most once per stream the client opened, so within the budget of streams.
+    virtual void on_refused(int status, uint64_t bytes, std::string_view method,
+                            std::string_view target) = 0;
     // Response body for stream `id`: how many bytes (at most `len`) its next DATA frame
     // carries, with `eof` set on the last; -1 when none are ready yet (resume() when they
     // are), -2 to reset the stream. Nothing is copied yet: copy_body() follows at once when

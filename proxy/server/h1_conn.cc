@@ -226,8 +226,9 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
     if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
     write_response(resp);
     // The answer is in the send buffer (or held by its owner): the request can go back to the
-    // pool now, so that a burst of connections shares a few request objects.
-    shard_.requests().put(std::move(req_));
+    // pool now, so that a burst of connections shares a few request objects. A file still to
+    // send keeps it for its access-log line.
+    if (file_left_ == 0) shard_.requests().put(std::move(req_));
     return;
   }
   stream_ = std::make_unique<Streamed>();
@@ -492,7 +493,12 @@ void H1Conn::write_response(http::Response& resp) {
       ::close(resp.file_fd);
     }
   }
-  log_access(resp.status, body_bytes);
+  if (file_left_ > 0) {
+    file_status_ = resp.status;  // logged once the file is out (end_file), or cut (close_now)
+    file_size_ = file_left_;
+  } else {
+    log_access(resp.status, body_bytes);
+  }
 }
 
 void H1Conn::start_response(int status, std::span<const http::Response::Field> fields,
@@ -608,6 +614,7 @@ void H1Conn::wait_splice_writable() {
 
 void H1Conn::on_body_spliced(uint64_t n) {
   stream_->bytes += n;
+  stream_->bytes_out += n;
 }
 
 void H1Conn::on_splice_error(int error) {
@@ -664,6 +671,11 @@ void H1Conn::flush() {
   arm(shard_.send_timers);
   iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
   held_ = {};  // in flight now; body_owner_ keeps it until on_sent
+  // What the access log counts as sent, should the client leave before the end.
+  if (stream_ && stream_->started) {
+    stream_->head_out = true;
+    stream_->bytes_out = stream_->bytes;
+  }
   if (close_after_ && file_left_ == 0 && (!stream_ || stream_->done)) transport_->last_send();
   // A file follows this head at once: let them share packets, as nginx's tcp_nopush does.
   transport_->send(iov, iov[1].iov_len ? 2 : 1, file_left_ > 0);
@@ -738,6 +750,8 @@ void H1Conn::send_file() {
 }
 
 void H1Conn::end_file() {
+  if (file_status_) log_access(file_status_, file_size_);
+  file_status_ = 0;
   if (corked_) {
     corked_ = false;
     transport_->set_corked(false);
@@ -838,8 +852,23 @@ void H1Conn::close_now() {
   if (closed_) return;
   closed_ = true;
   disarm();
-  if (stream_ && !stream_->done) stream_->handler->abandon();
+  if (stream_ && !stream_->done) {
+    log_cut(*stream_);
+    stream_->handler->abandon();
+  }
+  // A file cut short: nginx logs the body bytes that went out.
+  if (file_status_) log_access(file_status_, file_size_ - file_left_);
+  file_status_ = 0;
   transport_->close();
+}
+
+// A streamed response the connection ends before its handler does (the client left, or did
+// not take it in time) is logged as nginx logs it: with the status and the body bytes that went
+// out once its head had; before that, 400 while the request body was still being read (nginx's
+// answer to a body cut short), else 499, "client closed request".
+void H1Conn::log_cut(const Streamed& s) {
+  int status = s.head_out ? s.status : state_ == State::kBody ? 400 : 499;
+  log_access(status, s.head_out ? s.bytes_out : 0, s.handler->timing());
 }
 
 void H1Conn::on_closed() {

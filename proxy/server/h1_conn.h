@@ -66,7 +66,9 @@ class H1Conn final : public Connection,
     bool splicing = false;         // the rest of the body goes client -> backend with splice
     bool splice_drain = false;     // the producer waits for wbuf_ to go out before splicing
     bool splice_writable = false;  // the producer's splice waits for room in the socket
+    bool head_out = false;         // the head has been handed to the transport
     uint64_t bytes = 0;
+    uint64_t bytes_out = 0;  // of `bytes`, those handed to the transport (for the access log)
     int status = 0;
   };
 
@@ -117,6 +119,7 @@ class H1Conn final : public Connection,
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
   void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr,
                   std::string_view request_line = {});
+  void log_cut(const Streamed& s);
   // Each caller passes its own LOG_LIMIT_SITE(), so that each cause keeps its own log window.
   // `request_line`: the raw line of a head refused while parsing, for the access log.
   void reject(int status, const char* reason, log::RateLimit& limit,
@@ -166,6 +169,8 @@ class H1Conn final : public Connection,
   bool file_owned_ = true;  // close file_fd_ when done (else body_owner_ holds it)
   off_t file_off_ = 0;
   uint64_t file_left_ = 0;
+  uint64_t file_size_ = 0;  // of the file being sent, and its response's status: the access
+  int file_status_ = 0;     // line waits until it is out (or cut short)
   uint64_t body_left_ = 0;
   std::unique_ptr<http::ChunkedDecoder> chunked_;
   std::unique_ptr<Streamed> stream_;   // the streamed response in progress

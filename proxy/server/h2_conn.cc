@@ -105,6 +105,7 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   bool sink_full = false;
   bool abandon_later = false;  // closed while its own sink call ran
   bool closed = false;         // the stream is gone: what its handler still writes is dropped
+  bool log_at_close = false;   // an immediate answer with a body: logged once it is out or cut
   int status = 0;
   uint64_t bytes = 0;
 };
@@ -339,7 +340,12 @@ void H2Conn::respond(Stream& s, http::Response& resp) {
   std::string_view date = shard_.date_line();
   date = date.substr(6, date.size() - 8);
   session_.submit_response(s.id, resp.status, resp.fields(), length, body, date);
-  log_access(s, resp.status, body ? resp.content_length : 0, nullptr);
+  if (body) {
+    s.bytes = resp.content_length;
+    s.log_at_close = true;  // with the bytes that went out by then (log_answer)
+  } else {
+    log_access(s, resp.status, 0, nullptr);
+  }
   flush();
 }
 
@@ -437,6 +443,7 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
   if (last_found_ == s.get()) last_found_ = nullptr;
   buffered_ -= s->pending();
   s->closed = true;
+  if (s->log_at_close) log_answer(*s);
   if (s->handler && !s->done) {
     if (error) LOG_DEBUG("stream %d closed with error %u before its response ended", id, error);
     if (in_sink_ != s.get()) {
@@ -450,6 +457,8 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
     // client has all of it: it is logged as the handler's end would have.
     if (!error && s->started && !s->body_allowed) {
       log_access(*s, s->status, s->bytes, s->handler->timing());
+    } else {
+      log_cut(*s);
     }
   }
   retired_.push_back(std::move(s));
@@ -617,6 +626,35 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
   log.add(e, shard_.now_sec());
 }
 
+// An immediate answer's stream closed: its body went out whole, or as far as the client took it
+// before it cancelled (nginx logs the bytes sent, not the file's size).
+void H2Conn::log_answer(Stream& s) {
+  s.log_at_close = false;
+  uint64_t left = s.source == Stream::Source::kFile ? s.file_left : s.inline_body.size();
+  log_access(s, s.status, s.bytes - left, nullptr);
+}
+
+// A stream that ends before its handler does (the client reset it or left) is logged as nginx
+// logs it: with the status and the body bytes framed once its head was submitted, else 499,
+// "client closed request".
+void H2Conn::log_cut(Stream& s) {
+  if (!s.started) return log_access(s, 499, 0, s.handler->timing());
+  log_access(s, s.status, s.bytes - s.pending(), s.handler->timing());
+}
+
+// A request the session refused itself: as HTTP/1.1 logs its refused ones.
+void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
+                        std::string_view target) {
+  AccessLog& log = shard_.access_log();
+  if (!log.enabled()) return;
+  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr};
+  if (!method.empty()) {
+    e.method = method;
+    e.target = target;
+  }
+  log.add(e, shard_.now_sec());
+}
+
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
@@ -711,7 +749,9 @@ void H2Conn::close_now() {
   closed_ = true;
   loop::TimerList::unlink(&timer);
   for (Stream* s : streams_) {
+    if (s->log_at_close) log_answer(*s);
     if (s->handler && !s->done) {
+      log_cut(*s);
       if (in_sink_ == s) {
         s->abandon_later = true;  // its handler is on the stack: abandoned once it returns
       } else {

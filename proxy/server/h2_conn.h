@@ -66,6 +66,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void on_body(int32_t id, std::string_view data) override;
   void on_body_end(int32_t id) override;
   void on_stream_close(int32_t id, uint32_t error) override;
+  void on_refused(int status, uint64_t bytes, std::string_view method,
+                  std::string_view target) override;
   ssize_t read_body(int32_t id, size_t len, bool& eof) override;
   bool copy_body(int32_t id, http::H2Batch& out, size_t n) override;
 
@@ -79,6 +81,8 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void end_body(Stream& s);
   void body_drained(Stream& s);
   void log_access(Stream& s, int status, uint64_t bytes, const handlers::BackendTiming* timing);
+  void log_cut(Stream& s);
+  void log_answer(Stream& s);
   void flush();
   void session_over();
   void notify_drained();

@@ -96,6 +96,9 @@ class FakeCore final : public H2Session::Events {
     }
   }
   void on_body_end(int32_t id) override { FUZZ_CHECK(open_.count(id) == 1); }
+  void on_refused(int status, uint64_t, std::string_view, std::string_view) override {
+    FUZZ_CHECK(status == 400 || status == 431);
+  }
   void on_stream_close(int32_t id, uint32_t) override {
     FUZZ_CHECK(open_.erase(id) == 1);
     bodies_.erase(id);

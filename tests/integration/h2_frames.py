@@ -464,6 +464,46 @@ def case_provoked_reset(port, arg):
     expect(c.wait_closed(3), "connection closed")
 
 
+def case_cancel_in_flight(port, arg):
+    # Streams the client cancels while PHP works on them: one before its response head, one in
+    # the middle of its body; then one it leaves with the connection. The server's access log
+    # says the rest.
+    c = Conn(port)
+    c.send(c.headers(1, path="/sleep.php?ms=1500"))
+    c.send(c.headers(3, path="/trickle.php?n=20"))
+    from hpack import Decoder
+    dec = c.dec = Decoder()  # every head is decoded, for response() below to read stream 5's
+
+    def first_line(f):
+        if isinstance(f, HeadersFrame):
+            dec.decode(f.data)
+        return isinstance(f, DataFrame) and f.stream_id == 3
+
+    f = c.until(first_line, 10)
+    expect(f is not None, "the first line of stream 3")
+    c.send(RstStreamFrame(1, 8), RstStreamFrame(3, 8))
+    c.send(c.headers(5))
+    status, body, err = c.response(5)
+    expect(status == 200 and err is None, "the connection still serves (%s %s)" % (status, err))
+    # A stream in flight when the client closes the connection.
+    c.send(c.headers(7, path="/sleep.php?ms=1501"), PingFrame(0, b"12345678"))
+    expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+           "the PING after stream 7 is answered")
+    c.sock.close()
+
+
+def case_cancel_download(port, arg):
+    # A 1 MiB file cancelled after its first DATA frame: the stream's window (64 KiB, never
+    # opened) holds the rest back.
+    c = Conn(port)
+    c.send(c.headers(1, path="/big.bin"))
+    f = c.until(lambda f: isinstance(f, DataFrame) and f.stream_id == 1, 10)
+    expect(f is not None, "the first DATA frame of the file")
+    c.send(RstStreamFrame(1, 8), PingFrame(0, b"12345678"))
+    expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+           "the PING after the reset is answered")
+
+
 def case_continuation_flood(port, arg):
     c = Conn(port)
     block = c.enc.encode([(":method", "GET"), (":scheme", "http"), (":authority", "x"),

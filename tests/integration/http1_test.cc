@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -391,6 +393,33 @@ TEST_P(Http1, AccessLogWriteFailureIsLogged) {
   EXPECT_NE(log.find("access log \"/dev/full\": write failed: No space left on device"),
             std::string::npos)
       << log;
+}
+
+// A download the client leaves mid-body is logged, as nginx logs it, with the body bytes that
+// went out, not with the file's size.
+TEST_P(Http1, AccessLogCountsTheBytesOfACutDownload) {
+  constexpr uint64_t kSize = 256ull << 20;
+  site_.write("www/huge.bin", "");
+  std::filesystem::resize_file(site_.path() + "/www/huge.bin", kSize);  // sparse: costs no disk
+  start();
+  int fd = connect_to(port());
+  int small = 16 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  send_all(fd, get("/huge.bin"));
+  char buf[4096];
+  ASSERT_GT(recv(fd, buf, sizeof buf, 0), 0);  // the head is out, the body goes on
+  close(fd);  // what is unread makes this a reset: the proxy's next send fails
+  std::string line;
+  for (auto t0 = std::chrono::steady_clock::now();
+       line.empty() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10);) {
+    std::string log = proxy_->access_log();
+    size_t at = log.find("\"GET /huge.bin HTTP/1.1\" 200 ");
+    if (at != std::string::npos) line = log.substr(at, log.find('\n', at) - at);
+    if (line.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(line.empty()) << proxy_->access_log();
+  uint64_t bytes = std::strtoull(line.c_str() + line.find(" 200 ") + 5, nullptr, 10);
+  EXPECT_LT(bytes, kSize) << line;
 }
 
 TEST_P(Http1, AccessLogJson) {

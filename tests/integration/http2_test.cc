@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -162,6 +163,50 @@ TEST_P(Http2, BodilessPhpResponsesAreLogged) {
   std::string log = proxy_->access_log();
   EXPECT_NE(log.find("\"HEAD /status.php HTTP/2.0\" 200"), std::string::npos) << log;
   EXPECT_NE(log.find("\"GET /early.php?s=204 HTTP/2.0\" 204"), std::string::npos) << log;
+}
+
+// A stream the client cancels, or leaves with its connection, while PHP works on it has its
+// line, as nginx writes it: 499 before the response head, else the status and the body bytes
+// sent.
+TEST_P(Http2, CancelledStreamsAreLogged) {
+  start();
+  frames("cancel_in_flight");
+  std::string log;
+  for (auto t0 = std::chrono::steady_clock::now();
+       std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10);) {
+    log = proxy_->access_log();
+    if (log.find("\"GET /sleep.php?ms=1500 HTTP/2.0\"") != std::string::npos &&
+        log.find("\"GET /trickle.php?n=20 HTTP/2.0\"") != std::string::npos &&
+        log.find("\"GET /sleep.php?ms=1501 HTTP/2.0\"") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_NE(log.find("\"GET /sleep.php?ms=1500 HTTP/2.0\" 499 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /sleep.php?ms=1501 HTTP/2.0\" 499 0 "), std::string::npos) << log;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(log, m, std::regex("\"GET /trickle.php\\?n=20 HTTP/2.0\" 200 (\\d+) ")))
+      << log;
+  EXPECT_GE(std::stoul(m[1]), 7u);  // "line 0\n" at least
+  EXPECT_LT(std::stoul(m[1]), 20u * 7u) << log;
+}
+
+// A download the client cancels is logged with the body bytes that went out, as nginx logs it,
+// not with the file's size.
+TEST_P(Http2, CancelledDownloadIsLoggedWithTheBytesSent) {
+  start();
+  frames("cancel_download");
+  std::string out;
+  ASSERT_EQ(run_command("nghttp " + url("/big.bin") + " | wc -c", out), 0);  // and read whole
+  EXPECT_EQ(std::stol(out), 1L << 20);
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("\"GET /big.bin HTTP/2.0\" 200 (\\d+) ")))
+      << log;
+  EXPECT_GT(std::stoul(m[1]), 0u) << log;
+  EXPECT_LT(std::stoul(m[1]), 1u << 20) << log;
+  EXPECT_NE(log.find("\"GET /big.bin HTTP/2.0\" 200 1048576 "), std::string::npos) << log;
 }
 
 TEST_P(Http2, H2loadManyConcurrentStreams) {
@@ -357,6 +402,21 @@ TEST_P(Http2, HeaderListLimits) {
   frames("too_many_headers");
   frames("header_list_size");
   EXPECT_EQ(php_hits(), 0u);
+}
+
+// Requests the session refuses itself are in the access log, as HTTP/1.1 logs its refused ones:
+// a head over the limits (431) or one that could not be read (400, its stream reset) as "- -",
+// a malformed one that was read by its name.
+TEST_P(Http2, RefusedStreamsAreLogged) {
+  start();
+  frames("too_many_headers");
+  frames("bad_header", "connection");
+  frames("bad_header", "host_mismatch");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"- - HTTP/2.0\" 431 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"- - HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /count.php HTTP/2.0\" 400 0 "), std::string::npos) << log;
 }
 
 // An HTTP/1.1 request to switch to h2c is answered in HTTP/1.1, and PHP never sees it.

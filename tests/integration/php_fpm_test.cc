@@ -1462,6 +1462,60 @@ TEST_P(Php, ResponseWaitingOnASlowClientCountsAsIo) {
   EXPECT_LE(field_us(l, "upstream_queue_time_us") + php + io, total);
 }
 
+// The access log's line for `request_line` (as quoted in the combined format), once it is there
+// (the log is flushed on the loop's tick, and a request the client left is logged when the
+// proxy sees it go); "" when none comes within timeout_ms.
+std::string access_line_for(const PhpProxy& proxy, const std::string& request_line,
+                            int timeout_ms = 10000) {
+  for (auto t0 = Clock::now(); Clock::now() - t0 < milliseconds(timeout_ms);) {
+    std::istringstream in(proxy.access_log());
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"" + request_line + "\"") != std::string::npos) return line;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return "";
+}
+
+// A client that goes away while its PHP request runs still has its line, as nginx writes it:
+// 499 ("client closed request") when no response head went out, else the status sent with the
+// body bytes sent. `curl -I` does this to every PHP page that flushes its head early.
+TEST_P(Php, ClientLeavingDuringThePhpRequestIsLogged) {
+  start();
+  {
+    Client c(port());
+    c.send(get("/sleep.php?ms=1500"));
+    std::this_thread::sleep_for(milliseconds(200));
+  }  // gone before PHP answers
+  {
+    Client c(port());
+    c.send("HEAD /stream.php HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    ASSERT_TRUE(c.read(true).ok);
+  }  // gone with the head, as curl -I goes
+  {
+    Client c(port());
+    c.send(get("/trickle.php?n=20"));
+    ASSERT_TRUE(c.read_until("line 0\n", 10000)) << c.buffered();
+  }  // gone mid-body
+  {
+    Client c(port());
+    c.send("POST /body.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n\r\nabc");
+    std::this_thread::sleep_for(milliseconds(200));
+  }  // gone before the end of its body: 400, as nginx answers a body cut short
+  EXPECT_NE(access_line_for(*proxy_, "POST /body.php HTTP/1.1").find("\" 400 0 "),
+            std::string::npos)
+      << proxy_->access_log();
+  std::string before = access_line_for(*proxy_, "GET /sleep.php?ms=1500 HTTP/1.1");
+  EXPECT_NE(before.find("\" 499 0 "), std::string::npos) << proxy_->access_log();
+  std::string head = access_line_for(*proxy_, "HEAD /stream.php HTTP/1.1");
+  EXPECT_NE(head.find("\" 200 0 "), std::string::npos) << proxy_->access_log();
+  std::string cut = access_line_for(*proxy_, "GET /trickle.php?n=20 HTTP/1.1");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(cut, m, std::regex("\" 200 (\\d+) "))) << proxy_->access_log();
+  EXPECT_GE(std::stoul(m[1]), 7u);        // "line 0\n" at least
+  EXPECT_LT(std::stoul(m[1]), 20u * 7u);  // not the whole body
+}
+
 // ---- many clients, keep-alive, pipelining
 // ---------------------------------------------------------
 

@@ -29,6 +29,7 @@ class Core final : public H2Session::Events {
   std::map<int32_t, std::string> bodies;  // request bodies received
   std::map<int32_t, bool> ended;
   std::map<int32_t, uint32_t> closed;
+  std::vector<int> refused;  // statuses of the requests the session refused itself
   std::string response_body = "hello";
   bool answer = true;  // answer each request at once
 
@@ -55,6 +56,9 @@ class Core final : public H2Session::Events {
   }
   void on_body_end(int32_t id) override { ended[id] = true; }
   void on_stream_close(int32_t id, uint32_t e) override { closed[id] = e; }
+  void on_refused(int status, uint64_t, std::string_view, std::string_view) override {
+    refused.push_back(status);
+  }
   ssize_t read_body(int32_t id, size_t len, bool& eof) override {
     if (by_reference) {
       size_t left = stable_[id].size() - pos_[id], n = std::min(len, left);
@@ -312,6 +316,7 @@ TEST_F(H2SessionTest, HeaderListOverTheLimitIs431) {
   client_.pump(*server_);
   EXPECT_EQ(client_.status[id], "431");
   EXPECT_EQ(server_->counters().bad_headers, 2u);
+  EXPECT_EQ(core_.refused, (std::vector<int>{431, 431}));  // each for the access log
 }
 
 TEST_F(H2SessionTest, HostMustMatchAuthority) {
@@ -319,6 +324,7 @@ TEST_F(H2SessionTest, HostMustMatchAuthority) {
   client_.pump(*server_);
   EXPECT_TRUE(core_.requests.empty());
   EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR));
+  EXPECT_EQ(core_.refused, std::vector<int>{400});
 }
 
 // The host that names the site (and a redirect's Location) follows the grammar HTTP/1.1's Host
