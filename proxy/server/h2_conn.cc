@@ -647,7 +647,7 @@ void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
                         std::string_view target) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr};
+  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr, {}};
   if (!method.empty()) {
     e.method = method;
     e.target = target;
