@@ -136,18 +136,7 @@ TEST_P(Accept, SigtermRefusesNewConnectionsWhileARequestDrains) {
   send_all(busy, "GET /ping HTTP/1.1\r\n");  // half a head: in flight, not idle
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   kill(proxy_->pid(), SIGTERM);
-  bool refused = false;
-  for (auto until = Clock::now() + std::chrono::seconds(5); !refused && Clock::now() < until;) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    refused = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
-    ::close(fd);
-    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_TRUE(refused) << "connections are still taken while draining";
+  EXPECT_TRUE(wait_refused(port())) << "connections are still taken while draining";
   send_all(busy, "Host: x\r\n\r\n");
   HttpResponse r = read_response(busy, false, 5000);
   EXPECT_EQ(r.body, "pong\n");

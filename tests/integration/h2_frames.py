@@ -175,6 +175,19 @@ def goaway_code(c, timeout=5):
     return f.error_code if f else None
 
 
+def ping_until_closed(c, seconds):
+    """PINGs a few times a second (well within the PING budget), reading meanwhile, until the
+    server closes the connection or `seconds` pass; returns the seconds it took."""
+    t = time.time()
+    next_ping = 0
+    while time.time() - t < seconds and not c.closed:
+        if time.time() >= next_ping:
+            c.send(PingFrame(0, b"12345678"))
+            next_ping = time.time() + 0.3
+        c.read_frame(0.1)
+    return time.time() - t
+
+
 # ---- Happy path and SETTINGS ------------------------------------------------------------------
 
 def case_settings(port, arg):
@@ -591,15 +604,8 @@ def case_zero_window(port, arg):
     # (the [timeouts] send of the test config) cuts it.
     c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
     c.send(c.headers(1, path="/big.bin"))
-    t = time.time()
     limit = float(arg or 3)
-    next_ping = 0
-    while time.time() - t < limit + 3 and not c.closed:
-        if time.time() >= next_ping:  # a few a second: well within the PING budget
-            c.send(PingFrame(0, b"12345678"))
-            next_ping = time.time() + 0.3
-        c.read_frame(0.1)
-    took = time.time() - t
+    took = ping_until_closed(c, limit + 3)
     expect(c.closed and took < limit + 2.5, "zero window: closed after %.2f s" % took)
 
 
@@ -650,15 +656,8 @@ def case_stalled_body_pings(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
                      extra=[("content-length", "100")]), DataFrame(1, b"x"))
-    t = time.time()
     limit = float(arg or 1)
-    next_ping = 0
-    while time.time() - t < limit + 3 and not c.closed:
-        if time.time() >= next_ping:  # a few a second: well within the PING budget
-            c.send(PingFrame(0, b"12345678"))
-            next_ping = time.time() + 0.3
-        c.read_frame(0.1)
-    took = time.time() - t
+    took = ping_until_closed(c, limit + 3)
     expect(c.closed and took >= limit - 0.2 and took < limit + 1.5,
            "unfinished request body, PINGs meanwhile: %s after %.2f s" %
            ("closed" if c.closed else "still open", took))

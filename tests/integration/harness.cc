@@ -297,6 +297,23 @@ bool wait_closed(int fd, int timeout_ms) {
   return false;
 }
 
+bool wait_refused(int port, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool refused =
+        connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
+    ::close(fd);
+    if (refused) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 HttpResponse read_response(int fd, bool head_request, int timeout_ms) {
   HttpResponse r;
   std::string buf = std::move(leftovers()[fd]);

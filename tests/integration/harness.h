@@ -91,6 +91,8 @@ void send_all(int fd, std::string_view data);
 std::string read_all(int fd, int timeout_ms = 3000);
 // True when the peer closed the connection (EOF or reset) within timeout_ms.
 bool wait_closed(int fd, int timeout_ms = 3000);
+// True when connecting to the port is refused (its listeners are closed) within timeout_ms.
+bool wait_refused(int port, int timeout_ms = 5000);
 
 struct HttpResponse {
   int status = 0;

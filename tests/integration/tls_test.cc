@@ -535,18 +535,7 @@ TEST_P(Tls, SigtermLetsAHandshakeUnderWayFinishAndServesItsRequest) {
   TlsClient late(port(), false);
   ASSERT_TRUE(late.server_answered_hello());
   kill(proxy_->pid(), SIGTERM);
-  bool refused = false;  // the listeners are closed: the drain has begun on every loop
-  for (auto until = Clock::now() + std::chrono::seconds(5); !refused && Clock::now() < until;) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(uint16_t(port()));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    refused = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 && errno == ECONNREFUSED;
-    close(fd);
-    if (!refused) std::this_thread::sleep_for(milliseconds(20));
-  }
-  ASSERT_TRUE(refused);
+  ASSERT_TRUE(wait_refused(port()));  // the listeners are closed: the drain has begun on every loop
   ASSERT_TRUE(late.finish_handshake());
   EXPECT_EQ(late.get("/a.txt"), "first\n");
 }
