@@ -649,6 +649,21 @@ def case_answered_before_body(port, arg):
     expect(status == 200 and err is None, "stream 5 answered %s" % status)
 
 
+def case_body_over_limit(port, arg):
+    # max_body_size (arg bytes) on HTTP/2: a declared length over it is answered 413 at once; a
+    # body of no declared length is answered 413 once it grows over it. Neither reaches PHP.
+    limit = int(arg or 1024)
+    c = Conn(port)
+    c.send(c.headers(1, path="/count.php", method="POST", end_stream=False,
+                     extra=[("content-length", str(4 * limit))]))
+    c.send(c.headers(3, path="/count.php", method="POST", end_stream=False))
+    for _ in range(4):
+        c.send(DataFrame(3, b"y" * (limit // 2)))
+    got = collect(c, [1, 3], timeout=10)
+    for sid, what in ((1, "declared"), (3, "grown")):
+        expect(got[sid][0] == 413, "%s length over max_body_size answered %s" % (what, got[sid][0]))
+
+
 def case_stalled_body_pings(port, arg):
     # A PHP request whose body stops after its first byte, on a connection the client keeps
     # busy with PINGs: only body bytes count as progress, so the body timer still cuts it (and
