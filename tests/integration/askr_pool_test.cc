@@ -357,11 +357,16 @@ TEST_P(AskrPool, WorkerKilledMidRequestCostsThatRequestOnly) {
 
 TEST_P(AskrPool, FullQueueAnd503WithRetryAfter) {
   start("workers = 1\nmode = \"classic\"\nqueue = 1\nqueue_timeout = \"30s\"\n", 1);
-  auto running = std::async(std::launch::async, [&] { return get("/sleep.php?s=2", 15000); });
-  std::this_thread::sleep_for(milliseconds(300));
-  auto queued = std::async(std::launch::async, [&] { return get("/pid.php", 15000); });
-  std::this_thread::sleep_for(milliseconds(300));
-  PhpResponse over = get("/pid.php");
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
+  ASSERT_GE(fd, 0);
+  auto running = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  PhpResponse over;
+  auto queued = queue_one(port(), "GET /pid.php HTTP/1.1\r\nHost: x\r\n\r\n", &over);
+  close(fd);  // the first request ends, the queued one runs
   EXPECT_EQ(over.status, 503);
   EXPECT_EQ(over.header("retry-after"), "1");
   EXPECT_EQ(running.get().status, 200);

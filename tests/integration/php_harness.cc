@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -562,6 +564,43 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+int hold_lock(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool wait_for_lines(const std::string& path, size_t lines, int timeout_ms) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    std::string text = read_file(path);
+    if (size_t(std::count(text.begin(), text.end(), '\n')) >= lines) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::future<PhpResponse> queue_one(int port, const std::string& raw_request, PhpResponse* refused) {
+  auto send = [port, raw_request] { return php_fetch(port, raw_request, 30000); };
+  auto a = std::async(std::launch::async, send);
+  auto b = std::async(std::launch::async, send);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    if (a.wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) {
+      *refused = a.get();
+      return b;
+    }
+    if (b.wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) {
+      *refused = b.get();
+      return a;
+    }
+  }
+  return b;  // `refused` left as it was: the caller's check of its status fails
 }
 
 }  // namespace askr::testing
