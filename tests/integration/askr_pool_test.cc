@@ -928,7 +928,9 @@ TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
   EXPECT_EQ(proxy_->stop(20000), 0);
   auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   EXPECT_GE(took, 2800);
-  EXPECT_LT(took, 4500) << proxy_->error_log();
+  // A second wait for the worker would take another 3 s: under 5.9 s there was none, with room
+  // for a busy machine.
+  EXPECT_LT(took, 5900) << proxy_->error_log();
   EXPECT_NE(stuck.get().status, 200);
   close(fd);
 }

@@ -228,7 +228,8 @@ void PhpFpm::start() {
            static_cast<char*>(nullptr), envp);
     _exit(127);
   }
-  auto deadline = Clock::now() + std::chrono::seconds(10);
+  // Generous: a loaded machine (CI runs tests side by side on two cores) starts slowly.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
     std::string log = read_file(log_);
     struct stat st;
@@ -299,7 +300,8 @@ PhpProxy::PhpProxy(const PhpProxyOptions& opt) {
     execl(ASKR_PROXY_BIN, "askr-proxy", "-c", cfg_path.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  auto deadline = Clock::now() + std::chrono::seconds(10);
+  // Generous: a loaded machine (CI runs tests side by side on two cores) starts slowly.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < deadline) {
     std::string log = read_file(err_path);
     size_t at = log.find("listening on 127.0.0.1:");
