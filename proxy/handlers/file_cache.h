@@ -39,6 +39,7 @@ struct CachedFile {
   std::string_view encoding;  // "" or a static "br"/"gzip"
   bool vary = false;
   time_t mtime = 0;
+  time_t modified = 0;  // its Last-Modified: the mtime, or the clock's second if that is earlier
 };
 
 class FileCache {
@@ -54,6 +55,8 @@ class FileCache {
   // A new second empties the cache: every entry was valid only within the second it was made,
   // and neither memory nor descriptors are held for files nobody asks for any more.
   void set_now(time_t now);
+  // The second set_now() gave: the one the responses' Date says.
+  time_t now() const { return now_; }
   // The entry for this request, when one was made this second. `files_id` is the
   // StaticSite::id the file was looked up under, never shared by two roots or symlink rules.
   const CachedFile* find(uint64_t files_id, std::string_view rel, uint8_t accept);
@@ -77,7 +80,7 @@ class FileCache {
   size_t bytes_ = 0;
   size_t open_ = 0;
   size_t max_open_ = kMaxOpen;  // lower when RLIMIT_NOFILE is low: accepting comes first
-  time_t now_ = 0;
+  time_t now_ = time(nullptr);
 };
 
 }  // namespace askr::handlers

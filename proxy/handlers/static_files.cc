@@ -141,7 +141,8 @@ struct FileMeta {
   std::string_view type;
   std::string_view encoding;
   bool vary = false;
-  time_t mtime = 0;
+  time_t mtime = 0;     // the file's, in its ETag
+  time_t modified = 0;  // its Last-Modified, never later than the response's Date
   uint64_t size = 0;
   // Formatted already (a cache entry's, alive as long as the response): else respond() does.
   std::string_view etag, last_modified;
@@ -154,7 +155,9 @@ RangeOutcome requested_range(const http::Request& req, std::string_view etag, co
   std::string_view range = req.known(http::Known::kRange);
   if (range.empty() || req.is_head) return RangeOutcome::kIgnore;
   std::string_view if_range = req.known(http::Known::kIfRange);
-  if (!if_range.empty() && !if_range_allows(if_range, etag, m.mtime)) return RangeOutcome::kIgnore;
+  if (!if_range.empty() && !if_range_allows(if_range, etag, m.modified)) {
+    return RangeOutcome::kIgnore;
+  }
   return parse_range(range, m.size, r);
 }
 
@@ -193,12 +196,12 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
   char date[http::kHttpDateLen];
   std::string_view last_modified = m.last_modified;
   if (last_modified.empty()) {
-    last_modified = resp.keep({date, http::format_http_date(m.mtime, date)});
+    last_modified = resp.keep({date, http::format_http_date(m.modified, date)});
   }
   if (m.vary) resp.add("Vary", "Accept-Encoding");
   resp.add("ETag", etag);
   resp.add("Last-Modified", last_modified);
-  if (int status = check_preconditions(req, etag, m.mtime)) {
+  if (int status = check_preconditions(req, etag, m.modified)) {
     if (fd >= 0 && resp.file_owned) ::close(fd);
     resp.status = status;
     if (status == 412) resp.set_inline(http::error_body(412), "text/plain; charset=utf-8");
@@ -234,7 +237,8 @@ void respond_cached(const http::Request& req, http::Response& resp, const Cached
   bool small = c.size <= FileCache::kMaxFile;
   if (small) resp.inline_file_fd = c.body->fd;
   respond(req, resp,
-          {c.type, c.encoding, c.vary, c.mtime, c.size, c.body->etag, c.body->last_modified},
+          {c.type, c.encoding, c.vary, c.mtime, c.modified, c.size, c.body->etag,
+           c.body->last_modified},
           small ? -1 : c.body->fd, small ? std::string_view(c.body->bytes) : std::string_view());
 }
 
@@ -316,6 +320,10 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   m.type = mime_type(rel);
   if (bits && compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
+  // RFC 9110 §8.8.2.1: a Last-Modified later than the Date would never be matched by an
+  // If-Modified-Since (a date in the future is ignored); a file dated ahead of the clock is
+  // said to be modified now instead.
+  m.modified = std::min(m.mtime, cache ? cache->now() : ::time(nullptr));
   m.size = uint64_t(file.st.st_size);
   if (!cache || (m.size > FileCache::kMaxFile && !cache->keeps_files())) {
     return respond(req, resp, m, file.fd, {});
@@ -340,11 +348,12 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   }
   char etag[kEtagMax], date[http::kHttpDateLen];
   entry.body->etag.assign(etag, make_etag(m.mtime, m.size, etag));
-  entry.body->last_modified.assign(date, http::format_http_date(m.mtime, date));
+  entry.body->last_modified.assign(date, http::format_http_date(m.modified, date));
   entry.type = m.type;
   entry.encoding = m.encoding;
   entry.vary = m.vary;
   entry.mtime = m.mtime;
+  entry.modified = m.modified;
   rel.resize(key_len);
   respond_cached(req, resp, *cache->put(site.id, rel, bits, std::move(entry)));
 }

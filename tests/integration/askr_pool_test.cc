@@ -77,6 +77,17 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
   // OPcache caches files as soon as they are written (the site is copied just before a test).
   static constexpr const char* kOpcacheIni = "\"opcache.file_update_protection\" = \"0\"\n";
 
+  // Whether process `pid` has a signal pending, not yet taken (/proc/PID/status).
+  static bool signal_pending(int pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if ((line.starts_with("SigPnd:") || line.starts_with("ShdPnd:")) &&
+          line.find_first_not_of("0\t ", 7) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
   // Alive and not a zombie waiting for a parent to reap it.
   static bool process_exists(int pid) {
     if (pid <= 0) return false;
@@ -357,11 +368,16 @@ TEST_P(AskrPool, WorkerKilledMidRequestCostsThatRequestOnly) {
 
 TEST_P(AskrPool, FullQueueAnd503WithRetryAfter) {
   start("workers = 1\nmode = \"classic\"\nqueue = 1\nqueue_timeout = \"30s\"\n", 1);
-  auto running = std::async(std::launch::async, [&] { return get("/sleep.php?s=2", 15000); });
-  std::this_thread::sleep_for(milliseconds(300));
-  auto queued = std::async(std::launch::async, [&] { return get("/pid.php", 15000); });
-  std::this_thread::sleep_for(milliseconds(300));
-  PhpResponse over = get("/pid.php");
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
+  ASSERT_GE(fd, 0);
+  auto running = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  PhpResponse over;
+  auto queued = queue_one(port(), "GET /pid.php HTTP/1.1\r\nHost: x\r\n\r\n", &over);
+  close(fd);  // the first request ends, the queued one runs
   EXPECT_EQ(over.status, 503);
   EXPECT_EQ(over.header("retry-after"), "1");
   EXPECT_EQ(running.get().status, 200);
@@ -370,12 +386,18 @@ TEST_P(AskrPool, FullQueueAnd503WithRetryAfter) {
 
 TEST_P(AskrPool, QueueTimeoutIs503) {
   start("workers = 1\nmode = \"classic\"\nqueue_timeout = \"1s\"\n", 1);
-  auto running = std::async(std::launch::async, [&] { return get("/sleep.php?s=3", 15000); });
-  std::this_thread::sleep_for(milliseconds(300));
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
+  ASSERT_GE(fd, 0);
+  auto running = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
   auto t0 = Clock::now();
   PhpResponse r = get("/pid.php");
   EXPECT_EQ(r.status, 503);
   EXPECT_LT(Clock::now() - t0, milliseconds(2500));
+  close(fd);
   EXPECT_EQ(running.get().status, 200);
 }
 
@@ -791,20 +813,27 @@ TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
 // as if nothing happened. Without SA_RESTART the script's blocking flock() fails with EINTR.
 TEST_P(AskrPool, SighupDoesNotInterruptARunningRequest) {
   start("workers = 1\nmode = \"classic\"\n");
-  std::string lock_path = site_.path() + "/lock";
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(flock(fd, LOCK_EX), 0);
-  auto waiting =
-      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 15000); });
-  std::this_thread::sleep_for(milliseconds(500));
+  auto waiting = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
+  int worker = std::atoi(read_file(started).c_str());
   kill(proxy_->pid(), SIGHUP);
-  std::this_thread::sleep_for(milliseconds(700));
-  flock(fd, LOCK_UN);
+  // The worker was sent SIGTERM once the roll is logged; it has taken it once none is pending.
+  bool taken = false;
+  for (auto until = Clock::now() + std::chrono::seconds(20); !taken && Clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(20));
+    taken = proxy_->error_log().find("restarting 1 workers") != std::string::npos &&
+            !signal_pending(worker);
+  }
+  EXPECT_TRUE(taken) << proxy_->error_log();
   close(fd);
   PhpResponse r = waiting.get();
   EXPECT_EQ(r.status, 200);
-  EXPECT_TRUE(r.body.starts_with("locked after 1.")) << r.body;
+  EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
 }
 
 TEST_P(AskrPool, SigtermStopsTheWorkers) {
@@ -819,16 +848,18 @@ TEST_P(AskrPool, SigtermStopsTheWorkers) {
 // before it ends, even though that worker then recycles itself (max_requests): the supervisor
 // goes on starting workers while the loops drain.
 TEST_P(AskrPool, SigtermServesARequestQueuedBehindARecyclingWorker) {
-  start("workers = 1\nmode = \"classic\"\nmax_requests = 1\n", 1);
-  std::string lock_path = site_.path() + "/lock";
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // A queue of one, so that a second request answered 503 says the first one waits in it.
+  start("workers = 1\nmode = \"classic\"\nmax_requests = 1\nqueue = 1\n", 1);
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(flock(fd, LOCK_EX), 0);
-  auto first =
-      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
-  std::this_thread::sleep_for(milliseconds(500));  // it holds the worker, waiting for the lock
-  auto queued = std::async(std::launch::async, [&] { return get("/pid.php", 20000); });
-  std::this_thread::sleep_for(milliseconds(500));  // it waits in the pool's queue
+  auto first = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  PhpResponse refused;
+  auto queued = queue_one(port(), "GET /pid.php HTTP/1.1\r\nHost: x\r\n\r\n", &refused);
+  EXPECT_EQ(refused.status, 503);
   kill(proxy_->pid(), SIGTERM);
   std::this_thread::sleep_for(milliseconds(300));
   flock(fd, LOCK_UN);
@@ -886,18 +917,20 @@ TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
   o.pool_extra = "workers = 1\nmode = \"classic\"\n";
   o.timeouts = "drain = \"3s\"\n";
   proxy_ = std::make_unique<PhpProxy>(o);
-  std::string lock_path = site_.path() + "/lock";
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);  // held to the end: the request never finishes
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(flock(fd, LOCK_EX), 0);  // held to the end: the request never finishes
-  auto stuck =
-      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
-  std::this_thread::sleep_for(milliseconds(500));
+  auto stuck = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
   auto t0 = Clock::now();
   EXPECT_EQ(proxy_->stop(20000), 0);
   auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
   EXPECT_GE(took, 2800);
-  EXPECT_LT(took, 4500) << proxy_->error_log();
+  // A second wait for the worker would take another 3 s: under 5.9 s there was none, with room
+  // for a busy machine.
+  EXPECT_LT(took, 5900) << proxy_->error_log();
   EXPECT_NE(stuck.get().status, 200);
   close(fd);
 }

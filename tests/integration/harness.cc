@@ -106,7 +106,8 @@ Proxy::Proxy(const ProxyOptions& opt) {
     execl(ASKR_PROXY_BIN, "askr-proxy", "-c", cfg_path.c_str(), nullptr);
     _exit(127);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // Generous: a loaded machine (CI runs tests side by side on two cores) starts slowly.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::string log = slurp(err_path);
     size_t at = log.find("listening on 127.0.0.1:");

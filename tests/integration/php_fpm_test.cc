@@ -1257,19 +1257,19 @@ TEST_P(Php, FullQueueIs503WithRetryAfter) {
     o.threads = 1;
     o.pool_extra = "max_connections = 1\nqueue = 1\n";
   });
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
+  ASSERT_GE(fd, 0);
   Client busy(port());
-  busy.send(get("/sleep.php?s=2"));
-  std::this_thread::sleep_for(milliseconds(300));
-  Client queued(port());
-  queued.send(get("/sleep.php?s=0"));
-  std::this_thread::sleep_for(milliseconds(300));
-  auto t0 = Clock::now();
-  PhpResponse r = php_fetch(port(), get("/status.php"));
+  busy.send(get("/flockwait.php?f=" + lock_path + "&started=" + started));
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach PHP";
+  PhpResponse r;
+  auto queued = queue_one(port(), get("/sleep.php?s=0"), &r);
+  close(fd);  // the first request ends, the queued one runs
   EXPECT_EQ(r.status, 503);
   EXPECT_FALSE(r.header("retry-after").empty());
-  EXPECT_LT(Clock::now() - t0, milliseconds(1000));
-  EXPECT_EQ(busy.read(false, 10000).body, "slept 2\n");
-  EXPECT_EQ(queued.read(false, 10000).body, "slept 0\n");
+  EXPECT_TRUE(busy.read(false, 30000).body.starts_with("locked after"));
+  EXPECT_EQ(queued.get().body, "slept 0\n");
 }
 
 // A pool far past its capacity answers 503 to nearly every request; the error log says so about

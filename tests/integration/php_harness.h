@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <future>
 #include <map>
 #include <string>
 #include <string_view>
@@ -161,5 +162,19 @@ void copy_php_site(const std::string& dest);
 
 // Reads a whole file.
 std::string read_file(const std::string& path);
+
+// Takes an exclusive flock() on `path` (created) for flockwait.php to wait for, until the fd is
+// closed; the fd, or -1.
+int hold_lock(const std::string& path);
+
+// Waits until `path` has `lines` lines (pidsleep.php and flockwait.php?started= append one as
+// they start, so that a test knows its request holds a worker); false after timeout_ms.
+bool wait_for_lines(const std::string& path, size_t lines, int timeout_ms = 20000);
+
+// With every worker of a pool held and its queue of one empty: sends `raw_request` twice, on two
+// connections at once; one request waits in the queue, the other finds it full. Waits (20 s at
+// most) for that other one's answer, puts it in `refused`, and returns the waiting one, which the
+// queue then surely holds.
+std::future<PhpResponse> queue_one(int port, const std::string& raw_request, PhpResponse* refused);
 
 }  // namespace askr::testing

@@ -1,6 +1,7 @@
 // Static files against the real binary: index, MIME, validators, ranges, precompressed
 // siblings, large bodies and path safety — with raw sockets and with curl.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -148,6 +150,38 @@ TEST_P(Static, IfModifiedSinceInTheFutureIsIgnored) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "first\n");
   EXPECT_EQ(fetch(port(), get("/a.txt", "If-None-Match: \"x\"\r\n" + future)).status, 200);
+}
+
+// An IMF-fixdate as seconds since the epoch; -1 when it is not one.
+time_t http_date(const std::string& text) {
+  tm t{};
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &t);
+  return end && *end == '\0' ? timegm(&t) : -1;
+}
+
+// A file dated ahead of the clock (a copy from a machine whose clock runs fast) is said to be
+// modified now, as RFC 9110 §8.8.2.1 asks: a Last-Modified later than the Date could never be
+// matched, since an If-Modified-Since in the future is ignored.
+TEST_P(Static, FileDatedInTheFutureIsLastModifiedAtTheDate) {
+  std::string path = site_.write("www/ahead.txt", "ahead\n");
+  const timespec times[2] = {{0, UTIME_OMIT}, {time(nullptr) + 86400, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  start();
+  // The Last-Modified moves on with the clock: the revalidation is asked again when a new second
+  // began between the two answers.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    HttpResponse first = fetch(port(), get("/ahead.txt"));
+    ASSERT_EQ(first.status, 200);
+    std::string lm = first.header("last-modified"), date = first.header("date");
+    ASSERT_NE(http_date(lm), -1) << lm;
+    ASSERT_LE(http_date(lm), http_date(date)) << lm << " is later than " << date;
+    HttpResponse again = fetch(port(), get("/ahead.txt", "If-Modified-Since: " + lm + "\r\n"));
+    if (again.header("date") != date) continue;
+    EXPECT_EQ(again.status, 304);
+    EXPECT_EQ(again.header("last-modified"), lm);
+    return;
+  }
+  ADD_FAILURE() << "no two answers within one second";
 }
 
 // If-Unmodified-Since (RFC 9110 §13.1.4), as nginx evaluates it: 412 when the file changed
