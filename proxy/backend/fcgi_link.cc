@@ -115,7 +115,9 @@ void FcgiLink::on_sent(int error) {
 void FcgiLink::on_recv(std::string_view data) {
   if (closed_) return;
   got_response_ = true;
-  if (ex_ && !sending_) pool_.read_timers.arm(&timer, pool_.now_ms());
+  // Bytes received after a pause for the client (a receive already under way, on io_uring) are
+  // no sign that the backend is waited on again: the timer stays off until resume_reading().
+  if (ex_ && !sending_ && !paused_) pool_.read_timers.arm(&timer, pool_.now_ms());
   while (!closed_) {
     fastcgi::Decoder::Step s = dec_.next(data);
     data.remove_prefix(s.consumed);
