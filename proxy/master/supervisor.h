@@ -60,7 +60,8 @@ class Supervisor {
   // released once its worker is reaped.
   void kill_requested();
   // SIGHUP: start a fresh zygote and a fresh set of workers from it; the old ones finish their
-  // request and exit.
+  // request and exit. A pool whose new PHP does not start keeps its running workers (and
+  // zygote), with one line saying so.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
   void stop(int64_t timeout_ms);
@@ -103,6 +104,7 @@ class Supervisor {
     int failures = 0;  // consecutive failed starts: exits before serving, soon after start
     int64_t next_start_ms = 0;
     bool backoff_logged = false;
+    std::string last_failure;  // what the last failed start was, for the log
   };
 
   Result<void> make_socket_dir(const std::string& parent);
@@ -112,6 +114,7 @@ class Supervisor {
   void reaped(Pool& p, const Process& proc);
   static WorkerFds worker_fds(const Pool& p, unsigned slot);
   bool start_zygote(Pool& p);
+  bool start_generation(Pool& p);
   pid_t fork_worker(Pool& p, WorkerFds fds);
   void retire_zygote(Pool& p);
   void reap_zygotes(Pool& p);

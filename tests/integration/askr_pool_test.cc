@@ -1016,6 +1016,47 @@ TEST_P(AskrPool, SighupStartsAFreshZygoteThatSeesChangedFiles) {
   EXPECT_EQ(fields(d).at(1), "v2");
 }
 
+// A SIGHUP whose new PHP does not start (here opcache.preload names a file that was deleted)
+// leaves the running workers serving, and says so; once the file is back, the next SIGHUP rolls
+// the pool. Stopping the old workers before the new PHP had started left the pool answering 503.
+TEST_P(AskrPool, SighupWhoseNewPhpFailsLeavesTheRunningWorkersServing) {
+  std::string preload = site_.write("keep_preload.php", "<?php\n");
+  std::string ini = "\"opcache.preload\" = \"" + preload + "\"\n";
+  if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
+  start("workers = 2\nmode = \"classic\"\nqueue_timeout = \"2s\"\n", 2, ini);
+  std::set<int> before;
+  for (int i = 0; i < 6; ++i) before.insert(whoami().first);
+  std::filesystem::remove(preload);
+  kill(proxy_->pid(), SIGHUP);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy_->error_log();
+    if (log.find("running workers, its new PHP") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(log.find("running workers, its new PHP did not start: zygote"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("keep_preload.php"), std::string::npos) << log;  // PHP's own reason
+  for (int i = 0; i < 10; ++i) {
+    PhpResponse r = get("/pid.php");
+    ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
+    int pid = 0;
+    sscanf(r.body.c_str(), "%d", &pid);
+    EXPECT_TRUE(before.count(pid)) << pid << " is not one of the running workers";
+  }
+  site_.write("keep_preload.php", "<?php\n");
+  kill(proxy_->pid(), SIGHUP);
+  int pid = *before.begin();
+  for (auto until = Clock::now() + std::chrono::seconds(10);
+       before.count(pid) && Clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(50));
+    pid = whoami().first;
+  }
+  EXPECT_FALSE(before.count(pid)) << "the pool did not roll once the file was back";
+  std::this_thread::sleep_for(milliseconds(500));
+  for (int old : before) EXPECT_FALSE(process_exists(old)) << old << " outlived the roll";
+}
+
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
 // its random generators (it drew from them): each seeds its own.
 TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
