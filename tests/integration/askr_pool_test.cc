@@ -815,6 +815,47 @@ TEST_P(AskrPool, SigtermStopsTheWorkers) {
   for (int pid : pids) EXPECT_FALSE(process_exists(pid)) << pid;
 }
 
+// SIGQUIT, which nginx and php-fpm take for a graceful stop, drains as SIGTERM does: the request
+// running is served, then askr-proxy exits cleanly. Its default action killed askr-proxy at once.
+TEST_P(AskrPool, SigquitIsAGracefulStop) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto running =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it holds the worker, waiting for the lock
+  kill(proxy_->pid(), SIGQUIT);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse r = running.get();
+  EXPECT_EQ(r.status, 200) << proxy_->error_log();
+  EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(proxy_->stop(), 0) << log;
+  EXPECT_NE(log.find("Quit: stopping, draining"), std::string::npos) << log;
+}
+
+// SIGUSR2 (nginx's binary upgrade, which askr-proxy does not do) is ignored with a log line,
+// instead of its default action ending askr-proxy.
+TEST_P(AskrPool, Sigusr2IsIgnoredWithALogLine) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  int worker = whoami().first;
+  kill(proxy_->pid(), SIGUSR2);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy_->error_log();
+    if (log.find("SIGUSR2") != std::string::npos || !proxy_->alive()) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(proxy_->alive()) << log;
+  EXPECT_NE(log.find("SIGUSR2: ignored"), std::string::npos) << log;
+  EXPECT_EQ(whoami().first, worker);  // nothing was restarted
+  EXPECT_EQ(proxy_->stop(), 0);
+}
+
 // SIGTERM drains: a request queued behind the pool's only worker is served once the request
 // before it ends, even though that worker then recycles itself (max_requests): the supervisor
 // goes on starting workers while the loops drain.
