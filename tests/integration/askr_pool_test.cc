@@ -807,6 +807,32 @@ TEST_P(AskrPool, SighupDoesNotInterruptARunningRequest) {
   EXPECT_TRUE(r.body.starts_with("locked after 1.")) << r.body;
 }
 
+// SIGQUIT reaches the workers too when it is sent to the process group (Ctrl-\ in a terminal, a
+// service manager stopping the whole group): a worker takes it as SIGTERM, finishing its request
+// before it exits, instead of dumping core in the middle of it.
+TEST_P(AskrPool, SigquitLetsAWorkerFinishItsRequest) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  int worker = whoami().first;
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto waiting =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 15000); });
+  std::this_thread::sleep_for(milliseconds(500));
+  ASSERT_EQ(kill(worker, SIGQUIT), 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse r = waiting.get();
+  EXPECT_EQ(r.status, 200) << proxy_->error_log();
+  EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
+  for (int i = 0; i < 100 && process_exists(worker); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_FALSE(process_exists(worker));  // it stopped, after its request
+}
+
 TEST_P(AskrPool, SigtermStopsTheWorkers) {
   start("workers = 2\nmode = \"classic\"\n");
   std::set<int> pids;
