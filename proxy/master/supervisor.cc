@@ -234,6 +234,7 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     }
     if (socket_dir_.empty()) {
       if (Result<void> r = make_socket_dir(cfg.server.temp_dir); !r) return r;
+      if (Result<void> r = log_relay_.start(); !r) return r;
     }
     Pool& p = pools_.emplace_back();
     p.config_index = i;
@@ -312,9 +313,9 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // dup2 clears close-on-exec
   // What askr-worker says itself (PHP's start-up errors, why a worker stopped) goes to the error
-  // log, wherever error_log points; its workers inherit it. (After SIGUSR1 reopened the log,
-  // they write to the new file from the next SIGHUP, which starts a fresh zygote.)
-  posix_spawn_file_actions_adddup2(&fa, log::fd(), 2);
+  // log, wherever error_log points, through the relay, so that it follows SIGUSR1's reopen; its
+  // workers inherit it.
+  posix_spawn_file_actions_adddup2(&fa, log_relay_.write_fd(), 2);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -598,6 +599,7 @@ void Supervisor::stop(int64_t timeout_ms) {
     }
     p.old_zygotes.clear();
   }
+  log_relay_.stop();  // what they said last is in the log
 }
 
 }  // namespace askr::master

@@ -11,7 +11,8 @@
 // with CLONE_PARENT, so its workers are askr-proxy's children. Workers and zygotes ask the
 // kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it. A zygote
 // that dies is started again before the next worker (with the workers' back-off when it fails
-// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again.
+// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again. What
+// zygotes and workers write to their stderr reaches the error log through a LogRelay.
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "backend/slots.h"
+#include "master/log_relay.h"
 #include "shared/base/result.h"
 #include "shared/config/config.h"
 
@@ -126,6 +128,7 @@ class Supervisor {
 
   std::string worker_bin_;
   std::string socket_dir_;
+  LogRelay log_relay_;  // the stderr of zygotes and workers
   std::vector<Pool> pools_;
   bool stopping_ = false;
 };

@@ -1197,6 +1197,44 @@ TEST_P(AskrPool, WorkerMessagesGoToTheErrorLogFile) {
   EXPECT_EQ(proxy.stop(), 0);
 }
 
+// SIGUSR1 reopens the error log by name: what the workers write to their stderr follows it to
+// the new file, as askr-proxy's own lines do, instead of going to the rotated file until the
+// next SIGHUP.
+TEST_P(AskrPool, WorkersFollowTheErrorLogReopenedOnSigusr1) {
+  std::ofstream(root() + "/to_stderr.php")
+      << "<?php file_put_contents('php://stderr', 'stderr-' . $_GET['m'] . \"\\n\");\n";
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.error_log_file = true;
+  o.site_extra = "php = \"app\"\n";
+  o.extra = "[[pool]]\nname = \"app\"\nworkers = 1\n";
+  Proxy proxy(o);
+  auto fetch_marker = [&](const std::string& m) {
+    return php_fetch(proxy.port(), "GET /to_stderr.php?m=" + m + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                     10000);
+  };
+  auto wait_for = [&](const std::string& what) {
+    for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+      if (proxy.error_log().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_EQ(fetch_marker("before").status, 200);
+  ASSERT_TRUE(wait_for("stderr-before")) << proxy.error_log();
+  std::string rotated = proxy.error_log_path() + ".1";
+  ASSERT_EQ(std::rename(proxy.error_log_path().c_str(), rotated.c_str()), 0);
+  kill(proxy.pid(), SIGUSR1);
+  ASSERT_TRUE(wait_for("SIGUSR1: logs reopened")) << proxy.error_log();
+  EXPECT_EQ(fetch_marker("after").status, 200);
+  EXPECT_TRUE(wait_for("stderr-after")) << proxy.error_log() << "\nrotated:\n"
+                                        << read_file(rotated);
+  EXPECT_EQ(read_file(rotated).find("stderr-after"), std::string::npos);
+  EXPECT_EQ(proxy.stop(), 0);
+}
+
 // A zygote whose PHP does not start (here opcache.preload names a missing file) is a failed
 // start like a worker's: logged, backed off, and requests get 503 meanwhile.
 TEST_P(AskrPool, ZygoteFailingToStartBacksOff) {
