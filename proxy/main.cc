@@ -245,7 +245,7 @@ int serve(const std::string& path) {
   // Signals are taken on this thread with sigwait; the loops never see them.
   sigset_t sigs;
   sigemptyset(&sigs);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD}) sigaddset(&sigs, s);
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit();
@@ -351,7 +351,8 @@ int serve(const std::string& path) {
     int sig = ::read(sigfd, &si, sizeof si) == ssize_t(sizeof si) ? int(si.ssi_signo) : 0;
     if (stopping) {
       // Once stopping, signals change nothing (a second SIGTERM, a reload): the drain goes on.
-    } else if (sig == SIGTERM || sig == SIGINT) {
+    } else if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+      // SIGQUIT too: nginx and php-fpm take it for their graceful stop.
       LOG_INFO("%s: stopping, draining for up to %lld ms", strsignal(sig),
                (long long)cfg.timeouts.drain.count());
       stopping = true;
@@ -363,6 +364,8 @@ int serve(const std::string& path) {
       reload_certificates(*gen);
     } else if (sig == SIGUSR1) {
       reopen_logs(cfg, *logs);
+    } else if (sig == SIGUSR2) {
+      LOG_WARN("SIGUSR2: ignored (nginx's binary upgrade is not supported: restart askr-proxy)");
     }
     supervisor.reap_and_restart();
     uint64_t n = 0;

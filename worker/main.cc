@@ -13,8 +13,8 @@
 // ASKR_READY_FD (see FcgiServer), both taken out of
 // the environment before PHP starts; the process dies with its parent (PR_SET_PDEATHSIG,
 // SIGKILL) and refuses to start if the parent is already gone. On that socket, only peers of
-// this process's user or root are served (SO_PEERCRED). SIGTERM or SIGINT: the request in
-// progress is finished, then the process exits 0; waiting idle, it exits at once.
+// this process's user or root are served (SO_PEERCRED). SIGTERM, SIGINT or SIGQUIT: the request
+// in progress is finished, then the process exits 0; waiting idle, it exits at once.
 //
 // A pool zygote (--zygote, askr-proxy's way of starting a pool) takes a control socket as fd 3
 // ($ASKR_ZYGOTE_FD) instead, starts PHP once and forks each worker of the pool on request

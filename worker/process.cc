@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <initializer_list>
 
 namespace askr::worker {
 namespace {
@@ -40,8 +41,9 @@ void set_stop_handlers() {
   // running (flock(), reads from pipes and sockets). Waiting for a request is not held up by it:
   // poll and epoll_wait return EINTR whatever the flag, and wake_fd() is watched too.
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  // SIGQUIT as well: nginx and php-fpm stop gracefully on it, and askr-proxy does, so one sent
+  // to the whole process group (Ctrl-\ in a terminal) must not end a request half-way.
+  for (int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaction(sig, &sa, nullptr);
 }
 
 bool stop_requested() {

@@ -8,13 +8,13 @@
 
 namespace askr::worker {
 
-// Installs the SIGTERM/SIGINT handler (sets the stop flag and makes wake_fd() readable) and
-// ignores SIGPIPE. Call before PHP starts: PHP's signal layer records the handlers it finds
-// then and calls them back when it defers a signal during a request.
+// Installs the SIGTERM/SIGINT/SIGQUIT handler (sets the stop flag and makes wake_fd()
+// readable) and ignores SIGPIPE. Call before PHP starts: PHP's signal layer records the
+// handlers it finds then and calls them back when it defers a signal during a request.
 bool install_signal_handlers();
-// (Re)installs the SIGTERM/SIGINT handler alone, with SA_RESTART.
+// (Re)installs the SIGTERM/SIGINT/SIGQUIT handler alone, with SA_RESTART.
 void set_stop_handlers();
-// True once SIGTERM or SIGINT has arrived.
+// True once SIGTERM, SIGINT or SIGQUIT has arrived.
 bool stop_requested();
 // Readable once stop_requested(); never read from, so it stays readable.
 int wake_fd();

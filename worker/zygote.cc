@@ -101,6 +101,7 @@ std::optional<WorkerFds> serve_fork_requests(int control_fd) {
     sigemptyset(&stops);
     sigaddset(&stops, SIGTERM);
     sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGQUIT);
     sigprocmask(SIG_BLOCK, &stops, &old);
     pid_t pid = fork_sibling();
     int err = errno;

@@ -234,6 +234,7 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     }
     if (socket_dir_.empty()) {
       if (Result<void> r = make_socket_dir(cfg.server.temp_dir); !r) return r;
+      if (Result<void> r = log_relay_.start(); !r) return r;
     }
     Pool& p = pools_.emplace_back();
     p.config_index = i;
@@ -312,9 +313,9 @@ bool Supervisor::start_zygote(Pool& p) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, sv[1], 3);  // dup2 clears close-on-exec
   // What askr-worker says itself (PHP's start-up errors, why a worker stopped) goes to the error
-  // log, wherever error_log points; its workers inherit it. (After SIGUSR1 reopened the log,
-  // they write to the new file from the next SIGHUP, which starts a fresh zygote.)
-  posix_spawn_file_actions_adddup2(&fa, log::fd(), 2);
+  // log, wherever error_log points, through the relay, so that it follows SIGUSR1's reopen; its
+  // workers inherit it.
+  posix_spawn_file_actions_adddup2(&fa, log_relay_.write_fd(), 2);
   std::vector<char*> argv;
   for (std::string& a : p.argv) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -454,6 +455,7 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
 // A failed start (`what`, `lived` ms after it began): the next one waits, longer each time.
 void Supervisor::back_off(Pool& p, const char* what, int64_t lived) {
   ++p.failures;
+  p.last_failure = what;
   int64_t delay = std::min<int64_t>(kMaxBackoffMs, 100LL << std::min(p.failures, 10));
   p.next_start_ms = now_ms() + delay;
   if (!p.backoff_logged || p.failures % 10 == 0) {
@@ -504,30 +506,65 @@ void Supervisor::reap_and_restart() {
 
 void Supervisor::roll() {
   for (Pool& p : pools_) {
-    std::vector<pid_t> old;
-    for (Process& proc : p.procs) {
-      if (!proc.retiring) old.push_back(proc.pid);
+    std::vector<size_t> old;  // indexes: spawn() adds to p.procs
+    for (size_t i = 0; i < p.procs.size(); ++i) {
+      Process& proc = p.procs[i];
+      if (proc.retiring) continue;
+      old.push_back(i);
       proc.retiring = true;
       // Its slot is down until the replacement is ready (a request running on it goes on).
       if (proc.ready) p.slots->set_up(int(proc.slot), false);
-      proc.ready = false;
     }
     // The new generation comes from a fresh PHP start (files and ini read again). The old one is
-    // told to stop once the new zygote runs and while its PHP starts: a request a loop sent just
-    // before has time to begin in an old worker, and idle old workers are gone before the new
-    // ones accept. Connections kept to the old ones close, and loops connect again to the slot's
-    // socket, where the new ones accept.
-    retire_zygote(p);
-    bool started = start_zygote(p);
-    for (const Process& proc : p.procs) {
-      if (std::find(old.begin(), old.end(), proc.pid) != old.end()) send_signal(proc, SIGTERM);
+    // told to stop once the new PHP has started (the new zygote forked its first worker): a
+    // request a loop sent just before has time to begin in an old worker, and a new PHP that
+    // does not start leaves the old generation serving. Connections kept to the old ones close,
+    // and loops connect again to the slot's socket, where the new ones accept.
+    size_t count = old.size();
+    if (!start_generation(p)) {
+      for (size_t i : old) {
+        p.procs[i].retiring = false;
+        if (p.procs[i].ready) p.slots->set_up(int(p.procs[i].slot), true);
+      }
+      update_failing(p);
+      LOG_ERROR("SIGHUP: pool %s keeps its %zu running workers, its new PHP did not start: %s",
+                p.name.c_str(), count, p.last_failure.c_str());
+      continue;
     }
-    // Backing off: reap_and_restart() starts the workers when it is over.
-    for (unsigned slot = 0; started && slot < p.workers; ++slot) {
-      if (!spawn(p, slot)) break;
+    for (size_t i : old) {
+      p.procs[i].ready = false;
+      send_signal(p.procs[i], SIGTERM);
     }
-    LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), old.size());
+    for (unsigned slot = 1; slot < p.workers; ++slot) {
+      if (!spawn(p, slot)) break;  // backing off: reap_and_restart() starts the rest later
+    }
+    LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), count);
   }
+}
+
+// A fresh zygote with the first worker of the new generation (slot 0): true once that worker
+// is forked, which the zygote does only after its PHP has started. Otherwise the zygote that
+// ran before is kept for the running generation's replacements, and the failed try changes
+// nothing of the pool's back-off (roll() says what failed, instead of back_off()).
+bool Supervisor::start_generation(Pool& p) {
+  Zygote running = p.zygote;
+  p.zygote = {};
+  int failures = p.failures;
+  int64_t next_start_ms = p.next_start_ms;
+  bool backoff_logged = p.backoff_logged;
+  p.backoff_logged = true;
+  if (spawn(p, 0)) {
+    std::swap(p.zygote, running);  // the one that ran before, to retire
+    retire_zygote(p);
+    p.zygote = running;
+    p.backoff_logged = backoff_logged;
+    return true;
+  }
+  p.zygote = running;
+  p.failures = failures;
+  p.next_start_ms = next_start_ms;
+  p.backoff_logged = backoff_logged;
+  return false;
 }
 
 void Supervisor::stop(int64_t timeout_ms) {
@@ -562,6 +599,7 @@ void Supervisor::stop(int64_t timeout_ms) {
     }
     p.old_zygotes.clear();
   }
+  log_relay_.stop();  // what they said last is in the log
 }
 
 }  // namespace askr::master

@@ -11,7 +11,8 @@
 // with CLONE_PARENT, so its workers are askr-proxy's children. Workers and zygotes ask the
 // kernel to kill them when askr-proxy dies (PR_SET_PDEATHSIG), so none outlives it. A zygote
 // that dies is started again before the next worker (with the workers' back-off when it fails
-// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again.
+// to start); SIGHUP starts a fresh one, so changed PHP files and settings are read again. What
+// zygotes and workers write to their stderr reaches the error log through a LogRelay.
 #pragma once
 
 #include <sys/types.h>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "backend/slots.h"
+#include "master/log_relay.h"
 #include "shared/base/result.h"
 #include "shared/config/config.h"
 
@@ -60,7 +62,8 @@ class Supervisor {
   // released once its worker is reaped.
   void kill_requested();
   // SIGHUP: start a fresh zygote and a fresh set of workers from it; the old ones finish their
-  // request and exit.
+  // request and exit. A pool whose new PHP does not start keeps its running workers (and
+  // zygote), with one line saying so.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
   void stop(int64_t timeout_ms);
@@ -103,6 +106,7 @@ class Supervisor {
     int failures = 0;  // consecutive failed starts: exits before serving, soon after start
     int64_t next_start_ms = 0;
     bool backoff_logged = false;
+    std::string last_failure;  // what the last failed start was, for the log
   };
 
   Result<void> make_socket_dir(const std::string& parent);
@@ -112,6 +116,7 @@ class Supervisor {
   void reaped(Pool& p, const Process& proc);
   static WorkerFds worker_fds(const Pool& p, unsigned slot);
   bool start_zygote(Pool& p);
+  bool start_generation(Pool& p);
   pid_t fork_worker(Pool& p, WorkerFds fds);
   void retire_zygote(Pool& p);
   void reap_zygotes(Pool& p);
@@ -123,6 +128,7 @@ class Supervisor {
 
   std::string worker_bin_;
   std::string socket_dir_;
+  LogRelay log_relay_;  // the stderr of zygotes and workers
   std::vector<Pool> pools_;
   bool stopping_ = false;
 };

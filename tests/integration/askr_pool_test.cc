@@ -845,12 +845,79 @@ TEST_P(AskrPool, SighupDoesNotInterruptARunningRequest) {
   EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
 }
 
+// SIGQUIT reaches the workers too when it is sent to the process group (Ctrl-\ in a terminal, a
+// service manager stopping the whole group): a worker takes it as SIGTERM, finishing its request
+// before it exits, instead of dumping core in the middle of it.
+TEST_P(AskrPool, SigquitLetsAWorkerFinishItsRequest) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  int worker = whoami().first;
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto waiting =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 15000); });
+  std::this_thread::sleep_for(milliseconds(500));
+  ASSERT_EQ(kill(worker, SIGQUIT), 0);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse r = waiting.get();
+  EXPECT_EQ(r.status, 200) << proxy_->error_log();
+  EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
+  for (int i = 0; i < 100 && process_exists(worker); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_FALSE(process_exists(worker));  // it stopped, after its request
+}
+
 TEST_P(AskrPool, SigtermStopsTheWorkers) {
   start("workers = 2\nmode = \"classic\"\n");
   std::set<int> pids;
   for (int i = 0; i < 6; ++i) pids.insert(whoami().first);
   EXPECT_EQ(proxy_->stop(), 0);
   for (int pid : pids) EXPECT_FALSE(process_exists(pid)) << pid;
+}
+
+// SIGQUIT, which nginx and php-fpm take for a graceful stop, drains as SIGTERM does: the request
+// running is served, then askr-proxy exits cleanly. Its default action killed askr-proxy at once.
+TEST_P(AskrPool, SigquitIsAGracefulStop) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  std::string lock_path = site_.path() + "/lock";
+  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+  auto running =
+      std::async(std::launch::async, [&] { return get("/flockwait.php?f=" + lock_path, 20000); });
+  std::this_thread::sleep_for(milliseconds(500));  // it holds the worker, waiting for the lock
+  kill(proxy_->pid(), SIGQUIT);
+  std::this_thread::sleep_for(milliseconds(300));
+  flock(fd, LOCK_UN);
+  close(fd);
+  PhpResponse r = running.get();
+  EXPECT_EQ(r.status, 200) << proxy_->error_log();
+  EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(proxy_->stop(), 0) << log;
+  EXPECT_NE(log.find("Quit: stopping, draining"), std::string::npos) << log;
+}
+
+// SIGUSR2 (nginx's binary upgrade, which askr-proxy does not do) is ignored with a log line,
+// instead of its default action ending askr-proxy.
+TEST_P(AskrPool, Sigusr2IsIgnoredWithALogLine) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  int worker = whoami().first;
+  kill(proxy_->pid(), SIGUSR2);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy_->error_log();
+    if (log.find("SIGUSR2") != std::string::npos || !proxy_->alive()) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(proxy_->alive()) << log;
+  EXPECT_NE(log.find("SIGUSR2: ignored"), std::string::npos) << log;
+  EXPECT_EQ(whoami().first, worker);  // nothing was restarted
+  EXPECT_EQ(proxy_->stop(), 0);
 }
 
 // SIGTERM drains: a request queued behind the pool's only worker is served once the request
@@ -1057,6 +1124,47 @@ TEST_P(AskrPool, SighupStartsAFreshZygoteThatSeesChangedFiles) {
   EXPECT_EQ(fields(d).at(1), "v2");
 }
 
+// A SIGHUP whose new PHP does not start (here opcache.preload names a file that was deleted)
+// leaves the running workers serving, and says so; once the file is back, the next SIGHUP rolls
+// the pool. Stopping the old workers before the new PHP had started left the pool answering 503.
+TEST_P(AskrPool, SighupWhoseNewPhpFailsLeavesTheRunningWorkersServing) {
+  std::string preload = site_.write("keep_preload.php", "<?php\n");
+  std::string ini = "\"opcache.preload\" = \"" + preload + "\"\n";
+  if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
+  start("workers = 2\nmode = \"classic\"\nqueue_timeout = \"2s\"\n", 2, ini);
+  std::set<int> before;
+  for (int i = 0; i < 6; ++i) before.insert(whoami().first);
+  std::filesystem::remove(preload);
+  kill(proxy_->pid(), SIGHUP);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+    log = proxy_->error_log();
+    if (log.find("running workers, its new PHP") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(log.find("running workers, its new PHP did not start: zygote"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("keep_preload.php"), std::string::npos) << log;  // PHP's own reason
+  for (int i = 0; i < 10; ++i) {
+    PhpResponse r = get("/pid.php");
+    ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
+    int pid = 0;
+    sscanf(r.body.c_str(), "%d", &pid);
+    EXPECT_TRUE(before.count(pid)) << pid << " is not one of the running workers";
+  }
+  site_.write("keep_preload.php", "<?php\n");
+  kill(proxy_->pid(), SIGHUP);
+  int pid = *before.begin();
+  for (auto until = Clock::now() + std::chrono::seconds(10);
+       before.count(pid) && Clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(50));
+    pid = whoami().first;
+  }
+  EXPECT_FALSE(before.count(pid)) << "the pool did not roll once the file was back";
+  std::this_thread::sleep_for(milliseconds(500));
+  for (int old : before) EXPECT_FALSE(process_exists(old)) << old << " outlived the roll";
+}
+
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
 // its random generators (it drew from them): each seeds its own.
 TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
@@ -1127,6 +1235,44 @@ TEST_P(AskrPool, WorkerMessagesGoToTheErrorLogFile) {
   }
   EXPECT_NE(log.find("PHP failed to start"), std::string::npos) << log;
   EXPECT_NE(log.find("no_such_preload.php"), std::string::npos) << log;
+  EXPECT_EQ(proxy.stop(), 0);
+}
+
+// SIGUSR1 reopens the error log by name: what the workers write to their stderr follows it to
+// the new file, as askr-proxy's own lines do, instead of going to the rotated file until the
+// next SIGHUP.
+TEST_P(AskrPool, WorkersFollowTheErrorLogReopenedOnSigusr1) {
+  std::ofstream(root() + "/to_stderr.php")
+      << "<?php file_put_contents('php://stderr', 'stderr-' . $_GET['m'] . \"\\n\");\n";
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.threads = 1;
+  o.root = root();
+  o.error_log_file = true;
+  o.site_extra = "php = \"app\"\n";
+  o.extra = "[[pool]]\nname = \"app\"\nworkers = 1\n";
+  Proxy proxy(o);
+  auto fetch_marker = [&](const std::string& m) {
+    return php_fetch(proxy.port(), "GET /to_stderr.php?m=" + m + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                     10000);
+  };
+  auto wait_for = [&](const std::string& what) {
+    for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
+      if (proxy.error_log().find(what) != std::string::npos) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  };
+  EXPECT_EQ(fetch_marker("before").status, 200);
+  ASSERT_TRUE(wait_for("stderr-before")) << proxy.error_log();
+  std::string rotated = proxy.error_log_path() + ".1";
+  ASSERT_EQ(std::rename(proxy.error_log_path().c_str(), rotated.c_str()), 0);
+  kill(proxy.pid(), SIGUSR1);
+  ASSERT_TRUE(wait_for("SIGUSR1: logs reopened")) << proxy.error_log();
+  EXPECT_EQ(fetch_marker("after").status, 200);
+  EXPECT_TRUE(wait_for("stderr-after")) << proxy.error_log() << "\nrotated:\n"
+                                        << read_file(rotated);
+  EXPECT_EQ(read_file(rotated).find("stderr-after"), std::string::npos);
   EXPECT_EQ(proxy.stop(), 0);
 }
 
