@@ -112,6 +112,13 @@ struct H2Session::Incoming {
   bool end_stream = false;
   std::string body;  // DATA received before the driver has the stream (not consumed yet)
 
+  // The text of a span; empty where `raw` no longer holds it (a head over the limits drops it).
+  std::string_view at(Span sp) const {
+    return sp.off <= raw.size() && sp.len <= raw.size() - sp.off
+               ? std::string_view(raw).substr(sp.off, sp.len)
+               : std::string_view();
+  }
+
   Span keep(std::string_view s) {
     Span sp{uint32_t(raw.size()), uint32_t(s.size())};
     raw.append(s);
@@ -555,14 +562,10 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
     ~GiveBack() { session.drop_incoming(id, std::move(in)); }
   } give_back{*this, id, in};
   if (in->bad ||
-      (in->has_host && in->has_authority &&
-       !iequals(std::string_view(in->raw).substr(in->host.off, in->host.len),
-                std::string_view(in->raw).substr(in->authority.off, in->authority.len)))) {
+      (in->has_host && in->has_authority && !iequals(in->at(in->host), in->at(in->authority)))) {
     bump(&H2Counters::bad_headers);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
-    std::string_view raw = in->raw;
-    events_.on_refused(400, 0, raw.substr(in->method.off, in->method.len),
-                       raw.substr(in->path.off, in->path.len));
+    events_.on_refused(400, 0, in->at(in->method), in->at(in->path));
     return 0;
   }
   bump(&H2Counters::streams);
