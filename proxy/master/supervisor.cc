@@ -31,11 +31,20 @@ constexpr int64_t kMaxBackoffMs = 10000;
 // How long a zygote may take to answer a request for a worker: PHP's start, preload included,
 // on its first. The main thread waits for it (forking a worker itself takes about a millisecond).
 constexpr int kZygoteAnswerS = 30;
+// How long a roll waits for its first new worker to be ready: in worker mode, for the worker
+// script to boot the app and ask for its first request.
+constexpr int64_t kNewWorkerReadyMs = 60000;
 
 int64_t now_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// "exited with status N" or "killed by signal N", from waitpid()'s status.
+std::string exit_text(int status) {
+  return WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                             : "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
 std::string format_bytes(uint64_t v) {
@@ -97,8 +106,10 @@ Supervisor::~Supervisor() {
     for (const Process& proc : p.procs) {
       if (proc.pidfd >= 0) close(proc.pidfd);
     }
-    if (p.zygote.control >= 0) close(p.zygote.control);
-    if (p.zygote.proc.pidfd >= 0) close(p.zygote.proc.pidfd);
+    for (const Zygote* z : {&p.zygote, &p.next_zygote}) {
+      if (z->control >= 0) close(z->control);
+      if (z->proc.pidfd >= 0) close(z->proc.pidfd);
+    }
     for (const Process& z : p.old_zygotes) {
       if (z.pidfd >= 0) close(z.pidfd);
     }
@@ -118,6 +129,7 @@ std::vector<int> Supervisor::poll_fds() const {
 
 void Supervisor::read_ready() {
   for (Pool& p : pools_) {
+    bool candidate_ready = false;
     int32_t pids[64];
     ssize_t n;
     while ((n = read(p.ready_pipe[0], pids, sizeof pids)) > 0) {
@@ -132,10 +144,12 @@ void Supervisor::read_ready() {
             proc.ready = true;
             p.slots->set_up(int(proc.slot), true);
             update_failing(p);
+            candidate_ready |= proc.pid == p.candidate;
           }
         }
       }
     }
+    if (candidate_ready) finish_roll(p);  // after the loop: it starts workers (p.procs grows)
   }
 }
 
@@ -167,6 +181,7 @@ void Supervisor::kill_requested() {
       bool any = false;
       for (Process& proc : p.procs) {
         if (proc.slot != unsigned(slot)) continue;
+        if (proc.pid == p.candidate && !proc.ready) continue;  // accepts nothing yet
         LOG_WARN("pool %s: killing worker %d (request_timeout)", p.name.c_str(), proc.pid);
         send_signal(proc, SIGKILL);
         proc.killed = any = true;
@@ -380,23 +395,24 @@ pid_t Supervisor::fork_worker(Pool& p, WorkerFds fds) {
 
 // Closes the zygote's control socket (it exits when it reads the end) and keeps its pid to
 // reap; the workers it forked go on.
-void Supervisor::retire_zygote(Pool& p) {
-  if (p.zygote.proc.pid == 0) return;
-  close(p.zygote.control);
-  p.old_zygotes.push_back(p.zygote.proc);
-  p.zygote = {};
+void Supervisor::retire_zygote(Pool& p, Zygote& z) {
+  if (z.proc.pid == 0) return;
+  close(z.control);
+  p.old_zygotes.push_back(z.proc);
+  z = {};
 }
 
 void Supervisor::reap_zygotes(Pool& p) {
   int status;
-  if (p.zygote.proc.pid && waitpid(p.zygote.proc.pid, &status, WNOHANG) == p.zygote.proc.pid) {
+  for (Zygote* z : {&p.zygote, &p.next_zygote}) {
+    if (z->proc.pid == 0 || waitpid(z->proc.pid, &status, WNOHANG) != z->proc.pid) continue;
     if (!stopping_) {
       LOG_WARN("pool %s: zygote %d ended (status 0x%x); another starts with the next worker",
-               p.name.c_str(), p.zygote.proc.pid, status);
+               p.name.c_str(), z->proc.pid, status);
     }
-    close(p.zygote.control);
-    if (p.zygote.proc.pidfd >= 0) close(p.zygote.proc.pidfd);
-    p.zygote = {};
+    close(z->control);
+    if (z->proc.pidfd >= 0) close(z->proc.pidfd);
+    *z = {};
   }
   std::erase_if(p.old_zygotes, [](const Process& z) {
     if (waitpid(z.pid, nullptr, WNOHANG) != z.pid) return false;
@@ -405,10 +421,11 @@ void Supervisor::reap_zygotes(Pool& p) {
   });
 }
 
-// A worker that is not retiring holds the slot (starting, ready or busy).
+// A worker that is not retiring holds the slot (starting, ready or busy). A roll's first new
+// worker does not, until the roll is done: the running generation keeps its slots filled.
 bool Supervisor::slot_occupied(const Pool& p, unsigned slot) const {
   for (const Process& proc : p.procs) {
-    if (proc.slot == slot && !proc.retiring) return true;
+    if (proc.slot == slot && !proc.retiring && proc.pid != p.candidate) return true;
   }
   return false;
 }
@@ -434,21 +451,16 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
              (long long)lived);
     return;
   }
-  char how[64];
-  if (WIFSIGNALED(status)) {
-    snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
-  } else {
-    snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
-  }
+  std::string how = exit_text(status);
   if (proc.served || lived >= kHealthyAfterMs) {
-    LOG_WARN("pool %s: worker %d %s; starting another", p.name.c_str(), proc.pid, how);
+    LOG_WARN("pool %s: worker %d %s; starting another", p.name.c_str(), proc.pid, how.c_str());
     if (lived >= kHealthyAfterMs) p.failures = 0;
     return;
   }
   // Gone before serving a request, soon after start (a broken script or setting, a worker
   // script that ends at once, even with exit(0)): back off instead of spinning.
   char what[96];
-  snprintf(what, sizeof what, "worker %d %s", proc.pid, how);
+  snprintf(what, sizeof what, "worker %d %s", proc.pid, how.c_str());
   back_off(p, what, lived);
 }
 
@@ -490,12 +502,25 @@ void Supervisor::reap_and_restart() {
     Process proc = *it;
     e.pool->procs.erase(it);
     reaped(*e.pool, proc);
-    on_exit(*e.pool, proc, e.status);
+    if (proc.pid == e.pool->candidate) {
+      give_up_roll(*e.pool, proc.pid,
+                   e.pool->candidate_late
+                       ? "was not ready in " + std::to_string(kNewWorkerReadyMs / 1000) + " s"
+                       : exit_text(e.status) + " before it was ready");
+    } else {
+      on_exit(*e.pool, proc, e.status);
+    }
     update_failing(*e.pool);
   }
   if (stopping_) return;
   int64_t now = now_ms();
   for (Pool& p : pools_) {
+    if (p.candidate && !p.candidate_late && now >= p.candidate_deadline_ms) {
+      for (const Process& proc : p.procs) {
+        if (proc.pid == p.candidate) send_signal(proc, SIGKILL);  // given up once reaped
+      }
+      p.candidate_late = true;
+    }
     if (now < p.next_start_ms) continue;
     for (unsigned slot = 0; slot < p.workers; ++slot) {
       if (!slot_occupied(p, slot) && !spawn(p, slot)) break;  // backing off now
@@ -504,48 +529,87 @@ void Supervisor::reap_and_restart() {
   }
 }
 
+// The new generation comes from a fresh PHP start (files and ini read again). Its first worker
+// starts beside the running generation, which goes on serving until that worker is ready: a new
+// PHP that does not start, or a worker script that fails at boot, leaves the pool as it was.
 void Supervisor::roll() {
   for (Pool& p : pools_) {
-    std::vector<size_t> old;  // indexes: spawn() adds to p.procs
-    for (size_t i = 0; i < p.procs.size(); ++i) {
-      Process& proc = p.procs[i];
-      if (proc.retiring) continue;
-      old.push_back(i);
-      proc.retiring = true;
-      // Its slot is down until the replacement is ready (a request running on it goes on).
-      if (proc.ready) p.slots->set_up(int(proc.slot), false);
-    }
-    // The new generation comes from a fresh PHP start (files and ini read again). The old one is
-    // told to stop once the new PHP has started (the new zygote forked its first worker): a
-    // request a loop sent just before has time to begin in an old worker, and a new PHP that
-    // does not start leaves the old generation serving. Connections kept to the old ones close,
-    // and loops connect again to the slot's socket, where the new ones accept.
-    size_t count = old.size();
-    if (!start_generation(p)) {
-      for (size_t i : old) {
-        p.procs[i].retiring = false;
-        if (p.procs[i].ready) p.slots->set_up(int(p.procs[i].slot), true);
+    if (p.candidate) {
+      // A roll under way is replaced by this one: its worker was started from files and
+      // settings that may have changed since.
+      for (Process& proc : p.procs) {
+        if (proc.pid != p.candidate) continue;
+        proc.retiring = true;
+        if (proc.ready) p.slots->set_up(int(proc.slot), false);
+        send_signal(proc, SIGKILL);
       }
+      retire_zygote(p, p.next_zygote);
+      p.candidate = 0;
+    }
+    if (!start_generation(p)) {
       update_failing(p);
       LOG_ERROR("SIGHUP: pool %s keeps its %zu running workers, its new PHP did not start: %s",
-                p.name.c_str(), count, p.last_failure.c_str());
+                p.name.c_str(), running_workers(p), p.last_failure.c_str());
       continue;
     }
-    for (size_t i : old) {
-      p.procs[i].ready = false;
-      send_signal(p.procs[i], SIGTERM);
-    }
-    for (unsigned slot = 1; slot < p.workers; ++slot) {
-      if (!spawn(p, slot)) break;  // backing off: reap_and_restart() starts the rest later
-    }
-    LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), count);
+    p.candidate = p.procs.back().pid;
+    p.candidate_deadline_ms = now_ms() + kNewWorkerReadyMs;
+    p.candidate_late = false;
+    LOG_INFO("pool %s: new worker %d starts; the running ones are replaced once it is ready",
+             p.name.c_str(), p.candidate);
   }
 }
 
+// Workers of the pool that are neither retiring nor a roll's first new worker.
+size_t Supervisor::running_workers(const Pool& p) {
+  return size_t(std::count_if(p.procs.begin(), p.procs.end(), [&](const Process& proc) {
+    return !proc.retiring && proc.pid != p.candidate;
+  }));
+}
+
+// The roll's first new worker is ready: the old generation is told to stop (a request it runs
+// goes on; connections kept to it close, and loops connect again to the slot's socket, where the
+// new ones accept) and the rest of the new one starts.
+void Supervisor::finish_roll(Pool& p) {
+  size_t count = 0;
+  unsigned candidate_slot = 0;
+  for (Process& proc : p.procs) {
+    if (proc.pid == p.candidate) {
+      candidate_slot = proc.slot;
+      continue;
+    }
+    if (proc.retiring) continue;
+    ++count;
+    proc.retiring = true;
+    // Its slot is down until the replacement is ready (a request running on it goes on).
+    if (proc.ready) p.slots->set_up(int(proc.slot), false);
+    proc.ready = false;
+    send_signal(proc, SIGTERM);
+  }
+  p.slots->set_up(int(candidate_slot), true);
+  retire_zygote(p);
+  std::swap(p.zygote, p.next_zygote);
+  p.candidate = 0;
+  for (unsigned slot = 0; slot < p.workers; ++slot) {
+    if (!slot_occupied(p, slot) && !spawn(p, slot)) break;  // backing off: reap_and_restart()
+  }
+  LOG_INFO("pool %s: restarting %zu workers", p.name.c_str(), count);
+}
+
+// The roll's first new worker ended, or was killed for being late, before it was ready: the new
+// zygote goes, the running generation stays, and nothing of the pool's back-off changes.
+void Supervisor::give_up_roll(Pool& p, pid_t pid, const std::string& why) {
+  retire_zygote(p, p.next_zygote);
+  p.candidate = 0;
+  LOG_ERROR("SIGHUP: pool %s keeps its %zu running workers, its new worker %d %s", p.name.c_str(),
+            running_workers(p), int(pid), why.c_str());
+}
+
 // A fresh zygote with the first worker of the new generation (slot 0): true once that worker
-// is forked, which the zygote does only after its PHP has started. Otherwise the zygote that
-// ran before is kept for the running generation's replacements, and the failed try changes
-// nothing of the pool's back-off (roll() says what failed, instead of back_off()).
+// is forked, which the zygote does only after its PHP has started; the fresh zygote is then
+// p.next_zygote. Otherwise it is gone; in both cases the zygote that ran before is kept for the
+// running generation's replacements, and the try changes nothing of the pool's back-off
+// (roll() says what failed, instead of back_off()).
 bool Supervisor::start_generation(Pool& p) {
   Zygote running = p.zygote;
   p.zygote = {};
@@ -553,24 +617,21 @@ bool Supervisor::start_generation(Pool& p) {
   int64_t next_start_ms = p.next_start_ms;
   bool backoff_logged = p.backoff_logged;
   p.backoff_logged = true;
-  if (spawn(p, 0)) {
-    std::swap(p.zygote, running);  // the one that ran before, to retire
-    retire_zygote(p);
-    p.zygote = running;
-    p.backoff_logged = backoff_logged;
-    return true;
-  }
+  bool started = spawn(p, 0);
+  if (started) p.next_zygote = p.zygote;
   p.zygote = running;
   p.failures = failures;
   p.next_start_ms = next_start_ms;
   p.backoff_logged = backoff_logged;
-  return false;
+  return started;
 }
 
 void Supervisor::stop(int64_t timeout_ms) {
   stopping_ = true;
   for (Pool& p : pools_) {
     retire_zygote(p);
+    retire_zygote(p, p.next_zygote);
+    p.candidate = 0;
     for (const Process& proc : p.procs) send_signal(proc, SIGTERM);
   }
   int64_t deadline = now_ms() + timeout_ms;

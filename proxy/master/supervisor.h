@@ -61,9 +61,11 @@ class Supervisor {
   // Kills the workers of the slots that loops asked to kill (request_timeout); each slot is
   // released once its worker is reaped.
   void kill_requested();
-  // SIGHUP: start a fresh zygote and a fresh set of workers from it; the old ones finish their
-  // request and exit. A pool whose new PHP does not start keeps its running workers (and
-  // zygote), with one line saying so.
+  // SIGHUP: start a fresh zygote and a first worker from it; once that worker says it is ready
+  // (in worker mode: its script booted and asks for a request), the rest of the new generation
+  // starts and the old workers finish their request and exit. A pool whose new PHP does not
+  // start, or whose first new worker ends or is not ready in time, keeps its running workers
+  // (and zygote), with one line saying so.
   void roll();
   // SIGTERM: workers finish what they run, exit; whatever is left after `timeout_ms` is killed.
   void stop(int64_t timeout_ms);
@@ -97,9 +99,15 @@ class Supervisor {
     std::vector<std::string> socket_paths;
     int ready_pipe[2] = {-1, -1};
     unsigned workers = 0;
-    std::vector<std::string> argv;     // the zygote's
-    std::vector<std::string> env;      // NAME=value, from [pool.env]
-    Zygote zygote;                     // proc.pid 0: none running
+    std::vector<std::string> argv;  // the zygote's
+    std::vector<std::string> env;   // NAME=value, from [pool.env]
+    Zygote zygote;                  // proc.pid 0: none running
+    // A roll under way: the new generation's zygote and first worker, which the old generation
+    // serves beside until that worker is ready (candidate 0: no roll under way).
+    Zygote next_zygote;
+    pid_t candidate = 0;
+    int64_t candidate_deadline_ms = 0;
+    bool candidate_late = false;       // killed for not being ready in time
     std::vector<Process> old_zygotes;  // replaced or failed, not reaped yet
     std::vector<Process> procs;
     std::unique_ptr<backend::PoolSlots> slots;
@@ -118,7 +126,11 @@ class Supervisor {
   bool start_zygote(Pool& p);
   bool start_generation(Pool& p);
   pid_t fork_worker(Pool& p, WorkerFds fds);
-  void retire_zygote(Pool& p);
+  void retire_zygote(Pool& p) { retire_zygote(p, p.zygote); }
+  void retire_zygote(Pool& p, Zygote& z);
+  void finish_roll(Pool& p);
+  void give_up_roll(Pool& p, pid_t pid, const std::string& why);
+  static size_t running_workers(const Pool& p);
   void reap_zygotes(Pool& p);
   void back_off(Pool& p, const char* what, int64_t lived);
   void on_exit(Pool& p, const Process& proc, int status);

@@ -1165,6 +1165,50 @@ TEST_P(AskrPool, SighupWhoseNewPhpFailsLeavesTheRunningWorkersServing) {
   for (int old : before) EXPECT_FALSE(process_exists(old)) << old << " outlived the roll";
 }
 
+// In worker mode PHP can start and the worker script still fail at boot (an exception before
+// the first askr_handle_request()). A SIGHUP then keeps the running workers serving until a new
+// worker says it is ready: here none ever does, so the roll is given up with a line saying why,
+// and the pool keeps answering. Once the script is fixed, the next SIGHUP rolls the pool.
+TEST_P(AskrPool, SighupWhoseWorkerScriptFailsAtBootLeavesTheRunningWorkersServing) {
+  std::string script = root() + "/_roll_worker.php";
+  std::string good = read_file(root() + "/_worker.php");
+  std::ofstream(script) << good;
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + script + "\"\n", 1);
+  auto [a, b] = on_both_workers("/random.php");
+  std::set<int> before{std::stoi(fields(a).at(0)), std::stoi(fields(b).at(0))};
+  ASSERT_EQ(before.size(), 2u);
+  std::ofstream(script) << "<?php\nthrow new RuntimeException('boot failed on purpose');\n";
+  kill(proxy_->pid(), SIGHUP);
+  std::string log;
+  for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
+    log = proxy_->error_log();
+    if (log.find("keeps its 2 running workers") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(log.find("SIGHUP: pool fpm keeps its 2 running workers, its new worker"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("boot failed on purpose"), std::string::npos) << log;  // PHP's own reason
+  for (int i = 0; i < 10; ++i) {
+    PhpResponse r = get("/pid.php");
+    ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
+    int pid = 0;
+    sscanf(r.body.c_str(), "%d", &pid);
+    EXPECT_TRUE(before.count(pid)) << pid << " is not one of the running workers";
+  }
+  EXPECT_EQ(log.find("next start in"), std::string::npos) << "the pool backed off:\n" << log;
+  std::ofstream(script) << good;
+  kill(proxy_->pid(), SIGHUP);
+  int pid = *before.begin();
+  for (auto until = Clock::now() + std::chrono::seconds(10);
+       before.count(pid) && Clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(50));
+    pid = whoami().first;
+  }
+  EXPECT_FALSE(before.count(pid)) << "the pool did not roll once the script was fixed";
+  for (int old : before) EXPECT_TRUE(gone_within(old)) << old << " outlived the roll";
+}
+
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
 // its random generators (it drew from them): each seeds its own.
 TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
