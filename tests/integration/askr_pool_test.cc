@@ -88,6 +88,23 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
     }
     return false;
   }
+  // A request for flockwait.php holding its worker on a lock the test holds. When
+  // hold_a_worker() returns, the request has reached the worker; closing `lock` lets it end.
+  struct HeldWorker {
+    int lock = -1;
+    int pid = 0;  // the worker's, as flockwait.php wrote it
+    std::future<PhpResponse> response;
+  };
+  void hold_a_worker(HeldWorker* held) {
+    std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+    held->lock = hold_lock(lock_path);
+    ASSERT_GE(held->lock, 0);
+    held->response = std::async(std::launch::async, [this, lock_path, started] {
+      return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+    });
+    ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
+    held->pid = std::atoi(read_file(started).c_str());
+  }
   // Alive and not a zombie waiting for a parent to reap it.
   static bool process_exists(int pid) {
     if (pid <= 0) return false;
@@ -376,37 +393,27 @@ TEST_P(AskrPool, WorkerKilledMidRequestCostsThatRequestOnly) {
 
 TEST_P(AskrPool, FullQueueAnd503WithRetryAfter) {
   start("workers = 1\nmode = \"classic\"\nqueue = 1\nqueue_timeout = \"30s\"\n", 1);
-  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
-  int fd = hold_lock(lock_path);
-  ASSERT_GE(fd, 0);
-  auto running = std::async(std::launch::async, [&] {
-    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
-  });
-  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  HeldWorker held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_worker(&held));
   PhpResponse over;
   auto queued = queue_one(port(), "GET /pid.php HTTP/1.1\r\nHost: x\r\n\r\n", &over);
-  close(fd);  // the first request ends, the queued one runs
+  close(held.lock);  // the first request ends, the queued one runs
   EXPECT_EQ(over.status, 503);
   EXPECT_EQ(over.header("retry-after"), "1");
-  EXPECT_EQ(running.get().status, 200);
+  EXPECT_EQ(held.response.get().status, 200);
   EXPECT_EQ(queued.get().status, 200);  // it waited, then ran
 }
 
 TEST_P(AskrPool, QueueTimeoutIs503) {
   start("workers = 1\nmode = \"classic\"\nqueue_timeout = \"1s\"\n", 1);
-  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
-  int fd = hold_lock(lock_path);
-  ASSERT_GE(fd, 0);
-  auto running = std::async(std::launch::async, [&] {
-    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
-  });
-  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  HeldWorker held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_worker(&held));
   auto t0 = Clock::now();
   PhpResponse r = get("/pid.php");
   EXPECT_EQ(r.status, 503);
   EXPECT_LT(Clock::now() - t0, milliseconds(2500));
-  close(fd);
-  EXPECT_EQ(running.get().status, 200);
+  close(held.lock);
+  EXPECT_EQ(held.response.get().status, 200);
 }
 
 TEST_P(AskrPool, RequestTimeoutKillsTheWorkerAndThePoolStaysAtStrength) {
@@ -822,25 +829,19 @@ TEST_P(AskrPool, SighupRollsWorkersWithoutFailingRequests) {
 // as if nothing happened. Without SA_RESTART the script's blocking flock() fails with EINTR.
 TEST_P(AskrPool, SighupDoesNotInterruptARunningRequest) {
   start("workers = 1\nmode = \"classic\"\n");
-  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
-  int fd = hold_lock(lock_path);
-  ASSERT_GE(fd, 0);
-  auto waiting = std::async(std::launch::async, [&] {
-    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
-  });
-  ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
-  int worker = std::atoi(read_file(started).c_str());
+  HeldWorker held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_worker(&held));
   kill(proxy_->pid(), SIGHUP);
   // The worker was sent SIGTERM once the roll is logged; it has taken it once none is pending.
   bool taken = false;
   for (auto until = Clock::now() + std::chrono::seconds(20); !taken && Clock::now() < until;) {
     std::this_thread::sleep_for(milliseconds(20));
     taken = proxy_->error_log().find("restarting 1 workers") != std::string::npos &&
-            !signal_pending(worker);
+            !signal_pending(held.pid);
   }
   EXPECT_TRUE(taken) << proxy_->error_log();
-  close(fd);
-  PhpResponse r = waiting.get();
+  close(held.lock);
+  PhpResponse r = held.response.get();
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body.starts_with("locked after")) << r.body;
 }
@@ -926,21 +927,16 @@ TEST_P(AskrPool, Sigusr2IsIgnoredWithALogLine) {
 TEST_P(AskrPool, SigtermServesARequestQueuedBehindARecyclingWorker) {
   // A queue of one, so that a second request answered 503 says the first one waits in it.
   start("workers = 1\nmode = \"classic\"\nmax_requests = 1\nqueue = 1\n", 1);
-  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
-  int fd = hold_lock(lock_path);
-  ASSERT_GE(fd, 0);
-  auto first = std::async(std::launch::async, [&] {
-    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
-  });
-  ASSERT_TRUE(wait_for_lines(started, 1)) << "the first request did not reach the worker";
+  HeldWorker held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_worker(&held));
   PhpResponse refused;
   auto queued = queue_one(port(), "GET /pid.php HTTP/1.1\r\nHost: x\r\n\r\n", &refused);
   EXPECT_EQ(refused.status, 503);
   kill(proxy_->pid(), SIGTERM);
   std::this_thread::sleep_for(milliseconds(300));
-  flock(fd, LOCK_UN);
-  close(fd);
-  PhpResponse a = first.get();
+  flock(held.lock, LOCK_UN);
+  close(held.lock);
+  PhpResponse a = held.response.get();
   EXPECT_EQ(a.status, 200);
   EXPECT_TRUE(a.body.starts_with("locked after")) << a.body;
   PhpResponse b = queued.get();
@@ -993,13 +989,8 @@ TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
   o.pool_extra = "workers = 1\nmode = \"classic\"\n";
   o.timeouts = "drain = \"3s\"\n";
   proxy_ = std::make_unique<PhpProxy>(o);
-  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
-  int fd = hold_lock(lock_path);  // held to the end: the request never finishes
-  ASSERT_GE(fd, 0);
-  auto stuck = std::async(std::launch::async, [&] {
-    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
-  });
-  ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
+  HeldWorker held;
+  ASSERT_NO_FATAL_FAILURE(hold_a_worker(&held));  // held to the end: the request never finishes
   auto t0 = Clock::now();
   EXPECT_EQ(proxy_->stop(20000), 0);
   auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
@@ -1007,8 +998,8 @@ TEST_P(AskrPool, SigtermExitsWithinTheDrainTimeout) {
   // A second wait for the worker would take another 3 s: under 5.9 s there was none, with room
   // for a busy machine.
   EXPECT_LT(took, 5900) << proxy_->error_log();
-  EXPECT_NE(stuck.get().status, 200);
-  close(fd);
+  EXPECT_NE(held.response.get().status, 200);
+  close(held.lock);
 }
 
 // ASKR_WORKER_BIN naming nothing that runs is an error at start, as a binary not found is,
