@@ -222,7 +222,7 @@ int check_config(const std::string& path) {
   // Certificates, keys and cipher strings are OpenSSL's to judge: build the contexts as a start
   // would.
   if (Result<std::unique_ptr<net::TlsContexts>> tls = net::TlsContexts::build(*r.config); !tls) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), tls.error().message.c_str());
+    std::fprintf(stderr, "%s\n", tls.error().message.c_str());  // FILE:LINE:COLUMN: ...
     return 1;
   }
   Result<Logs> logs = open_logs(*r.config);
@@ -271,7 +271,7 @@ int serve(const std::string& path) {
   gen->router = std::move(*router);
   Result<std::unique_ptr<net::TlsContexts>> tls = net::TlsContexts::build(cfg);
   if (!tls) {
-    LOG_ERROR("%s: %s", path.c_str(), tls.error().message.c_str());
+    LOG_ERROR("%s", tls.error().message.c_str());  // FILE:LINE:COLUMN: ...
     return 1;
   }
   gen->tls.publish(std::move(*tls));

@@ -96,18 +96,23 @@ TlsContexts::~TlsContexts() {
   }
 }
 
-// One site's context: [tls] with the site's overrides, and its certificates.
+// One site's context: [tls] with the site's overrides, and its certificates. What OpenSSL
+// refuses is reported as the loader reports its errors, "FILE:LINE:COLUMN: ...", at the value
+// refused.
 Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) {
   const config::Site& site = cfg.sites[index];
   const config::Tls& tls = cfg.tls;
   std::string where = "site " + std::to_string(index + 1) +
                       (site.server_names.empty() ? "" : " (" + site.server_names[0] + ")");
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) return Error{0, "SSL_CTX_new: " + openssl_errors()};
-  auto fail = [&](std::string what) -> Result<SSL_CTX*> {
+  auto fail = [&](SSL_CTX* ctx, config::SourceAt at, std::string what) -> Result<SSL_CTX*> {
     SSL_CTX_free(ctx);
-    return Error{0, where + ": " + what + ": " + openssl_errors()};
+    std::string file = cfg.path;
+    if (at.line) file += ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
+    return Error{0,
+                 (file.empty() ? "" : file + ": ") + where + ": " + what + ": " + openssl_errors()};
   };
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return fail(nullptr, {}, "SSL_CTX_new");
   int min = 0, max = 0;
   versions(site.tls.protocols ? site.tls.protocols : tls.protocols, min, max);
   SSL_CTX_set_min_proto_version(ctx, min);
@@ -131,17 +136,19 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   std::string sid = "askr-site-" + std::to_string(index);
   SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(sid.data()),
                                  unsigned(sid.size()));
-  const std::string& ciphers = site.tls.ciphers.empty() ? tls.ciphers : site.tls.ciphers;
-  const std::string& suites =
-      site.tls.ciphersuites.empty() ? tls.ciphersuites : site.tls.ciphersuites;
+  bool own_ciphers = !site.tls.ciphers.empty(), own_suites = !site.tls.ciphersuites.empty();
+  const std::string& ciphers = own_ciphers ? site.tls.ciphers : tls.ciphers;
+  const std::string& suites = own_suites ? site.tls.ciphersuites : tls.ciphersuites;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
-    return fail("ciphers \"" + ciphers + "\" refused");
+    return fail(ctx, own_ciphers ? site.tls.ciphers_at : tls.ciphers_at,
+                "ciphers \"" + ciphers + "\" refused");
   }
   if (SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1) {
-    return fail("ciphersuites \"" + suites + "\" refused");
+    return fail(ctx, own_suites ? site.tls.ciphersuites_at : tls.ciphersuites_at,
+                "ciphersuites \"" + suites + "\" refused");
   }
   if (SSL_CTX_set1_groups_list(ctx, tls.groups.c_str()) != 1) {
-    return fail("groups \"" + tls.groups + "\" refused");
+    return fail(ctx, tls.groups_at, "groups \"" + tls.groups + "\" refused");
   }
   SSL_CTX_set_dh_auto(ctx, 1);  // DHE-RSA of the intermediate profile: RFC 7919 groups
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
@@ -155,20 +162,23 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   SSL_CTX_set_default_passwd_cb(ctx, refuse_pass_phrase);
   for (const config::Certificate& c : site.certificates) {
     if (SSL_CTX_use_certificate_chain_file(ctx, c.certificate.c_str()) != 1) {
-      return fail("tls_certificate \"" + c.certificate + "\"");
+      return fail(ctx, c.certificate_at, "tls_certificate \"" + c.certificate + "\"");
     }
     g_pass_phrase_asked = false;
     if (SSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), SSL_FILETYPE_PEM) != 1) {
       if (g_pass_phrase_asked) {
-        return fail("tls_certificate_key \"" + c.key +
-                    "\" is protected by a pass phrase, which askr-proxy does not ask for (give "
-                    "it the key without one)");
+        return fail(ctx, c.key_at,
+                    "tls_certificate_key \"" + c.key +
+                        "\" is protected by a pass phrase, which askr-proxy does not ask for (give "
+                        "it the key without one)");
       }
-      return fail("tls_certificate_key \"" + c.key + "\" (does it match \"" + c.certificate +
-                  "\"?)");
+      return fail(
+          ctx, c.key_at,
+          "tls_certificate_key \"" + c.key + "\" (does it match \"" + c.certificate + "\"?)");
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-      return fail("tls_certificate_key \"" + c.key + "\" does not match \"" + c.certificate + "\"");
+      return fail(ctx, c.key_at,
+                  "tls_certificate_key \"" + c.key + "\" does not match \"" + c.certificate + "\"");
     }
   }
   return ctx;

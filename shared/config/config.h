@@ -144,12 +144,20 @@ struct Route {
   int redirect_https_status = 301;       // the route's own, else the site's
 };
 
+// Where a value is written in the config file, for errors found after loading (OpenSSL's
+// refusals): 1-based; line 0 when it was not written there (a default).
+struct SourceAt {
+  uint32_t line = 0;
+  uint32_t column = 0;
+};
+
 // [[site]] tls_certificate / tls_certificate_key: one pair (a full-chain PEM and its key), made
 // absolute against the config file's directory and readable when loaded. A site may give two
 // pairs (an ECDSA and an RSA certificate for the same names): OpenSSL picks per client.
 struct Certificate {
   std::string certificate;
   std::string key;
+  SourceAt certificate_at, key_at;
 };
 
 // [tls] protocols: a set of these bits.
@@ -174,6 +182,7 @@ struct Tls {
   std::string ciphers = kDefaultCiphers;            // TLS 1.2
   std::string ciphersuites = kDefaultCiphersuites;  // TLS 1.3
   std::string groups = kDefaultGroups;
+  SourceAt ciphers_at, ciphersuites_at, groups_at;
   bool session_tickets = true;
   // From accept to the end of the handshake; then the header timeout starts. 1ms..24h.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
@@ -186,6 +195,7 @@ struct SiteTls {
   uint8_t protocols = 0;
   std::string ciphers;
   std::string ciphersuites;
+  SourceAt ciphers_at, ciphersuites_at;
 };
 
 // One [[site]]: a virtual host.

@@ -953,21 +953,34 @@ void redirect_status_field(std::string_view k, const Node& v, Context& ctx, Clas
   out.*Member = static_cast<int>(n->get());
 }
 
-// A string member of a member: string_field<&Site::tls, &SiteTls::ciphers>.
-template <auto Outer, auto Inner>
-void string_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Outer>& out) {
+SourceAt source_at(const Node& v) {
+  return {v.source().begin.line, v.source().begin.column};
+}
+
+// A non-empty string kept with where it is written, for OpenSSL to judge later:
+// tls_string_field<&SiteTls::ciphers, &SiteTls::ciphers_at> (a [[site]]'s) or
+// <&Tls::ciphers, &Tls::ciphers_at> ([tls]).
+template <auto Member, auto At>
+void tls_string_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
   const std::string* s = get_string(k, v, ctx);
   if (!s) return;
   if (s->empty()) return ctx.error(v, quote(k) + " must not be empty");
-  (out.*Outer).*Inner = *s;
+  out.*Member = *s;
+  out.*At = source_at(v);
+}
+
+template <auto Member, auto At>
+void site_tls_string_field(std::string_view k, const Node& v, Context& ctx, Site& site) {
+  tls_string_field<Member, At>(k, v, ctx, site.tls);
 }
 
 // ---- TLS: [[site]] certificates and [tls] protocols ---------------------------------------------
 
 // One path or an array of paths (an ECDSA and an RSA certificate), each made absolute and
 // checked to be readable. Refused entries are reported and left out.
-std::vector<std::string> get_tls_files(std::string_view k, const Node& v, Context& ctx) {
-  std::vector<std::string> out;
+std::vector<std::pair<std::string, SourceAt>> get_tls_files(std::string_view k, const Node& v,
+                                                            Context& ctx) {
+  std::vector<std::pair<std::string, SourceAt>> out;
   auto one = [&](const Node& n) {
     const std::string* s = get_string(k, n, ctx);
     if (!s) return;
@@ -978,7 +991,7 @@ std::vector<std::string> get_tls_files(std::string_view k, const Node& v, Contex
     if (::access(path.c_str(), R_OK) != 0) {
       return ctx.error(n, std::string(k) + " \"" + printable(path) + "\": " + std::strerror(errno));
     }
-    out.push_back(path);
+    out.emplace_back(path, source_at(n));
   };
   if (const auto* array = v.as_array()) {
     if (array->empty() || array->size() > 2) {
@@ -992,15 +1005,19 @@ std::vector<std::string> get_tls_files(std::string_view k, const Node& v, Contex
 }
 
 void parse_certificates(std::string_view k, const Node& v, Context& ctx, Site& site) {
-  std::vector<std::string> files = get_tls_files(k, v, ctx);
+  auto files = get_tls_files(k, v, ctx);
   site.certificates.resize(std::max(site.certificates.size(), files.size()));
-  for (size_t i = 0; i < files.size(); ++i) site.certificates[i].certificate = files[i];
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::tie(site.certificates[i].certificate, site.certificates[i].certificate_at) = files[i];
+  }
 }
 
 void parse_certificate_keys(std::string_view k, const Node& v, Context& ctx, Site& site) {
-  std::vector<std::string> files = get_tls_files(k, v, ctx);
+  auto files = get_tls_files(k, v, ctx);
   site.certificates.resize(std::max(site.certificates.size(), files.size()));
-  for (size_t i = 0; i < files.size(); ++i) site.certificates[i].key = files[i];
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::tie(site.certificates[i].key, site.certificates[i].key_at) = files[i];
+  }
 }
 
 // Each certificate has its key: tls_certificate and tls_certificate_key give as many files.
@@ -1269,8 +1286,9 @@ Site parse_site(const toml::table& table, Context& ctx) {
       {"tls_certificate", parse_certificates},
       {"tls_certificate_key", parse_certificate_keys},
       {"tls_protocols", parse_site_protocols},
-      {"tls_ciphers", string_field<&Site::tls, &SiteTls::ciphers>},
-      {"tls_ciphersuites", string_field<&Site::tls, &SiteTls::ciphersuites>},
+      {"tls_ciphers", site_tls_string_field<&SiteTls::ciphers, &SiteTls::ciphers_at>},
+      {"tls_ciphersuites",
+       site_tls_string_field<&SiteTls::ciphersuites, &SiteTls::ciphersuites_at>},
       {"redirect_https", bool_field<&Site::redirect_https>},
       {"redirect_https_status", redirect_status_field<&Site::redirect_https_status>},
   };
@@ -1403,14 +1421,6 @@ void parse_tls_protocols(std::string_view k, const Node& v, Context& ctx, Tls& t
   if (uint8_t set = get_protocols(k, v, ctx)) tls.protocols = set;
 }
 
-template <auto Member>
-void tls_string_field(std::string_view k, const Node& v, Context& ctx, Tls& tls) {
-  const std::string* s = get_string(k, v, ctx);
-  if (!s) return;
-  if (s->empty()) return ctx.error(v, quote(k) + " must not be empty");
-  tls.*Member = *s;
-}
-
 constexpr Choice<Ktls> kKtls[] = {
     {"auto", Ktls::kAuto},
     {"on", Ktls::kOn},
@@ -1420,9 +1430,9 @@ constexpr Choice<Ktls> kKtls[] = {
 Tls parse_tls(const toml::table& table, Context& ctx) {
   static constexpr Field<Tls> kFields[] = {
       {"protocols", parse_tls_protocols},
-      {"ciphers", tls_string_field<&Tls::ciphers>},
-      {"ciphersuites", tls_string_field<&Tls::ciphersuites>},
-      {"groups", tls_string_field<&Tls::groups>},
+      {"ciphers", tls_string_field<&Tls::ciphers, &Tls::ciphers_at>},
+      {"ciphersuites", tls_string_field<&Tls::ciphersuites, &Tls::ciphersuites_at>},
+      {"groups", tls_string_field<&Tls::groups, &Tls::groups_at>},
       {"session_tickets", bool_field<&Tls::session_tickets>},
       {"handshake_timeout", duration_field<&Tls::handshake_timeout, 1, kMaxTimeoutMs>},
       {"ktls", choice_field<&Tls::ktls, kKtls>},

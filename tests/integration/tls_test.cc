@@ -801,10 +801,15 @@ TEST_F(TlsConfig, UnreadableCertificate) {
   EXPECT_NE(out.find("missing.pem\": No such file or directory"), std::string::npos) << out;
 }
 
+// What OpenSSL refuses is reported where the config file says it, as the loader's own errors
+// are: FILE:LINE:COLUMN of the key (line 8: tls_certificate_key's value).
 TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
   std::string out;
   EXPECT_NE(check("tls = true\n", pair(good_, other_), "", out), 0);
-  EXPECT_NE(out.find("other.key\" does not match \"" + good_.pem), std::string::npos) << out;
+  EXPECT_NE(out.find(dir_.path() + "/askr.toml:8:23: site 1: tls_certificate_key \"" + other_.key +
+                     "\" does not match \"" + good_.pem),
+            std::string::npos)
+      << out;
 }
 
 // A key under a pass phrase is refused with a clear error, as nginx does without
@@ -838,7 +843,32 @@ TEST_F(TlsConfig, CipherStringOpenSslRefuses) {
   std::string out;
   EXPECT_NE(check("tls = true\n", pair(good_, good_), "[tls]\nciphers = \"NO-SUCH-CIPHER\"\n", out),
             0);
-  EXPECT_NE(out.find("ciphers \"NO-SUCH-CIPHER\" refused"), std::string::npos) << out;
+  EXPECT_NE(out.find(dir_.path() + "/askr.toml:11:11: site 1: ciphers \"NO-SUCH-CIPHER\" refused"),
+            std::string::npos)
+      << out;
+}
+
+// A site's own cipher string is reported at its own line, and a certificate OpenSSL cannot read
+// at the tls_certificate element that names it.
+TEST_F(TlsConfig, SiteCipherStringAndBadCertificateAreReportedWhereWritten) {
+  std::string out;
+  EXPECT_NE(
+      check("tls = true\n", pair(good_, good_) + "tls_ciphersuites = \"NO_SUCH_SUITE\"\n", "", out),
+      0);
+  EXPECT_NE(out.find(dir_.path() + "/askr.toml:9:20: site 1: ciphersuites \"NO_SUCH_SUITE\""),
+            std::string::npos)
+      << out;
+  std::string junk = dir_.write("junk.pem", "not a certificate\n");
+  EXPECT_NE(check("tls = true\n",
+                  "tls_certificate = [\"" + good_.pem + "\", \"" + junk +
+                      "\"]\ntls_certificate_key = [\"" + good_.key + "\", \"" + good_.key + "\"]\n",
+                  "", out),
+            0);
+  size_t column = 20 + good_.pem.size() + 4;  // the second element of the array
+  EXPECT_NE(out.find(dir_.path() + "/askr.toml:7:" + std::to_string(column) +
+                     ": site 1: tls_certificate \"" + junk + "\""),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(TlsConfig, UnknownProtocolName) {

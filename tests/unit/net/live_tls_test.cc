@@ -21,7 +21,8 @@ class LiveTls : public ::testing::Test {
     config::Site site;
     site.server_names = {"live.test"};
     site.root = cert_.dir;
-    site.certificates.push_back({cert_.pem, cert_.key});
+    site.certificates.emplace_back().certificate = cert_.pem;
+    site.certificates.back().key = cert_.key;
     cfg_.sites.push_back(site);
     cfg_.default_site = 0;
   }

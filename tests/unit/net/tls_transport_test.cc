@@ -69,7 +69,8 @@ class TlsTransportTest : public ::testing::Test {
     ASSERT_TRUE(cert_.ok);
     config::Site site;
     site.root = cert_.dir;
-    site.certificates.push_back({cert_.pem, cert_.key});
+    site.certificates.emplace_back().certificate = cert_.pem;
+    site.certificates.back().key = cert_.key;
     cfg_.sites.push_back(site);
     cfg_.default_site = 0;
     cfg_.tls.ktls = config::Ktls::kOff;
