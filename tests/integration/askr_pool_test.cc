@@ -74,6 +74,42 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
     auto b = std::async(std::launch::async, [&] { return get(held); });
     return {a.get(), b.get()};
   }
+  // The pids of a two-worker pool's workers.
+  std::set<int> both_workers() {
+    auto [a, b] = on_both_workers("/random.php");
+    return {std::stoi(fields(a).at(0)), std::stoi(fields(b).at(0))};
+  }
+  // The error log once it has `what` in it, or after 15 s.
+  std::string wait_for_log(const std::string& what) {
+    std::string log;
+    for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
+      log = proxy_->error_log();
+      if (log.find(what) != std::string::npos) break;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return log;
+  }
+  // After a SIGHUP that was given up: the running workers, and only they, answer.
+  void expect_served_by(const std::set<int>& workers) {
+    for (int i = 0; i < 10; ++i) {
+      PhpResponse r = get("/pid.php");
+      ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
+      int pid = 0;
+      sscanf(r.body.c_str(), "%d", &pid);
+      EXPECT_TRUE(workers.count(pid)) << pid << " is not one of the running workers";
+    }
+  }
+  // After a SIGHUP that rolls the pool: a new worker answers, and the old ones end.
+  void expect_rolled(const std::set<int>& old) {
+    int pid = *old.begin();
+    for (auto until = Clock::now() + std::chrono::seconds(10);
+         old.count(pid) && Clock::now() < until;) {
+      std::this_thread::sleep_for(milliseconds(50));
+      pid = whoami().first;
+    }
+    EXPECT_FALSE(old.count(pid)) << "the pool did not roll";
+    for (int before : old) EXPECT_TRUE(gone_within(before)) << before << " outlived the roll";
+  }
   // OPcache caches files as soon as they are written (the site is copied just before a test).
   static constexpr const char* kOpcacheIni = "\"opcache.file_update_protection\" = \"0\"\n";
 
@@ -1123,37 +1159,18 @@ TEST_P(AskrPool, SighupWhoseNewPhpFailsLeavesTheRunningWorkersServing) {
   std::string ini = "\"opcache.preload\" = \"" + preload + "\"\n";
   if (geteuid() == 0) ini += "\"opcache.preload_user\" = \"root\"\n";
   start("workers = 2\nmode = \"classic\"\nqueue_timeout = \"2s\"\n", 2, ini);
-  std::set<int> before;
-  for (int i = 0; i < 6; ++i) before.insert(whoami().first);
+  std::set<int> before = both_workers();
+  ASSERT_EQ(before.size(), 2u);
   std::filesystem::remove(preload);
   kill(proxy_->pid(), SIGHUP);
-  std::string log;
-  for (auto until = Clock::now() + std::chrono::seconds(10); Clock::now() < until;) {
-    log = proxy_->error_log();
-    if (log.find("running workers, its new PHP") != std::string::npos) break;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  std::string log = wait_for_log("running workers, its new PHP");
   EXPECT_NE(log.find("running workers, its new PHP did not start: zygote"), std::string::npos)
       << log;
   EXPECT_NE(log.find("keep_preload.php"), std::string::npos) << log;  // PHP's own reason
-  for (int i = 0; i < 10; ++i) {
-    PhpResponse r = get("/pid.php");
-    ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
-    int pid = 0;
-    sscanf(r.body.c_str(), "%d", &pid);
-    EXPECT_TRUE(before.count(pid)) << pid << " is not one of the running workers";
-  }
+  expect_served_by(before);
   site_.write("keep_preload.php", "<?php\n");
   kill(proxy_->pid(), SIGHUP);
-  int pid = *before.begin();
-  for (auto until = Clock::now() + std::chrono::seconds(10);
-       before.count(pid) && Clock::now() < until;) {
-    std::this_thread::sleep_for(milliseconds(50));
-    pid = whoami().first;
-  }
-  EXPECT_FALSE(before.count(pid)) << "the pool did not roll once the file was back";
-  std::this_thread::sleep_for(milliseconds(500));
-  for (int old : before) EXPECT_FALSE(process_exists(old)) << old << " outlived the roll";
+  expect_rolled(before);
 }
 
 // In worker mode PHP can start and the worker script still fail at boot (an exception before
@@ -1165,39 +1182,20 @@ TEST_P(AskrPool, SighupWhoseWorkerScriptFailsAtBootLeavesTheRunningWorkersServin
   std::string good = read_file(root() + "/_worker.php");
   std::ofstream(script) << good;
   start("workers = 2\nmode = \"worker\"\nworker_script = \"" + script + "\"\n", 1);
-  auto [a, b] = on_both_workers("/random.php");
-  std::set<int> before{std::stoi(fields(a).at(0)), std::stoi(fields(b).at(0))};
+  std::set<int> before = both_workers();
   ASSERT_EQ(before.size(), 2u);
   std::ofstream(script) << "<?php\nthrow new RuntimeException('boot failed on purpose');\n";
   kill(proxy_->pid(), SIGHUP);
-  std::string log;
-  for (auto until = Clock::now() + std::chrono::seconds(15); Clock::now() < until;) {
-    log = proxy_->error_log();
-    if (log.find("keeps its 2 running workers") != std::string::npos) break;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  std::string log = wait_for_log("keeps its 2 running workers");
   EXPECT_NE(log.find("SIGHUP: pool fpm keeps its 2 running workers, its new worker"),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("boot failed on purpose"), std::string::npos) << log;  // PHP's own reason
-  for (int i = 0; i < 10; ++i) {
-    PhpResponse r = get("/pid.php");
-    ASSERT_EQ(r.status, 200) << r.body << proxy_->error_log();
-    int pid = 0;
-    sscanf(r.body.c_str(), "%d", &pid);
-    EXPECT_TRUE(before.count(pid)) << pid << " is not one of the running workers";
-  }
+  expect_served_by(before);
   EXPECT_EQ(log.find("next start in"), std::string::npos) << "the pool backed off:\n" << log;
   std::ofstream(script) << good;
   kill(proxy_->pid(), SIGHUP);
-  int pid = *before.begin();
-  for (auto until = Clock::now() + std::chrono::seconds(10);
-       before.count(pid) && Clock::now() < until;) {
-    std::this_thread::sleep_for(milliseconds(50));
-    pid = whoami().first;
-  }
-  EXPECT_FALSE(before.count(pid)) << "the pool did not roll once the script was fixed";
-  for (int old : before) EXPECT_TRUE(gone_within(old)) << old << " outlived the roll";
+  expect_rolled(before);
 }
 
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
