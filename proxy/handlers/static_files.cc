@@ -102,10 +102,12 @@ int check_preconditions(const http::Request& req, std::string_view etag, time_t 
 }
 
 // Location: the normalized path that names the directory, encoded again, with a '/' added (as
-// nginx answers). Never the raw target, whose "//host/.." would lead to another site.
-void redirect_to_directory(const http::Request& req, http::Response& resp) {
+// nginx answers). Never the raw target, whose "//host/.." would lead to another site. `index`:
+// the index file name that turned out to be that directory ("" when the path itself names it).
+void redirect_to_directory(const http::Request& req, std::string_view index, http::Response& resp) {
   std::string loc;
   append_encoded_path(req.normalized, loc);
+  append_encoded_path(index, loc);
   loc += '/';
   if (!req.query.empty()) loc.append("?").append(req.query);
   resp.status = 301;
@@ -114,8 +116,10 @@ void redirect_to_directory(const http::Request& req, http::Response& resp) {
 }
 
 // Finds the file for `rel` (no leading '/'); tries index files for a directory path. Returns
-// the status to answer when there is no file.
-int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
+// the status to answer when there is no file: 301 when the path, or the index file `index` found
+// for it, is a directory. nginx's index module takes the first name that exists, whatever it is,
+// and redirects to it internally; a directory there is then redirected to with its slash added.
+int locate(const StaticSite& site, std::string& rel, OpenFile& file, std::string_view& index) {
   if (rel.empty() || rel.back() == '/') {
     size_t base = rel.size();
     for (const std::string& name : *site.index) {
@@ -123,6 +127,10 @@ int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
       file = open_file(site, rel);
       if (file.fd >= 0) return 0;
       rel.resize(base);
+      if (file.fd == -EISDIR) {
+        index = name;
+        return 301;
+      }
       if (status_for(file.fd) == 403) return 403;  // like nginx's index module
     }
     int dir = open_beneath(site.root_fd, rel, site.symlinks, O_PATH | O_DIRECTORY);
@@ -307,8 +315,9 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
-  if (int status = locate(site, rel, file); status == 301) {
-    return redirect_to_directory(req, resp);
+  std::string_view index;
+  if (int status = locate(site, rel, file, index); status == 301) {
+    return redirect_to_directory(req, index, resp);
   } else if (status != 0) {
     return fail(resp, status);
   }
