@@ -317,12 +317,20 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
     thread_local std::string candidate;
     for (const std::string& index : *files.index) {
       candidate.assign(*rel).append(index);
-      if (probe(files, candidate, cache) != Kind::kFile) continue;
+      const Kind kind = probe(files, candidate, cache);
+      if (kind == Kind::kMissing) continue;
+      // nginx's index module redirects to the first name that exists, file or not: anything but
+      // a script is the static handler's (a directory there is redirected to with its slash),
+      // and a directory named like a script fails try_files $fastcgi_script_name =404.
       if (!index_is_php(index)) return PhpMatch::kStatic;
+      if (kind != Kind::kFile) return PhpMatch::kNotFound;
       set_script(files, path, candidate, "", out);
       out.name.append(index);
       return PhpMatch::kScript;
     }
+    // try_files' $uri/: a directory without an index file is the static handler's (403, no
+    // listing), never the front controller's.
+    if (probe(files, *rel, cache) == Kind::kDir) return PhpMatch::kStatic;
     return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   }
   if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;
