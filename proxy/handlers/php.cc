@@ -27,7 +27,9 @@ constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued for the 
 constexpr int kMaxEarlyHints = 8;               // 103 heads passed on per response
 constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
 
-enum class Kind : uint8_t { kMissing, kFile, kDir };
+// kOther: there, but neither (a FIFO, a socket, a device), which try_files finds as nginx's
+// static handler then answers it: 404.
+enum class Kind : uint8_t { kMissing, kFile, kDir, kOther };
 
 int64_t now_us() {
   struct timespec ts;
@@ -51,7 +53,7 @@ Kind probe(const StaticSite& files, std::string_view rel, FileCache* cache) {
   if (fd >= 0) {
     struct stat st;
     if (fstat(fd, &st) == 0)
-      k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kMissing;
+      k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kOther;
     ::close(fd);
   }
   if (cache) cache->put_kind(files.id, rel, uint8_t(k));

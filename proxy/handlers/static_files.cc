@@ -34,8 +34,13 @@ int status_for(int err) {
   return err == -EACCES || err == -EPERM || err == -ELOOP || err == -EXDEV ? 403 : 404;
 }
 
-// Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, and
-// -EISDIR for a directory.
+// What open_file() gives for something that is neither a regular file nor a directory (a FIFO,
+// a device; open(2) itself fails so for a socket): nginx answers it 404 ("is not a regular
+// file"), not 403.
+constexpr int kNotAFile = -ENXIO;
+
+// Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, -EISDIR for a
+// directory, and kNotAFile for anything else that is there.
 OpenFile open_file(const StaticSite& site, std::string_view rel) {
   OpenFile f;
   // O_NONBLOCK: a FIFO under the root must not block the loop.
@@ -44,8 +49,11 @@ OpenFile open_file(const StaticSite& site, std::string_view rel) {
     log_refused_link(site, rel, f.fd);
     return f;
   }
-  if (fstat(f.fd, &f.st) < 0 || !S_ISREG(f.st.st_mode)) {
-    int err = S_ISDIR(f.st.st_mode) ? -EISDIR : -EACCES;
+  if (fstat(f.fd, &f.st) < 0) {
+    ::close(f.fd);
+    f.fd = -EACCES;
+  } else if (!S_ISREG(f.st.st_mode)) {
+    int err = S_ISDIR(f.st.st_mode) ? -EISDIR : kNotAFile;
     ::close(f.fd);
     f.fd = err;
   }
@@ -131,6 +139,7 @@ int locate(const StaticSite& site, std::string& rel, OpenFile& file, std::string
         index = name;
         return 301;
       }
+      if (file.fd == kNotAFile) return 404;        // it exists: the search ends, as nginx's does
       if (status_for(file.fd) == 403) return 403;  // like nginx's index module
     }
     int dir = open_beneath(site.root_fd, rel, site.symlinks, O_PATH | O_DIRECTORY);

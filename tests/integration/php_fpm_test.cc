@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -733,6 +734,21 @@ TEST_P(Php, DirectoriesAreAnsweredAsNginxDoesNotByTheFrontController) {
     auto fc = parse_json_object(r.body);
     EXPECT_EQ(fc["script"], "index.php") << missing << ": " << r.body;
     EXPECT_EQ(fc["x"], "1") << missing;
+  }
+}
+
+// What is neither a file nor a directory (a FIFO here) is found by try_files and answered 404 by
+// nginx's static handler ("is not a regular file"): never by the front controller, and the same
+// when it is a directory's index file.
+TEST_P(Php, WhatIsNeitherFileNorDirectoryIs404NotTheFrontController) {
+  site_.write("www/ff/.keep", "");
+  ASSERT_EQ(mkfifo((root() + "/ff/index.html").c_str(), 0644), 0);
+  ASSERT_EQ(mkfifo((root() + "/fifo.txt").c_str(), 0644), 0);
+  start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
+  for (const char* target : {"/fifo.txt", "/ff/", "/ff/index.html"}) {
+    PhpResponse r = php_fetch(port(), get(target));
+    ASSERT_TRUE(r.ok) << target;
+    EXPECT_EQ(r.status, 404) << target << ": " << r.body;
   }
 }
 

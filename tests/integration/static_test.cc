@@ -546,7 +546,7 @@ TEST_P(StaticSymlinks, TraversalVectorsNeverLeaveTheRoot) {
 //   d/index.html/ (an empty directory)      e/index.html/index.html "inner"
 //   g/index.html -> ../e                    h/index.htm "htm" (the third name)
 //   m/index.html -> nothing                 n/index.html -> index.html (a loop)
-//   sp ace/index.html/ (an empty directory)
+//   sp ace/index.html/ (an empty directory)  f/index.html (a FIFO: neither file nor directory)
 class StaticIndex : public ProxyTest {
  protected:
   static constexpr const char* kNames = R"(["missing.html", "index.html", "index.htm"])";
@@ -564,6 +564,8 @@ class StaticIndex : public ProxyTest {
     std::filesystem::create_symlink("../e", site_.path() + "/www/g/index.html");
     std::filesystem::create_symlink("nothing", site_.path() + "/www/m/index.html");
     std::filesystem::create_symlink("index.html", site_.path() + "/www/n/index.html");
+    std::filesystem::create_directories(site_.path() + "/www/f");
+    ASSERT_EQ(mkfifo((site_.path() + "/www/f/index.html").c_str(), 0644), 0);
     start("[[site]]\nserver_names = [\"idx.test\"]\nroot = \"" + site_.path() +
           "/www\"\nindex = " + kNames + "\n");
   }
@@ -596,6 +598,8 @@ constexpr IndexCase kIndexCases[] = {
     {"GET", "/m/", 403, "", ""},  // a dangling link is no index: the directory has none
     {"GET", "/n/", 403, "", ""},  // a loop is refused
     {"GET", "/sub/", 200, "", "sub index\n"},
+    {"GET", "/f/", 404, "", ""},  // the index is there but not a file: 404, and the search ends
+    {"GET", "/f/index.html", 404, "", ""},
 };
 
 // Each case on HTTP/1.1, and nginx's answer to the same request where nginx is installed.
