@@ -28,6 +28,12 @@ void fail(http::Response& resp, int status) {
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
 }
 
+// A method the static handler does not answer; Allow says which it does.
+void not_allowed(http::Response& resp) {
+  fail(resp, 405);
+  resp.add("Allow", "GET, HEAD");
+}
+
 // A path the site's symlink rule refuses (or that is not readable) is 403, as nginx answers
 // with disable_symlinks; anything else that cannot be opened is 404.
 int status_for(int err) {
@@ -305,12 +311,10 @@ void StaticSite::filename(std::string_view rel, std::string& out) const {
 
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,
                   std::string& rel, bool deny_php, FileCache* cache) {
-  bool get = req.method == "GET";
-  if (!get && !req.is_head) {
-    fail(resp, 405);
-    resp.add("Allow", "GET, HEAD");
-    return;
-  }
+  // POST is looked up like GET, as nginx's static handler does, and refused only where a file
+  // is: a missing path stays 404 and a directory is redirected (301) or refused (403).
+  const bool post = req.method == "POST";
+  if (req.method != "GET" && !req.is_head && !post) return not_allowed(resp);
   if (!req.path_ok) return fail(resp, 400);
   std::optional<std::string_view> under = site.relative(req.normalized);
   if (!under) return fail(resp, 404);
@@ -320,7 +324,9 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.id, rel, bits)) return respond_cached(req, resp, *c);
+    if (const CachedFile* c = cache->find(site.id, rel, bits)) {
+      return post ? not_allowed(resp) : respond_cached(req, resp, *c);
+    }
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
@@ -333,6 +339,10 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   if (deny_php && rel.ends_with(".php")) {  // an index file found for the directory, too
     ::close(file.fd);
     return fail(resp, 403);
+  }
+  if (post) {
+    ::close(file.fd);
+    return not_allowed(resp);
   }
   FileMeta m;
   m.type = mime_type(rel);

@@ -655,6 +655,47 @@ TEST_P(StaticIndex, RedirectToAnIndexDirectoryIsEncodedAndTheSameOverHttp2) {
   EXPECT_EQ(out, "inner\n");
 }
 
+// A POST is looked up like a GET and refused (405) only where a file is, as nginx's static
+// handler answers it: a missing path is 404, a directory is redirected or refused like a GET's.
+// Other methods are 405 at once.
+TEST_P(StaticIndex, PostIsRefusedOnlyWhereAFileIsAsNginxDoes) {
+  const IndexCase cases[] = {
+      {"POST", "/a.txt", 405, "", ""},   {"POST", "/sub/", 405, "", ""},
+      {"POST", "/nothing", 404, "", ""}, {"POST", "/sub?x=1", 301, "/sub/?x=1", ""},
+      {"POST", "/empty/", 403, "", ""},  {"POST", "/d/", 301, "/d/index.html/", ""},
+      {"PUT", "/nothing", 405, "", ""},  {"DELETE", "/sub/", 405, "", ""},
+  };
+  auto ask = [](int port, const IndexCase& c, bool twice) {
+    int fd = connect_to(port);  // twice: the second answer may come from the loop's file cache
+    std::string raw = std::string(c.method) + " " + c.target +
+                      " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nx=1";
+    send_all(fd, twice ? raw + raw : raw);
+    HttpResponse r = read_response(fd);
+    if (twice) {
+      HttpResponse again = read_response(fd);
+      EXPECT_EQ(again.status, r.status) << c.method << " " << c.target << " again";
+    }
+    close(fd);
+    return r;
+  };
+  for (const IndexCase& c : cases) {
+    fetch(port(), get(c.target));  // a file is now in the loop's cache: a POST is still 405
+    HttpResponse r = ask(port(), c, true);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << c.method << " " << c.target;
+    if (c.status == 405) {
+      EXPECT_EQ(r.header("allow"), "GET, HEAD") << c.target;
+    }
+  }
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "absolute_redirect off;");
+  for (const IndexCase& c : cases) {
+    HttpResponse r = ask(nginx.port(), c, false);
+    EXPECT_EQ(r.status, c.status) << "nginx: " << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << "nginx: " << c.method << " " << c.target;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, StaticSymlinks,
                          ::testing::Combine(::testing::Values("io_uring", "epoll"),
                                             ::testing::Values("follow", "owner", "beneath")),
