@@ -27,7 +27,9 @@ constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued for the 
 constexpr int kMaxEarlyHints = 8;               // 103 heads passed on per response
 constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
 
-enum class Kind : uint8_t { kMissing, kFile, kDir };
+// kOther: there, but neither (a FIFO, a socket, a device), which try_files finds as nginx's
+// static handler then answers it: 404.
+enum class Kind : uint8_t { kMissing, kFile, kDir, kOther };
 
 int64_t now_us() {
   struct timespec ts;
@@ -51,7 +53,7 @@ Kind probe(const StaticSite& files, std::string_view rel, FileCache* cache) {
   if (fd >= 0) {
     struct stat st;
     if (fstat(fd, &st) == 0)
-      k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kMissing;
+      k = S_ISREG(st.st_mode) ? Kind::kFile : S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kOther;
     ::close(fd);
   }
   if (cache) cache->put_kind(files.id, rel, uint8_t(k));
@@ -317,12 +319,20 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
     thread_local std::string candidate;
     for (const std::string& index : *files.index) {
       candidate.assign(*rel).append(index);
-      if (probe(files, candidate, cache) != Kind::kFile) continue;
+      const Kind kind = probe(files, candidate, cache);
+      if (kind == Kind::kMissing) continue;
+      // nginx's index module redirects to the first name that exists, file or not: anything but
+      // a script is the static handler's (a directory there is redirected to with its slash),
+      // and a directory named like a script fails try_files $fastcgi_script_name =404.
       if (!index_is_php(index)) return PhpMatch::kStatic;
+      if (kind != Kind::kFile) return PhpMatch::kNotFound;
       set_script(files, path, candidate, "", out);
       out.name.append(index);
       return PhpMatch::kScript;
     }
+    // try_files' $uri/: a directory without an index file is the static handler's (403, no
+    // listing), never the front controller's.
+    if (probe(files, *rel, cache) == Kind::kDir) return PhpMatch::kStatic;
     return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   }
   if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;

@@ -34,7 +34,7 @@ struct PhpScript {
 enum class PhpMatch : uint8_t {
   kScript,    // run `script`
   kStatic,    // not PHP: serve as a static file
-  kNotFound,  // a .php path whose script does not exist (and no front controller applies)
+  kNotFound,  // a .php path (or .php index) that is no script, and no front controller applies
 };
 
 // Decides what a request under a PHP-enabled location runs, from its normalized path, looked up

@@ -28,14 +28,25 @@ void fail(http::Response& resp, int status) {
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
 }
 
+// A method the static handler does not answer; Allow says which it does.
+void not_allowed(http::Response& resp) {
+  fail(resp, 405);
+  resp.add("Allow", "GET, HEAD");
+}
+
 // A path the site's symlink rule refuses (or that is not readable) is 403, as nginx answers
 // with disable_symlinks; anything else that cannot be opened is 404.
 int status_for(int err) {
   return err == -EACCES || err == -EPERM || err == -ELOOP || err == -EXDEV ? 403 : 404;
 }
 
-// Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, and
-// -EISDIR for a directory.
+// What open_file() gives for something that is neither a regular file nor a directory (a FIFO,
+// a device; open(2) itself fails so for a socket): nginx answers it 404 ("is not a regular
+// file"), not 403.
+constexpr int kNotAFile = -ENXIO;
+
+// Opens a regular file at `rel` beneath the root; fd = -errno when it is missing, -EISDIR for a
+// directory, and kNotAFile for anything else that is there.
 OpenFile open_file(const StaticSite& site, std::string_view rel) {
   OpenFile f;
   // O_NONBLOCK: a FIFO under the root must not block the loop.
@@ -44,8 +55,11 @@ OpenFile open_file(const StaticSite& site, std::string_view rel) {
     log_refused_link(site, rel, f.fd);
     return f;
   }
-  if (fstat(f.fd, &f.st) < 0 || !S_ISREG(f.st.st_mode)) {
-    int err = S_ISDIR(f.st.st_mode) ? -EISDIR : -EACCES;
+  if (fstat(f.fd, &f.st) < 0) {
+    ::close(f.fd);
+    f.fd = -EACCES;
+  } else if (!S_ISREG(f.st.st_mode)) {
+    int err = S_ISDIR(f.st.st_mode) ? -EISDIR : kNotAFile;
     ::close(f.fd);
     f.fd = err;
   }
@@ -102,10 +116,12 @@ int check_preconditions(const http::Request& req, std::string_view etag, time_t 
 }
 
 // Location: the normalized path that names the directory, encoded again, with a '/' added (as
-// nginx answers). Never the raw target, whose "//host/.." would lead to another site.
-void redirect_to_directory(const http::Request& req, http::Response& resp) {
+// nginx answers). Never the raw target, whose "//host/.." would lead to another site. `index`:
+// the index file name that turned out to be that directory ("" when the path itself names it).
+void redirect_to_directory(const http::Request& req, std::string_view index, http::Response& resp) {
   std::string loc;
   append_encoded_path(req.normalized, loc);
+  append_encoded_path(index, loc);
   loc += '/';
   if (!req.query.empty()) loc.append("?").append(req.query);
   resp.status = 301;
@@ -114,8 +130,10 @@ void redirect_to_directory(const http::Request& req, http::Response& resp) {
 }
 
 // Finds the file for `rel` (no leading '/'); tries index files for a directory path. Returns
-// the status to answer when there is no file.
-int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
+// the status to answer when there is no file: 301 when the path, or the index file `index` found
+// for it, is a directory. nginx's index module takes the first name that exists, whatever it is,
+// and redirects to it internally; a directory there is then redirected to with its slash added.
+int locate(const StaticSite& site, std::string& rel, OpenFile& file, std::string_view& index) {
   if (rel.empty() || rel.back() == '/') {
     size_t base = rel.size();
     for (const std::string& name : *site.index) {
@@ -123,6 +141,11 @@ int locate(const StaticSite& site, std::string& rel, OpenFile& file) {
       file = open_file(site, rel);
       if (file.fd >= 0) return 0;
       rel.resize(base);
+      if (file.fd == -EISDIR) {
+        index = name;
+        return 301;
+      }
+      if (file.fd == kNotAFile) return 404;        // it exists: the search ends, as nginx's does
       if (status_for(file.fd) == 403) return 403;  // like nginx's index module
     }
     int dir = open_beneath(site.root_fd, rel, site.symlinks, O_PATH | O_DIRECTORY);
@@ -288,12 +311,10 @@ void StaticSite::filename(std::string_view rel, std::string& out) const {
 
 void serve_static(const StaticSite& site, const http::Request& req, http::Response& resp,
                   std::string& rel, bool deny_php, FileCache* cache) {
-  bool get = req.method == "GET";
-  if (!get && !req.is_head) {
-    fail(resp, 405);
-    resp.add("Allow", "GET, HEAD");
-    return;
-  }
+  // POST is looked up like GET, as nginx's static handler does, and refused only where a file
+  // is: a missing path stays 404 and a directory is redirected (301) or refused (403).
+  const bool post = req.method == "POST";
+  if (req.method != "GET" && !req.is_head && !post) return not_allowed(resp);
   if (!req.path_ok) return fail(resp, 400);
   std::optional<std::string_view> under = site.relative(req.normalized);
   if (!under) return fail(resp, 404);
@@ -303,18 +324,25 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   std::string_view accept = req.known(http::Known::kAcceptEncoding);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.id, rel, bits)) return respond_cached(req, resp, *c);
+    if (const CachedFile* c = cache->find(site.id, rel, bits)) {
+      return post ? not_allowed(resp) : respond_cached(req, resp, *c);
+    }
   }
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
-  if (int status = locate(site, rel, file); status == 301) {
-    return redirect_to_directory(req, resp);
+  std::string_view index;
+  if (int status = locate(site, rel, file, index); status == 301) {
+    return redirect_to_directory(req, index, resp);
   } else if (status != 0) {
     return fail(resp, status);
   }
   if (deny_php && rel.ends_with(".php")) {  // an index file found for the directory, too
     ::close(file.fd);
     return fail(resp, 403);
+  }
+  if (post) {
+    ::close(file.fd);
+    return not_allowed(resp);
   }
   FileMeta m;
   m.type = mime_type(rel);

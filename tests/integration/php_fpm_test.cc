@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -691,6 +692,64 @@ TEST_P(Php, IndexPhpAnswersForTheDirectory) {
   EXPECT_EQ(fc["SCRIPT_NAME"], "/index.php");
   EXPECT_EQ(fc["REQUEST_URI"], "/?x=5");
   EXPECT_EQ(fc["x"], "5");
+}
+
+// A directory under a PHP site with a front controller is answered as nginx 1.22 answers it with
+//   index index.php index.html;
+//   location / { try_files $uri $uri/ /index.php?$query_string; }
+//   location ~ \.php { include snippets/fastcgi-php.conf; fastcgi_pass ...; }
+// ($uri/ matches a directory, whose index module takes the first index name that exists,
+// whatever it is): a directory without an index is 403 and one whose index is a directory is
+// redirected to it, never handed to the front controller; an index.php that is a directory is
+// 404. What does not exist still runs the front controller.
+TEST_P(Php, DirectoriesAreAnsweredAsNginxDoesNotByTheFrontController) {
+  site_.write("www/empty/.keep", "");
+  site_.write("www/dindex/index.html/.keep", "");
+  site_.write("www/phpdir/index.php/.keep", "");
+  site_.write("www/phpdir/index.html", "not this\n");
+  start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
+  struct Case {
+    const char* target;
+    int status;
+    const char* location;
+  };
+  const Case cases[] = {
+      {"/empty/", 403, ""},
+      {"/empty?a=1", 301, "/empty/?a=1"},
+      {"/dindex/?a=1", 301, "/dindex/index.html/?a=1"},
+      {"/dindex/index.html/", 403, ""},
+      {"/phpdir/", 404, ""},
+  };
+  for (const Case& c : cases) {
+    PhpResponse r = php_fetch(port(), get(c.target));
+    ASSERT_TRUE(r.ok) << c.target;
+    EXPECT_EQ(r.status, c.status) << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << c.target;
+    EXPECT_EQ(r.body.find("\"script\""), std::string::npos) << c.target << ": " << r.body;
+  }
+  for (const char* missing : {"/no/such/dir/?x=1", "/hello.txt/?x=1"}) {
+    PhpResponse r = php_fetch(port(), get(missing));
+    ASSERT_TRUE(r.ok) << missing;
+    EXPECT_EQ(r.status, 200) << missing;
+    auto fc = parse_json_object(r.body);
+    EXPECT_EQ(fc["script"], "index.php") << missing << ": " << r.body;
+    EXPECT_EQ(fc["x"], "1") << missing;
+  }
+}
+
+// What is neither a file nor a directory (a FIFO here) is found by try_files and answered 404 by
+// nginx's static handler ("is not a regular file"): never by the front controller, and the same
+// when it is a directory's index file.
+TEST_P(Php, WhatIsNeitherFileNorDirectoryIs404NotTheFrontController) {
+  site_.write("www/ff/.keep", "");
+  ASSERT_EQ(mkfifo((root() + "/ff/index.html").c_str(), 0644), 0);
+  ASSERT_EQ(mkfifo((root() + "/fifo.txt").c_str(), 0644), 0);
+  start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
+  for (const char* target : {"/fifo.txt", "/ff/", "/ff/index.html"}) {
+    PhpResponse r = php_fetch(port(), get(target));
+    ASSERT_TRUE(r.ok) << target;
+    EXPECT_EQ(r.status, 404) << target << ": " << r.body;
+  }
 }
 
 TEST_P(Php, StaticFilesNextToPhpServedByAskr) {

@@ -428,7 +428,9 @@ TEST_P(StaticSymlinks, EachKindOfLinkAnswersAsDocumented) {
 // the foreground, on a free loopback port. Stopped with the object.
 class NginxStatic {
  public:
-  NginxStatic(const std::string& root, const std::string& disable_symlinks) {
+  // `server_extra`: more directives for the server block ("index a b;").
+  NginxStatic(const std::string& root, const std::string& disable_symlinks,
+              const std::string& server_extra = "") {
     port_ = free_port();
     const std::string& d = dir_.path();
     std::ofstream(d + "/nginx.conf")
@@ -437,8 +439,8 @@ class NginxStatic {
         << "  client_body_temp_path " << d << ";\n  proxy_temp_path " << d << ";\n"
         << "  fastcgi_temp_path " << d << ";\n  uwsgi_temp_path " << d << ";\n"
         << "  scgi_temp_path " << d << ";\n  server {\n    listen 127.0.0.1:" << port_
-        << ";\n    root " << root << ";\n    disable_symlinks " << disable_symlinks
-        << ";\n  }\n}\n";
+        << ";\n    root " << root << ";\n    disable_symlinks " << disable_symlinks << ";\n    "
+        << server_extra << "\n  }\n}\n";
     pid_ = fork();
     if (pid_ == 0) {
       execl(kBin, "nginx", "-c", (d + "/nginx.conf").c_str(), "-p", d.c_str(), nullptr);
@@ -532,6 +534,166 @@ TEST_P(StaticSymlinks, TraversalVectorsNeverLeaveTheRoot) {
                            "GET http://localhost/../secret.txt HTTP/1.1\r\n"
                            "Host: localhost\r\n\r\n");
   EXPECT_EQ(abs.body.find("SECRET"), std::string::npos);
+}
+
+// ---- Index files that are not files
+// -------------------------------------------------------------------------
+
+// nginx's index module takes the first index name that exists, whatever it is, and redirects to
+// it internally; a directory found so is then answered 301 to itself with its slash added (its
+// own index is served on the next request), the query kept. A second site, "idx.test", tries
+// several names, as `index missing.html index.html index.htm;`. The tree:
+//   d/index.html/ (an empty directory)      e/index.html/index.html "inner"
+//   g/index.html -> ../e                    h/index.htm "htm" (the third name)
+//   m/index.html -> nothing                 n/index.html -> index.html (a loop)
+//   sp ace/index.html/ (an empty directory)  f/index.html (a FIFO: neither file nor directory)
+class StaticIndex : public ProxyTest {
+ protected:
+  static constexpr const char* kNames = R"(["missing.html", "index.html", "index.htm"])";
+
+  void SetUp() override {
+    ProxyTest::SetUp();
+    if (::testing::Test::IsSkipped()) return;
+    site_.write("www/d/index.html/.keep", "");
+    site_.write("www/e/index.html/index.html", "inner\n");
+    site_.write("www/h/index.htm", "htm\n");
+    site_.write("www/sp ace/index.html/.keep", "");
+    std::filesystem::create_directories(site_.path() + "/www/g");
+    std::filesystem::create_directories(site_.path() + "/www/m");
+    std::filesystem::create_directories(site_.path() + "/www/n");
+    std::filesystem::create_symlink("../e", site_.path() + "/www/g/index.html");
+    std::filesystem::create_symlink("nothing", site_.path() + "/www/m/index.html");
+    std::filesystem::create_symlink("index.html", site_.path() + "/www/n/index.html");
+    std::filesystem::create_directories(site_.path() + "/www/f");
+    ASSERT_EQ(mkfifo((site_.path() + "/www/f/index.html").c_str(), 0644), 0);
+    start("[[site]]\nserver_names = [\"idx.test\"]\nroot = \"" + site_.path() +
+          "/www\"\nindex = " + kNames + "\n");
+  }
+  static std::string idx(const std::string& method, const std::string& target) {
+    return method + " " + target + " HTTP/1.1\r\nHost: idx.test\r\nConnection: close\r\n\r\n";
+  }
+};
+ASKR_BOTH_BACKENDS(StaticIndex);
+
+struct IndexCase {
+  const char* method;
+  const char* target;
+  int status;
+  const char* location;  // "" for none
+  const char* body;      // when 200
+};
+
+constexpr IndexCase kIndexCases[] = {
+    {"GET", "/d/", 301, "/d/index.html/", ""},
+    {"GET", "/d/?x=1&y=%41", 301, "/d/index.html/?x=1&y=%41", ""},
+    {"HEAD", "/d/?x", 301, "/d/index.html/?x", ""},
+    {"GET", "/d/index.html", 301, "/d/index.html/", ""},
+    {"GET", "/d/index.html/", 403, "", ""},  // no index in there: no listing
+    {"GET", "/e/", 301, "/e/index.html/", ""},
+    {"GET", "/e/index.html/", 200, "", "inner\n"},
+    {"GET", "/g/", 301, "/g/index.html/", ""},  // a link to a directory is a directory
+    {"GET", "/g/index.html/", 301, "/g/index.html/index.html/", ""},  // that is e/
+    {"GET", "/g/index.html/index.html/", 200, "", "inner\n"},
+    {"GET", "/h/", 200, "", "htm\n"},
+    {"GET", "/m/", 403, "", ""},  // a dangling link is no index: the directory has none
+    {"GET", "/n/", 403, "", ""},  // a loop is refused
+    {"GET", "/sub/", 200, "", "sub index\n"},
+    {"GET", "/f/", 404, "", ""},  // the index is there but not a file: 404, and the search ends
+    {"GET", "/f/index.html", 404, "", ""},
+};
+
+// Each case on HTTP/1.1, and nginx's answer to the same request where nginx is installed.
+TEST_P(StaticIndex, AnIndexThatIsADirectoryIsRedirectedToAsNginxDoes) {
+  for (const IndexCase& c : kIndexCases) {
+    const std::string raw = idx(c.method, c.target);
+    int fd = connect_to(port());
+    send_all(fd, raw);
+    HttpResponse r = read_response(fd, std::string_view(c.method) == "HEAD");
+    close(fd);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << c.method << " " << c.target;
+    if (c.status == 200) {
+      EXPECT_EQ(r.body, c.body) << c.target;
+    }
+  }
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off",
+                    "index missing.html index.html index.htm;\n    absolute_redirect off;");
+  for (const IndexCase& c : kIndexCases) {
+    int fd = connect_to(nginx.port());
+    send_all(fd, idx(c.method, c.target));
+    HttpResponse r = read_response(fd, std::string_view(c.method) == "HEAD");
+    close(fd);
+    EXPECT_EQ(r.status, c.status) << "nginx: " << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << "nginx: " << c.method << " " << c.target;
+  }
+}
+
+// The site with the default index, and a directory whose name needs encoding in Location; the
+// same answer over HTTP/2.
+TEST_P(StaticIndex, RedirectToAnIndexDirectoryIsEncodedAndTheSameOverHttp2) {
+  HttpResponse r = fetch(port(), get("/d/"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/d/index.html/");
+  r = fetch(port(), get("/sp%20ace/?q=1"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "/sp%20ace/index.html/?q=1");
+  EXPECT_EQ(fetch(port(), get(r.header("location"))).status, 403);
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' -o /dev/null -D - "
+                        "--max-time 30 'http://127.0.0.1:" +
+                            std::to_string(port()) + "/sp%20ace/?q=1'",
+                        out),
+            0);
+  EXPECT_NE(out.find("HTTP/2 301"), std::string::npos) << out;
+  EXPECT_NE(out.find("location: /sp%20ace/index.html/?q=1\r\n"), std::string::npos) << out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' -H 'Host: idx.test' "
+                        "--max-time 30 'http://127.0.0.1:" +
+                            std::to_string(port()) + "/e/index.html/'",
+                        out),
+            0);
+  EXPECT_EQ(out, "inner\n");
+}
+
+// A POST is looked up like a GET and refused (405) only where a file is, as nginx's static
+// handler answers it: a missing path is 404, a directory is redirected or refused like a GET's.
+// Other methods are 405 at once.
+TEST_P(StaticIndex, PostIsRefusedOnlyWhereAFileIsAsNginxDoes) {
+  const IndexCase cases[] = {
+      {"POST", "/a.txt", 405, "", ""},   {"POST", "/sub/", 405, "", ""},
+      {"POST", "/nothing", 404, "", ""}, {"POST", "/sub?x=1", 301, "/sub/?x=1", ""},
+      {"POST", "/empty/", 403, "", ""},  {"POST", "/d/", 301, "/d/index.html/", ""},
+      {"PUT", "/nothing", 405, "", ""},  {"DELETE", "/sub/", 405, "", ""},
+  };
+  auto ask = [](int port, const IndexCase& c, bool twice) {
+    int fd = connect_to(port);  // twice: the second answer may come from the loop's file cache
+    std::string raw = std::string(c.method) + " " + c.target +
+                      " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nx=1";
+    send_all(fd, twice ? raw + raw : raw);
+    HttpResponse r = read_response(fd);
+    if (twice) {
+      HttpResponse again = read_response(fd);
+      EXPECT_EQ(again.status, r.status) << c.method << " " << c.target << " again";
+    }
+    close(fd);
+    return r;
+  };
+  for (const IndexCase& c : cases) {
+    fetch(port(), get(c.target));  // a file is now in the loop's cache: a POST is still 405
+    HttpResponse r = ask(port(), c, true);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << c.method << " " << c.target;
+    if (c.status == 405) {
+      EXPECT_EQ(r.header("allow"), "GET, HEAD") << c.target;
+    }
+  }
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "absolute_redirect off;");
+  for (const IndexCase& c : cases) {
+    HttpResponse r = ask(nginx.port(), c, false);
+    EXPECT_EQ(r.status, c.status) << "nginx: " << c.method << " " << c.target;
+    EXPECT_EQ(r.header("location"), c.location) << "nginx: " << c.method << " " << c.target;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, StaticSymlinks,
