@@ -330,9 +330,9 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
       out.name.append(index);
       return PhpMatch::kScript;
     }
-    // try_files' $uri/: a directory without an index file is the static handler's (403, no
-    // listing), never the front controller's.
-    if (probe(files, *rel, cache) == Kind::kDir) return PhpMatch::kStatic;
+    // A directory without an index file runs the front controller, as FrankenPHP's php_server
+    // and Symfony's nginx config (try_files $uri /index.php) run it: with the default index, a
+    // site's "/" reaches its app. (nginx's try_files $uri $uri/ would answer 403.)
     return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   }
   if (probe(files, *rel, cache) != Kind::kMissing) return PhpMatch::kStatic;
