@@ -64,7 +64,7 @@ class FileCache {
   // Whether larger files may be kept open (false under a very low descriptor limit).
   bool keeps_files() const { return max_open_ > 0; }
 
-  // What a path is (a PHP handler's script lookup: 0 missing, 1 file, 2 directory, as the
+  // What a path is (a PHP handler's script lookup: missing, file, directory or other, as the
   // caller defines), when it was looked up this second; -1 when not. Cached like the files, so
   // that a busy script costs no openat2/fstat/close per request.
   static constexpr size_t kMaxKinds = 4096;  // per loop; the kinds empty when full
