@@ -1221,6 +1221,33 @@ TEST_P(AskrPool, SighupWhoseWorkerScriptFailsAtBootLeavesTheRunningWorkersServin
   expect_rolled(before);
 }
 
+// The old workers serve while the new generation's first worker boots; a second SIGHUP during
+// that boot replaces the roll under way: its worker is stopped, and the second roll completes.
+TEST_P(AskrPool, SighupDuringASlowBootReplacesTheRollUnderWay) {
+  std::string script = root() + "/_slow_worker.php";
+  std::ofstream(script) << "<?php\nif (file_exists(__DIR__ . '/slow_boot')) { "
+                           "file_put_contents(__DIR__ . '/booting', getmypid() "
+                           ". \"\\n\", FILE_APPEND); sleep(2); }\n"
+                        << read_file(root() + "/_worker.php").substr(6);
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + script + "\"\n", 1);
+  std::set<int> before = both_workers();
+  ASSERT_EQ(before.size(), 2u);
+  site_.write("www/slow_boot", "");
+  kill(proxy_->pid(), SIGHUP);
+  ASSERT_TRUE(wait_for_lines(root() + "/booting", 1)) << proxy_->error_log();
+  int first = std::atoi(read_file(root() + "/booting").c_str());
+  expect_served_by(before);  // while the new worker boots
+  kill(proxy_->pid(), SIGHUP);
+  EXPECT_TRUE(gone_within(first)) << "the first roll's worker outlived the second SIGHUP";
+  expect_rolled(before);
+  // The two rolls' first workers, then slot 1's of the second, and no other.
+  EXPECT_TRUE(wait_for_lines(root() + "/booting", 3));
+  std::this_thread::sleep_for(milliseconds(300));
+  std::string booting = read_file(root() + "/booting");
+  EXPECT_EQ(std::count(booting.begin(), booting.end(), '\n'), 3) << booting;
+  EXPECT_EQ(proxy_->error_log().find("keeps its"), std::string::npos) << proxy_->error_log();
+}
+
 // opcache.preload runs once per pool, in the zygote; the workers forked after it do not share
 // its random generators (it drew from them): each seeds its own.
 TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
