@@ -23,7 +23,7 @@ namespace askr::handlers {
 namespace {
 
 constexpr uint16_t kRequestId = 1;
-constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued for the backend
+constexpr size_t kBackendBacklog = 256 * 1024;  // request bytes queued on a backend link
 constexpr int kMaxEarlyHints = 8;               // 103 heads passed on per response
 constexpr size_t kRetryKeep = 64 * 1024;        // request bytes kept for one retry
 
@@ -516,8 +516,10 @@ bool PhpRequest::body(std::string_view data) {
   if (finished_) return true;  // the answer is in; what still comes is dropped
   if (mode_ == BodyMode::kCollect) return spill(data);
   send_stdin(data);
-  size_t backlog = link_ ? link_->buffered() : pending_.size();
-  if (backlog < kBackendBacklog) return true;
+  // Without a backend connection (queued for a worker, or being retried) nothing reads the
+  // body: the rest waits with the protocol (an HTTP/2 stream's preread window, the client's
+  // socket), not here, so queued requests hold little; on_link_drained asks for it.
+  if (link_ && link_->buffered() < kBackendBacklog) return true;
   body_paused_ = true;
   return false;
 }

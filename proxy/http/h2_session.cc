@@ -328,9 +328,13 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   uint32_t nghttp2_concurrency = limits.max_concurrent_streams > UINT32_MAX / 2
                                      ? UINT32_MAX - 1
                                      : std::max<uint32_t>(2 * limits.max_concurrent_streams, 1);
+  // A stream may send body_preread bytes ahead of its handler, as nginx's
+  // http2_body_preread_size: a request waiting for a PHP worker holds that much, not a full
+  // window; open_stream() grows the window to initial_window once the handler reads.
+  limits_.body_preread = std::min(limits.body_preread, limits.initial_window);
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, nghttp2_concurrency},
-      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.body_preread},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, std::size(iv));
@@ -766,6 +770,16 @@ void H2Session::consume_connection(size_t n) {
 
 void H2Session::consume_stream(int32_t id, size_t n) {
   if (n) nghttp2_session_consume_stream(session_, id, n);
+}
+
+void H2Session::open_stream(int32_t id) {
+  if (limits_.body_preread >= limits_.initial_window) return;
+  // The window's size, not what is left of it: -1 for a stream nghttp2 no longer has. Never
+  // shrunk here (a stream opened before the client acknowledged our SETTINGS starts at 65535).
+  int32_t size = nghttp2_session_get_stream_effective_local_window_size(session_, id);
+  if (size < 0 || uint32_t(size) >= limits_.initial_window) return;
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, id,
+                                        int32_t(limits_.initial_window));
 }
 
 void H2Session::reset(int32_t id, uint32_t error) {

@@ -29,8 +29,9 @@ namespace askr::http {
 
 struct H2Limits {
   uint32_t max_concurrent_streams = 100;
-  uint32_t max_streams = 10000;  // streams per connection, then GOAWAY (NO_ERROR)
-  uint32_t initial_window = 65535;
+  uint32_t max_streams = 10000;      // streams per connection, then GOAWAY (NO_ERROR)
+  uint32_t initial_window = 65535;   // a stream's window once open_stream() was called
+  uint32_t body_preread = 16 << 10;  // SETTINGS_INITIAL_WINDOW_SIZE (capped by initial_window)
   uint32_t connection_window = 1 << 20;
   uint32_t max_header_list = 32768;  // bytes, each field counted as name + value + 32
   uint32_t max_fields = 100;
@@ -194,6 +195,11 @@ class H2Session {
   // and later gives them to the stream (its own window opens then).
   void consume_connection(size_t n);
   void consume_stream(int32_t id, size_t n);
+  // The handler of stream `id` reads its body: its window grows from body_preread (what a
+  // stream may send before that, so that streams waiting for a handler hold little) to
+  // initial_window. Called again each time it reads (cheap): the client's SETTINGS ACK
+  // shrinks the windows of streams opened before it.
+  void open_stream(int32_t id);
   void reset(int32_t id, uint32_t error);
   // Graceful: GOAWAY with the last stream seen; streams in flight finish, new ones are refused.
   void shutdown();

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "core/dispatch.h"
 #include "net/listener.h"
@@ -38,6 +39,7 @@ http::H2Limits limits_from(const config::Config& cfg) {
   l.max_concurrent_streams = h.max_concurrent_streams;
   l.max_streams = h.max_streams;
   l.initial_window = h.initial_window;
+  l.body_preread = h.body_preread;
   l.connection_window = h.connection_window;
   l.max_header_list = cfg.limits.max_header_size;
   l.max_fields = cfg.limits.max_headers;
@@ -94,6 +96,9 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   // The request body while the handler cannot take it (not consumed for the stream: its window
   // bounds it).
   std::string held;
+  // Body bytes the handler took as it asked for no more (a request queued for a PHP worker):
+  // not read yet, so not consumed for the stream either, until it asks for more.
+  size_t unread = 0;
   uint64_t body_bytes = 0;  // request body bytes received
   bool wants_body = false;  // a handler reads the body (else it is consumed and dropped)
   bool body_paused = false;
@@ -368,7 +373,9 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
   data_in_ += data.size();
   Stream* s = find(id);
   if (!s || !s->wants_body || s->done || s->end_body_sent) {
-    session_.consume(id, data.size());  // nobody reads it: keep the windows open
+    // Nobody reads it: keep the windows open (what the handler took unread included).
+    if (s) session_.consume_stream(id, std::exchange(s->unread, 0));
+    session_.consume(id, data.size());
     return;
   }
   s->body_bytes += data.size();
@@ -388,22 +395,33 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
   }
   if (s->body_paused || !s->held.empty()) {
     // Held: the stream's window stays closed by as much, so the stream's window bounds what is
-    // held. The connection's opens: were it to wait on this stream's handler (a request queued
-    // for a PHP worker), the bodies of the streams PHP is reading would stall behind it.
+    // held (body_preread until the handler first reads). The connection's opens: were it to
+    // wait on this stream's handler (a request queued for a PHP worker), the bodies of the
+    // streams PHP is reading would stall behind it.
     s->held.append(data);
     session_.consume_connection(data.size());
     return;
   }
   feed(*s, data);
-  session_.consume(id, data.size());
+  if (s->body_paused) {  // taken but not read: the stream's window waits for the handler
+    s->unread += data.size();
+    session_.consume_connection(data.size());
+  } else {
+    session_.consume(id, data.size());
+  }
 }
 
-// Body bytes to the handler (the caller opens the windows by as much).
+// Body bytes to the handler (the caller opens the windows by as much). A handler that takes
+// them and wants more reads the body: its stream's window grows past the preread.
 void H2Conn::feed(Stream& s, std::string_view data) {
   in_sink_ = &s;
   bool more = s.handler->body(data);
   in_sink_ = nullptr;
-  if (!more) s.body_paused = true;
+  if (!more) {
+    s.body_paused = true;
+  } else if (!s.body_ended) {
+    session_.open_stream(s.id);
+  }
 }
 
 void H2Conn::on_body_end(int32_t id) {
@@ -424,12 +442,17 @@ void H2Conn::end_body(Stream& s) {
 // The handler took what it had and wants more of the request body.
 void H2Conn::body_drained(Stream& s) {
   s.body_paused = false;
+  size_t read = std::exchange(s.unread, 0);  // what it took unread, it has read now
   if (!s.held.empty() && s.wants_body && !s.done) {
     std::string held = std::move(s.held);
     s.held.clear();
     feed(s, held);
-    session_.consume_stream(s.id, held.size());  // the connection's window opened on arrival
+    // The connection's window opened on arrival; the stream's opens once the handler reads.
+    (s.body_paused ? s.unread : read) += held.size();
+  } else if (s.wants_body && !s.done && !s.body_ended) {
+    session_.open_stream(s.id);  // it reads now: what it waited for may come
   }
+  session_.consume_stream(s.id, read);
   end_body(s);
   flush();  // window updates
   update_timer();

@@ -260,8 +260,13 @@ struct Timeouts {
 struct Http2 {
   uint32_t max_concurrent_streams = 100;  // SETTINGS_MAX_CONCURRENT_STREAMS; 1..10000
   uint32_t max_streams = 10000;           // requests on one connection, then GOAWAY; 1..2^30
-  uint32_t initial_window = 65535;        // SETTINGS_INITIAL_WINDOW_SIZE; 1k..2^31-1
-  uint32_t connection_window = 1 << 20;   // the connection's receive window; 64k..2^31-1
+  // A stream's receive window once its handler reads the body (WINDOW_UPDATE); 1k..2^31-1.
+  uint32_t initial_window = 65535;
+  // SETTINGS_INITIAL_WINDOW_SIZE: the body bytes a stream may send before its handler reads
+  // (a request queued for a PHP worker keeps no more); 1k..2^31-1, at most initial_window. Not
+  // 0: a handler's first read of the body is what opens the window further.
+  uint32_t body_preread = 16 << 10;
+  uint32_t connection_window = 1 << 20;  // the connection's receive window; 64k..2^31-1
   // Client resets (RST_STREAM) of streams: Rapid Reset (CVE-2023-44487). Beyond the budget:
   // GOAWAY ENHANCE_YOUR_CALM, and no stream of the batch that ran it out reaches a handler.
   uint32_t reset_burst = 100;  // 1..1000000

@@ -1376,6 +1376,7 @@ Http2 parse_http2(const toml::table& table, Context& ctx) {
       {"max_concurrent_streams", integer_field<&Http2::max_concurrent_streams, 1, 10000>},
       {"max_streams", integer_field<&Http2::max_streams, 1, 1 << 30>},
       {"initial_window", size_field<&Http2::initial_window, 1 << 10, INT32_MAX>},
+      {"body_preread", size_field<&Http2::body_preread, 1 << 10, INT32_MAX>},
       {"connection_window", size_field<&Http2::connection_window, 1 << 16, INT32_MAX>},
       {"reset_burst", integer_field<&Http2::reset_burst, 1, 1000000>},
       {"reset_rate", integer_field<&Http2::reset_rate, 0, 1000000>},

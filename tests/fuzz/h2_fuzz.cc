@@ -5,7 +5,8 @@
 // moving on between them, after the client preface (prepended when the input does not start
 // with it, so that the fuzzer reaches the frames). The fake core answers every request: some at
 // once, some with a body that arrives over later pieces, some with a reset; it consumes request
-// bodies, sometimes late. Between pieces everything the session has to send is pulled out.
+// bodies, sometimes late, and then reads on (the stream's window grows past the preread). Between
+// pieces everything the session has to send is pulled out.
 // Beyond memory safety (ASan/UBSan), the target checks the contracts: every request handed over
 // has a method and a scheme, and every view of it can be read (ASan: inside live storage); no
 // stream is handed over twice, and body bytes and closes arrive only for streams handed over and
@@ -130,7 +131,10 @@ class FakeCore final : public H2Session::Events {
       session->resume(id);
     }
     late_.clear();
-    for (auto& [id, n] : unconsumed_) session->consume(id, n);
+    for (auto& [id, n] : unconsumed_) {
+      session->consume(id, n);
+      session->open_stream(id);
+    }
     unconsumed_.clear();
   }
 
@@ -153,6 +157,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.reset_burst = 8;
   limits.max_header_list = 4096;
   limits.max_fields = 32;
+  limits.body_preread = 4096;
   FakeCore core;
   core.choice = choice;
   H2Session session(core, limits);

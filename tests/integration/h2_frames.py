@@ -46,6 +46,9 @@ class Conn:
         self.send_failed = False
         self.sock.sendall(PREFACE + SettingsFrame(0, settings=settings or {}).serialize())
         self.ack = ack
+        # Request bodies sent with send_body(), as the server's windows allow: what is left of
+        # each, the streams' windows and the connection's.
+        self.bodies, self.windows, self.initial, self.conn_window = {}, {}, 65535, 65535
 
     def send(self, *frames):
         data = b"".join(f if isinstance(f, bytes) else f.serialize() for f in frames)
@@ -80,6 +83,7 @@ class Conn:
                         s = SettingsFrame(0)
                         s.flags.add("ACK")
                         self.send(s)
+                    self.track_windows(f)
                     return f
             left = deadline - time.time()
             if left <= 0 or self.closed:
@@ -95,6 +99,46 @@ class Conn:
                 self.closed = True
                 return None
             self.buf += data
+
+    def send_body(self, sid, data):
+        """Sends `data` as the body of stream `sid` (END_STREAM with its last piece): what the
+        windows allow now, the rest as the server opens them (read_frame)."""
+        self.windows.setdefault(sid, self.initial)
+        self.bodies[sid] = data
+        self.send_bodies()
+
+    def send_bodies(self):
+        for sid in list(self.bodies):
+            data = self.bodies[sid]
+            while data and min(self.windows[sid], self.conn_window) > 0:
+                k = min(16384, len(data), self.windows[sid], self.conn_window)
+                f = DataFrame(sid, data[:k])
+                data = data[k:]
+                self.windows[sid] -= k
+                self.conn_window -= k
+                if not data:
+                    f.flags.add("END_STREAM")
+                self.send(f)
+            if data:
+                self.bodies[sid] = data
+            else:
+                del self.bodies[sid]
+
+    def track_windows(self, f):
+        if isinstance(f, SettingsFrame) and SettingsFrame.INITIAL_WINDOW_SIZE in f.settings:
+            new = f.settings[SettingsFrame.INITIAL_WINDOW_SIZE]
+            for sid in self.windows:
+                self.windows[sid] += new - self.initial
+            self.initial = new
+        elif isinstance(f, WindowUpdateFrame):
+            if f.stream_id == 0:
+                self.conn_window += f.window_increment
+            elif f.stream_id in self.windows:
+                self.windows[f.stream_id] += f.window_increment
+        else:
+            return
+        if self.bodies:
+            self.send_bodies()
 
     # Reads until `pred(frame)` holds, the peer closes, or the time is up.
     def until(self, pred, timeout=5):
@@ -740,18 +784,7 @@ def case_unknown_length_post(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/body.php", method="POST", end_stream=False))
     payload = bytes(range(256)) * 400  # 100 KiB, more than one window
-    sent = 0
-    while sent < len(payload):
-        chunk = payload[sent:sent + 16384]
-        f = DataFrame(1, chunk)
-        if sent + len(chunk) == len(payload):
-            f.flags.add("END_STREAM")
-        c.send(f)
-        sent += len(chunk)
-        # Wait for window updates when needed.
-        while sent < len(payload) and sent >= 65535 + credit(c):
-            if c.read_frame(5) is None:
-                break
+    c.send_body(1, payload)  # as the windows allow, the rest while the response is awaited
     status, body, err = c.response(1, 10)
     import hashlib
     expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
@@ -771,8 +804,8 @@ def upload(c, sids, size, conn_window=65535, timeout=20):
     for sid in sids:
         c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False,
                          extra=[("content-length", str(size))]))
-    initial = 65535
-    window, sent = {sid: 65535 for sid in sids}, {sid: 0 for sid in sids}
+    initial = c.initial  # the server's SETTINGS may have been read already
+    window, sent = {sid: initial for sid in sids}, {sid: 0 for sid in sids}
     status, body = {}, {sid: b"" for sid in sids}
     ended = set()
     deadline = time.time() + timeout
@@ -843,6 +876,82 @@ def case_dropped_bodies(port, arg):
     good, what = upload(c, [sid], 1 << 20, conn_window=65535 + credit - n * size, timeout=10)
     expect(good == 1, "after %d uploads reset at once, a 1 MiB upload went whole through PHP "
            "(%s)" % (n, what))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def case_queued_bodies_memory(port, arg):
+    """PID:CONNS:STREAMS:SIZE:BOUND_KIB. CONNS connections each first take the pool's one
+    connection with a slow GET, then POST SIZE bytes on STREAMS more streams at once and send as
+    much of each body as the windows let them. Those streams wait for PHP: the bodies they may
+    send ahead of a handler that reads them must stay small, whatever the client would send,
+    so the server (PID) grows by less than BOUND_KIB."""
+    pid, conns, streams, size, bound = (int(x) for x in arg.split(":"))
+    cs = []
+    for _ in range(conns):
+        c = Conn(port)
+        c.send(c.headers(1, path="/sleep.php?s=20"))
+        cs.append(c)
+    for i, c in enumerate(cs):  # SETTINGS exchanged both ways, the slow GET dispatched
+        c.send(PingFrame(0, struct.pack(">Q", i)))
+        expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+               "PING %d answered" % i)
+    before = rss_kib(pid)
+    sids = [3 + 2 * i for i in range(streams)]
+    state = []
+    for c in cs:
+        initial, conn = 65535, 65535  # and what the frames read so far changed of them
+        for f in c.frames:
+            if isinstance(f, SettingsFrame) and SettingsFrame.INITIAL_WINDOW_SIZE in f.settings:
+                initial = f.settings[SettingsFrame.INITIAL_WINDOW_SIZE]
+            elif isinstance(f, WindowUpdateFrame) and f.stream_id == 0:
+                conn += f.window_increment
+        for sid in sids:
+            c.send(c.headers(sid, path="/body.php", method="POST", end_stream=False,
+                             extra=[("content-length", str(size))]))
+        state.append({"conn": conn, "win": {sid: initial for sid in sids},
+                      "sent": {sid: 0 for sid in sids}})
+    piece = b"q" * 16384
+    total = 0
+    deadline = time.time() + 60
+    quiet_since = time.time()
+    while time.time() < deadline and time.time() - quiet_since < 2:
+        moved = False
+        for c, st in zip(cs, state):
+            for sid in sids:  # as much of each body as the windows allow
+                while st["sent"][sid] < size and min(st["win"][sid], st["conn"]) > 0:
+                    k = min(len(piece), size - st["sent"][sid], st["win"][sid], st["conn"])
+                    c.send(DataFrame(sid, piece[:k]))
+                    st["sent"][sid] += k
+                    st["win"][sid] -= k
+                    st["conn"] -= k
+                    total += k
+                    moved = True
+            while True:  # the windows the server opened meanwhile
+                f = c.read_frame(0.05)
+                if f is None:
+                    break
+                if isinstance(f, WindowUpdateFrame):
+                    if f.stream_id == 0:
+                        st["conn"] += f.window_increment
+                    elif f.stream_id in st["win"]:
+                        st["win"][f.stream_id] += f.window_increment
+                elif isinstance(f, (RstStreamFrame, GoAwayFrame)):
+                    expect(False, "%r while uploading" % f)
+        if moved:
+            quiet_since = time.time()
+    after = rss_kib(pid)
+    expect(not any(c.closed for c in cs), "the connections are open")
+    grew = after - before
+    expect(grew < bound, "%d streams on %d connections sent %d KiB ahead of PHP; the server grew "
+           "by %d KiB (%d -> %d), less than %d" % (streams * conns, conns, total >> 10, grew,
+                                                   before, after, bound))
 
 
 # ---- Reuse of per-stream objects ------------------------------------------------------------------
@@ -950,14 +1059,8 @@ def case_reuse(port, arg):
                 body = bytes(rnd.getrandbits(8) for _ in range(rnd.choice([0, 1, 5000, 70000])))
                 c.send(c.headers(sid, path=name, method="POST", end_stream=not body,
                                  extra=extra + [("content-length", str(len(body)))]))
-                sent = 0
-                while sent < len(body):  # the stream's window is 64 KiB: PHP reads as it comes
-                    piece = body[sent:sent + 16384]
-                    f = DataFrame(sid, piece)
-                    if sent + len(piece) == len(body):
-                        f.flags.add("END_STREAM")
-                    c.send(f)
-                    sent += len(piece)
+                if body:  # as the windows allow: the rest once PHP reads (collect() reads on)
+                    c.send_body(sid, body)
             batch.append((sid, kind, name, extra, body))
             sid += 2
         got = collect(c, [b[0] for b in batch])
@@ -1061,11 +1164,6 @@ def case_replaced_midsend(port, arg):
     held = sum(got[s][1].get("etag") == etag_old for s in answered)
     expect(held * size > wmem_max, "%d responses of the old version (%d answered, %d refused)" %
            (held, len(answered), len(sids) - len(answered)))
-
-
-def credit(c):
-    return sum(f.window_increment for f in c.frames
-               if isinstance(f, WindowUpdateFrame) and f.stream_id == 1)
 
 
 if __name__ == "__main__":

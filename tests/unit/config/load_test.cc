@@ -2165,6 +2165,7 @@ root = "/"
   const Http2& d = r.config->http2;
   EXPECT_EQ(d.max_concurrent_streams, 100u);
   EXPECT_EQ(d.initial_window, 65535u);
+  EXPECT_EQ(d.body_preread, 16u << 10);
   EXPECT_EQ(d.idle_timeout, std::chrono::seconds(180));
 
   r = load_string(R"([[listen]]
@@ -2175,6 +2176,7 @@ root = "/"
 max_concurrent_streams = 10
 max_streams = 500
 initial_window = "256k"
+body_preread = "64k"
 connection_window = "4m"
 reset_burst = 20
 reset_rate = 2
@@ -2189,6 +2191,7 @@ idle_timeout = "30s"
   EXPECT_EQ(h.max_concurrent_streams, 10u);
   EXPECT_EQ(h.max_streams, 500u);
   EXPECT_EQ(h.initial_window, 256u << 10);
+  EXPECT_EQ(h.body_preread, 64u << 10);
   EXPECT_EQ(h.connection_window, 4u << 20);
   EXPECT_EQ(h.reset_burst, 20u);
   EXPECT_EQ(h.reset_rate, 2u);
@@ -2207,17 +2210,19 @@ root = "/"
 [http2]
 max_concurrent_streams = 0
 initial_window = "4g"
+body_preread = 0
 push = true
 )",
                              "/tmp/askr.toml");
   EXPECT_FALSE(r.config);
   std::vector<std::string> got;
   for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
-  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  ASSERT_EQ(got.size(), 5u) << ::testing::PrintToString(got);
   EXPECT_NE(got[0].find("3: 'http2' must be true or false"), std::string::npos) << got[0];
   EXPECT_EQ(got[1].rfind("7: ", 0), 0u) << got[1];
   EXPECT_EQ(got[2].rfind("8: ", 0), 0u) << got[2];
-  EXPECT_NE(got[3].find("unknown key 'push' in [http2]"), std::string::npos) << got[3];
+  EXPECT_EQ(got[3].rfind("9: ", 0), 0u) << got[3];  // 0: no first read would open the window
+  EXPECT_NE(got[4].find("unknown key 'push' in [http2]"), std::string::npos) << got[4];
 }
 
 }  // namespace

@@ -281,6 +281,48 @@ TEST_F(H2SessionTest, BodyRespectsTheWindow) {
   EXPECT_EQ(core_.bodies[id], payload);
 }
 
+// A stream may send body_preread bytes before its handler reads, whatever initial_window is:
+// that much and no more is held for a request that waits (for a PHP worker). Once the handler
+// reads (open_stream), the window is initial_window, and the body comes without waiting for
+// each piece to be consumed.
+TEST_F(H2SessionTest, BodyPrereadUntilTheHandlerReads) {
+  limits_.body_preread = 16384;
+  limits_.initial_window = 256 << 10;
+  make();
+  client_.get("/");  // the SETTINGS exchanged and acknowledged first
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(nghttp2_session_get_remote_settings(client_.s, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
+            16384u);
+  core_.consume = false;
+  core_.answer = false;
+  static std::string payload(200000, 'p');
+  static size_t sent = 0;
+  sent = 0;
+  nghttp2_data_provider dp;
+  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                        nghttp2_data_source*, void*) -> ssize_t {
+    size_t n = std::min(len, payload.size() - sent);
+    std::copy(payload.begin() + sent, payload.begin() + sent + n, buf);
+    sent += n;
+    if (sent == payload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return ssize_t(n);
+  };
+  int32_t id = client_.get("/up", {{"content-length", "200000"}}, &dp, "POST");
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(core_.bodies[id].size(), 16384u);  // the preread, not a byte more
+  // Consumed without reading on (a handler that only holds it): the preread again.
+  server_->consume(id, core_.bodies[id].size());
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(core_.bodies[id].size(), 32768u);
+  // The handler reads: the rest of the body fits the window it has now, unconsumed.
+  server_->consume(id, 16384);
+  server_->open_stream(id);
+  server_->open_stream(id);  // again: nothing more
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_TRUE(core_.ended[id]);
+  EXPECT_EQ(core_.bodies[id], payload);
+}
+
 // A response complete before its request body: RST_STREAM NO_ERROR once the response is out
 // (RFC 9113 §8.1), so the client stops sending a body nobody will read.
 TEST_F(H2SessionTest, ResponseCompleteBeforeTheBodyEndsTheStream) {
