@@ -751,6 +751,9 @@ bool PhpRequest::start_response() {
       if (ec == std::errc() && end == h.value.data() + h.value.size()) length_ = v;
       continue;
     }
+    // header('Content-Type:') asks for none, and PHP writes it empty: left out, as nginx leaves
+    // it out, rather than sent as an empty media type.
+    if (h.value.empty() && http::iequals(h.name, "content-type")) continue;
     fields_.push_back({h.name, h.value});
   }
   head_sent_ = true;

@@ -1169,6 +1169,28 @@ TEST_P(Php, HeaderLineWithoutAColonIsSkippedNotA502) {
       << proxy_->error_log();
 }
 
+// header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
+// value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
+// HTTP/2; so does Askr. Other fields with an empty value still go out.
+TEST_P(Php, EmptyContentTypeFromPhpIsLeftOut) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/notype.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "no type\n");
+  EXPECT_FALSE(r.has("content-type")) << r.header("content-type");
+  EXPECT_TRUE(r.has("x-empty"));
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/notype.php"),
+                        out),
+            0);
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("content-type"), std::string::npos) << out;
+  EXPECT_NE(out.find("x-empty:"), std::string::npos) << out;
+  EXPECT_NE(out.find("no type\n"), std::string::npos) << out;
+}
+
 // ---- field names PHP would rewrite never reach it
 // ------------------------------------------------------------------------------------
 
