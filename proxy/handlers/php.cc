@@ -702,14 +702,24 @@ void PhpRequest::on_link_drained() {
   }
 }
 
-// Lines without a colon (PHP's header('Invalid')) were dropped from the head: as nginx does, the
-// page is passed on without them, and the script's author learns of it from the log.
+// Lines without a colon (PHP's header('Invalid')) and fields no client may be sent (a name that
+// is not a token, a control character in a value) were dropped from the head: as nginx passes
+// such a page on, it is passed on without them, and the script's author learns of it from the
+// log.
 void PhpRequest::note_skipped_lines() {
-  size_t n = cgi_.skipped_lines();
-  if (n == 0) return;
-  pool_.counters().skipped_response_lines += n;
-  LOG_LIMITED(kWarn, "pool %s: %s sent %zu response header line(s) without a colon; skipped",
-              pool_.cfg().name.c_str(), script_.name.c_str(), n);
+  size_t lines = cgi_.skipped_lines(), fields = cgi_.skipped_fields();
+  if (lines + fields == 0) return;
+  pool_.counters().skipped_response_lines += lines + fields;
+  if (lines) {
+    LOG_LIMITED(kWarn, "pool %s: %s sent %zu response header line(s) without a colon; skipped",
+                pool_.cfg().name.c_str(), script_.name.c_str(), lines);
+  }
+  if (fields) {
+    LOG_LIMITED(kWarn,
+                "pool %s: %s sent %zu response header field(s) with a name that is not a token "
+                "or a control character in the value; skipped",
+                pool_.cfg().name.c_str(), script_.name.c_str(), fields);
+  }
 }
 
 // A head with Status 103 (PHP's headers_send(103) in Askr's workers) is Early Hints: passed on

@@ -2,6 +2,8 @@
 
 #include <array>
 
+using namespace std::string_view_literals;
+
 namespace askr::fastcgi {
 namespace {
 
@@ -104,6 +106,7 @@ void CgiResponseParser::reset() {
   state_ = State::kNeedMore;
   head_size_ = 0;
   skipped_lines_ = 0;
+  skipped_fields_ = 0;
   line_.clear();
   // Fields kept for the next head, unless one grew large.
   for (size_t i = 0; i < used_; ++i) {
@@ -142,15 +145,26 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   }
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));
-  if (!is_token(name)) {
+  if (name.empty() || name.find_first_of(" \t\r"sv) != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
     fail("bad CGI header name");
     return false;
   }
-  if (!is_field_value(value)) {
+  if (value.find_first_of("\r\0"sv) != std::string_view::npos) {
     fail("control character in CGI header value");
     return false;
   }
-  if (iequals(name, "Status")) return parse_status(value);
+  if (iequals(name, "Status")) {
+    if (is_field_value(value)) return parse_status(value);
+    fail("bad CGI Status header");
+    return false;
+  }
+  // PHP's header() lets any other byte through: a field no client may be sent is dropped, and
+  // the page goes on without it, as for a line without a colon.
+  if (!is_token(name) || !is_field_value(value)) {
+    ++skipped_fields_;
+    return true;
+  }
   if (iequals(name, "Location")) has_location_ = true;
   if (headers_.capacity() == 0) headers_.reserve(8);  // one allocation for a usual head
   if (used_ == headers_.size()) headers_.emplace_back();

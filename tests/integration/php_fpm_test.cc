@@ -1169,6 +1169,33 @@ TEST_P(Php, HeaderLineWithoutAColonIsSkippedNotA502) {
       << proxy_->error_log();
 }
 
+// PHP's header() lets any byte but CR, LF and NUL through: a debug field with an escape
+// sequence, setrawcookie() with a control character, a name with '(' in it. nginx passes such a
+// page on; so does Askr, without those fields (no client may be sent them: an HTTP/2 client
+// refuses the whole response), over HTTP/1.1 and HTTP/2, and says so in its log.
+TEST_P(Php, InvalidResponseFieldsAreSkippedNotA502) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/badfields.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 201) << r.status_line;
+  EXPECT_EQ(r.body, "page despite bad fields\n");
+  EXPECT_EQ(r.header("x-after"), "kept");
+  EXPECT_EQ(r.all("set-cookie"), std::vector<std::string>{"good=kept"});
+  EXPECT_FALSE(r.has("x-esc"));
+  EXPECT_FALSE(r.has("x(paren)"));
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/badfields.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 201"), std::string::npos) << out;
+  EXPECT_NE(out.find("x-after: kept"), std::string::npos) << out;
+  EXPECT_NE(out.find("page despite bad fields\n"), std::string::npos) << out;
+  EXPECT_NE(proxy_->error_log().find("control character in the value; skipped"), std::string::npos)
+      << proxy_->error_log();
+}
+
 // header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
 // value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
 // HTTP/2; so does Askr. Other fields with an empty value still go out.
