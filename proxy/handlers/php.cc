@@ -767,7 +767,7 @@ bool PhpRequest::start_response() {
     fields_.push_back({h.name, h.value});
   }
   head_sent_ = true;
-  sink_.start_response(status, fields_, length_);
+  sink_.start_response(status, cgi_.reason(), fields_, length_);
   // The body is held to the declared length only where one is sent (HEAD keeps the header).
   if (is_head_ || status == 204 || status == 304) length_.reset();
   // Gated on the declared length alone: it is known before the first body byte, and a body

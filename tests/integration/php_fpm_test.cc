@@ -1196,6 +1196,31 @@ TEST_P(Php, InvalidResponseFieldsAreSkippedNotA502) {
       << proxy_->error_log();
 }
 
+// A reason phrase PHP sends with its status (header("HTTP/1.1 400 Invalid token"), Symfony's
+// setStatusCode($code, $text)) is the one on the HTTP/1.1 status line, as nginx writes it; a
+// status without one, or an unregistered code, keeps the registered phrase or none.
+TEST_P(Php, ReasonPhraseFromPhpIsKept) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/reason.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status_line, "HTTP/1.1 400 Invalid token");
+  EXPECT_EQ(r.body, "reason\n");
+  r = php_fetch(port(), get("/reason.php?code=299&text=Custom%20Thing"));
+  EXPECT_EQ(r.status_line, "HTTP/1.1 299 Custom Thing");
+  r = php_fetch(port(), get("/status.php?c=404"));  // header('Status: 404 Not Found')
+  EXPECT_EQ(r.status_line, "HTTP/1.1 404 Not Found");
+  r = php_fetch(port(), get("/status.php"));  // no Status at all
+  EXPECT_EQ(r.status_line, "HTTP/1.1 200 OK");
+  // HTTP/2 has no reason phrase: the status alone.
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/reason.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 400"), std::string::npos) << out;
+}
+
 // header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
 // value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
 // HTTP/2; so does Askr. Other fields with an empty value still go out.
