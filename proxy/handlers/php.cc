@@ -302,6 +302,14 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+// X-Accel-* (X-Accel-Redirect, -Buffering, -Expires, -Limit-Rate, -Charset) are instructions to
+// the web server in front of PHP, never meant for the client: nginx hides them all by default
+// (fastcgi_hide_header), so an internal path in X-Accel-Redirect is never shown.
+bool to_the_server(std::string_view name) {
+  constexpr std::string_view kAccel = "x-accel-";
+  return name.size() > kAccel.size() && http::iequals(name.substr(0, kAccel.size()), kAccel);
+}
+
 }  // namespace
 
 PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::string_view fc,
@@ -733,7 +741,7 @@ void PhpRequest::send_early_hints() {
   }
   fields_.clear();
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
-    if (!hop_by_hop(h.name) && !http::iequals(h.name, "content-length")) {
+    if (!hop_by_hop(h.name) && !to_the_server(h.name) && !http::iequals(h.name, "content-length")) {
       fields_.push_back({h.name, h.value});
     }
   }
@@ -755,6 +763,15 @@ bool PhpRequest::start_response() {
   fields_.reserve(cgi_.headers().size());
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
     if (hop_by_hop(h.name)) continue;
+    if (to_the_server(h.name)) {
+      if (http::iequals(h.name, "x-accel-redirect")) {
+        LOG_LIMITED(kWarn,
+                    "pool %s: %s sent X-Accel-Redirect, which Askr does not act on: the field is "
+                    "not passed to the client, the response goes as PHP sent it",
+                    pool_.cfg().name.c_str(), script_.name.c_str());
+      }
+      continue;
+    }
     if (http::iequals(h.name, "content-length")) {
       uint64_t v = 0;
       auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);

@@ -1221,6 +1221,34 @@ TEST_P(Php, ReasonPhraseFromPhpIsKept) {
   EXPECT_NE(out.find("HTTP/2 400"), std::string::npos) << out;
 }
 
+// X-Accel-* fields are instructions to the web server in front of PHP (nginx hides them all by
+// default, fastcgi_hide_header): never passed to the client, over HTTP/1.1 and HTTP/2, so that
+// an internal path in X-Accel-Redirect is not shown. Askr does not act on X-Accel-Redirect, and
+// says so in its log.
+TEST_P(Php, XAccelFieldsAreNotPassedToTheClient) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/xaccel.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "body\n");
+  for (const auto& [name, value] : r.fields) {
+    EXPECT_FALSE(name.starts_with("x-accel-")) << name << ": " << value;
+  }
+  EXPECT_EQ(r.header("x-accelerated"), "not an instruction");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/xaccel.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("x-accel-"), std::string::npos) << out;
+  EXPECT_EQ(out.find("secret-invoice"), std::string::npos) << out;
+  EXPECT_NE(proxy_->error_log().find("sent X-Accel-Redirect, which Askr does not act on"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 // header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
 // value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
 // HTTP/2; so does Askr. Other fields with an empty value still go out.
