@@ -402,6 +402,7 @@ PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
       pending_(bufs_->pending),
       sent_(bufs_->sent),
       fields_(bufs_->fields) {
+  cgi_.set_max_head_size(pool.cfg().response_header_size);
   script_.filename.assign(script.filename);
   script_.name.assign(script.name);
   script_.path_info.assign(script.path_info);

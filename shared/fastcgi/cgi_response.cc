@@ -100,6 +100,7 @@ const CgiHeader* CgiResponseParser::find(std::string_view name) const {
 namespace {
 constexpr size_t kMaxKeptField = 256;  // bytes of a field's name or value kept by reset()
 constexpr size_t kMaxKeptFields = 16;  // fields kept by reset()
+constexpr size_t kMaxKeptLine = 4096;  // bytes of a cut line's buffer kept by reset()
 }  // namespace
 
 void CgiResponseParser::reset() {
@@ -108,6 +109,7 @@ void CgiResponseParser::reset() {
   skipped_lines_ = 0;
   skipped_fields_ = 0;
   line_.clear();
+  if (line_.capacity() > kMaxKeptLine) std::string().swap(line_);  // a head of large lines
   // Fields kept for the next head, unless one grew large.
   for (size_t i = 0; i < used_; ++i) {
     for (std::string* s : {&headers_[i].name, &headers_[i].value}) {
@@ -123,7 +125,7 @@ void CgiResponseParser::reset() {
 }
 
 size_t CgiResponseParser::kept_bytes() const {
-  size_t n = headers_.capacity() * sizeof(CgiHeader);
+  size_t n = headers_.capacity() * sizeof(CgiHeader) + line_.capacity();
   for (const CgiHeader& h : headers_) n += h.name.capacity() + h.value.capacity();
   return n;
 }

@@ -60,6 +60,8 @@ class CgiResponseParser {
 
   // Forgets the response, keeping the limit and the capacity of its buffers.
   void reset();
+  // A new limit for the next head; only before the first feed() after construction or reset().
+  void set_max_head_size(size_t max_head_size) { max_head_size_ = max_head_size; }
   // What reset() keeps for the next head (string and vector capacity), and freeing it.
   size_t kept_bytes() const;
   void drop_kept();

@@ -1249,6 +1249,39 @@ TEST_P(Php, XAccelFieldsAreNotPassedToTheClient) {
       << proxy_->error_log();
 }
 
+// A CGI header block beyond the pool's response_header_size (32k by default) is a 502, as
+// nginx answers one beyond fastcgi_buffer_size; a site that needs more raises it, as it raises
+// fastcgi_buffer_size, and the large head then goes out whole over HTTP/1.1 and HTTP/2.
+TEST_P(Php, ResponseHeaderSizeIsThePoolsToSet) {
+  start([](PhpProxyOptions& o) { o.pool_extra += "response_header_size = \"100k\"\n"; });
+  PhpResponse r = php_fetch(port(), get("/bigcookie.php?kb=60"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "big head\n");
+  EXPECT_EQ(r.header("set-cookie").size(), 4u + 60 * 1024) << r.header("set-cookie").substr(0, 40);
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -o /dev/null "
+                        "-w '%{http_code} %{size_header}' " +
+                            url("/bigcookie.php?kb=60"),
+                        out),
+            0)
+      << out;
+  EXPECT_EQ(out.substr(0, 4), "200 ") << out;
+  EXPECT_GT(std::atoi(out.c_str() + 4), 60 * 1024) << out;
+  // Beyond it: 502, and the pool serves the next request.
+  r = php_fetch(port(), get("/bigcookie.php?kb=120"));
+  EXPECT_EQ(r.status, 502) << r.status_line;
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+// The default, 32k, as before: a 40 KiB cookie is a 502.
+TEST_P(Php, ResponseHeaderSizeDefaultsTo32k) {
+  start();
+  EXPECT_EQ(php_fetch(port(), get("/bigcookie.php?kb=20")).status, 200);
+  EXPECT_EQ(php_fetch(port(), get("/bigcookie.php?kb=40")).status, 502);
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
 // header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
 // value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
 // HTTP/2; so does Askr. Other fields with an empty value still go out.
