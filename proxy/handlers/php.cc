@@ -302,6 +302,14 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+// X-Accel-* (X-Accel-Redirect, -Buffering, -Expires, -Limit-Rate, -Charset) are instructions to
+// the web server in front of PHP, never meant for the client: nginx hides them all by default
+// (fastcgi_hide_header), so an internal path in X-Accel-Redirect is never shown.
+bool to_the_server(std::string_view name) {
+  constexpr std::string_view kAccel = "x-accel-";
+  return name.size() > kAccel.size() && http::iequals(name.substr(0, kAccel.size()), kAccel);
+}
+
 }  // namespace
 
 PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::string_view fc,
@@ -394,6 +402,7 @@ PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
       pending_(bufs_->pending),
       sent_(bufs_->sent),
       fields_(bufs_->fields) {
+  cgi_.set_max_head_size(pool.cfg().response_header_size);
   script_.filename.assign(script.filename);
   script_.name.assign(script.name);
   script_.path_info.assign(script.path_info);
@@ -704,14 +713,24 @@ void PhpRequest::on_link_drained() {
   }
 }
 
-// Lines without a colon (PHP's header('Invalid')) were dropped from the head: as nginx does, the
-// page is passed on without them, and the script's author learns of it from the log.
+// Lines without a colon (PHP's header('Invalid')) and fields no client may be sent (a name that
+// is not a token, a control character in a value) were dropped from the head: as nginx passes
+// such a page on, it is passed on without them, and the script's author learns of it from the
+// log.
 void PhpRequest::note_skipped_lines() {
-  size_t n = cgi_.skipped_lines();
-  if (n == 0) return;
-  pool_.counters().skipped_response_lines += n;
-  LOG_LIMITED(kWarn, "pool %s: %s sent %zu response header line(s) without a colon; skipped",
-              pool_.cfg().name.c_str(), script_.name.c_str(), n);
+  size_t lines = cgi_.skipped_lines(), fields = cgi_.skipped_fields();
+  if (lines + fields == 0) return;
+  pool_.counters().skipped_response_lines += lines + fields;
+  if (lines) {
+    LOG_LIMITED(kWarn, "pool %s: %s sent %zu response header line(s) without a colon; skipped",
+                pool_.cfg().name.c_str(), script_.name.c_str(), lines);
+  }
+  if (fields) {
+    LOG_LIMITED(kWarn,
+                "pool %s: %s sent %zu response header field(s) with a name that is not a token "
+                "or a control character in the value; skipped",
+                pool_.cfg().name.c_str(), script_.name.c_str(), fields);
+  }
 }
 
 // A head with Status 103 (PHP's headers_send(103) in Askr's workers) is Early Hints: passed on
@@ -725,7 +744,7 @@ void PhpRequest::send_early_hints() {
   }
   fields_.clear();
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
-    if (!hop_by_hop(h.name) && !http::iequals(h.name, "content-length")) {
+    if (!hop_by_hop(h.name) && !to_the_server(h.name) && !http::iequals(h.name, "content-length")) {
       fields_.push_back({h.name, h.value});
     }
   }
@@ -747,16 +766,28 @@ bool PhpRequest::start_response() {
   fields_.reserve(cgi_.headers().size());
   for (const fastcgi::CgiHeader& h : cgi_.headers()) {
     if (hop_by_hop(h.name)) continue;
+    if (to_the_server(h.name)) {
+      if (http::iequals(h.name, "x-accel-redirect")) {
+        LOG_LIMITED(kWarn,
+                    "pool %s: %s sent X-Accel-Redirect, which Askr does not act on: the field is "
+                    "not passed to the client, the response goes as PHP sent it",
+                    pool_.cfg().name.c_str(), script_.name.c_str());
+      }
+      continue;
+    }
     if (http::iequals(h.name, "content-length")) {
       uint64_t v = 0;
       auto [end, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
       if (ec == std::errc() && end == h.value.data() + h.value.size()) length_ = v;
       continue;
     }
+    // header('Content-Type:') asks for none, and PHP writes it empty: left out, as nginx leaves
+    // it out, rather than sent as an empty media type.
+    if (h.value.empty() && http::iequals(h.name, "content-type")) continue;
     fields_.push_back({h.name, h.value});
   }
   head_sent_ = true;
-  sink_.start_response(status, fields_, length_);
+  sink_.start_response(status, cgi_.reason(), fields_, length_);
   // The body is held to the declared length only where one is sent (HEAD keeps the header).
   if (is_head_ || status == 204 || status == 304) length_.reset();
   // Gated on the declared length alone: it is known before the first body byte, and a body

@@ -47,8 +47,11 @@ class ResponseSink {
   // Starts the response. `length`: the body size when known (Content-Length), else the sink
   // frames the body itself (chunked, or close-delimited for HTTP/1.0). The sink may hold the
   // head and the body (up to the point where write_body() asks the producer to wait) until
-  // end_response() or push(), so that a small response leaves in one send.
-  virtual void start_response(int status, std::span<const Response::Field> fields,
+  // end_response() or push(), so that a small response leaves in one send. `reason`: the
+  // backend's reason phrase for an HTTP/1.1 status line (only until this returns); empty: the
+  // registered one. HTTP/2 has none.
+  virtual void start_response(int status, std::string_view reason,
+                              std::span<const Response::Field> fields,
                               std::optional<uint64_t> length) = 0;
   // Sends what the sink holds: the producer has passed on all it has for the moment. A
   // producer that writes without ending calls it before it waits for more.

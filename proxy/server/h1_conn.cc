@@ -378,11 +378,12 @@ bool H1Conn::keep_alive_for(const http::RequestHead& head, bool handler_close) c
          shard_.cfg().timeouts.keepalive.count() > 0;
 }
 
-static void append_status_line(std::string& out, int status) {
+// `reason`: a backend's own phrase, as nginx passes it on; empty: the registered one.
+static void append_status_line(std::string& out, int status, std::string_view reason = {}) {
   out += "HTTP/1.1 ";
   append_number(out, unsigned(status));
   out += ' ';
-  out += http::reason_phrase(status);
+  out += reason.empty() ? http::reason_phrase(status) : reason;
   out += "\r\n";
 }
 
@@ -405,8 +406,8 @@ static void append_fields(std::string& out, std::span<const http::Response::Fiel
 
 void H1Conn::write_head(int status, std::span<const http::Response::Field> fields,
                         std::optional<uint64_t> length, bool chunked, bool keep_alive,
-                        uint8_t version_minor) {
-  append_status_line(wbuf_, status);
+                        uint8_t version_minor, std::string_view reason) {
+  append_status_line(wbuf_, status, reason);
   wbuf_ += "Server: askr\r\n";
   wbuf_ += shard_.date_line();
   append_fields(wbuf_, fields);
@@ -501,7 +502,8 @@ void H1Conn::write_response(http::Response& resp) {
   }
 }
 
-void H1Conn::start_response(int status, std::span<const http::Response::Field> fields,
+void H1Conn::start_response(int status, std::string_view reason,
+                            std::span<const http::Response::Field> fields,
                             std::optional<uint64_t> length) {
   Streamed& s = *stream_;
   s.started = true;
@@ -511,7 +513,7 @@ void H1Conn::start_response(int status, std::span<const http::Response::Field> f
   if (!length && s.body_allowed && !s.chunked) s.keep_alive = false;  // HTTP/1.0: until close
   if (!s.keep_alive) close_after_ = true;
   shard_.buffers().get(wbuf_);
-  write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor);
+  write_head(status, fields, length, s.chunked, s.keep_alive, s.version_minor, reason);
   // Held, as the body is, until push() or the end: a small response leaves in one send.
 }
 

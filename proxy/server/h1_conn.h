@@ -82,7 +82,8 @@ class H1Conn final : public Connection,
   void on_closed() override;
   void on_ready() override;
   // http::ResponseSink
-  void start_response(int status, std::span<const http::Response::Field> fields,
+  void start_response(int status, std::string_view reason,
+                      std::span<const http::Response::Field> fields,
                       std::optional<uint64_t> length) override;
   void interim_response(int status, std::span<const http::Response::Field> fields) override;
   bool write_body(std::string_view data) override;
@@ -115,7 +116,7 @@ class H1Conn final : public Connection,
   void write_response(http::Response& resp);
   void write_head(int status, std::span<const http::Response::Field> fields,
                   std::optional<uint64_t> length, bool chunked, bool keep_alive,
-                  uint8_t version_minor);
+                  uint8_t version_minor, std::string_view reason = {});
   bool keep_alive_for(const http::RequestHead& head, bool handler_close) const;
   void log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing = nullptr,
                   std::string_view request_line = {});

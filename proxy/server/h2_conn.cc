@@ -66,7 +66,8 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   }
 
   // http::ResponseSink
-  void start_response(int status, std::span<const http::Response::Field> fields,
+  void start_response(int status, std::string_view reason,
+                      std::span<const http::Response::Field> fields,
                       std::optional<uint64_t> length) override;
   void interim_response(int status, std::span<const http::Response::Field> fields) override;
   bool write_body(std::string_view data) override;
@@ -571,7 +572,8 @@ bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
   return true;
 }
 
-void H2Conn::Stream::start_response(int st, std::span<const http::Response::Field> fields,
+void H2Conn::Stream::start_response(int st, std::string_view /*reason: none in HTTP/2*/,
+                                    std::span<const http::Response::Field> fields,
                                     std::optional<uint64_t> length) {
   if (closed) return;
   started = true;

@@ -78,6 +78,10 @@ struct Pool {
   // rounds on that machine and could not rank the small sizes. Below 256 KiB the fixed cost of a
   // spliced response (a pipe, stopping and restarting the backend read) eats the gain.
   uint64_t response_splice_threshold = 256 * 1024;
+  // Largest CGI header block (Status, fields, line ends) PHP may send before its body → 502
+  // beyond it; 1k..16m. nginx's fastcgi_buffer_size (4k or 8k by default there), which a site
+  // with large cookies or policies raises.
+  uint64_t response_header_size = 32 * 1024;
 
   // A pool without `fastcgi` is Askr's own: askr-proxy starts and supervises askr-worker
   // processes for it, and the keys below apply (they are errors with `fastcgi`).

@@ -768,6 +768,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"send_timeout", duration_field<&Pool::send_timeout, 1, kMaxTimeoutMs>},
       {"splice_threshold", size_field<&Pool::splice_threshold, 0, INT64_MAX>},
       {"response_splice_threshold", size_field<&Pool::response_splice_threshold, 0, INT64_MAX>},
+      {"response_header_size", size_field<&Pool::response_header_size, 1 << 10, 16 << 20>},
       {"workers", parse_workers},
       {"mode", choice_field<&Pool::mode, kModes>},
       {"worker_script", parse_worker_script},

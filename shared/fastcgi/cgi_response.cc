@@ -2,6 +2,8 @@
 
 #include <array>
 
+using namespace std::string_view_literals;
+
 namespace askr::fastcgi {
 namespace {
 
@@ -98,13 +100,16 @@ const CgiHeader* CgiResponseParser::find(std::string_view name) const {
 namespace {
 constexpr size_t kMaxKeptField = 256;  // bytes of a field's name or value kept by reset()
 constexpr size_t kMaxKeptFields = 16;  // fields kept by reset()
+constexpr size_t kMaxKeptLine = 4096;  // bytes of a cut line's buffer kept by reset()
 }  // namespace
 
 void CgiResponseParser::reset() {
   state_ = State::kNeedMore;
   head_size_ = 0;
   skipped_lines_ = 0;
+  skipped_fields_ = 0;
   line_.clear();
+  if (line_.capacity() > kMaxKeptLine) std::string().swap(line_);  // a head of large lines
   // Fields kept for the next head, unless one grew large.
   for (size_t i = 0; i < used_; ++i) {
     for (std::string* s : {&headers_[i].name, &headers_[i].value}) {
@@ -120,7 +125,7 @@ void CgiResponseParser::reset() {
 }
 
 size_t CgiResponseParser::kept_bytes() const {
-  size_t n = headers_.capacity() * sizeof(CgiHeader);
+  size_t n = headers_.capacity() * sizeof(CgiHeader) + line_.capacity();
   for (const CgiHeader& h : headers_) n += h.name.capacity() + h.value.capacity();
   return n;
 }
@@ -142,15 +147,26 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   }
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));
-  if (!is_token(name)) {
+  if (name.empty() || name.find_first_of(" \t\r"sv) != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
     fail("bad CGI header name");
     return false;
   }
-  if (!is_field_value(value)) {
+  if (value.find_first_of("\r\0"sv) != std::string_view::npos) {
     fail("control character in CGI header value");
     return false;
   }
-  if (iequals(name, "Status")) return parse_status(value);
+  if (iequals(name, "Status")) {
+    if (is_field_value(value)) return parse_status(value);
+    fail("bad CGI Status header");
+    return false;
+  }
+  // PHP's header() lets any other byte through: a field no client may be sent is dropped, and
+  // the page goes on without it, as for a line without a colon.
+  if (!is_token(name) || !is_field_value(value)) {
+    ++skipped_fields_;
+    return true;
+  }
   if (iequals(name, "Location")) has_location_ = true;
   if (headers_.capacity() == 0) headers_.reserve(8);  // one allocation for a usual head
   if (used_ == headers_.size()) headers_.emplace_back();

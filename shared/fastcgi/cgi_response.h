@@ -25,10 +25,13 @@ struct CgiHeader {
 //  - skipped_lines(): lines without a colon, which are dropped: PHP's header('Invalid') writes
 //    one, and nginx passes such a page on too. Such a line names no field, so dropping it
 //    cannot change what another field means.
-// Errors (the proxy answers 502): a name that is not a token (this
-// includes whitespace before the colon and obsolete line folding), a control character other
-// than HTAB in a value (NUL and bare CR included), a malformed or repeated Status, a block
-// larger than `max_head_size` bytes (line ends included).
+//  - skipped_fields(): fields no client may be sent, which are dropped with the page passed
+//    on, as nginx passes it on: a name with a byte that is not a token character (other than
+//    those below), or a value with a control character other than HTAB (other than those
+//    below). PHP's header() lets these through (header("X-Debug: \e[31m...")).
+// Errors (the proxy answers 502, as nginx does): an empty name, whitespace or CR or NUL in a
+// name (whitespace before the colon), obsolete line folding, NUL or a bare CR in a value, a
+// malformed or repeated Status, a block larger than `max_head_size` bytes (line ends included).
 class CgiResponseParser {
  public:
   static constexpr size_t kDefaultMaxHeadSize = 32 * 1024;
@@ -52,10 +55,13 @@ class CgiResponseParser {
   const CgiHeader* find(std::string_view name) const;
   size_t head_size() const { return head_size_; }  // bytes of the block read so far
   size_t skipped_lines() const { return skipped_lines_; }
+  size_t skipped_fields() const { return skipped_fields_; }
   const char* error() const { return error_; }
 
   // Forgets the response, keeping the limit and the capacity of its buffers.
   void reset();
+  // A new limit for the next head; only before the first feed() after construction or reset().
+  void set_max_head_size(size_t max_head_size) { max_head_size_ = max_head_size; }
   // What reset() keeps for the next head (string and vector capacity), and freeing it.
   size_t kept_bytes() const;
   void drop_kept();
@@ -69,6 +75,7 @@ class CgiResponseParser {
   State state_ = State::kNeedMore;
   size_t head_size_ = 0;
   size_t skipped_lines_ = 0;
+  size_t skipped_fields_ = 0;
   std::string line_;  // a line cut by the end of a piece
   // The head's fields are the first used_; the strings of the rest keep their capacity from one
   // response to the next (a parser reset and reused allocates nothing for a usual head).

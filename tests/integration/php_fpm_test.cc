@@ -1169,6 +1169,141 @@ TEST_P(Php, HeaderLineWithoutAColonIsSkippedNotA502) {
       << proxy_->error_log();
 }
 
+// PHP's header() lets any byte but CR, LF and NUL through: a debug field with an escape
+// sequence, setrawcookie() with a control character, a name with '(' in it. nginx passes such a
+// page on; so does Askr, without those fields (no client may be sent them: an HTTP/2 client
+// refuses the whole response), over HTTP/1.1 and HTTP/2, and says so in its log.
+TEST_P(Php, InvalidResponseFieldsAreSkippedNotA502) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/badfields.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 201) << r.status_line;
+  EXPECT_EQ(r.body, "page despite bad fields\n");
+  EXPECT_EQ(r.header("x-after"), "kept");
+  EXPECT_EQ(r.all("set-cookie"), std::vector<std::string>{"good=kept"});
+  EXPECT_FALSE(r.has("x-esc"));
+  EXPECT_FALSE(r.has("x(paren)"));
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/badfields.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 201"), std::string::npos) << out;
+  EXPECT_NE(out.find("x-after: kept"), std::string::npos) << out;
+  EXPECT_NE(out.find("page despite bad fields\n"), std::string::npos) << out;
+  EXPECT_NE(proxy_->error_log().find("control character in the value; skipped"), std::string::npos)
+      << proxy_->error_log();
+}
+
+// A reason phrase PHP sends with its status (header("HTTP/1.1 400 Invalid token"), Symfony's
+// setStatusCode($code, $text)) is the one on the HTTP/1.1 status line, as nginx writes it; a
+// status without one, or an unregistered code, keeps the registered phrase or none.
+TEST_P(Php, ReasonPhraseFromPhpIsKept) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/reason.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status_line, "HTTP/1.1 400 Invalid token");
+  EXPECT_EQ(r.body, "reason\n");
+  r = php_fetch(port(), get("/reason.php?code=299&text=Custom%20Thing"));
+  EXPECT_EQ(r.status_line, "HTTP/1.1 299 Custom Thing");
+  r = php_fetch(port(), get("/status.php?c=404"));  // header('Status: 404 Not Found')
+  EXPECT_EQ(r.status_line, "HTTP/1.1 404 Not Found");
+  r = php_fetch(port(), get("/status.php"));  // no Status at all
+  EXPECT_EQ(r.status_line, "HTTP/1.1 200 OK");
+  // HTTP/2 has no reason phrase: the status alone.
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/reason.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 400"), std::string::npos) << out;
+}
+
+// X-Accel-* fields are instructions to the web server in front of PHP (nginx hides them all by
+// default, fastcgi_hide_header): never passed to the client, over HTTP/1.1 and HTTP/2, so that
+// an internal path in X-Accel-Redirect is not shown. Askr does not act on X-Accel-Redirect, and
+// says so in its log.
+TEST_P(Php, XAccelFieldsAreNotPassedToTheClient) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/xaccel.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "body\n");
+  for (const auto& [name, value] : r.fields) {
+    EXPECT_FALSE(name.starts_with("x-accel-")) << name << ": " << value;
+  }
+  EXPECT_EQ(r.header("x-accelerated"), "not an instruction");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/xaccel.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("x-accel-"), std::string::npos) << out;
+  EXPECT_EQ(out.find("secret-invoice"), std::string::npos) << out;
+  EXPECT_NE(proxy_->error_log().find("sent X-Accel-Redirect, which Askr does not act on"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
+// A CGI header block beyond the pool's response_header_size (32k by default) is a 502, as
+// nginx answers one beyond fastcgi_buffer_size; a site that needs more raises it, as it raises
+// fastcgi_buffer_size, and the large head then goes out whole over HTTP/1.1 and HTTP/2.
+TEST_P(Php, ResponseHeaderSizeIsThePoolsToSet) {
+  start([](PhpProxyOptions& o) { o.pool_extra += "response_header_size = \"100k\"\n"; });
+  PhpResponse r = php_fetch(port(), get("/bigcookie.php?kb=60"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "big head\n");
+  EXPECT_EQ(r.header("set-cookie").size(), 4u + 60 * 1024) << r.header("set-cookie").substr(0, 40);
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -o /dev/null "
+                        "-w '%{http_code} %{size_header}' " +
+                            url("/bigcookie.php?kb=60"),
+                        out),
+            0)
+      << out;
+  EXPECT_EQ(out.substr(0, 4), "200 ") << out;
+  EXPECT_GT(std::atoi(out.c_str() + 4), 60 * 1024) << out;
+  // Beyond it: 502, and the pool serves the next request.
+  r = php_fetch(port(), get("/bigcookie.php?kb=120"));
+  EXPECT_EQ(r.status, 502) << r.status_line;
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+// The default, 32k, as before: a 40 KiB cookie is a 502.
+TEST_P(Php, ResponseHeaderSizeDefaultsTo32k) {
+  start();
+  EXPECT_EQ(php_fetch(port(), get("/bigcookie.php?kb=20")).status, 200);
+  EXPECT_EQ(php_fetch(port(), get("/bigcookie.php?kb=40")).status, 502);
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n");
+}
+
+// header('Content-Type:') asks for no Content-Type; PHP then writes the field with an empty
+// value. nginx leaves such a field out (an empty media type is no media type), over HTTP/1.1 and
+// HTTP/2; so does Askr. Other fields with an empty value still go out.
+TEST_P(Php, EmptyContentTypeFromPhpIsLeftOut) {
+  start();
+  PhpResponse r = php_fetch(port(), get("/notype.php"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "no type\n");
+  EXPECT_FALSE(r.has("content-type")) << r.header("content-type");
+  EXPECT_TRUE(r.has("x-empty"));
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/notype.php"),
+                        out),
+            0);
+  EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+  EXPECT_EQ(out.find("content-type"), std::string::npos) << out;
+  EXPECT_NE(out.find("x-empty:"), std::string::npos) << out;
+  EXPECT_NE(out.find("no type\n"), std::string::npos) << out;
+}
+
 // ---- field names PHP would rewrite never reach it
 // ------------------------------------------------------------------------------------
 

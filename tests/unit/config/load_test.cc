@@ -1000,6 +1000,7 @@ read_timeout = "2m"
 send_timeout = "90s"
 splice_threshold = 0
 response_splice_threshold = "1m"
+response_header_size = "128k"
 
 [[pool]]
 name = "tcp4"
@@ -1032,6 +1033,7 @@ splice_threshold = "1m"
   EXPECT_EQ(fpm.send_timeout, seconds(90));
   EXPECT_EQ(fpm.splice_threshold, 0u);
   EXPECT_EQ(fpm.response_splice_threshold, 1u << 20);
+  EXPECT_EQ(fpm.response_header_size, 128u << 10);
 
   const Pool& tcp4 = c.pools[1];
   EXPECT_EQ(tcp4.name, "tcp4");
@@ -1125,6 +1127,7 @@ fastcgi = "127.0.0.1:9000"
   EXPECT_EQ(p.send_timeout, seconds(60));
   EXPECT_EQ(p.splice_threshold, 64u << 10);
   EXPECT_EQ(p.response_splice_threshold, 256u << 10);
+  EXPECT_EQ(p.response_header_size, 32u << 10);
   // A pool no site names is fine; the site runs no PHP.
   ASSERT_EQ(c.sites.size(), 1u);
   EXPECT_EQ(c.sites[0].php_pool, -1);

@@ -50,7 +50,7 @@ struct Sink final : http::ResponseSink, http::BodyProducer {
   std::string body;
   bool ended = false;
   int failed = 0;
-  void start_response(int s, std::span<const http::Response::Field>,
+  void start_response(int s, std::string_view, std::span<const http::Response::Field>,
                       std::optional<uint64_t>) override {
     status = s;
   }

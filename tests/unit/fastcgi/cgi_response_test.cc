@@ -164,13 +164,14 @@ TEST(CgiResponse, MalformedLines) {
       {": empty name\r\n\r\n", "bad CGI header name"},
       {"Bad Name: x\r\n\r\n", "bad CGI header name"},
       {"Name : x\r\n\r\n", "bad CGI header name"},
-      {"N\x01: x\r\n\r\n"s, "bad CGI header name"},
+      {"Name\t: x\r\n\r\n", "bad CGI header name"},
+      {"N\0: x\r\n\r\n"s, "bad CGI header name"},
       {"A: 1\r\n folded\r\n\r\n", "obsolete line folding in CGI header block"},
       {"A: nul\0here\r\n\r\n"s, "control character in CGI header value"},
       {"A: bare\rcr\r\n\r\n", "control character in CGI header value"},
       {"A: x\r\r\n\r\n", "control character in CGI header value"},
-      {"A: del\x7f\r\n\r\n", "control character in CGI header value"},
       {"A\r: x\r\n\r\n", "bad CGI header name"},
+      {"Status: 404 Not\x01Found\r\n\r\n", "bad CGI Status header"},
   };
   for (const auto& [in, why] : cases) {
     const Outcome o = parse(in);
@@ -199,6 +200,31 @@ TEST(CgiResponse, LineWithoutAColonIsSkipped) {
   expect_split_invariant("Invalid\r\nContent-Type: text/html\r\n\r\nbody");
   // Folding is still refused, with or without a colon.
   EXPECT_EQ(parse("A: 1\r\n folded\r\n\r\n").state, State::kError);
+}
+
+// PHP's header() passes any byte but CR, LF and NUL: a field whose name is not a token, or whose
+// value has another control character, is skipped and counted; the head goes on without it and
+// the page is passed on, as nginx passes it on.
+TEST(CgiResponse, FieldNoClientMaySeeIsSkipped) {
+  const std::string head =
+      "Status: 201\r\nN\x01: x\r\nX(Paren): y\r\nX-\xc3\xa9: utf8\r\nX-Esc: \x1b[31mred\r\n"
+      "X-Del: a\x7f\r\nLocation: /\x02x\r\nX-A: 1\r\n\r\nbody";
+  CgiResponseParser p;
+  std::string_view body;
+  EXPECT_EQ(p.feed(head, body), State::kDone);
+  EXPECT_EQ(body, "body");
+  EXPECT_EQ(p.status(), 201);  // a skipped Location is no redirect
+  ASSERT_EQ(p.headers().size(), 1u);
+  EXPECT_EQ(p.headers()[0].name, "X-A");
+  EXPECT_EQ(p.skipped_fields(), 6u);
+  EXPECT_EQ(p.skipped_lines(), 0u);
+  p.reset();
+  EXPECT_EQ(p.skipped_fields(), 0u);
+  expect_split_invariant(head);
+  const Outcome o = parse("Set-Cookie: a=\x01\r\nSet-Cookie: b=2\r\n\r\n");
+  ASSERT_EQ(o.state, State::kDone);
+  EXPECT_EQ(o.status, 200);
+  EXPECT_EQ(o.headers, (Fields{{"Set-Cookie", "b=2"}}));
 }
 
 TEST(CgiResponse, HeadSizeLimit) {
