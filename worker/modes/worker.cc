@@ -1,6 +1,7 @@
 #include "modes/worker.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -25,6 +26,7 @@ extern "C" {  // declared without saying they are C
 #include "sapi/functions.h"
 #include "sapi/module.h"
 #include "zend_ini.h"
+#include "zend_signal.h"
 
 namespace askr::worker::modes {
 namespace {
@@ -448,10 +450,45 @@ void answer_uncaught_exception() {
 //
 // PHP arms its time limit (an ITIMER_PROF timer: CPU time) when a request starts and disarms it
 // when the request ends: two setitimer() calls a request. Here the disarm is left out when the
-// timer cannot fire before the next request arms it again (which sets it to the whole limit):
-// when the request took less than half its limit in wall-clock time, the timer has at least
-// half the limit of CPU time left, and a worker between requests spends microseconds, not
-// seconds, of CPU. Each request still gets its whole limit from its own start, as before.
+// request took less than half its limit in wall-clock time (so the timer has at least half the
+// limit of CPU time left): the next request arms it again for the whole limit. Between requests
+// the worker script may spend any CPU time in its loop (gc_collect_cycles(), flushing a log...),
+// which is no request's: the timer may run out there, and its signal is then dropped
+// (on_time_limit()), where PHP's handler would end the worker with "Maximum execution time
+// exceeded". Each request gets its whole limit from its own start and counts nothing else.
+
+using SignalHandler = void (*)(int);
+SignalHandler php_time_limit_handler = nullptr;  // PHP's own (zend_timeout_handler)
+volatile sig_atomic_t timing_request = 0;        // between arm_time_limit() and end_time_limit()
+
+// The time limit's signal, as PHP's signal layer hands it on (outside its critical sections).
+void on_time_limit(int signo) {
+  if (timing_request) php_time_limit_handler(signo);
+}
+
+// Puts on_time_limit() in front of PHP's handler of the time limit's signal. PHP's signal layer
+// (Zend signals) dispatches every signal it handles through its table of handlers: the entry is
+// replaced in place, and the process's own handler, PHP's dispatcher, stays, so this costs no
+// system call. PHP puts its handler back only when a request runs out of time (zend_timeout()),
+// which ends the worker; checked again at each request all the same. Without Zend signals (a PHP
+// built without them) nothing is wrapped and end_time_limit() always disarms the timer.
+#ifdef ZEND_SIGNALS
+constexpr bool kTimeLimitWrapped = true;
+void wrap_time_limit_handler() {
+  zend_signal_entry_t& e = SIGG(handlers)[SIGPROF - 1];
+  void* ours = reinterpret_cast<void*>(on_time_limit);
+  if (e.handler == ours) return;
+  if (!e.handler || e.handler == reinterpret_cast<void*>(SIG_DFL) ||
+      e.handler == reinterpret_cast<void*>(SIG_IGN) || (e.flags & SA_SIGINFO)) {
+    return;
+  }
+  php_time_limit_handler = reinterpret_cast<SignalHandler>(e.handler);
+  e.handler = ours;
+}
+#else
+constexpr bool kTimeLimitWrapped = false;
+void wrap_time_limit_handler() {}
+#endif
 
 int64_t monotonic_us() {
   timespec ts;
@@ -460,6 +497,7 @@ int64_t monotonic_us() {
 }
 
 void arm_time_limit() {
+  wrap_time_limit_handler();
   if (EG(timeout_seconds) > 0) {
     zend_set_timeout(EG(timeout_seconds), 0);  // overwrites a timer left running
   } else if (g.limit_left_running) {
@@ -469,11 +507,14 @@ void arm_time_limit() {
   zend_atomic_bool_store_ex(&EG(timed_out), false);
   g.limit_left_running = false;
   g.limit_armed_us = monotonic_us();
+  timing_request = 1;
 }
 
 void end_time_limit() {
+  timing_request = 0;
   zend_long limit = EG(timeout_seconds);
-  if (limit > 0 && !zend_atomic_bool_load_ex(&EG(timed_out)) &&
+  if (kTimeLimitWrapped && php_time_limit_handler && limit > 0 &&
+      !zend_atomic_bool_load_ex(&EG(timed_out)) &&
       monotonic_us() - g.limit_armed_us < limit * 500000) {
     g.limit_left_running = true;
     return;
