@@ -477,6 +477,26 @@ TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   EXPECT_NE(proxy_->error_log().find("recycled"), std::string::npos);
 }
 
+// A worker that reached max_requests is not free while its script shuts down after the loop:
+// the next request goes to the idle worker at once, instead of to the retiring one's kept
+// connection, where it would wait for that script to end and for the replacement.
+TEST_P(AskrPool, RetiringWorkerIsNotSentRequestsWhileItsScriptEnds) {
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + root() +
+            "/_retire_worker.php\"\nmax_requests = 2\n",
+        1);
+  // Two requests at once: both workers are up, each has served one.
+  auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+  PhpResponse b = get("/conn.php?ms=300");
+  ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+  PhpResponse last = get("/conn.php");  // one worker's second: it retires
+  ASSERT_EQ(last.status, 200);
+  auto t0 = Clock::now();
+  PhpResponse r = get("/conn.php");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(Clock::now() - t0, milliseconds(2000)) << "waited for the retiring worker";
+  EXPECT_NE(conn_info(r).first, conn_info(last).first);
+}
+
 TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   int before = whoami().first;

@@ -533,10 +533,13 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
   }
+  // A worker that stops here (max_requests, memory_limit, a stop signal) is not free while its
+  // script ends after the loop (an app's shutdown): the last request's END_REQUEST is left to
+  // run_worker(), so that the pool sends it nothing more meanwhile.
+  if (should_exit(g.limits, g.served)) RETURN_FALSE;
   // The last request is over only now: what the script did after its answer, in its loop, was
   // part of it (the worker was not free).
   g.server->release(0);
-  if (should_exit(g.limits, g.served)) RETURN_FALSE;
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;
   bool failed = end_state();
   sapi::unbind();
@@ -599,6 +602,7 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   if (g.boot_ctype) zend_string_release(std::exchange(g.boot_ctype, nullptr));
   int status = EG(exit_status);
   // exit() or a fatal error in a handler: that request is still open; answer it as far as it got.
+  // After max_requests and the like, the last request's END_REQUEST is still owed: it goes now.
   php_request_shutdown(nullptr);
   sapi::unbind();
   server.release(uint32_t(status));
