@@ -121,6 +121,27 @@ TEST_F(WorkerModeTest, UncaughtExceptionAnswers500AndTheWorkerGoesOn) {
   EXPECT_TRUE(worker_->running());
 }
 
+// An exception thrown by an output handler the request left open, as its buffers close when the
+// request ends, is that request's uncaught exception: logged as php-fpm logs it, and the worker
+// goes on with the request's session written, instead of the exception reaching the worker
+// script's loop and ending the worker.
+TEST_F(WorkerModeTest, ExceptionFromAnOutputHandlerAtTheEndIsTheRequestsOwn) {
+  FcgiResponse first = request("t=session");
+  std::string cookie = first.header("Set-Cookie");
+  cookie = cookie.substr(0, cookie.find(';'));
+  ASSERT_FALSE(cookie.empty()) << first.out;
+  FcgiResponse r = request("t=obthrow", cookie);
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_TRUE(
+      contains(r.err + worker_->log(), "Uncaught RuntimeException: thrown by an output handler"))
+      << r.err << worker_->log();
+  FcgiResponse next = request("t=session", cookie);
+  ASSERT_TRUE(next.ended) << worker_->log();
+  EXPECT_EQ(next.body, R"({"n":3,"secret":null})");
+  EXPECT_TRUE(contains(request("t=globals").body, R"("served":4)"));
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

@@ -292,11 +292,25 @@ void clear_last_error() {
   PG(last_error_lineno) = 0;
 }
 
+// An exception thrown by an output handler as the buffers close (the callable left them open):
+// php_request_shutdown() meets it with no PHP frame running and reports it as uncaught; here the
+// worker script's frame runs, so it would reach the script's loop through askr_handle_request()
+// and end the worker, and, pending meanwhile, keep the rest of the request's end from calling PHP
+// (a session save handler's write). Reported the same way, and the worker goes on; exit() in a
+// handler is left to end the script.
+void report_output_handler_exception() {
+  zend_object* ex = EG(exception);
+  if (!ex || zend_is_unwind_exit(ex) || zend_is_graceful_exit(ex)) return;
+  zend_exception_error(ex, E_ERROR);  // logs "PHP Fatal error:  Uncaught ...", clears it
+  EG(exit_status) = 0;
+}
+
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
 // output, session, ini settings, umask, locale and working directory, the last error and SAPI,
 // without ending the script. True when a step bailed out.
 bool end_state() {
   bool failed = bails_out(php_output_end_all);
+  report_output_handler_exception();
   if (renew_modules_shutdown()) failed = true;
   if (reset_session()) failed = true;
   forget_session();

@@ -54,6 +54,14 @@ function handle(): void
             break;
         case 'throw':
             throw new RuntimeException('thrown by the handler');
+        case 'obthrow':  // counts in the session, then leaves a buffer whose handler throws
+            session_start();
+            $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+            ob_start(static function (string $buffer): string {
+                throw new RuntimeException('thrown by an output handler');
+            });
+            echo 'buffered';
+            break;
         case 'fatal':
             echo 'partial';
             trigger_error('fatal in the handler', E_USER_ERROR);
