@@ -142,6 +142,21 @@ TEST_F(WorkerModeTest, ExceptionFromAnOutputHandlerAtTheEndIsTheRequestsOwn) {
   EXPECT_TRUE(worker_->running());
 }
 
+// A handler that asks for the next request (askr_handle_request() within its own call) gets an
+// exception: left uncaught, its request answers 500, and the worker serves the next one as
+// usual. It used to end that request at once and serve the next one nested inside it.
+TEST_F(WorkerModeTest, HandleRequestFromWithinAHandlerThrows) {
+  FcgiResponse r = request("t=nested");
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_EQ(r.status, 500) << r.out;
+  EXPECT_TRUE(contains(r.err, "Uncaught RuntimeException: askr_handle_request() called while"))
+      << r.err;
+  FcgiResponse next = request("t=globals");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_TRUE(contains(next.body, R"("served":2)")) << next.body;
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

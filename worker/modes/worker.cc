@@ -20,6 +20,7 @@
 extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
+#include "ext/spl/spl_exceptions.h"
 #include "ext/standard/basic_functions.h"
 #include "ext/standard/php_filestat.h"
 #include "php_memory_streams.h"
@@ -40,6 +41,7 @@ struct WorkerState {
   std::string script;
   uint64_t served = 0;
   bool booted = false;             // the first askr_handle_request() call has come
+  bool in_handler = false;         // a request's handler runs
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
   // The process's umask, locale and working directory when the script started serving
   // (boot_process_state()), and PHP's name of that LC_CTYPE (BG(ctype_string); nullptr for "C").
@@ -539,6 +541,11 @@ void end_time_limit() {
 // askr_handle_request($handler). PHP may leave this function through a bailout (a fatal error
 // in the handler): nothing here needs destroying then.
 void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* return_value) {
+  if (g.in_handler) {  // it would end the request under way and serve the next one in it
+    zend_throw_exception(spl_ce_RuntimeException,
+                         "askr_handle_request() called while handling a request", 0);
+    return;
+  }
   if (!g.booted) {
     g.booted = true;
     remember_boot_ini();
@@ -564,7 +571,9 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
   zval retval;
   ZVAL_UNDEF(&retval);
   fci->retval = &retval;
+  g.in_handler = true;
   zend_call_function(fci, fcc);
+  g.in_handler = false;
   zval_ptr_dtor(&retval);
   if (EG(exception)) {
     // exit(): the script unwinds and ends; run_worker() answers the request.

@@ -68,6 +68,10 @@ function handle(): void
         case 'exit':
             echo 'exiting';
             exit(0);
+        case 'nested':  // asks for the next request from inside this one
+            askr_handle_request('handle');
+            echo 'after';
+            break;
         case 'ping':
             echo 'pong';
             break;
