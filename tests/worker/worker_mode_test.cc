@@ -157,6 +157,18 @@ TEST_F(WorkerModeTest, HandleRequestFromWithinAHandlerThrows) {
   EXPECT_TRUE(worker_->running());
 }
 
+// A seed a request gives mt_srand() is forgotten when it ends, as PHP's request start forgets it
+// under php-fpm: the next request's mt_rand() does not go on with that seed's sequence.
+TEST_F(WorkerModeTest, SeedChosenByARequestIsForgotten) {
+  FcgiResponse seeded = request("t=seed");
+  ASSERT_TRUE(seeded.ended) << worker_->log();
+  ASSERT_FALSE(seeded.body.empty());
+  FcgiResponse next = request("t=rand");
+  ASSERT_TRUE(next.ended) << worker_->log();
+  EXPECT_NE(next.body, seeded.body) << "mt_rand() went on with the last request's seed";
+  EXPECT_NE(request("t=rand").body, next.body);
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

@@ -20,6 +20,7 @@
 extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
+#include "ext/random/php_random.h"
 #include "ext/spl/spl_exceptions.h"
 #include "ext/standard/basic_functions.h"
 #include "ext/standard/php_filestat.h"
@@ -255,6 +256,7 @@ void boot_process_state() {
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd)) g.boot_cwd = cwd;
   sapi::take_chdir_called();
+  sapi::take_seed_called();  // a seed chosen while booting stays
 }
 
 void restore_cwd() {
@@ -267,6 +269,10 @@ void restore_cwd() {
 }
 
 void restore_process_state() {
+  // A seed the request chose (mt_srand(), srand()) is forgotten, as the random extension's
+  // request start does: the next request's mt_rand(), rand(), shuffle()... are not predictable
+  // from it. mt_rand() seeds itself anew when next used.
+  if (sapi::take_seed_called()) RANDOM_G(mt19937_seeded) = false;
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;

@@ -20,6 +20,28 @@ void watched_chdir(INTERNAL_FUNCTION_PARAMETERS) {
   g_chdir(INTERNAL_FUNCTION_PARAM_PASSTHRU);
 }
 
+zif_handler g_mt_srand = nullptr;  // PHP's own mt_srand(); srand() is an alias with the same
+bool g_seed_called = false;
+
+void watched_mt_srand(INTERNAL_FUNCTION_PARAMETERS) {
+  g_seed_called = true;
+  g_mt_srand(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+// Replaces the handler of internal function `name` by `watcher`, keeping PHP's in `original`
+// (which all watched names must share). False when the function is missing or already watched.
+bool watch(std::string_view name, zif_handler watcher, zif_handler& original) {
+  auto* f = static_cast<zend_function*>(
+      zend_hash_str_find_ptr(CG(function_table), name.data(), name.size()));
+  if (!f || f->type != ZEND_INTERNAL_FUNCTION || f->internal_function.handler == watcher) {
+    return false;
+  }
+  if (original && original != f->internal_function.handler) return false;
+  original = f->internal_function.handler;
+  f->internal_function.handler = watcher;
+  return true;
+}
+
 // "HTTP_X_FORWARDED_FOR" -> "X-Forwarded-For".
 std::string header_name(std::string_view cgi_name) {
   std::string out;
@@ -78,14 +100,17 @@ bool worker_mode() {
 }
 
 void watch_chdir() {
-  auto* f = static_cast<zend_function*>(zend_hash_str_find_ptr(CG(function_table), "chdir", 5));
-  if (!f || f->type != ZEND_INTERNAL_FUNCTION || g_chdir) return;
-  g_chdir = f->internal_function.handler;
-  f->internal_function.handler = watched_chdir;
+  watch("chdir", watched_chdir, g_chdir);
+  watch("mt_srand", watched_mt_srand, g_mt_srand);
+  watch("srand", watched_mt_srand, g_mt_srand);
 }
 
 bool take_chdir_called() {
   return std::exchange(g_chdir_called, false);
+}
+
+bool take_seed_called() {
+  return std::exchange(g_seed_called, false);
 }
 
 }  // namespace askr::worker::sapi

@@ -24,6 +24,11 @@ void watch_chdir();
 // True when PHP's chdir() was called since the last call of this.
 bool take_chdir_called();
 
+// mt_srand() and srand() are watched the same way (set up by watch_chdir() too), so that worker
+// mode can forget a seed a request chose, as PHP's request start does, at no cost otherwise.
+// True when either was called since the last call of this.
+bool take_seed_called();
+
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];
 

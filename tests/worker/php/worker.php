@@ -72,6 +72,17 @@ function handle(): void
             askr_handle_request('handle');
             echo 'after';
             break;
+        case 'seed':  // seeds mt_rand(), says its second number for that seed, leaves it there
+            mt_srand(42);
+            mt_rand();
+            $second = mt_rand();
+            mt_srand(42);
+            mt_rand();
+            echo $second;
+            break;
+        case 'rand':
+            echo mt_rand();
+            break;
         case 'ping':
             echo 'pong';
             break;
