@@ -169,6 +169,17 @@ TEST_F(WorkerModeTest, SeedChosenByARequestIsForgotten) {
   EXPECT_NE(request("t=rand").body, next.body);
 }
 
+// A zone a request sets with date_default_timezone_set() is its own: the next request has the
+// zone the worker script set while booting, as under php-fpm every request starts with the zone
+// of php.ini.
+TEST_F(WorkerModeTest, TimezoneSetByARequestIsForgotten) {
+  EXPECT_EQ(request("t=tz&set=Asia/Tokyo").body, "Europe/Paris");
+  EXPECT_EQ(request("t=tz").body, "Europe/Paris");
+  EXPECT_EQ(request("t=tz&set=America/New_York").body, "Europe/Paris");
+  EXPECT_EQ(request("t=tz").body, "Europe/Paris");
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

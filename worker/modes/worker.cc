@@ -50,6 +50,8 @@ struct WorkerState {
   std::string boot_locale;
   zend_string* boot_ctype = nullptr;
   std::string boot_cwd;  // empty: unknown (getcwd() failed), not put back
+  // The zone the script gave date_default_timezone_set() while booting; empty: none.
+  std::string boot_timezone;
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -286,6 +288,46 @@ void restore_process_state() {
   BG(locale_changed) = false;
 }
 
+// Calls PHP function `name` with one string argument (or none); its result in `ret`, which
+// the caller releases. False when it could not be called.
+bool call_php(const char* name, const std::string* arg, zval* ret) {
+  zval fn, args[1];
+  ZVAL_STRING(&fn, name);
+  if (arg) ZVAL_STRINGL(&args[0], arg->data(), arg->size());
+  ZVAL_UNDEF(ret);
+  bool ok = call_user_function(nullptr, nullptr, &fn, ret, arg ? 1 : 0, args) == SUCCESS;
+  if (arg) zval_ptr_dtor(&args[0]);
+  zval_ptr_dtor(&fn);
+  return ok && !EG(exception);
+}
+
+// The zone set with date_default_timezone_set() while booting, kept for every request.
+void boot_timezone() {
+  if (!sapi::take_timezone_set()) return;
+  zval zone;
+  if (call_php("date_default_timezone_get", nullptr, &zone) && Z_TYPE(zone) == IS_STRING) {
+    g.boot_timezone.assign(Z_STRVAL(zone), Z_STRLEN(zone));
+  }
+  zval_ptr_dtor(&zone);
+}
+
+// A zone a request set with date_default_timezone_set() is forgotten, as the date extension's
+// request shutdown forgets it, back to the boot's (or, without one, to date.timezone): it would
+// otherwise be every later request's. date_default_timezone_set() is watched, as chdir() is, so
+// that this costs nothing to requests that do not call it.
+void restore_timezone() {
+  if (!sapi::take_timezone_set()) return;
+  zend_module_entry* m = find_module("date");
+  if (!m || !m->request_shutdown_func || EG(exception)) return;
+  m->request_shutdown_func(m->type, m->module_number);  // frees the zone and its cache
+  if (m->request_startup_func) m->request_startup_func(m->type, m->module_number);
+  if (g.boot_timezone.empty()) return;
+  zval ret;
+  call_php("date_default_timezone_set", &g.boot_timezone, &ret);
+  zval_ptr_dtor(&ret);
+  sapi::take_timezone_set();
+}
+
 // error_get_last() of the next request starts empty.
 void clear_last_error() {
   if (PG(last_error_message)) {
@@ -324,6 +366,7 @@ bool end_state() {
   forget_session();
   if (bails_out(php_output_deactivate)) failed = true;
   if (bails_out(restore_ini)) failed = true;
+  if (bails_out(restore_timezone)) failed = true;
   restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
@@ -556,6 +599,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     g.booted = true;
     remember_boot_ini();
     boot_process_state();
+    boot_timezone();
     // Waiting is not executing: the boot's time limit ends here. After a request the limit is
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();

@@ -28,6 +28,14 @@ void watched_mt_srand(INTERNAL_FUNCTION_PARAMETERS) {
   g_mt_srand(INTERNAL_FUNCTION_PARAM_PASSTHRU);
 }
 
+zif_handler g_timezone_set = nullptr;  // PHP's own date_default_timezone_set()
+bool g_timezone_set_called = false;
+
+void watched_timezone_set(INTERNAL_FUNCTION_PARAMETERS) {
+  g_timezone_set_called = true;
+  g_timezone_set(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
 // Replaces the handler of internal function `name` by `watcher`, keeping PHP's in `original`
 // (which all watched names must share). False when the function is missing or already watched.
 bool watch(std::string_view name, zif_handler watcher, zif_handler& original) {
@@ -103,6 +111,7 @@ void watch_chdir() {
   watch("chdir", watched_chdir, g_chdir);
   watch("mt_srand", watched_mt_srand, g_mt_srand);
   watch("srand", watched_mt_srand, g_mt_srand);
+  watch("date_default_timezone_set", watched_timezone_set, g_timezone_set);
 }
 
 bool take_chdir_called() {
@@ -111,6 +120,10 @@ bool take_chdir_called() {
 
 bool take_seed_called() {
   return std::exchange(g_seed_called, false);
+}
+
+bool take_timezone_set() {
+  return std::exchange(g_timezone_set_called, false);
 }
 
 }  // namespace askr::worker::sapi

@@ -28,6 +28,8 @@ bool take_chdir_called();
 // mode can forget a seed a request chose, as PHP's request start does, at no cost otherwise.
 // True when either was called since the last call of this.
 bool take_seed_called();
+// And date_default_timezone_set(), whose zone outlives the request it was set in.
+bool take_timezone_set();
 
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];

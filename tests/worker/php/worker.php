@@ -2,6 +2,7 @@
 // A worker-mode script: boots once, then serves every request through handle(), which does
 // what ?t= names.
 $served = 0;  // a global: it persists from one request to the next
+date_default_timezone_set('Europe/Paris');  // the app's zone, set while booting
 
 function handle(): void
 {
@@ -82,6 +83,10 @@ function handle(): void
             break;
         case 'rand':
             echo mt_rand();
+            break;
+        case 'tz':  // the zone, and ?set= another for the rest of the request
+            echo date_default_timezone_get();
+            if (isset($_GET['set'])) date_default_timezone_set($_GET['set']);
             break;
         case 'ping':
             echo 'pong';
