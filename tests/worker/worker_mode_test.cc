@@ -171,12 +171,14 @@ TEST_F(WorkerModeTest, SeedChosenByARequestIsForgotten) {
 
 // A zone a request sets with date_default_timezone_set() is its own: the next request has the
 // zone the worker script set while booting, as under php-fpm every request starts with the zone
-// of php.ini.
+// of php.ini. A date the script made while booting keeps its own zone, which the date extension
+// caches: forgetting the request's zone must leave that cache alone.
 TEST_F(WorkerModeTest, TimezoneSetByARequestIsForgotten) {
-  EXPECT_EQ(request("t=tz&set=Asia/Tokyo").body, "Europe/Paris");
-  EXPECT_EQ(request("t=tz").body, "Europe/Paris");
-  EXPECT_EQ(request("t=tz&set=America/New_York").body, "Europe/Paris");
-  EXPECT_EQ(request("t=tz").body, "Europe/Paris");
+  const std::string paris = "Europe/Paris America/Chicago CST -06:00";
+  EXPECT_EQ(request("t=tz&set=Asia/Tokyo").body, paris);
+  EXPECT_EQ(request("t=tz").body, paris);
+  EXPECT_EQ(request("t=tz&set=America/Chicago").body, paris);
+  EXPECT_EQ(request("t=tz").body, paris);
   EXPECT_TRUE(worker_->running());
 }
 

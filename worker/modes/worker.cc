@@ -20,6 +20,7 @@
 extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
+#include "ext/date/php_date.h"
 #include "ext/random/php_random.h"
 #include "ext/spl/spl_exceptions.h"
 #include "ext/standard/basic_functions.h"
@@ -288,44 +289,32 @@ void restore_process_state() {
   BG(locale_changed) = false;
 }
 
-// Calls PHP function `name` with one string argument (or none); its result in `ret`, which
-// the caller releases. False when it could not be called.
-bool call_php(const char* name, const std::string* arg, zval* ret) {
-  zval fn, args[1];
-  ZVAL_STRING(&fn, name);
-  if (arg) ZVAL_STRINGL(&args[0], arg->data(), arg->size());
-  ZVAL_UNDEF(ret);
-  bool ok = call_user_function(nullptr, nullptr, &fn, ret, arg ? 1 : 0, args) == SUCCESS;
-  if (arg) zval_ptr_dtor(&args[0]);
-  zval_ptr_dtor(&fn);
-  return ok && !EG(exception);
+// The date extension's globals (DATEG(), not exported by libphp): through its module entry.
+zend_date_globals* date_globals() {
+  zend_module_entry* m = find_module("date");
+  return m ? static_cast<zend_date_globals*>(m->globals_ptr) : nullptr;
 }
 
 // The zone set with date_default_timezone_set() while booting, kept for every request.
 void boot_timezone() {
-  if (!sapi::take_timezone_set()) return;
-  zval zone;
-  if (call_php("date_default_timezone_get", nullptr, &zone) && Z_TYPE(zone) == IS_STRING) {
-    g.boot_timezone.assign(Z_STRVAL(zone), Z_STRLEN(zone));
-  }
-  zval_ptr_dtor(&zone);
+  sapi::take_timezone_set();
+  zend_date_globals* dg = date_globals();
+  if (dg && dg->timezone) g.boot_timezone = dg->timezone;
 }
 
 // A zone a request set with date_default_timezone_set() is forgotten, as the date extension's
 // request shutdown forgets it, back to the boot's (or, without one, to date.timezone): it would
 // otherwise be every later request's. date_default_timezone_set() is watched, as chdir() is, so
-// that this costs nothing to requests that do not call it.
+// that this costs nothing to requests that do not call it. Only the zone's name changes: the
+// extension's cache of parsed zones stays, since DateTime objects the script keeps across
+// requests point into it (under php-fpm they die with the request, the cache with them).
 void restore_timezone() {
   if (!sapi::take_timezone_set()) return;
-  zend_module_entry* m = find_module("date");
-  if (!m || !m->request_shutdown_func || EG(exception)) return;
-  m->request_shutdown_func(m->type, m->module_number);  // frees the zone and its cache
-  if (m->request_startup_func) m->request_startup_func(m->type, m->module_number);
-  if (g.boot_timezone.empty()) return;
-  zval ret;
-  call_php("date_default_timezone_set", &g.boot_timezone, &ret);
-  zval_ptr_dtor(&ret);
-  sapi::take_timezone_set();
+  zend_date_globals* dg = date_globals();
+  if (!dg) return;
+  if (dg->timezone) efree(dg->timezone);
+  dg->timezone =
+      g.boot_timezone.empty() ? nullptr : estrndup(g.boot_timezone.data(), g.boot_timezone.size());
 }
 
 // error_get_last() of the next request starts empty.
@@ -366,7 +355,7 @@ bool end_state() {
   forget_session();
   if (bails_out(php_output_deactivate)) failed = true;
   if (bails_out(restore_ini)) failed = true;
-  if (bails_out(restore_timezone)) failed = true;
+  restore_timezone();
   restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
@@ -668,8 +657,9 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   file.primary_script = 1;
   php_execute_script(&file);
   zend_destroy_file_handle(&file);
-  for (zval* kept : {&g.idle_server, &g.request_server}) {  // PHP's memory: freed before its
-    zval_ptr_dtor(kept);                                    // request ends
+  // PHP's memory: freed before its request ends.
+  for (zval* kept : {&g.idle_server, &g.request_server}) {
+    zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);
   }
   if (g.boot_ctype) zend_string_release(std::exchange(g.boot_ctype, nullptr));

@@ -3,6 +3,7 @@
 // what ?t= names.
 $served = 0;  // a global: it persists from one request to the next
 date_default_timezone_set('Europe/Paris');  // the app's zone, set while booting
+$booted_at = new DateTimeImmutable('2024-01-15 12:00:00', new DateTimeZone('America/Chicago'));
 
 function handle(): void
 {
@@ -85,7 +86,8 @@ function handle(): void
             echo mt_rand();
             break;
         case 'tz':  // the zone, and ?set= another for the rest of the request
-            echo date_default_timezone_get();
+            global $booted_at;  // a date made while booting, with its own zone, stays whole
+            echo date_default_timezone_get(), ' ', $booted_at->format('e T P');
             if (isset($_GET['set'])) date_default_timezone_set($_GET['set']);
             break;
         case 'ping':
