@@ -182,6 +182,19 @@ TEST_F(WorkerModeTest, TimezoneSetByARequestIsForgotten) {
   EXPECT_TRUE(worker_->running());
 }
 
+// What a request sets in the default stream context (an Authorization header for its own HTTP
+// calls) is its own: the next request's file_get_contents() gets the context as the worker
+// script left it when it booted, as under php-fpm each request starts with a fresh one.
+TEST_F(WorkerModeTest, DefaultStreamContextSetByARequestIsForgotten) {
+  const std::string boot = R"({"http":{"user_agent":"worker-boot"}})";
+  EXPECT_EQ(request("t=context&set=1").body, boot);
+  EXPECT_EQ(request("t=context").body, boot);
+  EXPECT_EQ(request("t=context&set=1").body, boot);
+  EXPECT_EQ(request("t=globals&x=1").status, 200);  // not touching it changes nothing
+  EXPECT_EQ(request("t=context").body, boot);
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

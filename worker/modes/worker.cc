@@ -24,6 +24,7 @@ extern "C" {  // declared without saying they are C
 #include "ext/random/php_random.h"
 #include "ext/spl/spl_exceptions.h"
 #include "ext/standard/basic_functions.h"
+#include "ext/standard/file.h"
 #include "ext/standard/php_filestat.h"
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
@@ -53,6 +54,10 @@ struct WorkerState {
   std::string boot_cwd;  // empty: unknown (getcwd() failed), not put back
   // The zone the script gave date_default_timezone_set() while booting; empty: none.
   std::string boot_timezone;
+  // The default stream context when the script started serving (none: null), and a copy of
+  // its options then.
+  php_stream_context* boot_context = nullptr;
+  zval boot_context_options{};
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -317,6 +322,31 @@ void restore_timezone() {
       g.boot_timezone.empty() ? nullptr : estrndup(g.boot_timezone.data(), g.boot_timezone.size());
 }
 
+// The default stream context belongs to the request under php-fpm (a resource, gone when the
+// request ends). Here it lives as long as the worker script: what a request set in it
+// (stream_context_set_default(), or stream_context_set_option() on stream_context_get_default(),
+// an Authorization header for its own HTTP calls, say) would go with every later request's
+// file_get_contents(). It goes back to what it was when the script started serving.
+void boot_default_context() {
+  sapi::take_default_context_touched();
+  g.boot_context = FG(default_context);
+  if (g.boot_context) {
+    ZVAL_ARR(&g.boot_context_options, zend_array_dup(Z_ARRVAL(g.boot_context->options)));
+  }
+}
+
+void restore_default_context() {
+  if (!sapi::take_default_context_touched()) return;
+  php_stream_context* now = FG(default_context);
+  if (now != g.boot_context) {
+    FG(default_context) = g.boot_context;
+    if (now) zend_list_delete(now->res);  // the request's: let go of it, as its end does
+  }
+  if (!g.boot_context) return;
+  zval_ptr_dtor(&g.boot_context->options);
+  ZVAL_ARR(&g.boot_context->options, zend_array_dup(Z_ARRVAL(g.boot_context_options)));
+}
+
 // error_get_last() of the next request starts empty.
 void clear_last_error() {
   if (PG(last_error_message)) {
@@ -356,6 +386,7 @@ bool end_state() {
   if (bails_out(php_output_deactivate)) failed = true;
   if (bails_out(restore_ini)) failed = true;
   restore_timezone();
+  restore_default_context();
   restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
@@ -589,6 +620,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     remember_boot_ini();
     boot_process_state();
     boot_timezone();
+    boot_default_context();
     // Waiting is not executing: the boot's time limit ends here. After a request the limit is
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
@@ -658,7 +690,7 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   php_execute_script(&file);
   zend_destroy_file_handle(&file);
   // PHP's memory: freed before its request ends.
-  for (zval* kept : {&g.idle_server, &g.request_server}) {
+  for (zval* kept : {&g.idle_server, &g.request_server, &g.boot_context_options}) {
     zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);
   }

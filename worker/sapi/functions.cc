@@ -36,6 +36,20 @@ void watched_timezone_set(INTERNAL_FUNCTION_PARAMETERS) {
   g_timezone_set(INTERNAL_FUNCTION_PARAM_PASSTHRU);
 }
 
+zif_handler g_context_set_default = nullptr;  // PHP's own stream_context_set_default()
+zif_handler g_context_get_default = nullptr;  // and stream_context_get_default()
+bool g_default_context_touched = false;
+
+void watched_context_set_default(INTERNAL_FUNCTION_PARAMETERS) {
+  g_default_context_touched = true;
+  g_context_set_default(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+void watched_context_get_default(INTERNAL_FUNCTION_PARAMETERS) {
+  g_default_context_touched = true;
+  g_context_get_default(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
 // Replaces the handler of internal function `name` by `watcher`, keeping PHP's in `original`
 // (which all watched names must share). False when the function is missing or already watched.
 bool watch(std::string_view name, zif_handler watcher, zif_handler& original) {
@@ -112,6 +126,8 @@ void watch_chdir() {
   watch("mt_srand", watched_mt_srand, g_mt_srand);
   watch("srand", watched_mt_srand, g_mt_srand);
   watch("date_default_timezone_set", watched_timezone_set, g_timezone_set);
+  watch("stream_context_set_default", watched_context_set_default, g_context_set_default);
+  watch("stream_context_get_default", watched_context_get_default, g_context_get_default);
 }
 
 bool take_chdir_called() {
@@ -124,6 +140,10 @@ bool take_seed_called() {
 
 bool take_timezone_set() {
   return std::exchange(g_timezone_set_called, false);
+}
+
+bool take_default_context_touched() {
+  return std::exchange(g_default_context_touched, false);
 }
 
 }  // namespace askr::worker::sapi

@@ -30,6 +30,9 @@ bool take_chdir_called();
 bool take_seed_called();
 // And date_default_timezone_set(), whose zone outlives the request it was set in.
 bool take_timezone_set();
+// And stream_context_set_default() and stream_context_get_default(), through which a request
+// changes the default stream context (whose options outlive it).
+bool take_default_context_touched();
 
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];

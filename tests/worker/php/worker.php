@@ -4,6 +4,7 @@
 $served = 0;  // a global: it persists from one request to the next
 date_default_timezone_set('Europe/Paris');  // the app's zone, set while booting
 $booted_at = new DateTimeImmutable('2024-01-15 12:00:00', new DateTimeZone('America/Chicago'));
+stream_context_set_default(['http' => ['user_agent' => 'worker-boot']]);  // and HTTP client
 
 function handle(): void
 {
@@ -89,6 +90,13 @@ function handle(): void
             global $booted_at;  // a date made while booting, with its own zone, stays whole
             echo date_default_timezone_get(), ' ', $booted_at->format('e T P');
             if (isset($_GET['set'])) date_default_timezone_set($_GET['set']);
+            break;
+        case 'context':  // the default stream context's options; ?set=1 adds a header there
+            echo json_encode(stream_context_get_options(stream_context_get_default()));
+            if (isset($_GET['set'])) {
+                stream_context_set_default(['http' => ['header' => 'Authorization: Bearer secret']]);
+                stream_context_set_option(stream_context_get_default(), 'ssl', 'verify_peer', false);
+            }
             break;
         case 'ping':
             echo 'pong';
