@@ -166,11 +166,13 @@ void FcgiLink::finish_request() {
 
 // The end of STDOUT from an askr-worker: the response is complete, though the script may go on
 // (fastcgi_finish_request()). The slot stays claimed until the worker's END_REQUEST says it is
-// free, as after abort(): meanwhile the pool's requests go to idle workers.
+// free, as after abort(): meanwhile the pool's requests go to idle workers, or wait for this one
+// (PoolSlots::set_ending()) where none is idle and the queue is full.
 void FcgiLink::end_response() {
   Exchange* ex = ex_;
   ex_ = nullptr;
   draining_ = true;
+  if (claimed) pool_.slots()->set_ending(slot);
   end_stop();
   if (paused_) resume_reading();
   ex->on_end();

@@ -107,20 +107,39 @@ void PoolClient::free_slot(FcgiLink* link) {
   take_free_workers();
 }
 
+// How long a request beyond the queue's limit may wait for a worker about to be free.
+constexpr int64_t kEndingWaitMs = 1000;
+
+// Whether a request the queue has no room for may wait all the same: a worker of the pool has
+// sent its whole response and owes only its END_REQUEST (a worker-mode script back in its loop,
+// which asks for its next request within microseconds unless it works there; or a script after
+// fastcgi_finish_request()). It is about to be free, and a client that sends its next request as
+// soon as it has read an answer must not get 503 from an idle pool (with queue = 0 it would,
+// now and then). One such wait per ending worker, counting every request waiting in the pool,
+// and kEndingWaitMs at most. Only on the way to a refusal: nothing on the common path.
+bool PoolClient::may_wait_for_ending() const {
+  return slots_ && slots_->ending() > slots_->waiting();
+}
+
 void PoolClient::enqueue(Exchange* ex) {
-  if (waiting_.size() < cfg_.queue) {
-    ++counters_.queued;
-    waiting_.push_back({ex, now_ms_});
-    if (slots_) {
-      slots_->wait(loop_id_);
-      take_free_workers();  // a slot may have come free since the claim failed
-    }
-    return;
+  int64_t deadline = now_ms_ + cfg_.queue_timeout.count();
+  bool short_wait = waiting_.size() >= cfg_.queue;
+  if (short_wait && !may_wait_for_ending()) {
+    ++counters_.rejected;
+    LOG_LIMITED(kWarn, "pool %s: %u connections busy and %zu requests queued; answering 503",
+                cfg_.name.c_str(), open_, waiting_.size());
+    return ex->on_failure(503, "pool queue full");
   }
-  ++counters_.rejected;
-  LOG_LIMITED(kWarn, "pool %s: %u connections busy and %zu requests queued; answering 503",
-              cfg_.name.c_str(), open_, waiting_.size());
-  ex->on_failure(503, "pool queue full");
+  if (short_wait) {
+    deadline = std::min(deadline, now_ms_ + kEndingWaitMs);
+    ++short_waits_;
+  }
+  ++counters_.queued;
+  waiting_.push_back({ex, deadline, short_wait});
+  if (slots_) {
+    slots_->wait(loop_id_);
+    take_free_workers();  // a slot may have come free since the claim failed
+  }
 }
 
 void PoolClient::cancel(Exchange* ex) {
@@ -218,14 +237,48 @@ void PoolClient::tick(int64_t now_ms) {
   while (loop::TimerNode* n = request_timers.pop_expired(now_ms)) {
     static_cast<FcgiLink::Timer*>(n)->link->on_request_timeout();
   }
-  while (!waiting_.empty() && waiting_.front().since_ms + cfg_.queue_timeout.count() <= now_ms) {
-    Exchange* ex = waiting_.front().ex;
-    dequeue_front();
-    ++counters_.rejected;
+  expire_waiters(now_ms);
+}
+
+// Waiting requests past their deadline are answered 503. Deadlines grow in arrival order,
+// except after a short wait: while there may be one, every waiting request is looked at.
+void PoolClient::expire_waiters(int64_t now_ms) {
+  if (short_waits_ == 0) {
+    while (!waiting_.empty() && waiting_.front().deadline_ms <= now_ms) {
+      Waiter w = waiting_.front();
+      dequeue_front();
+      time_out(w);
+    }
+    return;
+  }
+  std::vector<Waiter> expired;  // answered once the queue is consistent again
+  short_waits_ = 0;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->deadline_ms > now_ms) {
+      short_waits_ += it->short_wait;
+      ++it;
+      continue;
+    }
+    expired.push_back(*it);
+    it = waiting_.erase(it);
+    if (slots_) slots_->unwait(loop_id_);
+  }
+  for (const Waiter& w : expired) time_out(w);
+}
+
+void PoolClient::time_out(const Waiter& w) {
+  ++counters_.rejected;
+  if (w.short_wait) {
+    LOG_LIMITED(kWarn,
+                "pool %s: request waited %lld ms for a worker finishing its request; "
+                "answering 503",
+                cfg_.name.c_str(),
+                (long long)std::min<int64_t>(kEndingWaitMs, cfg_.queue_timeout.count()));
+  } else {
     LOG_LIMITED(kWarn, "pool %s: request waited %lld ms for a connection; answering 503",
                 cfg_.name.c_str(), (long long)cfg_.queue_timeout.count());
-    ex->on_failure(503, "pool queue timeout");
   }
+  w.ex->on_failure(503, "pool queue timeout");
 }
 
 void PoolClient::shutdown() {

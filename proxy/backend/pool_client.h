@@ -88,7 +88,8 @@ class PoolClient {
  private:
   struct Waiter {
     Exchange* ex;
-    int64_t since_ms;
+    int64_t deadline_ms;  // queue_timeout after it came, or sooner for a short wait
+    bool short_wait;      // beyond `queue`, for a worker about to be free (may_wait_for_ending())
   };
   void open_link(Exchange* ex, int slot = -1);
   void hand_over(FcgiLink* link, Exchange* ex);
@@ -98,6 +99,9 @@ class PoolClient {
   void enqueue(Exchange* ex);
 
   bool may_open();
+  bool may_wait_for_ending() const;
+  void expire_waiters(int64_t now_ms);
+  void time_out(const Waiter& w);
   void reject_failing(Exchange* ex);
   void dequeue_front();
 
@@ -111,6 +115,7 @@ class PoolClient {
   int loop_id_;                      // askr-worker pool: this loop's number in the pool's queue
   const std::atomic<int>* granted_;  // askr-worker pool: slots granted to this loop, not taken
   uint32_t open_ = 0;                // links connecting, busy or idle
+  uint32_t short_waits_ = 0;  // short waits in waiting_, at most (recounted by expire_waiters())
   PoolCounters counters_;
 };
 

@@ -1,7 +1,9 @@
 // The slots of one askr-worker pool, shared by every loop. A pool has `workers` slots; each has
 // its own listening socket (made by the supervisor, inherited by whichever worker occupies the
 // slot, a replacement included), so a loop reaches a specific worker and keeps a connection to
-// it. A slot is up while its worker is ready, and busy while a loop runs a request on it.
+// it. A slot is up while its worker is ready, and busy while a loop runs a request on it; a busy
+// slot is ending once its worker has sent the whole response and owes only its END_REQUEST (it
+// is about to be free: see ending()).
 //
 // While no request waits, a loop claims an idle slot with one compare-exchange and frees it
 // with one atomic step. Once requests wait, they wait in one queue for the whole pool, in the
@@ -50,6 +52,23 @@ class PoolSlots {
   }
   // Whether requests of any loop wait for a slot.
   bool queued() const { return waiters_.load(std::memory_order_seq_cst) > 0; }
+  // How many requests of all loops wait for a slot.
+  int waiting() const { return waiters_.load(std::memory_order_seq_cst); }
+
+  // The worker of busy `slot` has sent its whole response; its END_REQUEST is still owed (a
+  // worker-mode script back in its loop, or a script after fastcgi_finish_request()). Cleared
+  // when the slot is released.
+  void set_ending(int slot) { slots_[slot].state.fetch_or(kEnding, std::memory_order_seq_cst); }
+  // How many slots are ending (about to be free), their worker up. For the queue's refusal
+  // path only: it reads every slot.
+  int ending() const {
+    int n = 0;
+    for (unsigned i = 0; i < count_; ++i) {
+      uint8_t s = slots_[i].state.load(std::memory_order_seq_cst);
+      if ((s & (kUp | kEnding)) == (kUp | kEnding)) ++n;
+    }
+    return n;
+  }
 
   // Loop `loop` has a request waiting: its ticket joins the queue, and any idle slot goes to
   // the first tickets at once (one may have come free since the caller's claim() failed).
@@ -169,9 +188,10 @@ class PoolSlots {
   }
 
  private:
-  static constexpr uint8_t kUp = 1;    // its worker is ready
-  static constexpr uint8_t kBusy = 2;  // a loop runs a request on it
-  struct alignas(64) Slot {            // one cache line each: loops claim them concurrently
+  static constexpr uint8_t kUp = 1;      // its worker is ready
+  static constexpr uint8_t kBusy = 2;    // a loop runs a request on it
+  static constexpr uint8_t kEnding = 4;  // busy, the response sent, END_REQUEST owed
+  struct alignas(64) Slot {              // one cache line each: loops claim them concurrently
     std::atomic<uint8_t> state{0};
     sockaddr_un addr{};
     socklen_t addr_len = 0;
@@ -188,6 +208,7 @@ class PoolSlots {
   void grant_locked(int slot, int self) {
     int loop = queue_.front();
     queue_.pop_front();
+    slots_[slot].state.fetch_and(uint8_t(~kEnding), std::memory_order_seq_cst);  // its next request
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
     Loop& l = loops_[size_t(loop)];
     l.slots.push_back(slot);
@@ -204,7 +225,7 @@ class PoolSlots {
     }
   }
   void make_idle(int slot) {
-    slots_[slot].state.fetch_and(uint8_t(~kBusy), std::memory_order_seq_cst);
+    slots_[slot].state.fetch_and(uint8_t(~(kBusy | kEnding)), std::memory_order_seq_cst);
   }
   // Under mu_: idle slots go to the first tickets.
   void grant_idle_locked(int self) {

@@ -556,6 +556,26 @@ TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   EXPECT_NE(proxy_->error_log().find("recycled"), std::string::npos);
 }
 
+// A worker that reached max_requests is not free while its script shuts down after the loop:
+// the next request goes to the idle worker at once, instead of to the retiring one's kept
+// connection, where it would wait for that script to end and for the replacement.
+TEST_P(AskrPool, RetiringWorkerIsNotSentRequestsWhileItsScriptEnds) {
+  start("workers = 2\nmode = \"worker\"\nworker_script = \"" + root() +
+            "/_retire_worker.php\"\nmax_requests = 2\n",
+        1);
+  // Two requests at once: both workers are up, each has served one.
+  auto a = std::async(std::launch::async, [&] { return get("/conn.php?ms=300"); });
+  PhpResponse b = get("/conn.php?ms=300");
+  ASSERT_NE(conn_info(a.get()).first, conn_info(b).first);
+  PhpResponse last = get("/conn.php");  // one worker's second: it retires
+  ASSERT_EQ(last.status, 200);
+  auto t0 = Clock::now();
+  PhpResponse r = get("/conn.php");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(Clock::now() - t0, milliseconds(2000)) << "waited for the retiring worker";
+  EXPECT_NE(conn_info(r).first, conn_info(last).first);
+}
+
 TEST_P(AskrPool, ClientGoneMidRequestDoesNotEndTheWorker) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() + "/_worker.php\"\n");
   int before = whoami().first;
@@ -656,6 +676,62 @@ TEST_P(AskrPool, WorkAfterHandleRequestLeavesItsWorkerBusy) {
     EXPECT_LT(Clock::now() - t0, milliseconds(1500)) << "request " << i << " waited";
     EXPECT_NE(conn_info(r).first, busy) << "request " << i;
   }
+}
+
+// With no queue (queue = 0), a request that finds the only worker done with its answer but still
+// in its loop (its END_REQUEST comes when the script asks for the next request) waits for it
+// instead of getting 503 from an idle pool: sequential keep-alive requests all get 200. That
+// wait is bounded (about a second, whatever the loop does), and a worker busy with a request
+// still means 503 at once.
+TEST_P(AskrPool, NoQueueWaitsForAWorkerThatHasAnswered) {
+  start("workers = 1\nqueue = 0\nmode = \"worker\"\nworker_script = \"" + root() +
+            "/_after_worker.php\"\n",
+        1);
+  PhpResponse first;  // 503 until the worker is up
+  for (auto until = Clock::now() + milliseconds(20000); Clock::now() < until;) {
+    first = get("/conn.php");
+    if (first.status == 200) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_EQ(first.status, 200) << proxy_->error_log();
+  int pid = conn_info(first).first;
+  auto request = [](const std::string& path) {
+    return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  };
+  {
+    Client c(port());
+    for (int i = 0; i < 200; ++i) {  // an empty loop: the window is microseconds
+      c.send(request("/conn.php"));
+      PhpResponse r = c.read();
+      ASSERT_EQ(r.status, 200) << "request " << i << "\n" << proxy_->error_log();
+    }
+    c.send(request("/conn.php?after_ms=300"));  // the loop sleeps 300 ms after this answer
+    ASSERT_EQ(c.read().status, 200);
+    c.send(request("/conn.php"));
+    PhpResponse r = c.read(false, 20000);
+    EXPECT_EQ(r.status, 200) << proxy_->error_log();
+    EXPECT_EQ(conn_info(r).first, pid);
+  }
+  ASSERT_EQ(get("/conn.php?after=5").status, 200);  // a loop that outlasts the wait
+  auto t0 = Clock::now();
+  PhpResponse late = get("/conn.php", 20000);
+  EXPECT_EQ(late.status, 503);
+  EXPECT_LT(Clock::now() - t0, milliseconds(4000)) << "waited for the whole loop";
+  for (auto until = Clock::now() + milliseconds(20000); Clock::now() < until;) {
+    if (get("/conn.php").status == 200) break;  // the loop is over
+  }
+  std::string lock_path = site_.path() + "/lock", started = site_.path() + "/started";
+  int fd = hold_lock(lock_path);
+  ASSERT_GE(fd, 0);
+  auto running = std::async(std::launch::async, [&] {
+    return get("/flockwait.php?f=" + lock_path + "&started=" + started, 30000);
+  });
+  ASSERT_TRUE(wait_for_lines(started, 1)) << "the request did not reach the worker";
+  t0 = Clock::now();
+  EXPECT_EQ(get("/conn.php").status, 503);
+  EXPECT_LT(Clock::now() - t0, milliseconds(800)) << "waited for a worker busy with a request";
+  close(fd);
+  EXPECT_EQ(running.get().status, 200);
 }
 
 // A worker script written for FrankenPHP, in the shape of its documentation, runs unchanged:

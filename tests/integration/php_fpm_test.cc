@@ -1549,6 +1549,31 @@ TEST_P(Php, FullQueueFloodKeepsErrorLogSmall) {
   EXPECT_GE(logged, size_t(rejected.load()));
 }
 
+// One PHP process and no queue: a client that sends its next request as soon as it has read an
+// answer is served every time, whatever the pool (askr's worker mode ends a request for the pool
+// only when the script asks for the next one, just after the answer has gone).
+TEST_P(Php, NoQueueServesSequentialKeepAliveRequests) {
+  start(
+      [](PhpProxyOptions& o) {
+        o.threads = 1;
+        o.pool_extra = "max_connections = 1\nqueue = 0\n";
+      },
+      1);
+  PhpResponse first;  // askr's worker may still be starting: 503 until it is up
+  for (auto until = Clock::now() + milliseconds(20000); Clock::now() < until;) {
+    first = php_fetch(port(), get("/status.php"));
+    if (first.status == 200) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_EQ(first.status, 200) << proxy_->error_log();
+  Client c(port());
+  for (int i = 0; i < 100; ++i) {
+    c.send(get("/status.php"));
+    PhpResponse r = c.read();
+    ASSERT_EQ(r.status, 200) << "request " << i << "\n" << proxy_->error_log();
+  }
+}
+
 // ---- where a request's time goes
 // ------------------------------------------------------------------
 

@@ -60,6 +60,32 @@ TEST_P(TimeLimit, EachRequestHasTheWholeLimitAndOneThatRunsPastItIsStopped) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, TimeLimit, ::testing::Values("classic", "worker"));
 
+// The time limit counts the request alone: CPU time the worker script spends in its loop
+// between requests (gc_collect_cycles(), say) is no request's. A loop that works for longer than
+// the limit after a quick request leaves the worker serving (PHP's timer, left running after a
+// quick request to save a system call, used to run out there and end the worker with "Maximum
+// execution time exceeded"), and the next request still has its whole limit.
+TEST(TimeLimitLoop, WorkInTheLoopBetweenRequestsIsNotTimed) {
+  WorkerProcess w(worker_mode(php_fixture("time_limit_loop_worker.php"),
+                              {"-d", "max_execution_time=1", "-d", "display_errors=0"}));
+  FcgiConnection c(w.socket_path());
+  auto request = [&](const std::string& query) {
+    c.queue_request(1, default_params(php_fixture("time_limit.php"), query), {}, true);
+    return c.exchange(1);
+  };
+  for (const char* query : {"loop_spin=1.5", "loop_spin=0.7", "spin=0.8", "", "spin=10"}) {
+    SCOPED_TRACE(query);
+    FcgiResponse r = request(query);
+    ASSERT_TRUE(r.ended) << w.log();
+    if (std::string(query) == "spin=10") {  // still stopped past its own limit
+      EXPECT_TRUE(contains(r.err + w.log(), "Maximum execution time of 1 second exceeded"));
+      break;
+    }
+    EXPECT_EQ(r.body, query[0] == 's' ? "spun\n" : "ok\n") << r.err << w.log();
+    EXPECT_FALSE(contains(r.err + w.log(), "Maximum execution time")) << r.err << w.log();
+  }
+}
+
 // In worker mode $_SERVER's keys are made once and shared by every request's array: copies of
 // $_SERVER that a script keeps stay whole while later requests come and go, and each request
 // sees only its own variables, also once the table of names is full (800 names here, over its

@@ -121,6 +121,80 @@ TEST_F(WorkerModeTest, UncaughtExceptionAnswers500AndTheWorkerGoesOn) {
   EXPECT_TRUE(worker_->running());
 }
 
+// An exception thrown by an output handler the request left open, as its buffers close when the
+// request ends, is that request's uncaught exception: logged as php-fpm logs it, and the worker
+// goes on with the request's session written, instead of the exception reaching the worker
+// script's loop and ending the worker.
+TEST_F(WorkerModeTest, ExceptionFromAnOutputHandlerAtTheEndIsTheRequestsOwn) {
+  FcgiResponse first = request("t=session");
+  std::string cookie = first.header("Set-Cookie");
+  cookie = cookie.substr(0, cookie.find(';'));
+  ASSERT_FALSE(cookie.empty()) << first.out;
+  FcgiResponse r = request("t=obthrow", cookie);
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_TRUE(
+      contains(r.err + worker_->log(), "Uncaught RuntimeException: thrown by an output handler"))
+      << r.err << worker_->log();
+  FcgiResponse next = request("t=session", cookie);
+  ASSERT_TRUE(next.ended) << worker_->log();
+  EXPECT_EQ(next.body, R"({"n":3,"secret":null})");
+  EXPECT_TRUE(contains(request("t=globals").body, R"("served":4)"));
+  EXPECT_TRUE(worker_->running());
+}
+
+// A handler that asks for the next request (askr_handle_request() within its own call) gets an
+// exception: left uncaught, its request answers 500, and the worker serves the next one as
+// usual. It used to end that request at once and serve the next one nested inside it.
+TEST_F(WorkerModeTest, HandleRequestFromWithinAHandlerThrows) {
+  FcgiResponse r = request("t=nested");
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_EQ(r.status, 500) << r.out;
+  EXPECT_TRUE(contains(r.err, "Uncaught RuntimeException: askr_handle_request() called while"))
+      << r.err;
+  FcgiResponse next = request("t=globals");
+  EXPECT_EQ(next.status, 200);
+  EXPECT_TRUE(contains(next.body, R"("served":2)")) << next.body;
+  EXPECT_TRUE(worker_->running());
+}
+
+// A seed a request gives mt_srand() is forgotten when it ends, as PHP's request start forgets it
+// under php-fpm: the next request's mt_rand() does not go on with that seed's sequence.
+TEST_F(WorkerModeTest, SeedChosenByARequestIsForgotten) {
+  FcgiResponse seeded = request("t=seed");
+  ASSERT_TRUE(seeded.ended) << worker_->log();
+  ASSERT_FALSE(seeded.body.empty());
+  FcgiResponse next = request("t=rand");
+  ASSERT_TRUE(next.ended) << worker_->log();
+  EXPECT_NE(next.body, seeded.body) << "mt_rand() went on with the last request's seed";
+  EXPECT_NE(request("t=rand").body, next.body);
+}
+
+// A zone a request sets with date_default_timezone_set() is its own: the next request has the
+// zone the worker script set while booting, as under php-fpm every request starts with the zone
+// of php.ini. A date the script made while booting keeps its own zone, which the date extension
+// caches: forgetting the request's zone must leave that cache alone.
+TEST_F(WorkerModeTest, TimezoneSetByARequestIsForgotten) {
+  const std::string paris = "Europe/Paris America/Chicago CST -06:00";
+  EXPECT_EQ(request("t=tz&set=Asia/Tokyo").body, paris);
+  EXPECT_EQ(request("t=tz").body, paris);
+  EXPECT_EQ(request("t=tz&set=America/Chicago").body, paris);
+  EXPECT_EQ(request("t=tz").body, paris);
+  EXPECT_TRUE(worker_->running());
+}
+
+// What a request sets in the default stream context (an Authorization header for its own HTTP
+// calls) is its own: the next request's file_get_contents() gets the context as the worker
+// script left it when it booted, as under php-fpm each request starts with a fresh one.
+TEST_F(WorkerModeTest, DefaultStreamContextSetByARequestIsForgotten) {
+  const std::string boot = R"({"http":{"user_agent":"worker-boot"}})";
+  EXPECT_EQ(request("t=context&set=1").body, boot);
+  EXPECT_EQ(request("t=context").body, boot);
+  EXPECT_EQ(request("t=context&set=1").body, boot);
+  EXPECT_EQ(request("t=globals&x=1").status, 200);  // not touching it changes nothing
+  EXPECT_EQ(request("t=context").body, boot);
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

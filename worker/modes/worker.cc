@@ -1,6 +1,7 @@
 #include "modes/worker.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -19,12 +20,17 @@
 extern "C" {  // declared without saying they are C
 #include "ext/session/php_session.h"
 }
+#include "ext/date/php_date.h"
+#include "ext/random/php_random.h"
+#include "ext/spl/spl_exceptions.h"
 #include "ext/standard/basic_functions.h"
+#include "ext/standard/file.h"
 #include "ext/standard/php_filestat.h"
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
 #include "zend_ini.h"
+#include "zend_signal.h"
 
 namespace askr::worker::modes {
 namespace {
@@ -38,6 +44,7 @@ struct WorkerState {
   std::string script;
   uint64_t served = 0;
   bool booted = false;             // the first askr_handle_request() call has come
+  bool in_handler = false;         // a request's handler runs
   std::vector<IniValue> boot_ini;  // ini entries the script changed while booting
   // The process's umask, locale and working directory when the script started serving
   // (boot_process_state()), and PHP's name of that LC_CTYPE (BG(ctype_string); nullptr for "C").
@@ -45,6 +52,12 @@ struct WorkerState {
   std::string boot_locale;
   zend_string* boot_ctype = nullptr;
   std::string boot_cwd;  // empty: unknown (getcwd() failed), not put back
+  // The zone the script gave date_default_timezone_set() while booting; empty: none.
+  std::string boot_timezone;
+  // The default stream context when the script started serving (none: null), and a copy of
+  // its options then.
+  php_stream_context* boot_context = nullptr;
+  zval boot_context_options{};
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -251,6 +264,7 @@ void boot_process_state() {
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd)) g.boot_cwd = cwd;
   sapi::take_chdir_called();
+  sapi::take_seed_called();  // a seed chosen while booting stays
 }
 
 void restore_cwd() {
@@ -263,6 +277,10 @@ void restore_cwd() {
 }
 
 void restore_process_state() {
+  // A seed the request chose (mt_srand(), srand()) is forgotten, as the random extension's
+  // request start does: the next request's mt_rand(), rand(), shuffle()... are not predictable
+  // from it. mt_rand() seeds itself anew when next used.
+  if (sapi::take_seed_called()) RANDOM_G(mt19937_seeded) = false;
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;
@@ -274,6 +292,59 @@ void restore_process_state() {
   if (BG(ctype_string)) zend_string_release(BG(ctype_string));
   BG(ctype_string) = g.boot_ctype ? zend_string_copy(g.boot_ctype) : nullptr;
   BG(locale_changed) = false;
+}
+
+// The date extension's globals (DATEG(), not exported by libphp): through its module entry.
+zend_date_globals* date_globals() {
+  zend_module_entry* m = find_module("date");
+  return m ? static_cast<zend_date_globals*>(m->globals_ptr) : nullptr;
+}
+
+// The zone set with date_default_timezone_set() while booting, kept for every request.
+void boot_timezone() {
+  sapi::take_timezone_set();
+  zend_date_globals* dg = date_globals();
+  if (dg && dg->timezone) g.boot_timezone = dg->timezone;
+}
+
+// A zone a request set with date_default_timezone_set() is forgotten, as the date extension's
+// request shutdown forgets it, back to the boot's (or, without one, to date.timezone): it would
+// otherwise be every later request's. date_default_timezone_set() is watched, as chdir() is, so
+// that this costs nothing to requests that do not call it. Only the zone's name changes: the
+// extension's cache of parsed zones stays, since DateTime objects the script keeps across
+// requests point into it (under php-fpm they die with the request, the cache with them).
+void restore_timezone() {
+  if (!sapi::take_timezone_set()) return;
+  zend_date_globals* dg = date_globals();
+  if (!dg) return;
+  if (dg->timezone) efree(dg->timezone);
+  dg->timezone =
+      g.boot_timezone.empty() ? nullptr : estrndup(g.boot_timezone.data(), g.boot_timezone.size());
+}
+
+// The default stream context belongs to the request under php-fpm (a resource, gone when the
+// request ends). Here it lives as long as the worker script: what a request set in it
+// (stream_context_set_default(), or stream_context_set_option() on stream_context_get_default(),
+// an Authorization header for its own HTTP calls, say) would go with every later request's
+// file_get_contents(). It goes back to what it was when the script started serving.
+void boot_default_context() {
+  sapi::take_default_context_touched();
+  g.boot_context = FG(default_context);
+  if (g.boot_context) {
+    ZVAL_ARR(&g.boot_context_options, zend_array_dup(Z_ARRVAL(g.boot_context->options)));
+  }
+}
+
+void restore_default_context() {
+  if (!sapi::take_default_context_touched()) return;
+  php_stream_context* now = FG(default_context);
+  if (now != g.boot_context) {
+    FG(default_context) = g.boot_context;
+    if (now) zend_list_delete(now->res);  // the request's: let go of it, as its end does
+  }
+  if (!g.boot_context) return;
+  zval_ptr_dtor(&g.boot_context->options);
+  ZVAL_ARR(&g.boot_context->options, zend_array_dup(Z_ARRVAL(g.boot_context_options)));
 }
 
 // error_get_last() of the next request starts empty.
@@ -290,16 +361,32 @@ void clear_last_error() {
   PG(last_error_lineno) = 0;
 }
 
+// An exception thrown by an output handler as the buffers close (the callable left them open):
+// php_request_shutdown() meets it with no PHP frame running and reports it as uncaught; here the
+// worker script's frame runs, so it would reach the script's loop through askr_handle_request()
+// and end the worker, and, pending meanwhile, keep the rest of the request's end from calling PHP
+// (a session save handler's write). Reported the same way, and the worker goes on; exit() in a
+// handler is left to end the script.
+void report_output_handler_exception() {
+  zend_object* ex = EG(exception);
+  if (!ex || zend_is_unwind_exit(ex) || zend_is_graceful_exit(ex)) return;
+  zend_exception_error(ex, E_ERROR);  // logs "PHP Fatal error:  Uncaught ...", clears it
+  EG(exit_status) = 0;
+}
+
 // Ends the request state (or the between-requests state): as php_request_shutdown() does for
 // output, session, ini settings, umask, locale and working directory, the last error and SAPI,
 // without ending the script. True when a step bailed out.
 bool end_state() {
   bool failed = bails_out(php_output_end_all);
+  report_output_handler_exception();
   if (renew_modules_shutdown()) failed = true;
   if (reset_session()) failed = true;
   forget_session();
   if (bails_out(php_output_deactivate)) failed = true;
   if (bails_out(restore_ini)) failed = true;
+  restore_timezone();
+  restore_default_context();
   restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
@@ -448,10 +535,45 @@ void answer_uncaught_exception() {
 //
 // PHP arms its time limit (an ITIMER_PROF timer: CPU time) when a request starts and disarms it
 // when the request ends: two setitimer() calls a request. Here the disarm is left out when the
-// timer cannot fire before the next request arms it again (which sets it to the whole limit):
-// when the request took less than half its limit in wall-clock time, the timer has at least
-// half the limit of CPU time left, and a worker between requests spends microseconds, not
-// seconds, of CPU. Each request still gets its whole limit from its own start, as before.
+// request took less than half its limit in wall-clock time (so the timer has at least half the
+// limit of CPU time left): the next request arms it again for the whole limit. Between requests
+// the worker script may spend any CPU time in its loop (gc_collect_cycles(), flushing a log...),
+// which is no request's: the timer may run out there, and its signal is then dropped
+// (on_time_limit()), where PHP's handler would end the worker with "Maximum execution time
+// exceeded". Each request gets its whole limit from its own start and counts nothing else.
+
+using SignalHandler = void (*)(int);
+SignalHandler php_time_limit_handler = nullptr;  // PHP's own (zend_timeout_handler)
+volatile sig_atomic_t timing_request = 0;        // between arm_time_limit() and end_time_limit()
+
+// The time limit's signal, as PHP's signal layer hands it on (outside its critical sections).
+void on_time_limit(int signo) {
+  if (timing_request) php_time_limit_handler(signo);
+}
+
+// Puts on_time_limit() in front of PHP's handler of the time limit's signal. PHP's signal layer
+// (Zend signals) dispatches every signal it handles through its table of handlers: the entry is
+// replaced in place, and the process's own handler, PHP's dispatcher, stays, so this costs no
+// system call. PHP puts its handler back only when a request runs out of time (zend_timeout()),
+// which ends the worker; checked again at each request all the same. Without Zend signals (a PHP
+// built without them) nothing is wrapped and end_time_limit() always disarms the timer.
+#ifdef ZEND_SIGNALS
+constexpr bool kTimeLimitWrapped = true;
+void wrap_time_limit_handler() {
+  zend_signal_entry_t& e = SIGG(handlers)[SIGPROF - 1];
+  void* ours = reinterpret_cast<void*>(on_time_limit);
+  if (e.handler == ours) return;
+  if (!e.handler || e.handler == reinterpret_cast<void*>(SIG_DFL) ||
+      e.handler == reinterpret_cast<void*>(SIG_IGN) || (e.flags & SA_SIGINFO)) {
+    return;
+  }
+  php_time_limit_handler = reinterpret_cast<SignalHandler>(e.handler);
+  e.handler = ours;
+}
+#else
+constexpr bool kTimeLimitWrapped = false;
+void wrap_time_limit_handler() {}
+#endif
 
 int64_t monotonic_us() {
   timespec ts;
@@ -460,6 +582,7 @@ int64_t monotonic_us() {
 }
 
 void arm_time_limit() {
+  wrap_time_limit_handler();
   if (EG(timeout_seconds) > 0) {
     zend_set_timeout(EG(timeout_seconds), 0);  // overwrites a timer left running
   } else if (g.limit_left_running) {
@@ -469,11 +592,14 @@ void arm_time_limit() {
   zend_atomic_bool_store_ex(&EG(timed_out), false);
   g.limit_left_running = false;
   g.limit_armed_us = monotonic_us();
+  timing_request = 1;
 }
 
 void end_time_limit() {
+  timing_request = 0;
   zend_long limit = EG(timeout_seconds);
-  if (limit > 0 && !zend_atomic_bool_load_ex(&EG(timed_out)) &&
+  if (kTimeLimitWrapped && php_time_limit_handler && limit > 0 &&
+      !zend_atomic_bool_load_ex(&EG(timed_out)) &&
       monotonic_us() - g.limit_armed_us < limit * 500000) {
     g.limit_left_running = true;
     return;
@@ -484,18 +610,28 @@ void end_time_limit() {
 // askr_handle_request($handler). PHP may leave this function through a bailout (a fatal error
 // in the handler): nothing here needs destroying then.
 void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* return_value) {
+  if (g.in_handler) {  // it would end the request under way and serve the next one in it
+    zend_throw_exception(spl_ce_RuntimeException,
+                         "askr_handle_request() called while handling a request", 0);
+    return;
+  }
   if (!g.booted) {
     g.booted = true;
     remember_boot_ini();
     boot_process_state();
+    boot_timezone();
+    boot_default_context();
     // Waiting is not executing: the boot's time limit ends here. After a request the limit is
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
   }
+  // A worker that stops here (max_requests, memory_limit, a stop signal) is not free while its
+  // script ends after the loop (an app's shutdown): the last request's END_REQUEST is left to
+  // run_worker(), so that the pool sends it nothing more meanwhile.
+  if (should_exit(g.limits, g.served)) RETURN_FALSE;
   // The last request is over only now: what the script did after its answer, in its loop, was
   // part of it (the worker was not free).
   g.server->release(0);
-  if (should_exit(g.limits, g.served)) RETURN_FALSE;
   if (g.server->next_request() != FcgiServer::Wait::kRequest) RETURN_FALSE;
   bool failed = end_state();
   sapi::unbind();
@@ -506,7 +642,9 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
   zval retval;
   ZVAL_UNDEF(&retval);
   fci->retval = &retval;
+  g.in_handler = true;
   zend_call_function(fci, fcc);
+  g.in_handler = false;
   zval_ptr_dtor(&retval);
   if (EG(exception)) {
     // exit(): the script unwinds and ends; run_worker() answers the request.
@@ -551,13 +689,15 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   file.primary_script = 1;
   php_execute_script(&file);
   zend_destroy_file_handle(&file);
-  for (zval* kept : {&g.idle_server, &g.request_server}) {  // PHP's memory: freed before its
-    zval_ptr_dtor(kept);                                    // request ends
+  // PHP's memory: freed before its request ends.
+  for (zval* kept : {&g.idle_server, &g.request_server, &g.boot_context_options}) {
+    zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);
   }
   if (g.boot_ctype) zend_string_release(std::exchange(g.boot_ctype, nullptr));
   int status = EG(exit_status);
   // exit() or a fatal error in a handler: that request is still open; answer it as far as it got.
+  // After max_requests and the like, the last request's END_REQUEST is still owed: it goes now.
   php_request_shutdown(nullptr);
   sapi::unbind();
   server.release(uint32_t(status));

@@ -20,6 +20,50 @@ void watched_chdir(INTERNAL_FUNCTION_PARAMETERS) {
   g_chdir(INTERNAL_FUNCTION_PARAM_PASSTHRU);
 }
 
+zif_handler g_mt_srand = nullptr;  // PHP's own mt_srand(); srand() is an alias with the same
+bool g_seed_called = false;
+
+void watched_mt_srand(INTERNAL_FUNCTION_PARAMETERS) {
+  g_seed_called = true;
+  g_mt_srand(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+zif_handler g_timezone_set = nullptr;  // PHP's own date_default_timezone_set()
+bool g_timezone_set_called = false;
+
+void watched_timezone_set(INTERNAL_FUNCTION_PARAMETERS) {
+  g_timezone_set_called = true;
+  g_timezone_set(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+zif_handler g_context_set_default = nullptr;  // PHP's own stream_context_set_default()
+zif_handler g_context_get_default = nullptr;  // and stream_context_get_default()
+bool g_default_context_touched = false;
+
+void watched_context_set_default(INTERNAL_FUNCTION_PARAMETERS) {
+  g_default_context_touched = true;
+  g_context_set_default(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+void watched_context_get_default(INTERNAL_FUNCTION_PARAMETERS) {
+  g_default_context_touched = true;
+  g_context_get_default(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+// Replaces the handler of internal function `name` by `watcher`, keeping PHP's in `original`
+// (which all watched names must share). False when the function is missing or already watched.
+bool watch(std::string_view name, zif_handler watcher, zif_handler& original) {
+  auto* f = static_cast<zend_function*>(
+      zend_hash_str_find_ptr(CG(function_table), name.data(), name.size()));
+  if (!f || f->type != ZEND_INTERNAL_FUNCTION || f->internal_function.handler == watcher) {
+    return false;
+  }
+  if (original && original != f->internal_function.handler) return false;
+  original = f->internal_function.handler;
+  f->internal_function.handler = watcher;
+  return true;
+}
+
 // "HTTP_X_FORWARDED_FOR" -> "X-Forwarded-For".
 std::string header_name(std::string_view cgi_name) {
   std::string out;
@@ -78,14 +122,28 @@ bool worker_mode() {
 }
 
 void watch_chdir() {
-  auto* f = static_cast<zend_function*>(zend_hash_str_find_ptr(CG(function_table), "chdir", 5));
-  if (!f || f->type != ZEND_INTERNAL_FUNCTION || g_chdir) return;
-  g_chdir = f->internal_function.handler;
-  f->internal_function.handler = watched_chdir;
+  watch("chdir", watched_chdir, g_chdir);
+  watch("mt_srand", watched_mt_srand, g_mt_srand);
+  watch("srand", watched_mt_srand, g_mt_srand);
+  watch("date_default_timezone_set", watched_timezone_set, g_timezone_set);
+  watch("stream_context_set_default", watched_context_set_default, g_context_set_default);
+  watch("stream_context_get_default", watched_context_get_default, g_context_get_default);
 }
 
 bool take_chdir_called() {
   return std::exchange(g_chdir_called, false);
+}
+
+bool take_seed_called() {
+  return std::exchange(g_seed_called, false);
+}
+
+bool take_timezone_set() {
+  return std::exchange(g_timezone_set_called, false);
+}
+
+bool take_default_context_touched() {
+  return std::exchange(g_default_context_touched, false);
 }
 
 }  // namespace askr::worker::sapi

@@ -24,6 +24,16 @@ void watch_chdir();
 // True when PHP's chdir() was called since the last call of this.
 bool take_chdir_called();
 
+// mt_srand() and srand() are watched the same way (set up by watch_chdir() too), so that worker
+// mode can forget a seed a request chose, as PHP's request start does, at no cost otherwise.
+// True when either was called since the last call of this.
+bool take_seed_called();
+// And date_default_timezone_set(), whose zone outlives the request it was set in.
+bool take_timezone_set();
+// And stream_context_set_default() and stream_context_get_default(), through which a request
+// changes the default stream context (whose options outlive it).
+bool take_default_context_touched();
+
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];
 

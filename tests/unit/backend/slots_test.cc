@@ -87,6 +87,36 @@ TEST(PoolSlots, FreedSlotsGoToWaitingRequestsInArrivalOrder) {
   EXPECT_EQ(slots.claim(), 0);  // idle again once nobody waits
 }
 
+// A busy slot whose worker has answered and owes only its END_REQUEST is ending (counted by
+// ending() while its worker is up) until it is released, granted to a waiting request or idle:
+// either way the mark is gone, and the slot can be claimed again.
+TEST(PoolSlots, EndingLastsUntilTheSlotIsReleased) {
+  PoolSlots slots(2);
+  int a = slots.add_loop(nullptr);
+  slots.set_up(0, true);
+  slots.set_up(1, true);
+  ASSERT_EQ(slots.claim(), 0);
+  ASSERT_EQ(slots.claim(), 1);
+  EXPECT_EQ(slots.ending(), 0);
+  slots.set_ending(0);
+  slots.set_ending(1);
+  EXPECT_EQ(slots.ending(), 2);
+  slots.set_up(1, false);  // its worker left: no longer about to be free
+  EXPECT_EQ(slots.ending(), 1);
+  slots.release(1);
+  slots.wait(a);
+  EXPECT_EQ(slots.waiting(), 1);
+  slots.release(0, a);  // granted to the waiting request: busy, not ending
+  EXPECT_EQ(slots.ending(), 0);
+  EXPECT_EQ(slots.take_granted(a), std::vector<int>{0});
+  slots.set_ending(0);
+  slots.release(0, a);  // idle
+  EXPECT_EQ(slots.ending(), 0);
+  EXPECT_EQ(slots.claim(), 0);
+  slots.set_up(1, true);
+  EXPECT_EQ(slots.claim(), 1);
+}
+
 // A request that stops waiting gives back its loop's last ticket; a slot granted to a loop that
 // no longer has a request for it, or that ends, is passed on.
 TEST(PoolSlots, TicketsGivenBackAndGrantsPassedOn) {

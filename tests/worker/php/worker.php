@@ -2,6 +2,9 @@
 // A worker-mode script: boots once, then serves every request through handle(), which does
 // what ?t= names.
 $served = 0;  // a global: it persists from one request to the next
+date_default_timezone_set('Europe/Paris');  // the app's zone, set while booting
+$booted_at = new DateTimeImmutable('2024-01-15 12:00:00', new DateTimeZone('America/Chicago'));
+stream_context_set_default(['http' => ['user_agent' => 'worker-boot']]);  // and HTTP client
 
 function handle(): void
 {
@@ -54,12 +57,47 @@ function handle(): void
             break;
         case 'throw':
             throw new RuntimeException('thrown by the handler');
+        case 'obthrow':  // counts in the session, then leaves a buffer whose handler throws
+            session_start();
+            $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+            ob_start(static function (string $buffer): string {
+                throw new RuntimeException('thrown by an output handler');
+            });
+            echo 'buffered';
+            break;
         case 'fatal':
             echo 'partial';
             trigger_error('fatal in the handler', E_USER_ERROR);
         case 'exit':
             echo 'exiting';
             exit(0);
+        case 'nested':  // asks for the next request from inside this one
+            askr_handle_request('handle');
+            echo 'after';
+            break;
+        case 'seed':  // seeds mt_rand(), says its second number for that seed, leaves it there
+            mt_srand(42);
+            mt_rand();
+            $second = mt_rand();
+            mt_srand(42);
+            mt_rand();
+            echo $second;
+            break;
+        case 'rand':
+            echo mt_rand();
+            break;
+        case 'tz':  // the zone, and ?set= another for the rest of the request
+            global $booted_at;  // a date made while booting, with its own zone, stays whole
+            echo date_default_timezone_get(), ' ', $booted_at->format('e T P');
+            if (isset($_GET['set'])) date_default_timezone_set($_GET['set']);
+            break;
+        case 'context':  // the default stream context's options; ?set=1 adds a header there
+            echo json_encode(stream_context_get_options(stream_context_get_default()));
+            if (isset($_GET['set'])) {
+                stream_context_set_default(['http' => ['header' => 'Authorization: Bearer secret']]);
+                stream_context_set_option(stream_context_get_default(), 'ssl', 'verify_peer', false);
+            }
+            break;
         case 'ping':
             echo 'pong';
             break;
