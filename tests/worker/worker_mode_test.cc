@@ -195,6 +195,48 @@ TEST_F(WorkerModeTest, DefaultStreamContextSetByARequestIsForgotten) {
   EXPECT_TRUE(worker_->running());
 }
 
+// A callback a request sets with stream_context_set_params() on the default context (through
+// stream_context_get_default(), or a context the script kept since its boot) is its own too.
+TEST_F(WorkerModeTest, DefaultStreamContextParamsSetByARequestAreForgotten) {
+  EXPECT_EQ(request("t=params&set=default").body, "none");
+  EXPECT_EQ(request("t=params").body, "none");
+  EXPECT_EQ(request("t=params&set=kept").body, "none");
+  EXPECT_EQ(request("t=params").body, "none");
+  EXPECT_TRUE(worker_->running());
+}
+
+// mbstring's settings a request changes (mb_internal_encoding('ISO-8859-1') and the like) are
+// its own, as mbstring's request start forgets them under php-fpm: the next request counts
+// UTF-8 characters again.
+TEST_F(WorkerModeTest, MbstringSettingsOfARequestAreForgotten) {
+  const std::string boot = R"(["UTF-8","UTF-8",63,["ASCII","UTF-8"],"UTF-8","neutral",3])";
+  FcgiResponse first = request("t=mb&set=1");
+  ASSERT_TRUE(first.ended) << worker_->log();
+  EXPECT_EQ(first.body, boot);
+  EXPECT_EQ(request("t=mb").body, boot);
+  EXPECT_EQ(request("t=mb&set=1").body, boot);
+  EXPECT_EQ(request("t=globals").status, 200);
+  EXPECT_EQ(request("t=mb").body, boot);
+  EXPECT_TRUE(worker_->running());
+}
+
+// libxml's state is the request's own: internal errors, the errors collected and the last one,
+// the disabled entity loader, a request's external entity loader and streams context (PHP's
+// loader opens askrt:// with the default context again).
+TEST_F(WorkerModeTest, LibxmlStateOfARequestIsForgotten) {
+  const std::string boot =
+      R"({"internal":false,"errors":0,"last":null,"disabled":false,"loader":[],)"
+      R"("opened_with":{"http":{"user_agent":"worker-boot"}}})";
+  FcgiResponse first = request("t=xml&set=1");
+  ASSERT_TRUE(first.ended) << worker_->log();
+  EXPECT_EQ(first.body, boot);
+  EXPECT_EQ(request("t=xml").body, boot);
+  EXPECT_EQ(request("t=xml&set=1").body, boot);
+  EXPECT_EQ(request("t=globals").status, 200);
+  EXPECT_EQ(request("t=xml").body, boot);
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

@@ -26,6 +26,7 @@ extern "C" {  // declared without saying they are C
 #include "ext/standard/basic_functions.h"
 #include "ext/standard/file.h"
 #include "ext/standard/php_filestat.h"
+#include "modes/extension_state.h"
 #include "php_memory_streams.h"
 #include "sapi/functions.h"
 #include "sapi/module.h"
@@ -58,6 +59,11 @@ struct WorkerState {
   // its options then.
   php_stream_context* boot_context = nullptr;
   zval boot_context_options{};
+  // Its parameters then (stream_context_set_params()): the notification callback (UNDEF: none),
+  // as PHP's own notifier calls it.
+  zval boot_notification{};
+  php_stream_notification_func boot_notifier_func = nullptr;
+  void (*boot_notifier_dtor)(php_stream_notifier*) = nullptr;
   // The between-requests $_SERVER, kept from one idle state to the next (reuse_idle_server()),
   // and the last request's, kept for the next request (reuse_request_server()).
   zval idle_server{};
@@ -330,9 +336,33 @@ void restore_timezone() {
 void boot_default_context() {
   sapi::take_default_context_touched();
   g.boot_context = FG(default_context);
-  if (g.boot_context) {
-    ZVAL_ARR(&g.boot_context_options, zend_array_dup(Z_ARRVAL(g.boot_context->options)));
+  if (!g.boot_context) return;
+  ZVAL_ARR(&g.boot_context_options, zend_array_dup(Z_ARRVAL(g.boot_context->options)));
+  if (php_stream_notifier* n = g.boot_context->notifier) {
+    ZVAL_COPY(&g.boot_notification, &n->ptr);
+    g.boot_notifier_func = n->func;
+    g.boot_notifier_dtor = n->dtor;
   }
+}
+
+bool is_boot_notifier(php_stream_notifier* n) {
+  if (!n) return Z_ISUNDEF(g.boot_notification);
+  return !Z_ISUNDEF(g.boot_notification) && n->func == g.boot_notifier_func &&
+         zend_is_identical(&n->ptr, &g.boot_notification);
+}
+
+// stream_context_set_params() replaced the notification callback (or set one): the boot's
+// comes back, as it was set (PHP's notifier keeps the callable in `ptr`).
+void restore_notifier(php_stream_context* context) {
+  if (is_boot_notifier(context->notifier)) return;
+  if (context->notifier) php_stream_notification_free(context->notifier);
+  context->notifier = nullptr;
+  if (Z_ISUNDEF(g.boot_notification)) return;
+  php_stream_notifier* n = php_stream_notification_alloc();
+  n->func = g.boot_notifier_func;
+  n->dtor = g.boot_notifier_dtor;
+  ZVAL_COPY(&n->ptr, &g.boot_notification);
+  context->notifier = n;
 }
 
 void restore_default_context() {
@@ -345,6 +375,7 @@ void restore_default_context() {
   if (!g.boot_context) return;
   zval_ptr_dtor(&g.boot_context->options);
   ZVAL_ARR(&g.boot_context->options, zend_array_dup(Z_ARRVAL(g.boot_context_options)));
+  restore_notifier(g.boot_context);
 }
 
 // error_get_last() of the next request starts empty.
@@ -387,6 +418,7 @@ bool end_state() {
   if (bails_out(restore_ini)) failed = true;
   restore_timezone();
   restore_default_context();
+  if (bails_out(restore_extension_state)) failed = true;
   restore_process_state();
   clear_last_error();
   // Reads what is left of the body, frees the auth strings, removes uploaded files.
@@ -621,6 +653,7 @@ void handle_request(zend_fcall_info* fci, zend_fcall_info_cache* fcc, zval* retu
     boot_process_state();
     boot_timezone();
     boot_default_context();
+    boot_extension_state();
     // Waiting is not executing: the boot's time limit ends here. After a request the limit is
     // already off (below), so no setitimer() is spent on it again.
     zend_unset_timeout();
@@ -690,10 +723,12 @@ int run_worker(FcgiServer& server, const Limits& limits, const std::string& scri
   php_execute_script(&file);
   zend_destroy_file_handle(&file);
   // PHP's memory: freed before its request ends.
-  for (zval* kept : {&g.idle_server, &g.request_server, &g.boot_context_options}) {
+  for (zval* kept :
+       {&g.idle_server, &g.request_server, &g.boot_context_options, &g.boot_notification}) {
     zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);
   }
+  free_extension_state();
   if (g.boot_ctype) zend_string_release(std::exchange(g.boot_ctype, nullptr));
   int status = EG(exit_status);
   // exit() or a fatal error in a handler: that request is still open; answer it as far as it got.

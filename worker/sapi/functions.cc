@@ -1,6 +1,7 @@
 #include "sapi/functions.h"
 
 #include <cctype>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -48,6 +49,38 @@ void watched_context_set_default(INTERNAL_FUNCTION_PARAMETERS) {
 void watched_context_get_default(INTERNAL_FUNCTION_PARAMETERS) {
   g_default_context_touched = true;
   g_context_get_default(INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+// Setters of extension state that outlives the request (mbstring's encodings, libxml's error
+// mode and loaders, a stream context's parameters): each flags its group when called with an
+// argument (without one most are getters, which change nothing), then runs PHP's own.
+enum Group { kMbstring, kLibxml, kContext, kGroups };
+bool g_group_set[kGroups] = {};
+
+struct WatchedSetter {
+  const char* name;
+  Group group;
+  zif_handler original;
+};
+
+WatchedSetter g_setters[] = {
+    {"mb_internal_encoding", kMbstring, nullptr},
+    {"mb_http_output", kMbstring, nullptr},
+    {"mb_substitute_character", kMbstring, nullptr},
+    {"mb_detect_order", kMbstring, nullptr},
+    {"mb_regex_encoding", kMbstring, nullptr},
+    {"libxml_use_internal_errors", kLibxml, nullptr},
+    {"libxml_disable_entity_loader", kLibxml, nullptr},
+    {"libxml_set_external_entity_loader", kLibxml, nullptr},
+    {"libxml_set_streams_context", kLibxml, nullptr},
+    {"stream_context_set_params", kContext, nullptr},
+    {"stream_context_set_option", kContext, nullptr},
+};
+
+template <size_t I>
+void watched_setter(INTERNAL_FUNCTION_PARAMETERS) {
+  if (ZEND_NUM_ARGS() > 0) g_group_set[g_setters[I].group] = true;
+  g_setters[I].original(INTERNAL_FUNCTION_PARAM_PASSTHRU);
 }
 
 // Replaces the handler of internal function `name` by `watcher`, keeping PHP's in `original`
@@ -111,6 +144,11 @@ void add_response_header(void* data, void* arg) {
                        value.size());
 }
 
+template <size_t... I>
+void watch_setters(std::index_sequence<I...>) {
+  (watch(g_setters[I].name, watched_setter<I>, g_setters[I].original), ...);
+}
+
 }  // namespace
 
 void set_handle_request_hook(HandleRequestHook hook) {
@@ -128,6 +166,7 @@ void watch_chdir() {
   watch("date_default_timezone_set", watched_timezone_set, g_timezone_set);
   watch("stream_context_set_default", watched_context_set_default, g_context_set_default);
   watch("stream_context_get_default", watched_context_get_default, g_context_get_default);
+  watch_setters(std::make_index_sequence<std::size(g_setters)>());
 }
 
 bool take_chdir_called() {
@@ -143,7 +182,16 @@ bool take_timezone_set() {
 }
 
 bool take_default_context_touched() {
-  return std::exchange(g_default_context_touched, false);
+  bool params = std::exchange(g_group_set[kContext], false);
+  return std::exchange(g_default_context_touched, false) || params;
+}
+
+bool take_mbstring_set() {
+  return std::exchange(g_group_set[kMbstring], false);
+}
+
+bool take_libxml_set() {
+  return std::exchange(g_group_set[kLibxml], false);
 }
 
 }  // namespace askr::worker::sapi

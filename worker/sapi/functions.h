@@ -30,9 +30,18 @@ bool take_chdir_called();
 bool take_seed_called();
 // And date_default_timezone_set(), whose zone outlives the request it was set in.
 bool take_timezone_set();
-// And stream_context_set_default() and stream_context_get_default(), through which a request
-// changes the default stream context (whose options outlive it).
+// And stream_context_set_default(), stream_context_get_default(), and stream_context_set_option()
+// and stream_context_set_params() on any context (the default one may have been kept from the
+// boot), through which a request changes the default stream context (whose options and
+// parameters outlive it).
 bool take_default_context_touched();
+// And mbstring's setters whose values its request shutdown forgets: mb_internal_encoding(),
+// mb_http_output(), mb_substitute_character(), mb_detect_order(), mb_regex_encoding() (called
+// with an argument; mb_language() sets an ini entry, put back with the others).
+bool take_mbstring_set();
+// And libxml's: libxml_use_internal_errors(), libxml_disable_entity_loader(),
+// libxml_set_external_entity_loader(), libxml_set_streams_context() (with an argument).
+bool take_libxml_set();
 
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];

@@ -5,6 +5,48 @@ $served = 0;  // a global: it persists from one request to the next
 date_default_timezone_set('Europe/Paris');  // the app's zone, set while booting
 $booted_at = new DateTimeImmutable('2024-01-15 12:00:00', new DateTimeZone('America/Chicago'));
 stream_context_set_default(['http' => ['user_agent' => 'worker-boot']]);  // and HTTP client
+$boot_context = stream_context_get_default();  // kept, as an HTTP client keeps its context
+
+// Records the context libxml opens an external entity with (askrt://...).
+class AskrTestStream
+{
+    public $context;
+    public static $seen = 'not opened';
+
+    public function stream_open($path, $mode, $options, &$opened_path): bool
+    {
+        self::$seen = is_resource($this->context) ? stream_context_get_options($this->context) : null;
+        return false;
+    }
+
+    public function url_stat($path, $flags): array
+    {
+        return [];  // exists: libxml's loader asks first
+    }
+}
+stream_wrapper_register('askrt', 'AskrTestStream');
+
+// libxml's state as a request finds it; loads a document with an external entity, which the
+// entity loader (a request's own, or PHP's through askrt://) fails to load.
+function xml_state(): array
+{
+    global $xml_loaded;
+    $xml_loaded = [];
+    AskrTestStream::$seen = 'not opened';
+    $last = libxml_get_last_error();
+    $state = [
+        'internal' => libxml_use_internal_errors(),
+        'errors' => count(libxml_get_errors()),
+        'last' => $last ? trim($last->message) : null,
+        'disabled' => @libxml_disable_entity_loader(false),
+    ];
+    @libxml_disable_entity_loader($state['disabled']);
+    $d = new DOMDocument();
+    @$d->loadXML('<!DOCTYPE a [<!ENTITY e SYSTEM "askrt://entity">]><a>&e;</a>', LIBXML_NOENT);
+    $state['loader'] = $xml_loaded;
+    $state['opened_with'] = AskrTestStream::$seen;
+    return $state;
+}
 
 function handle(): void
 {
@@ -96,6 +138,44 @@ function handle(): void
             if (isset($_GET['set'])) {
                 stream_context_set_default(['http' => ['header' => 'Authorization: Bearer secret']]);
                 stream_context_set_option(stream_context_get_default(), 'ssl', 'verify_peer', false);
+            }
+            break;
+        case 'mb':  // mbstring's settings; ?set=1 changes them for the rest of the request
+            echo json_encode([mb_internal_encoding(), mb_http_output(), mb_substitute_character(),
+                mb_detect_order(), mb_regex_encoding(), mb_language(), mb_strlen("\u{e9}t\u{e9}")]);
+            if (isset($_GET['set'])) {
+                mb_internal_encoding('ISO-8859-1');
+                mb_http_output('ISO-8859-1');
+                mb_substitute_character('none');
+                mb_detect_order(['UTF-8', 'ISO-8859-1']);
+                mb_regex_encoding('ISO-8859-1');
+                mb_language('Japanese');
+            }
+            break;
+        case 'xml':  // libxml's state; ?set=1 changes it, and leaves an error behind
+            echo json_encode(xml_state());
+            if (isset($_GET['set'])) {
+                libxml_use_internal_errors(true);
+                @libxml_disable_entity_loader(true);
+                libxml_set_external_entity_loader(static function ($public, $system, $context) {
+                    global $xml_loaded;
+                    $xml_loaded[] = $system;
+                    return null;
+                });
+                libxml_set_streams_context(stream_context_create(['askrt' => ['from' => 'request']]));
+                (new DOMDocument())->loadXML('<unclosed>');
+            }
+            break;
+        case 'params':  // the default context's notification callback; ?set= sets one
+            global $boot_context;
+            $p = stream_context_get_params(stream_context_get_default());
+            echo isset($p['notification']) ? 'notifier' : 'none';
+            $notify = static function () {
+            };
+            if (($_GET['set'] ?? '') === 'default') {
+                stream_context_set_params(stream_context_get_default(), ['notification' => $notify]);
+            } elseif (($_GET['set'] ?? '') === 'kept') {  // through the context kept since boot
+                stream_context_set_params($boot_context, ['notification' => $notify]);
             }
             break;
         case 'ping':

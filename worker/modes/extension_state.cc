@@ -1,0 +1,226 @@
+#include "modes/extension_state.h"
+
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "sapi/functions.h"
+#include "sapi/php_headers.h"
+#include "zend_smart_str.h"
+
+// libxml2's last error (libxml_get_last_error()), which PHP's request end resets. libphp links
+// libxml2; its headers need their own include directory, so the two functions are declared here.
+extern "C" {
+const void* xmlGetLastError(void);
+void xmlResetLastError(void);
+}
+
+namespace askr::worker::modes {
+namespace {
+
+// A module's globals (those of a module built as a shared extension are not exported), through
+// its module entry; nullptr when the module is not loaded.
+template <class Globals>
+Globals* module_globals(std::string_view name) {
+  auto* m = static_cast<zend_module_entry*>(
+      zend_hash_str_find_ptr(&module_registry, name.data(), name.size()));
+  return m ? static_cast<Globals*>(m->globals_ptr) : nullptr;
+}
+
+// Calls PHP function `name` with `argc` arguments; its result in `ret` (UNDEF: none, or the
+// function is missing). The caller releases `ret`.
+void call(std::string_view name, zval* ret, uint32_t argc = 0, zval* argv = nullptr) {
+  ZVAL_UNDEF(ret);
+  if (!zend_hash_str_exists(CG(function_table), name.data(), name.size())) return;
+  zval fn;
+  ZVAL_STRINGL(&fn, name.data(), name.size());
+  if (call_user_function(CG(function_table), nullptr, &fn, ret, argc, argv) != SUCCESS) {
+    ZVAL_UNDEF(ret);
+  }
+  zval_ptr_dtor(&fn);
+}
+
+void call_ignoring_result(std::string_view name, zval* arg) {
+  zval ret;
+  call(name, &ret, 1, arg);
+  zval_ptr_dtor(&ret);
+}
+
+// ---- mbstring ----------------------------------------------------------------------------------
+//
+// mb_internal_encoding(), mb_http_output(), mb_substitute_character() and mb_detect_order() set
+// MBSTRG(current_*), which the module's request start sets back from the ini settings;
+// mb_regex_encoding() sets the regex globals' current encoding, which its request shutdown sets
+// back. Only the globals' fields that come before the HAVE_MBREGEX part of the struct are used:
+// libphp's headers do not say whether the module was built with it (Debian's is).
+
+// PHP 8.2's zend_mbstring_globals (ext/mbstring/mbstring.h, whose libmbfl headers are not C++)
+// up to the fields used here.
+struct mbfl_encoding;
+struct MbstringGlobals {
+  char* internal_encoding_name;
+  const mbfl_encoding* internal_encoding;
+  const mbfl_encoding* current_internal_encoding;
+  const mbfl_encoding* http_output_encoding;
+  const mbfl_encoding* current_http_output_encoding;
+  const mbfl_encoding* http_input_identify;
+  const mbfl_encoding* http_input_identify_get;
+  const mbfl_encoding* http_input_identify_post;
+  const mbfl_encoding* http_input_identify_cookie;
+  const mbfl_encoding* http_input_identify_string;
+  const mbfl_encoding** http_input_list;
+  size_t http_input_list_size;
+  const mbfl_encoding** detect_order_list;
+  size_t detect_order_list_size;
+  const mbfl_encoding** current_detect_order_list;
+  size_t current_detect_order_list_size;
+  void* default_detect_order_list;
+  size_t default_detect_order_list_size;
+  int filter_illegal_mode;
+  int filter_illegal_substchar;
+  int current_filter_illegal_mode;
+  int current_filter_illegal_substchar;
+};
+
+struct MbState {
+  MbstringGlobals* globals = nullptr;
+  const mbfl_encoding* internal = nullptr;
+  const mbfl_encoding* http_output = nullptr;
+  int illegal_mode = 0;
+  int illegal_substchar = 0;
+  std::vector<const mbfl_encoding*> detect_order;
+  zval regex_encoding{};  // the name mb_regex_encoding() gave (UNDEF: no mbregex)
+};
+
+MbState mb;
+
+void boot_mbstring() {
+  auto* g = module_globals<MbstringGlobals>("mbstring");
+  mb.globals = g;
+  if (!g) return;
+  mb.internal = g->current_internal_encoding;
+  mb.http_output = g->current_http_output_encoding;
+  mb.illegal_mode = g->current_filter_illegal_mode;
+  mb.illegal_substchar = g->current_filter_illegal_substchar;
+  mb.detect_order.assign(g->current_detect_order_list,
+                         g->current_detect_order_list + g->current_detect_order_list_size);
+  call("mb_regex_encoding", &mb.regex_encoding);
+  if (Z_TYPE(mb.regex_encoding) != IS_STRING) {
+    zval_ptr_dtor(&mb.regex_encoding);
+    ZVAL_UNDEF(&mb.regex_encoding);
+  }
+}
+
+void restore_mbstring() {
+  MbstringGlobals* g = mb.globals;
+  if (!g) return;
+  g->current_internal_encoding = mb.internal;
+  g->current_http_output_encoding = mb.http_output;
+  g->current_filter_illegal_mode = mb.illegal_mode;
+  g->current_filter_illegal_substchar = mb.illegal_substchar;
+  // mb_detect_order() freed the list the boot had and put its own (emalloc()ed) in its place.
+  if (g->current_detect_order_list) efree(ZEND_VOIDP(g->current_detect_order_list));
+  size_t n = mb.detect_order.size();
+  auto** list = static_cast<const mbfl_encoding**>(safe_emalloc(n ? n : 1, sizeof(void*), 0));
+  if (n) std::memcpy(list, mb.detect_order.data(), n * sizeof(void*));
+  g->current_detect_order_list = list;
+  g->current_detect_order_list_size = n;
+  if (!Z_ISUNDEF(mb.regex_encoding)) call_ignoring_result("mb_regex_encoding", &mb.regex_encoding);
+}
+
+// ---- libxml ------------------------------------------------------------------------------------
+//
+// Its request end turns internal errors off and drops the errors collected, the last error, the
+// external entity loader and the streams context; its request start enables the entity loader.
+
+// PHP 8.2's LibxmlGlobals (ext/libxml/php_libxml.h, which needs libxml2's headers).
+struct LibxmlGlobals {
+  zval stream_context;
+  smart_str error_buffer;
+  zend_llist* error_list;
+  struct {
+    zval callback;
+    zend_fcall_info fci;
+    zend_fcall_info_cache fcc;
+  } entity_loader;
+  bool entity_loader_disabled;
+};
+
+struct XmlState {
+  LibxmlGlobals* globals = nullptr;
+  bool internal_errors = false;
+  bool loader_disabled = false;
+  zval loader{};           // the external entity loader's callable (UNDEF: none)
+  zval streams_context{};  // libxml_set_streams_context()'s (UNDEF: none)
+};
+
+XmlState xml;
+
+void boot_libxml() {
+  auto* g = module_globals<LibxmlGlobals>("libxml");
+  xml.globals = g;
+  if (!g) return;
+  zval ret;
+  call("libxml_use_internal_errors", &ret);
+  xml.internal_errors = Z_TYPE(ret) == IS_TRUE;
+  zval_ptr_dtor(&ret);
+  xml.loader_disabled = g->entity_loader_disabled;
+  if (ZEND_FCI_INITIALIZED(g->entity_loader.fci)) {
+    ZVAL_COPY(&xml.loader, &g->entity_loader.fci.function_name);
+  }
+  if (!Z_ISUNDEF(g->stream_context)) ZVAL_COPY(&xml.streams_context, &g->stream_context);
+}
+
+void restore_libxml_settings() {
+  LibxmlGlobals* g = xml.globals;
+  zval arg;
+  ZVAL_BOOL(&arg, xml.internal_errors);
+  call_ignoring_result("libxml_use_internal_errors", &arg);
+  g->entity_loader_disabled = xml.loader_disabled;
+  if (!Z_ISUNDEF(xml.loader) || ZEND_FCI_INITIALIZED(g->entity_loader.fci)) {
+    ZVAL_NULL(&arg);
+    call_ignoring_result("libxml_set_external_entity_loader",
+                         Z_ISUNDEF(xml.loader) ? &arg : &xml.loader);
+  }
+  if (!Z_ISUNDEF(g->stream_context)) zval_ptr_dtor(&g->stream_context);
+  ZVAL_UNDEF(&g->stream_context);
+  if (!Z_ISUNDEF(xml.streams_context)) ZVAL_COPY(&g->stream_context, &xml.streams_context);
+}
+
+// The errors a request collected (libxml_get_errors()) and its last one are its own.
+void forget_libxml_errors() {
+  LibxmlGlobals* g = xml.globals;
+  if (g->error_list && zend_llist_count(g->error_list) > 0) zend_llist_clean(g->error_list);
+  if (xmlGetLastError()) xmlResetLastError();
+}
+
+}  // namespace
+
+void boot_extension_state() {
+  boot_mbstring();
+  boot_libxml();
+  sapi::take_mbstring_set();  // what the script set while booting stays
+  sapi::take_libxml_set();
+}
+
+void restore_extension_state() {
+  if (sapi::take_mbstring_set()) {
+    restore_mbstring();
+    sapi::take_mbstring_set();  // set by restore_mbstring() itself
+  }
+  if (!xml.globals) return;
+  if (sapi::take_libxml_set()) {
+    restore_libxml_settings();
+    sapi::take_libxml_set();
+  }
+  forget_libxml_errors();
+}
+
+void free_extension_state() {
+  for (zval* kept : {&mb.regex_encoding, &xml.loader, &xml.streams_context}) {
+    zval_ptr_dtor(kept);
+    ZVAL_UNDEF(kept);
+  }
+}
+
+}  // namespace askr::worker::modes
