@@ -237,6 +237,21 @@ TEST_F(WorkerModeTest, LibxmlStateOfARequestIsForgotten) {
   EXPECT_TRUE(worker_->running());
 }
 
+// Stream wrappers and filters a request registers or unregisters are its own, as PHP's request
+// end drops its copy of their tables under php-fpm: the next request has http:// and the
+// script's askrt:// again, and can register the same names again.
+TEST_F(WorkerModeTest, StreamWrappersAndFiltersOfARequestAreForgotten) {
+  const std::string boot = "[true,true,false,false]";
+  FcgiResponse first = request("t=wrappers&set=1");
+  ASSERT_TRUE(first.ended) << worker_->log();
+  EXPECT_EQ(first.body, boot + " [true,true]");
+  EXPECT_EQ(request("t=wrappers").body, boot);
+  EXPECT_EQ(request("t=wrappers&set=1").body, boot + " [true,true]");
+  EXPECT_EQ(request("t=globals").status, 200);
+  EXPECT_EQ(request("t=wrappers").body, boot);
+  EXPECT_TRUE(worker_->running());
+}
+
 TEST_F(WorkerModeTest, FatalErrorEndsTheWorkerAfterAnswering) {
   FcgiResponse r = request("t=fatal");
   ASSERT_TRUE(r.ended);

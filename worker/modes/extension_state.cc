@@ -1,11 +1,15 @@
 #include "modes/extension_state.h"
 
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "sapi/php_headers.h"  // first: PHP's own headers come after php.h
+
+#include "ext/standard/basic_functions.h"
+#include "ext/standard/file.h"
 #include "sapi/functions.h"
-#include "sapi/php_headers.h"
 #include "zend_smart_str.h"
 
 // libxml2's last error (libxml_get_last_error()), which PHP's request end resets. libphp links
@@ -194,16 +198,85 @@ void forget_libxml_errors() {
   if (xmlGetLastError()) xmlResetLastError();
 }
 
+// ---- stream wrappers and filters ---------------------------------------------------------------
+//
+// stream_wrapper_register(), stream_wrapper_unregister('http') and stream_filter_register()
+// change a request's own copy of the wrappers' (and filters') table, which PHP's request end
+// drops: under php-fpm each request starts with PHP's wrappers, and registers its own again.
+// User filters are also named in BG(user_filter_map), which the request end empties.
+
+struct StreamsState {
+  HashTable* wrappers = nullptr;          // FG(stream_wrappers) at boot (nullptr: PHP's own)
+  HashTable* filters = nullptr;           // FG(stream_filters) likewise
+  std::vector<std::string> user_filters;  // BG(user_filter_map)'s names at boot
+};
+
+StreamsState streams;
+
+// A copy of `from`, as PHP makes its per-request copy: the same pointers, no destructor.
+HashTable* copy_table(HashTable* from) {
+  auto* t = static_cast<HashTable*>(emalloc(sizeof(HashTable)));
+  zend_hash_init(t, zend_hash_num_elements(from), nullptr, nullptr, 0);
+  zend_hash_copy(t, from, nullptr);
+  return t;
+}
+
+void free_table(HashTable*& t) {
+  if (!t) return;
+  zend_hash_destroy(t);
+  efree(t);
+  t = nullptr;
+}
+
+void boot_streams() {
+  if (FG(stream_wrappers)) streams.wrappers = copy_table(FG(stream_wrappers));
+  if (FG(stream_filters)) streams.filters = copy_table(FG(stream_filters));
+  if (!BG(user_filter_map)) return;
+  zend_string* name;
+  ZEND_HASH_MAP_FOREACH_STR_KEY(BG(user_filter_map), name) {
+    if (name) streams.user_filters.emplace_back(ZSTR_VAL(name), ZSTR_LEN(name));
+  }
+  ZEND_HASH_FOREACH_END();
+}
+
+bool booted_user_filter(const zend_string* name) {
+  for (const std::string& f : streams.user_filters) {
+    if (f == std::string_view(ZSTR_VAL(name), ZSTR_LEN(name))) return true;
+  }
+  return false;
+}
+
+// A user wrapper the request registered stays allocated (a resource of the script's request)
+// until the script ends: a few dozen bytes each time.
+void restore_streams() {
+  free_table(FG(stream_wrappers));
+  if (streams.wrappers) FG(stream_wrappers) = copy_table(streams.wrappers);
+  free_table(FG(stream_filters));
+  if (streams.filters) FG(stream_filters) = copy_table(streams.filters);
+  HashTable* map = BG(user_filter_map);
+  if (!map) return;
+  std::vector<zend_string*> added;
+  zend_string* name;
+  ZEND_HASH_MAP_FOREACH_STR_KEY(map, name) {
+    if (name && !booted_user_filter(name)) added.push_back(name);
+  }
+  ZEND_HASH_FOREACH_END();
+  for (zend_string* n : added) zend_hash_del(map, n);  // its destructor frees the entry
+}
+
 }  // namespace
 
 void boot_extension_state() {
   boot_mbstring();
   boot_libxml();
+  boot_streams();
   sapi::take_mbstring_set();  // what the script set while booting stays
   sapi::take_libxml_set();
+  sapi::take_streams_set();
 }
 
 void restore_extension_state() {
+  if (sapi::take_streams_set()) restore_streams();
   if (sapi::take_mbstring_set()) {
     restore_mbstring();
     sapi::take_mbstring_set();  // set by restore_mbstring() itself
@@ -217,6 +290,8 @@ void restore_extension_state() {
 }
 
 void free_extension_state() {
+  free_table(streams.wrappers);
+  free_table(streams.filters);
   for (zval* kept : {&mb.regex_encoding, &xml.loader, &xml.streams_context}) {
     zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);

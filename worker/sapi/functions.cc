@@ -54,7 +54,7 @@ void watched_context_get_default(INTERNAL_FUNCTION_PARAMETERS) {
 // Setters of extension state that outlives the request (mbstring's encodings, libxml's error
 // mode and loaders, a stream context's parameters): each flags its group when called with an
 // argument (without one most are getters, which change nothing), then runs PHP's own.
-enum Group { kMbstring, kLibxml, kContext, kGroups };
+enum Group { kMbstring, kLibxml, kContext, kStreams, kGroups };
 bool g_group_set[kGroups] = {};
 
 struct WatchedSetter {
@@ -75,6 +75,11 @@ WatchedSetter g_setters[] = {
     {"libxml_set_streams_context", kLibxml, nullptr},
     {"stream_context_set_params", kContext, nullptr},
     {"stream_context_set_option", kContext, nullptr},
+    {"stream_wrapper_register", kStreams, nullptr},
+    {"stream_register_wrapper", kStreams, nullptr},
+    {"stream_wrapper_unregister", kStreams, nullptr},
+    {"stream_wrapper_restore", kStreams, nullptr},
+    {"stream_filter_register", kStreams, nullptr},
 };
 
 template <size_t I>
@@ -192,6 +197,10 @@ bool take_mbstring_set() {
 
 bool take_libxml_set() {
   return std::exchange(g_group_set[kLibxml], false);
+}
+
+bool take_streams_set() {
+  return std::exchange(g_group_set[kStreams], false);
 }
 
 }  // namespace askr::worker::sapi

@@ -42,6 +42,9 @@ bool take_mbstring_set();
 // And libxml's: libxml_use_internal_errors(), libxml_disable_entity_loader(),
 // libxml_set_external_entity_loader(), libxml_set_streams_context() (with an argument).
 bool take_libxml_set();
+// And the stream layer's: stream_wrapper_register() (alias stream_register_wrapper()),
+// stream_wrapper_unregister(), stream_wrapper_restore(), stream_filter_register().
+bool take_streams_set();
 
 // The function table of the "askr" module.
 extern const zend_function_entry kFunctions[];

@@ -25,6 +25,9 @@ class AskrTestStream
     }
 }
 stream_wrapper_register('askrt', 'AskrTestStream');
+class AskrTestFilter extends php_user_filter
+{
+}
 
 // libxml's state as a request finds it; loads a document with an external entity, which the
 // entity loader (a request's own, or PHP's through askrt://) fails to load.
@@ -176,6 +179,16 @@ function handle(): void
                 stream_context_set_params(stream_context_get_default(), ['notification' => $notify]);
             } elseif (($_GET['set'] ?? '') === 'kept') {  // through the context kept since boot
                 stream_context_set_params($boot_context, ['notification' => $notify]);
+            }
+            break;
+        case 'wrappers':  // which wrappers and filters there are; ?set=1 changes them
+            echo json_encode([in_array('http', stream_get_wrappers()), in_array('askrt', stream_get_wrappers()),
+                in_array('reqw', stream_get_wrappers()), in_array('reqf', stream_get_filters())]);
+            if (isset($_GET['set'])) {
+                stream_wrapper_unregister('http');
+                stream_wrapper_unregister('askrt');
+                echo ' ', json_encode([stream_wrapper_register('reqw', 'AskrTestStream'),
+                    stream_filter_register('reqf', 'AskrTestFilter')]);
             }
             break;
         case 'ping':
