@@ -6,7 +6,7 @@ set -euo pipefail
 # binaries were carried to, see bench/carry.sh); whoever runs there has put the programs on PATH.
 [ "${ASKR_DEPS:-}" = skip ] && exit 0
 
-build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev
+build=(build-essential cmake ninja-build pkg-config liburing-dev libtomlplusplus-dev libssl-dev libphp8.2-embed php8.2-dev libxml2-dev
        libnghttp2-dev)
 test=(googletest libgtest-dev openssl curl clang-14 libclang-rt-14-dev php8.2-fpm php8.2-cli nginx-light
       # The real apps of tests/integration/apps_test.cc. `php` (the metapackage) is satisfied

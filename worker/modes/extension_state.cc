@@ -7,17 +7,12 @@
 
 #include "sapi/php_headers.h"  // first: PHP's own headers come after php.h
 
+#include "ext/libxml/php_libxml.h"  // and libxml2's: its last error
 #include "ext/standard/basic_functions.h"
 #include "ext/standard/file.h"
+#include "modes/mbstring_state.h"
 #include "sapi/functions.h"
 #include "zend_smart_str.h"
-
-// libxml2's last error (libxml_get_last_error()), which PHP's request end resets. libphp links
-// libxml2; its headers need their own include directory, so the two functions are declared here.
-extern "C" {
-const void* xmlGetLastError(void);
-void xmlResetLastError(void);
-}
 
 namespace askr::worker::modes {
 namespace {
@@ -58,56 +53,20 @@ void call_ignoring_result(std::string_view name, zval* arg) {
 // back. Only the globals' fields that come before the HAVE_MBREGEX part of the struct are used:
 // libphp's headers do not say whether the module was built with it (Debian's is).
 
-// PHP 8.2's zend_mbstring_globals (ext/mbstring/mbstring.h, whose libmbfl headers are not C++)
-// up to the fields used here.
-struct mbfl_encoding;
-struct MbstringGlobals {
-  char* internal_encoding_name;
-  const mbfl_encoding* internal_encoding;
-  const mbfl_encoding* current_internal_encoding;
-  const mbfl_encoding* http_output_encoding;
-  const mbfl_encoding* current_http_output_encoding;
-  const mbfl_encoding* http_input_identify;
-  const mbfl_encoding* http_input_identify_get;
-  const mbfl_encoding* http_input_identify_post;
-  const mbfl_encoding* http_input_identify_cookie;
-  const mbfl_encoding* http_input_identify_string;
-  const mbfl_encoding** http_input_list;
-  size_t http_input_list_size;
-  const mbfl_encoding** detect_order_list;
-  size_t detect_order_list_size;
-  const mbfl_encoding** current_detect_order_list;
-  size_t current_detect_order_list_size;
-  void* default_detect_order_list;
-  size_t default_detect_order_list_size;
-  int filter_illegal_mode;
-  int filter_illegal_substchar;
-  int current_filter_illegal_mode;
-  int current_filter_illegal_substchar;
-};
-
+// The name mb_regex_encoding() gave at boot (UNDEF: no mbregex); the rest is mbstring_state.c's.
 struct MbState {
-  MbstringGlobals* globals = nullptr;
-  const mbfl_encoding* internal = nullptr;
-  const mbfl_encoding* http_output = nullptr;
-  int illegal_mode = 0;
-  int illegal_substchar = 0;
-  std::vector<const mbfl_encoding*> detect_order;
-  zval regex_encoding{};  // the name mb_regex_encoding() gave (UNDEF: no mbregex)
+  void* globals = nullptr;
+  zval regex_encoding{};
 };
 
 MbState mb;
 
 void boot_mbstring() {
-  auto* g = module_globals<MbstringGlobals>("mbstring");
-  mb.globals = g;
-  if (!g) return;
-  mb.internal = g->current_internal_encoding;
-  mb.http_output = g->current_http_output_encoding;
-  mb.illegal_mode = g->current_filter_illegal_mode;
-  mb.illegal_substchar = g->current_filter_illegal_substchar;
-  mb.detect_order.assign(g->current_detect_order_list,
-                         g->current_detect_order_list + g->current_detect_order_list_size);
+  mb.globals = askr_mbstring_globals();
+  if (!askr_mbstring_boot(mb.globals)) {
+    mb.globals = nullptr;
+    return;
+  }
   call("mb_regex_encoding", &mb.regex_encoding);
   if (Z_TYPE(mb.regex_encoding) != IS_STRING) {
     zval_ptr_dtor(&mb.regex_encoding);
@@ -116,19 +75,8 @@ void boot_mbstring() {
 }
 
 void restore_mbstring() {
-  MbstringGlobals* g = mb.globals;
-  if (!g) return;
-  g->current_internal_encoding = mb.internal;
-  g->current_http_output_encoding = mb.http_output;
-  g->current_filter_illegal_mode = mb.illegal_mode;
-  g->current_filter_illegal_substchar = mb.illegal_substchar;
-  // mb_detect_order() freed the list the boot had and put its own (emalloc()ed) in its place.
-  if (g->current_detect_order_list) efree(ZEND_VOIDP(g->current_detect_order_list));
-  size_t n = mb.detect_order.size();
-  auto** list = static_cast<const mbfl_encoding**>(safe_emalloc(n ? n : 1, sizeof(void*), 0));
-  if (n) std::memcpy(list, mb.detect_order.data(), n * sizeof(void*));
-  g->current_detect_order_list = list;
-  g->current_detect_order_list_size = n;
+  if (!mb.globals) return;
+  askr_mbstring_restore(mb.globals);
   if (!Z_ISUNDEF(mb.regex_encoding)) call_ignoring_result("mb_regex_encoding", &mb.regex_encoding);
 }
 
@@ -137,21 +85,8 @@ void restore_mbstring() {
 // Its request end turns internal errors off and drops the errors collected, the last error, the
 // external entity loader and the streams context; its request start enables the entity loader.
 
-// PHP 8.2's LibxmlGlobals (ext/libxml/php_libxml.h, which needs libxml2's headers).
-struct LibxmlGlobals {
-  zval stream_context;
-  smart_str error_buffer;
-  zend_llist* error_list;
-  struct {
-    zval callback;
-    zend_fcall_info fci;
-    zend_fcall_info_cache fcc;
-  } entity_loader;
-  bool entity_loader_disabled;
-};
-
 struct XmlState {
-  LibxmlGlobals* globals = nullptr;
+  zend_libxml_globals* globals = nullptr;
   bool internal_errors = false;
   bool loader_disabled = false;
   zval loader{};           // the external entity loader's callable (UNDEF: none)
@@ -161,7 +96,7 @@ struct XmlState {
 XmlState xml;
 
 void boot_libxml() {
-  auto* g = module_globals<LibxmlGlobals>("libxml");
+  auto* g = module_globals<zend_libxml_globals>("libxml");
   xml.globals = g;
   if (!g) return;
   zval ret;
@@ -176,7 +111,7 @@ void boot_libxml() {
 }
 
 void restore_libxml_settings() {
-  LibxmlGlobals* g = xml.globals;
+  zend_libxml_globals* g = xml.globals;
   zval arg;
   ZVAL_BOOL(&arg, xml.internal_errors);
   call_ignoring_result("libxml_use_internal_errors", &arg);
@@ -193,7 +128,7 @@ void restore_libxml_settings() {
 
 // The errors a request collected (libxml_get_errors()) and its last one are its own.
 void forget_libxml_errors() {
-  LibxmlGlobals* g = xml.globals;
+  zend_libxml_globals* g = xml.globals;
   if (g->error_list && zend_llist_count(g->error_list) > 0) zend_llist_clean(g->error_list);
   if (xmlGetLastError()) xmlResetLastError();
 }
@@ -292,6 +227,7 @@ void restore_extension_state() {
 void free_extension_state() {
   free_table(streams.wrappers);
   free_table(streams.filters);
+  askr_mbstring_free();
   for (zval* kept : {&mb.regex_encoding, &xml.loader, &xml.streams_context}) {
     zval_ptr_dtor(kept);
     ZVAL_UNDEF(kept);
