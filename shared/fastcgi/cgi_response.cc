@@ -147,23 +147,27 @@ bool CgiResponseParser::parse_line(std::string_view line) {
   }
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));
-  if (name.empty() || name.find_first_of(" \t\r"sv) != std::string_view::npos ||
-      name.find('\0') != std::string_view::npos) {
-    fail("bad CGI header name");
-    return false;
-  }
-  if (value.find_first_of("\r\0"sv) != std::string_view::npos) {
-    fail("control character in CGI header value");
-    return false;
+  // The usual field is one a client may be sent: one pass over each part decides.
+  const bool sendable = is_token(name) && is_field_value(value);
+  if (!sendable) {
+    if (name.empty() || name.find_first_of(" \t\r"sv) != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos) {
+      fail("bad CGI header name");
+      return false;
+    }
+    if (value.find_first_of("\r\0"sv) != std::string_view::npos) {
+      fail("control character in CGI header value");
+      return false;
+    }
   }
   if (iequals(name, "Status")) {
-    if (is_field_value(value)) return parse_status(value);
+    if (sendable) return parse_status(value);
     fail("bad CGI Status header");
     return false;
   }
   // PHP's header() lets any other byte through: a field no client may be sent is dropped, and
   // the page goes on without it, as for a line without a colon.
-  if (!is_token(name) || !is_field_value(value)) {
+  if (!sendable) {
     ++skipped_fields_;
     return true;
   }
