@@ -169,6 +169,14 @@ TEST_F(WorkerModeTest, SeedChosenByARequestIsForgotten) {
   EXPECT_NE(request("t=rand").body, next.body);
 }
 
+// The string a request gave strtok() is its own, as basic's request shutdown drops it under
+// php-fpm: the next request's strtok() without a string finds none, not the rest of it.
+TEST_F(WorkerModeTest, StrtokStringOfARequestIsForgotten) {
+  EXPECT_EQ(request("t=strtok&set=a%20b%20c").body, "\"a\"");
+  EXPECT_EQ(request("t=strtok").body, "false") << "strtok() went on with the last request's string";
+  EXPECT_TRUE(worker_->running());
+}
+
 // A zone a request sets with date_default_timezone_set() is its own: the next request has the
 // zone the worker script set while booting, as under php-fpm every request starts with the zone
 // of php.ini. A date the script made while booting keeps its own zone, which the date extension

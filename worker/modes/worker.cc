@@ -287,6 +287,12 @@ void restore_process_state() {
   // request start does: the next request's mt_rand(), rand(), shuffle()... are not predictable
   // from it. mt_rand() seeds itself anew when next used.
   if (sapi::take_seed_called()) RANDOM_G(mt19937_seeded) = false;
+  // The string a request gave strtok() is its own, as basic's request shutdown drops it: the
+  // next request's strtok() without a string finds none.
+  if (BG(strtok_string)) {
+    zend_string_release(BG(strtok_string));
+    BG(strtok_string) = nullptr;
+  }
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;

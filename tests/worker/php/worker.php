@@ -191,6 +191,10 @@ function handle(): void
                     stream_filter_register('reqf', 'AskrTestFilter')]);
             }
             break;
+        case 'strtok':  // the next token of the string strtok() was last given; ?set= gives one
+            $token = isset($_GET['set']) ? strtok($_GET['set'], ' ') : strtok(' ');
+            echo json_encode($token);
+            break;
         case 'ping':
             echo 'pong';
             break;
