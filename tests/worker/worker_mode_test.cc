@@ -31,6 +31,18 @@ class WorkerModeTest : public ::testing::Test {
     if (!body.empty()) set_param(p, "CONTENT_LENGTH", std::to_string(body.size()));
     return fcgi_request(worker_->socket_path(), p, body);
   }
+  // worker.php's `t=CASE` says what state it finds, and with `set=1` changes it for the rest of
+  // its request: every request, of that case or after another, finds the boot's, `boot`.
+  void expect_each_request_finds(const std::string& t, const std::string& boot) {
+    FcgiResponse first = request("t=" + t + "&set=1");
+    ASSERT_TRUE(first.ended) << worker_->log();
+    EXPECT_EQ(first.body, boot);
+    EXPECT_EQ(request("t=" + t).body, boot);
+    EXPECT_EQ(request("t=" + t + "&set=1").body, boot);
+    EXPECT_EQ(request("t=globals").status, 200);
+    EXPECT_EQ(request("t=" + t).body, boot);
+    EXPECT_TRUE(worker_->running());
+  }
 
   std::unique_ptr<WorkerProcess> worker_;
 };
@@ -217,32 +229,16 @@ TEST_F(WorkerModeTest, DefaultStreamContextParamsSetByARequestAreForgotten) {
 // its own, as mbstring's request start forgets them under php-fpm: the next request counts
 // UTF-8 characters again.
 TEST_F(WorkerModeTest, MbstringSettingsOfARequestAreForgotten) {
-  const std::string boot = R"(["UTF-8","UTF-8",63,["ASCII","UTF-8"],"UTF-8","neutral",3])";
-  FcgiResponse first = request("t=mb&set=1");
-  ASSERT_TRUE(first.ended) << worker_->log();
-  EXPECT_EQ(first.body, boot);
-  EXPECT_EQ(request("t=mb").body, boot);
-  EXPECT_EQ(request("t=mb&set=1").body, boot);
-  EXPECT_EQ(request("t=globals").status, 200);
-  EXPECT_EQ(request("t=mb").body, boot);
-  EXPECT_TRUE(worker_->running());
+  expect_each_request_finds("mb", R"(["UTF-8","UTF-8",63,["ASCII","UTF-8"],"UTF-8","neutral",3])");
 }
 
 // libxml's state is the request's own: internal errors, the errors collected and the last one,
 // the disabled entity loader, a request's external entity loader and streams context (PHP's
 // loader opens askrt:// with the default context again).
 TEST_F(WorkerModeTest, LibxmlStateOfARequestIsForgotten) {
-  const std::string boot =
-      R"({"internal":false,"errors":0,"last":null,"disabled":false,"loader":[],)"
-      R"("opened_with":{"http":{"user_agent":"worker-boot"}}})";
-  FcgiResponse first = request("t=xml&set=1");
-  ASSERT_TRUE(first.ended) << worker_->log();
-  EXPECT_EQ(first.body, boot);
-  EXPECT_EQ(request("t=xml").body, boot);
-  EXPECT_EQ(request("t=xml&set=1").body, boot);
-  EXPECT_EQ(request("t=globals").status, 200);
-  EXPECT_EQ(request("t=xml").body, boot);
-  EXPECT_TRUE(worker_->running());
+  expect_each_request_finds(
+      "xml", R"({"internal":false,"errors":0,"last":null,"disabled":false,"loader":[],)"
+             R"("opened_with":{"http":{"user_agent":"worker-boot"}}})");
 }
 
 // Stream wrappers and filters a request registers or unregisters are its own, as PHP's request

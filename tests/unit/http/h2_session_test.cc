@@ -167,6 +167,25 @@ class Client {
   nghttp2_session* s;
 };
 
+// A 200,000-byte request body, sent by the client as the windows let it: upload() starts it
+// again.
+const std::string upload_payload(200000, 'p');
+size_t upload_sent = 0;
+
+nghttp2_data_provider upload() {
+  upload_sent = 0;
+  nghttp2_data_provider dp;
+  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                        nghttp2_data_source*, void*) -> ssize_t {
+    size_t n = std::min(len, upload_payload.size() - upload_sent);
+    std::copy(upload_payload.begin() + upload_sent, upload_payload.begin() + upload_sent + n, buf);
+    upload_sent += n;
+    if (upload_sent == upload_payload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return ssize_t(n);
+  };
+  return dp;
+}
+
 class H2SessionTest : public ::testing::Test {
  protected:
   void SetUp() override { make(); }
@@ -254,18 +273,8 @@ TEST_F(H2SessionTest, ReferencedBodiesKeepTheirPlaceAndTheBatchBound) {
 TEST_F(H2SessionTest, BodyRespectsTheWindow) {
   core_.consume = false;
   core_.answer = false;  // a complete answer would end the request (the next test)
-  static std::string payload(200000, 'p');
-  static size_t sent = 0;
-  sent = 0;
-  nghttp2_data_provider dp;
-  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
-                        nghttp2_data_source*, void*) -> ssize_t {
-    size_t n = std::min(len, payload.size() - sent);
-    std::copy(payload.begin() + sent, payload.begin() + sent + n, buf);
-    sent += n;
-    if (sent == payload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return ssize_t(n);
-  };
+  const std::string& payload = upload_payload;
+  nghttp2_data_provider dp = upload();
   int32_t id = client_.get("/up", {{"content-length", "200000"}}, &dp, "POST");
   client_.pump(*server_);
   ASSERT_EQ(core_.requests.size(), 1u);
@@ -295,18 +304,8 @@ TEST_F(H2SessionTest, BodyPrereadUntilTheHandlerReads) {
             16384u);
   core_.consume = false;
   core_.answer = false;
-  static std::string payload(200000, 'p');
-  static size_t sent = 0;
-  sent = 0;
-  nghttp2_data_provider dp;
-  dp.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
-                        nghttp2_data_source*, void*) -> ssize_t {
-    size_t n = std::min(len, payload.size() - sent);
-    std::copy(payload.begin() + sent, payload.begin() + sent + n, buf);
-    sent += n;
-    if (sent == payload.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return ssize_t(n);
-  };
+  const std::string& payload = upload_payload;
+  nghttp2_data_provider dp = upload();
   int32_t id = client_.get("/up", {{"content-length", "200000"}}, &dp, "POST");
   ASSERT_TRUE(client_.pump(*server_));
   EXPECT_EQ(core_.bodies[id].size(), 16384u);  // the preread, not a byte more
