@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 namespace askr::fastcgi {
 namespace {
@@ -17,6 +18,13 @@ constexpr char kZeros[8] = {};
 void record(std::string& out, RecordType type, uint16_t request_id, std::string_view content) {
   assert(content.size() <= kMaxContentLength);
   const uint8_t padding = padding_for(content.size());
+  if (content.size() <= 8) {  // an empty record ending a stream, BEGIN_REQUEST: one append
+    char bytes[kHeaderLength + 8] = {};
+    record_header(bytes, type, request_id, static_cast<uint16_t>(content.size()), padding);
+    if (!content.empty()) std::memcpy(bytes + kHeaderLength, content.data(), content.size());
+    out.append(bytes, kHeaderLength + content.size() + padding);
+    return;
+  }
   record_header(out, type, request_id, static_cast<uint16_t>(content.size()), padding);
   out.append(content);
   out.append(kZeros, padding);
@@ -40,6 +48,12 @@ size_t put_length(char* p, size_t length) {
 size_t put_lengths(char* p, size_t name_length, size_t value_length) {
   const size_t n = put_length(p, name_length);
   return n + put_length(p + n, value_length);
+}
+
+// Copies `s` to `p`; returns the end.
+char* put(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
+  return p + s.size();
 }
 
 size_t put_lengths(char* p, std::string_view name, std::string_view value) {
@@ -147,11 +161,25 @@ size_t encoded_pair_size(std::string_view name, std::string_view value) {
 
 // ---- ParamsWriter -------------------------------------------------------------------------------
 
-void ParamsWriter::add(std::string_view name, std::string_view value) {
-  add(name, value, {});
+void ParamsWriter::add(std::string_view name, std::string_view value, std::string_view more) {
+  const size_t value_length = value.size() + more.size();
+  const size_t size =
+      (name.size() < 128 ? 1 : 4) + (value_length < 128 ? 1 : 4) + name.size() + value_length;
+  if (!window_ || size > room() || size > out_.size() - used_) {
+    return add_slow(name, value, more);
+  }
+  // The usual case, a pair that fits in the open record and the window: copied in place.
+  char* p = out_.data() + used_;
+  p += put_lengths(p, name.size(), value_length);
+  p = put(p, name);
+  p = put(put(p, value), more);
+  used_ += size;
+  if (room() == 0) close_record();
 }
 
-void ParamsWriter::add(std::string_view name, std::string_view value, std::string_view more) {
+// A pair that needs a record opened or closed first, a wider window, or more than one record.
+void ParamsWriter::add_slow(std::string_view name, std::string_view value, std::string_view more) {
+  trim();
   const size_t value_length = value.size() + more.size();
   const size_t size =
       (name.size() < 128 ? 1 : 4) + (value_length < 128 ? 1 : 4) + name.size() + value_length;
@@ -159,16 +187,8 @@ void ParamsWriter::add(std::string_view name, std::string_view value, std::strin
   if (record_ != kNoRecord && size > room() && size <= kMaxContentLength) close_record();
   if (record_ == kNoRecord && size <= kMaxContentLength) open_record();
   if (record_ != kNoRecord && size <= room()) {
-    // The usual case, a pair that fits in the open record: written in place, in one piece.
-    const size_t at = out_.size();
-    out_.resize(at + size);
-    char* p = out_.data() + at;
-    p += put_lengths(p, name.size(), value_length);
-    p = std::copy(name.begin(), name.end(), p);
-    p = std::copy(value.begin(), value.end(), p);
-    std::copy(more.begin(), more.end(), p);
-    if (room() == 0) close_record();
-    return;
+    widen(size);
+    return add(name, value, more);
   }
   char lengths[8];
   append({lengths, put_lengths(lengths, name.size(), value_length)});
@@ -178,15 +198,34 @@ void ParamsWriter::add(std::string_view name, std::string_view value, std::strin
 }
 
 void ParamsWriter::finish() {
+  trim();
   if (record_ != kNoRecord) close_record();
 }
 
+void ParamsWriter::trim() {
+  if (!window_) return;
+  out_.resize(used_);
+  window_ = false;
+}
+
+void ParamsWriter::widen(size_t bytes) {
+  used_ = out_.size();
+  // Cleared once by resize(): a few pairs' worth, within the capacity the caller reserved where
+  // the pair fits in it (no allocation), else more.
+  size_t window = std::max(bytes, kWindow);
+  if (size_t spare = out_.capacity() - used_; spare >= bytes) window = std::min(window, spare);
+  out_.resize(used_ + window);
+  window_ = true;
+}
+
+// open_record(), close_record() and append() work on out_ without a window.
 void ParamsWriter::open_record() {
   record_ = out_.size();
   record_header(out_, RecordType::kParams, request_id_, 0, 0);
 }
 
 void ParamsWriter::close_record() {
+  trim();
   const size_t length = out_.size() - record_ - kHeaderLength;
   const uint8_t padding = padding_for(length);
   record_header(out_.data() + record_, RecordType::kParams, request_id_,

@@ -62,32 +62,44 @@ size_t encoded_pair_size(std::string_view name, std::string_view value);
 // php-fpm parses each PARAMS record on its own and drops the connection, unanswered, when a
 // pair is cut in two. A pair larger than kMaxContentLength is split across records (legal for
 // the stream, but php-fpm refuses it). Names and values must be shorter than 2^31 bytes (the
-// 4-byte length has 31 bits). `out` must not be modified by anyone else between the first
-// add() and finish(); the writer writes nothing until the first add(), so zero pairs give zero
-// bytes.
+// 4-byte length has 31 bits). The writer writes nothing until the first add(), so zero pairs
+// give zero bytes.
+//
+// Pairs are copied into a window of `out` sized once (its reserved capacity, at least), not
+// appended one by one: between the first add() and finish() (or the writer's end) `out` holds
+// that window past the pairs written, and must not be read or modified by anyone else.
 class ParamsWriter {
  public:
   ParamsWriter(std::string& out, uint16_t request_id) : out_(out), request_id_(request_id) {}
   ParamsWriter(const ParamsWriter&) = delete;
   ParamsWriter& operator=(const ParamsWriter&) = delete;
+  ~ParamsWriter() { trim(); }
 
-  void add(std::string_view name, std::string_view value);
+  void add(std::string_view name, std::string_view value) { add(name, value, {}); }
   // One pair whose value is `value` followed by `more`, without joining them first.
   void add(std::string_view name, std::string_view value, std::string_view more);
-  // Closes the open record, if any. Does not write the empty PARAMS record (end_params()).
+  // Closes the open record, if any, and leaves `out` ending with it. Does not write the empty
+  // PARAMS record (end_params()).
   void finish();
 
  private:
   static constexpr size_t kNoRecord = SIZE_MAX;
+  static constexpr size_t kWindow = 2048;  // bytes of window opened at a time, at least
 
+  void add_slow(std::string_view name, std::string_view value, std::string_view more);
   void open_record();
   void close_record();
   void append(std::string_view bytes);  // into records, opening new ones as they fill up
-  size_t room() const { return kMaxContentLength - (out_.size() - record_ - kHeaderLength); }
+  void trim();                          // `out` back to the bytes written: no window
+  void widen(size_t bytes);             // a window of at least `bytes` past the bytes written
+  size_t written() const { return window_ ? used_ : out_.size(); }  // bytes of out_ that count
+  size_t room() const { return kMaxContentLength - (written() - record_ - kHeaderLength); }
 
   std::string& out_;
   uint16_t request_id_;
   size_t record_ = kNoRecord;  // offset in out_ of the open record's header
+  size_t used_ = 0;            // bytes of out_ written, while a window is open
+  bool window_ = false;        // out_ is longer than used_ (only while a record is open)
 };
 
 }  // namespace askr::fastcgi

@@ -175,6 +175,30 @@ TEST(Encoder, ParamsWriterTwoPartValueMatchesJoined) {
   EXPECT_EQ(joined, split);
 }
 
+// Pairs are written into a window of the output opened ahead of them; a writer that ends, with
+// or without finish(), leaves only the bytes it wrote, after what the output held before.
+TEST(Encoder, ParamsWriterLeavesNoWindowBehind) {
+  std::string out = "before";
+  {
+    ParamsWriter w(out, 1);
+    w.add("A", "1");
+    w.add("BB", std::string(300, 'v'));
+  }
+  EXPECT_EQ(out.size(), 6 + kHeaderLength + (2 + 1 + 1) + (1 + 4 + 2 + 300));
+  EXPECT_EQ(out.substr(0, 6), "before");
+  EXPECT_EQ(out.substr(6 + kHeaderLength, 4),
+            "\x01\x01"
+            "A1");
+  std::string finished = "before";
+  ParamsWriter w(finished, 1);
+  w.add("A", "1");
+  w.add("BB", std::string(300, 'v'));
+  w.finish();
+  EXPECT_EQ(finished.size() % 8, 6u);  // the record is padded to a multiple of 8
+  EXPECT_EQ(finished.substr(0, out.size()).substr(6 + kHeaderLength),
+            out.substr(6 + kHeaderLength));
+}
+
 TEST(Encoder, ParamsWriterNothingForNoPairs) {
   std::string out = "keep";
   ParamsWriter w(out, 1);
