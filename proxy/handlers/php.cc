@@ -139,8 +139,10 @@ PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_
 
 // "HTTP_" + upper-cased name with '-' as '_'.
 void cgi_name(std::string& out, std::string_view header) {
-  out.assign("HTTP_");
-  for (char c : header) out += c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c)));
+  constexpr std::string_view kPrefix = "HTTP_";
+  out.resize(kPrefix.size() + header.size());
+  char* p = std::copy(kPrefix.begin(), kPrefix.end(), out.data());
+  for (char c : header) *p++ = c == '-' ? '_' : c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
 }
 
 // Dotted quad of a network-order IPv4 address into `buf` (16 bytes at least), as inet_ntop()
@@ -295,11 +297,20 @@ size_t request_size_hint(const http::Request& req, const PhpScript& script) {
 }
 
 bool hop_by_hop(std::string_view name) {
-  for (std::string_view h : {"connection", "keep-alive", "transfer-encoding", "te", "trailer",
-                             "upgrade", "proxy-connection"}) {
-    if (http::iequals(name, h)) return true;
+  switch (name.size()) {  // one comparison at most, for any name
+    case 2:
+      return http::iequals(name, "te");
+    case 7:
+      return http::iequals(name, "trailer") || http::iequals(name, "upgrade");
+    case 10:
+      return http::iequals(name, "connection") || http::iequals(name, "keep-alive");
+    case 16:
+      return http::iequals(name, "proxy-connection");
+    case 17:
+      return http::iequals(name, "transfer-encoding");
+    default:
+      return false;
   }
-  return false;
 }
 
 // X-Accel-* (X-Accel-Redirect, -Buffering, -Expires, -Limit-Rate, -Charset) are instructions to
