@@ -744,5 +744,62 @@ TEST_P(Static, RouteRootAndAlias) {
   }
 }
 
+// Documents, archives, video and audio that sites offer for download or play are typed as nginx's
+// mime.types types them: as application/octet-stream a phone cannot open them (iOS Safari
+// previews a .docx, Android opens a finished download, by its type), a <video> of an .mpg does
+// not play, and a .shtml page is downloaded instead of shown. Askr gives a text type its charset.
+TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
+  struct Case {
+    const char* name;
+    const char* type;
+  };
+  const Case cases[] = {
+      {"page.shtml", "text/html; charset=utf-8"},
+      {"a.doc", "application/msword"},
+      {"a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {"a.xls", "application/vnd.ms-excel"},
+      {"a.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"a.ppt", "application/vnd.ms-powerpoint"},
+      {"a.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+      {"a.odt", "application/vnd.oasis.opendocument.text"},
+      {"a.ods", "application/vnd.oasis.opendocument.spreadsheet"},
+      {"a.odp", "application/vnd.oasis.opendocument.presentation"},
+      {"a.odg", "application/vnd.oasis.opendocument.graphics"},
+      {"a.rtf", "application/rtf"},
+      {"a.ps", "application/postscript"},
+      {"a.eps", "application/postscript"},
+      {"a.kml", "application/vnd.google-earth.kml+xml"},
+      {"a.kmz", "application/vnd.google-earth.kmz"},
+      {"a.7z", "application/x-7z-compressed"},
+      {"a.rar", "application/x-rar-compressed"},
+      {"a.jar", "application/java-archive"},
+      {"a.mpeg", "video/mpeg"},
+      {"a.mpg", "video/mpeg"},
+      {"a.m4v", "video/x-m4v"},
+      {"a.avi", "video/x-msvideo"},
+      {"a.flv", "video/x-flv"},
+      {"a.wmv", "video/x-ms-wmv"},
+      {"a.3gp", "video/3gpp"},
+      {"a.3gpp", "video/3gpp"},
+      {"seg.ts", "video/mp2t"},
+      {"a.mid", "audio/midi"},
+      {"a.midi", "audio/midi"},
+  };
+  for (const Case& c : cases) site_.write(std::string("www/") + c.name, "x");
+  start();
+  for (const Case& c : cases) {
+    EXPECT_EQ(fetch(port(), get(std::string("/") + c.name)).header("content-type"), c.type)
+        << c.name;
+  }
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "include /etc/nginx/mime.types;");
+  for (const Case& c : cases) {
+    const std::string type = c.type;
+    EXPECT_EQ(fetch(nginx.port(), get(std::string("/") + c.name)).header("content-type"),
+              type.substr(0, type.find(';')))
+        << "nginx: " << c.name;
+  }
+}
+
 }  // namespace
 }  // namespace askr::testing
