@@ -801,5 +801,31 @@ TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
   }
 }
 
+// An answer for a file that has a precompressed sibling depends on Accept-Encoding whatever the
+// client sent, so it says so even when the plain file goes out: a shared cache that stored a plain
+// answer without Vary (a request without Accept-Encoding warming a CDN) would give it to every
+// client. As nginx's `gzip_static on; gzip_vary on;` answers; a file without a sibling has no Vary.
+TEST_P(Static, VaryWhereverAPrecompressedSiblingExists) {
+  site_.write("www/app.css", "plain");
+  site_.write("www/app.css.gz", "gzipped");
+  start();
+  const std::string asks[] = {"", "Accept-Encoding: identity\r\n", "Accept-Encoding: br\r\n",
+                              "Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: gzip\r\n"};
+  auto check = [&](int port, const char* who) {
+    for (int i = 0; i < 2; ++i) {  // the second answer comes from the loop's file cache
+      for (const std::string& ask : asks) {
+        HttpResponse r = fetch(port, get("/app.css", ask));
+        EXPECT_EQ(r.header("vary"), "Accept-Encoding") << who << " [" << ask << "]";
+        EXPECT_EQ(r.body, ask.ends_with("gzip\r\n") ? "gzipped" : "plain") << who << " " << ask;
+      }
+      EXPECT_EQ(fetch(port, get("/style.css")).header("vary"), "") << who;
+    }
+  };
+  check(port(), "askr");
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "gzip_static on;\n    gzip_vary on;");
+  check(nginx.port(), "nginx");
+}
+
 }  // namespace
 }  // namespace askr::testing
