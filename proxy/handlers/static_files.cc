@@ -73,19 +73,25 @@ bool compressible(std::string_view type) {
 }
 
 // Picks a precompressed sibling ("file.br", then "file.gz") the client accepts. Sets `vary`
-// when any sibling exists, since the answer then depends on Accept-Encoding.
+// when any sibling exists, accepted or not (as nginx's gzip_vary): the answer then depends on
+// Accept-Encoding even when the plain file goes out.
 bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view accept,
                    OpenFile& file, std::string_view& encoding, bool& vary) {
   static constexpr std::pair<std::string_view, std::string_view> kCodings[] = {{"br", ".br"},
                                                                                {"gzip", ".gz"}};
   for (auto [coding, suffix] : kCodings) {
-    if (!accepts_encoding(accept, coding)) continue;
+    const bool accepted = accepts_encoding(accept, coding);
+    if (!accepted && vary) continue;
     size_t base = rel.size();
     rel += suffix;
     OpenFile sib = open_file(site, rel);
     rel.resize(base);
     if (sib.fd < 0) continue;
     vary = true;
+    if (!accepted) {
+      ::close(sib.fd);
+      continue;
+    }
     ::close(file.fd);
     file = sib;
     encoding = coding;
@@ -346,7 +352,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   }
   FileMeta m;
   m.type = mime_type(rel);
-  if (bits && compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);
+  if (compressible(m.type)) pick_encoding(site, rel, accept, file, m.encoding, m.vary);
   m.mtime = file.st.st_mtime;
   // RFC 9110 §8.8.2.1: a Last-Modified later than the Date would never be matched by an
   // If-Modified-Since (a date in the future is ignored); a file dated ahead of the clock is

@@ -744,5 +744,88 @@ TEST_P(Static, RouteRootAndAlias) {
   }
 }
 
+// Documents, archives, video and audio that sites offer for download or play are typed as nginx's
+// mime.types types them: as application/octet-stream a phone cannot open them (iOS Safari
+// previews a .docx, Android opens a finished download, by its type), a <video> of an .mpg does
+// not play, and a .shtml page is downloaded instead of shown. Askr gives a text type its charset.
+TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
+  struct Case {
+    const char* name;
+    const char* type;
+  };
+  const Case cases[] = {
+      {"page.shtml", "text/html; charset=utf-8"},
+      {"a.doc", "application/msword"},
+      {"a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+      {"a.xls", "application/vnd.ms-excel"},
+      {"a.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+      {"a.ppt", "application/vnd.ms-powerpoint"},
+      {"a.pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+      {"a.odt", "application/vnd.oasis.opendocument.text"},
+      {"a.ods", "application/vnd.oasis.opendocument.spreadsheet"},
+      {"a.odp", "application/vnd.oasis.opendocument.presentation"},
+      {"a.odg", "application/vnd.oasis.opendocument.graphics"},
+      {"a.rtf", "application/rtf"},
+      {"a.ps", "application/postscript"},
+      {"a.eps", "application/postscript"},
+      {"a.kml", "application/vnd.google-earth.kml+xml"},
+      {"a.kmz", "application/vnd.google-earth.kmz"},
+      {"a.7z", "application/x-7z-compressed"},
+      {"a.rar", "application/x-rar-compressed"},
+      {"a.jar", "application/java-archive"},
+      {"a.mpeg", "video/mpeg"},
+      {"a.mpg", "video/mpeg"},
+      {"a.m4v", "video/x-m4v"},
+      {"a.avi", "video/x-msvideo"},
+      {"a.flv", "video/x-flv"},
+      {"a.wmv", "video/x-ms-wmv"},
+      {"a.3gp", "video/3gpp"},
+      {"a.3gpp", "video/3gpp"},
+      {"seg.ts", "video/mp2t"},
+      {"a.mid", "audio/midi"},
+      {"a.midi", "audio/midi"},
+  };
+  for (const Case& c : cases) site_.write(std::string("www/") + c.name, "x");
+  start();
+  for (const Case& c : cases) {
+    EXPECT_EQ(fetch(port(), get(std::string("/") + c.name)).header("content-type"), c.type)
+        << c.name;
+  }
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "include /etc/nginx/mime.types;");
+  for (const Case& c : cases) {
+    const std::string type = c.type;
+    EXPECT_EQ(fetch(nginx.port(), get(std::string("/") + c.name)).header("content-type"),
+              type.substr(0, type.find(';')))
+        << "nginx: " << c.name;
+  }
+}
+
+// An answer for a file that has a precompressed sibling depends on Accept-Encoding whatever the
+// client sent, so it says so even when the plain file goes out: a shared cache that stored a plain
+// answer without Vary (a request without Accept-Encoding warming a CDN) would give it to every
+// client. As nginx's `gzip_static on; gzip_vary on;` answers; a file without a sibling has no Vary.
+TEST_P(Static, VaryWhereverAPrecompressedSiblingExists) {
+  site_.write("www/app.css", "plain");
+  site_.write("www/app.css.gz", "gzipped");
+  start();
+  const std::string asks[] = {"", "Accept-Encoding: identity\r\n", "Accept-Encoding: br\r\n",
+                              "Accept-Encoding: gzip;q=0\r\n", "Accept-Encoding: gzip\r\n"};
+  auto check = [&](int port, const char* who) {
+    for (int i = 0; i < 2; ++i) {  // the second answer comes from the loop's file cache
+      for (const std::string& ask : asks) {
+        HttpResponse r = fetch(port, get("/app.css", ask));
+        EXPECT_EQ(r.header("vary"), "Accept-Encoding") << who << " [" << ask << "]";
+        EXPECT_EQ(r.body, ask.ends_with("gzip\r\n") ? "gzipped" : "plain") << who << " " << ask;
+      }
+      EXPECT_EQ(fetch(port, get("/style.css")).header("vary"), "") << who;
+    }
+  };
+  check(port(), "askr");
+  if (!NginxStatic::available()) GTEST_SKIP() << "nginx is not installed (nginx-light)";
+  NginxStatic nginx(site_.path() + "/www", "off", "gzip_static on;\n    gzip_vary on;");
+  check(nginx.port(), "nginx");
+}
+
 }  // namespace
 }  // namespace askr::testing

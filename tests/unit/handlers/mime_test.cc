@@ -37,7 +37,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"/m.wasm", "application/wasm"}, Case{"/t.csv", "text/csv; charset=utf-8"},
         Case{"/README.md", "text/markdown; charset=utf-8"},
         Case{"/site.webmanifest", "application/manifest+json"}, Case{"/dir.d/x.png", "image/png"},
-        Case{"apng.apng", "image/apng"}));
+        Case{"apng.apng", "image/apng"}, Case{"/p.shtml", "text/html; charset=utf-8"},
+        Case{"/r.DOCX", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        Case{"/v.mpg", "video/mpeg"}, Case{"/seg.ts", "video/mp2t"},
+        Case{"/a.7z", "application/x-7z-compressed"}));
 
 INSTANTIATE_TEST_SUITE_P(Unknown, MimeType,
                          ::testing::Values(Case{"", "application/octet-stream"},
