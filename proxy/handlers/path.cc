@@ -73,6 +73,18 @@ const char* path_error_name(PathError e) {
 PathError normalize_path(std::string_view raw, std::string& out) {
   out.clear();
   if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
+  // The usual path, with no escape, no NUL and no empty or dot segment, is its own normal form:
+  // copied in one piece rather than byte by byte.
+  bool plain = true;
+  for (size_t i = 0; i < raw.size() && plain; ++i) {
+    const char c = raw[i];
+    plain = c != '%' && c != '\0' &&
+            !(c == '/' && i + 1 < raw.size() && (raw[i + 1] == '/' || raw[i + 1] == '.'));
+  }
+  if (plain) {
+    out.assign(raw);
+    return PathError::kNone;
+  }
   out.reserve(raw.size());
   out.push_back('/');
   size_t seg = 1;  // where the current segment starts in `out`

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace askr::handlers {
 namespace {
@@ -80,6 +82,50 @@ TEST(NormalizePath, OutputNeverLongerThanInputAndReusesCapacity) {
   ASSERT_EQ(normalize_path("/a//b/./c/../d/", out), PathError::kNone);
   EXPECT_EQ(out, "/a/b/d/");
   EXPECT_EQ(out.data(), data);
+}
+
+// Every path of up to 8 bytes made of '/', '.', 'a' and '\\' (plain paths, copied whole, and
+// paths with empty or dot segments, rebuilt segment by segment) against a plain reading of the
+// rules: split on '/', drop empty and "." segments, ".." drops the one before, a trailing '/'
+// (or dot segment) stays.
+TEST(NormalizePath, AgreesWithSegmentRulesOnEveryShortPath) {
+  constexpr char kBytes[] = {'/', '.', 'a', '\\'};
+  auto reference = [](std::string_view raw, std::string& want) {
+    std::vector<std::string_view> segs;
+    bool dir = false;
+    for (size_t i = 1; i <= raw.size();) {
+      size_t end = std::min(raw.find('/', i), raw.size());
+      std::string_view seg = raw.substr(i, end - i);
+      dir = seg.empty() || seg == "." || seg == "..";
+      if (seg == "..") {
+        if (segs.empty()) return false;
+        segs.pop_back();
+      } else if (!seg.empty() && seg != ".") {
+        segs.push_back(seg);
+      }
+      i = end + 1;
+    }
+    want = "/";
+    for (size_t k = 0; k < segs.size(); ++k) {
+      want.append(segs[k]);
+      if (k + 1 < segs.size() || dir) want += '/';
+    }
+    return true;
+  };
+  size_t checked = 0;
+  for (size_t len = 0; len < 8; ++len) {
+    for (size_t n = 0; n < (size_t(1) << (2 * len)); ++n) {
+      std::string raw = "/";
+      for (size_t k = 0; k < len; ++k) raw += kBytes[(n >> (2 * k)) & 3];
+      std::string out, want;
+      const bool ok = reference(raw, want);
+      const PathError e = normalize_path(raw, out);
+      ASSERT_EQ(e == PathError::kNone, ok) << raw;
+      if (ok) ASSERT_EQ(out, want) << raw;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 21845u);
 }
 
 TEST(NormalizePath, ErrorNamesAreDistinct) {
