@@ -560,6 +560,32 @@ TEST_P(Php, HeadersCookiesAndStatusCodes) {
   EXPECT_EQ(r.body, "hello");
 }
 
+// ob_gzhandler and zlib.output_compression compress for the request they answer: each reads
+// the Accept-Encoding of its own request, so a client that asked for none gets the text as it is,
+// whatever the request before it on the same PHP process asked for.
+TEST_P(Php, CompressionFollowsEachRequestsAcceptEncoding) {
+  start({}, 1);  // one PHP process serves every request
+  const std::string text = [] {
+    std::string t;
+    for (int i = 0; i < 64; ++i) t += "compressible text\n";
+    return t;
+  }();
+  for (const char* query : {"", "?ini=1"}) {
+    for (const char* accepted : {"gzip", "", "deflate", ""}) {
+      std::string ae = *accepted ? std::string("Accept-Encoding: ") + accepted + "\r\n" : "";
+      PhpResponse r = php_fetch(port(), get(std::string("/gzip.php") + query, ae));
+      ASSERT_TRUE(r.ok) << query << " " << accepted;
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.header("content-encoding"), accepted) << query << " asked for: " << accepted;
+      if (*accepted) {
+        EXPECT_NE(r.body, text);
+      } else {
+        EXPECT_EQ(r.body, text) << query << " without Accept-Encoding";
+      }
+    }
+  }
+}
+
 // Server and Date are the proxy's own fields: a script's are not sent beside them, since a
 // response with two Date fields (or two Server fields) is malformed and its age unclear to caches.
 TEST_P(Php, ScriptServerAndDateDoNotDuplicateTheProxys) {

@@ -78,8 +78,10 @@ WorkerState g;
 
 // Extensions whose request state must be renewed for every request, though the PHP request
 // (the worker script's) goes on: filter (its copies of the input arrays, read by
-// filter_input()). The session is reset by hand (reset_session()).
-constexpr const char* kRenewedModules[] = {"filter"};
+// filter_input()) and zlib (the encoding ob_gzhandler and zlib.output_compression take from the
+// request's Accept-Encoding, read once a request; zlib.output_compression's handler, started
+// anew for each request). The session is reset by hand (reset_session()).
+constexpr const char* kRenewedModules[] = {"filter", "zlib"};
 
 zend_module_entry* find_module(const char* name) {
   return static_cast<zend_module_entry*>(
