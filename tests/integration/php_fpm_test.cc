@@ -586,6 +586,23 @@ TEST_P(Php, CompressionFollowsEachRequestsAcceptEncoding) {
   }
 }
 
+// PHP keeps the last stat() it made for the rest of its request: the next request stats the
+// file anew, so it sees what another process did to the file meanwhile.
+TEST_P(Php, EachRequestStatsFilesAnew) {
+  start({}, 1);  // one PHP process serves every request
+  std::string file = site_.write("stat-me", "12");
+  auto stat_it = [&] {
+    PhpResponse r = php_fetch(port(), get("/filestat.php?f=" + file));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  EXPECT_EQ(stat_it(), R"({"exists":true,"size":2})");
+  site_.write("stat-me", "12345");
+  EXPECT_EQ(stat_it(), R"({"exists":true,"size":5})") << "a size from the request before";
+  fs::remove(file);
+  EXPECT_EQ(stat_it(), R"({"exists":false,"size":false})") << "a size from the request before";
+}
+
 // Server and Date are the proxy's own fields: a script's are not sent beside them, since a
 // response with two Date fields (or two Server fields) is malformed and its age unclear to caches.
 TEST_P(Php, ScriptServerAndDateDoNotDuplicateTheProxys) {

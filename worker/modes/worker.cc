@@ -281,7 +281,6 @@ void restore_cwd() {
     LOG_LIMITED(kWarn, "worker script %s: cannot go back to %s: %s", g.script.c_str(),
                 g.boot_cwd.c_str(), strerror(errno));
   }
-  php_clear_stat_cache(false, nullptr, 0);  // as chdir() does: a relative stat() is stale
 }
 
 void restore_process_state() {
@@ -295,6 +294,9 @@ void restore_process_state() {
     zend_string_release(BG(strtok_string));
     BG(strtok_string) = nullptr;
   }
+  // The last stat() and lstat() are the request's, as basic's request shutdown drops them: the
+  // next request's filesize(), filemtime()... see what others did to the file meanwhile.
+  php_clear_stat_cache(false, nullptr, 0);
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;
