@@ -603,6 +603,22 @@ TEST_P(Php, EachRequestStatsFilesAnew) {
   EXPECT_EQ(stat_it(), R"({"exists":false,"size":false})") << "a size from the request before";
 }
 
+// output_add_rewrite_var() rewrites the forms of the request that called it, with its own
+// value, and no other request's.
+TEST_P(Php, RewriteVarIsTheRequestsOwn) {
+  start({}, 1);  // one PHP process serves every request
+  auto form = [&](const std::string& query) {
+    PhpResponse r = php_fetch(port(), get("/rewrite_var.php" + query));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  const std::string with = R"(<form action="/next.php"><input type="hidden" name="tok" value=")";
+  EXPECT_EQ(form("?v=one"), with + R"(one" /></form>)");
+  EXPECT_EQ(form(""), R"(<form action="/next.php"></form>)");
+  EXPECT_EQ(form("?v=two"), with + R"(two" /></form>)");
+  EXPECT_EQ(form("?v=three"), with + R"(three" /></form>)");
+}
+
 // Server and Date are the proxy's own fields: a script's are not sent beside them, since a
 // response with two Date fields (or two Server fields) is malformed and its age unclear to caches.
 TEST_P(Php, ScriptServerAndDateDoNotDuplicateTheProxys) {

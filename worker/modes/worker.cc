@@ -32,6 +32,7 @@ extern "C" {  // declared without saying they are C
 #include "sapi/module.h"
 #include "zend_ini.h"
 #include "zend_signal.h"
+#include "zend_smart_str.h"
 
 namespace askr::worker::modes {
 namespace {
@@ -283,6 +284,25 @@ void restore_cwd() {
   }
 }
 
+// What output_add_rewrite_var() (or the session's trans-sid) adds to forms and links is the
+// request's, as basic's request shutdown drops it. Left, the rewriter also stays marked active
+// while its output handler has ended with the request, so no later request's
+// output_add_rewrite_var() would start it again.
+void forget_rewrite_vars() {
+  for (url_adapt_state_ex_t* s : {&BG(url_adapt_session_ex), &BG(url_adapt_output_ex)}) {
+    if (s->active) {
+      for (smart_str* str : {&s->result, &s->buf, &s->tag, &s->arg, &s->attr_val})
+        smart_str_free(str);
+      s->active = 0;
+      s->type = 0;
+    }
+    smart_str_free(&s->form_app);
+    smart_str_free(&s->url_app);
+    s->tag_type = 0;
+    s->attr_type = 0;
+  }
+}
+
 void restore_process_state() {
   // A seed the request chose (mt_srand(), srand()) is forgotten, as the random extension's
   // request start does: the next request's mt_rand(), rand(), shuffle()... are not predictable
@@ -297,6 +317,7 @@ void restore_process_state() {
   // The last stat() and lstat() are the request's, as basic's request shutdown drops them: the
   // next request's filesize(), filemtime()... see what others did to the file meanwhile.
   php_clear_stat_cache(false, nullptr, 0);
+  forget_rewrite_vars();
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;
