@@ -560,6 +560,65 @@ TEST_P(Php, HeadersCookiesAndStatusCodes) {
   EXPECT_EQ(r.body, "hello");
 }
 
+// ob_gzhandler and zlib.output_compression compress for the request they answer: each reads
+// the Accept-Encoding of its own request, so a client that asked for none gets the text as it is,
+// whatever the request before it on the same PHP process asked for.
+TEST_P(Php, CompressionFollowsEachRequestsAcceptEncoding) {
+  start({}, 1);  // one PHP process serves every request
+  const std::string text = [] {
+    std::string t;
+    for (int i = 0; i < 64; ++i) t += "compressible text\n";
+    return t;
+  }();
+  for (const char* query : {"", "?ini=1"}) {
+    for (const char* accepted : {"gzip", "", "deflate", ""}) {
+      std::string ae = *accepted ? std::string("Accept-Encoding: ") + accepted + "\r\n" : "";
+      PhpResponse r = php_fetch(port(), get(std::string("/gzip.php") + query, ae));
+      ASSERT_TRUE(r.ok) << query << " " << accepted;
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.header("content-encoding"), accepted) << query << " asked for: " << accepted;
+      if (*accepted) {
+        EXPECT_NE(r.body, text);
+      } else {
+        EXPECT_EQ(r.body, text) << query << " without Accept-Encoding";
+      }
+    }
+  }
+}
+
+// PHP keeps the last stat() it made for the rest of its request: the next request stats the
+// file anew, so it sees what another process did to the file meanwhile.
+TEST_P(Php, EachRequestStatsFilesAnew) {
+  start({}, 1);  // one PHP process serves every request
+  std::string file = site_.write("stat-me", "12");
+  auto stat_it = [&] {
+    PhpResponse r = php_fetch(port(), get("/filestat.php?f=" + file));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  EXPECT_EQ(stat_it(), R"({"exists":true,"size":2})");
+  site_.write("stat-me", "12345");
+  EXPECT_EQ(stat_it(), R"({"exists":true,"size":5})") << "a size from the request before";
+  fs::remove(file);
+  EXPECT_EQ(stat_it(), R"({"exists":false,"size":false})") << "a size from the request before";
+}
+
+// output_add_rewrite_var() rewrites the forms of the request that called it, with its own
+// value, and no other request's.
+TEST_P(Php, RewriteVarIsTheRequestsOwn) {
+  start({}, 1);  // one PHP process serves every request
+  auto form = [&](const std::string& query) {
+    PhpResponse r = php_fetch(port(), get("/rewrite_var.php" + query));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.body;
+  };
+  const std::string with = R"(<form action="/next.php"><input type="hidden" name="tok" value=")";
+  EXPECT_EQ(form("?v=one"), with + R"(one" /></form>)");
+  EXPECT_EQ(form(""), R"(<form action="/next.php"></form>)");
+  EXPECT_EQ(form("?v=two"), with + R"(two" /></form>)");
+  EXPECT_EQ(form("?v=three"), with + R"(three" /></form>)");
+}
+
 // Server and Date are the proxy's own fields: a script's are not sent beside them, since a
 // response with two Date fields (or two Server fields) is malformed and its age unclear to caches.
 TEST_P(Php, ScriptServerAndDateDoNotDuplicateTheProxys) {

@@ -32,6 +32,7 @@ extern "C" {  // declared without saying they are C
 #include "sapi/module.h"
 #include "zend_ini.h"
 #include "zend_signal.h"
+#include "zend_smart_str.h"
 
 namespace askr::worker::modes {
 namespace {
@@ -78,8 +79,10 @@ WorkerState g;
 
 // Extensions whose request state must be renewed for every request, though the PHP request
 // (the worker script's) goes on: filter (its copies of the input arrays, read by
-// filter_input()). The session is reset by hand (reset_session()).
-constexpr const char* kRenewedModules[] = {"filter"};
+// filter_input()) and zlib (the encoding ob_gzhandler and zlib.output_compression take from the
+// request's Accept-Encoding, read once a request; zlib.output_compression's handler, started
+// anew for each request). The session is reset by hand (reset_session()).
+constexpr const char* kRenewedModules[] = {"filter", "zlib"};
 
 zend_module_entry* find_module(const char* name) {
   return static_cast<zend_module_entry*>(
@@ -279,7 +282,25 @@ void restore_cwd() {
     LOG_LIMITED(kWarn, "worker script %s: cannot go back to %s: %s", g.script.c_str(),
                 g.boot_cwd.c_str(), strerror(errno));
   }
-  php_clear_stat_cache(false, nullptr, 0);  // as chdir() does: a relative stat() is stale
+}
+
+// What output_add_rewrite_var() (or the session's trans-sid) adds to forms and links is the
+// request's, as basic's request shutdown drops it. Left, the rewriter also stays marked active
+// while its output handler has ended with the request, so no later request's
+// output_add_rewrite_var() would start it again.
+void forget_rewrite_vars() {
+  for (url_adapt_state_ex_t* s : {&BG(url_adapt_session_ex), &BG(url_adapt_output_ex)}) {
+    if (s->active) {
+      for (smart_str* str : {&s->result, &s->buf, &s->tag, &s->arg, &s->attr_val})
+        smart_str_free(str);
+      s->active = 0;
+      s->type = 0;
+    }
+    smart_str_free(&s->form_app);
+    smart_str_free(&s->url_app);
+    s->tag_type = 0;
+    s->attr_type = 0;
+  }
 }
 
 void restore_process_state() {
@@ -293,6 +314,10 @@ void restore_process_state() {
     zend_string_release(BG(strtok_string));
     BG(strtok_string) = nullptr;
   }
+  // The last stat() and lstat() are the request's, as basic's request shutdown drops them: the
+  // next request's filesize(), filemtime()... see what others did to the file meanwhile.
+  php_clear_stat_cache(false, nullptr, 0);
+  forget_rewrite_vars();
   if (BG(umask) != -1) {
     umask(g.boot_umask);
     BG(umask) = -1;
