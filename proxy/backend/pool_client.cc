@@ -40,7 +40,9 @@ void PoolClient::dequeue_front() {
 void PoolClient::take_free_workers() {
   if (!slots_) return;
   if (granted_->load(std::memory_order_acquire) > 0) {
-    for (int slot : slots_->take_granted(loop_id_)) {
+    std::vector<int> taken = std::move(taken_);  // its capacity, unless a call below re-enters
+    slots_->take_granted(loop_id_, taken);
+    for (int slot : taken) {
       if (waiting_.empty()) {
         slots_->release(slot, loop_id_);
         continue;
@@ -49,6 +51,7 @@ void PoolClient::take_free_workers() {
       waiting_.pop_front();  // its ticket was spent on this slot
       use_slot(slot, ex);
     }
+    taken_ = std::move(taken);
   }
   while (!waiting_.empty() && slots_->failing()) {
     Exchange* ex = waiting_.front().ex;

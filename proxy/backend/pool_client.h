@@ -114,6 +114,7 @@ class PoolClient {
   std::deque<Waiter> waiting_;
   int loop_id_;                      // askr-worker pool: this loop's number in the pool's queue
   const std::atomic<int>* granted_;  // askr-worker pool: slots granted to this loop, not taken
+  std::vector<int> taken_;           // askr-worker pool: the buffer slots are taken into
   uint32_t open_ = 0;                // links connecting, busy or idle
   uint32_t short_waits_ = 0;  // short waits in waiting_, at most (recounted by expire_waiters())
   PoolCounters counters_;

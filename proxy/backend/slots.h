@@ -98,11 +98,14 @@ class PoolSlots {
     std::lock_guard lock(mu_);
     return loops_[size_t(loop)].granted;
   }
-  std::vector<int> take_granted(int loop) {
+  // Into `out` (emptied first), whose buffer the loop's list keeps in exchange: slots passed back
+  // and forth allocate nothing once both have grown.
+  void take_granted(int loop, std::vector<int>& out) {
+    out.clear();
     std::lock_guard lock(mu_);
     Loop& l = loops_[size_t(loop)];
     l.granted.store(0, std::memory_order_release);
-    return std::exchange(l.slots, {});
+    std::swap(out, l.slots);
   }
 
   // The request on `slot` ended (`loop`: the loop that ran it, or -1 for the supervisor): the
