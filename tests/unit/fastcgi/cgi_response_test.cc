@@ -227,6 +227,29 @@ TEST(CgiResponse, FieldNoClientMaySeeIsSkipped) {
   EXPECT_EQ(o.headers, (Fields{{"Set-Cookie", "b=2"}}));
 }
 
+// Values are checked several bytes at a time: a control byte or DEL is found at any place in a
+// value of any length, next to any other byte, while a tab and bytes from 0x80 up are kept.
+TEST(CgiResponse, ControlByteAnywhereInALongValueIsFound) {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (int b : {0x01, 0x08, 0x0a, 0x0d, 0x1f, 0x7f, 0x09, 0x20, 0x80, 0xff}) {
+        std::string value(len, 'v');
+        if (at > 0) value[at - 1] = char(0xfe);  // a high byte next to it: no borrow hides it
+        value[at] = char(b);
+        if (b == 0x0a || b == 0x0d) continue;  // those end the line (tested elsewhere)
+        const bool bad = b < 0x20 ? b != 0x09 : b == 0x7f;
+        // Trimming takes a tab or space at either end: keep them inside.
+        const std::string head = "X-V: <" + value + ">\r\nX-A: 1\r\n\r\n";
+        CgiResponseParser p;
+        std::string_view body;
+        ASSERT_EQ(p.feed(head, body), State::kDone) << len << " " << at << " " << b;
+        EXPECT_EQ(p.skipped_fields(), bad ? 1u : 0u) << len << " " << at << " " << b;
+        EXPECT_EQ(p.headers().size(), bad ? 1u : 2u) << len << " " << at << " " << b;
+      }
+    }
+  }
+}
+
 TEST(CgiResponse, HeadSizeLimit) {
   const std::string line = "X-Fill: " + std::string(90, 'f') + "\r\n";  // 100 bytes
   std::string head;
