@@ -7,10 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,10 +91,23 @@ zend_module_entry* find_module(const char* name) {
       zend_hash_str_find_ptr(&module_registry, name, strlen(name)));
 }
 
+// The modules of kRenewedModules that are loaded, found once (the registry does not change
+// after module startup).
+std::span<zend_module_entry* const> renewed_modules() {
+  static const auto found = [] {
+    std::array<zend_module_entry*, std::size(kRenewedModules)> m{};
+    size_t n = 0;
+    for (const char* name : kRenewedModules) {
+      if (zend_module_entry* e = find_module(name)) m[n++] = e;
+    }
+    return std::pair(m, n);
+  }();
+  return {found.first.data(), found.second};
+}
+
 void renew_modules_startup() {
-  for (const char* name : kRenewedModules) {
-    zend_module_entry* m = find_module(name);
-    if (m && m->request_startup_func) m->request_startup_func(m->type, m->module_number);
+  for (zend_module_entry* m : renewed_modules()) {
+    if (m->request_startup_func) m->request_startup_func(m->type, m->module_number);
   }
 }
 
@@ -112,9 +127,8 @@ bool bails_out(Step step) {
 
 bool renew_modules_shutdown() {
   bool failed = false;
-  for (const char* name : kRenewedModules) {
-    zend_module_entry* m = find_module(name);
-    if (!m || !m->request_shutdown_func) continue;
+  for (zend_module_entry* m : renewed_modules()) {
+    if (!m->request_shutdown_func) continue;
     if (bails_out([m] { m->request_shutdown_func(m->type, m->module_number); })) failed = true;
   }
   return failed;
