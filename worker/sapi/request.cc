@@ -36,12 +36,62 @@ struct Binding {
 
 Binding g_binding;
 
-const std::string& param_or_empty(const FcgiParams& p, std::string_view name, bool* found) {
-  static const std::string kEmpty;
-  const std::string* v = p.find(name);
-  if (found) *found = v != nullptr;
-  return v ? *v : kEmpty;
-}
+// The params bind_request() reads, each the first of its name, found in one pass over them
+// rather than a search each.
+struct Wanted {
+  enum Name {
+    kMethod,
+    kQuery,
+    kScriptName,
+    kScriptFilename,
+    kPathTranslated,
+    kContentType,
+    kCookie,
+    kContentLength,
+    kAuthorization,
+    kCount
+  };
+  static constexpr std::string_view kNames[kCount] = {
+      "REQUEST_METHOD", "QUERY_STRING", "SCRIPT_NAME",    "SCRIPT_FILENAME",   "PATH_TRANSLATED",
+      "CONTENT_TYPE",   "HTTP_COOKIE",  "CONTENT_LENGTH", "HTTP_AUTHORIZATION"};
+  static_assert(kNames[kScriptName].size() == 11 && kNames[kCookie].size() == 11 &&
+                kNames[kQuery].size() == 12 && kNames[kContentType].size() == 12 &&
+                kNames[kMethod].size() == 14 && kNames[kContentLength].size() == 14 &&
+                kNames[kScriptFilename].size() == 15 && kNames[kPathTranslated].size() == 15 &&
+                kNames[kAuthorization].size() == 18);  // as the constructor's switch has them
+  const std::string* found[kCount] = {};
+
+  explicit Wanted(const FcgiParams& p) {
+    for (const auto& [name, value] : p.pairs()) {
+      int i = -1;  // the wanted name of this length, if any (two of the same length: by a byte)
+      switch (name.size()) {
+        case 11:
+          i = name[0] == 'S' ? kScriptName : kCookie;
+          break;
+        case 12:
+          i = name[0] == 'Q' ? kQuery : kContentType;
+          break;
+        case 14:
+          i = name[0] == 'R' ? kMethod : kContentLength;
+          break;
+        case 15:
+          i = name[0] == 'S' ? kScriptFilename : kPathTranslated;
+          break;
+        case 18:
+          i = kAuthorization;
+          break;
+        default:
+          continue;
+      }
+      if (!found[i] && name == kNames[i]) found[i] = &value;
+    }
+  }
+  const std::string& operator()(Name n, bool* present = nullptr) const {
+    static const std::string kEmpty;
+    if (present) *present = found[n] != nullptr;
+    return found[n] ? *found[n] : kEmpty;
+  }
+};
 
 char* c_str_or_null(std::string& s, bool present) {
   return present ? s.data() : nullptr;
@@ -194,12 +244,16 @@ void for_each_request_var(const Binding& b, F f) {
   if (worker_mode()) f(std::string_view("FRANKENPHP_WORKER"), std::string_view("1"), true);
   const FcgiParams& params = b.server->params();
   std::span<const FcgiParams::Pair> pairs = params.pairs();
-  for (size_t i = 0; i < pairs.size(); ++i)
-    f(std::string_view(pairs[i].first), std::string_view(pairs[i].second), !params.changed(i));
+  const std::string* path_info = nullptr;  // the first
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const std::string& name = pairs[i].first;
+    if (!path_info && name == "PATH_INFO") path_info = &pairs[i].second;
+    f(std::string_view(name), std::string_view(pairs[i].second), !params.changed(i));
+  }
   // PHP_SELF as php-fpm builds it (cgi.fix_pathinfo=1): SCRIPT_NAME followed by PATH_INFO.
   static std::string self;  // its capacity is kept from one request to the next
   self.assign(b.script_name);
-  if (const std::string* path_info = params.find("PATH_INFO")) self += *path_info;
+  if (path_info) self += *path_info;
   f(std::string_view("PHP_SELF"), std::string_view(self), false);
 }
 
@@ -408,21 +462,23 @@ void bind_request(FcgiServer& server) {
   const FcgiParams& p = server.params();
   b.server = &server;
   g_filter_copy_owed = false;
-  b.method = param_or_empty(p, "REQUEST_METHOD", &b.has_method);
-  b.query = param_or_empty(p, "QUERY_STRING", nullptr);
-  b.script_name = param_or_empty(p, "SCRIPT_NAME", nullptr);
-  b.script_filename = param_or_empty(p, "SCRIPT_FILENAME", &b.has_script);
-  if (!b.has_script) b.script_filename = param_or_empty(p, "PATH_TRANSLATED", &b.has_script);
-  b.content_type = param_or_empty(p, "CONTENT_TYPE", &b.has_content_type);
+  const Wanted w(p);
+  b.method = w(Wanted::kMethod, &b.has_method);
+  b.query = w(Wanted::kQuery);
+  b.script_name = w(Wanted::kScriptName);
+  b.script_filename = w(Wanted::kScriptFilename, &b.has_script);
+  if (!b.has_script) b.script_filename = w(Wanted::kPathTranslated, &b.has_script);
+  b.content_type = w(Wanted::kContentType, &b.has_content_type);
   b.has_content_type = b.has_content_type && !b.content_type.empty();
-  b.cookie = param_or_empty(p, "HTTP_COOKIE", &b.has_cookie);
+  b.cookie = w(Wanted::kCookie, &b.has_cookie);
   SG(server_context) = &server;
   set_request_info();
-  SG(request_info).content_length =
-      std::atoll(param_or_empty(p, "CONTENT_LENGTH", nullptr).c_str());
+  SG(request_info).content_length = std::atoll(w(Wanted::kContentLength).c_str());
   SG(sapi_headers).http_response_code = 200;
   // Basic and Digest credentials become PHP_AUTH_* (PHP frees them in sapi_deactivate()).
-  if (const std::string* auth = p.find("HTTP_AUTHORIZATION")) php_handle_auth_data(auth->c_str());
+  if (const std::string* auth = w.found[Wanted::kAuthorization]) {
+    php_handle_auth_data(auth->c_str());
+  }
 }
 
 void bind_idle(std::string_view script) {
