@@ -379,6 +379,27 @@ TEST_F(LaravelApp, LargeFormPostsOnEveryServer) {
   expect_large_posts_answered(*stack_);
 }
 
+// A form with more fields than max_input_vars (1000): PHP keeps the first 1000 and warns while
+// it starts the request, before any of the app's code, so the app's error handler (Laravel's
+// turns warnings into exceptions) never sees it under php-fpm: the post is served (303), the
+// warning logged as "PHP Request Startup: ...". On the worker, where the handler set at boot is
+// in place between requests, the same.
+TEST_F(LaravelApp, FormWithMoreFieldsThanMaxInputVarsIsServed) {
+  std::string body = "name=Ada&email=ada%40example.org";
+  for (int i = 0; i < 1000; ++i) body += "&f" + std::to_string(i) + "=x";
+  for (int i = 0; i < 2; ++i) {
+    PhpResponse r = expect_same(*stack_, post("/form", body, "Accept: application/json\r\n"));
+    EXPECT_EQ(r.status, 303);
+    EXPECT_EQ(r.header("location"), "http://localhost/hello/Ada");
+  }
+  EXPECT_NE(stack_->fpm->log().find("PHP Request Startup: Input variables exceeded 1000"),
+            std::string::npos);
+  EXPECT_NE(
+      stack_->askr_worker->error_log().find("PHP Request Startup: Input variables exceeded 1000"),
+      std::string::npos)
+      << stack_->askr_worker->error_log();
+}
+
 // As SymfonyApp.BasicAuthTextPostInWorkerMode.
 
 TEST_F(LaravelApp, BasicAuthTextPostInWorkerMode) {

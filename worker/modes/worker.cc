@@ -566,9 +566,31 @@ bool reuse_request_server() {
   return true;
 }
 
+// What PHP reports while it starts a request (its input parsed into $_POST, $_GET, $_COOKIE:
+// "Input variables exceeded 1000", "POST Content-Length ... exceeds the limit") comes, under
+// php-fpm, before any of the app's code: no error handler of the app's sees it, it is logged as
+// "PHP Request Startup: ...", and the app goes on with what PHP kept. Here the handler the
+// worker script set with set_error_handler() is in place all along: it is put aside meanwhile,
+// or it would make the warning an exception pending before the callable runs (Laravel's
+// handler: a blank page or a 500 where php-fpm serves the form). Returns the handler put aside.
+zval begin_request_startup() {
+  zval handler;
+  ZVAL_COPY_VALUE(&handler, &EG(user_error_handler));
+  ZVAL_UNDEF(&EG(user_error_handler));
+  PG(during_request_startup) = 1;
+  return handler;
+}
+
+void end_request_startup(zval& handler) {
+  PG(during_request_startup) = 0;
+  zval_ptr_dtor(&EG(user_error_handler));  // one a session save handler set meanwhile
+  ZVAL_COPY_VALUE(&EG(user_error_handler), &handler);
+}
+
 // Starts the state of the bound request (or of none, `idle`): as php_request_startup() does
 // for output, SAPI, superglobals and the renewed modules.
 void start_state(bool idle) {
+  zval app_error_handler = begin_request_startup();
   for (int i = 0; i < NUM_TRACK_VARS; ++i) zval_ptr_dtor_nogc(&PG(http_globals)[i]);
   php_output_activate();
   PG(header_is_being_sent) = 0;
@@ -589,6 +611,7 @@ void start_state(bool idle) {
   renew_modules_startup();
   if (PS(auto_start) && SG(server_context)) bails_out([] { php_session_start(); });
   SG(sapi_started) = 1;
+  end_request_startup(app_error_handler);
 }
 
 void start_idle_state() {
