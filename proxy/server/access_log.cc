@@ -1,5 +1,7 @@
 #include "server/access_log.h"
 
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -91,6 +93,12 @@ std::string_view or_dash(std::string_view s) {
 
 }  // namespace
 
+AccessLog::AccessLog(int fd, config::LogFormat format, std::string_view path)
+    : fd_(fd), format_(format), path_(path) {
+  struct stat st {};
+  if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && !S_ISREG(st.st_mode)) max_write_ = PIPE_BUF;
+}
+
 void AccessLog::refresh_time(time_t now) {
   if (now == stamp_time_) return;
   stamp_time_ = now;
@@ -181,10 +189,20 @@ void AccessLog::add_json(const AccessEntry& e) {
   buf_ += "}\n";
 }
 
+// How many bytes from `from` the next write takes: all that is left, or as many whole lines as
+// max_write_ holds (at least the line under way, whatever its length).
+size_t AccessLog::next_write(size_t from) const {
+  const size_t left = buf_.size() - from;
+  if (left <= max_write_) return left;
+  size_t end = buf_.rfind('\n', from + max_write_ - 1);
+  if (end == std::string::npos || end < from) end = buf_.find('\n', from);
+  return end == std::string::npos ? left : end + 1 - from;
+}
+
 void AccessLog::flush() {
   size_t off = 0;
   while (off < buf_.size()) {
-    ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    ssize_t n = ::write(fd_, buf_.data() + off, next_write(off));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // A full disk must not stop serving: the lines are lost, and the error log says so.

@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 namespace askr::server {
@@ -117,6 +119,43 @@ TEST(AccessLogCombined, BytesAbove0x7fAreHexEscaped) {
             std::string::npos)
       << line;
   EXPECT_EQ(line.compare(0, 10, "127.0.0.1 "), 0) << line;
+}
+
+// A pipe (stderr under a container runtime or a supervisor, a FIFO a log shipper reads) keeps
+// a write of up to PIPE_BUF bytes in one piece; a longer one may be split, and the other loops'
+// lines (and the error log's) land inside a line. A packet-mode pipe shows where each write was
+// split: every piece must be whole lines.
+TEST(AccessLogPipe, EachWriteIsWholeLinesOfAtMostPipeBuf) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_DIRECT), 0);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string user_agent(300, 'u');
+  std::string lines;
+  {
+    AccessLog log(fds[1], config::LogFormat::kJson, "pipe");
+    AccessEntry e;
+    e.peer = reinterpret_cast<const sockaddr*>(&peer);
+    e.method = "GET";
+    e.target = "/";
+    e.protocol = "HTTP/1.1";
+    e.status = 200;
+    e.user_agent = user_agent;
+    for (int i = 0; i < 40; ++i) log.add(e, 1700000000);
+  }  // the destructor flushes: about 16 KiB
+  char buf[65536];
+  size_t pieces = 0;
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0; ++pieces) {
+    const std::string piece(buf, size_t(n));
+    EXPECT_LE(piece.size(), size_t(PIPE_BUF));
+    EXPECT_EQ(piece.back(), '\n') << "a write ends inside a line: ..." << piece.substr(n - 40);
+    lines += piece;
+  }
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_GT(pieces, 1u);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 40);
 }
 
 }  // namespace
