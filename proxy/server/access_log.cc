@@ -104,9 +104,16 @@ void AccessLog::refresh_time(time_t now) {
   stamp_time_ = now;
   struct tm tm;
   localtime_r(&now, &tm);
-  strftime(stamp_, sizeof stamp_,
-           format_ == config::LogFormat::kJson ? "%Y-%m-%dT%H:%M:%S%z" : "%d/%b/%Y:%H:%M:%S %z",
-           &tm);
+  if (format_ != config::LogFormat::kJson) {
+    strftime(stamp_, sizeof stamp_, "%d/%b/%Y:%H:%M:%S %z", &tm);  // nginx's $time_local
+    return;
+  }
+  // nginx's $time_iso8601, RFC 3339: the zone's offset as "+05:30", not strftime's "+0530".
+  size_t n = strftime(stamp_, sizeof stamp_, "%Y-%m-%dT%H:%M:%S%z", &tm);
+  if (n == 24) {
+    std::memmove(stamp_ + 23, stamp_ + 22, 3);  // "MM" and the NUL
+    stamp_[22] = ':';
+  }
 }
 
 void AccessLog::add(const AccessEntry& e, time_t now) {

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <string>
 
 namespace askr::server {
@@ -111,6 +113,21 @@ TEST(AccessLogJson, UserAgentIsEscapedTheSameWay) {
   std::string line = log_line(config::LogFormat::kJson, "/", "ua\xFF\xC3\xA9\"");
   EXPECT_NE(line.find("\"user_agent\":\"ua\\u00FF\xC3\xA9\\u0022\"}\n"), std::string::npos) << line;
   EXPECT_NE(line.find("\"status\":200,\"bytes\":12,"), std::string::npos) << line;
+}
+
+// The zone as nginx writes it: $time_iso8601 (RFC 3339, "+05:30": what Go's time.RFC3339, Java's
+// ISO_OFFSET_DATE_TIME and log shippers read) in JSON, $time_local ("+0530") in combined.
+TEST(AccessLogTime, JsonTimeIsRfc3339AndCombinedIsNginxTimeLocal) {
+  const char* tz = std::getenv("TZ");
+  const std::string saved = tz ? tz : "";
+  setenv("TZ", "IST-5:30", 1);
+  tzset();
+  const std::string json = log_line(config::LogFormat::kJson, "/");
+  const std::string combined = log_line(config::LogFormat::kCombined, "/");
+  tz ? setenv("TZ", saved.c_str(), 1) : unsetenv("TZ");
+  tzset();
+  EXPECT_EQ(json.rfind("{\"time\":\"2023-11-15T03:43:20+05:30\",", 0), 0u) << json;
+  EXPECT_NE(combined.find(" [15/Nov/2023:03:43:20 +0530] "), std::string::npos) << combined;
 }
 
 TEST(AccessLogCombined, BytesAbove0x7fAreHexEscaped) {
