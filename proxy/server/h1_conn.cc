@@ -831,8 +831,11 @@ void H1Conn::on_timeout() {
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
-  if (state_ == State::kHead)
-    return reject_head(408, "request head not received in time", LOG_LIMIT_SITE());
+  if (state_ == State::kHead) {
+    // What came of the head waits in in_: its request line names the request in the log.
+    return reject_head(408, "request head not received in time", LOG_LIMIT_SITE(),
+                       raw_request_line(in_, shard_.cfg().limits.max_request_line));
+  }
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {

@@ -379,6 +379,25 @@ TEST_P(Http1, AccessLogShowsTheRequestLineOfARefusedHead) {
   EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
 }
 
+// A head that does not arrive within the header timeout is logged with what came of its request
+// line, as nginx logs "GET / HT" 408: the slow client's request is there to see.
+TEST_P(Http1, AccessLogShowsTheRequestLineOfAHeadThatTimedOut) {
+  start("[timeouts]\nheader = \"1s\"\n");
+  int partial_line = connect_to(port());
+  send_all(partial_line, "GET /slow HT");
+  int partial_head = connect_to(port());
+  send_all(partial_head, "GET /b.txt?x=1 HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(read_response(partial_line).status, 408);
+  EXPECT_EQ(read_response(partial_head).status, 408);
+  close(partial_line);
+  close(partial_head);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /slow HT\" 408 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /b.txt?x=1 HTTP/1.1\" 408 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
+}
+
 // An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
 // and the error log says that lines are lost, as nginx's "write() ... failed" does.
 TEST_P(Http1, AccessLogWriteFailureIsLogged) {
