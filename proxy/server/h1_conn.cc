@@ -130,6 +130,15 @@ void H1Conn::on_data(std::string_view data) {
 
 void H1Conn::on_data_end(int error) {
   peer_done_ = true;
+  if (state_ == State::kHead) {
+    // A head cut short never completes: nginx logs what came of it as a 400 with no body. What
+    // is left to send (an answer before it) still goes out; then the connection closes.
+    if (req_) req_->reset();
+    log_access(400, 0, nullptr, raw_request_line(in_, shard_.cfg().limits.max_request_line));
+    in_.clear();
+    progress_.reset();
+    state_ = State::kIdle;
+  }
   if (error < 0 || state_ == State::kLinger) return close_now();
   // A request still being read or answered by PHP is abandoned with the client.
   bool writing = sending_ || file_left_ > 0;

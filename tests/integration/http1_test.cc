@@ -398,6 +398,26 @@ TEST_P(Http1, AccessLogShowsTheRequestLineOfAHeadThatTimedOut) {
   EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
 }
 
+// A head the client cuts short is logged with what came of it, 400 and no body bytes, as nginx
+// logs "GET / HT" 400 0: a client that gives up (or a scanner that probes and leaves) is not
+// missing from the log.
+TEST_P(Http1, AccessLogShowsAHeadTheClientCutShort) {
+  start();
+  int partial_line = connect_to(port());
+  send_all(partial_line, "GET /cut HT");
+  int partial_head = connect_to(port());
+  send_all(partial_head, get("/a.txt") + "GET /b.txt?y=2 HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(read_response(partial_head).status, 200);
+  close(partial_line);
+  close(partial_head);
+  EXPECT_EQ(fetch(port(), get("/a.txt")).status, 200);  // after the closes, on the same loop
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /cut HT\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /b.txt?y=2 HTTP/1.1\" 400 0 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
+}
+
 // An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
 // and the error log says that lines are lost, as nginx's "write() ... failed" does.
 TEST_P(Http1, AccessLogWriteFailureIsLogged) {
