@@ -1,6 +1,8 @@
 #include "server/access_log.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,22 @@ std::string_view or_dash(std::string_view s) {
   return s.empty() ? "-" : s;
 }
 
+// The client's address without its port or brackets, as nginx's $remote_addr.
+std::string remote_addr(const sockaddr* peer) {
+  std::string addr = net::format_address(peer);
+  if (addr.front() == '[') return addr.substr(1, addr.rfind(']') - 1);
+  addr.resize(addr.rfind(':'));
+  return addr;
+}
+
+// nginx's $remote_port.
+unsigned remote_port(const sockaddr* peer) {
+  if (peer->sa_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(peer)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(peer)->sin_port);
+}
+
 }  // namespace
 
 AccessLog::AccessLog(int fd, config::LogFormat format, std::string_view path)
@@ -128,13 +146,7 @@ void AccessLog::add(const AccessEntry& e, time_t now) {
 }
 
 void AccessLog::add_combined(const AccessEntry& e) {
-  std::string addr = net::format_address(e.peer);
-  if (addr.front() == '[') {
-    addr = addr.substr(1, addr.rfind(']') - 1);
-  } else {
-    addr.resize(addr.rfind(':'));
-  }
-  buf_ += addr;
+  buf_ += remote_addr(e.peer);
   buf_ += " - - [";
   buf_ += stamp_;
   buf_ += "] \"";
@@ -159,12 +171,13 @@ void AccessLog::add_combined(const AccessEntry& e) {
 }
 
 void AccessLog::add_json(const AccessEntry& e) {
-  std::string addr = net::format_address(e.peer);
   buf_ += "{\"time\":\"";
   buf_ += stamp_;
   buf_ += "\",\"remote\":\"";
-  buf_ += addr;
-  buf_ += "\",\"method\":\"";
+  buf_ += remote_addr(e.peer);
+  buf_ += "\",\"remote_port\":";
+  buf_ += std::to_string(remote_port(e.peer));
+  buf_ += ",\"method\":\"";
   append_json_escaped(buf_, e.method);
   buf_ += "\",\"uri\":\"";
   append_json_escaped(buf_, e.target);

@@ -66,6 +66,38 @@ TEST(AccessLogJson, QuotesBackslashesAndControlBytesAreEscaped) {
   EXPECT_EQ(json_uri(std::string("/a\0b", 4)), "/a\\u0000b");
 }
 
+// "remote" is the client's address alone, as nginx's $remote_addr and the combined format's
+// first field, so that `jq -r .remote | sort | uniq -c` counts clients, not connections, and a
+// ban list takes it as it is; the port has a field of its own ($remote_port).
+TEST(AccessLogJson, RemoteIsTheAddressAndThePortHasItsOwnField) {
+  EXPECT_NE(log_line(config::LogFormat::kJson, "/")
+                .find("\"remote\":\"127.0.0.1\",\"remote_port\":40000,\"method\""),
+            std::string::npos)
+      << log_line(config::LogFormat::kJson, "/");
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  sockaddr_in6 peer{};
+  peer.sin6_family = AF_INET6;
+  peer.sin6_port = htons(40001);
+  peer.sin6_addr = in6addr_loopback;
+  {
+    AccessLog log(fds[1], config::LogFormat::kJson, "pipe");
+    AccessEntry e;
+    e.peer = reinterpret_cast<const sockaddr*>(&peer);
+    e.method = "GET";
+    e.target = "/";
+    e.protocol = "HTTP/2.0";
+    e.status = 200;
+    log.add(e, 1700000000);
+  }
+  char buf[4096];
+  const ssize_t n = ::read(fds[0], buf, sizeof buf);
+  close(fds[0]);
+  close(fds[1]);
+  const std::string line(buf, size_t(std::max<ssize_t>(n, 0)));
+  EXPECT_NE(line.find("\"remote\":\"::1\",\"remote_port\":40001,"), std::string::npos) << line;
+}
+
 TEST(AccessLogJson, PhpRequestStagesAreIntegerMicroseconds) {
   handlers::BackendTiming t{305123, 2100, 301000, 2023};
   std::string line = log_line(config::LogFormat::kJson, "/a.php", "curl/8", &t);
