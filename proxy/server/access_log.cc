@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "http/request.h"
 #include "net/listener.h"
 #include "shared/base/log.h"
 
@@ -147,7 +148,13 @@ void AccessLog::add(const AccessEntry& e, time_t now) {
 
 void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += remote_addr(e.peer);
-  buf_ += " - - [";
+  buf_ += " - ";
+  if (e.authorization.empty()) {
+    buf_ += '-';
+  } else {
+    append_escaped(buf_, or_dash(http::remote_user(e.authorization)));
+  }
+  buf_ += " [";
   buf_ += stamp_;
   buf_ += "] \"";
   if (!e.request_line.empty()) {

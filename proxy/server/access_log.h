@@ -30,6 +30,8 @@ struct AccessEntry {
   // A head refused while parsing: its request line as sent (nginx's $request then), written
   // in place of method, target and protocol.
   std::string_view request_line;
+  // The Authorization field, whose Basic user name is the combined format's $remote_user.
+  std::string_view authorization;
 };
 
 class AccessLog {

@@ -439,13 +439,14 @@ void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTimin
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
   AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing,
-                request_line};
+                request_line,       {}};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
     e.protocol = r->protocol;
     e.referer = r->known(http::Known::kReferer);
     e.user_agent = r->known(http::Known::kUserAgent);
+    e.authorization = r->known(http::Known::kAuthorization);
   }
   log.add(e, shard_.now_sec());
 }

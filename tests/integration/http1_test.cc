@@ -303,6 +303,20 @@ TEST_P(Http1, AccessLogCombined) {
   EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
 }
 
+// The combined format's third field is nginx's $remote_user: the user name of Basic
+// credentials, whatever the site does with them (escaped as the other fields), "-" without.
+TEST_P(Http1, AccessLogCombinedNamesTheBasicUser) {
+  start();
+  fetch(port(), get("/a.txt", "Authorization: Basic dXMiZXI6cHc=\r\n"));  // us"er:pw
+  fetch(port(), get("/b.txt", "Authorization: Bearer abc\r\n"));
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("127.0.0.1 - us\\x22er ["), std::string::npos) << log;
+  size_t b = log.find("\"GET /b.txt ");
+  ASSERT_NE(b, std::string::npos) << log;
+  EXPECT_NE(log.rfind("127.0.0.1 - - [", b), std::string::npos) << log;
+}
+
 // SIGUSR1 reopens the log files by name, as nginx's USR1 does: once logrotate has moved them
 // away, new lines go to fresh files at the configured paths.
 TEST_P(Http1, SigusrOneReopensTheLogFiles) {
