@@ -262,6 +262,7 @@ int serve(const std::string& path) {
     return 1;
   }
   log::set_fd(logs->error);
+  log::set_echo_to_stderr(true);  // until it serves
   gen->access_log_fd = logs->access;
   Result<core::Router> router = core::Router::build(cfg);
   if (!router) {
@@ -331,6 +332,7 @@ int serve(const std::string& path) {
     supervisor.start();
     LOG_INFO("askr-proxy %s started: %zu loops, %s backend", ASKR_VERSION, cpus.size(),
              use_uring ? "io_uring" : "epoll");
+    log::set_echo_to_stderr(false);
   }
 
   // The main thread supervises: signals, and askr-worker processes (SIGCHLD, restarts that are

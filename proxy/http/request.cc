@@ -1,10 +1,60 @@
 #include "http/request.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "http/h1_parser.h"
 
 namespace askr::http {
+namespace {
+
+// One base64 character's value, or -1.
+int base64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Decodes base64 up to the first '=' (as nginx does); false on a character outside the alphabet
+// or a length no encoding gives.
+bool decode_base64(std::string_view in, std::string& out) {
+  in = in.substr(0, std::min(in.find('='), in.size()));
+  if (in.size() % 4 == 1) return false;
+  uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : in) {
+    int v = base64_value(c);
+    if (v < 0) return false;
+    bits = (bits << 6) | uint32_t(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out.push_back(char((bits >> count) & 0xff));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string remote_user(std::string_view authorization) {
+  constexpr std::string_view kBasic = "basic ";
+  if (authorization.size() < kBasic.size() ||
+      !http::iequals(authorization.substr(0, kBasic.size()), kBasic)) {
+    return {};
+  }
+  authorization.remove_prefix(kBasic.size());
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  std::string decoded;
+  if (authorization.empty() || !decode_base64(authorization, decoded)) return {};
+  size_t colon = decoded.find(':');
+  if (colon == 0 || colon == std::string::npos) return {};
+  decoded.resize(colon);
+  return decoded;
+}
 
 bool valid_host(std::string_view host) {
   return !host.empty() && std::all_of(host.begin(), host.end(),

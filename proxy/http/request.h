@@ -25,6 +25,9 @@ bool iequals(std::string_view a, std::string_view b);
 // leads anywhere else.
 bool valid_host(std::string_view host);
 
+// nginx's $remote_user: the user name of "Authorization: Basic ...", "" when there is none.
+std::string remote_user(std::string_view authorization);
+
 // Splits the path-and-query part of a request-target ("/a/b?x=1#f") into the path before '?'
 // and the query after it (without the '?'). A "#fragment" is cut off first (RFC 3986 §3.5): it
 // names no part of the resource, so "/a#f?g" has no query, as nginx reads it. Both views point

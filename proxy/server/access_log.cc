@@ -1,11 +1,16 @@
 #include "server/access_log.h"
 
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "http/request.h"
 #include "net/listener.h"
 #include "shared/base/log.h"
 
@@ -89,16 +94,45 @@ std::string_view or_dash(std::string_view s) {
   return s.empty() ? "-" : s;
 }
 
+// The client's address without its port or brackets, as nginx's $remote_addr.
+std::string remote_addr(const sockaddr* peer) {
+  std::string addr = net::format_address(peer);
+  if (addr.front() == '[') return addr.substr(1, addr.rfind(']') - 1);
+  addr.resize(addr.rfind(':'));
+  return addr;
+}
+
+// nginx's $remote_port.
+unsigned remote_port(const sockaddr* peer) {
+  if (peer->sa_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(peer)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(peer)->sin_port);
+}
+
 }  // namespace
+
+AccessLog::AccessLog(int fd, config::LogFormat format, std::string_view path)
+    : fd_(fd), format_(format), path_(path) {
+  struct stat st {};
+  if (fd_ >= 0 && ::fstat(fd_, &st) == 0 && !S_ISREG(st.st_mode)) max_write_ = PIPE_BUF;
+}
 
 void AccessLog::refresh_time(time_t now) {
   if (now == stamp_time_) return;
   stamp_time_ = now;
   struct tm tm;
   localtime_r(&now, &tm);
-  strftime(stamp_, sizeof stamp_,
-           format_ == config::LogFormat::kJson ? "%Y-%m-%dT%H:%M:%S%z" : "%d/%b/%Y:%H:%M:%S %z",
-           &tm);
+  if (format_ != config::LogFormat::kJson) {
+    strftime(stamp_, sizeof stamp_, "%d/%b/%Y:%H:%M:%S %z", &tm);  // nginx's $time_local
+    return;
+  }
+  // nginx's $time_iso8601, RFC 3339: the zone's offset as "+05:30", not strftime's "+0530".
+  size_t n = strftime(stamp_, sizeof stamp_, "%Y-%m-%dT%H:%M:%S%z", &tm);
+  if (n == 24) {
+    std::memmove(stamp_ + 23, stamp_ + 22, 3);  // "MM" and the NUL
+    stamp_[22] = ':';
+  }
 }
 
 void AccessLog::add(const AccessEntry& e, time_t now) {
@@ -113,14 +147,14 @@ void AccessLog::add(const AccessEntry& e, time_t now) {
 }
 
 void AccessLog::add_combined(const AccessEntry& e) {
-  std::string addr = net::format_address(e.peer);
-  if (addr.front() == '[') {
-    addr = addr.substr(1, addr.rfind(']') - 1);
+  buf_ += remote_addr(e.peer);
+  buf_ += " - ";
+  if (e.authorization.empty()) {
+    buf_ += '-';
   } else {
-    addr.resize(addr.rfind(':'));
+    append_escaped(buf_, or_dash(http::remote_user(e.authorization)));
   }
-  buf_ += addr;
-  buf_ += " - - [";
+  buf_ += " [";
   buf_ += stamp_;
   buf_ += "] \"";
   if (!e.request_line.empty()) {
@@ -144,12 +178,13 @@ void AccessLog::add_combined(const AccessEntry& e) {
 }
 
 void AccessLog::add_json(const AccessEntry& e) {
-  std::string addr = net::format_address(e.peer);
   buf_ += "{\"time\":\"";
   buf_ += stamp_;
   buf_ += "\",\"remote\":\"";
-  buf_ += addr;
-  buf_ += "\",\"method\":\"";
+  buf_ += remote_addr(e.peer);
+  buf_ += "\",\"remote_port\":";
+  buf_ += std::to_string(remote_port(e.peer));
+  buf_ += ",\"method\":\"";
   append_json_escaped(buf_, e.method);
   buf_ += "\",\"uri\":\"";
   append_json_escaped(buf_, e.target);
@@ -181,10 +216,20 @@ void AccessLog::add_json(const AccessEntry& e) {
   buf_ += "}\n";
 }
 
+// How many bytes from `from` the next write takes: all that is left, or as many whole lines as
+// max_write_ holds (at least the line under way, whatever its length).
+size_t AccessLog::next_write(size_t from) const {
+  const size_t left = buf_.size() - from;
+  if (left <= max_write_) return left;
+  size_t end = buf_.rfind('\n', from + max_write_ - 1);
+  if (end == std::string::npos || end < from) end = buf_.find('\n', from);
+  return end == std::string::npos ? left : end + 1 - from;
+}
+
 void AccessLog::flush() {
   size_t off = 0;
   while (off < buf_.size()) {
-    ssize_t n = ::write(fd_, buf_.data() + off, buf_.size() - off);
+    ssize_t n = ::write(fd_, buf_.data() + off, next_write(off));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // A full disk must not stop serving: the lines are lost, and the error log says so.

@@ -1,9 +1,11 @@
-// The access log, buffered per loop: lines collect in memory and go out in one write(2) when
-// the buffer fills or the loop ticks. Formats: nginx's "combined" or JSON lines.
+// The access log, buffered per loop: lines collect in memory and go out when the buffer fills or
+// the loop ticks, in one write(2) to a file, in writes of whole lines to a pipe or a socket.
+// Formats: nginx's "combined" or JSON lines.
 #pragma once
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -28,14 +30,15 @@ struct AccessEntry {
   // A head refused while parsing: its request line as sent (nginx's $request then), written
   // in place of method, target and protocol.
   std::string_view request_line;
+  // The Authorization field, whose Basic user name is the combined format's $remote_user.
+  std::string_view authorization;
 };
 
 class AccessLog {
  public:
   // fd < 0 disables the log. The log does not own the fd; `path` names it in error lines and
   // must outlive the log.
-  AccessLog(int fd, config::LogFormat format, std::string_view path)
-      : fd_(fd), format_(format), path_(path) {}
+  AccessLog(int fd, config::LogFormat format, std::string_view path);
   ~AccessLog() { flush(); }
 
   bool enabled() const { return fd_ >= 0; }
@@ -46,10 +49,16 @@ class AccessLog {
   void add_combined(const AccessEntry& e);
   void add_json(const AccessEntry& e);
   void refresh_time(time_t now);
+  size_t next_write(size_t from) const;
 
   int fd_;
   config::LogFormat format_;
   std::string_view path_;
+  // The most one write(2) takes, in whole lines (a longer line alone): PIPE_BUF where the log is
+  // not a regular file, since a pipe or a socket (stderr under a container runtime or a
+  // supervisor) keeps only a write that size in one piece, and a longer one may take the other
+  // loops' lines (or the error log's) into the middle of a line. A file takes any size whole.
+  size_t max_write_ = SIZE_MAX;
   std::string buf_;
   time_t stamp_time_ = 0;
   char stamp_[40] = {};  // "23/Nov/2026:05:30:00 +0000" or ISO 8601 for JSON

@@ -130,6 +130,15 @@ void H1Conn::on_data(std::string_view data) {
 
 void H1Conn::on_data_end(int error) {
   peer_done_ = true;
+  if (state_ == State::kHead) {
+    // A head cut short never completes: nginx logs what came of it as a 400 with no body. What
+    // is left to send (an answer before it) still goes out; then the connection closes.
+    if (req_) req_->reset();
+    log_access(400, 0, nullptr, raw_request_line(in_, shard_.cfg().limits.max_request_line));
+    in_.clear();
+    progress_.reset();
+    state_ = State::kIdle;
+  }
   if (error < 0 || state_ == State::kLinger) return close_now();
   // A request still being read or answered by PHP is abandoned with the client.
   bool writing = sending_ || file_left_ > 0;
@@ -430,13 +439,14 @@ void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTimin
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
   AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing,
-                request_line};
+                request_line,       {}};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
     e.protocol = r->protocol;
     e.referer = r->known(http::Known::kReferer);
     e.user_agent = r->known(http::Known::kUserAgent);
+    e.authorization = r->known(http::Known::kAuthorization);
   }
   log.add(e, shard_.now_sec());
 }
@@ -831,8 +841,11 @@ void H1Conn::on_timeout() {
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
   ++shard_.counters().timeouts;
-  if (state_ == State::kHead)
-    return reject_head(408, "request head not received in time", LOG_LIMIT_SITE());
+  if (state_ == State::kHead) {
+    // What came of the head waits in in_: its request line names the request in the log.
+    return reject_head(408, "request head not received in time", LOG_LIMIT_SITE(),
+                       raw_request_line(in_, shard_.cfg().limits.max_request_line));
+  }
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
     if (stream_ && !stream_->done && !stream_->started) {

@@ -13,6 +13,7 @@ namespace {
 
 std::atomic<int> g_level{int(Level::kInfo)};
 std::atomic<int> g_fd{2};
+std::atomic<bool> g_echo{false};
 const char* const kNames[] = {"error", "warn", "info", "debug"};
 
 }  // namespace
@@ -35,6 +36,9 @@ void set_fd(int fd) {
 }
 int fd() {
   return g_fd.load(std::memory_order_relaxed);
+}
+void set_echo_to_stderr(bool on) {
+  g_echo.store(on, std::memory_order_relaxed);
 }
 bool enabled(Level level) {
   return int(level) <= g_level.load(std::memory_order_relaxed);
@@ -59,7 +63,11 @@ void vwrite(Level level, uint64_t suppressed, const char* fmt, va_list ap) {
     n = m < 0 ? n : std::min(sizeof line - 2, n + size_t(m));
   }
   line[n++] = '\n';
-  [[maybe_unused]] ssize_t w = ::write(g_fd.load(std::memory_order_relaxed), line, n);
+  const int fd = g_fd.load(std::memory_order_relaxed);
+  [[maybe_unused]] ssize_t w = ::write(fd, line, n);
+  if (fd != 2 && level <= Level::kWarn && g_echo.load(std::memory_order_relaxed)) {
+    w = ::write(2, line, n);
+  }
 }
 
 }  // namespace

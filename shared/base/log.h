@@ -18,6 +18,10 @@ void set_level(Level level);
 // Where lines go (default 2, stderr). The log does not own the fd.
 void set_fd(int fd);
 int fd();
+// While on, lines at warn and above go to stderr as well when the log is elsewhere (a file):
+// what stops a start is then said where the one who started it looks, as nginx says its
+// start-up problems on the terminal. Off by default.
+void set_echo_to_stderr(bool on);
 bool enabled(Level level);
 
 void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -80,6 +80,31 @@ TEST(Cli, ListenAddressInUseIsAnError) {
   EXPECT_EQ(first.stop(), 0);
 }
 
+// Why a start fails is said on stderr too when error_log names a file, as nginx says its
+// [emerg] lines on the terminal while it starts: under systemd, `systemctl status` and the
+// journal show it, not only a file no one is looking at.
+TEST(Cli, StartFailureIsOnStderrWhenTheErrorLogIsAFile) {
+  TempDir dir;
+  ProxyOptions o;
+  o.backend = "epoll";
+  o.root = dir.path() + "/www";
+  dir.write("www/index.html", "first\n");
+  Proxy first(o);
+  std::string addr = "127.0.0.1:" + std::to_string(first.port());
+  std::string log = dir.path() + "/error.log";
+  std::string path = dir.write("second.toml", "[server]\nio_backend = \"epoll\"\nerror_log = \"" +
+                                                  log + "\"\n[[listen]]\naddress = \"" + addr +
+                                                  "\"\n[[site]]\nroot = \"www\"\n");
+  std::string out;
+  // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
+  EXPECT_EQ(run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out), 1) << out;
+  EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
+  std::string file;
+  run_command("cat " + log, file);
+  EXPECT_NE(file.find("Address already in use"), std::string::npos) << file;
+  EXPECT_EQ(first.stop(), 0);
+}
+
 // A log file that cannot be opened is an error at start and under -t, with its path and why, as
 // nginx says it; never a quiet fallback to stderr.
 TEST(Cli, LogFileThatCannotBeOpenedIsAnError) {

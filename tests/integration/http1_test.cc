@@ -303,6 +303,20 @@ TEST_P(Http1, AccessLogCombined) {
   EXPECT_NE(log.find("\"GET /nope HTTP/1.1\" 404"), std::string::npos) << log;
 }
 
+// The combined format's third field is nginx's $remote_user: the user name of Basic
+// credentials, whatever the site does with them (escaped as the other fields), "-" without.
+TEST_P(Http1, AccessLogCombinedNamesTheBasicUser) {
+  start();
+  fetch(port(), get("/a.txt", "Authorization: Basic dXMiZXI6cHc=\r\n"));  // us"er:pw
+  fetch(port(), get("/b.txt", "Authorization: Bearer abc\r\n"));
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("127.0.0.1 - us\\x22er ["), std::string::npos) << log;
+  size_t b = log.find("\"GET /b.txt ");
+  ASSERT_NE(b, std::string::npos) << log;
+  EXPECT_NE(log.rfind("127.0.0.1 - - [", b), std::string::npos) << log;
+}
+
 // SIGUSR1 reopens the log files by name, as nginx's USR1 does: once logrotate has moved them
 // away, new lines go to fresh files at the configured paths.
 TEST_P(Http1, SigusrOneReopensTheLogFiles) {
@@ -377,6 +391,45 @@ TEST_P(Http1, AccessLogShowsTheRequestLineOfARefusedHead) {
   EXPECT_NE(log.find("\"\\x16\\x03\\x01\\x02\\x00\\x01\" 400 "), std::string::npos) << log;
   EXPECT_NE(log.find("\"GET /\\x22q\\x22 HTTP/1.1 x\" 400 "), std::string::npos) << log;
   EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
+}
+
+// A head that does not arrive within the header timeout is logged with what came of its request
+// line, as nginx logs "GET / HT" 408: the slow client's request is there to see.
+TEST_P(Http1, AccessLogShowsTheRequestLineOfAHeadThatTimedOut) {
+  start("[timeouts]\nheader = \"1s\"\n");
+  int partial_line = connect_to(port());
+  send_all(partial_line, "GET /slow HT");
+  int partial_head = connect_to(port());
+  send_all(partial_head, "GET /b.txt?x=1 HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(read_response(partial_line).status, 408);
+  EXPECT_EQ(read_response(partial_head).status, 408);
+  close(partial_line);
+  close(partial_head);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /slow HT\" 408 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /b.txt?x=1 HTTP/1.1\" 408 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
+}
+
+// A head the client cuts short is logged with what came of it, 400 and no body bytes, as nginx
+// logs "GET / HT" 400 0: a client that gives up (or a scanner that probes and leaves) is not
+// missing from the log.
+TEST_P(Http1, AccessLogShowsAHeadTheClientCutShort) {
+  start();
+  int partial_line = connect_to(port());
+  send_all(partial_line, "GET /cut HT");
+  int partial_head = connect_to(port());
+  send_all(partial_head, get("/a.txt") + "GET /b.txt?y=2 HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_EQ(read_response(partial_head).status, 200);
+  close(partial_line);
+  close(partial_head);
+  EXPECT_EQ(fetch(port(), get("/a.txt")).status, 200);  // after the closes, on the same loop
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /cut HT\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /b.txt?y=2 HTTP/1.1\" 400 0 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
 }
 
 // An access log that cannot be written (a full disk; here /dev/full) does not stop serving,

@@ -3,9 +3,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <string>
 
 namespace askr::server {
@@ -62,6 +66,38 @@ TEST(AccessLogJson, QuotesBackslashesAndControlBytesAreEscaped) {
   EXPECT_EQ(json_uri(std::string("/a\0b", 4)), "/a\\u0000b");
 }
 
+// "remote" is the client's address alone, as nginx's $remote_addr and the combined format's
+// first field, so that `jq -r .remote | sort | uniq -c` counts clients, not connections, and a
+// ban list takes it as it is; the port has a field of its own ($remote_port).
+TEST(AccessLogJson, RemoteIsTheAddressAndThePortHasItsOwnField) {
+  EXPECT_NE(log_line(config::LogFormat::kJson, "/")
+                .find("\"remote\":\"127.0.0.1\",\"remote_port\":40000,\"method\""),
+            std::string::npos)
+      << log_line(config::LogFormat::kJson, "/");
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  sockaddr_in6 peer{};
+  peer.sin6_family = AF_INET6;
+  peer.sin6_port = htons(40001);
+  peer.sin6_addr = in6addr_loopback;
+  {
+    AccessLog log(fds[1], config::LogFormat::kJson, "pipe");
+    AccessEntry e;
+    e.peer = reinterpret_cast<const sockaddr*>(&peer);
+    e.method = "GET";
+    e.target = "/";
+    e.protocol = "HTTP/2.0";
+    e.status = 200;
+    log.add(e, 1700000000);
+  }
+  char buf[4096];
+  const ssize_t n = ::read(fds[0], buf, sizeof buf);
+  close(fds[0]);
+  close(fds[1]);
+  const std::string line(buf, size_t(std::max<ssize_t>(n, 0)));
+  EXPECT_NE(line.find("\"remote\":\"::1\",\"remote_port\":40001,"), std::string::npos) << line;
+}
+
 TEST(AccessLogJson, PhpRequestStagesAreIntegerMicroseconds) {
   handlers::BackendTiming t{305123, 2100, 301000, 2023};
   std::string line = log_line(config::LogFormat::kJson, "/a.php", "curl/8", &t);
@@ -111,12 +147,64 @@ TEST(AccessLogJson, UserAgentIsEscapedTheSameWay) {
   EXPECT_NE(line.find("\"status\":200,\"bytes\":12,"), std::string::npos) << line;
 }
 
+// The zone as nginx writes it: $time_iso8601 (RFC 3339, "+05:30": what Go's time.RFC3339, Java's
+// ISO_OFFSET_DATE_TIME and log shippers read) in JSON, $time_local ("+0530") in combined.
+TEST(AccessLogTime, JsonTimeIsRfc3339AndCombinedIsNginxTimeLocal) {
+  const char* tz = std::getenv("TZ");
+  const std::string saved = tz ? tz : "";
+  setenv("TZ", "IST-5:30", 1);
+  tzset();
+  const std::string json = log_line(config::LogFormat::kJson, "/");
+  const std::string combined = log_line(config::LogFormat::kCombined, "/");
+  tz ? setenv("TZ", saved.c_str(), 1) : unsetenv("TZ");
+  tzset();
+  EXPECT_EQ(json.rfind("{\"time\":\"2023-11-15T03:43:20+05:30\",", 0), 0u) << json;
+  EXPECT_NE(combined.find(" [15/Nov/2023:03:43:20 +0530] "), std::string::npos) << combined;
+}
+
 TEST(AccessLogCombined, BytesAbove0x7fAreHexEscaped) {
   std::string line = log_line(config::LogFormat::kCombined, "/\xC3\xA9\xFF\"", "ua");
   EXPECT_NE(line.find("\"GET /\\xC3\\xA9\\xFF\\x22 HTTP/1.1\" 200 12 \"-\" \"ua\"\n"),
             std::string::npos)
       << line;
   EXPECT_EQ(line.compare(0, 10, "127.0.0.1 "), 0) << line;
+}
+
+// A pipe (stderr under a container runtime or a supervisor, a FIFO a log shipper reads) keeps
+// a write of up to PIPE_BUF bytes in one piece; a longer one may be split, and the other loops'
+// lines (and the error log's) land inside a line. A packet-mode pipe shows where each write was
+// split: every piece must be whole lines.
+TEST(AccessLogPipe, EachWriteIsWholeLinesOfAtMostPipeBuf) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_DIRECT), 0);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string user_agent(300, 'u');
+  std::string lines;
+  {
+    AccessLog log(fds[1], config::LogFormat::kJson, "pipe");
+    AccessEntry e;
+    e.peer = reinterpret_cast<const sockaddr*>(&peer);
+    e.method = "GET";
+    e.target = "/";
+    e.protocol = "HTTP/1.1";
+    e.status = 200;
+    e.user_agent = user_agent;
+    for (int i = 0; i < 40; ++i) log.add(e, 1700000000);
+  }  // the destructor flushes: about 16 KiB
+  char buf[65536];
+  size_t pieces = 0;
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0; ++pieces) {
+    const std::string piece(buf, size_t(n));
+    EXPECT_LE(piece.size(), size_t(PIPE_BUF));
+    EXPECT_EQ(piece.back(), '\n') << "a write ends inside a line: ..." << piece.substr(n - 40);
+    lines += piece;
+  }
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_GT(pieces, 1u);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 40);
 }
 
 }  // namespace
