@@ -43,6 +43,14 @@ class TimerList {
     n->prev = n->next = nullptr;
   }
 
+  // Unlinks and returns the first node (the one armed the longest ago), or nullptr.
+  TimerNode* pop_first() {
+    TimerNode* n = head_.next;
+    if (n == &head_) return nullptr;
+    unlink(n);
+    return n;
+  }
+
   // Unlinks and returns the first expired node, or nullptr.
   TimerNode* pop_expired(int64_t now_ms) {
     TimerNode* n = head_.next;

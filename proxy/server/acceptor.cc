@@ -1,5 +1,6 @@
 #include "server/acceptor.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -51,6 +52,12 @@ void Acceptor::tick(int64_t now_ms) {
   if (retry_at_ms_ == 0 || now_ms < retry_at_ms_) return;
   retry_at_ms_ = 0;
   update();
+}
+
+bool Acceptor::has_waiting() const {
+  if (closed_ || fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
 void Acceptor::close() {

@@ -37,6 +37,8 @@ class Acceptor final : public loop::IoObject {
   // cancellation completes); until then it still takes connections into its queue.
   void close();
   bool closed() const { return socket_closed_; }
+  // Connections wait in the listen queue (while paused, say). One poll(2), for the tick.
+  bool has_waiting() const;
 
  private:
   void on_accept(int fd_or_error) override;

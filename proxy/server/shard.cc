@@ -204,6 +204,10 @@ void Shard::tick() {
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
   gen_.tls.refresh(tls_, tls_seen_);  // an idle loop lets go of contexts replaced by a reload
+  if (nconns_ >= gen_.config.server.max_connections && !draining_ &&
+      std::any_of(acceptors_.begin(), acceptors_.end(), [](auto& a) { return a->has_waiting(); })) {
+    close_an_idle_connection();
+  }
   for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
                                 &send_timers, &linger_timers, &h2_idle_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
@@ -252,6 +256,24 @@ void Shard::accept(int fd, bool tls, bool h2c) {
     for (auto& a : acceptors_) a->pause();
   }
   c->start({});
+}
+
+// At max_connections, with clients waiting in the listen queue, the connection idle the longest
+// gives way, as nginx reuses keep-alive connections when its worker_connections run out: one
+// waiting for its next HTTP/1.1 request, else an HTTP/2 one with no stream (told GOAWAY). Its
+// release resumes accepting. From the tick: a waiting client waits a tick at most for it.
+void Shard::close_an_idle_connection() {
+  for (loop::TimerList* list : {&keepalive_timers, &h2_idle_timers}) {
+    if (loop::TimerNode* n = list->pop_first()) {
+      ++counters_.idle_closed;
+      LOG_LIMITED(kInfo,
+                  "loop %u: %zu connections open (max_connections): closing the one idle "
+                  "the longest",
+                  index_, nconns_);
+      static_cast<Connection::Timer*>(n)->conn->on_timeout();
+      return;
+    }
+  }
 }
 
 void Shard::replace(Connection* old, Connection* next) {

@@ -50,6 +50,7 @@ struct ShardCounters {
   uint64_t timeouts = 0;
   uint64_t accept_errors = 0;   // failed accepts (EMFILE, ENFILE, ...)
   uint64_t h2_connections = 0;  // connections that spoke HTTP/2
+  uint64_t idle_closed = 0;     // idle connections closed to make room at max_connections
   http::H2Counters h2;          // all of this loop's HTTP/2 connections together
 };
 
@@ -87,7 +88,8 @@ class Shard {
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers,
       handshake_timers, h2_idle_timers;
 
-  // At [server] max_connections open connections the acceptors pause; release resumes them.
+  // At [server] max_connections open connections the acceptors pause (while clients wait, the
+  // tick closes the connection idle the longest); release resumes them.
   // `tls`: the connection came on a TLS listener; `h2c`: a cleartext one may speak HTTP/2 with
   // prior knowledge.
   void accept(int fd, bool tls, bool h2c);
@@ -97,6 +99,7 @@ class Shard {
 
  private:
   bool start_backend(bool use_uring, std::string& error);
+  void close_an_idle_connection();
   void tick();
   void log_pool_times();
   void log_tls_counters();

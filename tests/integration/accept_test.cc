@@ -101,22 +101,58 @@ TEST_P(Accept, OutOfDescriptorsKeepsServingLogsOnceAndRecovers) {
   EXPECT_NE(log.find("works again"), std::string::npos) << log.substr(0, 2000);
 }
 
-TEST_P(Accept, MaxConnectionsHoldsTheNextConnectionUntilOneCloses) {
+TEST_P(Accept, MaxConnectionsHoldsTheNextConnectionWhileTheOpenOnesWork) {
   start(0, "max_connections = 2\n");
+  // Two requests under way (half a head each): neither connection is idle.
   int a = connect_to(port());
-  ASSERT_TRUE(ping(a));
   int b = connect_to(port());
-  ASSERT_TRUE(ping(b));
+  send_all(a, "GET /ping HTTP/1.1\r\n");
+  send_all(b, "GET /ping HTTP/1.1\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
   int c = connect_to(port());  // the kernel completes it; the proxy does not take it yet
   send_all(c, get("/ping"));
   EXPECT_FALSE(read_response(c, false, 1000).ok) << "a third connection was served";
-  EXPECT_TRUE(ping(b)) << "the open ones still are";
 
-  ::close(a);
+  // a's request is answered and a goes idle: with c waiting, a gives way, as nginx reuses a
+  // keep-alive connection when its worker_connections run out.
+  send_all(a, "Host: x\r\n\r\n");
+  HttpResponse ra = read_response(a, false, 3000);
+  EXPECT_EQ(ra.body, "pong\n");
+  EXPECT_TRUE(wait_closed(a)) << "the idle connection was kept while a client waited";
   HttpResponse r = read_response(c, false, 3000);
   EXPECT_TRUE(r.ok);
   EXPECT_EQ(r.body, "pong\n");
+  send_all(b, "Host: x\r\n\r\n");
+  EXPECT_EQ(read_response(b, false, 3000).body, "pong\n") << "the open one still is served";
+  ::close(a);
+  ::close(b);
+  ::close(c);
+}
+
+// Idle keep-alive connections at the limit give way to new clients, the one idle the longest
+// first: they no longer hold the next client until the keep-alive timeout.
+TEST_P(Accept, MaxConnectionsClosesTheLongestIdleForAWaitingClient) {
+  start(0, "max_connections = 2\n");
+  int a = connect_to(port());
+  ASSERT_TRUE(ping(a));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int b = connect_to(port());
+  ASSERT_TRUE(ping(b));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(ping(a)) << "at the limit with no one waiting, idle connections stay open";
+
+  auto begin = Clock::now();
+  int c = connect_to(port());
+  ASSERT_TRUE(ping(c, 3000)) << "a new client waited for the keep-alive timeout";
+  EXPECT_LT(Clock::now() - begin, std::chrono::milliseconds(2000));
+  // a was used last: b, idle the longest, gave way.
+  EXPECT_TRUE(wait_closed(b));
+  EXPECT_TRUE(ping(a));
+  EXPECT_TRUE(ping(c));
+  EXPECT_NE(proxy_->error_log().find("closing the one idle the longest"), std::string::npos)
+      << proxy_->error_log();
+  ::close(a);
   ::close(b);
   ::close(c);
 }
