@@ -41,5 +41,19 @@ TEST(TimerList, NodeMovesBetweenLists) {
   EXPECT_EQ(longer.pop_expired(1000), &n);
 }
 
+// pop_first(): the node armed the longest ago, expired or not (the connection idle the longest).
+TEST(TimerList, PopFirstTakesTheOldestWhateverItsDeadline) {
+  TimerList list(100);
+  EXPECT_EQ(list.pop_first(), nullptr);
+  TimerNode a, b;
+  list.arm(&a, 0);
+  list.arm(&b, 10);
+  list.arm(&a, 20);  // a was active again: b is now the oldest
+  EXPECT_EQ(list.pop_first(), &b);
+  EXPECT_FALSE(b.linked());
+  EXPECT_EQ(list.pop_first(), &a);
+  EXPECT_EQ(list.pop_first(), nullptr);
+}
+
 }  // namespace
 }  // namespace askr::loop
