@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace askr::backend {
@@ -39,6 +40,9 @@ class Exchange {
   virtual bool retryable() const { return false; }
   // The bytes to send again on a fresh connection when retrying.
   virtual std::string_view request_bytes() const { return {}; }
+  // Appends, to a log line about the exchange (what the backend wrote to its stderr), the
+  // client and request it serves, as nginx does: ", client: ..., request: \"...\"".
+  virtual void describe(std::string& /*line*/) const {}
 };
 
 }  // namespace askr::backend

@@ -144,8 +144,10 @@ void FcgiLink::on_recv(std::string_view data) {
         if (!s.content.empty()) {
           std::string_view msg = s.content;
           while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.remove_suffix(1);
-          LOG_WARN("pool %s: FastCGI sent in stderr: \"%.*s\"", pool_.cfg().name.c_str(),
-                   int(std::min<size_t>(msg.size(), 1500)), msg.data());
+          std::string where;
+          ex_->describe(where);
+          LOG_WARN("pool %s: FastCGI sent in stderr: \"%.*s\"%s", pool_.cfg().name.c_str(),
+                   int(std::min<size_t>(msg.size(), 1500)), msg.data(), where.c_str());
         }
         break;
       case fastcgi::RecordType::kEndRequest:

@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
@@ -311,6 +312,29 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
   return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
 }
 
+// Pieces of text copied end to end into one buffer, for a log line that may never be written:
+// one copy each, no separator, no allocation once the buffer has grown.
+struct PhpRequest::Context {
+  static constexpr size_t kParts = 5;  // client, method, target, protocol, host
+  std::string bytes;
+  size_t ends[kParts] = {};
+
+  void keep(std::initializer_list<std::string_view> parts) {
+    size_t n = 0;
+    for (std::string_view p : parts) n += p.size();
+    bytes.resize(n);
+    size_t at = 0, i = 0;
+    for (std::string_view p : parts) {
+      if (!p.empty()) std::memcpy(bytes.data() + at, p.data(), p.size());
+      ends[i++] = at += p.size();
+    }
+  }
+  std::string_view part(size_t i) const {
+    size_t from = i ? ends[i - 1] : 0;
+    return std::string_view(bytes).substr(from, ends[i] - from);
+  }
+};
+
 // What a PhpRequest keeps of one request's buffers for the next, per loop thread
 // (base::Spares).
 struct PhpRequest::Buffers {
@@ -319,6 +343,7 @@ struct PhpRequest::Buffers {
   std::string pending, sent;
   std::vector<http::Response::Field> fields;
   PhpScript script;
+  Context context;  // for describe()
 
   void recycle(size_t room) {
     cgi.reset();
@@ -333,12 +358,13 @@ struct PhpRequest::Buffers {
     base::keep_or_free(script.filename, kMaxKept, room);
     base::keep_or_free(script.name, kMaxKept, room);
     base::keep_or_free(script.path_info, kMaxKept, room);
+    base::keep_or_free(context.bytes, kMaxKept, room);
     script.document_root = {};
   }
   size_t kept_bytes() const {
     return cgi.kept_bytes() + pending.capacity() + sent.capacity() +
            fields.capacity() * sizeof(fields[0]) + script.filename.capacity() +
-           script.name.capacity() + script.path_info.capacity();
+           script.name.capacity() + script.path_info.capacity() + context.bytes.capacity();
   }
 };
 
@@ -440,7 +466,9 @@ void PhpRequest::begin() {
   }
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
-  w.add("REMOTE_ADDR", format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port));
+  const std::string_view client =
+      format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port);
+  w.add("REMOTE_ADDR", client);
   w.add("REMOTE_PORT", port_text(peer_port, num));
   w.add("REMOTE_USER", http::remote_user(req.known(http::Known::kAuthorization)));
   w.add("SERVER_ADDR", format_ip(conn ? conn->local : nullptr, local, sizeof local, local_port));
@@ -451,6 +479,7 @@ void PhpRequest::begin() {
   // Askr's own workers: the response ends with STDOUT, their END_REQUEST says they are free.
   if (pool_.slots()) w.add(fastcgi::kStdoutEndsResponse, "1");
   w.finish();
+  bufs_->context.keep({client, req.method, uri, req.protocol, req.authority});
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
   fastcgi::end_params(pending_, kRequestId);
   if (mode_ == BodyMode::kNone) {
@@ -459,6 +488,15 @@ void PhpRequest::begin() {
   }
   queue_us_ = now_us();
   pool_.acquire(this);
+}
+
+// nginx's context for what PHP wrote to stderr (the client's address, the request line, the
+// host the client named), written when the request began: the request is not ours after that.
+void PhpRequest::describe(std::string& line) const {
+  const Context& c = bufs_->context;
+  line.append(", client: ").append(c.part(0)).append(", request: \"").append(c.part(1));
+  line.append(" ").append(c.part(2)).append(" ").append(c.part(3)).append("\"");
+  if (!c.part(4).empty()) line.append(", host: \"").append(c.part(4)).append("\"");
 }
 
 void PhpRequest::send(std::string_view bytes) {

@@ -91,6 +91,7 @@ class PhpRequest final : public Stream,
   // (base::Recycled).
 
   struct Buffers;  // php.cc
+  struct Context;  // php.cc
 
   // Stream
   void start() override;
@@ -116,6 +117,7 @@ class PhpRequest final : public Stream,
   void on_link_recv_stopped() override;
   void on_link_readable() override;
   bool retryable() const override { return retry_ok_; }
+  void describe(std::string& line) const override;
   std::string_view request_bytes() const override { return sent_; }
   // http::BodyProducer: the client side has room again.
   void on_sink_drained() override;

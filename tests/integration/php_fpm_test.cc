@@ -1428,6 +1428,15 @@ TEST_P(Php, ScriptErrorLogReachesAskrErrorLog) {
     if (!found) std::this_thread::sleep_for(milliseconds(30));
   }
   EXPECT_TRUE(found) << proxy_->error_log();
+  // As nginx, the line names the client and the request.
+  std::string log = proxy_->error_log();
+  size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  std::string line = log.substr(at, log.find('\n', at) - at);
+  EXPECT_NE(line.find(", client: 127.0.0.1, request: \"GET /stderr.php?m=m" +
+                      std::to_string(getpid()) + " HTTP/1.1\", host: \""),
+            std::string::npos)
+      << line;
 }
 
 TEST_P(Php, StoppedPhpFpmIs502AndAskrStaysUp) {
