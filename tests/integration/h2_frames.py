@@ -453,6 +453,19 @@ def case_cookies(port, arg):
            "the scheme is the transport's: " + text)
 
 
+def case_padded_values(port, arg):
+    # Values with whitespace at their ends, as `curl -H 'X-A: b '` sends them: served, as nginx
+    # serves them, and PHP sees them as HTTP/1.1 gives them, the whitespace dropped.
+    c = Conn(port)
+    c.send(c.headers(1, path="/h2headers.php",
+                     extra=[("x-pad", "bar "), ("x-tab", "\tv\t"), ("user-agent", " ua/1.0 ")]))
+    status, body, err = c.response(1)
+    text = body.decode()
+    expect(status == 200, "padded values served (%s %s)" % (status, err))
+    expect('"HTTP_X_PAD":"bar"' in text and '"HTTP_X_TAB":"v"' in text and
+           '"HTTP_USER_AGENT":"ua/1.0"' in text, "the whitespace at the ends dropped: " + text)
+
+
 # ---- Limits and floods ------------------------------------------------------------------------
 
 def case_concurrency(port, arg):

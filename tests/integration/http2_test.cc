@@ -382,6 +382,13 @@ TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   frames("cookies");  // crumbs joined with "; ", names PHP would rewrite dropped
 }
 
+// A value with whitespace at its ends (curl sends `-H 'X-A: b '` as written) is served, as nginx
+// and HTTP/1.1 serve it, without the whitespace; it was a stream reset.
+TEST_P(Http2, PaddedFieldValuesAreServedTrimmed) {
+  start();
+  frames("padded_values");
+}
+
 // A body over max_body_size is refused with 413, with a log line and the counter, as HTTP/1.1
 // refuses it: declared by content-length, or found so as DATA of unknown length arrives.
 TEST_P(Http2, BodyOverLimitIs413AndLogged) {
