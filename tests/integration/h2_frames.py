@@ -804,6 +804,32 @@ def case_unknown_length_post(port, arg):
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
 
 
+def case_upload_waits(port, arg):
+    """An 8 MiB upload to PHP stops to wait for the server's windows at most ARG times. A client
+    pays a round trip for each wait (50 ms across a continent): with 64 KiB windows an upload
+    went at 64 KiB a round trip, over a hundred waits, where HTTP/1.1 and nginx take the body as
+    fast as the network brings it."""
+    import hashlib
+    size = 8 << 20
+    payload = bytes(range(256)) * (size // 256)
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", str(size))]))
+    c.send_body(1, payload)
+    waits = 0
+    deadline = time.time() + 30
+    while 1 in c.bodies and time.time() < deadline:
+        left = len(c.bodies[1])
+        if c.read_frame(deadline - time.time()) is None:
+            break
+        if 1 not in c.bodies or len(c.bodies[1]) < left:
+            waits += 1  # a window opened after the client had to stop
+    status, body, err = c.response(1, 10)
+    expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
+           "8 MiB went whole through PHP: %s %r %s" % (status, body[:200], err))
+    expect(waits <= int(arg), "the upload waited for a window %d times, at most %s" % (waits, arg))
+
+
 def upload(c, sids, size, conn_window=65535, timeout=20):
     """POSTs `size` bytes to body.php on each stream of `sids` at once, as the windows allow
     (`conn_window`: what is left of the connection's); the number of streams answered 200 with
