@@ -29,9 +29,11 @@ constexpr size_t kRefFrom = 1024;
 constexpr size_t kBatchRefs = 256;
 static_assert(2 * kBatchRefs + 1 <= net::Transport::kMaxSendIovs);
 constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
-constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
-constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
-constexpr size_t kConnLow = kConnHigh / 2;
+constexpr size_t kStreamLow = kStreamHigh / 2;  // ... and resumes below this
+// Once all streams together hold this much, each waits above kStreamLow. A stream never waits
+// on the others' bytes alone: those of a stream whose client grants it no window stay, and
+// would hold up every other response of the connection for as long.
+constexpr size_t kConnHigh = 1024 * 1024;
 
 http::H2Limits limits_from(const config::Config& cfg) {
   const config::Http2& h = cfg.http2;
@@ -267,9 +269,8 @@ void H2Conn::on_sent(int error) {
   update_timer();
 }
 
-// Producers that were told to wait and whose stream (and the connection) has room again.
+// Producers that were told to wait and whose stream has room again.
 void H2Conn::notify_drained() {
-  if (buffered_ >= kConnLow) return;
   std::vector<int32_t> ready;
   for (auto& s : streams_) {
     if (s->sink_full && s->pending() < kStreamLow) ready.push_back(s->id);
@@ -600,7 +601,9 @@ bool H2Conn::Stream::write_body(std::string_view data) {
   conn->buffered_ += data.size();
   if (was_empty) conn->session_.resume(id);
   conn->flush();
-  if (pending() < kStreamHigh && conn->buffered_ < kConnHigh) return true;
+  if (pending() < kStreamLow || (pending() < kStreamHigh && conn->buffered_ < kConnHigh)) {
+    return true;
+  }
   sink_full = true;  // this stream's producer waits; the others go on
   return false;
 }

@@ -778,6 +778,36 @@ def case_backpressure(port, arg):
     time.sleep(2)
 
 
+def case_stalled_neighbours(port, arg):
+    """ARG PHP downloads whose client grants them no window (a paused download, a CDN's slow
+    clients) hold what PHP wrote ahead of them, together more than the connection's 1 MiB;
+    another PHP response on the same connection, whose window is open, still goes through."""
+    n = int(arg)
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(WindowUpdateFrame(0, 2 ** 30))
+    for i in range(n):
+        c.send(c.headers(1 + 2 * i, path="/big.php?mb=4"))
+    from hpack import Decoder
+    c.dec = Decoder()  # response() below reads on with it
+    heads = set()  # PHP is writing each of them
+    deadline = time.time() + 10
+    while len(heads) < n and time.time() < deadline:
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        if isinstance(f, HeadersFrame):
+            c.dec.decode(f.data)
+            heads.add(f.stream_id)
+    expect(len(heads) == n, "%d downloads without a window started (%d)" % (n, len(heads)))
+    time.sleep(0.5)  # what PHP wrote fills what the server holds for them
+    sid = 1 + 2 * n
+    c.send(c.headers(sid, path="/big.php?mb=1"), WindowUpdateFrame(sid, 1 << 20))
+    status, body, err = c.response(sid, 5)
+    expect(status == 200 and len(body) == 1 << 20 and err is None,
+           "a download with its window open beside them: %s, %d bytes, %s" %
+           (status, len(body), err))
+
+
 def case_graceful(port, arg):
     # A slow PHP request in flight; the test sends SIGTERM after "sent" is printed.
     c = Conn(port)

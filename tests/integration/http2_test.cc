@@ -544,6 +544,16 @@ TEST_P(Http2, SlowReaderPausesOnlyItsStream) {
   EXPECT_LT(during - before, 16 * 1024) << "64 MiB response to a client that does not read";
 }
 
+// PHP downloads whose client grants them no window hold what PHP wrote ahead of them, more than
+// the connection's 1 MiB together: another PHP response on the same connection still goes
+// through, as through nginx. A full buffer pauses its own stream's backend; the streams it
+// paused for the connection's total waited for good while the others held 512 KiB.
+TEST_P(Http2, StalledStreamsDoNotHoldUpTheOthers) {
+  fpm_ = std::make_unique<PhpFpm>(18);  // one worker each
+  start();
+  frames("stalled_neighbours", "17");  // 17 x 64 KiB: the connection's 1 MiB
+}
+
 TEST_P(Http2, GracefulGoawayOnShutdown) {
   start();
   auto run = std::async(std::launch::async, [&] {
