@@ -737,6 +737,7 @@ void H2Conn::on_timeout() {
   free_retired();
   if (closed_) return;
   if (lingering_) return close_now();
+  if (wait_ == Wait::kBody && !closing_ && cut_stalled_bodies()) return;
   if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
     ++shard_.counters().timeouts;
     LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out", net::format_address(info_.peer).c_str(),
@@ -749,6 +750,36 @@ void H2Conn::on_timeout() {
   closing_ = true;
   flush();
   set_wait(Wait::kSend, true);  // a client that does not take the GOAWAY is cut
+}
+
+// The body timer ran out while other streams are in progress (a load balancer's connection
+// carries many clients): the streams whose bodies stopped coming are reset, as nginx resets
+// them, and the others go on. False when there is nothing else on the connection, or a header
+// block is half received (no other frame may come before its end): the connection closes.
+bool H2Conn::cut_stalled_bodies() {
+  if (session_.open_streams() > streams_.size()) return false;
+  auto stalled = [](const Stream* s) { return !s->body_ended && !s->body_paused; };
+  if (std::all_of(streams_.begin(), streams_.end(), stalled)) return false;
+  std::vector<int32_t> ids;
+  for (Stream* s : streams_) {
+    if (stalled(s)) ids.push_back(s->id);
+  }
+  for (int32_t id : ids) {
+    Stream* s = find(id);
+    if (!s) continue;
+    ++shard_.counters().timeouts;
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 request body timed out, stream reset",
+                net::format_address(info_.peer).c_str());
+    if (s->handler && !s->done) {
+      s->done = true;
+      s->handler->abandon();
+      log_access(*s, 408, 0, s->handler->timing());
+    }
+    session_.reset(id, NGHTTP2_CANCEL);
+  }
+  flush();
+  update_timer();
+  return true;
 }
 
 // Graceful: GOAWAY; the streams in flight finish, new ones are refused, then the connection

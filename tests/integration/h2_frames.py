@@ -17,7 +17,7 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, 
                               WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED = 0, 1, 3, 5
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED, CANCEL = 0, 1, 3, 5, 8
 FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9, 11
 
 
@@ -677,6 +677,28 @@ def case_stalled_body(port, arg):
     took = time.time() - t
     expect(closed and took >= limit - 0.2 and took < limit + 1.5,
            "unfinished request body: closed after %.2f s" % took)
+
+
+def case_stalled_body_beside(port, arg):
+    # A body that stops coming on a connection whose other streams are in progress (a load
+    # balancer's, carrying many clients): its stream is reset when the body timer (ARG seconds)
+    # runs out, as nginx resets it, and the others go on.
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]), DataFrame(1, b"x"))
+    limit = float(arg or 1)
+    c.send(c.headers(3, path="/sleep.php?s=%g" % (limit * 2)))
+    t = time.time()
+    code = rst_of(c, 1, limit + 3)
+    took = time.time() - t
+    expect(code == CANCEL and took >= limit - 0.2 and took < limit + 1.5,
+           "the stalled body's stream reset (CANCEL) after %.2f s: %s" % (took, code))
+    status, body, err = c.response(3, limit * 2 + 3)
+    expect(status == 200 and b"slept" in body and err is None,
+           "the slow request beside it answered: %s %r %s" % (status, body, err))
+    c.send(c.headers(5))
+    status, body, err = c.response(5)
+    expect(status == 200, "the connection serves on: %s %s" % (status, err))
 
 
 def case_answered_before_body(port, arg):

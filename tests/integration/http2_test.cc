@@ -515,6 +515,18 @@ TEST_P(Http2, StalledRequestBodyIsCut) {
   frames("stalled_body_pings", "1");  // PINGs are no body progress
 }
 
+// A body that stops coming while other streams of the connection are in progress: only its
+// stream is reset (408 in the log, as nginx logs it), and the others are served; the whole
+// connection was closed, with every request on it.
+TEST_P(Http2, StalledBodyResetsOnlyItsStream) {
+  start("", "body = \"1s\"\n");
+  frames("stalled_body_beside", "1");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /body.php HTTP/2.0\" 408 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /sleep.php?s=2 HTTP/2.0\" 200 "), std::string::npos) << log;
+}
+
 TEST_P(Http2, IdleTimeoutSaysGoaway) {
   start("idle_timeout = \"1s\"\n");
   frames("idle");
