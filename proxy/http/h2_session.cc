@@ -732,6 +732,11 @@ bool H2Session::want_write() const {
   return nghttp2_session_want_write(session_);
 }
 
+int32_t H2Session::send_window(int32_t id) const {
+  return id == 0 ? nghttp2_session_get_remote_window_size(session_)
+                 : nghttp2_session_get_stream_remote_window_size(session_, id);
+}
+
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,
                                 std::optional<uint64_t> length, bool body, std::string_view date) {
   char code[4], len_text[24];

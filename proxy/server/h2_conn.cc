@@ -80,6 +80,11 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   void on_sink_drained() override { conn->body_drained(*this); }
 
   size_t pending() const { return out.size() - out_pos; }
+  // Response bytes the client has yet to take.
+  bool owes() const {
+    return pending() > 0 || (source == Source::kFile && file_left > 0) ||
+           (source == Source::kInline && !inline_body.empty());
+  }
 
   H2Conn* conn = nullptr;
   int32_t id = 0;
@@ -737,7 +742,7 @@ void H2Conn::on_timeout() {
   free_retired();
   if (closed_) return;
   if (lingering_) return close_now();
-  if (wait_ == Wait::kBody && !closing_ && cut_stalled_bodies()) return;
+  if (!closing_ && cut_stalled_streams()) return;
   if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
     ++shard_.counters().timeouts;
     LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out", net::format_address(info_.peer).c_str(),
@@ -752,25 +757,34 @@ void H2Conn::on_timeout() {
   set_wait(Wait::kSend, true);  // a client that does not take the GOAWAY is cut
 }
 
-// The body timer ran out while other streams are in progress (a load balancer's connection
-// carries many clients): the streams whose bodies stopped coming are reset, as nginx resets
-// them, and the others go on. False when there is nothing else on the connection, or a header
-// block is half received (no other frame may come before its end): the connection closes.
-bool H2Conn::cut_stalled_bodies() {
+// The body or send timer ran out while other streams are in progress (a load balancer's
+// connection carries many clients): the streams it waited on, whose bodies stopped coming or
+// whose client grants them no window, are reset, as nginx resets them, and the others go on.
+// False when there is nothing else on the connection, when it is the connection that is stuck
+// (a header block half received, no other frame may come before its end; the socket or the
+// connection's window full): the connection closes.
+bool H2Conn::cut_stalled_streams() {
+  bool body = wait_ == Wait::kBody;
+  if (!body && wait_ != Wait::kSend) return false;
   if (session_.open_streams() > streams_.size()) return false;
-  auto stalled = [](const Stream* s) { return !s->body_ended && !s->body_paused; };
+  if (!body && (sending_ || session_.send_window(0) <= 0)) return false;
+  auto stalled = [this, body](const Stream* s) {
+    if (body) return !s->body_ended && !s->body_paused;
+    return s->owes() && session_.send_window(s->id) <= 0;
+  };
   if (std::all_of(streams_.begin(), streams_.end(), stalled)) return false;
   std::vector<int32_t> ids;
   for (Stream* s : streams_) {
     if (stalled(s)) ids.push_back(s->id);
   }
+  if (ids.empty()) return false;
   for (int32_t id : ids) {
     Stream* s = find(id);
     if (!s) continue;
     ++shard_.counters().timeouts;
-    LOG_LIMITED(kInfo, "client %s: HTTP/2 request body timed out, stream reset",
-                net::format_address(info_.peer).c_str());
-    if (s->handler && !s->done) {
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out, stream reset",
+                net::format_address(info_.peer).c_str(), body ? "request body" : "send");
+    if (body && s->handler && !s->done) {
       s->done = true;
       s->handler->abandon();
       log_access(*s, 408, 0, s->handler->timing());
@@ -778,6 +792,7 @@ bool H2Conn::cut_stalled_bodies() {
     session_.reset(id, NGHTTP2_CANCEL);
   }
   flush();
+  set_wait(Wait::kNone, false);  // the timer that ran out is gone: what applies now is armed
   update_timer();
   return true;
 }

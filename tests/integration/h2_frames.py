@@ -701,6 +701,33 @@ def case_stalled_body_beside(port, arg):
     expect(status == 200, "the connection serves on: %s %s" % (status, err))
 
 
+def case_zero_window_beside(port, arg):
+    # A download whose client grants it no window, on a connection whose other streams are in
+    # progress (a load balancer's: one of its clients stopped reading): its stream is reset when
+    # the send timer (ARG seconds) runs out, as nginx resets it, and the others go on.
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(WindowUpdateFrame(0, 2 ** 30))
+    limit = float(arg or 1)
+    c.send(c.headers(1, path="/big.bin"))
+    c.send(c.headers(3, path="/sleep.php?s=%g" % (limit * 2)), WindowUpdateFrame(3, 65535))
+    t = time.time()
+    from hpack import Decoder
+    c.dec = Decoder()  # response() below reads on with it
+    head = c.until(lambda f: isinstance(f, HeadersFrame) and f.stream_id == 1)
+    expect(head is not None, "the download's head")
+    c.dec.decode(head.data)
+    code = rst_of(c, 1, limit + 3)
+    took = time.time() - t
+    expect(code == CANCEL and took >= limit - 0.2 and took < limit + 1.5,
+           "the download without a window reset (CANCEL) after %.2f s: %s" % (took, code))
+    status, body, err = c.response(3, limit * 2 + 3)
+    expect(status == 200 and b"slept" in body and err is None,
+           "the slow request beside it answered: %s %r %s" % (status, body, err))
+    c.send(c.headers(5), WindowUpdateFrame(5, 65535))
+    status, body, err = c.response(5)
+    expect(status == 200, "the connection serves on: %s %s" % (status, err))
+
+
 def case_answered_before_body(port, arg):
     # Answers that need no more of the request (a 405, a 413 on the declared length, a 503 of a
     # full pool): RST_STREAM NO_ERROR follows each (RFC 9113 §8.1, as nginx does), so the

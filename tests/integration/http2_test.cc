@@ -504,6 +504,17 @@ TEST_P(Http2, ZeroWindowStallIsCut) {
   frames("zero_window", "1");
 }
 
+// A download whose client grants it no window, beside streams in progress: only its stream is
+// reset after the send timeout, as nginx resets it; the whole connection was closed, with every
+// request on it.
+TEST_P(Http2, ZeroWindowResetsOnlyItsStream) {
+  start("", "send = \"1s\"\n");
+  frames("zero_window_beside", "1");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /sleep.php?s=2 HTTP/2.0\" 200 "), std::string::npos) << log;
+}
+
 TEST_P(Http2, AnsweredStreamAsksTheClientToStopItsBody) {
   start();
   frames("answered_before_body");
