@@ -68,6 +68,14 @@ constexpr std::pair<std::string_view, Known> kKnownNames[] = {
     {"if-unmodified-since", Known::kIfUnmodifiedSince},
 };
 
+// A value without the SP and HTAB at its ends, as HTTP/1.1 reads a field (RFC 9110 §5.5).
+std::string_view trim_ws(std::string_view v) {
+  auto ws = [](char c) { return c == ' ' || c == '\t'; };
+  while (!v.empty() && ws(v.front())) v.remove_prefix(1);
+  while (!v.empty() && ws(v.back())) v.remove_suffix(1);
+  return v;
+}
+
 std::string_view view(const nghttp2_rcbuf* buf) {
   nghttp2_vec v = nghttp2_rcbuf_get_buf(const_cast<nghttp2_rcbuf*>(buf));
   return {reinterpret_cast<const char*>(v.base), v.len};
@@ -308,6 +316,9 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   }
   // Windows open only as far as the driver takes body bytes: the backend sets the pace.
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  // Whitespace at a value's ends (curl sends `-H 'X-A: b '` as written) would make the field
+  // invalid, hence the stream reset: on_header drops it instead, as HTTP/1.1 drops OWS.
+  nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
   // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
   nghttp2_option_set_max_continuations(opt, limits.max_continuations + 1);
   // nghttp2's per-stream allocations come from this thread's free lists (see h2_alloc.h).
@@ -460,6 +471,7 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
   Incoming* in = incoming(id);
   if (!in || in->too_large) return 0;
   in->list_size += name.size() + value.size() + kFieldOverhead;
+  value = trim_ws(value);
   if (in->list_size > limits_.max_header_list || in->fields.size() >= limits_.max_fields) {
     // HPACK can expand a small block into a large list: stop keeping it, answer 431.
     in->too_large = true;
@@ -718,6 +730,11 @@ bool H2Session::done() const {
 
 bool H2Session::want_write() const {
   return nghttp2_session_want_write(session_);
+}
+
+int32_t H2Session::send_window(int32_t id) const {
+  return id == 0 ? nghttp2_session_get_remote_window_size(session_)
+                 : nghttp2_session_get_stream_remote_window_size(session_, id);
 }
 
 void H2Session::submit_response(int32_t id, int status, std::span<const Response::Field> fields,

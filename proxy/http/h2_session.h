@@ -180,6 +180,9 @@ class H2Session {
   // Nothing more to read or send: close the connection.
   bool done() const;
   bool want_write() const;
+  // What stream `id` (0: the connection) may send under the client's window now; -1 for a
+  // stream the session no longer has.
+  int32_t send_window(int32_t id) const;
 
   // The response head of stream `id`. `length`: the body size when known. `body`: a body
   // follows (read through Events::read_body); without one, the stream ends with the head.

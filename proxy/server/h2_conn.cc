@@ -29,9 +29,11 @@ constexpr size_t kRefFrom = 1024;
 constexpr size_t kBatchRefs = 256;
 static_assert(2 * kBatchRefs + 1 <= net::Transport::kMaxSendIovs);
 constexpr size_t kStreamHigh = 64 * 1024;       // a streamed response waits above this, per stream
-constexpr size_t kConnHigh = 1024 * 1024;       // ... and above this for all streams together
-constexpr size_t kStreamLow = kStreamHigh / 2;  // its producer resumes below these
-constexpr size_t kConnLow = kConnHigh / 2;
+constexpr size_t kStreamLow = kStreamHigh / 2;  // ... and resumes below this
+// Once all streams together hold this much, each waits above kStreamLow. A stream never waits
+// on the others' bytes alone: those of a stream whose client grants it no window stay, and
+// would hold up every other response of the connection for as long.
+constexpr size_t kConnHigh = 1024 * 1024;
 
 http::H2Limits limits_from(const config::Config& cfg) {
   const config::Http2& h = cfg.http2;
@@ -78,6 +80,11 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   void on_sink_drained() override { conn->body_drained(*this); }
 
   size_t pending() const { return out.size() - out_pos; }
+  // Response bytes the client has yet to take.
+  bool owes() const {
+    return pending() > 0 || (source == Source::kFile && file_left > 0) ||
+           (source == Source::kInline && !inline_body.empty());
+  }
 
   H2Conn* conn = nullptr;
   int32_t id = 0;
@@ -267,9 +274,8 @@ void H2Conn::on_sent(int error) {
   update_timer();
 }
 
-// Producers that were told to wait and whose stream (and the connection) has room again.
+// Producers that were told to wait and whose stream has room again.
 void H2Conn::notify_drained() {
-  if (buffered_ >= kConnLow) return;
   std::vector<int32_t> ready;
   for (auto& s : streams_) {
     if (s->sink_full && s->pending() < kStreamLow) ready.push_back(s->id);
@@ -600,7 +606,9 @@ bool H2Conn::Stream::write_body(std::string_view data) {
   conn->buffered_ += data.size();
   if (was_empty) conn->session_.resume(id);
   conn->flush();
-  if (pending() < kStreamHigh && conn->buffered_ < kConnHigh) return true;
+  if (pending() < kStreamLow || (pending() < kStreamHigh && conn->buffered_ < kConnHigh)) {
+    return true;
+  }
   sink_full = true;  // this stream's producer waits; the others go on
   return false;
 }
@@ -735,6 +743,7 @@ void H2Conn::on_timeout() {
   free_retired();
   if (closed_) return;
   if (lingering_) return close_now();
+  if (!closing_ && cut_stalled_streams()) return;
   if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
     ++shard_.counters().timeouts;
     LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out", net::format_address(info_.peer).c_str(),
@@ -747,6 +756,46 @@ void H2Conn::on_timeout() {
   closing_ = true;
   flush();
   set_wait(Wait::kSend, true);  // a client that does not take the GOAWAY is cut
+}
+
+// The body or send timer ran out while other streams are in progress (a load balancer's
+// connection carries many clients): the streams it waited on, whose bodies stopped coming or
+// whose client grants them no window, are reset, as nginx resets them, and the others go on.
+// False when there is nothing else on the connection, when it is the connection that is stuck
+// (a header block half received, no other frame may come before its end; the socket or the
+// connection's window full): the connection closes.
+bool H2Conn::cut_stalled_streams() {
+  bool body = wait_ == Wait::kBody;
+  if (!body && wait_ != Wait::kSend) return false;
+  if (session_.open_streams() > streams_.size()) return false;
+  if (!body && (sending_ || session_.send_window(0) <= 0)) return false;
+  auto stalled = [this, body](const Stream* s) {
+    if (body) return !s->body_ended && !s->body_paused;
+    return s->owes() && session_.send_window(s->id) <= 0;
+  };
+  if (std::all_of(streams_.begin(), streams_.end(), stalled)) return false;
+  std::vector<int32_t> ids;
+  for (Stream* s : streams_) {
+    if (stalled(s)) ids.push_back(s->id);
+  }
+  if (ids.empty()) return false;
+  for (int32_t id : ids) {
+    Stream* s = find(id);
+    if (!s) continue;
+    ++shard_.counters().timeouts;
+    LOG_LIMITED(kInfo, "client %s: HTTP/2 %s timed out, stream reset",
+                net::format_address(info_.peer).c_str(), body ? "request body" : "send");
+    if (body && s->handler && !s->done) {
+      s->done = true;
+      s->handler->abandon();
+      log_access(*s, 408, 0, s->handler->timing());
+    }
+    session_.reset(id, NGHTTP2_CANCEL);
+  }
+  flush();
+  set_wait(Wait::kNone, false);  // the timer that ran out is gone: what applies now is armed
+  update_timer();
+  return true;
 }
 
 // Graceful: GOAWAY; the streams in flight finish, new ones are refused, then the connection

@@ -13,7 +13,8 @@
 // Timers (one per connection, as for HTTP/1.1): the send timer while bytes are owed to the
 // client and do not move (a zero window included), the body timer while a request head or body
 // is being received and no body bytes come, none while only handlers work, the idle timer when
-// no stream is open.
+// no stream is open. When the send or body timer runs out beside streams in progress, only the
+// streams it waited on are reset.
 #pragma once
 
 #include <memory>
@@ -88,6 +89,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   void notify_drained();
   void update_timer();
   void set_wait(Wait w, bool rearm);
+  bool cut_stalled_streams();
   void free_retired();
   void finish();
   void close_now();

@@ -17,7 +17,7 @@ from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, 
                               WindowUpdateFrame)
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED = 0, 1, 3, 5
+NO_ERROR, PROTOCOL_ERROR, FLOW_CONTROL_ERROR, STREAM_CLOSED, CANCEL = 0, 1, 3, 5, 8
 FRAME_SIZE_ERROR, REFUSED_STREAM, COMPRESSION_ERROR, ENHANCE_YOUR_CALM = 6, 7, 9, 11
 
 
@@ -453,6 +453,19 @@ def case_cookies(port, arg):
            "the scheme is the transport's: " + text)
 
 
+def case_padded_values(port, arg):
+    # Values with whitespace at their ends, as `curl -H 'X-A: b '` sends them: served, as nginx
+    # serves them, and PHP sees them as HTTP/1.1 gives them, the whitespace dropped.
+    c = Conn(port)
+    c.send(c.headers(1, path="/h2headers.php",
+                     extra=[("x-pad", "bar "), ("x-tab", "\tv\t"), ("user-agent", " ua/1.0 ")]))
+    status, body, err = c.response(1)
+    text = body.decode()
+    expect(status == 200, "padded values served (%s %s)" % (status, err))
+    expect('"HTTP_X_PAD":"bar"' in text and '"HTTP_X_TAB":"v"' in text and
+           '"HTTP_USER_AGENT":"ua/1.0"' in text, "the whitespace at the ends dropped: " + text)
+
+
 # ---- Limits and floods ------------------------------------------------------------------------
 
 def case_concurrency(port, arg):
@@ -666,6 +679,55 @@ def case_stalled_body(port, arg):
            "unfinished request body: closed after %.2f s" % took)
 
 
+def case_stalled_body_beside(port, arg):
+    # A body that stops coming on a connection whose other streams are in progress (a load
+    # balancer's, carrying many clients): its stream is reset when the body timer (ARG seconds)
+    # runs out, as nginx resets it, and the others go on.
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "100")]), DataFrame(1, b"x"))
+    limit = float(arg or 1)
+    c.send(c.headers(3, path="/sleep.php?s=%g" % (limit * 2)))
+    t = time.time()
+    code = rst_of(c, 1, limit + 3)
+    took = time.time() - t
+    expect(code == CANCEL and took >= limit - 0.2 and took < limit + 1.5,
+           "the stalled body's stream reset (CANCEL) after %.2f s: %s" % (took, code))
+    status, body, err = c.response(3, limit * 2 + 3)
+    expect(status == 200 and b"slept" in body and err is None,
+           "the slow request beside it answered: %s %r %s" % (status, body, err))
+    c.send(c.headers(5))
+    status, body, err = c.response(5)
+    expect(status == 200, "the connection serves on: %s %s" % (status, err))
+
+
+def case_zero_window_beside(port, arg):
+    # A download whose client grants it no window, on a connection whose other streams are in
+    # progress (a load balancer's: one of its clients stopped reading): its stream is reset when
+    # the send timer (ARG seconds) runs out, as nginx resets it, and the others go on.
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(WindowUpdateFrame(0, 2 ** 30))
+    limit = float(arg or 1)
+    c.send(c.headers(1, path="/big.bin"))
+    c.send(c.headers(3, path="/sleep.php?s=%g" % (limit * 2)), WindowUpdateFrame(3, 65535))
+    t = time.time()
+    from hpack import Decoder
+    c.dec = Decoder()  # response() below reads on with it
+    head = c.until(lambda f: isinstance(f, HeadersFrame) and f.stream_id == 1)
+    expect(head is not None, "the download's head")
+    c.dec.decode(head.data)
+    code = rst_of(c, 1, limit + 3)
+    took = time.time() - t
+    expect(code == CANCEL and took >= limit - 0.2 and took < limit + 1.5,
+           "the download without a window reset (CANCEL) after %.2f s: %s" % (took, code))
+    status, body, err = c.response(3, limit * 2 + 3)
+    expect(status == 200 and b"slept" in body and err is None,
+           "the slow request beside it answered: %s %r %s" % (status, body, err))
+    c.send(c.headers(5), WindowUpdateFrame(5, 65535))
+    status, body, err = c.response(5)
+    expect(status == 200, "the connection serves on: %s %s" % (status, err))
+
+
 def case_answered_before_body(port, arg):
     # Answers that need no more of the request (a 405, a 413 on the declared length, a 503 of a
     # full pool): RST_STREAM NO_ERROR follows each (RFC 9113 §8.1, as nginx does), so the
@@ -765,6 +827,36 @@ def case_backpressure(port, arg):
     time.sleep(2)
 
 
+def case_stalled_neighbours(port, arg):
+    """ARG PHP downloads whose client grants them no window (a paused download, a CDN's slow
+    clients) hold what PHP wrote ahead of them, together more than the connection's 1 MiB;
+    another PHP response on the same connection, whose window is open, still goes through."""
+    n = int(arg)
+    c = Conn(port, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 0})
+    c.send(WindowUpdateFrame(0, 2 ** 30))
+    for i in range(n):
+        c.send(c.headers(1 + 2 * i, path="/big.php?mb=4"))
+    from hpack import Decoder
+    c.dec = Decoder()  # response() below reads on with it
+    heads = set()  # PHP is writing each of them
+    deadline = time.time() + 10
+    while len(heads) < n and time.time() < deadline:
+        f = c.read_frame(deadline - time.time())
+        if f is None:
+            break
+        if isinstance(f, HeadersFrame):
+            c.dec.decode(f.data)
+            heads.add(f.stream_id)
+    expect(len(heads) == n, "%d downloads without a window started (%d)" % (n, len(heads)))
+    time.sleep(0.5)  # what PHP wrote fills what the server holds for them
+    sid = 1 + 2 * n
+    c.send(c.headers(sid, path="/big.php?mb=1"), WindowUpdateFrame(sid, 1 << 20))
+    status, body, err = c.response(sid, 5)
+    expect(status == 200 and len(body) == 1 << 20 and err is None,
+           "a download with its window open beside them: %s, %d bytes, %s" %
+           (status, len(body), err))
+
+
 def case_graceful(port, arg):
     # A slow PHP request in flight; the test sends SIGTERM after "sent" is printed.
     c = Conn(port)
@@ -789,6 +881,32 @@ def case_unknown_length_post(port, arg):
     import hashlib
     expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
            "POST without content-length streamed to PHP: %s %r" % (status, body[:200]))
+
+
+def case_upload_waits(port, arg):
+    """An 8 MiB upload to PHP stops to wait for the server's windows at most ARG times. A client
+    pays a round trip for each wait (50 ms across a continent): with 64 KiB windows an upload
+    went at 64 KiB a round trip, over a hundred waits, where HTTP/1.1 and nginx take the body as
+    fast as the network brings it."""
+    import hashlib
+    size = 8 << 20
+    payload = bytes(range(256)) * (size // 256)
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", str(size))]))
+    c.send_body(1, payload)
+    waits = 0
+    deadline = time.time() + 30
+    while 1 in c.bodies and time.time() < deadline:
+        left = len(c.bodies[1])
+        if c.read_frame(deadline - time.time()) is None:
+            break
+        if 1 not in c.bodies or len(c.bodies[1]) < left:
+            waits += 1  # a window opened after the client had to stop
+    status, body, err = c.response(1, 10)
+    expect(status == 200 and hashlib.sha256(payload).hexdigest().encode() in body,
+           "8 MiB went whole through PHP: %s %r %s" % (status, body[:200], err))
+    expect(waits <= int(arg), "the upload waited for a window %d times, at most %s" % (waits, arg))
 
 
 def upload(c, sids, size, conn_window=65535, timeout=20):

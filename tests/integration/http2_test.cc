@@ -236,6 +236,14 @@ TEST_P(Http2, LargePostStreamsToPhp) {
   frames("unknown_length_post");
 }
 
+// A stream PHP reads gets windows wide enough that an upload is not held to a small piece per
+// round trip: 8 MiB in 16 window updates of 512 KiB (nghttp2 updates at half the window), 32 at
+// most, where 64 KiB windows took 255: 20 MB from 50 ms away took 16 s, 0.4 s over HTTP/1.1.
+TEST_P(Http2, UploadsAreNotHeldToSmallWindows) {
+  start();
+  frames("upload_waits", "32");
+}
+
 // Uploads waiting for PHP (the pool runs two at a time) hold their bodies against their own
 // stream windows only: the connection's window stays open for the two PHP is reading, which
 // go on to their end, and the others follow.
@@ -382,6 +390,13 @@ TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   frames("cookies");  // crumbs joined with "; ", names PHP would rewrite dropped
 }
 
+// A value with whitespace at its ends (curl sends `-H 'X-A: b '` as written) is served, as nginx
+// and HTTP/1.1 serve it, without the whitespace; it was a stream reset.
+TEST_P(Http2, PaddedFieldValuesAreServedTrimmed) {
+  start();
+  frames("padded_values");
+}
+
 // A body over max_body_size is refused with 413, with a log line and the counter, as HTTP/1.1
 // refuses it: declared by content-length, or found so as DATA of unknown length arrives.
 TEST_P(Http2, BodyOverLimitIs413AndLogged) {
@@ -489,6 +504,17 @@ TEST_P(Http2, ZeroWindowStallIsCut) {
   frames("zero_window", "1");
 }
 
+// A download whose client grants it no window, beside streams in progress: only its stream is
+// reset after the send timeout, as nginx resets it; the whole connection was closed, with every
+// request on it.
+TEST_P(Http2, ZeroWindowResetsOnlyItsStream) {
+  start("", "send = \"1s\"\n");
+  frames("zero_window_beside", "1");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /sleep.php?s=2 HTTP/2.0\" 200 "), std::string::npos) << log;
+}
+
 TEST_P(Http2, AnsweredStreamAsksTheClientToStopItsBody) {
   start();
   frames("answered_before_body");
@@ -498,6 +524,18 @@ TEST_P(Http2, StalledRequestBodyIsCut) {
   start("", "body = \"1s\"\n");
   frames("stalled_body", "1");
   frames("stalled_body_pings", "1");  // PINGs are no body progress
+}
+
+// A body that stops coming while other streams of the connection are in progress: only its
+// stream is reset (408 in the log, as nginx logs it), and the others are served; the whole
+// connection was closed, with every request on it.
+TEST_P(Http2, StalledBodyResetsOnlyItsStream) {
+  start("", "body = \"1s\"\n");
+  frames("stalled_body_beside", "1");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /body.php HTTP/2.0\" 408 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /sleep.php?s=2 HTTP/2.0\" 200 "), std::string::npos) << log;
 }
 
 TEST_P(Http2, IdleTimeoutSaysGoaway) {
@@ -527,6 +565,16 @@ TEST_P(Http2, SlowReaderPausesOnlyItsStream) {
   auto [rc, out] = run.get();
   EXPECT_EQ(rc, 0) << out;
   EXPECT_LT(during - before, 16 * 1024) << "64 MiB response to a client that does not read";
+}
+
+// PHP downloads whose client grants them no window hold what PHP wrote ahead of them, more than
+// the connection's 1 MiB together: another PHP response on the same connection still goes
+// through, as through nginx. A full buffer pauses its own stream's backend; the streams it
+// paused for the connection's total waited for good while the others held 512 KiB.
+TEST_P(Http2, StalledStreamsDoNotHoldUpTheOthers) {
+  fpm_ = std::make_unique<PhpFpm>(18);  // one worker each
+  start();
+  frames("stalled_neighbours", "17");  // 17 x 64 KiB: the connection's 1 MiB
 }
 
 TEST_P(Http2, GracefulGoawayOnShutdown) {

@@ -2167,7 +2167,7 @@ root = "/"
   EXPECT_TRUE(r.config->listens[1].http2);   // h2c is on by default
   const Http2& d = r.config->http2;
   EXPECT_EQ(d.max_concurrent_streams, 100u);
-  EXPECT_EQ(d.initial_window, 65535u);
+  EXPECT_EQ(d.initial_window, 1u << 20);
   EXPECT_EQ(d.body_preread, 16u << 10);
   EXPECT_EQ(d.idle_timeout, std::chrono::seconds(180));
 
