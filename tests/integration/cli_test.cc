@@ -57,27 +57,35 @@ TEST(Cli, DoctorReportsTheMachine) {
   EXPECT_NE(out.find("RECV"), std::string::npos);
 }
 
-// A second askr-proxy (or any server of the same user with SO_REUSEPORT) on an address already
-// in use must not join the first one's listeners and take half of its connections: it refuses
-// to start, as nginx does ("Address already in use").
-TEST(Cli, ListenAddressInUseIsAnError) {
-  TempDir dir;
+// A second askr-proxy started with `server_extra` in its [server] table, on the address of a
+// first one that runs (on epoll, serving `dir`'s www/): its exit status, and its stderr in `out`.
+int start_on_an_address_in_use(TempDir& dir, const std::string& server_extra, std::string& out,
+                               std::string* addr_out = nullptr) {
   ProxyOptions o;
   o.backend = "epoll";
   o.root = dir.path() + "/www";
   dir.write("www/index.html", "first\n");
   Proxy first(o);
   std::string addr = "127.0.0.1:" + std::to_string(first.port());
-  std::string path =
-      dir.write("second.toml", "[server]\nio_backend = \"epoll\"\n[[listen]]\naddress = \"" + addr +
-                                   "\"\n[[site]]\nroot = \"www\"\n");
-  std::string out;
+  if (addr_out) *addr_out = addr;
+  std::string path = dir.write("second.toml", "[server]\nio_backend = \"epoll\"\n" + server_extra +
+                                                  "[[listen]]\naddress = \"" + addr +
+                                                  "\"\n[[site]]\nroot = \"www\"\n");
   // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
   int rc = run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out);
-  EXPECT_EQ(rc, 1) << out;
+  EXPECT_EQ(first.stop(), 0);
+  return rc;
+}
+
+// A second askr-proxy (or any server of the same user with SO_REUSEPORT) on an address already
+// in use must not join the first one's listeners and take half of its connections: it refuses
+// to start, as nginx does ("Address already in use").
+TEST(Cli, ListenAddressInUseIsAnError) {
+  TempDir dir;
+  std::string out, addr;
+  EXPECT_EQ(start_on_an_address_in_use(dir, "", out, &addr), 1) << out;
   EXPECT_NE(out.find("listen " + addr + ": "), std::string::npos) << out;
   EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
-  EXPECT_EQ(first.stop(), 0);
 }
 
 // Why a start fails is said on stderr too when error_log names a file, as nginx says its
@@ -85,24 +93,12 @@ TEST(Cli, ListenAddressInUseIsAnError) {
 // journal show it, not only a file no one is looking at.
 TEST(Cli, StartFailureIsOnStderrWhenTheErrorLogIsAFile) {
   TempDir dir;
-  ProxyOptions o;
-  o.backend = "epoll";
-  o.root = dir.path() + "/www";
-  dir.write("www/index.html", "first\n");
-  Proxy first(o);
-  std::string addr = "127.0.0.1:" + std::to_string(first.port());
-  std::string log = dir.path() + "/error.log";
-  std::string path = dir.write("second.toml", "[server]\nio_backend = \"epoll\"\nerror_log = \"" +
-                                                  log + "\"\n[[listen]]\naddress = \"" + addr +
-                                                  "\"\n[[site]]\nroot = \"www\"\n");
-  std::string out;
-  // Should it start, `timeout` stops it (SIGTERM: a clean exit) and answers 124.
-  EXPECT_EQ(run_command("timeout 5 " ASKR_PROXY_BIN " -c " + path + " 2>&1", out), 1) << out;
+  std::string log = dir.path() + "/error.log", out;
+  EXPECT_EQ(start_on_an_address_in_use(dir, "error_log = \"" + log + "\"\n", out), 1) << out;
   EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
   std::string file;
   run_command("cat " + log, file);
   EXPECT_NE(file.find("Address already in use"), std::string::npos) << file;
-  EXPECT_EQ(first.stop(), 0);
 }
 
 // A log file that cannot be opened is an error at start and under -t, with its path and why, as
