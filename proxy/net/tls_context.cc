@@ -16,15 +16,21 @@ constexpr long kSessionTimeout = 12 * 3600;  // how long a ticket resumes (Ticke
 
 // Lets each SSL find its TlsContexts from its SSL_CTX.
 int g_ctx_index = -1;
+// Set (to any non-null pointer) on an SSL accepted by a listener with `http2 = false`.
+int g_http1_only_index = -1;
 
-// ALPN: h2, then http/1.1, in our order (the connection's protocol follows: server/protocol.h).
-// A client that offers neither gets no ALPN answer rather than a fatal alert: it learns that
-// nothing was chosen and may still speak HTTP/1.1, which is what curl and browsers do.
-int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+// ALPN: h2, then http/1.1, in our order (the connection's protocol follows: server/protocol.h);
+// http/1.1 alone on a listener with `http2 = false`. A client that offers none of them gets no
+// ALPN answer rather than a fatal alert: it learns that nothing was chosen and may still speak
+// HTTP/1.1, which is what curl and browsers do.
+int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
             unsigned inlen, void*) {
   static const unsigned char kProtos[] = "\x02h2\x08http/1.1";  // h2 preferred
+  const unsigned char* protos = kProtos;
+  unsigned protos_len = sizeof kProtos - 1;
+  if (SSL_get_ex_data(ssl, g_http1_only_index)) protos += 3, protos_len -= 3;
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, outlen, kProtos, sizeof kProtos - 1, in, inlen) !=
+  if (SSL_select_next_proto(&chosen, outlen, protos, protos_len, in, inlen) !=
       OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;
   }
@@ -67,6 +73,8 @@ Result<std::unique_ptr<TlsContexts>> TlsContexts::build(const config::Config& cf
   t->ktls_ = cfg.tls.ktls;
   if (g_ctx_index < 0)
     g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  if (g_http1_only_index < 0)
+    g_http1_only_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   const std::vector<config::Site>& sites = cfg.sites;
   t->sites_.resize(sites.size());
   for (size_t i = 0; i < sites.size(); ++i) {
@@ -184,8 +192,14 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   return ctx;
 }
 
-SSL* TlsContexts::new_ssl() const {
-  return SSL_new(sites_[size_t(default_)].ctx);
+SSL* TlsContexts::new_ssl(bool http2) const {
+  SSL* ssl = SSL_new(sites_[size_t(default_)].ctx);
+  static char http1_only;
+  if (ssl && !http2 && SSL_set_ex_data(ssl, g_http1_only_index, &http1_only) != 1) {
+    SSL_free(ssl);
+    return nullptr;
+  }
+  return ssl;
 }
 
 int TlsContexts::site_for(std::string_view sni) const {

@@ -42,8 +42,9 @@ class TlsContexts {
   TlsContexts& operator=(const TlsContexts&) = delete;
 
   // A server-side SSL on the default context; SNI may move it to a site's context during the
-  // ClientHello. Null on allocation failure.
-  SSL* new_ssl() const;
+  // ClientHello. ALPN offers h2 unless `http2` is false (the listener's setting). Null on
+  // allocation failure.
+  SSL* new_ssl(bool http2 = true) const;
 
   // The site (index into Config::sites) whose certificate answers `sni` ("" = no SNI).
   int site_for(std::string_view sni) const;

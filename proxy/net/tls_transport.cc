@@ -36,10 +36,11 @@ constexpr size_t kRecordOverhead = 64;       // a record's bytes beyond its plai
 }  // namespace
 
 TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
-                           std::shared_ptr<const TlsContexts> contexts, TlsCounters& counters)
+                           std::shared_ptr<const TlsContexts> contexts, TlsCounters& counters,
+                           bool http2)
     : io_(io), counters_(counters), contexts_(std::move(contexts)) {
   fd = socket_fd;
-  ssl_ = contexts_->new_ssl();
+  ssl_ = contexts_->new_ssl(http2);
   if (!ssl_) return;  // on_recv refuses the connection
   BIO* bio = BIO_new(bio_method());
   BIO_set_data(bio, this);

@@ -53,8 +53,9 @@ class TlsTransport final : public Transport, private loop::IoObject {
  public:
   // Takes ownership of the connected, non-blocking socket `fd`. The transport keeps `contexts`
   // (the set its SSL comes from) alive while it lives; `counters` must outlive it.
+  // `http2`: the listener's setting, whether ALPN may choose h2.
   TlsTransport(loop::Backend& io, int fd, std::shared_ptr<const TlsContexts> contexts,
-               TlsCounters& counters);
+               TlsCounters& counters, bool http2 = true);
   ~TlsTransport() override;
 
   void start(TransportUser* user) override { user_ = user; }

@@ -28,8 +28,8 @@ std::string local_address(int fd) {
 
 }  // namespace
 
-Acceptor::Acceptor(Shard& shard, int listen_fd, bool tls, bool h2c)
-    : shard_(shard), h2c_(h2c), tls_(tls) {
+Acceptor::Acceptor(Shard& shard, int listen_fd, bool tls, bool http2)
+    : shard_(shard), http2_(http2), tls_(tls) {
   fd = listen_fd;
   address_ = local_address(listen_fd);
 }
@@ -85,7 +85,7 @@ void Acceptor::on_accept(int fd_or_error) {
              static_cast<unsigned long long>(failures_));
     failures_ = 0;
   }
-  shard_.accept(fd_or_error, tls_, h2c_);
+  shard_.accept(fd_or_error, tls_, http2_);
 }
 
 void Acceptor::on_error(int error) {

@@ -21,9 +21,9 @@ class Acceptor final : public loop::IoObject {
   static constexpr int64_t kRetryMs = 500;
 
   // Takes `listen_fd` over: the backend closes it on close().
-  // `tls`: connections on this listener speak TLS. `h2c`: cleartext connections may speak
-  // HTTP/2 with prior knowledge (with TLS, ALPN decides).
-  Acceptor(Shard& shard, int listen_fd, bool tls, bool h2c);
+  // `tls`: connections on this listener speak TLS. `http2`: they may speak HTTP/2 (chosen by
+  // ALPN with TLS, by the client preface in cleartext).
+  Acceptor(Shard& shard, int listen_fd, bool tls, bool http2);
 
   void start();
   // The shard's connection limit: stop accepting, and start again (unless an error back-off
@@ -47,7 +47,7 @@ class Acceptor final : public loop::IoObject {
   void update();  // starts or stops accepting to match paused_, closed_ and the back-off
 
   Shard& shard_;
-  bool h2c_;
+  bool http2_;
   std::string address_;  // for log lines
   bool tls_ = false;
   bool paused_ = false;

@@ -100,8 +100,8 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     // One listening socket per [[listen]], in the config's order.
     for (size_t i = 0; i < listen_fds_.size(); ++i) {
       bool tls = i < gen_.config.listens.size() && gen_.config.listens[i].tls;
-      bool h2c = i < gen_.config.listens.size() && gen_.config.listens[i].http2;
-      acceptors_.push_back(std::make_unique<Acceptor>(*this, listen_fds_[i], tls, h2c));
+      bool http2 = i < gen_.config.listens.size() && gen_.config.listens[i].http2;
+      acceptors_.push_back(std::make_unique<Acceptor>(*this, listen_fds_[i], tls, http2));
       acceptors_.back()->start();
     }
   }
@@ -232,7 +232,7 @@ void Shard::begin_drain() {
   }
 }
 
-void Shard::accept(int fd, bool tls, bool h2c) {
+void Shard::accept(int fd, bool tls, bool http2) {
   if (draining_) {
     ::close(fd);
     return;
@@ -243,11 +243,11 @@ void Shard::accept(int fd, bool tls, bool h2c) {
   std::unique_ptr<net::Transport> transport;
   if (tls) gen_.tls.refresh(tls_, tls_seen_);
   if (tls && tls_) {
-    transport = std::make_unique<net::TlsTransport>(*backend_, fd, tls_, tls_counters_);
+    transport = std::make_unique<net::TlsTransport>(*backend_, fd, tls_, tls_counters_, http2);
   } else {
     transport = std::make_unique<net::PlainTransport>(*backend_, fd);
   }
-  Connection* c = make_connection(*this, std::move(transport), h2c && !tls);
+  Connection* c = make_connection(*this, std::move(transport), http2 && !tls);
   c->next = conns_;
   if (conns_) conns_->prev = c;
   conns_ = c;

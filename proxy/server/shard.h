@@ -90,9 +90,9 @@ class Shard {
 
   // At [server] max_connections open connections the acceptors pause (while clients wait, the
   // tick closes the connection idle the longest); release resumes them.
-  // `tls`: the connection came on a TLS listener; `h2c`: a cleartext one may speak HTTP/2 with
-  // prior knowledge.
-  void accept(int fd, bool tls, bool h2c);
+  // `tls`: the connection came on a TLS listener; `http2`: the listener's setting (ALPN may
+  // choose h2; a cleartext connection may speak HTTP/2 with prior knowledge).
+  void accept(int fd, bool tls, bool http2);
   void release(Connection* c);  // the connection is closed; frees it
   // `next` takes `old`'s place on the list (the protocol is chosen); the caller frees `old`.
   void replace(Connection* old, Connection* next);

@@ -28,9 +28,10 @@ struct Listen {
   std::string text;         // as written: "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:80"
   sockaddr_storage addr{};  // sockaddr_in or sockaddr_in6; port 0 means an ephemeral port
   socklen_t addr_len = 0;   // sizeof(sockaddr_in) or sizeof(sockaddr_in6)
-  // HTTP/2 with prior knowledge (h2c) on this cleartext listener: a connection that opens with
-  // the HTTP/2 client preface speaks HTTP/2, any other speaks HTTP/1.1. On by default, as
-  // behind a load balancer that speaks h2c; false serves HTTP/1.1 only.
+  // HTTP/2 on this listener: with TLS, ALPN offers h2 before http/1.1; in cleartext (h2c, with
+  // prior knowledge) a connection that opens with the HTTP/2 client preface speaks HTTP/2, any
+  // other HTTP/1.1, as behind a load balancer that speaks h2c. False serves HTTP/1.1 only (ALPN
+  // offers http/1.1 alone).
   bool http2 = true;
 };
 

@@ -552,6 +552,20 @@ TEST_P(Tls, AlpnPrefersH2ThenHttp11) {
   EXPECT_EQ(curl("--http1.1 " + url(port(), "/a.txt")), "first\n");
 }
 
+// `http2 = false` on a TLS listener: ALPN offers http/1.1 alone, as nginx's `listen 443 ssl`
+// without http2 does; clients that ask for h2 first are served over HTTP/1.1. It offered h2
+// all the same.
+TEST_P(Tls, Http2FalseOffersOnlyHttp11ByAlpn) {
+  start("", "", "tls = true\nhttp2 = false\n");
+  EXPECT_NE(s_client(port(), "-alpn h2,http/1.1").find("ALPN protocol: http/1.1"),
+            std::string::npos);
+  EXPECT_NE(s_client(port(), "-alpn h2").find("No ALPN negotiated"), std::string::npos);
+  std::string v = curl("-v --http2 -o /dev/null " + url(port(), "/a.txt"));
+  EXPECT_NE(v.find("ALPN: server accepted http/1.1"), std::string::npos) << v;
+  EXPECT_NE(v.find("HTTP/1.1 200"), std::string::npos) << v;
+  EXPECT_EQ(curl("--http2 " + url(port(), "/a.txt")), "first\n");
+}
+
 // HTTP/2 over TLS, chosen by ALPN: nghttp (nghttp2's own client) gets a large file byte for
 // byte, and h2load runs many streams over a few connections.
 TEST_P(Tls, Http2ByAlpnServesStaticFiles) {
