@@ -1,6 +1,5 @@
 #include "handlers/php.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 
 #include "handlers/open_beneath.h"
 #include "handlers/path.h"
+#include "net/listener.h"
 #include "shared/base/log.h"
 #include "shared/base/poison.h"
 #include "shared/base/spares.h"
@@ -144,32 +144,6 @@ void cgi_name(std::string& out, std::string_view header) {
   out.resize(kPrefix.size() + header.size());
   char* p = std::copy(kPrefix.begin(), kPrefix.end(), out.data());
   for (char c : header) *p++ = c == '-' ? '_' : c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
-}
-
-// Dotted quad of a network-order IPv4 address into `buf` (16 bytes at least), as inet_ntop()
-// writes it but without its sprintf(): this runs for two addresses on every PHP request.
-std::string_view format_ipv4(const in_addr& addr, char* buf) {
-  const auto* b = reinterpret_cast<const unsigned char*>(&addr.s_addr);
-  char* p = buf;
-  for (int i = 0; i < 4; ++i) {
-    if (i) *p++ = '.';
-    p = std::to_chars(p, p + 3, unsigned(b[i])).ptr;
-  }
-  return {buf, size_t(p - buf)};
-}
-
-std::string_view format_ip(const sockaddr* sa, char* buf, size_t len, uint16_t& port) {
-  if (!sa) return {};
-  if (sa->sa_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    port = ntohs(in->sin_port);
-    return format_ipv4(in->sin_addr, buf);
-  } else {
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    port = ntohs(in6->sin6_port);
-    inet_ntop(AF_INET6, &in6->sin6_addr, buf, socklen_t(len));
-  }
-  return buf;
 }
 
 // Field names PHP would rewrite into a name it was not sent as: PHP turns '.', ' ' and other
@@ -429,8 +403,7 @@ void PhpRequest::begin() {
   out.reserve(request_size_hint(req, script));  // built with one allocation, not a doubling series
   fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.keeps_connections());
   fastcgi::ParamsWriter w(out, kRequestId);
-  char peer[INET6_ADDRSTRLEN] = "", local[INET6_ADDRSTRLEN] = "", num[24];
-  uint16_t peer_port = 0, local_port = 0;
+  char peer[net::kHostTextMax], local[net::kHostTextMax], num[24];
   // REQUEST_URI: the target as sent; for an absolute-form target, its path and query.
   std::string absolute_uri;
   std::string_view uri = req.target;
@@ -466,13 +439,14 @@ void PhpRequest::begin() {
   }
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
-  const std::string_view client =
-      format_ip(conn ? conn->peer : nullptr, peer, sizeof peer, peer_port);
+  const sockaddr* peer_sa = conn ? conn->peer : nullptr;
+  const sockaddr* local_sa = conn ? conn->local : nullptr;
+  const std::string_view client = net::format_host(peer_sa, peer);
   w.add("REMOTE_ADDR", client);
-  w.add("REMOTE_PORT", port_text(peer_port, num));
+  w.add("REMOTE_PORT", port_text(peer_sa ? net::address_port(peer_sa) : 0, num));
   w.add("REMOTE_USER", http::remote_user(req.known(http::Known::kAuthorization)));
-  w.add("SERVER_ADDR", format_ip(conn ? conn->local : nullptr, local, sizeof local, local_port));
-  w.add("SERVER_PORT", port_text(local_port, num));
+  w.add("SERVER_ADDR", net::format_host(local_sa, local));
+  w.add("SERVER_PORT", port_text(local_sa ? net::address_port(local_sa) : 0, num));
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
   add_header_params(w, req, pool_.counters().dropped_headers);

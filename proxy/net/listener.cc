@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <string>
 
 namespace askr::net {
@@ -61,15 +62,34 @@ int bound_port(int fd) {
 }
 
 std::string format_address(const sockaddr* sa) {
-  char host[INET6_ADDRSTRLEN] = "?";
+  char buf[kHostTextMax];
+  std::string host(format_host(sa, buf));
+  std::string port = std::to_string(address_port(sa));
+  return sa->sa_family == AF_INET ? host + ":" + port : "[" + host + "]:" + port;
+}
+
+static_assert(kHostTextMax == INET6_ADDRSTRLEN);
+
+std::string_view format_host(const sockaddr* sa, char (&buf)[kHostTextMax]) {
+  if (!sa) return {};
   if (sa->sa_family == AF_INET) {
-    auto* in = reinterpret_cast<const sockaddr_in*>(sa);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    const auto* b = reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i) *p++ = '.';
+      p = std::to_chars(p, p + 3, unsigned(b[i])).ptr;
+    }
+    return {buf, size_t(p - buf)};
   }
-  auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-  inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+  if (!inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) return {};
+  return buf;
+}
+
+uint16_t address_port(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(sa)->sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(sa)->sin6_port);
 }
 
 }  // namespace askr::net

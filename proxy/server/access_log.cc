@@ -1,6 +1,5 @@
 #include "server/access_log.h"
 
-#include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -94,22 +93,6 @@ std::string_view or_dash(std::string_view s) {
   return s.empty() ? "-" : s;
 }
 
-// The client's address without its port or brackets, as nginx's $remote_addr.
-std::string remote_addr(const sockaddr* peer) {
-  std::string addr = net::format_address(peer);
-  if (addr.front() == '[') return addr.substr(1, addr.rfind(']') - 1);
-  addr.resize(addr.rfind(':'));
-  return addr;
-}
-
-// nginx's $remote_port.
-unsigned remote_port(const sockaddr* peer) {
-  if (peer->sa_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(peer)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<const sockaddr_in*>(peer)->sin_port);
-}
-
 }  // namespace
 
 AccessLog::AccessLog(int fd, config::LogFormat format, std::string_view path)
@@ -147,7 +130,8 @@ void AccessLog::add(const AccessEntry& e, time_t now) {
 }
 
 void AccessLog::add_combined(const AccessEntry& e) {
-  buf_ += remote_addr(e.peer);
+  char host[net::kHostTextMax];
+  buf_ += net::format_host(e.peer, host);
   buf_ += " - ";
   if (e.authorization.empty()) {
     buf_ += '-';
@@ -180,10 +164,11 @@ void AccessLog::add_combined(const AccessEntry& e) {
 void AccessLog::add_json(const AccessEntry& e) {
   buf_ += "{\"time\":\"";
   buf_ += stamp_;
+  char host[net::kHostTextMax];
   buf_ += "\",\"remote\":\"";
-  buf_ += remote_addr(e.peer);
+  buf_ += net::format_host(e.peer, host);
   buf_ += "\",\"remote_port\":";
-  buf_ += std::to_string(remote_port(e.peer));
+  buf_ += std::to_string(net::address_port(e.peer));
   buf_ += ",\"method\":\"";
   append_json_escaped(buf_, e.method);
   buf_ += "\",\"uri\":\"";
