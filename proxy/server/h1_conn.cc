@@ -230,9 +230,18 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   if (!stream) {
     if (req.refused) note_refused(resp.status, req.refused, LOG_LIMIT_SITE());
     keep_alive_ = keep_alive_for(head, resp.close);
-    // A body sent to a handler that answers at once is read and dropped, which keeps the
-    // connection usable.
-    if (head.framing != http::BodyFraming::kNone && !begin_body(head)) return;
+    if (head.framing != http::BodyFraming::kNone && head.expect_continue &&
+        head.version_minor == 1) {
+      // The client waits for 100 Continue: it gets the answer instead and is never asked for a
+      // body nobody reads, and the connection closes after the answer (RFC 9110 §10.1.1), as
+      // nginx does. What it sends anyway is drained by the linger.
+      keep_alive_ = false;
+      refused_ = true;
+    } else if (head.framing != http::BodyFraming::kNone && !begin_body(head)) {
+      // Else a body sent to a handler that answers at once is read and dropped, which keeps
+      // the connection usable.
+      return;
+    }
     write_response(resp);
     // The answer is in the send buffer (or held by its owner): the request can go back to the
     // pool now, so that a burst of connections shares a few request objects. A file still to
