@@ -141,6 +141,7 @@ int run_zygote(const Options& opt, const sapi::EngineConfig& engine) {
     LOG_ERROR("--zygote needs its control socket as fd $ASKR_ZYGOTE_FD");
     return 1;
   }
+  if (!opt.user.empty() && !switch_user(opt.user, opt.group)) return 1;
   if (!die_with_parent()) {
     LOG_ERROR("the parent process is gone; not starting");
     return 1;
@@ -178,6 +179,10 @@ int run(const Options& opt) {
   int listen_fd =
       opt.listen_path.empty() ? inherited_listener() : create_listener(opt.listen_path, inode);
   if (listen_fd < 0) return 1;
+  // An abstract socket ("@name") has no file to give.
+  const std::string& socket_file =
+      opt.listen_path.starts_with('@') ? std::string() : opt.listen_path;
+  if (!opt.user.empty() && !switch_user(opt.user, opt.group, socket_file)) return 1;
   if (opt.listen_path.empty() && !die_with_parent()) {
     LOG_ERROR("the parent process is gone; not starting");
     return 1;

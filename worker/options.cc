@@ -63,6 +63,10 @@ Result<void> apply_value(Options& o, std::string_view name, const std::string& v
     o.ini_scan_dir = value;
   } else if (name == "--log-level") {
     o.log_level = value;
+  } else if (name == "--user") {
+    o.user = value;
+  } else if (name == "--group") {
+    o.group = value;
   } else if (name == "--max-requests") {
     Result<uint64_t> n = parse_count(value, "--max-requests");
     if (!n) return n.error();
@@ -75,9 +79,9 @@ Result<void> apply_value(Options& o, std::string_view name, const std::string& v
   return {};
 }
 
-constexpr std::string_view kValueOptions[] = {"--mode",         "--script",       "--listen",
-                                              "--php-ini",      "--ini-scan-dir", "--log-level",
-                                              "--max-requests", "--memory-limit"};
+constexpr std::string_view kValueOptions[] = {
+    "--mode",      "--script",       "--listen",       "--php-ini", "--ini-scan-dir",
+    "--log-level", "--max-requests", "--memory-limit", "--user",    "--group"};
 
 }  // namespace
 
@@ -121,6 +125,7 @@ Result<Options> parse_options(int argc, char** argv) {
   if (o.mode == Options::Mode::kWorker && o.script.empty() && !o.version && !o.help) {
     return Error{EINVAL, "--mode worker needs --script FILE"};
   }
+  if (!o.group.empty() && o.user.empty()) return Error{EINVAL, "--group needs --user"};
   if (o.zygote && !o.listen_path.empty()) {
     return Error{EINVAL, "--zygote takes its workers' sockets from its supervisor, not --listen"};
   }
@@ -143,6 +148,9 @@ const char* usage() {
          "  --memory-limit BYTES    exit after a request that leaves RSS above this\n"
          "                          (k/m/g units; 0 = never)\n"
          "  --log-level LEVEL       error|warn|info|debug (default info)\n"
+         "  --user NAME             run as this user (started as root), with its groups;\n"
+         "                          PHP starts as it (after --listen's socket is made)\n"
+         "  --group NAME            and this group (default: the user's own)\n"
          "  --zygote                for a supervisor: start PHP once, then fork a worker\n"
          "                          (with the options above) per request on the control\n"
          "                          socket $ASKR_ZYGOTE_FD; see worker/zygote.h\n"

@@ -1,6 +1,8 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -9,7 +11,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <initializer_list>
+
+#include "shared/base/log.h"
 
 namespace askr::worker {
 namespace {
@@ -73,6 +78,35 @@ bool die_with_parent() {
   // The parent may have died before prctl(): then we were re-parented already (to init, or to
   // a subreaper).
   return parent != 1 && getppid() == parent;
+}
+
+bool switch_user(const std::string& user, const std::string& group, const std::string& own_path) {
+  errno = 0;
+  const passwd* pw = getpwnam(user.c_str());
+  if (!pw) {
+    LOG_ERROR("--user %s: no such user", user.c_str());
+    return false;
+  }
+  uid_t uid = pw->pw_uid;
+  gid_t gid = pw->pw_gid;
+  if (!group.empty()) {
+    const struct group* gr = getgrnam(group.c_str());
+    if (!gr) {
+      LOG_ERROR("--group %s: no such group", group.c_str());
+      return false;
+    }
+    gid = gr->gr_gid;
+  }
+  if (!own_path.empty() && chown(own_path.c_str(), uid, gid) != 0) {
+    LOG_ERROR("cannot give %s to user %s: %s", own_path.c_str(), user.c_str(), strerror(errno));
+    return false;
+  }
+  if (initgroups(user.c_str(), gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+      setresuid(uid, uid, uid) != 0) {
+    LOG_ERROR("cannot run as user %s: %s", user.c_str(), strerror(errno));
+    return false;
+  }
+  return true;
 }
 
 uint64_t resident_bytes() {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 
 namespace askr::worker {
 
@@ -29,8 +30,16 @@ bool renew_wake_pipe();
 pid_t fork_sibling();
 
 // Asks the kernel to SIGKILL this process when its parent dies; false when the parent is
-// already gone.
+// already gone. A change of user clears it: switch_user() first.
 bool die_with_parent();
+
+// From root: becomes `user`, with its supplementary groups and `group` (empty: the user's own
+// group), for good (real, effective and saved ids), as php-fpm's pool user and group. A
+// non-empty `own_path` (the --listen socket) is given to them first, as php-fpm's listen.owner
+// and listen.group default to them. Logs why and returns false when it cannot (no such name,
+// not root).
+bool switch_user(const std::string& user, const std::string& group,
+                 const std::string& own_path = {});
 
 // The resident set size (/proc/self/statm), in bytes; 0 when unknown.
 uint64_t resident_bytes();

@@ -271,6 +271,13 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
       p.argv.insert(p.argv.end(), {"--max-requests", std::to_string(pc.max_requests)});
     if (pc.memory_limit)
       p.argv.insert(p.argv.end(), {"--memory-limit", format_bytes(pc.memory_limit)});
+    if (!pc.user.empty() && geteuid() == 0) {
+      p.argv.insert(p.argv.end(), {"--user", pc.user});
+      if (!pc.group.empty()) p.argv.insert(p.argv.end(), {"--group", pc.group});
+    } else if (!pc.user.empty()) {
+      // As php-fpm, which ignores its pool's user when it does not run as root.
+      LOG_WARN("pool %s: 'user' ignored: askr-proxy does not run as root", pc.name.c_str());
+    }
     for (const auto& [k, v] : pc.ini) p.argv.insert(p.argv.end(), {"-d", k + "=" + v});
     p.env = worker_env(pc);
   }

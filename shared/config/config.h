@@ -94,6 +94,11 @@ struct Pool {
   uint64_t memory_limit = 0;  // recycle a worker whose RSS is above this after a request; 0 = none
   // A request running longer: the worker is killed, the client gets 504; 1ms..24h.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  // The user (and group; "": the user's own) the workers run as, as php-fpm's pool user and
+  // group: PHP starts under them. Acted on when askr-proxy runs as root; "": askr-proxy's own.
+  // Checked to exist when the config is loaded.
+  std::string user;
+  std::string group;
   std::vector<std::pair<std::string, std::string>> ini;  // [pool.ini]: php.ini settings
   // [pool.env]: the workers' whole environment (as php-fpm's clear_env = yes, nothing of
   // askr-proxy's own is passed unless named here). `from_proxy`: the value is askr-proxy's

@@ -9,7 +9,9 @@
 #include "shared/config/load.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -684,6 +686,27 @@ void parse_worker_script(std::string_view k, const Node& v, Context& ctx, Pool& 
   pool.worker_script = p.string();
 }
 
+// user = "www-data", group = "www-data": names the system knows (getpwnam, getgrnam).
+void parse_pool_user(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty() || !getpwnam(s->c_str())) {
+    ctx.error(v, quote(k) + ": no such user: \"" + *s + "\"");
+    return;
+  }
+  pool.user = *s;
+}
+
+void parse_pool_group(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+  const std::string* s = get_string(k, v, ctx);
+  if (!s) return;
+  if (s->empty() || !getgrnam(s->c_str())) {
+    ctx.error(v, quote(k) + ": no such group: \"" + *s + "\"");
+    return;
+  }
+  pool.group = *s;
+}
+
 // [pool.ini]: "name" = value; strings, integers, floats and booleans, all passed on as text.
 void parse_pool_ini(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
   const auto* table = v.as_table();
@@ -775,6 +798,8 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"max_requests", integer_field<&Pool::max_requests, 0, INT64_MAX>},
       {"memory_limit", size_field<&Pool::memory_limit, 0, INT64_MAX>},
       {"request_timeout", duration_field<&Pool::request_timeout, 1, kMaxTimeoutMs>},
+      {"user", parse_pool_user},
+      {"group", parse_pool_group},
       {"ini", parse_pool_ini},
       {"env", parse_pool_env},
   };
@@ -785,7 +810,7 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
   if (!pool.own) {
     // Keys of Askr's own pools make no sense for an external FastCGI backend.
     for (const char* key : {"workers", "mode", "worker_script", "max_requests", "memory_limit",
-                            "request_timeout", "ini", "env"}) {
+                            "request_timeout", "user", "group", "ini", "env"}) {
       if (const Node* n = table.get(key)) {
         ctx.error(*n, quote(key) + " applies to askr-worker pools only (a pool without 'fastcgi')");
       }
@@ -795,6 +820,9 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
     ctx.error(table, "mode = \"worker\" needs 'worker_script'");
   } else if (pool.mode == Pool::Mode::kClassic && table.contains("worker_script")) {
     ctx.error(*table.get("worker_script"), "'worker_script' needs mode = \"worker\"");
+  }
+  if (pool.own && table.contains("group") && !table.contains("user")) {
+    ctx.error(*table.get("group"), "'group' needs 'user'");
   }
   return pool;
 }

@@ -2,6 +2,7 @@
 // request_timeout, recycling, back-off, SIGHUP, SIGTERM and SIGKILL of the proxy, and the pool
 // zygote the workers are forked from (one OPcache per pool, warm replacements).
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/fsuid.h>
@@ -843,6 +844,42 @@ TEST_P(AskrPool, WorkerScriptExitingZeroAtOnceBacksOff) {
   EXPECT_EQ(get("/pid.php").status, 503);
   EXPECT_LT(Clock::now() - t0, milliseconds(1000));
   EXPECT_TRUE(proxy_->alive());
+}
+
+// user = "nobody" (php-fpm's pool user): PHP starts and serves as that user and its group, in
+// classic and worker mode, so a script cannot read what only root may; the pool serves as
+// usual. Before, the key did not exist and PHP ran as root under a root askr-proxy.
+TEST_P(AskrPool, WorkersRunAsThePoolUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to start workers as another user";
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  // The site readable by all (the temporary directory is private), a file for root alone.
+  for (std::string d = root(); d.size() > 1; d = std::filesystem::path(d).parent_path()) {
+    chmod(d.c_str(), 0755);
+    if (d == site_.path()) break;
+  }
+  std::string secret = site_.path() + "/secret.txt";
+  site_.write("secret.txt", "root only\n");
+  chmod(secret.c_str(), 0600);
+  std::string ids = std::to_string(nobody->pw_uid) + " " + std::to_string(nobody->pw_uid) + " " +
+                    std::to_string(nobody->pw_gid) + " " + std::to_string(nobody->pw_gid);
+  for (const std::string mode : {"classic", "worker"}) {
+    std::string pool = "workers = 2\nuser = \"nobody\"\nmode = \"" + mode + "\"\n";
+    if (mode == "worker") pool += "worker_script = \"" + root() + "/_worker.php\"\n";
+    start(pool);
+    for (int i = 0; i < 4; ++i) {
+      PhpResponse r = get("/ids.php?file=" + secret);
+      EXPECT_EQ(r.status, 200) << mode << ": " << r.body;
+      EXPECT_EQ(r.body, ids + " denied\n") << mode;
+    }
+    PhpResponse r = get("/hello.txt");
+    EXPECT_EQ(r.status, 200) << mode;
+    proxy_.reset();
+  }
+  // group = "root": the user's own group replaced.
+  start("workers = 1\nuser = \"nobody\"\ngroup = \"root\"\n");
+  EXPECT_EQ(get("/ids.php").body,
+            std::to_string(nobody->pw_uid) + " " + std::to_string(nobody->pw_uid) + " 0 0 -\n");
 }
 
 // The workers' socket is in a directory that only askr-proxy's user can enter; a process of

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -339,6 +340,34 @@ TEST(Classic, MaxRequestsThenExit) {
   }
   EXPECT_EQ(w.wait_exit(5000), std::optional<int>(0)) << w.log();
   EXPECT_FALSE(FcgiConnection(w.socket_path()).connected());
+}
+
+// --user (from root): PHP starts and serves as that user, with its group; the --listen socket
+// is given to it, as php-fpm's listen.owner defaults to the pool's user. A connection from root
+// (a supervisor, nginx as root) is still served.
+TEST(Classic, UserRunsPhpAsThatUserAndOwnsTheSocket) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  WorkerProcess w(classic_mode({"--user", "nobody"}));
+  struct stat st {};
+  ASSERT_EQ(stat(w.socket_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody->pw_uid);
+  EXPECT_EQ(st.st_gid, nobody->pw_gid);
+  // A script nobody can read, in the worker's (private) directory opened to all.
+  chmod(w.dir().path().c_str(), 0755);
+  std::string script = w.dir().file("ids.php");
+  std::ofstream(script) << "<?php preg_match('/^Uid:\\s+(\\d+)/m', "
+                           "file_get_contents('/proc/self/status'), $m); echo $m[1];";
+  FcgiResponse r = fcgi_request(w.socket_path(), default_params(script));
+  EXPECT_EQ(r.status, 200) << r.out << w.log();
+  EXPECT_EQ(r.body, std::to_string(nobody->pw_uid));
+
+  // Not a user: a clear line, and no PHP.
+  WorkerProcess bad(WorkerOptions{.args = {"--user", "no-such-user-here"}, .wait_ready = false});
+  EXPECT_EQ(bad.wait_exit(10000), std::optional<int>(1));
+  EXPECT_NE(bad.log().find("--user no-such-user-here: no such user"), std::string::npos)
+      << bad.log();
 }
 
 TEST(Classic, SigtermWhileIdleExitsAtOnce) {

@@ -18,7 +18,7 @@ Result<Options> parse(std::vector<std::string> args) {
 TEST(Options, Everything) {
   Result<Options> o = parse({"--mode", "worker", "--script=/w.php", "--listen", "/s", "-d", "a=1",
                              "-db=2", "--max-requests", "10", "--memory-limit", "64m", "--php-ini",
-                             "/p.ini", "--ini-scan-dir", ""});
+                             "/p.ini", "--ini-scan-dir", "", "--user", "www-data", "--group=adm"});
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_EQ(o->mode, Options::Mode::kWorker);
   EXPECT_EQ(o->script, "/w.php");
@@ -29,6 +29,8 @@ TEST(Options, Everything) {
   EXPECT_EQ(o->php_ini, "/p.ini");
   EXPECT_TRUE(o->ini_scan_dir_set);
   EXPECT_EQ(o->ini_scan_dir, "");
+  EXPECT_EQ(o->user, "www-data");
+  EXPECT_EQ(o->group, "adm");
 }
 
 TEST(Options, Errors) {
@@ -40,6 +42,7 @@ TEST(Options, Errors) {
   EXPECT_FALSE(parse({"--bogus"}).ok());
   EXPECT_TRUE(parse({"--version"}).ok());
   EXPECT_FALSE(parse({"--zygote", "--listen", "/s"}).ok());  // a zygote's workers get theirs
+  EXPECT_FALSE(parse({"--group", "adm"}).ok());              // a group without a user
 }
 
 TEST(Options, Zygote) {

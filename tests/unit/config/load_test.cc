@@ -1915,6 +1915,55 @@ mode = "turbo"
   EXPECT_EQ(got, (std::vector<std::string>{"5:1", "11:11", "14:11", "15:17", "15:17", "16:8"}));
 }
 
+// user and group, as php-fpm's pool user and group: names the system knows, for Askr's own pools.
+TEST(LoadOwnPools, UserAndGroup) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+php = "app"
+[[pool]]
+name = "app"
+user = "nobody"
+group = "nogroup"
+[[pool]]
+name = "b"
+user = "root"
+)",
+                             "/tmp/x.toml");
+  ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0].to_string());
+  EXPECT_EQ(r.config->pools[0].user, "nobody");
+  EXPECT_EQ(r.config->pools[0].group, "nogroup");
+  EXPECT_EQ(r.config->pools[1].user, "root");
+  EXPECT_EQ(r.config->pools[1].group, "");
+
+  r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[[pool]]
+name = "a"
+user = "no-such-user-here"
+group = "no-such-group-here"
+[[pool]]
+name = "b"
+group = "nogroup"
+[[pool]]
+name = "c"
+fastcgi = "127.0.0.1:9000"
+user = "nobody"
+)",
+                  "/tmp/x.toml");
+  ASSERT_FALSE(r.config);
+  std::vector<std::string> got;
+  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  EXPECT_EQ(got, (std::vector<std::string>{"7: 'user': no such user: \"no-such-user-here\"",
+                                           "8: 'group': no such group: \"no-such-group-here\"",
+                                           "11: 'group' needs 'user'",
+                                           "15: 'user' applies to askr-worker pools only (a pool "
+                                           "without 'fastcgi')"}));
+}
+
 TEST(LoadOwnPools, Env) {
   LoadResult r = load_string(R"([[listen]]
 address = "127.0.0.1:8080"
