@@ -686,25 +686,23 @@ void parse_worker_script(std::string_view k, const Node& v, Context& ctx, Pool& 
   pool.worker_script = p.string();
 }
 
-// user = "www-data", group = "www-data": names the system knows (getpwnam, getgrnam).
-void parse_pool_user(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
-  const std::string* s = get_string(k, v, ctx);
-  if (!s) return;
-  if (s->empty() || !getpwnam(s->c_str())) {
-    ctx.error(v, quote(k) + ": no such user: \"" + *s + "\"");
-    return;
-  }
-  pool.user = *s;
+bool user_exists(const char* name) {
+  return getpwnam(name) != nullptr;
+}
+bool group_exists(const char* name) {
+  return getgrnam(name) != nullptr;
 }
 
-void parse_pool_group(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
+// user = "www-data", group = "www-data": names the system knows (getpwnam, getgrnam).
+template <std::string Pool::*Field, bool (*Exists)(const char*)>
+void account_field(std::string_view k, const Node& v, Context& ctx, Pool& pool) {
   const std::string* s = get_string(k, v, ctx);
   if (!s) return;
-  if (s->empty() || !getgrnam(s->c_str())) {
-    ctx.error(v, quote(k) + ": no such group: \"" + *s + "\"");
+  if (s->empty() || !Exists(s->c_str())) {
+    ctx.error(v, quote(k) + ": no such " + std::string(k) + ": \"" + *s + "\"");
     return;
   }
-  pool.group = *s;
+  pool.*Field = *s;
 }
 
 // [pool.ini]: "name" = value; strings, integers, floats and booleans, all passed on as text.
@@ -798,8 +796,8 @@ Pool parse_pool(const toml::table& table, Context& ctx) {
       {"max_requests", integer_field<&Pool::max_requests, 0, INT64_MAX>},
       {"memory_limit", size_field<&Pool::memory_limit, 0, INT64_MAX>},
       {"request_timeout", duration_field<&Pool::request_timeout, 1, kMaxTimeoutMs>},
-      {"user", parse_pool_user},
-      {"group", parse_pool_group},
+      {"user", account_field<&Pool::user, user_exists>},
+      {"group", account_field<&Pool::group, group_exists>},
       {"ini", parse_pool_ini},
       {"env", parse_pool_env},
   };
