@@ -17,6 +17,11 @@ char kDelivered;
 
 constexpr size_t kFieldOverhead = 32;  // RFC 9113 §6.5.2: each field counts name + value + 32
 
+// The largest header block sent, by nghttp2's count: three times the largest CGI head (16 MiB),
+// whose fields take 3 bytes at least ("a:\n") and are each counted 6 bytes more, and room to
+// spare.
+constexpr size_t kMaxSendHeaderBlock = 64 << 20;
+
 // Header fields that are never sent in HTTP/2 (RFC 9113 §8.2.2), nor the framing fields the
 // session writes itself; in any case. Checked for every field of every response: the length
 // picks the one or two candidates.
@@ -321,6 +326,10 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
   // One more than ours, so that our cap answers first (ENHANCE_YOUR_CALM, counted as a flood).
   nghttp2_option_set_max_continuations(opt, limits.max_continuations + 1);
+  // A response head may be as large as a pool's response_header_size (16 MiB at most), and
+  // nghttp2 counts each field 6 bytes more than it holds (nghttp2_hd_deflate_bound): its
+  // default of 64 KiB would refuse a head that HTTP/1.1 sends, and leave the stream without one.
+  nghttp2_option_set_max_send_header_block_length(opt, kMaxSendHeaderBlock);
   // nghttp2's per-stream allocations come from this thread's free lists (see h2_alloc.h).
   nghttp2_session_server_new3(&session_, cb, this, opt, H2Allocator::mem());
   nghttp2_option_del(opt);

@@ -11,7 +11,7 @@ import struct
 import sys
 import time
 
-from hpack import Encoder
+from hpack import Decoder, Encoder
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
                               PingFrame, PriorityFrame, RstStreamFrame, SettingsFrame,
                               WindowUpdateFrame)
@@ -459,6 +459,32 @@ def case_cookies(port, arg):
     text = body.decode()
     expect('"REQUEST_SCHEME":"http"' in text and '"HTTPS":""' in text,
            "the scheme is the transport's: " + text)
+
+
+def case_big_head(port, arg):
+    # A response head larger than 64 KiB (HEADERS and CONTINUATION frames), then another request
+    # on the same connection.
+    c = Conn(port)
+    c.dec = Decoder()
+    c.dec.max_header_list_size = 1 << 24
+    c.send(c.headers(1, path=arg))
+    block, fields = b"", None
+    f = c.until(lambda f: isinstance(f, (HeadersFrame, ContinuationFrame, RstStreamFrame,
+                                         GoAwayFrame)) and f.stream_id in (0, 1))
+    while isinstance(f, (HeadersFrame, ContinuationFrame)):
+        block += f.data
+        if "END_HEADERS" in f.flags:
+            fields = c.dec.decode(block)
+            break
+        f = c.until(lambda f: isinstance(f, ContinuationFrame) and f.stream_id == 1)
+    expect(fields is not None, "a head for stream 1 (got %s)" % f)
+    size = sum(len(k) + len(v) for k, v in fields)
+    status = dict(fields).get(":status", dict(fields).get(b":status"))
+    expect(status in ("200", b"200") and size > 90 * 1024,
+           "status %s, a head of %d bytes" % (status, size))
+    c.send(c.headers(3, path="/status.php"))
+    status, body, err = c.response(3)
+    expect(status == 200 and body == b"ok\n", "the next stream: %s %r %s" % (status, body, err))
 
 
 def case_padded_values(port, arg):

@@ -390,6 +390,14 @@ TEST_P(Http2, InvalidHeadersAreStreamErrorsNeverForwarded) {
   frames("cookies");  // crumbs joined with "; ", names PHP would rewrite dropped
 }
 
+// A PHP head beyond 64 KiB, which the pool's response_header_size lets through, goes out in
+// HEADERS and CONTINUATION frames as HTTP/1.1 sends it, and the connection goes on; the stream
+// was left waiting for a head nghttp2 would not send.
+TEST_P(Http2, PhpHeadBeyond64kIsSent) {
+  start("", "", "", "response_header_size = \"200k\"\n");
+  frames("big_head", "'/bigcookie.php?n=3&kb=30'");
+}
+
 // A value with whitespace at its ends (curl sends `-H 'X-A: b '` as written) is served, as nginx
 // and HTTP/1.1 serve it, without the whitespace; it was a stream reset.
 TEST_P(Http2, PaddedFieldValuesAreServedTrimmed) {

@@ -643,6 +643,13 @@ TEST_P(Php, LocationRedirects) {
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.status, 302);
   EXPECT_TRUE(ends_with(r.header("location"), "/x")) << r.header("location");
+  // header('HTTP/1.1 200 OK') after the Location: a 200 has no Status line, so 302 again.
+  r = php_fetch(port(), get("/headers.php?redirect=line"));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 302) << r.status_line;
+  // php-fpm passes no reason of the script's for a 200 either.
+  r = php_fetch(port(), get("/reason.php?code=200&text=Fine"));
+  EXPECT_EQ(r.status_line, "HTTP/1.1 200 OK");
 }
 
 // ---- paths and routes

@@ -24,7 +24,10 @@ TEST(CgiHeaderBlock, StatusFromTheCode) {
 TEST(CgiHeaderBlock, StatusLineWins) {
   EXPECT_EQ(cgi_header_block(404, "HTTP/1.1 404 Gone Fishing", {}),
             "Status: 404 Gone Fishing\r\n\r\n");
-  EXPECT_EQ(cgi_header_block(200, "HTTP/1.0 200 Fine", {}), "Status: 200 Fine\r\n\r\n");
+  // Not for a 200, as php-fpm: a Location then means 302 to the web server.
+  EXPECT_EQ(cgi_header_block(200, "HTTP/1.0 200 Fine", {}), "\r\n");
+  EXPECT_EQ(cgi_header_block(200, "HTTP/1.1 200 OK", Lines{"Location: /x"}),
+            "Location: /x\r\n\r\n");
 }
 
 TEST(CgiHeaderBlock, OneStatusHeaderKept) {

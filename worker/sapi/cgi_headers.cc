@@ -49,7 +49,9 @@ void cgi_header_block(std::string& out, int code, std::string_view status_line,
   out.clear();
   bool have_status = false;
   size_t space = status_line.find(' ');
-  if (starts_with_nocase(status_line, "HTTP/") && space != std::string_view::npos) {
+  // As php-fpm, a status line naming 200 goes unsaid, as a plain 200 does: a Location after it
+  // still means 302, and the reason is the web server's.
+  if (code != 200 && starts_with_nocase(status_line, "HTTP/") && space != std::string_view::npos) {
     std::string_view rest = status_line.substr(space);  // " 404 Gone"
     out.append("Status:").append(rest).append("\r\n");
     code = std::atoi(std::string(rest.substr(1, 3)).c_str());
