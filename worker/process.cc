@@ -81,7 +81,6 @@ bool die_with_parent() {
 }
 
 bool switch_user(const std::string& user, const std::string& group, const std::string& own_path) {
-  errno = 0;
   const passwd* pw = getpwnam(user.c_str());
   if (!pw) {
     LOG_ERROR("--user %s: no such user", user.c_str());
