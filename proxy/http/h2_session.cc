@@ -221,6 +221,14 @@ struct H2Callbacks {
   static int unpack_extension(nghttp2_session*, void**, const nghttp2_frame_hd*, void*) {
     return NGHTTP2_ERR_CANCEL;  // ignored
   }
+  // A response head nghttp2 would not send (one it cannot encode within its limits): the
+  // stream is reset, never left waiting for a head that does not come.
+  static int frame_not_send(nghttp2_session* s, const nghttp2_frame* f, int, void*) {
+    if (f->hd.type == NGHTTP2_HEADERS) {
+      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_INTERNAL_ERROR);
+    }
+    return 0;
+  }
   static int stream_close(nghttp2_session*, int32_t id, uint32_t error, void* p) {
     return self(p).on_stream_close(id, error);
   }
@@ -311,6 +319,7 @@ H2Session::H2Session(Events& events, const H2Limits& limits, H2Counters* shared)
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, H2Callbacks::data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, H2Callbacks::stream_close);
   nghttp2_session_callbacks_set_on_frame_send_callback(cb, H2Callbacks::frame_send);
+  nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, H2Callbacks::frame_not_send);
   nghttp2_session_callbacks_set_send_data_callback(cb, H2Callbacks::send_data);
   nghttp2_session_callbacks_set_on_extension_chunk_recv_callback(cb, H2Callbacks::extension_chunk);
   nghttp2_session_callbacks_set_unpack_extension_callback(cb, H2Callbacks::unpack_extension);

@@ -31,7 +31,8 @@ class Core final : public H2Session::Events {
   std::map<int32_t, uint32_t> closed;
   std::vector<int> refused;  // statuses of the requests the session refused itself
   std::string response_body = "hello";
-  bool answer = true;  // answer each request at once
+  std::string big_field;  // a field of the answer's head, when not empty
+  bool answer = true;     // answer each request at once
 
   std::unique_ptr<Request> new_request() override { return std::make_unique<Request>(); }
   void on_request(int32_t id, std::unique_ptr<Request> r, bool) override {
@@ -41,6 +42,11 @@ class Core final : public H2Session::Events {
                         r->content_length});
     static const Response::Field f[] = {{"Content-Type", "text/plain"}, {"Connection", "x"}};
     if (!answer) return;
+    if (!big_field.empty()) {
+      const Response::Field big[] = {{"X-Big", big_field}};
+      session->submit_response(id, 200, big, 0, false, "today");
+      return;
+    }
     if (by_reference) {
       // A body of its own per stream, sent from where it lives (as a cached file is).
       stable_[id] = std::string(3000 + size_t(id), char('a' + id % 26));
@@ -341,6 +347,23 @@ TEST_F(H2SessionTest, ResponseCompleteBeforeTheBodyEndsTheStream) {
   client_.pump(*server_);
   EXPECT_EQ(client_.body[get], "hello");
   EXPECT_EQ(client_.reset.count(get), 0u);
+}
+
+// A head nghttp2 will not send (beyond what it encodes, 64 MiB) resets its stream, and the
+// connection goes on; the stream waited for its head for good.
+TEST_F(H2SessionTest, HeadTooLargeToSendResetsItsStream) {
+  core_.big_field.assign(65 << 20, 'b');
+  int32_t id = client_.get("/big");
+  client_.pump(*server_);
+  EXPECT_EQ(client_.status.count(id), 0u);
+  ASSERT_EQ(client_.reset.count(id), 1u);
+  EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_INTERNAL_ERROR));
+  EXPECT_EQ(core_.closed[id], uint32_t(NGHTTP2_INTERNAL_ERROR));
+  core_.big_field.clear();
+  core_.big_field.shrink_to_fit();
+  int32_t next = client_.get("/");
+  client_.pump(*server_);
+  EXPECT_EQ(client_.body[next], "hello");
 }
 
 TEST_F(H2SessionTest, HeaderListOverTheLimitIs431) {
