@@ -301,6 +301,20 @@ TEST_P(Tls, PlainHttpRequestOnTheTlsPortGets400) {
   EXPECT_EQ(tls_counter(proxy_->error_log(), "plain HTTP"), 1u) << proxy_->error_log();
 }
 
+// The 400 a plain HTTP request on the TLS port gets is in the access log with its request line,
+// as nginx logs it ("GET /a.txt?plain HTTP/1.1" 400), where an operator looks for the clients
+// that are refused.
+TEST_P(Tls, PlainHttpRequestOnTheTlsPortIsInTheAccessLog) {
+  start();
+  HttpResponse r = fetch(port(), "GET /a.txt?plain HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /a.txt?plain HTTP/1.1\" 400 " + std::to_string(r.body.size())),
+            std::string::npos)
+      << log;
+}
+
 TEST_P(Tls, GarbageIsClosedCleanly) {
   start();
   int fd = connect_to(port());
