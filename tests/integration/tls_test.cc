@@ -669,6 +669,25 @@ TEST_P(Tls, RedirectHttpsSendsPlainRequestsToTheTlsPort) {
             "first\n");
 }
 
+// The redirect names the host as nginx's $host does, in lower case and without the DNS root's
+// final dot: "Example.TEST.:8080" is sent to https://example.test:PORT, the name the
+// certificate, the cookies and HSTS know; it was sent to https://Example.TEST.:PORT.
+TEST_P(Tls, RedirectHttpsNamesTheHostInLowerCaseWithoutTheFinalDot) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.site_extra = "server_names = [\"example.test\"]\nredirect_https = true\ntls_certificate = \"" +
+                 main_.pem + "\"\ntls_certificate_key = \"" + main_.key + "\"\n";
+  o.extra = "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n";
+  proxy_ = std::make_unique<Proxy>(o);
+  ASSERT_EQ(proxy_->ports().size(), 2u);
+  int plain = proxy_->ports()[0], tls = proxy_->ports()[1];
+  HttpResponse r = fetch(
+      plain, "GET /a.txt HTTP/1.1\r\nHost: Example.TEST.:" + std::to_string(plain) + "\r\n\r\n");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "https://example.test:" + std::to_string(tls) + "/a.txt");
+}
+
 ASKR_BOTH_BACKENDS(Tls);
 
 // PHP behind a TLS listener sees what php-fpm users expect, through php-fpm and through an
