@@ -393,7 +393,11 @@ int main(int argc, char** argv) {
   bool test_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "-c" && i + 1 < argc) {
+    if (a == "-c") {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "askr-proxy: option \"-c\" requires a file name\n%s", askr::kUsage);
+        return 2;
+      }
       config_path = argv[++i];
     } else if (a == "-t") {
       test_only = true;

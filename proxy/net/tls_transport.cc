@@ -17,6 +17,9 @@ namespace askr::net {
 namespace {
 
 // nginx's answer to a plain HTTP request on an HTTPS port, in plaintext.
+constexpr std::string_view kPlainHttpBody =
+    "400 Bad Request\n"
+    "The plain HTTP request was sent to HTTPS port\n";
 constexpr std::string_view kPlainHttpAnswer =
     "HTTP/1.1 400 Bad Request\r\n"
     "Server: askr\r\n"
@@ -26,7 +29,7 @@ constexpr std::string_view kPlainHttpAnswer =
     "\r\n"
     "400 Bad Request\n"
     "The plain HTTP request was sent to HTTPS port\n";
-static_assert(sizeof("400 Bad Request\nThe plain HTTP request was sent to HTTPS port\n") - 1 == 62);
+static_assert(kPlainHttpBody.size() == 62 && kPlainHttpAnswer.ends_with(kPlainHttpBody));
 
 constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
 constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed once it is out
@@ -141,6 +144,7 @@ bool TlsTransport::sniff(std::string_view data) {
     out_.assign(kPlainHttpAnswer);
     shut_after_ = true;  // then drop what the client sends until it closes
     flush();
+    user_->on_plain_http(data, kPlainHttpBody.size());
   } else {
     ++counters_.not_tls;
     LOG_LIMITED(kInfo, "client %s: not a TLS handshake (first byte 0x%02x), closed",

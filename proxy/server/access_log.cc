@@ -143,7 +143,7 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += "] \"";
   if (!e.request_line.empty()) {
     append_escaped(buf_, e.request_line);
-  } else {
+  } else if (!e.method.empty()) {
     append_escaped(buf_, e.method);
     buf_ += ' ';
     append_escaped(buf_, e.target);

@@ -28,7 +28,8 @@ struct AccessEntry {
   // upstream_queue_time_us, upstream_php_time_us and upstream_io_time_us, integers in µs.
   const handlers::BackendTiming* timing = nullptr;
   // A head refused while parsing: its request line as sent (nginx's $request then), written
-  // in place of method, target and protocol.
+  // in place of method, target and protocol. With it and `method` empty (only blank lines
+  // came), the request is written empty, as nginx's "".
   std::string_view request_line;
   // The Authorization field, whose Basic user name is the combined format's $remote_user.
   std::string_view authorization;

@@ -456,6 +456,8 @@ void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTimin
     e.referer = r->known(http::Known::kReferer);
     e.user_agent = r->known(http::Known::kUserAgent);
     e.authorization = r->known(http::Known::kAuthorization);
+  } else if (request_line.empty()) {
+    e.method = e.target = e.protocol = {};  // blank lines alone: nginx's $request is empty
   }
   log.add(e, shard_.now_sec());
 }

@@ -69,6 +69,17 @@ class Sniffer final : public Connection, public net::TransportUser {
   void on_readable() override {}
   void on_recv_stopped() override {}
   void on_ready() override { shard_.header_timers.arm(&timer, shard_.now_ms()); }
+  // The TLS transport answered it 400: logged with its request line, as nginx logs it.
+  void on_plain_http(std::string_view head, uint64_t body_bytes) override {
+    AccessLog& log = shard_.access_log();
+    if (!log.enabled()) return;
+    std::string_view line = head.substr(0, head.find('\n'));
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    line = line.substr(0, shard_.cfg().limits.max_request_line);
+    AccessEntry e{
+        transport_->peer(), "-", "-", "HTTP/1.1", 400, body_bytes, {}, {}, nullptr, line, {}};
+    log.add(e, shard_.now_sec());
+  }
   void on_closed() override { shard_.release(this); }
 
   void close() {

@@ -15,6 +15,15 @@ TEST(Cli, VersionAndHelp) {
   EXPECT_NE(run_proxy_command("--bogus", out), 0);
 }
 
+// -c at the end of the line, its file name forgotten, is said as such, as nginx says 'option
+// "-c" requires file name'; not as an unknown argument, which -c is not.
+TEST(Cli, ConfigOptionWithoutAFileNameSaysSo) {
+  std::string out;
+  EXPECT_EQ(run_proxy_command("-t -c", out), 2) << out;
+  EXPECT_NE(out.find("askr-proxy: option \"-c\" requires a file name"), std::string::npos) << out;
+  EXPECT_EQ(out.find("unknown argument"), std::string::npos) << out;
+}
+
 TEST(Cli, ConfigTestAcceptsTheShippedConfig) {
   std::string out;
   EXPECT_EQ(run_proxy_command("-t -c " ASKR_SOURCE_DIR "/conf/askr.toml", out), 0) << out;

@@ -449,6 +449,27 @@ TEST_P(Http1, AccessLogShowsAHeadTheClientCutShort) {
   EXPECT_EQ(log.find("\"GET /a.txt HTTP/1.1\" 400"), std::string::npos) << log;
 }
 
+// A client that sends blank lines alone and leaves, on a new connection or after a request, is
+// logged with an empty request line, as nginx logs "" 400 0: not with the "- - HTTP/1.1" of a
+// request that was never there, which log parsers read as method "-" and path "-".
+TEST_P(Http1, AccessLogShowsBlankLinesAsAnEmptyRequestLine) {
+  start();
+  int blank = connect_to(port());
+  send_all(blank, "\r\n\r\n");
+  int after = connect_to(port());
+  send_all(after, get("/a.txt") + "\r\n");
+  EXPECT_EQ(read_response(after).status, 200);
+  close(blank);
+  close(after);
+  EXPECT_EQ(fetch(port(), get("/b.txt")).status, 200);
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  size_t first = log.find("\"\" 400 0 ");
+  EXPECT_NE(first, std::string::npos) << log;
+  EXPECT_NE(log.find("\"\" 400 0 ", first + 1), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"- - HTTP/1.1\""), std::string::npos) << log;
+}
+
 // An access log that cannot be written (a full disk; here /dev/full) does not stop serving,
 // and the error log says that lines are lost, as nginx's "write() ... failed" does.
 TEST_P(Http1, AccessLogWriteFailureIsLogged) {

@@ -301,6 +301,20 @@ TEST_P(Tls, PlainHttpRequestOnTheTlsPortGets400) {
   EXPECT_EQ(tls_counter(proxy_->error_log(), "plain HTTP"), 1u) << proxy_->error_log();
 }
 
+// The 400 a plain HTTP request on the TLS port gets is in the access log with its request line,
+// as nginx logs it ("GET /a.txt?plain HTTP/1.1" 400), where an operator looks for the clients
+// that are refused.
+TEST_P(Tls, PlainHttpRequestOnTheTlsPortIsInTheAccessLog) {
+  start();
+  HttpResponse r = fetch(port(), "GET /a.txt?plain HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"GET /a.txt?plain HTTP/1.1\" 400 " + std::to_string(r.body.size())),
+            std::string::npos)
+      << log;
+}
+
 TEST_P(Tls, GarbageIsClosedCleanly) {
   start();
   int fd = connect_to(port());
@@ -653,6 +667,25 @@ TEST_P(Tls, RedirectHttpsSendsPlainRequestsToTheTlsPort) {
   EXPECT_EQ(curl("--resolve example.test:" + std::to_string(tls) +
                  ":127.0.0.1 https://example.test:" + std::to_string(tls) + "/a.txt?x=1"),
             "first\n");
+}
+
+// The redirect names the host as nginx's $host does, in lower case and without the DNS root's
+// final dot: "Example.TEST.:8080" is sent to https://example.test:PORT, the name the
+// certificate, the cookies and HSTS know; it was sent to https://Example.TEST.:PORT.
+TEST_P(Tls, RedirectHttpsNamesTheHostInLowerCaseWithoutTheFinalDot) {
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = root();
+  o.site_extra = "server_names = [\"example.test\"]\nredirect_https = true\ntls_certificate = \"" +
+                 main_.pem + "\"\ntls_certificate_key = \"" + main_.key + "\"\n";
+  o.extra = "[[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n";
+  proxy_ = std::make_unique<Proxy>(o);
+  ASSERT_EQ(proxy_->ports().size(), 2u);
+  int plain = proxy_->ports()[0], tls = proxy_->ports()[1];
+  HttpResponse r = fetch(
+      plain, "GET /a.txt HTTP/1.1\r\nHost: Example.TEST.:" + std::to_string(plain) + "\r\n\r\n");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "https://example.test:" + std::to_string(tls) + "/a.txt");
 }
 
 ASKR_BOTH_BACKENDS(Tls);

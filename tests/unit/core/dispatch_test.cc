@@ -397,7 +397,7 @@ class RedirectHttps : public ::testing::Test {
 TEST_F(RedirectHttps, PlainRequestGoesToHttpsOnTheTlsPort) {
   std::string loc;
   EXPECT_EQ(answer("GET /a.txt?x=1 HTTP/1.1\r\nHost: X.w.test:8080\r\n\r\n", loc), 301);
-  EXPECT_EQ(loc, "https://X.w.test/a.txt?x=1");  // port 443 is left out
+  EXPECT_EQ(loc, "https://x.w.test/a.txt?x=1");  // port 443 is left out; nginx's $host case
   loop_.https_port = 8443;
   EXPECT_EQ(answer("GET /a.txt HTTP/1.1\r\nHost: x.w.test\r\n\r\n", loc), 301);
   EXPECT_EQ(loc, "https://x.w.test:8443/a.txt");
