@@ -239,8 +239,14 @@ struct H2Callbacks {
       // The response is complete before the request (a 405 or 413 answered at once, a 503):
       // RST_STREAM NO_ERROR asks the client to stop sending a body nobody reads (RFC 9113
       // §8.1, as nginx does). Else the stream stays open while the client sends it, and for
-      // good once the body held for its handler has closed its window.
-      nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+      // good once the body held for its handler has closed its window. Not when the body it
+      // declared fits in the window it has (a form's few bytes, still on their way): it is
+      // let in and dropped, as clients such as curl fail a request whose body was cut short.
+      int64_t declared = self(p).events_.declared_body(f->hd.stream_id);
+      int32_t window = nghttp2_session_get_stream_local_window_size(s, f->hd.stream_id);
+      if (declared < 0 || declared > window) {
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+      }
     }
     if (f->hd.type == NGHTTP2_RST_STREAM)
       self(p).on_reset_sent(f->hd.stream_id, f->rst_stream.error_code);

@@ -164,6 +164,8 @@ class H2Session {
     // (H2Batch::reference) when they stay valid until the batch is sent. False when they cannot
     // be had: the stream is reset.
     virtual bool copy_body(int32_t id, H2Batch& out, size_t n) = 0;
+    // The request body stream `id` declared (content-length), or -1 when it declared none.
+    virtual int64_t declared_body(int32_t) { return -1; }
   };
 
   H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);

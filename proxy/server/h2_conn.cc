@@ -519,6 +519,12 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
   return ssize_t(n);
 }
 
+int64_t H2Conn::declared_body(int32_t id) {
+  Stream* s = find(id);
+  if (!s || !s->req || s->req->body != http::BodyKind::kLength) return -1;
+  return int64_t(s->req->content_length);
+}
+
 bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
   Stream* s = find(id);
   if (!s) return false;

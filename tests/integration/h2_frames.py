@@ -764,12 +764,13 @@ def case_zero_window_beside(port, arg):
 
 def case_answered_before_body(port, arg):
     # Answers that need no more of the request (a 405, a 413 on the declared length, a 503 of a
-    # full pool): RST_STREAM NO_ERROR follows each (RFC 9113 §8.1, as nginx does), so the
-    # client stops sending a body nobody reads, and the stream ends (else it stays open while
-    # the client sends the rest, or for ever once its window is closed).
+    # full pool), to a body larger than the stream's window: RST_STREAM NO_ERROR follows each
+    # (RFC 9113 §8.1, as nginx does), so the client stops sending a body nobody reads, and the
+    # stream ends (else it stays open while the client sends the rest, or for ever once its
+    # window is closed).
     c = Conn(port)
     c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False,
-                     extra=[("content-length", "1000")]), DataFrame(1, b"x" * 10))
+                     extra=[("content-length", "100000")]), DataFrame(1, b"x" * 10))
     c.send(c.headers(3, path="/body.php", method="POST", end_stream=False,
                      extra=[("content-length", str(1 << 30))]))
     got = collect(c, [1, 3], timeout=5)
@@ -787,6 +788,27 @@ def case_answered_before_body(port, arg):
     c.send(c.headers(5))  # the connection goes on
     status, body, err = c.response(5)
     expect(status == 200 and err is None, "stream 5 answered %s" % status)
+
+
+def case_small_body_after_answer(port, arg):
+    # A body that fits in the window the client has, sent after the answer came (curl sends a
+    # form's head and body in two TLS records): no RST_STREAM; the body is let in and dropped,
+    # and the stream ends with it. curl fails a request whose upload was reset, even with
+    # NO_ERROR after a whole response.
+    c = Conn(port)
+    c.send(c.headers(1, path="/a.txt", method="POST", end_stream=False,
+                     extra=[("content-length", "3")]))
+    status, body, err = c.response(1)
+    expect(status == 405 and err is None, "answered %s (%s) before the body" % (status, err))
+    f = c.until(lambda f: isinstance(f, (RstStreamFrame, GoAwayFrame)), 0.5)
+    expect(f is None, "nothing resets the stream while its body may come (%r)" % (f,))
+    d = DataFrame(1, b"a=b")
+    d.flags.add("END_STREAM")
+    c.send(d, c.headers(3))
+    status, body, err = c.response(3)
+    expect(status == 200 and err is None, "the connection goes on: stream 3 answered %s" % status)
+    resets = [g for g in c.frames if isinstance(g, (RstStreamFrame, GoAwayFrame))]
+    expect(not resets, "no RST_STREAM or GOAWAY at all (%r)" % (resets,))
 
 
 def case_body_over_limit(port, arg):

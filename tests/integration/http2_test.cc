@@ -528,6 +528,17 @@ TEST_P(Http2, AnsweredStreamAsksTheClientToStopItsBody) {
   frames("answered_before_body");
 }
 
+// A form's few bytes that come after the answer (curl over TLS sends head and body in two
+// records) are let in, with no RST_STREAM, over h2c and TLS: curl failed such a POST ("Stream
+// error in the HTTP/2 framing layer") where nginx answers it.
+TEST_P(Http2, SmallBodyAfterTheAnswerIsLetIn) {
+  start();
+  frames("small_body_after_answer");
+  proxy_.reset();
+  start_tls();
+  frames("small_body_after_answer", "", "H2_TLS=1 ");
+}
+
 TEST_P(Http2, StalledRequestBodyIsCut) {
   start("", "body = \"1s\"\n");
   frames("stalled_body", "1");
