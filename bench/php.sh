@@ -1548,10 +1548,20 @@ php_pids() { pgrep -P "${cur_fpm:-$cur_front}" || true; }
 # The processes that talk to the clients: nginx's workers, askr-proxy.
 front_pids() { if [ -n "$cur_fpm" ]; then pgrep -P "$cur_front" || true; else echo "$cur_front"; fi; }
 
-# Proportional set size of each PHP process (kB, /proc/PID/smaps_rollup): "MEAN COUNT".
+# Proportional set size (kB, /proc/PID/smaps_rollup) of the PHP workers, and of the process
+# they are forked from, which serves no request: php-fpm's master, Askr's pool zygote (the
+# oldest of askr-proxy's children; the workers are its siblings). "WORKERS_MEAN COUNT PARENT".
 pss_per_php() {
-  # shellcheck disable=SC2046
-  pss_mean $(php_pids)
+  local parent workers
+  if [ -n "$cur_fpm" ]; then
+    parent=$cur_fpm
+    workers=$(pgrep -P "$cur_fpm" || true)
+  else
+    parent=$(ps -o pid= --ppid "$cur_front" --sort=start_time | head -1 | tr -d ' ')
+    workers=$(pgrep -P "$cur_front" | grep -vx "$parent" || true)
+  fi
+  # shellcheck disable=SC2086
+  echo "$(pss_mean $workers) $(pss_mean $parent | cut -d' ' -f1)"
 }
 
 # Where the stopped askr-proxy's PHP requests spent their time, from the per-pool totals each
@@ -1859,19 +1869,22 @@ report="$tmp/report.md"
   fi
   echo "- Front CPU µs/request: the \"Server µs/request\" of the table above (schedstat run time of"
   echo "  nginx or askr-proxy over the measured run, per request), median of the rounds."
-  echo "- PSS per PHP process: \`Pss\` of \`/proc/PID/smaps_rollup\` of each PHP process at the end of"
-  echo "  the measured run, averaged over them (php-fpm's children; askr-worker processes), median of"
-  echo "  the rounds."
+  echo "- PSS per PHP worker: \`Pss\` of \`/proc/PID/smaps_rollup\` of each PHP worker at the end of"
+  echo "  the measured run, averaged over them (php-fpm's children; the askr-worker processes forked"
+  echo "  from the pool's zygote), median of the rounds; then that of the process they are forked"
+  echo "  from, which serves no request (php-fpm's master; the zygote). PSS divides each shared page"
+  echo "  among the processes that map it, the parent included."
   echo "- Queued / in PHP / I/O: Askr's own split of each PHP request's time in askr-proxy (see the"
   echo "  README), from the per-pool totals each loop logs when it stops, over every request of the"
   echo "  measured instance (warm-up, run and checks), in µs per request; median of the rounds."
   echo
-  echo "| Server | App | Syscalls/request, front | Syscalls/request, PHP | Front CPU µs/request | PSS per PHP process (kB) | Queued µs | In PHP µs | I/O µs |"
-  echo "|---|---|---|---|---:|---:|---:|---:|---:|"
+  echo "| Server | App | Syscalls/request, front | Syscalls/request, PHP | Front CPU µs/request | PSS per PHP worker (kB) | PSS of master / zygote (kB) | Queued µs | In PHP µs | I/O µs |"
+  echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
   for a in "${apps[@]}"; do
     for s in $(servers_of "$a"); do
       c1=$(for r in $(seq "$ROUNDS"); do echo "$(cpu_us "$s" "$a" "$r" front)"; done | median)
       pss=$(for r in $(seq "$ROUNDS"); do cut -d' ' -f1 "$tmp/pss.$s.$a.$r.txt"; done | median)
+      pss_parent=$(for r in $(seq "$ROUNDS"); do cut -d' ' -f3 "$tmp/pss.$s.$a.$r.txt"; done | median)
       split=("—" "—" "—")
       if [ "$s" != fpm ]; then
         for k in 2 3 4; do
@@ -1879,9 +1892,9 @@ report="$tmp/report.md"
             awk -v k="$k" '{ if ($1 > 0) printf "%.0f\n", $k / $1 }' "$tmp/split.$s.$a.$r.txt"; done | median)
         done
       fi
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" \
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${label[$s]}" "$a" \
         "$(syscalls_per_request "$s" "$a" front)" "$(syscalls_per_request "$s" "$a" php)" "$c1" \
-        "${pss:-—}" "${split[0]:-—}" "${split[1]:-—}" "${split[2]:-—}"
+        "${pss:-—}" "${pss_parent:-—}" "${split[0]:-—}" "${split[1]:-—}" "${split[2]:-—}"
     done
   done
   echo
