@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "net/listener.h"
 #include "shared/base/log.h"
@@ -36,6 +37,49 @@ constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed on
 constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
 constexpr size_t kRecordOverhead = 64;       // a record's bytes beyond its plaintext, at most
 
+// Send buffers that outgrew kKeepCapacity, kept for the loop's next busy connection instead of
+// being freed. An HTTP/2 connection sends batch after batch (100 streams of 4 KiB: 400 KiB of
+// ciphertext) and is idle in between; freed each time, such a buffer went back to the loop
+// thread's malloc arena, which gave its pages back to the kernel (madvise), and the next batch
+// took them again as page faults of zeroed pages: 5 % of a loop's time under h2load. Loop-local
+// (a loop is one thread), bounded in count and bytes: a burst of large responses cannot pin
+// memory, and an idle connection still holds no large buffer.
+class SendBufferSpares {
+ public:
+  static constexpr size_t kMaxEach = 1 << 20;  // larger buffers are freed
+  static constexpr size_t kBudget = 8 << 20;   // bytes kept per loop, at most
+  static constexpr size_t kMaxCount = 32;
+
+  // Gives `s` (empty) a spare's storage, when there is one larger than its own.
+  void get(std::string& s) {
+    if (free_.empty() || free_.back().capacity() <= s.capacity()) return;
+    s.swap(free_.back());
+    kept_ -= s.capacity();
+    free_.pop_back();
+  }
+  // Takes `s`'s storage when it outgrew kKeepCapacity: kept within the bounds, else freed.
+  void put(std::string& s) {
+    size_t cap = s.capacity();
+    if (cap <= kKeepCapacity) return;
+    if (cap <= kMaxEach && kept_ + cap <= kBudget && free_.size() < kMaxCount) {
+      s.clear();
+      kept_ += cap;
+      free_.push_back(std::move(s));
+    }
+    std::string().swap(s);
+  }
+  size_t kept_bytes() const { return kept_; }
+
+ private:
+  std::vector<std::string> free_;
+  size_t kept_ = 0;
+};
+
+SendBufferSpares& send_spares() {
+  thread_local SendBufferSpares s;
+  return s;
+}
+
 }  // namespace
 
 TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
@@ -58,8 +102,13 @@ TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
   ktls_wanted_ = !ktls_off_ && ktls::probe().any() && ktls::Tracker::attach(ssl_);
 }
 
+size_t TlsTransport::spare_send_bytes() {
+  return send_spares().kept_bytes();
+}
+
 TlsTransport::~TlsTransport() {
   if (ssl_) SSL_free(ssl_);
+  if (!io_busy_) shrink_buffers();  // a send in flight still reads sending_: freed with it
 }
 
 // ---- Ciphertext in ------------------------------------------------------------------------------
@@ -229,7 +278,9 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
   }
   // The ciphertext's room is made once, rather than the buffer growing (and copying) as
   // OpenSSL writes records into it.
-  out_.reserve(out_.size() + total + (total / kRecordMax + count + 2) * kRecordOverhead);
+  size_t room = out_.size() + total + (total / kRecordMax + count + 2) * kRecordOverhead;
+  if (room > out_.capacity() && out_.empty()) send_spares().get(out_);
+  out_.reserve(room);
   // Records are filled: pieces shorter than a record (a response head, the HTTP/2 frame headers
   // between bodies) are gathered with what follows, rather than each being a record of its own
   // (an encryption and 22 bytes more each). Whole records of a large piece, and a last piece
@@ -333,8 +384,8 @@ void TlsTransport::on_sent(int error) {
 }
 
 void TlsTransport::shrink_buffers() {
-  if (sending_.capacity() > kKeepCapacity) std::string().swap(sending_);
-  if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
+  send_spares().put(sending_);
+  send_spares().put(out_);
 }
 
 // on_sent must come from the loop, never from inside send(): a send that produced nothing to

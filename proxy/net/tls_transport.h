@@ -91,6 +91,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   const sockaddr* peer() override { return addresses_.peer(fd); }
   // The capacity of the send buffers (tests: a connection that waits keeps small ones).
   size_t send_buffer_capacity() const { return out_.capacity() + sending_.capacity(); }
+  // Bytes of send buffers this loop keeps for its next busy connection (tests).
+  static size_t spare_send_bytes();
   const sockaddr* local() override { return addresses_.local(fd); }
 
  private:
@@ -116,7 +118,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void read_records();
   bool encrypt(const void* data, size_t len);
   void flush();
-  // Frees the send buffers that grew past kKeepCapacity (an idle connection keeps small ones).
+  // Gives up the send buffers that grew past kKeepCapacity, to the loop's spares (an idle
+  // connection keeps small ones only).
   void shrink_buffers();
   void end(int error);
   void defer_sent(int error);

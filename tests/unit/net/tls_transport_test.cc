@@ -282,5 +282,40 @@ TEST_F(TlsTransportTest, BatchAfterBatchThenSmallBuffersWhenIdle) {
   EXPECT_LE(transport_->send_buffer_capacity(), 2 * 16384u);
 }
 
+// The large send buffer of a batch outlives the batch in the loop's spares, and the next batch
+// (of this connection or another) takes it back, instead of each batch taking fresh memory
+// from malloc (and, through it, zeroed pages from the kernel). Buffers too large to keep are
+// freed.
+TEST_F(TlsTransportTest, IdleConnectionLeavesItsLargeBufferToTheNextBatch) {
+  handshake();
+  std::string big(200000, 'b');
+  iovec iov{big.data(), big.size()};
+  size_t before = TlsTransport::spare_send_bytes();
+  transport_->send(&iov, 1, false);
+  server_to_client();
+  bool closed = true;
+  EXPECT_EQ(client_read(closed).size(), big.size());
+  EXPECT_LE(transport_->send_buffer_capacity(), 2 * 16384u);
+  size_t kept = TlsTransport::spare_send_bytes();
+  ASSERT_GE(kept, big.size());  // this batch's buffer (perhaps an earlier test's, taken back)
+  ASSERT_GE(kept, before);
+
+  transport_->send(&iov, 1, false);  // takes the spare back
+  EXPECT_GE(transport_->send_buffer_capacity(), big.size());
+  EXPECT_LE(TlsTransport::spare_send_bytes(), kept - big.size());
+  server_to_client();
+  EXPECT_EQ(client_read(closed).size(), big.size());
+  EXPECT_EQ(TlsTransport::spare_send_bytes(), kept);
+
+  std::string huge(3 << 20, 'h');  // past what a loop keeps of one buffer
+  iovec iov2{huge.data(), huge.size()};
+  transport_->send(&iov2, 1, false);
+  server_to_client();
+  EXPECT_EQ(client_read(closed).size(), huge.size());
+  EXPECT_LE(transport_->send_buffer_capacity(), 2 * 16384u);
+  EXPECT_LE(TlsTransport::spare_send_bytes(), 8u << 20);
+  EXPECT_EQ(user_.sent, (std::vector<int>{0, 0, 0}));
+}
+
 }  // namespace
 }  // namespace askr::net
