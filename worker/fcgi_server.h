@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -185,7 +186,9 @@ class FcgiServer {
   std::string stdin_;  // body bytes received and not yet read; stdin_pos_ is the start
   size_t stdin_pos_ = 0;
   std::string out_;  // encoded records not yet sent
-  std::vector<char> rbuf_;
+  // Not zero-filled: a worker's memory holds only the pages its reads reached (a small request:
+  // one), rather than all of them, in every worker of a pool.
+  std::unique_ptr<char[]> rbuf_;
 };
 
 }  // namespace askr::worker
