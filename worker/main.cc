@@ -200,6 +200,9 @@ int run(const Options& opt) {
 }  // namespace askr::worker
 
 int main(int argc, char** argv) {
+  // ld.so has read it (everything loaded from now on binds at once too); PHP and its child
+  // processes never see it. See the supervisor's zygote start.
+  if (const char* b = getenv("LD_BIND_NOW"); b && strcmp(b, "askr") == 0) unsetenv("LD_BIND_NOW");
   askr::Result<askr::worker::Options> opt = askr::worker::parse_options(argc, argv);
   if (!opt) {
     fprintf(stderr, "askr-worker: %s\n", opt.error().message.c_str());

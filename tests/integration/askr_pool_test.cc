@@ -955,8 +955,9 @@ TEST_P(AskrPool, WorkersGetOnlyThePoolEnvironment) {
       std::map<std::string, std::string> env = parse_json_object(r.body);
       EXPECT_EQ(env["APP_MODE"], "testing");
       EXPECT_EQ(env["FROM_PROXY"], "passed-on");
-      for (const char* absent : {"ASKR_TEST_SECRET", "ASKR_TEST_PASSED", "MISSING", "ASKR_READY_FD",
-                                 "ASKR_LISTEN_FD", "HOME", "PATH"}) {
+      for (const char* absent :
+           {"ASKR_TEST_SECRET", "ASKR_TEST_PASSED", "MISSING", "ASKR_READY_FD", "ASKR_LISTEN_FD",
+            "ASKR_ZYGOTE_FD", "LD_BIND_NOW", "HOME", "PATH"}) {
         EXPECT_EQ(env.count(absent), 0u) << absent << " = " << env[absent];
       }
     }
@@ -1378,6 +1379,41 @@ TEST_P(AskrPool, PreloadRunsOnceAndWorkersDrawTheirOwnRandomNumbers) {
   EXPECT_NE(fa[3], fb[3]);
   std::string runs = read_file(root() + "/preload.runs");
   EXPECT_EQ(std::count(runs.begin(), runs.end(), '\n'), 1) << runs;
+}
+
+// The zygote binds every symbol as it loads each library (LD_BIND_NOW in its start-up
+// environment), so that its workers never run the lazy binder, whose reads of every library's
+// symbol tables stayed in each worker's memory. PHP does not see the variable; an LD_BIND_NOW
+// of [pool.env] is the operator's and reaches PHP as set.
+TEST_P(AskrPool, ZygoteBindsSymbolsBeforeItForks) {
+  for (bool own : {false, true}) {
+    SCOPED_TRACE(own ? "LD_BIND_NOW in [pool.env]" : "no LD_BIND_NOW in [pool.env]");
+    start(std::string("workers = 1\nmode = \"classic\"\n") +
+          (own ? "[pool.env]\nLD_BIND_NOW = \"1\"\n" : ""));
+    int worker = whoami().first;
+    std::set<int> children;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
+      std::ifstream in(task.path() / "children");
+      for (int pid; in >> pid;) children.insert(pid);
+    }
+    children.erase(worker);
+    ASSERT_EQ(children.size(), 1u);  // the zygote
+    std::ifstream in("/proc/" + std::to_string(*children.begin()) + "/environ");
+    std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string expected = own ? "LD_BIND_NOW=1" : "LD_BIND_NOW=askr";
+    EXPECT_NE(("\0" + environ).find("\0" + expected + '\0'), std::string::npos) << environ;
+    EXPECT_EQ(environ.find(own ? "LD_BIND_NOW=askr" : "LD_BIND_NOW=1"), std::string::npos);
+    PhpResponse r = get("/getenv.php");
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::map<std::string, std::string> env = parse_json_object(r.body);
+    if (own) {
+      EXPECT_EQ(env["LD_BIND_NOW"], "1") << r.body;
+    } else {
+      EXPECT_EQ(env.count("LD_BIND_NOW"), 0u) << r.body;
+    }
+    proxy_.reset();
+  }
 }
 
 // The pool's zygote dies: its workers go on, and the next worker needed comes from a new one.
