@@ -118,7 +118,7 @@ void H1Conn::on_data(std::string_view data) {
     // Common case: parse straight from the receive buffer; keep only what is left over.
     size_t used = process(data);
     if (used < data.size() && !closed_) {
-      shard_.buffers().get(in_);
+      shard_.buffers().get_small(in_);
       in_.append(data.substr(used));
     }
   } else {
@@ -690,6 +690,9 @@ void H1Conn::flush() {
   if (sending_ || closed_ || wbuf_.empty()) return;
   sbuf_.swap(wbuf_);
   wbuf_.clear();
+  // What comes while this is out goes to a spare (sbuf_'s, or a grown one of the loop's) rather
+  // than to a buffer growing again from nothing.
+  shard_.buffers().get(wbuf_);
   sending_ = true;
   arm(shard_.send_timers);
   iovec iov[2] = {{sbuf_.data(), sbuf_.size()}, {const_cast<char*>(held_.data()), held_.size()}};
