@@ -60,6 +60,16 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
     sscanf(r.body.c_str(), "%d %d", &pid, &n);
     return {pid, n};
   }
+  // askr-proxy's children: its workers and the pool's zygote.
+  std::set<int> proxy_children() {
+    std::set<int> children;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
+      std::ifstream in(task.path() / "children");
+      for (int pid; in >> pid;) children.insert(pid);
+    }
+    return children;
+  }
   // The first line of pid.php, opcache_hits.php or random.php, split at spaces.
   static std::vector<std::string> fields(const PhpResponse& r) {
     std::vector<std::string> out;
@@ -1391,12 +1401,7 @@ TEST_P(AskrPool, ZygoteBindsSymbolsBeforeItForks) {
     start(std::string("workers = 1\nmode = \"classic\"\n") +
           (own ? "[pool.env]\nLD_BIND_NOW = \"1\"\n" : ""));
     int worker = whoami().first;
-    std::set<int> children;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
-      std::ifstream in(task.path() / "children");
-      for (int pid; in >> pid;) children.insert(pid);
-    }
+    std::set<int> children = proxy_children();
     children.erase(worker);
     ASSERT_EQ(children.size(), 1u);  // the zygote
     std::ifstream in("/proc/" + std::to_string(*children.begin()) + "/environ");
@@ -1420,12 +1425,7 @@ TEST_P(AskrPool, ZygoteBindsSymbolsBeforeItForks) {
 TEST_P(AskrPool, DeadZygoteIsReplacedBeforeTheNextWorker) {
   start("workers = 1\nmode = \"classic\"\n");
   int worker = whoami().first;
-  std::set<int> children;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(proxy_->pid()) + "/task")) {
-    std::ifstream in(task.path() / "children");
-    for (int pid; in >> pid;) children.insert(pid);
-  }
+  std::set<int> children = proxy_children();
   children.erase(worker);
   ASSERT_EQ(children.size(), 1u);  // the zygote, beside the worker: both askr-proxy's children
   int zygote = *children.begin();
