@@ -9,10 +9,10 @@
 #include <algorithm>
 #include <cstring>
 #include <utility>
-#include <vector>
 
 #include "net/listener.h"
 #include "shared/base/log.h"
+#include "shared/base/spares.h"
 
 namespace askr::net {
 namespace {
@@ -33,50 +33,17 @@ constexpr std::string_view kPlainHttpAnswer =
 static_assert(kPlainHttpBody.size() == 62 && kPlainHttpAnswer.ends_with(kPlainHttpBody));
 
 constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
-constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer is freed once it is out
+constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer goes to the spares once out
 constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
 constexpr size_t kRecordOverhead = 64;       // a record's bytes beyond its plaintext, at most
 
 // Send buffers that outgrew kKeepCapacity, kept for the loop's next busy connection instead of
 // being freed. An HTTP/2 connection sends batch after batch (100 streams of 4 KiB: 400 KiB of
-// ciphertext) and is idle in between; freed each time, such a buffer went back to the loop
-// thread's malloc arena, which gave its pages back to the kernel (madvise), and the next batch
-// took them again as page faults of zeroed pages: 5 % of a loop's time under h2load. Loop-local
-// (a loop is one thread), bounded in count and bytes: a burst of large responses cannot pin
-// memory, and an idle connection still holds no large buffer.
-class SendBufferSpares {
- public:
-  static constexpr size_t kMaxEach = 1 << 20;  // larger buffers are freed
-  static constexpr size_t kBudget = 8 << 20;   // bytes kept per loop, at most
-  static constexpr size_t kMaxCount = 32;
-
-  // Gives `s` (empty) a spare's storage, when there is one larger than its own.
-  void get(std::string& s) {
-    if (free_.empty() || free_.back().capacity() <= s.capacity()) return;
-    s.swap(free_.back());
-    kept_ -= s.capacity();
-    free_.pop_back();
-  }
-  // Takes `s`'s storage when it outgrew kKeepCapacity: kept within the bounds, else freed.
-  void put(std::string& s) {
-    size_t cap = s.capacity();
-    if (cap <= kKeepCapacity) return;
-    if (cap <= kMaxEach && kept_ + cap <= kBudget && free_.size() < kMaxCount) {
-      s.clear();
-      kept_ += cap;
-      free_.push_back(std::move(s));
-    }
-    std::string().swap(s);
-  }
-  size_t kept_bytes() const { return kept_; }
-
- private:
-  std::vector<std::string> free_;
-  size_t kept_ = 0;
-};
-
-SendBufferSpares& send_spares() {
-  thread_local SendBufferSpares s;
+// ciphertext) and is idle in between; freed each time, such a buffer came back as page faults
+// of zeroed pages: 5 % of a loop's time under h2load. An idle connection still holds no large
+// buffer: at most 32 of 1 MiB each and 8 MiB in all per loop.
+base::BufferSpares& send_spares() {
+  thread_local base::BufferSpares s(32, 1 << 20, 8 << 20);
   return s;
 }
 
@@ -384,8 +351,8 @@ void TlsTransport::on_sent(int error) {
 }
 
 void TlsTransport::shrink_buffers() {
-  send_spares().put(sending_);
-  send_spares().put(out_);
+  if (sending_.capacity() > kKeepCapacity) send_spares().put(sending_);
+  if (out_.capacity() > kKeepCapacity) send_spares().put(out_);
 }
 
 // on_sent must come from the loop, never from inside send(): a send that produced nothing to

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "shared/base/poison.h"
@@ -61,5 +62,46 @@ void keep_or_free(Buffer& buf, size_t max, size_t& room) {
     Buffer().swap(buf);
   }
 }
+
+// Spare string buffers, one list per loop: a buffer that grew (a response's, a TLS batch's) is
+// kept for the next use rather than given back to malloc, whose arena would return its pages to
+// the kernel and take them back as zeroed page faults. Bounded three ways: at most `keep`
+// buffers, none larger than `max_each`, `budget` bytes in all. With `small_max`, buffers of at
+// most that size are kept apart, for users that want no large one (a request's head).
+class BufferSpares {
+ public:
+  BufferSpares(size_t keep, size_t max_each, size_t budget, size_t small_max = 0)
+      : keep_(keep), max_each_(max_each), budget_(budget), small_max_(small_max) {}
+  BufferSpares(const BufferSpares&) = delete;
+  BufferSpares& operator=(const BufferSpares&) = delete;
+
+  // Gives `s` (empty) the storage of a spare larger than its own, if there is one: a large one
+  // first, or only a small one with `small_only`.
+  void get(std::string& s, bool small_only = false) {
+    std::vector<std::string>& from = small_only || large_.empty() ? small_ : large_;
+    if (from.empty() || from.back().capacity() <= s.capacity()) return;
+    s.swap(from.back());
+    from.pop_back();
+    kept_ -= s.capacity();
+  }
+  // Takes `s`'s storage (leaving `s` without any): kept within the bounds, else freed.
+  void put(std::string& s) {
+    size_t cap = s.capacity();
+    if (cap <= 15) return;  // no storage of its own
+    if (cap <= max_each_ && kept_ + cap <= budget_ && count() < keep_) {
+      s.clear();
+      kept_ += cap;
+      (cap <= small_max_ ? small_ : large_).push_back(std::move(s));
+    }
+    std::string().swap(s);
+  }
+  size_t count() const { return small_.size() + large_.size(); }
+  size_t kept_bytes() const { return kept_; }
+
+ private:
+  size_t keep_, max_each_, budget_, small_max_;
+  size_t kept_ = 0;
+  std::vector<std::string> small_, large_;
+};
 
 }  // namespace askr::base
