@@ -17,21 +17,6 @@
 namespace askr::net {
 namespace {
 
-// nginx's answer to a plain HTTP request on an HTTPS port, in plaintext.
-constexpr std::string_view kPlainHttpBody =
-    "400 Bad Request\n"
-    "The plain HTTP request was sent to HTTPS port\n";
-constexpr std::string_view kPlainHttpAnswer =
-    "HTTP/1.1 400 Bad Request\r\n"
-    "Server: askr\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Length: 62\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "400 Bad Request\n"
-    "The plain HTTP request was sent to HTTPS port\n";
-static_assert(kPlainHttpBody.size() == 62 && kPlainHttpAnswer.ends_with(kPlainHttpBody));
-
 constexpr uint8_t kHandshakeRecord = 0x16;   // TLS ContentType handshake: every ClientHello
 constexpr size_t kKeepCapacity = 16 * 1024;  // a larger send buffer goes to the spares once out
 constexpr size_t kRecordMax = 16384;         // plaintext of one TLS record
@@ -157,10 +142,13 @@ bool TlsTransport::sniff(std::string_view data) {
     ++counters_.plain_http;
     LOG_LIMITED(kInfo, "client %s: plain HTTP request on a TLS port, answered 400",
                 peer_text().c_str());
-    out_.assign(kPlainHttpAnswer);
+    out_ = user_->on_plain_http(data);
+    if (out_.empty()) {
+      end(-EPROTO);
+      return false;
+    }
     shut_after_ = true;  // then drop what the client sends until it closes
     flush();
-    user_->on_plain_http(data, kPlainHttpBody.size());
   } else {
     ++counters_.not_tls;
     LOG_LIMITED(kInfo, "client %s: not a TLS handshake (first byte 0x%02x), closed",

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace askr::net {
@@ -35,10 +36,10 @@ class TransportUser {
   virtual void on_closed() = 0;
   // The transport became ready() (a TLS handshake finished); comes before the first on_data.
   virtual void on_ready() {}
-  // A TLS transport's client spoke plain HTTP: the transport answered it 400 itself (with
-  // `body_bytes` of body) and ends the connection; no on_data comes. `head` is what the client
-  // sent first (its request line, for the access log), valid only during the call.
-  virtual void on_plain_http(std::string_view head, uint64_t body_bytes) {}
+  // A TLS transport's client spoke plain HTTP: returns the plaintext answer (an HTTP response)
+  // that the transport sends before it ends the connection; no on_data comes. `head` is what
+  // the client sent first (its request line, for the access log), valid only during the call.
+  virtual std::string on_plain_http(std::string_view head) { return {}; }
 };
 
 // What a TLS transport knows of its session once ready: nginx's $ssl_protocol, $ssl_cipher,

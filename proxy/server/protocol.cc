@@ -69,16 +69,28 @@ class Sniffer final : public Connection, public net::TransportUser {
   void on_readable() override {}
   void on_recv_stopped() override {}
   void on_ready() override { shard_.header_timers.arm(&timer, shard_.now_ms()); }
-  // The TLS transport answered it 400: logged with its request line, as nginx logs it.
-  void on_plain_http(std::string_view head, uint64_t body_bytes) override {
+  // nginx's answer to a plain HTTP request on an HTTPS port, in plaintext, logged with its
+  // request line as nginx logs it.
+  std::string on_plain_http(std::string_view head) override {
+    constexpr std::string_view kBody =
+        "400 Bad Request\n"
+        "The plain HTTP request was sent to HTTPS port\n";
+    std::string answer = "HTTP/1.1 400 Bad Request\r\nServer: askr\r\n";
+    answer += shard_.date_line();
+    answer += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: ";
+    answer += std::to_string(kBody.size());
+    answer += "\r\nConnection: close\r\n\r\n";
+    answer += kBody;
     AccessLog& log = shard_.access_log();
-    if (!log.enabled()) return;
-    std::string_view line = head.substr(0, head.find('\n'));
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    line = line.substr(0, shard_.cfg().limits.max_request_line);
-    AccessEntry e{
-        transport_->peer(), "-", "-", "HTTP/1.1", 400, body_bytes, {}, {}, nullptr, line, {}};
-    log.add(e, shard_.now_sec());
+    if (log.enabled()) {
+      std::string_view line = head.substr(0, head.find('\n'));
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      line = line.substr(0, shard_.cfg().limits.max_request_line);
+      AccessEntry e{
+          transport_->peer(), "-", "-", "HTTP/1.1", 400, kBody.size(), {}, {}, nullptr, line, {}};
+      log.add(e, shard_.now_sec());
+    }
+    return answer;
   }
   void on_closed() override { shard_.release(this); }
 

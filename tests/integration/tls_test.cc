@@ -296,6 +296,13 @@ TEST_P(Tls, PlainHttpRequestOnTheTlsPortGets400) {
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("The plain HTTP request was sent to HTTPS port"), std::string::npos)
       << r.body;
+  // A whole response, as every other answer: Date (RFC 9110 6.6.1), its length, then close.
+  EXPECT_TRUE(
+      std::regex_match(r.header("date"), std::regex(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} )"
+                                                    R"(\d{2}:\d{2}:\d{2} GMT)")))
+      << r.header("date");
+  EXPECT_EQ(r.header("content-length"), std::to_string(r.body.size()));
+  EXPECT_EQ(r.header("connection"), "close");
   EXPECT_EQ(curl(url(port(), "/a.txt")), "first\n");  // and TLS still works
   proxy_->stop();
   EXPECT_EQ(tls_counter(proxy_->error_log(), "plain HTTP"), 1u) << proxy_->error_log();
