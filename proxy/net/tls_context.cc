@@ -4,8 +4,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
+#include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include "net/ktls.h"
 
@@ -46,6 +49,20 @@ thread_local bool g_pass_phrase_asked = false;
 int refuse_pass_phrase(char*, int, int, void*) {
   g_pass_phrase_asked = true;
   return 0;  // no phrase: the key does not load
+}
+
+// A certificate's key type, as an operator names it.
+std::string key_type_name(int type) {
+  switch (type) {
+    case EVP_PKEY_RSA:
+      return "RSA";
+    case EVP_PKEY_EC:
+      return "ECDSA";
+    case EVP_PKEY_ED25519:
+      return "Ed25519";
+    default:
+      return OBJ_nid2sn(type);
+  }
 }
 
 void versions(uint8_t protocols, int& min, int& max) {
@@ -168,10 +185,20 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
   // client's signature algorithms allow.
   SSL_CTX_set_default_passwd_cb(ctx, refuse_pass_phrase);
+  std::vector<int> key_types;
   for (const config::Certificate& c : site.certificates) {
     if (SSL_CTX_use_certificate_chain_file(ctx, c.certificate.c_str()) != 1) {
       return fail(ctx, c.certificate_at, "tls_certificate \"" + c.certificate + "\"");
     }
+    // A second certificate of a type would take the first one's slot without a word.
+    int type = EVP_PKEY_get_base_id(X509_get0_pubkey(SSL_CTX_get0_certificate(ctx)));
+    if (std::find(key_types.begin(), key_types.end(), type) != key_types.end()) {
+      return fail(ctx, c.certificate_at,
+                  "tls_certificate \"" + c.certificate + "\": a second " + key_type_name(type) +
+                      " certificate for the site (give one per key type: an "
+                      "ECDSA and an RSA one)");
+    }
+    key_types.push_back(type);
     g_pass_phrase_asked = false;
     if (SSL_CTX_use_PrivateKey_file(ctx, c.key.c_str(), SSL_FILETYPE_PEM) != 1) {
       if (g_pass_phrase_asked) {

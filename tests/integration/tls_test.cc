@@ -866,6 +866,29 @@ TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
       << out;
 }
 
+// Two certificates of one key type cannot both serve: OpenSSL keeps one per type, so the second
+// would silently replace the first. -t says so, at the second one, as it does for a bad pair.
+TEST_F(TlsConfig, TwoCertificatesOfOneKeyTypeAreRefused) {
+  Cert rsa2 = make_cert(dir_, "rsa2", "good.test", false);
+  std::string out;
+  EXPECT_NE(check("tls = true\n",
+                  "tls_certificate = [\"" + good_.pem + "\", \"" + rsa2.pem +
+                      "\"]\ntls_certificate_key = [\"" + good_.key + "\", \"" + rsa2.key + "\"]\n",
+                  "", out),
+            0);
+  EXPECT_NE(out.find("tls_certificate \"" + rsa2.pem + "\": a second RSA certificate"),
+            std::string::npos)
+      << out;
+  // An ECDSA and an RSA one together are what two certificates are for.
+  EXPECT_EQ(
+      check("tls = true\n",
+            "tls_certificate = [\"" + other_.pem + "\", \"" + good_.pem +
+                "\"]\ntls_certificate_key = [\"" + other_.key + "\", \"" + good_.key + "\"]\n",
+            "", out),
+      0)
+      << out;
+}
+
 // A key under a pass phrase is refused with a clear error, as nginx does without
 // ssl_password_file: OpenSSL's default asks for the phrase on the terminal, which blocked -t, a
 // start, and a SIGHUP reload (the main thread, which then no longer took SIGTERM).
