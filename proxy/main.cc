@@ -195,6 +195,31 @@ void reload_certificates(server::Generation& gen) {
   LOG_INFO("SIGHUP: certificates reloaded");
 }
 
+// SIGHUP reloads certificates and PHP, with the rest of the config as it was at start: the
+// sites, routes, listeners and pools' settings are not applied again. An operator who edited
+// the file is told so (and of its errors, as -t would say them) rather than left to find that
+// nothing changed.
+void check_config_file(const std::string& path, const std::string& started_with) {
+  config::LoadResult now = config::load_file(path);
+  if (!now.errors.empty() && now.errors.front().line == 0) {
+    LOG_ERROR("SIGHUP: %s; the running config is unchanged",
+              now.errors.front().to_string().c_str());
+    return;
+  }
+  if (now.text == started_with) return;
+  if (!now.config) {
+    for (const config::Diagnostic& d : now.errors) LOG_ERROR("SIGHUP: %s", d.to_string().c_str());
+    LOG_ERROR("SIGHUP: %s has %zu error(s), as above; the running config is unchanged",
+              path.c_str(), now.errors.size());
+    return;
+  }
+  LOG_WARN(
+      "SIGHUP: %s changed since askr-proxy started, and a reload applies only certificates and "
+      "PHP (workers restart with the pools' settings of the start): restart askr-proxy for the "
+      "rest",
+      path.c_str());
+}
+
 // [tls] ktls against what this kernel can do, said once at start (never per connection):
 // "auto" without kernel TLS serves in user space; "on" without it refuses to start.
 bool check_ktls(config::Ktls mode) {
@@ -252,6 +277,7 @@ int serve(const std::string& path) {
 
   auto gen = std::make_unique<server::Generation>();
   gen->config = std::move(*r.config);
+  const std::string started_with = std::move(r.text);
   const config::Config& cfg = gen->config;
   log::Level level = log::Level::kInfo;
   log::parse_level(cfg.server.log_level, level);
@@ -361,6 +387,7 @@ int serve(const std::string& path) {
       drain_until = log::monotonic_ms() + cfg.timeouts.drain.count();
       for (auto& s : shards) s->stop();
     } else if (sig == SIGHUP) {
+      check_config_file(path, started_with);
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
       reload_certificates(*gen);

@@ -1593,7 +1593,9 @@ LoadResult load_file(const std::string& path) {
     result.errors.push_back({path, 0, 0, std::string("cannot read: ") + std::strerror(err)});
     return result;
   }
-  return load_string(text, path);
+  LoadResult result = load_string(text, path);
+  result.text = std::move(text);
+  return result;
 }
 
 }  // namespace askr::config

@@ -26,6 +26,7 @@ struct Diagnostic {
 struct LoadResult {
   std::optional<Config> config;
   std::vector<Diagnostic> errors;
+  std::string text;  // load_file(): the bytes it read
 };
 
 // Reads and validates the file at `path`. Every problem is reported, not only the first: TOML

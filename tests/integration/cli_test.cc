@@ -1,5 +1,7 @@
 // The command line: --version, --help, -t with nginx-style diagnostics, doctor.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -131,6 +133,54 @@ TEST(Cli, LogFileThatCannotBeOpenedIsAnError) {
         << out;
     EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
   }
+}
+
+// A SIGHUP applies certificates and PHP, not the rest of the file: an edited config is said to
+// need a restart, and a broken one is reported with its errors, where a silent reload would let
+// the operator think the change was live. An unchanged file gets neither line.
+TEST(Cli, SighupSaysWhatItDoesNotApplyFromAnEditedConfig) {
+  TempDir www;
+  www.write("a.txt", "a");
+  ProxyOptions opt;
+  opt.root = www.path();
+  Proxy proxy(opt);
+  auto logged = [&](const std::string& what, size_t nth) {
+    for (int i = 0; i < 200; ++i) {
+      std::string log = proxy.error_log();
+      size_t at = 0, seen = 0;
+      while ((at = log.find(what, at)) != std::string::npos) ++seen, ++at;
+      if (seen >= nth) return true;
+      usleep(20000);
+    }
+    return false;
+  };
+  kill(proxy.pid(), SIGHUP);
+  ASSERT_TRUE(logged("SIGHUP: restarting", 1)) << proxy.error_log();  // after the check
+  EXPECT_EQ(proxy.error_log().find("changed since askr-proxy started"), std::string::npos)
+      << proxy.error_log();
+
+  std::string text;
+  ASSERT_EQ(run_command("cat " + proxy.config_path(), text), 0);
+  TempDir scratch;
+  std::string edited = scratch.write("edited.toml", text + "\n[limits]\nmax_headers = 50\n");
+  ASSERT_EQ(run_command("cp " + edited + " " + proxy.config_path(), text), 0);
+  kill(proxy.pid(), SIGHUP);
+  EXPECT_TRUE(logged(proxy.config_path() + " changed since askr-proxy started", 1))
+      << proxy.error_log();
+
+  std::string broken = scratch.write("broken.toml", "[[listen]]\naddress = 42\n");
+  ASSERT_EQ(run_command("cp " + broken + " " + proxy.config_path(), text), 0);
+  kill(proxy.pid(), SIGHUP);
+  EXPECT_TRUE(logged("SIGHUP: " + proxy.config_path() + ":2:", 1)) << proxy.error_log();
+  EXPECT_TRUE(logged("error(s), as above; the running config is unchanged", 1))
+      << proxy.error_log();
+  // And it still serves as it did.
+  int fd = connect_to(proxy.port());
+  send_all(fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpResponse r = read_response(fd);
+  ::close(fd);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "a");
 }
 
 TEST(Cli, MissingRootIsAnError) {

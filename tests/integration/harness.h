@@ -61,6 +61,7 @@ class Proxy {
   // unless ProxyOptions::error_log_file).
   std::string error_log_path() const { return dir_.path() + "/error.log"; }
   std::string access_log_path() const { return dir_.path() + "/access.log"; }
+  std::string config_path() const { return dir_.path() + "/askr.toml"; }
   // Sends SIGTERM and waits; returns the exit status (or -signal).
   int stop(int timeout_ms = 15000);
 
