@@ -4,7 +4,8 @@
 // PHP configuration, in short (details in sapi/engine.h): no php.ini unless --php-ini FILE; the
 // extensions Debian enables for libphp (/etc/php/8.2/embed/conf.d: OPcache, xml, ...) are
 // loaded unless --ini-scan-dir says otherwise; -d name=value entries win over both; defaults
-// that either may change: display_errors=0, log_errors=1. Log lines of a request (error_log(),
+// that either may change: display_errors=0, log_errors=1, and php.ini-production's
+// register_argc_argv=0, expose_php=0, zend.assertions=-1. Log lines of a request (error_log(),
 // warnings, fatal errors) go to the client as FastCGI STDERR, "PHP message: ..."; lines outside
 // of any request, and what the worker script prints outside of one, go to the process's stderr.
 //

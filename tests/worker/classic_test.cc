@@ -79,6 +79,24 @@ TEST_F(ClassicTest, GetWithQueryFillsSuperglobalsAndServer) {
   EXPECT_NE(r.body.find(R"("X-Custom":"custom value")"), std::string::npos) << r.body;
 }
 
+// Without a php.ini, the settings that php.ini-production (Debian's php-fpm) turns off are off:
+// no $_SERVER['argv'] built from the query string (register_argc_argv, which the pearcmd.php
+// exploits need), no X-Powered-By, no assertions compiled. php.ini and -d still decide.
+TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
+  FcgiResponse r = get("ini_defaults.php", "+config-create+/tmp/x");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body,
+            R"({"argv":false,"register_argc_argv":"0","expose_php":"0","zend.assertions":"-1"})"
+            "\n");
+  EXPECT_EQ(r.header("X-Powered-By"), "");
+  WorkerProcess on(classic_mode({"-d", "register_argc_argv=1", "-d", "expose_php=1"}));
+  r = fcgi_request(on.socket_path(), default_params(php_fixture("ini_defaults.php"), "a"));
+  EXPECT_NE(r.body.find(R"("argv":true,"register_argc_argv":"1","expose_php":"1")"),
+            std::string::npos)
+      << r.body;
+  EXPECT_EQ(r.header("X-Powered-By").rfind("PHP/8.", 0), 0u) << r.out;
+}
+
 TEST_F(ClassicTest, PostFormFillsPost) {
   FcgiResponse r = post("info.php", "application/x-www-form-urlencoded", "a=1&b=two+words");
   ASSERT_TRUE(r.ended);

@@ -130,7 +130,7 @@ Seen ask(WorkerProcess& w, FcgiConnection& c, const Params& p) {
 // twice: right after one that kept its $_SERVER (so it is built anew), then again (so the array
 // just built is brought up to date); both must see the same $_SERVER, and a later time. In
 // between, the script changed a value of $_SERVER, added a variable and removed one. With
-// register_argc_argv on (PHP's default) and off (php.ini-production's).
+// register_argc_argv on (PHP's own default) and off (askr-worker's, php.ini-production's).
 class ServerVarsReuse : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ServerVarsReuse, EveryRequestSeesWhatAFreshBuildGives) {

@@ -85,6 +85,11 @@ void ini_defaults(HashTable* configuration) {
   };
   set("display_errors", "0");
   set("log_errors", "1");
+  // As php.ini-production, which Debian's php-fpm reads: no $_SERVER['argv'] from the query
+  // string (what pearcmd.php exploits need), no X-Powered-By, no assertions compiled.
+  set("register_argc_argv", "0");
+  set("expose_php", "0");
+  set("zend.assertions", "-1");
 }
 
 char* build_ini_entries(const std::vector<std::string>& defines) {
