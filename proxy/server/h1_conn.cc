@@ -99,8 +99,15 @@ void H1Conn::pause_reading() {
   transport_->pause_recv();
 }
 
+// Unparsed bytes enough to stop reading the client. A head in progress is not: the parser needs
+// the rest of it, and refuses it (431) once it is larger than max_header_size, which may be far
+// above kInPauseAt.
+bool H1Conn::in_full() const {
+  return in_.size() >= kInPauseAt && state_ != State::kHead;
+}
+
 void H1Conn::resume_reading() {
-  if (!recv_paused_ || closed_ || in_.size() >= kInPauseAt) return;
+  if (!recv_paused_ || closed_ || in_full()) return;
   if (stream_ && (stream_->body_paused || stream_->splicing)) return;
   recv_paused_ = false;
   transport_->resume_recv();
@@ -125,7 +132,7 @@ void H1Conn::on_data(std::string_view data) {
     in_.append(data);
     in_.erase(0, process(in_));
   }
-  if (in_.size() >= kInPauseAt) pause_reading();  // the client sends faster than we answer
+  if (in_full()) pause_reading();  // the client sends faster than we answer
 }
 
 void H1Conn::on_data_end(int error) {

@@ -141,6 +141,7 @@ class H1Conn final : public Connection,
   void waiting_on_backend();
   void pause_reading();
   void resume_reading();
+  bool in_full() const;
   std::string peer_text();
 
   Shard& shard_;

@@ -189,6 +189,26 @@ TEST_P(Http1, BodyStillSentAfterA413IsDrainedNotReset) {
   close(fd);
 }
 
+// max_header_size may be raised well past the 256 KiB of unparsed bytes a connection holds
+// before it stops reading a client that sends faster than it is answered: a head in progress is
+// read on to that limit, then answered (or refused with 431), never left waiting for the header
+// timeout.
+TEST_P(Http1, HeadLargerThanTheReadPauseIsReadToMaxHeaderSize) {
+  start("[limits]\nmax_header_size = \"1m\"\n");
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt", "Cookie: c=" + std::string(400 * 1024, 'x') + "\r\n"));
+  HttpResponse r = read_response(fd);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\n");
+  close(fd);
+
+  fd = connect_to(port());
+  send_all(fd, get("/a.txt", "Cookie: c=" + std::string(1100 * 1024, 'x') + "\r\n"));
+  EXPECT_EQ(read_response(fd).status, 431);
+  close(fd);
+}
+
 TEST_P(Http1, ChunkedBodyOverLimitClosesConnection) {
   start("[limits]\nmax_body_size = \"16\"\n");
   int fd = connect_to(port());
