@@ -129,9 +129,11 @@ bool read_range_spec(std::string_view s, size_t& i, RangeSpec& r) {
 }
 
 RangeOutcome resolve_range(const RangeSpec& r, uint64_t size, ByteRange& out) {
-  if (size == 0) return RangeOutcome::kUnsatisfiable;
   if (r.suffix) {
     if (r.last == 0) return RangeOutcome::kUnsatisfiable;
+    // RFC 9110 §14.1.1: satisfiable even on an empty representation, by all of it, which no
+    // Content-Range can describe: the whole (empty) body instead.
+    if (size == 0) return RangeOutcome::kIgnore;
     out = {r.last >= size ? 0 : size - r.last, size - 1};
     return RangeOutcome::kSatisfiable;
   }

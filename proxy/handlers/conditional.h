@@ -50,7 +50,10 @@ enum class RangeOutcome : uint8_t {
 //    body, which RFC 9110 §14.2 permits and which avoids the multi-range amplification attacks.
 //  - Any syntax error, a last < first, or a unit other than "bytes": kIgnore (§14.2: a
 //    recipient ignores a Range it does not understand or finds invalid).
-//  - first >= size, a suffix of 0, or any range on an empty representation: kUnsatisfiable.
+//  - first >= size (so any "a-b" or "a-" on an empty representation), or a suffix of 0:
+//    kUnsatisfiable.
+//  - A suffix on an empty representation: kIgnore. RFC 9110 §14.1.1 calls it satisfiable (by
+//    the whole, empty, representation), and a 206 cannot describe zero bytes.
 //  - Otherwise kSatisfiable, with `out.last` clamped to size - 1 and a suffix longer than the
 //    representation covering all of it; then out.first <= out.last < size.
 // Numbers too large for uint64_t saturate (so they behave as "very large"). `out` is written

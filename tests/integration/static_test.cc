@@ -222,6 +222,33 @@ TEST_P(Static, SingleRanges) {
   EXPECT_EQ(whole.body, "0123456789");
 }
 
+// RFC 9110 §14.1.1: on an empty file a suffix range (the last N bytes) is satisfiable, by the
+// whole empty body, which a 206 cannot describe: 200 with no bytes, as nginx answers, where a
+// 416 would fail a client reading the end of a file that happens to be empty. A range that starts
+// at a byte stays unsatisfiable (416), on HTTP/1.1 and HTTP/2 alike.
+TEST_P(Static, SuffixRangeOfAnEmptyFileIsTheWholeFile) {
+  site_.write("www/empty.txt", "");
+  start();
+  for (int i = 0; i < 2; ++i) {  // the second answer comes from the loop's file cache
+    HttpResponse r = fetch(port(), get("/empty.txt", "Range: bytes=-5\r\n"));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.header("content-length"), "0") << i;
+    EXPECT_EQ(r.header("content-range"), "") << i;
+    EXPECT_EQ(r.body, "") << i;
+  }
+  HttpResponse r = fetch(port(), get("/empty.txt", "Range: bytes=0-\r\n"));
+  EXPECT_EQ(r.status, 416);
+  EXPECT_EQ(r.header("content-range"), "bytes */0");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' -H 'Range: bytes=-5' "
+                        "-o /dev/null -w '%{http_code} %{size_download}' --max-time 30 "
+                        "http://127.0.0.1:" +
+                            std::to_string(port()) + "/empty.txt",
+                        out),
+            0);
+  EXPECT_EQ(out, "200 0");
+}
+
 // A file of 4 to 16 KiB is cached with its bytes and kept open for sendfile: an error answered
 // for it (412, 416) carries its own short text, never the first bytes of the file.
 TEST_P(Static, ErrorsForACachedMidSizeFileCarryTheirOwnBody) {
