@@ -106,12 +106,13 @@ bool pick_encoding(const StaticSite& site, std::string& rel, std::string_view ac
 // is an If-Modified-Since later than the clock (RFC 9110 §13.1.3 calls it invalid): it would
 // keep a client on a copy it never had.
 int check_preconditions(const http::Request& req, std::string_view etag, time_t mtime) {
+  thread_local std::string im_joined, inm_joined;  // fields sent on several lines, as one list
   time_t since;
-  std::string_view im = req.known(http::Known::kIfMatch);
+  std::string_view im = req.list(http::Known::kIfMatch, "if-match", im_joined);
   if (!im.empty() && !if_match_matches(im, etag)) return 412;
   std::string_view ius = req.known(http::Known::kIfUnmodifiedSince);
   if (im.empty() && !ius.empty() && http::parse_http_date(ius, since) && mtime > since) return 412;
-  std::string_view inm = req.known(http::Known::kIfNoneMatch);
+  std::string_view inm = req.list(http::Known::kIfNoneMatch, "if-none-match", inm_joined);
   if (!inm.empty()) return if_none_match_matches(inm, etag) ? 304 : 0;
   std::string_view ims = req.known(http::Known::kIfModifiedSince);
   if (!ims.empty() && http::parse_http_date(ims, since) && mtime <= since &&
@@ -327,7 +328,8 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   rel.assign(*under);
   if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
 
-  std::string_view accept = req.known(http::Known::kAcceptEncoding);
+  thread_local std::string joined;  // Accept-Encoding sent on several lines, as one list
+  std::string_view accept = req.list(http::Known::kAcceptEncoding, "accept-encoding", joined);
   uint8_t bits = accept_bits(accept);
   if (cache) {
     if (const CachedFile* c = cache->find(site.id, rel, bits)) {

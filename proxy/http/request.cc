@@ -75,6 +75,21 @@ std::string_view Request::find(std::string_view name) const {
   return {};
 }
 
+std::string_view Request::list(Known k, std::string_view name, std::string& joined) const {
+  std::string_view first = known(k);
+  if (first.empty()) return first;
+  size_t lines = 0;
+  for (const Header& h : headers) lines += iequals(h.name, name);
+  if (lines < 2) return first;
+  joined.clear();
+  for (const Header& h : headers) {
+    if (!iequals(h.name, name)) continue;
+    if (!joined.empty()) joined += ", ";
+    joined += h.value;
+  }
+  return joined;
+}
+
 void Request::reset() {
   method = scheme = authority = target = path = query = protocol = {};
   headers.clear();

@@ -109,6 +109,10 @@ class Request {
   void set_known(Known k, std::string_view v) { known_[size_t(k)] = v; }
   // Case-insensitive lookup of the first field with this name, or an empty view.
   std::string_view find(std::string_view name) const;
+  // The value of the list field `k` (RFC 9110 §5.3), whose name is `name`: known(k), or when
+  // the field came on several lines, their values joined with ", " into `joined` (a recipient
+  // reads them as one list). The view lives as long as the request and `joined`.
+  std::string_view list(Known k, std::string_view name, std::string& joined) const;
 
   // Clears every field; storage keeps its capacity.
   void reset();

@@ -140,6 +140,39 @@ TEST_P(Static, ConditionalRequestsAnswer304) {
   EXPECT_EQ(fetch(port(), get("/a.txt", "If-Match: \"nope\"\r\n")).status, 412);
 }
 
+// A list field sent on several lines is one list, its lines joined with commas (RFC 9110 §5.3): a
+// client or an intermediary that sends If-None-Match, If-Match or Accept-Encoding twice means
+// every tag and coding it names, not the first line's alone. Over HTTP/1.1 and HTTP/2 alike.
+TEST_P(Static, ListFieldsOnSeveralLinesAreOneList) {
+  site_.write("www/app.css", "plain");
+  site_.write("www/app.css.gz", "gzipped");
+  start();
+  const std::string etag = fetch(port(), get("/a.txt")).header("etag");
+  ASSERT_FALSE(etag.empty());
+  for (int i = 0; i < 2; ++i) {  // the second answer comes from the loop's file cache
+    HttpResponse r =
+        fetch(port(), get("/a.txt", "If-None-Match: \"old\"\r\nIf-None-Match: " + etag + "\r\n"));
+    EXPECT_EQ(r.status, 304) << i;
+    r = fetch(port(), get("/a.txt", "If-Match: \"old\"\r\nIf-Match: " + etag + "\r\n"));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body, "first\n") << i;
+    r = fetch(port(), get("/a.txt", "If-Match: \"old\"\r\nIf-Match: \"older\"\r\n"));
+    EXPECT_EQ(r.status, 412) << i;
+    r = fetch(port(), get("/app.css", "Accept-Encoding: identity\r\nAccept-Encoding: gzip\r\n"));
+    EXPECT_EQ(r.body, "gzipped") << i;
+    EXPECT_EQ(r.header("content-encoding"), "gzip") << i;
+  }
+  std::string out;
+  ASSERT_EQ(
+      run_command("curl -sS --http2-prior-knowledge --noproxy '*' -H 'If-None-Match: \"old\"' "
+                  "-H 'If-None-Match: " +
+                      etag + "' -o /dev/null -w '%{http_code}' --max-time 30 http://127.0.0.1:" +
+                      std::to_string(port()) + "/a.txt",
+                  out),
+      0);
+  EXPECT_EQ(out, "304");
+}
+
 // A date later than the server's clock is not a valid If-Modified-Since (RFC 9110 §13.1.3): it
 // is ignored and the file is served, as nginx serves it, instead of a 304 that would keep a
 // client on its stale copy.
