@@ -807,7 +807,9 @@ TEST_P(Static, RouteRootAndAlias) {
 // Documents, archives, video and audio that sites offer for download or play are typed as nginx's
 // mime.types types them: as application/octet-stream a phone cannot open them (iOS Safari
 // previews a .docx, Android opens a finished download, by its type), a <video> of an .mpg does
-// not play, and a .shtml page is downloaded instead of shown. Askr gives a text type its charset.
+// not play, a .shtml page is downloaded instead of shown, a CA certificate (.crt, .der, .pem) is
+// not offered for installation and Firefox refuses to install a self-hosted add-on (.xpi). Askr
+// gives a text type its charset.
 TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
   struct Case {
     const char* name;
@@ -844,6 +846,15 @@ TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
       {"seg.ts", "video/mp2t"},
       {"a.mid", "audio/midi"},
       {"a.midi", "audio/midi"},
+      {"ca.crt", "application/x-x509-ca-cert"},
+      {"ca.der", "application/x-x509-ca-cert"},
+      {"ca.pem", "application/x-x509-ca-cert"},
+      {"addon.xpi", "application/x-xpinstall"},
+      {"a.rpm", "application/x-redhat-package-manager"},
+      {"a.war", "application/java-archive"},
+      {"a.ear", "application/java-archive"},
+      {"a.jnlp", "application/x-java-jnlp-file"},
+      {"a.ai", "application/postscript"},
   };
   for (const Case& c : cases) site_.write(std::string("www/") + c.name, "x");
   start();
