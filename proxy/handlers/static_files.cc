@@ -230,7 +230,8 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
   }
   if (m.vary) resp.add("Vary", "Accept-Encoding");
   resp.add("ETag", etag);
-  resp.add("Last-Modified", last_modified);
+  // Empty for a date before the year 0, which no HTTP-date can say: none rather than no date.
+  if (!last_modified.empty()) resp.add("Last-Modified", last_modified);
   if (int status = check_preconditions(req, etag, m.modified)) {
     if (fd >= 0 && resp.file_owned) ::close(fd);
     resp.status = status;

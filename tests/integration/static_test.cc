@@ -217,6 +217,40 @@ TEST_P(Static, FileDatedInTheFutureIsLastModifiedAtTheDate) {
   ADD_FAILURE() << "no two answers within one second";
 }
 
+// A file dated before the year 0 (tmpfs and btrfs keep any 64-bit time, a bogus tar archive
+// sets one) has no Last-Modified that an HTTP-date can write: none is sent, rather than an
+// empty field that is no date. Its ETag still lets a client revalidate it.
+TEST_P(Static, FileDatedBeforeTheYearZeroHasNoLastModified) {
+  char tmpl[] = "/dev/shm/askr-test-XXXXXX";
+  if (!mkdtemp(tmpl)) GTEST_SKIP() << "no /dev/shm";
+  const std::string root = tmpl;
+  const std::string path = root + "/old.txt";
+  std::ofstream(path) << "old\n";
+  const timespec times[2] = {{0, UTIME_OMIT}, {-99999999999, 0}};
+  struct stat st {};
+  if (utimensat(AT_FDCWD, path.c_str(), times, 0) != 0 || stat(path.c_str(), &st) != 0 ||
+      st.st_mtime != -99999999999) {
+    std::filesystem::remove_all(root);
+    GTEST_SKIP() << "the file system of /dev/shm cannot hold a date before the year 0";
+  }
+  ProxyOptions o;
+  o.backend = GetParam();
+  o.root = root;
+  proxy_ = std::make_unique<Proxy>(o);
+  for (int i = 0; i < 2; ++i) {  // the second answer comes from the loop's file cache
+    int fd = connect_to(port());
+    send_all(fd, get("/old.txt", "Connection: close\r\n"));
+    std::string raw = read_all(fd);
+    close(fd);
+    EXPECT_NE(raw.find("HTTP/1.1 200 "), std::string::npos) << raw;
+    EXPECT_EQ(raw.find("Last-Modified"), std::string::npos) << raw;
+    EXPECT_NE(raw.find("\r\nETag: \""), std::string::npos) << raw;
+    EXPECT_TRUE(raw.ends_with("\r\n\r\nold\n")) << raw;
+  }
+  proxy_.reset();
+  std::filesystem::remove_all(root);
+}
+
 // If-Unmodified-Since (RFC 9110 §13.1.4), as nginx evaluates it: 412 when the file changed
 // after the date; ignored when If-Match is there or the date is not one.
 TEST_P(Static, IfUnmodifiedSinceRefusesAChangedFile) {
