@@ -196,28 +196,45 @@ void reload_certificates(server::Generation& gen) {
 }
 
 // SIGHUP reloads certificates and PHP, with the rest of the config as it was at start: the
-// sites, routes, listeners and pools' settings are not applied again. An operator who edited
-// the file is told so (and of its errors, as -t would say them) rather than left to find that
-// nothing changed.
-void check_config_file(const std::string& path, const std::string& started_with) {
+// sites, routes, listeners and pools' settings are not applied again, and each root stays the
+// directory it named at start. An operator who edited the file, or moved a root's symlink to a
+// new release (a Capistrano-style deploy), is told so (and of the file's errors, as -t would
+// say them) rather than left to find that nothing changed.
+void check_config_file(const std::string& path, const std::string& started_with,
+                       const config::Config& running) {
   config::LoadResult now = config::load_file(path);
-  if (!now.errors.empty() && now.errors.front().line == 0) {
-    LOG_ERROR("SIGHUP: %s; the running config is unchanged",
-              now.errors.front().to_string().c_str());
-    return;
-  }
-  if (now.text == started_with) return;
   if (!now.config) {
     for (const config::Diagnostic& d : now.errors) LOG_ERROR("SIGHUP: %s", d.to_string().c_str());
     LOG_ERROR("SIGHUP: %s has %zu error(s), as above; the running config is unchanged",
               path.c_str(), now.errors.size());
     return;
   }
-  LOG_WARN(
-      "SIGHUP: %s changed since askr-proxy started, and a reload applies only certificates and "
-      "PHP (workers restart with the pools' settings of the start): restart askr-proxy for the "
-      "rest",
-      path.c_str());
+  if (now.text != started_with) {
+    LOG_WARN(
+        "SIGHUP: %s changed since askr-proxy started, and a reload applies only certificates "
+        "and PHP (workers restart with the pools' settings of the start): restart askr-proxy "
+        "for the rest",
+        path.c_str());
+    return;
+  }
+  // The same text: the same sites and routes, in the same order.
+  auto moved = [](const std::string& was, const std::string& is, const std::string& what) {
+    if (was == is) return;
+    LOG_WARN(
+        "SIGHUP: %s now resolves to %s, but askr-proxy serves %s, as resolved at start: restart "
+        "askr-proxy to serve the new one",
+        what.c_str(), is.c_str(), was.c_str());
+  };
+  for (size_t i = 0; i < running.sites.size() && i < now.config->sites.size(); ++i) {
+    const config::Site &was = running.sites[i], &is = now.config->sites[i];
+    std::string site = "site " + std::to_string(i + 1);
+    moved(was.root, is.root, site + "'s root");
+    for (size_t j = 0; j < was.routes.size() && j < is.routes.size(); ++j) {
+      if (was.routes[j].root == was.root) continue;  // the site's, said above
+      moved(was.routes[j].root, is.routes[j].root,
+            site + "'s route " + was.routes[j].prefix + " (root or alias)");
+    }
+  }
 }
 
 // [tls] ktls against what this kernel can do, said once at start (never per connection):
@@ -387,7 +404,7 @@ int serve(const std::string& path) {
       drain_until = log::monotonic_ms() + cfg.timeouts.drain.count();
       for (auto& s : shards) s->stop();
     } else if (sig == SIGHUP) {
-      check_config_file(path, started_with);
+      check_config_file(path, started_with, cfg);
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
       reload_certificates(*gen);

@@ -183,6 +183,34 @@ TEST(Cli, SighupSaysWhatItDoesNotApplyFromAnEditedConfig) {
   EXPECT_EQ(r.body, "a");
 }
 
+// A root that is a symlink is resolved once, at start: after a deploy moves it to a new release,
+// a SIGHUP says that the old one is still served, and which directory a restart would serve.
+TEST(Cli, SighupSaysWhenARootSymlinkNowNamesAnotherDirectory) {
+  TempDir dir;
+  dir.write("rel1/a.txt", "one");
+  dir.write("rel2/a.txt", "two");
+  std::string out;
+  ASSERT_EQ(run_command("ln -s rel1 " + dir.path() + "/current", out), 0);
+  ProxyOptions opt;
+  opt.root = dir.path() + "/current";
+  Proxy proxy(opt);
+  ASSERT_EQ(run_command("ln -sfn rel2 " + dir.path() + "/current", out), 0);
+  kill(proxy.pid(), SIGHUP);
+  std::string want = "SIGHUP: site 1's root now resolves to " + dir.path() +
+                     "/rel2, but askr-proxy serves " + dir.path() + "/rel1";
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    seen = proxy.error_log().find(want) != std::string::npos;
+    if (!seen) usleep(20000);
+  }
+  EXPECT_TRUE(seen) << proxy.error_log();
+  int fd = connect_to(proxy.port());
+  send_all(fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpResponse r = read_response(fd);
+  ::close(fd);
+  EXPECT_EQ(r.body, "one");  // as it says
+}
+
 TEST(Cli, MissingRootIsAnError) {
   TempDir dir;
   std::string path =
