@@ -390,7 +390,11 @@ size_t H1Conn::consume_body(std::string_view in) {
         return in.size();
       }
       close_after_ = true;  // framing is lost: finish what is queued, then close
-      if (stream_ && !stream_->done) fail_response(502);
+      if (stream_ && !stream_->done) {
+        fail_response(502);
+      } else if (!sending_ && wbuf_.empty() && held_.empty() && file_left_ == 0) {
+        begin_linger();  // the answer is already out: no send will end the connection
+      }
       return in.size();
     }
     return pos;

@@ -220,6 +220,22 @@ TEST_P(Http1, ChunkedBodyOverLimitClosesConnection) {
   close(fd);
 }
 
+// A body being dropped after its answer went out, whose framing then breaks (a bad chunk line,
+// or more than max_body_size): nothing is left to send, and the connection closes at once,
+// rather than waiting for the keep-alive timeout with the next request left unanswered.
+TEST_P(Http1, BadChunkAfterTheAnswerClosesConnection) {
+  start("[limits]\nmax_body_size = \"16\"\n");
+  for (const std::string& bad :
+       {std::string("zz\r\n"), "20\r\n" + std::string(32, 'x') + "\r\n0\r\n\r\n"}) {
+    int fd = connect_to(port());
+    send_all(fd, "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    EXPECT_EQ(read_response(fd).status, 405);
+    send_all(fd, bad + get("/b.txt"));
+    EXPECT_TRUE(wait_closed(fd)) << bad;
+    close(fd);
+  }
+}
+
 struct BadCase {
   const char* name;
   std::string request;
