@@ -826,6 +826,8 @@ void H1Conn::after_send() {
   }
   if (closed_ || sending_) return;
   if (state_ == State::kBody) arm(shard_.body_timers);
+  // A head begun while answers went out had the send timer: its own deadline starts now.
+  if (state_ == State::kHead) arm(shard_.header_timers);
   resume_reading();
   if (peer_done_ && in_.empty() && !stream_) close_now();
 }

@@ -320,6 +320,22 @@ TEST_P(Http1, HeaderDeadlineAnswers408) {
   close(fd);
 }
 
+// The start of a second head, pipelined behind a request whose answer is sent, has the header
+// deadline too, from when that answer is out, not the send timeout of the answer.
+TEST_P(Http1, HeaderDeadlineAppliesToAPipelinedHead) {
+  start("[timeouts]\nheader = \"1s\"\nsend = \"20s\"\n");
+  int fd = connect_to(port());
+  send_all(fd, get("/a.txt") + "GET /b.txt HTTP/1.1\r\nHo");  // the second never finished
+  EXPECT_EQ(read_response(fd).body, "first\n");
+  auto t0 = std::chrono::steady_clock::now();
+  HttpResponse r = read_response(fd, false, 5000);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 408);
+  EXPECT_LT(waited, std::chrono::milliseconds(3000));
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+}
+
 TEST_P(Http1, IdleKeepAliveConnectionIsClosed) {
   start("[timeouts]\nkeepalive = \"1s\"\n");
   int fd = connect_to(port());
