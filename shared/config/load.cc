@@ -1236,7 +1236,7 @@ Route parse_route(const toml::table& table, Context& ctx) {
       ctx.error(*ret, "'return = " + status + "' needs 'location' (where to redirect)");
     }
     const Node* body = table.get("body");
-    if (body && (route.status == 204 || route.status == 304)) {
+    if (body && (route.status == 204 || route.status == 205 || route.status == 304)) {
       ctx.error(*body, "a " + status + " response has no body: leave 'body' out");
     }
   }

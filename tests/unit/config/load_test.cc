@@ -1517,6 +1517,10 @@ static = "yes"
 [[site.route]]
 prefix = "/h/"
 return = "301"
+[[site.route]]
+prefix = "/i/"
+return = 205
+body = "no"
 )"),
                 {
                     "11:12: 'location' needs 'return'",
@@ -1526,6 +1530,7 @@ return = "301"
                     "22:10: 'return' must be between 200 and 599 (got 199)",
                     "25:10: 'static' must be true or false",
                     "28:10: 'return' must be an integer",
+                    "32:8: a 205 response has no body: leave 'body' out",
                 });
   // Each redirect needs its target; other statuses may have one (201) or not.
   std::vector<std::string> expected;
