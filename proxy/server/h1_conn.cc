@@ -237,8 +237,8 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
   if (!stream) {
     if (req.refused) note_refused(resp.status, req.refused, LOG_LIMIT_SITE());
     keep_alive_ = keep_alive_for(head, resp.close);
-    if (head.framing != http::BodyFraming::kNone && head.expect_continue &&
-        head.version_minor == 1) {
+    bool body_due = head.framing == http::BodyFraming::kChunked || head.content_length > 0;
+    if (body_due && head.expect_continue && head.version_minor == 1) {
       // The client waits for 100 Continue: it gets the answer instead and is never asked for a
       // body nobody reads, and the connection closes after the answer (RFC 9110 §10.1.1), as
       // nginx does. What it sends anyway is drained by the linger.

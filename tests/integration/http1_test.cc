@@ -150,6 +150,21 @@ TEST_P(Http1, ExpectContinueAnsweredAtOnceIsNotInvited) {
   }
 }
 
+// With "Content-Length: 0" there is no body to wait for: the answer keeps the connection, and
+// the request after it is answered.
+TEST_P(Http1, ExpectContinueWithoutBodyKeepsConnection) {
+  start();
+  int fd = connect_to(port());
+  send_all(fd,
+           "POST /a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n" +
+               get("/b.txt"));
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.header("connection"), "");
+  EXPECT_EQ(read_response(fd).body, "second\n");
+  close(fd);
+}
+
 TEST_P(Http1, ContentLengthBodyIsSkippedAndConnectionReused) {
   start();
   int fd = connect_to(port());
