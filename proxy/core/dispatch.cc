@@ -30,7 +30,7 @@ int php_pool(const config::Site& site, const config::Route* route) {
 
 // redirect_https: the same URL with https://, on the TLS port (left out when 443). The host is
 // the request's, without its port, as nginx's $host: in lower case, without a final dot.
-void redirect_https(const http::Request& req, const config::Site& site, int status, int port,
+void redirect_https(http::Request& req, const config::Site& site, int status, int port,
                     http::Response& resp) {
   std::string_view host = req.authority;
   if (size_t colon = host.rfind(':');
@@ -39,7 +39,10 @@ void redirect_https(const http::Request& req, const config::Site& site, int stat
   }
   if (host.ends_with('.')) host.remove_suffix(1);
   if (host.empty() && !site.server_names.empty()) host = site.server_names[0];
-  if (host.empty() || host.starts_with("*.")) return error(resp, 400);  // nowhere to send it
+  if (host.empty() || host.starts_with("*.")) {
+    req.refused = "no host to redirect to https";  // a Host of ":80", or none in HTTP/1.0
+    return error(resp, 400);
+  }
   std::string loc = "https://";
   for (char c : host) loc += c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
   if (port != 443) loc += ":" + std::to_string(port);

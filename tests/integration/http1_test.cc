@@ -113,6 +113,25 @@ TEST_P(Http1, ConnectionCloseIsHonoured) {
   close(fd);
 }
 
+// redirect_https with no host to name in the Location (an HTTP/1.0 request without Host, to a
+// site without server_names, or a Host that is only a port) is bad input: 400, with its reason
+// in the error log, as every request refused by the request core is.
+TEST_P(Http1, RedirectHttpsWithoutAHostIsRefusedAndLogged) {
+  proxy_ = start_proxy(GetParam(), site_, "", "combined", "redirect_https = true\n");
+  HttpResponse r = fetch(port(), get("/a.txt"));
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.header("location"), "https://localhost/a.txt");
+  EXPECT_EQ(fetch(port(), "GET /a.txt HTTP/1.0\r\n\r\n").status, 400);
+  EXPECT_EQ(fetch(port(), "GET /a.txt HTTP/1.1\r\nHost: :80\r\n\r\n").status, 400);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged =
+        proxy_->error_log().find("no host to redirect to https, answered 400") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(logged) << proxy_->error_log();
+}
+
 // A body nobody reads is skipped and the connection kept.
 TEST_P(Http1, ChunkedBodySkippedKeepsConnection) {
   start();
