@@ -398,16 +398,29 @@ class Call {
   }
 
   // Looks for the request line's LF only as far as the limit allows, then parses the line once.
+  // A control octet before it, other than the CR of its CRLF, has no place in any part of the
+  // line: it is refused at once, not after an LF that binary input (a TLS ClientHello sent to a
+  // plaintext port) may never bring.
   bool request_line() {
     const char* start = buf_ + pr_.start;
     size_t available = static_cast<size_t>(end_ - start);
     size_t window = std::min(available, std::min(available, limits_.max_request_line) + 2);
     const char* from = buf_ + pr_.pos;
     const char* window_end = std::max(from, start + window);
-    auto lf = static_cast<const char*>(std::memchr(from, '\n', off(window_end) - off(from)));
-    if (lf == nullptr) {
+    const char* lf = find_ctl<0x20>(from, window_end);
+    bool cr_last = lf + 1 == window_end && *lf == '\r';
+    if (lf + 1 < window_end && *lf == '\r' && lf[1] == '\n') ++lf;  // the CR of the CRLF
+    if (lf < window_end && *lf != '\n' && !cr_last) {
+      // Past the longest line allowed, the line is too long whatever it holds, as it is when
+      // the first byte past the limit arrives alone.
+      if (static_cast<size_t>(lf - start) >= limits_.max_request_line) {
+        return stop(error(414, "request line too long"));
+      }
+      return stop(error(400, "control character in request line"));
+    }
+    if (lf == window_end || cr_last) {
       count(from, window_end);
-      pr_.pos = off(window_end);
+      pr_.pos = off(cr_last ? lf : window_end);  // a final CR is read again with what follows
       return stop(request_line_too_long_or_more(start, end_, limits_));
     }
     count(from, lf + 1);

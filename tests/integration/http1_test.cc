@@ -313,6 +313,9 @@ std::vector<BadCase> bad_cases() {
       {"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
       {"bad_version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
       {"tls_hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},
+      // Refused at its first byte, without waiting for a line feed it may never send.
+      {"tls_hello_without_lf", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
+       400},
       {"long_uri", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", 414},
       {"big_headers", "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(40000, 'b') + "\r\n\r\n",
        431},

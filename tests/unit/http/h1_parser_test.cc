@@ -496,6 +496,28 @@ TEST(H1Parser, EarlyErrorBeforeHeadEnds) {
   EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n", head).status, 400);
 }
 
+// A control octet in a request line is refused before its LF, which binary input (a TLS
+// ClientHello sent to a plaintext port) may not bring for a long time; a CR waits for what
+// follows it. In one piece or in several, as for every other error.
+TEST(H1Parser, ControlOctetRefusedBeforeTheRequestLineEnds) {
+  RequestHead head;
+  EXPECT_EQ(parse("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"s, head).status, 400);
+  EXPECT_EQ(parse("GET /a\tb"s, head).status, 400);
+  EXPECT_EQ(parse("GET /\x7f"s, head).status, 400);
+  EXPECT_EQ(parse("GET / HTTP/1.1\rX"s, head).status, 400);
+  EXPECT_EQ(parse("GET / HTTP/1.1\r"s, head).state, ParseState::kNeedMore);
+  ParseProgress progress;
+  ParseLimits limits;
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r"s, limits, head, progress).state,
+            ParseState::kNeedMore);
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r\x01"s, limits, head, progress).status, 400);
+  progress = {};
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r"s, limits, head, progress).state,
+            ParseState::kNeedMore);
+  EXPECT_EQ(parse_request("GET / HTTP/1.1\r\nHost: a\r\n\r\n"s, limits, head, progress).state,
+            ParseState::kDone);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Other behaviour.
 
