@@ -30,6 +30,7 @@ struct PoolCounters {
   uint64_t bad_responses = 0;           // a CGI head or body that broke the rules (502 or cut)
   uint64_t dropped_headers = 0;         // request fields not passed: names PHP would rewrite
   uint64_t skipped_response_lines = 0;  // CGI head lines dropped: no colon, or an invalid field
+  uint64_t cut_bodies = 0;              // not run: the client left while queued, its body cut short
   // PHP requests ended (answered, failed or abandoned) and where their time went, in µs: see
   // handlers::PhpRequest for the stages.
   uint64_t timed_requests = 0;

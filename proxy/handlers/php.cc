@@ -626,6 +626,17 @@ void PhpRequest::on_link(backend::FcgiLink* link) {
   bool retry = attached_;
   attached_ = true;
   link_ = link;
+  // While the request waited for a worker, its body was not read, and neither was the client's
+  // close: a body that can no longer come whole would reach PHP cut short (nginx, which reads a
+  // body before it asks php-fpm, never runs such a request). Nothing went to the link yet.
+  if (!retry && mode_ == BodyMode::kStream && !body_done_ && body_source_.body_cut_short()) {
+    ++pool_.counters().cut_bodies;
+    LOG_LIMITED(kInfo,
+                "pool %s: %s: the client left while the request waited for a worker, with its "
+                "body cut short; not run",
+                pool_.cfg().name.c_str(), script_.name.c_str());
+    return fail(400);
+  }
   if (!link_us_) link_us_ = now_us();
   if (retry) {
     link->write(sent_);

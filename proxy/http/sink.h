@@ -17,6 +17,10 @@ class BodyProducer {
  public:
   virtual ~BodyProducer() = default;
   virtual void on_sink_drained() = 0;
+  // A request body's producer (the client's connection): true when the client has closed its
+  // side with less of the body sent than the request declared, so that the body can never be
+  // whole. Best effort: false when it cannot tell.
+  virtual bool body_cut_short() { return false; }
 };
 
 // A sink that can take the body spliced straight into the client's socket: plaintext

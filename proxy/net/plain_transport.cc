@@ -1,6 +1,8 @@
 #include "net/plain_transport.h"
 
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -32,6 +34,15 @@ ssize_t PlainTransport::send_file(int file_fd, off_t* offset, size_t count) {
 void PlainTransport::set_corked(bool corked) {
   int on = corked;
   setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+bool PlainTransport::peer_left_short_of(uint64_t bytes) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) != 1) return false;
+  if (p.revents & POLLERR) return true;  // reset: nothing more will be read
+  if (!(p.revents & (POLLRDHUP | POLLHUP))) return false;
+  int unread = 0;
+  return ::ioctl(fd, FIONREAD, &unread) == 0 && uint64_t(unread) < bytes;
 }
 
 void PlainTransport::shutdown_write() {

@@ -31,6 +31,7 @@ class PlainTransport final : public Transport, private loop::IoObject {
   void wait_readable() override { io_.wait_readable(this); }
   void set_corked(bool corked) override;
   void shutdown_write() override;
+  bool peer_left_short_of(uint64_t bytes) override;
   void close() override { io_.close(this); }
   const sockaddr* peer() override { return addresses_.peer(fd); }
   const sockaddr* local() override { return addresses_.local(fd); }

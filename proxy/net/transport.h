@@ -108,6 +108,10 @@ class Transport {
   virtual void cut_short() {}
   // Ends the sending side (after the last response), keeping the receiving side open.
   virtual void shutdown_write() = 0;
+  // True when the client closed its side (or reset the connection) and fewer than `bytes`
+  // remain unread in the socket: what it was to send can never all arrive. Asked while
+  // receiving is paused; false when the transport cannot tell.
+  virtual bool peer_left_short_of(uint64_t bytes) { return false; }
   // Cancels what is in flight and closes; on_closed follows once nothing can complete.
   virtual void close() = 0;
 

@@ -350,6 +350,13 @@ void H1Conn::on_sink_drained() {
   resume_reading();
 }
 
+// A Content-Length body paused for its handler (queued for a PHP worker): the client's close is
+// not read meanwhile, so the socket is asked. (A chunked body is read whole before it goes on.)
+bool H1Conn::body_cut_short() {
+  return state_ == State::kBody && !chunked_ && body_left_ > 0 && !closed_ &&
+         transport_->peer_left_short_of(body_left_);
+}
+
 size_t H1Conn::consume_body(std::string_view in) {
   if (!chunked_) {
     size_t n = size_t(std::min<uint64_t>(body_left_, in.size()));

@@ -100,6 +100,7 @@ class H1Conn final : public Connection,
   void on_splice_error(int error) override;
   // http::BodyProducer: the handler can take more of the request body.
   void on_sink_drained() override;
+  bool body_cut_short() override;
   // handlers::SpliceSource
   int splice_fd() const override { return transport_->splice_fd(); }
   void wait_client_readable() override;

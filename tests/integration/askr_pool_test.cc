@@ -639,6 +639,36 @@ TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
   EXPECT_EQ(after[busy], 3);
 }
 
+// A POST whose client leaves while the request waits for a worker, its body cut short, never
+// reaches PHP: its body could only arrive cut (nginx, which reads a body before it asks
+// php-fpm, never runs such a request). Streamed and spliced bodies alike; the requests after it
+// are served as usual.
+TEST_P(AskrPool, QueuedRequestWhoseClientLeftWithItsBodyCutIsNotRun) {
+  start("workers = 1\nmode = \"classic\"\n", 1);
+  std::string busy = site_.path() + "/busy", marks = site_.path() + "/marks";
+  auto held = std::async(std::launch::async, [&] { return get("/pidsleep.php?s=2&f=" + busy); });
+  for (int i = 0; i < 100 && !std::filesystem::exists(busy); ++i) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(busy));  // the only worker sleeps: what follows queues
+  for (size_t length : {size_t(50000), size_t(200000)}) {  // below and above splice_threshold
+    Client c(port());
+    c.send("POST /pidsleep.php?s=0&f=" + marks +
+           " HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+           "Content-Length: " +
+           std::to_string(length) + "\r\n\r\n" + std::string(1000, 'x'));
+    std::this_thread::sleep_for(milliseconds(100));
+  }  // each client hangs up with 1,000 of its bytes sent
+  EXPECT_EQ(held.get().status, 200);
+  EXPECT_EQ(get("/pid.php").status, 200);  // served after the two that were given up
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(std::filesystem::exists(marks)) << "a request with a cut body ran";
+  proxy_->stop();
+  EXPECT_NE(proxy_->error_log().find("the client left while the request waited for a worker"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 // fastcgi_finish_request() answers the client at once, and the script goes on: its worker stays
 // busy until the script ends, so the pool's next requests go to the idle worker instead of
 // waiting behind it (php-fpm gives them to another child). In both modes.
