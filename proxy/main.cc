@@ -76,21 +76,29 @@ Result<int> open_log(const char* key, const std::string& path) {
   return fd;
 }
 
+// The error of a log file that cannot be opened at start, at the value that names it in `file`
+// (the config as given on the command line): "FILE:LINE:COLUMN: error_log "PATH": why".
+Error at_value(const std::string& file, config::SourceAt at, Error e) {
+  e.message =
+      file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + e.message;
+  return e;
+}
+
 // Both logs, opened as a start opens them; -t closes them again. `access` is -1 when the access
 // log is off.
 struct Logs {
   int error = 2;
   int access = -1;
 };
-Result<Logs> open_logs(const config::Config& cfg) {
+Result<Logs> open_logs(const config::Config& cfg, const std::string& file) {
   Result<int> error = open_log("error_log", cfg.server.error_log);
-  if (!error) return error.error();
+  if (!error) return at_value(file, cfg.server.error_log_at, error.error());
   Logs logs{*error, -1};
   if (!cfg.access_log.enabled) return logs;
   Result<int> access = open_log("[access_log] path", cfg.access_log.path);
   if (!access) {
     if (logs.error != 2) ::close(logs.error);
-    return access.error();
+    return at_value(file, cfg.access_log.path_at, access.error());
   }
   logs.access = *access;
   return logs;
@@ -267,9 +275,9 @@ int check_config(const std::string& path) {
     std::fprintf(stderr, "%s\n", tls.error().message.c_str());  // FILE:LINE:COLUMN: ...
     return 1;
   }
-  Result<Logs> logs = open_logs(*r.config);
+  Result<Logs> logs = open_logs(*r.config, path);
   if (!logs) {
-    std::fprintf(stderr, "%s: %s\n", path.c_str(), logs.error().message.c_str());
+    std::fprintf(stderr, "%s\n", logs.error().message.c_str());  // FILE:LINE:COLUMN: ...
     return 1;
   }
   for (int fd : {logs->error, logs->access}) {
@@ -299,9 +307,9 @@ int serve(const std::string& path) {
   log::Level level = log::Level::kInfo;
   log::parse_level(cfg.server.log_level, level);
   log::set_level(level);
-  Result<Logs> logs = open_logs(cfg);
+  Result<Logs> logs = open_logs(cfg, path);
   if (!logs) {
-    LOG_ERROR("%s: %s", path.c_str(), logs.error().message.c_str());
+    LOG_ERROR("%s", logs.error().message.c_str());  // FILE:LINE:COLUMN: ...
     return 1;
   }
   log::set_fd(logs->error);

@@ -295,6 +295,7 @@ struct AccessLog {
   bool enabled = true;                      // false when format = "off"
   LogFormat format = LogFormat::kCombined;  // kCombined also when disabled
   std::string path = "stderr";              // "stderr" or an absolute, normalized file path
+  SourceAt path_at;                         // where `path` is written
 };
 
 // [server].
@@ -303,6 +304,7 @@ struct Server {
   unsigned threads = 0;
   IoBackend io_backend = IoBackend::kAuto;
   std::string error_log = "stderr";  // "stderr" or an absolute, normalized file path
+  SourceAt error_log_at;             // where `error_log` is written
   std::string log_level = "info";    // "error", "warn", "info" or "debug"
   // Where request bodies spill to disk. When set in the file: an existing directory, absolute,
   // canonical (realpath); the default is not checked.

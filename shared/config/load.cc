@@ -283,6 +283,10 @@ fs::path resolve(const Context& ctx, std::string_view text) {
   return p.is_absolute() ? p : ctx.dir() / p;
 }
 
+SourceAt source_at(const Node& v) {
+  return {v.source().begin.line, v.source().begin.column};
+}
+
 // A log destination: "stderr", or a file path made absolute. The file is not opened here.
 void set_log_path(std::string_view key, const Node& v, Context& ctx, std::string& out) {
   const std::string* s = get_string(key, v, ctx);
@@ -392,9 +396,11 @@ void choice_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Membe
   if (auto c = get_choice(k, v, ctx, Choices)) out.*Member = ValueOf<Member>(*c);
 }
 
-template <auto Member>
+// A log destination and where it is written, for the error of a file that cannot be opened.
+template <auto Member, auto At>
 void log_path_field(std::string_view k, const Node& v, Context& ctx, ClassOf<Member>& out) {
   set_log_path(k, v, ctx, out.*Member);
+  out.*At = source_at(v);
 }
 
 template <auto Member>
@@ -445,7 +451,7 @@ Server parse_server(const toml::table& table, Context& ctx) {
   static constexpr Field<Server> kFields[] = {
       {"threads", parse_threads},
       {"io_backend", choice_field<&Server::io_backend, kIoBackends>},
-      {"error_log", log_path_field<&Server::error_log>},
+      {"error_log", log_path_field<&Server::error_log, &Server::error_log_at>},
       {"log_level", choice_field<&Server::log_level, kLogLevels>},
       {"temp_dir", directory_field<&Server::temp_dir>},
       {"max_connections", integer_field<&Server::max_connections, 1, 1000000>},
@@ -980,10 +986,6 @@ void redirect_status_field(std::string_view k, const Node& v, Context& ctx, Clas
   out.*Member = static_cast<int>(n->get());
 }
 
-SourceAt source_at(const Node& v) {
-  return {v.source().begin.line, v.source().begin.column};
-}
-
 // A non-empty string kept with where it is written, for OpenSSL to judge later:
 // tls_string_field<&SiteTls::ciphers, &SiteTls::ciphers_at> (a [[site]]'s) or
 // <&Tls::ciphers, &Tls::ciphers_at> ([tls]).
@@ -1436,7 +1438,7 @@ void parse_log_format(std::string_view k, const Node& v, Context& ctx, AccessLog
 AccessLog parse_access_log(const toml::table& table, Context& ctx) {
   static constexpr Field<AccessLog> kFields[] = {
       {"format", parse_log_format},
-      {"path", log_path_field<&AccessLog::path>},
+      {"path", log_path_field<&AccessLog::path, &AccessLog::path_at>},
   };
   AccessLog log;
   parse_fields(table, "[access_log]", kFields, ctx, log);

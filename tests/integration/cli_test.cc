@@ -113,16 +113,17 @@ TEST(Cli, StartFailureIsOnStderrWhenTheErrorLogIsAFile) {
 }
 
 // A log file that cannot be opened is an error at start and under -t, with its path and why, as
-// nginx says it; never a quiet fallback to stderr.
+// nginx says it, at the line and column that name it; never a quiet fallback to stderr.
 TEST(Cli, LogFileThatCannotBeOpenedIsAnError) {
   TempDir dir;
   dir.write("www/index.html", "x");
-  for (const char* table : {"[server]\nerror_log", "[access_log]\npath"}) {
+  for (auto [table, column] : {std::pair{"[server]\nerror_log", ":2:13: error_log \""},
+                               std::pair{"[access_log]\npath", ":2:8: [access_log] path \""}}) {
     std::string log = dir.path() + "/missing/dir/x.log";
     std::string path = dir.write("c.toml", std::string(table) + " = \"" + log +
                                                "\"\n[[listen]]\naddress = \"127.0.0.1:0\"\n"
                                                "[[site]]\nroot = \"www\"\n");
-    std::string want = "\"" + log + "\": No such file or directory";
+    std::string want = path + column + log + "\": No such file or directory";
     std::string out;
     EXPECT_EQ(run_proxy_command("-t -c " + path, out), 1) << table << "\n" << out;
     EXPECT_NE(out.find(want), std::string::npos) << table << "\n" << out;
