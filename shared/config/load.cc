@@ -1006,7 +1006,7 @@ void site_tls_string_field(std::string_view k, const Node& v, Context& ctx, Site
 // ---- TLS: [[site]] certificates and [tls] protocols ---------------------------------------------
 
 // One path or an array of paths (an ECDSA and an RSA certificate), each made absolute and
-// checked to be readable. Refused entries are reported and left out.
+// checked to be readable and not a directory. Refused entries are reported and left out.
 std::vector<std::pair<std::string, SourceAt>> get_tls_files(std::string_view k, const Node& v,
                                                             Context& ctx) {
   std::vector<std::pair<std::string, SourceAt>> out;
@@ -1019,6 +1019,11 @@ std::vector<std::pair<std::string, SourceAt>> get_tls_files(std::string_view k, 
     }
     if (::access(path.c_str(), R_OK) != 0) {
       return ctx.error(n, std::string(k) + " \"" + printable(path) + "\": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return ctx.error(n,
+                       std::string(k) + " \"" + printable(path) + "\": " + std::strerror(EISDIR));
     }
     out.emplace_back(path, source_at(n));
   };

@@ -2204,6 +2204,29 @@ tls_certificate = "a.pem"
                 "9:19: 'tls_certificate' needs 'tls_certificate_key'"}));
 }
 
+// A directory named as a certificate or key is said to be one, as nginx says it ("Is a
+// directory"), rather than left to OpenSSL, whose "no start line" sends the operator looking
+// into a file that is not there.
+TEST_F(TlsLoadTest, CertificateOrKeyThatIsADirectory) {
+  fs::create_directory(dir_ / "certs");
+  EXPECT_EQ(
+      errors(R"(
+[[listen]]
+address = "127.0.0.1:8443"
+[[site]]
+root = "www"
+tls_certificate = "certs"
+tls_certificate_key = "a.key"
+[[site]]
+root = "www"
+tls_certificate = ["a.pem"]
+tls_certificate_key = ["certs/"]
+)"),
+      (std::vector<std::string>{
+          "5:19: tls_certificate \"" + (dir_ / "certs").string() + "\": Is a directory",
+          "10:24: tls_certificate_key \"" + (dir_ / "certs/").string() + "\": Is a directory"}));
+}
+
 // ---- [http2] and [[listen]] http2 -------------------------------------------------------------
 
 TEST(LoadHttp2, DefaultsAndKeys) {
