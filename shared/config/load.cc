@@ -552,6 +552,18 @@ void parse_listen_address(std::string_view k, const Node& v, Context& ctx, Liste
     ctx.error(v, "invalid listen address \"" + printable(*s) + "\": " + parsed.error().message);
     return;
   }
+  // The listeners are IPV6_V6ONLY, and the kernel refuses to bind those to an IPv4-mapped
+  // address: said here rather than by bind() at start.
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&parsed->addr);
+  if (parsed->addr.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+    char v4[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], v4, sizeof v4);
+    ctx.error(v, "invalid listen address \"" + printable(*s) +
+                     "\": an IPv4-mapped address cannot be listened on (IPv6 listeners take IPv6 "
+                     "only): use \"" +
+                     v4 + ":" + std::to_string(ntohs(v6->sin6_port)) + "\"");
+    return;
+  }
   bool http2 = listen.http2;  // keys come in any order: keep what was already set
   listen = std::move(parsed.value());
   listen.http2 = http2;
