@@ -888,9 +888,17 @@ std::string check_server_name(std::string_view name) {
     name.remove_suffix(1);  // the DNS root's dot (see canonical_server_name)
     if (name.empty() || name.ends_with('.')) return "must name a host";
   }
+  if (name.starts_with('.')) {
+    return "a name cannot start with '.' (nginx's \".example.com\" is written \"example.com\", "
+           "\"*.example.com\")";
+  }
   if (name.starts_with("*.")) {
     if (name.size() == 2) return "a wildcard needs a domain after \"*.\"";
     name.remove_prefix(2);  // "*.example.com": the rest is a name like any other
+  }
+  // No Host names a host with an empty label.
+  if (name.starts_with('.') || name.find("..") != std::string_view::npos) {
+    return "a name cannot have an empty label (\"..\")";
   }
   if (name.starts_with('[')) {
     in6_addr addr;

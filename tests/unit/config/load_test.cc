@@ -845,6 +845,27 @@ root = "www"
                  "7:36: invalid entry \"b.example..\" in 'server_names': must name a host"});
 }
 
+// nginx's ".example.com" (example.com and all its subdomains) would be a name no Host ever
+// matches, as would a name with an empty label: both are refused, the first with how to write it.
+TEST_F(LoadTest, ServerNameWithAnEmptyLabelIsAnError) {
+  expect_errors(R"(
+[[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+server_names = [".example.com", "a..example", "*..example", "*.a..b."]
+root = "www"
+)",
+                {"4:17: invalid entry \".example.com\" in 'server_names': a name cannot start "
+                 "with '.' (nginx's \".example.com\" is written \"example.com\", "
+                 "\"*.example.com\")",
+                 "4:33: invalid entry \"a..example\" in 'server_names': a name cannot have an "
+                 "empty label (\"..\")",
+                 "4:47: invalid entry \"*..example\" in 'server_names': a name cannot have an "
+                 "empty label (\"..\")",
+                 "4:61: invalid entry \"*.a..b.\" in 'server_names': a name cannot have an "
+                 "empty label (\"..\")"});
+}
+
 TEST_F(LoadTest, DefaultSiteIsFirstWhenAllAreNamed) {
   const Config c = load_ok(R"(
 [[listen]]
