@@ -698,7 +698,7 @@ void parse_worker_script(std::string_view k, const Node& v, Context& ctx, Pool& 
   std::error_code ec;
   const fs::path p = fs::canonical(resolve(ctx, *s), ec);
   if (ec || !fs::is_regular_file(p, ec)) {
-    ctx.error(v, quote(k) + ": no such file: " + resolve(ctx, *s).string());
+    ctx.error(v, quote(k) + ": no such file: " + printable(resolve(ctx, *s).string()));
     return;
   }
   pool.worker_script = p.string();
@@ -717,7 +717,7 @@ void account_field(std::string_view k, const Node& v, Context& ctx, Pool& pool) 
   const std::string* s = get_string(k, v, ctx);
   if (!s) return;
   if (s->empty() || !Exists(s->c_str())) {
-    ctx.error(v, quote(k) + ": no such " + std::string(k) + ": \"" + *s + "\"");
+    ctx.error(v, quote(k) + ": no such " + std::string(k) + ": \"" + printable(*s) + "\"");
     return;
   }
   pool.*Field = *s;
@@ -741,14 +741,14 @@ void parse_pool_ini(std::string_view k, const Node& v, Context& ctx, Pool& pool)
     } else if (const auto* f = value.as_floating_point()) {
       text = std::to_string(f->get());
     } else {
-      ctx.error(value, "php.ini setting '" + std::string(key.str()) +
+      ctx.error(value, "php.ini setting '" + printable(key.str()) +
                            "' must be a string, number or boolean");
       continue;
     }
     if (text.find_first_of("\n\r") != std::string::npos ||
         key.str().find('=') != std::string_view::npos) {
       ctx.error(value,
-                "php.ini setting '" + std::string(key.str()) + "' must be one line without '='");
+                "php.ini setting '" + printable(key.str()) + "' must be one line without '='");
       continue;
     }
     pool.ini.emplace_back(std::string(key.str()), std::move(text));
@@ -773,7 +773,7 @@ void parse_pool_env(std::string_view k, const Node& v, Context& ctx, Pool& pool)
     const std::string name(key.str());
     const auto* s = value.as_string();
     if (!is_env_name(name)) {
-      ctx.error(value, "environment variable name '" + name +
+      ctx.error(value, "environment variable name '" + printable(name) +
                            "' must be letters, digits and '_', not starting with a digit");
       continue;
     }

@@ -2001,6 +2001,36 @@ user = "nobody"
                                            "without 'fastcgi')"}));
 }
 
+// A name or path with a line feed or an escape sequence is shown with \xNN, as every other value
+// in a message is: one diagnostic stays one line, and nothing reaches the terminal as control.
+TEST(LoadOwnPools, ControlBytesInNamesAreShownEscaped) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[[pool]]
+name = "a"
+user = "x\ny"
+group = "\u001b[31m"
+[pool.env]
+"A\nB" = "1"
+[[pool]]
+name = "b"
+mode = "worker"
+worker_script = "/no\nsuch.php"
+)",
+                             "/tmp/x.toml");
+  ASSERT_FALSE(r.config);
+  std::vector<std::string> got;
+  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"7: 'user': no such user: \"x\\x0ay\"",
+                                      "8: 'group': no such group: \"\\x1b[31m\"",
+                                      "10: environment variable name 'A\\x0aB' must be letters, "
+                                      "digits and '_', not starting with a digit",
+                                      "14: 'worker_script': no such file: /no\\x0asuch.php"}));
+}
+
 TEST(LoadOwnPools, Env) {
   LoadResult r = load_string(R"([[listen]]
 address = "127.0.0.1:8080"
