@@ -746,7 +746,7 @@ void parse_pool_ini(std::string_view k, const Node& v, Context& ctx, Pool& pool)
       continue;
     }
     if (text.find_first_of("\n\r") != std::string::npos ||
-        key.str().find('=') != std::string_view::npos) {
+        key.str().find_first_of("=\n\r") != std::string_view::npos) {
       ctx.error(value,
                 "php.ini setting '" + printable(key.str()) + "' must be one line without '='");
       continue;

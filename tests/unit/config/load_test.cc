@@ -2031,6 +2031,29 @@ worker_script = "/no\nsuch.php"
                                       "14: 'worker_script': no such file: /no\\x0asuch.php"}));
 }
 
+// A php.ini setting is passed as one "name=value" line: a name with a line feed would set a
+// second setting that the file never names, and is refused as a value with one is.
+TEST(LoadOwnPools, IniNameOnOneLine) {
+  LoadResult r = load_string(R"([[listen]]
+address = "127.0.0.1:8080"
+[[site]]
+root = "/"
+[[pool]]
+name = "a"
+[pool.ini]
+"memory_limit\nauto_prepend_file" = "/tmp/x.php"
+"max_execution_time\r" = 5
+)",
+                             "/tmp/x.toml");
+  ASSERT_FALSE(r.config);
+  std::vector<std::string> got;
+  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "8: php.ini setting 'memory_limit\\x0aauto_prepend_file' must be one line "
+                     "without '='",
+                     "9: php.ini setting 'max_execution_time\\x0d' must be one line without '='"}));
+}
+
 TEST(LoadOwnPools, Env) {
   LoadResult r = load_string(R"([[listen]]
 address = "127.0.0.1:8080"
