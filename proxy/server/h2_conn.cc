@@ -119,6 +119,7 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   bool abandon_later = false;  // closed while its own sink call ran
   bool closed = false;         // the stream is gone: what its handler still writes is dropped
   bool log_at_close = false;   // an immediate answer with a body: logged once it is out or cut
+  bool bad_body = false;       // reset for a body that broke its framing: logged 400 at close
   int status = 0;
   uint64_t bytes = 0;
 };
@@ -487,6 +488,8 @@ void H2Conn::on_stream_close(int32_t id, uint32_t error) {
     // client has all of it: it is logged as the handler's end would have.
     if (!error && s->started && !s->body_allowed) {
       log_access(*s, s->status, s->bytes, s->handler->timing());
+    } else if (s->bad_body && !s->started) {
+      log_access(*s, 400, 0, s->handler->timing());
     } else {
       log_cut(*s);
     }
@@ -517,6 +520,20 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
   n = std::min(len, left);
   eof = n == left && (s->source != Stream::Source::kStreamed || s->done);
   return ssize_t(n);
+}
+
+// The client's malformed body, found by nghttp2 once the request was handed on: refused as
+// HTTP/1.1 refuses a body that breaks its framing, and logged 400 when its stream closes.
+void H2Conn::on_bad_body(int32_t id) {
+  Stream* s = find(id);
+  if (!s || !s->handler || s->done) return;
+  s->bad_body = true;
+  bool short_or_over =
+      s->req->body == http::BodyKind::kLength && s->body_bytes != s->req->content_length;
+  note_refused(400,
+               short_or_over ? "request body did not match its content-length"
+                             : "request trailers were malformed",
+               LOG_LIMIT_SITE());
 }
 
 int64_t H2Conn::declared_body(int32_t id) {

@@ -421,6 +421,23 @@ def case_content_length_mismatch(port, arg):
            (code,))
 
 
+def case_body_breaks_its_length(port, arg):
+    # Bodies that break their content-length once their requests reached PHP (the head, then a
+    # PING answered, then the DATA): one short of it, one beyond it. Each is a stream error.
+    c = Conn(port)
+    for sid, path, data in ((1, "/body.php?short", b"12345"), (3, "/body.php?over", b"x" * 20)):
+        c.send(c.headers(sid, path=path, method="POST", end_stream=False,
+                         extra=[("content-length", "10")]), PingFrame(0, b"12345678"))
+        expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+               "the PING after the head of stream %d is answered" % sid)
+        d = DataFrame(sid, data)
+        d.flags.add("END_STREAM")
+        c.send(d)
+        code = rst_of(c, sid)
+        expect(code == PROTOCOL_ERROR, "content-length 10 with %d DATA bytes: PROTOCOL_ERROR (%s)"
+               % (len(data), code))
+
+
 def case_too_many_headers(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/count.php", extra=[("x-h%d" % i, "v") for i in range(200)]))

@@ -429,6 +429,22 @@ TEST_P(Http2, BodyOverLimitIs413AndLogged) {
   EXPECT_EQ(php_hits(), 0u);
 }
 
+// A body that breaks its content-length after its request reached PHP is the client's malformed
+// request: its stream is reset and it is logged 400, with a line that says why and the counter,
+// as nginx logs it; it was logged 499, as if the client had cancelled it.
+TEST_P(Http2, BodyBreakingItsLengthIsLogged400) {
+  start();
+  frames("body_breaks_its_length");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /body.php?short HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(log.find("\"POST /body.php?over HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(proxy_->error_log().find("request body did not match its content-length, answered "
+                                     "400"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 TEST_P(Http2, HeaderListLimits) {
   start();
   frames("too_many_headers");
