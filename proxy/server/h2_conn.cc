@@ -120,6 +120,7 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   bool closed = false;         // the stream is gone: what its handler still writes is dropped
   bool log_at_close = false;   // an immediate answer with a body: logged once it is out or cut
   bool bad_body = false;       // reset for a body that broke its framing: logged 400 at close
+  bool failing = false;        // cut short: what is pending goes out, then the reset
   int status = 0;
   uint64_t bytes = 0;
 };
@@ -514,11 +515,12 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
       break;
     case Stream::Source::kStreamed:
       left = s->pending();
-      if (left == 0 && !s->done) return -1;  // more is coming: resume() then
+      if (left == 0 && s->failing) return -2;  // what came before the failure is out: reset
+      if (left == 0 && !s->done) return -1;    // more is coming: resume() then
       break;
   }
   n = std::min(len, left);
-  eof = n == left && (s->source != Stream::Source::kStreamed || s->done);
+  eof = n == left && (s->source != Stream::Source::kStreamed || (s->done && !s->failing));
   return ssize_t(n);
 }
 
@@ -661,10 +663,17 @@ void H2Conn::Stream::fail_response(int st) {
     conn->respond(*this, r);
     return;
   }
-  // The client sees this stream cut short, never a wrong end; the others go on.
+  // The client sees this stream cut short, never a wrong end; the others go on. What the
+  // handler wrote before goes out first, as HTTP/1.1 sends it before it closes: read_body
+  // resets the stream (INTERNAL_ERROR) once it is out.
   done = true;
   conn->log_access(*this, status, bytes, handler->timing());
-  conn->session_.reset(id, NGHTTP2_INTERNAL_ERROR);
+  if (body_allowed && pending() > 0) {
+    failing = true;
+    conn->session_.resume(id);
+  } else {
+    conn->session_.reset(id, NGHTTP2_INTERNAL_ERROR);
+  }
   conn->flush();
 }
 

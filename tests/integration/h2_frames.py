@@ -438,6 +438,19 @@ def case_body_breaks_its_length(port, arg):
                % (len(data), code))
 
 
+def case_cut_response(port, arg):
+    # PHP declares 10 bytes and ends after 5: the 5 go out, then the reset says the response is
+    # cut short (INTERNAL_ERROR), as HTTP/1.1 sends them before it closes.
+    c = Conn(port)
+    c.send(c.headers(1, path="/cl_short.php"))
+    status, body, err = c.response(1)
+    expect(status == 200 and body == b"hello" and err == 2,
+           "the bytes PHP wrote, then RST_STREAM INTERNAL_ERROR (%s %r %s)" % (status, body, err))
+    c.send(c.headers(3))
+    status, body, err = c.response(3)
+    expect(status == 200 and err is None, "the connection still serves (%s %s)" % (status, err))
+
+
 def case_too_many_headers(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/count.php", extra=[("x-h%d" % i, "v") for i in range(200)]))
