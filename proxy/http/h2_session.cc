@@ -647,6 +647,9 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   req->authority = in->has_authority ? at(in->authority) : at(in->host);
   req->target = at(in->path);
   split_target(req->target, req->path, req->query);
+  // CONNECT names no :path (RFC 9113 §8.5): its target is the authority, as HTTP/1.1's
+  // authority-form is, so that it is logged as "CONNECT host:port".
+  if (req->target.empty() && req->method == "CONNECT") req->target = req->authority;
   req->protocol = "HTTP/2.0";
   req->is_head = req->method == "HEAD";
   req->headers.reserve(in->fields.size());

@@ -451,6 +451,14 @@ def case_cut_response(port, arg):
     expect(status == 200 and err is None, "the connection still serves (%s %s)" % (status, err))
 
 
+def case_connect(port, arg):
+    # CONNECT (RFC 9113 §8.5: :method and :authority alone): the server tunnels nothing, 400.
+    c = Conn(port)
+    c.send(c.headers(1, raw=c.enc.encode([(":method", "CONNECT"), (":authority", "localhost:443")])))
+    status, body, err = c.response(1)
+    expect(status == 400 and err is None, "CONNECT: 400 (%s %s)" % (status, err))
+
+
 def case_too_many_headers(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/count.php", extra=[("x-h%d" % i, "v") for i in range(200)]))

@@ -475,6 +475,17 @@ TEST_P(Http2, RefusedStreamsAreLogged) {
   EXPECT_NE(log.find("\"GET /count.php HTTP/2.0\" 400 0 "), std::string::npos) << log;
 }
 
+// A CONNECT is refused (400) and logged with its authority as its target, as an HTTP/1.1
+// CONNECT's authority-form is; its line had an empty target ("CONNECT  HTTP/2.0"), which
+// log parsers that split the request on single spaces misread.
+TEST_P(Http2, ConnectIsLoggedWithItsAuthority) {
+  start();
+  frames("connect");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"CONNECT localhost:443 HTTP/2.0\" 400 "), std::string::npos) << log;
+}
+
 // An HTTP/1.1 request to switch to h2c is answered in HTTP/1.1, and PHP never sees it.
 TEST_P(Http2, UpgradeH2cIgnored) {
   start();
