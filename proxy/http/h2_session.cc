@@ -120,6 +120,7 @@ struct H2Session::Incoming {
   std::optional<uint64_t> content_length;
   size_t list_size = 0;
   bool too_large = false;  // over the header list size or field count: answered 431
+  bool too_long = false;   // a :path longer than max_request_line: answered 414
   bool bad = false;        // malformed beyond what nghttp2 checks: reset
   bool head_done = false;
   bool end_stream = false;
@@ -297,14 +298,13 @@ struct H2Callbacks {
     }
     return 0;
   }
-  // A body the session answers with itself (431): source.ptr is a string_view of static text,
-  // advanced as it goes.
-  // The 431 answer's body, from static storage: the data source holds how much of it has gone
-  // (nghttp2 keeps the source with the stream), so nothing is left to free when the stream
-  // ends before its body is sent.
-  static ssize_t read_431(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source* src, void*) {
-    std::string_view rest = error_body(431).substr(size_t(src->fd));
+  // The body of an answer the session gives itself (431, 414), from static storage: the data
+  // source holds how much of it has gone (nghttp2 keeps the source with the stream), so nothing
+  // is left to free when the stream ends before its body is sent.
+  template <int kStatus>
+  static ssize_t read_error(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                            nghttp2_data_source* src, void*) {
+    std::string_view rest = error_body(kStatus).substr(size_t(src->fd));
     size_t n = std::min(len, rest.size());
     std::memcpy(buf, rest.data(), n);
     src->fd += int(n);
@@ -508,7 +508,11 @@ int H2Session::on_header(int32_t id, std::string_view name, std::string_view val
     // nghttp2 has checked that each appears once, before the regular fields, and is known.
     if (name == ":method") in->method = in->keep(value);
     if (name == ":scheme") in->scheme = in->keep(value);
-    if (name == ":path") in->path = in->keep(value);
+    if (name == ":path") {
+      // What HTTP/1.1 bounds as its request line: 414 beyond it.
+      if (value.size() > limits_.max_request_line) in->too_long = true;
+      in->path = in->keep(value);
+    }
     if (name == ":authority") {
       if (!valid_host(value)) in->bad = true;  // it names the site, and a redirect's host
       in->authority = in->keep(value);
@@ -610,18 +614,20 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
     return 0;
   }
   bump(&H2Counters::streams);
-  if (in->too_large) {
+  if (in->too_large || in->too_long) {
+    int status = in->too_large ? 431 : 414;
     bump(&H2Counters::bad_headers);
     nghttp2_nv nv[] = {
-        {(uint8_t*)":status", (uint8_t*)"431", 7, 3, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t*)":status", (uint8_t*)(status == 431 ? "431" : "414"), 7, 3,
+         NGHTTP2_NV_FLAG_NONE},
         {(uint8_t*)"content-type", (uint8_t*)"text/plain; charset=utf-8", 12, 25,
          NGHTTP2_NV_FLAG_NONE},
     };
     nghttp2_data_provider dp;
     dp.source.fd = 0;
-    dp.read_callback = H2Callbacks::read_431;
+    dp.read_callback = status == 431 ? H2Callbacks::read_error<431> : H2Callbacks::read_error<414>;
     nghttp2_submit_response(session_, id, nv, 2, &dp);
-    events_.on_refused(431, error_body(431).size(), {}, {});
+    events_.on_refused(status, error_body(status).size(), {}, {});
     return 0;
   }
   // HTTP/1.1 applications read the host from Host (PHP's HTTP_HOST): :authority stands in for

@@ -35,6 +35,7 @@ struct H2Limits {
   uint32_t connection_window = 1 << 20;
   uint32_t max_header_list = 32768;  // bytes, each field counted as name + value + 32
   uint32_t max_fields = 100;
+  uint32_t max_request_line = 8192;  // the longest :path, as HTTP/1.1's request line: 414
   uint32_t max_continuations = 16;
   uint32_t reset_burst = 100;
   uint32_t reset_rate = 10;  // per second

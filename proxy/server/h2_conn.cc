@@ -45,6 +45,7 @@ http::H2Limits limits_from(const config::Config& cfg) {
   l.connection_window = h.connection_window;
   l.max_header_list = cfg.limits.max_header_size;
   l.max_fields = cfg.limits.max_headers;
+  l.max_request_line = cfg.limits.max_request_line;
   l.max_continuations = h.max_continuations;
   l.reset_burst = h.reset_burst;
   l.reset_rate = h.reset_rate;
@@ -711,6 +712,7 @@ void H2Conn::log_cut(Stream& s) {
 // A request the session refused itself: as HTTP/1.1 logs its refused ones.
 void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
                         std::string_view target) {
+  if (status == 414) note_refused(414, ":path longer than max_request_line", LOG_LIMIT_SITE());
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
   AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr, {}, {}};

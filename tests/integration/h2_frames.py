@@ -459,6 +459,18 @@ def case_connect(port, arg):
     expect(status == 400 and err is None, "CONNECT: 400 (%s %s)" % (status, err))
 
 
+def case_long_path(port, arg):
+    # A :path longer than max_request_line (8 KiB here), within the header list size: 414, as
+    # HTTP/1.1 answers such a request line, and the connection goes on.
+    c = Conn(port)
+    c.send(c.headers(1, path="/count.php?" + "a" * 9000))
+    status, body, err = c.response(1)
+    expect(status == 414, "a :path of 9 KB: 414 (%s %s)" % (status, err))
+    c.send(c.headers(3, path="/a.txt?" + "a" * 8000))
+    status, body, err = c.response(3)
+    expect(status == 200 and err is None, "a :path of 8 KB: 200 (%s %s)" % (status, err))
+
+
 def case_too_many_headers(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/count.php", extra=[("x-h%d" % i, "v") for i in range(200)]))

@@ -460,6 +460,20 @@ TEST_P(Http2, HeaderListLimits) {
   EXPECT_EQ(php_hits(), 0u);
 }
 
+// A :path longer than [limits] max_request_line is refused with 414, as HTTP/1.1 refuses such a
+// request line, and never reaches PHP; over HTTP/2 the limit did not apply at all.
+TEST_P(Http2, PathOverMaxRequestLineIs414) {
+  start();
+  frames("long_path");
+  EXPECT_EQ(php_hits(), 0u);
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"- - HTTP/2.0\" 414 "), std::string::npos) << log;
+  EXPECT_NE(proxy_->error_log().find(":path longer than max_request_line, answered 414"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 // Requests the session refuses itself are in the access log, as HTTP/1.1 logs its refused ones:
 // a head over the limits (431) or one that could not be read (400, its stream reset) as "- -",
 // a malformed one that was read by its name.
