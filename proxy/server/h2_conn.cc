@@ -712,7 +712,14 @@ void H2Conn::log_cut(Stream& s) {
 // A request the session refused itself: as HTTP/1.1 logs its refused ones.
 void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
                         std::string_view target) {
-  if (status == 414) note_refused(414, ":path longer than max_request_line", LOG_LIMIT_SITE());
+  // With a line that says why and the counter, as HTTP/1.1 refuses its bad heads.
+  if (status == 414) {
+    note_refused(414, ":path longer than max_request_line", LOG_LIMIT_SITE());
+  } else if (status == 431) {
+    note_refused(431, "request head over max_header_size or max_headers", LOG_LIMIT_SITE());
+  } else {
+    note_refused(status, "malformed HTTP/2 request head", LOG_LIMIT_SITE());
+  }
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
   AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr, {}, {}};

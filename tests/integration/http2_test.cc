@@ -487,6 +487,13 @@ TEST_P(Http2, RefusedStreamsAreLogged) {
   EXPECT_NE(log.find("\"- - HTTP/2.0\" 431 "), std::string::npos) << log;
   EXPECT_NE(log.find("\"- - HTTP/2.0\" 400 0 "), std::string::npos) << log;
   EXPECT_NE(log.find("\"GET /count.php HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  // With a line that says why, as HTTP/1.1 logs its refusals.
+  std::string errors = proxy_->error_log();
+  EXPECT_NE(errors.find("request head over max_header_size or max_headers, answered 431"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("malformed HTTP/2 request head, answered 400"), std::string::npos)
+      << errors;
 }
 
 // A CONNECT is refused (400) and logged with its authority as its target, as an HTTP/1.1
