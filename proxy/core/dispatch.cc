@@ -83,7 +83,8 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     handlers::serve_return(*route, resp);
     return nullptr;
   }
-  if (int pool = php_pool(sc, route); pool >= 0) {
+  const int pool = php_pool(sc, route);
+  if (pool >= 0) {
     const std::string& fc = route ? route->front_controller : sc.front_controller;
     // Scratch of this loop's thread: its strings keep their capacity from request to request.
     thread_local handlers::PhpScript script;
@@ -101,7 +102,10 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
         break;
     }
   }
-  bool deny_php = route && route->action == config::RouteAction::kStatic;
+  // Under PHP the static handler is never to send a script either: one it finds there appeared
+  // since match_php() looked (a deploy writing a directory's index.php within the second that
+  // match_php()'s look is kept for), and its source must not go out.
+  bool deny_php = pool >= 0 || (route && route->action == config::RouteAction::kStatic);
   handlers::serve_static(files, req, resp, loop.scratch, deny_php, loop.file_cache);
   return nullptr;
 }

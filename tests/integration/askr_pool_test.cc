@@ -1555,5 +1555,24 @@ TEST_P(AskrPool, ZygoteFailingToStartBacksOff) {
   EXPECT_TRUE(proxy_->alive());
 }
 
+// A script that appears while the site runs (a deploy writing index.php into a directory that had
+// no index) is never sent as a file: the PHP match may still see the directory as it was a moment
+// ago (what it stats is kept for the second), but the static handler that then finds the new
+// index.php refuses it rather than show its source.
+TEST_P(AskrPool, ScriptThatAppearsIsNeverSentAsAFile) {
+  start("workers = 1\nmode = \"classic\"\n");
+  std::filesystem::create_directory(root() + "/fresh");
+  for (int i = 0; i < 5; ++i) {
+    std::filesystem::remove(root() + "/fresh/index.php");
+    std::this_thread::sleep_for(milliseconds(1000));
+    EXPECT_EQ(get("/fresh/").status, 403);  // a directory without an index
+    std::ofstream(root() + "/fresh/index.php") << "<?php echo 'ran';";
+    PhpResponse r = get("/fresh/");
+    EXPECT_EQ(r.body.find("<?php"), std::string::npos) << i << ": " << r.body;
+  }
+  std::this_thread::sleep_for(milliseconds(1100));
+  EXPECT_EQ(get("/fresh/").body, "ran");
+}
+
 }  // namespace
 }  // namespace askr::testing
