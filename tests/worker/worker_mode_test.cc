@@ -133,6 +133,18 @@ TEST_F(WorkerModeTest, UncaughtExceptionAnswers500AndTheWorkerGoesOn) {
   EXPECT_TRUE(worker_->running());
 }
 
+// As under php-fpm, where PHP answers 500 for a fatal error only when the script chose no other
+// status: the redirect a handler set before it threw goes out.
+TEST_F(WorkerModeTest, UncaughtExceptionKeepsTheStatusTheScriptChose) {
+  FcgiResponse r = request("t=redirect_throw");
+  ASSERT_TRUE(r.ended) << worker_->log();
+  EXPECT_EQ(r.status, 302) << r.out;
+  EXPECT_EQ(r.header("Location"), "/login");
+  EXPECT_TRUE(contains(r.err, "Uncaught RuntimeException: thrown after a redirect")) << r.err;
+  EXPECT_EQ(request("t=globals").status, 200);
+  EXPECT_TRUE(worker_->running());
+}
+
 // An exception thrown by an output handler the request left open, as its buffers close when the
 // request ends, is that request's uncaught exception: logged as php-fpm logs it, and the worker
 // goes on with the request's session written, instead of the exception reaching the worker

@@ -622,11 +622,13 @@ void start_idle_state() {
 
 // An exception the handler did not catch: as at the end of a script under php-fpm, the
 // set_exception_handler() handler has it (its page and status are the answer); without one, or
-// when that throws too, it is logged as a fatal error and answers 500.
+// when that throws too, it is logged as a fatal error and answers 500, unless the script chose
+// another status (a redirect, a 404), which PHP's fatal errors leave as it is.
 void answer_uncaught_exception() {
   if (Z_TYPE(EG(user_exception_handler)) != IS_UNDEF) zend_user_exception_handler();
   if (!EG(exception)) return;
-  if (!SG(headers_sent)) sapi_header_op(SAPI_HEADER_SET_STATUS, reinterpret_cast<void*>(500));
+  if (!SG(headers_sent) && SG(sapi_headers).http_response_code == 200)
+    sapi_header_op(SAPI_HEADER_SET_STATUS, reinterpret_cast<void*>(500));
   zend_exception_error(EG(exception), E_ERROR);  // logs "PHP Fatal error:  Uncaught ..."
   EG(exit_status) = 0;
 }

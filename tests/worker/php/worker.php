@@ -102,6 +102,9 @@ function handle(): void
             break;
         case 'throw':
             throw new RuntimeException('thrown by the handler');
+        case 'redirect_throw':  // a status chosen before the exception
+            header('Location: /login');
+            throw new RuntimeException('thrown after a redirect');
         case 'obthrow':  // counts in the session, then leaves a buffer whose handler throws
             session_start();
             $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
