@@ -353,7 +353,9 @@ void FcgiLink::fail(int status, const char* why, log::RateLimit& limit) {
   ex_ = nullptr;
   close_quietly();
   if (ex) {
-    LOG_LIMITED_AT(limit, kError, "pool %s: %s", pool_.cfg().name.c_str(), why);
+    std::string where;  // which request failed, as nginx names it
+    ex->describe(where);
+    LOG_LIMITED_AT(limit, kError, "pool %s: %s%s", pool_.cfg().name.c_str(), why, where.c_str());
     ex->on_failure(status, why);
   }
 }

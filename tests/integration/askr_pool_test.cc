@@ -453,6 +453,11 @@ TEST_P(AskrPool, WorkerKilledMidRequestCostsThatRequestOnly) {
   ASSERT_GT(victim, 0);
   ASSERT_EQ(kill(victim, SIGKILL), 0);
   EXPECT_EQ(doomed.get().status, 502);
+  EXPECT_NE(proxy_->error_log().find("prematurely, client: 127.0.0.1, request: \"GET "
+                                     "/pidsleep.php?s=3&f=" +
+                                     marks + " HTTP/1.1\""),
+            std::string::npos)
+      << proxy_->error_log();
   int most = 0;
   for (int i = 0; i < 20; ++i) {
     PhpResponse r = get("/conn.php");
@@ -509,7 +514,12 @@ TEST_P(AskrPool, RequestTimeoutKillsTheWorkerAndThePoolStaysAtStrength) {
   EXPECT_TRUE(gone_within(before));
   auto [after, n] = whoami();  // a new worker answers
   EXPECT_NE(after, before);
-  EXPECT_NE(proxy_->error_log().find("request_timeout"), std::string::npos);
+  // The line names the request, as nginx's "upstream timed out" does.
+  EXPECT_NE(proxy_->error_log().find(
+                "pool fpm: request_timeout, client: 127.0.0.1, request: \"GET /sleep.php?s=10 "
+                "HTTP/1.1\", host: \"x\""),
+            std::string::npos)
+      << proxy_->error_log();
 }
 
 // request_timeout bounds the whole request, not the wait between two reads: a script that keeps
