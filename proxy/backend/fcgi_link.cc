@@ -40,7 +40,9 @@ bool FcgiLink::connect() {
 }
 
 void FcgiLink::wait_writable() {
-  if (!closed_) pool_.io().wait_writable(this);
+  if (closed_) return;
+  if (ex_) pool_.send_timers.arm(&timer, pool_.now_ms());  // the backend has yet to take more
+  pool_.io().wait_writable(this);
 }
 
 void FcgiLink::on_writable() {

@@ -33,7 +33,7 @@ class FcgiLink final : public loop::IoObject {
   size_t buffered() const { return sbuf_.size() + wbuf_.size(); }
   bool is_connected() const { return !connecting_ && !closed_ && fd >= 0; }
   // Calls the exchange's on_link_writable when the socket has room (the exchange writes to the
-  // socket itself, with splice).
+  // socket itself, with splice); the send timeout runs meanwhile.
   void wait_writable();
   // Back-pressure from the client side.
   void pause_reading();
@@ -50,7 +50,8 @@ class FcgiLink final : public loop::IoObject {
   // While stopped: calls the exchange's on_link_readable when the socket has bytes (the
   // backend owes them: the read timeout runs).
   void wait_readable();
-  // While stopped: the exchange waits on the client, not on the backend (no read timeout).
+  // The exchange waits on the client, not on the backend (no read timeout): while stopped, or
+  // while a spliced request body waits for the client's next bytes.
   void waiting_on_client();
 
   void attach(Exchange* ex) { ex_ = ex; }

@@ -680,6 +680,7 @@ void PhpRequest::try_splice() {
       return splice_source_->on_splice_done();
     case backend::StdinSplice::Status::kWaitRead:
       splice_source_->on_splice_progress();
+      link_->waiting_on_client();  // the client's timers cover this wait, not the backend's
       return splice_source_->wait_client_readable();
     case backend::StdinSplice::Status::kWaitWrite:
       splice_source_->on_splice_progress();

@@ -562,6 +562,28 @@ TEST_P(AskrPool, RequestTimeoutDoesNotCountTheWaitOnASlowClient) {
   EXPECT_EQ(proxy_->error_log().find("request_timeout"), std::string::npos) << proxy_->error_log();
 }
 
+// Nor a slow upload: a body large enough to be spliced to the worker, sent over longer than
+// request_timeout, reaches PHP whole (the clock starts once PHP has all of it). It used to be cut
+// by a 504 and the worker killed, the link's timer running while the body waited on the client.
+TEST_P(AskrPool, RequestTimeoutDoesNotCountASlowUpload) {
+  start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
+  const size_t piece = 100 * 1024, pieces = 5;  // above splice_threshold (64k)
+  Client slow(port());
+  slow.send(
+      "POST /body.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Length: " +
+      std::to_string(piece * pieces) + "\r\n\r\n");
+  for (size_t i = 0; i < pieces; ++i) {
+    std::this_thread::sleep_for(milliseconds(500));
+    slow.send(std::string(piece, 'b'));
+  }
+  PhpResponse r = slow.read(false, 10000);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"length\":" + std::to_string(piece * pieces)), std::string::npos)
+      << r.body;
+  EXPECT_EQ(proxy_->error_log().find("request_timeout"), std::string::npos) << proxy_->error_log();
+}
+
 TEST_P(AskrPool, MaxRequestsRecyclesWorkers) {
   start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
         "/_worker.php\"\nmax_requests = 3\n");
