@@ -37,6 +37,10 @@ void PlainTransport::set_corked(bool corked) {
 }
 
 bool PlainTransport::peer_left_short_of(uint64_t bytes) {
+  return socket_peer_left_short_of(fd, bytes);
+}
+
+bool socket_peer_left_short_of(int fd, uint64_t bytes) {
   pollfd p{fd, POLLRDHUP, 0};
   if (::poll(&p, 1, 0) != 1) return false;
   if (p.revents & POLLERR) return true;  // reset: nothing more will be read

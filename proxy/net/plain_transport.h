@@ -51,4 +51,8 @@ class PlainTransport final : public Transport, private loop::IoObject {
   SocketAddresses addresses_;
 };
 
+// Transport::peer_left_short_of for a TCP socket: the peer closed (or reset) it, and fewer than
+// `bytes` remain unread in it.
+bool socket_peer_left_short_of(int fd, uint64_t bytes);
+
 }  // namespace askr::net

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "net/listener.h"
+#include "net/plain_transport.h"
 #include "shared/base/log.h"
 #include "shared/base/spares.h"
 
@@ -207,6 +208,14 @@ void TlsTransport::read_records() {
     LOG_LIMITED(kInfo, "client %s: TLS error: %s", peer_text().c_str(), openssl_errors().c_str());
     return end(-EPROTO);
   }
+}
+
+bool TlsTransport::peer_left_short_of(uint64_t bytes) {
+  if (ktls_dirs_ & ktls::kRx || state_ != State::kOpen) return false;
+  // Every whole record received has been read (read_records); a begun one is held in OpenSSL.
+  size_t record = size_t(rec_header_[3]) << 8 | rec_header_[4];
+  uint64_t held = rec_body_left_ ? sizeof rec_header_ + record - rec_body_left_ : rec_header_have_;
+  return bytes > held && socket_peer_left_short_of(fd, bytes - held);
 }
 
 void TlsTransport::end(int error) {

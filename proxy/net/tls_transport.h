@@ -85,6 +85,10 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void last_send() override { last_send_ = true; }
   void cut_short() override;
   void shutdown_write() override;
+  // In user space: ciphertext carries no less than the plaintext in it, so the bytes unread in
+  // the socket, with what OpenSSL holds of a record begun, bound what can still come. With RX
+  // in the kernel, it cannot tell.
+  bool peer_left_short_of(uint64_t bytes) override;
   // Sends close_notify (or a failed handshake's alert) if it can go at once without waiting,
   // then closes.
   void close() override;

@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <future>
 #include <regex>
 #include <thread>
 
@@ -132,6 +134,9 @@ class TlsClient {
     for (int n; (n = SSL_read(ssl_, buf, sizeof buf)) > 0;) in.append(buf, size_t(n));
     close_notify = SSL_get_error(ssl_, 0) == SSL_ERROR_ZERO_RETURN;
     return in;
+  }
+  bool send(const std::string& bytes) {
+    return SSL_write(ssl_, bytes.data(), int(bytes.size())) == int(bytes.size());
   }
   // A keep-alive GET on this connection; the body of the response ("" on failure).
   std::string get(const std::string& path) {
@@ -789,6 +794,39 @@ TEST_P(TlsPhp, ResponseCutShortEndsWithoutCloseNotify) {
   EXPECT_NE(out.find("data: part1"), std::string::npos) << out;
   EXPECT_EQ(out.find("data: part2"), std::string::npos) << out;
   EXPECT_FALSE(close_notify) << "the cut response ended as if it were whole";
+}
+
+// A POST queued for the pool's only worker, whose client leaves with its body cut short, is
+// given up when a worker takes it, over TLS as in cleartext: the ciphertext still unread can
+// carry no more plaintext than its own size, so the script never runs on part of a form.
+TEST_P(TlsPhp, QueuedRequestWhoseClientLeftWithItsBodyCutIsNotRun) {
+  if (!ASKR_WITH_WORKER) GTEST_SKIP() << "askr-worker is not built in this configuration";
+  auto proxy = start("", "workers = 1\nmode = \"classic\"\n");
+  std::string busy = dir_.path() + "/www/busy", marks = dir_.path() + "/www/marks";
+  auto held = std::async(std::launch::async, [&] {
+    return curl("'" + url(proxy->port(), "/pidsleep.php?s=2&f=" + busy) + "'");
+  });
+  for (int i = 0; i < 250 && !std::filesystem::exists(busy); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(busy));  // the only worker sleeps: what follows queues
+  for (size_t length : {size_t(50000), size_t(200000)}) {
+    TlsClient c(proxy->port());
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.send("POST /pidsleep.php?s=0&f=" + marks +
+                       " HTTP/1.1\r\nHost: php.test\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Length: " +
+                       std::to_string(length) + "\r\n\r\n" + std::string(1000, 'x')));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }  // each client hangs up with 1,000 of its bytes sent, without close_notify
+  EXPECT_FALSE(held.get().empty());
+  EXPECT_FALSE(curl(url(proxy->port(), "/pid.php")).empty());  // served after the two given up
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(std::filesystem::exists(marks)) << "a request with a cut body ran";
+  proxy->stop();
+  EXPECT_NE(proxy->error_log().find("the client left while the request waited for a worker"),
+            std::string::npos)
+      << proxy->error_log();
 }
 
 ASKR_BOTH_BACKENDS(TlsPhp);
