@@ -541,8 +541,9 @@ void H2Conn::on_bad_body(int32_t id) {
 
 int64_t H2Conn::declared_body(int32_t id) {
   Stream* s = find(id);
-  if (!s || !s->req || s->req->body != http::BodyKind::kLength) return -1;
-  return int64_t(s->req->content_length);
+  if (!s || !s->req || !s->req->length_sent) return -1;
+  // "content-length: 0" makes the body kNone: none is declared, none comes but END_STREAM.
+  return s->req->body == http::BodyKind::kLength ? int64_t(s->req->content_length) : 0;
 }
 
 bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {

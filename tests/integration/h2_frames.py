@@ -861,6 +861,32 @@ def case_small_body_after_answer(port, arg):
     expect(not resets, "no RST_STREAM or GOAWAY at all (%r)" % (resets,))
 
 
+def case_empty_body_after_answer(port, arg):
+    # "content-length: 0" on a head without END_STREAM (the client ends its stream with an
+    # empty DATA frame after it): the request is whole with its head, so its answers (a file,
+    # a 405, PHP's) are not followed by RST_STREAM, which clients such as curl take as an
+    # upload cut short; the empty DATA frame ends each stream.
+    c = Conn(port)
+    for sid, method, path, want in ((1, "GET", "/a.txt", 200), (3, "POST", "/a.txt", 405),
+                                    (5, "POST", "/h2headers.php", 200)):
+        c.send(c.headers(sid, path=path, method=method, end_stream=False,
+                         extra=[("content-length", "0")]))
+        status, body, err = c.response(sid)
+        expect(status == want and err is None,
+               "%s %s answered %s (%s) before the end of the stream" % (method, path, status, err))
+    f = c.until(lambda f: isinstance(f, (RstStreamFrame, GoAwayFrame)), 0.5)
+    expect(f is None, "nothing resets the streams while their END_STREAM may come (%r)" % (f,))
+    for sid in (1, 3, 5):
+        d = DataFrame(sid, b"")
+        d.flags.add("END_STREAM")
+        c.send(d)
+    c.send(c.headers(7))
+    status, body, err = c.response(7)
+    expect(status == 200 and err is None, "the connection goes on: stream 7 answered %s" % status)
+    resets = [g for g in c.frames if isinstance(g, (RstStreamFrame, GoAwayFrame))]
+    expect(not resets, "no RST_STREAM or GOAWAY at all (%r)" % (resets,))
+
+
 def case_body_over_limit(port, arg):
     # max_body_size (arg bytes) on HTTP/2: a declared length over it is answered 413 at once; a
     # body of no declared length is answered 413 once it grows over it. Neither reaches PHP.

@@ -595,6 +595,14 @@ TEST_P(Http2, SmallBodyAfterTheAnswerIsLetIn) {
   frames("small_body_after_answer", "", "H2_TLS=1 ");
 }
 
+// A request whose head says "content-length: 0" without ending its stream is whole: its answer
+// is not followed by RST_STREAM NO_ERROR, as none follows the answer to a body that fits in its
+// window; the reset was sent as if the body were unknown.
+TEST_P(Http2, EmptyDeclaredBodyAfterTheAnswerIsLetIn) {
+  start();
+  frames("empty_body_after_answer");
+}
+
 TEST_P(Http2, StalledRequestBodyIsCut) {
   start("", "body = \"1s\"\n");
   frames("stalled_body", "1");
