@@ -580,7 +580,9 @@ void H2Session::on_reset_sent(int32_t id, uint32_t error) {
   if (error == NGHTTP2_PROTOCOL_ERROR && incoming(id)) events_.on_refused(400, 0, {}, {});
   if (error == NGHTTP2_NO_ERROR || error == NGHTTP2_INTERNAL_ERROR || failed_) return;
   if (nghttp2_session_get_stream_user_data(session_, id) != &kDelivered) return;
-  if (error == NGHTTP2_PROTOCOL_ERROR) events_.on_bad_body(id);
+  if (error == NGHTTP2_PROTOCOL_ERROR || error == NGHTTP2_FLOW_CONTROL_ERROR) {
+    events_.on_bad_body(id, error);
+  }
   if (!resets_.take(now_ms_)) calm("the stream reset budget ran out");
 }
 

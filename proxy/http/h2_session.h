@@ -167,10 +167,11 @@ class H2Session {
     virtual bool copy_body(int32_t id, H2Batch& out, size_t n) = 0;
     // The request body stream `id` declared (content-length), or -1 when it declared none.
     virtual int64_t declared_body(int32_t) { return -1; }
-    // Stream `id`, given to on_request, is reset (PROTOCOL_ERROR) because the client broke its
-    // body's framing (DATA beyond or short of its content-length, malformed trailers): a bad
-    // request rather than a cancelled one. on_stream_close follows.
-    virtual void on_bad_body(int32_t) {}
+    // Stream `id`, given to on_request, is reset because the client broke its body's framing
+    // (`error` PROTOCOL_ERROR: DATA beyond or short of its content-length, malformed trailers)
+    // or sent DATA beyond the stream's window (FLOW_CONTROL_ERROR): a bad request rather than a
+    // cancelled one. on_stream_close follows.
+    virtual void on_bad_body(int32_t, uint32_t /*error*/) {}
   };
 
   H2Session(Events& events, const H2Limits& limits, H2Counters* shared = nullptr);

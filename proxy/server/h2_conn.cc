@@ -120,7 +120,7 @@ struct H2Conn::Stream final : http::ResponseSink, http::BodyProducer {
   bool abandon_later = false;  // closed while its own sink call ran
   bool closed = false;         // the stream is gone: what its handler still writes is dropped
   bool log_at_close = false;   // an immediate answer with a body: logged once it is out or cut
-  bool bad_body = false;       // reset for a body that broke its framing: logged 400 at close
+  bool bad_body = false;       // reset for a body that broke its framing or window: logged 400
   bool failing = false;        // cut short: what is pending goes out, then the reset
   int status = 0;
   uint64_t bytes = 0;
@@ -527,10 +527,14 @@ ssize_t H2Conn::read_body(int32_t id, size_t len, bool& eof) {
 
 // The client's malformed body, found by nghttp2 once the request was handed on: refused as
 // HTTP/1.1 refuses a body that breaks its framing, and logged 400 when its stream closes.
-void H2Conn::on_bad_body(int32_t id) {
+void H2Conn::on_bad_body(int32_t id, uint32_t error) {
   Stream* s = find(id);
   if (!s || !s->handler || s->done) return;
   s->bad_body = true;
+  if (error == NGHTTP2_FLOW_CONTROL_ERROR) {
+    return note_refused(400, "request body went beyond its stream's flow-control window",
+                        LOG_LIMIT_SITE());
+  }
   bool short_or_over =
       s->req->body == http::BodyKind::kLength && s->body_bytes != s->req->content_length;
   note_refused(400,

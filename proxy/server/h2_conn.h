@@ -72,7 +72,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   ssize_t read_body(int32_t id, size_t len, bool& eof) override;
   bool copy_body(int32_t id, http::H2Batch& out, size_t n) override;
   int64_t declared_body(int32_t id) override;
-  void on_bad_body(int32_t id) override;
+  void on_bad_body(int32_t id, uint32_t error) override;
 
   Stream* find(int32_t id);
   std::vector<Stream*>::iterator stream_at(int32_t id);

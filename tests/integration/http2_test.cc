@@ -453,6 +453,21 @@ TEST_P(Http2, BodyBreakingItsLengthIsLogged400) {
       << proxy_->error_log();
 }
 
+// A body sent beyond its stream's flow-control window to a request PHP has is the client's
+// protocol error, logged 400 with a line that says so, as a body that breaks its content-length
+// is; it was logged 499, as if the client had cancelled it.
+TEST_P(Http2, FlowControlViolationIsLogged400) {
+  start();
+  frames("flow_violation");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"POST /sleep.php?s=15 HTTP/2.0\" 400 0 "), std::string::npos) << log;
+  EXPECT_NE(proxy_->error_log().find("request body went beyond its stream's flow-control window, "
+                                     "answered 400"),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 TEST_P(Http2, HeaderListLimits) {
   start();
   frames("too_many_headers");
