@@ -34,6 +34,7 @@
 #include <toml++/toml.h>
 
 #include "shared/base/result.h"
+#include "shared/config/nesting.h"
 #include "shared/config/server_name.h"
 #include "shared/config/units.h"
 
@@ -1591,6 +1592,10 @@ LoadResult load_string(std::string_view text, const std::string& path) {
   fs::path absolute = fs::absolute(path, ec).lexically_normal();
   if (ec) absolute = fs::path(path).lexically_normal();
   Context ctx(path, absolute.parent_path());
+  if (std::optional<NestingError> deep = check_nesting(text)) {
+    ctx.error(toml::source_position{deep->line, deep->column}, std::move(deep->message));
+    return finish(ctx, std::nullopt);
+  }
   toml::table root;
   try {
     root = toml::parse(text, std::string_view(path));

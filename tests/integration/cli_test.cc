@@ -58,6 +58,25 @@ TEST(Cli, ConfigTestReportsSyntaxErrors) {
   EXPECT_NE(out.find(path + ":1:"), std::string::npos) << out;
 }
 
+// A table header of 400,000 dotted parts crashed `-t` (toml++ recursed until the stack ran out):
+// it is refused with its position, as other syntax errors are.
+TEST(Cli, ConfigTestRefusesDeepNesting) {
+  TempDir dir;
+  std::string header = "[a";
+  for (int i = 1; i < 400000; ++i) header += ".a";
+  std::string path = dir.write("deep.toml", header + "]\n");
+  std::string out;
+  EXPECT_EQ(run_proxy_command("-t -c " + path, out), 1) << out;
+  EXPECT_NE(out.find(path + ":1:129: tables and arrays nested more than 64 levels deep"),
+            std::string::npos)
+      << out;
+  path = dir.write("deep_arrays.toml", "x = " + std::string(400000, '[') + "\n");
+  EXPECT_EQ(run_proxy_command("-t -c " + path, out), 1) << out;
+  EXPECT_NE(out.find(path + ":1:69: tables and arrays nested more than 64 levels deep"),
+            std::string::npos)
+      << out;
+}
+
 TEST(Cli, DoctorReportsTheMachine) {
   std::string out;
   EXPECT_EQ(run_proxy_command("doctor", out), 0);

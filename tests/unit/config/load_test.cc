@@ -381,6 +381,52 @@ threads = = 4
                  "'threads'"});
 }
 
+// toml++ builds and frees nested tables recursively: a table header or a key of a few hundred
+// thousand dotted parts overflowed the stack (a crash of `askr-proxy -t`). Nesting deeper than 64
+// levels is refused before toml++ sees the file, at the place it goes deeper.
+TEST_F(LoadTest, DeepNestingIsRefusedBeforeParsing) {
+  const std::string message =
+      ": tables and arrays nested more than 64 levels deep (each part of a dotted key is one "
+      "level)";
+  auto parts = [](size_t n, std::string_view sep) {
+    std::string s = "a";
+    for (size_t i = 1; i < n; ++i) s.append(sep).append("a");
+    return s;
+  };
+  // The 64th dot starts the 65th level.
+  expect_errors("[" + parts(400000, ".") + "]\n", {"1:129" + message});
+  expect_errors("[[" + parts(400000, ".") + "]]\n", {"1:130" + message});
+  expect_errors(parts(400000, ".") + " = 1\n", {"1:128" + message});
+  expect_errors("[" + parts(400000, " . ") + "]\n", {"1:256" + message});
+  expect_errors("x = " + std::string(400000, '[') + std::string(400000, ']') + "\n",
+                {"1:69" + message});
+  // Levels add up: a table's keys are below it, an inline table's keys below it.
+  expect_errors(
+      "[" + parts(30, ".") + "]\n" + parts(30, ".") + " = { " + parts(4, ".") + " = [[1]] }\n",
+      {"2:76" + message});
+}
+
+TEST_F(LoadTest, NestingInStringsAndCommentsIsNotCounted) {
+  const std::string brackets(1000, '[');
+  const std::string dots(1000, '.');
+  const LoadResult r = load(
+      minimal_plus("# " + brackets + "\n[server] # " + dots + "\nerror_log = \"" + brackets + dots +
+                   "\" # [[\n\"" + dots + "\" = 1\n'" + dots + "' = 1\nx = '''\n" + brackets +
+                   "\n" + dots + "'''\ny = \"\"\"\\\"\"\"" + brackets + "\"\"\"\n"));
+  for (const Diagnostic& d : r.errors) {
+    EXPECT_EQ(d.message.find("nested"), std::string::npos) << d.to_string();
+  }
+  EXPECT_FALSE(r.errors.empty());  // the unknown keys
+}
+
+TEST_F(LoadTest, NestingUpTo64LevelsIsLeftToTheParser) {
+  std::string header = "a";
+  for (int i = 1; i < 63; ++i) header += ".a";
+  expect_errors("[" + header + "]\nb = 1\n",
+                {"1:1: at least one [[listen]] is required",
+                 "1:1: at least one [[site]] is required", "1:2: unknown key 'a'"});
+}
+
 TEST_F(LoadTest, UnknownKeys) {
   expect_errors(minimal_plus(R"(
 [server]
