@@ -143,10 +143,10 @@ void AccessLog::add_combined(const AccessEntry& e) {
   buf_ += "] \"";
   if (!e.request_line.empty()) {
     append_escaped(buf_, e.request_line);
-  } else if (!e.method.empty()) {
-    append_escaped(buf_, e.method);
+  } else if (!e.method.empty() || !e.protocol.empty()) {
+    append_escaped(buf_, or_dash(e.method));
     buf_ += ' ';
-    append_escaped(buf_, e.target);
+    append_escaped(buf_, or_dash(e.target));
     buf_ += ' ';
     buf_ += e.protocol;
   }

@@ -15,11 +15,13 @@
 
 namespace askr::server {
 
+// What a request lacks is left empty: the combined format writes it "-", JSON as "" (nginx writes
+// a variable that is not found so, without and with escape=json).
 struct AccessEntry {
   const sockaddr* peer = nullptr;
-  std::string_view method;
+  std::string_view method;  // empty (with `target`) when the head could not be read
   std::string_view target;
-  std::string_view protocol;  // "HTTP/1.1"
+  std::string_view protocol;  // "HTTP/1.1": the connection's, even when the head was not read
   int status = 0;
   uint64_t bytes = 0;  // body bytes sent
   std::string_view referer;
@@ -28,8 +30,8 @@ struct AccessEntry {
   // upstream_queue_time_us, upstream_php_time_us and upstream_io_time_us, integers in µs.
   const handlers::BackendTiming* timing = nullptr;
   // A head refused while parsing: its request line as sent (nginx's $request then), written
-  // in place of method, target and protocol. With it and `method` empty (only blank lines
-  // came), the request is written empty, as nginx's "".
+  // in place of method, target and protocol by the combined format. With it, `method` and
+  // `protocol` empty (only blank lines came), the request is written empty, as nginx's "".
   std::string_view request_line;
   // The Authorization field, whose Basic user name is the combined format's $remote_user.
   std::string_view authorization;

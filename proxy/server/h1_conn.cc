@@ -465,7 +465,7 @@ void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTimin
                         std::string_view request_line) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{transport_->peer(), "-", "-", "HTTP/1.1", status, bytes, {}, {}, timing,
+  AccessEntry e{transport_->peer(), {}, {}, "HTTP/1.1", status, bytes, {}, {}, timing,
                 request_line,       {}};
   if (const http::Request* r = req_.get(); r && !r->method.empty()) {
     e.method = r->method;
@@ -475,7 +475,7 @@ void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTimin
     e.user_agent = r->known(http::Known::kUserAgent);
     e.authorization = r->known(http::Known::kAuthorization);
   } else if (request_line.empty()) {
-    e.method = e.target = e.protocol = {};  // blank lines alone: nginx's $request is empty
+    e.protocol = {};  // blank lines alone: nginx's $request is empty
   }
   log.add(e, shard_.now_sec());
 }

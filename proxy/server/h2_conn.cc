@@ -687,7 +687,7 @@ void H2Conn::log_access(Stream& s, int status, uint64_t bytes,
                         const handlers::BackendTiming* timing) {
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, timing, {}, {}};
+  AccessEntry e{info_.peer, {}, {}, "HTTP/2.0", status, bytes, {}, {}, timing, {}, {}};
   if (const http::Request* r = s.req.get(); r && !r->method.empty()) {
     e.method = r->method;
     e.target = r->target;
@@ -727,11 +727,7 @@ void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
   }
   AccessLog& log = shard_.access_log();
   if (!log.enabled()) return;
-  AccessEntry e{info_.peer, "-", "-", "HTTP/2.0", status, bytes, {}, {}, nullptr, {}, {}};
-  if (!method.empty()) {
-    e.method = method;
-    e.target = target;
-  }
+  AccessEntry e{info_.peer, method, target, "HTTP/2.0", status, bytes, {}, {}, nullptr, {}, {}};
   log.add(e, shard_.now_sec());
 }
 

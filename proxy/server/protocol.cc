@@ -87,7 +87,7 @@ class Sniffer final : public Connection, public net::TransportUser {
       if (line.ends_with('\r')) line.remove_suffix(1);
       line = line.substr(0, shard_.cfg().limits.max_request_line);
       AccessEntry e{
-          transport_->peer(), "-", "-", "HTTP/1.1", 400, kBody.size(), {}, {}, nullptr, line, {}};
+          transport_->peer(), {}, {}, "HTTP/1.1", 400, kBody.size(), {}, {}, nullptr, line, {}};
       log.add(e, shard_.now_sec());
     }
     return answer;

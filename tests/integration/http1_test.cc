@@ -612,6 +612,20 @@ TEST_P(Http1, AccessLogJson) {
   EXPECT_NE(log.find("say \\u0022hi\\u0022"), std::string::npos) << log;
 }
 
+// A request line that could not be read is logged as sent ("request"), and the method and target
+// it lacks are empty strings, as a missing referer is; they were "-", as the combined format
+// writes them.
+TEST_P(Http1, AccessLogJsonBadRequestLineHasEmptyFields) {
+  start("", "json");
+  fetch(port(), "GET\x01 / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"HTTP/1.1\",\"request\":"
+                     "\"GET\\u0001 / HTTP/1.1\",\"status\":400,"),
+            std::string::npos)
+      << log;
+}
+
 // Clients may send any bytes in the target and in header values: each JSON line must still be
 // valid JSON (python3's json.loads, which rejects bytes that are not UTF-8 and raw controls).
 TEST_P(Http1, AccessLogJsonStaysValidWithRawBytes) {

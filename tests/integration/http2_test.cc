@@ -69,6 +69,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
     o.pool_extra = pool;
     o.timeouts = timeouts;
     o.extra = kBudgets + http2;
+    o.access_log_format = access_log_format_;
     proxy_ = std::make_unique<PhpProxy>(o);
   }
   // The same site behind a TLS listener (a self-signed ECDSA certificate): HTTP/2 by ALPN.
@@ -122,6 +123,7 @@ class Http2 : public ::testing::TestWithParam<std::string> {
   std::string sha256(const std::string& rel) { return sha256_file(root() + "/" + rel); }
 
   TempDir site_;
+  std::string access_log_format_ = "combined";
   std::unique_ptr<PhpFpm> fpm_;
   std::unique_ptr<PhpProxy> proxy_;
 };
@@ -509,6 +511,31 @@ TEST_P(Http2, RefusedStreamsAreLogged) {
       << errors;
   EXPECT_NE(errors.find("malformed HTTP/2 request head, answered 400"), std::string::npos)
       << errors;
+}
+
+// The JSON format writes what a refused stream lacks (its method and target, when its head could
+// not be read) as an empty string, as it writes a missing referer and as nginx's escape=json
+// writes a variable that is not found; the combined format writes "-" for each. It wrote "-".
+TEST_P(Http2, RefusedStreamsAreLoggedInJsonWithEmptyFields) {
+  access_log_format_ = "json";
+  start();
+  frames("too_many_headers");
+  frames("bad_header", "connection");
+  frames("bad_header", "host_mismatch");
+  proxy_->stop();
+  std::string log = proxy_->access_log();
+  EXPECT_NE(log.find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"HTTP/2.0\",\"status\":431,"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"HTTP/2.0\",\"status\":400,"
+                     "\"bytes\":0,\"referer\":\"\",\"user_agent\":\"\"}"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("\"method\":\"GET\",\"uri\":\"/count.php\",\"protocol\":\"HTTP/2.0\","
+                     "\"status\":400,"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("\"-\""), std::string::npos) << log;
 }
 
 // A CONNECT is refused (400) and logged with its authority as its target, as an HTTP/1.1

@@ -56,6 +56,70 @@ std::string json_uri(std::string_view target) {
   return line.substr(from, to - from);
 }
 
+// `e` written through an AccessLog on a pipe, from 127.0.0.1:40000; the line as written.
+std::string entry_line(config::LogFormat format, AccessEntry e) {
+  int fds[2];
+  EXPECT_EQ(pipe2(fds, O_NONBLOCK), 0);
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(40000);
+  peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  e.peer = reinterpret_cast<const sockaddr*>(&peer);
+  {
+    AccessLog log(fds[1], format, "pipe");
+    log.add(e, 1700000000);
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  close(fds[0]);
+  close(fds[1]);
+  return out;
+}
+
+// What a request lacks (its method and target when its head could not be read, its referer and
+// user agent) is "-" in the combined format and an empty string in JSON, as nginx writes a
+// variable that is not found with and without escape=json. A protocol is written as given (the
+// connection's, for a head that could not be read); with neither a request line nor a protocol
+// (only blank lines came), the combined format's request is "" as nginx's $request.
+TEST(AccessLog, MissingFieldsAreADashInCombinedAndEmptyInJson) {
+  AccessEntry refused;  // an HTTP/2 stream whose head could not be read
+  refused.protocol = "HTTP/2.0";
+  refused.status = 400;
+  EXPECT_NE(entry_line(config::LogFormat::kCombined, refused)
+                .find("] \"- - HTTP/2.0\" 400 0 \"-\" \"-\"\n"),
+            std::string::npos)
+      << entry_line(config::LogFormat::kCombined, refused);
+  EXPECT_NE(entry_line(config::LogFormat::kJson, refused)
+                .find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"HTTP/2.0\",\"status\":400,"
+                      "\"bytes\":0,\"referer\":\"\",\"user_agent\":\"\"}\n"),
+            std::string::npos)
+      << entry_line(config::LogFormat::kJson, refused);
+
+  AccessEntry bad_line;  // an HTTP/1.1 request line that could not be read
+  bad_line.protocol = "HTTP/1.1";
+  bad_line.request_line = "GET\x01 /";
+  bad_line.status = 400;
+  EXPECT_NE(entry_line(config::LogFormat::kCombined, bad_line).find("] \"GET\\x01 /\" 400 0 "),
+            std::string::npos)
+      << entry_line(config::LogFormat::kCombined, bad_line);
+  EXPECT_NE(entry_line(config::LogFormat::kJson, bad_line)
+                .find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"HTTP/1.1\",\"request\":"
+                      "\"GET\\u0001 /\",\"status\":400,"),
+            std::string::npos)
+      << entry_line(config::LogFormat::kJson, bad_line);
+
+  AccessEntry blank;  // blank lines alone
+  blank.status = 400;
+  EXPECT_NE(entry_line(config::LogFormat::kCombined, blank).find("] \"\" 400 0 \"-\" \"-\"\n"),
+            std::string::npos)
+      << entry_line(config::LogFormat::kCombined, blank);
+  EXPECT_NE(entry_line(config::LogFormat::kJson, blank)
+                .find("\"method\":\"\",\"uri\":\"\",\"protocol\":\"\",\"status\":400,"),
+            std::string::npos)
+      << entry_line(config::LogFormat::kJson, blank);
+}
+
 TEST(AccessLogJson, AsciiPassesThrough) {
   EXPECT_EQ(json_uri("/a/b?c=d&e=f"), "/a/b?c=d&e=f");
 }
