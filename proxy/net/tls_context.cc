@@ -131,7 +131,7 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
                       (site.server_names.empty() ? "" : " (" + site.server_names[0] + ")");
   auto fail = [&](SSL_CTX* ctx, config::SourceAt at, std::string what) -> Result<SSL_CTX*> {
     SSL_CTX_free(ctx);
-    std::string file = cfg.path;
+    std::string file = cfg.file;  // as the loader's diagnostics name it
     if (at.line) file += ":" + std::to_string(at.line) + ":" + std::to_string(at.column);
     return Error{0,
                  (file.empty() ? "" : file + ": ") + where + ": " + what + ": " + openssl_errors()};

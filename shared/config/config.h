@@ -316,6 +316,7 @@ struct Server {
 
 struct Config {
   std::string path;  // absolute, normalized path of the file it was loaded from
+  std::string file;  // that path as given to load_file(): diagnostics name the file so
   Server server;
   std::vector<Listen> listens;  // at least one; no two equal (port 0 excepted)
   std::vector<Site> sites;      // at least one

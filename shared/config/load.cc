@@ -1605,6 +1605,7 @@ LoadResult load_string(std::string_view text, const std::string& path) {
   }
   Config config = parse_config(root, ctx);
   config.path = absolute.string();
+  config.file = path;
   return finish(ctx, std::move(config));
 }
 

@@ -904,8 +904,29 @@ TEST_F(TlsConfig, KeyThatDoesNotMatchItsCertificate) {
       << out;
 }
 
-// Two certificates of one key type cannot both serve: OpenSSL keeps one per type, so the second
-// would silently replace the first. -t says so, at the second one, as it does for a bad pair.
+// What OpenSSL refuses names the config file as the loader's errors name it: as given on the
+// command line, not made absolute. The files it names are shown
+// absolute in both, as every path the config resolves (roots, logs, temp_dir).
+TEST_F(TlsConfig, OpenSslErrorsNameTheConfigFileAsGiven) {
+  std::string out;
+  auto check_here = [this, &out] {
+    run_command("cd " + dir_.path() + " && " ASKR_PROXY_BIN " -t -c ./askr.toml 2>&1", out);
+    return "\n" + out;
+  };
+  check("tls = true\n", "tls_certificate = \"missing.pem\"\ntls_certificate_key = \"good.key\"\n",
+        "", out);
+  EXPECT_NE(check_here().find("\n./askr.toml:7:19: tls_certificate \"" + dir_.path() +
+                              "/missing.pem\": No such file or directory"),
+            std::string::npos)
+      << out;
+  check("tls = true\n", "tls_certificate = \"good.pem\"\ntls_certificate_key = \"other.key\"\n", "",
+        out);
+  EXPECT_NE(check_here().find("\n./askr.toml:8:23: site 1: tls_certificate_key \"" + other_.key +
+                              "\" does not match \"" + good_.pem + "\""),
+            std::string::npos)
+      << out;
+}
+
 TEST_F(TlsConfig, TwoCertificatesOfOneKeyTypeAreRefused) {
   Cert rsa2 = make_cert(dir_, "rsa2", "good.test", false);
   std::string out;

@@ -658,6 +658,7 @@ TEST_F(LoadTest, RelativeConfigPath) {
   fs::current_path(old);
   ASSERT_TRUE(r.config.has_value());
   EXPECT_EQ(r.config->path, (dir_ / "askr.toml").string());
+  EXPECT_EQ(r.config->file, "askr.toml");  // as diagnostics name it
   EXPECT_EQ(r.config->sites[0].root, fs::canonical(dir_ / "www").string());
 }
 
