@@ -774,6 +774,10 @@ bool PhpRequest::start_response() {
     if (h.value.empty() && http::iequals(h.name, "content-type")) continue;
     fields_.push_back({h.name, h.value});
   }
+  // A 205 has no content (RFC 9110 §15.3.6), and unlike 204 its framing is not implied by its
+  // status: it goes with Content-Length: 0, and what PHP writes after the head is dropped.
+  no_content_ = status == 205;
+  if (no_content_) length_ = 0;
   head_sent_ = true;
   sink_.start_response(status, cgi_.reason(), fields_, length_);
   // The body is held to the declared length only where one is sent (HEAD keeps the header).
@@ -855,6 +859,7 @@ void PhpRequest::end_splice_out() {
 // Never more than the declared Content-Length: the excess would be read as the start of the
 // next response on a kept-alive connection. It is dropped, logged and counted.
 void PhpRequest::write_body(std::string_view data) {
+  if (no_content_) return;
   if (length_ && body_bytes_ + data.size() > *length_) {
     uint64_t room = *length_ - body_bytes_;
     if (!length_exceeded_) {

@@ -167,6 +167,7 @@ class PhpRequest final : public Stream,
   std::optional<uint64_t> length_;  // the response's Content-Length, when PHP set one
   uint64_t body_bytes_ = 0;         // response body bytes passed to the sink
   bool length_exceeded_ = false;
+  bool no_content_ = false;  // a 205: the body PHP writes is not sent
   bool body_paused_ = false;
   std::string params_;     // kCollect: params wait for CONTENT_LENGTH
   std::string collected_;  // kCollect: the body while it fits in memory

@@ -1262,6 +1262,35 @@ TEST_P(Php, InvalidResponseFieldsAreSkippedNotA502) {
       << proxy_->error_log();
 }
 
+// A 205 has no content (RFC 9110 §15.3.6), but unlike a 204 its HTTP/1.1 framing is not implied
+// by the status: it goes with Content-Length: 0, whatever PHP wrote or declared, and the next
+// response on the connection is read from the right place. nginx passes PHP's body on.
+TEST_P(Php, ResetContentHasNoBody) {
+  start();
+  Client c(port());
+  c.send(get("/reset.php"));
+  PhpResponse r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 205) << r.status_line;
+  EXPECT_EQ(r.header("content-length"), "0");
+  EXPECT_FALSE(r.chunked);
+  EXPECT_EQ(r.body, "");
+  c.send(get("/status.php"));
+  r = c.read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 200) << r.status_line;
+  EXPECT_EQ(r.body, "ok\n");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 -D - " +
+                            url("/reset.php"),
+                        out),
+            0)
+      << out;
+  EXPECT_NE(out.find("HTTP/2 205"), std::string::npos) << out;
+  EXPECT_EQ(out.find("reset body"), std::string::npos) << out;
+  EXPECT_EQ(proxy_->error_log().find("wrote more than"), std::string::npos) << proxy_->error_log();
+}
+
 // A reason phrase PHP sends with its status (header("HTTP/1.1 400 Invalid token"), Symfony's
 // setStatusCode($code, $text)) is the one on the HTTP/1.1 status line, as nginx writes it; a
 // status without one, or an unregistered code, keeps the registered phrase or none.
