@@ -454,6 +454,7 @@ void PhpRequest::begin() {
   if (pool_.slots()) w.add(fastcgi::kStdoutEndsResponse, "1");
   w.finish();
   bufs_->context.keep({client, req.method, uri, req.protocol, req.authority});
+  if (!w.split_name().empty() && !pool_.slots()) return refuse_split_param(w.split_name());
   if (mode_ == BodyMode::kCollect) return;  // CONTENT_LENGTH is known once the body is in
   fastcgi::end_params(pending_, kRequestId);
   if (mode_ == BodyMode::kNone) {
@@ -462,6 +463,21 @@ void PhpRequest::begin() {
   }
   queue_us_ = now_us();
   pool_.acquire(this);
+}
+
+// A param larger than a FastCGI record (65,535 bytes) was split across PARAMS records, as the
+// protocol allows and Askr's workers read it; php-fpm parses each record on its own and drops
+// the connection, unanswered, when a pair goes on in the next. So the request is not sent: a
+// header field that large is answered 431, anything else (the URI's parts) 414. nginx refuses it
+// too ("fastcgi request record is too big", 500).
+void PhpRequest::refuse_split_param(std::string_view name) {
+  std::string where;
+  describe(where);
+  LOG_LIMITED(kError,
+              "pool %s: request param %.*s is larger than a FastCGI record (65535 bytes), which "
+              "php-fpm cannot read; not sent%s",
+              pool_.cfg().name.c_str(), int(name.size()), name.data(), where.c_str());
+  fail(name.starts_with("HTTP_") ? 431 : 414);
 }
 
 // nginx's context for what PHP wrote to stderr (the client's address, the request line, the

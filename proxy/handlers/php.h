@@ -130,6 +130,7 @@ class PhpRequest final : public Stream,
   void write_body(std::string_view data);
   // Ends the exchange with `status`: the link (if any) is dropped and the sink told.
   void fail(int status);
+  void refuse_split_param(std::string_view name);
   bool spill(std::string_view data);
   void send_collected();
   void send_stdin(std::string_view data);

@@ -190,6 +190,7 @@ void ParamsWriter::add_slow(std::string_view name, std::string_view value, std::
     widen(size);
     return add(name, value, more);
   }
+  if (split_name_.empty()) split_name_.assign(name);
   char lengths[8];
   append({lengths, put_lengths(lengths, name.size(), value_length)});
   append(name);

@@ -81,6 +81,8 @@ class ParamsWriter {
   // Closes the open record, if any, and leaves `out` ending with it. Does not write the empty
   // PARAMS record (end_params()).
   void finish();
+  // The name of the first pair that was larger than a record, and so split; "" when none was.
+  std::string_view split_name() const { return split_name_; }
 
  private:
   static constexpr size_t kNoRecord = SIZE_MAX;
@@ -100,6 +102,7 @@ class ParamsWriter {
   size_t record_ = kNoRecord;  // offset in out_ of the open record's header
   size_t used_ = 0;            // bytes of out_ written, while a window is open
   bool window_ = false;        // out_ is longer than used_ (only while a record is open)
+  std::string split_name_;
 };
 
 }  // namespace askr::fastcgi

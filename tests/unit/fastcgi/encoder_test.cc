@@ -233,6 +233,7 @@ TEST(Encoder, ParamsSpanRecordsWithoutCuttingPairs) {
   ParamsWriter w(out, 1);
   for (const std::string& n : names) w.add(n, value);
   w.finish();
+  EXPECT_EQ(w.split_name(), "");
   const std::vector<Rec> recs = split_records(out);
   ASSERT_GE(recs.size(), 4u);
   size_t pairs = 0;
@@ -260,6 +261,7 @@ TEST(Encoder, PairLargerThanARecordIsSplit) {
   w.add("BIG", value);
   w.add("c", "d");
   w.finish();
+  EXPECT_EQ(w.split_name(), "BIG");
   const std::vector<Rec> recs = split_records(out);
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[0].content.size(), kMaxContentLength);
