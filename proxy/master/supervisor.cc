@@ -34,6 +34,9 @@ constexpr int kZygoteAnswerS = 30;
 // How long a roll waits for its first new worker to be ready: in worker mode, for the worker
 // script to boot the app and ask for its first request.
 constexpr int64_t kNewWorkerReadyMs = 60000;
+// In worker mode, how long a worker script may boot before the log says it has not asked for a
+// request yet (it is left running: some apps boot slowly).
+constexpr int64_t kBootWarnMs = 10000;
 
 int64_t now_ms() {
   timespec ts;
@@ -142,6 +145,7 @@ void Supervisor::read_ready() {
             note_served(p, proc);
           } else if (!proc.ready && !proc.retiring) {
             proc.ready = true;
+            p.boot_warned = false;
             p.slots->set_up(int(proc.slot), true);
             update_failing(p);
             candidate_ready |= proc.pid == p.candidate;
@@ -470,30 +474,52 @@ void Supervisor::on_exit(Pool& p, const Process& proc, int status) {
     return;
   }
   std::string how = exit_text(status);
-  if (proc.served || lived >= kHealthyAfterMs) {
+  if (proc.served || (proc.ready && lived >= kHealthyAfterMs)) {
     LOG_WARN("pool %s: worker %d %s; starting another", p.name.c_str(), proc.pid, how.c_str());
     if (lived >= kHealthyAfterMs) p.failures = 0;
     return;
   }
-  // Gone before serving a request, soon after start (a broken script or setting, a worker
-  // script that ends at once, even with exit(0)): back off instead of spinning.
+  // Gone before serving a request, soon after start or never ready (a broken script or
+  // setting, a worker script that ends at once, even with exit(0)): back off instead of
+  // spinning. A worker script that ended without asking for a request is named: the usual
+  // mistake is a script that never calls askr_handle_request().
   char what[96];
   snprintf(what, sizeof what, "worker %d %s", proc.pid, how.c_str());
-  back_off(p, what, lived);
+  std::string before = "serving a request";
+  if (p.cfg->mode == config::Pool::Mode::kWorker && !proc.ready) {
+    before = "its worker script " + p.cfg->worker_script + " called askr_handle_request()";
+  }
+  back_off(p, what, lived, before.c_str());
 }
 
-// A failed start (`what`, `lived` ms after it began): the next one waits, longer each time.
-void Supervisor::back_off(Pool& p, const char* what, int64_t lived) {
+// A failed start (`what`, `lived` ms after it began, `before` what): the next one waits, longer
+// each time.
+void Supervisor::back_off(Pool& p, const char* what, int64_t lived, const char* before) {
   ++p.failures;
   p.last_failure = what;
   int64_t delay = std::min<int64_t>(kMaxBackoffMs, 100LL << std::min(p.failures, 10));
   p.next_start_ms = now_ms() + delay;
   if (!p.backoff_logged || p.failures % 10 == 0) {
-    LOG_ERROR(
-        "pool %s: %s %lld ms after start, before serving a request (%d in a row); next start "
-        "in %lld ms",
-        p.name.c_str(), what, (long long)lived, p.failures, (long long)delay);
+    LOG_ERROR("pool %s: %s %lld ms after start, before %s (%d in a row); next start in %lld ms",
+              p.name.c_str(), what, (long long)lived, before, p.failures, (long long)delay);
     p.backoff_logged = true;
+  }
+}
+
+// A worker script that runs on without calling askr_handle_request() is never ready and serves
+// nothing, though it does not fail: said once for the pool, until a worker of it is ready.
+void Supervisor::warn_slow_boot(Pool& p, int64_t now) {
+  if (p.boot_warned || p.cfg->mode != config::Pool::Mode::kWorker) return;
+  for (const Process& proc : p.procs) {
+    if (proc.ready || proc.retiring || proc.pid == p.candidate) continue;
+    if (now - proc.started_ms < kBootWarnMs) continue;
+    LOG_ERROR(
+        "pool %s: worker %d has run its worker script %s for %lld s without calling "
+        "askr_handle_request(): it serves no request until it does (requests wait up to "
+        "queue_timeout, then 503)",
+        p.name.c_str(), proc.pid, p.cfg->worker_script.c_str(), (long long)(kBootWarnMs / 1000));
+    p.boot_warned = true;
+    return;
   }
 }
 
@@ -533,6 +559,7 @@ void Supervisor::reap_and_restart() {
   if (stopping_) return;
   int64_t now = now_ms();
   for (Pool& p : pools_) {
+    warn_slow_boot(p, now);
     if (p.candidate && !p.candidate_late && now >= p.candidate_deadline_ms) {
       for (const Process& proc : p.procs) {
         if (proc.pid == p.candidate) send_signal(proc, SIGKILL);  // given up once reaped

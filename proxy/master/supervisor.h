@@ -114,6 +114,7 @@ class Supervisor {
     int failures = 0;  // consecutive failed starts: exits before serving, soon after start
     int64_t next_start_ms = 0;
     bool backoff_logged = false;
+    bool boot_warned = false;  // a worker script was said not to ask for requests
     std::string last_failure;  // what the last failed start was, for the log
   };
 
@@ -132,7 +133,8 @@ class Supervisor {
   void give_up_roll(Pool& p, pid_t pid, const std::string& why);
   static size_t running_workers(const Pool& p);
   void reap_zygotes(Pool& p);
-  void back_off(Pool& p, const char* what, int64_t lived);
+  void back_off(Pool& p, const char* what, int64_t lived, const char* before = "serving a request");
+  void warn_slow_boot(Pool& p, int64_t now);
   void on_exit(Pool& p, const Process& proc, int status);
   void note_served(Pool& p, Process& proc);
   void update_failing(Pool& p);

@@ -911,10 +911,37 @@ TEST_P(AskrPool, WorkerScriptExitingZeroAtOnceBacksOff) {
   EXPECT_LE(n, 6u) << "no back-off: " << n << " starts in 2.5 s";
   std::string log = proxy_->error_log();
   EXPECT_NE(log.find("exited with status 0"), std::string::npos) << log;
-  EXPECT_NE(log.find("before serving a request"), std::string::npos) << log;
+  // Why it never served: its script ended without asking for a request. Said once, not at
+  // every restart.
+  const std::string why =
+      "before its worker script " + root() + "/_exit0_worker.php called askr_handle_request()";
+  EXPECT_NE(log.find("pool fpm: worker "), std::string::npos) << log;
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find(why, at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << log;
   auto t0 = Clock::now();
   EXPECT_EQ(get("/pid.php").status, 503);
   EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+  EXPECT_TRUE(proxy_->alive());
+}
+
+// A worker script that never calls askr_handle_request() (it keeps busy with something else) is
+// never ready, and nothing ends it: the error log says so once it has run 10 s, naming the pool,
+// the worker and the script, and requests meanwhile get 503 after queue_timeout.
+TEST_P(AskrPool, WorkerScriptThatNeverAsksForARequestIsLogged) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() +
+        "/_busy_worker.php\"\nqueue_timeout = \"1s\"\n");
+  auto t0 = Clock::now();
+  EXPECT_EQ(get("/pid.php").status, 503);
+  EXPECT_LT(Clock::now() - t0, milliseconds(3000));
+  std::this_thread::sleep_for(milliseconds(11000));
+  std::string log = proxy_->error_log();
+  const std::string why = "has run its worker script " + root() +
+                          "/_busy_worker.php for 10 s without calling askr_handle_request()";
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find(why, at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << log;
+  EXPECT_NE(log.find("pool fpm: worker "), std::string::npos) << log;
   EXPECT_TRUE(proxy_->alive());
 }
 
