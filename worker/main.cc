@@ -47,6 +47,7 @@
 #include "php_signals.h"
 #include "process.h"
 #include "sapi/engine.h"
+#include "sapi/stray_output.h"
 #include "shared/base/log.h"
 #include "zygote.h"
 
@@ -164,6 +165,7 @@ int run(const Options& opt) {
     }
     log::set_level(level);
   }
+  sapi::set_pool_name(opt.pool);
   if (!install_signal_handlers()) {
     LOG_ERROR("pipe: %s", strerror(errno));
     return 1;

@@ -63,6 +63,8 @@ Result<void> apply_value(Options& o, std::string_view name, const std::string& v
     o.ini_scan_dir = value;
   } else if (name == "--log-level") {
     o.log_level = value;
+  } else if (name == "--pool") {
+    o.pool = value;
   } else if (name == "--user") {
     o.user = value;
   } else if (name == "--group") {
@@ -80,8 +82,8 @@ Result<void> apply_value(Options& o, std::string_view name, const std::string& v
 }
 
 constexpr std::string_view kValueOptions[] = {
-    "--mode",      "--script",       "--listen",       "--php-ini", "--ini-scan-dir",
-    "--log-level", "--max-requests", "--memory-limit", "--user",    "--group"};
+    "--mode",         "--script",       "--listen", "--php-ini", "--ini-scan-dir", "--log-level",
+    "--max-requests", "--memory-limit", "--user",   "--group",   "--pool"};
 
 }  // namespace
 
@@ -148,6 +150,8 @@ const char* usage() {
          "  --memory-limit BYTES    exit after a request that leaves RSS above this\n"
          "                          (k/m/g units; 0 = never)\n"
          "  --log-level LEVEL       error|warn|info|debug (default info)\n"
+         "  --pool NAME             the pool's name, in log lines about what PHP printed\n"
+         "                          outside a request\n"
          "  --user NAME             run as this user (started as root), with its groups;\n"
          "                          PHP starts as it (after --listen's socket is made)\n"
          "  --group NAME            and this group (default: the user's own)\n"

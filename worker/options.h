@@ -21,6 +21,7 @@ struct Options {
   uint64_t max_requests = 0;         // 0 = no limit
   uint64_t memory_limit = 0;         // bytes of RSS; 0 = no limit
   std::string log_level;             // "" = the default (info)
+  std::string pool;                  // --pool: the pool's name, for the log; "" = none
   std::string user;                  // --user: run as this user (from root); "" = as started
   std::string group;                 // --group: and this group; "" = the user's own
   bool zygote = false;               // --zygote: start PHP, then fork workers on request

@@ -268,8 +268,9 @@ Result<void> Supervisor::prepare(config::Config& cfg, unsigned loops) {
     if (pipe2(p.ready_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
       return errno_error("pool " + pc.name + ": readiness pipe");
     }
-    p.argv = {worker_bin_, "--zygote", "--mode",
-              pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
+    p.argv = {worker_bin_, "--zygote",
+              "--pool",    pc.name,
+              "--mode",    pc.mode == config::Pool::Mode::kWorker ? "worker" : "classic"};
     if (!pc.worker_script.empty()) p.argv.insert(p.argv.end(), {"--script", pc.worker_script});
     if (pc.max_requests)
       p.argv.insert(p.argv.end(), {"--max-requests", std::to_string(pc.max_requests)});

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -943,6 +944,36 @@ TEST_P(AskrPool, WorkerScriptThatNeverAsksForARequestIsLogged) {
   EXPECT_EQ(lines, 1u) << log;
   EXPECT_NE(log.find("pool fpm: worker "), std::string::npos) << log;
   EXPECT_TRUE(proxy_->alive());
+}
+
+// What a worker script prints outside a request (while booting, between requests) is nobody's
+// response: it goes to the error log as a warning per line that names the pool and the worker,
+// as php-fpm logs a child's stray output, with a long line cut and control characters escaped.
+TEST_P(AskrPool, WorkerScriptOutputOutsideARequestIsLoggedNotSent) {
+  start("workers = 1\nmode = \"worker\"\nworker_script = \"" + root() + "/_chatty_worker.php\"\n");
+  for (int i = 0; i < 3; ++i) {
+    PhpResponse r = get("/pid.php");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, "the answer\n");
+  }
+  std::string log;
+  for (int i = 0; i < 50; ++i) {  // the relay's thread writes them
+    log = proxy_->error_log();
+    if (log.find("\"between requests\"") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  std::regex said(
+      "\\[warn\\] \\d+#\\d+: pool fpm: worker \\d+ said into stdout: \"booting the app\"\n");
+  EXPECT_TRUE(std::regex_search(log, said)) << log;
+  EXPECT_NE(log.find("said into stdout: \"no newline at the end of boot\""), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("said into stdout: \"bell\\x07here\""), std::string::npos) << log;
+  EXPECT_NE(log.find("said into stdout: \"between requests\""), std::string::npos) << log;
+  EXPECT_NE(log.find("\"" + std::string(1024, 'L') + "...\" (5000 bytes, cut)"), std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(std::string(1025, 'L')), std::string::npos);
+  EXPECT_EQ(log.find("\nbooting the app"), std::string::npos) << log;  // never a bare line
+  EXPECT_EQ(log.find("\nbetween requests"), std::string::npos) << log;
 }
 
 // user = "nobody" (php-fpm's pool user): PHP starts and serves as that user and its group, in

@@ -46,9 +46,10 @@ TEST(Options, Errors) {
 }
 
 TEST(Options, Zygote) {
-  Result<Options> o = parse({"--zygote", "--mode", "classic"});
+  Result<Options> o = parse({"--zygote", "--pool", "app", "--mode", "classic"});
   ASSERT_TRUE(o.ok()) << o.error().message;
   EXPECT_TRUE(o->zygote);
+  EXPECT_EQ(o->pool, "app");
   EXPECT_FALSE(parse({"--mode", "classic"})->zygote);
 }
 

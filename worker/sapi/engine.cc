@@ -16,6 +16,7 @@
 #include "sapi/functions.h"
 #include "sapi/module.h"
 #include "sapi/request.h"
+#include "sapi/stray_output.h"
 #include "zend_extensions.h"
 
 // Exported by libphp (main/php_ini.c) but declared in no installed header.
@@ -150,6 +151,7 @@ bool start_engine(const EngineConfig& config) {
 
 void stop_engine() {
   php_module_shutdown();
+  flush_stray_output();
   sapi_shutdown();
   free(g_ini_entries);
   g_ini_entries = nullptr;

@@ -11,6 +11,7 @@
 #include "sapi/cgi_headers.h"
 #include "sapi/functions.h"
 #include "sapi/request.h"
+#include "sapi/stray_output.h"
 
 namespace askr::worker::sapi {
 namespace {
@@ -19,14 +20,6 @@ namespace {
 FcgiServer* live_server() {
   FcgiServer* s = bound_server();
   return s && s->in_request() && !s->finished() ? s : nullptr;
-}
-
-void write_stderr_fd(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(STDERR_FILENO, data.data(), data.size());
-    if (n <= 0) return;
-    data.remove_prefix(size_t(n));
-  }
 }
 
 // Note: PHP may leave this function through a longjmp (php_handle_aborted_connection() bails
@@ -42,7 +35,7 @@ void client_gone() {
 size_t ub_write(const char* str, size_t len) {
   FcgiServer* s = bound_server();
   if (!s) {
-    write_stderr_fd({str, len});
+    stray_output({str, len});
     return len;
   }
   s->write_stdout({str, len});

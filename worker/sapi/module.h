@@ -1,8 +1,8 @@
 // Askr's SAPI module: the callbacks through which PHP writes output and headers, reads the
 // request body and cookies, fills $_SERVER and logs. They act on the FastCGI request that is
 // bound to PHP's request state (bind_request()), or, with none bound (the worker script's
-// start-up and the time between its requests, --version), write output and log lines to the
-// process's stderr.
+// start-up and the time between its requests, --version), log to the process's stderr, where
+// output becomes log lines too (stray_output.h).
 #pragma once
 
 #include <string_view>

@@ -14,6 +14,7 @@
 
 #include "sapi/functions.h"
 #include "sapi/module.h"
+#include "sapi/stray_output.h"
 
 namespace askr::worker::sapi {
 namespace {
@@ -458,6 +459,7 @@ const std::string* bound_param(std::string_view name) {
 }
 
 void bind_request(FcgiServer& server) {
+  flush_stray_output();  // a line printed before, left without its end, is not the request's
   Binding& b = g_binding;
   const FcgiParams& p = server.params();
   b.server = &server;
