@@ -277,6 +277,13 @@ void PoolClient::time_out(const Waiter& w) {
                 "answering 503",
                 cfg_.name.c_str(),
                 (long long)std::min<int64_t>(kEndingWaitMs, cfg_.queue_timeout.count()));
+  } else if (slots_ && !slots_->any_up()) {
+    // Not one worker is ready (a worker script still booting, or one that never calls
+    // askr_handle_request()): the supervisor's lines say which.
+    LOG_LIMITED(kWarn,
+                "pool %s: request waited %lld ms, no worker of the pool being ready; answering "
+                "503",
+                cfg_.name.c_str(), (long long)cfg_.queue_timeout.count());
   } else {
     LOG_LIMITED(kWarn, "pool %s: request waited %lld ms for a connection; answering 503",
                 cfg_.name.c_str(), (long long)cfg_.queue_timeout.count());

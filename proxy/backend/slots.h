@@ -70,6 +70,14 @@ class PoolSlots {
     return n;
   }
 
+  // Whether any slot's worker is ready. For the queue's timeout path only: it reads every slot.
+  bool any_up() const {
+    for (unsigned i = 0; i < count_; ++i) {
+      if (slots_[i].state.load(std::memory_order_seq_cst) & kUp) return true;
+    }
+    return false;
+  }
+
   // Loop `loop` has a request waiting: its ticket joins the queue, and any idle slot goes to
   // the first tickets at once (one may have come free since the caller's claim() failed).
   void wait(int loop) {

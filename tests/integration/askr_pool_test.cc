@@ -943,6 +943,9 @@ TEST_P(AskrPool, WorkerScriptThatNeverAsksForARequestIsLogged) {
   for (size_t at = 0; (at = log.find(why, at)) != std::string::npos; ++at) ++lines;
   EXPECT_EQ(lines, 1u) << log;
   EXPECT_NE(log.find("pool fpm: worker "), std::string::npos) << log;
+  EXPECT_NE(log.find("pool fpm: request waited 1000 ms, no worker of the pool being ready"),
+            std::string::npos)
+      << log;
   EXPECT_TRUE(proxy_->alive());
 }
 
