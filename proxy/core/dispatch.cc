@@ -40,7 +40,7 @@ void redirect_https(http::Request& req, const config::Site& site, int status, in
   if (host.ends_with('.')) host.remove_suffix(1);
   if (host.empty() && !site.server_names.empty()) host = site.server_names[0];
   if (host.empty() || host.starts_with("*.")) {
-    req.refused = "no host to redirect to https";  // a Host of ":80", or none in HTTP/1.0
+    req.refused = "no host to redirect to https";  // no Host, in HTTP/1.0
     return error(resp, 400);
   }
   std::string loc = "https://";

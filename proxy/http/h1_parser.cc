@@ -65,13 +65,6 @@ std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
-bool all_of(std::string_view s, uint8_t cls) {
-  for (char c : s) {
-    if (!chars::is(c, cls)) return false;
-  }
-  return true;
-}
-
 // Calls fn(element) for each non-empty element of a comma-separated list (RFC 9110 §5.6.1).
 template <class Fn>
 void for_each_element(std::string_view list, Fn&& fn) {
@@ -150,7 +143,7 @@ ParseResult apply_field(const Header& h, RequestHead& head, FieldState& fs) {
       if (!iequals(h.name, "host")) return kOk;
       if (fs.has_host) return error(400, "duplicate Host");
       if (h.value.empty()) return error(400, "empty Host");
-      if (!all_of(h.value, chars::kHostChar)) return error(400, "invalid Host");
+      if (!valid_host(h.value)) return error(400, "invalid Host");
       fs.has_host = true;
       if (head.host.empty()) head.host = h.value;  // an absolute-form authority wins
       return kOk;
@@ -239,7 +232,7 @@ bool starts_with_icase(std::string_view s, std::string_view prefix) {
 bool parse_authority_form(std::string_view t, RequestHead& head) {
   size_t colon = t.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == t.size()) return false;
-  if (t.size() - colon - 1 > 5 || !all_of(t, chars::kHostChar)) return false;
+  if (t.size() - colon - 1 > 5 || !valid_host(t)) return false;
   for (char c : t.substr(colon + 1)) {
     if (c < '0' || c > '9') return false;
   }
@@ -254,7 +247,7 @@ bool parse_absolute_form(std::string_view t, RequestHead& head) {
   std::string_view rest = t.substr(scheme);
   size_t end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
-  if (authority.empty() || !all_of(authority, chars::kHostChar)) return false;
+  if (!valid_host(authority)) return false;
   head.host = authority;
   if (end == std::string_view::npos) {
     head.path = t.substr(scheme - 1, 1);  // the last '/' of "://", so the view stays in the buffer

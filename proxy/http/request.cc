@@ -57,8 +57,19 @@ std::string remote_user(std::string_view authorization) {
 }
 
 bool valid_host(std::string_view host) {
-  return !host.empty() && std::all_of(host.begin(), host.end(),
-                                      [](char c) { return chars::is(c, chars::kHostChar); });
+  if (!std::all_of(host.begin(), host.end(),
+                   [](char c) { return chars::is(c, chars::kHostChar); })) {
+    return false;
+  }
+  // The name without its port and one final dot must be there, with no empty label: nginx
+  // refuses ":80", "." and "a..b", and RFC 9110 §4.2.1 an empty host.
+  size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.find("..") != std::string_view::npos) return false;
+  if (host.ends_with('.')) host.remove_suffix(1);
+  return !host.empty();
 }
 
 void split_target(std::string_view target, std::string_view& path, std::string_view& query) {

@@ -20,8 +20,9 @@ namespace askr::http {
 bool iequals(std::string_view a, std::string_view b);
 
 // True when `host` (a Host field or :authority, port included) is what Askr accepts as one:
-// not empty, and only A-Z a-z 0-9 - . _ ~ : [ ] (a reg-name of unreserved characters, or an IP
-// literal). No userinfo, percent-escape or sub-delim, so a host built into a Location never
+// only A-Z a-z 0-9 - . _ ~ : [ ] (a reg-name of unreserved characters, or an IP literal), and a
+// name that is there once its port and final dot are gone, without an empty label (not ":80",
+// ".", "a..b"). No userinfo, percent-escape or sub-delim, so a host built into a Location never
 // leads anywhere else.
 bool valid_host(std::string_view host);
 

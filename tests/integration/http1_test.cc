@@ -114,8 +114,8 @@ TEST_P(Http1, ConnectionCloseIsHonoured) {
 }
 
 // redirect_https with no host to name in the Location (an HTTP/1.0 request without Host, to a
-// site without server_names, or a Host that is only a port) is bad input: 400, with its reason
-// in the error log, as every request refused by the request core is.
+// site without server_names) is bad input: 400, with its reason in the error log, as every
+// request refused by the request core is. A Host that is only a port is refused before.
 TEST_P(Http1, RedirectHttpsWithoutAHostIsRefusedAndLogged) {
   proxy_ = start_proxy(GetParam(), site_, "", "combined", "redirect_https = true\n");
   HttpResponse r = fetch(port(), get("/a.txt"));
@@ -311,6 +311,8 @@ std::vector<BadCase> bad_cases() {
       {"space_before_colon", "GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n", 400},
       {"missing_host", "GET / HTTP/1.1\r\n\r\n", 400},
       {"two_hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"host_only_a_port", "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400},
+      {"host_two_dots", "GET / HTTP/1.1\r\nHost: ..\r\n\r\n", 400},
       {"bad_version", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
       {"tls_hello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},
       // Refused at its first byte, without waiting for a line feed it may never send.
