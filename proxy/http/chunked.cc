@@ -15,8 +15,6 @@ int hex_value(char c) {
   return -1;
 }
 
-constexpr int kMaxSizeDigits = 16;  // 16 hex digits fill a uint64_t, so no overflow check
-
 // qdtext (RFC 9110 §5.6.4): HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text.
 bool is_qdtext(char c) {
   return c != '"' && c != '\\' && chars::is_field_char(c);
@@ -73,7 +71,7 @@ bool ChunkedDecoder::step_data_end(char c) {
   }
   if (c != '\n') return fail(400, "missing CRLF after chunk data");
   state_ = State::kSize;
-  size_digits_ = 0;
+  size_digit_seen_ = false;
   remaining_ = 0;
   line_bytes_ = 0;
   return true;
@@ -85,12 +83,14 @@ bool ChunkedDecoder::step_size_line(char c) {
   if (state_ == State::kSize) {
     int d = hex_value(c);
     if (d >= 0) {
-      if (size_digits_ == kMaxSizeDigits) {
+      // Leading zeros are digits like any other (RFC 9112 §7.1): only a value past 64 bits is
+      // refused; the line limit bounds how many come.
+      if (remaining_ > UINT64_MAX >> 4) {
         return fail(400, "chunk size too long");
       }
       remaining_ = (remaining_ << 4) | static_cast<uint64_t>(d);
-      ++size_digits_;
-    } else if (size_digits_ == 0) {
+      size_digit_seen_ = true;
+    } else if (!size_digit_seen_) {
       ok = false;
     } else if (chars::is_ws(c)) {
       state_ = State::kSizeWs;

@@ -87,7 +87,7 @@ class ChunkedDecoder {
   size_t max_line_;
   size_t max_trailers_;
   State state_ = State::kSize;
-  uint8_t size_digits_ = 0;
+  bool size_digit_seen_ = false;
   uint64_t remaining_ = 0;  // chunk size while reading the line, then data bytes still due
   size_t line_bytes_ = 0;
   size_t trailer_bytes_ = 0;
