@@ -38,6 +38,10 @@ bool decode_base64(std::string_view in, std::string& out) {
   return true;
 }
 
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 }  // namespace
 
 std::string remote_user(std::string_view authorization) {
@@ -57,9 +61,13 @@ std::string remote_user(std::string_view authorization) {
 }
 
 bool valid_host(std::string_view host) {
-  if (!std::all_of(host.begin(), host.end(),
-                   [](char c) { return chars::is(c, chars::kHostChar); })) {
-    return false;
+  for (size_t i = 0; i < host.size(); ++i) {
+    if (chars::is(host[i], chars::kHostChar)) continue;
+    // pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), kept as sent.
+    if (host[i] != '%' || i + 2 >= host.size() || !is_hex(host[i + 1]) || !is_hex(host[i + 2])) {
+      return false;
+    }
+    i += 2;
   }
   // The name without its port and one final dot must be there, with no empty label: nginx
   // refuses ":80", "." and "a..b", and RFC 9110 §4.2.1 an empty host.

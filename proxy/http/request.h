@@ -20,10 +20,11 @@ namespace askr::http {
 bool iequals(std::string_view a, std::string_view b);
 
 // True when `host` (a Host field or :authority, port included) is what Askr accepts as one:
-// only A-Z a-z 0-9 - . _ ~ : [ ] (a reg-name of unreserved characters, or an IP literal), and a
-// name that is there once its port and final dot are gone, without an empty label (not ":80",
-// ".", "a..b"). No userinfo, percent-escape or sub-delim, so a host built into a Location never
-// leads anywhere else.
+// only A-Z a-z 0-9 - . _ ~ : [ ] and pct-encoded octets (a reg-name of unreserved characters
+// and escapes, RFC 3986 §3.2.2, or an IP literal), and a name that is there once its port and
+// final dot are gone, without an empty label (not ":80", ".", "a..b"). No userinfo or
+// sub-delim, so a host built into a Location never leads anywhere else. Escapes are not
+// decoded: the host names a site as sent, as nginx's does.
 bool valid_host(std::string_view host);
 
 // nginx's $remote_user: the user name of "Authorization: Basic ...", "" when there is none.

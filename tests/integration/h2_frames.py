@@ -372,7 +372,7 @@ BAD_HEADERS = {
 # :authority values outside the host grammar: a redirect's Location must never be built of them.
 BAD_AUTHORITIES = {
     "authority_userinfo": "localhost@evil.example",
-    "authority_percent": "evil.example%2f",
+    "authority_percent": "evil.example%2",
 }
 
 

@@ -113,6 +113,23 @@ TEST_P(Http1, ConnectionCloseIsHonoured) {
   close(fd);
 }
 
+// A Host may hold pct-encoded octets (RFC 3986 §3.2.2), as nginx serves it. Like nginx, the
+// site is chosen by the name as sent, case-insensitively and never decoded: "%61.test" is not
+// "a.test".
+TEST_P(Http1, HostWithPercentEscapesIsServedUndecoded) {
+  site_.write("named/a.txt", "named\n");
+  start("[[site]]\nserver_names = [\"a.test\"]\nroot = \"" + site_.path() + "/named\"\n");
+  auto body_for = [&](const std::string& host) {
+    HttpResponse r = fetch(port(), "GET /a.txt HTTP/1.1\r\nHost: " + host + "\r\n\r\n");
+    return std::to_string(r.status) + " " + r.body;
+  };
+  EXPECT_EQ(body_for("a%20b"), "200 first\n");
+  EXPECT_EQ(body_for("A.Test:80"), "200 named\n");
+  EXPECT_EQ(body_for("%61.test"), "200 first\n");
+  EXPECT_EQ(body_for("A%2e.test"), "200 first\n");
+  EXPECT_EQ(fetch(port(), "GET /a.txt HTTP/1.1\r\nHost: a%2\r\n\r\n").status, 400);
+}
+
 // redirect_https with no host to name in the Location (an HTTP/1.0 request without Host, to a
 // site without server_names) is bad input: 400, with its reason in the error log, as every
 // request refused by the request core is. A Host that is only a port is refused before.

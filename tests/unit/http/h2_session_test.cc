@@ -425,12 +425,12 @@ TEST_F(H2SessionTest, HostMustMatchAuthority) {
 }
 
 // The host that names the site (and a redirect's Location) follows the grammar HTTP/1.1's Host
-// is held to: userinfo, percent-escapes or sub-delims in :authority or host make the request
-// malformed (RFC 9113 §8.3.1), never a Location that leads to another host.
+// is held to: userinfo, a broken percent-escape or sub-delims in :authority or host make the
+// request malformed (RFC 9113 §8.3.1), never a Location that leads to another host.
 TEST_F(H2SessionTest, AuthorityOutsideTheHostGrammarIsRefused) {
   std::vector<int32_t> ids;
-  for (const char* a :
-       {"good.example@evil.example", "evil.example%2f", "a(b)", "a,b", ":443", ".", "..", "a..b"}) {
+  for (const char* a : {"good.example@evil.example", "evil.example%2", "evil%zz", "a(b)", "a,b",
+                        ":443", ".", "..", "a..b"}) {
     client_.authority = a;
     ids.push_back(client_.get("/"));
   }
@@ -438,11 +438,15 @@ TEST_F(H2SessionTest, AuthorityOutsideTheHostGrammarIsRefused) {
   ids.push_back(client_.get("/", {{"host", "good.example@evil.example"}}));
   client_.authority = "[::1]:8443";
   int32_t ok = client_.get("/");
+  client_.authority = "a%20B.example";  // pct-encoded octets are a reg-name's (RFC 3986 §3.2.2)
+  int32_t escaped = client_.get("/");
   client_.pump(*server_);
   for (int32_t id : ids) EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_PROTOCOL_ERROR)) << id;
-  ASSERT_EQ(core_.requests.size(), 1u);
+  ASSERT_EQ(core_.requests.size(), 2u);
   EXPECT_EQ(core_.requests[0].authority, "[::1]:8443");
+  EXPECT_EQ(core_.requests[1].authority, "a%20B.example");
   EXPECT_EQ(client_.status[ok], "200");
+  EXPECT_EQ(client_.status[escaped], "200");
 }
 
 TEST_F(H2SessionTest, RapidResetRunsOutTheBudget) {
