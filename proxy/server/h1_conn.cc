@@ -195,7 +195,7 @@ size_t H1Conn::process(std::string_view in) {
     }
     pos += r.head_length;
     state_ = State::kIdle;
-    handle(head, rest.substr(0, r.head_length));
+    handle(head, rest.substr(0, r.head_length), rest.substr(r.head_length));
   }
   processing_ = false;
   flush();
@@ -208,7 +208,7 @@ size_t H1Conn::process(std::string_view in) {
 
 // One complete head: build the protocol-neutral request, let the request core pick its
 // handler, and either write the answer at once or start the handler with the body wired to it.
-void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
+void H1Conn::handle(const http::RequestHead& head, std::string_view raw, std::string_view preread) {
   ++requests_;
   ++shard_.counters().requests;
   if (!req_) req_ = shard_.requests().get();
@@ -249,6 +249,13 @@ void H1Conn::handle(const http::RequestHead& head, std::string_view raw) {
       // the connection usable.
       return;
     }
+    // A success is not sent for a body already seen to be malformed: nginx reads what came
+    // with the head before it serves a file, and answers 400. An error answer stands.
+    const char* reason = nullptr;
+    if (int status = resp.status < 300 ? chunked_error(preread, reason) : 0) {
+      chunked_.reset();
+      return reject(status, reason, LOG_LIMIT_SITE());
+    }
     write_response(resp);
     // The answer is in the send buffer (or held by its owner): the request can go back to the
     // pool now, so that a burst of connections shares a few request objects. A file still to
@@ -282,6 +289,19 @@ bool H1Conn::begin_body(const http::RequestHead& head) {
   // The client waits for this before sending the body (RFC 9110 §10.1.1).
   if (head.expect_continue && head.version_minor == 1) wbuf_ += "HTTP/1.1 100 Continue\r\n\r\n";
   return true;
+}
+
+int H1Conn::chunked_error(std::string_view bytes, const char*& reason) const {
+  if (!chunked_) return 0;
+  http::ChunkedDecoder probe = *chunked_;
+  for (;;) {
+    http::ChunkedDecoder::Step s = probe.next(bytes);
+    if (s.status != http::ChunkedDecoder::Status::kData) {
+      reason = probe.error_reason();
+      return probe.error_status();  // 0 unless kError
+    }
+    bytes.remove_prefix(s.consumed);
+  }
 }
 
 void H1Conn::body_piece(std::string_view data) {

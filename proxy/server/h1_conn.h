@@ -108,8 +108,12 @@ class H1Conn final : public Connection,
   void on_splice_done() override;
 
   size_t process(std::string_view in);
-  void handle(const http::RequestHead& head, std::string_view raw);
+  // `preread`: what came after the head in the same read (its body, perhaps more).
+  void handle(const http::RequestHead& head, std::string_view raw, std::string_view preread);
   bool begin_body(const http::RequestHead& head);
+  // The status (400, 413) and reason of what makes a chunked body being set up malformed within
+  // `bytes`, else 0. Read with a copy of the decoder: the body itself is then read as usual.
+  int chunked_error(std::string_view bytes, const char*& reason) const;
   size_t consume_body(std::string_view in);
   bool maybe_splice();
   void body_piece(std::string_view data);

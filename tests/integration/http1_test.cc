@@ -166,6 +166,36 @@ TEST_P(Http1, ChunkedBodySkippedKeepsConnection) {
   close(fd);
 }
 
+// A file is not served for a request whose chunked body, sent with its head, is already seen
+// to be malformed: 400 and the connection closes, as nginx answers (it reads what came with the
+// head before it serves a file). An error answer keeps its status (nginx's 405 for a POST), and
+// a body that is well formed is skipped as before.
+TEST_P(Http1, MalformedChunkedBodyWithTheHeadIsNotServed) {
+  start();
+  int fd = connect_to(port());
+  send_all(
+      fd,
+      "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n");
+  HttpResponse r = read_response(fd);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(wait_closed(fd));
+  close(fd);
+  fd = connect_to(port());
+  send_all(fd,
+           "GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" +
+               get("/b.txt"));
+  EXPECT_EQ(read_response(fd).body, "first\n");
+  EXPECT_EQ(read_response(fd).body, "second\n");
+  close(fd);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    logged = proxy_->access_log().find("\"GET /a.txt HTTP/1.1\" 400") != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(logged) << proxy_->access_log();
+}
+
 // A client that waits for 100 Continue before a body that would be dropped (a 404, a 405) gets
 // the final answer at once instead, and the connection closes after it, as nginx answers: the
 // body is never asked for. It was invited with 100 Continue and then thrown away, a whole
