@@ -1,5 +1,6 @@
 #include "handlers/conditional.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "http/date.h"
@@ -177,7 +178,7 @@ bool coding_matches(std::string_view name, std::string_view coding) {
 
 }  // namespace
 
-size_t make_etag(time_t mtime, uint64_t size, char out[kEtagMax]) {
+size_t make_etag(time_t mtime, uint64_t size, char out[kEtagMax], std::string_view coding) {
   static constexpr char kHex[] = "0123456789abcdef";
   char* p = out;
   *p++ = '"';
@@ -187,7 +188,10 @@ size_t make_etag(time_t mtime, uint64_t size, char out[kEtagMax]) {
     for (; shift >= 0; shift -= 4) *p++ = kHex[(v >> shift) & 0xf];
     *p++ = '-';
   }
-  p[-1] = '"';
+  coding = coding.substr(0, kEtagCodingMax);
+  if (coding.empty()) --p;  // the last '-'
+  p = std::copy(coding.begin(), coding.end(), p);
+  *p++ = '"';
   return static_cast<size_t>(p - out);
 }
 

@@ -13,13 +13,18 @@
 
 namespace askr::handlers {
 
-// Room for the longest ETag make_etag writes: 2 quotes + 16 + '-' + 16 hex digits.
+// Room for the longest ETag make_etag writes: 2 quotes + 16 + '-' + 16 hex digits, and a
+// '-' and coding of up to 12 characters.
 inline constexpr size_t kEtagMax = 48;
+inline constexpr size_t kEtagCodingMax = 12;
 
 // Writes a strong ETag derived from the file's identity, nginx style: "<mtime hex>-<size hex>"
 // including the double quotes, lower-case hex without leading zeros (a negative mtime is written
-// as its two's-complement). Returns the length written (no terminating NUL).
-size_t make_etag(time_t mtime, uint64_t size, char out[kEtagMax]);
+// as its two's-complement). A precompressed file's content `coding` ("gzip", "br"; at most
+// kEtagCodingMax characters) is added ("<mtime>-<size>-gzip"): a strong tag must differ between
+// representations (RFC 9110 §8.8.3), and a file and its sibling may share size and time. Returns
+// the length written (no terminating NUL).
+size_t make_etag(time_t mtime, uint64_t size, char out[kEtagMax], std::string_view coding = {});
 
 // If-None-Match (RFC 9110 §13.1.2): true when the field is "*" or lists an entity-tag that
 // matches `etag` by weak comparison (W/ ignored on both sides). `etag` is a full entity-tag as

@@ -222,7 +222,9 @@ void respond(const http::Request& req, http::Response& resp, const FileMeta& m, 
              std::string_view content) {
   char etag_buf[kEtagMax];
   std::string_view etag = m.etag;
-  if (etag.empty()) etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf)});
+  if (etag.empty()) {
+    etag = resp.keep({etag_buf, make_etag(m.mtime, m.size, etag_buf, m.encoding)});
+  }
   char date[http::kHttpDateLen];
   std::string_view last_modified = m.last_modified;
   if (last_modified.empty()) {
@@ -384,7 +386,7 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
     }
   }
   char etag[kEtagMax], date[http::kHttpDateLen];
-  entry.body->etag.assign(etag, make_etag(m.mtime, m.size, etag));
+  entry.body->etag.assign(etag, make_etag(m.mtime, m.size, etag, m.encoding));
   entry.body->last_modified.assign(date, http::format_http_date(m.modified, date));
   entry.type = m.type;
   entry.encoding = m.encoding;

@@ -906,6 +906,52 @@ TEST_P(Static, DocumentAndMediaTypesAreNginxs) {
   }
 }
 
+// A precompressed sibling is another representation (RFC 9110 §8.8.3): its strong ETag differs
+// from the plain file's even when both have the same size and time (as "gzip -k" leaves the
+// time), and the preconditions compare against the one chosen. Over HTTP/1.1 and HTTP/2, fresh
+// and from the loop's file cache.
+TEST_P(Static, PrecompressedSiblingHasItsOwnETag) {
+  const std::string plain = site_.write("www/app.css", "plain!!");
+  const std::string gz = site_.write("www/app.css.gz", "gzipped");
+  std::filesystem::last_write_time(gz, std::filesystem::last_write_time(plain));
+  start();
+  const std::string kGzip = "Accept-Encoding: gzip\r\n";
+  for (int i = 0; i < 2; ++i) {
+    const std::string plain_tag = fetch(port(), get("/app.css")).header("etag");
+    HttpResponse r = fetch(port(), get("/app.css", kGzip));
+    ASSERT_EQ(r.body, "gzipped") << i;
+    const std::string gz_tag = r.header("etag");
+    ASSERT_FALSE(gz_tag.empty()) << i;
+    EXPECT_NE(gz_tag, plain_tag) << i;
+    r = fetch(port(), get("/app.css", kGzip + "If-None-Match: " + plain_tag + "\r\n"));
+    EXPECT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.body, "gzipped") << i;
+    EXPECT_EQ(fetch(port(), get("/app.css", kGzip + "If-None-Match: " + gz_tag + "\r\n")).status,
+              304)
+        << i;
+    EXPECT_EQ(fetch(port(), get("/app.css", "If-None-Match: " + gz_tag + "\r\n")).status, 200) << i;
+    EXPECT_EQ(fetch(port(), get("/app.css", kGzip + "If-Match: " + plain_tag + "\r\n")).status, 412)
+        << i;
+    EXPECT_EQ(fetch(port(), get("/app.css", kGzip + "If-Match: " + gz_tag + "\r\n")).status, 200)
+        << i;
+    r = fetch(port(),
+              get("/app.css", kGzip + "Range: bytes=0-1\r\nIf-Range: " + plain_tag + "\r\n"));
+    EXPECT_EQ(r.status, 200) << i;
+    r = fetch(port(), get("/app.css", kGzip + "Range: bytes=0-1\r\nIf-Range: " + gz_tag + "\r\n"));
+    EXPECT_EQ(r.status, 206) << i;
+    EXPECT_EQ(r.body, "gz") << i;
+    std::string out;
+    ASSERT_EQ(
+        run_command("curl -sS --http2-prior-knowledge --noproxy '*' -H 'Accept-Encoding: "
+                    "gzip' -H 'If-None-Match: " +
+                        plain_tag + "' -o /dev/null -w '%{http_code} %header{etag}' " +
+                        "--max-time 30 http://127.0.0.1:" + std::to_string(port()) + "/app.css",
+                    out),
+        0);
+    EXPECT_EQ(out, "200 " + gz_tag) << i;
+  }
+}
+
 // An answer for a file that has a precompressed sibling depends on Accept-Encoding whatever the
 // client sent, so it says so even when the plain file goes out: a shared cache that stored a plain
 // answer without Vary (a request without Accept-Encoding warming a CDN) would give it to every

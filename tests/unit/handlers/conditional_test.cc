@@ -26,6 +26,16 @@ TEST(MakeEtag, ExtremesFit) {
   const std::string e = etag(-1, std::numeric_limits<uint64_t>::max());
   EXPECT_EQ(e, "\"ffffffffffffffff-ffffffffffffffff\"");
   EXPECT_LE(e.size(), kEtagMax);
+  char buf[kEtagMax];
+  EXPECT_LE(make_etag(-1, std::numeric_limits<uint64_t>::max(), buf, "gzip"), kEtagMax);
+}
+
+// A content coding makes another representation, with a tag of its own (RFC 9110 §8.8.3).
+TEST(MakeEtag, CodingNamed) {
+  char buf[kEtagMax];
+  EXPECT_EQ(std::string(buf, make_etag(0x5f5e1000, 0x1a2b, buf, "gzip")), "\"5f5e1000-1a2b-gzip\"");
+  EXPECT_EQ(std::string(buf, make_etag(1, 15, buf, "br")), "\"1-f-br\"");
+  EXPECT_EQ(std::string(buf, make_etag(1, 15, buf, "")), "\"1-f\"");
 }
 
 constexpr std::string_view kTag = "\"5f5e1000-1a2b\"";
