@@ -678,7 +678,9 @@ void Supervisor::stop(int64_t timeout_ms) {
     retire_zygote(p);
     retire_zygote(p, p.next_zygote);
     p.candidate = 0;
-    for (const Process& proc : p.procs) send_signal(proc, SIGTERM);
+    // One never ready holds no request (none is given to it before): its start-up, a worker
+    // script that may never call askr_handle_request(), is not waited for.
+    for (const Process& proc : p.procs) send_signal(proc, proc.ready ? SIGTERM : SIGKILL);
   }
   int64_t deadline = now_ms() + timeout_ms;
   auto any_left = [this] {

@@ -947,6 +947,10 @@ TEST_P(AskrPool, WorkerScriptThatNeverAsksForARequestIsLogged) {
             std::string::npos)
       << log;
   EXPECT_TRUE(proxy_->alive());
+  // Stopping does not wait for it: it has no request to finish.
+  auto t1 = Clock::now();
+  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_LT(Clock::now() - t1, milliseconds(4000));
 }
 
 // What a worker script prints outside a request (while booting, between requests) is nobody's
