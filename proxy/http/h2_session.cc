@@ -440,6 +440,10 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
     case NGHTTP2_HEADERS:
       header_stream_ = id;
       continuations_ = 0;
+      if (skipped(id)) {
+        terminate(NGHTTP2_PROTOCOL_ERROR);  // nginx's answer; h2o's is STREAM_CLOSED
+        failure_ = "a HEADERS frame on a stream id the client skipped";
+      }
       break;
     case NGHTTP2_CONTINUATION:
       if (++continuations_ > limits_.max_continuations) calm("too many CONTINUATION frames");
@@ -472,6 +476,11 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
 
 int H2Session::on_begin_headers(int32_t id) {
   if (failed_) return 0;
+  // Refused streams too: their ids were used. Ids only grow (nghttp2 ignores the others).
+  if (id > last_begun_ + 2 && skipped_.size() < limits_.max_streams) {
+    skipped_.emplace_back(last_begun_ + 2, id - 2);
+  }
+  last_begun_ = std::max(last_begun_, id);
   bool over_total = begun_ >= limits_.max_streams;
   if (over_total || open_streams() >= limits_.max_concurrent_streams) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
@@ -489,6 +498,12 @@ int H2Session::on_begin_headers(int32_t id) {
   if (begun_ == limits_.max_streams)
     shutdown();  // the last one: tell the client to go on elsewhere
   return 0;
+}
+
+bool H2Session::skipped(int32_t id) const {
+  auto it = std::upper_bound(skipped_.begin(), skipped_.end(), id,
+                             [](int32_t i, const auto& r) { return i < r.first; });
+  return it != skipped_.begin() && id <= std::prev(it)->second;
 }
 
 int H2Session::on_header(int32_t id, std::string_view name, std::string_view value) {

@@ -236,6 +236,7 @@ class H2Session {
   void drop_incoming(int32_t id, std::unique_ptr<Incoming> in);
   void clear_incoming();
   int on_begin_headers(int32_t id);
+  bool skipped(int32_t id) const;
   int on_header(int32_t id, std::string_view name, std::string_view value);
   // `length`: for DATA, the data it carries (padding left out).
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
@@ -265,11 +266,16 @@ class H2Session {
   uint32_t begun_ = 0;          // streams opened so far
   uint32_t active_ = 0;         // streams given to the driver and not closed yet
   int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
+  int32_t last_begun_ = -1;     // the highest stream id on_begin_headers saw
   uint32_t continuations_ = 0;
   Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_, unknown_;
   // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,
   // so appending keeps it sorted; at most max_concurrent_streams entries.
   std::vector<std::pair<int32_t, std::unique_ptr<Incoming>>> incoming_;
+  // The stream ids the client skipped, closed from then on (RFC 9113 §5.1.1), as increasing
+  // [first, last] ranges: nghttp2 ignores a HEADERS on one, which would leave its request
+  // unanswered. At most one per stream begun, within max_streams.
+  std::vector<std::pair<int32_t, int32_t>> skipped_;
   std::vector<std::pair<int32_t, bool>> ready_;  // recv(): heads completed in the batch
   H2Batch* out_ = nullptr;                       // pull(): where DATA frames go
   size_t max_ = 0, max_refs_ = 0;                // pull(): the batch's bounds

@@ -266,6 +266,19 @@ def case_even_stream(port, arg):
     expect(goaway_code(c) == PROTOCOL_ERROR, "HEADERS on an even stream: PROTOCOL_ERROR")
 
 
+def case_stream_id_backwards(port, arg):
+    # Stream 5 opens; stream 3, skipped, is closed from then on (RFC 9113 §5.1.1): a HEADERS on
+    # it is a connection error, never a request left without an answer.
+    c = Conn(port)
+    c.send(c.headers(5))
+    status, _, err = c.response(5)
+    expect(status == 200 and err is None, "stream 5 served (%s %s)" % (status, err))
+    c.send(c.headers(3))
+    f = c.goaway()
+    expect(f is not None and f.error_code == PROTOCOL_ERROR and f.last_stream_id == 5,
+           "HEADERS on a skipped stream: GOAWAY PROTOCOL_ERROR, last stream 5 (%s)" % (f,))
+
+
 def case_data_after_end(port, arg):
     # A request answered only later: the stream is still open (half-closed) when "y" comes.
     c = Conn(port)
