@@ -452,7 +452,11 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
       flood(priorities_, "a PRIORITY flood");
       break;
     case NGHTTP2_SETTINGS:
-      if (!(flags & NGHTTP2_FLAG_ACK)) flood(settings_, "a SETTINGS flood");
+      if (flags & NGHTTP2_FLAG_ACK) break;
+      if (flood(settings_, "a SETTINGS flood")) break;
+      initial_before_ = int32_t(
+          nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE));
+      largest_before_ = largest_send_window();
       break;
     case NGHTTP2_PING:
       // An ACK too: the server sends no PING, so an ACK answers nothing and is only work.
@@ -504,6 +508,23 @@ bool H2Session::skipped(int32_t id) const {
   auto it = std::upper_bound(skipped_.begin(), skipped_.end(), id,
                              [](int32_t i, const auto& r) { return i < r.first; });
   return it != skipped_.begin() && id <= std::prev(it)->second;
+}
+
+// Every stream nghttp2 keeps hangs in its priority tree, the root's descendants.
+int32_t H2Session::largest_send_window() const {
+  int32_t most = 0;
+  std::vector<nghttp2_stream*> todo{
+      nghttp2_stream_get_first_child(nghttp2_session_get_root_stream(session_))};
+  while (!todo.empty()) {
+    nghttp2_stream* s = todo.back();
+    todo.pop_back();
+    if (!s) continue;
+    most = std::max(most, nghttp2_session_get_stream_remote_window_size(
+                              session_, nghttp2_stream_get_stream_id(s)));
+    todo.push_back(nghttp2_stream_get_next_sibling(s));
+    todo.push_back(nghttp2_stream_get_first_child(s));
+  }
+  return most;
 }
 
 int H2Session::on_header(int32_t id, std::string_view name, std::string_view value) {
@@ -562,6 +583,16 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t len
   bool end = flags & NGHTTP2_FLAG_END_STREAM;
   if (type == NGHTTP2_DATA && length == 0 && !end && !failed_) {
     flood(empty_data_, "a flood of empty DATA frames");
+  }
+  if (type == NGHTTP2_SETTINGS && !(flags & NGHTTP2_FLAG_ACK) && !failed_) {
+    // RFC 9113 §6.9.2 makes it a connection error; nghttp2 resets the stream alone.
+    int64_t initial =
+        nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+    if (int64_t(largest_before_) + initial - initial_before_ > NGHTTP2_MAX_WINDOW_SIZE) {
+      terminate(NGHTTP2_FLOW_CONTROL_ERROR);
+      failure_ = "a SETTINGS frame that took a stream's window beyond 2^31-1";
+    }
+    return 0;
   }
   if (type == NGHTTP2_RST_STREAM) {
     bump(&H2Counters::resets_received);

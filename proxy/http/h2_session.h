@@ -237,6 +237,7 @@ class H2Session {
   void clear_incoming();
   int on_begin_headers(int32_t id);
   bool skipped(int32_t id) const;
+  int32_t largest_send_window() const;
   int on_header(int32_t id, std::string_view name, std::string_view value);
   // `length`: for DATA, the data it carries (padding left out).
   int on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t length);
@@ -267,6 +268,9 @@ class H2Session {
   uint32_t active_ = 0;         // streams given to the driver and not closed yet
   int32_t header_stream_ = 0;   // stream of the header block being received (CONTINUATION)
   int32_t last_begun_ = -1;     // the highest stream id on_begin_headers saw
+  // Before a SETTINGS frame: the client's initial window and the largest window it gave a
+  // stream, to tell whether the frame took one beyond 2^31-1.
+  int32_t initial_before_ = 0, largest_before_ = 0;
   uint32_t continuations_ = 0;
   Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_, unknown_;
   // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,

@@ -308,6 +308,17 @@ def case_window_overflow(port, arg):
     expect(goaway_code(c) == FLOW_CONTROL_ERROR, "connection window over 2^31-1: FLOW_CONTROL_ERROR")
 
 
+def case_settings_window_overflow(port, arg):
+    # A stream's window at 2^31-1, then a SETTINGS frame raising the initial window by one: a
+    # connection error (RFC 9113 §6.9.2), not the stream's alone.
+    c = Conn(port)
+    c.send(c.headers(1, end_stream=False, method="POST", path="/body.php"))  # stays open
+    c.send(WindowUpdateFrame(1, 2 ** 31 - 1 - 65535))
+    c.send(SettingsFrame(0, settings={SettingsFrame.INITIAL_WINDOW_SIZE: 65536}))
+    expect(goaway_code(c) == FLOW_CONTROL_ERROR,
+           "SETTINGS taking a stream's window over 2^31-1: GOAWAY FLOW_CONTROL_ERROR")
+
+
 def case_flow_violation(port, arg):
     # The client sends more than the windows the server granted: PHP sleeps without reading
     # the body, so once the backend's backlog is full the stream's window stays closed. PHP

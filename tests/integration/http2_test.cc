@@ -372,9 +372,9 @@ TEST_P(Http2, FramesStatesFlowControlHpackSettings) {
   start();
   for (const char* c :
        {"settings", "frame_too_large", "data_idle_stream", "even_stream", "stream_id_backwards",
-        "data_after_end", "window_zero_increment", "window_overflow", "flow_violation",
-        "hpack_bad_index", "settings_ack_payload", "settings_bad_length", "settings_bad_push",
-        "settings_bad_window", "settings_bad_frame_size"}) {
+        "data_after_end", "window_zero_increment", "window_overflow", "settings_window_overflow",
+        "flow_violation", "hpack_bad_index", "settings_ack_payload", "settings_bad_length",
+        "settings_bad_push", "settings_bad_window", "settings_bad_frame_size"}) {
     frames(c);
   }
 }
