@@ -326,6 +326,10 @@ void H2Conn::on_request(int32_t id, std::unique_ptr<http::Request> req, bool end
   }
   s.handler = std::move(handler);
   s.wants_body = r.body != http::BodyKind::kNone;
+  // The client waits for it before it sends the body (RFC 9110 §10.1.1), as over HTTP/1.1.
+  if (s.wants_body && !end_stream && http::iequals(r.find("expect"), "100-continue")) {
+    s.interim_response(100, {});
+  }
   in_sink_ = &s;
   s.handler->start();
   in_sink_ = nullptr;

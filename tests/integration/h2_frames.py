@@ -475,6 +475,25 @@ def case_cut_response(port, arg):
     expect(status == 200 and err is None, "the connection still serves (%s %s)" % (status, err))
 
 
+def case_expect_continue(port, arg):
+    # A client that sends "expect: 100-continue" waits for 100 before its body (RFC 9110
+    # §10.1.1: the server must not wait for the body first); curl waits a second without it.
+    c = Conn(port)
+    c.dec = Decoder()
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("expect", "100-continue"), ("content-length", "3")]))
+    f = c.until(lambda f: isinstance(f, (HeadersFrame, RstStreamFrame, GoAwayFrame)), 2)
+    hs = dict(c.dec.decode(f.data)) if isinstance(f, HeadersFrame) else {}
+    expect(hs.get(":status") == "100" and "END_STREAM" not in f.flags,
+           "100 (Continue) before the body (%s %s)" % (f, hs))
+    d = DataFrame(1, b"abc")
+    d.flags.add("END_STREAM")
+    c.send(d)
+    status, body, err = c.response(1)
+    expect(status == 200 and b'"length":3' in body, "then the answer: %s %r %s" %
+           (status, body, err))
+
+
 def case_connect(port, arg):
     # CONNECT (RFC 9113 §8.5: :method and :authority alone): the server tunnels nothing, 400.
     c = Conn(port)

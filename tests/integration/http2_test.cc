@@ -241,6 +241,13 @@ TEST_P(Http2, LargePostStreamsToPhp) {
 // A stream PHP reads gets windows wide enough that an upload is not held to a small piece per
 // round trip: 8 MiB in 16 window updates of 512 KiB (nghttp2 updates at half the window), 32 at
 // most, where 64 KiB windows took 255: 20 MB from 50 ms away took 16 s, 0.4 s over HTTP/1.1.
+// "expect: 100-continue" is answered with 100 before the body, as over HTTP/1.1: curl waits a
+// second for it before it sends the body.
+TEST_P(Http2, ExpectContinueIsAnsweredBeforeTheBody) {
+  start();
+  frames("expect_continue");
+}
+
 TEST_P(Http2, UploadsAreNotHeldToSmallWindows) {
   start();
   frames("upload_waits", "32");
