@@ -243,7 +243,7 @@ class ReferenceChunked {
   static bool size_line(std::string_view s, uint64_t& size) {
     size_t i = 0;
     for (; i < s.size() && std::isxdigit(static_cast<uint8_t>(s[i])); ++i) {
-      if (i == 16) return false;
+      if (size > UINT64_MAX >> 4) return false;  // past 64 bits; leading zeros are fine
       char c = static_cast<char>(std::tolower(static_cast<uint8_t>(s[i])));
       size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
     }
