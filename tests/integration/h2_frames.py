@@ -1033,9 +1033,13 @@ def case_stalled_neighbours(port, arg):
 
 
 def case_graceful(port, arg):
-    # A slow PHP request in flight; the test sends SIGTERM after "sent" is printed.
+    # A slow PHP request in flight; the test sends SIGTERM once the file ARG exists: after the
+    # PING sent behind the request's HEADERS is answered, so the server has the stream.
     c = Conn(port)
-    c.send(c.headers(1, path="/sleep.php?s=1"))
+    c.send(c.headers(1, path="/sleep.php?s=1"), PingFrame(0, b"inflight"))
+    expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+           "the PING behind the request was answered")
+    open(arg, "w").close()
     print("sent")
     sys.stdout.flush()
     f = c.goaway(5)

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -711,13 +712,18 @@ TEST_P(Http2, StalledStreamsDoNotHoldUpTheOthers) {
 
 TEST_P(Http2, GracefulGoawayOnShutdown) {
   start();
+  std::string sent = site_.path() + "/graceful-sent";
   auto run = std::async(std::launch::async, [&] {
     std::string out;
-    int rc = run_command(
-        kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) + " 2>&1", out);
+    int rc = run_command(kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) +
+                             " " + sent + " 2>&1",
+                         out);
     return std::make_pair(rc, out);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // The stream is in flight (a fixed wait lost the race on a loaded machine).
+  for (int i = 0; i < 500 && !std::filesystem::exists(sent); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   kill(proxy_->pid(), SIGTERM);
   auto [rc, out] = run.get();
   EXPECT_EQ(rc, 0) << out;
