@@ -402,9 +402,7 @@ size_t H1Conn::consume_body(std::string_view in) {
       body_end();
     } else if (s.status == http::ChunkedDecoder::Status::kError) {
       int status = chunked_->error_status();
-      LOG_LIMITED(kInfo, "client %s: invalid chunked body: %s", peer_text().c_str(),
-                  chunked_->error_reason());
-      ++shard_.counters().bad_requests;
+      const char* reason = chunked_->error_reason();
       chunked_.reset();
       state_ = State::kIdle;
       if (stream_ && !stream_->done && !stream_->started) {
@@ -412,10 +410,12 @@ size_t H1Conn::consume_body(std::string_view in) {
         stream_->done = true;
         retired_ = std::move(stream_);
         processing_ = false;
-        reject(status, "invalid chunked request body", LOG_LIMIT_SITE());
+        reject(status, reason, LOG_LIMIT_SITE());  // logs and counts it
         processing_ = true;
         return in.size();
       }
+      LOG_LIMITED(kInfo, "client %s: invalid chunked body: %s", peer_text().c_str(), reason);
+      ++shard_.counters().bad_requests;
       close_after_ = true;  // framing is lost: finish what is queued, then close
       if (stream_ && !stream_->done) {
         fail_response(502);

@@ -140,9 +140,20 @@ void Shard::run(bool use_uring, std::atomic<int>& ready, std::string& error) {
     backend_->poll(10);
   }
   log_pool_times();
+  log_http_counters();
   log_tls_counters();
   log_h2_counters();
   access_log_.flush();
+}
+
+// This loop's requests (over HTTP/1.1 and HTTP/2), those refused as bad input and the client
+// timeouts, for the record and for tests, until the metrics expose them.
+void Shard::log_http_counters() {
+  const ShardCounters& c = counters_;
+  if (c.accepted == 0) return;
+  LOG_INFO("loop %u: http: %llu requests, %llu bad requests, %llu timeouts", index_,
+           (unsigned long long)c.requests, (unsigned long long)c.bad_requests,
+           (unsigned long long)c.timeouts);
 }
 
 // What this loop's TLS listeners saw, for the record and for tests, until the metrics expose it.

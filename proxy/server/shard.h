@@ -102,6 +102,7 @@ class Shard {
   void close_an_idle_connection();
   void tick();
   void log_pool_times();
+  void log_http_counters();
   void log_tls_counters();
   void log_h2_counters();
   void refresh_clock();

@@ -81,6 +81,23 @@ size_t files_in(const std::string& dir) {
   return n;
 }
 
+// The sum over the loops of one counter from the "loop N: http: ..." lines written at stop.
+uint64_t http_counter(const std::string& log, const std::string& name) {
+  const std::regex re("loop \\d+: http: .*?(\\d+) " + name + "[,\\n]");
+  uint64_t sum = 0;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
+    sum += std::stoull((*it)[1].str());
+  }
+  return sum;
+}
+
+// How many times `needle` occurs in `s`.
+size_t count_of(const std::string& s, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = s.find(needle); at != std::string::npos; at = s.find(needle, at + 1)) ++n;
+  return n;
+}
+
 std::string lower_case(std::string s) {
   for (char& c : s) c = char(tolower(static_cast<unsigned char>(c)));
   return s;
@@ -500,6 +517,24 @@ TEST_P(Php, ChunkedBodySpillsToTempDirAndArrivesWhole) {
   EXPECT_EQ(small["CONTENT_LENGTH"], "11");
   c.send(get("/hello.txt"));
   EXPECT_EQ(c.read().body, "hello from askr\n");
+}
+
+// A chunked body for PHP whose framing breaks is refused once: 400, the connection closed, one
+// line in the error log and one bad request in the loop's counters (written at stop), as for any
+// other refusal.
+TEST_P(Php, MalformedChunkedBodyForPhpIsCountedOnce) {
+  start();
+  Client c(port());
+  c.send(
+      "POST /body.php HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\nzz\r\n");
+  PhpResponse r = c.read();
+  EXPECT_EQ(r.status, 400) << r.status_line;
+  EXPECT_TRUE(c.wait_closed());
+  ASSERT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(http_counter(log, "bad requests"), 1u) << log;
+  EXPECT_EQ(count_of(log, "chunk"), 1u) << log;
 }
 
 // ---- responses out
