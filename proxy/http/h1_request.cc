@@ -1,6 +1,15 @@
 #include "http/h1_request.h"
 
 namespace askr::http {
+namespace {
+
+// The head's host came from its target (absolute-form, or CONNECT's authority), not from Host.
+bool host_from_target(const RequestHead& head) {
+  const char* t = head.target.data();
+  return !head.host.empty() && head.host.data() >= t && head.host.data() < t + head.target.size();
+}
+
+}  // namespace
 
 void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, Request& out) {
   out.reset();
@@ -14,8 +23,21 @@ void h1_to_request(const RequestHead& head, std::string_view raw, bool secure, R
   out.authority = re(head.host);
   out.scheme = secure ? "https" : "http";
   out.protocol = head.version_minor ? "HTTP/1.1" : "HTTP/1.0";
-  out.headers.reserve(head.headers.size());
-  for (const Header& h : head.headers) out.headers.push_back({re(h.name), re(h.value)});
+  // RFC 9112 §3.2.2: the authority of an absolute-form target wins, and a Host sent with it is
+  // ignored: handlers (PHP's HTTP_HOST) see the authority as Host, as nginx passes it and as
+  // HTTP/2 gives :authority.
+  bool replace_host = host_from_target(head);
+  bool host_seen = false;
+  out.headers.reserve(head.headers.size() + replace_host);
+  for (const Header& h : head.headers) {
+    if (replace_host && iequals(h.name, "host")) {
+      out.headers.push_back({re(h.name), out.authority});
+      host_seen = true;
+      continue;
+    }
+    out.headers.push_back({re(h.name), re(h.value)});
+  }
+  if (replace_host && !host_seen) out.headers.push_back({"Host", out.authority});
   switch (head.framing) {
     case BodyFraming::kNone:
       break;

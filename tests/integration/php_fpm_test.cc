@@ -1114,6 +1114,24 @@ TEST_P(Php, ContentLengthZeroReachesPhpAsZero) {
   EXPECT_EQ(parse_json_object(out)["CONTENT_LENGTH"], "") << out;
 }
 
+// An absolute-form target's authority is the request's host, whatever Host says (RFC 9112
+// §3.2.2: the origin server MUST ignore the received Host): PHP's HTTP_HOST is that authority, as
+// nginx passes it, and an HTTP/1.0 request without Host gets one, as HTTP/2's :authority gives it.
+TEST_P(Php, AbsoluteFormAuthorityIsTheHostPhpSees) {
+  start();
+  auto env = parse_json_object(
+      php_fetch(port(), "GET http://other.test/env.php?q=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+          .body);
+  EXPECT_EQ(env["HTTP_HOST"], "other.test");
+  EXPECT_EQ(env["REQUEST_URI"], "/env.php?q=1");
+  env = parse_json_object(
+      php_fetch(port(), "GET http://other.test:81/env.php HTTP/1.0\r\n\r\n").body);
+  EXPECT_EQ(env["HTTP_HOST"], "other.test:81");
+  env =
+      parse_json_object(php_fetch(port(), "GET /env.php HTTP/1.1\r\nHost: localhost\r\n\r\n").body);
+  EXPECT_EQ(env["HTTP_HOST"], "localhost");
+}
+
 // Basic credentials as nginx + php-fpm give them: REMOTE_USER from the proxy ($remote_user),
 // PHP_AUTH_USER and PHP_AUTH_PW from PHP; no AUTH_TYPE. Repeated, with a body PHP reads at
 // start-up, on one worker.
