@@ -438,7 +438,9 @@ void PhpRequest::begin() {
     w.add("SSL_SESSION_REUSED", conn->tls_reused ? "r" : ".");
   }
   w.add("GATEWAY_INTERFACE", "CGI/1.1");
-  w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION);
+  // Apps that look for "nginx" here to know that the server rewrites URLs for them (WordPress
+  // offers pretty permalinks only then) find it: the front controller is nginx's try_files.
+  w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION " (nginx-compatible)");
   const sockaddr* peer_sa = conn ? conn->peer : nullptr;
   const sockaddr* local_sa = conn ? conn->local : nullptr;
   const std::string_view client = net::format_host(peer_sa, peer);

@@ -600,6 +600,24 @@ TEST_F(WordPressApp, LoginAndAdminPageWithTheCookies) {
   }
 }
 
+// WordPress offers pretty permalinks only where it believes the server rewrites URLs (its
+// got_url_rewrite(): Apache's mod_rewrite, or "nginx" in SERVER_SOFTWARE); elsewhere the
+// Permalinks screen offers /index.php/... structures, and saving it moves every URL of the site
+// there. The screen must be the one nginx + php-fpm show: /%postname%/ chosen, no /index.php.
+TEST_F(WordPressApp, PermalinkSettingsOfferPrettyPermalinks) {
+  std::string login = request("POST", "/wp-login.php", site_->host,
+                              "Cookie: wordpress_test_cookie=WP%20Cookie%20check\r\n",
+                              "log=admin&pwd=askr-test-password&testcookie=1");
+  for (const Server& s : stack().servers()) {
+    CookieJar jar;
+    jar.update(php_fetch(s.port, login, 30000));
+    PhpResponse r = php_fetch(s.port, get("/wp-admin/options-permalink.php", jar.header()), 30000);
+    ASSERT_EQ(r.status, 200) << s.name << " " << r.header("location");
+    EXPECT_NE(r.body.find("value=\"/%postname%/\""), std::string::npos) << s.name;
+    EXPECT_EQ(r.body.find("/index.php/%postname%/"), std::string::npos) << s.name;
+  }
+}
+
 // Clients at once, more of them than Askr's classic pool has workers: every page is whole and
 // the same as nginx + php-fpm's.
 TEST_F(WordPressApp, ConcurrentPostPagesMatch) {
