@@ -81,19 +81,24 @@ TEST_F(ClassicTest, GetWithQueryFillsSuperglobalsAndServer) {
 
 // Without a php.ini, the settings that php.ini-production (Debian's php-fpm) turns off are off:
 // no $_SERVER['argv'] built from the query string (register_argc_argv, which the pearcmd.php
-// exploits need), no X-Powered-By, no assertions compiled. php.ini and -d still decide.
+// exploits need), no X-Powered-By, no assertions compiled, no deprecations reported (an error
+// handler that throws what error_reporting() reports would fail a request php-fpm serves).
+// php.ini and -d still decide.
 TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
   FcgiResponse r = get("ini_defaults.php", "+config-create+/tmp/x");
   ASSERT_TRUE(r.ended);
   EXPECT_EQ(r.body,
-            R"({"argv":false,"register_argc_argv":"0","expose_php":"0","zend.assertions":"-1"})"
+            R"({"argv":false,"register_argc_argv":"0","expose_php":"0","zend.assertions":"-1",)"
+            R"("error_reporting":22527})"
             "\n");
   EXPECT_EQ(r.header("X-Powered-By"), "");
-  WorkerProcess on(classic_mode({"-d", "register_argc_argv=1", "-d", "expose_php=1"}));
+  WorkerProcess on(classic_mode(
+      {"-d", "register_argc_argv=1", "-d", "expose_php=1", "-d", "error_reporting=E_ALL"}));
   r = fcgi_request(on.socket_path(), default_params(php_fixture("ini_defaults.php"), "a"));
   EXPECT_NE(r.body.find(R"("argv":true,"register_argc_argv":"1","expose_php":"1")"),
             std::string::npos)
       << r.body;
+  EXPECT_NE(r.body.find(R"("error_reporting":32767)"), std::string::npos) << r.body;
   EXPECT_EQ(r.header("X-Powered-By").rfind("PHP/8.", 0), 0u) << r.out;
 }
 

@@ -6,4 +6,5 @@ echo json_encode([
     'register_argc_argv' => ini_get('register_argc_argv'),
     'expose_php' => ini_get('expose_php'),
     'zend.assertions' => ini_get('zend.assertions'),
+    'error_reporting' => error_reporting(),
 ]), "\n";
