@@ -82,14 +82,17 @@ TEST_F(ClassicTest, GetWithQueryFillsSuperglobalsAndServer) {
 // Without a php.ini, the settings that php.ini-production (Debian's php-fpm) turns off are off:
 // no $_SERVER['argv'] built from the query string (register_argc_argv, which the pearcmd.php
 // exploits need), no X-Powered-By, no assertions compiled, no deprecations reported (an error
-// handler that throws what error_reporting() reports would fail a request php-fpm serves).
+// handler that throws what error_reporting() reports would fail a request php-fpm serves), and
+// $_REQUEST made of $_GET and $_POST alone (a cookie must not stand in for a form field).
 // php.ini and -d still decide.
 TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
-  FcgiResponse r = get("ini_defaults.php", "+config-create+/tmp/x");
+  Params p = default_params(php_fixture("ini_defaults.php"), "+config-create+/tmp/x&a=query");
+  set_param(p, "HTTP_COOKIE", "a=cookie; c=cookie");
+  FcgiResponse r = fcgi_request(worker_->socket_path(), p);
   ASSERT_TRUE(r.ended);
   EXPECT_EQ(r.body,
             R"({"argv":false,"register_argc_argv":"0","expose_php":"0","zend.assertions":"-1",)"
-            R"("error_reporting":22527})"
+            R"("error_reporting":22527,"request":{"config-create_\/tmp\/x":"","a":"query"}})"
             "\n");
   EXPECT_EQ(r.header("X-Powered-By"), "");
   WorkerProcess on(classic_mode(

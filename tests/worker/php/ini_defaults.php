@@ -7,4 +7,5 @@ echo json_encode([
     'expose_php' => ini_get('expose_php'),
     'zend.assertions' => ini_get('zend.assertions'),
     'error_reporting' => error_reporting(),
+    'request' => $_REQUEST,
 ]), "\n";
