@@ -105,6 +105,14 @@ TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
   EXPECT_EQ(r.header("X-Powered-By").rfind("PHP/8.", 0), 0u) << r.out;
 }
 
+// short_open_tag is off, as in php.ini-production: a literal XML declaration in a template is
+// output, not parsed as PHP (where it is a syntax error, answered 500).
+TEST_F(ClassicTest, XmlDeclarationIsOutputAsText) {
+  FcgiResponse r = get("xml_declaration.php");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sum>2</sum>\n") << r.out;
+}
+
 TEST_F(ClassicTest, PostFormFillsPost) {
   FcgiResponse r = post("info.php", "application/x-www-form-urlencoded", "a=1&b=two+words");
   ASSERT_TRUE(r.ended);
