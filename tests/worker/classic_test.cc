@@ -398,7 +398,10 @@ TEST(Classic, UserRunsPhpAsThatUserAndOwnsTheSocket) {
   EXPECT_EQ(r.body, std::to_string(nobody->pw_uid));
 
   // Not a user: a clear line, and no PHP.
-  WorkerProcess bad(WorkerOptions{.args = {"--user", "no-such-user-here"}, .wait_ready = false});
+  WorkerOptions no_user;
+  no_user.args = {"--user", "no-such-user-here"};
+  no_user.wait_ready = false;
+  WorkerProcess bad(no_user);
   EXPECT_EQ(bad.wait_exit(10000), std::optional<int>(1));
   EXPECT_NE(bad.log().find("--user no-such-user-here: no such user"), std::string::npos)
       << bad.log();
