@@ -129,7 +129,7 @@ FcgiServer::Wait FcgiServer::next_request() {
       continue;
     }
     if (aborted_ && state_ == State::kParams) abandon_request();
-    if (broken_) {
+    if (broken_ || refused_) {
       close_connection();
     } else if (state_ == State::kRunning) {
       start_request();
@@ -282,7 +282,7 @@ FcgiServer::Io FcgiServer::read_some(bool block) {
 }
 
 void FcgiServer::decode(std::string_view bytes) {
-  while (!broken_) {
+  while (!broken_ && !refused_) {
     fastcgi::Decoder::Step s = conn_->decoder.next(bytes);
     bytes.remove_prefix(s.consumed);
     if (s.status == fastcgi::Decoder::Status::kNeedMore) return;
@@ -339,6 +339,8 @@ void FcgiServer::on_begin(const fastcgi::Decoder::Step& s) {
     fastcgi::end_request(out_, s.request_id, 0, fastcgi::ProtocolStatus::kUnknownRole);
     send_all(out_);
     out_.clear();
+    // That was the answer: without FCGI_KEEP_CONN the connection ends, as after any other.
+    if (!br->keep_conn()) refused_ = true;
     return;
   }
   state_ = State::kParams;
@@ -556,6 +558,7 @@ void FcgiServer::close_connection() {
   conn_ = nullptr;
   broken_ = false;
   input_closed_ = false;
+  refused_ = false;
   state_ = State::kIdle;
   out_.clear();
 }

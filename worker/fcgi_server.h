@@ -11,7 +11,7 @@
 // - A BEGIN_REQUEST for another id while a request runs gets END_REQUEST(CANT_MPX_CONN) when it
 //   is read then (with the request's own records, or by a flush()); one read only after the
 //   request's END_REQUEST begins the next request. A role other than responder gets
-//   END_REQUEST(UNKNOWN_ROLE).
+//   END_REQUEST(UNKNOWN_ROLE), and without FCGI_KEEP_CONN the connection is then closed.
 // - ABORT_REQUEST marks the request aborted (client_gone()); its END_REQUEST still follows.
 // - FCGI_KEEP_CONN: the connection is kept for the next request; otherwise it is shut down
 //   after END_REQUEST and closed, what the client sent meanwhile drained first (and, when the
@@ -181,6 +181,7 @@ class FcgiServer {
   bool aborted_ = false;
   bool broken_ = false;        // a read or write on the connection failed
   bool input_closed_ = false;  // the client shut down its side: nothing more to read
+  bool refused_ = false;       // a BEGIN_REQUEST without FCGI_KEEP_CONN was refused: closing
   FcgiParams params_;
   fastcgi::ParamsParser params_parser_;
   std::string stdin_;  // body bytes received and not yet read; stdin_pos_ is the start

@@ -317,6 +317,39 @@ TEST_F(ClassicTest, SecondBeginRequestOnTheConnectionIsRefused) {
   EXPECT_EQ(r.other_ends[0].second, ProtocolStatus::kCantMpxConn);
 }
 
+// A role other than responder is refused; without FCGI_KEEP_CONN the connection then closes, as
+// after any other answer, so that a client reading to the end of the connection is not left
+// waiting. With it, the connection carries the next request.
+TEST_F(ClassicTest, UnknownRoleIsRefusedAndTheConnectionEndsWithoutKeepConn) {
+  for (bool keep : {false, true}) {
+    SCOPED_TRACE(keep ? "keep_conn" : "no keep_conn");
+    FcgiConnection c(worker_->socket_path());
+    std::string rec;
+    fastcgi::begin_request(rec, 1, fastcgi::Role::kAuthorizer, keep);
+    {
+      fastcgi::ParamsWriter w(rec, 1);
+      w.add("SCRIPT_FILENAME", php_fixture("info.php"));
+      w.finish();
+    }
+    fastcgi::end_params(rec, 1);
+    fastcgi::end_stream(rec, fastcgi::RecordType::kStdin, 1);
+    c.queue_raw(rec);
+    FcgiResponse r = c.exchange(1, 5000);
+    ASSERT_TRUE(r.ended);
+    EXPECT_EQ(r.protocol_status, ProtocolStatus::kUnknownRole);
+    EXPECT_TRUE(r.out.empty());
+    if (!keep) {
+      EXPECT_TRUE(c.wait_closed());
+      continue;
+    }
+    c.queue_request(2, default_params(php_fixture("info.php")), {}, true);
+    FcgiResponse next = c.exchange(2);
+    ASSERT_TRUE(next.ended);
+    EXPECT_EQ(next.status, 200);
+  }
+  EXPECT_EQ(get("info.php").status, 200);
+}
+
 TEST_F(ClassicTest, AbortRequestEndsTheRequest) {
   std::string marker = worker_->dir().file("abort-marker");
   FcgiConnection c(worker_->socket_path());
