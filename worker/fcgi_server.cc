@@ -330,15 +330,13 @@ void FcgiServer::on_begin(const fastcgi::Decoder::Step& s) {
   if (state_ == State::kParams || state_ == State::kRunning) {
     if (s.request_id != id_) {
       fastcgi::end_request(out_, s.request_id, 0, fastcgi::ProtocolStatus::kCantMpxConn);
-      send_all(out_);
-      out_.clear();
+      send_out();
     }
     return;
   }
   if (br->role != fastcgi::Role::kResponder) {
     fastcgi::end_request(out_, s.request_id, 0, fastcgi::ProtocolStatus::kUnknownRole);
-    send_all(out_);
-    out_.clear();
+    send_out();
     // That was the answer: without FCGI_KEEP_CONN the connection ends, as after any other.
     if (!br->keep_conn()) refused_ = true;
     return;
@@ -402,17 +400,13 @@ void FcgiServer::on_management(const fastcgi::Decoder::Step& s) {
     fastcgi::get_values_result(out_, answer);
     conn_->management.clear();
   }
-  if (!out_.empty()) {
-    send_all(out_);
-    out_.clear();
-  }
+  send_out();
 }
 
 // A request aborted before its params were complete: answered and forgotten.
 void FcgiServer::abandon_request() {
   fastcgi::end_request(out_, id_, 0, fastcgi::ProtocolStatus::kRequestComplete);
-  send_all(out_);
-  out_.clear();
+  send_out();
   state_ = State::kIdle;
   aborted_ = false;
   if (!keep_conn_) broken_ = true;  // nothing more is expected on this connection
@@ -450,16 +444,36 @@ void FcgiServer::write_stderr(std::string_view data) {
   if (state_ == State::kRunning && !broken_) append_stream(RecordType::kStderr, data);
 }
 
+// Without output buffering PHP writes each echo on its own: small writes are gathered, as
+// php-fpm does, so that a page of a thousand echoes goes in one record, not in a thousand
+// records of a header and padding each.
 void FcgiServer::append_stream(RecordType type, std::string_view data) {
+  if (broken_) return;
+  if (type != pending_type_) encode_pending();
+  pending_type_ = type;
+  if (pending_.size() + data.size() < kFlushThreshold) {
+    pending_.append(data);
+    return;
+  }
+  encode_pending();
   while (!data.empty() && !broken_) {
     size_t n = std::min(data.size(), fastcgi::kMaxAlignedContentLength);
     fastcgi::stream(out_, type, id_, data.substr(0, n));
     data.remove_prefix(n);
-    if (out_.size() >= kFlushThreshold) {
-      send_all(out_);
-      out_.clear();
-    }
+    if (out_.size() >= kFlushThreshold) send_out();
   }
+}
+
+void FcgiServer::encode_pending() {
+  if (pending_.empty()) return;
+  fastcgi::stream(out_, pending_type_, id_, pending_);
+  pending_.clear();
+}
+
+void FcgiServer::send_out() {
+  encode_pending();
+  if (!broken_) send_all(out_);
+  out_.clear();
 }
 
 bool FcgiServer::flush() {
@@ -467,10 +481,7 @@ bool FcgiServer::flush() {
   if (state_ == State::kRunning && stdin_.size() - stdin_pos_ < kStdinBacklog && !input_closed_) {
     read_some(false);
   }
-  if (!out_.empty()) {
-    if (!broken_) send_all(out_);
-    out_.clear();
-  }
+  send_out();
   return !client_gone();
 }
 
@@ -497,11 +508,13 @@ bool FcgiServer::send_all(std::string_view data) {
 void FcgiServer::finish(uint32_t app_status) {
   if (state_ != State::kRunning && !end_request_owed_) return;
   if (!broken_) {
+    encode_pending();
     if (!end_request_owed_) fastcgi::end_stream(out_, RecordType::kStdout, id_);
     fastcgi::end_request(out_, id_, app_status, fastcgi::ProtocolStatus::kRequestComplete);
     send_all(out_);
   }
   out_.clear();
+  pending_.clear();
   state_ = State::kFinished;
   end_request_owed_ = false;
   if (!keep_conn_ && !broken_) shutdown(conn_fd_, SHUT_WR);
@@ -511,10 +524,12 @@ void FcgiServer::end_output() {
   if (!stdout_ends_response_) return finish(0);
   if (state_ != State::kRunning) return;
   if (!broken_) {
+    encode_pending();
     fastcgi::end_stream(out_, RecordType::kStdout, id_);
     send_all(out_);
   }
   out_.clear();
+  pending_.clear();
   state_ = State::kFinished;
   end_request_owed_ = true;
 }
@@ -561,6 +576,7 @@ void FcgiServer::close_connection() {
   refused_ = false;
   state_ = State::kIdle;
   out_.clear();
+  pending_.clear();
 }
 
 }  // namespace askr::worker

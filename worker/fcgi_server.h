@@ -108,8 +108,8 @@ class FcgiServer {
   // the body, once the request is finished, or when the client is gone.
   size_t read_stdin(char* buf, size_t len);
 
-  // STDOUT and STDERR of the current request. Output is buffered and sent in records of up to
-  // 64 KiB; dropped once the request is finished or the client is gone.
+  // STDOUT and STDERR of the current request. Output is buffered, small writes gathered, and
+  // sent in records of up to 64 KiB; dropped once the request is finished or the client is gone.
   void write_stdout(std::string_view data);
   void write_stderr(std::string_view data);
   // Sends what is buffered. Also looks, without blocking, at what the client sent meanwhile
@@ -160,6 +160,8 @@ class FcgiServer {
   void start_request();
   void abandon_request();
   void append_stream(fastcgi::RecordType type, std::string_view data);
+  void encode_pending();  // the gathered stream bytes into out_, as records
+  void send_out();        // out_, with the gathered bytes, sent (unless broken) and forgotten
   bool send_all(std::string_view data);
   void close_connection();
 
@@ -187,6 +189,9 @@ class FcgiServer {
   std::string stdin_;  // body bytes received and not yet read; stdin_pos_ is the start
   size_t stdin_pos_ = 0;
   std::string out_;  // encoded records not yet sent
+  // Stream bytes written after out_, not yet made into records: writes are gathered here.
+  std::string pending_;
+  fastcgi::RecordType pending_type_ = fastcgi::RecordType::kStdout;
   // Not zero-filled: a worker's memory holds only the pages its reads reached (a small request:
   // one), rather than all of them, in every worker of a pool.
   std::unique_ptr<char[]> rbuf_;

@@ -168,6 +168,15 @@ TEST_F(ClassicTest, LargeResponse) {
   }
 }
 
+// Without output buffering each echo is a write of its own: they are gathered into records of
+// many bytes, as php-fpm does, not sent as a record (header and padding) each.
+TEST_F(ClassicTest, SmallWritesAreGatheredIntoFewRecords) {
+  FcgiResponse r = get("small_writes.php");
+  ASSERT_TRUE(r.ended);
+  EXPECT_EQ(r.body, std::string(10000, 'x'));
+  EXPECT_LE(r.stdout_records, 3u);
+}
+
 TEST_F(ClassicTest, FlushSendsOutputBeforeTheScriptEnds) {
   FcgiConnection c(worker_->socket_path());
   c.queue_request(1, default_params(php_fixture("flush.php")));

@@ -113,6 +113,7 @@ void FcgiConnection::on_bytes(std::string_view data) {
         if (!mine) break;
         if (r.out.empty() && !s.content.empty()) r.first_stdout = Clock::now();
         r.out.append(s.content);
+        if (s.end_of_record) ++r.stdout_records;
         break;
       case RecordType::kStderr:
         if (mine) r.err.append(s.content);

@@ -21,8 +21,9 @@ struct FcgiResponse {
   bool ended = false;  // END_REQUEST arrived
   uint32_t app_status = 0;
   fastcgi::ProtocolStatus protocol_status = fastcgi::ProtocolStatus::kRequestComplete;
-  std::string out;  // STDOUT content, header block included
-  std::string err;  // STDERR content
+  std::string out;            // STDOUT content, header block included
+  std::string err;            // STDERR content
+  size_t stdout_records = 0;  // STDOUT records, the empty one that ends the stream included
   // GET_VALUES_RESULT pairs received while waiting, and whether the first one came before any
   // STDOUT.
   Params values;
