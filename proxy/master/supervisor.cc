@@ -430,8 +430,8 @@ void Supervisor::reap_zygotes(Pool& p) {
   for (Zygote* z : {&p.zygote, &p.next_zygote}) {
     if (z->proc.pid == 0 || waitpid(z->proc.pid, &status, WNOHANG) != z->proc.pid) continue;
     if (!stopping_) {
-      LOG_WARN("pool %s: zygote %d ended (status 0x%x); another starts with the next worker",
-               p.name.c_str(), z->proc.pid, status);
+      LOG_WARN("pool %s: zygote %d ended (%s); another starts with the next worker", p.name.c_str(),
+               z->proc.pid, exit_text(status).c_str());
     }
     close(z->control);
     if (z->proc.pidfd >= 0) close(z->proc.pidfd);
