@@ -176,6 +176,8 @@ void FcgiLink::end_response() {
   Exchange* ex = ex_;
   ex_ = nullptr;
   draining_ = true;
+  answered_.clear();  // keeps its capacity: no allocation per request once warm
+  ex->describe(answered_);
   if (claimed) pool_.slots()->set_ending(slot);
   end_stop();
   if (paused_) resume_reading();
@@ -185,6 +187,7 @@ void FcgiLink::end_response() {
 // The request is over: the link goes back to the pool.
 void FcgiLink::end_of_request() {
   got_response_ = false;
+  answered_.clear();
   reused = true;
   loop::TimerList::unlink(&timer);
   loop::TimerList::unlink(&request_timer);
@@ -265,6 +268,12 @@ void FcgiLink::kill_worker() {
               pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), slot);
   claimed = false;  // the supervisor releases the slot once the worker is gone
   pool_.slots()->request_kill(slot);
+  // A script that ran on after its answer (fastcgi_finish_request()) has no exchange left to
+  // name it: the line names the request it answered, as php-fpm names the script it kills.
+  if (!ex_ && draining_ && !answered_.empty()) {
+    LOG_LIMITED(kError, "pool %s: request_timeout after its answer%s", pool_.cfg().name.c_str(),
+                answered_.c_str());
+  }
   fail(504, "request_timeout", LOG_LIMIT_SITE());
 }
 

@@ -113,6 +113,9 @@ class FcgiLink final : public loop::IoObject {
   fastcgi::Decoder dec_;
   std::string sbuf_;  // being sent
   std::string wbuf_;  // waiting to be sent
+  // The request whose answer is complete while its worker works on (end_response()), as
+  // Exchange::describe() names it, for a request_timeout that ends the worker meanwhile.
+  std::string answered_;
   bool connecting_ = false;
   bool sending_ = false;
   bool closed_ = false;

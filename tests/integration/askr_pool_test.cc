@@ -523,6 +523,23 @@ TEST_P(AskrPool, RequestTimeoutKillsTheWorkerAndThePoolStaysAtStrength) {
       << proxy_->error_log();
 }
 
+// A script that runs past request_timeout after it has answered (fastcgi_finish_request()) has
+// its worker killed too; the line names its request, as php-fpm's "execution timed out" names
+// the script, though no client waits for it any more.
+TEST_P(AskrPool, RequestTimeoutAfterTheAnswerNamesTheRequest) {
+  start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
+  PhpResponse r = get("/finish.php?s=10");
+  ASSERT_EQ(r.status, 200);
+  int busy = atoi(r.body.c_str());
+  ASSERT_GT(busy, 0) << r.body;
+  EXPECT_TRUE(gone_within(busy));
+  EXPECT_NE(proxy_->error_log().find("pool fpm: request_timeout after its answer, client: "
+                                     "127.0.0.1, request: \"GET /finish.php?s=10 HTTP/1.1\", "
+                                     "host: \"x\""),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 // request_timeout bounds the whole request, not the wait between two reads: a script that keeps
 // writing is stopped as well, its worker killed and replaced, and its cut response never looks
 // complete.
