@@ -176,18 +176,24 @@ void FcgiLink::end_response() {
   Exchange* ex = ex_;
   ex_ = nullptr;
   draining_ = true;
-  answered_.clear();  // keeps its capacity: no allocation per request once warm
-  ex->describe(answered_);
+  detach(*ex, " after its answer");
   if (claimed) pool_.slots()->set_ending(slot);
   end_stop();
   if (paused_) resume_reading();
   ex->on_end();
 }
 
+// The exchange leaves while the worker goes on with its request: what names the request is kept
+// (`when`, then as Exchange::describe() gives it) for a request_timeout that ends the worker.
+void FcgiLink::detach(const Exchange& ex, const char* when) {
+  detached_.assign(when);  // keeps its capacity: no allocation per request once warm
+  ex.describe(detached_);
+}
+
 // The request is over: the link goes back to the pool.
 void FcgiLink::end_of_request() {
   got_response_ = false;
-  answered_.clear();
+  detached_.clear();
   reused = true;
   loop::TimerList::unlink(&timer);
   loop::TimerList::unlink(&request_timer);
@@ -268,11 +274,11 @@ void FcgiLink::kill_worker() {
               pool_.cfg().name.c_str(), (long long)pool_.cfg().request_timeout.count(), slot);
   claimed = false;  // the supervisor releases the slot once the worker is gone
   pool_.slots()->request_kill(slot);
-  // A script that ran on after its answer (fastcgi_finish_request()) has no exchange left to
-  // name it: the line names the request it answered, as php-fpm names the script it kills.
-  if (!ex_ && draining_ && !answered_.empty()) {
-    LOG_LIMITED(kError, "pool %s: request_timeout after its answer%s", pool_.cfg().name.c_str(),
-                answered_.c_str());
+  // A script that ran on after its answer (fastcgi_finish_request()) or after its client left
+  // has no exchange left to name it: the line names its request, as php-fpm names the script it
+  // kills.
+  if (!ex_ && draining_ && !detached_.empty()) {
+    LOG_LIMITED(kError, "pool %s: request_timeout%s", pool_.cfg().name.c_str(), detached_.c_str());
   }
   fail(504, "request_timeout", LOG_LIMIT_SITE());
 }
@@ -378,6 +384,7 @@ void FcgiLink::abandon() {
 
 void FcgiLink::abort(uint16_t request_id) {
   if (!claimed || !write_idle() || closed_) return abandon();
+  if (ex_) detach(*ex_, " after its client left");
   ex_ = nullptr;
   draining_ = true;
   if (paused_) resume_reading();

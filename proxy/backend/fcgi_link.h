@@ -101,6 +101,7 @@ class FcgiLink final : public loop::IoObject {
   void finish_request();
   void end_response();
   void end_of_request();
+  void detach(const Exchange& ex, const char* when);
   void kill_worker();
   void hold_request_clock();
   void resume_request_clock();
@@ -113,9 +114,8 @@ class FcgiLink final : public loop::IoObject {
   fastcgi::Decoder dec_;
   std::string sbuf_;  // being sent
   std::string wbuf_;  // waiting to be sent
-  // The request whose answer is complete while its worker works on (end_response()), as
-  // Exchange::describe() names it, for a request_timeout that ends the worker meanwhile.
-  std::string answered_;
+  // The request its worker works on after the exchange left (detach()), for the log.
+  std::string detached_;
   bool connecting_ = false;
   bool sending_ = false;
   bool closed_ = false;

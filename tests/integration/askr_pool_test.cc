@@ -540,6 +540,29 @@ TEST_P(AskrPool, RequestTimeoutAfterTheAnswerNamesTheRequest) {
       << proxy_->error_log();
 }
 
+// So does one whose client left while it ran (the script goes on until it writes).
+TEST_P(AskrPool, RequestTimeoutAfterTheClientLeftNamesTheRequest) {
+  start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
+  std::string marks = site_.path() + "/marks";
+  int busy = 0;
+  {
+    Client c(port());
+    c.send("GET /pidsleep.php?s=10&f=" + marks + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 100 && busy == 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+      std::ifstream in(marks);
+      in >> busy;
+    }
+  }  // the client hangs up while the script sleeps
+  ASSERT_GT(busy, 0);
+  EXPECT_TRUE(gone_within(busy));
+  EXPECT_NE(proxy_->error_log().find("pool fpm: request_timeout after its client left, client: "
+                                     "127.0.0.1, request: \"GET /pidsleep.php?s=10&f=" +
+                                     marks + " HTTP/1.1\", host: \"x\""),
+            std::string::npos)
+      << proxy_->error_log();
+}
+
 // request_timeout bounds the whole request, not the wait between two reads: a script that keeps
 // writing is stopped as well, its worker killed and replaced, and its cut response never looks
 // complete.
