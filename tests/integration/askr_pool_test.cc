@@ -53,6 +53,21 @@ class AskrPool : public ::testing::TestWithParam<std::string> {
   PhpResponse get(const std::string& path, int timeout_ms = 10000) {
     return php_fetch(port(), "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n", timeout_ms);
   }
+  // A client asks for /pidsleep.php?s=SECONDS (its pid written to site_.path() + "/marks") and
+  // hangs up once the script runs: the pid of the worker running it, 0 if none did within 2 s.
+  int leave_a_sleeping_script(int seconds) {
+    std::string marks = site_.path() + "/marks";
+    Client c(port());
+    c.send("GET /pidsleep.php?s=" + std::to_string(seconds) + "&f=" + marks +
+           " HTTP/1.1\r\nHost: x\r\n\r\n");
+    int busy = 0;
+    for (int i = 0; i < 100 && busy == 0; ++i) {
+      std::this_thread::sleep_for(milliseconds(20));
+      std::ifstream in(marks);
+      in >> busy;
+    }
+    return busy;
+  }
   // "PID COUNT" from pid.php.
   std::pair<int, int> whoami() {
     PhpResponse r = get("/pid.php");
@@ -544,16 +559,7 @@ TEST_P(AskrPool, RequestTimeoutAfterTheAnswerNamesTheRequest) {
 TEST_P(AskrPool, RequestTimeoutAfterTheClientLeftNamesTheRequest) {
   start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"1s\"\n");
   std::string marks = site_.path() + "/marks";
-  int busy = 0;
-  {
-    Client c(port());
-    c.send("GET /pidsleep.php?s=10&f=" + marks + " HTTP/1.1\r\nHost: x\r\n\r\n");
-    for (int i = 0; i < 100 && busy == 0; ++i) {
-      std::this_thread::sleep_for(milliseconds(20));
-      std::ifstream in(marks);
-      in >> busy;
-    }
-  }  // the client hangs up while the script sleeps
+  int busy = leave_a_sleeping_script(10);
   ASSERT_GT(busy, 0);
   EXPECT_TRUE(gone_within(busy));
   EXPECT_NE(proxy_->error_log().find("pool fpm: request_timeout after its client left, client: "
@@ -684,17 +690,7 @@ TEST_P(AskrPool, ClientGoneLeavesItsWorkerBusyUntilTheScriptEnds) {
     return std::map<int, int>{conn_info(a.get()), conn_info(b)};
   };
   ASSERT_EQ(both().size(), 2u);
-  std::string marks = site_.path() + "/marks";
-  int busy = 0;
-  {
-    Client c(port());
-    c.send("GET /pidsleep.php?s=2&f=" + marks + " HTTP/1.1\r\nHost: x\r\n\r\n");
-    for (int i = 0; i < 100 && busy == 0; ++i) {
-      std::this_thread::sleep_for(milliseconds(20));
-      std::ifstream in(marks);
-      in >> busy;
-    }
-  }  // the client hangs up while the script sleeps
+  int busy = leave_a_sleeping_script(2);
   ASSERT_GT(busy, 0);
   std::this_thread::sleep_for(milliseconds(100));
   for (int i = 0; i < 5; ++i) {
