@@ -241,9 +241,10 @@ class Php : public ::testing::TestWithParam<PhpParam> {
     return files;
   }
 };
-std::vector<PhpParam> php_params() {
+std::vector<PhpParam> php_params(std::initializer_list<const char*> pools = {"fpm", "classic",
+                                                                             "worker"}) {
   std::vector<PhpParam> out;
-  for (const char* pool : {"fpm", "classic", "worker"}) {
+  for (const char* pool : pools) {
     for (const char* b : {"io_uring", "epoll"}) out.push_back({b, pool});
   }
   return out;
@@ -252,6 +253,13 @@ std::vector<PhpParam> php_params() {
 INSTANTIATE_TEST_SUITE_P(Backends, Php, ::testing::ValuesIn(php_params()), [](const auto& info) {
   return info.param.pool + "_" + info.param.backend;
 });
+
+// What is about php-fpm itself (stopping it, connections kept open to it): askr's pools have
+// their own tests of the same.
+class FpmPool : public Php {};
+
+INSTANTIATE_TEST_SUITE_P(Backends, FpmPool, ::testing::ValuesIn(php_params({"fpm"})),
+                         [](const auto& info) { return info.param.backend; });
 
 // ---- requests in
 // ---------------------------------------------------------------------------------
@@ -1556,8 +1564,7 @@ TEST_P(Php, ScriptErrorLogReachesAskrErrorLog) {
       << line;
 }
 
-TEST_P(Php, StoppedPhpFpmIs502AndAskrStaysUp) {
-  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
+TEST_P(FpmPool, StoppedPhpFpmIs502AndAskrStaysUp) {
   start();
   EXPECT_EQ(php_fetch(port(), get("/status.php")).status, 200);
   fpm_->stop();
@@ -1597,8 +1604,7 @@ TEST_P(Php, SlowScriptPastReadTimeoutIs504) {
 
 // With connections kept open to php-fpm, the one that timed out is never reused: its late answer
 // must not become the next request's.
-TEST_P(Php, ReadTimeoutDropsKeptAliveBackendConnection) {
-  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
+TEST_P(FpmPool, ReadTimeoutDropsKeptAliveBackendConnection) {
   start(
       [](PhpProxyOptions& o) {
         o.threads = 1;
@@ -1985,8 +1991,7 @@ TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
   many_clients(port(), 32, 5);
 }
 
-TEST_P(Php, ManyClientsOverKeptAliveBackendConnections) {
-  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
+TEST_P(FpmPool, ManyClientsOverKeptAliveBackendConnections) {
   // FCGI_KEEP_CONN, with threads x max_connections (2 x 2) within the 4 children.
   start(
       [](PhpProxyOptions& o) {
@@ -1997,8 +2002,7 @@ TEST_P(Php, ManyClientsOverKeptAliveBackendConnections) {
   many_clients(port(), 32, 5);
 }
 
-TEST_P(Php, KeptAliveBackendConnectionsSurvivePhpFpmRestart) {
-  if (!fpm()) GTEST_SKIP() << "about php-fpm itself; askr pools have their own tests";
+TEST_P(FpmPool, KeptAliveBackendConnectionsSurvivePhpFpmRestart) {
   start(
       [](PhpProxyOptions& o) {
         o.pool_extra = "keepalive = true\nmax_connections = 2\nread_timeout = \"20s\"\n";
