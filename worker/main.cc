@@ -6,9 +6,10 @@
 // loaded unless --ini-scan-dir says otherwise; -d name=value entries win over both; defaults
 // that either may change: display_errors=0, log_errors=1, and php.ini-production's
 // register_argc_argv=0, expose_php=0, zend.assertions=-1, error_reporting=E_ALL & ~E_DEPRECATED
-// & ~E_STRICT, request_order=GP, short_open_tag=0. Log lines of a request (error_log(),
-// warnings, fatal errors) go to the client as FastCGI STDERR, "PHP message: ..."; lines outside
-// of any request, and what the worker script prints outside of one, go to the process's stderr.
+// & ~E_STRICT, request_order=GP, short_open_tag=0, output_buffering=4096. Log lines of a
+// request (error_log(), warnings, fatal errors) go to the client as FastCGI STDERR, "PHP
+// message: ..."; lines outside of any request, and what the worker script prints outside of one,
+// go to the process's stderr.
 //
 // For a supervisor (askr-proxy's): started with ASKR_LISTEN_FD=3 and the listening Unix socket
 // as fd 3 (its slot's: each worker of a pool has its own, kept for its replacement), and

@@ -92,13 +92,16 @@ void ini_defaults(HashTable* configuration) {
   // so that an error handler throwing what is reported fails no request php-fpm serves, and
   // $_REQUEST from $_GET and $_POST alone: with request_order empty it follows variables_order
   // (EGPCS here), and a cookie would stand in for a form field of the same name. No short open
-  // tag: a template's literal "<?xml ...?>" would be parsed as PHP, a syntax error.
+  // tag: a template's literal "<?xml ...?>" would be parsed as PHP, a syntax error. Output is
+  // held in a 4 KiB buffer, so that a script which prints (a stray newline, a BOM) before
+  // header() or setcookie() still sends them, as under php-fpm, instead of a warning.
   set("register_argc_argv", "0");
   set("expose_php", "0");
   set("zend.assertions", "-1");
   set("error_reporting", std::to_string(E_ALL & ~E_DEPRECATED & ~E_STRICT).c_str());
   set("request_order", "GP");
   set("short_open_tag", "0");
+  set("output_buffering", "4096");
 }
 
 char* build_ini_entries(const std::vector<std::string>& defines) {

@@ -11,7 +11,8 @@
 // - Defaults that php.ini and -d may override: display_errors=0 (errors go to the log, and a
 //   fatal error answers 500, as php-fpm with the production php.ini does), log_errors=1, and
 //   as php.ini-production: register_argc_argv=0, expose_php=0, zend.assertions=-1,
-//   error_reporting=E_ALL & ~E_DEPRECATED & ~E_STRICT, request_order=GP, short_open_tag=0.
+//   error_reporting=E_ALL & ~E_DEPRECATED & ~E_STRICT, request_order=GP, short_open_tag=0,
+//   output_buffering=4096.
 #pragma once
 
 #include <string>

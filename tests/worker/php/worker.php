@@ -201,6 +201,12 @@ function handle(): void
         case 'ping':
             echo 'pong';
             break;
+        case 'header_after_output':
+            echo "\n";
+            header('Location: /next');
+            setcookie('seen', '1');
+            echo 'moved';
+            break;
         case 'sleep':
             usleep(300000);
             echo 'slept';
