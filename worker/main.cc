@@ -6,7 +6,8 @@
 // loaded unless --ini-scan-dir says otherwise; -d name=value entries win over both; defaults
 // that either may change: display_errors=0, log_errors=1, and php.ini-production's
 // register_argc_argv=0, expose_php=0, zend.assertions=-1, error_reporting=E_ALL & ~E_DEPRECATED
-// & ~E_STRICT, request_order=GP, short_open_tag=0, output_buffering=4096. Log lines of a
+// & ~E_STRICT, request_order=GP, short_open_tag=0, output_buffering=4096,
+// zend.exception_ignore_args=1, enable_dl=0 and Debian's session settings. Log lines of a
 // request (error_log(), warnings, fatal errors) go to the client as FastCGI STDERR, "PHP
 // message: ..."; lines outside of any request, and what the worker script prints outside of one,
 // go to the process's stderr.

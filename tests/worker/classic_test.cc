@@ -82,9 +82,12 @@ TEST_F(ClassicTest, GetWithQueryFillsSuperglobalsAndServer) {
 // Without a php.ini, the settings that php.ini-production (Debian's php-fpm) turns off are off:
 // no $_SERVER['argv'] built from the query string (register_argc_argv, which the pearcmd.php
 // exploits need), no X-Powered-By, no assertions compiled, no deprecations reported (an error
-// handler that throws what error_reporting() reports would fail a request php-fpm serves), and
-// $_REQUEST made of $_GET and $_POST alone (a cookie must not stand in for a form field).
-// php.ini and -d still decide.
+// handler that throws what error_reporting() reports would fail a request php-fpm serves),
+// $_REQUEST made of $_GET and $_POST alone (a cookie must not stand in for a form field), no
+// arguments in exception traces (a password passed to a function that threw would be logged),
+// no dl(), no session garbage collection in requests (Debian's session directory cannot be
+// listed by the pool's user, so each collection logged a failure; cron cleans it), and session
+// ids of 26 characters, 5 bits each. php.ini and -d still decide.
 TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
   Params p = default_params(php_fixture("ini_defaults.php"), "+config-create+/tmp/x&a=query");
   set_param(p, "HTTP_COOKIE", "a=cookie; c=cookie");
@@ -92,16 +95,22 @@ TEST_F(ClassicTest, ProductionDefaultsWithoutAPhpIni) {
   ASSERT_TRUE(r.ended);
   EXPECT_EQ(r.body,
             R"({"argv":false,"register_argc_argv":"0","expose_php":"0","zend.assertions":"-1",)"
-            R"("error_reporting":22527,"request":{"config-create_\/tmp\/x":"","a":"query"}})"
+            R"("error_reporting":22527,"request":{"config-create_\/tmp\/x":"","a":"query"},)"
+            R"("args_in_traces":false,"enable_dl":"0","session_gc":"0\/1000",)"
+            R"("session_id":"26 base32"})"
             "\n");
   EXPECT_EQ(r.header("X-Powered-By"), "");
-  WorkerProcess on(classic_mode(
-      {"-d", "register_argc_argv=1", "-d", "expose_php=1", "-d", "error_reporting=E_ALL"}));
+  WorkerProcess on(
+      classic_mode({"-d", "register_argc_argv=1", "-d", "expose_php=1", "-d",
+                    "error_reporting=E_ALL", "-d", "zend.exception_ignore_args=0", "-d",
+                    "session.sid_length=32", "-d", "session.sid_bits_per_character=4"}));
   r = fcgi_request(on.socket_path(), default_params(php_fixture("ini_defaults.php"), "a"));
   EXPECT_NE(r.body.find(R"("argv":true,"register_argc_argv":"1","expose_php":"1")"),
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find(R"("error_reporting":32767)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("args_in_traces":true)"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find(R"("session_id":"32 base32")"), std::string::npos) << r.body;
   EXPECT_EQ(r.header("X-Powered-By").rfind("PHP/8.", 0), 0u) << r.out;
 }
 

@@ -102,6 +102,16 @@ void ini_defaults(HashTable* configuration) {
   set("request_order", "GP");
   set("short_open_tag", "0");
   set("output_buffering", "4096");
+  // No arguments in exception traces (a password given to a function that threw would reach
+  // the log), no dl(). No session garbage collection in requests: Debian's session directory
+  // (1733) cannot be listed by the pool's user, so that each collection logged a failure; its
+  // cron job cleans it, as for php-fpm. Session ids of 26 characters of 5 bits.
+  set("zend.exception_ignore_args", "1");
+  set("enable_dl", "0");
+  set("session.gc_probability", "0");
+  set("session.gc_divisor", "1000");
+  set("session.sid_length", "26");
+  set("session.sid_bits_per_character", "5");
 }
 
 char* build_ini_entries(const std::vector<std::string>& defines) {

@@ -12,7 +12,8 @@
 //   fatal error answers 500, as php-fpm with the production php.ini does), log_errors=1, and
 //   as php.ini-production: register_argc_argv=0, expose_php=0, zend.assertions=-1,
 //   error_reporting=E_ALL & ~E_DEPRECATED & ~E_STRICT, request_order=GP, short_open_tag=0,
-//   output_buffering=4096.
+//   output_buffering=4096, zend.exception_ignore_args=1, enable_dl=0, session.gc_probability=0
+//   (/gc_divisor=1000), session.sid_length=26, session.sid_bits_per_character=5.
 #pragma once
 
 #include <string>
