@@ -1,15 +1,10 @@
 #include "handlers/path.h"
 
+#include "shared/base/hex.h"
+
 namespace askr::handlers {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Closes the segment that starts at out[seg] (just after a '/'). A "." segment is dropped; a
 // ".." segment is dropped together with the segment before it. Either way `out` is left ending
@@ -31,8 +26,8 @@ PathError decode_byte(std::string_view raw, size_t& i, char& c) {
   c = raw[i];
   if (c == '%') {
     if (raw.size() - i < 3) return PathError::kBadEscape;
-    const int hi = hex_value(raw[i + 1]);
-    const int lo = hex_value(raw[i + 2]);
+    const int hi = base::hex_value(raw[i + 1]);
+    const int lo = base::hex_value(raw[i + 2]);
     if (hi < 0 || lo < 0) return PathError::kBadEscape;
     c = static_cast<char>(hi << 4 | lo);
     if (c == '/') return PathError::kEncodedSlash;

@@ -3,17 +3,11 @@
 #include <algorithm>
 
 #include "http/h1_parser.h"
+#include "shared/base/hex.h"
 
 namespace askr::http {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // qdtext (RFC 9110 §5.6.4): HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text.
 bool is_qdtext(char c) {
@@ -81,7 +75,7 @@ bool ChunkedDecoder::step_data_end(char c) {
 bool ChunkedDecoder::step_size_line(char c) {
   bool ok = true;
   if (state_ == State::kSize) {
-    int d = hex_value(c);
+    int d = base::hex_value(c);
     if (d >= 0) {
       // Leading zeros are digits like any other (RFC 9112 §7.1): only a value past 64 bits is
       // refused; the line limit bounds how many come.

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "http/h1_parser.h"
+#include "shared/base/hex.h"
 
 namespace askr::http {
 namespace {
@@ -38,10 +39,6 @@ bool decode_base64(std::string_view in, std::string& out) {
   return true;
 }
 
-bool is_hex(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 }  // namespace
 
 std::string remote_user(std::string_view authorization) {
@@ -64,7 +61,8 @@ bool valid_host(std::string_view host) {
   for (size_t i = 0; i < host.size(); ++i) {
     if (chars::is(host[i], chars::kHostChar)) continue;
     // pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), kept as sent.
-    if (host[i] != '%' || i + 2 >= host.size() || !is_hex(host[i + 1]) || !is_hex(host[i + 2])) {
+    if (host[i] != '%' || i + 2 >= host.size() || base::hex_value(host[i + 1]) < 0 ||
+        base::hex_value(host[i + 2]) < 0) {
       return false;
     }
     i += 2;

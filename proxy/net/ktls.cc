@@ -16,6 +16,8 @@
 #include <mutex>
 #include <vector>
 
+#include "shared/base/hex.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -193,18 +195,11 @@ int tracker_index() {
   return index;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Decodes hex `s` into out (at most cap bytes); returns the length or -1.
 int unhex(std::string_view s, uint8_t* out, size_t cap) {
   if (s.size() % 2 || s.size() / 2 > cap) return -1;
   for (size_t i = 0; i < s.size(); i += 2) {
-    int hi = hex_value(s[i]), lo = hex_value(s[i + 1]);
+    int hi = base::hex_value(s[i]), lo = base::hex_value(s[i + 1]);
     if (hi < 0 || lo < 0) return -1;
     out[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
   }
