@@ -23,6 +23,13 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// The errors of a refused config as "LINE: message", in order.
+std::vector<std::string> numbered_errors(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const Diagnostic& d : r.errors) out.push_back(std::to_string(d.line) + ": " + d.message);
+  return out;
+}
+
 // ---- Sizes and durations ------------------------------------------------------------------------
 
 TEST(Units, Sizes) {
@@ -2039,8 +2046,7 @@ user = "nobody"
 )",
                   "/tmp/x.toml");
   ASSERT_FALSE(r.config);
-  std::vector<std::string> got;
-  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  std::vector<std::string> got = numbered_errors(r);
   EXPECT_EQ(got, (std::vector<std::string>{"7: 'user': no such user: \"no-such-user-here\"",
                                            "8: 'group': no such group: \"no-such-group-here\"",
                                            "11: 'group' needs 'user'",
@@ -2068,8 +2074,7 @@ worker_script = "/no\nsuch.php"
 )",
                              "/tmp/x.toml");
   ASSERT_FALSE(r.config);
-  std::vector<std::string> got;
-  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  std::vector<std::string> got = numbered_errors(r);
   EXPECT_EQ(got,
             (std::vector<std::string>{"7: 'user': no such user: \"x\\x0ay\"",
                                       "8: 'group': no such group: \"\\x1b[31m\"",
@@ -2093,8 +2098,7 @@ name = "a"
 )",
                              "/tmp/x.toml");
   ASSERT_FALSE(r.config);
-  std::vector<std::string> got;
-  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  std::vector<std::string> got = numbered_errors(r);
   EXPECT_EQ(got, (std::vector<std::string>{
                      "8: php.ini setting 'memory_limit\\x0aauto_prepend_file' must be one line "
                      "without '='",
@@ -2427,8 +2431,7 @@ push = true
 )",
                              "/tmp/askr.toml");
   EXPECT_FALSE(r.config);
-  std::vector<std::string> got;
-  for (const Diagnostic& d : r.errors) got.push_back(std::to_string(d.line) + ": " + d.message);
+  std::vector<std::string> got = numbered_errors(r);
   ASSERT_EQ(got.size(), 5u) << ::testing::PrintToString(got);
   EXPECT_NE(got[0].find("3: 'http2' must be true or false"), std::string::npos) << got[0];
   EXPECT_EQ(got[1].rfind("7: ", 0), 0u) << got[1];
