@@ -423,9 +423,11 @@ machine_line() {
   echo "$(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
 }
 wrk_version() { ( ("${binenv[@]}" "${WRK:-wrk}" -v 2>&1 || true) | awk 'NR==1{print $2}'); }
-# This checkout's short commit, with a note when any of DIRS (or CMakeLists.txt) differs from it.
+# This checkout's short commit, with a note when any of DIRS (or CMakeLists.txt) differs from it;
+# ASKR_REV ("commit HASH", as carry.sh unpack prints it) where the binaries were brought over.
 askr_rev() { # DIR...
   local rev dirs=() d
+  if [ -n "${ASKR_REV:-}" ]; then echo "${ASKR_REV#commit }"; return 0; fi
   rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null) || return 0
   if ! git -C "$repo" diff --quiet HEAD -- "$@" CMakeLists.txt 2>/dev/null; then
     for d in "$@"; do dirs+=("$d/"); done
