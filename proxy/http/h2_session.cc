@@ -741,17 +741,7 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
 bool H2Session::recv(std::string_view data, int64_t now_ms) {
   if (failed_) return false;
   now_ms_ = now_ms;
-  ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data.data()),
-                                       data.size());
-  if (n < 0) {
-    failed_ = true;
-    failure_ = n == NGHTTP2_ERR_FLOODED ? "nghttp2 found a flood" : "a protocol error";
-    // A protocol error nghttp2 found: its GOAWAY is queued (unless the preface was wrong).
-    if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC && n != NGHTTP2_ERR_FLOODED) {
-      nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
-    }
-  }
-  if (failed_) {
+  if (!feed(data) || failed_) {
     clear_incoming();  // nothing of this batch reaches a handler
     return false;
   }
@@ -766,6 +756,80 @@ bool H2Session::recv(std::string_view data, int64_t now_ms) {
   }
   std::erase_if(incoming_, [](const auto& e) { return !e.second; });
   return !failed_;
+}
+
+bool H2Session::feed(std::string_view data) {
+  size_t from = 0;  // the bytes before it went to nghttp2, or were withheld
+  size_t i = 0;
+  while (i < data.size()) {
+    size_t left = data.size() - i;
+    if (preface_left_ > 0 || payload_left_ > 0) {
+      size_t& rest = preface_left_ > 0 ? preface_left_ : payload_left_;
+      size_t n = std::min(rest, left);
+      if (withheld_) from = i + n;  // never within the preface
+      rest -= n;
+      i += n;
+      continue;
+    }
+    bool carried = head_len_ > 0;  // begun in the last bytes, held since
+    size_t n = std::min(sizeof head_ - head_len_, left);
+    std::memcpy(head_ + head_len_, data.data() + i, n);
+    head_len_ += n;
+    i += n;
+    if (head_len_ < sizeof head_) {  // the bytes end within it: held until it is whole
+      data = data.substr(0, i - n);
+      break;
+    }
+    head_len_ = 0;
+    payload_left_ = (size_t(head_[0]) << 16) | (size_t(head_[1]) << 8) | head_[2];
+    withheld_ = withhold(head_);
+    if (withheld_) {
+      if (!carried && !give(data.substr(from, i - sizeof head_ - from))) return false;
+      from = i;
+    } else if (carried) {
+      if (!give({reinterpret_cast<const char*>(head_), sizeof head_})) return false;
+      from = i;
+    }
+  }
+  return from >= data.size() || give(data.substr(from));
+}
+
+bool H2Session::give(std::string_view data) {
+  if (data.empty() || failed_) return !failed_;
+  ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data.data()),
+                                       data.size());
+  if (n >= 0) return true;
+  failed_ = true;
+  failure_ = n == NGHTTP2_ERR_FLOODED ? "nghttp2 found a flood" : "a protocol error";
+  // A protocol error nghttp2 found: its GOAWAY is queued (unless the preface was wrong).
+  if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC && n != NGHTTP2_ERR_FLOODED) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+  }
+  return false;
+}
+
+// The frames nghttp2 takes otherwise than RFC 9113 and nginx, known by their header: those that
+// break a rule (a header block cut, a frame too large, the wrong stream) still reach it, and it
+// answers them.
+bool H2Session::withhold(const uint8_t* hd) {
+  size_t length = (size_t(hd[0]) << 16) | (size_t(hd[1]) << 8) | hd[2];
+  uint8_t type = hd[3], flags = hd[4];
+  int32_t id =
+      int32_t(((uint32_t(hd[5]) << 24) | (uint32_t(hd[6]) << 16) | (uint32_t(hd[7]) << 8) | hd[8]) &
+              0x7fffffff);
+  bool block = in_block_, first = !settings_seen_;
+  settings_seen_ = true;
+  if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE || type == NGHTTP2_CONTINUATION) {
+    in_block_ = !(flags & NGHTTP2_FLAG_END_HEADERS);
+  }
+  if (block || first || failed_ ||
+      length > nghttp2_session_get_local_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
+    return false;
+  }
+  // The client's GOAWAY says it takes no more streams from the server (RFC 9113 §6.8), which
+  // pushes none: its own streams go on being served, as nginx and h2o serve them. nghttp2
+  // would stop reading once no stream is open.
+  return type == NGHTTP2_GOAWAY && id == 0 && length >= 8;
 }
 
 bool H2Session::pull(H2Batch& out, size_t max, size_t max_refs) {

@@ -245,6 +245,12 @@ class H2Session {
   int on_stream_close(int32_t id, uint32_t error);
   void on_reset_sent(int32_t id, uint32_t error);
   int finish_head(int32_t id, bool end_stream);
+  // Gives the client's bytes to nghttp2, frame by frame, but for the frames withhold() keeps
+  // from it. False once nghttp2 failed.
+  bool feed(std::string_view data);
+  bool give(std::string_view data);
+  // Whether the frame of this header (9 bytes, whole) is kept from nghttp2, and answered here.
+  bool withhold(const uint8_t* hd);
   void advertise_concurrency(std::string& out, size_t at);
   void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b, const char* why);
@@ -272,6 +278,14 @@ class H2Session {
   // stream, to tell whether the frame took one beyond 2^31-1.
   int32_t initial_before_ = 0, largest_before_ = 0;
   uint32_t continuations_ = 0;
+  // feed(): where the client's bytes stand. The preface's bytes still to come, those of the
+  // current frame's payload, and a frame header the last bytes ended within (held until whole,
+  // so that withhold() can decide before nghttp2 sees any of it).
+  size_t preface_left_ = 24, payload_left_ = 0, head_len_ = 0;
+  uint8_t head_[9] = {};
+  bool withheld_ = false;       // the current frame is kept from nghttp2
+  bool settings_seen_ = false;  // the client's first frame (its SETTINGS) went to nghttp2
+  bool in_block_ = false;       // within a header block: only CONTINUATION may come
   Budget resets_, settings_, pings_, priorities_, window_updates_, empty_data_, unknown_;
   // Streams whose head is being received, by id. nghttp2 opens streams in increasing id order,
   // so appending keeps it sorted; at most max_concurrent_streams entries.

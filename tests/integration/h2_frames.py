@@ -1051,6 +1051,25 @@ def case_graceful(port, arg):
            (status, body, err))
 
 
+def case_client_goaway(port, arg):
+    # The client's GOAWAY bounds the streams the server would open, not the client's: a request
+    # after it, once nothing is in flight, is served; then one sent in the same write, to PHP.
+    c = Conn(port)
+    c.send(c.headers(1))
+    status, body, err = c.response(1)
+    expect(status == 200 and body == b"first\n", "the request before GOAWAY: %s %s" % (status, err))
+    c.send(GoAwayFrame(0, last_stream_id=0, error_code=NO_ERROR))
+    c.send(PingFrame(0, b"aftergoa"))
+    expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+           "the PING after the GOAWAY is answered")
+    c.send(c.headers(3))
+    status, body, err = c.response(3)
+    expect(status == 200 and body == b"first\n", "the request after GOAWAY: %s %s" % (status, err))
+    c.send(GoAwayFrame(0, last_stream_id=0, error_code=NO_ERROR), c.headers(5, path="/count.php"))
+    status, body, err = c.response(5)
+    expect(status == 200, "a PHP request behind a second GOAWAY: %s %s" % (status, err))
+
+
 def case_unknown_length_post(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/body.php", method="POST", end_stream=False))

@@ -730,6 +730,19 @@ TEST_P(Http2, GracefulGoawayOnShutdown) {
   EXPECT_EQ(proxy_->stop(), 0);
 }
 
+// A client's GOAWAY limits the streams the server opens (RFC 9113 §6.8), not the client's own:
+// its later requests are served, as nginx and h2o serve them; they went unanswered once no
+// stream was in flight.
+TEST_P(Http2, StreamsAfterTheClientsGoawayAreServed) {
+  start();
+  frames("client_goaway");
+}
+
+TEST_P(Http2, StreamsAfterTheClientsGoawayAreServedOverTls) {
+  start_tls();
+  frames("client_goaway", "", "H2_TLS=1 ");
+}
+
 ASKR_BOTH_BACKENDS(Http2);
 
 // h2c off: the preface is just a bad HTTP/1.1 request.

@@ -473,6 +473,49 @@ TEST_F(H2SessionTest, RapidResetRunsOutTheBudget) {
   EXPECT_GE(server_->counters().resets_received, 10u);
 }
 
+// A client GOAWAY (NO_ERROR, last stream 0), as raw bytes.
+std::string client_goaway() {
+  return std::string("\0\0\x08\x07\0\0\0\0\0\0\0\0\0\0\0\0\0", 17);
+}
+
+// The client's GOAWAY bounds the streams the server opens (RFC 9113 §6.8), not the client's own:
+// a request after it is served, as nginx and h2o serve it; the connection was done once no
+// stream was open, and the request went unanswered.
+TEST_F(H2SessionTest, StreamsAfterTheClientsGoawayAreServed) {
+  int32_t first = client_.get("/a");
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_TRUE(server_->recv(client_goaway(), 0));
+  EXPECT_FALSE(server_->done());
+  int32_t second = client_.get("/b");
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 2u);
+  EXPECT_EQ(client_.status[first], "200");
+  EXPECT_EQ(client_.status[second], "200");
+  EXPECT_EQ(client_.body[second], "hello");
+}
+
+// The same, with every byte in a read of its own: frame headers cut anywhere are whole before
+// anything is decided about their frames.
+TEST_F(H2SessionTest, ClientBytesCutAnywhereAreReadAsOne) {
+  const uint8_t* p;
+  std::string wire;
+  auto take = [&] {
+    for (ssize_t n; (n = nghttp2_session_mem_send(client_.s, &p)) > 0;)
+      wire.append((const char*)p, n);
+  };
+  int32_t first = client_.get("/a");
+  take();
+  wire += client_goaway();
+  int32_t second = client_.get("/b");
+  take();
+  for (char c : wire) ASSERT_TRUE(server_->recv(std::string_view(&c, 1), 0));
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 2u);
+  EXPECT_EQ(core_.requests[1].path, "/b");
+  EXPECT_EQ(client_.status[first], "200");
+  EXPECT_EQ(client_.status[second], "200");
+}
+
 TEST_F(H2SessionTest, StreamsPerConnectionBudget) {
   limits_.max_streams = 3;
   make();
