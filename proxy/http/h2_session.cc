@@ -826,10 +826,27 @@ bool H2Session::withhold(const uint8_t* hd) {
       length > nghttp2_session_get_local_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
     return false;
   }
+  // A PRIORITY frame of another size than 5 is an error of its stream alone (RFC 9113 §6.3):
+  // nghttp2 (as nginx and h2o) would end the connection, and every stream with it.
+  if (type == NGHTTP2_PRIORITY && id != 0 && length != 5) {
+    if (!flood(priorities_, "a PRIORITY flood")) reset_frame_size(id);
+    return true;
+  }
   // The client's GOAWAY says it takes no more streams from the server (RFC 9113 §6.8), which
   // pushes none: its own streams go on being served, as nginx and h2o serve them. nghttp2
   // would stop reading once no stream is open.
   return type == NGHTTP2_GOAWAY && id == 0 && length >= 8;
+}
+
+// Resets stream `id` with FRAME_SIZE_ERROR where it is open; an idle or closed one has nothing
+// to reset (RST_STREAM on an idle stream is itself a connection error). A head not yet given to
+// the driver never is.
+void H2Session::reset_frame_size(int32_t id) {
+  nghttp2_stream* s = nghttp2_session_find_stream(session_, id);
+  nghttp2_stream_proto_state state = s ? nghttp2_stream_get_state(s) : NGHTTP2_STREAM_STATE_IDLE;
+  if (state == NGHTTP2_STREAM_STATE_IDLE || state == NGHTTP2_STREAM_STATE_CLOSED) return;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_FRAME_SIZE_ERROR);
+  if (std::unique_ptr<Incoming> in = take_incoming(id)) drop_incoming(id, std::move(in));
 }
 
 bool H2Session::pull(H2Batch& out, size_t max, size_t max_refs) {

@@ -251,6 +251,7 @@ class H2Session {
   bool give(std::string_view data);
   // Whether the frame of this header (9 bytes, whole) is kept from nghttp2, and answered here.
   bool withhold(const uint8_t* hd);
+  void reset_frame_size(int32_t id);
   void advertise_concurrency(std::string& out, size_t at);
   void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b, const char* why);

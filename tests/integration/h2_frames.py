@@ -1070,6 +1070,22 @@ def case_client_goaway(port, arg):
     expect(status == 200, "a PHP request behind a second GOAWAY: %s %s" % (status, err))
 
 
+def case_priority_bad_length(port, arg):
+    # A PRIORITY frame of 4 bytes on a stream whose PHP request waits for its body: that stream
+    # is reset with FRAME_SIZE_ERROR (RFC 9113 §6.3) and the connection goes on; one of 6 bytes
+    # on a stream never opened is dropped.
+    c = Conn(port)
+    c.send(c.headers(1, path="/body.php", method="POST", end_stream=False,
+                     extra=[("content-length", "10")]))
+    c.send(b"\x00\x00\x04\x02\x00\x00\x00\x00\x01" + b"\x00" * 4)
+    code = rst_of(c, 1)
+    expect(code == FRAME_SIZE_ERROR, "its stream is reset with FRAME_SIZE_ERROR (%s)" % (code,))
+    c.send(b"\x00\x00\x06\x02\x00\x00\x00\x00\x09" + b"\x00" * 6)
+    c.send(c.headers(3, path="/count.php"))
+    status, body, err = c.response(3)
+    expect(status == 200 and err is None, "the connection goes on: %s %s" % (status, err))
+
+
 def case_unknown_length_post(port, arg):
     c = Conn(port)
     c.send(c.headers(1, path="/body.php", method="POST", end_stream=False))

@@ -743,6 +743,18 @@ TEST_P(Http2, StreamsAfterTheClientsGoawayAreServedOverTls) {
   frames("client_goaway", "", "H2_TLS=1 ");
 }
 
+// A PRIORITY frame of another size than 5 is an error of its stream alone (RFC 9113 §6.3): the
+// others go on. It ended the connection, as nginx and h2o end it.
+TEST_P(Http2, PriorityOfTheWrongSizeResetsItsStreamAlone) {
+  start();
+  frames("priority_bad_length");
+}
+
+TEST_P(Http2, PriorityOfTheWrongSizeResetsItsStreamAloneOverTls) {
+  start_tls();
+  frames("priority_bad_length", "", "H2_TLS=1 ");
+}
+
 ASKR_BOTH_BACKENDS(Http2);
 
 // h2c off: the preface is just a bad HTTP/1.1 request.

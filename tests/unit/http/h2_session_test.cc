@@ -516,6 +516,31 @@ TEST_F(H2SessionTest, ClientBytesCutAnywhereAreReadAsOne) {
   EXPECT_EQ(client_.status[second], "200");
 }
 
+// A PRIORITY frame of 4 bytes on stream `id`, as raw bytes.
+std::string short_priority(int32_t id) {
+  return std::string("\0\0\x04\x02\0\0\0\0", 8) + char(id) + std::string(4, '\0');
+}
+
+// A PRIORITY frame of another size than 5 is an error of its stream alone (RFC 9113 §6.3): the
+// stream is reset with FRAME_SIZE_ERROR and the others go on; the connection was ended. On a
+// stream never opened there is nothing to reset, and the frame is dropped.
+TEST_F(H2SessionTest, PriorityOfTheWrongSizeResetsItsStreamAlone) {
+  core_.answer = false;
+  int32_t first = client_.get("/a");
+  ASSERT_TRUE(client_.pump(*server_));
+  ASSERT_EQ(core_.requests.size(), 1u);
+  ASSERT_TRUE(server_->recv(short_priority(first) + short_priority(first + 10), 0));
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(client_.reset[first], uint32_t(NGHTTP2_FRAME_SIZE_ERROR));
+  EXPECT_EQ(core_.closed[first], uint32_t(NGHTTP2_FRAME_SIZE_ERROR));
+  EXPECT_EQ(client_.reset.count(first + 10), 0u);
+  EXPECT_EQ(client_.goaway, UINT32_MAX);
+  core_.answer = true;
+  int32_t second = client_.get("/b");
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(client_.status[second], "200");
+}
+
 TEST_F(H2SessionTest, StreamsPerConnectionBudget) {
   limits_.max_streams = 3;
   make();
