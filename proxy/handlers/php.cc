@@ -425,7 +425,8 @@ void PhpRequest::begin() {
   w.add("SCRIPT_NAME", script.name);
   w.add("PATH_INFO", script.path_info);
   w.add("REQUEST_URI", uri);
-  w.add("DOCUMENT_URI", script.name, script.path_info);
+  // nginx's $uri once try_files $fastcgi_script_name has matched: the script, without PATH_INFO.
+  w.add("DOCUMENT_URI", script.name);
   w.add("DOCUMENT_ROOT", c.document_root);
   w.add("SERVER_PROTOCOL", req.protocol);
   w.add("REQUEST_SCHEME", req.scheme);

@@ -737,6 +737,9 @@ TEST_P(Php, PathInfoIsSplitAfterTheScript) {
   EXPECT_EQ(p["SCRIPT_FILENAME"], fs::canonical(root()).string() + "/pathinfo.php");
   EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/a/b");
   EXPECT_EQ(p["PHP_SELF"], "/pathinfo.php/a/b");
+  // The script, without PATH_INFO: try_files $fastcgi_script_name (Debian's
+  // snippets/fastcgi-php.conf) makes it nginx's $uri, which DOCUMENT_URI is.
+  EXPECT_EQ(p["DOCUMENT_URI"], "/pathinfo.php");
 
   // Decoded like nginx's $uri; REQUEST_URI stays as sent.
   r = php_fetch(port(), get("/pathinfo.php/x%20y/z?q=1"));
@@ -744,11 +747,13 @@ TEST_P(Php, PathInfoIsSplitAfterTheScript) {
   EXPECT_EQ(p["PATH_INFO"], "/x y/z") << r.body;
   EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
   EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/x%20y/z?q=1");
+  EXPECT_EQ(p["DOCUMENT_URI"], "/pathinfo.php");
 
   // No path after the script: PATH_INFO is empty.
   p = parse_json_object(php_fetch(port(), get("/pathinfo.php")).body);
   EXPECT_EQ(p["PATH_INFO"], "");
   EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["DOCUMENT_URI"], "/pathinfo.php");
 }
 
 // A path with more than one ".php/" runs the first script it names, as nginx with Debian's

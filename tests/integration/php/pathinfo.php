@@ -6,4 +6,5 @@ echo json_encode([
     'SCRIPT_FILENAME' => $_SERVER['SCRIPT_FILENAME'] ?? '',
     'REQUEST_URI' => $_SERVER['REQUEST_URI'] ?? '',
     'PHP_SELF' => $_SERVER['PHP_SELF'] ?? '',
+    'DOCUMENT_URI' => $_SERVER['DOCUMENT_URI'] ?? '',
 ], JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
