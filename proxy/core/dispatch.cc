@@ -1,5 +1,8 @@
 #include "core/dispatch.h"
 
+#include <algorithm>
+#include <string>
+
 #include "handlers/path.h"
 #include "handlers/return.h"
 #include "handlers/static_files.h"
@@ -12,14 +15,35 @@ void error(http::Response& resp, int status) {
   resp.set_inline(http::error_body(status), "text/plain; charset=utf-8");
 }
 
-// SERVER_NAME: the site's first name, else the request's host without its port.
-std::string_view server_name(const config::Site& site, std::string_view host) {
-  if (!site.server_names.empty()) return site.server_names[0];
-  if (size_t colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
-    host = host.substr(0, colon);
+// The host a request names, as nginx's $host has it (but for the case): without its port or
+// final dot.
+std::string_view request_host(std::string_view authority) {
+  if (size_t colon = authority.rfind(':');
+      colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    authority = authority.substr(0, colon);
   }
-  return host;
+  if (authority.ends_with('.')) authority.remove_suffix(1);
+  return authority;
+}
+
+void append_lower(std::string& out, std::string_view s) {
+  for (char c : s) out += c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+}
+
+// SERVER_NAME: the site's first name, else the request's host as nginx's $host, so that a URL a
+// script builds from it names the host the site's cookies and HSTS know. Valid until the next
+// request of this thread is dispatched, past the PHP request's start().
+std::string_view server_name(const config::Site& site, std::string_view authority) {
+  if (!site.server_names.empty()) return site.server_names[0];
+  std::string_view host = request_host(authority);
+  if (std::none_of(host.begin(), host.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return host;
+  }
+  // Scratch of this loop's thread: its capacity is reused from request to request.
+  thread_local std::string lower;
+  lower.clear();
+  append_lower(lower, host);
+  return lower;
 }
 
 // The pool that runs PHP for this request, or -1.
@@ -32,19 +56,14 @@ int php_pool(const config::Site& site, const config::Route* route) {
 // the request's, without its port, as nginx's $host: in lower case, without a final dot.
 void redirect_https(http::Request& req, const config::Site& site, int status, int port,
                     http::Response& resp) {
-  std::string_view host = req.authority;
-  if (size_t colon = host.rfind(':');
-      colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  if (host.ends_with('.')) host.remove_suffix(1);
+  std::string_view host = request_host(req.authority);
   if (host.empty() && !site.server_names.empty()) host = site.server_names[0];
   if (host.empty() || host.starts_with("*.")) {
     req.refused = "no host to redirect to https";  // no Host, in HTTP/1.0
     return error(resp, 400);
   }
   std::string loc = "https://";
-  for (char c : host) loc += c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+  append_lower(loc, host);
   if (port != 443) loc += ":" + std::to_string(port);
   if (req.target.starts_with("/")) {
     loc += req.target;

@@ -55,7 +55,7 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files,
 
 // What the request core tells PHP about where the request arrived.
 struct ClientInfo {
-  std::string_view server_name;  // the site's first name, else the request's host
+  std::string_view server_name;  // the site's first name, else the request's host as $host
   std::string_view document_root;
 };
 

@@ -1103,6 +1103,29 @@ TEST_P(Php, CgiParamsLikeNginx) {
   EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
 }
 
+// A site without server_names names the request's host in SERVER_NAME as nginx's $host has it:
+// in lower case, without its port or final dot, so that a URL built from it names the host that
+// the site's cookies and HSTS know. HTTP_HOST stays as sent.
+TEST_P(Php, ServerNameIsTheHostInLowerCase) {
+  start();
+  auto env = parse_json_object(
+      php_fetch(port(), "GET /env.php HTTP/1.1\r\nHost: Shop.Example.TEST.:8080\r\n\r\n").body);
+  EXPECT_EQ(env["SERVER_NAME"], "shop.example.test");
+  EXPECT_EQ(env["HTTP_HOST"], "Shop.Example.TEST.:8080");
+  env = parse_json_object(php_fetch(port(), get("/env.php")).body);
+  EXPECT_EQ(env["SERVER_NAME"], "localhost");
+  env = parse_json_object(
+      php_fetch(port(), "GET /env.php HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").body);
+  EXPECT_EQ(env["SERVER_NAME"], "[::1]");
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 "
+                        "-H 'Host: WWW.Example.TEST' " +
+                            url("/env.php"),
+                        out),
+            0);
+  EXPECT_EQ(parse_json_object(out)["SERVER_NAME"], "www.example.test") << out;
+}
+
 // CONTENT_LENGTH as nginx's $content_length: the field's value when one was sent, "0" included;
 // empty only when the request had none. HTTP/1.1 and HTTP/2 alike.
 TEST_P(Php, ContentLengthZeroReachesPhpAsZero) {
