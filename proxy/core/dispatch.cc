@@ -93,6 +93,16 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
   const config::Site& sc = *site.config;
   const config::Route* route = Router::find_route(sc, req.normalized);
   const handlers::StaticSite& files = site.files_of(route);
+  const int pool = php_pool(sc, route);
+  if (req.method == "TRACE") {
+    // TRACE echoes the request, its cookies and credentials with it, into a page that a script
+    // of another site may read (cross-site tracing): refused whatever the route, as nginx
+    // refuses it, so that PHP behind Askr never sees one, as it never does behind nginx.
+    req.refused = "TRACE method";
+    error(resp, 405);
+    resp.add("Allow", pool >= 0 ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" : "GET, HEAD");
+    return nullptr;
+  }
   if (!(req.conn && req.conn->secure) && (route ? route->redirect_https : sc.redirect_https)) {
     int status = route ? route->redirect_https_status : sc.redirect_https_status;
     redirect_https(req, sc, status, loop.https_port, resp);
@@ -102,7 +112,6 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     handlers::serve_return(*route, resp);
     return nullptr;
   }
-  const int pool = php_pool(sc, route);
   if (pool >= 0) {
     const std::string& fc = route ? route->front_controller : sc.front_controller;
     // Scratch of this loop's thread: its strings keep their capacity from request to request.

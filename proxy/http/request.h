@@ -103,8 +103,8 @@ class Request {
   // handlers::normalize_path); `path_ok` false when it does not normalize (400).
   std::string normalized;
   bool path_ok = false;
-  // Set by the request core when it refused the request as bad input (a 400): why, a constant
-  // string for the protocol's log line; the protocol also counts it.
+  // Set by the request core when it refused the request as bad input (a 400, or a 405 for
+  // TRACE): why, a constant string for the protocol's log line; the protocol also counts it.
   const char* refused = nullptr;
 
   std::string_view known(Known k) const { return known_[size_t(k)]; }

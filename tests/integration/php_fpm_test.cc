@@ -1215,6 +1215,21 @@ TEST_P(Php, ProxyHeaderNeverBecomesHttpProxy) {
   EXPECT_FALSE(parse_json_object(r.body).count("HTTP_PROXY")) << r.body;
 }
 
+// TRACE would echo the request back, its cookies and credentials with it, into a page another
+// site can read (cross-site tracing): nginx refuses it whatever the location, so the script
+// behind it never sees one, and neither does a script behind Askr.
+TEST_P(Php, TraceIsRefusedBeforePhp) {
+  start();
+  PhpResponse r =
+      php_fetch(port(), "TRACE /env.php HTTP/1.1\r\nHost: x\r\nCookie: s=secret\r\n\r\n");
+  EXPECT_EQ(r.status, 405) << r.body;
+  EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("REQUEST_METHOD"), std::string::npos) << r.body;
+  EXPECT_NE(r.header("allow"), "") << r.status_line;
+  EXPECT_EQ(r.header("allow").find("TRACE"), std::string::npos) << r.status_line;
+  EXPECT_EQ(php_fetch(port(), get("/status.php")).status, 200);
+}
+
 TEST_P(Php, HeaderWithUnderscoreIsDropped) {
   start();
   PhpResponse r =
