@@ -67,12 +67,24 @@ bool valid_host(std::string_view host) {
     }
     i += 2;
   }
-  // The name without its port and one final dot must be there, with no empty label: nginx
-  // refuses ":80", "." and "a..b", and RFC 9110 §4.2.1 an empty host.
+  // A port is digits (RFC 3986 §3.2.3: port = *DIGIT), and a colon elsewhere is only within an
+  // IP literal's brackets: "h:abc" and "a:b:80" are invalid, which RFC 9112 §3.2 answers 400
+  // (nginx ignores what follows the colon).
   size_t colon = host.rfind(':');
   if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
+    for (char c : host.substr(colon + 1)) {
+      if (c < '0' || c > '9') return false;
+    }
     host = host.substr(0, colon);
   }
+  size_t special = host.find_first_of(":[]");
+  if (special != std::string_view::npos &&
+      (special != 0 || host[0] != '[' || host.find_first_of("[]", 1) != host.size() - 1 ||
+       host.back() != ']')) {
+    return false;
+  }
+  // The name without its port and one final dot must be there, with no empty label: nginx
+  // refuses ":80", "." and "a..b", and RFC 9110 §4.2.1 an empty host.
   if (host.find("..") != std::string_view::npos) return false;
   if (host.ends_with('.')) host.remove_suffix(1);
   return !host.empty();

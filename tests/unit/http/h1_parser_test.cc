@@ -161,6 +161,15 @@ const ErrorCase kErrorCases[] = {
     {"absolute-form only a port", "GET http://:80/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"absolute-form only a dot", "GET http://./ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     {"CONNECT only a dot", "CONNECT .:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    // A port is digits, and a colon elsewhere is only within an IP literal's brackets
+    // (RFC 3986 §3.2.2-3): RFC 9112 §3.2 answers an invalid Host 400, where nginx ignores
+    // what follows the colon.
+    {"Host with a port of letters", "GET / HTTP/1.1\r\nHost: h:abc\r\n\r\n", 400},
+    {"Host with two colons", "GET / HTTP/1.1\r\nHost: a:b:80\r\n\r\n", 400},
+    {"Host with a bare IPv6 address", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", 400},
+    {"Host with an open bracket", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},
+    {"Host with a bracket inside", "GET / HTTP/1.1\r\nHost: a[b]\r\n\r\n", 400},
+    {"absolute-form port of letters", "GET http://a:x/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
     // Expect.
     {"Expect other", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417},
     {"Expect continue with extra",
@@ -318,6 +327,10 @@ const OkCase kOkCases[] = {
      kNone, 0, true, false, 1},
     {"Host with port and IPv6", "GET / HTTP/1.1\r\nHost: [2001:db8::1]:8443\r\n\r\n", "GET", "/",
      "/", "", "[2001:db8::1]:8443", 1, kNone, 0, true, false, 1},
+    {"Host with an empty port", "GET / HTTP/1.1\r\nHost: h:\r\n\r\n", "GET", "/", "/", "", "h:", 1,
+     kNone, 0, true, false, 1},
+    {"Host IPv6 without port", "GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", "GET", "/", "/", "",
+     "[::1]", 1, kNone, 0, true, false, 1},
     {"Host unreserved chars", "GET / HTTP/1.1\r\nHost: a-b.c_d~e\r\n\r\n", "GET", "/", "/", "",
      "a-b.c_d~e", 1, kNone, 0, true, false, 1},
     {"value with obs-text and inner spaces",
