@@ -430,7 +430,7 @@ TEST_F(H2SessionTest, HostMustMatchAuthority) {
 TEST_F(H2SessionTest, AuthorityOutsideTheHostGrammarIsRefused) {
   std::vector<int32_t> ids;
   for (const char* a : {"good.example@evil.example", "evil.example%2", "evil%zz", "a(b)", "a,b",
-                        ":443", ".", "..", "a..b"}) {
+                        ":443", ".", "..", "a..b", "h:abc", "a:b:80"}) {
     client_.authority = a;
     ids.push_back(client_.get("/"));
   }
