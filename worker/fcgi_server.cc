@@ -517,7 +517,7 @@ void FcgiServer::finish(uint32_t app_status) {
   pending_.clear();
   state_ = State::kFinished;
   end_request_owed_ = false;
-  if (!keep_conn_ && !broken_) shutdown(conn_fd_, SHUT_WR);
+  if (!keep_conn_ && !broken_) write_shut_ = shutdown(conn_fd_, SHUT_WR) == 0;
 }
 
 void FcgiServer::end_output() {
@@ -553,7 +553,7 @@ void FcgiServer::release(uint32_t app_status) {
 void FcgiServer::close_connection() {
   if (conn_fd_ < 0) return;
   if (!broken_ && !input_closed_) {
-    shutdown(conn_fd_, SHUT_WR);
+    if (!write_shut_) shutdown(conn_fd_, SHUT_WR);  // finish() did it for most
     bool body_pending = state_ != State::kIdle && !stdin_eof_;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCloseWaitMs);
     for (;;) {
@@ -574,6 +574,7 @@ void FcgiServer::close_connection() {
   broken_ = false;
   input_closed_ = false;
   refused_ = false;
+  write_shut_ = false;
   state_ = State::kIdle;
   out_.clear();
   pending_.clear();

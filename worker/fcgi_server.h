@@ -184,6 +184,7 @@ class FcgiServer {
   bool broken_ = false;        // a read or write on the connection failed
   bool input_closed_ = false;  // the client shut down its side: nothing more to read
   bool refused_ = false;       // a BEGIN_REQUEST without FCGI_KEEP_CONN was refused: closing
+  bool write_shut_ = false;    // finish() shut down our side of a connection that is not kept
   FcgiParams params_;
   fastcgi::ParamsParser params_parser_;
   std::string stdin_;  // body bytes received and not yet read; stdin_pos_ is the start
