@@ -912,7 +912,11 @@ void H1Conn::on_timeout() {
   close_now();
 }
 
+// The loop stops: an idle connection closes now, and an answer not begun yet says `Connection:
+// close` (RFC 9112 §9.6), as nginx's do once it shuts down, so that the client does not send
+// its next request into a connection about to close.
 void H1Conn::drain() {
+  if (stream_ && !stream_->started) stream_->keep_alive = keep_alive_ = false;
   if (!sending_ && file_left_ == 0 && state_ == State::kIdle && in_.empty() && !stream_)
     close_now();
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -2032,6 +2033,32 @@ TEST_P(Php, ManyClientsQueueBehindMaxConnections) {
   start([](PhpProxyOptions& o) { o.pool_extra = "max_connections = 2\nread_timeout = \"20s\"\n"; },
         4);
   many_clients(port(), 32, 5);
+}
+
+// A request in flight when askr-proxy is told to stop is answered, and its answer says
+// `Connection: close`, since the connection closes after it (RFC 9112 §9.6), as nginx says once
+// it is shutting down: a keep-alive client learns it from the answer rather than by the close,
+// and the request pipelined behind it is left unanswered, for the client to send again.
+TEST_P(Php, AnswerInFlightAtSigtermSaysConnectionClose) {
+  start();
+  {
+    Client c(port());
+    c.send(get("/hello.txt"));
+    PhpResponse first = c.read();
+    EXPECT_EQ(first.status, 200);
+    EXPECT_FALSE(first.has("connection"));
+    c.send(get("/sleep.php?ms=1000") + get("/hello.txt"));
+    std::this_thread::sleep_for(milliseconds(300));
+    kill(proxy_->pid(), SIGTERM);
+    PhpResponse r = c.read();
+    EXPECT_EQ(r.status, 200) << proxy_->error_log();
+    EXPECT_EQ(r.body, "slept 1000 ms\n");
+    EXPECT_EQ(r.header("connection"), "close");
+    PhpResponse second = c.read();
+    EXPECT_FALSE(second.ok) << second.status_line;
+    EXPECT_TRUE(second.closed);
+  }
+  EXPECT_EQ(proxy_->stop(), 0);
 }
 
 TEST_P(FpmPool, ManyClientsOverKeptAliveBackendConnections) {
