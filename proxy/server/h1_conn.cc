@@ -699,9 +699,10 @@ void H1Conn::reject_head(int status, const char* reason, log::RateLimit& limit,
 }
 
 // Bad input, answered with `status`: a line that says why (rate-limited) and the loop's counter.
+// A 408 is the client's timeout rather than bad input (nginx's "client timed out").
 void H1Conn::note_refused(int status, const char* reason, log::RateLimit& limit) {
   LOG_LIMITED_AT(limit, kInfo, "client %s: %s, answered %d", peer_text().c_str(), reason, status);
-  ++shard_.counters().bad_requests;
+  ++(status == 408 ? shard_.counters().timeouts : shard_.counters().bad_requests);
 }
 
 // A refused request (its head, or its body, as it arrived): answer with the status, then close,
@@ -894,21 +895,22 @@ void H1Conn::on_timeout() {
     return close_now();
   }
   if (state_ == State::kIdle) return;  // a handler works: no client timer applies
-  ++shard_.counters().timeouts;
+  // A 408 is logged and counted (as a timeout) by reject().
   if (state_ == State::kHead) {
     // What came of the head waits in in_: its request line names the request in the log.
     return reject_head(408, "request head not received in time", LOG_LIMIT_SITE(),
                        raw_request_line(in_, shard_.cfg().limits.max_request_line));
   }
+  if (state_ == State::kBody && stream_ && !stream_->done && !stream_->started) {
+    stream_->handler->abandon();
+    stream_->done = true;
+    retired_ = std::move(stream_);
+    return reject(408, "request body not received in time", LOG_LIMIT_SITE());
+  }
   if (state_ == State::kBody) {
     LOG_LIMITED(kInfo, "client %s: request body timed out", peer_text().c_str());
-    if (stream_ && !stream_->done && !stream_->started) {
-      stream_->handler->abandon();
-      stream_->done = true;
-      retired_ = std::move(stream_);
-      return reject(408, "request body not received in time", LOG_LIMIT_SITE());
-    }
   }
+  ++shard_.counters().timeouts;
   close_now();
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -370,6 +371,15 @@ HttpResponse fetch(int port, const std::string& raw_request) {
 
 std::string get(const std::string& path, const std::string& extra_headers) {
   return "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
+}
+
+uint64_t http_counter(const std::string& log, const std::string& name) {
+  const std::regex re("loop \\d+: http: .*?(\\d+) " + name + "[,\\n]");
+  uint64_t sum = 0;
+  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
+    sum += std::stoull((*it)[1].str());
+  }
+  return sum;
 }
 
 bool io_uring_available() {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -116,6 +117,10 @@ HttpResponse fetch(int port, const std::string& raw_request);
 
 // "GET /path HTTP/1.1\r\nHost: localhost\r\n" + extra + "\r\n"
 std::string get(const std::string& path, const std::string& extra_headers = "");
+
+// The sum over the loops of one counter ("requests", "bad requests", "timeouts") from the
+// "loop N: http: ..." lines askr-proxy writes to its error log when it stops.
+uint64_t http_counter(const std::string& log, const std::string& name);
 
 bool io_uring_available();
 

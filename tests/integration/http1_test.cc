@@ -406,6 +406,20 @@ TEST_P(Http1, HeaderDeadlineAnswers408) {
   close(fd);
 }
 
+// A 408 is the client's timeout, not bad input: it is counted once, with the timeouts, in the
+// loop's counters, as nginx logs it ("client timed out"), not also as a bad request.
+TEST_P(Http1, A408IsCountedAsATimeoutOnly) {
+  start("[timeouts]\nheader = \"1s\"\n");
+  int fd = connect_to(port());
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n");  // never finished
+  EXPECT_EQ(read_response(fd, false, 5000).status, 408);
+  close(fd);
+  ASSERT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(http_counter(log, "timeouts"), 1u) << log;
+  EXPECT_EQ(http_counter(log, "bad requests"), 0u) << log;
+}
+
 // The start of a second head, pipelined behind a request whose answer is sent, has the header
 // deadline too, from when that answer is out, not the send timeout of the answer.
 TEST_P(Http1, HeaderDeadlineAppliesToAPipelinedHead) {

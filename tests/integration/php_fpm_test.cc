@@ -82,16 +82,6 @@ size_t files_in(const std::string& dir) {
   return n;
 }
 
-// The sum over the loops of one counter from the "loop N: http: ..." lines written at stop.
-uint64_t http_counter(const std::string& log, const std::string& name) {
-  const std::regex re("loop \\d+: http: .*?(\\d+) " + name + "[,\\n]");
-  uint64_t sum = 0;
-  for (std::sregex_iterator it(log.begin(), log.end(), re), end; it != end; ++it) {
-    sum += std::stoull((*it)[1].str());
-  }
-  return sum;
-}
-
 // How many times `needle` occurs in `s`.
 size_t count_of(const std::string& s, std::string_view needle) {
   size_t n = 0;
@@ -1280,6 +1270,26 @@ TEST_P(Php, SlowScriptOutlivesEveryClientTimer) {
   EXPECT_EQ(r.body, "slept 3\n");
   // Idle again: now the keep-alive timer applies.
   EXPECT_TRUE(c.wait_closed(3000));
+}
+
+// A request body for PHP that stops coming is answered 408, with one line in the error log, and
+// counted once, with the timeouts, as nginx logs it ("client timed out"), not as a bad request.
+TEST_P(Php, StalledBodyIs408LoggedAndCountedOnceAsATimeout) {
+  start([](PhpProxyOptions& o) { o.timeouts = "body = \"1s\"\n"; });
+  {
+    Client c(port());
+    c.send(
+        "POST /body.php HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n"
+        "hello");
+    PhpResponse r = c.read(false, 5000);
+    EXPECT_EQ(r.status, 408) << r.status_line;
+    EXPECT_TRUE(c.wait_closed());
+  }
+  ASSERT_EQ(proxy_->stop(), 0);
+  std::string log = proxy_->error_log();
+  EXPECT_EQ(http_counter(log, "timeouts"), 1u) << log;
+  EXPECT_EQ(http_counter(log, "bad requests"), 0u) << log;
+  EXPECT_EQ(count_of(log, "request body"), 1u) << log;
 }
 
 // A streamed response that pauses longer than timeouts.send has nothing waiting to be written:
