@@ -119,7 +119,10 @@ void H1Conn::on_ready() {
 
 void H1Conn::on_data(std::string_view data) {
   retired_.reset();
-  if (state_ == State::kLinger) return;  // the answer is out; what still comes is dropped
+  if (state_ == State::kLinger) {  // the answer is out; what still comes is dropped
+    if (shard_.now_ms() >= linger_until_ms_) return close_now();
+    return arm(shard_.linger_timers);
+  }
   if (state_ == State::kBody && !(stream_ && stream_->body_paused)) arm(shard_.body_timers);
   if (in_.empty()) {
     // Common case: parse straight from the receive buffer; keep only what is left over.
@@ -874,6 +877,7 @@ void H1Conn::idle() {
 void H1Conn::begin_linger() {
   if (peer_done_) return close_now();
   state_ = State::kLinger;
+  linger_until_ms_ = shard_.now_ms() + Shard::kLingerTimeMs;
   in_.clear();
   transport_->shutdown_write();
   arm(shard_.linger_timers);

@@ -163,6 +163,7 @@ class H1Conn final : public Connection,
   bool keep_alive_ = true;   // of the request being answered
   uint8_t version_minor_ = 1;
   uint32_t requests_ = 0;
+  int64_t linger_until_ms_ = 0;  // the end of the lingering close, however fast the client sends
   std::unique_ptr<http::ParseProgress> progress_;  // of a head that arrives in pieces
   std::unique_ptr<http::Request> req_;  // the request being answered; from the shard's pool
   std::string in_;                      // received bytes not consumed yet

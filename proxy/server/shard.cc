@@ -20,8 +20,7 @@
 namespace askr::server {
 namespace {
 
-constexpr int64_t kTickMs = 100;     // timer resolution
-constexpr int64_t kLingerMs = 2000;  // how long a closing connection drains client bytes
+constexpr int64_t kTickMs = 100;  // timer resolution
 
 int64_t monotonic_ms() {
   timespec ts;

@@ -87,6 +87,11 @@ class Shard {
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers,
       handshake_timers, h2_idle_timers;
+  // A closing connection drains what its client still sends, so that unread bytes do not make
+  // close() reset the answer before the client reads it: while it comes no more than kLingerMs
+  // apart, for kLingerTimeMs at most (nginx's lingering_timeout and lingering_time).
+  static constexpr int64_t kLingerMs = 5000;
+  static constexpr int64_t kLingerTimeMs = 30000;
 
   // At [server] max_connections open connections the acceptors pause (while clients wait, the
   // tick closes the connection idle the longest); release resumes them.

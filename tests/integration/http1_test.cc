@@ -270,6 +270,25 @@ TEST_P(Http1, BodyStillSentAfterA413IsDrainedNotReset) {
   close(fd);
 }
 
+// A client that writes its whole body before it reads (Python's http.client, many SDKs) goes on
+// sending after a 413 for as long as its upload takes: what comes is drained while it comes,
+// as nginx's lingering close does (5 s at most between reads, 30 s in all), so that the client
+// finishes its upload and reads the 413, rather than a reset ending its upload after a fixed
+// few seconds.
+TEST_P(Http1, SlowUploadAfterA413IsDrainedWhileItComes) {
+  start("[limits]\nmax_body_size = \"1k\"\n");
+  int fd = connect_to(port());
+  send_all(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+  std::string piece(10000, 'z');
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3500);
+  for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    ASSERT_EQ(::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL), ssize_t(piece.size())) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(read_response(fd).status, 413);
+  close(fd);
+}
+
 // max_header_size may be raised well past the 256 KiB of unparsed bytes a connection holds
 // before it stops reading a client that sends faster than it is answered: a head in progress is
 // read on to that limit, then answered (or refused with 431), never left waiting for the header
