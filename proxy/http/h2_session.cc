@@ -772,17 +772,23 @@ bool H2Session::feed(std::string_view data) {
       continue;
     }
     bool carried = head_len_ > 0;  // begun in the last bytes, held since
-    size_t n = std::min(sizeof head_ - head_len_, left);
-    std::memcpy(head_ + head_len_, data.data() + i, n);
-    head_len_ += n;
-    i += n;
-    if (head_len_ < sizeof head_) {  // the bytes end within it: held until it is whole
-      data = data.substr(0, i - n);
-      break;
+    const uint8_t* hd = reinterpret_cast<const uint8_t*>(data.data() + i);
+    if (!carried && left >= sizeof head_) {
+      i += sizeof head_;  // whole here: read in place
+    } else {
+      size_t n = std::min(sizeof head_ - head_len_, left);
+      std::memcpy(head_ + head_len_, hd, n);
+      head_len_ += n;
+      i += n;
+      if (head_len_ < sizeof head_) {  // the bytes end within it: held until it is whole
+        data = data.substr(0, i - n);
+        break;
+      }
+      head_len_ = 0;
+      hd = head_;
     }
-    head_len_ = 0;
-    payload_left_ = (size_t(head_[0]) << 16) | (size_t(head_[1]) << 8) | head_[2];
-    withheld_ = withhold(head_);
+    payload_left_ = (size_t(hd[0]) << 16) | (size_t(hd[1]) << 8) | hd[2];
+    withheld_ = withhold(hd);
     if (withheld_) {
       if (!carried && !give(data.substr(from, i - sizeof head_ - from))) return false;
       from = i;
@@ -812,16 +818,17 @@ bool H2Session::give(std::string_view data) {
 // break a rule (a header block cut, a frame too large, the wrong stream) still reach it, and it
 // answers them.
 bool H2Session::withhold(const uint8_t* hd) {
-  size_t length = (size_t(hd[0]) << 16) | (size_t(hd[1]) << 8) | hd[2];
   uint8_t type = hd[3], flags = hd[4];
-  int32_t id =
-      int32_t(((uint32_t(hd[5]) << 24) | (uint32_t(hd[6]) << 16) | (uint32_t(hd[7]) << 8) | hd[8]) &
-              0x7fffffff);
   bool block = in_block_, first = !settings_seen_;
   settings_seen_ = true;
   if (type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE || type == NGHTTP2_CONTINUATION) {
     in_block_ = !(flags & NGHTTP2_FLAG_END_HEADERS);
   }
+  if (type != NGHTTP2_PRIORITY && type != NGHTTP2_GOAWAY) return false;  // most frames
+  size_t length = (size_t(hd[0]) << 16) | (size_t(hd[1]) << 8) | hd[2];
+  int32_t id =
+      int32_t(((uint32_t(hd[5]) << 24) | (uint32_t(hd[6]) << 16) | (uint32_t(hd[7]) << 8) | hd[8]) &
+              0x7fffffff);
   if (block || first || failed_ ||
       length > nghttp2_session_get_local_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
     return false;
