@@ -140,6 +140,7 @@ enum : uint8_t {
   kTchar = 1,      // token character
   kFieldChar = 2,  // field-value octet: VCHAR / obs-text / SP / HTAB
   kHostChar = 4,   // A-Z a-z 0-9 - . _ ~ : [ ]
+  kHostDelim = 8,  // : [ ] (a port's, an IP literal's)
 };
 
 constexpr std::array<uint8_t, 256> make_table() {
@@ -152,6 +153,7 @@ constexpr std::array<uint8_t, 256> make_table() {
     if (alnum || kTcharPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kTchar;
     if ((c > 0x20 && c != 0x7f) || c == ' ' || c == '\t') v |= kFieldChar;
     if (alnum || kHostPunct.find(static_cast<char>(c)) != std::string_view::npos) v |= kHostChar;
+    if (c == ':' || c == '[' || c == ']') v |= kHostDelim;
     t[static_cast<size_t>(c)] = v;
   }
   return t;

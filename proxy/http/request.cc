@@ -58,34 +58,54 @@ std::string remote_user(std::string_view authorization) {
 }
 
 bool valid_host(std::string_view host) {
+  constexpr size_t kNone = std::string_view::npos;
+  // One pass: the characters, and where the delimiters of a port and an IP literal are.
+  size_t first_delim = kNone, last_colon = kNone, last_close = kNone;
+  int brackets = 0;
+  bool dot = false, dots = false;  // the last character was a '.'; ".." was seen
   for (size_t i = 0; i < host.size(); ++i) {
-    if (chars::is(host[i], chars::kHostChar)) continue;
+    const char c = host[i];
+    const uint8_t cls = chars::kTable[static_cast<uint8_t>(c)];
+    if (cls & chars::kHostChar) {
+      if (cls & chars::kHostDelim) {
+        if (first_delim == kNone) first_delim = i;
+        if (c == ':') {
+          last_colon = i;
+        } else {
+          ++brackets;
+          if (c == ']') last_close = i;
+        }
+      }
+      dots |= dot && c == '.';
+      dot = c == '.';
+      continue;
+    }
     // pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), kept as sent.
-    if (host[i] != '%' || i + 2 >= host.size() || base::hex_value(host[i + 1]) < 0 ||
+    if (c != '%' || i + 2 >= host.size() || base::hex_value(host[i + 1]) < 0 ||
         base::hex_value(host[i + 2]) < 0) {
       return false;
     }
     i += 2;
+    dot = false;
   }
-  // A port is digits (RFC 3986 §3.2.3: port = *DIGIT), and a colon elsewhere is only within an
-  // IP literal's brackets: "h:abc" and "a:b:80" are invalid, which RFC 9112 §3.2 answers 400
-  // (nginx ignores what follows the colon).
-  size_t colon = host.rfind(':');
-  if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {
-    for (char c : host.substr(colon + 1)) {
-      if (c < '0' || c > '9') return false;
+  if (first_delim != kNone) {
+    // A port is digits (RFC 3986 §3.2.3: port = *DIGIT), and a colon elsewhere is only within
+    // an IP literal's brackets: "h:abc" and "a:b:80" are invalid, which RFC 9112 §3.2 answers
+    // 400 (nginx ignores what follows the colon).
+    if (last_colon != kNone && (last_close == kNone || last_close < last_colon)) {
+      for (char c : host.substr(last_colon + 1)) {
+        if (c < '0' || c > '9') return false;
+      }
+      host = host.substr(0, last_colon);
     }
-    host = host.substr(0, colon);
-  }
-  size_t special = host.find_first_of(":[]");
-  if (special != std::string_view::npos &&
-      (special != 0 || host[0] != '[' || host.find_first_of("[]", 1) != host.size() - 1 ||
-       host.back() != ']')) {
-    return false;
+    if (first_delim < host.size() &&
+        (host[0] != '[' || host.back() != ']' || brackets != 2 || last_close != host.size() - 1)) {
+      return false;
+    }
   }
   // The name without its port and one final dot must be there, with no empty label: nginx
   // refuses ":80", "." and "a..b", and RFC 9110 §4.2.1 an empty host.
-  if (host.find("..") != std::string_view::npos) return false;
+  if (dots) return false;
   if (host.ends_with('.')) host.remove_suffix(1);
   return !host.empty();
 }
