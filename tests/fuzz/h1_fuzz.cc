@@ -8,7 +8,8 @@
 // each piece in a new buffer) answers what the one-shot parser answers and reads each byte a
 // bounded number of times, the field index agrees with find(), and the decoder gives the same
 // result for any split of its input and agrees with a plain whole-buffer reading of the chunked
-// grammar.
+// grammar. The Host check agrees with a plain reading of RFC 3986's host [ ":" port ] as nginx
+// and Askr narrow it (no empty host or label, one final dot allowed).
 
 #include <algorithm>
 #include <cctype>
@@ -21,6 +22,7 @@
 #include "../support/same_head.h"
 #include "http/chunked.h"
 #include "http/h1_parser.h"
+#include "http/request.h"
 
 namespace {
 
@@ -309,6 +311,45 @@ void check_chunked(std::string_view in, const ChunkedDecoder& proto, size_t piec
 
 }  // namespace
 
+// A reg-name's or an IP literal's characters, as Askr takes them: unreserved, '%' HEXDIG HEXDIG,
+// and within brackets ':' too.
+bool reference_name_chars(std::string_view s, bool literal) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || (literal && c == ':')) {
+      continue;
+    }
+    if (c == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      i += 2;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+// Host = uri-host [ ":" port ], read plainly: the port after the last colon that no ']' follows.
+bool reference_host(std::string_view s) {
+  std::string_view name = s;
+  size_t colon = s.rfind(':'), close = s.rfind(']');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    name = s.substr(0, colon);
+    for (char c : s.substr(colon + 1)) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    }
+  }
+  if (!name.empty() && name.front() == '[') {
+    if (name.size() < 2 || name.back() != ']') return false;
+    if (!reference_name_chars(name.substr(1, name.size() - 2), true)) return false;
+  } else if (!reference_name_chars(name, false)) {
+    return false;
+  }
+  if (name.find("..") != std::string_view::npos) return false;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  return !name.empty();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   std::string_view data(reinterpret_cast<const char*>(bytes), size);
   size_t piece = size == 0 ? 1 : 1 + bytes[0] % 13;
@@ -334,5 +375,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   // so the limit-free reference applies; the small limits are checked for split invariance.
   check_chunked(data, ChunkedDecoder(), piece, size <= 4096);
   check_chunked(data, ChunkedDecoder(64, 16, 64), piece, false);
+
+  // The Host check, on the input up to its first line end (a Host value's length).
+  std::string_view host = data.substr(0, std::min(data.find('\n'), size_t{512}));
+  FUZZ_CHECK(askr::http::valid_host(host) == reference_host(host));
   return 0;
 }
