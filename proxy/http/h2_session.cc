@@ -792,6 +792,7 @@ bool H2Session::feed(std::string_view data) {
     if (withheld_) {
       if (!carried && !give(data.substr(from, i - sizeof head_ - from))) return false;
       from = i;
+      answer_withheld(hd);  // now that nghttp2 has every frame before it
     } else if (carried) {
       if (!give({reinterpret_cast<const char*>(head_), sizeof head_})) return false;
       from = i;
@@ -814,6 +815,15 @@ bool H2Session::give(std::string_view data) {
   return false;
 }
 
+namespace {
+// The stream id of a frame header (RFC 9113 §4.1), the reserved bit left out.
+int32_t frame_stream(const uint8_t* hd) {
+  return int32_t(
+      ((uint32_t(hd[5]) << 24) | (uint32_t(hd[6]) << 16) | (uint32_t(hd[7]) << 8) | hd[8]) &
+      0x7fffffff);
+}
+}  // namespace
+
 // The frames nghttp2 takes otherwise than RFC 9113 and nginx, known by their header: those that
 // break a rule (a header block cut, a frame too large, the wrong stream) still reach it, and it
 // answers them.
@@ -826,29 +836,26 @@ bool H2Session::withhold(const uint8_t* hd) {
   }
   if (type != NGHTTP2_PRIORITY && type != NGHTTP2_GOAWAY) return false;  // most frames
   size_t length = (size_t(hd[0]) << 16) | (size_t(hd[1]) << 8) | hd[2];
-  int32_t id =
-      int32_t(((uint32_t(hd[5]) << 24) | (uint32_t(hd[6]) << 16) | (uint32_t(hd[7]) << 8) | hd[8]) &
-              0x7fffffff);
+  int32_t id = frame_stream(hd);
   if (block || first || failed_ ||
       length > nghttp2_session_get_local_settings(session_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
     return false;
   }
   // A PRIORITY frame of another size than 5 is an error of its stream alone (RFC 9113 §6.3):
   // nghttp2 (as nginx and h2o) would end the connection, and every stream with it.
-  if (type == NGHTTP2_PRIORITY && id != 0 && length != 5) {
-    if (!flood(priorities_, "a PRIORITY flood")) reset_frame_size(id);
-    return true;
-  }
+  if (type == NGHTTP2_PRIORITY) return id != 0 && length != 5;
   // The client's GOAWAY says it takes no more streams from the server (RFC 9113 §6.8), which
   // pushes none: its own streams go on being served, as nginx and h2o serve them. nghttp2
   // would stop reading once no stream is open.
   return type == NGHTTP2_GOAWAY && id == 0 && length >= 8;
 }
 
-// Resets stream `id` with FRAME_SIZE_ERROR where it is open; an idle or closed one has nothing
-// to reset (RST_STREAM on an idle stream is itself a connection error). A head not yet given to
-// the driver never is.
-void H2Session::reset_frame_size(int32_t id) {
+// A withheld PRIORITY frame of the wrong size resets its stream with FRAME_SIZE_ERROR where it
+// is open; an idle or closed one has nothing to reset (RST_STREAM on an idle stream is itself a
+// connection error). A head not yet given to the driver never is. A GOAWAY needs no answer.
+void H2Session::answer_withheld(const uint8_t* hd) {
+  if (hd[3] != NGHTTP2_PRIORITY || flood(priorities_, "a PRIORITY flood")) return;
+  int32_t id = frame_stream(hd);
   nghttp2_stream* s = nghttp2_session_find_stream(session_, id);
   nghttp2_stream_proto_state state = s ? nghttp2_stream_get_state(s) : NGHTTP2_STREAM_STATE_IDLE;
   if (state == NGHTTP2_STREAM_STATE_IDLE || state == NGHTTP2_STREAM_STATE_CLOSED) return;

@@ -249,9 +249,10 @@ class H2Session {
   // from it. False once nghttp2 failed.
   bool feed(std::string_view data);
   bool give(std::string_view data);
-  // Whether the frame of this header (9 bytes, whole) is kept from nghttp2, and answered here.
+  // Whether the frame of this header (9 bytes, whole) is kept from nghttp2, and answered here;
+  // answer_withheld() answers it once the frames before it reached nghttp2.
   bool withhold(const uint8_t* hd);
-  void reset_frame_size(int32_t id);
+  void answer_withheld(const uint8_t* hd);
   void advertise_concurrency(std::string& out, size_t at);
   void calm(const char* why);  // a budget ran out: GOAWAY ENHANCE_YOUR_CALM
   bool flood(Budget& b, const char* why);

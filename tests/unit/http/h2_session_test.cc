@@ -154,6 +154,14 @@ class Client {
     return nghttp2_submit_request(s, nullptr, nv.data(), nv.size(), body, this);
   }
 
+  // What the client has to send, taken rather than sent.
+  std::string take() {
+    std::string out;
+    const uint8_t* p;
+    for (ssize_t n; (n = nghttp2_session_mem_send(s, &p)) > 0;) out.append((const char*)p, n);
+    return out;
+  }
+
   // Moves bytes both ways until neither side has more. False once the server reports the
   // connection over.
   bool pump(H2Session& server, int64_t now = 0, size_t max_refs = SIZE_MAX,
@@ -539,6 +547,18 @@ TEST_F(H2SessionTest, PriorityOfTheWrongSizeResetsItsStreamAlone) {
   int32_t second = client_.get("/b");
   ASSERT_TRUE(client_.pump(*server_));
   EXPECT_EQ(client_.status[second], "200");
+}
+
+// The same when the PRIORITY frame comes in the bytes that open its stream: the stream is
+// known by the time the frame is answered.
+TEST_F(H2SessionTest, PriorityOfTheWrongSizeInTheBytesThatOpenItsStream) {
+  core_.answer = false;
+  ASSERT_TRUE(client_.pump(*server_));
+  int32_t id = client_.get("/a");
+  ASSERT_TRUE(server_->recv(client_.take() + short_priority(id), 0));
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_EQ(client_.reset[id], uint32_t(NGHTTP2_FRAME_SIZE_ERROR));
+  EXPECT_EQ(client_.goaway, UINT32_MAX);
 }
 
 TEST_F(H2SessionTest, StreamsPerConnectionBudget) {
