@@ -52,6 +52,10 @@
 #                         lists where they take one)
 #   GROUP [X25519]        key exchange group (nginx ssl_ecdh_curve, Askr [tls] groups; h2o 2.2
 #                         has no setting and is checked to pick it)
+#   KTLS [off]            off: user-space TLS on every server; auto: Askr [tls] ktls = "auto"
+#                         and nginx "ssl_conf_command Options KTLS" (h2o 2.2 has no kernel TLS),
+#                         taken only where the kernel has TLS; the report says how many of
+#                         Askr's connections went to the kernel
 #   NGINX [nginx]  H2O [h2o]  H2LOAD [h2load]
 #   PHP_FPM [/usr/sbin/php-fpm8.2]      PHP_INI [/etc/php/8.2/fpm/php.ini]
 #   OUT [bench/results-h2.md]           where the markdown report is written (overwritten)
@@ -80,6 +84,11 @@ PHP_SERVERS="${PHP_SERVERS-askr-uring askr-pool nginx h2o}"
 CHECK_REQUESTS="${CHECK_REQUESTS:-1000}"
 CIPHER="${CIPHER:-TLS_AES_128_GCM_SHA256}"
 GROUP="${GROUP:-X25519}"
+KTLS="${KTLS:-off}"
+case "$KTLS" in
+  off | auto) ;;
+  *) die "KTLS must be off or auto" ;;
+esac
 NGINX="${NGINX:-nginx}"
 # nginx reads $NGINX itself (listening sockets inherited on a binary upgrade): keep ours from it.
 export -n NGINX
@@ -205,6 +214,7 @@ $ini
 protocols = ["TLSv1.3"]
 ciphersuites = "$CIPHER"
 groups = "$GROUP"
+ktls = "$KTLS"
 
 [http2]
 max_concurrent_streams = $((STREAMS > 100 ? STREAMS : 100))
@@ -231,7 +241,8 @@ EOF
 # `ssl http2` and one with `http2` alone (h2c with prior knowledge), the same protocol, cipher
 # and group as Askr; PHP with fastcgi_pass, a new FastCGI connection per request.
 start_nginx() { # NAME
-  local name=$1
+  local name=$1 ktls_line=""
+  [ "$KTLS" = auto ] && ktls_line="ssl_conf_command Options KTLS;"
   mkdir -p "$tmp/$name"
   {
     nginx_conf_head "$name" 1000000000 "http2_max_concurrent_streams $((STREAMS > 128 ? STREAMS : 128));"
@@ -247,6 +258,7 @@ start_nginx() { # NAME
         ssl_protocols TLSv1.3;
         ssl_conf_command Ciphersuites $CIPHER;
         ssl_ecdh_curve $GROUP;
+        $ktls_line
 
         location ~ \.php\$ {
             fastcgi_pass unix:$sock;
@@ -458,7 +470,19 @@ nginx_ver=$(nginx_version)
 h2o_ver=$("$H2O" --version 2>&1 | awk 'NR==1{print $3}')
 askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
 if rev=$(askr_rev proxy shared worker) && [ -n "$rev" ]; then askr_version+=" (source checkout: commit $rev)"; fi
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS H2LOAD_THREADS=$H2LOAD_THREADS CONNS=$CONNS STREAMS=$STREAMS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CHILDREN=$CHILDREN FILE_SIZE=$FILE_SIZE TRANSPORTS=\"$TRANSPORTS\" bench/h2.sh $BUILD"
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS H2LOAD_THREADS=$H2LOAD_THREADS CONNS=$CONNS STREAMS=$STREAMS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CHILDREN=$CHILDREN FILE_SIZE=$FILE_SIZE TRANSPORTS=\"$TRANSPORTS\" KTLS=$KTLS bench/h2.sh $BUILD"
+
+# Askr says at stop how many TLS connections went to the kernel (per loop: "ktls N tx, N rx,
+# N user"): stopped here, before the report, to say it.
+ktls_seen=""
+if [ "$KTLS" = auto ]; then
+  for s in "${all_servers[@]}"; do
+    [[ $s == askr-* ]] || continue
+    stop_pid "${pid[$s]}"
+    ktls_seen+="${ktls_seen:+; }${label[$s]}: $(grep -o 'ktls [0-9]* tx, [0-9]* rx, [0-9]* user' "$tmp/$s.log" |
+      awk '{tx += $2; rx += $4; user += $6} END {printf "%d to the kernel for sending, %d for receiving, %d in user space", tx, rx, user}')"
+  done
+fi
 
 report="$tmp/report.md"
 {
@@ -467,7 +491,7 @@ report="$tmp/report.md"
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- Machine: $(machine_line)"
   echo "- Servers: $askr_version, binaries from $BUILD; nginx $nginx_ver; h2o $h2o_ver; php-fpm $("$PHP_FPM" -v 2>/dev/null | awk 'NR==1{print $2}'). Client: $("$H2LOAD" --version 2>&1 | head -1)"
-  echo "- TLS: TLS 1.3, $CIPHER, $GROUP, one ECDSA P-256 certificate, ALPN h2 (checked on every server before the runs); h2c: cleartext with prior knowledge"
+  echo "- TLS: TLS 1.3, $CIPHER, $GROUP, one ECDSA P-256 certificate, ALPN h2 (checked on every server before the runs), kTLS $KTLS${ktls_seen:+ (TLS connections: $ktls_seen)}; h2c: cleartext with prior knowledge"
   echo "- Servers, php-fpm ($CHILDREN children, pm = static, opcache on) and the askr-worker pool ($CHILDREN workers, classic mode) pinned to CPU(s) $SERVER_CPUS, $THREADS Askr loop(s) / nginx worker(s) / h2o thread(s); h2load pinned to CPU(s) $CLIENT_CPUS"
   echo "- Command: \`$cmdline\`"
   echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
