@@ -234,6 +234,11 @@ struct H2Callbacks {
     return self(p).on_stream_close(id, error);
   }
   static int frame_send(nghttp2_session* s, const nghttp2_frame* f, void* p) {
+    // The PING goes behind the first GOAWAY of shutdown_notice(), never ahead of it (nghttp2
+    // sends PINGs first): its ACK then says the client read that GOAWAY.
+    if (f->hd.type == NGHTTP2_GOAWAY && self(p).noticing()) {
+      nghttp2_submit_ping(s, NGHTTP2_FLAG_NONE, nullptr);
+    }
     bool ends = f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA;
     if (ends && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
         nghttp2_session_get_stream_remote_close(s, f->hd.stream_id) == 0) {
@@ -459,7 +464,8 @@ int H2Session::on_begin_frame(uint8_t type, uint8_t flags, int32_t id) {
       largest_before_ = largest_send_window();
       break;
     case NGHTTP2_PING:
-      // An ACK too: the server sends no PING, so an ACK answers nothing and is only work.
+      // An ACK too: the server sends one PING at most (shutdown_notice()), so an ACK is only
+      // work otherwise.
       flood(pings_, "a PING flood");
       break;
     case NGHTTP2_WINDOW_UPDATE:
@@ -592,6 +598,10 @@ int H2Session::on_frame_recv(uint8_t type, uint8_t flags, int32_t id, size_t len
       terminate(NGHTTP2_FLOW_CONTROL_ERROR);
       failure_ = "a SETTINGS frame that took a stream's window beyond 2^31-1";
     }
+    return 0;
+  }
+  if (type == NGHTTP2_PING && (flags & NGHTTP2_FLAG_ACK) && noticing()) {
+    shutdown();  // a round trip since the notice: what the client sent before it has come
     return 0;
   }
   if (type == NGHTTP2_RST_STREAM) {
@@ -987,6 +997,13 @@ void H2Session::shutdown() {
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
+}
+
+void H2Session::shutdown_notice() {
+  if (noticing_ || goaway_ || failed_) return;
+  noticing_ = true;
+  bump(&H2Counters::goaways);
+  nghttp2_submit_shutdown_notice(session_);
 }
 
 void H2Session::terminate(uint32_t error) {

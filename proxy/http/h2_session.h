@@ -214,6 +214,13 @@ class H2Session {
   void reset(int32_t id, uint32_t error);
   // Graceful: GOAWAY with the last stream seen; streams in flight finish, new ones are refused.
   void shutdown();
+  // Graceful, in two steps (RFC 9113 §6.8): a GOAWAY with the last stream id 2^31-1 and a PING
+  // first, so that the streams the client opens while that GOAWAY is in flight are still
+  // served. shutdown() follows when the PING's ACK comes back; the driver calls it itself once
+  // it waited long enough for a client that does not answer.
+  void shutdown_notice();
+  // The first GOAWAY of shutdown_notice() is out, the final one not yet.
+  bool noticing() const { return noticing_ && !goaway_; }
   // GOAWAY with `error`; every stream ends. Counted as a flood when ENHANCE_YOUR_CALM.
   void terminate(uint32_t error);
   // Why recv() reported the connection over (for the log): "a protocol error", "a WINDOW_UPDATE
@@ -271,6 +278,7 @@ class H2Session {
   bool failed_ = false;
   const char* failure_ = nullptr;  // why failed_ (see failure())
   bool goaway_ = false;
+  bool noticing_ = false;       // shutdown_notice() was called
   bool settings_sent_ = false;  // the server preface (our SETTINGS) has been pulled
   uint32_t begun_ = 0;          // streams opened so far
   uint32_t active_ = 0;         // streams given to the driver and not closed yet

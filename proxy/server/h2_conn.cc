@@ -738,6 +738,8 @@ void H2Conn::on_refused(int status, uint64_t bytes, std::string_view method,
 // Picks the one timer that applies (see the header) and arms it when what it waits on changes.
 void H2Conn::update_timer() {
   if (closed_ || lingering_) return;
+  // The drain deadline bounds the streams until the final GOAWAY.
+  if (wait_ == Wait::kNotice && session_.noticing()) return;
   bool reading = session_.open_streams() > streams_.size();  // a head still arriving
   // A body still owed by the client, whether a handler reads it or it is dropped (an answered
   // stream stays open until the client ends its side).
@@ -780,6 +782,9 @@ void H2Conn::set_wait(Wait w, bool rearm) {
     case Wait::kIdle:
       shard_.h2_idle_timers.arm(&timer, shard_.now_ms());
       break;
+    case Wait::kNotice:
+      shard_.h2_notice_timers.arm(&timer, shard_.now_ms());
+      break;
     case Wait::kNone:
       break;
   }
@@ -789,6 +794,12 @@ void H2Conn::on_timeout() {
   free_retired();
   if (closed_) return;
   if (lingering_) return close_now();
+  if (wait_ == Wait::kNotice) {  // the PING went unanswered: the final GOAWAY all the same
+    wait_ = Wait::kNone;
+    session_.shutdown();
+    flush();
+    return update_timer();
+  }
   if (!closing_ && cut_stalled_streams()) return;
   if (wait_ == Wait::kSend || wait_ == Wait::kBody || closing_) {
     ++shard_.counters().timeouts;
@@ -844,11 +855,13 @@ bool H2Conn::cut_stalled_streams() {
   return true;
 }
 
-// Graceful: GOAWAY; the streams in flight finish, new ones are refused, then the connection
-// closes (Shard's drain timeout aborts it if they take too long).
+// Graceful: a first GOAWAY that refuses no stream yet, then, a round trip later (or after the
+// notice timer), the final one; the streams in flight finish, new ones are refused, then the
+// connection closes (Shard's drain timeout aborts it if they take too long).
 void H2Conn::drain() {
-  if (closed_) return;
-  session_.shutdown();
+  if (closed_ || closing_) return;
+  session_.shutdown_notice();
+  set_wait(Wait::kNotice, true);
   flush();
 }
 

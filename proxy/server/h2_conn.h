@@ -13,8 +13,9 @@
 // Timers (one per connection, as for HTTP/1.1): the send timer while bytes are owed to the
 // client and do not move (a zero window included), the body timer while a request head or body
 // is being received and no body bytes come, none while only handlers work, the idle timer when
-// no stream is open. When the send or body timer runs out beside streams in progress, only the
-// streams it waited on are reset.
+// no stream is open, and on drain the notice timer, which bounds the wait between the two
+// GOAWAYs of a graceful shutdown. When the send or body timer runs out beside streams in progress,
+// only the streams it waited on are reset.
 #pragma once
 
 #include <memory>
@@ -51,7 +52,7 @@ class H2Conn final : public Connection, public net::TransportUser, public http::
   struct Stream;  // one request/response exchange (defined in h2_conn.cc)
 
  private:
-  enum class Wait : uint8_t { kNone, kSend, kBody, kIdle };
+  enum class Wait : uint8_t { kNone, kSend, kBody, kIdle, kNotice };
 
   // net::TransportUser
   void on_data(std::string_view data) override;

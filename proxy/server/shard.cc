@@ -219,7 +219,7 @@ void Shard::tick() {
     close_an_idle_connection();
   }
   for (loop::TimerList* list : {&handshake_timers, &header_timers, &body_timers, &keepalive_timers,
-                                &send_timers, &linger_timers, &h2_idle_timers}) {
+                                &send_timers, &linger_timers, &h2_idle_timers, &h2_notice_timers}) {
     while (loop::TimerNode* n = list->pop_expired(now_ms_))
       static_cast<Connection::Timer*>(n)->conn->on_timeout();
   }

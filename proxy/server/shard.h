@@ -87,6 +87,9 @@ class Shard {
 
   loop::TimerList header_timers, body_timers, keepalive_timers, send_timers, linger_timers,
       handshake_timers, h2_idle_timers;
+  // On drain, how long an HTTP/2 client may take to answer the PING sent after the first
+  // GOAWAY before the final one goes out.
+  loop::TimerList h2_notice_timers{1000};
   // A closing connection drains what its client still sends, so that unread bytes do not make
   // close() reset the answer before the client reads it: while it comes no more than kLingerMs
   // apart, for kLingerTimeMs at most (nginx's lingering_timeout and lingering_time).

@@ -1051,6 +1051,48 @@ def case_graceful(port, arg):
            (status, body, err))
 
 
+def case_graceful_notice(port, arg):
+    # RFC 9113 §6.8: the first GOAWAY of a graceful shutdown refuses nothing (last stream
+    # 2^31-1) and comes with a PING; a request sent before that PING is answered is served, and
+    # the final GOAWAY covers it. A second client that never answers the PING gets the final
+    # GOAWAY all the same, about a second later. The test sends SIGTERM once the file ARG exists.
+    a, b = Conn(port), Conn(port)
+    for c in (a, b):
+        c.send(PingFrame(0, b"settled!"))
+        expect(c.until(lambda f: isinstance(f, PingFrame) and "ACK" in f.flags) is not None,
+               "the connection is up")
+    open(arg, "w").close()
+    first = a.goaway(5)
+    expect(first is not None and first.error_code == NO_ERROR and
+           first.last_stream_id == 0x7fffffff,
+           "first GOAWAY: NO_ERROR, last stream 2^31-1 (%s)" %
+           ((first.error_code, first.last_stream_id) if first else None,))
+    ping = a.until(lambda f: isinstance(f, PingFrame) and "ACK" not in f.flags, 5)
+    expect(ping is not None, "a PING follows the first GOAWAY")
+    a.send(a.headers(1))  # sent while the first GOAWAY was in flight
+    ack = PingFrame(0, ping.opaque_data)
+    ack.flags.add("ACK")
+    a.send(ack)
+    status, body, err = a.response(1, 5)
+    expect(status == 200 and body == b"first\n" and err is None,
+           "the request sent after the first GOAWAY: %s %r %s" % (status, body, err))
+    final = [f for f in a.frames if isinstance(f, GoAwayFrame)][1:] or [a.goaway(5)]
+    expect(final[0] is not None and final[0].last_stream_id == 1 and
+           final[0].error_code == NO_ERROR,
+           "final GOAWAY: last stream 1 (%s)" % ((final[0].last_stream_id,) if final[0] else None,))
+    expect(a.wait_closed(5), "the connection closes")
+    t = time.time()
+    got = [f for f in b.frames if isinstance(f, GoAwayFrame)]
+    while len(got) < 2 and not b.closed and time.time() - t < 5:
+        f = b.goaway(5 - (time.time() - t))
+        if f:
+            got.append(f)
+    expect(len(got) == 2 and got[1].last_stream_id == 0,
+           "a client that does not answer the PING: final GOAWAY after %.2f s (%s)" %
+           (time.time() - t, [(f.last_stream_id, f.error_code) for f in got]))
+    expect(b.wait_closed(5), "its connection closes")
+
+
 def case_client_goaway(port, arg):
     # The client's GOAWAY bounds the streams the server would open, not the client's: a request
     # after it, once nothing is in flight, is served; then one sent in the same write, to PHP.

@@ -730,6 +730,28 @@ TEST_P(Http2, GracefulGoawayOnShutdown) {
   EXPECT_EQ(proxy_->stop(), 0);
 }
 
+// RFC 9113 §6.8: on SIGTERM, a first GOAWAY with the last stream 2^31-1 and a PING, then the
+// final GOAWAY once the PING comes back (or a second later), so that a request the client sent
+// while the first was in flight is served rather than dropped.
+TEST_P(Http2, GracefulShutdownNoticeFirst) {
+  start();
+  std::string sent = site_.path() + "/notice-sent";
+  auto run = std::async(std::launch::async, [&] {
+    std::string out;
+    int rc = run_command(kPython + " " + kFrames + " graceful_notice " +
+                             std::to_string(proxy_->port()) + " " + sent + " 2>&1",
+                         out);
+    return std::make_pair(rc, out);
+  });
+  for (int i = 0; i < 500 && !std::filesystem::exists(sent); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(proxy_->pid(), SIGTERM);
+  auto [rc, out] = run.get();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(proxy_->stop(), 0);
+}
+
 // A client's GOAWAY limits the streams the server opens (RFC 9113 §6.8), not the client's own:
 // its later requests are served, as nginx and h2o serve them; they went unanswered once no
 // stream was in flight.

@@ -502,6 +502,24 @@ TEST_F(H2SessionTest, StreamsAfterTheClientsGoawayAreServed) {
   EXPECT_EQ(client_.body[second], "hello");
 }
 
+// A graceful shutdown in two steps (RFC 9113 §6.8): the first GOAWAY refuses nothing, so a
+// request the client sends before it reads it is served; the final GOAWAY goes out once the
+// PING sent behind the first comes back, and ends the connection.
+TEST_F(H2SessionTest, ShutdownNoticeThenTheFinalGoawayOnThePingsAck) {
+  int32_t first = client_.get("/a");
+  ASSERT_TRUE(client_.pump(*server_));
+  server_->shutdown_notice();
+  EXPECT_TRUE(server_->noticing());
+  int32_t second = client_.get("/b");
+  ASSERT_TRUE(client_.pump(*server_));
+  EXPECT_FALSE(server_->noticing());
+  EXPECT_EQ(client_.status[first], "200");
+  EXPECT_EQ(client_.status[second], "200");
+  EXPECT_EQ(client_.goaway, uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(server_->counters().goaways, 2u);
+  EXPECT_TRUE(server_->done());
+}
+
 // The same, with every byte in a read of its own: frame headers cut anywhere are whole before
 // anything is decided about their frames.
 TEST_F(H2SessionTest, ClientBytesCutAnywhereAreReadAsOne) {
