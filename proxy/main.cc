@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -203,13 +204,11 @@ void reload_certificates(server::Generation& gen) {
   LOG_INFO("SIGHUP: certificates reloaded");
 }
 
-// SIGHUP reloads certificates and PHP, with the rest of the config as it was at start: the
-// sites, routes, listeners and pools' settings are not applied again, and each root stays the
-// directory it named at start. An operator who edited the file, or moved a root's symlink to a
-// new release (a Capistrano-style deploy), is told so (and of the file's errors, as -t would
-// say them) rather than left to find that nothing changed.
-void check_config_file(const std::string& path, const std::string& started_with,
-                       const config::Config& running) {
+// SIGHUP reloads certificates, PHP and the roots, with the rest of the config as it was at start:
+// the sites, routes, listeners and pools' settings are not applied again. An operator who edited
+// the file is told so (and of the file's errors, as -t would say them) rather than left to find
+// that nothing changed.
+void check_config_file(const std::string& path, const std::string& started_with) {
   config::LoadResult now = config::load_file(path);
   if (!now.config) {
     for (const config::Diagnostic& d : now.errors) LOG_ERROR("SIGHUP: %s", d.to_string().c_str());
@@ -219,30 +218,53 @@ void check_config_file(const std::string& path, const std::string& started_with,
   }
   if (now.text != started_with) {
     LOG_WARN(
-        "SIGHUP: %s changed since askr-proxy started, and a reload applies only certificates "
-        "and PHP (workers restart with the pools' settings of the start): restart askr-proxy "
-        "for the rest",
+        "SIGHUP: %s changed since askr-proxy started, and a reload applies only certificates, "
+        "roots and PHP (workers restart with the pools' settings of the start): restart "
+        "askr-proxy for the rest",
         path.c_str());
-    return;
   }
-  // The same text: the same sites and routes, in the same order.
-  auto moved = [](const std::string& was, const std::string& is, const std::string& what) {
-    if (was == is) return;
-    LOG_WARN(
-        "SIGHUP: %s now resolves to %s, but askr-proxy serves %s, as resolved at start: restart "
-        "askr-proxy to serve the new one",
-        what.c_str(), is.c_str(), was.c_str());
+}
+
+// Each root, route root and alias of `was` that `is` (the same config text) resolves elsewhere,
+// logged as a change.
+void log_moved_roots(const config::Config& was, const config::Config& is) {
+  auto moved = [](const std::string& from, const std::string& to, const std::string& what) {
+    if (from != to)
+      LOG_INFO("SIGHUP: %s is now %s (was %s)", what.c_str(), to.c_str(), from.c_str());
   };
-  for (size_t i = 0; i < running.sites.size() && i < now.config->sites.size(); ++i) {
-    const config::Site &was = running.sites[i], &is = now.config->sites[i];
+  for (size_t i = 0; i < was.sites.size(); ++i) {
+    const config::Site &a = was.sites[i], &b = is.sites[i];
     std::string site = "site " + std::to_string(i + 1);
-    moved(was.root, is.root, site + "'s root");
-    for (size_t j = 0; j < was.routes.size() && j < is.routes.size(); ++j) {
-      if (was.routes[j].root == was.root) continue;  // the site's, said above
-      moved(was.routes[j].root, is.routes[j].root,
-            site + "'s route " + was.routes[j].prefix + " (root or alias)");
+    moved(a.root, b.root, site + "'s root");
+    for (size_t j = 0; j < a.routes.size(); ++j) {
+      if (a.routes[j].root == a.root && b.routes[j].root == b.root) continue;  // the site's
+      moved(a.routes[j].root, b.routes[j].root,
+            site + "'s route " + a.routes[j].prefix + " (root or alias)");
     }
   }
+}
+
+// SIGHUP: the roots, route roots and aliases of the running config text are resolved and opened
+// again, as nginx and php-fpm find a moved `current` symlink (a Capistrano-style deploy) on
+// theirs. Requests that start from now on get the new router; those in flight finish on the old
+// one, freed with its descriptors when every loop has moved on. A root that cannot be resolved
+// or opened leaves the running roots serving. `served`: the config whose roots are served.
+void reload_roots(server::Generation& gen, const std::string& path, const std::string& text,
+                  std::optional<config::Config>& served) {
+  auto keep_running = [](const std::string& why) {
+    LOG_ERROR("SIGHUP: roots not reloaded, the running ones keep serving: %s", why.c_str());
+  };
+  config::LoadResult now = config::load_string(text, path);
+  if (!now.config) {
+    std::string why;
+    for (const config::Diagnostic& d : now.errors) why += (why.empty() ? "" : "; ") + d.to_string();
+    return keep_running(why);
+  }
+  Result<core::Router> next = core::Router::build(gen.config, *now.config);
+  if (!next) return keep_running(next.error().message);
+  gen.router.publish(std::make_shared<const core::Router>(std::move(*next)));
+  log_moved_roots(served ? *served : gen.config, *now.config);
+  served = std::move(now.config);
 }
 
 // [tls] ktls against what this kernel can do, said once at start (never per connection):
@@ -320,7 +342,8 @@ int serve(const std::string& path) {
     LOG_ERROR("%s", router.error().message.c_str());
     return 1;
   }
-  gen->router = std::move(*router);
+  gen->router.publish(std::make_shared<const core::Router>(std::move(*router)));
+  std::optional<config::Config> served_roots;  // after a reload: the config whose roots serve
   Result<std::unique_ptr<net::TlsContexts>> tls = net::TlsContexts::build(cfg);
   if (!tls) {
     LOG_ERROR("%s", tls.error().message.c_str());  // FILE:LINE:COLUMN: ...
@@ -412,7 +435,8 @@ int serve(const std::string& path) {
       drain_until = log::monotonic_ms() + cfg.timeouts.drain.count();
       for (auto& s : shards) s->stop();
     } else if (sig == SIGHUP) {
-      check_config_file(path, started_with, cfg);
+      check_config_file(path, started_with);
+      reload_roots(*gen, path, started_with, served_roots);
       LOG_INFO("SIGHUP: restarting worker pools");
       supervisor.roll();
       reload_certificates(*gen);

@@ -89,6 +89,7 @@ std::unique_ptr<handlers::Stream> dispatch(http::Request& req, LoopServices& loo
     error(resp, 400);
     return nullptr;
   }
+  loop.refresh_router();  // a reload's roots serve every request from now on
   const Site& site = loop.router->match(req.authority);
   const config::Site& sc = *site.config;
   const config::Route* route = Router::find_route(sc, req.normalized);

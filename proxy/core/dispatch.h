@@ -21,7 +21,18 @@ namespace askr::core {
 // What a loop lends the request core. Shared by the loop's connections and touched only by its
 // thread.
 struct LoopServices {
-  const Router* router = nullptr;
+  // The router the loop takes before each request: a reload's roots serve every request that
+  // starts after it. Null: `router` is the only one.
+  const LiveRouter* live_router = nullptr;
+  const Router* router = nullptr;  // held_router's, when there is a live_router
+  std::shared_ptr<const Router> held_router;
+  uint64_t router_seen = 0;
+
+  // Takes the router published last, when it is not the one held: before each request, and on
+  // the loop's tick so that an idle loop lets the old roots go too.
+  void refresh_router() {
+    if (live_router && live_router->refresh(held_router, router_seen)) router = held_router.get();
+  }
   handlers::FileCache* file_cache = nullptr;  // may be null
   std::vector<std::unique_ptr<backend::PoolClient>>* pools = nullptr;
   const handlers::PhpLimits* php_limits = nullptr;

@@ -40,31 +40,39 @@ Result<int> Router::open_root(const std::string& path) {
   return fd;
 }
 
-// A route without a root or alias of its own shares its site's descriptor.
-Result<handlers::StaticSite> Router::route_files(const Site& site, const config::Route& route) {
+// A route without a root or alias of its own shares its site's descriptor. `roots`: the site as
+// loaded for its paths, whose routes match site.config's one for one.
+Result<handlers::StaticSite> Router::route_files(const Site& site, const config::Route& route,
+                                                 const config::Site& roots) {
   handlers::StaticSite f = site.files;
   f.id = next_files_id();
   f.symlinks = symlinks(route.symlinks);
-  if (route.root.empty() || (route.root == site.config->root && !route.alias)) return f;
-  Result<int> fd = open_root(route.root);
+  const std::string& root = roots.routes[size_t(&route - site.config->routes.data())].root;
+  if (root.empty() || (root == roots.root && !route.alias)) return f;
+  Result<int> fd = open_root(root);
   if (!fd) return fd.error();
   f.root_fd = *fd;
-  f.root = route.root;
+  f.root = keep(root);
   if (route.alias) f.alias_prefix = route.prefix;
   return f;
 }
 
 Result<Router> Router::build(const config::Config& cfg) {
+  return build(cfg, cfg);
+}
+
+Result<Router> Router::build(const config::Config& cfg, const config::Config& roots) {
   Router r;
   r.default_site_ = cfg.default_site;
-  for (const config::Site& s : cfg.sites) {
-    Result<int> fd = r.open_root(s.root);
+  for (size_t i = 0; i < cfg.sites.size(); ++i) {
+    const config::Site &s = cfg.sites[i], &paths = roots.sites[i];
+    Result<int> fd = r.open_root(paths.root);
     if (!fd) return fd.error();
     Site& site = r.sites_.emplace_back();
     site.config = &s;
-    site.files = {*fd, &s.index, symlinks(s.symlinks), s.root, {}, next_files_id()};
+    site.files = {*fd, &s.index, symlinks(s.symlinks), r.keep(paths.root), {}, next_files_id()};
     for (const config::Route& route : s.routes) {
-      Result<handlers::StaticSite> f = r.route_files(site, route);
+      Result<handlers::StaticSite> f = r.route_files(site, route, paths);
       if (!f) return f.error();
       site.route_files.push_back(*f);
     }
@@ -73,13 +81,17 @@ Result<Router> Router::build(const config::Config& cfg) {
 }
 
 Router::Router(Router&& o) noexcept
-    : sites_(std::move(o.sites_)), fds_(std::move(o.fds_)), default_site_(o.default_site_) {
+    : sites_(std::move(o.sites_)),
+      paths_(std::move(o.paths_)),
+      fds_(std::move(o.fds_)),
+      default_site_(o.default_site_) {
   o.sites_.clear();
   o.fds_.clear();
 }
 
 Router& Router::operator=(Router&& o) noexcept {
   std::swap(sites_, o.sites_);
+  std::swap(paths_, o.paths_);
   std::swap(fds_, o.fds_);
   default_site_ = o.default_site_;
   return *this;
@@ -115,6 +127,22 @@ const config::Route* Router::find_route(const config::Site& site, std::string_vi
     if (normalized.starts_with(r.prefix)) return &r;
   }
   return nullptr;
+}
+
+void LiveRouter::publish(std::shared_ptr<const Router> next) {
+  std::shared_ptr<const Router> old;  // freed outside the lock
+  std::lock_guard lock(mu_);
+  old = std::exchange(current_, std::move(next));
+  published_.fetch_add(1, std::memory_order_release);
+}
+
+bool LiveRouter::refresh(std::shared_ptr<const Router>& held, uint64_t& seen) const {
+  if (published_.load(std::memory_order_acquire) == seen) return false;
+  std::shared_ptr<const Router> old;  // the loop's previous router is freed outside the lock
+  std::lock_guard lock(mu_);
+  old = std::exchange(held, current_);
+  seen = published_.load(std::memory_order_relaxed);
+  return true;
 }
 
 }  // namespace askr::core

@@ -317,6 +317,8 @@ struct PhpRequest::Buffers {
   std::string pending, sent;
   std::vector<http::Response::Field> fields;
   PhpScript script;
+  // DOCUMENT_ROOT: a copy, as a reload may free the router whose path the request was given.
+  std::string document_root;
   Context context;  // for describe()
 
   void recycle(size_t room) {
@@ -370,7 +372,8 @@ PhpRequest::PhpRequest(backend::PoolClient& pool, http::ResponseSink& sink,
   script_.filename.assign(script.filename);
   script_.name.assign(script.name);
   script_.path_info.assign(script.path_info);
-  script_.document_root = script.document_root;
+  bufs_->document_root.assign(script.document_root);
+  script_.document_root = client_.document_root = bufs_->document_root;
 }
 
 PhpRequest::~PhpRequest() {

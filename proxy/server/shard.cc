@@ -48,7 +48,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   h2_idle_timers.set_duration(gen.config.http2.idle_timeout.count());
   php_limits_.body_buffer_size = gen.config.limits.body_buffer_size;
   php_limits_.temp_dir = gen.config.server.temp_dir;
-  services_.router = &gen.router;
+  services_.live_router = &gen.router;
   services_.file_cache = &file_cache_;
   services_.pools = &pools_;
   services_.php_limits = &php_limits_;
@@ -214,6 +214,7 @@ void Shard::tick() {
   for (auto& p : pools_) p->tick(now_ms_);
   for (auto& a : acceptors_) a->tick(now_ms_);  // retries after accept errors
   gen_.tls.refresh(tls_, tls_seen_);  // an idle loop lets go of contexts replaced by a reload
+  services_.refresh_router();         // and of roots
   if (nconns_ >= gen_.config.server.max_connections && !draining_ &&
       std::any_of(acceptors_.begin(), acceptors_.end(), [](auto& a) { return a->has_waiting(); })) {
     close_an_idle_connection();

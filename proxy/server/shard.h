@@ -31,10 +31,11 @@ namespace askr::server {
 class Acceptor;
 
 // Everything a generation of the config gives the loops; immutable while they run, except the
-// TLS contexts, which SIGHUP replaces (the certificate files read anew).
+// TLS contexts and the router, which SIGHUP replaces (the certificate files read anew, the roots
+// resolved anew).
 struct Generation {
   config::Config config;
-  core::Router router;
+  core::LiveRouter router;
   int access_log_fd = -1;  // -1: off
   // Certificates and TLS settings; null when no site has a certificate.
   net::LiveTlsContexts tls;

@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "harness.h"
 
 namespace askr::testing {
@@ -203,32 +205,52 @@ TEST(Cli, SighupSaysWhatItDoesNotApplyFromAnEditedConfig) {
   EXPECT_EQ(r.body, "a");
 }
 
-// A root that is a symlink is resolved once, at start: after a deploy moves it to a new release,
-// a SIGHUP says that the old one is still served, and which directory a restart would serve.
-TEST(Cli, SighupSaysWhenARootSymlinkNowNamesAnotherDirectory) {
+// A root, and a route's alias, reached through a symlink are resolved again on SIGHUP: after a
+// deploy moves the links to a new release, the same URLs serve it, and the log says what moved.
+TEST(Cli, SighupServesWhatARootSymlinkNowNames) {
   TempDir dir;
   dir.write("rel1/a.txt", "one");
   dir.write("rel2/a.txt", "two");
+  dir.write("up1/u.txt", "up one");
+  dir.write("up2/u.txt", "up two");
   std::string out;
-  ASSERT_EQ(run_command("ln -s rel1 " + dir.path() + "/current", out), 0);
+  ASSERT_EQ(run_command("cd " + dir.path() + " && ln -s rel1 current && ln -s up1 uploads", out),
+            0);
   ProxyOptions opt;
   opt.root = dir.path() + "/current";
+  opt.site_extra = "[[site.route]]\nprefix = \"/up/\"\nalias = \"" + dir.path() + "/uploads\"\n";
   Proxy proxy(opt);
-  ASSERT_EQ(run_command("ln -sfn rel2 " + dir.path() + "/current", out), 0);
+  auto fetch = [&](const std::string& path) {
+    int fd = connect_to(proxy.port());
+    send_all(fd, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    HttpResponse r = read_response(fd);
+    ::close(fd);
+    return r.body;
+  };
+  EXPECT_EQ(fetch("/a.txt"), "one");
+  EXPECT_EQ(fetch("/up/u.txt"), "up one");
+  // As deploy tools move a link: a new one renamed over it.
+  ASSERT_EQ(run_command("cd " + dir.path() +
+                            " && ln -s rel2 c.new && mv -T c.new current && ln -s up2 u.new && "
+                            "mv -T u.new uploads",
+                        out),
+            0);
   kill(proxy.pid(), SIGHUP);
-  std::string want = "SIGHUP: site 1's root now resolves to " + dir.path() +
-                     "/rel2, but askr-proxy serves " + dir.path() + "/rel1";
+  const std::string real = std::filesystem::canonical(dir.path()).string();
+  std::string want =
+      "SIGHUP: site 1's route /up/ (root or alias) is now " + real + "/up2 (was " + real + "/up1)";
   bool seen = false;
   for (int i = 0; i < 200 && !seen; ++i) {
     seen = proxy.error_log().find(want) != std::string::npos;
     if (!seen) usleep(20000);
   }
   EXPECT_TRUE(seen) << proxy.error_log();
-  int fd = connect_to(proxy.port());
-  send_all(fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-  HttpResponse r = read_response(fd);
-  ::close(fd);
-  EXPECT_EQ(r.body, "one");  // as it says
+  EXPECT_NE(proxy.error_log().find("SIGHUP: site 1's root is now " + real + "/rel2 (was " + real +
+                                   "/rel1)"),
+            std::string::npos)
+      << proxy.error_log();
+  EXPECT_EQ(fetch("/a.txt"), "two");
+  EXPECT_EQ(fetch("/up/u.txt"), "up two");
 }
 
 TEST(Cli, MissingRootIsAnError) {

@@ -2344,5 +2344,92 @@ TEST_P(PhpSplice, ClientClosingMidSpliceFreesTheBackend) {
   EXPECT_TRUE(proxy_->alive());
 }
 
+// ---- reload: a deploy that moves the `current` symlink
+// -----------------------------------------------------------
+
+// Capistrano and Deployer put each release in a directory of its own and move a `current`
+// symlink to the new one (a new link renamed over the old), then reload the web server. nginx
+// with php-fpm serves the new release from then on; so does askr-proxy after a SIGHUP: the
+// static files and the scripts, with DOCUMENT_ROOT and SCRIPT_FILENAME under the new release.
+class PhpReload : public Php {
+ protected:
+  void SetUp() override {
+    Php::SetUp();
+    if (IsSkipped()) return;
+    for (const char* n : {"1", "2"}) {
+      std::string release = site_.path() + "/releases/" + n;
+      copy_php_site(release + "/public");
+      site_.write(std::string("releases/") + n + "/public/release.txt", n);
+      site_.write(std::string("releases/") + n + "/public/release.php",
+                  std::string("<?php echo '") + n + "';\n");
+    }
+    deploy("1");
+    start([&](PhpProxyOptions& o) { o.root = site_.path() + "/current/public"; });
+  }
+  // Points `current` at releases/`n` as deploy tools do: rename(2) of a new link over it.
+  void deploy(const std::string& n) {
+    std::string out;
+    ASSERT_EQ(run_command("cd " + site_.path() + " && ln -sfn releases/" + n +
+                              " current.new && mv -T current.new current",
+                          out),
+              0);
+  }
+  std::string released(const std::string& n) const {
+    return std::filesystem::canonical(site_.path()).string() + "/releases/" + n + "/public";
+  }
+  // SIGHUP, then waits for the proxy to say `what` of it.
+  void reload_and_wait_for(const std::string& what) {
+    kill(proxy_->pid(), SIGHUP);
+    for (int i = 0; i < 250 && proxy_->error_log().find(what) == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_NE(proxy_->error_log().find(what), std::string::npos) << proxy_->error_log();
+  }
+  std::string body(const std::string& path) {
+    PhpResponse r = php_fetch(port(), get(path), 15000);
+    EXPECT_EQ(r.status, 200) << path << "\n" << r.body;
+    return r.body;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, PhpReload, ::testing::ValuesIn(php_params({"fpm", "classic"})),
+                         [](const auto& info) {
+                           return info.param.pool + "_" + info.param.backend;
+                         });
+
+TEST_P(PhpReload, SighupServesTheReleaseCurrentNowNames) {
+  EXPECT_EQ(body("/release.txt"), "1");
+  EXPECT_EQ(body("/release.php"), "1");
+  // A request running over the reload finishes on the release it started on.
+  auto slow = std::async(std::launch::async,
+                         [&] { return php_fetch(port(), get("/sleep.php?s=2"), 15000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  deploy("2");
+  reload_and_wait_for("SIGHUP: site 1's root is now " + released("2") + " (was " + released("1") +
+                      ")");
+  EXPECT_EQ(body("/release.txt"), "2");  // the same second: no file cache answers from 1
+  EXPECT_EQ(body("/release.php"), "2");
+  std::map<std::string, std::string> env = parse_json_object(body("/env.php"));
+  EXPECT_EQ(env["DOCUMENT_ROOT"], released("2"));
+  EXPECT_EQ(env["SCRIPT_FILENAME"], released("2") + "/env.php");
+  PhpResponse r = slow.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "slept 2\n");
+}
+
+// A deploy whose release is not there (yet): the running root keeps serving, and the log says
+// why; the next reload once it is there serves it.
+TEST_P(PhpReload, SighupWithTheNewReleaseMissingKeepsServingTheRunningOne) {
+  deploy("3");
+  reload_and_wait_for("SIGHUP: roots not reloaded, the running ones keep serving: ");
+  EXPECT_NE(proxy_->error_log().find(site_.path() + "/current/public"), std::string::npos)
+      << proxy_->error_log();
+  EXPECT_EQ(body("/release.txt"), "1");
+  EXPECT_EQ(body("/release.php"), "1");
+  deploy("2");
+  reload_and_wait_for("SIGHUP: site 1's root is now " + released("2"));
+  EXPECT_EQ(body("/release.txt"), "2");
+  EXPECT_EQ(body("/release.php"), "2");
+}
+
 }  // namespace
 }  // namespace askr::testing

@@ -98,7 +98,7 @@ class H1OverMemory : public ::testing::Test {
     gen_.config = std::move(*r.config);
     auto router = core::Router::build(gen_.config);
     ASSERT_TRUE(router);
-    gen_.router = std::move(router.value());
+    gen_.router.publish(std::make_shared<const core::Router>(std::move(router.value())));
     shard_ = std::make_unique<Shard>(gen_, 0, -1, std::vector<int>{});
     auto t = std::make_unique<MemoryTransport>();
     mt_ = t.get();
