@@ -280,6 +280,41 @@ TEST_P(Php, GetWithQueryString) {
   EXPECT_EQ(env["REQUEST_URI"], "/env.php");
 }
 
+// getenv() without a name lists the request's FastCGI params after the environment, as
+// php-fpm's does (its SAPI imports them), and so does $_ENV; a worker's next request lists its
+// own params, none of the request before.
+TEST_P(Php, GetenvListsTheRequestsParams) {
+  start({}, 1);
+  PhpResponse r = php_fetch(port(), get("/getenv.php?q=1", "X-Env-Probe: one\r\n"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto env = parse_json_object(r.body);
+  EXPECT_EQ(env["REQUEST_METHOD"], "GET") << r.body;
+  EXPECT_EQ(env["QUERY_STRING"], "q=1");
+  EXPECT_EQ(env["REQUEST_URI"], "/getenv.php?q=1");
+  EXPECT_TRUE(ends_with(env["SCRIPT_FILENAME"], "/getenv.php")) << env["SCRIPT_FILENAME"];
+  EXPECT_EQ(env["HTTP_HOST"], "localhost");
+  EXPECT_EQ(env["HTTP_X_ENV_PROBE"], "one");
+
+  r = php_fetch(port(), get("/getenv.php"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  env = parse_json_object(r.body);
+  EXPECT_EQ(env["QUERY_STRING"], "") << r.body;
+  EXPECT_EQ(env["REQUEST_URI"], "/getenv.php");
+  EXPECT_EQ(env.count("HTTP_X_ENV_PROBE"), 0u) << r.body;
+
+  // $_ENV the same, but in worker mode, where it is built once, at boot, with no request's.
+  r = php_fetch(port(), get("/env_array.php", "X-Env-Probe: two\r\n"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  env = parse_json_object(r.body);
+  if (GetParam().pool == "worker") {
+    EXPECT_EQ(env.count("REQUEST_METHOD"), 0u) << r.body;
+    EXPECT_EQ(env.count("HTTP_X_ENV_PROBE"), 0u) << r.body;
+  } else {
+    EXPECT_EQ(env["REQUEST_METHOD"], "GET") << r.body;
+    EXPECT_EQ(env["HTTP_X_ENV_PROBE"], "two");
+  }
+}
+
 // A header field larger than a FastCGI record (65,535 bytes) goes in a name-value pair split
 // across PARAMS records, which the protocol allows: Askr's workers read it whole. php-fpm reads
 // each record on its own and drops the connection when a pair goes on in the next; such a

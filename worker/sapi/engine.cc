@@ -166,6 +166,7 @@ bool start_engine(const EngineConfig& config) {
     return false;
   }
   hook_filter_functions();
+  hook_environment_import();
   watch_chdir();
   return true;
 }

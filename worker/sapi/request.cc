@@ -370,6 +370,28 @@ void set_string(Bucket* b, std::string_view v) {
   ZVAL_STRINGL_FAST(&z, v.data(), v.size());
 }
 
+// PHP's own php_import_environment_variables(): the process environment alone.
+void (*g_import_process_environment)(zval*) = nullptr;
+
+void import_process_environment(zval* array) {
+  (g_import_process_environment ? g_import_process_environment
+                                : php_import_environment_variables)(array);
+}
+
+// What getenv() without a name and $_ENV (variables_order with E) list: the environment, then
+// the bound request's params, as php-fpm gives them. Not through the input filter, which puts
+// what it is given into $_SERVER (or $_ENV) itself. In worker mode $_ENV is built once and kept
+// (see worker.cc): the environment alone, not the params of the request that happened to build
+// it. $_SERVER is built by register_server_variables().
+void import_environment(zval* array) {
+  import_process_environment(array);
+  const Binding& b = g_binding;
+  if (!b.server || (worker_mode() && array == &PG(http_globals)[TRACK_VARS_ENV])) return;
+  for (const auto& [name, value] : b.server->params().pairs()) {
+    php_register_variable_safe(name.c_str(), value.data(), value.size(), array);
+  }
+}
+
 }  // namespace
 
 bool refresh_request_server(HashTable* ht) {
@@ -450,6 +472,12 @@ void hook_filter_functions() {
   hook_all(std::make_index_sequence<std::size(kFilterFunctions)>());
 }
 
+void hook_environment_import() {
+  if (g_import_process_environment) return;
+  g_import_process_environment = php_import_environment_variables;
+  php_import_environment_variables = import_environment;  // getenv() without a name calls it too
+}
+
 FcgiServer* bound_server() {
   return g_binding.server;
 }
@@ -523,7 +551,7 @@ int bound_proto_num() {
 }
 
 void register_server_variables(zval* track_vars) {
-  php_import_environment_variables(track_vars);
+  import_process_environment(track_vars);
   const Binding& b = g_binding;
   if (b.server) return register_request_vars(b, track_vars);
   if (worker_mode()) register_one("FRANKENPHP_WORKER", std::string("1"), track_vars);

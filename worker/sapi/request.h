@@ -22,6 +22,10 @@ void register_server_variables(zval* track_vars);
 // Called once, after PHP's start.
 void hook_filter_functions();
 
+// Makes getenv() without a name, and $_ENV, list the bound request's params after the
+// environment, as under php-fpm. Called once, after PHP's start.
+void hook_environment_import();
+
 // SG(request_info).proto_num for the bound request: 1000 * major + minor of SERVER_PROTOCOL.
 int bound_proto_num();
 
