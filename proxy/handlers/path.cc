@@ -30,12 +30,33 @@ PathError decode_byte(std::string_view raw, size_t& i, char& c) {
     const int lo = base::hex_value(raw[i + 2]);
     if (hi < 0 || lo < 0) return PathError::kBadEscape;
     c = static_cast<char>(hi << 4 | lo);
-    if (c == '/') return PathError::kEncodedSlash;
     i += 3;
+    if (c == '/') {
+      c = kEncodedSlash;
+      return PathError::kNone;
+    }
   } else {
     ++i;
   }
   return c == '\0' ? PathError::kNul : PathError::kNone;
+}
+
+// Whether `path`, normalized, climbs above the root with its encoded slashes taken as '/', as
+// nginx takes them: such a "..%2f" is refused (400) as a plain one is, though it is a name
+// otherwise.
+bool climbs_as_nginx(std::string_view path) {
+  int depth = 0;
+  for (size_t i = 1, start = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/' && path[i] != kEncodedSlash) continue;
+    const std::string_view piece = path.substr(start, i - start);
+    if (piece == "..") {
+      if (--depth < 0) return true;
+    } else if (!piece.empty() && piece != ".") {
+      ++depth;
+    }
+    start = i + 1;
+  }
+  return false;
 }
 
 // pchar (RFC 3986 §3.3) and '/', less pct-encoded: the bytes a URI path carries as they are.
@@ -57,8 +78,6 @@ const char* path_error_name(PathError e) {
       return "bad percent-escape";
     case PathError::kNul:
       return "NUL in path";
-    case PathError::kEncodedSlash:
-      return "encoded slash in path";
     case PathError::kAboveRoot:
       return "path climbs above root";
   }
@@ -84,10 +103,13 @@ PathError normalize_path(std::string_view raw, std::string& out) {
   out.push_back('/');
   size_t seg = 1;  // where the current segment starts in `out`
   size_t i = 1;
+  bool slashed = false;  // an encoded slash was decoded
   for (;;) {
     if (i == raw.size() || raw[i] == '/') {
       if (PathError e = close_segment(out, seg); e != PathError::kNone) return e;
-      if (i == raw.size()) return PathError::kNone;
+      if (i == raw.size()) {
+        return slashed && climbs_as_nginx(out) ? PathError::kAboveRoot : PathError::kNone;
+      }
       if (out.back() != '/') out.push_back('/');
       seg = out.size();
       ++i;
@@ -96,6 +118,27 @@ PathError normalize_path(std::string_view raw, std::string& out) {
     char c;
     if (PathError e = decode_byte(raw, i, c); e != PathError::kNone) return e;
     out.push_back(c);
+    slashed = slashed || c == kEncodedSlash;
+  }
+}
+
+PathError decode_slashes(std::string_view part, std::string& out) {
+  out.clear();
+  if (part.find(kEncodedSlash) == std::string_view::npos) {
+    out.assign(part);  // the usual PATH_INFO: normalized already
+    return PathError::kNone;
+  }
+  out.push_back('/');
+  size_t seg = 1;
+  for (size_t i = 1;; ++i) {
+    if (i == part.size() || part[i] == '/' || part[i] == kEncodedSlash) {
+      if (PathError e = close_segment(out, seg); e != PathError::kNone) return e;
+      if (i == part.size()) return PathError::kNone;
+      if (out.back() != '/') out.push_back('/');
+      seg = out.size();
+    } else {
+      out.push_back(part[i]);
+    }
   }
 }
 
@@ -105,6 +148,8 @@ void append_encoded_path(std::string_view path, std::string& out) {
     const auto c = static_cast<unsigned char>(ch);
     if (is_path_char(c)) {
       out += ch;
+    } else if (ch == kEncodedSlash) {
+      out += "%2F";
     } else {
       out += '%';
       out += kHex[c >> 4];

@@ -109,8 +109,12 @@ PhpMatch split_path_info(const StaticSite& files, std::string_view path, size_t 
     std::optional<std::string_view> rel = files.relative(script);
     Kind kind = rel ? probe(files, *rel, cache) : Kind::kMissing;
     if (kind == Kind::kFile) {
-      set_script(files, script, *rel, path.substr(split + 4), out);
-      return PhpMatch::kScript;
+      // An encoded slash is a '/' in PATH_INFO, as nginx gives it; a ".." that it makes climb
+      // into the script's own path names nothing.
+      set_script(files, script, *rel, "", out);
+      return decode_slashes(path.substr(split + 4), out.path_info) == PathError::kNone
+                 ? PhpMatch::kScript
+                 : PhpMatch::kNotFound;
     }
     if (kind != Kind::kDir) return PhpMatch::kNotFound;
   }
@@ -260,7 +264,8 @@ PhpMatch match_php(const StaticSite& files, const StaticSite& site_files, std::s
     return find_script(files, path, "", out, cache) ? PhpMatch::kScript : PhpMatch::kNotFound;
   }
   std::optional<std::string_view> rel = files.relative(path);
-  if (!rel) return PhpMatch::kNotFound;
+  // An encoded slash names no file: the path is missing, whatever a real '/' there would name.
+  if (!rel) return front_or(PhpMatch::kStatic, site_files, fc, out, cache);
   if (path.back() == '/') {
     // Scratch of this loop's thread: its capacity is reused from request to request.
     thread_local std::string candidate;

@@ -301,6 +301,7 @@ void log_refused_link(const StaticSite& site, std::string_view rel, int err) {
 }
 
 std::optional<std::string_view> StaticSite::relative(std::string_view path) const {
+  if (path.find(kEncodedSlash) != std::string_view::npos) return std::nullopt;
   if (alias_prefix.empty()) return path.substr(1);
   if (!path.starts_with(alias_prefix)) return std::nullopt;
   return path.substr(alias_prefix.size());

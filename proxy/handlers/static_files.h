@@ -25,7 +25,8 @@ struct StaticSite {
 
   // The path under the root that the normalized request path `path` names, without a leading
   // '/': `path` minus its leading '/' under a root, minus the alias prefix under an alias.
-  // nullopt when `path` is not under the alias prefix.
+  // nullopt when `path` is not under the alias prefix, or holds an encoded slash
+  // (kEncodedSlash): no file name holds a '/', so such a path names no file.
   std::optional<std::string_view> relative(std::string_view path) const;
   // The absolute file name of `rel` (what relative() returned), as nginx's $request_filename.
   std::string filename(std::string_view rel) const;

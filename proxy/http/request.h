@@ -100,7 +100,8 @@ class Request {
   int64_t start_ms = 0;  // when the head was complete (loop clock)
 
   // The path percent-decoded and normalized once by the request core (see
-  // handlers::normalize_path); `path_ok` false when it does not normalize (400).
+  // handlers::normalize_path: an encoded slash is kept as handlers::kEncodedSlash); `path_ok`
+  // false when it does not normalize (400).
   std::string normalized;
   bool path_ok = false;
   // Set by the request core when it refused the request as bad input (a 400, or a 405 for

@@ -1,6 +1,7 @@
 // libFuzzer target for the static-file building blocks: normalize_path, parse_range,
 // accepts_encoding, the entity-tag lists and parse_http_date. Every input is fed to each of them
 // and their documented invariants are checked; a violation aborts.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,20 +26,42 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The encoded slashes in `in`, which alone may leave a NUL (kEncodedSlash) in a normalized path.
+size_t encoded_slashes(std::string_view in) {
+  size_t n = 0;
+  for (size_t i = 0; i + 2 < in.size(); ++i) {
+    n += in[i] == '%' && in[i + 1] == '2' && (in[i + 2] == 'f' || in[i + 2] == 'F');
+  }
+  return n;
+}
+
 void fuzz_path(std::string_view in) {
   std::string out;
   if (askr::handlers::normalize_path(in, out) != PathError::kNone) return;
   check(!out.empty() && out[0] == '/');
   check(out.size() <= in.size());
-  check(out.find('\0') == std::string::npos);
+  check(size_t(std::count(out.begin(), out.end(), '\0')) <= encoded_slashes(in));
+  // Decoding never invents a segment boundary.
+  check(std::count(out.begin(), out.end(), '/') <= std::count(in.begin(), in.end(), '/'));
   check(out.find("//") == std::string::npos);
   check(out.find("/./") == std::string::npos);
   check(out.find("/../") == std::string::npos);
   check(!ends_with(out, "/.") && !ends_with(out, "/.."));
-  // Normalizing again changes nothing, unless decoding produced a new '%' escape.
-  if (out.find('%') == std::string::npos) {
-    std::string again;
-    check(askr::handlers::normalize_path(out, again) == PathError::kNone && again == out);
+  // With its encoded slashes as '/', as nginx has them, it climbs no higher than the root.
+  std::string decoded;
+  check(askr::handlers::decode_slashes(out, decoded) == PathError::kNone);
+  // Encoded again, it normalizes back to itself: an encoded slash stays one.
+  std::string encoded, again;
+  askr::handlers::append_encoded_path(out, encoded);
+  check(askr::handlers::normalize_path(encoded, again) == PathError::kNone && again == out);
+  // Any tail of it, as PATH_INFO, decodes to a path without dot-segments or NUL, or climbs.
+  const size_t tail = out.find('/', out.size() / 2);
+  if (tail != std::string::npos &&
+      askr::handlers::decode_slashes(std::string_view(out).substr(tail), again) ==
+          PathError::kNone) {
+    check(again.find('\0') == std::string::npos && again.find("//") == std::string::npos);
+    check(again.find("/../") == std::string::npos && again.find("/./") == std::string::npos);
+    check(!ends_with(again, "/.") && !ends_with(again, "/.."));
   }
   check(!askr::handlers::mime_type(out).empty());
 }

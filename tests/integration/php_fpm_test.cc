@@ -815,6 +815,73 @@ TEST_P(Php, PathInfoIsSplitAtTheFirstScript) {
   EXPECT_EQ(php_fetch(port(), get("/d.php/other.php/a")).status, 404);
 }
 
+// An encoded slash after the script reaches PHP decoded in PATH_INFO (and PHP_SELF), as nginx
+// gives it, REQUEST_URI as sent: apps route on ids such as "vendor%2Fname". In the script's own
+// part it names no file: the script it would name with a real '/' is not found through it.
+TEST_P(Php, EncodedSlashInPathInfoIsDecoded) {
+  site_.write("www/dir/pathinfo.php", read_file(root() + "/pathinfo.php"));
+  start();
+  PhpResponse r = php_fetch(port(), get("/pathinfo.php/a%2Fb/c%2f?q=1"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto p = parse_json_object(r.body);
+  EXPECT_EQ(p["PATH_INFO"], "/a/b/c/") << r.body;
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(p["SCRIPT_FILENAME"], fs::canonical(root()).string() + "/pathinfo.php");
+  EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/a%2Fb/c%2f?q=1");
+  EXPECT_EQ(p["PHP_SELF"], "/pathinfo.php/a/b/c/");
+  EXPECT_EQ(p["DOCUMENT_URI"], "/pathinfo.php");
+
+  // Decoded, its dot-segments are resolved, as nginx resolves them; one that climbs into the
+  // script's own path names nothing.
+  p = parse_json_object(php_fetch(port(), get("/pathinfo.php/a%2F..%2Fb%2F%2Fc")).body);
+  EXPECT_EQ(p["PATH_INFO"], "/b/c");
+  EXPECT_EQ(p["SCRIPT_NAME"], "/pathinfo.php");
+  EXPECT_EQ(php_fetch(port(), get("/pathinfo.php/..%2fdir/pathinfo.php")).status, 404);
+
+  for (const char* path :
+       {"/dir%2Fpathinfo.php", "/dir%2fpathinfo.php/x", "/dir/..%2fpathinfo.php", "/dir%2F"}) {
+    r = php_fetch(port(), get(path));
+    EXPECT_EQ(r.status, 404) << path << " " << r.body;
+  }
+  EXPECT_EQ(php_fetch(port(), get("/%2e%2e%2fpathinfo.php")).status, 400);
+  EXPECT_EQ(php_fetch(port(), get("/pathinfo.php/..%2f..%2fetc")).status, 400);
+  EXPECT_EQ(php_fetch(port(), get("/pathinfo.php/a%2F%00")).status, 400);
+
+  std::string out;
+  ASSERT_EQ(run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 30 " +
+                            url("/pathinfo.php/vendor%2Fname"),
+                        out),
+            0);
+  p = parse_json_object(out);
+  EXPECT_EQ(p["PATH_INFO"], "/vendor/name") << out;
+  EXPECT_EQ(p["REQUEST_URI"], "/pathinfo.php/vendor%2Fname");
+}
+
+// A path with an encoded slash names no file, so under a front controller it runs the front
+// controller as any missing path does, with REQUEST_URI as sent, which the app routes on (ids
+// such as "vendor%2Fname" in package registries and REST APIs). What it would name with a real
+// '/' is not looked up: not served, not run.
+TEST_P(Php, EncodedSlashGoesToTheFrontController) {
+  site_.write("www/search/AC/DC", "a file\n");
+  site_.write("www/dir/pathinfo.php", read_file(root() + "/pathinfo.php"));
+  start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
+  for (const char* path :
+       {"/api/packages/vendor%2Fname?x=1", "/search/AC%2FDC?x=1", "/search/AC%2fDC/?x=1",
+        "/hello.txt%2F?x=1", "/dir/..%2fhello.txt?x=1"}) {
+    PhpResponse r = php_fetch(port(), get(path));
+    ASSERT_EQ(r.status, 200) << path << " " << r.body;
+    auto fc = parse_json_object(r.body);
+    EXPECT_EQ(fc["script"], "index.php") << path << " " << r.body;
+    EXPECT_EQ(fc["REQUEST_URI"], path);
+    EXPECT_EQ(fc["SCRIPT_NAME"], "/index.php");
+    EXPECT_EQ(fc["x"], "1");
+  }
+  // A script named through an encoded slash is not found, as nginx's try_files
+  // $fastcgi_script_name =404 answers a missing one.
+  EXPECT_EQ(php_fetch(port(), get("/dir%2Fpathinfo.php")).status, 404);
+  EXPECT_EQ(php_fetch(port(), get("/dir/pathinfo.php")).status, 200);
+}
+
 TEST_P(Php, FrontControllerRunsForMissingPaths) {
   start([](PhpProxyOptions& o) { o.front_controller = "index.php"; });
   PhpResponse r = php_fetch(port(), get("/no/such/page?x=1"));
@@ -1009,12 +1076,12 @@ TEST_P(Php, RouteRootAndAliasScripts) {
   p = parse_json_object(php_fetch(port(), get("/env.php")).body);
   EXPECT_EQ(p["DOCUMENT_ROOT"], base + "/www");
 
-  // Nothing climbs out of the alias: ".." is resolved before routing, encoded slashes and NUL
-  // are refused, and a path that only starts like the prefix is not under it.
+  // Nothing climbs out of the alias: ".." is resolved before routing, an encoded slash names no
+  // file, NUL is refused, and a path that only starts like the prefix is not under it.
   const std::pair<const char*, int> cases[] = {
       {"/wp-content/../secret.php", 404},  // "/secret.php" under the site's root: none there
       {"/wp-content/%2e%2e/secret.php", 404}, {"/wp-content/%2e%2e/%2e%2e/secret.php", 400},
-      {"/wp-content/..%2fsecret.php", 400},   {"/wp-content../secret.php", 404},
+      {"/wp-content/..%2fsecret.php", 404},   {"/wp-content../secret.php", 404},
       {"/wp-content/..%5csecret.php", 404},   {"/wp-content/env.php%00.txt", 400},
       {"/media/../../secret.php", 400},
   };

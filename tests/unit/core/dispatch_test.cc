@@ -288,8 +288,10 @@ TEST_F(Core, AliasRouteServesFromItsDirectory) {
   EXPECT_EQ(get("/wp-content/hello.txt"), 404);
   EXPECT_EQ(get("/wp-content/../secret.txt"), 404);  // "/secret.txt" under the site's root
   EXPECT_EQ(get("/wp-content/%2e%2e/secret.txt"), 404);
-  EXPECT_EQ(get("/wp-content/..%2fsecret.txt"), 400);
-  EXPECT_EQ(get("/wp-content../secret.txt"), 404);  // not under the prefix: the site's root
+  EXPECT_EQ(get("/wp-content/..%2fsecret.txt"), 404);  // an encoded slash names no file
+  EXPECT_EQ(get("/wp-content%2fup.txt"), 404);
+  EXPECT_EQ(get("/wp-content/..%2f..%2fsecret.txt"), 400);  // above the root, as nginx counts
+  EXPECT_EQ(get("/wp-content../secret.txt"), 404);          // not under the prefix: the site's root
 }
 
 // PHP: the core picks the pool's handler; started, it speaks FastCGI to the pool and the
