@@ -710,24 +710,30 @@ TEST_P(Http2, StalledStreamsDoNotHoldUpTheOthers) {
   frames("stalled_neighbours", "17");  // 17 x 64 KiB: the connection's 1 MiB
 }
 
-TEST_P(Http2, GracefulGoawayOnShutdown) {
-  start();
-  std::string sent = site_.path() + "/graceful-sent";
+// Runs h2_frames.py's `name` case, which touches a file once its stream is in flight, and sends
+// the proxy SIGTERM then: the case reads how the shutdown goes. A fixed wait lost that race on a
+// loaded machine.
+void sigterm_while_in_flight(const TempDir& site, PhpProxy& proxy, const std::string& name) {
+  std::string sent = site.path() + "/" + name + "-sent";
   auto run = std::async(std::launch::async, [&] {
     std::string out;
-    int rc = run_command(kPython + " " + kFrames + " graceful " + std::to_string(proxy_->port()) +
+    int rc = run_command(kPython + " " + kFrames + " " + name + " " + std::to_string(proxy.port()) +
                              " " + sent + " 2>&1",
                          out);
     return std::make_pair(rc, out);
   });
-  // The stream is in flight (a fixed wait lost the race on a loaded machine).
   for (int i = 0; i < 500 && !std::filesystem::exists(sent); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill(proxy_->pid(), SIGTERM);
+  kill(proxy.pid(), SIGTERM);
   auto [rc, out] = run.get();
   EXPECT_EQ(rc, 0) << out;
-  EXPECT_EQ(proxy_->stop(), 0);
+  EXPECT_EQ(proxy.stop(), 0);
+}
+
+TEST_P(Http2, GracefulGoawayOnShutdown) {
+  start();
+  sigterm_while_in_flight(site_, *proxy_, "graceful");
 }
 
 // RFC 9113 §6.8: on SIGTERM, a first GOAWAY with the last stream 2^31-1 and a PING, then the
@@ -735,21 +741,7 @@ TEST_P(Http2, GracefulGoawayOnShutdown) {
 // while the first was in flight is served rather than dropped.
 TEST_P(Http2, GracefulShutdownNoticeFirst) {
   start();
-  std::string sent = site_.path() + "/notice-sent";
-  auto run = std::async(std::launch::async, [&] {
-    std::string out;
-    int rc = run_command(kPython + " " + kFrames + " graceful_notice " +
-                             std::to_string(proxy_->port()) + " " + sent + " 2>&1",
-                         out);
-    return std::make_pair(rc, out);
-  });
-  for (int i = 0; i < 500 && !std::filesystem::exists(sent); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(proxy_->pid(), SIGTERM);
-  auto [rc, out] = run.get();
-  EXPECT_EQ(rc, 0) << out;
-  EXPECT_EQ(proxy_->stop(), 0);
+  sigterm_while_in_flight(site_, *proxy_, "graceful_notice");
 }
 
 // A client's GOAWAY limits the streams the server opens (RFC 9113 §6.8), not the client's own:
