@@ -57,21 +57,37 @@ size_t add_fields(nghttp2_nv* nv, size_t n, std::span<const Response::Field> fie
   return n;
 }
 
-// The fields indexed in Request::known, by their lower-case HTTP/2 names.
-constexpr std::pair<std::string_view, Known> kKnownNames[] = {
-    {"content-type", Known::kContentType},
-    {"referer", Known::kReferer},
-    {"user-agent", Known::kUserAgent},
-    {"cookie", Known::kCookie},
-    {"if-match", Known::kIfMatch},
-    {"if-none-match", Known::kIfNoneMatch},
-    {"if-modified-since", Known::kIfModifiedSince},
-    {"if-range", Known::kIfRange},
-    {"range", Known::kRange},
-    {"accept-encoding", Known::kAcceptEncoding},
-    {"authorization", Known::kAuthorization},
-    {"if-unmodified-since", Known::kIfUnmodifiedSince},
-};
+// The field a lower-case HTTP/2 name indexes in Request::known, or Known::kCount: by length
+// first, so that most names cost one comparison or none.
+Known known_of(std::string_view name) {
+  auto is = [name](std::string_view n, Known k) { return name == n ? k : Known::kCount; };
+  switch (name.size()) {
+    case 5:
+      return is("range", Known::kRange);
+    case 6:
+      return is("cookie", Known::kCookie);
+    case 7:
+      return is("referer", Known::kReferer);
+    case 8:
+      if (name == "if-match") return Known::kIfMatch;
+      return is("if-range", Known::kIfRange);
+    case 10:
+      return is("user-agent", Known::kUserAgent);
+    case 12:
+      return is("content-type", Known::kContentType);
+    case 13:
+      if (name == "if-none-match") return Known::kIfNoneMatch;
+      return is("authorization", Known::kAuthorization);
+    case 15:
+      return is("accept-encoding", Known::kAcceptEncoding);
+    case 17:
+      return is("if-modified-since", Known::kIfModifiedSince);
+    case 19:
+      return is("if-unmodified-since", Known::kIfUnmodifiedSince);
+    default:
+      return Known::kCount;
+  }
+}
 
 // A value without the SP and HTAB at its ends, as HTTP/1.1 reads a field (RFC 9110 §5.5).
 std::string_view trim_ws(std::string_view v) {
@@ -720,8 +736,8 @@ int H2Session::finish_head(int32_t id, bool end_stream) {
   for (const Incoming::Field& f : in->fields) {
     std::string_view name = at(f.name), value = at(f.value);
     req->headers.push_back({name, value});
-    for (const auto& [n, k] : kKnownNames) {
-      if (name == n && req->known(k).empty()) req->set_known(k, value);
+    if (Known k = known_of(name); k != Known::kCount && req->known(k).empty()) {
+      req->set_known(k, value);
     }
   }
   req->length_sent = in->content_length.has_value();
