@@ -350,6 +350,41 @@ bool reference_host(std::string_view s) {
   return !name.empty();
 }
 
+// Standard base64 with padding (RFC 4648 §4), as clients encode Basic credentials.
+std::string reference_base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) n |= uint32_t(uint8_t(in[i + 1])) << 8;
+    if (i + 2 < in.size()) n |= uint8_t(in[i + 2]);
+    out += kAlphabet[n >> 18];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+// REMOTE_USER from an Authorization value: any bytes in, and a round trip through the encoding
+// a client uses: the user is what precedes the first colon of the credentials, never empty.
+void check_remote_user(std::string_view data) {
+  std::string user = askr::http::remote_user(data);
+  FUZZ_CHECK(user.find(':') == std::string::npos);
+  if (!user.empty()) {
+    FUZZ_CHECK(data.size() > 6);
+    std::string scheme(data.substr(0, 6));
+    for (char& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
+    FUZZ_CHECK(scheme == "basic ");
+  }
+  size_t colon = data.find(':');
+  std::string expected(colon == std::string_view::npos ? std::string_view()
+                                                       : data.substr(0, colon));
+  FUZZ_CHECK(askr::http::remote_user("Basic " + reference_base64(data)) == expected);
+  FUZZ_CHECK(askr::http::remote_user("bAsIc   " + reference_base64(data)) == expected);
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   std::string_view data(reinterpret_cast<const char*>(bytes), size);
   size_t piece = size == 0 ? 1 : 1 + bytes[0] % 13;
@@ -379,5 +414,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   // The Host check, on the input up to its first line end (a Host value's length).
   std::string_view host = data.substr(0, std::min(data.find('\n'), size_t{512}));
   FUZZ_CHECK(askr::http::valid_host(host) == reference_host(host));
+  check_remote_user(data.substr(0, std::min(size, size_t{1024})));
   return 0;
 }
