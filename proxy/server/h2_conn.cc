@@ -458,11 +458,17 @@ void H2Conn::body_drained(Stream& s) {
   s.body_paused = false;
   size_t read = std::exchange(s.unread, 0);  // what it took unread, it has read now
   if (!s.held.empty() && s.wants_body && !s.done) {
-    std::string held = std::move(s.held);
-    s.held.clear();
+    std::string held;
+    held.swap(s.held);
     feed(s, held);
     // The connection's window opened on arrival; the stream's opens once the handler reads.
     (s.body_paused ? s.unread : read) += held.size();
+    // The buffer goes back for what arrives while the handler is busy again: an upload that
+    // outruns PHP holds one buffer of up to its stream's window, not a new one each round.
+    if (s.held.empty()) {
+      held.clear();
+      s.held.swap(held);
+    }
   } else if (s.wants_body && !s.done && !s.body_ended) {
     session_.open_stream(s.id);  // it reads now: what it waited for may come
   }
