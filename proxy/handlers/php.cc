@@ -520,6 +520,9 @@ void PhpRequest::send(std::string_view bytes) {
 
 void PhpRequest::send_stdin(std::string_view data) {
   std::string rec;
+  // Its whole size at once (a header and at most 7 bytes of padding per record): a large piece
+  // of body is copied once, not again at each doubling of the buffer.
+  rec.reserve(data.size() + (data.size() / fastcgi::kMaxAlignedContentLength + 1) * 16);
   fastcgi::stream(rec, fastcgi::RecordType::kStdin, kRequestId, data);
   send(rec);
 }
