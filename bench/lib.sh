@@ -12,6 +12,8 @@
 #   free_port                 a free TCP port on 127.0.0.1
 #   expand_cpus, cpu_mask     "1,3-5" -> "1 3 4 5"; a worker_cpu_affinity mask for a list
 #   raise_nofile              raises the open-file limit; sets $nofile and $nginx_nofile
+#   nginx_conf_head, nginx_fastcgi_conf_head, nginx_temp_paths
+#                             the top of an nginx.conf: static files / in front of php-fpm
 #   warn_load                 sets $load_start, warns when the machine is not idle
 #   wait_http                 waits until a URL answers, or the server exits
 #   wrk_run, wrk_field        wrk pinned to CLIENT_CPUS; fields from its output
@@ -151,12 +153,46 @@ http {
     keepalive_timeout 300s;
 EOF
   if [ -n "${3:-}" ]; then printf '    %s\n' "$3"; fi
+  nginx_temp_paths "$tmp/$name"
+}
+
+# The top of an nginx.conf for nginx in front of php-fpm: as root, THREADS workers pinned to
+# SERVER_CPUS, no daemon, error log LOG, pid and lock files BASE.pid and BASE.lock, temporary
+# files under $tmp/nginx, 4096 connections per worker, no access log, long keep-alive (no
+# sendfile or open_file_cache: nothing static is served). The http block is left open.
+nginx_fastcgi_conf_head() { # LOG BASE
   cat <<EOF
-    client_body_temp_path $tmp/$name/body;
-    proxy_temp_path $tmp/$name/proxy;
-    fastcgi_temp_path $tmp/$name/fastcgi;
-    uwsgi_temp_path $tmp/$name/uwsgi;
-    scgi_temp_path $tmp/$name/scgi;
+user root;
+worker_processes $THREADS;
+worker_cpu_affinity auto $(cpu_mask "$SERVER_CPUS");
+daemon off;
+master_process on;
+error_log $1;
+pid $2.pid;
+lock_file $2.lock;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+EOF
+  nginx_temp_paths "$tmp/nginx"
+}
+
+# nginx's temporary file paths (http context) under DIR.
+nginx_temp_paths() { # DIR
+  cat <<EOF
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
 EOF
 }
 

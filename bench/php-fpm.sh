@@ -148,10 +148,6 @@ grep -qx 'Zend OPcache' <<<"$fpm_modules" ||
   die "$PHP_FPM -c $PHP_INI does not load Zend OPcache"
 start_php_fpm "$CHILDREN"
 
-# nginx's worker_cpu_affinity mask for SERVER_CPUS, so that each worker is pinned to one of
-# them as each Askr loop is (plain `auto` would start from CPU 0, outside the taskset).
-nginx_mask() { cpu_mask "$SERVER_CPUS"; }
-
 # ---------------------------------------------------------------------------------------------
 # Front ends. Each is started for one measurement and stopped after it.
 declare -A label
@@ -206,31 +202,9 @@ write_nginx_conf() { # NAME PORT
     pass="php"
     keepconn="fastcgi_keep_conn on;"
   fi
-  cat >"$tmp/$name.conf" <<EOF
-user root;
-worker_processes $THREADS;
-worker_cpu_affinity auto $(nginx_mask);
-daemon off;
-master_process on;
-error_log $tmp/$name.log;
-pid $tmp/$name.pid;
-lock_file $tmp/$name.lock;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
+  {
+    nginx_fastcgi_conf_head "$tmp/$name.log" "$tmp/$name"
+    cat <<EOF
 
     $upstream
 
@@ -248,6 +222,7 @@ http {
     }
 }
 EOF
+  } >"$tmp/$name.conf"
 }
 
 start_server() { # NAME

@@ -1326,10 +1326,6 @@ cur_fpm=""     # php-fpm master (fpm only)
 cur_port=""
 cur_log=""
 
-# nginx's worker_cpu_affinity mask for SERVER_CPUS (plain `auto` would start from CPU 0,
-# outside the taskset).
-nginx_mask() { cpu_mask "$SERVER_CPUS"; }
-
 write_askr_conf() { # SERVER APP PORT CONF LOG
   local mode=classic script="" names=""
   if [ "$1" = worker ]; then
@@ -1376,31 +1372,9 @@ CONF
 }
 
 write_nginx_conf() { # PORT SOCK CONF LOG APP
-  cat >"$3" <<CONF
-user root;
-worker_processes $THREADS;
-worker_cpu_affinity auto $(nginx_mask);
-daemon off;
-master_process on;
-error_log $4;
-pid ${3%.conf}.pid;
-lock_file ${3%.conf}.lock;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fastcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
+  {
+    nginx_fastcgi_conf_head "$4" "${3%.conf}"
+    cat <<CONF
 
     server {
         listen 127.0.0.1:$1;
@@ -1420,6 +1394,7 @@ http {
     }
 }
 CONF
+  } >"$3"
 }
 
 fpm_modules=$("$PHP_FPM" -c "$PHP_INI" -m 2>/dev/null || true)
