@@ -28,6 +28,7 @@
 #   strace_field              calls in all, or the most frequent ones, from strace -c output
 #   median, median_round      the median value / round (lower middle for an even ROUNDS)
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
+#   wrk_errors_line           a server's non-2xx responses and socket errors over all rounds
 #   div, div_1, fmt_int, slash_join  number formatting for the report tables
 #   machine_line, wrk_version, nginx_version, askr_rev   report header facts
 #
@@ -444,6 +445,23 @@ ratio_rounds() { # PREFIX_A PREFIX_B
     out+=("$(div "$(wrk_field "$1.$r.txt" rps)" "$(wrk_field "$2.$r.txt" rps)")")
   done
   slash_join "${out[@]}"
+}
+
+# One server's line in a report's errors over all rounds: "- LABEL: non-2xx N; socket errors:"
+# then " [ITEM round R: ...]" for every wrk output whose socket-error line is not all zeros, or
+# " none". The outputs are PREFIX.ITEM.R.txt for each ITEM and R = 1..ROUNDS; a missing one is
+# skipped.
+wrk_errors_line() { # LABEL PREFIX ITEM...
+  local label=$1 prefix=$2 item r f e n2=0 se=""
+  shift 2
+  for item in "$@"; do for r in $(seq "$ROUNDS"); do
+    f="$prefix.$item.$r.txt"
+    [ -e "$f" ] || continue
+    n2=$((n2 + $(wrk_field "$f" non2xx)))
+    e=$(wrk_field "$f" sockerr)
+    [ "$e" = none ] || se+=" [$item round $r: $e]"
+  done; done
+  echo "- $label: non-2xx $n2; socket errors:${se:- none}"
 }
 
 div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "—"; else printf "%.2f", a/b }'; }

@@ -464,16 +464,7 @@ report="$tmp/report.md"
   fi
   echo "Errors over all rounds (sum of Non-2xx responses; any socket-error line that is not all zeros):"
   echo
-  for s in "${servers[@]}"; do
-    n2=0; se=""
-    for w in "${workloads[@]}"; do for r in $(seq "$ROUNDS"); do
-      f="$tmp/wrk.$s.$w.$r.txt"
-      n2=$((n2 + $(wrk_field "$f" non2xx)))
-      e=$(wrk_field "$f" sockerr)
-      [ "$e" = none ] || se+=" [$w round $r: $e]"
-    done; done
-    echo "- ${label[$s]}: non-2xx $n2; socket errors:${se:- none}"
-  done
+  for s in "${servers[@]}"; do wrk_errors_line "${label[$s]}" "$tmp/wrk.$s" "${workloads[@]}"; done
   echo
   echo "## CPU time per request"
   echo

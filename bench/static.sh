@@ -501,16 +501,7 @@ report="$tmp/report.md"
   echo
   echo "Errors over all rounds (sum of Non-2xx responses; any socket-error line that is not all zeros):"
   echo
-  for s in "${servers[@]}"; do
-    n2=0; se=""
-    for f in "${files[@]}"; do for r in $(seq "$ROUNDS"); do
-      w="$tmp/wrk.$s.$f.$r.txt"
-      n2=$((n2 + $(wrk_field "$w" non2xx)))
-      e=$(wrk_field "$w" sockerr)
-      [ "$e" = none ] || se+=" [$f round $r: $e]"
-    done; done
-    echo "- ${label[$s]}: non-2xx $n2; socket errors:${se:- none}"
-  done
+  for s in "${servers[@]}"; do wrk_errors_line "${label[$s]}" "$tmp/wrk.$s" "${files[@]}"; done
   echo
   echo "## Memory per idle keep-alive connection"
   echo
