@@ -538,18 +538,7 @@ report="$tmp/report.md"
     done
   done
   echo
-  for s in "${all_servers[@]}"; do
-    if grep -v -e ': tls: ' -e ': http2: ' "$tmp/$s.log" 2>/dev/null | grep -qiE 'error|warn|alert|crit|emerg'; then
-      echo "Log lines of note from $s:"
-      echo
-      echo '```'
-      { grep -v -e ': tls: ' -e ': http2: ' "$tmp/$s.log" | grep -iE 'error|warn|alert|crit|emerg' || true; } | head -20
-      echo '```'
-      echo
-    fi
-  done
+  for s in "${all_servers[@]}"; do log_notes "$s" "$tmp/$s.log" ': tls: ' ': http2: '; done
 } >"$report"
 
-cat "$report"
-cp "$report" "$OUT"
-echo "written: $OUT" >&2
+publish_report "$report"

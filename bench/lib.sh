@@ -30,6 +30,8 @@
 #   rounds_rps, ratio_rounds  "a / b / c" lists over rounds of wrk outputs PREFIX.R.txt
 #   wrk_errors_line           a server's non-2xx responses and socket errors over all rounds
 #   div, div_1, fmt_int, slash_join  number formatting for the report tables
+#   log_notes                 a server log's lines of note (errors, warnings), for the report
+#   publish_report            prints the report, writes it to $OUT
 #   machine_line, wrk_version, nginx_version, askr_rev   report header facts
 #
 # Conventions: wrk outputs of measured runs are PREFIX.ROUND.txt (ROUND = 1..ROUNDS), for
@@ -471,6 +473,33 @@ slash_join() { # VALUE... -> "a / b / c"
   local out="" v
   for v in "$@"; do out+="${out:+ / }$v"; done
   echo "$out"
+}
+
+# A report's block of LOG's lines that speak of an error, warning, alert, critical condition or
+# emergency, leaving out those that hold any of the EXCLUDED strings: "Log lines of note from
+# TITLE:" and the first 20 in a code block; nothing when there are none.
+log_notes() { # TITLE LOG [EXCLUDED...]
+  local title=$1 log=$2 x lines ex=()
+  shift 2
+  for x in "$@"; do ex+=(-e "$x"); done
+  lines=$(
+    if [ ${#ex[@]} -gt 0 ]; then grep -v "${ex[@]}" "$log" 2>/dev/null; else cat "$log" 2>/dev/null; fi |
+      grep -iE 'error|warn|alert|crit|emerg' | head -20
+  ) || true
+  [ -n "$lines" ] || return 0
+  echo "Log lines of note from $title:"
+  echo
+  echo '```'
+  printf '%s\n' "$lines"
+  echo '```'
+  echo
+}
+
+# Prints the report in REPORT, writes it to OUT and says so on stderr.
+publish_report() { # REPORT
+  cat "$1"
+  cp "$1" "$OUT"
+  echo "written: $OUT" >&2
 }
 
 machine_line() {

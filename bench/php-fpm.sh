@@ -504,6 +504,4 @@ report="$tmp/report.md"
   done
 } >"$report"
 
-cat "$report"
-cp "$report" "$OUT"
-echo "written: $OUT" >&2
+publish_report "$report"

@@ -567,18 +567,9 @@ report="$tmp/report.md"
   fi
   for s in "${servers[@]}"; do
     for lg in "$tmp/$s.log" "$tmp/$s.alloc.log"; do
-      if grep -qiE 'error|warn|alert|crit|emerg' "$lg" 2>/dev/null; then
-        echo "Log lines of note from ${label[$s]} ($(basename "$lg")):"
-        echo
-        echo '```'
-        { grep -iE 'error|warn|alert|crit|emerg' "$lg" || true; } | head -20 || true
-        echo '```'
-        echo
-      fi
+      log_notes "${label[$s]} ($(basename "$lg"))" "$lg"
     done
   done
 } >"$report"
 
-cat "$report"
-cp "$report" "$OUT"
-echo "written: $OUT" >&2
+publish_report "$report"

@@ -397,18 +397,7 @@ report="$tmp/report.md"
     done
     echo
   fi
-  for i in "${instances[@]}"; do
-    if grep -v ': tls: ' "$tmp/$i.log" 2>/dev/null | grep -qiE 'error|warn|alert|crit|emerg'; then
-      echo "Log lines of note from $i:"
-      echo
-      echo '```'
-      { grep -v ': tls: ' "$tmp/$i.log" | grep -iE 'error|warn|alert|crit|emerg' || true; } | head -20
-      echo '```'
-      echo
-    fi
-  done
+  for i in "${instances[@]}"; do log_notes "$i" "$tmp/$i.log" ': tls: '; done
 } >"$report"
 
-cat "$report"
-cp "$report" "$OUT"
-echo "written: $OUT" >&2
+publish_report "$report"
