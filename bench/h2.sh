@@ -220,15 +220,7 @@ ktls = "$KTLS"
 max_concurrent_streams = $((STREAMS > 100 ? STREAMS : 100))
 max_streams = 1000000000
 
-[limits]
-keepalive_requests = 1000000000
-
-[timeouts]
-keepalive = "300s"
-drain = "2s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail 1000000000 2s)
 EOF
   "$ASKR_BIN" -t -c "$tmp/$name.toml" >/dev/null 2>&1 ||
     { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }

@@ -14,6 +14,7 @@
 #   raise_nofile              raises the open-file limit; sets $nofile and $nginx_nofile
 #   nginx_conf_head, nginx_fastcgi_conf_head, nginx_temp_paths
 #                             the top of an nginx.conf: static files / in front of php-fpm
+#   askr_conf_tail            the end of an askr-proxy configuration: keep-alive, no access log
 #   warn_load                 sets $load_start, warns when the machine is not idle
 #   wait_http                 waits until a URL answers, or the server exits
 #   wrk_run, wrk_field        wrk pinned to CLIENT_CPUS; fields from its output
@@ -196,6 +197,25 @@ nginx_temp_paths() { # DIR
     fastcgi_temp_path $1/fastcgi;
     uwsgi_temp_path $1/uwsgi;
     scgi_temp_path $1/scgi;
+EOF
+}
+
+# The end of an askr-proxy configuration as the benchmarks run it: KEEPALIVE_REQUESTS requests
+# per connection (1000000 by default), a 300 s keep-alive timeout, DRAIN as [timeouts] drain
+# (none by default), no access log.
+askr_conf_tail() { # [KEEPALIVE_REQUESTS] [DRAIN]
+  cat <<EOF
+[limits]
+keepalive_requests = ${1:-1000000}
+
+[timeouts]
+keepalive = "300s"
+EOF
+  if [ -n "${2:-}" ]; then echo "drain = \"$2\""; fi
+  cat <<EOF
+
+[access_log]
+format = "off"
 EOF
 }
 

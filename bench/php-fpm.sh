@@ -183,15 +183,7 @@ fastcgi = "unix:$sock"
 queue = $queue
 $keep
 
-[limits]
-keepalive_requests = 1000000
-
-[timeouts]
-keepalive = "300s"
-drain = "2s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail 1000000 2s)
 EOF
 }
 

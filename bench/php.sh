@@ -1359,15 +1359,7 @@ queue = $queue
 
 $(cat "$ini_toml")
 
-[limits]
-keepalive_requests = 1000000
-
-[timeouts]
-keepalive = "300s"
-drain = "2s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail 1000000 2s)
 CONF
 }
 

@@ -149,14 +149,7 @@ address = "127.0.0.1:${port[$key]}"
 [[site]]
 root = "$tmp/www"
 
-[limits]
-keepalive_requests = 1000000
-
-[timeouts]
-keepalive = "300s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail)
 EOF
   "${binenv[@]}" "$ASKR_BIN" -t -c "$tmp/$key.toml" >"$tmp/$key.check" 2>&1 ||
     { cat "$tmp/$key.check" >&2; return 1; }

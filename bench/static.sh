@@ -134,14 +134,7 @@ address = "127.0.0.1:${port[$name]}"
 [[site]]
 root = "$tmp/www"
 
-[limits]
-keepalive_requests = 1000000
-
-[timeouts]
-keepalive = "300s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail)
 EOF
   "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
     { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }

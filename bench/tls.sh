@@ -158,14 +158,7 @@ groups = "$GROUP"
 ktls = "$KTLS"
 session_tickets = false
 
-[limits]
-keepalive_requests = 1000000
-
-[timeouts]
-keepalive = "300s"
-
-[access_log]
-format = "off"
+$(askr_conf_tail)
 EOF
   "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
     { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
