@@ -227,17 +227,19 @@ warn_load() {
   fi
 }
 
-# Waits (up to TRIES x 0.1 s) until URL answers with a status in 200-399; dies when PID exits
-# or it never does, with the end of LOG.
-wait_http() { # URL PID LOG [TRIES]
-  local code
-  for _ in $(seq "${4:-100}"); do
-    kill -0 "$2" 2>/dev/null || die "server exited at start; log: $(tail -20 "$3" 2>/dev/null)"
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$1" || true)
+# Waits (up to TRIES x 0.1 s, 100 by default) until URL answers with a status in 200-399; dies
+# when PID exits or it never does, with the end of LOG. CURL_OPTIONS go to curl (e.g. -k for a
+# self-signed certificate).
+wait_http() { # URL PID LOG [TRIES [CURL_OPTION...]]
+  local url=$1 pid=$2 log=$3 tries=${4:-100} code
+  shift $(($# < 4 ? $# : 4))
+  for _ in $(seq "$tries"); do
+    kill -0 "$pid" 2>/dev/null || die "server exited at start; log: $(tail -20 "$log" 2>/dev/null)"
+    code=$(curl -s "$@" -o /dev/null -w '%{http_code}' "$url" || true)
     [[ $code == [23]?? ]] && return 0
     sleep 0.1
   done
-  die "no answer from $1; log: $(tail -20 "$3" 2>/dev/null)"
+  die "no answer from $url; log: $(tail -20 "$log" 2>/dev/null)"
 }
 
 # wrk, keep-alive, pinned to CLIENT_CPUS, with WRK_THREADS threads and CONNS connections; its

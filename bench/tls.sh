@@ -218,24 +218,13 @@ server_pids() {
   else echo "${pid[$1]}"; fi
 }
 alive() { kill -0 "${pid[$1]}" 2>/dev/null; }
-# lib.sh's wait_http, for a server with a self-signed certificate.
-wait_https() { # URL PID LOG
-  local code
-  for _ in $(seq 100); do
-    kill -0 "$2" 2>/dev/null || die "server exited at start; log: $(tail -20 "$3" 2>/dev/null)"
-    code=$(curl -sk -o /dev/null -w '%{http_code}' "$1" || true)
-    [[ $code == [23]?? ]] && return 0
-    sleep 0.1
-  done
-  die "no answer from $1; log: $(tail -20 "$3" 2>/dev/null)"
-}
 url() { echo "https://127.0.0.1:${port[$1]}/$2"; }
 
 # Before anything is measured: both files byte for byte, and the protocol, cipher and
 # certificate type the run claims.
 check_server() { # NAME
   local name=$1 cert=${1#*.} f out want_key
-  wait_https "$(url "$name" small.bin)" "${pid[$name]}" "$tmp/$name.log"
+  wait_http "$(url "$name" small.bin)" "${pid[$name]}" "$tmp/$name.log" 100 -k
   for f in small.bin big.bin; do
     curl -sk -o "$tmp/check.bin" "$(url "$name" "$f")" || die "$name: GET /$f failed"
     cmp -s "$tmp/check.bin" "$tmp/www/$f" || die "$name: GET /$f body differs from the file"
