@@ -90,8 +90,6 @@ case "$KTLS" in
   *) die "KTLS must be off or auto" ;;
 esac
 NGINX="${NGINX:-nginx}"
-# nginx reads $NGINX itself (listening sockets inherited on a binary upgrade): keep ours from it.
-export -n NGINX
 H2O="${H2O:-h2o}"
 H2LOAD="${H2LOAD:-h2load}"
 PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"

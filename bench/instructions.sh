@@ -37,7 +37,6 @@ NGINX="${NGINX:-nginx}"
 H2O="${H2O:-h2o}"
 H2LOAD="${H2LOAD:-h2load}"
 OUT="${OUT:-$here/results-instructions.md}"
-export -n NGINX  # nginx reads NGINX from its environment (inherited sockets)
 
 . "$here/lib.sh"
 "$here/../scripts/deps.sh" bench

@@ -55,8 +55,6 @@ ROUNDS="${ROUNDS:-3}"
 ASKR_BIN="${ASKR_BIN:-$repo/build/proxy/askr-proxy}"
 ASKR_REV="${ASKR_REV:-}"
 NGINX="${NGINX:-nginx}"
-# nginx reads $NGINX itself (listening sockets inherited on a binary upgrade): keep ours from it.
-export -n NGINX
 PHP_FPM="${PHP_FPM:-/usr/sbin/php-fpm8.2}"
 PHP_INI="${PHP_INI:-/etc/php/8.2/fpm/php.ini}"
 OUT="${OUT:-$here/results-php-fpm.md}"

@@ -31,9 +31,6 @@
 #   H2O [h2o]             the h2o binary
 #   OUT [bench/results-static.md]   where the markdown report is written (overwritten)
 set -euo pipefail
-# nginx takes a NGINX variable for sockets handed over on upgrade; never pass ours on.
-export -n NGINX 2>/dev/null || true
-
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 repo="$(cd "$here/.." && pwd)"

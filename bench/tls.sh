@@ -44,9 +44,6 @@
 #   NGINX [nginx]         the nginx binary
 #   OUT [bench/results-tls.md]   where the markdown report is written (overwritten)
 set -euo pipefail
-# nginx takes a NGINX variable for sockets handed over on upgrade; never pass ours on.
-export -n NGINX 2>/dev/null || true
-
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
 repo="$(cd "$here/.." && pwd)"
