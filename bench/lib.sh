@@ -14,6 +14,7 @@
 #   raise_nofile              raises the open-file limit; sets $nofile and $nginx_nofile
 #   nginx_conf_head, nginx_fastcgi_conf_head, nginx_temp_paths
 #                             the top of an nginx.conf: static files / in front of php-fpm
+#   nginx_start               nginx with a configuration, checked first, pinned to SERVER_CPUS
 #   askr_conf_tail            the end of an askr-proxy configuration: keep-alive, no access log
 #   warn_load                 sets $load_start, warns when the machine is not idle
 #   wait_http                 waits until a URL answers, or the server exits
@@ -217,6 +218,17 @@ EOF
 [access_log]
 format = "off"
 EOF
+}
+
+# nginx ($NGINX) with the configuration CONF, checked first (a bad one: dies with LOG), prefix
+# PREFIX, error log LOG, pinned to SERVER_CPUS, in the background: its PID is in $! after the
+# call. WRAPPER (e.g. env LD_PRELOAD=...) goes before the binary.
+nginx_start() { # PREFIX LOG CONF [WRAPPER...]
+  local prefix=$1 log=$2 conf=$3
+  shift 3
+  "$NGINX" -t -q -p "$prefix" -e "$log" -c "$conf" ||
+    { cat "$log" >&2; die "bad nginx config"; }
+  taskset -c "$SERVER_CPUS" "$@" "$NGINX" -p "$prefix" -e "$log" -c "$conf" &
 }
 
 # Anything else running skews the numbers; the report says so.

@@ -225,9 +225,7 @@ start_server() { # NAME
     taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
   else
     write_nginx_conf "$name" "$cur_port"
-    "$NGINX" -t -q -p "$tmp/nginx" -e "$tmp/$name.log" -c "$tmp/$name.conf" ||
-      { cat "$tmp/$name.log" >&2; die "bad nginx config"; }
-    taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/nginx" -e "$tmp/$name.log" -c "$tmp/$name.conf" &
+    nginx_start "$tmp/nginx" "$tmp/$name.log" "$tmp/$name.conf"
   fi
   cur_pid=$!
   pids+=("$cur_pid")

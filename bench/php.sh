@@ -1414,9 +1414,7 @@ start_server() { # SERVER APP TAG
     done
     [ -S "$sock" ] || die "php-fpm did not create $sock"
     write_nginx_conf "$cur_port" "$sock" "$base.nginx.conf" "$cur_log" "$a"
-    "$NGINX" -t -q -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" ||
-      { cat "$cur_log" >&2; die "bad nginx config"; }
-    taskset -c "$SERVER_CPUS" "$NGINX" -p "$tmp/nginx" -e "$cur_log" -c "$base.nginx.conf" &
+    nginx_start "$tmp/nginx" "$cur_log" "$base.nginx.conf"
   else
     write_askr_conf "$s" "$a" "$cur_port" "$base.toml" "$cur_log"
     "$ASKR_COPY" -t -c "$base.toml" >/dev/null 2>&1 ||

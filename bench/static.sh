@@ -155,10 +155,7 @@ start_nginx() { # NAME
 }
 EOF
   } >"$tmp/$name.conf"
-  "$NGINX" -t -q -p "$tmp/$name" -e "$tmp/$name.log" -c "$tmp/$name.conf" ||
-    { cat "$tmp/$name.log" >&2; die "bad nginx config"; }
-  taskset -c "$SERVER_CPUS" "${preload[@]}" "$NGINX" -p "$tmp/$name" -e "$tmp/$name.log" \
-    -c "$tmp/$name.conf" &
+  nginx_start "$tmp/$name" "$tmp/$name.log" "$tmp/$name.conf" "${preload[@]}"
   pid[$name]=$!
   pids+=("$!")
 }
