@@ -220,9 +220,7 @@ max_streams = 1000000000
 
 $(askr_conf_tail 1000000000 2s)
 EOF
-  "$ASKR_BIN" -t -c "$tmp/$name.toml" >/dev/null 2>&1 ||
-    { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-  taskset -c "$SERVER_CPUS" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+  askr_start "$ASKR_BIN" "$tmp/$name.toml" "$tmp/$name.log"
   pid[$name]=$!
   pids+=("$!")
 }

@@ -15,6 +15,7 @@
 #   nginx_conf_head, nginx_fastcgi_conf_head, nginx_temp_paths
 #                             the top of an nginx.conf: static files / in front of php-fpm
 #   nginx_start               nginx with a configuration, checked first, pinned to SERVER_CPUS
+#   askr_start                askr-proxy with a configuration, checked first, pinned to SERVER_CPUS
 #   askr_conf_tail            the end of an askr-proxy configuration: keep-alive, no access log
 #   warn_load                 sets $load_start, warns when the machine is not idle
 #   wait_http                 waits until a URL answers, or the server exits
@@ -218,6 +219,16 @@ EOF
 [access_log]
 format = "off"
 EOF
+}
+
+# askr-proxy BIN with the configuration CONF, checked first (a bad one: dies after what the
+# check says), its stderr appended to LOG, pinned to SERVER_CPUS, in the background: its PID
+# is in $! after the call. WRAPPER (e.g. env NAME=VALUE) goes before the binary.
+askr_start() { # BIN CONF LOG [WRAPPER...]
+  local bin=$1 conf=$2 log=$3
+  shift 3
+  "$bin" -t -c "$conf" >/dev/null 2>&1 || { "$bin" -t -c "$conf"; die "bad askr config"; }
+  taskset -c "$SERVER_CPUS" "$@" "$bin" -c "$conf" 2>>"$log" &
 }
 
 # nginx ($NGINX) with the configuration CONF, checked first (a bad one: dies with LOG), prefix

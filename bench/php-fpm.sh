@@ -220,9 +220,7 @@ start_server() { # NAME
   cur_port=$(free_port)
   if [[ $name == askr* ]]; then
     write_askr_conf "$name" "$cur_port"
-    "$ASKR_COPY" -t -c "$tmp/$name.toml" 2>/dev/null ||
-      { "$ASKR_COPY" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-    taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+    askr_start "$ASKR_COPY" "$tmp/$name.toml" "$tmp/$name.log"
   else
     write_nginx_conf "$name" "$cur_port"
     nginx_start "$tmp/nginx" "$tmp/$name.log" "$tmp/$name.conf"

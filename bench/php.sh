@@ -1417,10 +1417,7 @@ start_server() { # SERVER APP TAG
     nginx_start "$tmp/nginx" "$cur_log" "$base.nginx.conf"
   else
     write_askr_conf "$s" "$a" "$cur_port" "$base.toml" "$cur_log"
-    "$ASKR_COPY" -t -c "$base.toml" >/dev/null 2>&1 ||
-      { "$ASKR_COPY" -t -c "$base.toml"; die "bad askr config"; }
-    ASKR_WORKER_BIN="$ASKR_WORKER_RUN" taskset -c "$SERVER_CPUS" "$ASKR_COPY" -c "$base.toml" \
-      2>>"$cur_log" &
+    askr_start "$ASKR_COPY" "$base.toml" "$cur_log" env "ASKR_WORKER_BIN=$ASKR_WORKER_RUN"
   fi
   cur_front=$!
   pids+=("$cur_front")

@@ -133,9 +133,7 @@ root = "$tmp/www"
 
 $(askr_conf_tail)
 EOF
-  "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
-    { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-  taskset -c "$SERVER_CPUS" "${preload[@]}" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+  askr_start "$ASKR_BIN" "$tmp/$name.toml" "$tmp/$name.log" "${preload[@]}"
   pid[$name]=$!
   pids+=("$!")
 }

@@ -157,9 +157,7 @@ session_tickets = false
 
 $(askr_conf_tail)
 EOF
-  "$ASKR_BIN" -t -c "$tmp/$name.toml" 2>/dev/null ||
-    { "$ASKR_BIN" -t -c "$tmp/$name.toml"; die "bad askr config"; }
-  taskset -c "$SERVER_CPUS" "$ASKR_BIN" -c "$tmp/$name.toml" 2>>"$tmp/$name.log" &
+  askr_start "$ASKR_BIN" "$tmp/$name.toml" "$tmp/$name.log"
   pid[$name]=$!
   pids+=("$!")
 }
