@@ -223,11 +223,11 @@ check_server() { # NAME
     cmp -s "$tmp/check.bin" "$tmp/www/$f" || die "$name: GET /$f body differs from the file"
   done
   out=$(openssl s_client -connect "127.0.0.1:${port[$name]}" -servername localhost </dev/null 2>&1 || true)
-  echo "$out" | grep -q "Protocol *: *$PROTOCOL\|New, $PROTOCOL" || die "$name: not $PROTOCOL: $out"
-  echo "$out" | grep -q "Cipher is $(cipher_for "$cert")" || die "$name: not $(cipher_for "$cert"): $out"
+  grep -q "Protocol *: *$PROTOCOL\|New, $PROTOCOL" <<<"$out" || die "$name: not $PROTOCOL: $out"
+  grep -q "Cipher is $(cipher_for "$cert")" <<<"$out" || die "$name: not $(cipher_for "$cert"): $out"
   if [ "$cert" = ec ]; then want_key="256 bit"; else want_key="2048 bit"; fi
-  echo "$out" | grep -q "Server public key is $want_key" || die "$name: not a $want_key key: $out"
-  echo "$out" | grep -qi "Server Temp Key: $GROUP" || die "$name: not $GROUP: $out"
+  grep -q "Server public key is $want_key" <<<"$out" || die "$name: not a $want_key key: $out"
+  grep -qi "Server Temp Key: $GROUP" <<<"$out" || die "$name: not $GROUP: $out"
 }
 
 instances=()
