@@ -19,7 +19,8 @@
 # One php-fpm master and static pool (Debian's php8.2-fpm, opcache on) serves every front end
 # that uses php-fpm; the askr-worker pool has as many workers as php-fpm has children.
 #
-# Measured, for each workload, transport and server: `h2load -c CONNS -m STREAMS` for DURATION
+# Measured, for each workload, transport and server: `h2load -c CONNS -m STREAMS` (the PHP page:
+# `-m PHP_STREAMS`) for DURATION
 # seconds (after WARMUP seconds of warm-up inside the same h2load run), requests/s, the
 # Askr / h2o and Askr / nginx ratios (2xx responses only), and the CPU time of the front end and of the PHP
 # processes over the run (run time from /proc/PID/task/*/schedstat): the front end's share of
@@ -37,7 +38,10 @@
 #   THREADS [1]           Askr loop threads = nginx worker processes = h2o threads
 #   H2LOAD_THREADS [1]    h2load -t
 #   CONNS [100]           h2load -c
-#   STREAMS [100]         h2load -m (concurrent streams per connection)
+#   STREAMS [100]         h2load -m (concurrent streams per connection) on the static file
+#   PHP_STREAMS [10]      h2load -m on the PHP page: CONNS x PHP_STREAMS requests in flight must
+#                         fit php-fpm's listen backlog (4096, and net.core.somaxconn), or nginx
+#                         and h2o, which connect to php-fpm per request, get EAGAIN and answer 502
 #   DURATION [10]         seconds measured per h2load run (h2load -D)
 #   WARMUP [2]            seconds of warm-up before each (h2load --warm-up-time)
 #   ROUNDS [3]            interleaved rounds; the median round is reported
@@ -73,6 +77,7 @@ THREADS="${THREADS:-1}"
 H2LOAD_THREADS="${H2LOAD_THREADS:-1}"
 CONNS="${CONNS:-100}"
 STREAMS="${STREAMS:-100}"
+PHP_STREAMS="${PHP_STREAMS:-10}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 ROUNDS="${ROUNDS:-3}"
@@ -171,7 +176,7 @@ for s in "${static_servers[@]}" "${php_servers[@]}"; do
 done
 
 start_askr() { # NAME BACKEND fpm|pool
-  local name=$1 queue=$((CONNS * STREAMS > 256 ? CONNS * STREAMS : 256)) pool ini=""
+  local name=$1 queue=$((CONNS * PHP_STREAMS > 256 ? CONNS * PHP_STREAMS : 256)) pool ini=""
   if [ "$3" = fpm ]; then
     pool="fastcgi = \"unix:$sock\""
   else
@@ -412,7 +417,8 @@ measure() { # NAME TRANSPORT WORKLOAD ROUND
   php_snapshot "$n" >"$tmp/p0"
   t0=$(date +%s%N)
   h2load_run "$(url "$n" "$t" "$w")" "$tmp/h2.$base.txt" -t"$H2LOAD_THREADS" -c"$CONNS" \
-    -m"$STREAMS" -D"$DURATION" --warm-up-time="$WARMUP"
+    -m"$([ "$w" = php ] && echo "$PHP_STREAMS" || echo "$STREAMS")" -D"$DURATION" \
+    --warm-up-time="$WARMUP"
   t1=$(date +%s%N)
   front_snapshot "$n" >"$tmp/f1"
   php_snapshot "$n" >"$tmp/p1"
@@ -456,7 +462,7 @@ nginx_ver=$(nginx_version)
 h2o_ver=$("$H2O" --version 2>&1 | awk 'NR==1{print $3}')
 askr_version=$( ("$ASKR_BIN" --version 2>&1 || true) | head -1)
 if rev=$(askr_rev proxy shared worker) && [ -n "$rev" ]; then askr_version+=" (source checkout: commit $rev)"; fi
-cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS H2LOAD_THREADS=$H2LOAD_THREADS CONNS=$CONNS STREAMS=$STREAMS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CHILDREN=$CHILDREN FILE_SIZE=$FILE_SIZE TRANSPORTS=\"$TRANSPORTS\" KTLS=$KTLS bench/h2.sh $BUILD"
+cmdline="SERVER_CPUS=$SERVER_CPUS CLIENT_CPUS=$CLIENT_CPUS THREADS=$THREADS H2LOAD_THREADS=$H2LOAD_THREADS CONNS=$CONNS STREAMS=$STREAMS PHP_STREAMS=$PHP_STREAMS DURATION=$DURATION WARMUP=$WARMUP ROUNDS=$ROUNDS CHILDREN=$CHILDREN FILE_SIZE=$FILE_SIZE TRANSPORTS=\"$TRANSPORTS\" KTLS=$KTLS bench/h2.sh $BUILD"
 
 # Askr says at stop how many TLS connections went to the kernel (per loop: "ktls N tx, N rx,
 # N user"): stopped here, before the report, to say it.
@@ -483,7 +489,8 @@ report="$tmp/report.md"
   echo "- Load average (1, 5, 15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "\`h2load -t$H2LOAD_THREADS -c$CONNS -m$STREAMS -D$DURATION --warm-up-time=$WARMUP\` on a $FILE_SIZE-byte file"
-  echo "(static) and on a hello-world PHP script (php). $ROUNDS rounds interleaved (every transport,"
+  echo "(static), and with \`-m$PHP_STREAMS\` on a hello-world PHP script (php: $((CONNS * PHP_STREAMS)) requests in flight, within"
+  echo "php-fpm's listen backlog). $ROUNDS rounds interleaved (every transport,"
   echo "workload and server in turn each round); the median round by requests/s is reported, with"
   echo "every round. Requests/s counts 2xx responses only (h2load's req/s x 2xx / done): a server"
   echo "that answers part of the load with errors is not credited for them; the Failed and Non-2xx"
