@@ -30,39 +30,14 @@ void record(std::string& out, RecordType type, uint16_t request_id, std::string_
   out.append(kZeros, padding);
 }
 
-// Writes the 1- or 4-byte length of the name-value pair encoding; returns the bytes written.
-size_t put_length(char* p, size_t length) {
-  if (length < 128) {
-    p[0] = static_cast<char>(length);
-    return 1;
-  }
-  assert(length <= 0x7fffffff);
-  p[0] = static_cast<char>(0x80 | (length >> 24));
-  p[1] = static_cast<char>(length >> 16 & 0xff);
-  p[2] = static_cast<char>(length >> 8 & 0xff);
-  p[3] = static_cast<char>(length & 0xff);
-  return 4;
-}
-
 // Writes both lengths of a pair into `p` (8 bytes at most); returns the bytes written.
 size_t put_lengths(char* p, size_t name_length, size_t value_length) {
-  const size_t n = put_length(p, name_length);
-  return n + put_length(p + n, value_length);
-}
-
-// Copies `s` to `p`; returns the end.
-char* put(char* p, std::string_view s) {
-  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
-  return p + s.size();
-}
-
-size_t put_lengths(char* p, std::string_view name, std::string_view value) {
-  return put_lengths(p, name.size(), value.size());
+  return size_t(put_pair_length(put_pair_length(p, name_length), value_length) - p);
 }
 
 void append_pair(std::string& out, std::string_view name, std::string_view value) {
   char lengths[8];
-  out.append(lengths, put_lengths(lengths, name, value));
+  out.append(lengths, put_lengths(lengths, name.size(), value.size()));
   out.append(name);
   out.append(value);
 }
@@ -155,29 +130,23 @@ void unknown_type(std::string& out, uint8_t type) {
   record(out, RecordType::kUnknownType, kNullRequestId, {body, sizeof body});
 }
 
-size_t encoded_pair_size(std::string_view name, std::string_view value) {
-  return (name.size() < 128 ? 1 : 4) + (value.size() < 128 ? 1 : 4) + name.size() + value.size();
-}
-
 // ---- ParamsWriter -------------------------------------------------------------------------------
 
 void ParamsWriter::add(std::string_view name, std::string_view value, std::string_view more) {
   const size_t value_length = value.size() + more.size();
   const size_t size =
       (name.size() < 128 ? 1 : 4) + (value_length < 128 ? 1 : 4) + name.size() + value_length;
-  if (!window_ || size > room() || size > out_.size() - used_) {
-    return add_slow(name, value, more);
+  if (size < size_t(end_ - at_)) {
+    at_ =
+        put(put(put(put_pair_length(put_pair_length(at_, name.size()), value_length), name), value),
+            more);
+    return;
   }
-  // The usual case, a pair that fits in the open record and the window: copied in place.
-  char* p = out_.data() + used_;
-  p += put_lengths(p, name.size(), value_length);
-  p = put(p, name);
-  p = put(put(p, value), more);
-  used_ += size;
-  if (room() == 0) close_record();
+  add_slow(name, value, more);
 }
 
-// A pair that needs a record opened or closed first, a wider window, or more than one record.
+// A pair that needs a record opened or closed first, a wider window, that fills its record, or
+// that takes more than one record.
 void ParamsWriter::add_slow(std::string_view name, std::string_view value, std::string_view more) {
   trim();
   const size_t value_length = value.size() + more.size();
@@ -188,7 +157,11 @@ void ParamsWriter::add_slow(std::string_view name, std::string_view value, std::
   if (record_ == kNoRecord && size <= kMaxContentLength) open_record();
   if (record_ != kNoRecord && size <= room()) {
     widen(size);
-    return add(name, value, more);
+    at_ =
+        put(put(put(put_pair_length(put_pair_length(at_, name.size()), value_length), name), value),
+            more);
+    if (room() == 0) close_record();
+    return;
   }
   if (split_name_.empty()) split_name_.assign(name);
   char lengths[8];
@@ -204,19 +177,21 @@ void ParamsWriter::finish() {
 }
 
 void ParamsWriter::trim() {
-  if (!window_) return;
-  out_.resize(used_);
-  window_ = false;
+  if (!at_) return;
+  out_.resize(size_t(at_ - out_.data()));
+  at_ = end_ = nullptr;
 }
 
 void ParamsWriter::widen(size_t bytes) {
-  used_ = out_.size();
+  const size_t used = out_.size();
+  const size_t record_end = record_ + kHeaderLength + kMaxContentLength;
   // Cleared once by resize(): a few pairs' worth, within the capacity the caller reserved where
   // the pair fits in it (no allocation), else more.
   size_t window = std::max(bytes, kWindow);
-  if (size_t spare = out_.capacity() - used_; spare >= bytes) window = std::min(window, spare);
-  out_.resize(used_ + window);
-  window_ = true;
+  if (size_t spare = out_.capacity() - used; spare >= bytes) window = std::min(window, spare);
+  out_.resize(used + window);
+  at_ = out_.data() + used;
+  end_ = out_.data() + std::min(used + window, record_end);
 }
 
 // open_record(), close_record() and append() work on out_ without a window.

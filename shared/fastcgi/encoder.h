@@ -6,8 +6,10 @@
 // encoding allocates nothing once the string has grown to its working size.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,7 +55,23 @@ bool get_values_result(std::string& out, std::span<const NameValue> pairs);
 void unknown_type(std::string& out, uint8_t type);
 
 // Bytes a name-value pair takes on the wire: 1 length byte per length below 128, else 4.
-size_t encoded_pair_size(std::string_view name, std::string_view value);
+inline size_t encoded_pair_size(std::string_view name, std::string_view value) {
+  return (name.size() < 128 ? 1 : 4) + (value.size() < 128 ? 1 : 4) + name.size() + value.size();
+}
+
+// Writes the 1- or 4-byte length of the name-value pair encoding at `p`; returns its end.
+inline char* put_pair_length(char* p, size_t length) {
+  if (length < 128) {
+    *p = static_cast<char>(length);
+    return p + 1;
+  }
+  assert(length <= 0x7fffffff);
+  p[0] = static_cast<char>(0x80 | (length >> 24));
+  p[1] = static_cast<char>(length >> 16 & 0xff);
+  p[2] = static_cast<char>(length >> 8 & 0xff);
+  p[3] = static_cast<char>(length & 0xff);
+  return p + 4;
+}
 
 // Appends name-value pairs one at a time as PARAMS records, without building a list first.
 //
@@ -75,7 +93,15 @@ class ParamsWriter {
   ParamsWriter& operator=(const ParamsWriter&) = delete;
   ~ParamsWriter() { trim(); }
 
-  void add(std::string_view name, std::string_view value) { add(name, value, {}); }
+  // Inline, so that a name (or value) known at compile time is copied as a constant: the usual
+  // pair fits in the open record, short of filling it, and in the window.
+  void add(std::string_view name, std::string_view value) {
+    if (encoded_pair_size(name, value) < size_t(end_ - at_)) {
+      at_ = put(put(put_pair_length(put_pair_length(at_, name.size()), value.size()), name), value);
+      return;
+    }
+    add_slow(name, value, {});
+  }
   // One pair whose value is `value` followed by `more`, without joining them first.
   void add(std::string_view name, std::string_view value, std::string_view more);
   // Closes the open record, if any, and leaves `out` ending with it. Does not write the empty
@@ -88,20 +114,29 @@ class ParamsWriter {
   static constexpr size_t kNoRecord = SIZE_MAX;
   static constexpr size_t kWindow = 2048;  // bytes of window opened at a time, at least
 
+  // Copies `s` to `p`; returns the end.
+  static char* put(char* p, std::string_view s) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
+    return p + s.size();
+  }
+
   void add_slow(std::string_view name, std::string_view value, std::string_view more);
   void open_record();
   void close_record();
   void append(std::string_view bytes);  // into records, opening new ones as they fill up
   void trim();                          // `out` back to the bytes written: no window
   void widen(size_t bytes);             // a window of at least `bytes` past the bytes written
-  size_t written() const { return window_ ? used_ : out_.size(); }  // bytes of out_ that count
+  // Bytes of out_ that count.
+  size_t written() const { return at_ ? size_t(at_ - out_.data()) : out_.size(); }
   size_t room() const { return kMaxContentLength - (written() - record_ - kHeaderLength); }
 
   std::string& out_;
   uint16_t request_id_;
   size_t record_ = kNoRecord;  // offset in out_ of the open record's header
-  size_t used_ = 0;            // bytes of out_ written, while a window is open
-  bool window_ = false;        // out_ is longer than used_ (only while a record is open)
+  // While a window is open (only while a record is open): where the next pair goes in out_,
+  // and the window's end or the record's, whichever comes first. Both null otherwise.
+  char* at_ = nullptr;
+  char* end_ = nullptr;
   std::string split_name_;
 };
 

@@ -253,6 +253,26 @@ TEST(Encoder, ParamsSpanRecordsWithoutCuttingPairs) {
   EXPECT_EQ(pairs, names.size());
 }
 
+// Small pairs that fill a record to its last byte close it there; the next pair opens another.
+TEST(Encoder, ParamsFillARecordExactly) {
+  std::string out;
+  ParamsWriter w(out, 1);
+  for (size_t i = 0; i < kMaxContentLength / 8; ++i) w.add("AB", "CDEF");  // 8 bytes each
+  w.add("A", "BCDE");                                                      // the last 7
+  w.add("x", "y");
+  w.finish();
+  EXPECT_EQ(w.split_name(), "");
+  const std::vector<Rec> recs = split_records(out);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].content.size(), kMaxContentLength);
+  EXPECT_EQ(recs[0].content.substr(kMaxContentLength - 7),
+            "\x01\x04"
+            "ABCDE"s);
+  EXPECT_EQ(recs[1].content,
+            "\x01\x01"
+            "xy"s);
+}
+
 TEST(Encoder, PairLargerThanARecordIsSplit) {
   const std::string value(150000, 'z');
   std::string out;
