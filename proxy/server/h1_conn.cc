@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -463,25 +464,60 @@ static void append_fields(std::string& out, std::span<const http::Response::Fiel
   }
 }
 
+// The decimal digits of `v`, written into `buf`.
+static std::string_view number_text(uint64_t v, char (&buf)[24]) {
+  return {buf, size_t(std::to_chars(buf, buf + sizeof buf, v).ptr - buf)};
+}
+
+// Copies `s` to `p`; returns the end.
+static char* put(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
+  return p + s.size();
+}
+
+// The head is copied into wbuf_ after one resize to its summed size, rather than appended piece
+// by piece, each append with a capacity check and a call of its own.
 void H1Conn::write_head(int status, std::span<const http::Response::Field> fields,
                         std::optional<uint64_t> length, bool chunked, bool keep_alive,
                         uint8_t version_minor, std::string_view reason) {
-  append_status_line(wbuf_, status, reason);
-  wbuf_ += "Server: askr\r\n";
-  wbuf_ += shard_.date_line();
-  append_fields(wbuf_, fields);
-  if (length && status != 304 && status != 204 && status >= 200) {
-    wbuf_ += "Content-Length: ";
-    append_number(wbuf_, *length);
-    wbuf_ += "\r\n";
+  constexpr std::string_view kVersion = "HTTP/1.1 ", kServer = "Server: askr\r\n",
+                             kLength = "Content-Length: ",
+                             kChunked = "Transfer-Encoding: chunked\r\n";
+  char code_buf[24], length_buf[24];
+  std::string_view code;
+  if (status >= 100 && status <= 999) {  // every status a handler answers: three digits
+    code_buf[0] = char('0' + status / 100);
+    code_buf[1] = char('0' + status / 10 % 10);
+    code_buf[2] = char('0' + status % 10);
+    code = {code_buf, 3};
+  } else {
+    code = number_text(unsigned(status), code_buf);
   }
-  if (chunked) wbuf_ += "Transfer-Encoding: chunked\r\n";
-  if (!keep_alive) {
-    wbuf_ += "Connection: close\r\n";
-  } else if (version_minor == 0) {
-    wbuf_ += "Connection: keep-alive\r\n";
+  const std::string_view phrase = reason.empty() ? http::reason_phrase(status) : reason;
+  const std::string_view date = shard_.date_line();
+  const bool with_length = length && status != 304 && status != 204 && status >= 200;
+  const std::string_view length_text = with_length ? number_text(*length, length_buf) : "";
+  const std::string_view connection = !keep_alive          ? "Connection: close\r\n"
+                                      : version_minor == 0 ? "Connection: keep-alive\r\n"
+                                                           : "";
+  size_t size = kVersion.size() + code.size() + 1 + phrase.size() + 2 + kServer.size() +
+                date.size() + (with_length ? kLength.size() + length_text.size() + 2 : 0) +
+                (chunked ? kChunked.size() : 0) + connection.size() + 2;
+  for (const http::Response::Field& f : fields) {
+    if (!written_by_protocol(f.name)) size += f.name.size() + 2 + f.value.size() + 2;
   }
-  wbuf_ += "\r\n";
+  const size_t at = wbuf_.size();
+  wbuf_.resize(at + size);
+  char* p = put(put(wbuf_.data() + at, kVersion), code);
+  p = put(put(put(p, " "), phrase), "\r\n");
+  p = put(put(p, kServer), date);
+  for (const http::Response::Field& f : fields) {
+    if (!written_by_protocol(f.name)) p = put(put(put(put(p, f.name), ": "), f.value), "\r\n");
+  }
+  if (with_length) p = put(put(put(p, kLength), length_text), "\r\n");
+  if (chunked) p = put(p, kChunked);
+  p = put(put(p, connection), "\r\n");
+  assert(p == wbuf_.data() + wbuf_.size());
 }
 
 void H1Conn::log_access(int status, uint64_t bytes, const handlers::BackendTiming* timing,
