@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -142,25 +143,33 @@ PhpMatch front_or(PhpMatch otherwise, const StaticSite& site_files, std::string_
   return PhpMatch::kScript;
 }
 
-// "HTTP_" + upper-cased name with '-' as '_'.
-void cgi_name(std::string& out, std::string_view header) {
-  constexpr std::string_view kPrefix = "HTTP_";
-  out.resize(kPrefix.size() + header.size());
-  char* p = std::copy(kPrefix.begin(), kPrefix.end(), out.data());
-  for (char c : header) *p++ = c == '-' ? '_' : c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
-}
-
-// Field names PHP would rewrite into a name it was not sent as: PHP turns '.', ' ' and other
+// What each byte of a field name becomes in its CGI name: upper case, '-' as '_', and 0 for a
+// byte PHP would rewrite into a name the field was not sent as: PHP turns '.', ' ' and other
 // bytes into '_' in $_SERVER keys, so "X.Forwarded-For" would pose as X-Forwarded-For. Only
 // letters, digits and '-' pass (nginx's ignore_invalid_headers; '_' is refused like nginx's
 // underscores_in_headers off).
-bool forwardable_name(std::string_view n) {
-  for (char c : n) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-    if (!ok) return false;
+constexpr std::array<char, 256> kCgiChars = [] {
+  std::array<char, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[size_t(c)] = char(c - 'a' + 'A');
+  for (int c = 'A'; c <= 'Z'; ++c) t[size_t(c)] = char(c);
+  for (int c = '0'; c <= '9'; ++c) t[size_t(c)] = char(c);
+  t['-'] = '_';
+  return t;
+}();
+
+// "HTTP_" + upper-cased name with '-' as '_', in one pass that also judges the name: false for
+// a name that is not passed to PHP (empty, or with a byte other than a letter, digit or '-').
+bool cgi_name(std::string& out, std::string_view header) {
+  constexpr std::string_view kPrefix = "HTTP_";
+  out.resize(kPrefix.size() + header.size());
+  char* p = std::copy(kPrefix.begin(), kPrefix.end(), out.data());
+  bool refused = header.empty();
+  for (char c : header) {
+    const char cgi = kCgiChars[uint8_t(c)];
+    refused |= cgi == 0;
+    *p++ = cgi;
   }
-  return !n.empty();
+  return !refused;
 }
 
 // Whether an Upgrade value names h2c among its protocols.
@@ -186,7 +195,7 @@ void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint6
   const auto& hs = req.headers;
   for (size_t i = 0; i < hs.size(); ++i) {
     std::string_view n = hs[i].name;
-    if (!forwardable_name(n)) {
+    if (!cgi_name(name, n)) {
       ++dropped;
       LOG_DEBUG("request header \"%.*s\" not passed to PHP: only letters, digits and '-'",
                 int(std::min<size_t>(n.size(), 64)), n.data());
@@ -200,7 +209,6 @@ void add_header_params(fastcgi::ParamsWriter& w, const http::Request& req, uint6
     bool seen = false;
     for (size_t j = 0; j < i && !seen; ++j) seen = http::iequals(hs[j].name, n);
     if (seen) continue;
-    cgi_name(name, n);
     size_t next = i + 1;
     while (next < hs.size() && !http::iequals(hs[next].name, n)) ++next;
     if (next == hs.size()) {  // the usual case: a field sent once, passed without a copy
