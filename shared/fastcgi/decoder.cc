@@ -47,13 +47,19 @@ Decoder::Step Decoder::next(std::string_view in) {
       case State::kError:
         return Step{Status::kError, used};
       case State::kHeader: {
-        const size_t n = std::min(kHeaderLength - have_, in.size() - used);
-        std::memcpy(buf_ + have_, in.data() + used, n);
-        have_ += n;
-        used += n;
-        if (have_ < kHeaderLength) return Step{Status::kNeedMore, used};
-        have_ = 0;
-        header_ = read_header(buf_);
+        if (have_ == 0 && in.size() - used >= kHeaderLength) {
+          // The usual case, a header whole in `in`: read in place, without a copy.
+          header_ = read_header(in.data() + used);
+          used += kHeaderLength;
+        } else {
+          const size_t n = std::min(kHeaderLength - have_, in.size() - used);
+          std::memcpy(buf_ + have_, in.data() + used, n);
+          have_ += n;
+          used += n;
+          if (have_ < kHeaderLength) return Step{Status::kNeedMore, used};
+          have_ = 0;
+          header_ = read_header(buf_);
+        }
         if (header_.version != kVersion1) return fail("unsupported FastCGI version", used);
         content_left_ = header_.content_length;
         padding_left_ = header_.padding_length;
@@ -79,12 +85,17 @@ Decoder::Step Decoder::next(std::string_view in) {
         return content_event(piece, used);
       }
       case State::kFixedBody: {
-        const size_t n = std::min(kFixedBodyLength - have_, in.size() - used);
-        std::memcpy(buf_ + have_, in.data() + used, n);
-        have_ += n;
-        used += n;
-        if (have_ < kFixedBodyLength) return Step{Status::kNeedMore, used};
-        have_ = 0;
+        if (have_ == 0 && in.size() - used >= kFixedBodyLength) {
+          std::memcpy(buf_, in.data() + used, kFixedBodyLength);  // a copy of constant size
+          used += kFixedBodyLength;
+        } else {
+          const size_t n = std::min(kFixedBodyLength - have_, in.size() - used);
+          std::memcpy(buf_ + have_, in.data() + used, n);
+          have_ += n;
+          used += n;
+          if (have_ < kFixedBodyLength) return Step{Status::kNeedMore, used};
+          have_ = 0;
+        }
         content_left_ = 0;
         used += skip_padding(in.substr(used));
         return content_event({buf_, kFixedBodyLength}, used);
