@@ -228,6 +228,45 @@ std::string_view port_text(uint16_t port, char (&buf)[24]) {
   return {buf, size_t(std::to_chars(buf, buf + sizeof buf, port).ptr - buf)};
 }
 
+// An address's host and port as text (net::format_host, port_text), kept for the last address
+// given: the next request of a kept connection, every request to one listener (SERVER_ADDR),
+// and the clients behind one proxy bring the same address again, and find its text made. The
+// views stay valid until the next call.
+class AddressText {
+ public:
+  void get(const sockaddr* sa, std::string_view& host, std::string_view& port) {
+    if (!sa) {
+      host = {};
+      port = "0";  // port_text(0, ...)
+      return;
+    }
+    const size_t n = sa->sa_family == AF_INET    ? sizeof(sockaddr_in)
+                     : sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                                 : 0;
+    if (n == 0 || n != key_size_ || !same_key(sa)) {
+      host_ = net::format_host(sa, host_buf_);
+      port_ = port_text(net::address_port(sa), port_buf_);
+      key_size_ = n;  // an address of another family is never kept
+      if (n) std::memcpy(&key_, sa, n);
+    }
+    host = host_;
+    port = port_;
+  }
+
+ private:
+  // The whole sockaddr is compared, padding and IPv6 flow label included: bytes that make no
+  // difference to the text only cost a new one when they differ.
+  bool same_key(const sockaddr* sa) const {
+    return key_size_ == sizeof(sockaddr_in) ? std::memcmp(&key_, sa, sizeof(sockaddr_in)) == 0
+                                            : std::memcmp(&key_, sa, sizeof(sockaddr_in6)) == 0;
+  }
+
+  sockaddr_in6 key_{};   // large enough for either family
+  size_t key_size_ = 0;  // 0: nothing kept
+  char host_buf_[net::kHostTextMax], port_buf_[24];
+  std::string_view host_, port_;
+};
+
 // About the size of the request's records with no body (params of fixed size, the header
 // fields, the script's names, records' headers), so that they are built in one buffer.
 size_t request_size_hint(const http::Request& req, const PhpScript& script) {
@@ -419,7 +458,7 @@ void PhpRequest::begin() {
   out.reserve(request_size_hint(req, script));  // built with one allocation, not a doubling series
   fastcgi::begin_request(out, kRequestId, fastcgi::Role::kResponder, pool_.keeps_connections());
   fastcgi::ParamsWriter w(out, kRequestId);
-  char peer[net::kHostTextMax], local[net::kHostTextMax], num[24];
+  char num[24];
   // REQUEST_URI: the target as sent; for an absolute-form target, its path and query.
   std::string absolute_uri;
   std::string_view uri = req.target;
@@ -460,12 +499,16 @@ void PhpRequest::begin() {
   w.add("SERVER_SOFTWARE", "askr/" ASKR_VERSION " (nginx-compatible)");
   const sockaddr* peer_sa = conn ? conn->peer : nullptr;
   const sockaddr* local_sa = conn ? conn->local : nullptr;
-  const std::string_view client = net::format_host(peer_sa, peer);
+  // One kept text per side of the connection, so that neither replaces the other's.
+  thread_local AddressText peer_text, local_text;
+  std::string_view client, client_port, server, server_port;
+  peer_text.get(peer_sa, client, client_port);
+  local_text.get(local_sa, server, server_port);
   w.add("REMOTE_ADDR", client);
-  w.add("REMOTE_PORT", port_text(peer_sa ? net::address_port(peer_sa) : 0, num));
+  w.add("REMOTE_PORT", client_port);
   w.add("REMOTE_USER", http::remote_user(req.known(http::Known::kAuthorization)));
-  w.add("SERVER_ADDR", net::format_host(local_sa, local));
-  w.add("SERVER_PORT", port_text(local_sa ? net::address_port(local_sa) : 0, num));
+  w.add("SERVER_ADDR", server);
+  w.add("SERVER_PORT", server_port);
   w.add("SERVER_NAME", c.server_name);
   w.add("REDIRECT_STATUS", "200");
   add_header_params(w, req, pool_.counters().dropped_headers);

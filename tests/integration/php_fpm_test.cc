@@ -1196,6 +1196,28 @@ TEST_P(Php, CgiParamsLikeNginx) {
   EXPECT_EQ(env["HTTP_ACCEPT"], "*/*");
 }
 
+// Each connection's requests name its own client port, one connection after another on the
+// same loop, and on one connection again for the next request.
+TEST_P(Php, RemotePortIsEachConnectionsOwn) {
+  start();
+  for (int i = 0; i < 3; ++i) {
+    Client c(port());
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    getsockname(c.fd(), reinterpret_cast<sockaddr*>(&local), &len);
+    for (int j = 0; j < 2; ++j) {
+      c.send(get("/env.php"));
+      PhpResponse r = c.read();
+      ASSERT_TRUE(r.ok);
+      ASSERT_EQ(r.status, 200);
+      auto env = parse_json_object(r.body);
+      EXPECT_EQ(env["REMOTE_ADDR"], "127.0.0.1");
+      EXPECT_EQ(env["REMOTE_PORT"], std::to_string(ntohs(local.sin_port)));
+      EXPECT_EQ(env["SERVER_PORT"], std::to_string(port()));
+    }
+  }
+}
+
 // A site without server_names names the request's host in SERVER_NAME as nginx's $host has it:
 // in lower case, without its port or final dot, so that a URL built from it names the host that
 // the site's cookies and HSTS know. HTTP_HOST stays as sent.
