@@ -32,6 +32,12 @@ bool read_length(std::string_view p, size_t& pos, size_t& length) {
 
 // The lengths at the start of a pair: false when `p` ends before they do.
 bool read_lengths(std::string_view p, size_t& header, size_t& name, size_t& value) {
+  if (p.size() >= 2 && byte(p, 0) < 0x80 && byte(p, 1) < 0x80) {  // the usual pair: 1 byte each
+    header = 2;
+    name = byte(p, 0);
+    value = byte(p, 1);
+    return true;
+  }
   header = 0;
   return read_length(p, header, name) && read_length(p, header, value);
 }
@@ -179,7 +185,8 @@ ParamsParser::Step ParamsParser::next(std::string_view in) {
     // The whole pair is in `in`: no copy.
     const size_t size = header + name + value;
     if (!account(size)) return fail("FastCGI params larger than the limit", 0);
-    return Step{Status::kPair, size, in.substr(header, name), in.substr(header + name, value)};
+    return Step{
+        Status::kPair, size, {in.data() + header, name}, {in.data() + header + name, value}};
   }
   // Gather a pair that straddles pieces: its lengths byte by byte, then the rest in one go.
   size_t used = 0;
