@@ -172,7 +172,8 @@ std::optional<uint8_t> parse_unknown_type(std::string_view content) {
 
 // ---- ParamsParser -------------------------------------------------------------------------------
 
-ParamsParser::Step ParamsParser::next(std::string_view in) {
+// Any pair: the inline next() takes the usual one without a call.
+ParamsParser::Step ParamsParser::next_slow(std::string_view in) {
   if (error_) return Step{Status::kError, 0};
   if (clear_pending_) {
     pending_.clear();
@@ -234,12 +235,6 @@ void ParamsParser::reset() {
 ParamsParser::Step ParamsParser::fail(const char* why, size_t consumed) {
   error_ = why;
   return Step{Status::kError, consumed};
-}
-
-bool ParamsParser::account(size_t pair_size) {
-  if (pair_size > max_size_ - total_) return false;
-  total_ += pair_size;
-  return true;
 }
 
 }  // namespace askr::fastcgi

@@ -127,7 +127,18 @@ class ParamsParser {
 
   // Consumes bytes from `in`. kPair: call again with the rest of `in`. kNeedMore: all of `in`
   // was used. kError: see error(); sticky until reset().
-  Step next(std::string_view in);
+  Step next(std::string_view in) {
+    // Inline for the usual pair: whole in `in`, both lengths one byte, within the limit.
+    if (in.size() >= 2 && !error_ && !clear_pending_ && pending_.empty()) {
+      const size_t name = static_cast<uint8_t>(in[0]), value = static_cast<uint8_t>(in[1]);
+      if (name < 0x80 && value < 0x80 && in.size() - 2 >= name + value &&
+          account(2 + name + value)) {
+        return Step{
+            Status::kPair, 2 + name + value, {in.data() + 2, name}, {in.data() + 2 + name, value}};
+      }
+    }
+    return next_slow(in);
+  }
 
   // Call at the end of the stream (the empty PARAMS record): false, with error() set, when a
   // pair was cut short.
@@ -139,8 +150,14 @@ class ParamsParser {
   void reset();
 
  private:
+  Step next_slow(std::string_view in);
   Step fail(const char* why, size_t consumed);
-  bool account(size_t pair_size);
+  // Counts a pair of `pair_size` encoded bytes; false, counting nothing, past the limit.
+  bool account(size_t pair_size) {
+    if (pair_size > max_size_ - total_) return false;
+    total_ += pair_size;
+    return true;
+  }
 
   size_t max_size_;
   size_t total_ = 0;
