@@ -75,6 +75,11 @@ void FcgiLink::write(std::string_view bytes) {
   flush();
 }
 
+void FcgiLink::write_stream(fastcgi::RecordType type, uint16_t request_id, std::string_view data) {
+  fastcgi::stream(wbuf_, type, request_id, data);
+  flush();
+}
+
 void FcgiLink::flush() {
   if (sending_ || connecting_ || closed_ || wbuf_.empty()) return;
   sbuf_.swap(wbuf_);

@@ -11,6 +11,7 @@
 #include "loop/timer_list.h"
 #include "shared/base/log.h"
 #include "shared/fastcgi/decoder.h"
+#include "shared/fastcgi/encoder.h"
 
 namespace askr::backend {
 
@@ -29,6 +30,9 @@ class FcgiLink final : public loop::IoObject {
   bool connect();
   // Queues bytes for the backend (copied) and sends them as soon as possible.
   void write(std::string_view bytes);
+  // The same for `data` as records of a stream (STDIN), encoded straight into the queue: the
+  // bytes are copied once, where encoding them apart first would copy them twice.
+  void write_stream(fastcgi::RecordType type, uint16_t request_id, std::string_view data);
   bool write_idle() const { return !sending_ && wbuf_.empty(); }
   size_t buffered() const { return sbuf_.size() + wbuf_.size(); }
   bool is_connected() const { return !connecting_ && !closed_ && fd >= 0; }

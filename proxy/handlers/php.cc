@@ -570,6 +570,10 @@ void PhpRequest::send(std::string_view bytes) {
 }
 
 void PhpRequest::send_stdin(std::string_view data) {
+  if (link_ && !retry_ok_) {  // nothing kept for a retry: straight into the link's queue
+    link_->write_stream(fastcgi::RecordType::kStdin, kRequestId, data);
+    return;
+  }
   std::string rec;
   // Its whole size at once (a header and at most 7 bytes of padding per record): a large piece
   // of body is copied once, not again at each doubling of the buffer.
