@@ -1,6 +1,7 @@
 #include "http/request.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 #include "http/h1_parser.h"
@@ -39,6 +40,26 @@ bool decode_base64(std::string_view in, std::string& out) {
   return true;
 }
 
+// What valid_host() makes of each octet: a host's unreserved characters (A-Z a-z 0-9 - _ ~),
+// those it looks at further, or anything else (invalid).
+enum : uint8_t { kHostBad, kHostPlain, kHostDot, kHostColon, kHostOpen, kHostClose, kHostPercent };
+
+constexpr std::array<uint8_t, 256> make_host_classes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    if (alnum || c == '-' || c == '_' || c == '~') t[size_t(c)] = kHostPlain;
+  }
+  t['.'] = kHostDot;
+  t[':'] = kHostColon;
+  t['['] = kHostOpen;
+  t[']'] = kHostClose;
+  t['%'] = kHostPercent;
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kHostClass = make_host_classes();
+
 }  // namespace
 
 std::string remote_user(std::string_view authorization) {
@@ -59,34 +80,42 @@ std::string remote_user(std::string_view authorization) {
 
 bool valid_host(std::string_view host) {
   constexpr size_t kNone = std::string_view::npos;
-  // One pass: the characters, and where the delimiters of a port and an IP literal are.
+  // One pass: the characters, and where the delimiters of a port and an IP literal are. Most
+  // characters of a host are kHostPlain and cost one look-up each.
   size_t first_delim = kNone, last_colon = kNone, last_close = kNone;
   int brackets = 0;
-  bool dot = false, dots = false;  // the last character was a '.'; ".." was seen
+  bool dots = false;  // ".." was seen
   for (size_t i = 0; i < host.size(); ++i) {
-    const char c = host[i];
-    const uint8_t cls = chars::kTable[static_cast<uint8_t>(c)];
-    if (cls & chars::kHostChar) {
-      if (cls & chars::kHostDelim) {
-        if (first_delim == kNone) first_delim = i;
-        if (c == ':') {
-          last_colon = i;
-        } else {
-          ++brackets;
-          if (c == ']') last_close = i;
-        }
-      }
-      dots |= dot && c == '.';
-      dot = c == '.';
+    const uint8_t cls = kHostClass[static_cast<uint8_t>(host[i])];
+    if (cls == kHostPlain) [[likely]] {
       continue;
     }
-    // pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), kept as sent.
-    if (c != '%' || i + 2 >= host.size() || base::hex_value(host[i + 1]) < 0 ||
-        base::hex_value(host[i + 2]) < 0) {
-      return false;
+    switch (cls) {
+      case kHostDot:
+        // A '.' is never part of a valid escape: the one before it was a '.' character.
+        dots |= i > 0 && host[i - 1] == '.';
+        continue;
+      case kHostColon:
+        if (first_delim == kNone) first_delim = i;
+        last_colon = i;
+        continue;
+      case kHostOpen:
+      case kHostClose:
+        if (first_delim == kNone) first_delim = i;
+        ++brackets;
+        if (cls == kHostClose) last_close = i;
+        continue;
+      case kHostPercent:
+        // pct-encoded = "%" HEXDIG HEXDIG (RFC 3986 §2.1), kept as sent.
+        if (i + 2 >= host.size() || base::hex_value(host[i + 1]) < 0 ||
+            base::hex_value(host[i + 2]) < 0) {
+          return false;
+        }
+        i += 2;
+        continue;
+      default:
+        return false;
     }
-    i += 2;
-    dot = false;
   }
   if (first_delim != kNone) {
     // A port is digits (RFC 3986 §3.2.3: port = *DIGIT), and a colon elsewhere is only within
