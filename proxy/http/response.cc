@@ -2,11 +2,7 @@
 
 namespace askr::http {
 
-void Response::add(std::string_view name, std::string_view value) {
-  if (more_.empty() && nfields_ < kInlineFields) {
-    fields_[nfields_++] = {name, value};
-    return;
-  }
+void Response::add_more(std::string_view name, std::string_view value) {
   if (more_.empty()) more_.assign(fields_, fields_ + nfields_);
   more_.push_back({name, value});
 }

@@ -42,8 +42,15 @@ struct Response {
   std::shared_ptr<const void> body_owner;
 
   // Adds a field; the views must outlive the response (static text or keep()). Beyond the
-  // inline slots the fields move to the heap: nothing is ever dropped.
-  void add(std::string_view name, std::string_view value);
+  // inline slots the fields move to the heap: nothing is ever dropped. Defined here: every
+  // response gets a few, and the common case is a store.
+  void add(std::string_view name, std::string_view value) {
+    if (nfields_ < kInlineFields) [[likely]] {  // more_ is used once these are full
+      fields_[nfields_++] = {name, value};
+      return;
+    }
+    add_more(name, value);
+  }
   std::span<const Field> fields() const {
     return more_.empty() ? std::span<const Field>(fields_, nfields_)
                          : std::span<const Field>(more_);
@@ -64,6 +71,8 @@ struct Response {
 
  private:
   static constexpr size_t kInlineFields = 16;
+  void add_more(std::string_view name, std::string_view value);
+
   Field fields_[kInlineFields];
   uint8_t nfields_ = 0;
   std::vector<Field> more_;  // all fields, once there are more than kInlineFields
