@@ -3,7 +3,7 @@
 namespace askr::http {
 
 void Response::add_more(std::string_view name, std::string_view value) {
-  if (more_.empty()) more_.assign(fields_, fields_ + nfields_);
+  if (more_.empty()) more_.assign(fields_.at, fields_.at + nfields_);
   more_.push_back({name, value});
 }
 

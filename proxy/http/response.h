@@ -46,13 +46,13 @@ struct Response {
   // response gets a few, and the common case is a store.
   void add(std::string_view name, std::string_view value) {
     if (nfields_ < kInlineFields) [[likely]] {  // more_ is used once these are full
-      fields_[nfields_++] = {name, value};
+      fields_.at[nfields_++] = {name, value};
       return;
     }
     add_more(name, value);
   }
   std::span<const Field> fields() const {
-    return more_.empty() ? std::span<const Field>(fields_, nfields_)
+    return more_.empty() ? std::span<const Field>(fields_.at, nfields_)
                          : std::span<const Field>(more_);
   }
   // Copies `s` into the response's own storage, for values built on the stack. Values that do
@@ -73,7 +73,12 @@ struct Response {
   static constexpr size_t kInlineFields = 16;
   void add_more(std::string_view name, std::string_view value);
 
-  Field fields_[kInlineFields];
+  // The inline slots, each written as add() fills it: a response does not clear all 16 (512
+  // bytes) first. Field's assignment is trivial, so the first one begins the array's life.
+  union Slots {
+    Slots() {}
+    Field at[kInlineFields];
+  } fields_;
   uint8_t nfields_ = 0;
   std::vector<Field> more_;  // all fields, once there are more than kInlineFields
   char arena_[1024];
