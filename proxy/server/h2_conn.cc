@@ -158,8 +158,10 @@ void H2Conn::Stream::recycle(size_t room) {
   held = std::move(h);
 }
 
-// streams_ is sorted by id (nghttp2 opens streams in increasing id order).
+// streams_ is sorted by id (nghttp2 opens streams in increasing id order). Streams mostly end
+// in the order they began, and are sent in that order: the oldest is looked at first.
 std::vector<H2Conn::Stream*>::iterator H2Conn::stream_at(int32_t id) {
+  if (!streams_.empty() && streams_.front()->id == id) return streams_.begin();
   auto it = std::lower_bound(streams_.begin(), streams_.end(), id,
                              [](const auto& e, int32_t i) { return e->id < i; });
   return it != streams_.end() && (*it)->id == id ? it : streams_.end();
