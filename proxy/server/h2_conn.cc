@@ -149,6 +149,14 @@ std::unique_ptr<H2Conn::Stream> new_stream(H2Conn* conn, int32_t id) {
 // Destroys the stream (closing its file, dropping its handler, request and body) and constructs
 // it anew; only the capacity of its two buffers stays, when small enough.
 void H2Conn::Stream::recycle(size_t room) {
+  // Most streams never had a buffer of either (a file's or a short answer's, no request body):
+  // nothing to carry over.
+  constexpr size_t kNoBuffer = std::string().capacity();
+  if (out.capacity() == kNoBuffer && held.capacity() == kNoBuffer) {
+    std::destroy_at(this);
+    std::construct_at(this);
+    return;
+  }
   std::string o = std::move(out), h = std::move(held);
   std::destroy_at(this);
   std::construct_at(this);
