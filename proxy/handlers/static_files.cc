@@ -329,17 +329,17 @@ void serve_static(const StaticSite& site, const http::Request& req, http::Respon
   if (!req.path_ok) return fail(resp, 400);
   std::optional<std::string_view> under = site.relative(req.normalized);
   if (!under) return fail(resp, 404);
-  rel.assign(*under);
-  if (deny_php && rel.ends_with(".php")) return fail(resp, 403);
+  if (deny_php && under->ends_with(".php")) return fail(resp, 403);
 
   thread_local std::string joined;  // Accept-Encoding sent on several lines, as one list
   std::string_view accept = req.list(http::Known::kAcceptEncoding, "accept-encoding", joined);
   uint8_t bits = accept_bits(accept);
   if (cache) {
-    if (const CachedFile* c = cache->find(site.id, rel, bits)) {
+    if (const CachedFile* c = cache->find(site.id, *under, bits)) {
       return post ? not_allowed(resp) : respond_cached(req, resp, *c);
     }
   }
+  rel.assign(*under);  // copied only to be looked up: locate() may append an index file name
   size_t key_len = rel.size();  // locate() may append an index file name
   OpenFile file;
   std::string_view index;
