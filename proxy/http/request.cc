@@ -180,7 +180,7 @@ void Request::reset() {
   normalized.clear();
   path_ok = false;
   refused = nullptr;
-  for (std::string_view& v : known_) v = {};
+  known_ = {};  // in wide stores, not a loop of two stores a view
   storage_.clear();
 }
 

@@ -7,6 +7,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -144,7 +145,7 @@ class Request {
 
  private:
   std::string storage_;
-  std::string_view known_[size_t(Known::kCount)];
+  std::array<std::string_view, size_t(Known::kCount)> known_;
 };
 
 }  // namespace askr::http
