@@ -70,6 +70,7 @@ Result<Router> Router::build(const config::Config& cfg, const config::Config& ro
     if (!fd) return fd.error();
     Site& site = r.sites_.emplace_back();
     site.config = &s;
+    r.named_ = r.named_ || !s.server_names.empty();
     site.files = {*fd, &s.index, symlinks(s.symlinks), r.keep(paths.root), {}, next_files_id()};
     for (const config::Route& route : s.routes) {
       Result<handlers::StaticSite> f = r.route_files(site, route, paths);
@@ -84,7 +85,8 @@ Router::Router(Router&& o) noexcept
     : sites_(std::move(o.sites_)),
       paths_(std::move(o.paths_)),
       fds_(std::move(o.fds_)),
-      default_site_(o.default_site_) {
+      default_site_(o.default_site_),
+      named_(o.named_) {
   o.sites_.clear();
   o.fds_.clear();
 }
@@ -94,6 +96,7 @@ Router& Router::operator=(Router&& o) noexcept {
   std::swap(paths_, o.paths_);
   std::swap(fds_, o.fds_);
   default_site_ = o.default_site_;
+  named_ = o.named_;
   return *this;
 }
 
@@ -102,6 +105,7 @@ Router::~Router() {
 }
 
 const Site& Router::match(std::string_view host) const {
+  if (!named_) return sites_[default_site_];  // no name to compare the host with
   // Strip the port; keep an IPv6 literal's brackets.
   size_t colon = host.rfind(':');
   if (colon != std::string_view::npos && host.find(']', colon) == std::string_view::npos) {

@@ -59,6 +59,7 @@ class Router {
   std::deque<std::string> paths_;  // the roots' paths that StaticSite::root shows
   std::vector<int> fds_;           // the roots opened, closed with the router
   size_t default_site_ = 0;
+  bool named_ = false;  // some site has a server name (else every host gets the default site)
 };
 
 // The router that new requests get, replaced as a whole on reload, as net::LiveTlsContexts
