@@ -153,12 +153,11 @@ std::string_view Request::find(std::string_view name) const {
   return {};
 }
 
-std::string_view Request::list(Known k, std::string_view name, std::string& joined) const {
-  std::string_view first = known(k);
-  if (first.empty()) return first;
-  size_t lines = 0;
-  for (const Header& h : headers) lines += iequals(h.name, name);
-  if (lines < 2) return first;
+std::string_view Request::lines(std::string_view first, std::string_view name,
+                                std::string& joined) const {
+  size_t count = 0;
+  for (const Header& h : headers) count += iequals(h.name, name);
+  if (count < 2) return first;
   joined.clear();
   for (const Header& h : headers) {
     if (!iequals(h.name, name)) continue;

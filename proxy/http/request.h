@@ -116,7 +116,10 @@ class Request {
   // The value of the list field `k` (RFC 9110 §5.3), whose name is `name`: known(k), or when
   // the field came on several lines, their values joined with ", " into `joined` (a recipient
   // reads them as one list). The view lives as long as the request and `joined`.
-  std::string_view list(Known k, std::string_view name, std::string& joined) const;
+  std::string_view list(Known k, std::string_view name, std::string& joined) const {
+    std::string_view first = known(k);
+    return first.empty() ? first : lines(first, name, joined);  // one not sent: no call
+  }
 
   // Clears every field; storage keeps its capacity.
   void reset();
@@ -144,6 +147,9 @@ class Request {
   }
 
  private:
+  // list() of a field that came: `first` when it came on one line.
+  std::string_view lines(std::string_view first, std::string_view name, std::string& joined) const;
+
   std::string storage_;
   std::array<std::string_view, size_t(Known::kCount)> known_;
 };
