@@ -50,16 +50,23 @@ class Spares {
   std::vector<std::unique_ptr<T>> free_;
 };
 
-// Keeps `buf`'s capacity when it is at most `max` and fits in `room` (which shrinks by as
-// much); else frees it. `buf` ends empty either way.
+// keep_or_free()'s rare case, out of line so that the usual one stays small enough to inline.
 template <class Buffer>
-void keep_or_free(Buffer& buf, size_t max, size_t& room) {
+[[gnu::noinline]] void free_buffer(Buffer& buf) {
+  Buffer().swap(buf);
+}
+
+// Keeps `buf`'s capacity when it is at most `max` and fits in `room` (which shrinks by as
+// much); else frees it. `buf` ends empty either way. Inline: a recycled object calls it for
+// each of its buffers.
+template <class Buffer>
+inline void keep_or_free(Buffer& buf, size_t max, size_t& room) {
   size_t cap = buf.capacity() * sizeof(typename Buffer::value_type);
-  if (cap <= max && cap <= room) {
+  if (cap <= max && cap <= room) [[likely]] {
     buf.clear();
     room -= cap;
   } else {
-    Buffer().swap(buf);
+    free_buffer(buf);
   }
 }
 
