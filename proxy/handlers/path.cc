@@ -1,10 +1,21 @@
 #include "handlers/path.h"
 
+#include <array>
+#include <cstdint>
+
 #include "shared/base/hex.h"
 
 namespace askr::handlers {
 
 namespace {
+
+// The bytes normalize_path() looks at twice: '%', NUL and '/' (a path is plain unless a '/' is
+// followed by '/' or '.').
+constexpr std::array<bool, 256> kPathMark = [] {
+  std::array<bool, 256> t{};
+  t['%'] = t['\0'] = t['/'] = true;
+  return t;
+}();
 
 // Closes the segment that starts at out[seg] (just after a '/'). A "." segment is dropped; a
 // ".." segment is dropped together with the segment before it. Either way `out` is left ending
@@ -66,39 +77,22 @@ bool is_path_char(unsigned char c) {
          (c != 0 && kPunct.find(char(c)) != std::string_view::npos);
 }
 
-}  // namespace
-
-const char* path_error_name(PathError e) {
-  switch (e) {
-    case PathError::kNone:
-      return "none";
-    case PathError::kNotAbsolute:
-      return "path not absolute";
-    case PathError::kBadEscape:
-      return "bad percent-escape";
-    case PathError::kNul:
-      return "NUL in path";
-    case PathError::kAboveRoot:
-      return "path climbs above root";
+// True when `raw` (absolute) is its own normal form: no escape, no NUL and no empty or dot
+// segment. Most bytes cost one look-up.
+bool is_plain(std::string_view raw) {
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (!kPathMark[static_cast<uint8_t>(c)]) continue;
+    if (c != '/' || (i + 1 < raw.size() && (raw[i + 1] == '/' || raw[i + 1] == '.'))) {
+      return false;
+    }
   }
-  return "unknown";
+  return true;
 }
 
-PathError normalize_path(std::string_view raw, std::string& out) {
-  out.clear();
-  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
-  // The usual path, with no escape, no NUL and no empty or dot segment, is its own normal form:
-  // copied in one piece rather than byte by byte.
-  bool plain = true;
-  for (size_t i = 0; i < raw.size() && plain; ++i) {
-    const char c = raw[i];
-    plain = c != '%' && c != '\0' &&
-            !(c == '/' && i + 1 < raw.size() && (raw[i + 1] == '/' || raw[i + 1] == '.'));
-  }
-  if (plain) {
-    out.assign(raw);
-    return PathError::kNone;
-  }
+// normalize_path() of a path that is not plain, byte by byte (out of line: the plain path
+// then needs none of its registers).
+[[gnu::noinline]] PathError normalize_bytes(std::string_view raw, std::string& out) {
   out.reserve(raw.size());
   out.push_back('/');
   size_t seg = 1;  // where the current segment starts in `out`
@@ -120,6 +114,35 @@ PathError normalize_path(std::string_view raw, std::string& out) {
     out.push_back(c);
     slashed = slashed || c == kEncodedSlash;
   }
+}
+
+}  // namespace
+
+const char* path_error_name(PathError e) {
+  switch (e) {
+    case PathError::kNone:
+      return "none";
+    case PathError::kNotAbsolute:
+      return "path not absolute";
+    case PathError::kBadEscape:
+      return "bad percent-escape";
+    case PathError::kNul:
+      return "NUL in path";
+    case PathError::kAboveRoot:
+      return "path climbs above root";
+  }
+  return "unknown";
+}
+
+PathError normalize_path(std::string_view raw, std::string& out) {
+  out.clear();
+  if (raw.empty() || raw[0] != '/') return PathError::kNotAbsolute;
+  // The usual path is its own normal form: copied in one piece rather than byte by byte.
+  if (is_plain(raw)) {
+    out.assign(raw);
+    return PathError::kNone;
+  }
+  return normalize_bytes(raw, out);
 }
 
 PathError decode_slashes(std::string_view part, std::string& out) {
