@@ -151,7 +151,7 @@ std::unique_ptr<H2Conn::Stream> new_stream(H2Conn* conn, int32_t id) {
 void H2Conn::Stream::recycle(size_t room) {
   // Most streams never had a buffer of either (a file's or a short answer's, no request body):
   // nothing to carry over.
-  constexpr size_t kNoBuffer = std::string().capacity();
+  const size_t kNoBuffer = std::string().capacity();  // an empty string's (its inline buffer)
   if (out.capacity() == kNoBuffer && held.capacity() == kNoBuffer) {
     std::destroy_at(this);
     std::construct_at(this);
