@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "shared/base/copy.h"
 #include "shared/base/log.h"
 #include "shared/fastcgi/encoder.h"
 
@@ -311,10 +312,10 @@ void FcgiServer::on_record(const fastcgi::Decoder::Step& s) {
         return;
       }
       if (stdin_pos_ > 0) {
-        stdin_.erase(0, stdin_pos_);
+        base::erase_front(stdin_, stdin_pos_);
         stdin_pos_ = 0;
       }
-      stdin_.append(s.content);
+      base::append_bytes(stdin_, s.content.data(), s.content.size());
       return;
     case RecordType::kAbortRequest:
       if (current) aborted_ = true;
@@ -431,7 +432,7 @@ size_t FcgiServer::read_stdin(char* buf, size_t len) {
     if (read_some(true) == Io::kClosed) return 0;
   }
   size_t n = std::min(len, stdin_.size() - stdin_pos_);
-  std::memcpy(buf, stdin_.data() + stdin_pos_, n);
+  base::copy_bytes(buf, stdin_.data() + stdin_pos_, n);
   stdin_pos_ += n;
   return n;
 }

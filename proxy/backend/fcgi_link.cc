@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/pool_client.h"
+#include "shared/base/copy.h"
 #include "shared/base/log.h"
 #include "shared/fastcgi/encoder.h"
 
@@ -71,7 +72,7 @@ void FcgiLink::connected() {
 }
 
 void FcgiLink::write(std::string_view bytes) {
-  wbuf_.append(bytes);
+  base::append_bytes(wbuf_, bytes.data(), bytes.size());
   flush();
 }
 

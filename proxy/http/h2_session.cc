@@ -3,6 +3,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "http/h2_alloc.h"
+#include "shared/base/copy.h"
 #include "shared/base/spares.h"
 
 #include <algorithm>
@@ -221,7 +222,7 @@ struct H2Callbacks {
     H2Session& h = self(p);
     std::string_view d(reinterpret_cast<const char*>(data), len);
     if (H2Session::Incoming* in = h.incoming(id)) {
-      in->body.append(d);
+      base::append_bytes(in->body, d.data(), d.size());
     } else if (nghttp2_session_get_stream_user_data(s, id) == &kDelivered) {
       h.events_.on_body(id, d);
     } else {

@@ -12,6 +12,7 @@
 
 #include "net/listener.h"
 #include "net/plain_transport.h"
+#include "shared/base/copy.h"
 #include "shared/base/log.h"
 #include "shared/base/spares.h"
 
@@ -256,7 +257,7 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
     size_t n = iov[i].iov_len;
     if (!joined.empty()) {
       size_t take = std::min(n, kRecordMax - joined.size());
-      joined.append(p, take);
+      base::append_bytes(joined, p, take);
       p += take;
       n -= take;
       if (joined.size() < kRecordMax) continue;  // the piece is all in
@@ -269,7 +270,7 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
     }
     size_t whole = n - n % kRecordMax;
     if (whole > 0) ok = ok && encrypt(p, whole);
-    joined.append(p + whole, n - whole);
+    base::append_bytes(joined, p + whole, n - whole);
   }
   if (ok && !joined.empty()) ok = encrypt(joined.data(), joined.size());
   if (ok && last && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
@@ -588,7 +589,7 @@ int TlsTransport::bio_read(BIO* b, char* out, size_t len, size_t* done) {
     return 0;
   }
   size_t n = std::min(len, t->in_.size());
-  std::memcpy(out, t->in_.data(), n);
+  base::copy_bytes(out, t->in_.data(), n);
   t->in_.remove_prefix(n);
   *done = n;
   return 1;
@@ -598,7 +599,7 @@ int TlsTransport::bio_read(BIO* b, char* out, size_t len, size_t* done) {
 int TlsTransport::bio_write(BIO* b, const char* in, size_t len, size_t* done) {
   auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  t->out_.append(in, len);
+  base::append_bytes(t->out_, in, len);
   *done = len;
   return 1;
 }

@@ -11,6 +11,7 @@
 #include "http/h1_request.h"
 #include "net/listener.h"
 #include "server/shard.h"
+#include "shared/base/copy.h"
 #include "shared/base/log.h"
 
 namespace askr::server {
@@ -563,7 +564,7 @@ void H1Conn::write_response(http::Response& resp) {
       held_ = resp.inline_body;  // goes out right after the head, in the same send
       body_owner_ = std::move(resp.body_owner);
     } else {
-      wbuf_ += resp.inline_body;
+      base::append_bytes(wbuf_, resp.inline_body.data(), resp.inline_body.size());
     }
   } else if (resp.body == http::Response::Body::kFile) {
     if (send_body && resp.file_owned && resp.content_length <= kInlineFileMax) {
@@ -637,10 +638,10 @@ bool H1Conn::write_body(std::string_view data) {
   if (s.chunked) {
     append_hex(wbuf_, data.size());
     wbuf_ += "\r\n";
-    wbuf_ += data;
+    base::append_bytes(wbuf_, data.data(), data.size());
     wbuf_ += "\r\n";
   } else {
-    wbuf_ += data;
+    base::append_bytes(wbuf_, data.data(), data.size());
   }
   // Sent when the producer is done for the moment (push(), end_response()): the head, the body
   // and a chunked body's end then leave together. At once when it piles up.

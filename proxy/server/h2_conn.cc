@@ -12,6 +12,7 @@
 #include "core/dispatch.h"
 #include "net/listener.h"
 #include "server/shard.h"
+#include "shared/base/copy.h"
 #include "shared/base/log.h"
 #include "shared/base/spares.h"
 
@@ -422,7 +423,7 @@ void H2Conn::on_body(int32_t id, std::string_view data) {
     // held (body_preread until the handler first reads). The connection's opens: were it to
     // wait on this stream's handler (a request queued for a PHP worker), the bodies of the
     // streams PHP is reading would stall behind it.
-    s->held.append(data);
+    base::append_bytes(s->held, data.data(), data.size());
     session_.consume_connection(data.size());
     return;
   }
@@ -587,7 +588,7 @@ bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
           sent_owners_.push_back(s->body_owner);
         }
       } else {
-        out.bytes.append(s->inline_body.data(), n);
+        base::append_bytes(out.bytes, s->inline_body.data(), n);
       }
       s->inline_body.remove_prefix(n);
       if (s->inline_body.empty()) s->body_owner.reset();
@@ -613,14 +614,14 @@ bool H2Conn::copy_body(int32_t id, http::H2Batch& out, size_t n) {
       break;
     }
     case Stream::Source::kStreamed:
-      out.bytes.append(s->out, s->out_pos, n);
+      base::append_bytes(out.bytes, s->out.data() + s->out_pos, n);
       s->out_pos += n;
       buffered_ -= n;
       if (s->out_pos == s->out.size()) {
         s->out.clear();
         s->out_pos = 0;
       } else if (s->out_pos > kStreamHigh) {
-        s->out.erase(0, s->out_pos);
+        base::erase_front(s->out, s->out_pos);
         s->out_pos = 0;
       }
       break;
@@ -652,7 +653,7 @@ void H2Conn::Stream::interim_response(int st, std::span<const http::Response::Fi
 bool H2Conn::Stream::write_body(std::string_view data) {
   if (!body_allowed || data.empty() || done || closed) return true;
   bool was_empty = pending() == 0;
-  out.append(data);
+  base::append_bytes(out, data.data(), data.size());
   bytes += data.size();
   conn->buffered_ += data.size();
   if (was_empty) conn->session_.resume(id);

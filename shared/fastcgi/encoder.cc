@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "shared/base/copy.h"
+
 namespace askr::fastcgi {
 namespace {
 
@@ -26,7 +28,7 @@ void record(std::string& out, RecordType type, uint16_t request_id, std::string_
     return;
   }
   record_header(out, type, request_id, static_cast<uint16_t>(content.size()), padding);
-  out.append(content);
+  base::append_bytes(out, content.data(), content.size());
   out.append(kZeros, padding);
 }
 
