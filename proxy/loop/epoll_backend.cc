@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "loop/tls_record.h"
+#include "shared/base/copy.h"
 
 namespace askr::loop {
 namespace {
@@ -27,7 +28,11 @@ Result<std::unique_ptr<EpollBackend>> EpollBackend::create(size_t recv_buffer_si
   ev.events = EPOLLIN;
   ev.data.u64 = 0;
   if (epoll_ctl(b->epfd_, EPOLL_CTL_ADD, b->wake_fd_, &ev) < 0) return errno_error("epoll_ctl");
-  b->scratch_.resize(recv_buffer_size);
+  // The buffer starts kRecvSkew bytes into a page (see shared/base/copy.h).
+  b->scratch_.resize(recv_buffer_size + 4096 + base::kRecvSkew);
+  const uintptr_t at = reinterpret_cast<uintptr_t>(b->scratch_.data());
+  b->recv_buf_ = b->scratch_.data() + ((base::kRecvSkew - at) & 4095);
+  b->recv_size_ = recv_buffer_size;
   return b;
 }
 
@@ -122,7 +127,7 @@ void EpollBackend::wait_readable(IoObject* c) {
 
 // recvmsg with room for the record type: a kernel-TLS socket returns one record type per call.
 ssize_t EpollBackend::recv_record(int fd, uint8_t& type) {
-  iovec iov{scratch_.data(), scratch_.size()};
+  iovec iov{recv_buf_, recv_size_};
   alignas(cmsghdr) char control[kTlsControlSpace];
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -138,20 +143,19 @@ void EpollBackend::do_read(IoObject* c) {
   for (int i = 0; i < kReadsPerEvent; ++i) {
     if (!c->io.recv_on || !c->io.readable || c->io.closing) return;
     uint8_t type = kTlsApplicationData;
-    ssize_t n = c->io.recv_tls ? recv_record(c->fd, type)
-                               : ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+    ssize_t n = c->io.recv_tls ? recv_record(c->fd, type) : ::recv(c->fd, recv_buf_, recv_size_, 0);
     // A read that did not fill the buffer emptied the socket's queue (a stream socket's recv
     // copies on while there is more): bytes that arrive after it raise a new edge, so the read
     // that would only return EAGAIN is left out (epoll(7)). Not once the peer has hung up:
     // its end of file may have been reported with the bytes, and must still be read. Not
     // with kernel TLS either, where each call returns one record.
-    if (n > 0 && size_t(n) < scratch_.size() && !c->io.recv_tls && !c->io.peer_hup) {
+    if (n > 0 && size_t(n) < recv_size_ && !c->io.recv_tls && !c->io.peer_hup) {
       c->io.readable = false;
     }
     if (n > 0 && type == kTlsApplicationData) {
-      c->on_recv({scratch_.data(), size_t(n)});
+      c->on_recv({recv_buf_, size_t(n)});
     } else if (n > 0) {
-      c->on_recv_record(type, {scratch_.data(), size_t(n)});
+      c->on_recv_record(type, {recv_buf_, size_t(n)});
     } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
       c->io.recv_on = false;
       c->on_recv_end(n == 0 ? 0 : -errno);

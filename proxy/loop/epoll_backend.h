@@ -49,7 +49,9 @@ class EpollBackend final : public Backend {
 
   int epfd_ = -1;
   int wake_fd_ = -1;
-  std::vector<char> scratch_;  // the loop's one receive buffer, like a provided buffer
+  std::vector<char> scratch_;  // holds the loop's one receive buffer, like a provided buffer:
+  char* recv_buf_ = nullptr;   // recv_size_ bytes in scratch_, base::kRecvSkew into a page
+  size_t recv_size_ = 0;
   std::vector<Deferred> deferred_;
   std::vector<Deferred> running_;
 };

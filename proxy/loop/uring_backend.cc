@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "loop/tls_record.h"
+#include "shared/base/copy.h"
 
 namespace askr::loop {
 namespace {
@@ -69,8 +70,11 @@ Result<std::unique_ptr<UringBackend>> UringBackend::create(const UringOptions& o
   reg.bgid = kBufGroup;
   r = io_uring_register_buf_ring(&b->ring_, &reg, 0);
   if (r < 0) return errno_error("io_uring_register_buf_ring", -r);
-  b->bufs_ = static_cast<char*>(std::aligned_alloc(4096, size_t(b->nbufs_) * b->buf_size_));
-  if (!b->bufs_) return Error{ENOMEM, "receive buffers: out of memory"};
+  // Each buffer starts kRecvSkew bytes into a page (a multiple of 4 KiB apart).
+  const size_t bytes = size_t(b->nbufs_) * b->buf_size_ + base::kRecvSkew;
+  b->bufs_mem_ = static_cast<char*>(std::aligned_alloc(4096, (bytes + 4095) & ~size_t(4095)));
+  if (!b->bufs_mem_) return Error{ENOMEM, "receive buffers: out of memory"};
+  b->bufs_ = b->bufs_mem_ + base::kRecvSkew;
   for (unsigned i = 0; i < b->nbufs_; ++i) b->recycle(i);
   io_uring_buf_ring_advance(b->br_, b->recycled_);
   b->recycled_ = 0;
@@ -86,7 +90,7 @@ Result<std::unique_ptr<UringBackend>> UringBackend::create(const UringOptions& o
 UringBackend::~UringBackend() {
   if (ring_ok_) io_uring_queue_exit(&ring_);
   if (br_) munmap(br_, br_bytes_);
-  std::free(bufs_);
+  std::free(bufs_mem_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 

@@ -64,6 +64,7 @@ class UringBackend final : public Backend {
   bool ring_ok_ = false;
   io_uring_buf_ring* br_ = nullptr;
   size_t br_bytes_ = 0;
+  char* bufs_mem_ = nullptr;  // what was allocated: bufs_ starts base::kRecvSkew into it
   char* bufs_ = nullptr;
   unsigned nbufs_ = 0, buf_size_ = 0;
   unsigned recycled_ = 0;  // buffers handed back since the last advance

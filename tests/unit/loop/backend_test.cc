@@ -20,6 +20,7 @@
 
 #include "loop/epoll_backend.h"
 #include "loop/uring_backend.h"
+#include "shared/base/copy.h"
 
 namespace askr::loop {
 namespace {
@@ -40,6 +41,7 @@ struct Probe : IoObject {
   void on_recv(std::string_view d) override {
     log.push_back("recv");
     got.append(d);
+    page_offsets.push_back(reinterpret_cast<uintptr_t>(d.data()) & 4095);
     if (recv_hook) recv_hook();
   }
   void on_recv_record(uint8_t type, std::string_view d) override {
@@ -69,6 +71,7 @@ struct Probe : IoObject {
 
   std::vector<std::string>& log;
   std::string got;
+  std::vector<size_t> page_offsets;  // where each piece received starts in its page
   std::vector<std::pair<uint8_t, std::string>> records;
   std::vector<int> accepted;
   int recv_end = 1;
@@ -299,6 +302,23 @@ TEST_P(BackendTest, RecvDeliversBytesInOrder) {
   p.fd[1] = -1;
   ASSERT_TRUE(poll_until([&] { return c.count("recv_end") == 1; }));
   EXPECT_EQ(c.recv_end, 0);
+  io_->close(&c);
+  ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
+}
+
+// Bytes are received base::kRecvSkew bytes into a page, never at its start, where the kernel's
+// copy of a Unix socket's paged data runs slow (shared/base/copy.h).
+TEST_P(BackendTest, ReceiveBuffersStartPastAPageStart) {
+  Pair p;
+  Probe c(log_, p.fd[0]);
+  io_->resume_recv(&c);
+  const std::string piece(8200, 'r');
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(::send(p.fd[1], piece.data(), piece.size(), MSG_NOSIGNAL), ssize_t(piece.size()));
+    ASSERT_TRUE(poll_until([&] { return c.got.size() == (i + 1) * piece.size(); }));
+  }
+  ASSERT_FALSE(c.page_offsets.empty());
+  for (size_t off : c.page_offsets) EXPECT_EQ(off, base::kRecvSkew);
   io_->close(&c);
   ASSERT_TRUE(poll_until([&] { return c.count("closed") == 1; }));
 }
