@@ -92,7 +92,9 @@ FcgiServer::FcgiServer(int listen_fd, int wake_fd, int ready_fd, bool own_peers_
       ready_fd_(ready_fd),
       own_peers_only_(own_peers_only),
       params_parser_(kMaxParamsSize),
-      rbuf_(std::make_unique_for_overwrite<char[]>(kReadSize)) {
+      rbuf_mem_(std::make_unique_for_overwrite<char[]>(kReadSize + 4096 + base::kRecvSkew)),
+      rbuf_(rbuf_mem_.get() +
+            ((base::kRecvSkew - reinterpret_cast<uintptr_t>(rbuf_mem_.get())) & 4095)) {
   int flags = fcntl(listen_fd_, F_GETFL);
   if (flags >= 0) fcntl(listen_fd_, F_SETFL, flags | O_NONBLOCK);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -266,10 +268,10 @@ FcgiServer::Io FcgiServer::read_some(bool block) {
   if (broken_ || input_closed_ || conn_fd_ < 0) return Io::kClosed;
   ssize_t n;
   do {
-    n = recv(conn_fd_, rbuf_.get(), kReadSize, block ? 0 : MSG_DONTWAIT);
+    n = recv(conn_fd_, rbuf_, kReadSize, block ? 0 : MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n > 0) {
-    decode({rbuf_.get(), size_t(n)});
+    decode({rbuf_, size_t(n)});
     return broken_ ? Io::kClosed : Io::kData;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kAgain;
@@ -558,7 +560,7 @@ void FcgiServer::close_connection() {
     bool body_pending = state_ != State::kIdle && !stdin_eof_;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCloseWaitMs);
     for (;;) {
-      ssize_t n = recv(conn_fd_, rbuf_.get(), kReadSize, MSG_DONTWAIT);
+      ssize_t n = recv(conn_fd_, rbuf_, kReadSize, MSG_DONTWAIT);
       if (n > 0 || (n < 0 && errno == EINTR)) continue;
       if (n == 0 || errno != EAGAIN || !body_pending) break;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

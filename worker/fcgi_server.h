@@ -194,8 +194,10 @@ class FcgiServer {
   std::string pending_;
   fastcgi::RecordType pending_type_ = fastcgi::RecordType::kStdout;
   // Not zero-filled: a worker's memory holds only the pages its reads reached (a small request:
-  // one), rather than all of them, in every worker of a pool.
-  std::unique_ptr<char[]> rbuf_;
+  // one), rather than all of them, in every worker of a pool. Reads start base::kRecvSkew bytes
+  // into a page (shared/base/copy.h).
+  std::unique_ptr<char[]> rbuf_mem_;
+  char* rbuf_;
 };
 
 }  // namespace askr::worker
