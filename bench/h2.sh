@@ -386,7 +386,7 @@ check() { # NAME TRANSPORT WORKLOAD
     [ "$(h2_field "$o" proto)" = h2 ] || die "$n: not h2 by ALPN: $(cat "$o")"
     [ "$(h2_field "$o" tlsproto)" = TLSv1.3 ] || die "$n: not TLS 1.3: $(cat "$o")"
     [ "$(h2_field "$o" cipher)" = "$CIPHER" ] || die "$n: not $CIPHER: $(cat "$o")"
-    h2_field "$o" tempkey | grep -qi "^$GROUP" || die "$n: not $GROUP: $(cat "$o")"
+    grep -qi "^$GROUP" <<<"$(h2_field "$o" tempkey)" || die "$n: not $GROUP: $(cat "$o")"
   else
     [ "$(h2_field "$o" proto)" = h2c ] || die "$n: not h2c: $(cat "$o")"
   fi

@@ -470,12 +470,6 @@ static std::string_view number_text(uint64_t v, char (&buf)[24]) {
   return {buf, size_t(std::to_chars(buf, buf + sizeof buf, v).ptr - buf)};
 }
 
-// Copies `s` to `p`; returns the end.
-static char* put(char* p, std::string_view s) {
-  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
-  return p + s.size();
-}
-
 // The head is copied into wbuf_ after one resize to its summed size, rather than appended piece
 // by piece, each append with a capacity check and a call of its own.
 void H1Conn::write_head(int status, std::span<const http::Response::Field> fields,
@@ -509,6 +503,7 @@ void H1Conn::write_head(int status, std::span<const http::Response::Field> field
   }
   const size_t at = wbuf_.size();
   wbuf_.resize(at + size);
+  using base::put;
   char* p = put(put(wbuf_.data() + at, kVersion), code);
   p = put(put(put(p, " "), phrase), "\r\n");
   p = put(put(p, kServer), date);

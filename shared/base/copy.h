@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace askr::base {
 
@@ -42,6 +43,12 @@ inline bool slow_copy_distance(const void* dst, const void* src) {
 // response from askr-worker, the kernel's copy into askr-proxy's buffers took 22 to 26% of its
 // CPU with the buffers at a page start, 16 to 19% at 64 bytes in.
 constexpr size_t kRecvSkew = 64;
+
+// Copies `s` to `p` (a piece of a head or a record, short); returns the end.
+inline char* put(char* p, std::string_view s) {
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
+  return p + s.size();
+}
 
 // memcpy (the ranges do not overlap).
 inline void copy_bytes(void* dst, const void* src, size_t n) {

@@ -7,6 +7,9 @@
 #include "shared/base/copy.h"
 
 namespace askr::fastcgi {
+
+using base::put;
+
 namespace {
 
 constexpr char kZeros[8] = {};

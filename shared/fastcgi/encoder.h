@@ -15,6 +15,7 @@
 #include <string_view>
 #include <utility>
 
+#include "shared/base/copy.h"
 #include "shared/fastcgi/protocol.h"
 
 namespace askr::fastcgi {
@@ -97,7 +98,8 @@ class ParamsWriter {
   // pair fits in the open record, short of filling it, and in the window.
   void add(std::string_view name, std::string_view value) {
     if (encoded_pair_size(name, value) < size_t(end_ - at_)) {
-      at_ = put(put(put_pair_length(put_pair_length(at_, name.size()), value.size()), name), value);
+      at_ = base::put(
+          base::put(put_pair_length(put_pair_length(at_, name.size()), value.size()), name), value);
       return;
     }
     add_slow(name, value, {});
@@ -113,12 +115,6 @@ class ParamsWriter {
  private:
   static constexpr size_t kNoRecord = SIZE_MAX;
   static constexpr size_t kWindow = 2048;  // bytes of window opened at a time, at least
-
-  // Copies `s` to `p`; returns the end.
-  static char* put(char* p, std::string_view s) {
-    if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an empty view's data may be null
-    return p + s.size();
-  }
 
   void add_slow(std::string_view name, std::string_view value, std::string_view more);
   void open_record();
