@@ -605,6 +605,29 @@ TEST_P(Php, LargeResponse50MiB) {
   EXPECT_TRUE(got == want) << describe_difference(got, want);
 }
 
+// PHP's output goes record by record into HTTP/1.1 chunks and HTTP/2 frames, in copies that
+// go in pieces where the addresses call for it (shared/base/copy.h): bytes that repeat nowhere,
+// unlike big.php's, so that a piece copied to the wrong place, twice or not at all shows.
+TEST_P(Php, ReadfileOfUnrepeatedBytesArrivesWhole) {
+  start();
+  const BigFile& f = big_file(6 * kMiB + 12345);
+  site_.write("www/readfile.php", "<?php readfile('" + f.path + "');\n");
+  const std::string got_path = site_.path() + "/got.bin";
+  std::string out;
+  ASSERT_EQ(
+      curl("-o " + got_path + " -w '%{http_code} %{size_download}' " + url("/readfile.php"), out),
+      0);
+  EXPECT_EQ(out, "200 " + std::to_string(f.size));
+  EXPECT_EQ(sha256_file(got_path), f.sha256) << "HTTP/1.1";
+  ASSERT_EQ(
+      run_command("curl -sS --http2-prior-knowledge --noproxy '*' --max-time 120 -o " + got_path +
+                      " -w '%{http_code} %{size_download} %{http_version}' " + url("/readfile.php"),
+                  out),
+      0);
+  EXPECT_EQ(out, "200 " + std::to_string(f.size) + " 2");
+  EXPECT_EQ(sha256_file(got_path), f.sha256) << "h2c";
+}
+
 TEST_P(Php, FlushReachesClientBeforeScriptEnds) {
   start();
   Client c(port());
