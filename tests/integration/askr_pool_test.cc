@@ -597,9 +597,7 @@ TEST_P(AskrPool, RequestTimeoutDoesNotCountTheWaitOnASlowClient) {
   start("workers = 1\nmode = \"classic\"\nrequest_timeout = \"3s\"\n");
   for (const char* path : {"/big.php?mb=20", "/big.php?mb=20&cl=1"}) {
     SCOPED_TRACE(path);
-    Client slow(port());
-    int small = 16 * 1024;
-    setsockopt(slow.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    Client slow(port(), Client::Reads::kSlowly);
     slow.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n");
     std::this_thread::sleep_for(milliseconds(4000));  // the client does not read
     PhpResponse big = slow.read(false, 60000);

@@ -257,8 +257,11 @@ int run_proxy_command(const std::string& args, std::string& output) {
   return run_command(std::string(ASKR_PROXY_BIN) + " " + args + " 2>&1", output);
 }
 
-int connect_to(int port) {
+namespace {
+
+int connect_with(int port, int rcvbuf) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(uint16_t(port));
@@ -269,6 +272,16 @@ int connect_to(int port) {
   }
   leftovers().erase(fd);
   return fd;
+}
+
+}  // namespace
+
+int connect_to(int port) {
+  return connect_with(port, 0);
+}
+
+int connect_slow_reader(int port) {
+  return connect_with(port, kSlowReaderRcvbuf);
 }
 
 void send_all(int fd, std::string_view data) {

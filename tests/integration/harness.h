@@ -88,6 +88,12 @@ int run_command(const std::string& cmd, std::string& output);
 
 // Raw client side.
 int connect_to(int port);
+// A client that reads slowly: its receive buffer is set before connect, so that the window it
+// offers is scaled for it from the start. A buffer shrunk after connect, below loopback's
+// 64 KiB segments, makes every segment overflow it: the transfer then goes by retransmission
+// timeouts and can stall for minutes.
+constexpr int kSlowReaderRcvbuf = 256 * 1024;  // the kernel doubles it; a few segments
+int connect_slow_reader(int port);
 void send_all(int fd, std::string_view data);
 // Reads until the peer closes or timeout_ms passes without data.
 std::string read_all(int fd, int timeout_ms = 3000);

@@ -664,9 +664,7 @@ TEST_P(Http1, AccessLogCountsTheBytesOfACutDownload) {
   site_.write("www/huge.bin", "");
   std::filesystem::resize_file(site_.path() + "/www/huge.bin", kSize);  // sparse: costs no disk
   start();
-  int fd = connect_to(port());
-  int small = 16 * 1024;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  int fd = connect_slow_reader(port());
   send_all(fd, get("/huge.bin"));
   char buf[4096];
   ASSERT_GT(recv(fd, buf, sizeof buf, 0), 0);  // the head is out, the body goes on

@@ -2066,9 +2066,7 @@ TEST_P(Php, RequestTimeSplitsIntoQueuedPhpAndIo) {
 TEST_P(Php, ResponseWaitingOnASlowClientCountsAsIo) {
   start([](PhpProxyOptions& o) { o.access_log_format = "json"; });
   const std::string uri = "/big.php?mb=8";
-  Client c(port());
-  int small = 16 * 1024;
-  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  Client c(port(), Client::Reads::kSlowly);
   c.send(get(uri));
   std::this_thread::sleep_for(milliseconds(1000));  // the client does not read
   PhpResponse r = c.read(false, 60000);
@@ -2448,9 +2446,7 @@ TEST_P(PhpSplice, SlowClientPausesTheBackendWithoutBuffering) {
     return 0L;
   };
   long before = rss_kib();
-  Client c(port());
-  int small = 16 * 1024;
-  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  Client c(port(), Client::Reads::kSlowly);
   c.send(get("/big.php?mb=50&cl=1"));
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // the client does not read
   for (int i = 0; i < 5; ++i) EXPECT_EQ(php_fetch(port(), get("/status.php")).body, "ok\n") << i;
@@ -2466,9 +2462,7 @@ TEST_P(PhpSplice, SlowClientPausesTheBackendWithoutBuffering) {
 // is freed for the next requests.
 TEST_P(PhpSplice, SendTimeoutAppliesWhileASplicedWriteWaits) {
   start_spliced("send = \"1s\"\n");
-  Client c(port());
-  int small = 16 * 1024;
-  setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  Client c(port(), Client::Reads::kSlowly);
   c.send(get("/big.php?mb=50&cl=1"));
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   EXPECT_TRUE(c.wait_closed(10000)) << "the stalled client was not closed";

@@ -375,7 +375,8 @@ bool PhpResponse::has(std::string_view name) const {
   return false;
 }
 
-Client::Client(int port) : fd_(connect_to(port)) {}
+Client::Client(int port, Reads reads)
+    : fd_(reads == Reads::kSlowly ? connect_slow_reader(port) : connect_to(port)) {}
 
 Client::~Client() {
   if (fd_ >= 0) ::close(fd_);

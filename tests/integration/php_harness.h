@@ -124,7 +124,10 @@ struct PhpResponse {
 // One client connection with its own read buffer, so that each thread may hold its own.
 class Client {
  public:
-  explicit Client(int port);
+  // kSlowly: a small receive buffer, set before connect (connect_slow_reader), for a client
+  // that lets the response back up into the proxy.
+  enum class Reads { kPromptly, kSlowly };
+  explicit Client(int port, Reads reads = Reads::kPromptly);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
