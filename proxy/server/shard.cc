@@ -53,6 +53,7 @@ Shard::Shard(const Generation& gen, unsigned index, int cpu, std::vector<int> li
   services_.pools = &pools_;
   services_.php_limits = &php_limits_;
   services_.https_port = gen.https_port;
+  refresh_clock();  // responses made before run() have a Date line too
 }
 
 Shard::~Shard() = default;

@@ -4,112 +4,32 @@
 // the protocol needs a descriptor.
 #include "server/h1_conn.h"
 
-#include <netinet/in.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "server/shard.h"
-#include "shared/config/load.h"
+#include "memory_transport.h"
 
 namespace askr::server {
 namespace {
 
-namespace fs = std::filesystem;
-
-// A transport in memory: what the protocol sends is appended to `out`; a send completes when
-// the test says so.
-class MemoryTransport final : public net::Transport {
- public:
-  net::TransportUser* user = nullptr;
-  std::string out;
-  bool sending = false;
-  bool closed = false;
-  bool write_shut = false;
-  bool can_sendfile = false;  // send_file reads the file into `out`, as the kernel would send it
-  int sendfile_calls = 0;
-
-  void start(net::TransportUser* u) override { user = u; }
-  ZeroCopy zero_copy() const override { return {can_sendfile, false, false}; }
-  bool secure() const override { return true; }
-  void resume_recv() override {}
-  void pause_recv() override {}
-  void stop_recv() override { ADD_FAILURE() << "splice asked of a transport that cannot"; }
-  void send(const iovec* iov, size_t count, bool) override {
-    EXPECT_FALSE(sending) << "two sends at once";
-    for (size_t i = 0; i < count; ++i)
-      out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
-    sending = true;
-  }
-  ssize_t send_file(int fd, off_t* offset, size_t count) override {
-    if (!can_sendfile) {
-      ADD_FAILURE() << "sendfile asked of a transport that cannot";
-      return -ENOSYS;
-    }
-    ++sendfile_calls;
-    std::string buf(count, '\0');
-    ssize_t n = pread(fd, buf.data(), count, *offset);
-    if (n < 0) return -errno;
-    out.append(buf.data(), size_t(n));
-    *offset += n;
-    return n;
-  }
-  int splice_fd() const override { return -1; }
-  void wait_writable() override {}
-  void wait_readable() override {}
-  void set_corked(bool) override {}
-  void shutdown_write() override { write_shut = true; }
-  void close() override { closed = true; }
-  const sockaddr* peer() override { return reinterpret_cast<const sockaddr*>(&addr_); }
-  const sockaddr* local() override { return reinterpret_cast<const sockaddr*>(&addr_); }
-
-  // Completes sends until the protocol has nothing more to say.
-  void drain() {
-    for (int i = 0; i < 1000 && sending; ++i) {
-      sending = false;
-      user->on_sent(0);
-    }
-  }
-
- private:
-  sockaddr_in addr_{AF_INET, htons(443), {htonl(INADDR_LOOPBACK)}, {}};
-};
-
 class H1OverMemory : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/askr-h1-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    fs::create_directories(dir_ + "/www");
+    dir_ = world_.dir;
     big_.resize(200 * 1024);
     for (size_t i = 0; i < big_.size(); ++i) big_[i] = char('a' + i % 23);
     std::ofstream(dir_ + "/www/big.bin") << big_;
     std::ofstream(dir_ + "/www/small.txt") << std::string(4096, 's');
-    std::string toml = "[[listen]]\naddress = \"127.0.0.1:0\"\n[[site]]\nroot = \"" + dir_ +
-                       "/www\"\n[access_log]\nformat = \"off\"\n";
-    config::LoadResult r = config::load_string(toml, dir_ + "/askr.toml");
-    ASSERT_TRUE(r.config);
-    gen_.config = std::move(*r.config);
-    auto router = core::Router::build(gen_.config);
-    ASSERT_TRUE(router);
-    gen_.router.publish(std::make_shared<const core::Router>(std::move(router.value())));
-    shard_ = std::make_unique<Shard>(gen_, 0, -1, std::vector<int>{});
+    ASSERT_NO_FATAL_FAILURE(world_.start());
     auto t = std::make_unique<MemoryTransport>();
     mt_ = t.get();
-    conn_ = std::make_unique<H1Conn>(*shard_, std::move(t));
+    conn_ = std::make_unique<H1Conn>(world_.shard(), std::move(t));
     conn_->start({});
   }
-  void TearDown() override {
-    conn_.reset();
-    shard_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { conn_.reset(); }
 
   // Sends a request and returns everything the connection wrote for it.
   std::string exchange(const std::string& request) {
@@ -119,10 +39,9 @@ class H1OverMemory : public ::testing::Test {
     return mt_->out;
   }
 
+  MemoryShard world_;
   std::string dir_;
   std::string big_;
-  Generation gen_;
-  std::unique_ptr<Shard> shard_;
   MemoryTransport* mt_ = nullptr;
   std::unique_ptr<H1Conn> conn_;
 };
