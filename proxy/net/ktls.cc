@@ -127,34 +127,6 @@ int set_dir(int fd, int optname, int version, Cipher c, const DirectionKeys& k) 
 
 // ---- key derivation ----
 
-// HKDF-Expand-Label(secret, label, "", len) of RFC 8446 7.1.
-bool hkdf_expand_label(const EVP_MD* md, const uint8_t* secret, size_t secret_len,
-                       const char* label, uint8_t* out, size_t len) {
-  std::string full = std::string("tls13 ") + label;
-  std::vector<unsigned char> info;
-  info.push_back(static_cast<unsigned char>(len >> 8));
-  info.push_back(static_cast<unsigned char>(len));
-  info.push_back(static_cast<unsigned char>(full.size()));
-  info.insert(info.end(), full.begin(), full.end());
-  info.push_back(0);  // empty context
-  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-  EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
-  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                       const_cast<char*>(EVP_MD_get0_name(md)), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret),
-                                        secret_len),
-      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-      OSSL_PARAM_construct_end(),
-  };
-  bool ok = ctx && EVP_KDF_derive(ctx, out, len, params) == 1;
-  EVP_KDF_CTX_free(ctx);
-  EVP_KDF_free(kdf);
-  return ok;
-}
-
 // TLS 1.2 key block: PRF(master_secret, "key expansion", server_random + client_random).
 bool tls12_key_block(const EVP_MD* md, const uint8_t* master, size_t master_len,
                      const uint8_t* seed, size_t seed_len, uint8_t* out, size_t len) {
@@ -207,6 +179,33 @@ int unhex(std::string_view s, uint8_t* out, size_t cap) {
 }
 
 }  // namespace
+
+bool hkdf_expand_label(const EVP_MD* md, const uint8_t* secret, size_t secret_len,
+                       const char* label, uint8_t* out, size_t len) {
+  std::string full = std::string("tls13 ") + label;
+  std::vector<unsigned char> info;
+  info.push_back(static_cast<unsigned char>(len >> 8));
+  info.push_back(static_cast<unsigned char>(len));
+  info.push_back(static_cast<unsigned char>(full.size()));
+  info.insert(info.end(), full.begin(), full.end());
+  info.push_back(0);  // empty context
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+  int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                       const_cast<char*>(EVP_MD_get0_name(md)), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<uint8_t*>(secret),
+                                        secret_len),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
+      OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+      OSSL_PARAM_construct_end(),
+  };
+  bool ok = ctx && EVP_KDF_derive(ctx, out, len, params) == 1;
+  EVP_KDF_CTX_free(ctx);
+  EVP_KDF_free(kdf);
+  return ok;
+}
 
 const char* cipher_name(Cipher c) {
   switch (c) {
@@ -293,6 +292,7 @@ const Probe& probe() {
 // ---- tracker ----
 
 SessionKeys::~SessionKeys() {
+  OPENSSL_cleanse(tx_secret.data(), tx_secret.size());
   OPENSSL_cleanse(tx.key.data(), tx.key.size());
   OPENSSL_cleanse(rx.key.data(), rx.key.size());
 }
@@ -329,6 +329,10 @@ struct TrackerCallbacks {
           d.since_finished = 0;
         } else if (type == SSL3_MT_KEY_UPDATE) {
           t->keys_changed_ = true;
+          // KeyUpdate: type, 24-bit length, request_update (1: update_requested).
+          if (!write_p && len >= 5 && static_cast<const uint8_t*>(buf)[4] == 1) {
+            ++t->key_update_requests_;
+          }
         }
         break;
       }
@@ -413,6 +417,9 @@ Result<SessionKeys> Tracker::keys(SSL* ssl) const {
     if (!ok) return Error{EINVAL, "HKDF-Expand-Label failed"};
     k.tx.seq = write_.since_finished;
     k.rx.seq = read_.since_finished;
+    k.md = md;
+    std::memcpy(k.tx_secret.data(), server_secret_.data(), server_secret_len_);
+    k.tx_secret_len = server_secret_len_;
     return k;
   }
   if (k.version != TLS1_2_VERSION) return Error{ENOTSUP, "only TLS 1.2 and 1.3 go to the kernel"};

@@ -79,8 +79,17 @@ struct SessionKeys {
   int version = 0;  // TLS1_2_VERSION or TLS1_3_VERSION
   Cipher cipher = Cipher::kAes128Gcm;
   DirectionKeys tx, rx;
+  // TLS 1.3: the server's application traffic secret and the cipher suite's hash, from which
+  // a KeyUpdate derives the next keys (RFC 8446 §7.2).
+  std::array<uint8_t, 64> tx_secret{};
+  uint8_t tx_secret_len = 0;
+  const EVP_MD* md = nullptr;
   ~SessionKeys();  // wipes the key material
 };
+
+// HKDF-Expand-Label(secret, label, "", len) of RFC 8446 §7.1.
+bool hkdf_expand_label(const EVP_MD* md, const uint8_t* secret, size_t secret_len,
+                       const char* label, uint8_t* out, size_t len);
 
 // Installs the keylog callback that the Tracker needs for TLS 1.3 secrets. Replaces any
 // keylog callback on `ctx`; one that the transport wants too can call on_keylog_line itself.
@@ -112,6 +121,8 @@ class Tracker {
   // For tests and logs: records counted under the current keys.
   uint64_t records_written() const;
   uint64_t records_read() const;
+  // KeyUpdates received that asked for ours (request_update = update_requested).
+  uint64_t key_update_requests() const { return key_update_requests_; }
 
   ~Tracker();
 
@@ -124,6 +135,7 @@ class Tracker {
   };
   Count write_, read_;
   bool keys_changed_ = false;  // KeyUpdate or a handshake after the first one
+  uint64_t key_update_requests_ = 0;
   std::array<uint8_t, 64> client_secret_{}, server_secret_{};
   uint8_t client_secret_len_ = 0, server_secret_len_ = 0;
 };

@@ -179,9 +179,10 @@ Result<SSL_CTX*> TlsContexts::make_ctx(const config::Config& cfg, size_t index) 
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, nullptr);
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_ex_data(ctx, g_ctx_index, this);
-  // kTLS needs the TLS 1.3 traffic secrets (the keylog callback), on every site's context,
-  // since SNI may move a connection to any of them.
-  if (tls.ktls != config::Ktls::kOff) ktls::prepare_ctx(ctx);
+  // kTLS, and the transport sealing records itself without it, need the TLS 1.3 traffic
+  // secrets (the keylog callback), on every site's context, since SNI may move a connection to
+  // any of them.
+  ktls::prepare_ctx(ctx);
   // Each pair goes to the slot of its key type (RSA, ECDSA, ...): OpenSSL then picks the one the
   // client's signature algorithms allow.
   SSL_CTX_set_default_passwd_cb(ctx, refuse_pass_phrase);

@@ -53,7 +53,10 @@ TlsTransport::TlsTransport(loop::Backend& io, int socket_fd,
   // ktls = "off", connections never try.
   ktls_off_ = contexts_->ktls() == config::Ktls::kOff;
   ktls_required_ = contexts_->ktls() == config::Ktls::kOn;
-  ktls_wanted_ = !ktls_off_ && ktls::probe().any() && ktls::Tracker::attach(ssl_);
+  // Without the kernel, the tracker's keys let the transport seal its records itself
+  // (RecordSealer).
+  bool tracked = ktls::Tracker::attach(ssl_) != nullptr;
+  ktls_wanted_ = !ktls_off_ && ktls::probe().any() && tracked;
 }
 
 size_t TlsTransport::spare_send_bytes() {
@@ -203,7 +206,16 @@ void TlsTransport::read_records() {
       continue;
     }
     int e = SSL_get_error(ssl_, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!sealer_ || !answer_key_updates()) return;
+      if (broken_seal_) {
+        ++counters_.errors;
+        LOG_LIMITED(kInfo, "client %s: TLS record encryption failed", peer_text().c_str());
+        out_.clear();
+        return end(-EPROTO);
+      }
+      return flush();
+    }
     if (e == SSL_ERROR_ZERO_RETURN) return end(0);  // close_notify: the client is done
     ++counters_.errors;
     LOG_LIMITED(kInfo, "client %s: TLS error: %s", peer_text().c_str(), openssl_errors().c_str());
@@ -246,6 +258,23 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
   size_t room = out_.size() + total + (total / kRecordMax + count + 2) * kRecordOverhead;
   if (room > out_.capacity() && out_.empty()) send_spares().get(out_);
   out_.reserve(room);
+  if (sealer_) {
+    answer_key_updates();  // before the data, which goes under the new keys
+    ok = !broken_seal_ && sealer_->seal(out_, iov, count);
+    if (ok && last && !close_notify_sent_) {
+      close_notify_sent_ = true;
+      ok = sealer_->seal_close_notify(out_);  // after the response's records, in the same write
+    }
+    if (!ok) {
+      ++counters_.errors;
+      LOG_LIMITED(kInfo, "client %s: TLS record encryption failed", peer_text().c_str());
+      out_.clear();
+      ::shutdown(fd, SHUT_RDWR);
+      return defer_sent(-EPROTO);
+    }
+    if (!io_busy_ && out_.empty()) return defer_sent(0);
+    return flush();
+  }
   // Records are filled: pieces shorter than a record (a response head, the HTTP/2 frame headers
   // between bodies) are gathered with what follows, rather than each being a record of its own
   // (an encryption and 22 bytes more each). Whole records of a large piece, and a last piece
@@ -383,7 +412,12 @@ void TlsTransport::shutdown_write() {
     }
     return shut_write();
   }
-  if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+  if (sealer_) {
+    if (!close_notify_sent_) {
+      close_notify_sent_ = true;
+      if (!sealer_->seal_close_notify(out_)) out_.clear();
+    }
+  } else if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // writes close_notify into out_; the reply is not waited for
   }
@@ -414,7 +448,12 @@ void TlsTransport::close() {
   if (!io_busy_ && ssl_ && (ktls_dirs_ & ktls::kTx)) {
     if (!close_notify_sent_) ktls::send_close_notify(fd);
   } else if (!io_busy_ && ssl_) {
-    if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
+    if (sealer_) {
+      if (!close_notify_sent_) {
+        close_notify_sent_ = true;
+        if (!sealer_->seal_close_notify(out_)) out_.clear();
+      }
+    } else if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
       ERR_clear_error();
       SSL_shutdown(ssl_);
       ERR_clear_error();
@@ -440,13 +479,40 @@ void TlsTransport::kernel_tls_point() {
   if (state_ != State::kOpen || closed_ || ended_ || io_busy_ || !out_.empty() || !in_.empty())
     return;
   kernel_tried_ = true;
-  if (ktls_off_) return;
-  if (!ktls_wanted_) return kernel_user_space(nullptr, {});  // said once at start
-  Result<ktls::SessionKeys> keys = ktls::Tracker::get(ssl_)->keys(ssl_);
-  if (!keys) return kernel_user_space("keys", keys.error().message);
-  ktls::EnableResult r = ktls::enable(fd, *keys, ktls::kTx);
-  // Without TX the ULP, if attached, is inert: the socket carries bytes as plain TCP.
-  if (!(r.dirs & ktls::kTx)) return kernel_user_space("TX", r.error.message);
+  ktls::Tracker* tracker = ktls::Tracker::get(ssl_);
+  Result<ktls::SessionKeys> keys =
+      tracker ? tracker->keys(ssl_) : Error{EINVAL, "no key tracker on the session"};
+  if (!ktls_off_) {
+    if (!ktls_wanted_) {
+      kernel_user_space(nullptr, {});  // said once at start
+    } else if (!keys) {
+      kernel_user_space("keys", keys.error().message);
+    } else {
+      ktls::EnableResult r = ktls::enable(fd, *keys, ktls::kTx);
+      // Without TX the ULP, if attached, is inert: the socket carries bytes as plain TCP.
+      if (r.dirs & ktls::kTx) return kernel_tx();
+      kernel_user_space("TX", r.error.message);
+    }
+  }
+  if (closed_ || ended_ || !keys) return;
+  // User space: the records are sealed here rather than through SSL_write, from now on.
+  sealer_ = RecordSealer::create(*keys);
+  if (sealer_) ++counters_.sealed;
+}
+
+// The client's KeyUpdates that asked for ours, which OpenSSL would answer with its stale
+// numbers: each is answered here, in order with the records sealed before and after it. True
+// when one was.
+bool TlsTransport::answer_key_updates() {
+  const ktls::Tracker* t = ktls::Tracker::get(ssl_);
+  if (!t || t->key_update_requests() == key_updates_answered_) return false;
+  for (; key_updates_answered_ < t->key_update_requests(); ++key_updates_answered_) {
+    if (!broken_seal_ && !sealer_->seal_key_update(out_)) broken_seal_ = true;
+  }
+  return true;
+}
+
+void TlsTransport::kernel_tx() {
   ktls_dirs_ = ktls::kTx;
   ++counters_.ktls_tx;
   rx_switching_ = true;
@@ -599,7 +665,9 @@ int TlsTransport::bio_read(BIO* b, char* out, size_t len, size_t* done) {
 int TlsTransport::bio_write(BIO* b, const char* in, size_t len, size_t* done) {
   auto* t = static_cast<TlsTransport*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  base::append_bytes(t->out_, in, len);
+  // Once the transport seals its records, OpenSSL's write sequence is stale: what it still
+  // writes (an alert as a read fails) never reaches the socket, as with kernel TX.
+  if (!t->sealer_) base::append_bytes(t->out_, in, len);
   *done = len;
   return 1;
 }

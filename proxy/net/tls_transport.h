@@ -30,6 +30,7 @@
 
 #include "loop/backend.h"
 #include "net/ktls.h"
+#include "net/record_sealer.h"
 #include "net/socket_addresses.h"
 #include "net/tls_context.h"
 #include "net/transport.h"
@@ -47,6 +48,7 @@ struct TlsCounters {
   uint64_t ktls_tx = 0;             // connections whose sending went to kernel TLS
   uint64_t ktls_rx = 0;             // ... and whose receiving did too
   uint64_t ktls_user = 0;           // ktls auto/on: stayed in user space (kernel or cipher refused)
+  uint64_t sealed = 0;              // user space: connections whose records the transport sealed
 };
 
 class TlsTransport final : public Transport, private loop::IoObject {
@@ -128,6 +130,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void end(int error);
   void defer_sent(int error);
   void kernel_tls_point();
+  void kernel_tx();
+  bool answer_key_updates();
   void track_records(std::string_view data);
   void feed(std::string_view data);
   void kernel_user_space(const char* what, const std::string& detail);
@@ -170,8 +174,12 @@ class TlsTransport final : public Transport, private loop::IoObject {
   bool rx_switching_ = false;        // receiving stopped by the transport to hand RX over
   bool rx_stopped_ = false;          // ... and the backend confirmed (on_recv_stopped)
   bool close_notify_owed_ = false;   // kernel TX: close_notify waits for room, then SHUT_WR
-  bool close_notify_sent_ = false;   // through the kernel, or none owed (cut_short)
-  Recv user_recv_ = Recv::kPaused;   // what the user last asked for (resume/pause/stop)
+  bool close_notify_sent_ = false;   // through the kernel or sealed, or none owed (cut_short)
+  // User space after the handshake: records sealed without OpenSSL (null: through SSL_write).
+  std::unique_ptr<RecordSealer> sealer_;
+  uint64_t key_updates_answered_ = 0;
+  bool broken_seal_ = false;        // an encryption failed: nothing more may be sealed
+  Recv user_recv_ = Recv::kPaused;  // what the user last asked for (resume/pause/stop)
   // Where the received ciphertext stream stands in its records: bytes of the next header seen
   // and bytes of the current record's body still to come. The RX switch reads up to the end of
   // a record first, so that the kernel starts on a record boundary.

@@ -162,11 +162,11 @@ void Shard::log_tls_counters() {
   const net::TlsCounters& c = tls_counters_;
   LOG_INFO(
       "loop %u: tls: %llu handshakes, %llu resumed, %llu failed, %llu plain HTTP, %llu not "
-      "TLS, %llu errors, ktls %llu tx, %llu rx, %llu user",
+      "TLS, %llu errors, ktls %llu tx, %llu rx, %llu user, %llu sealed in user space",
       index_, (unsigned long long)c.handshakes, (unsigned long long)c.resumed,
       (unsigned long long)c.handshake_failures, (unsigned long long)c.plain_http,
       (unsigned long long)c.not_tls, (unsigned long long)c.errors, (unsigned long long)c.ktls_tx,
-      (unsigned long long)c.ktls_rx, (unsigned long long)c.ktls_user);
+      (unsigned long long)c.ktls_rx, (unsigned long long)c.ktls_user, (unsigned long long)c.sealed);
 }
 
 // Where this loop's PHP requests spent their time, per pool, for benchmarks and for the record

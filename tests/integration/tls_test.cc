@@ -454,8 +454,10 @@ TEST_P(Tls, RenegotiationRefused) {
 
 // A TLS 1.3 KeyUpdate from the client (asking for ours too): OpenSSL answers it, and the
 // requests before and after it are served.
+// With the records sealed by the transport (user space, ktls = "off"), as without kernel TLS:
+// the server's KeyUpdate and everything after it go under the next traffic secret, twice over.
 TEST_P(Tls, KeyUpdateFromTheClient) {
-  start();
+  start("[tls]\nktls = \"off\"\n");
   TlsClient client(port());
   ASSERT_TRUE(client.ok());
   EXPECT_EQ(client.get("/a.txt"), "first\n");
@@ -464,8 +466,13 @@ TEST_P(Tls, KeyUpdateFromTheClient) {
   EXPECT_EQ(client.get("/a.txt"), "first\n");
   EXPECT_EQ(client.key_updates_received(), 1);  // the server's answer, before the response
   EXPECT_EQ(client.get("/b.txt"), "second\n");
+  ASSERT_TRUE(client.key_update());
+  EXPECT_EQ(client.get("/b.txt"), "second\n");
+  EXPECT_EQ(client.key_updates_received(), 2);
+  EXPECT_EQ(client.get("/a.txt"), "first\n");
   proxy_->stop();
   EXPECT_EQ(tls_counter(proxy_->error_log(), "errors"), 0u) << proxy_->error_log();
+  EXPECT_EQ(tls_counter(proxy_->error_log(), "sealed in user space"), 1u) << proxy_->error_log();
 }
 
 // One ticket key set for the process: a ticket made on one loop resumes on every loop.

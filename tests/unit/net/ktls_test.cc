@@ -2,8 +2,9 @@
 // for each version and cipher; the Tracker's keys and sequence numbers must open the server's
 // next records and seal records that the client (server TX) and the server (server RX) accept,
 // exactly as the kernel would after the switch. Plus the probe, enable() failing cleanly here,
-// and the record-type helpers.
+// and the record-type helpers; and the records RecordSealer writes with those keys.
 #include "net/ktls.h"
+#include "net/record_sealer.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -226,6 +227,78 @@ TEST(Ktls, TLS13NeedsTheKeylogCallback) {
   ASSERT_FALSE(keys.ok());
   EXPECT_NE(keys.error().message.find("prepare_ctx"), std::string::npos);
 }
+
+// ---- records sealed in user space ----
+
+class Sealer : public ::testing::TestWithParam<TlsCase> {};
+
+// Pieces of every size, across record boundaries (more than two records' worth), with a
+// session ticket and application data through OpenSSL before the switch, then the sealer's
+// records, a KeyUpdate with more after it, and close_notify: the client reads it all, in order.
+TEST_P(Sealer, ClientReadsWhatTheSealerWrote) {
+  const TlsCase& tc = GetParam();
+  Pair p(tc);
+  ASSERT_TRUE(p.handshake());
+  std::string before = "through OpenSSL";
+  ASSERT_GT(SSL_write(p.server, before.data(), static_cast<int>(before.size())), 0);
+  p.pump();
+  EXPECT_EQ(Pair::read_all(p.client), before);
+  auto keys = Tracker::get(p.server)->keys(p.server);
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  std::unique_ptr<RecordSealer> sealer = RecordSealer::create(*keys);
+  if (tc.version != TLS1_3_VERSION) {
+    EXPECT_EQ(sealer, nullptr);  // TLS 1.2 records stay OpenSSL's
+    return;
+  }
+  ASSERT_NE(sealer, nullptr);
+  std::string big(40000, '\0'), small = "9 bytes!!", mid(4096, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 7 + i / 251);
+  for (size_t i = 0; i < mid.size(); ++i) mid[i] = char(i * 13);
+  iovec iov[] = {{small.data(), small.size()},
+                 {big.data(), big.size()},
+                 {mid.data(), 0},
+                 {mid.data(), mid.size()},
+                 {small.data(), small.size()}};
+  std::string wire;
+  ASSERT_TRUE(sealer->seal(wire, iov, std::size(iov)));
+  size_t plain = small.size() * 2 + big.size() + mid.size();
+  size_t records = (plain + RecordSealer::kRecordMax - 1) / RecordSealer::kRecordMax;
+  EXPECT_EQ(wire.size(), plain + records * RecordSealer::kOverhead);
+  EXPECT_EQ(sealer->records(), records);
+  Pair::put(p.c_in, wire);
+  EXPECT_EQ(Pair::read_all(p.client), small + big + mid + small);
+
+  wire.clear();
+  ASSERT_TRUE(sealer->seal_key_update(wire));
+  std::string after = "under the next secret";
+  iovec one = {after.data(), after.size()};
+  ASSERT_TRUE(sealer->seal(wire, &one, 1));
+  ASSERT_TRUE(sealer->seal_close_notify(wire));
+  Pair::put(p.c_in, wire);
+  EXPECT_EQ(Pair::read_all(p.client), after);
+  EXPECT_EQ(SSL_get_error(p.client, SSL_read(p.client, wire.data(), 1)), SSL_ERROR_ZERO_RETURN);
+}
+
+// A record sealed with the wrong sequence number (what OpenSSL writing after the switch would
+// amount to) is refused by the client: the numbers the sealer uses are the ones that count.
+TEST(SealerOrder, AStaleSequenceIsRefused) {
+  Pair p(kTlsCases[3]);
+  ASSERT_TRUE(p.handshake());
+  auto keys = Tracker::get(p.server)->keys(p.server);
+  ASSERT_TRUE(keys.ok());
+  keys->tx.seq += 1;
+  auto sealer = RecordSealer::create(*keys);
+  ASSERT_NE(sealer, nullptr);
+  std::string m = "one off", wire;
+  iovec iov = {m.data(), m.size()};
+  ASSERT_TRUE(sealer->seal(wire, &iov, 1));
+  Pair::put(p.c_in, wire);
+  EXPECT_EQ(Pair::read_all(p.client), "");
+  ERR_clear_error();
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCiphers, Sealer, ::testing::ValuesIn(kTlsCases),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // ---- the kernel side on this machine ----
 
