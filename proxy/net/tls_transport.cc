@@ -479,9 +479,12 @@ void TlsTransport::kernel_tls_point() {
   if (state_ != State::kOpen || closed_ || ended_ || io_busy_ || !out_.empty() || !in_.empty())
     return;
   kernel_tried_ = true;
+  // The keys, for the kernel or for the sealer (TLS 1.3 only: a TLS 1.2 session's key block
+  // is derived only for the kernel).
   ktls::Tracker* tracker = ktls::Tracker::get(ssl_);
+  bool want_keys = ktls_wanted_ || SSL_version(ssl_) == TLS1_3_VERSION;
   Result<ktls::SessionKeys> keys =
-      tracker ? tracker->keys(ssl_) : Error{EINVAL, "no key tracker on the session"};
+      tracker && want_keys ? tracker->keys(ssl_) : Error{EINVAL, "no key tracker on the session"};
   if (!ktls_off_) {
     if (!ktls_wanted_) {
       kernel_user_space(nullptr, {});  // said once at start
