@@ -34,6 +34,10 @@ class FcgiLink final : public loop::IoObject {
   // bytes are copied once, where encoding them apart first would copy them twice.
   void write_stream(fastcgi::RecordType type, uint16_t request_id, std::string_view data);
   bool write_idle() const { return !sending_ && wbuf_.empty(); }
+  // The request is all queued and the connection is not kept: once the last byte is out, the
+  // write side is shut. A backend that reads its socket to the end before it closes (php-fpm)
+  // then finds the end at once, rather than waiting, its worker held, for our close.
+  void shut_write_when_sent();
   size_t buffered() const { return sbuf_.size() + wbuf_.size(); }
   bool is_connected() const { return !connecting_ && !closed_ && fd >= 0; }
   // Calls the exchange's on_link_writable when the socket has room (the exchange writes to the
@@ -129,6 +133,7 @@ class FcgiLink final : public loop::IoObject {
   bool draining_ = false;         // abandoned or answered: records dropped until END_REQUEST
   bool stop_requested_ = false;   // stop_reading(): the exchange reads the socket itself
   bool release_on_sent_ = false;  // the request is over: back to the pool when the send ends
+  bool shut_when_sent_ = false;   // shutdown(SHUT_WR) once what is queued is out
   bool clock_held_ = false;       // request_timer unlinked while the client is waited on
 };
 

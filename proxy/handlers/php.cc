@@ -687,7 +687,9 @@ void PhpRequest::request_complete() {
 
 void PhpRequest::php_started() {
   if (!php_us_) php_us_ = now_us();
-  if (link_) link_->start_request_clock();
+  if (!link_) return;
+  link_->start_request_clock();
+  if (!pool_.keeps_connections()) link_->shut_write_when_sent();
 }
 
 void PhpRequest::end_timing() {

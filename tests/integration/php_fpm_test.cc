@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -2574,6 +2575,96 @@ TEST_P(PhpReload, SighupWithTheNewReleaseMissingKeepsServingTheRunningOne) {
   EXPECT_EQ(body("/release.txt"), "2");
   EXPECT_EQ(body("/release.php"), "2");
 }
+
+// ---- a connection to an external pool that is not kept ---------------------------------------
+
+// A FastCGI backend of one connection: it reads a request up to its empty STDIN record, then
+// waits up to two seconds to learn whether the proxy shut its side, and answers "eof" or "open".
+// php-fpm, which reads its socket to the end before it closes, holds its child that long.
+class ShutProbeBackend {
+ public:
+  explicit ShutProbeBackend(const std::string& path) {
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    bound_ = bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+             listen(listen_fd_, 8) == 0;
+    if (bound_) thread_ = std::thread([this] { serve(); });
+  }
+  ~ShutProbeBackend() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_fd_);
+  }
+  bool bound() const { return bound_; }
+
+ private:
+  void serve() {
+    int fd = accept(listen_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string in;
+    char buf[4096];
+    bool stdin_ended = false;
+    while (!stdin_ended) {  // records up to the empty STDIN
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, size_t(n));
+      for (size_t at = 0; at + 8 <= in.size();) {
+        size_t len = size_t(uint8_t(in[at + 4])) << 8 | uint8_t(in[at + 5]);
+        size_t rec = 8 + len + uint8_t(in[at + 6]);
+        if (at + rec > in.size()) break;
+        if (in[at + 1] == 5 && len == 0) stdin_ended = true;
+        at += rec;
+      }
+    }
+    pollfd p{fd, POLLIN, 0};
+    std::string word = "open";
+    if (poll(&p, 1, 2000) == 1 && recv(fd, buf, sizeof buf, 0) == 0) word = "eof";
+    std::string body = "Content-Type: text/plain\r\n\r\n" + word;
+    auto record = [](uint8_t type, std::string_view content) {
+      std::string r = {1, char(type), 0, 1, char(content.size() >> 8), char(content.size() & 0xff),
+                       0, 0};
+      return r.append(content);
+    };
+    std::string out = record(6, body) + record(6, "") +
+                      record(3, std::string("\0\0\0\0\0\0\0\0", 8));  // END_REQUEST, complete
+    send_all(fd, out);
+    ::close(fd);
+  }
+
+  int listen_fd_ = -1;
+  bool bound_ = false;
+  std::thread thread_;
+};
+
+class ExternalPoolLink : public ::testing::TestWithParam<std::string> {};
+
+// The request is all sent: a connection that is not kept is shut for writing, so the backend
+// sees the end of it before it answers; a kept one (keepalive = true) stays open.
+TEST_P(ExternalPoolLink, ConnectionNotKeptIsShutOnceTheRequestIsOut) {
+  for (bool keepalive : {false, true}) {
+    SCOPED_TRACE(keepalive ? "keepalive" : "not kept");
+    TempDir dir;
+    dir.write("www/probe.php", "<?php // answered by the probe backend\n");
+    std::string sock = dir.path() + "/probe.sock";
+    ShutProbeBackend backend(sock);
+    ASSERT_TRUE(backend.bound());
+    ProxyOptions o;
+    o.backend = GetParam();
+    o.threads = 1;
+    o.root = dir.path() + "/www";
+    o.site_extra = "php = \"probe\"\n";
+    o.extra = "[[pool]]\nname = \"probe\"\nfastcgi = \"unix:" + sock + "\"\n" +
+              (keepalive ? "keepalive = true\n" : "");
+    Proxy proxy(o);
+    PhpResponse r = php_fetch(proxy.port(), "GET /probe.php HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, keepalive ? "open" : "eof");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExternalPoolLink, ::testing::Values("io_uring", "epoll"));
 
 }  // namespace
 }  // namespace askr::testing
