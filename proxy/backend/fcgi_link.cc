@@ -83,10 +83,14 @@ void FcgiLink::write_stream(fastcgi::RecordType type, uint16_t request_id, std::
 
 void FcgiLink::shut_write_when_sent() {
   shut_when_sent_ = true;
-  if (!sending_ && wbuf_.empty() && !connecting_ && !closed_ && fd >= 0) {
-    shut_when_sent_ = false;
-    ::shutdown(fd, SHUT_WR);
-  }
+  if (!connecting_) shut_if_sent();
+}
+
+// The write side, once shut_write_when_sent() asked for it and nothing is left to send.
+void FcgiLink::shut_if_sent() {
+  if (!shut_when_sent_ || sending_ || !wbuf_.empty() || closed_ || fd < 0) return;
+  shut_when_sent_ = false;
+  ::shutdown(fd, SHUT_WR);
 }
 
 void FcgiLink::flush() {
@@ -112,10 +116,7 @@ void FcgiLink::on_sent(int error) {
   // The backend closed cleanly after taking all we sent: it may have begun the request.
   if (peer_closed_) return fail(502, "backend closed the connection prematurely", LOG_LIMIT_SITE());
   if (!wbuf_.empty()) return flush();
-  if (shut_when_sent_) {
-    shut_when_sent_ = false;
-    ::shutdown(fd, SHUT_WR);
-  }
+  shut_if_sent();
   if (release_on_sent_) {
     release_on_sent_ = false;
     loop::TimerList::unlink(&timer);

@@ -116,6 +116,7 @@ class FcgiLink final : public loop::IoObject {
   void finish_drain();
   bool may_retry(int error) const;
   void retry();
+  void shut_if_sent();
 
   PoolClient& pool_;
   Exchange* ex_ = nullptr;

@@ -209,9 +209,7 @@ void TlsTransport::read_records() {
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
       if (!sealer_ || !answer_key_updates()) return;
       if (broken_seal_) {
-        ++counters_.errors;
-        LOG_LIMITED(kInfo, "client %s: TLS record encryption failed", peer_text().c_str());
-        out_.clear();
+        seal_failed();
         return end(-EPROTO);
       }
       return flush();
@@ -261,14 +259,9 @@ void TlsTransport::send(const iovec* iov, size_t count, bool more) {
   if (sealer_) {
     answer_key_updates();  // before the data, which goes under the new keys
     ok = !broken_seal_ && sealer_->seal(out_, iov, count);
-    if (ok && last && !close_notify_sent_) {
-      close_notify_sent_ = true;
-      ok = sealer_->seal_close_notify(out_);  // after the response's records, in the same write
-    }
+    if (ok && last) ok = seal_close_notify();  // after the response's records, in the same write
     if (!ok) {
-      ++counters_.errors;
-      LOG_LIMITED(kInfo, "client %s: TLS record encryption failed", peer_text().c_str());
-      out_.clear();
+      seal_failed();
       ::shutdown(fd, SHUT_RDWR);
       return defer_sent(-EPROTO);
     }
@@ -413,10 +406,7 @@ void TlsTransport::shutdown_write() {
     return shut_write();
   }
   if (sealer_) {
-    if (!close_notify_sent_) {
-      close_notify_sent_ = true;
-      if (!sealer_->seal_close_notify(out_)) out_.clear();
-    }
+    if (!seal_close_notify()) out_.clear();
   } else if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
     ERR_clear_error();
     SSL_shutdown(ssl_);  // writes close_notify into out_; the reply is not waited for
@@ -449,10 +439,7 @@ void TlsTransport::close() {
     if (!close_notify_sent_) ktls::send_close_notify(fd);
   } else if (!io_busy_ && ssl_) {
     if (sealer_) {
-      if (!close_notify_sent_) {
-        close_notify_sent_ = true;
-        if (!sealer_->seal_close_notify(out_)) out_.clear();
-      }
+      if (!seal_close_notify()) out_.clear();
     } else if (state_ == State::kOpen && !(SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) {
       ERR_clear_error();
       SSL_shutdown(ssl_);
@@ -513,6 +500,20 @@ bool TlsTransport::answer_key_updates() {
     if (!broken_seal_ && !sealer_->seal_key_update(out_)) broken_seal_ = true;
   }
   return true;
+}
+
+// close_notify sealed into out_, once; false if the encryption failed.
+bool TlsTransport::seal_close_notify() {
+  if (close_notify_sent_) return true;
+  close_notify_sent_ = true;
+  return sealer_->seal_close_notify(out_);
+}
+
+// A record could not be sealed: the session can send nothing more, not even what out_ holds.
+void TlsTransport::seal_failed() {
+  ++counters_.errors;
+  LOG_LIMITED(kInfo, "client %s: TLS record encryption failed", peer_text().c_str());
+  out_.clear();
 }
 
 void TlsTransport::kernel_tx() {

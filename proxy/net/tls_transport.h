@@ -132,6 +132,8 @@ class TlsTransport final : public Transport, private loop::IoObject {
   void kernel_tls_point();
   void kernel_tx();
   bool answer_key_updates();
+  bool seal_close_notify();
+  void seal_failed();
   void track_records(std::string_view data);
   void feed(std::string_view data);
   void kernel_user_space(const char* what, const std::string& detail);
